@@ -1,0 +1,13 @@
+// `npm test` runs every package's unit tests and the end-to-end tests in test/.
+module.exports = {
+  maxWorkers: 2,
+  projects: [
+    '<rootDir>/packages/idmap',
+    '<rootDir>/packages/shm-transport',
+    '<rootDir>/packages/http-router',
+    '<rootDir>/packages/core',
+    '<rootDir>/packages/ns-linux',
+    '<rootDir>/packages/app-types',
+    '<rootDir>/test',
+  ],
+};

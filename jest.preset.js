@@ -1,0 +1,10 @@
+// Shared jest settings: TypeScript through ts-jest, and @warden/* resolved to each package's sources so that
+// unit tests never depend on a stale build.
+const path = require('path');
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.test.json'), isolatedModules: true }] },
+  moduleNameMapper: { '^@warden/([a-z-]+)$': path.join(__dirname, 'packages/$1/src') },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  testTimeout: 30000,
+};

@@ -1,0 +1,2 @@
+const base = require('../../jest.preset');
+module.exports = { ...base, displayName: 'core', rootDir: __dirname };

@@ -1,0 +1,24 @@
+import type { WardenConfig } from './config';
+
+/**
+ * A part of the running server that follows the config: the router (listeners, routes) and the supervisor
+ * (application pools). The controller applies a new config in two phases across all components:
+ * `prepare` every component (bind new listeners, start new apps up to their first ready process) — if any throws,
+ * `rollback` those prepared so far in reverse order and keep the old config; else `commit` all (switch over, stop
+ * what went away).
+ */
+export interface ConfigComponent {
+  readonly name: string;
+  /** Order among components: lower prepares first and commits first. */
+  readonly order: number;
+  prepare(next: WardenConfig, current: WardenConfig): Promise<PreparedChange>;
+  /** Stop everything (daemon shutdown). */
+  shutdown(): Promise<void>;
+  /** This component's part of `GET /status`, merged into Unit's shape. */
+  status?(): Record<string, unknown>;
+}
+
+export interface PreparedChange {
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
