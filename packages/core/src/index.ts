@@ -1,2 +1,3 @@
 import 'reflect-metadata';
 export * from './contracts';
+export * from './isolation';

@@ -22,3 +22,11 @@ export interface PreparedChange {
   commit(): Promise<void>;
   rollback(): Promise<void>;
 }
+
+/** Operations on running applications, used by `GET /control/applications/<name>/restart`. */
+export interface AppControl {
+  /** Replace every process of the app gracefully; rejects with ApplyError when the app is unknown or fails. */
+  restart(app: string): Promise<void>;
+  /** Whether an application of that name is running. */
+  has(app: string): boolean;
+}

@@ -25,6 +25,20 @@ export interface PlanContext {
   defaultGroup: string;
   /** Directory for wardend's runtime files (`--tmpdir`). */
   tmpdir: string;
+  /** The app's credentials, resolved from the host's user database (`user`/`group` or the defaults). */
+  credentials: Credentials;
+}
+
+/** An app's user and group, resolved. Inside a credential namespace these ids are the ids inside it. */
+export interface Credentials {
+  user: string;
+  uid: number;
+  group: string;
+  gid: number;
+  /** Supplementary groups of the user (including `gid`). */
+  groups: number[];
+  /** Home directory from the user database. */
+  home: string;
 }
 
 /**
@@ -51,6 +65,7 @@ export interface IsolationExtra {
   /** Schema of each owned key. */
   readonly schema: Record<string, JsonSchema>;
   validate?(app: AppConfig, ctx: PlanContext): void;
+  /** Called for every app that has an `isolation` object, whether or not its keys are set (defaults apply). */
   plan(app: AppConfig, plan: SpawnPlanBuilder, ctx: PlanContext): void;
 }
 

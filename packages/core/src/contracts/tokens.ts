@@ -14,6 +14,8 @@ export const TOKENS = {
   ProcessSpawner: 'warden:ProcessSpawner',
   /** {@link ConfigComponent}: a part of the running server that applies config changes transactionally. */
   ConfigComponent: 'warden:ConfigComponent',
+  /** {@link AppControl}: restart applications (the supervisor registers it). */
+  AppControl: 'warden:AppControl',
   /** The root pino logger. */
   Logger: 'warden:Logger',
   /** {@link DaemonOptions}: the parsed wardend command line. */

@@ -1,0 +1,87 @@
+import type { DependencyContainer } from 'tsyringe';
+import type {
+  AppConfig,
+  ChildOp,
+  IsolationExtra,
+  NamespaceProvider,
+  ParentHook,
+  PlanContext,
+  SpawnPlan,
+  SpawnPlanBuilder,
+} from '../contracts';
+import { ConfigValidationError, TOKENS } from '../contracts';
+
+/** Mutable plan that providers add to; {@link finish} sorts it by phase. */
+export class PlanBuilder implements SpawnPlanBuilder {
+  cloneFlags = 0;
+  childOps: ChildOp[] = [];
+  parentHooks: ParentHook[] = [];
+
+  addCloneFlag(flag: number): void {
+    this.cloneFlags |= flag;
+  }
+  addChildOp(op: ChildOp): void {
+    this.childOps.push(op);
+  }
+  addParentHook(hook: ParentHook): void {
+    this.parentHooks.push(hook);
+  }
+
+  /** The finished plan; ops and hooks in ascending phase, stable within a phase (insertion order). */
+  finish(ctx: PlanContext): SpawnPlan {
+    const byPhase = <T extends { phase: number }>(xs: T[]) =>
+      xs.map((x, i) => [x, i] as const).sort((a, b) => a[0].phase - b[0].phase || a[1] - b[1]).map(([x]) => x);
+    return {
+      cloneFlags: this.cloneFlags,
+      childOps: byPhase(this.childOps),
+      parentHooks: byPhase(this.parentHooks),
+      uid: ctx.credentials.uid,
+      gid: ctx.credentials.gid,
+      groups: ctx.credentials.groups,
+    };
+  }
+}
+
+/** The namespace providers and isolation extras registered in a container (empty lists when none are). */
+export function isolationPlugins(container: DependencyContainer): {
+  providers: NamespaceProvider[];
+  extras: IsolationExtra[];
+} {
+  const all = <T>(token: string): T[] => (container.isRegistered(token, true) ? container.resolveAll<T>(token) : []);
+  return { providers: all<NamespaceProvider>(TOKENS.NamespaceProvider), extras: all<IsolationExtra>(TOKENS.IsolationExtra) };
+}
+
+/**
+ * Runs every provider's and extra's semantic validation for one app. Throws {@link ConfigValidationError}
+ * (Unit's wording) on the first problem.
+ */
+export function validateIsolation(container: DependencyContainer, app: AppConfig, ctx: PlanContext): void {
+  const isolation = app.isolation;
+  if (!isolation) return;
+  const { providers, extras } = isolationPlugins(container);
+  for (const [key, value] of Object.entries(isolation.namespaces ?? {})) {
+    const provider = providers.find((p) => p.key === key);
+    if (!provider) {
+      throw new ConfigValidationError(`Unknown parameter "${key}".`, `/applications/${ctx.appName}/isolation/namespaces/${key}`);
+    }
+    provider.validate?.(app, value, ctx);
+  }
+  for (const extra of extras) extra.validate?.(app, ctx);
+}
+
+/**
+ * Builds the spawn plan of an app that has an `isolation` object: each enabled namespace's provider, then every
+ * extra, add their steps; the result is ordered by phase. Providers never see each other.
+ */
+export function buildSpawnPlan(container: DependencyContainer, app: AppConfig, ctx: PlanContext): SpawnPlan {
+  const builder = new PlanBuilder();
+  const { providers, extras } = isolationPlugins(container);
+  const namespaces = app.isolation?.namespaces ?? {};
+  for (const provider of providers) {
+    const value = namespaces[provider.key];
+    if (value === undefined || value === false) continue;
+    provider.plan(app, value, builder, ctx);
+  }
+  for (const extra of extras) extra.plan(app, builder, ctx);
+  return builder.finish(ctx);
+}
