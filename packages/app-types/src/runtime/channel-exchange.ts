@@ -1,0 +1,262 @@
+import * as http from 'http';
+import { ChannelSocket } from './channel-socket';
+import type { ChannelRequest } from './channel-types';
+
+// Design (see README "Node runtime"): the request and response are the real `http.IncomingMessage` and
+// `http.ServerResponse`, built without any HTTP text.
+// - IncomingMessage: filled from the channel's request head (method, url, rawHeaders through `_addHeaderLines`, the
+//   same call Node's parser makes); body chunks are pushed as they arrive and `_read` resumes the channel stream.
+// - ServerResponse: keeps all of Node's header API (setHeader, writeHead, getHeader, ...). Two internal methods are
+//   replaced per instance: `_storeHeader` (where Node serialises the head to text) collects status and flat header
+//   list instead, and `_send` hands them to `respond()` at the moment Node would put the head on the wire. The body
+//   is never chunk-encoded (the router frames it); it goes through a per-request ChannelSocket, so Node's own write
+//   path gives cork/uncork batching, write callbacks, 'finish' and back-pressure.
+// The overrides are own properties, not a subclass: express and others replace the prototype of req/res
+// (Object.setPrototypeOf(res, app.response)), which would drop subclass methods.
+
+/** Node's OutgoingMessage internals used here (stable from Node 18 to 22, checked by the tests). */
+interface OutgoingInternals {
+  _header: string | null;
+  _headerSent: boolean;
+  _hasBody: boolean;
+  _contentLength: number | null;
+  _removedContLen: boolean;
+  _closed: boolean;
+  chunkedEncoding: boolean;
+  sendDate: boolean;
+  statusCode: number;
+  _sent100: boolean;
+  _storeHeader(firstLine: string, headers: unknown): void;
+  _send(data: unknown, encoding?: unknown, callback?: unknown, byteLength?: unknown): boolean;
+  _writeRaw(data: unknown, encoding?: unknown, callback?: unknown, byteLength?: unknown): boolean;
+  writeContinue(cb?: () => void): void;
+  writeProcessing(cb?: () => void): void;
+  writeEarlyHints(hints: unknown, cb?: () => void): void;
+  [key: symbol]: unknown;
+}
+
+interface IncomingInternals {
+  _addHeaderLines?(headers: string[], n: number): void;
+  _read(n: number): void;
+  _dump(): void;
+  _consuming: boolean;
+}
+
+// `res.write()` sets an internal kNeedDrain flag that only the HTTP server's socket handling clears; find the symbol
+// once so the 'drain' we emit keeps `writableNeedDrain` right.
+const kNeedDrain: symbol | undefined = (() => {
+  const probe = new http.OutgoingMessage();
+  return Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kNeedDrain');
+})();
+
+/** Hop-by-hop headers that describe the app-side connection; the router frames the client connection itself. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+
+let dateCache = '';
+let dateSecond = -1;
+function utcDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateCache = new Date(now).toUTCString();
+  }
+  return dateCache;
+}
+
+const kHead = Symbol('warden.head');
+
+function storeHeader(this: http.ServerResponse & OutgoingInternals, firstLine: string, headers: unknown): void {
+  const flat: string[] = [];
+  let hasLength = false;
+  let hasDate = false;
+  const add = (name: string, value: unknown, validate: boolean): void => {
+    if (validate) http.validateHeaderName(name);
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) return;
+    if (lower === 'content-length') hasLength = true;
+    else if (lower === 'date') hasDate = true;
+    if (Array.isArray(value)) {
+      for (const v of value as unknown[]) {
+        if (validate) http.validateHeaderValue(name, v as string);
+        flat.push(name, String(v));
+      }
+    } else {
+      if (validate) http.validateHeaderValue(name, value as string);
+      flat.push(name, String(value));
+    }
+  };
+  if (headers) {
+    if (Array.isArray(headers)) {
+      if (headers.length && Array.isArray(headers[0])) {
+        for (const entry of headers as unknown[][]) add(String(entry[0]), entry[1], true);
+      } else {
+        if (headers.length % 2 !== 0) {
+          throw Object.assign(new TypeError('The argument \'headers\' must have an even number of entries'), {
+            code: 'ERR_INVALID_ARG_VALUE',
+          });
+        }
+        for (let i = 0; i < headers.length; i += 2) add(String(headers[i]), headers[i + 1], true);
+      }
+    } else if (headers === (this as unknown as { [k: symbol]: unknown })[kOutHeaders()]) {
+      // The progressive API's store ({lowercase: [name, value]}), already validated by setHeader.
+      for (const key in headers as Record<string, [string, unknown]>) {
+        const entry = (headers as Record<string, [string, unknown]>)[key];
+        add(entry[0], entry[1], false);
+      }
+    } else {
+      for (const key of Object.keys(headers as Record<string, unknown>)) {
+        add(key, (headers as Record<string, unknown>)[key], true);
+      }
+    }
+  }
+  if (this.sendDate && !hasDate) flat.push('Date', utcDate());
+  if (!hasLength && this._hasBody && !this._removedContLen && typeof this._contentLength === 'number') {
+    flat.push('Content-Length', String(this._contentLength));
+  }
+  this.chunkedEncoding = false;
+  // Non-null and truthy: Node's checks (`headersSent`, setHeader after send) see a stored head. Never written.
+  this._header = firstLine;
+  this._headerSent = false;
+  this[kHead] = flat;
+}
+
+let kOutHeadersSymbol: symbol | null | undefined;
+function kOutHeaders(): symbol {
+  if (kOutHeadersSymbol === undefined) {
+    const probe = new http.OutgoingMessage();
+    probe.setHeader('x', '1');
+    kOutHeadersSymbol = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kOutHeaders') ?? null;
+  }
+  return kOutHeadersSymbol ?? Symbol('missing');
+}
+
+/** One request/response pair served over a channel stream. */
+export interface ChannelExchange {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  socket: ChannelSocket;
+  /** Resolves when the exchange is over (response ended, or aborted by either side). */
+  done: Promise<void>;
+}
+
+/** Options of {@link createExchange}. */
+export interface ExchangeOptions {
+  /** `IncomingMessage` / `ServerResponse` classes (the server's `IncomingMessage`/`ServerResponse` options). */
+  IncomingMessage?: typeof http.IncomingMessage;
+  ServerResponse?: typeof http.ServerResponse;
+}
+
+/**
+ * Builds a real `http.IncomingMessage` and `http.ServerResponse` for one channel stream and wires body, response,
+ * flow control and aborts. The caller emits `'request'` with them.
+ */
+export function createExchange(stream: ChannelRequest, options: ExchangeOptions = {}): ChannelExchange {
+  const socket = new ChannelSocket(stream);
+  const IM = options.IncomingMessage ?? http.IncomingMessage;
+  const SR = options.ServerResponse ?? http.ServerResponse;
+
+  const req = new IM(socket as never) as http.IncomingMessage & IncomingInternals;
+  req.method = stream.method;
+  req.url = stream.target;
+  const version = /^(\d+)\.(\d+)$/.exec(stream.httpVersion);
+  req.httpVersionMajor = version ? Number(version[1]) : 1;
+  req.httpVersionMinor = version ? Number(version[2]) : 1;
+  req.httpVersion = `${req.httpVersionMajor}.${req.httpVersionMinor}`;
+  const raw = stream.headers.slice();
+  if (typeof req._addHeaderLines === 'function') {
+    req._addHeaderLines(raw, raw.length);
+  } else {
+    req.rawHeaders = raw;
+  }
+  req._read = function channelRead(): void {
+    this._consuming = true;
+    stream.resume();
+  };
+
+  const res = new SR(req) as unknown as http.ServerResponse & OutgoingInternals;
+  res._storeHeader = storeHeader;
+  res._send = function channelSend(data, encoding, callback, byteLength): boolean {
+    if (!this._headerSent && this._header !== null) {
+      this._headerSent = true;
+      const head = (this[kHead] as string[] | undefined) ?? [];
+      this[kHead] = undefined;
+      if (!socket.destroyed) stream.respond(this.statusCode, head);
+    }
+    return this._writeRaw(data, encoding, callback, byteLength);
+  };
+  // The router answers `Expect: 100-continue` itself; 1xx responses are not carried by the channel.
+  res.writeContinue = function channelContinue(cb?: () => void): void {
+    this._sent100 = true;
+    if (cb) process.nextTick(cb);
+  };
+  res.writeProcessing = function channelProcessing(cb?: () => void): void {
+    if (cb) process.nextTick(cb);
+  };
+  res.writeEarlyHints = function channelEarlyHints(_hints: unknown, cb?: () => void): void {
+    if (cb) process.nextTick(cb);
+  };
+  res.assignSocket(socket as never);
+
+  socket.on('drain', () => {
+    if (kNeedDrain !== undefined) {
+      if (!res[kNeedDrain]) return;
+      res[kNeedDrain] = false;
+    }
+    if (!res.writableEnded) res.emit('drain');
+  });
+
+  // Request body: pushed as it arrives; a full readable buffer pauses the channel stream until `_read`.
+  const onData = (chunk: Buffer): void => {
+    if (!req.push(chunk)) stream.pause();
+  };
+  const onEnd = (): void => {
+    req.complete = true;
+    req.push(null);
+  };
+  stream.on('data', onData);
+  stream.on('end', onEnd);
+
+  let settle!: () => void;
+  const done = new Promise<void>((resolve) => (settle = resolve));
+  let over = false;
+  // The body listeners stay: after the response, an unread body is still drained (req._dump) to its 'end'.
+  const finishExchange = (): void => {
+    if (over) return;
+    over = true;
+    settle();
+  };
+
+  stream.once('abort', () => {
+    if (over) return;
+    // Like a client that closed its TCP connection: req 'aborted' (when its body was incomplete) and 'close',
+    // res 'close' (through the socket's close listener that assignSocket installed).
+    socket.markAborted();
+    req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    socket.destroy();
+    finishExchange();
+  });
+
+  res.once('finish', () => {
+    socket.endResponse();
+    // What Node's server does when a response finishes: pull an unread body off the wire, detach, emit 'close'.
+    const state = (req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState;
+    if (!req._consuming && !state.resumeScheduled) req._dump();
+    if (socket._httpMessage === res) res.detachSocket(socket as never);
+    process.nextTick(() => {
+      if (!res._closed) {
+        res._closed = true;
+        (res as unknown as { destroyed: boolean }).destroyed = true;
+        res.emit('close');
+      }
+    });
+    finishExchange();
+  });
+  socket.once('close', () => {
+    // res.destroy() by the app, or an abort: the stream was aborted in the socket's _destroy.
+    if (!req.complete && !req.destroyed) req.destroy();
+    finishExchange();
+  });
+
+  return { req, res, socket, done };
+}

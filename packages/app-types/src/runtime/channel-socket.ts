@@ -1,0 +1,110 @@
+import { Duplex } from 'stream';
+import type { ChannelRequest } from './channel-types';
+
+/**
+ * Stands in for the TCP socket of one request: `req.socket` / `res.socket`. It carries the peer's addresses, takes
+ * the response body (the ServerResponse writes its body bytes to it; no HTTP framing, see channel-response.ts) and
+ * passes it to the channel stream with the channel's flow control. One socket per request, like an HTTP/2 stream.
+ */
+export class ChannelSocket extends Duplex {
+  /** Client address and port as the router saw them. */
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly remoteFamily: string;
+  /** The listener's address and port. */
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** True when the client connected over TLS (express's `req.protocol`, `req.secure` read it). */
+  readonly encrypted: boolean | undefined;
+  /** Set by `ServerResponse.assignSocket`. */
+  _httpMessage: unknown = null;
+  private written = 0;
+  private responseEnded = false;
+
+  constructor(private readonly stream: ChannelRequest) {
+    super({ allowHalfOpen: true, decodeStrings: true, emitClose: true });
+    this.remoteAddress = stream.remoteAddress;
+    this.remotePort = stream.remotePort;
+    this.remoteFamily = stream.remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
+    this.localAddress = stream.localAddress;
+    this.localPort = stream.localPort;
+    this.encrypted = stream.tls ? true : undefined;
+    // A net.Socket inside http.Server always has an error listener; without one, res.destroy(err) would crash.
+    this.on('error', () => undefined);
+  }
+
+  /** Bytes of response body handed to the channel. */
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  /** The request body is delivered to the IncomingMessage directly; the socket's readable side stays empty. */
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (chunk.length === 0) {
+      callback();
+      return;
+    }
+    this.written += chunk.length;
+    if (this.stream.write(chunk)) {
+      callback();
+    } else {
+      this.stream.once('drain', () => callback());
+    }
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    let ok = true;
+    for (const { chunk } of chunks) {
+      if (chunk.length === 0) continue;
+      this.written += chunk.length;
+      ok = this.stream.write(chunk) && ok;
+    }
+    if (ok) callback();
+    else this.stream.once('drain', () => callback());
+  }
+
+  /** Called once the response is complete: the stream is ended and a later destroy must not abort it. */
+  endResponse(): void {
+    if (this.responseEnded) return;
+    this.responseEnded = true;
+    this.stream.end();
+  }
+
+  /** The client went away: the stream is gone, destroying the socket must not abort it again. */
+  markAborted(): void {
+    this.responseEnded = true;
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.responseEnded) {
+      // The app destroyed the response (or the client went away): the router answers 502 if nothing was sent yet.
+      this.responseEnded = true;
+      this.stream.abort();
+    }
+    callback(err);
+  }
+
+  /** Idle timeouts of the client connection are the router's; accepted for compatibility. */
+  setTimeout(_ms: number, callback?: () => void): this {
+    if (callback) this.once('timeout', callback);
+    return this;
+  }
+  setNoDelay(_noDelay?: boolean): this {
+    return this;
+  }
+  setKeepAlive(_enable?: boolean, _delay?: number): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+  /** The listener's address, as `net.Socket.address()` gives it. */
+  address(): { address: string; family: string; port: number } {
+    return { address: this.localAddress, family: this.localAddress.includes(':') ? 'IPv6' : 'IPv4', port: this.localPort };
+  }
+}
