@@ -1,1 +1,9 @@
-export {};
+// Public API of @warden/shm-transport: the shared-memory channel between wardend (router end) and an app process
+// (app end). See README.md and PROTOCOL.md.
+export { RouterChannel, RouterStream } from './router-channel';
+export type { RouterChannelOptions } from './router-channel';
+export { AppChannel, AppRequest } from './app-channel';
+export type { RequestHead } from './types';
+export { ShmError, ShmErrorCode } from './errors';
+export { encodeFrame, decodeFrame } from './internal/codec';
+export type { Frame } from './internal/codec';

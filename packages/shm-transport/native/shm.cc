@@ -1,0 +1,163 @@
+// Native part of @warden/shm-transport: the few things Node cannot do by itself.
+//
+//  - createMemory(size)  memfd_create + ftruncate + seals + mmap   (router end)
+//  - mapMemory(fd)       fstat + mmap of an inherited memfd         (app end)
+//  - socketpair()        the doorbell pair                          (router end)
+//
+// Everything else (ring logic, atomics, doorbell I/O) is in TypeScript: Atomics.* works on integer typed arrays over
+// a non-shared ArrayBuffer in V8 with the same sequentially consistent code as on a SharedArrayBuffer, and the
+// doorbell socket is driven by libuv through net.Socket. See PROTOCOL.md "Memory ordering".
+//
+// Errors are returned as JS exceptions carrying the errno name; the TS wrapper turns them into WARDEN_ERR_SHM_* codes.
+
+#include <napi.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace {
+
+Napi::Value ThrowErrno(Napi::Env env, const char* what, int err) {
+  std::string msg = std::string(what) + ": " + strerror(err);
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, what));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// Finalizer of the external ArrayBuffer: the mapping lives exactly as long as some JS object can still see it, so
+// a late read after close() can never touch unmapped memory.
+void Unmap(Napi::Env /*env*/, void* data, size_t* len) {
+  // munmap: release the mapping once the ArrayBuffer is garbage collected.
+  munmap(data, *len);
+  delete len;
+}
+
+Napi::Value MapShared(Napi::Env env, int fd, size_t size) {
+  // mmap MAP_SHARED read/write: both processes see the same pages; the memfd's size is sealed (router) so the peer
+  // cannot shrink the file under us and turn an access into SIGBUS.
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return ThrowErrno(env, "mmap", errno);
+  size_t* len = new size_t(size);
+  return Napi::ArrayBuffer::New(env, p, size, Unmap, len);
+}
+
+// createMemory(size) -> { fd, buffer }
+Napi::Value CreateMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "size must be a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  double dsize = info[0].As<Napi::Number>().DoubleValue();
+  if (!(dsize > 0 && dsize <= (double)(1u << 31))) {
+    Napi::RangeError::New(env, "size out of range").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  size_t size = (size_t)dsize;
+  // 1. memfd_create: anonymous memory with an fd we can hand to the child. CLOEXEC so that only the child we pass it
+  //    to explicitly (spawn's stdio array dup2s it and clears CLOEXEC) inherits it; ALLOW_SEALING for step 3.
+  int fd = memfd_create("warden-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return ThrowErrno(env, "memfd_create", errno);
+  // 2. ftruncate: give it its final size (zero-filled).
+  if (ftruncate(fd, (off_t)size) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, "ftruncate", err);
+  }
+  // 3. F_ADD_SEALS: forbid shrinking/growing (a hostile app could otherwise shrink it and make our accesses SIGBUS)
+  //    and forbid changing the seals afterwards.
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, "fcntl(F_ADD_SEALS)", err);
+  }
+  // 4. mmap (see MapShared).
+  Napi::Value buf = MapShared(env, fd, size);
+  if (env.IsExceptionPending()) {
+    close(fd);
+    return env.Undefined();
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("fd", Napi::Number::New(env, fd));
+  out.Set("buffer", buf);
+  return out;
+}
+
+// mapMemory(fd) -> ArrayBuffer of the memfd's whole size.
+Napi::Value MapMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "fd must be a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct stat st;
+  // fstat: the size of the region the router created (the header repeats it; the TS side cross-checks).
+  if (fstat(fd, &st) != 0) return ThrowErrno(env, "fstat", errno);
+  if (st.st_size <= 0 || st.st_size > (off_t)(1u << 31)) return ThrowErrno(env, "fstat", EINVAL);
+  return MapShared(env, fd, (size_t)st.st_size);
+}
+
+// socketpair() -> [routerFd, appFd]
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sv[2];
+  // socketpair(AF_UNIX, SOCK_STREAM): the doorbell. One byte written = "look at the rings". EOF = peer gone (the
+  // kernel closes the app's end when the process dies, however it dies). CLOEXEC: see createMemory.
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return ThrowErrno(env, "socketpair", errno);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, sv[0]));
+  out.Set(1u, Napi::Number::New(env, sv[1]));
+  return out;
+}
+
+// getSeals(fd) -> number (F_GET_SEALS), for tests and for the app end's sanity check.
+Napi::Value GetSeals(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "fd must be a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  // fcntl(F_GET_SEALS): which seals the memfd carries.
+  int r = fcntl(info[0].As<Napi::Number>().Int32Value(), F_GET_SEALS);
+  if (r < 0) return ThrowErrno(env, "fcntl(F_GET_SEALS)", errno);
+  return Napi::Number::New(env, r);
+}
+
+// setCloexec(fd): the app end marks its inherited fds close-on-exec so that programs the app spawns do not keep the
+// doorbell open (which would hide the app's death from the router) or hold the shared memory.
+Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "fd must be a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  // fcntl(F_GETFD/F_SETFD): add FD_CLOEXEC, keep the other fd flags.
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) return ThrowErrno(env, "fcntl(F_SETFD)", errno);
+  return env.Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("createMemory", Napi::Function::New(env, CreateMemory));
+  exports.Set("mapMemory", Napi::Function::New(env, MapMemory));
+  exports.Set("socketpair", Napi::Function::New(env, SocketPair));
+  exports.Set("setCloexec", Napi::Function::New(env, SetCloexec));
+  exports.Set("getSeals", Napi::Function::New(env, GetSeals));
+  exports.Set("SEAL_SHRINK", Napi::Number::New(env, F_SEAL_SHRINK));
+  exports.Set("SEAL_GROW", Napi::Number::New(env, F_SEAL_GROW));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(warden_shm, Init)

@@ -1,0 +1,212 @@
+import { ShmError, ShmErrorCode } from './errors';
+import { decodeRequest, encodeResponse, protocolError, responseFrameBytes } from './internal/codec';
+import { Endpoint, StreamCore } from './internal/endpoint';
+import {
+  AbortReason, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
+  H_VERSION, HEADER_BYTES, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
+} from './internal/layout';
+import { native } from './internal/native';
+
+/**
+ * One request received by the app. Request body: 'data' (Buffer, a copy: safe to keep), 'end', 'abort' (client went
+ * away or channel closed). Response: respond(), write(), end().
+ */
+export class AppRequest extends StreamCore {
+  readonly method: string;
+  readonly target: string;
+  readonly httpVersion: string;
+  /** Flat [name, value, ...] (latin1). */
+  readonly headers: string[];
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly tls: boolean;
+  /** -1 when unknown (chunked). */
+  readonly contentLength: number;
+  /** @internal */ _responded = false;
+  /** @internal */ _aborted = false;
+
+  constructor(ep: AppChannel, id: number, h: import('./types').RequestHead) {
+    super(ep, id);
+    this.method = h.method;
+    this.target = h.target;
+    this.httpVersion = h.httpVersion;
+    this.headers = h.headers;
+    this.remoteAddress = h.remoteAddress;
+    this.remotePort = h.remotePort;
+    this.localAddress = h.localAddress;
+    this.localPort = h.localPort;
+    this.tls = h.tls;
+    this.contentLength = h.contentLength;
+  }
+
+  /** Sends the status line and headers (flat list). Throws if called twice. */
+  respond(status: number, headers: string[]): void {
+    if (this._responded) throw new ShmError(ShmErrorCode.PROTOCOL, 'respond() called twice');
+    if (!Number.isInteger(status) || status < 100 || status > 999) {
+      throw new ShmError(ShmErrorCode.PROTOCOL, `status ${status} out of range 100..999`);
+    }
+    if (!Array.isArray(headers) || headers.length % 2 !== 0 || headers.some((h) => typeof h !== 'string')) {
+      throw new ShmError(ShmErrorCode.PROTOCOL, 'headers must be a flat [name, value, ...] array of strings');
+    }
+    this._responded = true;
+    (this._ep as AppChannel)._respond(this, status, headers);
+  }
+
+  /** Writes a response body chunk (respond(200, []) implied if not yet called); false => wait for 'drain'. */
+  write(chunk: Buffer | string): boolean {
+    if (!this._responded) this.respond(200, []);
+    return this.sendData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  }
+
+  /** Ends the response, optionally with a last chunk. */
+  end(chunk?: Buffer | string): void {
+    if (!this._responded) this.respond(200, []);
+    if (chunk !== undefined && chunk.length > 0) this.sendData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    this.sendEnd();
+  }
+
+  /** The app failed this request: the router answers 502 if no response was sent yet, else cuts the response. */
+  abort(): void {
+    (this._ep as AppChannel)._abortStream(this);
+  }
+
+  /** Whether the request was aborted (client gone, channel closed, or abort() called). */
+  get aborted(): boolean {
+    return this._aborted;
+  }
+}
+
+/** App end of a channel: receives requests from the router and answers them. */
+export class AppChannel extends Endpoint {
+  private closeEmitted = false;
+
+  private constructor(mem: ArrayBuffer, doorbellFd: number, ringBytes: number, maxFrame: number, window: number) {
+    super({ mem, doorbellFd, side: 1, ringBytes, maxFrame, window, spinTurns: 0 });
+  }
+
+  /**
+   * Opens the channel described by WARDEN_CHANNEL (see PROTOCOL.md), or returns null when the variable is unset
+   * (not running under wardend). Throws ShmError WARDEN_ERR_SHM_SETUP when it is set but unusable.
+   */
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): AppChannel | null {
+    const v = env.WARDEN_CHANNEL;
+    if (v === undefined || v === '') return null;
+    const m = /^v1:fds=(\d+),(\d+)$/.exec(v);
+    if (!m) throw new ShmError(ShmErrorCode.BAD_SETUP, `WARDEN_CHANNEL="${v}" is not of the form v1:fds=<memfd>,<doorbell>`);
+    return AppChannel.open(Number(m[1]), Number(m[2]));
+  }
+
+  /** Opens a channel from its two inherited fds (memfd, doorbell). */
+  static open(memFd: number, doorbellFd: number): AppChannel {
+    const n = native();
+    let mem: ArrayBuffer;
+    try {
+      mem = n.mapMemory(memFd);
+      // Our children must not inherit the channel (the doorbell would hide our death from the router).
+      n.setCloexec(doorbellFd);
+      require('fs').closeSync(memFd); // the mapping keeps the memory alive
+    } catch (e) {
+      throw new ShmError(ShmErrorCode.BAD_SETUP, `cannot map the channel memory at fd ${memFd}: ${(e as Error).message}`);
+    }
+    const h = Buffer.from(mem, 0, Math.min(HEADER_BYTES, mem.byteLength));
+    const bad = (why: string) => new ShmError(ShmErrorCode.BAD_SETUP, `channel memory at fd ${memFd}: ${why}`);
+    if (mem.byteLength < HEADER_BYTES) throw bad('smaller than the header');
+    if (h.readUInt32LE(H_MAGIC) !== MAGIC) throw bad('bad magic');
+    if (h.readUInt32LE(H_VERSION) !== VERSION) throw bad(`protocol version ${h.readUInt32LE(H_VERSION)}, expected ${VERSION}`);
+    if (h.readUInt32LE(H_HEADER_BYTES) !== HEADER_BYTES) throw bad('unexpected header size');
+    const ringBytes = h.readUInt32LE(H_RING_BYTES);
+    const maxFrame = h.readUInt32LE(H_MAX_FRAME);
+    const window = h.readUInt32LE(H_STREAM_WINDOW);
+    if (ringBytes < MIN_RING_BYTES || ringBytes > MAX_RING_BYTES || (ringBytes & (ringBytes - 1)) !== 0) throw bad(`ring size ${ringBytes}`);
+    if (memoryBytes(ringBytes) > mem.byteLength) throw bad('rings larger than the memory');
+    if (maxFrame < 256 || maxFrame > ringBytes / 4 || maxFrame % 8 !== 0) throw bad(`max frame ${maxFrame}`);
+    if (window < 1024 || window > 0x40000000) throw bad(`stream window ${window}`);
+    return new AppChannel(mem, doorbellFd, ringBytes, maxFrame, window);
+  }
+
+  /** Tells the router that the app serves (READY). */
+  markReady(): void {
+    this.guard(() => this.sendSimple(FrameType.READY, 0, 0));
+  }
+
+  /** Closes the channel (the router sees the app as gone). */
+  close(): void {
+    this.closeWith(undefined);
+  }
+
+  /** @internal */ _respond(s: AppRequest, status: number, headers: string[]): void {
+    if (this.closed || s._dead) return;
+    const len = responseFrameBytes(headers);
+    if (len > this.maxChunk + FRAME_HEADER) {
+      throw new ShmError(ShmErrorCode.HEAD_TOO_LARGE, `response head of ${len} bytes exceeds the frame limit`);
+    }
+    this.guard(() => this.sendFrame(len, (b, off) => encodeResponse(b, off, len, s.id, status, headers)));
+  }
+
+  /** @internal */ _abortStream(s: AppRequest): void {
+    if (s._dead || this.streams.get(s.id) !== s) return;
+    this.streams.delete(s.id);
+    s._aborted = true;
+    s._kill();
+    this.guard(() => this.sendSimple(FrameType.ABORT, s.id, AbortReason.APP_ERROR));
+  }
+
+  protected override onStreamEndSent(s: StreamCore): void {
+    // Response complete: the request is over (late request-body frames are ignored).
+    if (this.streams.get(s.id) === s) this.streams.delete(s.id);
+  }
+
+  protected closeWith(err?: Error): void {
+    const streams = [...this.streams.values()] as AppRequest[];
+    if (!this.teardown(err)) return;
+    this.streams.clear();
+    for (const s of streams) {
+      s._aborted = true;
+      s.emit('abort');
+    }
+    if (!this.closeEmitted) {
+      this.closeEmitted = true;
+      this.emit('close', err);
+    }
+  }
+
+  protected onPeerGone(err?: Error): void {
+    if (this.closed) return;
+    this.closeWith(err ? new ShmError(ShmErrorCode.PEER_GONE, `the router closed the channel (${err.message})`) : undefined);
+  }
+
+  protected handleFrame(type: number, _flags: number, stream: number, arg: number, off: number, len: number): void {
+    if (this.handleStreamFrame(type, stream, arg, off, len)) return;
+    switch (type) {
+      case FrameType.REQUEST: {
+        const head = decodeRequest(this.buf, off, len);
+        if (this.streams.has(stream)) throw protocolError(`REQUEST for open stream ${stream}`);
+        const r = new AppRequest(this, stream, head);
+        this.streams.set(stream, r);
+        this.emit('request', r);
+        return;
+      }
+      case FrameType.END: {
+        const s = this.streams.get(stream);
+        if (s) s._onEnd();
+        return;
+      }
+      case FrameType.ABORT: {
+        const s = this.streams.get(stream) as AppRequest | undefined;
+        if (!s) return;
+        this.streams.delete(stream);
+        s._aborted = true;
+        s._kill();
+        s.emit('abort');
+        return;
+      }
+      case FrameType.SHUTDOWN:
+        this.emit('shutdown');
+        return;
+      default:
+        throw protocolError(`unexpected frame type ${type} from the router`);
+    }
+  }
+}

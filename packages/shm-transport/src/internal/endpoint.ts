@@ -1,0 +1,399 @@
+// Machinery shared by both ends of a channel: the two rings, the doorbell, the drain loop, the queue of frames that
+// wait for ring space, and per-stream flow control. RouterChannel and AppChannel add the frame semantics.
+import { EventEmitter } from 'events';
+import * as net from 'net';
+import type { Logger } from 'pino';
+import { ShmError, ShmErrorCode } from '../errors';
+import { protocolError, writeFrameHeader } from './codec';
+import { FRAME_HEADER, FrameType, HEADER_BYTES, RING_CTL } from './layout';
+import { RingReader, RingWriter } from './ring';
+
+/** Frames handled per event-loop turn before yielding (keeps other I/O of the process responsive). */
+const DRAIN_BUDGET = 512;
+const BELL = Buffer.from([1]);
+
+/** Construction parameters of an endpoint. */
+export interface EndpointInit {
+  mem: ArrayBuffer;
+  doorbellFd: number;
+  /** 0 = router (produces into ring 0), 1 = app (produces into ring 1). */
+  side: 0 | 1;
+  ringBytes: number;
+  maxFrame: number;
+  window: number;
+  logger?: Logger;
+  /** Event-loop turns to keep polling after the ring ran empty while streams are open (latency vs CPU). */
+  spinTurns?: number;
+}
+
+/** Flow-control state and buffering of one stream, both directions. Base of RouterStream and AppRequest. */
+export abstract class StreamCore extends EventEmitter {
+  /** @internal */ _ep: Endpoint;
+  /** Stream id (unique per channel while the stream is open). */
+  readonly id: number;
+  // send side
+  /** @internal */ _sendCredit: number;
+  /** @internal */ _backlog: Buffer[] = [];
+  /** @internal */ _endQueued = false;
+  /** @internal */ _needDrain = false;
+  /** @internal */ _sendDone = false;
+  // receive side
+  /** @internal */ _recvCredit: number;
+  /** @internal */ _unacked = 0;
+  /** @internal */ _paused = false;
+  /** @internal */ _queue: Buffer[] = [];
+  /** @internal */ _recvEnded = false;
+  /** @internal */ _endEmitted = false;
+  /** @internal */ _dead = false;
+
+  constructor(ep: Endpoint, id: number) {
+    super();
+    this._ep = ep;
+    this.id = id;
+    this._sendCredit = ep.window;
+    this._recvCredit = ep.window;
+  }
+
+  /** Queues body bytes; false when the caller should wait for 'drain'. */
+  protected sendData(chunk: Buffer): boolean {
+    if (this._dead || this._sendDone || this._endQueued) return false;
+    if (chunk.length > 0) {
+      this._backlog.push(chunk);
+      this._ep._pump(this);
+    }
+    if (this._backlog.length === 0) return true;
+    this._needDrain = true;
+    return false;
+  }
+
+  /** Queues the end of the body (sent after the backlog). */
+  protected sendEnd(): void {
+    if (this._dead || this._sendDone || this._endQueued) return;
+    this._endQueued = true;
+    this._ep._pump(this);
+  }
+
+  /** Body chunk received from the peer (already copied out of the ring). */
+  /** @internal */ _onData(chunk: Buffer): void {
+    if (chunk.length > this._recvCredit) {
+      throw protocolError(`stream ${this.id} sent ${chunk.length} bytes with only ${this._recvCredit} of credit`);
+    }
+    this._recvCredit -= chunk.length;
+    if (this._paused || this._queue.length > 0) this._queue.push(chunk);
+    else this.deliver(chunk);
+  }
+
+  /** @internal */ _onEnd(): void {
+    this._recvEnded = true;
+    if (!this._paused && this._queue.length === 0) this.emitEnd();
+  }
+
+  private deliver(chunk: Buffer): void {
+    this.emit('data', chunk);
+    this._unacked += chunk.length;
+    // Return credit in batches of a quarter window: few WINDOW frames, and the peer never stalls for long.
+    if (this._unacked >= this._ep.window >>> 2 && !this._dead && !this._recvEnded) {
+      this._recvCredit += this._unacked;
+      this._ep._sendWindow(this.id, this._unacked);
+      this._unacked = 0;
+    }
+  }
+
+  private emitEnd(): void {
+    if (this._endEmitted || this._dead) return;
+    this._endEmitted = true;
+    this.emit('end');
+  }
+
+  /** Stops 'data' events and stops granting credit (the peer stops after at most one window). */
+  pause(): void {
+    this._paused = true;
+  }
+
+  /** Resumes 'data' events; queued chunks are delivered first. */
+  resume(): void {
+    if (!this._paused) return;
+    this._paused = false;
+    while (!this._paused && this._queue.length > 0 && !this._dead) this.deliver(this._queue.shift()!);
+    if (!this._paused && this._queue.length === 0 && this._recvEnded) this.emitEnd();
+  }
+
+  /** Called by the endpoint when the stream is torn down (abort, channel closed). */
+  /** @internal */ _kill(): void {
+    this._dead = true;
+    this._backlog = [];
+    this._queue = [];
+    this._endQueued = false;
+  }
+
+  /** The END frame of our side went out. */
+  /** @internal */ _onEndSent(): void {
+    this._sendDone = true;
+  }
+}
+
+/** One end of a channel; subclasses implement {@link handleFrame}. */
+export abstract class Endpoint extends EventEmitter {
+  /** @internal */ readonly window: number;
+  /** @internal */ readonly maxChunk: number;
+  protected readonly buf: Buffer;
+  protected readonly u32: Uint32Array;
+  protected readonly out: RingWriter;
+  protected readonly in: RingReader;
+  protected readonly log?: Logger;
+  protected readonly streams = new Map<number, StreamCore>();
+  protected closed = false;
+  private readonly doorbell: net.Socket;
+  private pending: Buffer[] = [];
+  private blocked = new Set<StreamCore>();
+  private drainScheduled = false;
+  private spinLeft = 0;
+  private readonly spinTurns: number;
+
+  constructor(init: EndpointInit) {
+    super();
+    this.window = init.window;
+    this.maxChunk = init.maxFrame - FRAME_HEADER;
+    this.log = init.logger;
+    this.spinTurns = init.spinTurns ?? 0;
+    this.buf = Buffer.from(init.mem);
+    this.u32 = new Uint32Array(init.mem, 0, HEADER_BYTES >> 2);
+    const outRing = init.side;
+    const inRing = 1 - init.side;
+    this.out = new RingWriter(this.u32, this.buf, RING_CTL[outRing], HEADER_BYTES + outRing * init.ringBytes, init.ringBytes);
+    this.in = new RingReader(
+      this.u32, this.buf, RING_CTL[inRing], HEADER_BYTES + inRing * init.ringBytes, init.ringBytes, init.maxFrame,
+    );
+    // The doorbell: libuv watches the socket; a byte means "look at the rings", EOF means the peer is gone.
+    this.doorbell = new net.Socket({ fd: init.doorbellFd, readable: true, writable: true });
+    this.doorbell.on('data', this.onBell);
+    this.doorbell.on('end', () => this.onPeerGone());
+    this.doorbell.on('error', (e) => this.onPeerGone(e));
+    this.doorbell.on('close', () => this.onPeerGone());
+    this.scheduleDrain();
+  }
+
+  /** Number of open streams. */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Handles one non-PAD frame whose bytes lie in `this.buf` at [off, off+len). */
+  protected abstract handleFrame(type: number, flags: number, stream: number, arg: number, off: number, len: number): void;
+
+  /** The doorbell socket reached EOF or failed. */
+  protected abstract onPeerGone(err?: Error): void;
+
+  /** Tears down everything; emits 'close' once. Subclasses extend it to fail their streams. */
+  protected teardown(err?: Error): boolean {
+    if (this.closed) return false;
+    this.closed = true;
+    this.doorbell.destroy();
+    this.pending = [];
+    this.blocked.clear();
+    for (const s of this.streams.values()) s._kill();
+    return true;
+  }
+
+  // ---- sending ----
+
+  /** Sends a control frame now, or queues it (in order) while the ring is full. */
+  protected sendFrame(len: number, enc: (b: Buffer, off: number) => void): void {
+    if (this.closed) return;
+    if (this.pending.length === 0) {
+      const off = this.out.reserve(len);
+      if (off >= 0) {
+        enc(this.buf, off);
+        if (this.out.commit(len)) this.ring();
+        return;
+      }
+    }
+    const b = Buffer.allocUnsafe(len);
+    enc(b, 0);
+    this.pending.push(b);
+    this.needSpace(len);
+  }
+
+  /** Sends a header-only frame. */
+  protected sendSimple(type: number, stream: number, arg: number): void {
+    this.sendFrame(FRAME_HEADER, (b, off) => writeFrameHeader(b, off, FRAME_HEADER, type, 0, stream, arg));
+  }
+
+  /** @internal */ _sendWindow(stream: number, credit: number): void {
+    this.guard(() => this.sendSimple(FrameType.WINDOW, stream, credit));
+  }
+
+  /** Writes as much of a stream's backlog as its credit and the ring allow; then its END if queued. */
+  /** @internal */ _pump(s: StreamCore): void {
+    this.guard(() => this.pumpStream(s));
+  }
+
+  private pumpStream(s: StreamCore): void {
+    if (this.closed || s._dead) return;
+    if (this.pending.length > 0) {
+      this.blocked.add(s);
+      return;
+    }
+    const b = this.buf;
+    while (s._backlog.length > 0) {
+      if (s._sendCredit <= 0) return; // a WINDOW frame will pump again
+      const chunk = s._backlog[0];
+      const n = Math.min(chunk.length, s._sendCredit, this.maxChunk);
+      const len = FRAME_HEADER + n;
+      const off = this.out.reserve(len);
+      if (off < 0) {
+        this.blocked.add(s);
+        this.needSpace(len);
+        return;
+      }
+      writeFrameHeader(b, off, len, FrameType.DATA, 0, s.id, 0);
+      chunk.copy(b, off + FRAME_HEADER, 0, n);
+      if (this.out.commit(len)) this.ring();
+      s._sendCredit -= n;
+      if (n === chunk.length) s._backlog.shift();
+      else s._backlog[0] = chunk.subarray(n);
+    }
+    if (s._endQueued) {
+      s._endQueued = false;
+      this.sendSimple(FrameType.END, s.id, 0);
+      s._onEndSent();
+      this.onStreamEndSent(s);
+    }
+    if (s._needDrain && !s._dead) {
+      s._needDrain = false;
+      s.emit('drain');
+    }
+  }
+
+  /** Hook: our END for the stream is out. */
+  protected onStreamEndSent(_s: StreamCore): void {}
+
+  /** Flushes queued control frames, then the streams that waited for space. */
+  private flushOutgoing(): void {
+    while (this.pending.length > 0) {
+      const f = this.pending[0];
+      const off = this.out.reserve(f.length);
+      if (off < 0) {
+        this.needSpace(f.length);
+        return;
+      }
+      f.copy(this.buf, off);
+      if (this.out.commit(f.length)) this.ring();
+      this.pending.shift();
+    }
+    for (const s of this.blocked) {
+      this.blocked.delete(s);
+      this.pumpStream(s);
+      if (this.closed || this.blocked.has(s) || this.pending.length > 0) return;
+    }
+  }
+
+  private needSpace(len: number): void {
+    // Ask the consumer to ring when it frees space; if space appeared meanwhile, retry on the next turn.
+    if (this.out.waitForSpace(len)) this.scheduleDrain();
+  }
+
+  private ring(): void {
+    if (!this.closed) this.doorbell.write(BELL);
+  }
+
+  // ---- receiving ----
+
+  private readonly onBell = (): void => {
+    this.runDrain();
+  };
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.closed) return;
+    this.drainScheduled = true;
+    setImmediate(this.runDrain);
+  }
+
+  private readonly runDrain = (): void => {
+    this.drainScheduled = false;
+    if (this.closed) return;
+    try {
+      this.in.wake();
+      let n = 0;
+      const b = this.buf;
+      for (; n < DRAIN_BUDGET; n++) {
+        const off = this.in.next();
+        if (off < 0) break;
+        const len = b.readUInt32LE(off);
+        this.handleFrame(b[off + 4], b[off + 5], b.readUInt32LE(off + 8), b.readUInt32LE(off + 12), off, len);
+        if (this.closed) return;
+        this.in.release(len);
+      }
+      if (this.in.publish()) this.ring();
+      if (this.pending.length > 0 || this.blocked.size > 0) this.flushOutgoing();
+      if (this.closed) return;
+      if (n > 0) this.spinLeft = this.spinTurns;
+      if (n >= DRAIN_BUDGET) {
+        this.scheduleDrain();
+      } else if (this.spinLeft > 0 && this.streams.size > 0) {
+        this.spinLeft--;
+        this.scheduleDrain();
+      } else if (this.in.sleep()) {
+        this.scheduleDrain();
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+  };
+
+  /** Runs `fn`; any exception closes the channel instead of escaping into an event handler. */
+  protected guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Closes the channel because of `e` (protocol violation, or a listener of ours threw). */
+  protected fail(e: unknown): void {
+    const err =
+      e instanceof ShmError ? e : new ShmError(ShmErrorCode.LISTENER, `listener threw: ${(e as Error)?.stack ?? e}`);
+    this.log?.error({ err }, 'shm channel closed on error');
+    this.closeWith(err);
+  }
+
+  /** Subclass close with an error. */
+  protected abstract closeWith(err?: Error): void;
+
+  /** Copies the body of a DATA frame out of the ring. */
+  protected copyData(off: number, len: number): Buffer {
+    const n = len - FRAME_HEADER;
+    const c = Buffer.allocUnsafe(n);
+    this.buf.copy(c, 0, off + FRAME_HEADER, off + len);
+    return c;
+  }
+
+  /** Common stream frames: DATA, END, WINDOW. Returns false for other types. */
+  protected handleStreamFrame(type: number, stream: number, arg: number, off: number, len: number): boolean {
+    switch (type) {
+      case FrameType.DATA: {
+        const s = this.streams.get(stream);
+        if (s) this.onStreamData(s, off, len);
+        return true;
+      }
+      case FrameType.WINDOW: {
+        if (len !== FRAME_HEADER) throw protocolError('WINDOW frame with a payload');
+        const s = this.streams.get(stream);
+        if (s && !s._dead) {
+          if (arg === 0 || s._sendCredit + arg > 0x7fffffff) throw protocolError(`bad WINDOW credit ${arg}`);
+          s._sendCredit += arg;
+          this.pumpStream(s);
+        }
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** Hook for DATA on a known stream (subclasses check state first). */
+  protected onStreamData(s: StreamCore, off: number, len: number): void {
+    s._onData(this.copyData(off, len));
+  }
+}

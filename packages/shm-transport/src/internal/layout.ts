@@ -1,0 +1,66 @@
+// Byte layout of the channel memory. PROTOCOL.md is the normative description; keep both in sync.
+
+/** "WRDN" read as a little-endian u32. */
+export const MAGIC = 0x4e445257;
+/** Protocol version in the header and in WARDEN_CHANNEL ("v1:"). */
+export const VERSION = 1;
+/** Size of the header page; ring 0 data starts here. */
+export const HEADER_BYTES = 4096;
+
+// Header fields (byte offsets, u32 little-endian).
+export const H_MAGIC = 0;
+export const H_VERSION = 4;
+export const H_HEADER_BYTES = 8;
+export const H_RING_BYTES = 12;
+export const H_MAX_FRAME = 16;
+export const H_STREAM_WINDOW = 20;
+
+/** Ring 0 carries router→app frames, ring 1 app→router frames. Control block offsets: */
+export const RING_CTL = [64, 320] as const;
+// Fields of a control block, each on its own 64-byte cache line (byte offsets from the block start).
+export const C_TAIL = 0; // written by the producer only
+export const C_HEAD = 64; // written by the consumer only
+export const C_CONSUMER_SLEEPING = 128; // consumer sets 1 before sleeping; producer CAS 1→0 and rings the doorbell
+export const C_PRODUCER_WAITING = 192; // producer sets 1 when the ring is full; consumer CAS 1→0 and rings
+
+/** Frame header: u32 length, u8 type, u8 flags, u16 reserved, u32 stream, u32 arg. */
+export const FRAME_HEADER = 16;
+/** Frames start at multiples of 8 within a ring. */
+export const FRAME_ALIGN = 8;
+
+/** Frame types. */
+export enum FrameType {
+  PAD = 0,
+  REQUEST = 1,
+  RESPONSE = 2,
+  DATA = 3,
+  END = 4,
+  ABORT = 5,
+  WINDOW = 6,
+  READY = 7,
+  SHUTDOWN = 8,
+}
+
+/** REQUEST flags bit: the client connection is TLS. */
+export const FLAG_TLS = 1;
+
+/** ABORT reasons (arg of an ABORT frame). */
+export enum AbortReason {
+  CLIENT_GONE = 1,
+  APP_ERROR = 2,
+}
+
+/** Default size of each ring. */
+export const DEFAULT_RING_BYTES = 1 << 20;
+export const MIN_RING_BYTES = 1 << 16;
+export const MAX_RING_BYTES = 1 << 28;
+
+/** Rounds up to the frame alignment. */
+export function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/** Total memfd size for a ring size. */
+export function memoryBytes(ringBytes: number): number {
+  return HEADER_BYTES + 2 * ringBytes;
+}

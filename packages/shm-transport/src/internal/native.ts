@@ -1,0 +1,32 @@
+import * as path from 'path';
+import { ShmError, ShmErrorCode } from '../errors';
+
+/** The addon built from native/shm.cc by node-gyp (see binding.gyp). */
+export interface NativeShm {
+  createMemory(size: number): { fd: number; buffer: ArrayBuffer };
+  mapMemory(fd: number): ArrayBuffer;
+  socketpair(): [number, number];
+  setCloexec(fd: number): void;
+  getSeals(fd: number): number;
+  SEAL_SHRINK: number;
+  SEAL_GROW: number;
+}
+
+let cached: NativeShm | undefined;
+
+/** Loads the addon once; a clear error if the package was not built. */
+export function native(): NativeShm {
+  if (cached) return cached;
+  // src/internal and dist/internal are both two levels below the package root.
+  const file = path.join(__dirname, '..', '..', 'build', 'Release', 'warden_shm.node');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    cached = require(file) as NativeShm;
+  } catch (e) {
+    throw new ShmError(
+      ShmErrorCode.NATIVE,
+      `cannot load the native addon ${file} (${(e as Error).message}); run "npm run build -w @warden/shm-transport"`,
+    );
+  }
+  return cached;
+}

@@ -1,0 +1,264 @@
+import * as fs from 'fs';
+import type { Logger } from 'pino';
+import { ShmError, ShmErrorCode } from './errors';
+import type { RequestHead } from './types';
+import { checkRequestHead, decodeResponse, encodeRequest, protocolError, requestFrameBytes } from './internal/codec';
+import { Endpoint, StreamCore } from './internal/endpoint';
+import {
+  AbortReason, DEFAULT_RING_BYTES, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
+  H_STREAM_WINDOW, H_VERSION, HEADER_BYTES, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
+} from './internal/layout';
+import { native } from './internal/native';
+
+/** Options of {@link RouterChannel.create}. */
+export interface RouterChannelOptions {
+  /** Bytes per ring (power of two, 64 KiB .. 256 MiB). Default 1 MiB. */
+  ringBytes?: number;
+  /** Logger for channel-level events (errors that close the channel). */
+  logger?: Logger;
+  /** Per-stream flow-control window in bytes. Default ringBytes / 4. */
+  streamWindow?: number;
+  /** Event-loop turns to keep polling after the ring ran empty while requests are in flight. Default 0. */
+  spinTurns?: number;
+}
+
+/** Router side of one request: send the body, receive the response. */
+export class RouterStream extends StreamCore {
+  /** @internal */ _gotResponse = false;
+  /** @internal */ _responseEnded = false;
+
+  /** Sends a request body chunk; false => wait for 'drain' (memory stays bounded). */
+  writeBody(chunk: Buffer): boolean {
+    if (this._responseEnded) return true; // the app answered already: the rest of the body is not needed
+    return this.sendData(chunk);
+  }
+
+  /** Ends the request body. */
+  endBody(): void {
+    if (this._responseEnded) return;
+    this.sendEnd();
+  }
+
+  /** The client went away: tells the app and forgets the stream (no further events). */
+  abort(): void {
+    (this._ep as RouterChannel)._abortStream(this);
+  }
+}
+
+/**
+ * Router (wardend) end of a channel: creates the shared memory and doorbell, sends requests, receives responses.
+ * Hostile-peer safe: whatever the app writes into the shared memory, this end closes with an error at worst.
+ */
+export class RouterChannel extends Endpoint {
+  /** fds the app must inherit at 3, 4, ... in this order: [memfd, doorbell]. */
+  readonly fds: number[];
+  /** Resolves when the app sent READY; rejects if the channel closes first. */
+  readonly ready: Promise<void>;
+  private resolveReady!: () => void;
+  private rejectReady!: (e: Error) => void;
+  private isReady = false;
+  private nextId = 1;
+  private shutdownSent = false;
+  private childFdsOpen = true;
+  private closeErr?: Error;
+
+  private constructor(
+    mem: ArrayBuffer, memFd: number, fds: [number, number], ringBytes: number, maxFrame: number, window: number,
+    opts: RouterChannelOptions,
+  ) {
+    super({ mem, doorbellFd: fds[0], side: 0, ringBytes, maxFrame, window, logger: opts.logger, spinTurns: opts.spinTurns });
+    this.fds = [memFd, fds[1]];
+    this.ready = new Promise<void>((res, rej) => {
+      this.resolveReady = res;
+      this.rejectReady = rej;
+    });
+    this.ready.catch(() => undefined); // observed through 'close' as well; never an unhandled rejection
+  }
+
+  /** Creates the memfd (size sealed), maps it, initialises the header and creates the doorbell pair. */
+  static create(opts: RouterChannelOptions = {}): RouterChannel {
+    const ringBytes = opts.ringBytes ?? DEFAULT_RING_BYTES;
+    if (!Number.isInteger(ringBytes) || ringBytes < MIN_RING_BYTES || ringBytes > MAX_RING_BYTES || (ringBytes & (ringBytes - 1)) !== 0) {
+      throw new ShmError(ShmErrorCode.BAD_SETUP, `ringBytes ${ringBytes} must be a power of two between ${MIN_RING_BYTES} and ${MAX_RING_BYTES}`);
+    }
+    const maxFrame = Math.min(ringBytes >>> 2, 256 * 1024);
+    const window = opts.streamWindow ?? ringBytes >>> 2;
+    if (!Number.isInteger(window) || window < 1024 || window > 0x40000000) {
+      throw new ShmError(ShmErrorCode.BAD_SETUP, `streamWindow ${window} must be an integer between 1024 and 2^30`);
+    }
+    const n = native();
+    let mem: { fd: number; buffer: ArrayBuffer };
+    let pair: [number, number];
+    try {
+      mem = n.createMemory(memoryBytes(ringBytes));
+    } catch (e) {
+      throw new ShmError(ShmErrorCode.NATIVE, `cannot create the channel memory: ${(e as Error).message}`);
+    }
+    try {
+      pair = n.socketpair();
+    } catch (e) {
+      fs.closeSync(mem.fd);
+      throw new ShmError(ShmErrorCode.NATIVE, `cannot create the doorbell socketpair: ${(e as Error).message}`);
+    }
+    const h = Buffer.from(mem.buffer, 0, HEADER_BYTES);
+    h.writeUInt32LE(MAGIC, H_MAGIC);
+    h.writeUInt32LE(VERSION, H_VERSION);
+    h.writeUInt32LE(HEADER_BYTES, H_HEADER_BYTES);
+    h.writeUInt32LE(ringBytes, H_RING_BYTES);
+    h.writeUInt32LE(maxFrame, H_MAX_FRAME);
+    h.writeUInt32LE(window, H_STREAM_WINDOW);
+    return new RouterChannel(mem.buffer, mem.fd, pair, ringBytes, maxFrame, window, opts);
+  }
+
+  /** Environment variables for the app process (WARDEN_CHANNEL, see PROTOCOL.md). */
+  env(): Record<string, string> {
+    return { WARDEN_CHANNEL: `v${VERSION}:fds=3,4` };
+  }
+
+  /** Closes this process's copies of the fds given to the child (call once the child is spawned). */
+  closeChildFds(): void {
+    if (!this.childFdsOpen) return;
+    this.childFdsOpen = false;
+    for (const fd of this.fds) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already closed: nothing to do
+      }
+    }
+  }
+
+  /** Starts a request. Never throws for a closed channel: the stream errors instead (on the next tick). */
+  request(head: RequestHead): RouterStream {
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    const s = new RouterStream(this, id);
+    if (this.closed) {
+      this.failLater(s, this.closeErr ?? new ShmError(ShmErrorCode.CLOSED, 'the channel is closed'));
+      return s;
+    }
+    const bad = checkRequestHead(head);
+    if (bad) {
+      this.failLater(s, new ShmError(ShmErrorCode.PROTOCOL, `invalid request head: ${bad}`));
+      return s;
+    }
+    const len = requestFrameBytes(head);
+    if (len > this.maxChunk + FRAME_HEADER) {
+      this.failLater(s, new ShmError(ShmErrorCode.HEAD_TOO_LARGE, `request head of ${len} bytes exceeds the frame limit of ${this.maxChunk + FRAME_HEADER} bytes`));
+      return s;
+    }
+    this.streams.set(id, s);
+    this.guard(() => this.sendFrame(len, (b, off) => encodeRequest(b, off, len, id, head)));
+    return s;
+  }
+
+  /** Asks the app to finish in-flight requests and exit. */
+  shutdown(): void {
+    if (this.closed || this.shutdownSent) return;
+    this.shutdownSent = true;
+    this.guard(() => this.sendSimple(FrameType.SHUTDOWN, 0, 0));
+  }
+
+  /** Hard close: open streams get 'error', 'close' is emitted with `err`. */
+  close(err?: Error): void {
+    this.closeWith(err);
+  }
+
+  /** @internal */ _abortStream(s: RouterStream): void {
+    if (s._dead || this.streams.get(s.id) !== s) return;
+    this.streams.delete(s.id);
+    s._kill();
+    this.guard(() => this.sendSimple(FrameType.ABORT, s.id, AbortReason.CLIENT_GONE));
+  }
+
+  protected closeWith(err?: Error): void {
+    const streams = [...this.streams.values()];
+    if (!this.teardown(err)) return;
+    this.closeErr = err;
+    this.streams.clear();
+    this.childFdsOpen && this.closeChildFds();
+    const se = err ?? new ShmError(ShmErrorCode.CLOSED, 'the channel was closed');
+    for (const s of streams) emitError(s, se);
+    if (!this.isReady) this.rejectReady(err ?? new ShmError(ShmErrorCode.CLOSED, 'the channel closed before the app was ready'));
+    this.emit('close', err);
+  }
+
+  protected onPeerGone(err?: Error): void {
+    if (this.closed) return;
+    if (this.shutdownSent && !err) this.closeWith(undefined);
+    else {
+      this.closeWith(new ShmError(ShmErrorCode.PEER_GONE, `the app process closed the channel${err ? ` (${err.message})` : ''}`));
+    }
+  }
+
+  private failLater(s: RouterStream, err: Error): void {
+    s._kill();
+    process.nextTick(() => emitError(s, err));
+  }
+
+  private retireIfDone(s: RouterStream): void {
+    if (s._responseEnded && this.streams.get(s.id) === s) this.streams.delete(s.id);
+  }
+
+  protected handleFrame(type: number, _flags: number, stream: number, arg: number, off: number, len: number): void {
+    if (this.handleStreamFrame(type, stream, arg, off, len)) return;
+    switch (type) {
+      case FrameType.RESPONSE: {
+        const { status, headers } = decodeResponse(this.buf, off, len);
+        const s = this.streams.get(stream) as RouterStream | undefined;
+        if (!s) return; // aborted by us meanwhile
+        if (s._gotResponse) throw protocolError(`second RESPONSE on stream ${stream}`);
+        s._gotResponse = true;
+        s.emit('response', status, headers);
+        return;
+      }
+      case FrameType.END: {
+        if (len !== FRAME_HEADER) throw protocolError('END frame with a payload');
+        const s = this.streams.get(stream) as RouterStream | undefined;
+        if (!s) return;
+        if (!s._gotResponse) throw protocolError(`END before RESPONSE on stream ${stream}`);
+        s._responseEnded = true;
+        // The rest of the request body (if any) is not needed any more.
+        s._backlog = [];
+        s._endQueued = false;
+        if (s._needDrain) {
+          s._needDrain = false;
+          s.emit('drain');
+        }
+        this.retireIfDone(s);
+        s._onEnd();
+        return;
+      }
+      case FrameType.ABORT: {
+        if (len !== FRAME_HEADER) throw protocolError('ABORT frame with a payload');
+        const s = this.streams.get(stream);
+        if (!s) return;
+        this.streams.delete(stream);
+        s._kill();
+        emitError(s, new ShmError(ShmErrorCode.STREAM_ABORTED, `the app aborted stream ${stream} (reason ${arg})`));
+        return;
+      }
+      case FrameType.READY:
+        if (len !== FRAME_HEADER) throw protocolError('READY frame with a payload');
+        if (!this.isReady) {
+          this.isReady = true;
+          this.resolveReady();
+          this.emit('ready');
+        }
+        return;
+      default:
+        throw protocolError(`unexpected frame type ${type} from the app`);
+    }
+  }
+
+  protected override onStreamData(s: StreamCore, off: number, len: number): void {
+    const rs = s as RouterStream;
+    if (!rs._gotResponse) throw protocolError(`DATA before RESPONSE on stream ${s.id}`);
+    if (rs._responseEnded) throw protocolError(`DATA after END on stream ${s.id}`);
+    super.onStreamData(s, off, len);
+  }
+}
+
+function emitError(s: StreamCore, err: Error): void {
+  if (s.listenerCount('error') > 0) s.emit('error', err);
+}
