@@ -1,6 +1,7 @@
 import * as http from 'http';
 import { ChannelSocket } from './channel-socket';
 import type { ChannelRequest } from './channel-types';
+import { runtimeLogger } from './runtime-logger';
 
 // Design (see README "Node runtime"): the request and response are the real `http.IncomingMessage` and
 // `http.ServerResponse`, built without any HTTP text.
@@ -181,7 +182,16 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
       this._headerSent = true;
       const head = (this[kHead] as string[] | undefined) ?? [];
       this[kHead] = undefined;
-      if (!socket.destroyed) stream.respond(this.statusCode, head);
+      if (!socket.destroyed) {
+        try {
+          stream.respond(this.statusCode, head);
+        } catch (err) {
+          // E.g. a head larger than a channel frame: fail this request (the router answers 502), keep the process.
+          runtimeLogger().error({ err, status: this.statusCode }, 'cannot send the response head over the channel');
+          socket.destroy();
+          return false;
+        }
+      }
     }
     return this._writeRaw(data, encoding, callback, byteLength);
   };

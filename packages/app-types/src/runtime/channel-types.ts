@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'events';
+import type { AppChannel, AppRequest } from '@warden/shm-transport';
 
 /**
  * The app end of a request stream, as `@warden/shm-transport`'s `AppRequest` provides it (SHM-API.md). The runtime
@@ -35,3 +36,8 @@ export interface ChannelEndpoint extends EventEmitter {
   markReady(): void;
   close(): void;
 }
+
+// Compile-time proof that the real transport fits these shapes (no runtime code).
+type Assert<T extends true> = T;
+/** @internal */
+export type TransportFits = Assert<AppRequest extends ChannelRequest ? (AppChannel extends ChannelEndpoint ? true : false) : false>;

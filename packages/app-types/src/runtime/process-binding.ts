@@ -1,4 +1,5 @@
 import type * as http from 'http';
+import type * as Transport from '@warden/shm-transport';
 import { ChannelBinding } from './channel-server';
 import type { ChannelEndpoint } from './channel-types';
 
@@ -22,10 +23,8 @@ export function processBinding(): ChannelBinding | null {
   }
   // Loaded here, not at the top: outside wardend the preload must not load the transport (nor its native part).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const transport = require('@warden/shm-transport') as {
-    AppChannel: { fromEnv(env?: NodeJS.ProcessEnv): ChannelEndpoint | null };
-  };
-  const channel = transport.AppChannel.fromEnv(process.env);
+  const transport = require('@warden/shm-transport') as typeof Transport;
+  const channel: ChannelEndpoint | null = transport.AppChannel.fromEnv(process.env);
   binding = channel ? new ChannelBinding(channel) : null;
   return binding;
 }
