@@ -1,0 +1,77 @@
+import Ajv2020 from 'ajv/dist/2020';
+import type { ValidateFunction } from 'ajv';
+import type { DependencyContainer } from 'tsyringe';
+import type { AppConfig, JsonSchema, WardenConfig } from '../contracts';
+import { ConfigValidationError, WardenError } from '../contracts';
+import { validateIsolation } from '../isolation';
+import { crossCheck, ptr } from './cross-checks';
+import { translateAjvErrors } from './error-translator';
+import { buildPlanContext } from './plan-context';
+import type { PlanContextDefaults } from './plan-context';
+import { appLaunchers, buildConfigSchema } from './schema-builder';
+
+/**
+ * Validates whole configs: the schema assembled from the container (compiled once, ajv `allErrors` + `strict`),
+ * then the cross-reference checks, then per application the isolation plugins' and its launcher's semantic checks.
+ * Every failure is one ConfigValidationError whose message is one sentence and whose `path` is the JSON path.
+ */
+export class ConfigValidator {
+  /** The assembled schema (what `wardend --print-schema` prints). */
+  readonly schema: JsonSchema;
+  private readonly check: ValidateFunction;
+
+  constructor(
+    private readonly container: DependencyContainer,
+    private readonly defaults: PlanContextDefaults,
+  ) {
+    this.schema = buildConfigSchema(container);
+    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, discriminator: true, verbose: true });
+    try {
+      this.check = ajv.compile(this.schema);
+    } catch (e) {
+      throw new WardenError(
+        'WARDEN_ERR_PLUGIN_SCHEMA',
+        `The config schema assembled from the loaded plugins does not compile: ${(e as Error).message}. Run "wardend --print-schema" to inspect it.`,
+      );
+    }
+  }
+
+  /** Returns the config when it is acceptable; otherwise throws ConfigValidationError. */
+  validate(config: unknown): WardenConfig {
+    if (!this.check(config)) throw translateAjvErrors(this.check.errors ?? []);
+    const cfg = config as WardenConfig;
+    // Without any launcher the schema cannot name the types; say so in the same words.
+    const launchers = appLaunchers(this.container);
+    for (const [name, app] of Object.entries(cfg.applications ?? {})) {
+      if (!launchers.some((l) => l.types.includes(app.type))) {
+        throw new ConfigValidationError(`Unknown application type "${app.type}".`, ptr('applications', name, 'type'), 'WARDEN_ERR_CONFIG_APP_TYPE');
+      }
+    }
+    crossCheck(cfg);
+    for (const [name, app] of Object.entries(cfg.applications ?? {})) this.validateApp(name, app);
+    return cfg;
+  }
+
+  private validateApp(name: string, app: AppConfig): void {
+    const ctx = buildPlanContext(name, app, this.defaults);
+    const launcher = appLaunchers(this.container).find((l) => l.types.includes(app.type));
+    try {
+      validateIsolation(this.container, app, ctx);
+      launcher?.validate?.(app, ctx);
+    } catch (e) {
+      if (e instanceof ConfigValidationError) {
+        throw e.path ? e : new ConfigValidationError(e.message, ptr('applications', name), e.code);
+      }
+      throw new ConfigValidationError(
+        `Validating application "${name}" failed: ${(e as Error).message}`,
+        ptr('applications', name),
+        'WARDEN_ERR_CONFIG_PLUGIN',
+      );
+    }
+  }
+}
+
+/** The control API's `detail` for a validation error: code and JSON path, then the sentence in Unit's words. */
+export function validationDetail(e: ConfigValidationError): string {
+  return e.path ? `${e.code} at ${e.path}: ${e.message}` : `${e.code}: ${e.message}`;
+}

@@ -1,0 +1,54 @@
+import { tmpdir as osTmpdir } from 'os';
+import type { AppConfig, PlanContext } from '../contracts';
+import { ConfigValidationError } from '../contracts';
+import { defaultAppUser, resolveCredentials } from '../isolation';
+import type { UserDatabase } from '../isolation';
+import { ptr } from './cross-checks';
+
+/** The daemon-wide facts every PlanContext shares (from `--user`, `--group`, `--tmpdir`). */
+export interface PlanContextDefaults {
+  defaultUser: string;
+  defaultGroup: string;
+  tmpdir: string;
+}
+
+/** Defaults as Unit picks them: the daemon's own user when unprivileged, `nobody` and its group as root. */
+export function planContextDefaults(options: { user?: string; group?: string; tmpdir?: string } = {}): PlanContextDefaults {
+  const fallback = options.user === undefined || options.group === undefined ? defaultAppUser() : undefined;
+  return {
+    defaultUser: options.user ?? fallback!.user,
+    // `--user` without `--group` means that user's primary group, resolved per app.
+    defaultGroup: options.group ?? (options.user === undefined ? fallback!.group : ''),
+    tmpdir: options.tmpdir ?? osTmpdir(),
+  };
+}
+
+/**
+ * The PlanContext of one application, exactly as validation and the supervisor see it: the app's credentials
+ * (its `user`/`group`, else the defaults; an explicit `user` without `group` takes that user's primary group), the
+ * daemon's effective ids and the daemon-wide defaults. Throws ConfigValidationError (with the JSON path) when the
+ * user or group does not exist.
+ */
+export function buildPlanContext(appName: string, app: AppConfig, defaults: PlanContextDefaults, db?: UserDatabase): PlanContext {
+  const user = app.user ?? defaults.defaultUser;
+  const group = app.group ?? (app.user !== undefined || defaults.defaultGroup === '' ? undefined : defaults.defaultGroup);
+  let credentials;
+  try {
+    credentials = resolveCredentials(user, group, db);
+  } catch (e) {
+    if (e instanceof ConfigValidationError) {
+      const key = e.code === 'WARDEN_ERR_CREDENTIALS_GROUP' ? 'group' : 'user';
+      throw new ConfigValidationError(e.message, e.path ?? ptr('applications', appName, key), e.code);
+    }
+    throw e;
+  }
+  return {
+    appName,
+    daemonUid: process.geteuid?.() ?? 0,
+    daemonGid: process.getegid?.() ?? 0,
+    defaultUser: defaults.defaultUser,
+    defaultGroup: defaults.defaultGroup,
+    tmpdir: defaults.tmpdir,
+    credentials,
+  };
+}

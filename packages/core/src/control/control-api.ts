@@ -1,0 +1,102 @@
+import type { Controller } from './controller';
+import { ConfigPathError, deleteAt, getAt, postAt, putAt, splitPath } from './config-path';
+import { ControlError, errorBody, invalidPath, notAllowed, notFound } from './control-error';
+import type { ControlResponse } from './control-error';
+import { JsonParseError, parseJson } from './json-parser';
+
+const DONE: ControlResponse = { status: 200, body: { success: 'Reconfiguration done.' } };
+
+/**
+ * Unit's control API as a function of (method, path, body) → (status, JSON body), independent of the transport:
+ * `/config[/...]` (GET, PUT, POST, DELETE), `/`, `/status[/...]`, `/control/applications/<name>/restart`.
+ */
+export class ControlApi {
+  constructor(private readonly controller: Controller) {}
+
+  /** Answers one request. Never throws: every failure is one of Unit's error bodies. */
+  async handle(method: string, url: string, body: Buffer = Buffer.alloc(0)): Promise<ControlResponse> {
+    try {
+      return await this.route(method.toUpperCase(), url, body);
+    } catch (e) {
+      if (e instanceof ControlError) return e.response;
+      return { status: 500, body: errorBody('Internal server error.', `WARDEN_ERR_INTERNAL: ${(e as Error).message}`) };
+    }
+  }
+
+  private async route(method: string, url: string, body: Buffer): Promise<ControlResponse> {
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    if (path === '/' || path === '') {
+      if (method !== 'GET') throw notAllowed();
+      return { status: 200, body: { config: this.controller.config, status: this.controller.status() } };
+    }
+    const [, head] = path.split('/');
+    const rest = path.slice(head.length + 1);
+    if (head === 'config') {
+      const segs = splitPath(rest);
+      if (segs === undefined) throw notFound();
+      return this.config(method, segs, body);
+    }
+    if (head === 'status') {
+      const segs = splitPath(rest);
+      if (method !== 'GET') throw notAllowed();
+      const found = segs && getAt(this.controller.status(), segs);
+      if (!found || !found.found) throw invalidPath();
+      return { status: 200, body: found.value };
+    }
+    if (head === 'control') {
+      const segs = splitPath(rest);
+      if (!segs || segs.length !== 3 || segs[0] !== 'applications' || segs[2] !== 'restart') throw invalidPath();
+      if (method !== 'GET') throw notAllowed();
+      await this.controller.restart(segs[1]);
+      return { status: 200, body: { success: 'Ok' } };
+    }
+    throw invalidPath();
+  }
+
+  private async config(method: string, segs: string[], body: Buffer): Promise<ControlResponse> {
+    switch (method) {
+      case 'GET': {
+        const found = getAt(this.controller.config, segs);
+        if (!found.found) throw notFound();
+        return { status: 200, body: found.value };
+      }
+      case 'PUT': {
+        const value = parseBody(body);
+        await this.controller.change((cur) => pathOp(() => putAt(cur, segs, value)));
+        return DONE;
+      }
+      case 'POST': {
+        if (segs.length === 0) throw notAllowed();
+        const value = parseBody(body);
+        await this.controller.change((cur) => pathOp(() => postAt(cur, segs, value)));
+        return DONE;
+      }
+      case 'DELETE':
+        await this.controller.change((cur) => pathOp(() => deleteAt(cur, segs)));
+        return DONE;
+      default:
+        throw notAllowed();
+    }
+  }
+}
+
+function parseBody(body: Buffer): unknown {
+  try {
+    return parseJson(body);
+  } catch (e) {
+    if (e instanceof JsonParseError) {
+      throw new ControlError({ status: 400, body: errorBody('Invalid JSON.', e.detail, { location: e.location }) });
+    }
+    throw e;
+  }
+}
+
+function pathOp(op: () => unknown): unknown {
+  try {
+    return op();
+  } catch (e) {
+    if (e instanceof ConfigPathError) throw e.reason === 'not-found' ? notFound() : notAllowed();
+    throw e;
+  }
+}

@@ -1,0 +1,207 @@
+import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'fs';
+import { createConnection } from 'net';
+import { createServer } from 'http';
+import type { IncomingMessage, Server, ServerResponse } from 'http';
+import { dirname } from 'path';
+import type { Logger } from 'pino';
+import { WardenError } from '../contracts';
+import { resolveCredentials } from '../isolation';
+import type { ControlApi } from './control-api';
+import { errorBody } from './control-error';
+
+/** Where the control API listens: `unix:/path` or `IP:port` (`[v6]:port`). */
+export type ControlAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+/** Parses `--control`'s value. Throws WardenError for anything else. */
+export function parseControlAddress(value: string): ControlAddress {
+  if (value.startsWith('unix:')) {
+    const path = value.slice(5);
+    if (!path) throw new WardenError('WARDEN_ERR_CONTROL_ADDRESS', `The control address "${value}" has no socket path. Use unix:/path/to/control.sock.`);
+    return { kind: 'unix', path };
+  }
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new WardenError('WARDEN_ERR_CONTROL_ADDRESS', `The control address "${value}" is invalid. Use unix:/path/to/control.sock or IP:port (e.g. 127.0.0.1:8080).`);
+  }
+  return { kind: 'tcp', host: m[1] ?? m[2], port };
+}
+
+/** How the unix control socket is created (Unit's `--control-mode`, `--control-user`, `--control-group`). */
+export interface ControlSocketOptions {
+  /** Permission bits, default 0o600. */
+  mode?: number;
+  user?: string;
+  group?: string;
+  /** Largest accepted request body in bytes (default 32 MiB). */
+  maxBodySize?: number;
+}
+
+const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
+
+/**
+ * Serves a ControlApi over HTTP: every answer is pretty-printed JSON with `Content-Type: application/json`, and the
+ * connection is closed after it, as in Unit. The unix socket is created with a restrictive umask and then given
+ * its final mode/owner, so it is never more accessible than asked for, even for an instant.
+ */
+export class ControlServer {
+  private server?: Server;
+  private unixPath?: string;
+  /** The address actually bound (for `IP:0`, the chosen port). */
+  boundAddress?: string;
+
+  constructor(
+    private readonly api: ControlApi,
+    private readonly log: Logger,
+    private readonly options: ControlSocketOptions = {},
+  ) {}
+
+  /** Binds and starts serving; rejects with WardenError when the address is in use or unusable. */
+  async listen(address: ControlAddress): Promise<void> {
+    const server = createServer((req, res) => void this.onRequest(req, res));
+    server.keepAliveTimeout = 0;
+    server.headersTimeout = 30_000;
+    server.requestTimeout = 120_000;
+    this.server = server;
+    if (address.kind === 'unix') {
+      await prepareSocketPath(address.path);
+      const mode = this.options.mode ?? 0o600;
+      // bind() happens synchronously inside listen(): the umask only covers this socket's creation.
+      const oldMask = process.umask(0o177);
+      try {
+        await listenOn(server, () => server.listen(address.path));
+      } finally {
+        process.umask(oldMask);
+      }
+      this.unixPath = address.path;
+      try {
+        if (this.options.user !== undefined || this.options.group !== undefined) {
+          const uid = this.options.user !== undefined ? resolveCredentials(this.options.user, undefined).uid : -1;
+          const gid = this.options.group !== undefined ? lookupGroup(this.options.group) : -1;
+          chownSync(address.path, uid, gid);
+        }
+        chmodSync(address.path, mode);
+      } catch (e) {
+        await this.close();
+        throw new WardenError('WARDEN_ERR_CONTROL_SOCKET', `Cannot set the owner/mode of the control socket ${address.path}: ${(e as Error).message}.`);
+      }
+      this.boundAddress = `unix:${address.path}`;
+    } else {
+      await listenOn(server, () => server.listen(address.port, address.host));
+      const a = server.address();
+      const port = typeof a === 'object' && a ? a.port : address.port;
+      this.boundAddress = address.host.includes(':') ? `[${address.host}]:${port}` : `${address.host}:${port}`;
+    }
+  }
+
+  /** Stops accepting, closes open connections and removes the unix socket. */
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
+    if (this.unixPath) {
+      try {
+        unlinkSync(this.unixPath);
+      } catch {
+        /* already gone */
+      }
+      this.unixPath = undefined;
+    }
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const limit = this.options.maxBodySize ?? DEFAULT_MAX_BODY;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      send(res, 413, errorBody('Request body is too large.', `WARDEN_ERR_CONTROL_BODY_SIZE: the control API accepts at most ${limit} bytes.`));
+      req.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    try {
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > limit) {
+          tooLarge = true;
+          break;
+        }
+        chunks.push(chunk as Buffer);
+      }
+    } catch {
+      return; // client went away
+    }
+    if (tooLarge) {
+      send(res, 413, errorBody('Request body is too large.', `WARDEN_ERR_CONTROL_BODY_SIZE: the control API accepts at most ${limit} bytes.`));
+      req.destroy();
+      return;
+    }
+    const response = await this.api.handle(req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks));
+    this.log.debug({ method: req.method, url: req.url, status: response.status }, 'control request');
+    send(res, response.status, response.body);
+  }
+}
+
+/** Unit's output: pretty-printed JSON, connection closed after the answer. */
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const data = Buffer.from(JSON.stringify(body, null, '\t') + '\n');
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': data.length,
+    Connection: 'close',
+    Server: 'Warden',
+  });
+  res.end(data);
+}
+
+function listenOn(server: Server, start: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      reject(new WardenError('WARDEN_ERR_CONTROL_LISTEN', `Cannot listen on the control address: ${e.message}.`));
+    };
+    server.once('error', onError);
+    server.once('listening', () => {
+      server.off('error', onError);
+      resolve();
+    });
+    start();
+  });
+}
+
+/** Creates the socket's directory; removes a stale socket left by a dead daemon, refuses a live one. */
+async function prepareSocketPath(path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) {
+    throw new WardenError('WARDEN_ERR_CONTROL_SOCKET', `The control socket path ${path} exists and is not a socket; remove it or choose another --control.`);
+  }
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (alive) {
+    throw new WardenError('WARDEN_ERR_CONTROL_IN_USE', `Another process is already serving the control socket ${path}; stop it first or choose another --control.`);
+  }
+  unlinkSync(path);
+}
+
+function lookupGroup(group: string): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  // Resolving root with an explicit group validates the group name against the group database.
+  return resolveCredentials('0', group).gid;
+}

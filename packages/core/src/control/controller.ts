@@ -1,0 +1,206 @@
+import { readFileSync } from 'fs';
+import type { Logger } from 'pino';
+import type { DependencyContainer } from 'tsyringe';
+import type { AppControl, ConfigComponent, PreparedChange, WardenConfig } from '../contracts';
+import { TOKENS, WardenError } from '../contracts';
+import type { ConfigValidator } from '../config/config-validator';
+import { applyDetail, applyFailure, ControlError, errorBody, notFound } from './control-error';
+import type { ConfigStore } from './config-store';
+import { parseJson } from './json-parser';
+import { SerialQueue } from './serial-queue';
+
+/**
+ * Owns the running config and changes it transactionally, one change at a time:
+ * validate the whole new config → `prepare` every ConfigComponent (by `order`) → persist → `commit` all.
+ * If validation or any prepare fails, the prepared components are rolled back in reverse order and the running
+ * config (in memory and on disk) stays as it was.
+ *
+ * Persist comes after prepare and before commit: a crash before the rename restarts with the old config, a crash
+ * after it with the new one, which was fully validated and prepared; a failed write rolls back like a failed
+ * prepare. A commit is the point of no return (components must not fail there); if one does anyway, the new config
+ * is in force and the client gets 500 with the detail.
+ */
+export class Controller {
+  private current: WardenConfig = {};
+  private readonly queue = new SerialQueue();
+  private readonly components: ConfigComponent[];
+
+  constructor(
+    private readonly container: DependencyContainer,
+    private readonly validator: ConfigValidator,
+    private readonly store: ConfigStore | undefined,
+    private readonly log: Logger,
+  ) {
+    const all = container.isRegistered(TOKENS.ConfigComponent, true) ? container.resolveAll<ConfigComponent>(TOKENS.ConfigComponent) : [];
+    this.components = [...all].sort((a, b) => a.order - b.order);
+  }
+
+  /** The running config (do not mutate; every change makes a new tree). */
+  get config(): WardenConfig {
+    return this.current;
+  }
+
+  /**
+   * Runs `edit` on the running config under the change lock and applies its result. Throws ControlError with
+   * Unit's answer when the edit, validation or apply fails.
+   */
+  change(edit: (current: WardenConfig) => unknown): Promise<void> {
+    return this.queue.run(async () => {
+      const next = edit(this.current);
+      await this.applyNow(next, true);
+    });
+  }
+
+  /** Replaces the whole config (same as PUT /config). */
+  apply(next: unknown): Promise<void> {
+    return this.change(() => next);
+  }
+
+  private async applyNow(next: unknown, persist: boolean): Promise<void> {
+    let valid: WardenConfig;
+    try {
+      valid = this.validator.validate(next);
+    } catch (e) {
+      throw applyFailure(e);
+    }
+    const prepared: { component: ConfigComponent; change: PreparedChange }[] = [];
+    try {
+      for (const component of this.components) {
+        prepared.push({ component, change: await component.prepare(valid, this.current) });
+      }
+      if (persist) this.store?.save(valid);
+    } catch (e) {
+      this.log.warn({ err: e }, 'configuration change failed; rolling back');
+      for (const { component, change } of prepared.reverse()) {
+        try {
+          await change.rollback();
+        } catch (re) {
+          this.log.error({ err: re, component: component.name }, 'rollback failed');
+        }
+      }
+      throw applyFailure(e);
+    }
+    const previous = this.current;
+    this.current = valid;
+    const failures: string[] = [];
+    for (const { component, change } of prepared) {
+      try {
+        await change.commit();
+      } catch (e) {
+        this.log.error({ err: e, component: component.name }, 'commit failed; the new configuration is in force');
+        failures.push(`${component.name}: ${applyDetail(e)}`);
+      }
+    }
+    this.log.info({ changed: previous !== valid }, 'configuration applied');
+    if (failures.length > 0) {
+      throw new ControlError({ status: 500, body: errorBody('Failed to apply new configuration.', failures.join('; ')) });
+    }
+  }
+
+  /**
+   * Start-up: applies the config saved in the state dir; when there is none, the `initialFile` (`--config`), which
+   * is then saved. A saved config that no longer applies (e.g. a plugin is gone) is logged and the daemon starts
+   * with an empty config, leaving the file in place until a new config is accepted. A bad `initialFile` throws.
+   */
+  async restore(initialFile?: string): Promise<void> {
+    this.store?.init();
+    let saved: WardenConfig | undefined;
+    try {
+      saved = this.store?.load();
+    } catch (e) {
+      this.log.error({ err: e }, 'the saved configuration cannot be read; starting with an empty configuration');
+      return;
+    }
+    if (saved !== undefined) {
+      const restored = saved;
+      try {
+        await this.queue.run(() => this.applyNow(restored, false));
+        this.log.info({ file: this.store?.file }, 'saved configuration restored');
+      } catch (e) {
+        const body = e instanceof ControlError ? e.response.body : { error: (e as Error).message };
+        this.log.error({ reason: body, file: this.store?.file }, 'the saved configuration was not accepted; starting with an empty configuration');
+      }
+      return;
+    }
+    if (initialFile === undefined) return;
+    let config: unknown;
+    try {
+      config = parseJson(readFileSync(initialFile));
+    } catch (e) {
+      throw new WardenError('WARDEN_ERR_CONFIG_FILE', `Cannot load --config ${initialFile}: ${(e as Error).message}.`);
+    }
+    try {
+      await this.apply(config);
+    } catch (e) {
+      const body = (e instanceof ControlError ? e.response.body : { error: (e as Error).message }) as { error: string; detail?: string };
+      throw new WardenError('WARDEN_ERR_CONFIG_FILE', `The --config file ${initialFile} was rejected: ${body.error}${body.detail ? ` ${body.detail}` : ''}`);
+    }
+    this.log.info({ file: initialFile }, 'initial configuration applied');
+  }
+
+  /** Unit's `/status` object: zeros for every configured application, with each component's `status()` merged in. */
+  status(): Record<string, unknown> {
+    const applications: Record<string, unknown> = {};
+    for (const name of Object.keys(this.current.applications ?? {})) {
+      applications[name] = { processes: { running: 0, starting: 0, idle: 0 }, requests: { active: 0 } };
+    }
+    let result: Record<string, unknown> = {
+      connections: { accepted: 0, active: 0, idle: 0, closed: 0 },
+      requests: { total: 0 },
+      applications,
+    };
+    for (const c of this.components) {
+      if (!c.status) continue;
+      try {
+        result = deepMerge(result, c.status()) as Record<string, unknown>;
+      } catch (e) {
+        this.log.warn({ err: e, component: c.name }, 'component status failed');
+      }
+    }
+    return result;
+  }
+
+  /** `GET /control/applications/<name>/restart`, serialised with config changes. */
+  restart(app: string): Promise<void> {
+    return this.queue.run(async () => {
+      if (!Object.prototype.hasOwnProperty.call(this.current.applications ?? {}, app)) throw notFound();
+      if (!this.container.isRegistered(TOKENS.AppControl, true)) {
+        throw new ControlError({
+          status: 500,
+          body: errorBody('Failed to restart app.', 'WARDEN_ERR_RESTART_UNAVAILABLE: this wardend runs without an application supervisor.'),
+        });
+      }
+      try {
+        await this.container.resolve<AppControl>(TOKENS.AppControl).restart(app);
+        this.log.info({ app }, 'application restarted');
+      } catch (e) {
+        this.log.error({ err: e, app }, 'application restart failed');
+        throw new ControlError({ status: 500, body: errorBody('Failed to restart app.', applyDetail(e)) });
+      }
+    });
+  }
+
+  /** Stops every component (reverse order), after any change in progress. */
+  shutdown(): Promise<void> {
+    return this.queue.run(async () => {
+      for (const c of [...this.components].reverse()) {
+        try {
+          await c.shutdown();
+        } catch (e) {
+          this.log.error({ err: e, component: c.name }, 'component shutdown failed');
+        }
+      }
+    });
+  }
+}
+
+function deepMerge(base: unknown, extra: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(extra)) return extra === undefined ? base : extra;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(extra)) out[k] = k in out ? deepMerge(out[k], v) : v;
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,135 @@
+import { homedir } from 'os';
+import { join } from 'path';
+import { WardenError } from '../contracts';
+
+/** The parsed `wardend` command line (registered as TOKENS.DaemonOptions). */
+export interface DaemonOptions {
+  /** Stay in the foreground (`--no-daemon`). */
+  noDaemon: boolean;
+  /** `--control`: `unix:/path` or `IP:port`. */
+  control: string;
+  /** `--control-mode` as permission bits (default 0o600). */
+  controlMode: number;
+  controlUser?: string;
+  controlGroup?: string;
+  /** `--statedir`: where the accepted config is saved. */
+  statedir: string;
+  /** `--log`: log file; stderr when absent. */
+  log?: string;
+  /** `--pid`: pid file. */
+  pid?: string;
+  /** `--tmpdir`: wardend's runtime files. */
+  tmpdir: string;
+  /** `--user`/`--group`: default credentials of apps (undefined = Unit's defaults). */
+  user?: string;
+  group?: string;
+  /** `--config`: initial config, used only when the state dir holds none. */
+  config?: string;
+  /** `--plugin` (repeatable): extra plugin modules, loaded after the defaults. */
+  plugins: string[];
+  /** `--no-default-plugins`: load only the `--plugin` modules. */
+  noDefaultPlugins: boolean;
+  printSchema: boolean;
+  version: boolean;
+  help: boolean;
+}
+
+/** Defaults as documented in the README: system paths as root, per-user paths otherwise. */
+export function defaultPaths(env: NodeJS.ProcessEnv = process.env, uid = process.geteuid?.() ?? 0): { control: string; statedir: string; tmpdir: string } {
+  if (uid === 0) return { control: 'unix:/run/warden/control.sock', statedir: '/var/lib/warden', tmpdir: env.TMPDIR || '/tmp' };
+  const runtime = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'warden') : `/tmp/warden-${uid}`;
+  let home = env.HOME;
+  if (!home) {
+    try {
+      home = homedir();
+    } catch {
+      home = undefined;
+    }
+  }
+  const stateBase = env.XDG_STATE_HOME || (home ? join(home, '.local', 'state') : undefined);
+  return {
+    control: `unix:${join(runtime, 'control.sock')}`,
+    statedir: stateBase ? join(stateBase, 'warden') : join(runtime, 'state'),
+    tmpdir: env.TMPDIR || '/tmp',
+  };
+}
+
+/** `wardend --help`. */
+export const USAGE = `Usage: wardend [options]
+
+  --no-daemon              run in the foreground
+  --control ADDR           control API address: unix:/path or IP:port
+  --control-mode MODE      control socket permissions, octal (default 600)
+  --control-user USER      control socket owner
+  --control-group GROUP    control socket group
+  --statedir DIR           where the accepted configuration is saved
+  --log FILE               log file (default: stderr)
+  --pid FILE               pid file
+  --tmpdir DIR             directory for runtime files
+  --user USER              default user of applications
+  --group GROUP            default group of applications
+  --config FILE            initial configuration, used when the state dir has none
+  --plugin MODULE          load a plugin module (repeatable)
+  --no-default-plugins     do not load the bundled plugins
+  --print-schema           print the configuration schema and exit
+  --version                print the version and exit
+  --help                   print this help and exit
+`;
+
+const VALUE_FLAGS = new Set([
+  'control', 'control-mode', 'control-user', 'control-group', 'statedir', 'log', 'pid', 'tmpdir', 'user', 'group', 'config', 'plugin',
+]);
+const BOOL_FLAGS = new Set(['no-daemon', 'print-schema', 'version', 'help', 'no-default-plugins']);
+
+/** Parses the command line (`--flag value` or `--flag=value`); unknown flags throw WardenError. */
+export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonOptions {
+  const values: Record<string, string> = {};
+  const plugins: string[] = [];
+  const bools = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
+    if (!m) throw usageError(`Unexpected argument "${arg}".`);
+    const [, name, inline] = m;
+    if (BOOL_FLAGS.has(name)) {
+      if (inline !== undefined) throw usageError(`--${name} takes no value.`);
+      bools.add(name);
+    } else if (VALUE_FLAGS.has(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value === '') throw usageError(`--${name} needs a value.`);
+      if (name === 'plugin') plugins.push(value);
+      else values[name] = value;
+    } else {
+      throw usageError(`Unknown option "--${name}".`);
+    }
+  }
+  const defaults = defaultPaths(env);
+  let controlMode = 0o600;
+  if (values['control-mode'] !== undefined) {
+    if (!/^[0-7]{1,4}$/.test(values['control-mode'])) throw usageError(`--control-mode "${values['control-mode']}" is not an octal mode such as 600 or 660.`);
+    controlMode = parseInt(values['control-mode'], 8);
+  }
+  return {
+    noDaemon: bools.has('no-daemon'),
+    control: values.control ?? defaults.control,
+    controlMode,
+    controlUser: values['control-user'],
+    controlGroup: values['control-group'],
+    statedir: values.statedir ?? defaults.statedir,
+    log: values.log,
+    pid: values.pid,
+    tmpdir: values.tmpdir ?? defaults.tmpdir,
+    user: values.user,
+    group: values.group,
+    config: values.config,
+    plugins,
+    noDefaultPlugins: bools.has('no-default-plugins'),
+    printSchema: bools.has('print-schema'),
+    version: bools.has('version'),
+    help: bools.has('help'),
+  };
+}
+
+function usageError(message: string): WardenError {
+  return new WardenError('WARDEN_ERR_USAGE', `${message} Run "wardend --help" for the options.`);
+}

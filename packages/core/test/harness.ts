@@ -1,0 +1,63 @@
+import 'reflect-metadata';
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import pino from 'pino';
+import { container as rootContainer } from 'tsyringe';
+import type { DependencyContainer } from 'tsyringe';
+import type { AppLauncher, ConfigComponent, NamespaceProvider, IsolationExtra } from '../src/contracts';
+import { TOKENS } from '../src/contracts';
+import { ConfigValidator } from '../src/config/config-validator';
+import { planContextDefaults } from '../src/config/plan-context';
+import { ConfigStore } from '../src/control/config-store';
+import { ControlApi } from '../src/control/control-api';
+import { Controller } from '../src/control/controller';
+
+/** A launcher like app-types' `external`, enough for schema tests without depending on that package. */
+export const fakeExternalLauncher: AppLauncher = {
+  types: ['external', 'go'],
+  schema: {
+    properties: { executable: { type: 'string' }, arguments: { type: 'array', items: { type: 'string' } } },
+    required: ['executable'],
+  },
+  launch: (app) => ({ executable: String(app.executable), argv: [String(app.executable)], env: {} }),
+};
+
+/** A namespace provider like ns-linux's boolean ones. */
+export const fakeNamespace = (key: string): NamespaceProvider => ({
+  key,
+  cloneFlag: 0,
+  schema: { type: 'boolean' },
+  plan: () => undefined,
+});
+
+export interface HarnessOptions {
+  launchers?: AppLauncher[];
+  namespaces?: NamespaceProvider[];
+  extras?: IsolationExtra[];
+  components?: ConfigComponent[];
+  appControl?: { restart(app: string): Promise<void>; has(app: string): boolean };
+  statedir?: string;
+}
+
+/** An in-process controller + control API over a fresh child container and a temp state dir. */
+export function harness(opts: HarnessOptions = {}) {
+  const container: DependencyContainer = rootContainer.createChildContainer();
+  for (const l of opts.launchers ?? [fakeExternalLauncher]) container.register(TOKENS.AppLauncher, { useValue: l });
+  for (const n of opts.namespaces ?? []) container.register(TOKENS.NamespaceProvider, { useValue: n });
+  for (const x of opts.extras ?? []) container.register(TOKENS.IsolationExtra, { useValue: x });
+  for (const c of opts.components ?? []) container.register(TOKENS.ConfigComponent, { useValue: c });
+  if (opts.appControl) container.register(TOKENS.AppControl, { useValue: opts.appControl });
+  const statedir = opts.statedir ?? mkdtempSync(join(tmpdir(), 'warden-core-'));
+  const log = pino({ level: 'silent' });
+  const validator = new ConfigValidator(container, planContextDefaults({ tmpdir: tmpdir() }));
+  const store = new ConfigStore(statedir);
+  store.init();
+  const controller = new Controller(container, validator, store, log);
+  const api = new ControlApi(controller);
+  const req = (method: string, url: string, body?: string | Buffer) =>
+    api.handle(method, url, body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body));
+  return { container, statedir, validator, store, controller, api, req, cleanup: () => rmSync(statedir, { recursive: true, force: true }) };
+}
+
+export const DONE = { success: 'Reconfiguration done.' };

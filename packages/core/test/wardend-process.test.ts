@@ -1,0 +1,214 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'fs';
+import { dirname } from 'path';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { buildCore, controlRequest, FIXTURE_PLUGIN, runWardend, startWardend } from './process-helpers';
+import type { RunningWardend } from './process-helpers';
+
+// Real wardend processes, from the built bin/wardend.js. Configs used here start no application processes
+// (settings, routes with `return`), so the tests hold whatever runtime components are registered.
+
+let dir: string;
+const running: RunningWardend[] = [];
+const base = () => ['--no-default-plugins', '--plugin', FIXTURE_PLUGIN, '--statedir', join(dir, 'state'), '--control', `unix:${join(dir, 'control.sock')}`];
+
+beforeAll(() => buildCore(), 180_000);
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wardend-'));
+});
+afterEach(async () => {
+  for (const w of running.splice(0)) {
+    if (w.proc.exitCode === null && w.proc.signalCode === null) {
+      w.proc.kill('SIGKILL');
+      await w.exited;
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(args: string[]): Promise<RunningWardend> {
+  const w = await startWardend(args);
+  running.push(w);
+  return w;
+}
+
+/** Resolves when `file` no longer exists (watching its directory, no polling). */
+function waitUntilGone(file: string): Promise<void> {
+  return new Promise((resolve) => {
+    const watcher = watch(dirname(file), () => {
+      if (!existsSync(file)) {
+        watcher.close();
+        resolve();
+      }
+    });
+    if (!existsSync(file)) {
+      watcher.close();
+      resolve();
+    }
+  });
+}
+
+const settings = (i: number) => ({ settings: { http: { idle_timeout: i } }, routes: [{ action: { return: 200 + (i % 100) } }] });
+
+describe('wardend process', () => {
+  it('answers the acceptance session: PUT then GET /config, pretty JSON, Content-Type, connection closed', async () => {
+    const w = await start(base());
+    const put = await controlRequest(w.control, 'PUT', '/config', '{"listeners":{},"applications":{}}');
+    expect(put.status).toBe(200);
+    expect(put.json).toEqual({ success: 'Reconfiguration done.' });
+    expect(put.text).toContain('\n');
+    expect(put.headers['content-type']).toBe('application/json');
+    expect(put.headers.connection).toBe('close');
+    const get = await controlRequest(w.control, 'GET', '/config');
+    expect(get.json).toEqual({ listeners: {}, applications: {} });
+  });
+
+  it('creates the control socket with mode 0600 by default and honours --control-mode', async () => {
+    const w = await start(base());
+    expect(statSync(w.control.slice(5)).mode & 0o777).toBe(0o600);
+    w.proc.kill('SIGTERM');
+    await w.exited;
+    const w2 = await start([...base(), '--control-mode', '660']);
+    expect(statSync(w2.control.slice(5)).mode & 0o777).toBe(0o660);
+  });
+
+  it('stops cleanly on SIGTERM: exit 0, socket and pid file removed; the config survives the restart', async () => {
+    const pid = join(dir, 'wardend.pid');
+    const w = await start([...base(), '--pid', pid]);
+    expect(readFileSync(pid, 'utf8').trim()).toBe(String(w.proc.pid));
+    expect((await controlRequest(w.control, 'PUT', '/config', JSON.stringify(settings(7)))).status).toBe(200);
+    w.proc.kill('SIGTERM');
+    expect(await w.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(w.control.slice(5))).toBe(false);
+    expect(existsSync(pid)).toBe(false);
+    const w2 = await start(base());
+    expect((await controlRequest(w2.control, 'GET', '/config')).json).toEqual(settings(7));
+  });
+
+  it('restarts with the old or the new config when SIGKILLed during a stream of PUTs', async () => {
+    for (let round = 0; round < 4; round++) {
+      const w = await start(base());
+      const written: unknown[] = [(await controlRequest(w.control, 'GET', '/config')).json];
+      const killAfter = 3 + round * 5;
+      let i = 0;
+      const killed = w.exited;
+      // Send PUTs back to back; after `killAfter` answers, SIGKILL while the next one is in flight.
+      await new Promise<void>((resolve) => {
+        const next = () => {
+          const cfg = settings(round * 100 + i++);
+          written.push(cfg);
+          const inFlight = controlRequest(w.control, 'PUT', '/config', JSON.stringify(cfg));
+          if (i > killAfter) {
+            setImmediate(() => w.proc.kill('SIGKILL'));
+            inFlight.catch(() => undefined).finally(resolve);
+            return;
+          }
+          inFlight.then(next, () => resolve());
+        };
+        next();
+      });
+      await killed;
+      const w2 = await start(base());
+      const restored = (await controlRequest(w2.control, 'GET', '/config')).json;
+      expect(written).toContainEqual(restored);
+      expect((await controlRequest(w2.control, 'PUT', '/config', JSON.stringify(restored))).status).toBe(200);
+      w2.proc.kill('SIGTERM');
+      await w2.exited;
+    }
+  }, 60_000);
+
+  it('serialises concurrent PUTs over the socket: none is lost', async () => {
+    const w = await start(base());
+    await controlRequest(w.control, 'PUT', '/config', '{"upstreams":{}}');
+    const n = 25;
+    const answers = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        controlRequest(w.control, 'PUT', `/config/upstreams/u${i}`, JSON.stringify({ servers: { [`127.0.0.1:${8000 + i}`]: {} } })),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(n).fill(200));
+    const ups = (await controlRequest(w.control, 'GET', '/config/upstreams')).json;
+    expect(Object.keys(ups)).toHaveLength(n);
+  });
+
+  it('uses --config only when the state dir holds no config', async () => {
+    const cfgFile = join(dir, 'initial.json');
+    writeFileSync(cfgFile, '// initial\n' + JSON.stringify(settings(1)));
+    const w = await start([...base(), '--config', cfgFile]);
+    expect((await controlRequest(w.control, 'GET', '/config')).json).toEqual(settings(1));
+    await controlRequest(w.control, 'PUT', '/config', JSON.stringify(settings(2)));
+    w.proc.kill('SIGTERM');
+    await w.exited;
+    const w2 = await start([...base(), '--config', cfgFile]);
+    expect((await controlRequest(w2.control, 'GET', '/config')).json).toEqual(settings(2));
+  });
+
+  it('refuses an invalid --config with the reason, and exits 1', async () => {
+    const cfgFile = join(dir, 'bad.json');
+    writeFileSync(cfgFile, JSON.stringify({ applications: { a: { type: 'fixture' } } }));
+    const r = await runWardend(['--no-daemon', ...base(), '--config', cfgFile]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('Required parameter "command" is missing.');
+  });
+
+  it('serves the control API on IP:port', async () => {
+    const w = await start([...base().slice(0, -2), '--control', '127.0.0.1:0']);
+    expect(w.control).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect((await controlRequest(w.control, 'GET', '/status')).json.requests).toEqual({ total: 0 });
+  });
+
+  it('rejects a huge body with 413 and a clear error', async () => {
+    const w = await start(base());
+    const big = JSON.stringify({ settings: { http: { static: { mime_types: { 'x/y': 'a'.repeat(33 * 1024 * 1024) } } } } });
+    const r = await controlRequest(w.control, 'PUT', '/config', big).catch((e) => ({ status: -1, json: String(e) }));
+    if (r.status !== -1) {
+      expect(r.status).toBe(413);
+      expect(r.json.error).toBe('Request body is too large.');
+    }
+    expect((await controlRequest(w.control, 'GET', '/config')).json).toEqual({});
+  });
+
+  it('--print-schema prints the assembled schema including plugin types', async () => {
+    const r = await runWardend(['--print-schema', '--no-default-plugins', '--plugin', FIXTURE_PLUGIN]);
+    expect(r.code).toBe(0);
+    const schema = JSON.parse(r.stdout);
+    expect(Object.keys(schema.properties).sort()).toEqual(['access_log', 'applications', 'listeners', 'routes', 'settings', 'upstreams']);
+    expect(JSON.stringify(schema.$defs.application)).toContain('"fixture"');
+  });
+
+  it('a --plugin that cannot be loaded is a clear error and exit 1', async () => {
+    const r = await runWardend(['--no-daemon', ...base(), '--plugin', 'warden-plugin-nonexistent']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('WARDEN_ERR_PLUGIN_LOAD');
+    expect(r.stderr).toContain('warden-plugin-nonexistent');
+  });
+
+  it('--version and unknown flags', async () => {
+    expect((await runWardend(['--version'])).stdout).toMatch(/^wardend version: \d+\.\d+\.\d+/);
+    const bad = await runWardend(['--frobnicate']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('Unknown option "--frobnicate"');
+  });
+
+  it('without --no-daemon it returns once the daemon is ready, and the daemon keeps serving', async () => {
+    const pid = join(dir, 'd.pid');
+    const r = await runWardend([...base(), '--pid', pid]);
+    expect(r.code).toBe(0);
+    const daemonPid = Number(readFileSync(pid, 'utf8'));
+    try {
+      expect((await controlRequest(`unix:${join(dir, 'control.sock')}`, 'GET', '/config')).status).toBe(200);
+      expect(existsSync(join(dir, 'state', 'wardend.log'))).toBe(true);
+    } finally {
+      process.kill(daemonPid, 'SIGTERM');
+    }
+    // The daemon removes its pid file when it has stopped.
+    await waitUntilGone(pid);
+    expect(existsSync(pid)).toBe(false);
+  });
+
+  it('without --no-daemon a start-up failure is reported by the parent', async () => {
+    const r = await runWardend([...base(), '--plugin', 'warden-plugin-nonexistent']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('WARDEN_ERR_PLUGIN_LOAD');
+  });
+});
