@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import type { Logger } from 'pino';
+import type { ShmLogger as Logger } from './types';
 import { ShmError, ShmErrorCode } from './errors';
 import type { RequestHead } from './types';
 import { checkRequestHead, decodeResponse, encodeRequest, protocolError, requestFrameBytes } from './internal/codec';

@@ -17,3 +17,9 @@ export interface RequestHead {
   /** Body length; -1 = unknown (chunked). */
   contentLength: number;
 }
+
+/** The part of a pino logger this package uses (a pino.Logger fits). */
+export interface ShmLogger {
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}

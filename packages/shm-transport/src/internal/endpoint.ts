@@ -2,7 +2,7 @@
 // wait for ring space, and per-stream flow control. RouterChannel and AppChannel add the frame semantics.
 import { EventEmitter } from 'events';
 import * as net from 'net';
-import type { Logger } from 'pino';
+import type { ShmLogger as Logger } from '../types';
 import { ShmError, ShmErrorCode } from '../errors';
 import { protocolError, writeFrameHeader } from './codec';
 import { FRAME_HEADER, FrameType, HEADER_BYTES, RING_CTL } from './layout';

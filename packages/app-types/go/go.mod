@@ -1,0 +1,3 @@
+module warden.dev/warden
+
+go 1.19

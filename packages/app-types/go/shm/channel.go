@@ -1,0 +1,401 @@
+// Package shm is the app end of Warden's shared-memory channel: it receives requests from wardend and sends
+// responses, over two rings in a memfd inherited at fd 3 and a doorbell socket at fd 4 (see
+// packages/shm-transport/PROTOCOL.md). Most programs use warden.ListenAndServe instead of this package.
+package shm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// ErrNotUnderWarden is returned by FromEnv when WARDEN_CHANNEL is unset.
+var ErrNotUnderWarden = errors.New("warden/shm: WARDEN_CHANNEL is not set (not running under wardend)")
+
+// ErrAborted is returned by Stream methods after the request was aborted (client gone, or Abort called).
+var ErrAborted = errors.New("warden/shm: stream aborted")
+
+// ErrClosed is returned after the channel was closed.
+var ErrClosed = errors.New("warden/shm: channel closed")
+
+// ErrPeerGone is the channel's error when wardend closed the doorbell without asking for a shutdown.
+var ErrPeerGone = errors.New("warden/shm: wardend closed the channel")
+
+const (
+	drainBudget = 512
+	spinIters   = 64
+)
+
+var bellByte = []byte{1}
+
+// Channel is the app end of one channel. Safe for concurrent use.
+type Channel struct {
+	mem      []byte
+	window   uint32
+	maxChunk int
+	in       ringReader // ring 0, reader goroutine only
+	out      ringWriter // ring 1, guarded by wmu
+	bell     *os.File
+
+	wmu            sync.Mutex
+	wcond          *sync.Cond
+	writersWaiting int32
+
+	smu        sync.Mutex
+	acceptCond *sync.Cond
+	streams    map[uint32]*Stream
+	acceptQ    []*Stream
+	shutdown   bool
+	closed     int32 // atomic
+	closeErr   error
+	closeOnce  sync.Once
+}
+
+var envRe = regexp.MustCompile(`^v1:fds=(\d+),(\d+)$`)
+
+// FromEnv opens the channel described by WARDEN_CHANNEL; ErrNotUnderWarden when it is unset.
+func FromEnv() (*Channel, error) {
+	v := os.Getenv("WARDEN_CHANNEL")
+	if v == "" {
+		return nil, ErrNotUnderWarden
+	}
+	m := envRe.FindStringSubmatch(v)
+	if m == nil {
+		return nil, fmt.Errorf("warden/shm: WARDEN_CHANNEL=%q is not of the form v1:fds=<memfd>,<doorbell>", v)
+	}
+	memFd, _ := strconv.Atoi(m[1])
+	bellFd, _ := strconv.Atoi(m[2])
+	return Open(memFd, bellFd)
+}
+
+// Open opens a channel from its two inherited fds (memfd, doorbell socket) and starts its reader goroutine.
+func Open(memFd, bellFd int) (*Channel, error) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(memFd, &st); err != nil {
+		return nil, fmt.Errorf("warden/shm: fstat of channel memory fd %d: %w", memFd, err)
+	}
+	if st.Size < headerBytes || st.Size > 1<<31 {
+		return nil, fmt.Errorf("warden/shm: channel memory fd %d has a bad size %d", memFd, st.Size)
+	}
+	mem, err := syscall.Mmap(memFd, 0, int(st.Size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("warden/shm: mmap of channel memory fd %d: %w", memFd, err)
+	}
+	syscall.Close(memFd) // the mapping keeps the memory
+	bad := func(why string) (*Channel, error) {
+		syscall.Munmap(mem)
+		return nil, fmt.Errorf("warden/shm: channel memory: %s", why)
+	}
+	if le.Uint32(mem[hMagic:]) != magic {
+		return bad("bad magic")
+	}
+	if v := le.Uint32(mem[hVersion:]); v != version {
+		return bad(fmt.Sprintf("protocol version %d, this package speaks %d", v, version))
+	}
+	if le.Uint32(mem[hHeaderBytes:]) != headerBytes {
+		return bad("unexpected header size")
+	}
+	ringBytes := le.Uint32(mem[hRingBytes:])
+	maxFrame := le.Uint32(mem[hMaxFrame:])
+	window := le.Uint32(mem[hWindow:])
+	if ringBytes < minRing || ringBytes > maxRing || ringBytes&(ringBytes-1) != 0 ||
+		int64(headerBytes)+2*int64(ringBytes) > st.Size {
+		return bad(fmt.Sprintf("ring size %d", ringBytes))
+	}
+	if maxFrame < 256 || maxFrame > ringBytes/4 || maxFrame%8 != 0 {
+		return bad(fmt.Sprintf("max frame %d", maxFrame))
+	}
+	if window < 1024 || window > 1<<30 {
+		return bad(fmt.Sprintf("stream window %d", window))
+	}
+	// The doorbell: non-blocking so that the runtime poller drives it and Close interrupts a pending Read; and
+	// close-on-exec so that programs we start do not keep it open (that would hide our death from wardend).
+	syscall.CloseOnExec(bellFd)
+	if err := syscall.SetNonblock(bellFd, true); err != nil {
+		return bad(fmt.Sprintf("doorbell fd %d: %v", bellFd, err))
+	}
+	c := &Channel{
+		mem: mem, window: window, maxChunk: int(maxFrame) - frameHeader,
+		bell:    os.NewFile(uintptr(bellFd), "warden-doorbell"),
+		streams: make(map[uint32]*Stream),
+	}
+	c.in = ringReader{ring: newRing(mem, ctlRing0, headerBytes, ringBytes), maxFrame: maxFrame}
+	c.in.myHead = atomic.LoadUint32(c.in.head)
+	c.in.lastTail = atomic.LoadUint32(c.in.tail)
+	c.out = ringWriter{ring: newRing(mem, ctlRing1, headerBytes+int(ringBytes), ringBytes)}
+	c.out.myTail = atomic.LoadUint32(c.out.tail)
+	c.out.lastHead = atomic.LoadUint32(c.out.head)
+	c.wcond = sync.NewCond(&c.wmu)
+	c.acceptCond = sync.NewCond(&c.smu)
+	go c.readLoop()
+	return c, nil
+}
+
+// Ready tells wardend that the app serves (READY frame).
+func (c *Channel) Ready() error {
+	return c.writeFrame(frameHeader, func(b []byte) { putHeader(b, frameHeader, typeReady, 0, 0, 0) })
+}
+
+// Accept returns the next request; io.EOF once wardend asked for a shutdown (queued requests are returned first)
+// or the channel closed (see Err).
+func (c *Channel) Accept() (*Stream, error) {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	for len(c.acceptQ) == 0 && !c.shutdown && atomic.LoadInt32(&c.closed) == 0 {
+		c.acceptCond.Wait()
+	}
+	if len(c.acceptQ) > 0 {
+		s := c.acceptQ[0]
+		c.acceptQ[0] = nil
+		c.acceptQ = c.acceptQ[1:]
+		return s, nil
+	}
+	return nil, io.EOF
+}
+
+// Err is why the channel closed: nil while open, after a requested shutdown, or after Close; else the cause
+// (ErrPeerGone, a protocol error).
+func (c *Channel) Err() error {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	return c.closeErr
+}
+
+// ShutdownRequested reports whether wardend sent SHUTDOWN.
+func (c *Channel) ShutdownRequested() bool {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	return c.shutdown
+}
+
+// Close closes the channel; open streams fail with ErrAborted and wardend sees the app as gone.
+func (c *Channel) Close() error {
+	c.fail(nil)
+	return nil
+}
+
+func (c *Channel) fail(err error) {
+	c.closeOnce.Do(func() {
+		c.smu.Lock()
+		c.closeErr = err
+		atomic.StoreInt32(&c.closed, 1)
+		streams := c.streams
+		c.streams = map[uint32]*Stream{}
+		c.acceptCond.Broadcast()
+		c.smu.Unlock()
+		c.bell.Close()
+		for _, s := range streams {
+			s.peerAbort()
+		}
+		c.wmu.Lock()
+		c.wcond.Broadcast()
+		c.wmu.Unlock()
+	})
+}
+
+func (c *Channel) isClosed() bool { return atomic.LoadInt32(&c.closed) != 0 }
+
+func (c *Channel) ring() {
+	if _, err := c.bell.Write(bellByte); err != nil && !c.isClosed() {
+		go c.fail(ErrPeerGone)
+	}
+}
+
+// writeFrame reserves n bytes in ring 1 (waiting for space while it is full), lets fill write the frame there and
+// publishes it.
+func (c *Channel) writeFrame(n int, fill func(b []byte)) error {
+	if n > c.maxChunk+frameHeader {
+		return fmt.Errorf("warden/shm: frame of %d bytes exceeds the limit of %d", n, c.maxChunk+frameHeader)
+	}
+	c.wmu.Lock()
+	for {
+		if c.isClosed() {
+			c.wmu.Unlock()
+			return ErrClosed
+		}
+		b, err := c.out.reserve(uint32(n))
+		if err != nil {
+			c.wmu.Unlock()
+			c.fail(err)
+			return err
+		}
+		if b != nil {
+			fill(b)
+			wake := c.out.commit(uint32(n))
+			c.wmu.Unlock()
+			if wake {
+				c.ring()
+			}
+			return nil
+		}
+		// Full: ask the router to ring when it frees space, re-check (it may have freed it meanwhile), then wait for
+		// the reader goroutine to pass the doorbell on.
+		atomic.StoreUint32(c.out.waiting, 1)
+		if free, err := c.out.free(); err == nil && free >= 2*align8(uint32(n)) {
+			atomic.StoreUint32(c.out.waiting, 0)
+			continue
+		}
+		atomic.AddInt32(&c.writersWaiting, 1)
+		c.wcond.Wait()
+		atomic.AddInt32(&c.writersWaiting, -1)
+	}
+}
+
+func (c *Channel) wakeWriters() {
+	if atomic.LoadInt32(&c.writersWaiting) > 0 {
+		c.wmu.Lock()
+		c.wcond.Broadcast()
+		c.wmu.Unlock()
+	}
+}
+
+func (c *Channel) sendSimple(typ uint8, stream, arg uint32) error {
+	return c.writeFrame(frameHeader, func(b []byte) { putHeader(b, frameHeader, typ, 0, stream, arg) })
+}
+
+func (c *Channel) readLoop() {
+	buf := make([]byte, 64)
+	for {
+		n, err := c.drain()
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.wakeWriters()
+		if n > 0 {
+			continue
+		}
+		// Empty: poll a little (cheap, catches pipelined requests), then sleep on the doorbell.
+		found := false
+		for i := 0; i < spinIters && !found; i++ {
+			runtime.Gosched()
+			avail, err := c.in.available()
+			if err != nil {
+				c.fail(err)
+				return
+			}
+			found = avail > 0
+		}
+		if found {
+			continue
+		}
+		atomic.StoreUint32(c.in.sleeping, 1)
+		if avail, err := c.in.available(); err != nil || avail > 0 {
+			atomic.StoreUint32(c.in.sleeping, 0)
+			continue
+		}
+		if _, err := c.bell.Read(buf); err != nil {
+			atomic.StoreUint32(c.in.sleeping, 0)
+			if c.isClosed() {
+				return
+			}
+			if c.ShutdownRequested() && errors.Is(err, io.EOF) {
+				c.fail(nil)
+			} else {
+				c.fail(ErrPeerGone)
+			}
+			return
+		}
+		atomic.StoreUint32(c.in.sleeping, 0)
+	}
+}
+
+func (c *Channel) drain() (int, error) {
+	n := 0
+	for ; n < drainBudget; n++ {
+		f, err := c.in.next()
+		if err != nil {
+			return n, err
+		}
+		if f == nil {
+			break
+		}
+		if err := c.handle(f); err != nil {
+			return n, err
+		}
+		c.in.release(uint32(len(f)))
+	}
+	if n > 0 && c.in.publish() {
+		c.ring()
+	}
+	return n, nil
+}
+
+func (c *Channel) lookup(id uint32) *Stream {
+	c.smu.Lock()
+	s := c.streams[id]
+	c.smu.Unlock()
+	return s
+}
+
+func (c *Channel) forget(s *Stream) {
+	c.smu.Lock()
+	if c.streams[s.id] == s {
+		delete(c.streams, s.id)
+	}
+	c.smu.Unlock()
+}
+
+func (c *Channel) handle(f []byte) error {
+	typ := f[4]
+	id := le.Uint32(f[8:])
+	arg := le.Uint32(f[12:])
+	if typ != typeRequest && typ != typeData && len(f) != frameHeader {
+		return protoErr("frame type %d with a payload", typ)
+	}
+	switch typ {
+	case typeRequest:
+		raw, err := decodeRequest(f)
+		if err != nil {
+			return err
+		}
+		s := newStream(c, id, raw)
+		c.smu.Lock()
+		defer c.smu.Unlock()
+		if c.streams[id] != nil {
+			return protoErr("REQUEST for open stream %d", id)
+		}
+		c.streams[id] = s
+		c.acceptQ = append(c.acceptQ, s)
+		c.acceptCond.Signal()
+	case typeData:
+		if s := c.lookup(id); s != nil {
+			data := make([]byte, len(f)-frameHeader)
+			copy(data, f[frameHeader:])
+			return s.pushData(data)
+		}
+	case typeEnd:
+		if s := c.lookup(id); s != nil {
+			s.pushEnd()
+		}
+	case typeAbort:
+		if s := c.lookup(id); s != nil {
+			c.forget(s)
+			s.peerAbort()
+		}
+	case typeWindow:
+		if s := c.lookup(id); s != nil {
+			return s.addCredit(arg)
+		}
+	case typeShutdown:
+		c.smu.Lock()
+		c.shutdown = true
+		c.acceptCond.Broadcast()
+		c.smu.Unlock()
+	default:
+		return protoErr("unexpected frame type %d from the router", typ)
+	}
+	return nil
+}
+
+func hostPort(host string, port uint16) string {
+	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}

@@ -1,0 +1,241 @@
+package shm
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+var le = binary.LittleEndian
+
+// rawRequest is the REQUEST payload as on the wire.
+type rawRequest struct {
+	Method, Target, Version string
+	Headers                 []string
+	RemoteAddress           string
+	RemotePort              uint16
+	LocalAddress            string
+	LocalPort               uint16
+	TLS                     bool
+	ContentLength           int64 // -1 unknown
+}
+
+// frame is one frame as a value (tests, vectors); the hot path encodes in place.
+type frame struct {
+	Type    uint8
+	Stream  uint32
+	Arg     uint32 // status (RESPONSE), reason (ABORT), credit (WINDOW)
+	Request *rawRequest
+	Headers []string // RESPONSE
+	Data    []byte   // DATA
+}
+
+func protoErr(format string, a ...interface{}) error {
+	return fmt.Errorf("warden/shm: protocol error: "+format, a...)
+}
+
+func putHeader(b []byte, length uint32, typ, flags uint8, stream, arg uint32) {
+	le.PutUint32(b[0:], length)
+	b[4] = typ
+	b[5] = flags
+	b[6] = 0
+	b[7] = 0
+	le.PutUint32(b[8:], stream)
+	le.PutUint32(b[12:], arg)
+}
+
+func stringsLen(list []string) int {
+	n := 4 * len(list)
+	for _, s := range list {
+		n += len(s)
+	}
+	return n
+}
+
+func putString(b []byte, p int, s string) int {
+	le.PutUint32(b[p:], uint32(len(s)))
+	return p + 4 + copy(b[p+4:], s)
+}
+
+func requestLen(r *rawRequest) int {
+	return frameHeader + 16 + 20 + len(r.Method) + len(r.Target) + len(r.Version) + len(r.RemoteAddress) +
+		len(r.LocalAddress) + stringsLen(r.Headers)
+}
+
+func encodeRequest(b []byte, stream uint32, r *rawRequest) {
+	n := requestLen(r)
+	var flags uint8
+	if r.TLS {
+		flags = flagTLS
+	}
+	putHeader(b, uint32(n), typeRequest, flags, stream, 0)
+	p := frameHeader
+	le.PutUint64(b[p:], uint64(r.ContentLength)) // -1 → all ones
+	le.PutUint16(b[p+8:], r.RemotePort)
+	le.PutUint16(b[p+10:], r.LocalPort)
+	le.PutUint32(b[p+12:], uint32(len(r.Headers)/2))
+	p += 16
+	p = putString(b, p, r.Method)
+	p = putString(b, p, r.Target)
+	p = putString(b, p, r.Version)
+	p = putString(b, p, r.RemoteAddress)
+	p = putString(b, p, r.LocalAddress)
+	for _, h := range r.Headers {
+		p = putString(b, p, h)
+	}
+}
+
+func responseLen(headers []string) int { return frameHeader + 4 + stringsLen(headers) }
+
+func encodeResponse(b []byte, stream uint32, status int, headers []string) {
+	putHeader(b, uint32(responseLen(headers)), typeResponse, 0, stream, uint32(status))
+	le.PutUint32(b[frameHeader:], uint32(len(headers)/2))
+	p := frameHeader + 4
+	for _, h := range headers {
+		p = putString(b, p, h)
+	}
+}
+
+type strReader struct {
+	b []byte
+	p int
+}
+
+func (r *strReader) next() (string, error) {
+	if r.p+4 > len(r.b) {
+		return "", protoErr("string length runs past the end of the frame")
+	}
+	n := int(le.Uint32(r.b[r.p:]))
+	s := r.p + 4
+	if n < 0 || n > len(r.b)-s {
+		return "", protoErr("string of %d bytes runs past the end of the frame", n)
+	}
+	r.p = s + n
+	return string(r.b[s : s+n]), nil
+}
+
+// decodeRequest decodes a REQUEST frame; b is exactly the frame (header included, unpadded).
+func decodeRequest(b []byte) (*rawRequest, error) {
+	if len(b) < frameHeader+16 {
+		return nil, protoErr("REQUEST frame too short")
+	}
+	p := b[frameHeader:]
+	r := &rawRequest{TLS: b[5]&flagTLS != 0}
+	cl := le.Uint64(p)
+	if cl == ^uint64(0) {
+		r.ContentLength = -1
+	} else if cl >= 1<<53 {
+		return nil, protoErr("REQUEST content length out of range")
+	} else {
+		r.ContentLength = int64(cl)
+	}
+	r.RemotePort = le.Uint16(p[8:])
+	r.LocalPort = le.Uint16(p[10:])
+	pairs := int(le.Uint32(p[12:]))
+	rd := &strReader{b: b, p: frameHeader + 16}
+	if pairs < 0 || pairs > (len(b)-rd.p)/8 {
+		return nil, protoErr("REQUEST header count larger than the frame")
+	}
+	var err error
+	fields := []*string{&r.Method, &r.Target, &r.Version, &r.RemoteAddress, &r.LocalAddress}
+	for _, f := range fields {
+		if *f, err = rd.next(); err != nil {
+			return nil, err
+		}
+	}
+	r.Headers = make([]string, 2*pairs)
+	for i := range r.Headers {
+		if r.Headers[i], err = rd.next(); err != nil {
+			return nil, err
+		}
+	}
+	if rd.p != len(b) {
+		return nil, protoErr("REQUEST frame has trailing bytes")
+	}
+	return r, nil
+}
+
+func decodeResponse(b []byte) (int, []string, error) {
+	if len(b) < frameHeader+4 {
+		return 0, nil, protoErr("RESPONSE frame too short")
+	}
+	status := int(le.Uint32(b[12:]))
+	if status < 100 || status > 999 {
+		return 0, nil, protoErr("RESPONSE status %d out of range", status)
+	}
+	pairs := int(le.Uint32(b[frameHeader:]))
+	rd := &strReader{b: b, p: frameHeader + 4}
+	if pairs < 0 || pairs > (len(b)-rd.p)/8 {
+		return 0, nil, protoErr("RESPONSE header count larger than the frame")
+	}
+	hs := make([]string, 2*pairs)
+	var err error
+	for i := range hs {
+		if hs[i], err = rd.next(); err != nil {
+			return 0, nil, err
+		}
+	}
+	if rd.p != len(b) {
+		return 0, nil, protoErr("RESPONSE frame has trailing bytes")
+	}
+	return status, hs, nil
+}
+
+// encodeFrame encodes f padded with zeros to a multiple of 8 bytes (its size in a ring).
+func encodeFrame(f *frame) []byte {
+	n := frameHeader
+	switch f.Type {
+	case typeRequest:
+		n = requestLen(f.Request)
+	case typeResponse:
+		n = responseLen(f.Headers)
+	case typeData:
+		n = frameHeader + len(f.Data)
+	}
+	b := make([]byte, align8(uint32(n)))
+	switch f.Type {
+	case typeRequest:
+		encodeRequest(b, f.Stream, f.Request)
+	case typeResponse:
+		encodeResponse(b, f.Stream, int(f.Arg), f.Headers)
+	case typeData:
+		putHeader(b, uint32(n), typeData, 0, f.Stream, 0)
+		copy(b[frameHeader:], f.Data)
+	default:
+		putHeader(b, uint32(n), f.Type, 0, f.Stream, f.Arg)
+	}
+	return b
+}
+
+// decodeFrame decodes one frame at the start of b (padding after it is ignored).
+func decodeFrame(b []byte) (*frame, error) {
+	if len(b) < frameHeader {
+		return nil, protoErr("frame shorter than its header")
+	}
+	n := le.Uint32(b)
+	if n < frameHeader || uint64(n) > uint64(len(b)) {
+		return nil, protoErr("frame length %d out of range", n)
+	}
+	b = b[:n]
+	f := &frame{Type: b[4], Stream: le.Uint32(b[8:]), Arg: le.Uint32(b[12:])}
+	var err error
+	switch f.Type {
+	case typeRequest:
+		f.Request, err = decodeRequest(b)
+	case typeResponse:
+		var st int
+		st, f.Headers, err = decodeResponse(b)
+		f.Arg = uint32(st)
+	case typeData:
+		f.Data = append([]byte{}, b[frameHeader:]...)
+	case typeEnd, typeAbort, typeWindow, typeReady, typeShutdown:
+		if n != frameHeader {
+			err = protoErr("frame type %d with a payload", f.Type)
+		}
+	default:
+		err = protoErr("unknown frame type %d", f.Type)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}

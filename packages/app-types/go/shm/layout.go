@@ -1,0 +1,49 @@
+package shm
+
+// Byte layout of the channel memory; packages/shm-transport/PROTOCOL.md is the normative description.
+
+const (
+	magic        = 0x4e445257 // "WRDN" as a little-endian u32
+	version      = 1
+	headerBytes  = 4096
+	hMagic       = 0
+	hVersion     = 4
+	hHeaderBytes = 8
+	hRingBytes   = 12
+	hMaxFrame    = 16
+	hWindow      = 20
+
+	// Control blocks: ring 0 (router→app) at 64, ring 1 (app→router) at 320. Fields, each on its own cache line:
+	ctlRing0          = 64
+	ctlRing1          = 320
+	cTail             = 0   // producer writes
+	cHead             = 64  // consumer writes
+	cConsumerSleeping = 128 // consumer sets 1 before sleeping; producer CAS 1→0 and rings the doorbell
+	cProducerWaiting  = 192 // producer sets 1 when full; consumer CAS 1→0 and rings the doorbell
+
+	frameHeader = 16
+	minRing     = 1 << 16
+	maxRing     = 1 << 28
+)
+
+// Frame types.
+const (
+	typePad      = 0
+	typeRequest  = 1
+	typeResponse = 2
+	typeData     = 3
+	typeEnd      = 4
+	typeAbort    = 5
+	typeWindow   = 6
+	typeReady    = 7
+	typeShutdown = 8
+)
+
+const (
+	flagTLS = 1
+
+	abortClientGone = 1
+	abortAppError   = 2
+)
+
+func align8(n uint32) uint32 { return (n + 7) &^ 7 }

@@ -1,0 +1,253 @@
+package shm
+
+import (
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Head is the request head of a stream.
+type Head struct {
+	Method, Target, Proto string
+	Headers               []string // flat [name, value, ...]
+	RemoteAddr, LocalAddr string   // host:port
+	TLS                   bool
+	ContentLength         int64 // -1 unknown
+}
+
+// Stream is one request/response exchange. Its methods are safe to call from the goroutine serving it while other
+// goroutines use other streams; Read and Write may also run concurrently with each other.
+type Stream struct {
+	c    *Channel
+	id   uint32
+	head Head
+
+	mu         sync.Mutex
+	cond       *sync.Cond
+	recvQ      [][]byte
+	recvEnd    bool
+	recvCredit uint32 // bytes the router may still send
+	unacked    uint32
+	sendCredit uint32
+	aborted    bool
+	done       chan struct{}
+	headerSent bool
+	ended      bool
+}
+
+func newStream(c *Channel, id uint32, r *rawRequest) *Stream {
+	s := &Stream{
+		c: c, id: id, recvCredit: c.window, sendCredit: c.window, done: make(chan struct{}),
+		head: Head{
+			Method: r.Method, Target: r.Target, Proto: "HTTP/" + r.Version, Headers: r.Headers,
+			RemoteAddr: hostPort(r.RemoteAddress, r.RemotePort), LocalAddr: hostPort(r.LocalAddress, r.LocalPort),
+			TLS: r.TLS, ContentLength: r.ContentLength,
+		},
+	}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// ID is the stream id (unique among open streams of the channel).
+func (s *Stream) ID() uint32 { return s.id }
+
+// Head returns the request head.
+func (s *Stream) Head() *Head { return &s.head }
+
+// Done is closed when the stream is aborted (client went away, channel closed, or Abort called).
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Read reads the request body; io.EOF at its end, ErrAborted if the request was aborted.
+func (s *Stream) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	for len(s.recvQ) == 0 && !s.recvEnd && !s.aborted {
+		s.cond.Wait()
+	}
+	if s.aborted {
+		s.mu.Unlock()
+		return 0, ErrAborted
+	}
+	if len(s.recvQ) == 0 {
+		s.mu.Unlock()
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		s.mu.Unlock()
+		return 0, nil
+	}
+	q := s.recvQ[0]
+	n := copy(p, q)
+	if n == len(q) {
+		s.recvQ[0] = nil
+		s.recvQ = s.recvQ[1:]
+	} else {
+		s.recvQ[0] = q[n:]
+	}
+	s.unacked += uint32(n)
+	var grant uint32
+	if s.unacked >= s.c.window/4 && !s.recvEnd {
+		grant = s.unacked
+		s.recvCredit += grant
+		s.unacked = 0
+	}
+	s.mu.Unlock()
+	if grant > 0 {
+		s.c.sendSimple(typeWindow, s.id, grant)
+	}
+	return n, nil
+}
+
+// WriteHeader sends the response status and headers (flat [name, value, ...]). Call once, before Write.
+func (s *Stream) WriteHeader(status int, headers []string) error {
+	if status < 100 || status > 999 {
+		return fmt.Errorf("warden/shm: status %d out of range", status)
+	}
+	if len(headers)%2 != 0 {
+		return fmt.Errorf("warden/shm: headers must be a flat [name, value, ...] list")
+	}
+	s.mu.Lock()
+	if s.aborted {
+		s.mu.Unlock()
+		return ErrAborted
+	}
+	if s.headerSent {
+		s.mu.Unlock()
+		return fmt.Errorf("warden/shm: WriteHeader called twice")
+	}
+	s.headerSent = true
+	s.mu.Unlock()
+	n := responseLen(headers)
+	if n > s.c.maxChunk+frameHeader {
+		return fmt.Errorf("warden/shm: response head of %d bytes exceeds the frame limit", n)
+	}
+	return s.c.writeFrame(n, func(b []byte) { encodeResponse(b, s.id, status, headers) })
+}
+
+// Write sends response body bytes (WriteHeader must have been called); it blocks under flow control.
+func (s *Stream) Write(p []byte) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		s.mu.Lock()
+		for s.sendCredit == 0 && !s.aborted {
+			s.cond.Wait()
+		}
+		if s.aborted {
+			s.mu.Unlock()
+			return total, ErrAborted
+		}
+		if !s.headerSent || s.ended {
+			s.mu.Unlock()
+			return total, fmt.Errorf("warden/shm: Write before WriteHeader or after Close")
+		}
+		n := len(p)
+		if n > int(s.sendCredit) {
+			n = int(s.sendCredit)
+		}
+		if n > s.c.maxChunk {
+			n = s.c.maxChunk
+		}
+		s.sendCredit -= uint32(n)
+		s.mu.Unlock()
+		chunk := p[:n]
+		err := s.c.writeFrame(frameHeader+n, func(b []byte) {
+			putHeader(b, uint32(frameHeader+n), typeData, 0, s.id, 0)
+			copy(b[frameHeader:], chunk)
+		})
+		if err != nil {
+			return total, err
+		}
+		p = p[n:]
+		total += n
+	}
+	return total, nil
+}
+
+// Flush is a no-op kept for symmetry: every Write is published to the router as it happens.
+func (s *Stream) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.aborted {
+		return ErrAborted
+	}
+	return nil
+}
+
+// Close ends the response (END frame). The stream is finished afterwards; unread request body is discarded.
+func (s *Stream) Close() error {
+	s.mu.Lock()
+	if s.aborted {
+		s.mu.Unlock()
+		return ErrAborted
+	}
+	if s.ended {
+		s.mu.Unlock()
+		return nil
+	}
+	if !s.headerSent {
+		s.mu.Unlock()
+		return fmt.Errorf("warden/shm: Close before WriteHeader")
+	}
+	s.ended = true
+	s.mu.Unlock()
+	s.c.forget(s)
+	return s.c.sendSimple(typeEnd, s.id, 0)
+}
+
+// Abort fails the request: wardend answers 502 if no response head was sent yet, else cuts the response.
+func (s *Stream) Abort() {
+	s.mu.Lock()
+	if s.aborted || s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.c.forget(s)
+	s.c.sendSimple(typeAbort, s.id, abortAppError)
+	s.peerAbort()
+}
+
+func (s *Stream) peerAbort() {
+	s.mu.Lock()
+	if !s.aborted {
+		s.aborted = true
+		s.recvQ = nil
+		close(s.done)
+		s.cond.Broadcast()
+	}
+	s.mu.Unlock()
+}
+
+func (s *Stream) pushData(b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if uint32(len(b)) > s.recvCredit {
+		return protoErr("stream %d: %d bytes sent with %d of credit", s.id, len(b), s.recvCredit)
+	}
+	s.recvCredit -= uint32(len(b))
+	if s.aborted || s.recvEnd {
+		return nil
+	}
+	if len(b) > 0 {
+		s.recvQ = append(s.recvQ, b)
+		s.cond.Broadcast()
+	}
+	return nil
+}
+
+func (s *Stream) pushEnd() {
+	s.mu.Lock()
+	s.recvEnd = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+func (s *Stream) addCredit(n uint32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n == 0 || uint64(s.sendCredit)+uint64(n) > 1<<31 {
+		return protoErr("bad WINDOW credit %d on stream %d", n, s.id)
+	}
+	s.sendCredit += n
+	s.cond.Broadcast()
+	return nil
+}
