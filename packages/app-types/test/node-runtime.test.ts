@@ -51,6 +51,29 @@ describe('listen over the channel', () => {
     expect(parseListenArgs([cb])).toEqual({ callback: cb });
   });
 
+  it('gives requests to the first listening server; a second server takes over when the first closes', async () => {
+    const channel = new FakeAppChannel();
+    const binding = new ChannelBinding(channel, { exit: () => undefined });
+    const a = http.createServer((_q, r) => r.end('a'));
+    const b = http.createServer((_q, r) => r.end('b'));
+    binding.listen(a, [1]);
+    binding.listen(b, [2]);
+    await Promise.all([once(a, 'listening'), once(b, 'listening')]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(channel.readyCount).toBe(1);
+    const first = channel.request();
+    await first.finished();
+    expect(first.body().toString()).toBe('a');
+    await new Promise<void>((resolve) => a.close(() => resolve()));
+    const second = channel.request();
+    await second.finished();
+    expect(second.body().toString()).toBe('b');
+    expect(channel.closed).toBe(false);
+    await new Promise<void>((resolve) => b.close(() => resolve()));
+    expect(channel.closed).toBe(true);
+    expect(channel.request().aborted).toBe(true);
+  });
+
   it('reports a unix socket path as the address and rejects a second listen', async () => {
     const h = await serve(() => undefined, ['/run/x.sock']);
     expect(h.server.address()).toBe('/run/x.sock');

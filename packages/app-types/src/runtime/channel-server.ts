@@ -14,6 +14,9 @@ export interface ChannelBindingOptions {
 
 interface ServerState {
   address: net.AddressInfo | string;
+  /** The server's `IncomingMessage`/`ServerResponse` options (http.createServer({IncomingMessage, ServerResponse})). */
+  IncomingMessage?: typeof http.IncomingMessage;
+  ServerResponse?: typeof http.ServerResponse;
   inflight: Set<ChannelExchange>;
   closing: boolean;
   closed: boolean;
@@ -123,7 +126,17 @@ export class ChannelBinding {
       );
       return server;
     }
-    const state: ServerState = { address: addressFor(request), inflight: new Set(), closing: false, closed: false };
+    const own = server as unknown as Record<symbol, unknown>;
+    const kIM = symbolNamed(server, 'IncomingMessage');
+    const kSR = symbolNamed(server, 'ServerResponse');
+    const state: ServerState = {
+      address: addressFor(request),
+      IncomingMessage: kIM ? (own[kIM] as typeof http.IncomingMessage) : undefined,
+      ServerResponse: kSR ? (own[kSR] as typeof http.ServerResponse) : undefined,
+      inflight: new Set(),
+      closing: false,
+      closed: false,
+    };
     this.servers.delete(server);
     this.servers.set(server, state);
     this.patchServer(server, state);
@@ -207,10 +220,7 @@ export class ChannelBinding {
       return;
     }
     const [server, state] = entry;
-    const s = server as unknown as Record<symbol, unknown>;
-    const IM = s[symbolNamed(server, 'IncomingMessage') ?? Symbol()] as typeof http.IncomingMessage | undefined;
-    const SR = s[symbolNamed(server, 'ServerResponse') ?? Symbol()] as typeof http.ServerResponse | undefined;
-    const exchange = createExchange(stream, { IncomingMessage: IM, ServerResponse: SR });
+    const exchange = createExchange(stream, { IncomingMessage: state.IncomingMessage, ServerResponse: state.ServerResponse });
     state.inflight.add(exchange);
     exchange.done.then(() => state.inflight.delete(exchange));
     try {
