@@ -242,6 +242,25 @@ describe('Node apps over the real channel', () => {
     await shutdownCleanly(app);
   });
 
+  it('a client abort reaches the app as a closed response', async () => {
+    const app = await start(new NodeLauncher().launch({ type: 'node', script: 'hello-cjs.js', working_directory: FIXTURES }, ctx));
+    const held = send(app.channel, 'GET', '/stream');
+    held.on('error', () => undefined);
+    await once(held, 'data');
+    held.abort();
+    const stats = JSON.parse((await roundTrip(app.channel, 'GET', '/wait-closed-early')).body.toString());
+    expect(stats).toEqual({ closedEarly: 1 });
+    await shutdownCleanly(app);
+  });
+
+  it('an app that closes its server ends by itself: the channel does not keep it alive', async () => {
+    const app = await start(new NodeLauncher().launch({ type: 'node', script: 'hello-cjs.js', working_directory: FIXTURES }, ctx));
+    const routerSawClose = once(app.channel, 'close');
+    expect((await roundTrip(app.channel, 'GET', '/close')).body.toString()).toBe('closing');
+    expect((await app.exited).code).toBe(0);
+    await routerSawClose;
+  });
+
   it('a crashing app fails its requests instead of hanging the router', async () => {
     const app = await start(new NodeLauncher().launch({ type: 'node', script: 'hello-cjs.js', working_directory: FIXTURES }, ctx));
     const held = collect(send(app.channel, 'GET', '/stream'));
