@@ -52,9 +52,10 @@ afterEach(async () => {
 });
 
 /** What the supervisor does with a LaunchSpec (without isolation): spawn with the channel's fds and env. */
-async function start(spec: LaunchSpec): Promise<RunningApp> {
+async function start(spec: LaunchSpec, ids?: { uid: number; gid: number }): Promise<RunningApp> {
   const channel = RouterChannel.create();
   const child = spawn(spec.executable, spec.argv.slice(1), {
+    ...ids,
     argv0: spec.argv[0],
     cwd: spec.cwd,
     env: { ...spec.env, ...channel.env() },
@@ -193,6 +194,16 @@ describe('Node apps over the real channel', () => {
     await shutdownCleanly(app);
   });
 
+  const root = process.getuid?.() === 0;
+  (root ? it : it.skip)('serves the app when it runs as an unprivileged user, as wardend started as root does (requires root)', async () => {
+    const app = await start(
+      new NodeLauncher().launch({ type: 'node', script: 'hello-cjs.js', working_directory: FIXTURES }, ctx),
+      { uid: 65534, gid: 65534 },
+    );
+    await exercise(app, 'cjs');
+    await shutdownCleanly(app);
+  });
+
   it('serves an unmodified ES module app with the same preload (no loader needed)', async () => {
     const app = await start(new NodeLauncher().launch({ type: 'node', script: 'hello-esm.mjs', working_directory: FIXTURES }, ctx));
     await exercise(app, 'esm');
@@ -270,6 +281,20 @@ describe('Node apps over the real channel', () => {
     const { code } = await app.exited;
     expect(code).not.toBe(0);
     expect(app.stderr()).toContain('fixture crash on purpose');
+  });
+
+  it('a broken WARDEN_CHANNEL makes listen() emit a clear error instead of listening', async () => {
+    const child = spawn(process.execPath, ['--require', PRELOAD_PATH, 'hello-cjs.js'], {
+      cwd: FIXTURES,
+      env: { WARDEN_CHANNEL: 'v1:fds=nonsense' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).not.toBe(0);
+    expect(err).toContain('WARDEN_ERR_NODE_CHANNEL');
+    expect(err).toContain('Cannot open the Warden channel');
   });
 
   it('outside wardend the preload changes nothing: the app listens on a real port', async () => {
