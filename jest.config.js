@@ -1,6 +1,7 @@
 // `npm test` runs every package's unit tests and the end-to-end tests in test/.
 module.exports = {
   maxWorkers: 2,
+  testTimeout: 60000,
   projects: [
     '<rootDir>/packages/idmap',
     '<rootDir>/packages/shm-transport',

@@ -3,8 +3,7 @@
 const path = require('path');
 module.exports = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.test.json'), isolatedModules: true }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.test.json') }] },
   moduleNameMapper: { '^@warden/([a-z-]+)$': path.join(__dirname, 'packages/$1/src') },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
-  testTimeout: 30000,
 };

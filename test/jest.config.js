@@ -1,3 +1,3 @@
 const base = require('../jest.preset');
-// End-to-end tests start real wardend processes from the built packages; run them one at a time.
-module.exports = { ...base, displayName: 'e2e', rootDir: __dirname, testTimeout: 120000 };
+// End-to-end tests start real wardend processes from the built packages (`npm test` builds first).
+module.exports = { ...base, displayName: 'e2e', rootDir: __dirname, testMatch: ['<rootDir>/e2e/**/*.test.ts'] };

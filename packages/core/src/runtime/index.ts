@@ -1,10 +1,29 @@
+import type { Logger } from 'pino';
 import type { DependencyContainer } from 'tsyringe';
+import { TOKENS } from '../contracts';
+import { planContextFor } from '../daemon/warden';
+import { AppGateway } from './app-gateway';
+import { RouterComponent } from './router-component';
+import { Supervisor } from './supervisor';
+
+export { Supervisor, canonicalJson } from './supervisor';
+export { AppGateway } from './app-gateway';
+export { RouterComponent } from './router-component';
+export { poolPolicy } from './app-pool';
+export type { PoolPolicy } from './app-pool';
 
 /**
- * Registers the running server's components (router gateway, supervisor) in the container: ConfigComponents under
- * TOKENS.ConfigComponent and the AppControl. Called by the daemon after plugins are loaded and before the first
- * config is applied. Filled in by the runtime work (issue 7); until then the daemon runs with the control API only.
+ * Registers the running server's components in the container: the supervisor (application pools; also the
+ * AppControl behind the restart endpoint) and the router (listeners and routes), which hands requests to the pools
+ * through the gateway. Called by the daemon after plugins are loaded and before the first config is applied.
  */
 export function registerRuntime(container: DependencyContainer): void {
-  void container;
+  const log = container.resolve<Logger>(TOKENS.Logger);
+  const supervisor = new Supervisor(container, log.child({ component: 'supervisor' }), {
+    contextFor: planContextFor(container),
+  });
+  const gateway = new AppGateway(supervisor);
+  container.register(TOKENS.ConfigComponent, { useValue: supervisor });
+  container.register(TOKENS.ConfigComponent, { useValue: new RouterComponent(gateway, log) });
+  container.register(TOKENS.AppControl, { useValue: supervisor });
 }

@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// End-to-end benchmark: the same Go app served directly (net/http) and through wardend (listener → router →
+// shared memory → app), measured with wrk in one run; prints requests/s of both and the ratio.
+// Usage: node bench/run.js [--duration 10] [--connections 64]   (needs wrk and go; run `npm run build` first)
+'use strict';
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const http = require('http');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+
+const ROOT = path.resolve(__dirname, '..');
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const DURATION = Number(arg('duration', 10));
+const CONNECTIONS = Number(arg('connections', 64));
+const THREADS = Number(arg('threads', 2));
+
+function need(cmd) {
+  try {
+    execFileSync(cmd, ['--version'], { stdio: 'ignore' });
+  } catch (e) {
+    if (e.code === 'ENOENT') {
+      console.error(`bench: "${cmd}" is not installed (apt-get install -y ${cmd === 'go' ? 'golang-go' : cmd})`);
+      process.exit(1);
+    }
+  }
+}
+
+function freePort() {
+  return new Promise((ok) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+function waitForPort(port, timeoutMs = 15000) {
+  const until = Date.now() + timeoutMs;
+  return new Promise((ok, fail) => {
+    const tryOnce = () => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/' }, (res) => {
+        res.resume();
+        res.on('end', ok);
+      });
+      req.on('error', () => (Date.now() > until ? fail(new Error(`port ${port} never answered`)) : setTimeout(tryOnce, 100)));
+    };
+    tryOnce();
+  });
+}
+
+function wrk(port) {
+  const out = execFileSync('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', `http://127.0.0.1:${port}/`], {
+    encoding: 'utf8',
+  });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const p99 = /99%\s+(\S+)/.exec(out)?.[1];
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
+  return { rps, p99, errors: Number(errors) };
+}
+
+function control(socket, method, p, body) {
+  return new Promise((ok, fail) => {
+    const data = body && JSON.stringify(body);
+    const req = http.request({ socketPath: socket, method, path: p }, (res) => {
+      let t = '';
+      res.on('data', (c) => (t += c));
+      res.on('end', () => (res.statusCode === 200 ? ok(t) : fail(new Error(`${method} ${p}: ${res.statusCode} ${t}`))));
+    });
+    req.on('error', fail);
+    req.end(data);
+  });
+}
+
+async function main() {
+  need('wrk');
+  need('go');
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
+  fs.chmodSync(work, 0o755);
+  const bin = path.join(work, 'hello');
+  execFileSync('go', ['build', '-o', bin, '.'], {
+    cwd: path.join(ROOT, 'bench/apps/hello'),
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
+    stdio: 'inherit',
+  });
+  const procs = [];
+  process.on('exit', () => procs.forEach((p) => p.kill('SIGKILL')));
+  try {
+    // Baseline: the app itself on net/http.
+    const directPort = await freePort();
+    const direct = spawn(bin, [`127.0.0.1:${directPort}`], { stdio: 'ignore' });
+    procs.push(direct);
+    await waitForPort(directPort);
+    wrk(directPort); // warm-up
+    const base = wrk(directPort);
+    direct.kill('SIGKILL');
+
+    // Through wardend.
+    const socket = path.join(work, 'control.sock');
+    const wardend = spawn(
+      process.execPath,
+      [path.join(ROOT, 'packages/core/bin/wardend.js'), '--no-daemon', '--control', `unix:${socket}`, '--statedir', path.join(work, 'state'), '--log', path.join(work, 'wardend.log')],
+      { stdio: 'inherit', env: { ...process.env, WARDEN_LOG_LEVEL: 'warn' } },
+    );
+    procs.push(wardend);
+    for (let i = 0; i < 200 && !fs.existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+    const port = await freePort();
+    await control(socket, 'PUT', '/config', {
+      listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/hello' } },
+      applications: { hello: { type: 'external', executable: bin, processes: 1 } },
+    });
+    await waitForPort(port);
+    wrk(port); // warm-up
+    const warden = wrk(port);
+
+    const ratio = warden.rps / base.rps;
+    const line = (name, r) => `${name.padEnd(28)} ${r.rps.toFixed(0).padStart(9)} req/s   p99 ${String(r.p99).padStart(8)}   non-2xx ${r.errors}`;
+    console.log(`\nhello (Go), wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, ${os.cpus().length} cores, ${new Date().toISOString()}`);
+    console.log(line('direct (net/http)', base));
+    console.log(line('through wardend (shm)', warden));
+    console.log(`ratio wardend/direct: ${ratio.toFixed(2)}x   (target >= 0.75x)`);
+  } finally {
+    procs.forEach((p) => p.kill('SIGTERM'));
+    await new Promise((r) => setTimeout(r, 300));
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

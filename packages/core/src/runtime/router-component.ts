@@ -1,0 +1,46 @@
+import type { Logger } from 'pino';
+import { HttpRouter, RouterConfigError } from '@warden/http-router';
+import type { ConfigComponent, PreparedChange, WardenConfig } from '../contracts';
+import { ApplyError, ConfigValidationError } from '../contracts';
+import type { AppGateway } from './app-gateway';
+
+/** The listeners and routes of the running config, as one component of the transactional apply. */
+export class RouterComponent implements ConfigComponent {
+  readonly name = 'router';
+  readonly order = 20;
+  private readonly router: HttpRouter;
+
+  constructor(
+    private readonly gateway: AppGateway,
+    log: Logger,
+  ) {
+    this.router = new HttpRouter({ gateway, logger: log.child({ component: 'router' }) });
+  }
+
+  async prepare(next: WardenConfig): Promise<PreparedChange> {
+    try {
+      return await this.router.prepare({
+        listeners: next.listeners,
+        routes: next.routes,
+        upstreams: next.upstreams,
+        settings: next.settings,
+        access_log: next.access_log,
+        applications: next.applications,
+      });
+    } catch (err) {
+      if (err instanceof RouterConfigError) throw new ConfigValidationError(err.message, err.path, err.code);
+      const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+      const where = e.address !== undefined ? ` ${e.address}:${e.port}` : '';
+      throw new ApplyError(`listener${where}: ${e.message}`, undefined, 'listen', typeof e.errno === 'number' ? Math.abs(e.errno) : undefined);
+    }
+  }
+
+  status(): Record<string, unknown> {
+    const s = this.router.stats();
+    return { connections: s.connections, requests: { total: s.requests.total } };
+  }
+
+  async shutdown(): Promise<void> {
+    await this.router.close();
+  }
+}

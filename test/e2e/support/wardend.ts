@@ -1,0 +1,178 @@
+import { spawn, execFileSync, type ChildProcess } from 'child_process';
+import { mkdtempSync, existsSync, chmodSync, rmSync } from 'fs';
+import { request } from 'http';
+import { createServer } from 'net';
+import { tmpdir } from 'os';
+import { join, resolve } from 'path';
+
+/** Repository root. */
+export const ROOT = resolve(__dirname, '../../..');
+const WARDEND = join(ROOT, 'packages/core/bin/wardend.js');
+
+/** A JSON answer of the control API. */
+export interface ControlAnswer {
+  status: number;
+  body: any;
+}
+
+/** A running wardend started by a test, with its own control socket and state dir. */
+export interface Wardend {
+  proc: ChildProcess;
+  dir: string;
+  socket: string;
+  /** Everything it logged so far (pino JSON lines). */
+  log(): string;
+  control(method: string, path: string, body?: unknown): Promise<ControlAnswer>;
+  /** Resolves when a log line matching `re` appears. */
+  waitForLog(re: RegExp, timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Makes a directory every user can enter (app processes run as `nobody` when wardend is root). */
+export function worldDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** Starts wardend and resolves once its control socket answers. */
+export async function startWardend(extraArgs: string[] = [], dir = worldDir('warden-e2e-')): Promise<Wardend> {
+  const socket = join(dir, 'control.sock');
+  const proc = spawn(
+    process.execPath,
+    [WARDEND, '--no-daemon', '--control', `unix:${socket}`, '--statedir', join(dir, 'state'), '--tmpdir', dir, ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WARDEN_LOG_LEVEL: 'debug' } },
+  );
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+
+  const waitForLog = (re: RegExp, timeoutMs = 20000) =>
+    new Promise<string>((ok, fail) => {
+      const check = () => {
+        const m = out.split('\n').find((line) => re.test(line));
+        if (m) {
+          listeners.delete(check);
+          clearTimeout(t);
+          ok(m);
+        }
+      };
+      const t = setTimeout(() => {
+        listeners.delete(check);
+        fail(new Error(`timed out waiting for ${re} in wardend log:\n${out.slice(-4000)}`));
+      }, timeoutMs);
+      listeners.add(check);
+      check();
+    });
+
+  const w: Wardend = {
+    proc,
+    dir,
+    socket,
+    log: () => out,
+    control: (method, path, body) => controlRequest(socket, method, path, body),
+    waitForLog,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 15000);
+        await exited;
+        clearTimeout(t);
+      }
+    },
+  };
+  await Promise.race([
+    waitForLog(/wardend ready/),
+    exited.then(() => {
+      throw new Error(`wardend exited early:\n${out}`);
+    }),
+  ]);
+  return w;
+}
+
+/** One control-API request over the unix socket. */
+export function controlRequest(socket: string, method: string, path: string, body?: unknown): Promise<ControlAnswer> {
+  return new Promise((ok, fail) => {
+    const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const req = request({ socketPath: socket, method, path, headers: data ? { 'Content-Length': Buffer.byteLength(data) } : {} }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* keep text */
+        }
+        ok({ status: res.statusCode ?? 0, body: parsed });
+      });
+    });
+    req.on('error', fail);
+    req.end(data);
+  });
+}
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+    s.on('error', fail);
+  });
+}
+
+/** A plain HTTP request to 127.0.0.1:port. */
+export function http(
+  port: number,
+  path: string,
+  opts: { method?: string; body?: Buffer | string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((ok, fail) => {
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', fail);
+    });
+    req.on('error', fail);
+    req.end(opts.body);
+  });
+}
+
+/** Builds a Go program in `srcDir` into `out` (a world-readable file); throws with the compiler's output. */
+export function goBuild(srcDir: string, out: string): string {
+  execFileSync('go', ['build', '-o', out, '.'], {
+    cwd: srcDir,
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  chmodSync(out, 0o755);
+  return out;
+}
+
+/** Whether `go` is on PATH. */
+export function haveGo(): boolean {
+  try {
+    execFileSync('go', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const isRoot = process.getuid?.() === 0;
+
+/** Removes a test directory. */
+export function cleanup(dir: string): void {
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+}
