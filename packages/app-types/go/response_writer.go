@@ -14,9 +14,18 @@ import (
 // handler that writes less than this and returns gets a Content-Length instead of a streamed body.
 const bufferBytes = 4096
 
+// responseStream is the part of *shm.Stream the writer uses (an interface so tests can record the calls).
+type responseStream interface {
+	WriteHeader(status int, headers []string) error
+	Write(p []byte) (int, error)
+	Close() error
+}
+
+var _ responseStream = (*shm.Stream)(nil)
+
 // responseWriter is the http.ResponseWriter over a stream. It implements http.Flusher.
 type responseWriter struct {
-	s           *shm.Stream
+	s           responseStream
 	req         *http.Request
 	header      http.Header
 	status      int
@@ -29,7 +38,7 @@ type responseWriter struct {
 	noBody      bool // status or method forbids a body
 }
 
-func newResponseWriter(s *shm.Stream, r *http.Request) *responseWriter {
+func newResponseWriter(s responseStream, r *http.Request) *responseWriter {
 	return &responseWriter{s: s, req: r, header: make(http.Header)}
 }
 

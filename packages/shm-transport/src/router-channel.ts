@@ -6,7 +6,7 @@ import { checkRequestHead, decodeResponse, encodeRequest, protocolError, request
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
   AbortReason, DEFAULT_RING_BYTES, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
-  H_STREAM_WINDOW, H_VERSION, HEADER_BYTES, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
+  H_STREAM_WINDOW, H_VERSION, HEADER_BYTES, RING_CTL, C_TAIL, C_HEAD, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
 
@@ -20,6 +20,8 @@ export interface RouterChannelOptions {
   streamWindow?: number;
   /** Event-loop turns to keep polling after the ring ran empty while requests are in flight. Default 0. */
   spinTurns?: number;
+  /** Initial value of the four ring counters (tests use a value just below 2^32 to exercise the wrap). Default 0. */
+  counterStart?: number;
 }
 
 /** Router side of one request: send the body, receive the response. */
@@ -107,6 +109,11 @@ export class RouterChannel extends Endpoint {
     h.writeUInt32LE(ringBytes, H_RING_BYTES);
     h.writeUInt32LE(maxFrame, H_MAX_FRAME);
     h.writeUInt32LE(window, H_STREAM_WINDOW);
+    const start = (opts.counterStart ?? 0) >>> 0;
+    for (const ctl of RING_CTL) {
+      h.writeUInt32LE(start, ctl + C_TAIL);
+      h.writeUInt32LE(start, ctl + C_HEAD);
+    }
     return new RouterChannel(mem.buffer, mem.fd, pair, ringBytes, maxFrame, window, opts);
   }
 
@@ -126,6 +133,11 @@ export class RouterChannel extends Endpoint {
         // already closed: nothing to do
       }
     }
+  }
+
+  /** @internal For in-process tests: the fds were handed to an AppChannel in this process, which owns them now. */
+  _forgetChildFds(): void {
+    this.childFdsOpen = false;
   }
 
   /** Starts a request. Never throws for a closed channel: the stream errors instead (on the next tick). */

@@ -64,3 +64,13 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
 }
+
+import { AppChannel, RouterChannelOptions } from '../src';
+
+/** Both ends in this process (the app end owns the child fds). */
+export function inProcessPair(opts?: RouterChannelOptions): { router: RouterChannel; app: AppChannel } {
+  const router = RouterChannel.create(opts);
+  const app = AppChannel.open(router.fds[0], router.fds[1]);
+  router._forgetChildFds();
+  return { router, app };
+}

@@ -1,0 +1,259 @@
+package shm
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// testRouter plays wardend's part in-process: it owns ring 0 (writer) and ring 1 (reader).
+type testRouter struct {
+	t    *testing.T
+	mem  []byte
+	out  ringWriter
+	in   ringReader
+	bell *os.File
+}
+
+const testRing = 1 << 16
+
+func newTestPair(t *testing.T) (*testRouter, *Channel) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "chan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := headerBytes + 2*testRing
+	if err := f.Truncate(int64(size)); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Munmap(mem) })
+	le.PutUint32(mem[hMagic:], magic)
+	le.PutUint32(mem[hVersion:], version)
+	le.PutUint32(mem[hHeaderBytes:], headerBytes)
+	le.PutUint32(mem[hRingBytes:], testRing)
+	le.PutUint32(mem[hMaxFrame:], testRing/4)
+	le.PutUint32(mem[hWindow:], testRing/4)
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	memFd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ch, err := Open(memFd, fds[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.SetNonblock(fds[0], true)
+	r := &testRouter{t: t, mem: mem, bell: os.NewFile(uintptr(fds[0]), "router-bell")}
+	r.out = ringWriter{ring: newRing(mem, ctlRing0, headerBytes, testRing)}
+	r.in = ringReader{ring: newRing(mem, ctlRing1, headerBytes+testRing, testRing), maxFrame: testRing / 4}
+	t.Cleanup(func() { r.bell.Close(); ch.Close() })
+	return r, ch
+}
+
+func (r *testRouter) send(f *frame) {
+	r.t.Helper()
+	enc := encodeFrame(f)
+	n := le.Uint32(enc)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := r.out.reserve(n)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if b != nil {
+			copy(b, enc[:n])
+			if r.out.commit(n) {
+				r.bell.Write([]byte{1})
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatal("ring 0 stays full")
+		}
+		atomic.StoreUint32(r.out.waiting, 1)
+		r.bell.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		r.bell.Read(make([]byte, 16))
+	}
+}
+
+// recv waits (on the doorbell) for the next frame from the app.
+func (r *testRouter) recv() *frame {
+	r.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := r.in.next()
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if b != nil {
+			f, err := decodeFrame(b)
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			r.in.release(uint32(len(b)))
+			if r.in.publish() {
+				r.bell.Write([]byte{1})
+			}
+			return f
+		}
+		atomic.StoreUint32(r.in.sleeping, 1)
+		if avail, _ := r.in.available(); avail > 0 {
+			continue
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatal("no frame from the app")
+		}
+		r.bell.SetReadDeadline(deadline)
+		r.bell.Read(make([]byte, 16))
+	}
+}
+
+func req(stream uint32, method, target string, cl int64) *frame {
+	return &frame{Type: typeRequest, Stream: stream, Request: &rawRequest{
+		Method: method, Target: target, Version: "1.1", Headers: []string{"Host", "x"},
+		RemoteAddress: "::1", RemotePort: 9, LocalAddress: "127.0.0.1", LocalPort: 80, ContentLength: cl,
+	}}
+}
+
+func TestRequestBodyFlowControlAndResponse(t *testing.T) {
+	r, ch := newTestPair(t)
+	if err := ch.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	if f := r.recv(); f.Type != typeReady {
+		t.Fatalf("first frame %d, want READY", f.Type)
+	}
+	body := bytes.Repeat([]byte("0123456789abcdef"), 3*testRing/16) // 3 rings: needs WINDOW credit to pass
+	r.send(req(5, "POST", "/up", int64(len(body))))
+	s, err := ch.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := s.Head(); h.Method != "POST" || h.RemoteAddr != "[::1]:9" || h.LocalAddr != "127.0.0.1:80" || h.Proto != "HTTP/1.1" {
+		t.Fatalf("head %+v", h)
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(s)
+		got <- b
+	}()
+	credit := uint32(testRing / 4)
+	for off := 0; off < len(body); {
+		for credit == 0 {
+			f := r.recv()
+			if f.Type != typeWindow || f.Stream != 5 {
+				t.Fatalf("frame %d while waiting for WINDOW", f.Type)
+			}
+			credit += f.Arg
+		}
+		n := 4096
+		if n > int(credit) {
+			n = int(credit)
+		}
+		r.send(&frame{Type: typeData, Stream: 5, Data: body[off : off+n]})
+		off += n
+		credit -= uint32(n)
+	}
+	r.send(&frame{Type: typeEnd, Stream: 5})
+	if b := <-got; !bytes.Equal(b, body) {
+		t.Fatalf("body of %d bytes, want %d", len(b), len(body))
+	}
+	if err := s.WriteHeader(201, []string{"X", "y"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Write([]byte("ok"))
+	s.Close()
+	var frames []*frame
+	for len(frames) == 0 || frames[len(frames)-1].Type != typeEnd {
+		f := r.recv()
+		if f.Type != typeWindow {
+			frames = append(frames, f)
+		}
+	}
+	if len(frames) != 3 || frames[0].Type != typeResponse || frames[0].Arg != 201 || string(frames[1].Data) != "ok" {
+		t.Fatalf("response frames %+v", frames)
+	}
+}
+
+func TestAbortFromRouterFailsReadsAndWrites(t *testing.T) {
+	r, ch := newTestPair(t)
+	r.send(req(1, "POST", "/", -1))
+	s, _ := ch.Accept()
+	r.send(&frame{Type: typeAbort, Stream: 1, Arg: abortClientGone})
+	if _, err := s.Read(make([]byte, 10)); !errors.Is(err, ErrAborted) {
+		t.Fatalf("Read after abort: %v", err)
+	}
+	<-s.Done()
+	if err := s.WriteHeader(200, nil); !errors.Is(err, ErrAborted) {
+		t.Fatalf("WriteHeader after abort: %v", err)
+	}
+}
+
+func TestShutdownEndsAcceptAfterQueuedRequests(t *testing.T) {
+	r, ch := newTestPair(t)
+	r.send(req(1, "GET", "/", 0))
+	r.send(&frame{Type: typeShutdown})
+	if s, err := ch.Accept(); err != nil || s.ID() != 1 {
+		t.Fatalf("Accept: %v", err)
+	}
+	if _, err := ch.Accept(); err != io.EOF {
+		t.Fatalf("Accept after shutdown: %v", err)
+	}
+	if ch.Err() != nil {
+		t.Fatalf("Err after shutdown: %v", ch.Err())
+	}
+}
+
+func TestCreditOverrunClosesTheChannel(t *testing.T) {
+	r, ch := newTestPair(t)
+	r.send(req(1, "POST", "/", -1))
+	s, _ := ch.Accept()
+	chunk := make([]byte, testRing/8)
+	for i := 0; i < 3; i++ { // 3/8 of a ring > the window of 1/4 ring
+		r.send(&frame{Type: typeData, Stream: 1, Data: chunk})
+	}
+	<-s.Done()
+	if ch.Err() == nil {
+		t.Fatal("no channel error after a credit overrun")
+	}
+	if _, err := ch.Accept(); err != io.EOF {
+		t.Fatalf("Accept on a failed channel: %v", err)
+	}
+}
+
+func TestTailMovedBackwardsClosesTheChannel(t *testing.T) {
+	r, ch := newTestPair(t)
+	r.send(req(1, "GET", "/", 0))
+	s, _ := ch.Accept()
+	atomic.StoreUint32(r.out.tail, r.out.myTail-8) // behind what the app already consumed
+	r.bell.Write([]byte{1})
+	<-s.Done()
+	if ch.Err() == nil {
+		t.Fatal("no channel error after the tail moved backwards")
+	}
+}
+
+func TestPeerGone(t *testing.T) {
+	r, ch := newTestPair(t)
+	r.bell.Close()
+	if _, err := ch.Accept(); err != io.EOF {
+		t.Fatalf("Accept: %v", err)
+	}
+	if !errors.Is(ch.Err(), ErrPeerGone) {
+		t.Fatalf("Err: %v", ch.Err())
+	}
+}

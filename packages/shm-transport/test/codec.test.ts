@@ -1,0 +1,70 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { decodeFrame, encodeFrame, Frame } from '../src';
+
+const DIR = path.join(__dirname, 'vectors');
+const vectors: { file: string; frame: Record<string, unknown> }[] = JSON.parse(fs.readFileSync(path.join(DIR, 'vectors.json'), 'utf8'));
+
+function fromJson(f: Record<string, unknown>): Frame {
+  return (f.type === 'DATA' ? { ...f, data: Buffer.from(f.data as string, 'hex') } : f) as Frame;
+}
+
+describe('frame codec against the shared test vectors', () => {
+  it.each(vectors.map((v) => [v.file, v]))('%s decodes to the vector and re-encodes byte for byte', (_f, v) => {
+    const bin = fs.readFileSync(path.join(DIR, v.file));
+    expect(bin.length % 8).toBe(0);
+    expect(decodeFrame(bin)).toEqual(fromJson(v.frame));
+    expect(encodeFrame(fromJson(v.frame)).equals(bin)).toBe(true);
+  });
+
+  it('lays out a REQUEST exactly as PROTOCOL.md describes', () => {
+    const b = fs.readFileSync(path.join(DIR, 'request-get.bin'));
+    expect(b.readUInt32LE(0)).toBe(100); // length, unpadded
+    expect(b[4]).toBe(1); // type REQUEST
+    expect(b[5]).toBe(0); // flags: no TLS
+    expect(b.readUInt16LE(6)).toBe(0);
+    expect(b.readUInt32LE(8)).toBe(1); // stream
+    expect(b.readUInt32LE(12)).toBe(0); // arg
+    expect(b.readBigInt64LE(16)).toBe(0n); // content length
+    expect(b.readUInt16LE(24)).toBe(54321); // remote port
+    expect(b.readUInt16LE(26)).toBe(8080); // local port
+    expect(b.readUInt32LE(28)).toBe(1); // header pairs
+    expect(b.readUInt32LE(32)).toBe(3);
+    expect(b.toString('latin1', 36, 39)).toBe('GET');
+    expect(b.subarray(100).equals(Buffer.alloc(4))).toBe(true); // zero padding to 104
+    const chunked = fs.readFileSync(path.join(DIR, 'request-post-tls-chunked.bin'));
+    expect(chunked[5]).toBe(1); // TLS flag
+    expect(chunked.readBigInt64LE(16)).toBe(-1n); // unknown length = all ones
+  });
+
+  it('keeps header bytes as latin1 (one byte per character)', () => {
+    const f = decodeFrame(fs.readFileSync(path.join(DIR, 'request-post-tls-chunked.bin'))) as Extract<Frame, { type: 'REQUEST' }>;
+    expect(f.head.headers[7]).toBe('caf\u00e9');
+  });
+
+  it('rejects every truncation of a valid REQUEST and RESPONSE', () => {
+    for (const file of ['request-post-tls-chunked.bin', 'response-200.bin']) {
+      const bin = fs.readFileSync(path.join(DIR, file));
+      const len = bin.readUInt32LE(0);
+      for (let cut = 16; cut < len; cut++) {
+        const t = Buffer.from(bin.subarray(0, cut));
+        t.writeUInt32LE(cut, 0);
+        expect(() => decodeFrame(t)).toThrow(/WARDEN_ERR_SHM_PROTOCOL/);
+      }
+    }
+  });
+
+  it('rejects unknown types, bad lengths and out-of-range statuses', () => {
+    const ready = encodeFrame({ type: 'READY' });
+    expect(() => decodeFrame(Buffer.concat([ready.subarray(0, 4), Buffer.from([99]), ready.subarray(5)]))).toThrow(/unknown frame type 99/);
+    const short = Buffer.from(ready);
+    short.writeUInt32LE(8, 0);
+    expect(() => decodeFrame(short)).toThrow(/length 8/);
+    const resp = encodeFrame({ type: 'RESPONSE', stream: 1, status: 200, headers: [] });
+    resp.writeUInt32LE(42, 12);
+    expect(() => decodeFrame(resp)).toThrow(/status 42/);
+    const huge = encodeFrame({ type: 'RESPONSE', stream: 1, status: 200, headers: ['a', 'b'] });
+    huge.writeUInt32LE(0x7fffffff, 16);
+    expect(() => decodeFrame(huge)).toThrow(/header count/);
+  });
+});
