@@ -27,6 +27,11 @@ func main() {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		fmt.Fprintf(w, "second\n")
 	})
+	http.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		fmt.Fprintf(w, "slept %d ms\n", ms)
+	})
 	http.HandleFunc("/pid", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%d", os.Getpid())
 	})
