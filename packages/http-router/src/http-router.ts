@@ -1,0 +1,586 @@
+import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
+import { isIP, type Socket } from 'net';
+import { createWriteStream, type WriteStream } from 'fs';
+import type { Action, CompiledConfig, CompiledListener, Forwarded, Pass, PassTarget } from './internal/compiled-config';
+import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
+import { sendError } from './internal/error-page';
+import { ListenerEntry } from './internal/listener-entry';
+import type { ApplicationGateway, RequestInfo, RouterLogger } from './internal/ports';
+import { proxyRequest } from './internal/proxy';
+import { RequestContext } from './internal/request-context';
+import { installResponseHeaders } from './internal/response-headers';
+import { serveShare } from './internal/share';
+
+/** Options of an HttpRouter. */
+export interface HttpRouterOptions {
+  gateway: ApplicationGateway;
+  logger?: RouterLogger;
+}
+
+/** What prepare() hands back: install the new config, or undo what prepare bound. */
+export interface PreparedRouterChange {
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+/** Unit's `/status` connection and request counters. */
+export interface RouterStats {
+  connections: { accepted: number; active: number; idle: number; closed: number };
+  requests: { total: number };
+}
+
+const VERSION = '0.1.0';
+const MAX_PASS_DEPTH = 16;
+const kConn = Symbol('warden.router.conn');
+const kCtx = Symbol('warden.router.ctx');
+
+interface ConnState {
+  sock: Socket;
+  busy: number;
+  info: RequestInfo | null;
+  entry: ListenerEntry;
+  router: HttpRouter;
+}
+
+type Sock = Socket & { [kConn]?: ConnState };
+type Res = ServerResponse & { [kConn]?: ConnState; [kCtx]?: RequestContext };
+
+const noopLogger: RouterLogger = { info() {}, warn() {}, error() {}, debug() {} };
+
+/**
+ * Everything between a TCP connection and an application: binds Unit listeners, matches Unit routes and runs the
+ * actions (pass, return, share, proxy). Reconfiguration is two-phase (prepare binds, commit switches atomically),
+ * so a failed apply leaves the running config untouched.
+ */
+export class HttpRouter {
+  private readonly gateway: ApplicationGateway;
+  private readonly log: RouterLogger;
+  private readonly entries = new Map<string, ListenerEntry>();
+  private active: CompiledConfig | null = null;
+  private pending = false;
+  private accessLogStream: WriteStream | null = null;
+  private accessLogPath: string | null = null;
+  private serverHeader = `Warden/${VERSION}`;
+  /** Keep-alive agent for `proxy` and upstreams. */
+  readonly agent = new Agent({ keepAlive: true });
+  private accepted = 0;
+  private closedConns = 0;
+  private openConns = 0;
+  private busyConns = 0;
+  private requestsTotal = 0;
+  private closed = false;
+
+  constructor(opts: HttpRouterOptions) {
+    this.gateway = opts.gateway;
+    this.log = opts.logger ?? noopLogger;
+  }
+
+  /**
+   * Compiles `config` and binds the listeners it adds. Nothing changes for running traffic until commit().
+   * Throws RouterConfigError for bad semantics, or the listen error (code EADDRINUSE, EACCES, ...).
+   */
+  async prepare(config: RouterConfig): Promise<PreparedRouterChange> {
+    if (this.closed) throw new Error('the router is closed');
+    if (this.pending) throw new Error('another router change is prepared and not yet committed or rolled back');
+    const compiled = compileRouterConfig(config);
+    const added: ListenerEntry[] = [];
+    this.pending = true;
+    try {
+      for (const l of compiled.listeners.values()) {
+        if (this.entries.has(l.key)) continue;
+        const entry = this.createEntry(l, compiled);
+        await listen(entry.server, l);
+        added.push(entry);
+        this.entries.set(l.key, entry);
+      }
+    } catch (err) {
+      for (const e of added) {
+        this.entries.delete(e.listener.key);
+        e.server.close();
+      }
+      this.pending = false;
+      throw err;
+    }
+    let done = false;
+    return {
+      commit: async () => {
+        if (done) return;
+        done = true;
+        this.pending = false;
+        this.install(compiled);
+      },
+      rollback: async () => {
+        if (done) return;
+        done = true;
+        this.pending = false;
+        await Promise.all(
+          added.map(async (e) => {
+            this.entries.delete(e.listener.key);
+            await closeServer(e);
+          }),
+        );
+      },
+    };
+  }
+
+  /** The bound address of each listener, by its config name (useful with port 0). */
+  addresses(): Record<string, { address: string; port: number }> {
+    const out: Record<string, { address: string; port: number }> = {};
+    for (const e of this.entries.values()) {
+      const a = e.server.address();
+      if (a && typeof a === 'object') out[e.listener.name] = { address: a.address, port: a.port };
+    }
+    return out;
+  }
+
+  /** Unit status counters. */
+  stats(): RouterStats {
+    return {
+      connections: {
+        accepted: this.accepted,
+        active: this.busyConns,
+        idle: this.openConns - this.busyConns,
+        closed: this.closedConns,
+      },
+      requests: { total: this.requestsTotal },
+    };
+  }
+
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then drops what is left. */
+  async close(graceMs = 5000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const entries = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(
+      entries.map(async (e) => {
+        const timer = setTimeout(() => e.server.closeAllConnections(), graceMs);
+        timer.unref();
+        await closeServer(e);
+        clearTimeout(timer);
+      }),
+    );
+    this.agent.destroy();
+    if (this.accessLogStream) await endStream(this.accessLogStream);
+    this.accessLogStream = null;
+  }
+
+  private install(compiled: CompiledConfig): void {
+    this.active = compiled;
+    const s = compiled.settings;
+    this.serverHeader = s.serverVersion ? `Warden/${VERSION}` : 'Warden';
+    this.setAccessLog(compiled.accessLog?.path ?? null);
+    for (const [key, entry] of this.entries) {
+      const l = compiled.listeners.get(key);
+      if (!l) {
+        this.entries.delete(key);
+        entry.closing = true;
+        entry.live = false;
+        void closeServer(entry);
+        continue;
+      }
+      entry.listener = l;
+      entry.live = true;
+      entry.fast = l.pass.target?.kind === 'app' && !l.forwarded && !compiled.accessLog;
+      applyTimeouts(entry.server, compiled);
+    }
+  }
+
+  private setAccessLog(path: string | null): void {
+    if (path === this.accessLogPath) return;
+    if (this.accessLogStream) void endStream(this.accessLogStream);
+    this.accessLogStream = null;
+    this.accessLogPath = path;
+    if (path === null) return;
+    const stream = createWriteStream(path, { flags: 'a' });
+    stream.on('error', (err) => this.log.error({ err, path }, 'access log write failed'));
+    this.accessLogStream = stream;
+  }
+
+  private createEntry(l: CompiledListener, compiled: CompiledConfig): ListenerEntry {
+    const server = createServer({
+      maxHeaderSize: compiled.settings.maxHeaderSize,
+      requestTimeout: 0,
+      connectionsCheckingInterval: Math.max(250, Math.min(30_000, compiled.settings.headerReadTimeout / 4 || 30_000)),
+    });
+    const entry = new ListenerEntry(server, l);
+    applyTimeouts(server, compiled);
+    server.on('connection', (sock: Sock) => this.onConnection(entry, sock));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
+    server.on('error', (err) => this.log.error({ err, listener: l.name }, 'listener error'));
+    return entry;
+  }
+
+  private onConnection(entry: ListenerEntry, sock: Sock): void {
+    this.accepted++;
+    this.openConns++;
+    sock[kConn] = { sock, busy: 0, info: null, entry, router: this };
+    entry.sockets.add(sock);
+    sock.once('close', onSocketClose);
+  }
+
+  /** @internal */
+  connectionClosed(st: ConnState, sock: Socket): void {
+    this.openConns--;
+    this.closedConns++;
+    if (st.busy > 0) this.busyConns--;
+    st.busy = 0;
+    st.entry.sockets.delete(sock);
+  }
+
+  /** @internal */
+  responseDone(st: ConnState, res: Res): void {
+    if (st.busy > 0 && --st.busy === 0) this.busyConns--;
+    const ctx = res[kCtx];
+    if (ctx && this.active?.accessLog && this.accessLogStream) this.writeAccessLog(ctx);
+    if (st.entry.closing && st.busy === 0) {
+      if (!st.sock.destroyed) st.sock.end();
+    }
+  }
+
+  private writeAccessLog(ctx: RequestContext): void {
+    const log = this.active!.accessLog!;
+    try {
+      if (log.cond && !log.cond(ctx)) return;
+      this.accessLogStream!.write(log.format(ctx) + '\n');
+    } catch (err) {
+      this.log.warn({ err }, 'access log line failed');
+    }
+  }
+
+  private onRequest(entry: ListenerEntry, req: IncomingMessage, res: Res): void {
+    this.requestsTotal++;
+    const sock = req.socket as Sock;
+    const st = sock[kConn];
+    if (st) {
+      if (st.busy++ === 0) this.busyConns++;
+      res[kConn] = st;
+      res.once('close', onResponseClose);
+    }
+    const cfg = this.active;
+    res.setHeader('Server', this.serverHeader);
+    if (!entry.live || cfg === null) {
+      sendError(res, 503, true);
+      return;
+    }
+    if (entry.closing) res.shouldKeepAlive = false;
+    const s = cfg.settings;
+    if (s.discardUnsafeFields) discardUnsafe(req);
+
+    // Body limits and timeouts.
+    const cl = req.headers['content-length'];
+    const hasBody = cl !== undefined ? cl !== '0' : req.headers['transfer-encoding'] !== undefined;
+    if (cl !== undefined && Number(cl) > s.maxBodySize) {
+      sendError(res, 413, true);
+      return;
+    }
+    if (hasBody && cl === undefined) limitChunkedBody(req, res, s.maxBodySize);
+    const timeout = hasBody ? s.bodyReadTimeout : s.sendTimeout;
+    if (timeout > 0) {
+      sock.setTimeout(timeout);
+      res.on('timeout', onResponseTimeout);
+    }
+
+    const l = entry.listener;
+    try {
+      if (entry.fast) {
+        const url = req.url ?? '';
+        if (url.charCodeAt(0) !== 47 || url.indexOf('%') !== -1 || url.indexOf('/.') !== -1) {
+          const probe = new RequestContext(req, res, '', 0, '', 0, 'http');
+          if (!probe.parse()) {
+            sendError(res, 400, true);
+            return;
+          }
+        }
+        const t = l.pass.target as { app: string; target: string | undefined };
+        this.gateway.handle(t.app, t.target, req, res, st ? connInfo(st, sock) : connInfo(null, sock));
+        return;
+      }
+      const ctx = new RequestContext(
+        req,
+        res,
+        sock.remoteAddress ?? '',
+        sock.remotePort ?? 0,
+        sock.localAddress ?? '',
+        sock.localPort ?? 0,
+        'http',
+      );
+      res[kCtx] = ctx;
+      if (cfg.accessLog?.countsBytes) countBodyBytes(ctx);
+      if (l.forwarded) applyForwarded(ctx, l.forwarded);
+      if (!ctx.parse()) {
+        sendError(res, 400, true);
+        return;
+      }
+      this.runPass(ctx, l.pass, cfg);
+    } catch (err) {
+      this.log.error({ err, url: req.url }, 'request handling failed');
+      sendError(res, 500);
+    }
+  }
+
+  private runPass(ctx: RequestContext, pass: Pass, cfg: CompiledConfig): void {
+    let target: PassTarget | null = pass.target;
+    if (target === null) {
+      target = cfg.resolvePass(pass.dynamic!(ctx));
+      if (target === null) {
+        sendError(ctx.res, 404);
+        return;
+      }
+    }
+    if (++ctx.depth > MAX_PASS_DEPTH) {
+      this.log.warn({ pass: pass.text }, 'too many nested passes');
+      sendError(ctx.res, 500);
+      return;
+    }
+    switch (target.kind) {
+      case 'app':
+        this.gateway.handle(target.app, target.target, ctx.req, ctx.res, {
+          remoteAddress: ctx.remoteAddress,
+          remotePort: ctx.remotePort,
+          localAddress: ctx.localAddress,
+          localPort: ctx.localPort,
+          scheme: ctx.scheme,
+        });
+        return;
+      case 'route': {
+        const steps = target.steps;
+        for (let i = 0; i < steps.length; i++) {
+          const step = steps[i];
+          if (step.test === null || step.test(ctx)) {
+            this.runAction(ctx, step.action, cfg);
+            return;
+          }
+        }
+        sendError(ctx.res, 404);
+        return;
+      }
+      case 'upstream': {
+        const server = target.upstream.pick();
+        if (!server) sendError(ctx.res, 502);
+        else proxyRequest(ctx, server, this.agent, this.log);
+        return;
+      }
+    }
+  }
+
+  private runAction(ctx: RequestContext, action: Action, cfg: CompiledConfig): void {
+    if (action.rewrite !== null && !ctx.rewrite(action.rewrite(ctx))) {
+      sendError(ctx.res, 400);
+      return;
+    }
+    if (action.responseHeaders !== null) installResponseHeaders(ctx, action.responseHeaders);
+    switch (action.kind) {
+      case 'pass':
+        this.runPass(ctx, action.pass!, cfg);
+        return;
+      case 'return':
+        sendReturn(ctx, action);
+        return;
+      case 'proxy':
+        proxyRequest(ctx, action.proxy!, this.agent, this.log);
+        return;
+      case 'share':
+        serveShare(ctx, action.share!, cfg.settings).then(
+          (status) => {
+            if (status === 0) return;
+            const fb = action.share!.fallback;
+            if (fb) this.runAction(ctx, fb, cfg);
+            else sendError(ctx.res, status);
+          },
+          (err) => {
+            this.log.error({ err }, 'share failed');
+            sendError(ctx.res, 500);
+          },
+        );
+        return;
+    }
+  }
+}
+
+function onSocketClose(this: Sock): void {
+  const st = this[kConn];
+  if (st) st.router.connectionClosed(st, this);
+}
+
+function onResponseClose(this: Res): void {
+  const st = this[kConn];
+  if (st) st.router.responseDone(st, this);
+}
+
+/** Socket inactivity: a client that stops sending its body or stops reading the response is dropped. */
+function onResponseTimeout(this: Res, sock: Socket): void {
+  const req = this.req;
+  if (!req.complete || this.writableLength > 0 || this.writableNeedDrain) {
+    sock.destroy();
+    return;
+  }
+  // The app is still working and the client is waiting: not the client's fault; keep waiting.
+  sock.setTimeout(sock.timeout ?? 0);
+}
+
+function connInfo(st: ConnState | null, sock: Socket): RequestInfo {
+  if (st && st.info) return st.info;
+  const info: RequestInfo = {
+    remoteAddress: sock.remoteAddress ?? '',
+    remotePort: sock.remotePort ?? 0,
+    localAddress: sock.localAddress ?? '',
+    localPort: sock.localPort ?? 0,
+    scheme: 'http',
+  };
+  if (st) st.info = info;
+  return info;
+}
+
+function sendReturn(ctx: RequestContext, action: Action): void {
+  const res = ctx.res;
+  const status = action.status;
+  const location = action.location === null ? null : action.location(ctx);
+  if (status < 100) {
+    // Node refuses to send status codes below 100; Unit allows 0–999, so write the response head ourselves.
+    ctx.rawStatus = status;
+    const sock = ctx.req.socket;
+    const code = String(status).padStart(3, '0');
+    let head = `HTTP/1.1 ${code} \r\nServer: ${String(res.getHeader('server') ?? 'Warden')}\r\n`;
+    if (location !== null) head += `Location: ${encodeHeader(location)}\r\n`;
+    head += 'Content-Length: 0\r\nConnection: close\r\n\r\n';
+    sock.end(head);
+    return;
+  }
+  if (location !== null) res.setHeader('Location', encodeHeader(location));
+  if (status >= 400) {
+    sendError(res, status);
+    return;
+  }
+  res.statusCode = status;
+  res.setHeader('Content-Length', 0);
+  res.end();
+}
+
+/** Header values must be latin1 without CR/LF; percent-encode anything else (e.g. a decoded `$uri` in a Location). */
+function encodeHeader(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[^\x20-\x7e]/.test(v) ? v.replace(/[^\x20-\x7e]/g, (c) => encodeURIComponent(c)) : v;
+}
+
+function applyForwarded(ctx: RequestContext, fw: Forwarded): void {
+  if (!fw.source(ctx.remoteAddress, ctx.remotePort)) return;
+  if (fw.clientIp !== null) {
+    const v = ctx.header(fw.clientIp);
+    if (v) {
+      const list = v.split(',');
+      let chosen = '';
+      for (let i = list.length - 1; i >= 0; i--) {
+        chosen = list[i].trim();
+        if (!fw.recursive || !isIP(chosen) || !fw.source(chosen, -1)) break;
+      }
+      if (isIP(chosen)) {
+        ctx.remoteAddress = chosen;
+        ctx.remotePort = 0;
+      }
+    }
+  }
+  if (fw.protocol !== null) {
+    const v = ctx.header(fw.protocol);
+    if (v) {
+      const last = v.slice(v.lastIndexOf(',') + 1).trim().toLowerCase();
+      if (last === 'https' || last === 'on') ctx.scheme = 'https';
+      else if (last === 'http') ctx.scheme = 'http';
+    }
+  }
+}
+
+/** Drops header fields whose names hold anything but letters, digits and `-` (Unit's discard_unsafe_fields). */
+function discardUnsafe(req: IncomingMessage): void {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    for (let k = 0; k < name.length; k++) {
+      const c = name.charCodeAt(k) | 0x20;
+      if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 0x2d)) {
+        delete req.headers[name.toLowerCase()];
+        raw.splice(i, 2);
+        i -= 2;
+        break;
+      }
+    }
+  }
+}
+
+/** Counts the body bytes of a chunked request as the parser pushes them, answering 413 past `max`. */
+function limitChunkedBody(req: IncomingMessage, res: ServerResponse, max: number): void {
+  let total = 0;
+  const push = req.push;
+  req.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk !== null && chunk !== undefined) {
+      total += (chunk as Buffer).length;
+      if (total > max) {
+        // Swallow the rest (no 'end' reaches the handler) and answer 413 once; later writes by the handler are
+        // ignored so a gateway still streaming cannot throw on a response that is already sent.
+        req.push = () => false;
+        if (!res.headersSent) {
+          sendError(res, 413, true);
+          res.writeHead = () => res;
+          res.write = () => true;
+          res.end = () => res;
+        } else res.destroy();
+        return false;
+      }
+    }
+    return push.call(this, chunk, encoding);
+  };
+}
+
+/** Counts response body bytes for `$body_bytes_sent`. */
+function countBodyBytes(ctx: RequestContext): void {
+  const res = ctx.res;
+  const write = res.write;
+  const end = res.end;
+  const add = (chunk: unknown, enc: unknown) => {
+    if (typeof chunk === 'string') ctx.bodyBytes += Buffer.byteLength(chunk, typeof enc === 'string' ? (enc as BufferEncoding) : 'utf8');
+    else if (chunk && typeof (chunk as Buffer).length === 'number') ctx.bodyBytes += (chunk as Buffer).length;
+  };
+  res.write = function (this: ServerResponse, chunk: unknown, enc?: unknown, cb?: unknown) {
+    add(chunk, enc);
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, enc, cb);
+  } as ServerResponse['write'];
+  res.end = function (this: ServerResponse, chunk?: unknown, enc?: unknown, cb?: unknown) {
+    if (typeof chunk !== 'function') add(chunk, enc);
+    return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, enc, cb);
+  } as ServerResponse['end'];
+}
+
+function applyTimeouts(server: Server, cfg: CompiledConfig): void {
+  const s = cfg.settings;
+  server.headersTimeout = s.headerReadTimeout;
+  server.keepAliveTimeout = s.idleTimeout;
+}
+
+function listen(server: Server, l: CompiledListener): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host: l.host, port: l.port, backlog: l.backlog, ipv6Only: l.ipv6Only, exclusive: true });
+  });
+}
+
+/** Stops accepting; idle connections close now, busy ones after their current response. */
+function closeServer(entry: ListenerEntry): Promise<void> {
+  entry.closing = true;
+  return new Promise((resolve) => {
+    entry.server.close(() => resolve());
+    entry.server.closeIdleConnections();
+  });
+}
+
+function endStream(s: WriteStream): Promise<void> {
+  return new Promise((resolve) => s.end(() => resolve()));
+}

@@ -1,0 +1,114 @@
+import type { AddressTest } from './address-pattern';
+import type { StringTest } from './pattern';
+import type { MatchTest } from './route-matcher';
+import type { Template } from './template';
+import type { Upstream } from './upstream';
+
+/** Where a `pass` leads, resolved at compile time (or per request when it holds variables). */
+export type PassTarget =
+  | { kind: 'app'; app: string; target: string | undefined }
+  | { kind: 'route'; name: string; steps: RouteStep[] }
+  | { kind: 'upstream'; name: string; upstream: Upstream };
+
+/** A `pass` value: static when it has no variables, else resolved per request. */
+export interface Pass {
+  text: string;
+  target: PassTarget | null;
+  dynamic: Template | null;
+}
+
+/** One compiled route step. */
+export interface RouteStep {
+  test: MatchTest | null;
+  action: Action;
+}
+
+/** Where `proxy` sends requests. */
+export interface ProxyTarget {
+  host: string;
+  port: number;
+  socketPath: string | undefined;
+  /** Text of the target for logs. */
+  text: string;
+}
+
+/** A compiled `share` action. */
+export interface ShareSpec {
+  paths: Template[];
+  index: string;
+  types: StringTest | null;
+  chroot: Template | null;
+  followSymlinks: boolean;
+  traverseMounts: boolean;
+  fallback: Action | null;
+}
+
+/** A compiled action object. */
+export interface Action {
+  /** The action object as written in the config. */
+  json: Record<string, unknown>;
+  kind: 'pass' | 'return' | 'share' | 'proxy';
+  rewrite: Template | null;
+  responseHeaders: Array<{ name: string; value: Template | null }> | null;
+  pass: Pass | null;
+  status: number;
+  location: Template | null;
+  share: ShareSpec | null;
+  proxy: ProxyTarget | null;
+}
+
+/** `forwarded` of a listener. */
+export interface Forwarded {
+  clientIp: string | null;
+  protocol: string | null;
+  source: AddressTest;
+  recursive: boolean;
+}
+
+/** One compiled listener. */
+export interface CompiledListener {
+  /** Name as written in the config (`127.0.0.1:8080`). */
+  name: string;
+  /** Canonical bind key (`0.0.0.0:8080`, `[::1]:8080`). */
+  key: string;
+  host: string;
+  port: number;
+  ipv6Only: boolean;
+  backlog: number | undefined;
+  pass: Pass;
+  forwarded: Forwarded | null;
+}
+
+/** `settings.http`, in milliseconds and bytes. */
+export interface HttpSettings {
+  headerReadTimeout: number;
+  bodyReadTimeout: number;
+  sendTimeout: number;
+  idleTimeout: number;
+  maxBodySize: number;
+  discardUnsafeFields: boolean;
+  serverVersion: boolean;
+  maxHeaderSize: number;
+  /** Lower-case extension (with dot) → MIME type. */
+  mimeByExt: Map<string, string>;
+  /** Exact file name → MIME type. */
+  mimeByName: Map<string, string>;
+}
+
+/** `access_log`. */
+export interface AccessLog {
+  path: string;
+  format: Template;
+  cond: ((ctx: import('./request-context').RequestContext) => boolean) | null;
+  countsBytes: boolean;
+}
+
+/** A whole compiled router config: what one atomic switch installs. */
+export interface CompiledConfig {
+  listeners: Map<string, CompiledListener>;
+  /** Named routes (`''` for the array form). */
+  routes: Map<string, RouteStep[]>;
+  settings: HttpSettings;
+  accessLog: AccessLog | null;
+  resolvePass(text: string): PassTarget | null;
+}

@@ -1,0 +1,447 @@
+import { isIPv4, isIPv6 } from 'net';
+import { compileAddressSet } from './address-pattern';
+import type {
+  AccessLog,
+  Action,
+  CompiledConfig,
+  CompiledListener,
+  Forwarded,
+  HttpSettings,
+  Pass,
+  PassTarget,
+  ProxyTarget,
+  RouteStep,
+  ShareSpec,
+} from './compiled-config';
+import { jp, RouterConfigError } from './errors';
+import { defaultMimeTypes } from './mime-types';
+import { compilePatternSet } from './pattern';
+import { compileMatch } from './route-matcher';
+import { compileTemplate, truthy } from './template';
+import { Upstream } from './upstream';
+
+/** The parts of a Unit config the router reads. */
+export interface RouterConfig {
+  listeners?: object;
+  routes?: unknown;
+  upstreams?: object;
+  settings?: object;
+  access_log?: unknown;
+  applications?: object;
+}
+
+/** Unit's default access log format (combined). */
+export const DEFAULT_LOG_FORMAT =
+  '$remote_addr - - [$time_local] "$request_line" $status $body_bytes_sent "$header_referer" "$header_user_agent"';
+
+type Obj = Record<string, unknown>;
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function unknownKeys(obj: Obj, allowed: readonly string[], path: string): void {
+  for (const k of Object.keys(obj)) if (!allowed.includes(k)) throw new RouterConfigError(`Unknown parameter "${k}".`, jp(path, k));
+}
+
+function str(v: unknown, name: string, path: string): string {
+  if (typeof v !== 'string') throw new RouterConfigError(`The "${name}" value must be a string.`, path);
+  return v;
+}
+
+/** Parses `IP:port`, `*:port`, `[v6]:port` into a bind host, port and canonical key. */
+export function parseListenAddress(name: string, path: string): { host: string; port: number; ipv6Only: boolean; key: string } {
+  const bad = () => new RouterConfigError(`The listener address "${name}" is invalid.`, path);
+  let host: string;
+  let portText: string;
+  let v6 = false;
+  if (name.startsWith('[')) {
+    const close = name.indexOf(']');
+    if (close < 0 || name[close + 1] !== ':') throw bad();
+    host = name.slice(1, close);
+    portText = name.slice(close + 2);
+    if (!isIPv6(host)) throw bad();
+    v6 = true;
+  } else {
+    const colon = name.lastIndexOf(':');
+    if (colon <= 0) throw bad();
+    host = name.slice(0, colon);
+    portText = name.slice(colon + 1);
+    if (host === '*') host = '0.0.0.0';
+    else if (!isIPv4(host)) throw bad();
+  }
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw bad();
+  const port = Number(portText);
+  const key = v6 ? `[${host.toLowerCase()}]:${port}` : `${host}:${port}`;
+  return { host, port, ipv6Only: v6, key };
+}
+
+function parseServerAddress(text: string, path: string): ProxyTarget {
+  try {
+    const a = parseListenAddress(text, path);
+    if (a.host === '0.0.0.0' && text.startsWith('*')) throw new Error('wildcard');
+    return { host: a.host, port: a.port, socketPath: undefined, text };
+  } catch {
+    throw new RouterConfigError(`The "${text}" address is invalid.`, path);
+  }
+}
+
+function parseProxy(v: unknown, path: string): ProxyTarget {
+  const text = str(v, 'proxy', path);
+  const bad = () => new RouterConfigError(`The "proxy" address "${text}" is invalid.`, path);
+  if (!text.startsWith('http://')) throw bad();
+  const rest = text.slice(7);
+  if (rest.startsWith('unix:')) {
+    const sock = rest.slice(5);
+    if (!sock.startsWith('/')) throw bad();
+    return { host: 'localhost', port: 0, socketPath: sock, text };
+  }
+  try {
+    const a = parseListenAddress(rest, path);
+    if (rest.startsWith('*')) throw bad();
+    return { host: a.host, port: a.port, socketPath: undefined, text };
+  } catch {
+    throw bad();
+  }
+}
+
+function num(v: unknown, name: string, path: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    throw new RouterConfigError(`The "${name}" value must be a number between ${min} and ${max}.`, path);
+  }
+  return v;
+}
+
+function bool(v: unknown, name: string, path: string): boolean {
+  if (typeof v !== 'boolean') throw new RouterConfigError(`The "${name}" value must be a boolean.`, path);
+  return v;
+}
+
+function compileSettings(settings: unknown): HttpSettings {
+  const s: HttpSettings = {
+    headerReadTimeout: 30_000,
+    bodyReadTimeout: 30_000,
+    sendTimeout: 30_000,
+    idleTimeout: 180_000,
+    maxBodySize: 8_388_608,
+    discardUnsafeFields: true,
+    serverVersion: true,
+    maxHeaderSize: 8192 * 4,
+    mimeByExt: defaultMimeTypes(),
+    mimeByName: new Map(),
+  };
+  if (settings === undefined) return s;
+  if (!isObject(settings)) throw new RouterConfigError('The "settings" value must be an object.', '/settings');
+  const http = settings.http;
+  if (http === undefined) return s;
+  const base = '/settings/http';
+  if (!isObject(http)) throw new RouterConfigError('The "http" value must be an object.', base);
+  let bufSize = 8192;
+  let bufCount = 4;
+  for (const [k, v] of Object.entries(http)) {
+    const p = jp(base, k);
+    switch (k) {
+      case 'header_read_timeout':
+        s.headerReadTimeout = num(v, k, p, 0, 2 ** 31 / 1000) * 1000;
+        break;
+      case 'body_read_timeout':
+        s.bodyReadTimeout = num(v, k, p, 0, 2 ** 31 / 1000) * 1000;
+        break;
+      case 'send_timeout':
+        s.sendTimeout = num(v, k, p, 0, 2 ** 31 / 1000) * 1000;
+        break;
+      case 'idle_timeout':
+        s.idleTimeout = num(v, k, p, 0, 2 ** 31 / 1000) * 1000;
+        break;
+      case 'max_body_size':
+        s.maxBodySize = num(v, k, p, 0, Number.MAX_SAFE_INTEGER);
+        break;
+      case 'large_header_buffer_size':
+        bufSize = num(v, k, p, 1, 2 ** 24);
+        break;
+      case 'large_header_buffers':
+        bufCount = num(v, k, p, 1, 1024);
+        break;
+      case 'body_buffer_size':
+        num(v, k, p, 1, 2 ** 31);
+        break;
+      case 'discard_unsafe_fields':
+        s.discardUnsafeFields = bool(v, k, p);
+        break;
+      case 'server_version':
+        s.serverVersion = bool(v, k, p);
+        break;
+      case 'log_route':
+      case 'chunked_transform':
+        bool(v, k, p);
+        break;
+      case 'static':
+        compileStatic(v, p, s);
+        break;
+      default:
+        throw new RouterConfigError(`Unknown parameter "${k}".`, p);
+    }
+  }
+  s.maxHeaderSize = Math.max(1024, Math.floor(bufSize * bufCount));
+  return s;
+}
+
+function compileStatic(v: unknown, path: string, s: HttpSettings): void {
+  if (!isObject(v)) throw new RouterConfigError('The "static" value must be an object.', path);
+  unknownKeys(v, ['mime_types'], path);
+  const mt = v.mime_types;
+  if (mt === undefined) return;
+  const mp = jp(path, 'mime_types');
+  if (!isObject(mt)) throw new RouterConfigError('The "mime_types" value must be an object.', mp);
+  for (const [type, exts] of Object.entries(mt)) {
+    const tp = jp(mp, type);
+    const list = Array.isArray(exts) ? exts : [exts];
+    list.forEach((e, i) => {
+      const ext = str(e, type, Array.isArray(exts) ? jp(tp, i) : tp);
+      if (ext.startsWith('.')) s.mimeByExt.set(ext.toLowerCase(), type);
+      else s.mimeByName.set(ext, type);
+    });
+  }
+}
+
+function compileAccessLog(v: unknown): AccessLog | null {
+  if (v === undefined || v === null) return null;
+  const base = '/access_log';
+  if (typeof v === 'string') {
+    return { path: v, format: compileTemplate(DEFAULT_LOG_FORMAT, base).fn, cond: null, countsBytes: true };
+  }
+  if (!isObject(v)) throw new RouterConfigError('The "access_log" value must be a string or an object.', base);
+  unknownKeys(v, ['path', 'format', 'if'], base);
+  const path = str(v.path, 'path', jp(base, 'path'));
+  const formatText = v.format === undefined ? DEFAULT_LOG_FORMAT : str(v.format, 'format', jp(base, 'format'));
+  const fmt = compileTemplate(formatText, jp(base, 'format'));
+  let cond: AccessLog['cond'] = null;
+  if (v.if !== undefined) {
+    const text = str(v.if, 'if', jp(base, 'if'));
+    const negate = text.startsWith('!');
+    const t = compileTemplate(negate ? text.slice(1) : text, jp(base, 'if')).fn;
+    cond = negate ? (c) => !truthy(t(c)) : (c) => truthy(t(c));
+  }
+  return { path, format: fmt.fn, cond, countsBytes: fmt.vars.includes('body_bytes_sent') };
+}
+
+/** Compiles and checks a whole router config; throws RouterConfigError with the JSON path of the first problem. */
+export function compileRouterConfig(config: RouterConfig, opts: { anyApplication?: boolean } = {}): CompiledConfig {
+  const apps = isObject(config.applications) ? (config.applications as Obj) : {};
+  const anyApp = opts.anyApplication === true;
+  const settings = compileSettings(config.settings);
+
+  // Upstreams.
+  const upstreams = new Map<string, Upstream>();
+  if (config.upstreams !== undefined) {
+    if (!isObject(config.upstreams)) throw new RouterConfigError('The "upstreams" value must be an object.', '/upstreams');
+    for (const [name, up] of Object.entries(config.upstreams)) {
+      const p = jp('/upstreams', name);
+      if (!isObject(up)) throw new RouterConfigError(`The "${name}" upstream must be an object.`, p);
+      unknownKeys(up, ['servers'], p);
+      if (!isObject(up.servers)) throw new RouterConfigError('The "servers" value must be an object.', jp(p, 'servers'));
+      const servers: Array<{ target: ProxyTarget; weight: number }> = [];
+      for (const [addr, srv] of Object.entries(up.servers)) {
+        const sp = jp(jp(p, 'servers'), addr);
+        if (!isObject(srv)) throw new RouterConfigError(`The "${addr}" server must be an object.`, sp);
+        unknownKeys(srv, ['weight'], sp);
+        const weight = srv.weight === undefined ? 1 : num(srv.weight, 'weight', jp(sp, 'weight'), 0, 1_000_000);
+        servers.push({ target: parseServerAddress(addr, sp), weight });
+      }
+      upstreams.set(name, new Upstream(name, servers));
+    }
+  }
+
+  // Routes: create the step arrays first so that `routes/x` references can be resolved in any order.
+  const routes = new Map<string, RouteStep[]>();
+  const routesIsArray = Array.isArray(config.routes);
+  const pendingRoutes: Array<{ name: string; steps: unknown[]; path: string }> = [];
+  if (config.routes !== undefined) {
+    if (routesIsArray) pendingRoutes.push({ name: '', steps: config.routes as unknown[], path: '/routes' });
+    else if (isObject(config.routes)) {
+      for (const [name, steps] of Object.entries(config.routes)) {
+        const p = jp('/routes', name);
+        if (!Array.isArray(steps)) throw new RouterConfigError(`The "${name}" route must be an array.`, p);
+        pendingRoutes.push({ name, steps, path: p });
+      }
+    } else throw new RouterConfigError('The "routes" value must be an array or an object.', '/routes');
+    for (const r of pendingRoutes) routes.set(r.name, []);
+  }
+
+  const resolvePass = (text: string): PassTarget | null => {
+    const parts = text.split('/');
+    if (parts[0] === 'applications' && (parts.length === 2 || parts.length === 3) && parts[1] !== '') {
+      if (anyApp) return { kind: 'app', app: parts[1], target: parts[2] };
+      const app = apps[parts[1]];
+      if (!isObject(app)) return null;
+      const targets = isObject(app.targets) ? app.targets : undefined;
+      if (parts.length === 3) {
+        if (!targets || !(parts[2] in targets)) return null;
+        return { kind: 'app', app: parts[1], target: parts[2] };
+      }
+      if (targets) return null;
+      return { kind: 'app', app: parts[1], target: undefined };
+    }
+    if (parts[0] === 'routes') {
+      if (parts.length === 1 && routesIsArray) return { kind: 'route', name: '', steps: routes.get('')! };
+      if (parts.length === 2 && !routesIsArray && routes.has(parts[1]) && parts[1] !== '') {
+        return { kind: 'route', name: parts[1], steps: routes.get(parts[1])! };
+      }
+      return null;
+    }
+    if (parts[0] === 'upstreams' && parts.length === 2) {
+      const up = upstreams.get(parts[1]);
+      return up ? { kind: 'upstream', name: parts[1], upstream: up } : null;
+    }
+    return null;
+  };
+
+  const compilePass = (v: unknown, path: string): Pass => {
+    const text = str(v, 'pass', path);
+    const tpl = compileTemplate(text, path);
+    if (tpl.constant === null) return { text, target: null, dynamic: tpl.fn };
+    const target = resolvePass(text);
+    if (!target) throw new RouterConfigError(`Request "pass" points to invalid location "${text}".`, path);
+    return { text, target, dynamic: null };
+  };
+
+  const compileAction = (v: unknown, path: string): Action => {
+    if (!isObject(v)) throw new RouterConfigError('The "action" value must be an object.', path);
+    const kinds = (['pass', 'share', 'proxy', 'return'] as const).filter((k) => v[k] !== undefined);
+    if (kinds.length === 0) {
+      throw new RouterConfigError('The "action" object must have one of "pass", "share", "proxy", or "return" options set.', path);
+    }
+    if (kinds.length > 1) {
+      throw new RouterConfigError('The "action" object must have just one of "pass", "share", "proxy", or "return" options set.', path);
+    }
+    const kind = kinds[0];
+    const allowed: Record<typeof kind, string[]> = {
+      pass: ['pass'],
+      proxy: ['proxy'],
+      return: ['return', 'location'],
+      share: ['share', 'index', 'types', 'fallback', 'chroot', 'follow_symlinks', 'traverse_mounts'],
+    };
+    unknownKeys(v, [...allowed[kind], 'rewrite', 'response_headers'], path);
+    const action: Action = {
+      json: v,
+      kind,
+      rewrite: null,
+      responseHeaders: null,
+      pass: null,
+      status: 0,
+      location: null,
+      share: null,
+      proxy: null,
+    };
+    if (v.rewrite !== undefined) action.rewrite = compileTemplate(str(v.rewrite, 'rewrite', jp(path, 'rewrite')), jp(path, 'rewrite')).fn;
+    if (v.response_headers !== undefined) {
+      const rp = jp(path, 'response_headers');
+      if (!isObject(v.response_headers)) throw new RouterConfigError('The "response_headers" value must be an object.', rp);
+      action.responseHeaders = [];
+      for (const [name, value] of Object.entries(v.response_headers)) {
+        const hp = jp(rp, name);
+        if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new RouterConfigError(`The "${name}" header name is invalid.`, hp);
+        if (name.toLowerCase() === 'content-length') {
+          throw new RouterConfigError(`The "${name}" response header value is not supported.`, hp);
+        }
+        if (value !== null && typeof value !== 'string') {
+          throw new RouterConfigError(`The "${name}" response header value must be a string or null.`, hp);
+        }
+        action.responseHeaders.push({ name, value: value === null ? null : compileTemplate(value, hp).fn });
+      }
+    }
+    switch (kind) {
+      case 'pass':
+        action.pass = compilePass(v.pass, jp(path, 'pass'));
+        break;
+      case 'proxy':
+        action.proxy = parseProxy(v.proxy, jp(path, 'proxy'));
+        break;
+      case 'return': {
+        const rp = jp(path, 'return');
+        if (typeof v.return !== 'number' || !Number.isInteger(v.return) || v.return < 0 || v.return > 999) {
+          throw new RouterConfigError('The "return" value is out of allowed range.', rp);
+        }
+        action.status = v.return;
+        if (v.location !== undefined) {
+          action.location = compileTemplate(str(v.location, 'location', jp(path, 'location')), jp(path, 'location')).fn;
+        }
+        break;
+      }
+      case 'share':
+        action.share = compileShare(v, path);
+        break;
+    }
+    return action;
+  };
+
+  const compileShare = (v: Obj, path: string): ShareSpec => {
+    const sp = jp(path, 'share');
+    const list = Array.isArray(v.share) ? v.share : [v.share];
+    const paths = list.map((s, i) => {
+      const p = Array.isArray(v.share) ? jp(sp, i) : sp;
+      return compileTemplate(str(s, 'share', p), p).fn;
+    });
+    const index = v.index === undefined ? 'index.html' : str(v.index, 'index', jp(path, 'index'));
+    const types =
+      v.types === undefined ? null : compilePatternSet(v.types, { fold: 'lower', decode: 'none' }, jp(path, 'types'));
+    const chroot =
+      v.chroot === undefined ? null : compileTemplate(str(v.chroot, 'chroot', jp(path, 'chroot')), jp(path, 'chroot')).fn;
+    const followSymlinks = v.follow_symlinks === undefined ? true : bool(v.follow_symlinks, 'follow_symlinks', jp(path, 'follow_symlinks'));
+    const traverseMounts = v.traverse_mounts === undefined ? true : bool(v.traverse_mounts, 'traverse_mounts', jp(path, 'traverse_mounts'));
+    const fallback = v.fallback === undefined ? null : compileAction(v.fallback, jp(path, 'fallback'));
+    return { paths, index, types, chroot, followSymlinks, traverseMounts, fallback };
+  };
+
+  for (const r of pendingRoutes) {
+    const steps = routes.get(r.name)!;
+    r.steps.forEach((step, i) => {
+      const p = jp(r.path, i);
+      if (!isObject(step)) throw new RouterConfigError('A route step must be an object.', p);
+      unknownKeys(step, ['match', 'action'], p);
+      if (step.action === undefined) throw new RouterConfigError('The "action" option is required.', jp(p, 'action'));
+      steps.push({ test: compileMatch(step.match, jp(p, 'match')), action: compileAction(step.action, jp(p, 'action')) });
+    });
+  }
+
+  // Listeners.
+  const listeners = new Map<string, CompiledListener>();
+  if (config.listeners !== undefined) {
+    if (!isObject(config.listeners)) throw new RouterConfigError('The "listeners" value must be an object.', '/listeners');
+    for (const [name, l] of Object.entries(config.listeners)) {
+      const p = jp('/listeners', name);
+      const addr = parseListenAddress(name, p);
+      if (!isObject(l)) throw new RouterConfigError(`The "${name}" listener must be an object.`, p);
+      unknownKeys(l, ['pass', 'backlog', 'forwarded', 'client_ip', 'tls'], p);
+      if (l.tls !== undefined) throw new RouterConfigError('The "tls" option is not supported by this build.', jp(p, 'tls'));
+      if (l.pass === undefined) throw new RouterConfigError('The "pass" option is required.', jp(p, 'pass'));
+      const backlog = l.backlog === undefined ? undefined : num(l.backlog, 'backlog', jp(p, 'backlog'), 0, 2 ** 31 - 1);
+      const fw = l.forwarded ?? l.client_ip;
+      const fwPath = jp(p, l.forwarded !== undefined ? 'forwarded' : 'client_ip');
+      const forwarded = fw === undefined ? null : compileForwarded(fw, fwPath, l.client_ip !== undefined && l.forwarded === undefined);
+      if (listeners.has(addr.key)) throw new RouterConfigError(`The listener "${name}" duplicates another listener's address.`, p);
+      listeners.set(addr.key, { name, ...addr, backlog, pass: compilePass(l.pass, jp(p, 'pass')), forwarded });
+    }
+  }
+
+  return { listeners, routes, settings, accessLog: compileAccessLog(config.access_log), resolvePass };
+}
+
+function compileForwarded(v: unknown, path: string, legacy: boolean): Forwarded {
+  if (!isObject(v)) throw new RouterConfigError('The "forwarded" value must be an object.', path);
+  // Unit's older `client_ip` object used `header` for the header name.
+  unknownKeys(v, legacy ? ['header', 'source', 'recursive'] : ['client_ip', 'protocol', 'source', 'recursive'], path);
+  const clientIp = legacy ? v.header : v.client_ip;
+  if (clientIp !== undefined) str(clientIp, legacy ? 'header' : 'client_ip', jp(path, legacy ? 'header' : 'client_ip'));
+  if (v.protocol !== undefined) str(v.protocol, 'protocol', jp(path, 'protocol'));
+  if (clientIp === undefined && v.protocol === undefined) {
+    throw new RouterConfigError('The "forwarded" object must have either "client_ip" or "protocol" option set.', path);
+  }
+  if (v.source === undefined) throw new RouterConfigError('The "source" option is required.', jp(path, 'source'));
+  return {
+    clientIp: clientIp === undefined ? null : (clientIp as string).toLowerCase(),
+    protocol: v.protocol === undefined ? null : (v.protocol as string).toLowerCase(),
+    source: compileAddressSet(v.source, jp(path, 'source')),
+    recursive: v.recursive === undefined ? false : bool(v.recursive, 'recursive', jp(path, 'recursive')),
+  };
+}

@@ -1,0 +1,139 @@
+import type { IncomingMessage, ServerResponse } from 'http';
+import { percentDecode } from './pattern';
+import { parseTarget } from './request-target';
+
+/**
+ * Everything routing, variables and actions read from one request, computed lazily and at most once. One object per
+ * request that leaves the fast path; everything else hangs off it, so matching allocates nothing more in the common
+ * case.
+ */
+export class RequestContext {
+  /** Method, upper-cased. */
+  method: string;
+  /** Current request target (raw; changed by `rewrite`). */
+  target: string;
+  /** The target as received, for `$request_line`. */
+  readonly originalTarget: string;
+  /** Response body bytes written so far (only counted when a log format needs it). */
+  bodyBytes = 0;
+  /** Number of nested `pass` hops taken, to stop loops. */
+  depth = 0;
+  /** Set by `return` for status codes Node cannot send (0–99); reported as `$status`. */
+  rawStatus = -1;
+  readonly startTime: number;
+  private pathValue: string | null = null;
+  private queryValue = '';
+  private hostValue: string | null = null;
+  private argsValue: Map<string, string[]> | null = null;
+  private cookiesValue: Map<string, string[]> | null = null;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    public remoteAddress: string,
+    public remotePort: number,
+    readonly localAddress: string,
+    readonly localPort: number,
+    public scheme: 'http' | 'https',
+  ) {
+    this.method = (req.method ?? 'GET').toUpperCase();
+    this.target = req.url ?? '/';
+    this.originalTarget = this.target;
+    this.startTime = Date.now();
+  }
+
+  /** Parses the target; false when it must be refused with 400. */
+  parse(): boolean {
+    const t = parseTarget(this.target);
+    if (!t) return false;
+    this.pathValue = t.path;
+    this.queryValue = t.query;
+    this.argsValue = null;
+    return true;
+  }
+
+  /** `$uri`: decoded, normalized path. */
+  get path(): string {
+    return this.pathValue ?? '/';
+  }
+
+  /** Raw query string (without `?`). */
+  get query(): string {
+    return this.queryValue;
+  }
+
+  /** Replaces the target (`rewrite`); false when the new target is not a valid one. */
+  rewrite(target: string): boolean {
+    this.target = target;
+    this.req.url = target;
+    return this.parse();
+  }
+
+  /** Host header lower-cased, without port and trailing dot. */
+  get host(): string {
+    if (this.hostValue !== null) return this.hostValue;
+    let h = this.req.headers.host ?? '';
+    if (h.charCodeAt(0) === 91 /* [ */) {
+      const close = h.indexOf(']');
+      h = close > 0 ? h.slice(0, close + 1) : h;
+    } else {
+      const colon = h.indexOf(':');
+      if (colon >= 0) h = h.slice(0, colon);
+    }
+    if (h.endsWith('.')) h = h.slice(0, -1);
+    this.hostValue = h.toLowerCase();
+    return this.hostValue;
+  }
+
+  /** A request header, duplicates joined; undefined when absent. `name` is lower-case. */
+  header(name: string): string | undefined {
+    const v = this.req.headers[name];
+    if (v === undefined) return undefined;
+    return typeof v === 'string' ? v : v.join(name === 'cookie' ? '; ' : ', ');
+  }
+
+  /** Query arguments, percent-decoded (`+` as space), in order of appearance. */
+  get args(): Map<string, string[]> {
+    if (this.argsValue) return this.argsValue;
+    const m = new Map<string, string[]>();
+    if (this.queryValue !== '') {
+      for (const part of this.queryValue.split('&')) {
+        if (part === '') continue;
+        const eq = part.indexOf('=');
+        const name = percentDecode(eq < 0 ? part : part.slice(0, eq), true) ?? part;
+        const value = eq < 0 ? '' : percentDecode(part.slice(eq + 1), true) ?? part.slice(eq + 1);
+        const list = m.get(name);
+        if (list) list.push(value);
+        else m.set(name, [value]);
+      }
+    }
+    this.argsValue = m;
+    return m;
+  }
+
+  /** Cookies from every Cookie header. */
+  get cookies(): Map<string, string[]> {
+    if (this.cookiesValue) return this.cookiesValue;
+    const m = new Map<string, string[]>();
+    const header = this.header('cookie');
+    if (header) {
+      for (const part of header.split(';')) {
+        const eq = part.indexOf('=');
+        if (eq < 0) continue;
+        const name = part.slice(0, eq).trim();
+        const value = part.slice(eq + 1).trim();
+        if (name === '') continue;
+        const list = m.get(name);
+        if (list) list.push(value);
+        else m.set(name, [value]);
+      }
+    }
+    this.cookiesValue = m;
+    return m;
+  }
+
+  /** The status sent or about to be sent. */
+  get status(): number {
+    return this.rawStatus >= 0 ? this.rawStatus : this.res.statusCode;
+  }
+}

@@ -1,0 +1,38 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'http';
+import type { RequestContext } from './request-context';
+import type { Template } from './template';
+
+type WriteHead = ServerResponse['writeHead'];
+
+/**
+ * Applies an action's `response_headers` to whatever the action (or the app) sends: `writeHead` of this one response
+ * is wrapped so the headers are set or removed last, after the app's own, with `$status` already known.
+ */
+export function installResponseHeaders(ctx: RequestContext, list: Array<{ name: string; value: Template | null }>): void {
+  const res = ctx.res;
+  const orig: WriteHead = res.writeHead;
+  const wrapped = function (this: ServerResponse, status: number, a?: unknown, b?: unknown): ServerResponse {
+    let reason: string | undefined;
+    let headers: unknown;
+    if (typeof a === 'string') {
+      reason = a;
+      headers = b;
+    } else headers = a;
+    if (headers) {
+      if (Array.isArray(headers)) {
+        if (Array.isArray(headers[0])) for (const [k, v] of headers as Array<[string, string]>) this.appendHeader(k, v);
+        else for (let i = 0; i + 1 < headers.length; i += 2) this.appendHeader(headers[i] as string, headers[i + 1] as string);
+      } else {
+        for (const [k, v] of Object.entries(headers as OutgoingHttpHeaders)) if (v !== undefined) this.setHeader(k, v);
+      }
+    }
+    this.statusCode = status;
+    for (const h of list) {
+      if (h.value === null) this.removeHeader(h.name);
+      else this.setHeader(h.name, h.value(ctx));
+    }
+    this.writeHead = orig;
+    return reason === undefined ? orig.call(this, status) : (orig as (s: number, r: string) => ServerResponse).call(this, status, reason);
+  };
+  res.writeHead = wrapped as WriteHead;
+}

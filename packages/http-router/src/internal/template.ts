@@ -1,0 +1,149 @@
+import { randomBytes } from 'crypto';
+import { RouterConfigError } from './errors';
+import type { RequestContext } from './request-context';
+
+/** A compiled string with Unit variables, evaluated per request. */
+export type Template = (ctx: RequestContext) => string;
+
+/** A compiled template and what it needs. */
+export interface CompiledTemplate {
+  fn: Template;
+  /** The value when the string has no variables, else null. */
+  constant: string | null;
+  /** Names of the variables used (for deciding which counters to keep). */
+  vars: string[];
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+let timeLocalSecond = -1;
+let timeLocalText = '';
+
+/** `$time_local` in the common log format (`30/Nov/2026:03:26:01 +0000`), cached per second. */
+export function timeLocal(now: number): string {
+  const sec = Math.floor(now / 1000);
+  if (sec === timeLocalSecond) return timeLocalText;
+  const d = new Date(sec * 1000);
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? '+' : '-';
+  const abs = Math.abs(off);
+  const p2 = (n: number) => (n < 10 ? '0' + n : String(n));
+  timeLocalText =
+    `${p2(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${p2(d.getHours())}:${p2(d.getMinutes())}:` +
+    `${p2(d.getSeconds())} ${sign}${p2(Math.floor(abs / 60))}${p2(abs % 60)}`;
+  timeLocalSecond = sec;
+  return timeLocalText;
+}
+
+function first(list: string[] | undefined): string {
+  return list === undefined ? '' : list[0];
+}
+
+/** Returns the getter of one variable, or null when Unit has no such variable. */
+function variable(name: string): Template | null {
+  switch (name) {
+    case 'uri':
+      return (c) => c.path;
+    case 'host':
+      return (c) => c.host;
+    case 'method':
+      return (c) => c.method;
+    case 'request_uri':
+      return (c) => c.target;
+    case 'remote_addr':
+      return (c) => c.remoteAddress;
+    case 'status':
+      return (c) => String(c.status);
+    case 'body_bytes_sent':
+      return (c) => String(c.bodyBytes);
+    case 'time_local':
+      return () => timeLocal(Date.now());
+    case 'request_time':
+      return (c) => ((Date.now() - c.startTime) / 1000).toFixed(3);
+    case 'request_line':
+      return (c) => `${c.req.method ?? ''} ${c.originalTarget} HTTP/${c.req.httpVersion}`;
+    case 'request_id':
+      return () => randomBytes(16).toString('hex');
+    case 'dollar':
+      return () => '$';
+  }
+  if (name.startsWith('header_') && name.length > 7) {
+    const h = name.slice(7).toLowerCase().replace(/_/g, '-');
+    return (c) => c.header(h) ?? '';
+  }
+  if (name.startsWith('arg_') && name.length > 4) {
+    const a = name.slice(4);
+    return (c) => first(c.args.get(a));
+  }
+  if (name.startsWith('cookie_') && name.length > 7) {
+    const k = name.slice(7);
+    return (c) => first(c.cookies.get(k));
+  }
+  if (name.startsWith('response_header_') && name.length > 16) {
+    const h = name.slice(16).toLowerCase().replace(/_/g, '-');
+    return (c) => {
+      const v = c.res.getHeader(h);
+      return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : String(v);
+    };
+  }
+  return null;
+}
+
+/** Compiles a string with `$name` / `${name}` variables; an unknown variable is a config error at `path`. */
+export function compileTemplate(text: string, path: string): CompiledTemplate {
+  if (text.indexOf('$') === -1) return { fn: () => text, constant: text, vars: [] };
+  const parts: Array<string | Template> = [];
+  const vars: string[] = [];
+  let lit = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c !== '$') {
+      lit += c;
+      i++;
+      continue;
+    }
+    let name: string;
+    let end: number;
+    if (text[i + 1] === '{') {
+      const close = text.indexOf('}', i + 2);
+      if (close < 0) throw new RouterConfigError(`Unterminated variable in "${text}".`, path);
+      name = text.slice(i + 2, close);
+      end = close + 1;
+    } else {
+      const m = /^[A-Za-z0-9_]+/.exec(text.slice(i + 1));
+      if (!m) {
+        lit += c;
+        i++;
+        continue;
+      }
+      name = m[0];
+      end = i + 1 + name.length;
+    }
+    const getter = variable(name);
+    if (!getter) throw new RouterConfigError(`Unknown variable "${name}".`, path);
+    vars.push(name);
+    if (lit !== '') parts.push(lit);
+    lit = '';
+    parts.push(getter);
+    i = end;
+  }
+  if (lit !== '') parts.push(lit);
+  const n = parts.length;
+  const fn: Template =
+    n === 1 && typeof parts[0] !== 'string'
+      ? (parts[0] as Template)
+      : (ctx) => {
+          let s = '';
+          for (let k = 0; k < n; k++) {
+            const p = parts[k];
+            s += typeof p === 'string' ? p : p(ctx);
+          }
+          return s;
+        };
+  return { fn, constant: null, vars };
+}
+
+/** Unit's truthiness for `if`: empty, `0`, `false`, `null` and `undefined` are false. */
+export function truthy(s: string): boolean {
+  return !(s === '' || s === '0' || s === 'false' || s === 'null' || s === 'undefined');
+}

@@ -1,0 +1,74 @@
+import { request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'http';
+import { connect } from 'net';
+import { HttpRouter, type ApplicationGateway, type RequestInfo, type RouterConfig } from '../src';
+
+/** A gateway that answers with what it was asked, as JSON. */
+export class EchoGateway implements ApplicationGateway {
+  calls = 0;
+  handle(app: string, target: string | undefined, req: IncomingMessage, res: ServerResponse, info: RequestInfo): void {
+    this.calls++;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.stringify({ app, target, url: req.url, method: req.method, info, headers: req.headers, body: Buffer.concat(chunks).toString() });
+      res.writeHead(200, ['Content-Type', 'application/json', 'X-App', app]);
+      res.end(body);
+    });
+  }
+}
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One HTTP request over a fresh connection. */
+export function fetchText(
+  port: number,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; host?: string; agent?: import('http').Agent | false } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: opts.host ?? '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent ?? false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** Sends raw bytes and resolves with everything the server wrote before closing. */
+export function rawRequest(port: number, data: string | Buffer, host = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, host);
+    const chunks: Buffer[] = [];
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('error', reject);
+    sock.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    sock.write(data);
+  });
+}
+
+/** Starts a router on 127.0.0.1 port 0 with `config` (the listener key is replaced by `127.0.0.1:0`). */
+export async function startRouter(
+  listener: Record<string, unknown>,
+  rest: Omit<RouterConfig, 'listeners'> = {},
+  gateway: ApplicationGateway = new EchoGateway(),
+): Promise<{ router: HttpRouter; port: number; gateway: ApplicationGateway }> {
+  const router = new HttpRouter({ gateway });
+  const prepared = await router.prepare({
+    applications: { app: {}, other: {}, multi: { targets: { front: {}, back: {} } } },
+    ...rest,
+    listeners: { '127.0.0.1:0': listener },
+  });
+  await prepared.commit();
+  const port = router.addresses()['127.0.0.1:0'].port;
+  return { router, port, gateway };
+}
