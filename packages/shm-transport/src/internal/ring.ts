@@ -126,7 +126,9 @@ export class RingReader {
   available(): number {
     const tail = Atomics.load(this.u32, this.iTail);
     const used = (tail - this.head) >>> 0;
-    if (used > this.size) throw protocolError(`ring tail ${tail} is more than a ring ahead of head ${this.head}`);
+    if (used > this.size) {
+      throw protocolError(`ring tail ${tail} is outside [head ${this.head}, head + ring size]: moved backwards or more than a ring ahead`);
+    }
     if (((tail - this.lastTail) >>> 0) > used) {
       throw protocolError(`ring tail moved backwards from ${this.lastTail} to ${tail}`);
     }

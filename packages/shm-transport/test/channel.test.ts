@@ -1,0 +1,170 @@
+import * as crypto from 'crypto';
+import { AppChannel, AppRequest, RouterChannel } from '../src';
+import { collect, head, inProcessPair, sendBody } from './helpers';
+
+/** Echo server on an in-process app end: streams the request body back with back-pressure. */
+function serveEcho(app: AppChannel): void {
+  app.on('request', (req: AppRequest) => {
+    req.respond(200, ['x-target', req.target]);
+    req.on('data', (c: Buffer) => {
+      if (!req.write(c)) {
+        req.pause();
+        req.once('drain', () => req.resume());
+      }
+    });
+    req.on('end', () => req.end());
+  });
+}
+
+describe('channel (both ends in one process)', () => {
+  let router: RouterChannel;
+  let app: AppChannel;
+  afterEach(() => {
+    router?.close();
+    app?.close();
+  });
+
+  it('wraps the rings and the 32-bit counters many times without corrupting frames', async () => {
+    ({ router, app } = inProcessPair({ ringBytes: 1 << 16, counterStart: 0xffff0000 }));
+    serveEcho(app);
+    const rnd = crypto.createHash('sha256');
+    for (let round = 0; round < 20; round++) {
+      const bodies = Array.from({ length: 50 }, (_, i) => crypto.randomBytes((round * 7919 + i * 104729) % 20011));
+      const results = await Promise.all(
+        bodies.map(async (b, i) => {
+          const s = router.request(head({ method: 'POST', target: `/r${round}/${i}`, contentLength: b.length }));
+          const done = collect(s);
+          await sendBody(s, b, 3001);
+          return done;
+        }),
+      );
+      results.forEach((r, i) => {
+        expect(r.headers).toEqual(['x-target', `/r${round}/${i}`]);
+        expect(r.body.equals(bodies[i])).toBe(true);
+        rnd.update(r.body);
+      });
+    }
+    expect(router.activeStreams).toBe(0);
+  });
+
+  it('queues behind a full ring and delivers everything once the app consumes', async () => {
+    router = RouterChannel.create({ ringBytes: 1 << 16 });
+    const streams = Array.from({ length: 100 }, (_, i) => router.request(head({ method: 'POST', target: `/${i}`, contentLength: 4000 })));
+    const accepted = streams.map((s) => s.writeBody(Buffer.alloc(4000, 1)));
+    streams.forEach((s) => s.endBody());
+    // 100 heads + 400 KB of body do not fit a 64 KiB ring: later writes must have been refused.
+    expect(accepted.filter((a) => !a).length).toBeGreaterThan(0);
+    const done = streams.map(collect);
+    app = AppChannel.open(router.fds[0], router.fds[1]);
+    router._forgetChildFds();
+    serveEcho(app);
+    const rs = await Promise.all(done);
+    rs.forEach((r) => expect(r.body.equals(Buffer.alloc(4000, 1))).toBe(true));
+  });
+
+  it('serves 2000 concurrent streams', async () => {
+    ({ router, app } = inProcessPair({ ringBytes: 1 << 16 }));
+    serveEcho(app);
+    const rs = await Promise.all(
+      Array.from({ length: 2000 }, (_, i) => {
+        const s = router.request(head({ method: 'POST', target: `/${i}` }));
+        s.writeBody(Buffer.from(`body ${i}`));
+        s.endBody();
+        return collect(s);
+      }),
+    );
+    rs.forEach((r, i) => expect(r.body.toString()).toBe(`body ${i}`));
+    expect(router.activeStreams).toBe(0);
+    expect(app.activeStreams).toBe(0);
+  });
+
+  it('stops the app after one window when the router pauses a response, and resumes', async () => {
+    ({ router, app } = inProcessPair({ ringBytes: 1 << 16 }));
+    let refusedAt = -1;
+    let req!: AppRequest;
+    const total = 1 << 20;
+    app.on('request', (r: AppRequest) => {
+      req = r;
+      r.respond(200, []);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < total) {
+          sent += 4096;
+          if (!r.write(Buffer.alloc(4096, 7))) {
+            if (refusedAt < 0) refusedAt = sent;
+            r.once('drain', pump);
+            return;
+          }
+        }
+        r.end();
+      };
+      pump();
+    });
+    const s = router.request(head());
+    let received = 0;
+    s.on('data', (c: Buffer) => (received += c.length));
+    s.pause();
+    await new Promise((r) => s.once('response', r));
+    // Let the app run into its window: wait until it was refused and the refusal is stable.
+    while (refusedAt < 0) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    const window = (1 << 16) / 4;
+    expect(received).toBe(0);
+    expect(refusedAt).toBeLessThanOrEqual(window + 4096);
+    expect(req._backlog.length).toBeGreaterThan(0);
+    const ended = new Promise((r) => s.once('end', r));
+    s.resume();
+    await ended;
+    expect(received).toBe(total);
+  });
+
+  it('fails open streams, rejects ready and errors later requests when closed', async () => {
+    ({ router, app } = inProcessPair());
+    const appClosed = new Promise((r) => app.once('close', r));
+    const s = router.request(head({ target: '/never' }));
+    const err = new Promise<Error>((r) => s.once('error', r));
+    const closeEv = new Promise((r) => router.once('close', r));
+    router.close();
+    expect((await err).message).toMatch(/WARDEN_ERR_SHM_CLOSED/);
+    expect(await closeEv).toBeUndefined();
+    await expect(router.ready).rejects.toThrow(/closed before the app was ready/);
+    const late = router.request(head());
+    await expect(new Promise((_, rej) => late.once('error', rej))).rejects.toThrow(/closed/);
+    await appClosed; // the app end sees EOF on the doorbell
+  });
+
+  it('errors a stream whose head does not fit in a frame, and keeps the channel', async () => {
+    ({ router, app } = inProcessPair({ ringBytes: 1 << 16 }));
+    serveEcho(app);
+    const s = router.request(head({ headers: ['x-big', 'a'.repeat(20000)] }));
+    await expect(collect(s)).rejects.toMatchObject({ code: 'WARDEN_ERR_SHM_HEAD_TOO_LARGE' });
+    const ok = router.request(head({ method: 'POST' }));
+    ok.endBody();
+    expect((await collect(ok)).status).toBe(200);
+  });
+
+  it('resolves ready on READY and hands SHUTDOWN to the app', async () => {
+    ({ router, app } = inProcessPair());
+    const shut = new Promise((r) => app.once('shutdown', r));
+    app.markReady();
+    await router.ready;
+    router.shutdown();
+    await shut;
+  });
+
+  it('aborts in both directions', async () => {
+    ({ router, app } = inProcessPair());
+    const appAborts: string[] = [];
+    app.on('request', (r: AppRequest) => {
+      if (r.target === '/fail') r.abort();
+      else r.on('abort', () => appAborts.push(r.target));
+    });
+    await expect(collect(router.request(head({ target: '/fail' })))).rejects.toMatchObject({ code: 'WARDEN_ERR_SHM_STREAM_ABORTED' });
+    const s = router.request(head({ target: '/slow' }));
+    await new Promise((r) => setImmediate(r));
+    s.abort();
+    while (appAborts.length === 0) await new Promise((r) => setImmediate(r));
+    expect(appAborts).toEqual(['/slow']);
+    expect(router.activeStreams).toBe(0);
+  });
+});
