@@ -167,7 +167,7 @@ describe('control API: schema errors in Unit\'s words', () => {
   });
   it('unknown application type', async () => {
     expect(await detailOf({ applications: { go: { type: 'python', executable: '/a' } } })).toBe(
-      'WARDEN_ERR_CONFIG_APP_TYPE at /applications/go/type: Unknown application type "python".',
+      'WARDEN_ERR_CONFIG_APP_TYPE at /applications/go/type: The module to run "python" is not found among the available application modules.',
     );
   });
   it('invalid pass target', async () => {

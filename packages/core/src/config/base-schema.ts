@@ -28,7 +28,7 @@ export const BASE_DEFS: Record<string, JsonSchema> = {
       host: strings,
       uri: strings,
       query: strings,
-      scheme: { type: 'string', enum: ['http', 'https'] },
+      scheme: str,
       source: strings,
       destination: strings,
       arguments: { $ref: '#/$defs/matchObject' },
@@ -50,7 +50,7 @@ export const BASE_DEFS: Record<string, JsonSchema> = {
       follow_symlinks: bool,
       traverse_mounts: bool,
       proxy: str,
-      return: { type: 'integer', minimum: 0, maximum: 999 },
+      return: { type: 'integer' },
       location: str,
       rewrite: str,
       response_headers: { type: 'object', additionalProperties: { type: ['string', 'null'] } },
@@ -68,6 +68,8 @@ export const BASE_DEFS: Record<string, JsonSchema> = {
     type: 'object',
     properties: {
       pass: str,
+      // Unit's deprecated spelling of `"pass": "applications/<name>"`.
+      application: str,
       backlog: { type: 'integer', minimum: -1 },
       tls: {
         type: 'object',
@@ -91,7 +93,7 @@ export const BASE_DEFS: Record<string, JsonSchema> = {
         type: 'object',
         properties: {
           client_ip: str,
-          protocol: { type: 'string', enum: ['http', 'https', 'on'] },
+          protocol: str,
           source: strings,
           recursive: bool,
         },
@@ -132,6 +134,11 @@ export const BASE_DEFS: Record<string, JsonSchema> = {
       log_route: bool,
       server_version: bool,
       chunked_transform: bool,
+      websocket: {
+        type: 'object',
+        properties: { read_timeout: uint, keepalive_interval: uint, max_frame_size: uint },
+        additionalProperties: false,
+      },
       static: {
         type: 'object',
         properties: { mime_types: { type: 'object', additionalProperties: strings } },
@@ -147,13 +154,13 @@ export const COMMON_APP_PROPERTIES: Record<string, JsonSchema> = {
   type: str,
   processes: {
     type: ['integer', 'object'],
-    minimum: 0,
-    properties: { max: uint, spare: uint, idle_timeout: uint },
+    properties: { max: { type: 'integer' }, spare: { type: 'integer' }, idle_timeout: { type: 'integer' } },
     additionalProperties: false,
   },
   limits: {
     type: 'object',
-    properties: { timeout: uint, requests: uint },
+    // `reschedule_timeout` and `shm` are accepted for compatibility with older Unit configs and ignored.
+    properties: { timeout: uint, requests: uint, reschedule_timeout: uint, shm: uint },
     additionalProperties: false,
   },
   user: str,

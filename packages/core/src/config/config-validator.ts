@@ -5,7 +5,7 @@ import type { AppConfig, JsonSchema, WardenConfig } from '../contracts';
 import { ConfigValidationError, WardenError } from '../contracts';
 import { validateIsolation } from '../isolation';
 import { crossCheck, ptr } from './cross-checks';
-import { translateAjvErrors } from './error-translator';
+import { translateAjvErrors, unknownTypeMessage } from './error-translator';
 import { buildPlanContext } from './plan-context';
 import type { PlanContextDefaults } from './plan-context';
 import { appLaunchers, buildConfigSchema } from './schema-builder';
@@ -38,18 +38,25 @@ export class ConfigValidator {
 
   /** Returns the config when it is acceptable; otherwise throws ConfigValidationError. */
   validate(config: unknown): WardenConfig {
+    this.checkTypes(config);
     if (!this.check(config)) throw translateAjvErrors(this.check.errors ?? []);
     const cfg = config as WardenConfig;
-    // Without any launcher the schema cannot name the types; say so in the same words.
-    const launchers = appLaunchers(this.container);
-    for (const [name, app] of Object.entries(cfg.applications ?? {})) {
-      if (!launchers.some((l) => l.types.includes(app.type))) {
-        throw new ConfigValidationError(`Unknown application type "${app.type}".`, ptr('applications', name, 'type'), 'WARDEN_ERR_CONFIG_APP_TYPE');
-      }
-    }
     crossCheck(cfg);
     for (const [name, app] of Object.entries(cfg.applications ?? {})) this.validateApp(name, app);
     return cfg;
+  }
+
+  /** An unknown `type` is reported as such before the keys that type would have allowed. */
+  private checkTypes(config: unknown): void {
+    const apps = (config as WardenConfig | null)?.applications;
+    if (typeof apps !== 'object' || apps === null || Array.isArray(apps)) return;
+    const launchers = appLaunchers(this.container);
+    for (const [name, app] of Object.entries(apps)) {
+      const type = (app as AppConfig | null)?.type;
+      if (typeof type === 'string' && !launchers.some((l) => l.types.includes(type))) {
+        throw new ConfigValidationError(unknownTypeMessage(type), ptr('applications', name, 'type'), 'WARDEN_ERR_CONFIG_APP_TYPE');
+      }
+    }
   }
 
   private validateApp(name: string, app: AppConfig): void {

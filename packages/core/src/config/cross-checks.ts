@@ -18,6 +18,9 @@ export function crossCheck(config: WardenConfig): void {
   for (const [name, listener] of Object.entries(config.listeners ?? {})) {
     checkListenerAddress(name);
     if (listener.pass !== undefined) checkPass(config, listener.pass, ptr('listeners', name, 'pass'));
+    if (typeof listener.application === 'string' && !Object.prototype.hasOwnProperty.call(config.applications ?? {}, listener.application)) {
+      fail(`Listening socket is assigned for a non existing application "${listener.application}".`, ptr('listeners', name, 'application'), 'WARDEN_ERR_CONFIG_PASS');
+    }
   }
   const routes = config.routes;
   if (Array.isArray(routes)) checkSteps(config, routes, ['routes']);
@@ -25,6 +28,13 @@ export function crossCheck(config: WardenConfig): void {
     for (const [name, steps] of Object.entries(routes as Record<string, unknown[]>)) checkSteps(config, steps, ['routes', name]);
   }
   for (const [name, app] of Object.entries(config.applications ?? {})) checkApplication(name, app);
+  for (const [name, upstream] of Object.entries(config.upstreams ?? {})) {
+    for (const server of Object.keys((upstream as { servers: Record<string, unknown> }).servers)) {
+      if (!/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/.test(server)) {
+        fail(`The "${server}" is not valid server address.`, ptr('upstreams', name, 'servers', server), 'WARDEN_ERR_CONFIG_UPSTREAM');
+      }
+    }
+  }
 }
 
 function checkListenerAddress(name: string): void {
@@ -76,9 +86,35 @@ function checkPass(config: WardenConfig, pass: string, path: string): void {
 
 function checkSteps(config: WardenConfig, steps: unknown[], at: string[]): void {
   steps.forEach((step, i) => {
-    const action = (step as { action: Record<string, unknown> }).action;
+    const { action, match } = step as { action: Record<string, unknown>; match?: Record<string, unknown> };
+    if (match) checkMatch(match, ptr(...at, i, 'match'));
     checkAction(config, action, ptr(...at, i, 'action'));
   });
+}
+
+/** Pattern rules Unit checks at configuration time: `scheme` is http/https (any case), no `**` in a pattern. */
+function checkMatch(match: Record<string, unknown>, path: string): void {
+  if (typeof match.scheme === 'string' && !/^https?$/i.test(match.scheme)) {
+    fail('The "scheme" can either be "http" or "https".', `${path}/scheme`, 'WARDEN_ERR_CONFIG_MATCH');
+  }
+  const check = (pattern: unknown, at: string) => {
+    if (typeof pattern !== 'string') return;
+    const body = pattern.replace(/^!/, '');
+    if (!body.startsWith('~') && body.includes('**')) fail('The "match" pattern must not contain double "*" markers.', at, 'WARDEN_ERR_CONFIG_MATCH');
+  };
+  const each = (v: unknown, at: string) => (Array.isArray(v) ? v.forEach((p, i) => check(p, `${at}/${i}`)) : check(v, at));
+  for (const key of ['method', 'host', 'uri', 'query']) if (match[key] !== undefined) each(match[key], `${path}/${key}`);
+  for (const key of ['arguments', 'headers', 'cookies']) {
+    const sets = match[key];
+    const list = Array.isArray(sets) ? sets : sets ? [sets] : [];
+    list.forEach((set, i) => {
+      for (const [name, v] of Object.entries(set as Record<string, unknown>)) {
+        const at = Array.isArray(sets) ? ptr(key, i, name) : ptr(key, name);
+        if (name === '') fail('The "match" pattern objects must not contain empty member names.', `${path}${at}`, 'WARDEN_ERR_CONFIG_MATCH');
+        each(v, `${path}${at}`);
+      }
+    });
+  }
 }
 
 const MAIN_ACTIONS = ['pass', 'share', 'proxy', 'return'];
@@ -89,8 +125,8 @@ function checkAction(config: WardenConfig, action: Record<string, unknown>, path
   if (present.length !== 1) {
     fail(
       present.length === 0
-        ? 'The "action" object must have either "pass", "share", "proxy", or "return" option set.'
-        : `The "action" object must have only one of "pass", "share", "proxy", or "return" options set, but it has ${present.map((k) => `"${k}"`).join(' and ')}.`,
+        ? 'The "action" object must have either "pass", "return", "share", or "proxy" option set.'
+        : 'The "action" object must have just one of "pass", "return", "share", or "proxy" options set.',
       path,
       'WARDEN_ERR_CONFIG_ACTION',
     );
@@ -99,6 +135,9 @@ function checkAction(config: WardenConfig, action: Record<string, unknown>, path
     if (action[k] !== undefined && action.share === undefined) fail(`The "${k}" option can only be used with "share".`, `${path}/${k}`, 'WARDEN_ERR_CONFIG_ACTION');
   }
   if (action.location !== undefined && action.return === undefined) fail('The "location" option can only be used with "return".', `${path}/location`, 'WARDEN_ERR_CONFIG_ACTION');
+  if (typeof action.return === 'number' && (action.return < 0 || action.return > 999)) {
+    fail('The "return" value is out of allowed HTTP status code range 0-999.', `${path}/return`, 'WARDEN_ERR_CONFIG_RANGE');
+  }
   if (typeof action.pass === 'string') checkPass(config, action.pass, `${path}/pass`);
   if (typeof action.proxy === 'string' && !action.proxy.includes('$') && !/^http:\/\/(unix:\/.+|[^/]+:\d+|[^/]+)$/.test(action.proxy)) {
     fail(`The "proxy" address is invalid "${action.proxy}".`, `${path}/proxy`, 'WARDEN_ERR_CONFIG_ACTION');
@@ -112,16 +151,30 @@ function checkAction(config: WardenConfig, action: Record<string, unknown>, path
 
 function checkApplication(name: string, app: AppConfig): void {
   const processes = app.processes;
-  if (processes !== null && typeof processes === 'object') {
+  const at = (...segs: string[]) => ptr('applications', name, 'processes', ...segs);
+  if (typeof processes === 'number') {
+    if (processes < 1) fail('The "processes" number must be equal to or greater than 1.', at(), 'WARDEN_ERR_CONFIG_RANGE');
+    if (processes > 2147483647) fail('The "processes" number must not exceed 2147483647.', at(), 'WARDEN_ERR_CONFIG_RANGE');
+  } else if (processes !== null && typeof processes === 'object') {
     const max = processes.max ?? 1;
     const spare = processes.spare ?? 0;
-    if (max < 1) fail('The "max" number must be greater than 0.', ptr('applications', name, 'processes', 'max'), 'WARDEN_ERR_CONFIG_RANGE');
-    if (spare > max) fail('The "spare" number must be less than or equal to "max".', ptr('applications', name, 'processes', 'spare'), 'WARDEN_ERR_CONFIG_RANGE');
+    const idle = processes.idle_timeout ?? 15;
+    if (spare < 0) fail('The "spare" number must not be negative.', at('spare'), 'WARDEN_ERR_CONFIG_RANGE');
+    if (max < 1) fail('The "max" number must be equal to or greater than 1.', at('max'), 'WARDEN_ERR_CONFIG_RANGE');
+    if (max > 2147483647) fail('The "max" number must not exceed 2147483647.', at('max'), 'WARDEN_ERR_CONFIG_RANGE');
+    if (spare > max) fail('The "spare" number must be less than or equal to "max".', at('spare'), 'WARDEN_ERR_CONFIG_RANGE');
+    if (idle < 0) fail('The "idle_timeout" number must not be negative.', at('idle_timeout'), 'WARDEN_ERR_CONFIG_RANGE');
+    if (idle > 2147483) fail('The "idle_timeout" number must not exceed 2147483.', at('idle_timeout'), 'WARDEN_ERR_CONFIG_RANGE');
   }
-  for (const key of Object.keys(app.environment ?? {})) {
+  for (const [key, value] of Object.entries(app.environment ?? {})) {
     const path = ptr('applications', name, 'environment', key);
     if (key === '') fail('The environment name must not be empty.', path, 'WARDEN_ERR_CONFIG_ENVIRONMENT');
-    if (key.includes('=')) fail(`The environment name "${key}" must not contain the "=" character.`, path, 'WARDEN_ERR_CONFIG_ENVIRONMENT');
-    if (key.includes('\0') || app.environment![key].includes('\0')) fail(`The environment variable "${key}" must not contain the NUL character.`, path, 'WARDEN_ERR_CONFIG_ENVIRONMENT');
+    if (key.includes('\0')) fail('The environment name must not contain null character.', path, 'WARDEN_ERR_CONFIG_ENVIRONMENT');
+    if (key.includes('=')) fail("The environment name must not contain '=' character.", path, 'WARDEN_ERR_CONFIG_ENVIRONMENT');
+    if (value.includes('\0')) fail(`The "${key}" environment value must not contain null character.`, path, 'WARDEN_ERR_CONFIG_ENVIRONMENT');
+  }
+  const args = (app as { arguments?: unknown }).arguments;
+  if (Array.isArray(args) && args.some((a) => typeof a === 'string' && a.includes('\0'))) {
+    fail('The "arguments" array must not contain strings with null character.', ptr('applications', name, 'arguments'), 'WARDEN_ERR_CONFIG_ARGUMENTS');
   }
 }

@@ -19,6 +19,11 @@ export function describeType(value: unknown): string {
   return TYPE_NAMES[typeof value] ?? typeof value;
 }
 
+/** Unit's sentence for an application `type` no loaded plugin provides. */
+export function unknownTypeMessage(type: string): string {
+  return `The module to run "${type}" is not found among the available application modules.`;
+}
+
 /** The JSON Pointer segments of an ajv instance path, unescaped. */
 function segments(pointer: string): string[] {
   if (!pointer) return [];
@@ -38,6 +43,39 @@ function joinTypes(types: string[]): string {
   return `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
 }
 
+const ARRAY_WORDS: Record<string, string> = { string: 'string', object: 'object', integer: 'integer', number: 'number', boolean: 'boolean', array: 'array' };
+
+/** Unit's own sentences for the cases where it has one. */
+function unitSpecific(err: ErrorObject, segs: string[], name: string, inArray: boolean): ConfigValidationError | undefined {
+  const p = err.params as Record<string, unknown>;
+  const path = err.instancePath || '/';
+  if (err.keyword === 'type') {
+    const expected = String(p.type).split(',');
+    // `The "arguments" array must contain only string values.`
+    if (inArray && expected.length === 1 && ARRAY_WORDS[expected[0]]) {
+      return new ConfigValidationError(`The "${name}" array must contain only ${ARRAY_WORDS[expected[0]]} values.`, path, 'WARDEN_ERR_CONFIG_TYPE');
+    }
+    // `The "NAME" environment value must be a string.`
+    if (segs.length === 4 && segs[0] === 'applications' && segs[2] === 'environment') {
+      return new ConfigValidationError(`The "${name}" environment value must be a string.`, path, 'WARDEN_ERR_CONFIG_TYPE');
+    }
+  }
+  if (err.keyword === 'required' && p.missingProperty === 'servers' && segs.length === 2 && segs[0] === 'upstreams') {
+    return new ConfigValidationError(`The "${segs[1]}" upstream must contain "servers" object value.`, path, 'WARDEN_ERR_CONFIG_REQUIRED');
+  }
+  if (name === 'weight' && (err.keyword === 'minimum' || err.keyword === 'maximum')) {
+    return new ConfigValidationError(
+      err.keyword === 'minimum' ? 'The "weight" number must be positive.' : 'The "weight" number must not exceed 1,000,000.',
+      path,
+      'WARDEN_ERR_CONFIG_RANGE',
+    );
+  }
+  if (err.keyword === 'minimum' && p.limit === 0) {
+    return new ConfigValidationError(`The "${name}" number must not be negative.`, path, 'WARDEN_ERR_CONFIG_RANGE');
+  }
+  return undefined;
+}
+
 const IGNORED = new Set(['oneOf', 'anyOf', 'allOf', 'if', 'then', 'else', 'not', '$ref']);
 
 /**
@@ -52,6 +90,8 @@ export function translateAjvErrors(errors: ErrorObject[]): ConfigValidationError
   const { name, inArray } = nameOf(segs);
   const subject = name === '' ? 'The configuration' : inArray ? `Each element of the "${name}" array` : `The "${name}" value`;
   const p = err.params as Record<string, unknown>;
+  const special = unitSpecific(err, segs, name, inArray);
+  if (special) return special;
   switch (err.keyword) {
     case 'required':
       return new ConfigValidationError(`Required parameter "${p.missingProperty}" is missing.`, path, 'WARDEN_ERR_CONFIG_REQUIRED');
@@ -68,7 +108,7 @@ export function translateAjvErrors(errors: ErrorObject[]): ConfigValidationError
     }
     case 'discriminator':
       if (p.error === 'mapping') {
-        return new ConfigValidationError(`Unknown application type "${String(p.tagValue)}".`, `${path === '/' ? '' : path}/type`, 'WARDEN_ERR_CONFIG_APP_TYPE');
+        return new ConfigValidationError(unknownTypeMessage(String(p.tagValue)), `${path === '/' ? '' : path}/type`, 'WARDEN_ERR_CONFIG_APP_TYPE');
       }
       if (p.tagValue === undefined) {
         return new ConfigValidationError(`Required parameter "type" is missing.`, path, 'WARDEN_ERR_CONFIG_REQUIRED');
@@ -84,10 +124,18 @@ export function translateAjvErrors(errors: ErrorObject[]): ConfigValidationError
       return new ConfigValidationError(`${subject} must be ${JSON.stringify(p.allowedValue)}.`, path, 'WARDEN_ERR_CONFIG_ENUM');
     case 'minimum':
     case 'exclusiveMinimum':
-      return new ConfigValidationError(`${subject} must be ${err.keyword === 'minimum' ? 'at least' : 'greater than'} ${p.limit}.`, path, 'WARDEN_ERR_CONFIG_RANGE');
+      return new ConfigValidationError(
+        err.keyword === 'minimum' ? `The "${name}" number must be equal to or greater than ${p.limit}.` : `The "${name}" number must be greater than ${p.limit}.`,
+        path,
+        'WARDEN_ERR_CONFIG_RANGE',
+      );
     case 'maximum':
     case 'exclusiveMaximum':
-      return new ConfigValidationError(`${subject} must be ${err.keyword === 'maximum' ? 'at most' : 'less than'} ${p.limit}.`, path, 'WARDEN_ERR_CONFIG_RANGE');
+      return new ConfigValidationError(
+        err.keyword === 'maximum' ? `The "${name}" number must not exceed ${p.limit}.` : `The "${name}" number must be less than ${p.limit}.`,
+        path,
+        'WARDEN_ERR_CONFIG_RANGE',
+      );
     case 'minLength':
       return new ConfigValidationError(
         p.limit === 1 ? `${subject} must not be empty.` : `${subject} must be at least ${p.limit} characters long.`,

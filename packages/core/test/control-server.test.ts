@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'fs';
+import { spawnSync } from 'child_process';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import pino from 'pino';
+import { WardenError } from '../src/contracts';
+import { ControlServer, parseControlAddress } from '../src/control/control-server';
+import { harness } from './harness';
+import { controlRequest } from './process-helpers';
+
+const silent = pino({ level: 'silent' });
+
+describe('control server (HTTP on a unix socket)', () => {
+  let dir: string;
+  let servers: ControlServer[];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'warden-ctl-'));
+    servers = [];
+  });
+  afterEach(async () => {
+    for (const s of servers) await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function serve(options = {}, path = join(dir, 'c.sock')) {
+    const h = harness();
+    const s = new ControlServer(h.api, silent, options);
+    servers.push(s);
+    await s.listen({ kind: 'unix', path });
+    return { h, s, control: `unix:${path}`, path };
+  }
+
+  it('serves the API with Unit\'s framing: tab-indented JSON, application/json, Connection: close', async () => {
+    const { control } = await serve();
+    const r = await controlRequest(control, 'PUT', '/config/', '{"listeners": {}}');
+    expect(r.status).toBe(200);
+    expect(r.text).toBe('{\n\t"success": "Reconfiguration done."\n}\n');
+    expect(r.headers['content-type']).toBe('application/json');
+    expect(r.headers.connection).toBe('close');
+    expect((await controlRequest(control, 'GET', '/config/listeners')).json).toEqual({});
+    expect((await controlRequest(control, 'GET', '/config/nope')).status).toBe(404);
+  });
+
+  it('creates the socket 0600 by default and applies --control-mode and --control-group', async () => {
+    const { path } = await serve();
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const gid = process.getegid!();
+    const other = await serve({ mode: 0o660, group: String(gid) }, join(dir, 'd.sock'));
+    expect(statSync(other.path).mode & 0o777).toBe(0o660);
+    expect(statSync(other.path).gid).toBe(gid);
+  });
+
+  it('removes a stale socket file and the socket on close', async () => {
+    const path = join(dir, 'stale.sock');
+    // A crashed daemon: a process binds the socket and is SIGKILLed, so the file remains with nobody accepting.
+    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    expect(statSync(path).isSocket()).toBe(true);
+    const { s } = await serve({}, path);
+    expect(statSync(path).isSocket()).toBe(true);
+    await s.close();
+    expect(() => statSync(path)).toThrow();
+  });
+
+  it('refuses a socket another process is serving, and a path that is not a socket', async () => {
+    const { path } = await serve();
+    await expect(serve({}, path)).rejects.toThrow(/WARDEN_ERR_CONTROL_IN_USE|already serving/);
+    const file = join(dir, 'plain');
+    writeFileSync(file, 'x');
+    await expect(serve({}, file)).rejects.toThrow(/is not a socket/);
+  });
+
+  it('rejects bodies above the limit with 413', async () => {
+    const { control, h } = await serve({ maxBodySize: 1024 });
+    const r = await controlRequest(control, 'PUT', '/config', JSON.stringify({ settings: { http: { body_temp_path: 'x'.repeat(4096) } } })).catch(
+      (e: NodeJS.ErrnoException) => ({ status: e.code, json: undefined }),
+    );
+    // The answer is 413, unless the server closed the connection while the client was still writing.
+    expect([413, 'EPIPE', 'ECONNRESET']).toContain(r.status);
+    if (r.status === 413) expect(r.json.error).toBe('Request body is too large.');
+    expect(h.controller.config).toEqual({});
+  });
+});
+
+describe('parseControlAddress', () => {
+  it.each([
+    ['unix:/run/w.sock', { kind: 'unix', path: '/run/w.sock' }],
+    ['127.0.0.1:8080', { kind: 'tcp', host: '127.0.0.1', port: 8080 }],
+    ['[::1]:80', { kind: 'tcp', host: '::1', port: 80 }],
+  ])('%s', (value, expected) => expect(parseControlAddress(value)).toEqual(expected));
+
+  it.each(['unix:', '8080', 'host:99999', 'http://x'])('rejects %s', (value) => {
+    expect(() => parseControlAddress(value)).toThrow(WardenError);
+  });
+});
