@@ -345,8 +345,10 @@ export class HttpRouter {
         return;
       case 'route': {
         const steps = target.steps;
+        const uri = ctx.path;
         for (let i = 0; i < steps.length; i++) {
           const step = steps[i];
+          if (step.uriPrefix !== null && !uri.startsWith(step.uriPrefix)) continue;
           if (step.test === null || step.test(ctx)) {
             this.runAction(ctx, step.action, cfg);
             return;

@@ -63,7 +63,10 @@ export class RouteMatcher {
     let steps: RouteStep[] | undefined = this.compiled.routes.get(name);
     for (let depth = 0; steps && depth < 16; depth++) {
       let hit = -1;
+      const uri = ctx.path;
       for (let i = 0; i < steps.length; i++) {
+        const p = steps[i].uriPrefix;
+        if (p !== null && !uri.startsWith(p)) continue;
         const t = steps[i].test;
         if (t === null || t(ctx)) {
           hit = i;

@@ -19,6 +19,8 @@ export interface Pass {
 
 /** One compiled route step. */
 export interface RouteStep {
+  /** Literal prefix of `$uri` required by the step (a cheap pre-check), or null. */
+  uriPrefix: string | null;
   test: MatchTest | null;
   action: Action;
 }

@@ -16,7 +16,7 @@ import type {
 import { jp, RouterConfigError } from './errors';
 import { defaultMimeTypes } from './mime-types';
 import { compilePatternSet } from './pattern';
-import { compileMatch } from './route-matcher';
+import { compileMatch, uriPrefixGuard } from './route-matcher';
 import { compileTemplate, truthy } from './template';
 import { Upstream } from './upstream';
 
@@ -400,7 +400,7 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
       if (!isObject(step)) throw new RouterConfigError('A route step must be an object.', p);
       unknownKeys(step, ['match', 'action'], p);
       if (step.action === undefined) throw new RouterConfigError('The "action" option is required.', jp(p, 'action'));
-      steps.push({ test: compileMatch(step.match, jp(p, 'match')), action: compileAction(step.action, jp(p, 'action')) });
+      steps.push({ uriPrefix: uriPrefixGuard(step.match), test: compileMatch(step.match, jp(p, 'match')), action: compileAction(step.action, jp(p, 'action')) });
     });
   }
 

@@ -152,3 +152,17 @@ function decodeQuery(q: string): string {
   }
   return out;
 }
+
+/**
+ * A literal prefix every matching `$uri` must start with, when the step's `uri` is one plain positive pattern: the
+ * step loop checks it inline (one monomorphic startsWith) before calling the step's compiled test.
+ */
+export function uriPrefixGuard(match: unknown): string | null {
+  if (!isObject(match) || typeof match.uri !== 'string') return null;
+  const p = match.uri;
+  if (p.startsWith('!') || p.startsWith('~')) return null;
+  const star = p.indexOf('*');
+  const literal = star === -1 ? p : p.slice(0, star);
+  if (literal.length < 2 || literal.indexOf('%') !== -1) return null;
+  return literal;
+}
