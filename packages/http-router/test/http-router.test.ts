@@ -390,3 +390,11 @@ describe('stats and access_log', () => {
     fs.rmSync(dir, { recursive: true });
   });
 });
+
+describe('header occurrences', () => {
+  it('matches a repeated header only when every occurrence matches', async () => {
+    const { port } = await start({ pass: 'routes' }, { routes: [{ match: { headers: { 'X-Role': 'admin*' } }, action: { return: 200 } }, { action: { return: 403 } }] });
+    expect(await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Role: admin\r\nX-Role: administrator\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 200/);
+    expect(await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Role: admin\r\nX-Role: guest\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 403/);
+  });
+});

@@ -82,7 +82,9 @@ describe('arguments, headers, cookies', () => {
     ['argument case-sensitive name', { arguments: { mode: 'fast' } }, { url: '/?MODE=fast' }, false],
     ['argument decoded, + is space', { arguments: { q: 'a b c' } }, { url: '/?q=a+b%20c' }, true],
     ['argument missing', { arguments: { mode: '*' } }, { url: '/?x=1' }, false],
-    ['argument any of repeated values', { arguments: { id: '2' } }, { url: '/?id=1&id=2' }, true],
+    ['argument repeated: every value must match', { arguments: { id: '2' } }, { url: '/?id=1&id=2' }, false],
+    ['argument repeated: all match', { arguments: { id: '~^[0-9]$' } }, { url: '/?id=1&id=2' }, true],
+    ['argument without value is empty', { arguments: { flag: '' } }, { url: '/?flag' }, true],
     ['arguments object: all must match', { arguments: { a: '1', b: '2' } }, { url: '/?a=1&b=3' }, false],
     ['arguments array: any object', { arguments: [{ a: '1' }, { b: '2' }] }, { url: '/?b=2' }, true],
     ['argument wildcard', { arguments: { path: '/img/*' } }, { url: '/?path=%2Fimg%2Fa.png' }, true],
@@ -98,6 +100,7 @@ describe('arguments, headers, cookies', () => {
     ['cookie case-sensitive', { cookies: { sid: 'abc' } }, { headers: { cookie: 'sid=ABC' } }, false],
     ['cookie name case-sensitive', { cookies: { sid: 'abc' } }, { headers: { cookie: 'SID=abc' } }, false],
     ['cookies array: any', { cookies: [{ a: '1' }, { b: '1' }] }, { headers: { cookie: 'b=1' } }, true],
+    ['cookie repeated: every value must match', { cookies: { a: '1' } }, { headers: { cookie: 'a=1; a=2' } }, false],
     ['cookie wildcard', { cookies: { theme: 'dark*' } }, { headers: { cookie: 'theme=darker' } }, true],
   ];
   it.each(rows)('%s', (_n, match, req, want) => {

@@ -92,6 +92,13 @@ export class RequestContext {
     return typeof v === 'string' ? v : v.join(name === 'cookie' ? '; ' : ', ');
   }
 
+  /** Every occurrence of a request header, unjoined; undefined when absent. `name` is lower-case. */
+  headerAll(name: string): string[] | string | undefined {
+    const distinct = this.req.headersDistinct as Record<string, string[] | undefined> | undefined;
+    if (distinct !== undefined) return distinct[name];
+    return this.req.headers[name];
+  }
+
   /** Query arguments, percent-decoded (`+` as space), in order of appearance. */
   get args(): Map<string, string[]> {
     if (this.argsValue) return this.argsValue;

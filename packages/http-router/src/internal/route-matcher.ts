@@ -19,7 +19,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 type Lookup = (ctx: RequestContext, name: string) => string[] | string | undefined;
 
-/** Compiles `arguments` / `headers` / `cookies`: an object (all must match) or array of objects (any may). */
+/**
+ * Compiles `arguments` / `headers` / `cookies`: an object (all must match) or array of objects (any may). A field
+ * that is absent fails; a field sent several times matches only when every occurrence does (Unit's rule).
+ */
 function compileFieldSets(key: string, value: unknown, path: string, mode: PatternMode, lookup: Lookup, foldValue: boolean, foldName: boolean): MatchTest {
   const compileObject = (obj: unknown, p: string): MatchTest => {
     if (!isObject(obj)) throw new RouterConfigError(`The "${key}" value must be an object or an array of objects.`, p);
@@ -38,9 +41,8 @@ function compileFieldSets(key: string, value: unknown, path: string, mode: Patte
         if (typeof v === 'string') {
           if (!t(foldValue ? v.toLowerCase() : v)) return false;
         } else {
-          let any = false;
-          for (let k = 0; k < v.length && !any; k++) any = t(foldValue ? v[k].toLowerCase() : v[k]);
-          if (!any) return false;
+          // As Unit: every occurrence of the field must satisfy the pattern.
+          for (let k = 0; k < v.length; k++) if (!t(foldValue ? v[k].toLowerCase() : v[k])) return false;
         }
       }
       return true;
@@ -107,7 +109,7 @@ export function compileMatch(match: unknown, path: string): MatchTest | null {
         tests.push({ cost: 2, t: compileFieldSets(key, value, p, ARG_MODE, (c, n) => c.args.get(n), false, false) });
         break;
       case 'headers':
-        tests.push({ cost: 2, t: compileFieldSets(key, value, p, CASE_LOWER, (c, n) => c.header(n), true, true) });
+        tests.push({ cost: 2, t: compileFieldSets(key, value, p, CASE_LOWER, (c, n) => c.headerAll(n), true, true) });
         break;
       case 'cookies':
         tests.push({ cost: 2, t: compileFieldSets(key, value, p, EXACT, (c, n) => c.cookies.get(n), false, false) });
