@@ -11,6 +11,10 @@ import { RouterChannel, type RouterStream } from '@warden/shm-transport';
 import type { LaunchSpec, PlanContext } from '@warden/core';
 import { ExternalLauncher, NodeLauncher, PRELOAD_PATH } from '../src';
 
+// Each test spawns Node processes; on a loaded CI machine that can take seconds (the preset's testTimeout is a
+// global-only option that per-project configs ignore, so set it here).
+jest.setTimeout(30000);
+
 const FIXTURES = path.join(__dirname, 'fixtures');
 const ctx: PlanContext = {
   appName: 'node-app',
