@@ -142,8 +142,9 @@ export class RouterChannel extends Endpoint {
 
   /** Starts a request. Never throws for a closed channel: the stream errors instead (on the next tick). */
   request(head: RequestHead): RouterStream {
-    const id = this.nextId;
-    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    let id = this.nextId;
+    while (this.streams.has(id)) id = id >= 0xffffffff ? 1 : id + 1; // after a wrap: skip ids still open
+    this.nextId = id >= 0xffffffff ? 1 : id + 1;
     const s = new RouterStream(this, id);
     if (this.closed) {
       this.failLater(s, this.closeErr ?? new ShmError(ShmErrorCode.CLOSED, 'the channel is closed'));
@@ -161,6 +162,7 @@ export class RouterChannel extends Endpoint {
     }
     this.streams.set(id, s);
     this.guard(() => this.sendFrame(len, (b, off) => encodeRequest(b, off, len, id, head)));
+    if (head.contentLength === 0) s.endBody(); // no body: END right away (endBody() by the caller is a no-op)
     return s;
   }
 

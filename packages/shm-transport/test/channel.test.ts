@@ -67,7 +67,7 @@ describe('channel (both ends in one process)', () => {
     serveEcho(app);
     const rs = await Promise.all(
       Array.from({ length: 2000 }, (_, i) => {
-        const s = router.request(head({ method: 'POST', target: `/${i}` }));
+        const s = router.request(head({ method: 'POST', target: `/${i}`, contentLength: -1 }));
         s.writeBody(Buffer.from(`body ${i}`));
         s.endBody();
         return collect(s);
