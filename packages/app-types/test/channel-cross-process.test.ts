@@ -185,6 +185,8 @@ describe('Node apps over the real channel', () => {
       remoteAddress: '203.0.113.9',
       remotePort: 50123,
       listening: true,
+      // Taken out of the environment so that the app's own children do not try to open the channel.
+      channelEnv: null,
     });
     expect(info.address).toEqual({ address: '::', family: 'IPv6', port: 0 });
 

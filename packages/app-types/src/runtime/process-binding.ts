@@ -3,11 +3,18 @@ import type * as Transport from '@warden/shm-transport';
 import { ChannelBinding } from './channel-server';
 import type { ChannelEndpoint } from './channel-types';
 
+// The channel description is taken from the environment once, when the runtime loads, and removed from it: the
+// channel's fds belong to this process only (the transport marks them close-on-exec), so a child it starts — e.g.
+// `child_process.fork()`, which repeats `--require <preload>` and whose fd 3 is its IPC pipe — must not try to
+// open them; without the variable such a child listens normally.
+const CHANNEL_SPEC: string | undefined = process.env.WARDEN_CHANNEL || undefined;
+delete process.env.WARDEN_CHANNEL;
+
 let binding: ChannelBinding | null | undefined;
 
-/** True when this process was started by wardend (WARDEN_CHANNEL is set). */
-export function underWarden(env: NodeJS.ProcessEnv = process.env): boolean {
-  return typeof env.WARDEN_CHANNEL === 'string' && env.WARDEN_CHANNEL.length > 0;
+/** True when this process was started by wardend (WARDEN_CHANNEL was set when the runtime loaded). */
+export function underWarden(): boolean {
+  return CHANNEL_SPEC !== undefined;
 }
 
 /**
@@ -17,14 +24,14 @@ export function underWarden(env: NodeJS.ProcessEnv = process.env): boolean {
  */
 export function processBinding(): ChannelBinding | null {
   if (binding !== undefined) return binding;
-  if (!underWarden()) {
+  if (CHANNEL_SPEC === undefined) {
     binding = null;
     return binding;
   }
   // Loaded here, not at the top: outside wardend the preload must not load the transport (nor its native part).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const transport = require('@warden/shm-transport') as typeof Transport;
-  const channel: ChannelEndpoint | null = transport.AppChannel.fromEnv(process.env);
+  const channel: ChannelEndpoint | null = transport.AppChannel.fromEnv({ WARDEN_CHANNEL: CHANNEL_SPEC });
   binding = channel ? new ChannelBinding(channel) : null;
   return binding;
 }
@@ -34,13 +41,13 @@ export function processBinding(): ChannelBinding | null {
  * listens normally). When the channel cannot be opened the server emits 'error' (as for EADDRINUSE).
  */
 export function listenOverChannel(server: http.Server, args: unknown[]): http.Server | null {
-  if (!underWarden()) return null;
+  if (CHANNEL_SPEC === undefined) return null;
   let b: ChannelBinding | null;
   try {
     b = processBinding();
   } catch (err) {
     const error = Object.assign(
-      new Error(`Cannot open the Warden channel (WARDEN_CHANNEL=${process.env.WARDEN_CHANNEL}): ${(err as Error).message}`),
+      new Error(`Cannot open the Warden channel (WARDEN_CHANNEL=${CHANNEL_SPEC}): ${(err as Error).message}`),
       { code: 'WARDEN_ERR_NODE_CHANNEL', cause: err },
     );
     process.nextTick(() => server.emit('error', error));
