@@ -177,6 +177,18 @@ describe('buildPlanContext', () => {
     expect(ctx.credentials).toMatchObject({ user: 'root', group: 'root' });
   });
 
+  it('--user without --group takes that user\'s primary group; unknown defaults are a start-up error', () => {
+    expect(planContextDefaults({ user: 'root', tmpdir: '/tmp' })).toEqual({ defaultUser: 'root', defaultGroup: 'root', tmpdir: '/tmp' });
+    expect(() => planContextDefaults({ user: 'no-such-user-x' })).toThrow(WardenError);
+    expect(() => planContextDefaults({ group: 'no-such-group-x' })).toThrow(/--group "no-such-group-x"/);
+  });
+
+  it('without --user, the defaults are Unit\'s: nobody as root, else the daemon\'s own user', () => {
+    const d = planContextDefaults();
+    if (process.geteuid!() === 0) expect(d.defaultUser).toBe('nobody');
+    else expect(buildPlanContext('a', { type: 'external' }, d).credentials.uid).toBe(process.geteuid!());
+  });
+
   it('an unknown group is a validation error at the app\'s group path', () => {
     expect(() => buildPlanContext('a', { type: 'external', user: 'root', group: 'no-such-group-x' }, planContextDefaults({ tmpdir: '/tmp' }))).toThrow(
       expect.objectContaining({ path: '/applications/a/group', message: 'Group "no-such-group-x" is not found.' }),

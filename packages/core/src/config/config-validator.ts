@@ -10,6 +10,16 @@ import { buildPlanContext } from './plan-context';
 import type { PlanContextDefaults } from './plan-context';
 import { appLaunchers, buildConfigSchema } from './schema-builder';
 
+/** Compiled validators by schema text: the same plugin set compiles once per process. */
+const compiled = new Map<string, ValidateFunction>();
+
+function compile(key: string, schema: JsonSchema): ValidateFunction {
+  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, discriminator: true, verbose: true });
+  const fn = ajv.compile(schema);
+  compiled.set(key, fn);
+  return fn;
+}
+
 /**
  * Validates whole configs: the schema assembled from the container (compiled once, ajv `allErrors` + `strict`),
  * then the cross-reference checks, then per application the isolation plugins' and its launcher's semantic checks.
@@ -25,9 +35,9 @@ export class ConfigValidator {
     private readonly defaults: PlanContextDefaults,
   ) {
     this.schema = buildConfigSchema(container);
-    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, discriminator: true, verbose: true });
+    const key = JSON.stringify(this.schema);
     try {
-      this.check = ajv.compile(this.schema);
+      this.check = compiled.get(key) ?? compile(key, this.schema);
     } catch (e) {
       throw new WardenError(
         'WARDEN_ERR_PLUGIN_SCHEMA',

@@ -1,6 +1,6 @@
 import { tmpdir as osTmpdir } from 'os';
 import type { AppConfig, PlanContext } from '../contracts';
-import { ConfigValidationError } from '../contracts';
+import { ConfigValidationError, WardenError } from '../contracts';
 import { defaultAppUser, resolveCredentials } from '../isolation';
 import type { UserDatabase } from '../isolation';
 import { ptr } from './cross-checks';
@@ -12,15 +12,29 @@ export interface PlanContextDefaults {
   tmpdir: string;
 }
 
-/** Defaults as Unit picks them: the daemon's own user when unprivileged, `nobody` and its group as root. */
-export function planContextDefaults(options: { user?: string; group?: string; tmpdir?: string } = {}): PlanContextDefaults {
-  const fallback = options.user === undefined || options.group === undefined ? defaultAppUser() : undefined;
-  return {
-    defaultUser: options.user ?? fallback!.user,
-    // `--user` without `--group` means that user's primary group, resolved per app.
-    defaultGroup: options.group ?? (options.user === undefined ? fallback!.group : ''),
-    tmpdir: options.tmpdir ?? osTmpdir(),
-  };
+/**
+ * Defaults as Unit picks them: the daemon's own user when unprivileged, `nobody` and its group as root; `--user`
+ * without `--group` means that user's primary group. Throws WardenError when `--user`/`--group` do not exist.
+ */
+export function planContextDefaults(options: { user?: string; group?: string; tmpdir?: string } = {}, db?: UserDatabase): PlanContextDefaults {
+  const tmpdir = options.tmpdir ?? osTmpdir();
+  if (options.user === undefined) {
+    const fallback = defaultAppUser(db);
+    const group = options.group ?? fallback.group;
+    if (options.group !== undefined) checkDefault(() => resolveCredentials(fallback.user, group, db), '--group', group);
+    return { defaultUser: fallback.user, defaultGroup: group, tmpdir };
+  }
+  const user = options.user;
+  const creds = checkDefault(() => resolveCredentials(user, options.group, db), options.group === undefined ? '--user' : '--user/--group', options.group ?? user);
+  return { defaultUser: user, defaultGroup: creds.group, tmpdir };
+}
+
+function checkDefault<T>(resolve: () => T, flag: string, value: string): T {
+  try {
+    return resolve();
+  } catch (e) {
+    throw new WardenError('WARDEN_ERR_USAGE', `${flag} "${value}": ${(e as Error).message} Give an existing user/group for applications.`);
+  }
 }
 
 /**
@@ -31,7 +45,7 @@ export function planContextDefaults(options: { user?: string; group?: string; tm
  */
 export function buildPlanContext(appName: string, app: AppConfig, defaults: PlanContextDefaults, db?: UserDatabase): PlanContext {
   const user = app.user ?? defaults.defaultUser;
-  const group = app.group ?? (app.user !== undefined || defaults.defaultGroup === '' ? undefined : defaults.defaultGroup);
+  const group = app.group ?? (app.user !== undefined ? undefined : defaults.defaultGroup);
   let credentials;
   try {
     credentials = resolveCredentials(user, group, db);

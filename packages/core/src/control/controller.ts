@@ -24,6 +24,7 @@ export class Controller {
   private current: WardenConfig = {};
   private readonly queue = new SerialQueue();
   private readonly components: ConfigComponent[];
+  private appControl?: AppControl;
 
   constructor(
     private readonly container: DependencyContainer,
@@ -171,7 +172,8 @@ export class Controller {
         });
       }
       try {
-        await this.container.resolve<AppControl>(TOKENS.AppControl).restart(app);
+        this.appControl ??= this.container.resolve<AppControl>(TOKENS.AppControl);
+        await this.appControl.restart(app);
         this.log.info({ app }, 'application restarted');
       } catch (e) {
         this.log.error({ err: e, app }, 'application restart failed');

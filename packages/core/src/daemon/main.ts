@@ -69,6 +69,9 @@ async function runForeground(options: DaemonOptions): Promise<number | undefined
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => warden.log.info('SIGHUP ignored'));
+  process.on('unhandledRejection', (e) => {
+    warden.log.error({ err: e }, 'unhandled promise rejection (a bug; the daemon keeps running)');
+  });
   process.on('uncaughtException', (e) => {
     warden.log.fatal({ err: e }, 'uncaught exception; stopping');
     warden.stop().finally(() => process.exit(1));
