@@ -8,7 +8,7 @@ import { ListenerEntry } from './internal/listener-entry';
 import type { ApplicationGateway, RequestInfo, RouterLogger } from './internal/ports';
 import { proxyRequest } from './internal/proxy';
 import { RequestContext } from './internal/request-context';
-import { installResponseHeaders } from './internal/response-headers';
+import { installResponseHeaders, safeHeaderValue } from './internal/response-headers';
 import { serveShare } from './internal/share';
 
 /** Options of an HttpRouter. */
@@ -387,8 +387,16 @@ export class HttpRouter {
           (status) => {
             if (status === 0) return;
             const fb = action.share!.fallback;
-            if (fb) this.runAction(ctx, fb, cfg);
-            else sendError(ctx.res, status);
+            if (!fb) {
+              sendError(ctx.res, status);
+              return;
+            }
+            try {
+              this.runAction(ctx, fb, cfg);
+            } catch (err) {
+              this.log.error({ err, url: ctx.req.url }, 'fallback action failed');
+              sendError(ctx.res, 500);
+            }
           },
           (err) => {
             this.log.error({ err }, 'share failed');
@@ -444,12 +452,12 @@ function sendReturn(ctx: RequestContext, action: Action): void {
     const sock = ctx.req.socket;
     const code = String(status).padStart(3, '0');
     let head = `HTTP/1.1 ${code} \r\nServer: ${String(res.getHeader('server') ?? 'Warden')}\r\n`;
-    if (location !== null) head += `Location: ${encodeHeader(location)}\r\n`;
+    if (location !== null) head += `Location: ${safeHeaderValue(location)}\r\n`;
     head += 'Content-Length: 0\r\nConnection: close\r\n\r\n';
     sock.end(head);
     return;
   }
-  if (location !== null) res.setHeader('Location', encodeHeader(location));
+  if (location !== null) res.setHeader('Location', safeHeaderValue(location));
   if (status >= 400) {
     sendError(res, status);
     return;
@@ -457,12 +465,6 @@ function sendReturn(ctx: RequestContext, action: Action): void {
   res.statusCode = status;
   res.setHeader('Content-Length', 0);
   res.end();
-}
-
-/** Header values must be latin1 without CR/LF; percent-encode anything else (e.g. a decoded `$uri` in a Location). */
-function encodeHeader(v: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[^\x20-\x7e]/.test(v) ? v.replace(/[^\x20-\x7e]/g, (c) => encodeURIComponent(c)) : v;
 }
 
 function applyForwarded(ctx: RequestContext, fw: Forwarded): void {

@@ -45,14 +45,15 @@ export function fetchText(
 }
 
 /** Sends raw bytes and resolves with everything the server wrote before closing. */
-export function rawRequest(port: number, data: string | Buffer, host = '127.0.0.1'): Promise<string> {
+export function rawRequest(port: number, data: string | Buffer, host = '127.0.0.1', halfClose = false): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, host);
     const chunks: Buffer[] = [];
     sock.on('data', (c) => chunks.push(c));
     sock.on('error', reject);
     sock.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    sock.write(data);
+    if (halfClose) sock.end(data);
+    else sock.write(data);
   });
 }
 

@@ -398,3 +398,53 @@ describe('header occurrences', () => {
     expect(await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Role: admin\r\nX-Role: guest\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 403/);
   });
 });
+
+describe('hostile input never crashes the router', () => {
+  it('encodes control characters from variables in headers', async () => {
+    const { port } = await start(
+      { pass: 'routes' },
+      {
+        routes: [
+          { match: { uri: '/r/*' }, action: { return: 302, location: '$uri' } },
+          { action: { pass: 'applications/app', response_headers: { 'X-Uri': '$uri' } } },
+        ],
+      },
+    );
+    const a = await fetchText(port, '/a%0D%0ASet-Cookie:%20x=1');
+    expect(a.status).toBe(200);
+    expect(a.headers['set-cookie']).toBeUndefined();
+    expect(a.headers['x-uri']).toBe('/a%0D%0ASet-Cookie: x=1');
+    const r = await fetchText(port, '/r/%0Aevil');
+    expect(r.status).toBe(302);
+    expect(r.headers.location).toBe('/r/%0Aevil');
+  });
+
+  it('answers 500 when a rewrite produces a target the proxy cannot send, also from a share fallback', async () => {
+    const { port } = await start(
+      { pass: 'routes' },
+      {
+        routes: [
+          { match: { uri: '/p/*' }, action: { rewrite: '/x$arg_v', proxy: 'http://127.0.0.1:9' } },
+          { action: { share: '/nonexistent-dir$uri', fallback: { rewrite: '/y$arg_v', proxy: 'http://127.0.0.1:9' } } },
+        ],
+      },
+    );
+    expect((await fetchText(port, '/p/a?v=%20%0A')).status).toBe(500);
+    expect((await fetchText(port, '/f?v=%20%0A')).status).toBe(500);
+    expect((await fetchText(port, '/p/a?v=ok')).status).toBe(502);
+  });
+
+  it('survives random bytes and still serves', async () => {
+    const { port } = await start({ pass: 'routes' }, { routes: [{ match: { uri: '/ok' }, action: { return: 204 } }, { action: { pass: 'applications/app' } }] });
+    let seed = 42;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+    const pieces = ['GET ', 'POST ', '/', '%', '%2e', '..', '?', '&', '=', ' HTTP/1.1\r\n', 'Host: x\r\n', 'Content-Length: 3\r\n', 'Transfer-Encoding: chunked\r\n', '\r\n', '\0', '\xff', 'Cookie: a=1;;=;\r\n', 'X_Y: z\r\n'];
+    for (let i = 0; i < 60; i++) {
+      let s = '';
+      const n = 1 + (rnd() % 12);
+      for (let k = 0; k < n; k++) s += pieces[rnd() % pieces.length];
+      await rawRequest(port, Buffer.from(s + '\r\n\r\n', 'latin1'), '127.0.0.1', true).catch(() => undefined);
+    }
+    expect((await fetchText(port, '/ok')).status).toBe(204);
+  });
+});

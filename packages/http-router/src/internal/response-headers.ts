@@ -5,6 +5,16 @@ import type { Template } from './template';
 type WriteHead = ServerResponse['writeHead'];
 
 /**
+ * Makes a variable's value safe for a header: values come from the client (a decoded `$uri` may hold `%0A`), and
+ * Node throws on control characters, which would surface inside the app's own writeHead call. Anything outside
+ * visible ASCII, space and tab is percent-encoded.
+ */
+export function safeHeaderValue(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[^\t\x20-\x7e]/.test(v) ? v.replace(/[^\t\x20-\x7e]/g, (c) => encodeURIComponent(c)) : v;
+}
+
+/**
  * Applies an action's `response_headers` to whatever the action (or the app) sends: `writeHead` of this one response
  * is wrapped so the headers are set or removed last, after the app's own, with `$status` already known.
  */
@@ -29,7 +39,7 @@ export function installResponseHeaders(ctx: RequestContext, list: Array<{ name: 
     this.statusCode = status;
     for (const h of list) {
       if (h.value === null) this.removeHeader(h.name);
-      else this.setHeader(h.name, h.value(ctx));
+      else this.setHeader(h.name, safeHeaderValue(h.value(ctx)));
     }
     this.writeHead = orig;
     return reason === undefined ? orig.call(this, status) : (orig as (s: number, r: string) => ServerResponse).call(this, status, reason);
