@@ -1,5 +1,5 @@
-// ns-inspect answers every request with what the process sees of itself: its pid, uid, gid and the ids of its
-// namespaces (read from /proc/self/ns/*). Run under wardend it shows the effect of the app's "isolation" object.
+// ns-inspect answers every request with what the process sees of itself: its pid, uid, gid, the ids of its
+// namespaces (read from /proc/self/ns/*), its hostname, its network interfaces and whether /bin/sh exists. Run under wardend it shows the effect of the app's "isolation" object.
 package main
 
 import (
@@ -20,6 +20,7 @@ type report struct {
 	NS       map[string]uint64 `json:"NS"`
 	Hostname string            `json:"Hostname"`
 	Ifaces   []string          `json:"Interfaces"`
+	BinSh    bool              `json:"HasBinSh"`
 }
 
 var namespaces = map[string]string{
@@ -54,6 +55,9 @@ func interfaces() []string {
 func handler(w http.ResponseWriter, r *http.Request) {
 	host, _ := os.Hostname()
 	rep := report{PID: os.Getpid(), UID: os.Getuid(), GID: os.Getgid(), NS: map[string]uint64{}, Hostname: host, Ifaces: interfaces()}
+	if _, err := os.Stat("/bin/sh"); err == nil {
+		rep.BinSh = true
+	}
 	for key, file := range namespaces {
 		rep.NS[key] = nsID(file)
 	}
