@@ -1,6 +1,6 @@
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
 import { isIP, type Socket } from 'net';
-import { createWriteStream, type WriteStream } from 'fs';
+import { promises as fsp, type WriteStream } from 'fs';
 import type { Action, CompiledConfig, CompiledListener, Forwarded, Pass, PassTarget } from './internal/compiled-config';
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { sendError } from './internal/error-page';
@@ -84,8 +84,17 @@ export class HttpRouter {
     if (this.pending) throw new Error('another router change is prepared and not yet committed or rolled back');
     const compiled = compileRouterConfig(config);
     const added: ListenerEntry[] = [];
+    const logPath = compiled.accessLog?.path ?? null;
+    let logFile: fsp.FileHandle | null = null;
     this.pending = true;
     try {
+      if (logPath !== null && logPath !== this.accessLogPath) {
+        // Opened now so that an access log that cannot be written fails the apply instead of every request.
+        logFile = await fsp.open(logPath, 'a').catch((err: NodeJS.ErrnoException) => {
+          err.message = `access log "${logPath}": ${err.message}`;
+          throw err;
+        });
+      }
       for (const l of compiled.listeners.values()) {
         if (this.entries.has(l.key)) continue;
         const entry = this.createEntry(l, compiled);
@@ -98,6 +107,7 @@ export class HttpRouter {
         this.entries.delete(e.listener.key);
         e.server.close();
       }
+      await logFile?.close();
       this.pending = false;
       throw err;
     }
@@ -107,12 +117,13 @@ export class HttpRouter {
         if (done) return;
         done = true;
         this.pending = false;
-        this.install(compiled);
+        this.install(compiled, logFile);
       },
       rollback: async () => {
         if (done) return;
         done = true;
         this.pending = false;
+        await logFile?.close();
         await Promise.all(
           added.map(async (e) => {
             this.entries.delete(e.listener.key);
@@ -165,11 +176,11 @@ export class HttpRouter {
     this.accessLogStream = null;
   }
 
-  private install(compiled: CompiledConfig): void {
+  private install(compiled: CompiledConfig, logFile: fsp.FileHandle | null): void {
     this.active = compiled;
     const s = compiled.settings;
     this.serverHeader = s.serverVersion ? `Warden/${VERSION}` : 'Warden';
-    this.setAccessLog(compiled.accessLog?.path ?? null);
+    this.setAccessLog(compiled.accessLog?.path ?? null, logFile);
     for (const [key, entry] of this.entries) {
       const l = compiled.listeners.get(key);
       if (!l) {
@@ -186,13 +197,13 @@ export class HttpRouter {
     }
   }
 
-  private setAccessLog(path: string | null): void {
+  private setAccessLog(path: string | null, file: fsp.FileHandle | null): void {
     if (path === this.accessLogPath) return;
     if (this.accessLogStream) void endStream(this.accessLogStream);
     this.accessLogStream = null;
     this.accessLogPath = path;
-    if (path === null) return;
-    const stream = createWriteStream(path, { flags: 'a' });
+    if (path === null || file === null) return;
+    const stream = file.createWriteStream();
     stream.on('error', (err) => this.log.error({ err, path }, 'access log write failed'));
     this.accessLogStream = stream;
   }
@@ -255,7 +266,7 @@ export class HttpRouter {
     if (st) {
       if (st.busy++ === 0) this.busyConns++;
       res[kConn] = st;
-      res.once('close', onResponseClose);
+      res.on('close', onResponseClose);
     }
     const cfg = this.active;
     res.setHeader('Server', this.serverHeader);

@@ -448,3 +448,14 @@ describe('hostile input never crashes the router', () => {
     expect((await fetchText(port, '/ok')).status).toBe(204);
   });
 });
+
+describe('access_log that cannot be opened', () => {
+  it('fails prepare and binds nothing', async () => {
+    const router = new HttpRouter({ gateway: new EchoGateway() });
+    routers.push(router);
+    await expect(
+      router.prepare({ applications: { app: {} }, listeners: { '127.0.0.1:0': { pass: 'applications/app' } }, access_log: '/nonexistent-dir/x/access.log' }),
+    ).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringContaining('access log "/nonexistent-dir/x/access.log"') });
+    expect(router.addresses()).toEqual({});
+  });
+});
