@@ -459,3 +459,49 @@ describe('access_log that cannot be opened', () => {
     expect(router.addresses()).toEqual({});
   });
 });
+
+describe('send and idle timeouts', () => {
+  it('drops a client that stops reading the response (send_timeout)', async () => {
+    const big = Buffer.alloc(8 * 1024 * 1024, 97);
+    const gateway = {
+      handle(_a: string, _t: string | undefined, _req: unknown, res: import('http').ServerResponse) {
+        res.write(big);
+        res.end(big);
+      },
+    };
+    const { router, port } = await start({ pass: 'applications/app' }, { settings: { http: { send_timeout: 0.3 } } }, gateway);
+    const { connect } = await import('net');
+    const sock = connect(port, '127.0.0.1');
+    sock.pause(); // never read
+    sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise<void>((resolve) => {
+      const tick = () => (router.stats().connections.closed >= 1 ? resolve() : setTimeout(tick, 50));
+      tick();
+    });
+    expect(router.stats().connections.active).toBe(0);
+    sock.destroy();
+  });
+
+  it('does not time out a slow app while the client waits', async () => {
+    const gateway = {
+      handle(_a: string, _t: string | undefined, _req: unknown, res: import('http').ServerResponse) {
+        setTimeout(() => res.end('slow but fine'), 700);
+      },
+    };
+    const { port } = await start({ pass: 'applications/app' }, { settings: { http: { send_timeout: 0.2 } } }, gateway);
+    expect((await fetchText(port, '/')).body).toBe('slow but fine');
+  });
+
+  it('closes idle keep-alive connections after idle_timeout', async () => {
+    const { router, port } = await start({ pass: 'applications/app' }, { settings: { http: { idle_timeout: 0.2 } } });
+    const agent = new Agent({ keepAlive: true });
+    await fetchText(port, '/', { agent });
+    expect(router.stats().connections.idle).toBe(1);
+    await new Promise<void>((resolve) => {
+      const tick = () => (router.stats().connections.closed >= 1 ? resolve() : setTimeout(tick, 50));
+      tick();
+    });
+    expect(router.stats().connections.idle).toBe(0);
+    agent.destroy();
+  });
+});
