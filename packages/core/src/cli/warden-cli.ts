@@ -1,0 +1,231 @@
+import { readFileSync } from 'fs';
+import { defaultPaths } from '../daemon/daemon-options';
+import { editConfig, successLine } from './warden-config-edit';
+import { controlRequest, encodeConfigPath, encodeSegment, parseControlTarget, WardenCliError } from './warden-control-client';
+import type { WardenControlResponse, WardenControlTarget } from './warden-control-client';
+import { formatErrorResponse } from './warden-error-format';
+import type { WardenSource } from './warden-error-format';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION: string = require('../../package.json').version;
+
+/** Env var naming the control address when `--control` is not given. */
+export const WARDEN_CONTROL_ENV = 'WARDEN_CONTROL';
+
+/** `warden --help`, with the control address that applies in this environment. */
+export function wardenUsage(env: NodeJS.ProcessEnv = process.env): string {
+  return `Usage: warden [--control ADDR] [--json] COMMAND
+
+Control client of wardend (the equivalent of NGINX Unit's unitctl).
+
+Commands:
+  config get [PATH]              print the configuration, or the value at PATH
+  config put [PATH] FILE|-       replace the value at PATH (the whole configuration
+                                 without PATH) by the JSON in FILE, or stdin with -
+  config post PATH FILE|-        append the JSON in FILE (or stdin) to the array at PATH
+  config delete PATH             remove the value at PATH ("/" resets the configuration to {})
+  config edit [PATH]             edit the value in $VISUAL/$EDITOR (default vi); the text is
+                                 checked as JSON before it is sent
+  status [PATH]                  print the status (connections, requests, applications)
+  restart APP                    restart every process of application APP
+
+PATH is a JSON path below /config (or /status), keys written literally and separated
+by "/": applications/go-app, listeners/*:8080/pass, routes/0/action.
+
+Options:
+  --control ADDR   wardend's control socket: unix:/path/to/control.sock or IP:port
+                   (default: $${WARDEN_CONTROL_ENV}, else ${defaultPaths(env).control})
+  --json           print wardend's raw JSON answer instead of the readable form
+  --version        print the version and exit
+  -h, --help       print this help and exit
+
+Exit status: 0 success, 1 wardend refused the request or could not be reached,
+2 usage error (bad command line, unreadable input file).
+`;
+}
+
+interface ParsedArgs {
+  control?: string;
+  json: boolean;
+  help: boolean;
+  version: boolean;
+  words: string[];
+}
+
+/** Splits the command line into options (anywhere before `--`) and words; `-` is a word (stdin). */
+function parseArgs(argv: string[]): ParsedArgs {
+  const parsed: ParsedArgs = { json: false, help: false, version: false, words: [] };
+  let optionsDone = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (optionsDone || arg === '-' || !arg.startsWith('-')) {
+      parsed.words.push(arg);
+    } else if (arg === '--') {
+      optionsDone = true;
+    } else if (arg === '--json') {
+      parsed.json = true;
+    } else if (arg === '--help' || arg === '-h') {
+      parsed.help = true;
+    } else if (arg === '--version') {
+      parsed.version = true;
+    } else if (arg === '--control' || arg.startsWith('--control=')) {
+      const value = arg === '--control' ? argv[++i] : arg.slice('--control='.length);
+      if (value === undefined || value === '') throw usage('--control needs a value: unix:/path/to/control.sock or IP:port');
+      parsed.control = value;
+    } else {
+      throw usage(`unknown option "${arg}"`);
+    }
+  }
+  return parsed;
+}
+
+function usage(message: string): WardenCliError {
+  return new WardenCliError('WARDEN_ERR_CLI_USAGE', message, 2);
+}
+
+/** The `--control` value in force: the option, else `$WARDEN_CONTROL`, else wardend's own default socket. */
+export function resolveControl(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return option ?? (env[WARDEN_CONTROL_ENV] || defaultPaths(env).control);
+}
+
+/** Output streams, replaceable for embedding. */
+export interface WardenIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIo: WardenIo = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+};
+
+/** The `warden` command line. Resolves with the exit status (0 ok, 1 request failed, 2 usage error); never rejects. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: WardenIo = processIo): Promise<number> {
+  try {
+    return await run(argv, env, io);
+  } catch (e) {
+    if (e instanceof WardenCliError) {
+      io.err(`warden: ${e.message}\n`);
+      if (e.code === 'WARDEN_ERR_CLI_USAGE') io.err('Run "warden --help" for the commands and options.\n');
+      return e.exitCode;
+    }
+    io.err(`warden: internal error: ${(e as Error)?.stack ?? e}\n`);
+    return 1;
+  }
+}
+
+async function run(argv: string[], env: NodeJS.ProcessEnv, io: WardenIo): Promise<number> {
+  const args = parseArgs(argv);
+  if (args.help || args.words[0] === 'help') {
+    io.out(wardenUsage(env));
+    return 0;
+  }
+  if (args.version) {
+    io.out(`warden version: ${VERSION}\n`);
+    return 0;
+  }
+  const [command, ...rest] = args.words;
+  if (command === undefined) throw usage('no command given');
+  const target = parseControlTarget(resolveControl(args.control, env));
+  const ctx: CommandContext = { target, json: args.json, io };
+
+  if (command === 'status') {
+    arity('status [PATH]', rest, 0, 1);
+    return show(ctx, '/status' + encodeConfigPath(rest[0]));
+  }
+  if (command === 'restart') {
+    arity('restart APP', rest, 1, 1);
+    const app = rest[0];
+    if (app === '') throw usage('restart needs an application name');
+    const url = `/control/applications/${encodeSegment(app)}/restart`;
+    const res = await controlRequest(target, 'GET', url);
+    if (res.status === 404 && (res.json as { error?: unknown })?.error === "Value doesn't exist.") {
+      return fail(ctx, res, 'GET', url, undefined, `  there is no application "${app}" in /config/applications\n`);
+    }
+    if (res.status !== 200) return fail(ctx, res, 'GET', url);
+    io.out(args.json ? res.text : `Application "${app}" restarted.\n`);
+    return 0;
+  }
+  if (command !== 'config') throw usage(`unknown command "${command}"`);
+
+  const [sub, ...params] = rest;
+  switch (sub) {
+    case 'get':
+      arity('config get [PATH]', params, 0, 1);
+      return show(ctx, '/config' + encodeConfigPath(params[0]));
+    case 'put': {
+      arity('config put [PATH] FILE|-', params, 1, 2);
+      const [path, file] = params.length === 2 ? params : [undefined, params[0]];
+      return change(ctx, 'PUT', '/config' + encodeConfigPath(path), await readInput(file));
+    }
+    case 'post': {
+      arity('config post PATH FILE|-', params, 2, 2);
+      if (encodeConfigPath(params[0]) === '') throw usage('config post needs the path of an array, e.g. routes or routes/main');
+      return change(ctx, 'POST', '/config' + encodeConfigPath(params[0]), await readInput(params[1]));
+    }
+    case 'delete':
+      arity('config delete PATH', params, 1, 1);
+      if (params[0] === '') throw usage('config delete needs a PATH; use "/" to reset the whole configuration');
+      return change(ctx, 'DELETE', '/config' + encodeConfigPath(params[0]));
+    case 'edit':
+      arity('config edit [PATH]', params, 0, 1);
+      return editConfig({ target, path: params[0], json: args.json, env, out: io.out, err: io.err });
+    case undefined:
+      throw usage('config needs a subcommand: get, put, post, delete or edit');
+    default:
+      throw usage(`unknown config subcommand "${sub}"; use get, put, post, delete or edit`);
+  }
+}
+
+interface CommandContext {
+  target: WardenControlTarget;
+  json: boolean;
+  io: WardenIo;
+}
+
+function arity(form: string, params: string[], min: number, max: number): void {
+  if (params.length < min) throw usage(`missing argument: warden ${form}`);
+  if (params.length > max) throw usage(`too many arguments: warden ${form}`);
+}
+
+/** GET and print the value (2-space JSON, or the raw answer with --json). */
+async function show(ctx: CommandContext, url: string): Promise<number> {
+  const res = await controlRequest(ctx.target, 'GET', url);
+  if (res.status !== 200 || res.json === undefined) return fail(ctx, res, 'GET', url);
+  ctx.io.out(ctx.json ? res.text : JSON.stringify(res.json, null, 2) + '\n');
+  return 0;
+}
+
+/** PUT/POST/DELETE and print the success line. */
+async function change(ctx: CommandContext, method: string, url: string, input?: { source: WardenSource; data: Buffer }): Promise<number> {
+  const res = await controlRequest(ctx.target, method, url, input?.data);
+  if (res.status !== 200) return fail(ctx, res, method, url, input?.source);
+  ctx.io.out(ctx.json ? res.text : successLine(res.json) + '\n');
+  return 0;
+}
+
+function fail(ctx: CommandContext, res: WardenControlResponse, method: string, url: string, source?: WardenSource, hint = ''): number {
+  if (ctx.json) ctx.io.out(res.text);
+  ctx.io.err(formatErrorResponse(res, { method, url }, source) + hint);
+  return 1;
+}
+
+/** Reads FILE, or all of stdin for `-`. An unreadable file is a usage error (exit 2). */
+async function readInput(file: string): Promise<{ source: WardenSource; data: Buffer }> {
+  let data: Buffer;
+  let name = file;
+  if (file === '-') {
+    name = '<stdin>';
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    data = Buffer.concat(chunks);
+  } else {
+    try {
+      data = readFileSync(file);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new WardenCliError('WARDEN_ERR_CLI_INPUT', `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.message}`, 2);
+    }
+  }
+  return { source: { name, text: data.toString('utf8') }, data };
+}
