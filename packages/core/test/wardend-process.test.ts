@@ -88,29 +88,31 @@ describe('wardend process', () => {
   it('restarts with the old or the new config when SIGKILLed during a stream of PUTs', async () => {
     for (let round = 0; round < 4; round++) {
       const w = await start(base());
-      const written: unknown[] = [(await controlRequest(w.control, 'GET', '/config')).json];
-      const killAfter = 3 + round * 5;
-      let i = 0;
-      const killed = w.exited;
-      // Send PUTs back to back; after `killAfter` answers, SIGKILL while the next one is in flight.
-      await new Promise<void>((resolve) => {
-        const next = () => {
-          const cfg = settings(round * 100 + i++);
-          written.push(cfg);
-          const inFlight = controlRequest(w.control, 'PUT', '/config', JSON.stringify(cfg));
-          if (i > killAfter) {
-            setImmediate(() => w.proc.kill('SIGKILL'));
-            inFlight.catch(() => undefined).finally(resolve);
-            return;
-          }
-          inFlight.then(next, () => resolve());
-        };
-        next();
+      const initial = (await controlRequest(w.control, 'GET', '/config')).json;
+      const written: unknown[] = [initial];
+      const acknowledged: unknown[] = [];
+      const killAt = 2 + round * 4;
+      // A burst of PUTs queued in the daemon; SIGKILL when the killAt-th answer arrives, while the following ones
+      // are being validated, written or renamed.
+      const burst = Array.from({ length: 24 }, (_, i) => {
+        const cfg = settings(round * 100 + i);
+        written.push(cfg);
+        return controlRequest(w.control, 'PUT', '/config', JSON.stringify(cfg)).then(
+          (r) => {
+            if (r.status === 200) acknowledged.push(cfg);
+            if (acknowledged.length === killAt) w.proc.kill('SIGKILL');
+          },
+          () => undefined,
+        );
       });
-      await killed;
+      await Promise.all(burst);
+      expect(await w.exited).toEqual({ code: null, signal: 'SIGKILL' });
       const w2 = await start(base());
       const restored = (await controlRequest(w2.control, 'GET', '/config')).json;
+      // Never a broken or mixed config: exactly one of those written...
       expect(written).toContainEqual(restored);
+      // ...and an acknowledged change is durable: the restored config is not older than the first acknowledged one.
+      expect(restored).not.toEqual(initial);
       expect((await controlRequest(w2.control, 'PUT', '/config', JSON.stringify(restored))).status).toBe(200);
       w2.proc.kill('SIGTERM');
       await w2.exited;

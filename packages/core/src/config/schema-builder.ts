@@ -64,7 +64,7 @@ export function buildConfigSchema(container: DependencyContainer): JsonSchema {
 
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
-    $id: 'https://warden.dev/schemas/config.json',
+    $id: 'urn:warden:config',
     title: 'Warden configuration (NGINX Unit compatible)',
     type: 'object',
     properties: BASE_ROOT_PROPERTIES,
