@@ -277,6 +277,13 @@ export class HttpRouter {
     if (entry.closing) res.shouldKeepAlive = false;
     const s = cfg.settings;
     if (s.discardUnsafeFields) discardUnsafe(req);
+    let ctx: RequestContext | null = null;
+    if (!entry.fast) {
+      ctx = new RequestContext(req, res, sock.remoteAddress ?? '', sock.remotePort ?? 0, sock.localAddress ?? '', sock.localPort ?? 0, 'http');
+      res[kCtx] = ctx;
+      if (cfg.accessLog?.countsBytes) countBodyBytes(ctx);
+      if (entry.listener.forwarded) applyForwarded(ctx, entry.listener.forwarded);
+    }
 
     // Body limits and timeouts.
     const cl = req.headers['content-length'];
@@ -294,7 +301,7 @@ export class HttpRouter {
 
     const l = entry.listener;
     try {
-      if (entry.fast) {
+      if (ctx === null) {
         const url = req.url ?? '';
         if (url.charCodeAt(0) !== 47 || url.indexOf('%') !== -1 || url.indexOf('/.') !== -1) {
           const probe = new RequestContext(req, res, '', 0, '', 0, 'http');
@@ -307,18 +314,6 @@ export class HttpRouter {
         this.gateway.handle(t.app, t.target, req, res, st ? connInfo(st, sock) : connInfo(null, sock));
         return;
       }
-      const ctx = new RequestContext(
-        req,
-        res,
-        sock.remoteAddress ?? '',
-        sock.remotePort ?? 0,
-        sock.localAddress ?? '',
-        sock.localPort ?? 0,
-        'http',
-      );
-      res[kCtx] = ctx;
-      if (cfg.accessLog?.countsBytes) countBodyBytes(ctx);
-      if (l.forwarded) applyForwarded(ctx, l.forwarded);
       if (!ctx.parse()) {
         sendError(res, 400, true);
         return;
