@@ -111,6 +111,15 @@ describe('share', () => {
     expect((await fetchText(port, '/a.txt', { headers: { Range: 'bytes=2-4', 'If-Range': '"stale"' } })).status).toBe(200);
   });
 
+  it('refuses a FIFO without blocking', async () => {
+    const { execFileSync } = await import('child_process');
+    const fifo = path.join(www, 'pipe');
+    if (!fs.existsSync(fifo)) execFileSync('mkfifo', [fifo]);
+    const port = await serve({ share: `${www}$uri` });
+    expect((await fetchText(port, '/pipe')).status).toBe(404);
+    expect((await fetchText(port, '/a.txt')).status).toBe(200);
+  });
+
   it('answers HEAD without a body and refuses other methods with 405', async () => {
     const port = await serve({ share: `${www}$uri` });
     const h = await fetchText(port, '/a.txt', { method: 'HEAD' });

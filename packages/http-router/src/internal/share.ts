@@ -90,7 +90,9 @@ async function tryFile(ctx: RequestContext, raw: string, spec: ShareSpec, settin
   }
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(file, constants.O_RDONLY | (spec.followSymlinks ? 0 : constants.O_NOFOLLOW));
+    // O_NONBLOCK: opening a FIFO must not park a libuv thread until a writer appears (it is then refused as not a
+    // regular file); it changes nothing for regular files.
+    fh = await fsp.open(file, constants.O_RDONLY | constants.O_NONBLOCK | (spec.followSymlinks ? 0 : constants.O_NOFOLLOW));
   } catch (e) {
     return errStatus(e);
   }
