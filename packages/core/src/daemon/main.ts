@@ -94,18 +94,28 @@ function daemonise(argv: string[], options: DaemonOptions): Promise<number> {
     let text = '';
     const pipe = child.stdio[3] as NodeJS.ReadableStream;
     pipe.setEncoding('utf8');
-    pipe.on('data', (d: string) => (text += d));
-    pipe.on('end', () => {
-      if (text.startsWith('ready')) {
+    let done = false;
+    const finish = (line: string | undefined) => {
+      if (done) return;
+      done = true;
+      if (line?.startsWith('ready ')) {
         child.unref();
-        process.stderr.write(`wardend started (pid ${child.pid}, control ${text.slice(6).trim()})\n`);
+        process.stderr.write(`wardend started (pid ${child.pid}, control ${line.slice(6)})\n`);
         resolve(0);
       } else {
-        const reason = text.startsWith('error ') ? text.slice(6).trim() : `the daemon exited before it was ready; see ${options.log ?? extra[1]}`;
+        const reason = line?.startsWith('error ') ? line.slice(6) : `the daemon exited before it was ready; see ${options.log ?? extra[1]}`;
         process.stderr.write(`wardend: ${reason}\n`);
         resolve(1);
       }
+    };
+    // Decide on the first complete line: processes the daemon started may have inherited the pipe, so its end
+    // may never come.
+    pipe.on('data', (d: string) => {
+      text += d;
+      const nl = text.indexOf('\n');
+      if (nl >= 0) finish(text.slice(0, nl));
     });
+    pipe.on('end', () => finish(undefined));
     pipe.on('error', () => undefined);
     child.on('error', (e) => {
       process.stderr.write(`wardend: cannot start the daemon: ${e.message}\n`);
