@@ -83,7 +83,7 @@ export class AppChannel extends Endpoint {
   private closeEmitted = false;
 
   private constructor(mem: ArrayBuffer, doorbellFd: number, ringBytes: number, maxFrame: number, window: number) {
-    super({ mem, doorbellFd, side: 1, ringBytes, maxFrame, window, spinTurns: 0 });
+    super({ mem, doorbellFd, side: 1, ringBytes, maxFrame, window, spinTurns: Number(process.env.WARDEN_SHM_SPIN ?? 0) });
   }
 
   /**

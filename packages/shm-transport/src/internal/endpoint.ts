@@ -330,7 +330,7 @@ export abstract class Endpoint extends EventEmitter {
       if (n > 0) this.spinLeft = this.spinTurns;
       if (n >= DRAIN_BUDGET) {
         this.scheduleDrain();
-      } else if (this.spinLeft > 0 && this.streams.size > 0) {
+      } else if (this.spinLeft > 0) {
         this.spinLeft--;
         this.scheduleDrain();
       } else if (this.in.sleep()) {

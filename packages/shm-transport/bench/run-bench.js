@@ -1,0 +1,185 @@
+// Round trips per second and MB/s between two processes, shared-memory channel vs. a unix socket, measured in the
+// same run. Each round trip sends a payload to the other process and gets it echoed back; K requests are kept in
+// flight (pipelined). Two unix-socket baselines: "framed" (8-byte header + payload, no HTTP semantics at all: the
+// lower bound of what a socket costs) and "HTTP" (node:http client and server over the socket, carrying the same
+// request/response semantics as the channel: what a router without the channel would do). Usage: npm run bench -w @warden/shm-transport   (env BENCH_SECONDS, default 3 per case)
+require('../test/fixtures/ts-register.js');
+const { spawn } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const { RouterChannel } = require('../src/index.ts');
+
+const SECONDS = Number(process.env.BENCH_SECONDS || 3);
+const WARMUP_MS = 500;
+const CASES = [
+  { size: 64, inflight: 64 },
+  { size: 64 * 1024, inflight: 8 },
+];
+
+function head(size) {
+  return {
+    method: 'POST', target: '/bench', httpVersion: '1.1', headers: ['host', 'bench', 'content-type', 'application/octet-stream'],
+    remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 80, tls: false, contentLength: size,
+  };
+}
+
+/** CPU seconds (user + system) used so far by a child process, from /proc/<pid>/stat. */
+function childCpu(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/**
+ * Runs `one(done)` K at a time for warmup + SECONDS; returns completed round trips per second and the CPU time
+ * both processes used per round trip (µs), which is less sensitive to other load on the machine.
+ */
+function drive(inflight, one, pid) {
+  return new Promise((resolve, reject) => {
+    let measuring = false;
+    let stopped = false;
+    let count = 0;
+    let t0 = 0;
+    const start = () => one((err) => {
+      if (err) return reject(err);
+      if (measuring) count++;
+      if (!stopped) start();
+    });
+    for (let i = 0; i < inflight; i++) start();
+    setTimeout(() => {
+      measuring = true;
+      t0 = process.hrtime.bigint();
+      const cpu0 = process.cpuUsage();
+      const child0 = childCpu(pid);
+      setTimeout(() => {
+        stopped = true;
+        measuring = false;
+        const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+        const own = process.cpuUsage(cpu0);
+        const cpu = (own.user + own.system) / 1e6 + (childCpu(pid) - child0);
+        resolve({ rate: count / secs, cpuPerRt: (cpu / count) * 1e6 });
+      }, SECONDS * 1000);
+    }, WARMUP_MS);
+  });
+}
+
+async function benchShm(size, inflight) {
+  const ch = RouterChannel.create({ ringBytes: 1 << 21 });
+  const child = spawn(process.execPath, [path.join(__dirname, 'shm-echo-app.js')], {
+    stdio: ['ignore', 'inherit', 'inherit', ch.fds[0], ch.fds[1]], env: { ...process.env, ...ch.env() },
+  });
+  ch.closeChildFds();
+  await ch.ready;
+  const payload = Buffer.alloc(size, 0x61);
+  const h = head(size);
+  const rate = await drive(inflight, (done) => {
+    const s = ch.request(h);
+    let got = 0;
+    s.on('data', (c) => (got += c.length));
+    s.on('end', () => done(got === size ? null : new Error(`short response ${got}`)));
+    s.on('error', done);
+    s.writeBody(payload);
+    s.endBody();
+  }, child.pid);
+  const exited = new Promise((r) => child.once('exit', r));
+  ch.shutdown();
+  await exited;
+  return rate;
+}
+
+async function benchUnix(size, inflight) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
+  const sockPath = path.join(dir, 's');
+  const child = spawn(process.execPath, [path.join(__dirname, 'unix-echo-app.js'), sockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((r) => child.stdout.once('data', r));
+  const sock = net.connect(sockPath);
+  await new Promise((r) => sock.once('connect', r));
+  const waiting = new Map();
+  let nextId = 1;
+  let pending = Buffer.alloc(0);
+  sock.on('data', (d) => {
+    pending = pending.length ? Buffer.concat([pending, d]) : d;
+    let off = 0;
+    while (pending.length - off >= 8) {
+      const id = pending.readUInt32LE(off);
+      const len = pending.readUInt32LE(off + 4);
+      if (pending.length - off < 8 + len) break;
+      const cb = waiting.get(id);
+      waiting.delete(id);
+      off += 8 + len;
+      cb(len === size ? null : new Error('short'));
+    }
+    pending = pending.subarray(off);
+  });
+  const frame = Buffer.alloc(8 + size, 0x61);
+  frame.writeUInt32LE(size, 4);
+  const rate = await drive(inflight, (done) => {
+    const id = nextId++;
+    waiting.set(id, done);
+    const f = Buffer.from(frame); // a fresh buffer per request, as a real client would build
+    f.writeUInt32LE(id, 0);
+    sock.write(f);
+  }, child.pid);
+  sock.destroy();
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  fs.rmSync(dir, { recursive: true, force: true });
+  return rate;
+}
+
+async function benchHttp(size, inflight) {
+  const http = require('http');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
+  const sockPath = path.join(dir, 's');
+  const child = spawn(process.execPath, [path.join(__dirname, 'http-echo-app.js'), sockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((r) => child.stdout.once('data', r));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: inflight });
+  const payload = Buffer.alloc(size, 0x61);
+  const headers = { host: 'bench', 'content-type': 'application/octet-stream', 'content-length': size };
+  const r = await drive(inflight, (done) => {
+    const req = http.request({ socketPath: sockPath, agent, method: 'POST', path: '/bench', headers }, (res) => {
+      let got = 0;
+      res.on('data', (c) => (got += c.length));
+      res.on('end', () => done(got === size ? null : new Error('short')));
+    });
+    req.on('error', done);
+    req.end(payload);
+  }, child.pid);
+  agent.destroy();
+  child.kill('SIGTERM');
+  await new Promise((res) => child.once('exit', res));
+  fs.rmSync(dir, { recursive: true, force: true });
+  return r;
+}
+
+function fmt(n, d = 0) {
+  return n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+}
+
+(async () => {
+  const started = Date.now();
+  process.stdout.write(`shm-transport bench: ${os.cpus().length} CPUs, node ${process.version}, ${SECONDS}s per case, echo round trips between two processes\n`);
+  process.stdout.write(`machine load average at start: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  process.stdout.write('payload   in-flight  transport     round trips/s   MB/s (each way)   CPU µs/round trip (both processes)\n');
+  for (const c of CASES) {
+    const shm = await benchShm(c.size, c.inflight);
+    const unix = await benchUnix(c.size, c.inflight);
+    const httpUnix = await benchHttp(c.size, c.inflight);
+    for (const [name, r] of [['shm', shm], ['unix (framed)', unix], ['unix (HTTP)', httpUnix]]) {
+      process.stdout.write(
+        `${String(c.size).padEnd(9)} ${String(c.inflight).padEnd(10)} ${name.padEnd(13)} ${fmt(r.rate).padStart(13)} ${fmt((r.rate * c.size) / 1e6, 1).padStart(17)} ${fmt(r.cpuPerRt, 1).padStart(20)}\n`,
+      );
+    }
+    for (const [name, r] of [['unix (framed)', unix], ['unix (HTTP)', httpUnix]]) {
+      process.stdout.write(
+        `${''.padEnd(21)}shm vs ${name}: ${fmt(shm.rate / r.rate, 2)}x round trips/s, ${fmt(r.cpuPerRt / shm.cpuPerRt, 2)}x less CPU per round trip\n`,
+      );
+    }
+  }
+  process.stdout.write(`done in ${fmt((Date.now() - started) / 1000, 1)}s\n`);
+})().catch((e) => {
+  process.stderr.write(`bench failed: ${e.stack}\n`);
+  process.exit(1);
+});
