@@ -48,6 +48,15 @@ describe('control server (HTTP on a unix socket)', () => {
     const other = await serve({ mode: 0o660, group: String(gid) }, join(dir, 'd.sock'));
     expect(statSync(other.path).mode & 0o777).toBe(0o660);
     expect(statSync(other.path).gid).toBe(gid);
+    if (process.getuid!() === 0) {
+      // chown to a named user needs root; unprivileged runs check the numeric group above only.
+      const byName = await serve({ user: 'root', group: 'root' }, join(dir, 'e.sock'));
+      expect(statSync(byName.path)).toMatchObject({ uid: 0, gid: 0 });
+    }
+  });
+
+  it('an unknown --control-group is a clear start-up error', async () => {
+    await expect(serve({ group: 'no-such-group-x' }, join(dir, 'f.sock'))).rejects.toThrow(/no-such-group-x/);
   });
 
   it('removes a stale socket file and the socket on close', async () => {

@@ -89,6 +89,13 @@ export const BASE_DEFS: Record<string, JsonSchema> = {
         required: ['certificate'],
         additionalProperties: false,
       },
+      // Unit's older form of `forwarded` (client IP only).
+      client_ip: {
+        type: 'object',
+        properties: { header: str, source: strings, recursive: bool },
+        required: ['header', 'source'],
+        additionalProperties: false,
+      },
       forwarded: {
         type: 'object',
         properties: {
@@ -186,14 +193,23 @@ export const BASE_ROOT_PROPERTIES: Record<string, JsonSchema> = {
     type: 'object',
     properties: {
       http: { $ref: '#/$defs/settingsHttp' },
-      listen_threads: { type: 'integer', minimum: 1 },
       js_module: strings,
+      telemetry: {
+        type: 'object',
+        properties: {
+          endpoint: str,
+          protocol: { type: 'string', enum: ['http', 'grpc'] },
+          batch_size: uint,
+          sampling_ratio: { type: 'number', minimum: 0, maximum: 1 },
+        },
+        additionalProperties: false,
+      },
     },
     additionalProperties: false,
   },
   access_log: {
     type: ['string', 'object'],
-    properties: { path: str, format: str, if: str },
+    properties: { path: str, format: { type: ['string', 'object'], additionalProperties: str }, if: str },
     additionalProperties: false,
   },
 };

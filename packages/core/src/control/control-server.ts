@@ -5,7 +5,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'http';
 import { dirname } from 'path';
 import type { Logger } from 'pino';
 import { WardenError } from '../contracts';
-import { resolveCredentials } from '../isolation';
+import { readUserDatabase, resolveCredentials } from '../isolation';
 import type { ControlApi } from './control-api';
 import { errorBody } from './control-error';
 
@@ -202,6 +202,7 @@ async function prepareSocketPath(path: string): Promise<void> {
 
 function lookupGroup(group: string): number {
   if (/^\d+$/.test(group)) return Number(group);
-  // Resolving root with an explicit group validates the group name against the group database.
-  return resolveCredentials('0', group).gid;
+  const entry = readUserDatabase().groups.find((g) => g.name === group);
+  if (!entry) throw new Error(`group "${group}" is not found`);
+  return entry.gid;
 }
