@@ -356,3 +356,27 @@ describe('control API: /, /status and restart', () => {
     h.cleanup();
   });
 });
+
+describe('control API: hostile input', () => {
+  it('answers every random body and path with one of Unit\'s bodies, never throwing', async () => {
+    const h = harness();
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const alphabet = ['{', '}', '[', ']', '"', ':', ',', '/', '*', '\\', 'a', '1', '-', 'e', '.', ' ', '\n', 'true', 'null', '\u00e9', '\ufeff'];
+    const segs = ['config', 'status', 'control', 'applications', 'listeners', 'routes', '0', '%zz', '%2F', '', '__proto__', 'constructor', '..'];
+    for (let i = 0; i < 400; i++) {
+      const body = Array.from({ length: rnd(40) }, () => alphabet[rnd(alphabet.length)]).join('');
+      const url = '/' + Array.from({ length: rnd(5) }, () => segs[rnd(segs.length)]).join('/');
+      const method = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'][rnd(5)];
+      const r = await h.req(method, url, body);
+      expect([200, 400, 404, 405]).toContain(r.status);
+      if (r.status !== 200) expect(typeof (r.body as { error: unknown }).error).toBe('string');
+    }
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    h.cleanup();
+  });
+});
