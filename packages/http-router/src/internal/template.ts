@@ -48,7 +48,7 @@ function variable(name: string): Template | null {
     case 'method':
       return (c) => c.method;
     case 'request_uri':
-      return (c) => c.target;
+      return (c) => c.originalTarget;
     case 'remote_addr':
       return (c) => c.remoteAddress;
     case 'status':
