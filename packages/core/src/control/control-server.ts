@@ -87,6 +87,9 @@ export class ControlServer {
       }
       this.boundAddress = `unix:${address.path}`;
     } else {
+      if (!/^(127\.|::1$|localhost$)/.test(address.host)) {
+        this.log.warn({ host: address.host }, 'the control API listens on a non-loopback address: anyone who can reach it can reconfigure wardend');
+      }
       await listenOn(server, () => server.listen(address.port, address.host));
       const a = server.address();
       const port = typeof a === 'object' && a ? a.port : address.port;
@@ -176,7 +179,11 @@ function listenOn(server: Server, start: () => void): Promise<void> {
 
 /** Creates the socket's directory; removes a stale socket left by a dead daemon, refuses a live one. */
 async function prepareSocketPath(path: string): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  } catch (e) {
+    throw new WardenError('WARDEN_ERR_CONTROL_SOCKET', `Cannot create the directory of the control socket ${path}: ${(e as Error).message}. Choose another --control.`);
+  }
   let st;
   try {
     st = lstatSync(path);

@@ -92,7 +92,14 @@ export class Controller {
         failures.push(`${component.name}: ${applyDetail(e)}`);
       }
     }
-    this.log.info({ changed: previous !== valid }, 'configuration applied');
+    this.log.info(
+      {
+        applications: Object.keys(valid.applications ?? {}).length,
+        listeners: Object.keys(valid.listeners ?? {}).length,
+        previousApplications: Object.keys(previous.applications ?? {}).length,
+      },
+      'configuration applied',
+    );
     if (failures.length > 0) {
       throw new ControlError({ status: 500, body: errorBody('Failed to apply new configuration.', failures.join('; ')) });
     }
