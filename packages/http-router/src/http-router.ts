@@ -56,6 +56,8 @@ export class HttpRouter {
   private readonly gateway: ApplicationGateway;
   private readonly log: RouterLogger;
   private readonly entries = new Map<string, ListenerEntry>();
+  /** Listeners removed by a reconfiguration whose last connections are still finishing. */
+  private readonly draining = new Set<ListenerEntry>();
   private active: CompiledConfig | null = null;
   private pending = false;
   private accessLogStream: WriteStream | null = null;
@@ -161,8 +163,9 @@ export class HttpRouter {
   async close(graceMs = 5000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const entries = [...this.entries.values()];
+    const entries = [...this.entries.values(), ...this.draining];
     this.entries.clear();
+    this.draining.clear();
     await Promise.all(
       entries.map(async (e) => {
         const timer = setTimeout(() => e.server.closeAllConnections(), graceMs);
@@ -187,7 +190,8 @@ export class HttpRouter {
         this.entries.delete(key);
         entry.closing = true;
         entry.live = false;
-        void closeServer(entry);
+        this.draining.add(entry);
+        void closeServer(entry).then(() => this.draining.delete(entry));
         continue;
       }
       entry.listener = l;

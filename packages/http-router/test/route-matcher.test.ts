@@ -54,6 +54,8 @@ describe('host, method, scheme, query', () => {
     ['host pattern is case-insensitive', { host: 'Example.COM' }, { headers: { host: 'example.com' } }, true],
     ['host port removed', { host: 'example.com' }, { headers: { host: 'example.com:8080' } }, true],
     ['host trailing dot removed', { host: 'example.com' }, { headers: { host: 'example.com.' } }, true],
+    ['host IPv6 literal keeps brackets, drops port', { host: '[::1]' }, { headers: { host: '[::1]:8080' } }, true],
+    ['host absent is empty', { host: '' }, { headers: {} }, true],
     ['host wildcard', { host: '*.example.com' }, { headers: { host: 'www.example.com' } }, true],
     ['host wildcard miss', { host: '*.example.com' }, { headers: { host: 'example.com' } }, false],
     ['host negation array', { host: ['!bad.com', '*'] }, { headers: { host: 'bad.com' } }, false],
