@@ -139,7 +139,7 @@ export class AppPool {
   /** Stops taking requests on `worker`, lets its in-flight requests finish, and starts a replacement. */
   private retire(worker: AppWorker, why: string): void {
     worker.state = 'draining';
-    this.deps.log.info({ pid: worker.pid, served: worker.served }, `replacing app process (${why})`);
+    this.deps.log.info({ app_pid: worker.pid, served: worker.served }, `replacing app process (${why})`);
     const stillNeeded = this.workers.filter((w) => w.state === 'running').length < Math.max(1, this.policy.spare);
     if (stillNeeded) this.spawnInBackground();
     // Defer the shutdown so that the request this worker was just picked for is sent first.
@@ -192,7 +192,7 @@ export class AppPool {
     this.remove(worker);
     if (this.closed) return;
     if (!exit.expected) {
-      this.deps.log.error({ pid: worker.pid, code: exit.code, signal: exit.signal }, `app process exited unexpectedly (${describeExit(exit)})`);
+      this.deps.log.error({ app_pid: worker.pid, code: exit.code, signal: exit.signal }, `app process exited unexpectedly (${describeExit(exit)})`);
       this.failures++;
     }
     this.scheduleRecovery();
@@ -218,7 +218,7 @@ export class AppPool {
     for (const w of idle) {
       if (idle.length <= this.policy.spare) break;
       if (now - (this.lastBusy.get(w) ?? now) >= this.policy.idleTimeoutMs) {
-        this.deps.log.info({ pid: w.pid }, 'stopping idle app process');
+        this.deps.log.info({ app_pid: w.pid }, 'stopping idle app process');
         void w.stop(this.deps.drainGraceMs);
         idle = idle.filter((x) => x !== w);
       }

@@ -78,7 +78,7 @@ export class AppWorker {
     } finally {
       this.channel.closeChildFds();
     }
-    this.log.info({ pid: this.pid }, 'app process started');
+    this.log.info({ app_pid: this.pid }, 'app process started');
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
