@@ -42,6 +42,19 @@ describe('plugin loader', () => {
     expect(lines.some((l) => l.level === 40 && l.plugin === 'warden-plugin-does-not-exist')).toBe(true);
   });
 
+  it('a plugin listed twice registers once; a failed default requested again with --plugin is an error', async () => {
+    const c = root.createChildContainer();
+    const { log } = capture();
+    const twice = [fixture('launcher-plugin.js'), fixture('launcher-plugin.js')].map((module) => ({ module, required: true }));
+    await loadPlugins(c, twice, log);
+    expect(c.resolveAll(TOKENS.AppLauncher)).toHaveLength(1);
+    const again = [
+      { module: 'warden-plugin-does-not-exist', required: false },
+      { module: 'warden-plugin-does-not-exist', required: true },
+    ];
+    await expect(loadPlugins(root.createChildContainer(), again, log)).rejects.toThrow(WardenError);
+  });
+
   it.each([
     ['warden-plugin-does-not-exist', /Cannot load plugin "warden-plugin-does-not-exist": it is not installed/],
     [fixture('broken-plugin.js'), /fixture plugin refuses to register/],

@@ -29,28 +29,36 @@ export interface LoadedPlugin {
 export async function loadPlugins(container: DependencyContainer, requests: PluginRequest[], log: Logger): Promise<LoadedPlugin[]> {
   const loaded: LoadedPlugin[] = [];
   const seen = new Set<string>();
+  const failed = new Map<string, string>();
   for (const req of requests) {
     const id = req.module.startsWith('.') || isAbsolute(req.module) ? resolve(req.module) : req.module;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    try {
-      const resolvedPath = require.resolve(id);
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const mod = require(resolvedPath) as Partial<WardenPlugin> & { default?: Partial<WardenPlugin> };
-      const register = typeof mod.register === 'function' ? mod.register : mod.default?.register;
-      if (typeof register !== 'function') throw new Error('it does not export a register(container) function');
-      await register(container);
-      loaded.push({ module: req.module, resolvedPath });
-      log.info({ plugin: req.module, path: resolvedPath }, 'plugin loaded');
-    } catch (e) {
-      const reason = (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes(`'${id}'`)
-        ? 'it is not installed (or not built)'
-        : (e as Error).message;
-      if (req.required) {
-        throw new WardenError('WARDEN_ERR_PLUGIN_LOAD', `Cannot load plugin "${req.module}": ${reason}.`);
+    // A module is loaded once; one that failed as a default and is also requested with --plugin is an error.
+    let reason = failed.get(id);
+    if (reason === undefined) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      try {
+        const resolvedPath = require.resolve(id);
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const mod = require(resolvedPath) as Partial<WardenPlugin> & { default?: Partial<WardenPlugin> };
+        const register = typeof mod.register === 'function' ? mod.register : mod.default?.register;
+        if (typeof register !== 'function') throw new Error('it does not export a register(container) function');
+        await register(container);
+        loaded.push({ module: req.module, resolvedPath });
+        log.info({ plugin: req.module, path: resolvedPath }, 'plugin loaded');
+        continue;
+      } catch (e) {
+        reason =
+          (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes(`'${id}'`)
+            ? 'it is not installed (or not built)'
+            : (e as Error).message;
+        failed.set(id, reason);
       }
-      log.warn({ plugin: req.module, reason }, `default plugin "${req.module}" not loaded: ${reason}`);
     }
+    if (req.required) {
+      throw new WardenError('WARDEN_ERR_PLUGIN_LOAD', `Cannot load plugin "${req.module}": ${reason}.`);
+    }
+    log.warn({ plugin: req.module, reason }, `default plugin "${req.module}" not loaded: ${reason}`);
   }
   return loaded;
 }
