@@ -216,7 +216,19 @@ export abstract class Endpoint extends EventEmitter {
 
   /** Sends a header-only frame. */
   protected sendSimple(type: number, stream: number, arg: number): void {
-    this.sendFrame(FRAME_HEADER, (b, off) => writeFrameHeader(b, off, FRAME_HEADER, type, 0, stream, arg));
+    if (this.closed) return;
+    if (this.pending.length === 0) {
+      const off = this.out.reserve(FRAME_HEADER);
+      if (off >= 0) {
+        writeFrameHeader(this.buf, off, FRAME_HEADER, type, 0, stream, arg);
+        if (this.out.commit(FRAME_HEADER)) this.ring();
+        return;
+      }
+    }
+    const b = Buffer.allocUnsafe(FRAME_HEADER);
+    writeFrameHeader(b, 0, FRAME_HEADER, type, 0, stream, arg);
+    this.pending.push(b);
+    this.needSpace(FRAME_HEADER);
   }
 
   /** @internal */ _sendWindow(stream: number, credit: number): void {
@@ -247,7 +259,9 @@ export abstract class Endpoint extends EventEmitter {
         return;
       }
       writeFrameHeader(b, off, len, FrameType.DATA, 0, s.id, 0);
-      chunk.copy(b, off + FRAME_HEADER, 0, n);
+      const to = off + FRAME_HEADER;
+      if (n <= 128) for (let i = 0; i < n; i++) b[to + i] = chunk[i];
+      else chunk.copy(b, to, 0, n);
       if (this.out.commit(len)) this.ring();
       s._sendCredit -= n;
       if (n === chunk.length) s._backlog.shift();
@@ -365,7 +379,13 @@ export abstract class Endpoint extends EventEmitter {
   protected copyData(off: number, len: number): Buffer {
     const n = len - FRAME_HEADER;
     const c = Buffer.allocUnsafe(n);
-    this.buf.copy(c, 0, off + FRAME_HEADER, off + len);
+    const b = this.buf;
+    const from = off + FRAME_HEADER;
+    if (n <= 128) {
+      for (let i = 0; i < n; i++) c[i] = b[from + i]; // no native call / view allocation for small chunks
+    } else {
+      b.copy(c, 0, from, off + len);
+    }
     return c;
   }
 
