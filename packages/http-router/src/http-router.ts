@@ -360,10 +360,12 @@ export class HttpRouter {
           const step = steps[i];
           if (step.uriPrefix !== null && !uri.startsWith(step.uriPrefix)) continue;
           if (step.test === null || step.test(ctx)) {
+            if (cfg.settings.logRoute) this.log.info({ route: routeLabel(target.name), step: i, uri: ctx.path }, 'route step matched');
             this.runAction(ctx, step.action, cfg);
             return;
           }
         }
+        if (cfg.settings.logRoute) this.log.info({ route: routeLabel(target.name), uri: ctx.path }, 'no route step matched: 404');
         sendError(ctx.res, 404);
         return;
       }
@@ -416,6 +418,10 @@ export class HttpRouter {
         return;
     }
   }
+}
+
+function routeLabel(name: string): string {
+  return name === '' ? 'routes' : `routes/${name}`;
 }
 
 function onSocketClose(this: Sock): void {

@@ -505,3 +505,26 @@ describe('send and idle timeouts', () => {
     agent.destroy();
   });
 });
+
+describe('log_route', () => {
+  it('logs the matched step, and the miss', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = { info: (o: unknown, msg?: string) => lines.push({ ...(o as object), msg }), warn() {}, error() {}, debug() {} };
+    const router = new HttpRouter({ gateway: new EchoGateway(), logger });
+    routers.push(router);
+    await (
+      await router.prepare({
+        settings: { http: { log_route: true } },
+        routes: { main: [{ match: { uri: '/a' }, action: { return: 204 } }] },
+        listeners: { '127.0.0.1:0': { pass: 'routes/main' } },
+      })
+    ).commit();
+    const port = router.addresses()['127.0.0.1:0'].port;
+    await fetchText(port, '/a');
+    await fetchText(port, '/b');
+    expect(lines).toEqual([
+      { route: 'routes/main', step: 0, uri: '/a', msg: 'route step matched' },
+      { route: 'routes/main', uri: '/b', msg: 'no route step matched: 404' },
+    ]);
+  });
+});

@@ -89,6 +89,8 @@ export interface HttpSettings {
   idleTimeout: number;
   maxBodySize: number;
   discardUnsafeFields: boolean;
+  /** Log which step of which route each request matched (`log_route`). */
+  logRoute: boolean;
   serverVersion: boolean;
   maxHeaderSize: number;
   /** Lower-case extension (with dot) → MIME type. */

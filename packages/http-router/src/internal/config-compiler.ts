@@ -125,6 +125,7 @@ function compileSettings(settings: unknown): HttpSettings {
     idleTimeout: 180_000,
     maxBodySize: 8_388_608,
     discardUnsafeFields: true,
+    logRoute: false,
     serverVersion: true,
     maxHeaderSize: 8192 * 4,
     mimeByExt: defaultMimeTypes(),
@@ -172,6 +173,8 @@ function compileSettings(settings: unknown): HttpSettings {
         s.serverVersion = bool(v, k, p);
         break;
       case 'log_route':
+        s.logRoute = bool(v, k, p);
+        break;
       case 'chunked_transform':
         bool(v, k, p);
         break;
