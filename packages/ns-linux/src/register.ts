@@ -1,0 +1,45 @@
+import type { DependencyContainer } from 'tsyringe';
+import type { IsolationExtra, NamespaceProvider } from '@warden/core';
+import { TOKENS } from '@warden/core';
+import { HostnameExtra } from './internal/extras/hostname.extra';
+import { IdMapExtra } from './internal/extras/id-map.extra';
+import { CgroupNamespaceProvider } from './internal/providers/cgroup-namespace.provider';
+import { CredentialNamespaceProvider } from './internal/providers/credential-namespace.provider';
+import { IpcNamespaceProvider } from './internal/providers/ipc-namespace.provider';
+import { MountNamespaceProvider } from './internal/providers/mount-namespace.provider';
+import { NetworkNamespaceProvider } from './internal/providers/network-namespace.provider';
+import { PidNamespaceProvider } from './internal/providers/pid-namespace.provider';
+import { UnameNamespaceProvider } from './internal/providers/uname-namespace.provider';
+import { LinuxProcessSpawner, LinuxSpawnerOptions } from './internal/spawner/linux-process-spawner';
+import type { LoggerLike } from './internal/spawner/logger';
+
+/** The seven namespace providers: Unit's six plus Warden's `ipc`. */
+export function namespaceProviders(): NamespaceProvider[] {
+  return [
+    new CgroupNamespaceProvider(),
+    new CredentialNamespaceProvider(),
+    new PidNamespaceProvider(),
+    new MountNamespaceProvider(),
+    new NetworkNamespaceProvider(),
+    new UnameNamespaceProvider(),
+    new IpcNamespaceProvider(),
+  ];
+}
+
+/** The isolation extras (every isolation key that is not a namespace). */
+export function isolationExtras(): IsolationExtra[] {
+  return [new IdMapExtra(), new HostnameExtra()];
+}
+
+/**
+ * Plugin entry point: registers the namespace providers, the isolation extras and the ProcessSpawner under core's
+ * tokens. `options` is for embedders (the CLI passes `stdio: 'inherit'`); wardend calls `register(container)`.
+ */
+export function register(container: DependencyContainer, options: LinuxSpawnerOptions = {}): void {
+  for (const p of namespaceProviders()) container.register(TOKENS.NamespaceProvider, { useValue: p });
+  for (const x of isolationExtras()) container.register(TOKENS.IsolationExtra, { useValue: x });
+  const logger =
+    options.logger ??
+    (() => (container.isRegistered(TOKENS.Logger, true) ? container.resolve<LoggerLike>(TOKENS.Logger) : undefined));
+  container.register(TOKENS.ProcessSpawner, { useValue: new LinuxProcessSpawner({ ...options, logger }) });
+}
