@@ -1,5 +1,7 @@
 import { request } from 'http';
 import type { RequestOptions } from 'http';
+import { parseControlAddress } from '../control/control-address';
+import type { ControlAddress } from '../control/control-address';
 
 /** A `warden` failure with a stable code, the exit status to use and a message for the user. */
 export class WardenCliError extends Error {
@@ -18,18 +20,15 @@ export class WardenCliError extends Error {
 /** Where to reach wardend: `unix:/path` or `IP:port` / `[v6]:port` (the syntax of wardend's `--control`). */
 export type WardenControlTarget = { kind: 'unix'; path: string; text: string } | { kind: 'tcp'; host: string; port: number; text: string };
 
-/**
- * Parses a `--control` value. Same syntax as wardend's own parser (control/control-server.ts), kept separate so
- * that the CLI does not load the config validator (ajv) at every start; throws a usage error on anything else.
- */
+/** Parses a `--control` value with wardend's own parser; throws a usage error on anything else. */
 export function parseControlTarget(value: string): WardenControlTarget {
-  if (value.startsWith('unix:')) {
-    if (value.length === 5) throw badAddress(value);
-    return { kind: 'unix', path: value.slice(5), text: value };
+  let address: ControlAddress;
+  try {
+    address = parseControlAddress(value);
+  } catch {
+    throw badAddress(value);
   }
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
-  if (!m || Number(m[3]) > 65535) throw badAddress(value);
-  return { kind: 'tcp', host: m[1] ?? m[2], port: Number(m[3]), text: value };
+  return { ...address, text: value };
 }
 
 function badAddress(value: string): WardenCliError {
