@@ -285,7 +285,10 @@ export class HttpRouter {
     if (!entry.fast) {
       ctx = new RequestContext(req, res, sock.remoteAddress ?? '', sock.remotePort ?? 0, sock.localAddress ?? '', sock.localPort ?? 0, 'http');
       res[kCtx] = ctx;
-      if (cfg.accessLog?.countsBytes) countBodyBytes(ctx);
+      if (cfg.accessLog !== null) {
+        ctx.startTime = Date.now();
+        if (cfg.accessLog.countsBytes) countBodyBytes(ctx);
+      }
       if (entry.listener.forwarded) applyForwarded(ctx, entry.listener.forwarded);
     }
 

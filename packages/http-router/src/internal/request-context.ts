@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'http';
 import { percentDecode } from './pattern';
-import { parseTarget } from './request-target';
+import { normalizePath, parseTarget } from './request-target';
 
 /**
  * Everything routing, variables and actions read from one request, computed lazily and at most once. One object per
@@ -20,7 +20,8 @@ export class RequestContext {
   depth = 0;
   /** Set by `return` for status codes Node cannot send (0–99); reported as `$status`. */
   rawStatus = -1;
-  readonly startTime: number;
+  /** When the request started (ms), set by the router when an access log may need `$request_time`. */
+  startTime = 0;
   private pathValue: string | null = null;
   private queryValue = '';
   private hostValue: string | null = null;
@@ -39,15 +40,24 @@ export class RequestContext {
     this.method = (req.method ?? 'GET').toUpperCase();
     this.target = req.url ?? '/';
     this.originalTarget = this.target;
-    this.startTime = Date.now();
   }
 
   /** Parses the target; false when it must be refused with 400. */
   parse(): boolean {
-    const t = parseTarget(this.target);
-    if (!t) return false;
-    this.pathValue = t.path;
-    this.queryValue = t.query;
+    const raw = this.target;
+    if (raw.charCodeAt(0) === 47 /* / */) {
+      // Origin form, the common case: split without allocating an intermediate object.
+      const q = raw.indexOf('?');
+      const path = normalizePath(q === -1 ? raw : raw.slice(0, q));
+      if (path === null) return false;
+      this.pathValue = path;
+      this.queryValue = q === -1 ? '' : raw.slice(q + 1);
+    } else {
+      const t = parseTarget(raw);
+      if (!t) return false;
+      this.pathValue = t.path;
+      this.queryValue = t.query;
+    }
     this.argsValue = null;
     return true;
   }

@@ -8,7 +8,13 @@ export interface ParsedTarget {
 
 /** True when a path needs no decoding and no dot/slash normalization (the common case, checked cheaply). */
 function isPlainPath(p: string): boolean {
-  return p.indexOf('%') === -1 && p.indexOf('/.') === -1 && p.indexOf('//') === -1;
+  let prev = 0;
+  for (let i = 0; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c === 37 /* % */ || (prev === 47 /* / */ && (c === 46 /* . */ || c === 47))) return false;
+    prev = c;
+  }
+  return true;
 }
 
 /**

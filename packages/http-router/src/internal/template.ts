@@ -58,7 +58,7 @@ function variable(name: string): Template | null {
     case 'time_local':
       return () => timeLocal(Date.now());
     case 'request_time':
-      return (c) => ((Date.now() - c.startTime) / 1000).toFixed(3);
+      return (c) => (c.startTime === 0 ? '0.000' : ((Date.now() - c.startTime) / 1000).toFixed(3));
     case 'request_line':
       return (c) => `${c.req.method ?? ''} ${c.originalTarget} HTTP/${c.req.httpVersion}`;
     case 'request_id':
