@@ -1,0 +1,152 @@
+import 'reflect-metadata';
+import { accessSync, constants as fsConstants } from 'fs';
+import { constants as osConstants } from 'os';
+import * as path from 'path';
+import { container as rootContainer } from 'tsyringe';
+import {
+  AppConfig,
+  buildSpawnPlan,
+  defaultAppUser,
+  IsolationConfig,
+  isolationPlugins,
+  PlanContext,
+  ProcessSpawner,
+  resolveCredentials,
+  TOKENS,
+  validateIsolation,
+  WardenError,
+} from '@warden/core';
+import { register } from '../register';
+
+const USAGE = `usage: warden-isolate --isolation '<isolation object JSON>' [--user U] [--group G] -- COMMAND [ARGS...]
+
+Runs COMMAND in the namespaces described by an NGINX Unit / Warden "isolation" object, with stdio attached, and
+exits with its status (128+N when killed by signal N; 125 when the sandbox could not be set up; 2 on usage errors).
+Without --user the command runs as Unit's default app user (nobody when run as root).
+Example: warden-isolate --isolation '{"namespaces":{"pid":true,"network":true}}' -- /bin/sh -c 'echo $$'`;
+
+/** Parsed command line of warden-isolate. */
+export interface IsolateArgs {
+  isolation: IsolationConfig;
+  user?: string;
+  group?: string;
+  command: string[];
+}
+
+class UsageError extends Error {}
+
+/** Parses argv (without node and the script); throws a usage error with a sentence to show. */
+export function parseArgs(argv: string[]): IsolateArgs | 'help' {
+  let isolation: unknown;
+  let user: string | undefined;
+  let group: string | undefined;
+  let i = 0;
+  const value = (flag: string) => {
+    if (i + 1 >= argv.length) throw new UsageError(`${flag} needs a value`);
+    return argv[++i];
+  };
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (a === '-h' || a === '--help') return 'help';
+    else if (a === '--isolation') {
+      const text = value(a);
+      try {
+        isolation = JSON.parse(text);
+      } catch (err) {
+        throw new UsageError(`--isolation is not valid JSON: ${(err as Error).message}`);
+      }
+    } else if (a === '--user') user = value(a);
+    else if (a === '--group') group = value(a);
+    else throw new UsageError(`unknown option ${a}`);
+  }
+  const command = argv.slice(i);
+  if (isolation === undefined) throw new UsageError('--isolation is required');
+  if (typeof isolation !== 'object' || isolation === null || Array.isArray(isolation)) {
+    throw new UsageError('--isolation must be a JSON object');
+  }
+  if (!command.length) throw new UsageError('no COMMAND given after --');
+  return { isolation: isolation as IsolationConfig, user, group, command };
+}
+
+function findExecutable(cmd: string, rooted: boolean): string {
+  if (cmd.includes('/') || rooted) return cmd;
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+    const file = path.join(dir || '.', cmd);
+    try {
+      accessSync(file, fsConstants.X_OK);
+      return file;
+    } catch {
+      // next
+    }
+  }
+  return cmd;
+}
+
+/** Runs the CLI; resolves with the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  let args: IsolateArgs | 'help';
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    process.stderr.write(`warden-isolate: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const container = rootContainer.createChildContainer();
+  register(container, { stdio: 'inherit' });
+  try {
+    const { extras } = isolationPlugins(container);
+    const known = new Set(['namespaces', ...extras.flatMap((x) => x.keys)]);
+    for (const key of Object.keys(args.isolation)) {
+      if (!known.has(key)) throw new WardenError('WARDEN_ERR_CONFIG_INVALID', `Unknown parameter "${key}".`);
+    }
+    const defaults = defaultAppUser();
+    const user = args.user ?? defaults.user;
+    const app: AppConfig = { type: 'external', user, group: args.group, isolation: args.isolation };
+    const ctx: PlanContext = {
+      appName: 'warden-isolate',
+      daemonUid: process.geteuid?.() ?? 0,
+      daemonGid: process.getegid?.() ?? 0,
+      defaultUser: defaults.user,
+      defaultGroup: defaults.group,
+      tmpdir: process.env.TMPDIR ?? '/tmp',
+      credentials: resolveCredentials(user, args.group ?? (args.user ? undefined : defaults.group)),
+    };
+    validateIsolation(container, app, ctx);
+    const plan = buildSpawnPlan(container, app, ctx);
+    const spawner = container.resolve<ProcessSpawner>(TOKENS.ProcessSpawner);
+    const proto = await spawner.createPrototype('warden-isolate', plan);
+    const rooted = typeof args.isolation.rootfs === 'string';
+    const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+    let proc;
+    try {
+      proc = await proto.spawn(
+        { executable: findExecutable(args.command[0], rooted), argv: args.command, env, cwd: rooted ? '/' : process.cwd() },
+        [],
+      );
+    } catch (err) {
+      await proto.close();
+      throw err;
+    }
+    // Ctrl-C reaches the command directly (same process group); other signals sent to us are forwarded.
+    const forward = (sig: NodeJS.Signals) => proc.kill(sig);
+    process.on('SIGINT', () => {});
+    for (const sig of ['SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(sig, forward);
+    const { code, signal } = await proc.exited;
+    await proto.close();
+    if (signal) return 128 + ((osConstants.signals as Record<string, number>)[signal] ?? 0);
+    return code ?? 1;
+  } catch (err) {
+    const e = err as WardenError & { step?: string; errno?: number };
+    const code = e.code ? ` [${e.code}${e.step ? ` step=${e.step}` : ''}${e.errno ? ` errno=${e.errno}` : ''}]` : '';
+    process.stderr.write(`warden-isolate: ${e.message}${code}\n`);
+    return 125;
+  }
+}
