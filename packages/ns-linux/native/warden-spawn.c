@@ -444,12 +444,15 @@ static void run_op(struct rec *r) {
     if (stat(r->s[3], &st) < 0) die("bind", errno, r->s[3]);
     if (resolve_target(&t, r->s[1], r->s[2], 1, !S_ISDIR(st.st_mode)) < 0) die("bind", errno, r->s[2]);
     if (mount(r->s[3], t.path, NULL, MS_BIND | MS_REC, NULL) < 0) die("bind", errno, r->s[2]);
+    target_close(&t);
     if (!strcmp(r->s[4], "1")) {
-      /* Read-only needs a second, remount step; flags the kernel locked for us must be repeated. */
+      /* Read-only needs a second, remount step on the new mount: resolve the target again (the fd we had names
+       * the directory underneath), and repeat the flags the kernel locked for us. */
+      if (resolve_target(&t, r->s[1], r->s[2], 0, 0) < 0) die("bind_readonly", errno, r->s[2]);
       unsigned long keep = locked_flags(t.path);
       if (mount(NULL, t.path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0) die("bind_readonly", errno, r->s[2]);
+      target_close(&t);
     }
-    target_close(&t);
   } else if (!strcmp(op, "mkdir")) {
     /* mkdir ROOT PATH: create a directory (and parents) inside ROOT. */
     op_args(r, 2);

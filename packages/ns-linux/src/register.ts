@@ -1,8 +1,11 @@
 import type { DependencyContainer } from 'tsyringe';
 import type { IsolationExtra, NamespaceProvider } from '@warden/core';
 import { TOKENS } from '@warden/core';
+import { CgroupExtra } from './internal/extras/cgroup.extra';
 import { HostnameExtra } from './internal/extras/hostname.extra';
 import { IdMapExtra } from './internal/extras/id-map.extra';
+import { CapabilitiesExtra, NewPrivsExtra, RlimitsExtra } from './internal/extras/privileges.extra';
+import { RootfsExtra } from './internal/extras/rootfs.extra';
 import { CgroupNamespaceProvider } from './internal/providers/cgroup-namespace.provider';
 import { CredentialNamespaceProvider } from './internal/providers/credential-namespace.provider';
 import { IpcNamespaceProvider } from './internal/providers/ipc-namespace.provider';
@@ -28,7 +31,15 @@ export function namespaceProviders(): NamespaceProvider[] {
 
 /** The isolation extras (every isolation key that is not a namespace). */
 export function isolationExtras(): IsolationExtra[] {
-  return [new IdMapExtra(), new HostnameExtra()];
+  return [
+    new IdMapExtra(),
+    new HostnameExtra(),
+    new RootfsExtra(),
+    new NewPrivsExtra(),
+    new CapabilitiesExtra(),
+    new RlimitsExtra(),
+    new CgroupExtra(),
+  ];
 }
 
 /**

@@ -3,7 +3,7 @@ import { closeSync, openSync } from 'fs';
 import { constants as osConstants } from 'os';
 import { createInterface } from 'readline';
 import type { Readable } from 'stream';
-import type { AppProcess, AppPrototype, LaunchSpec, SpawnPlan } from '@warden/core';
+import type { AppProcess, AppPrototype, LaunchSpec, ParentHook, SpawnPlan } from '@warden/core';
 import { ApplyError } from '@warden/core';
 import { CLONE } from '../clone-flags';
 import type { LoggerLike } from './logger';
@@ -79,6 +79,7 @@ export class LinuxPrototype implements AppPrototype {
   private fatal?: ApplyError;
   private closing?: Promise<void>;
   private readonly log: LoggerLike;
+  private oomSeen = 0;
 
   private constructor(
     readonly appName: string,
@@ -299,7 +300,13 @@ export class LinuxPrototype implements AppPrototype {
         const signal = typeof e.signal === 'number' ? SIGNAL_NAMES.get(e.signal) ?? String(e.signal) : null;
         this.procs.delete(proc.pid);
         proc.finish(typeof e.code === 'number' ? e.code : null, signal);
-        this.log.info({ app: this.appName, pid: proc.pid, code: e.code, signal }, 'app process exited');
+        const oom = this.oomKills();
+        if (signal === 'SIGKILL' && oom > this.oomSeen) {
+          this.log.warn({ app: this.appName, pid: proc.pid, oomKills: oom }, 'app process killed by the OOM killer (cgroup memory_max)');
+        } else {
+          this.log.info({ app: this.appName, pid: proc.pid, code: e.code, signal }, 'app process exited');
+        }
+        this.oomSeen = oom;
         return;
       }
       case 'error':
@@ -315,6 +322,15 @@ export class LinuxPrototype implements AppPrototype {
         }
       }
     }
+  }
+
+  /** OOM kills so far, from parent hooks that can tell (the cgroup placement has `oomKills()`). */
+  private oomKills(): number {
+    let n = 0;
+    for (const h of this.plan.parentHooks as (ParentHook & { oomKills?: () => number })[]) {
+      if (typeof h.oomKills === 'function') n += h.oomKills();
+    }
+    return n;
   }
 
   private errorFrom(e: HelperEvent): ApplyError {

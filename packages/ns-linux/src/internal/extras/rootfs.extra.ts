@@ -1,0 +1,125 @@
+import * as path from 'path';
+import type { AppConfig, IsolationExtra, PlanContext, SpawnPlanBuilder } from '@warden/core';
+import { PHASE } from '@warden/core';
+import { MS } from '../clone-flags';
+import { invalid, namespaceOn } from './util';
+
+/** One entry of `isolation.mounts` (extension, Unit issue #477). */
+export interface MountEntry {
+  source?: string;
+  target: string;
+  type?: 'bind' | 'tmpfs';
+  readonly?: boolean;
+  options?: string;
+}
+
+const FORBIDDEN_TARGETS = ['/proc', '/sys'];
+
+/**
+ * `isolation.rootfs` + `automount` (Unit) and `mounts` (extension). With a mount namespace: `/` is made private,
+ * the rootfs is bound onto itself, proc (`<rootfs>/proc`, nosuid,nodev,noexec) and tmpfs (`<rootfs>/tmp`,
+ * nosuid,nodev,noexec, size 1m, mode 1777) are mounted per `automount`, then `mounts`, then pivot_root. Every
+ * target is resolved inside the rootfs (openat2 RESOLVE_IN_ROOT), so a symlink cannot lead a mount outside.
+ * Without a mount namespace: chroot (as Unit); nothing is mounted, because the mounts would land in the host's
+ * mount namespace (`automount` is then ignored and `mounts` refused).
+ */
+export class RootfsExtra implements IsolationExtra {
+  readonly keys = ['rootfs', 'automount', 'mounts'] as const;
+  readonly schema = {
+    rootfs: { type: 'string' },
+    automount: {
+      type: 'object',
+      properties: { language_deps: { type: 'boolean' }, procfs: { type: 'boolean' }, tmpfs: { type: 'boolean' } },
+      additionalProperties: false,
+    },
+    mounts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          source: { type: 'string' },
+          target: { type: 'string' },
+          type: { enum: ['bind', 'tmpfs'] },
+          readonly: { type: 'boolean' },
+          options: { type: 'string' },
+        },
+        required: ['target'],
+        additionalProperties: false,
+      },
+    },
+  };
+
+  validate(app: AppConfig, ctx: PlanContext): void {
+    const iso = app.isolation ?? {};
+    const rootfs = iso.rootfs;
+    if (rootfs !== undefined) {
+      if (typeof rootfs !== 'string' || !path.isAbsolute(rootfs) || path.posix.normalize(rootfs) === '/') {
+        throw invalid(ctx, 'rootfs', 'rootfs requires an absolute path other than "/"', 'WARDEN_ERR_ISOLATION_ROOTFS');
+      }
+    }
+    const mounts = iso.mounts;
+    if (mounts === undefined) return;
+    if (!Array.isArray(mounts)) throw invalid(ctx, 'mounts', 'The "mounts" value must be an array.', 'WARDEN_ERR_ISOLATION_MOUNTS');
+    if (!namespaceOn(app, 'mount')) {
+      throw invalid(ctx, 'mounts', '"mounts" is set but "isolation.namespaces.mount" is false or unset.',
+        'WARDEN_ERR_ISOLATION_MOUNTS');
+    }
+    mounts.forEach((raw: unknown, i: number) => {
+      const m = raw as MountEntry;
+      const where = `mounts/${i}`;
+      const fail = (msg: string) => {
+        throw invalid(ctx, where, msg, 'WARDEN_ERR_ISOLATION_MOUNTS');
+      };
+      if (typeof m !== 'object' || m === null) fail(`The "mounts" entry ${i} must be an object.`);
+      if (typeof m.target !== 'string' || !path.isAbsolute(m.target)) fail(`The "target" of "mounts" entry ${i} must be an absolute path.`);
+      const target = path.posix.normalize(m.target);
+      if (target === '/') fail(`The "target" of "mounts" entry ${i} must not be "/".`);
+      if (FORBIDDEN_TARGETS.some((f) => target === f || target.startsWith(`${f}/`))) {
+        fail(`The "target" of "mounts" entry ${i} must not be inside /proc or /sys.`);
+      }
+      const type = m.type ?? 'bind';
+      if (type !== 'bind' && type !== 'tmpfs') fail(`The "type" of "mounts" entry ${i} must be "bind" or "tmpfs".`);
+      if (type === 'bind' && (typeof m.source !== 'string' || !path.isAbsolute(m.source))) {
+        fail(`The "source" of "mounts" entry ${i} must be an absolute path on the host.`);
+      }
+      if (m.options !== undefined && (typeof m.options !== 'string' || m.options.includes('\0'))) {
+        fail(`The "options" of "mounts" entry ${i} must be a string.`);
+      }
+    });
+  }
+
+  plan(app: AppConfig, plan: SpawnPlanBuilder): void {
+    const iso = app.isolation ?? {};
+    const rootfs = typeof iso.rootfs === 'string' ? path.posix.normalize(iso.rootfs) : undefined;
+    const mountNs = namespaceOn(app, 'mount');
+    if (!mountNs) {
+      if (rootfs) plan.addChildOp({ op: 'chroot', phase: PHASE.ROOT, root: rootfs });
+      return;
+    }
+    const root = rootfs ?? '';
+    if (rootfs) {
+      // pivot_root needs the new root to be a mount point; binding it onto itself makes it one.
+      plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT - 40, root: '', target: rootfs, source: rootfs, readonly: false });
+      const auto = iso.automount ?? {};
+      const noexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+      if (auto.procfs !== false) {
+        plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT, root, target: '/proc', source: 'proc', fstype: 'proc', flags: noexec });
+      }
+      if (auto.tmpfs !== false) {
+        plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT, root, target: '/tmp', source: 'tmpfs', fstype: 'tmpfs',
+          flags: noexec, data: 'size=1m,mode=1777' });
+      }
+    }
+    for (const m of (iso.mounts as MountEntry[] | undefined) ?? []) {
+      const target = path.posix.normalize(m.target);
+      if ((m.type ?? 'bind') === 'tmpfs') {
+        plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT + 10, root, target, source: m.source ?? 'tmpfs', fstype: 'tmpfs',
+          flags: MS.NOSUID | MS.NODEV | (m.readonly ? MS.RDONLY : 0), data: m.options ?? '' });
+      } else {
+        plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT + 10, root, target, source: m.source as string,
+          readonly: m.readonly === true });
+      }
+    }
+    if (rootfs) plan.addChildOp({ op: 'pivot_root', phase: PHASE.ROOT, root: rootfs });
+  }
+}

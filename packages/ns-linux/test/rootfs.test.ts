@@ -1,0 +1,136 @@
+import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'fs';
+import * as path from 'path';
+import { ApplyError, ConfigValidationError, validateIsolation, AppConfig } from '@warden/core';
+import { cleanup, describeRoot, planContext, pluginContainer, runProbe, setupNative, startPrototype } from './helpers';
+
+function mountPoints(report: { mounts: string | null }): string[] {
+  return (report.mounts ?? '').split('\n').filter(Boolean).map((l) => l.split(' ')[1]);
+}
+
+describeRoot('rootfs, automount and mounts (requires root)', () => {
+  let dir: string;
+  let probe: string;
+  let rootfs: string;
+  let hostData: string;
+  beforeAll(() => {
+    ({ dir, probe } = setupNative());
+    rootfs = path.join(dir, 'rootfs');
+    mkdirSync(rootfs);
+    copyFileSync(probe, path.join(rootfs, 'probe'));
+    hostData = mkdtempSync(path.join(dir, 'data-'));
+    writeFileSync(path.join(hostData, 'hello.txt'), 'from the host');
+    require('fs').chmodSync(hostData, 0o755);
+  });
+  afterAll(() => cleanup(dir));
+
+  const run = async (isolation: AppConfig['isolation'], args: string[] = [], user = 'root') => {
+    const proto = await startPrototype({ type: 'external', user, isolation });
+    try {
+      return (await runProbe(proto, '/probe', dir, args)).report;
+    } finally {
+      await proto.close();
+    }
+  };
+
+  it('pivots into the rootfs with a mount namespace: host files are absent, proc and tmp are mounted', async () => {
+    const report = await run({ namespaces: { mount: true, pid: true }, rootfs }, ['exists', '/bin/sh']);
+    expect(report.exists).toBe(false);
+    expect(report.pid).toBe(2);
+    const mounts = (report.mounts as string).split('\n').filter(Boolean);
+    const proc = mounts.find((l) => l.split(' ')[1] === '/proc');
+    const tmp = mounts.find((l) => l.split(' ')[1] === '/tmp');
+    expect(proc).toMatch(/^proc \/proc proc [^ ]*nosuid,nodev,noexec/);
+    expect(tmp).toMatch(/^tmpfs \/tmp tmpfs [^ ]*nosuid,nodev,noexec.*size=1024k/);
+    // the old root is gone entirely
+    expect(mountPoints(report).every((m) => ['/', '/proc', '/tmp'].includes(m))).toBe(true);
+  });
+
+  it('mounts neither proc nor tmp when automount is off', async () => {
+    const report = await run(
+      { namespaces: { mount: true, pid: true }, rootfs, automount: { procfs: false, tmpfs: false } },
+      ['exists', '/tmp/x'],
+    );
+    expect(report.mounts).toBeNull(); // no /proc inside
+    expect(report.NoNewPrivs).toBeNull();
+  });
+
+  it('chroots without a mount namespace (as Unit) and mounts nothing', async () => {
+    const report = await run({ rootfs }, ['exists', '/bin/sh']);
+    expect(report.exists).toBe(false);
+    expect(report.mounts).toBeNull();
+  });
+
+  it('binds read-only mounts that are readable but not writable', async () => {
+    const isolation = {
+      namespaces: { mount: true, pid: true },
+      rootfs,
+      mounts: [{ source: hostData, target: '/data', readonly: true }],
+    };
+    const read = await run(isolation, ['read', '/data/hello.txt']);
+    expect(read.read).toBe('from the host');
+    const write = await run(isolation, ['write', '/data/new.txt']);
+    expect(write.write).toBe(30); // EROFS
+  });
+
+  it('binds read-write mounts and tmpfs mounts', async () => {
+    const isolation = {
+      namespaces: { mount: true },
+      rootfs,
+      mounts: [
+        { source: hostData, target: '/rw' },
+        { type: 'tmpfs' as const, target: '/scratch', options: 'size=64k' },
+      ],
+    };
+    const report = await run(isolation, ['write', '/rw/written.txt']);
+    expect(report.write).toBe(0);
+    expect(require('fs').readFileSync(path.join(hostData, 'written.txt'), 'utf8')).toBe('x');
+    expect(mountPoints(report)).toEqual(expect.arrayContaining(['/rw', '/scratch']));
+  });
+
+  it('never follows a symlink out of the rootfs when creating a mount target', async () => {
+    const escapeRoot = path.join(dir, 'rootfs-escape');
+    mkdirSync(escapeRoot);
+    copyFileSync(probe, path.join(escapeRoot, 'probe'));
+    const outside = mkdtempSync(path.join(dir, 'outside-'));
+    // /data inside points at an absolute host path; it must resolve inside the rootfs.
+    symlinkSync(outside, path.join(escapeRoot, 'data'));
+    mkdirSync(path.join(escapeRoot, outside), { recursive: true });
+    const report = await run(
+      { namespaces: { mount: true, pid: true }, rootfs: escapeRoot, automount: { tmpfs: false }, mounts: [{ source: hostData, target: '/data' }] },
+      ['read', '/data/hello.txt'],
+    );
+    expect(report.read).toBe('from the host');
+    // The bind landed at <rootfs>/<outside>, inside the root, not on the host directory.
+    expect(mountPoints(report)).toContain(outside);
+    const hostMounts = require('fs').readFileSync('/proc/self/mounts', 'utf8');
+    expect(hostMounts).not.toContain(outside);
+  });
+
+  it('refuses rootfs "/" and relative paths, mounts on /proc or /sys, mounts without a mount namespace', () => {
+    const check = (isolation: AppConfig['isolation']) => {
+      const app = { type: 'external', isolation };
+      try {
+        validateIsolation(pluginContainer(), app, planContext(app));
+      } catch (e) {
+        return (e as ConfigValidationError).message;
+      }
+      return 'valid';
+    };
+    expect(check({ rootfs: '/' })).toBe('rootfs requires an absolute path other than "/"');
+    expect(check({ rootfs: 'relative' })).toBe('rootfs requires an absolute path other than "/"');
+    expect(check({ namespaces: { mount: true }, mounts: [{ source: '/x', target: '/proc/sys' }] })).toBe(
+      'The "target" of "mounts" entry 0 must not be inside /proc or /sys.');
+    expect(check({ namespaces: { mount: true }, mounts: [{ source: '/x', target: '/sys' }] })).toContain('/proc or /sys');
+    expect(check({ mounts: [{ source: '/x', target: '/y' }] })).toBe(
+      '"mounts" is set but "isolation.namespaces.mount" is false or unset.');
+    expect(check({ namespaces: { mount: true }, mounts: [{ target: '/y' }] })).toBe(
+      'The "source" of "mounts" entry 0 must be an absolute path on the host.');
+  });
+
+  it('reports a missing rootfs as ApplyError with the step', async () => {
+    const err = await startPrototype({ type: 'external', isolation: { namespaces: { mount: true }, rootfs: '/nonexistent-rootfs' } })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(ApplyError);
+    expect([err.step, err.errno]).toEqual(['bind', 2]);
+  });
+});
