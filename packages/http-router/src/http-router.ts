@@ -9,6 +9,7 @@ import type { ApplicationGateway, RequestInfo, RouterLogger } from './internal/p
 import { proxyRequest } from './internal/proxy';
 import { RequestContext } from './internal/request-context';
 import { installResponseHeaders, safeHeaderValue } from './internal/response-headers';
+import { responseClass } from './internal/server-response';
 import { serveShare } from './internal/share';
 
 /** Options of an HttpRouter. */
@@ -62,7 +63,9 @@ export class HttpRouter {
   private pending = false;
   private accessLogStream: WriteStream | null = null;
   private accessLogPath: string | null = null;
-  private serverHeader = `Warden/${VERSION}`;
+  /** Current `Server` header value (read by the response class of every listener). */
+  serverHeader = `Warden/${VERSION}`;
+  private readonly responseClass = responseClass(this);
   /** Keep-alive agent for `proxy` and upstreams. */
   readonly agent = new Agent({ keepAlive: true });
   private accepted = 0;
@@ -214,6 +217,7 @@ export class HttpRouter {
 
   private createEntry(l: CompiledListener, compiled: CompiledConfig): ListenerEntry {
     const server = createServer({
+      ServerResponse: this.responseClass,
       maxHeaderSize: compiled.settings.maxHeaderSize,
       requestTimeout: 0,
       connectionsCheckingInterval: Math.max(250, Math.min(30_000, compiled.settings.headerReadTimeout / 4 || 30_000)),
@@ -273,7 +277,6 @@ export class HttpRouter {
       res.on('close', onResponseClose);
     }
     const cfg = this.active;
-    res.setHeader('Server', this.serverHeader);
     if (!entry.live || cfg === null) {
       sendError(res, 503, true);
       return;
@@ -392,7 +395,7 @@ export class HttpRouter {
         this.runPass(ctx, action.pass!, cfg);
         return;
       case 'return':
-        sendReturn(ctx, action);
+        sendReturn(ctx, action, this.serverHeader);
         return;
       case 'proxy':
         proxyRequest(ctx, action.proxy!, this.agent, this.log);
@@ -461,7 +464,7 @@ function connInfo(st: ConnState | null, sock: Socket): RequestInfo {
   return info;
 }
 
-function sendReturn(ctx: RequestContext, action: Action): void {
+function sendReturn(ctx: RequestContext, action: Action, serverHeader: string): void {
   const res = ctx.res;
   const status = action.status;
   const location = action.location === null ? null : action.location(ctx);
@@ -470,7 +473,7 @@ function sendReturn(ctx: RequestContext, action: Action): void {
     ctx.rawStatus = status;
     const sock = ctx.req.socket;
     const code = String(status).padStart(3, '0');
-    let head = `HTTP/1.1 ${code} \r\nServer: ${String(res.getHeader('server') ?? 'Warden')}\r\n`;
+    let head = `HTTP/1.1 ${code} \r\nServer: ${serverHeader}\r\n`;
     if (location !== null) head += `Location: ${safeHeaderValue(location)}\r\n`;
     head += 'Content-Length: 0\r\nConnection: close\r\n\r\n';
     sock.end(head);

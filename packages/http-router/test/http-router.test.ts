@@ -528,3 +528,32 @@ describe('log_route', () => {
     ]);
   });
 });
+
+describe('Server header and repeated response fields', () => {
+  const gateway = {
+    handle(_a: string, _t: string | undefined, req: import('http').IncomingMessage, res: import('http').ServerResponse) {
+      const extra = req.url === '/own' ? ['Server', 'MyApp'] : [];
+      res.writeHead(200, ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', ...extra]);
+      res.end('ok');
+    },
+  };
+  it('keeps every Set-Cookie the app sends and adds Server unless the app set one', async () => {
+    const { port } = await start({ pass: 'applications/app' }, {}, gateway);
+    const r = await fetchText(port, '/');
+    expect(r.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(r.headers.server).toBe('Warden/0.1.0');
+    expect((await fetchText(port, '/own')).headers.server).toBe('MyApp');
+  });
+
+  it('keeps them through routes with response_headers too', async () => {
+    const { port } = await start(
+      { pass: 'routes' },
+      { routes: [{ action: { pass: 'applications/app', response_headers: { 'X-Extra': '1' } } }], settings: { http: { server_version: false } } },
+      gateway,
+    );
+    const r = await fetchText(port, '/');
+    expect(r.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(r.headers['x-extra']).toBe('1');
+    expect(r.headers.server).toBe('Warden');
+  });
+});
