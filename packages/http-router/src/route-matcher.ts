@@ -49,15 +49,31 @@ export class RouteMatcher {
       headers: request.headers,
       httpVersion: request.httpVersion ?? '1.1',
     } as unknown as IncomingMessage;
-    const ctx = new RequestContext(
-      req,
-      fakeRes,
-      request.remoteAddress ?? '',
-      request.remotePort ?? 0,
-      request.localAddress ?? '',
-      request.localPort ?? 0,
-      request.scheme ?? 'http',
+    return this.run(
+      new RequestContext(
+        req,
+        fakeRes,
+        request.remoteAddress ?? '',
+        request.remotePort ?? 0,
+        request.localAddress ?? '',
+        request.localPort ?? 0,
+        request.scheme ?? 'http',
+      ),
+      name,
     );
+  }
+
+  /** Same as match() for a request of your own Node server (addresses from its socket, TLS sockets are https). */
+  matchIncoming(req: IncomingMessage, name = ''): RouteMatch | null {
+    const s = req.socket;
+    const tls = (s as { encrypted?: boolean }).encrypted === true;
+    return this.run(
+      new RequestContext(req, fakeRes, s.remoteAddress ?? '', s.remotePort ?? 0, s.localAddress ?? '', s.localPort ?? 0, tls ? 'https' : 'http'),
+      name,
+    );
+  }
+
+  private run(ctx: RequestContext, name: string): RouteMatch | null {
     if (!ctx.parse()) return null;
     let routeName = name;
     let steps: RouteStep[] | undefined = this.compiled.routes.get(name);

@@ -218,3 +218,25 @@ describe('compile errors', () => {
     expect((err as RouterConfigError).code).toBe('WARDEN_ERR_ROUTER_CONFIG');
   });
 });
+
+describe('matchIncoming', () => {
+  it('matches a real request of your own server, with its socket addresses', async () => {
+    const { createServer, get } = await import('http');
+    const m = new RouteMatcher([
+      { match: { source: '127.0.0.0/8', uri: '/in/*', headers: { 'X-K': 'v' } }, action: { return: 200 } },
+      { action: { return: 404 } },
+    ]);
+    const server = createServer((req, res) => res.end(JSON.stringify(m.matchIncoming(req))));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as import('net').AddressInfo).port;
+    const body = await new Promise<string>((resolve) =>
+      get({ host: '127.0.0.1', port, path: '/in/x', headers: { 'X-K': 'V' } }, (res) => {
+        let b = '';
+        res.on('data', (c) => (b += c));
+        res.on('end', () => resolve(b));
+      }),
+    );
+    server.close();
+    expect(JSON.parse(body)).toEqual({ route: '', step: 0, action: { return: 200 } });
+  });
+});
