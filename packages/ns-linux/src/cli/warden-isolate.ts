@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { accessSync, constants as fsConstants } from 'fs';
 import { constants as osConstants } from 'os';
 import * as path from 'path';
-import { container as rootContainer } from 'tsyringe';
+import { container as rootContainer, DependencyContainer } from 'tsyringe';
 import {
   AppConfig,
   buildSpawnPlan,
@@ -18,11 +18,13 @@ import {
 } from '@warden/core';
 import { register } from '../register';
 
-const USAGE = `usage: warden-isolate --isolation '<isolation object JSON>' [--user U] [--group G] -- COMMAND [ARGS...]
+const USAGE = `usage: warden-isolate --isolation '<isolation object JSON>' [--user U] [--group G] [--plugin MODULE]...
+                      -- COMMAND [ARGS...]
 
 Runs COMMAND in the namespaces described by an NGINX Unit / Warden "isolation" object, with stdio attached, and
 exits with its status (128+N when killed by signal N; 125 when the sandbox could not be set up; 2 on usage errors).
-Without --user the command runs as Unit's default app user (nobody when run as root).
+Without --user the command runs as Unit's default app user (nobody when run as root). --plugin loads a Warden
+plugin (module name, or a path relative to the current directory) that adds namespaces or isolation keys.
 Example: warden-isolate --isolation '{"namespaces":{"pid":true,"network":true}}' -- /bin/sh -c 'echo $$'`;
 
 /** Parsed command line of warden-isolate. */
@@ -30,6 +32,7 @@ export interface IsolateArgs {
   isolation: IsolationConfig;
   user?: string;
   group?: string;
+  plugins: string[];
   command: string[];
 }
 
@@ -40,6 +43,7 @@ export function parseArgs(argv: string[]): IsolateArgs | 'help' {
   let isolation: unknown;
   let user: string | undefined;
   let group: string | undefined;
+  const plugins: string[] = [];
   let i = 0;
   const value = (flag: string) => {
     if (i + 1 >= argv.length) throw new UsageError(`${flag} needs a value`);
@@ -61,6 +65,7 @@ export function parseArgs(argv: string[]): IsolateArgs | 'help' {
       }
     } else if (a === '--user') user = value(a);
     else if (a === '--group') group = value(a);
+    else if (a === '--plugin') plugins.push(value(a));
     else throw new UsageError(`unknown option ${a}`);
   }
   const command = argv.slice(i);
@@ -69,7 +74,7 @@ export function parseArgs(argv: string[]): IsolateArgs | 'help' {
     throw new UsageError('--isolation must be a JSON object');
   }
   if (!command.length) throw new UsageError('no COMMAND given after --');
-  return { isolation: isolation as IsolationConfig, user, group, command };
+  return { isolation: isolation as IsolationConfig, user, group, plugins, command };
 }
 
 function findExecutable(cmd: string, rooted: boolean): string {
@@ -84,6 +89,23 @@ function findExecutable(cmd: string, rooted: boolean): string {
     }
   }
   return cmd;
+}
+
+/** Loads a plugin the way wardend's --plugin does: by module name or by path relative to the working directory. */
+async function loadPlugin(container: DependencyContainer, module: string): Promise<void> {
+  const id = module.startsWith('.') || path.isAbsolute(module) ? path.resolve(module) : module;
+  let mod: { register?: unknown; default?: { register?: unknown } };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require(require.resolve(id, { paths: [process.cwd()] }));
+  } catch (err) {
+    throw new WardenError('WARDEN_ERR_PLUGIN_LOAD', `Cannot load plugin "${module}": ${(err as Error).message}.`);
+  }
+  const reg = typeof mod.register === 'function' ? mod.register : mod.default?.register;
+  if (typeof reg !== 'function') {
+    throw new WardenError('WARDEN_ERR_PLUGIN_LOAD', `Cannot load plugin "${module}": it does not export a register(container) function.`);
+  }
+  await (reg as (c: DependencyContainer) => unknown)(container);
 }
 
 /** Runs the CLI; resolves with the exit status. */
@@ -102,6 +124,7 @@ export async function main(argv: string[]): Promise<number> {
   const container = rootContainer.createChildContainer();
   register(container, { stdio: 'inherit' });
   try {
+    for (const plugin of args.plugins) await loadPlugin(container, plugin);
     const { extras } = isolationPlugins(container);
     const known = new Set(['namespaces', ...extras.flatMap((x) => x.keys)]);
     for (const key of Object.keys(args.isolation)) {
