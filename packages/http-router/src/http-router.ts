@@ -170,12 +170,31 @@ export class HttpRouter {
     this.entries.clear();
     this.draining.clear();
     await Promise.all(
-      entries.map(async (e) => {
-        const timer = setTimeout(() => e.server.closeAllConnections(), graceMs);
-        timer.unref();
-        await closeServer(e);
-        clearTimeout(timer);
-      }),
+      entries.map(
+        (e) =>
+          new Promise<void>((resolve) => {
+            e.closing = true;
+            e.live = false;
+            if (!e.server.listening && e.sockets.size === 0) {
+              resolve();
+              return;
+            }
+            // 'close' comes once the server stopped listening and its last connection ended (also for a listener
+            // already draining since a reconfiguration).
+            const timer = setTimeout(() => e.server.closeAllConnections(), graceMs);
+            timer.unref();
+            e.server.once('close', () => {
+              clearTimeout(timer);
+              // The server's 'close' comes before its sockets' own 'close' events; wait for those too so that the
+              // counters are final when close() resolves.
+              const left = [...e.sockets];
+              if (left.length === 0) resolve();
+              else void Promise.all(left.map((s) => new Promise((r) => s.once('close', r)))).then(() => resolve());
+            });
+            if (e.server.listening) e.server.close();
+            e.server.closeIdleConnections();
+          }),
+      ),
     );
     this.agent.destroy();
     if (this.accessLogStream) await endStream(this.accessLogStream);

@@ -557,3 +557,21 @@ describe('Server header and repeated response fields', () => {
     expect(r.headers.server).toBe('Warden');
   });
 });
+
+describe('close', () => {
+  it('waits for in-flight requests up to the grace period, then drops them, also on draining listeners', async () => {
+    const gateway = { handle() {} }; // never answers
+    const router = new HttpRouter({ gateway });
+    await (await router.prepare({ applications: { app: {} }, listeners: { '127.0.0.1:0': { pass: 'applications/app' } } })).commit();
+    const port = router.addresses()['127.0.0.1:0'].port;
+    const pending = fetchText(port, '/');
+    pending.catch(() => undefined);
+    while (router.stats().requests.total === 0) await new Promise((r) => setImmediate(r));
+    await (await router.prepare({ applications: { app: {} }, listeners: {} })).commit(); // now draining
+    const t0 = Date.now();
+    await router.close(200);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    await expect(pending).rejects.toHaveProperty('code', 'ECONNRESET');
+    expect(router.stats().connections.closed).toBe(1);
+  });
+});
