@@ -2,7 +2,7 @@ import { ShmError, ShmErrorCode } from './errors';
 import { decodeRequest, encodeResponse, protocolError, responseFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
-  AbortReason, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
+  AbortReason, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
   H_VERSION, HEADER_BYTES, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
@@ -151,6 +151,11 @@ export class AppChannel extends Endpoint {
     s._aborted = true;
     s._kill();
     this.guard(() => this.sendSimple(FrameType.ABORT, s.id, AbortReason.APP_ERROR));
+  }
+
+  protected override onStreamData(s: StreamCore, off: number, len: number, flags: number): void {
+    super.onStreamData(s, off, len, flags);
+    if (flags & FLAG_END && !s._dead) s._onEnd();
   }
 
   protected override onStreamEndSent(s: StreamCore): void {

@@ -5,7 +5,7 @@ import type { RequestHead } from './types';
 import { checkRequestHead, decodeResponse, encodeRequest, protocolError, requestFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
-  AbortReason, DEFAULT_RING_BYTES, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
+  AbortReason, DEFAULT_RING_BYTES, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
   H_STREAM_WINDOW, H_VERSION, HEADER_BYTES, RING_CTL, C_TAIL, C_HEAD, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
@@ -231,16 +231,7 @@ export class RouterChannel extends Endpoint {
         const s = this.streams.get(stream) as RouterStream | undefined;
         if (!s) return;
         if (!s._gotResponse) throw protocolError(`END before RESPONSE on stream ${stream}`);
-        s._responseEnded = true;
-        // The rest of the request body (if any) is not needed any more.
-        s._backlog = [];
-        s._endQueued = false;
-        if (s._needDrain) {
-          s._needDrain = false;
-          s.emit('drain');
-        }
-        this.retireIfDone(s);
-        s._onEnd();
+        this.endResponse(s);
         return;
       }
       case FrameType.ABORT: {
@@ -265,11 +256,23 @@ export class RouterChannel extends Endpoint {
     }
   }
 
-  protected override onStreamData(s: StreamCore, off: number, len: number): void {
+  protected override onStreamData(s: StreamCore, off: number, len: number, flags: number): void {
     const rs = s as RouterStream;
     if (!rs._gotResponse) throw protocolError(`DATA before RESPONSE on stream ${s.id}`);
-    if (rs._responseEnded) throw protocolError(`DATA after END on stream ${s.id}`);
-    super.onStreamData(s, off, len);
+    super.onStreamData(s, off, len, flags);
+    if (flags & FLAG_END && !rs._dead) this.endResponse(rs);
+  }
+
+  /** The response is complete: the rest of the request body (if any) is not needed any more. */
+  private endResponse(s: RouterStream): void {
+    s._responseEnded = true;
+    s._dropBacklog();
+    if (s._needDrain) {
+      s._needDrain = false;
+      s.emit('drain');
+    }
+    this.retireIfDone(s);
+    s._onEnd();
   }
 }
 

@@ -49,17 +49,20 @@ describe('channel (both ends in one process)', () => {
 
   it('queues behind a full ring and delivers everything once the app consumes', async () => {
     router = RouterChannel.create({ ringBytes: 1 << 16 });
-    const streams = Array.from({ length: 100 }, (_, i) => router.request(head({ method: 'POST', target: `/${i}`, contentLength: 4000 })));
-    const accepted = streams.map((s) => s.writeBody(Buffer.alloc(4000, 1)));
+    const body = Buffer.alloc(20000, 1); // more than one stream window (16 KiB): writeBody must ask to wait
+    const streams = Array.from({ length: 100 }, (_, i) => router.request(head({ method: 'POST', target: `/${i}`, contentLength: body.length })));
+    const accepted = streams.map((s) => s.writeBody(body));
     streams.forEach((s) => s.endBody());
-    // 100 heads + 400 KB of body do not fit a 64 KiB ring: later writes must have been refused.
-    expect(accepted.filter((a) => !a).length).toBeGreaterThan(0);
+    expect(accepted.every((a) => !a)).toBe(true);
+    // 100 heads + 1.6 MB of window-limited body do not fit a 64 KiB ring: frames wait in the queue.
+    await new Promise((r) => setImmediate(r));
+    expect((router as unknown as { pending: Buffer[]; blocked: Set<unknown> }).blocked.size).toBeGreaterThan(0);
     const done = streams.map(collect);
     app = AppChannel.open(router.fds[0], router.fds[1]);
     router._forgetChildFds();
     serveEcho(app);
     const rs = await Promise.all(done);
-    rs.forEach((r) => expect(r.body.equals(Buffer.alloc(4000, 1))).toBe(true));
+    rs.forEach((r) => expect(r.body.equals(body)).toBe(true));
   });
 
   it('serves 2000 concurrent streams', async () => {

@@ -370,7 +370,12 @@ func (c *Channel) handle(f []byte) error {
 		if s := c.lookup(id); s != nil {
 			data := make([]byte, len(f)-frameHeader)
 			copy(data, f[frameHeader:])
-			return s.pushData(data)
+			if err := s.pushData(data); err != nil {
+				return err
+			}
+			if f[5]&flagEnd != 0 {
+				s.pushEnd()
+			}
 		}
 	case typeEnd:
 		if s := c.lookup(id); s != nil {

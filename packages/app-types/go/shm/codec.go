@@ -22,6 +22,7 @@ type rawRequest struct {
 // frame is one frame as a value (tests, vectors); the hot path encodes in place.
 type frame struct {
 	Type    uint8
+	Flags   uint8 // DATA: flagEnd
 	Stream  uint32
 	Arg     uint32 // status (RESPONSE), reason (ABORT), credit (WINDOW)
 	Request *rawRequest
@@ -198,7 +199,7 @@ func encodeFrame(f *frame) []byte {
 	case typeResponse:
 		encodeResponse(b, f.Stream, int(f.Arg), f.Headers)
 	case typeData:
-		putHeader(b, uint32(n), typeData, 0, f.Stream, 0)
+		putHeader(b, uint32(n), typeData, f.Flags, f.Stream, 0)
 		copy(b[frameHeader:], f.Data)
 	default:
 		putHeader(b, uint32(n), f.Type, 0, f.Stream, f.Arg)
@@ -227,6 +228,7 @@ func decodeFrame(b []byte) (*frame, error) {
 		f.Arg = uint32(st)
 	case typeData:
 		f.Data = append([]byte{}, b[frameHeader:]...)
+		f.Flags = b[5] & flagEnd
 	case typeEnd, typeAbort, typeWindow, typeReady, typeShutdown:
 		if n != frameHeader {
 			err = protoErr("frame type %d with a payload", f.Type)

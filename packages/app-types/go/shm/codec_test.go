@@ -35,6 +35,7 @@ type jsonFrame struct {
 	Data    string    `json:"data"`
 	Reason  uint32    `json:"reason"`
 	Credit  uint32    `json:"credit"`
+	End     bool      `json:"end"`
 }
 
 // latin1 turns a JSON (UTF-8) string into the one-byte-per-character string on the wire.
@@ -74,6 +75,9 @@ func (j *jsonFrame) toFrame(t *testing.T) *frame {
 			t.Fatal(err)
 		}
 		f.Data = d
+		if j.End {
+			f.Flags = flagEnd
+		}
 	case "END":
 		f.Type = typeEnd
 	case "ABORT":

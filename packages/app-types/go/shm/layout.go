@@ -40,7 +40,8 @@ const (
 )
 
 const (
-	flagTLS = 1
+	flagTLS = 1 // REQUEST: client connection is TLS
+	flagEnd = 1 // DATA: last chunk of the body, no END frame follows
 
 	abortClientGone = 1
 	abortAppError   = 2

@@ -3,7 +3,7 @@
 // scratch Buffer (back-pressure queue, test vectors). Decoders validate every length against the frame: they are
 // fed bytes a hostile app controls.
 import type { RequestHead } from '../types';
-import { align8, FLAG_TLS, FRAME_HEADER, FrameType } from './layout';
+import { align8, FLAG_END, FLAG_TLS, FRAME_HEADER, FrameType } from './layout';
 import { ShmError, ShmErrorCode } from '../errors';
 
 /** Thrown by decoders and ring checks; the channel closes with it. */
@@ -210,7 +210,7 @@ export function decodeResponse(b: Buffer, off: number, len: number): { status: n
 export type Frame =
   | { type: 'REQUEST'; stream: number; head: RequestHead }
   | { type: 'RESPONSE'; stream: number; status: number; headers: string[] }
-  | { type: 'DATA'; stream: number; data: Buffer }
+  | { type: 'DATA'; stream: number; data: Buffer; end?: boolean }
   | { type: 'END'; stream: number }
   | { type: 'ABORT'; stream: number; reason: number }
   | { type: 'WINDOW'; stream: number; credit: number }
@@ -230,7 +230,7 @@ export function encodeFrame(f: Frame): Buffer {
   switch (f.type) {
     case 'REQUEST': encodeRequest(b, 0, len, f.stream, f.head); break;
     case 'RESPONSE': encodeResponse(b, 0, len, f.stream, f.status, f.headers); break;
-    case 'DATA': writeFrameHeader(b, 0, len, FrameType.DATA, 0, f.stream, 0); f.data.copy(b, FRAME_HEADER); break;
+    case 'DATA': writeFrameHeader(b, 0, len, FrameType.DATA, f.end ? FLAG_END : 0, f.stream, 0); f.data.copy(b, FRAME_HEADER); break;
     case 'END': writeFrameHeader(b, 0, len, FrameType.END, 0, f.stream, 0); break;
     case 'ABORT': writeFrameHeader(b, 0, len, FrameType.ABORT, 0, f.stream, f.reason); break;
     case 'WINDOW': writeFrameHeader(b, 0, len, FrameType.WINDOW, 0, f.stream, f.credit); break;
@@ -251,7 +251,10 @@ export function decodeFrame(b: Buffer): Frame {
   switch (type) {
     case FrameType.REQUEST: return { type: 'REQUEST', stream, head: decodeRequest(b, 0, len) };
     case FrameType.RESPONSE: { const r = decodeResponse(b, 0, len); return { type: 'RESPONSE', stream, ...r }; }
-    case FrameType.DATA: return { type: 'DATA', stream, data: Buffer.from(b.subarray(FRAME_HEADER, len)) };
+    case FrameType.DATA: {
+      const data = Buffer.from(b.subarray(FRAME_HEADER, len));
+      return b[5] & FLAG_END ? { type: 'DATA', stream, data, end: true } : { type: 'DATA', stream, data };
+    }
     case FrameType.END: return { type: 'END', stream };
     case FrameType.ABORT: return { type: 'ABORT', stream, reason: arg };
     case FrameType.WINDOW: return { type: 'WINDOW', stream, credit: arg };

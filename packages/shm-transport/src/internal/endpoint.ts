@@ -5,7 +5,7 @@ import * as net from 'net';
 import type { ShmLogger as Logger } from '../types';
 import { ShmError, ShmErrorCode } from '../errors';
 import { protocolError, writeFrameHeader } from './codec';
-import { FRAME_HEADER, FrameType, HEADER_BYTES, RING_CTL } from './layout';
+import { FLAG_END, FRAME_HEADER, FrameType, HEADER_BYTES, RING_CTL } from './layout';
 import { RingReader, RingWriter } from './ring';
 
 /** Frames handled per event-loop turn before yielding (keeps other I/O of the process responsive). */
@@ -34,6 +34,8 @@ export abstract class StreamCore extends EventEmitter {
   // send side
   /** @internal */ _sendCredit: number;
   /** @internal */ _backlog: Buffer[] = [];
+  /** @internal */ _backlogBytes = 0;
+  /** @internal */ _pumpQueued = false;
   /** @internal */ _endQueued = false;
   /** @internal */ _needDrain = false;
   /** @internal */ _sendDone = false;
@@ -54,14 +56,20 @@ export abstract class StreamCore extends EventEmitter {
     this._recvCredit = ep.window;
   }
 
-  /** Queues body bytes; false when the caller should wait for 'drain'. */
+  /**
+   * Queues body bytes (by reference) and schedules their sending at the end of the current tick, so that a write
+   * followed by end() goes out as one DATA frame with the END flag. False when more is queued than the peer's
+   * credit covers: the caller should wait for 'drain'. Memory held per stream is thus bounded by one window (plus
+   * the chunk that crossed it).
+   */
   protected sendData(chunk: Buffer): boolean {
     if (this._dead || this._sendDone || this._endQueued) return false;
     if (chunk.length > 0) {
       this._backlog.push(chunk);
-      this._ep._pump(this);
+      this._backlogBytes += chunk.length;
+      this._ep._schedulePump(this);
     }
-    if (this._backlog.length === 0) return true;
+    if (this._backlogBytes <= this._sendCredit) return true;
     this._needDrain = true;
     return false;
   }
@@ -70,7 +78,14 @@ export abstract class StreamCore extends EventEmitter {
   protected sendEnd(): void {
     if (this._dead || this._sendDone || this._endQueued) return;
     this._endQueued = true;
-    this._ep._pump(this);
+    this._ep._schedulePump(this);
+  }
+
+  /** Drops what is queued for sending (the peer does not need it any more). */
+  /** @internal */ _dropBacklog(): void {
+    this._backlog = [];
+    this._backlogBytes = 0;
+    this._endQueued = false;
   }
 
   /** Body chunk received from the peer (already copied out of the ring). */
@@ -121,9 +136,8 @@ export abstract class StreamCore extends EventEmitter {
   /** Called by the endpoint when the stream is torn down (abort, channel closed). */
   /** @internal */ _kill(): void {
     this._dead = true;
-    this._backlog = [];
+    this._dropBacklog();
     this._queue = [];
-    this._endQueued = false;
   }
 
   /** The END frame of our side went out. */
@@ -146,6 +160,8 @@ export abstract class Endpoint extends EventEmitter {
   private readonly doorbell: net.Socket;
   private pending: Buffer[] = [];
   private blocked = new Set<StreamCore>();
+  private dirty: StreamCore[] = [];
+  private flushQueued = false;
   private drainScheduled = false;
   private spinLeft = 0;
   private readonly spinTurns: number;
@@ -235,11 +251,32 @@ export abstract class Endpoint extends EventEmitter {
     this.guard(() => this.sendSimple(FrameType.WINDOW, stream, credit));
   }
 
-  /** Writes as much of a stream's backlog as its credit and the ring allow; then its END if queued. */
-  /** @internal */ _pump(s: StreamCore): void {
-    this.guard(() => this.pumpStream(s));
+  /** Schedules a pump of the stream at the end of the current tick (one microtask for all streams). */
+  /** @internal */ _schedulePump(s: StreamCore): void {
+    if (s._pumpQueued) return;
+    s._pumpQueued = true;
+    this.dirty.push(s);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushDirty);
+    }
   }
 
+  private readonly flushDirty = (): void => {
+    this.flushQueued = false;
+    const list = this.dirty;
+    this.dirty = [];
+    try {
+      for (let i = 0; i < list.length; i++) {
+        list[i]._pumpQueued = false;
+        this.pumpStream(list[i]);
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+  };
+
+  /** Writes as much of a stream's backlog as its credit and the ring allow; then its END if queued. */
   private pumpStream(s: StreamCore): void {
     if (this.closed || s._dead) return;
     if (this.pending.length > 0) {
@@ -247,9 +284,10 @@ export abstract class Endpoint extends EventEmitter {
       return;
     }
     const b = this.buf;
-    while (s._backlog.length > 0) {
+    const backlog = s._backlog;
+    while (backlog.length > 0) {
       if (s._sendCredit <= 0) return; // a WINDOW frame will pump again
-      const chunk = s._backlog[0];
+      const chunk = backlog[0];
       const n = Math.min(chunk.length, s._sendCredit, this.maxChunk);
       const len = FRAME_HEADER + n;
       const off = this.out.reserve(len);
@@ -258,25 +296,36 @@ export abstract class Endpoint extends EventEmitter {
         this.needSpace(len);
         return;
       }
-      writeFrameHeader(b, off, len, FrameType.DATA, 0, s.id, 0);
+      // The last chunk of a body whose end is queued carries the END flag: one frame less per message.
+      const last = n === chunk.length && backlog.length === 1 && s._endQueued;
+      writeFrameHeader(b, off, len, FrameType.DATA, last ? FLAG_END : 0, s.id, 0);
       const to = off + FRAME_HEADER;
       if (n <= 128) for (let i = 0; i < n; i++) b[to + i] = chunk[i];
       else chunk.copy(b, to, 0, n);
       if (this.out.commit(len)) this.ring();
       s._sendCredit -= n;
-      if (n === chunk.length) s._backlog.shift();
-      else s._backlog[0] = chunk.subarray(n);
+      s._backlogBytes -= n;
+      if (n === chunk.length) backlog.shift();
+      else backlog[0] = chunk.subarray(n);
+      if (last) {
+        s._endQueued = false;
+        this.endSent(s);
+      }
     }
     if (s._endQueued) {
       s._endQueued = false;
       this.sendSimple(FrameType.END, s.id, 0);
-      s._onEndSent();
-      this.onStreamEndSent(s);
+      this.endSent(s);
     }
-    if (s._needDrain && !s._dead) {
+    if (s._needDrain && !s._dead && s._backlogBytes <= s._sendCredit) {
       s._needDrain = false;
       s.emit('drain');
     }
+  }
+
+  private endSent(s: StreamCore): void {
+    s._onEndSent();
+    this.onStreamEndSent(s);
   }
 
   /** Hook: our END for the stream is out. */
@@ -308,7 +357,9 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   private ring(): void {
-    if (!this.closed) this.doorbell.write(BELL);
+    // A byte still queued in user space will wake the peer anyway: never queue more. (A hostile app that keeps
+    // setting its sleeping flag and never reads its doorbell cannot make us buffer without bound.)
+    if (!this.closed && this.doorbell.writableLength === 0) this.doorbell.write(BELL);
   }
 
   // ---- receiving ----
@@ -394,7 +445,7 @@ export abstract class Endpoint extends EventEmitter {
     switch (type) {
       case FrameType.DATA: {
         const s = this.streams.get(stream);
-        if (s) this.onStreamData(s, off, len);
+        if (s) this.onStreamData(s, off, len, this.buf[off + 5]);
         return true;
       }
       case FrameType.WINDOW: {
@@ -412,8 +463,8 @@ export abstract class Endpoint extends EventEmitter {
     }
   }
 
-  /** Hook for DATA on a known stream (subclasses check state first). */
-  protected onStreamData(s: StreamCore, off: number, len: number): void {
+  /** Hook for DATA on a known stream (subclasses check state first and handle FLAG_END). */
+  protected onStreamData(s: StreamCore, off: number, len: number, _flags: number): void {
     s._onData(this.copyData(off, len));
   }
 }

@@ -43,6 +43,8 @@ export enum FrameType {
 
 /** REQUEST flags bit: the client connection is TLS. */
 export const FLAG_TLS = 1;
+/** DATA flags bit: last chunk of this direction's body (no END frame follows). */
+export const FLAG_END = 1;
 
 /** ABORT reasons (arg of an ABORT frame). */
 export enum AbortReason {

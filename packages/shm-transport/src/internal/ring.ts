@@ -16,6 +16,7 @@ import { protocolError } from './codec';
 export class RingWriter {
   private tail = 0; // our counter (authoritative)
   private lastHead = 0; // last head we accepted from the consumer
+  private knownFree = 0; // free bytes as of the last head we read (a lower bound: head only moves forward)
   private readonly mask: number;
   private readonly iTail: number;
   private readonly iHead: number;
@@ -57,9 +58,14 @@ export class RingWriter {
     const need = align8(len);
     const pos = this.tail & this.mask;
     const toEnd = this.size - pos;
-    const free = this.free();
-    if (need <= toEnd) return need <= free ? this.base + pos : -1;
-    if (toEnd + need > free) return -1;
+    const total = need <= toEnd ? need : toEnd + need;
+    if (this.knownFree < total) {
+      // Only read the consumer's head when what we knew is not enough (saves an atomic load per frame).
+      this.knownFree = this.free();
+      if (this.knownFree < total) return -1;
+    }
+    this.knownFree -= total;
+    if (need <= toEnd) return this.base + pos;
     // PAD to the end of the ring, published together with the frame.
     const b = this.buf;
     const p = this.base + pos;
@@ -99,6 +105,7 @@ export class RingWriter {
 export class RingReader {
   private head = 0; // our counter (authoritative)
   private lastTail = 0; // last tail accepted from the producer
+  private avail = 0; // bytes published beyond head as of the last tail we read
   private readonly mask: number;
   private readonly iTail: number;
   private readonly iHead: number;
@@ -133,6 +140,7 @@ export class RingReader {
       throw protocolError(`ring tail moved backwards from ${this.lastTail} to ${tail}`);
     }
     this.lastTail = tail;
+    this.avail = used;
     return used;
   }
 
@@ -141,7 +149,8 @@ export class RingReader {
    * length (unpadded, >= 16, <= maxFrame) lies entirely inside the ring and inside what the producer published.
    */
   next(): number {
-    let used = this.available();
+    // Re-read the producer's tail only when the bytes we already know about are used up.
+    let used = this.avail > 0 ? this.avail : this.available();
     for (;;) {
       if (used === 0) return -1;
       const pos = this.head & this.mask;
@@ -154,6 +163,7 @@ export class RingReader {
         if (len !== toEnd || len > used) throw protocolError(`bad PAD frame of ${len} bytes (${toEnd} to the end)`);
         this.head = (this.head + len) >>> 0;
         used -= len;
+        this.avail = used;
         continue;
       }
       if (len < FRAME_HEADER || len > this.maxFrame) throw protocolError(`frame length ${len} out of range`);
@@ -166,7 +176,9 @@ export class RingReader {
 
   /** Releases the frame returned by next() (its bytes may be overwritten afterwards). */
   release(len: number): void {
-    this.head = (this.head + align8(len)) >>> 0;
+    const n = align8(len);
+    this.head = (this.head + n) >>> 0;
+    this.avail -= n;
   }
 
   /** Publishes the head after a batch. Returns true if the producer waits for space and must be woken. */
