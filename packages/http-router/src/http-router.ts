@@ -257,6 +257,11 @@ export class HttpRouter {
     sock.once('close', onSocketClose);
   }
 
+  /** @internal Current send_timeout in ms. */
+  sendTimeout(): number {
+    return this.active?.settings.sendTimeout ?? 0;
+  }
+
   /** @internal */
   connectionClosed(st: ConnState, sock: Socket): void {
     this.openConns--;
@@ -466,8 +471,10 @@ function onResponseTimeout(this: Res, sock: Socket): void {
     sock.destroy();
     return;
   }
-  // The app is still working and the client is waiting: not the client's fault; keep waiting.
-  sock.setTimeout(sock.timeout ?? 0);
+  // The body is in and the client is waiting for an app that is still working: not the client's fault. Keep
+  // watching the connection, from now on with send_timeout (the response side).
+  const send = this[kConn]?.router.sendTimeout();
+  sock.setTimeout(send !== undefined && send > 0 ? send : (sock.timeout ?? 0));
 }
 
 function connInfo(st: ConnState | null, sock: Socket): RequestInfo {
