@@ -1,6 +1,6 @@
 import type { AddressTest } from './address-pattern';
 import type { StringTest } from './pattern';
-import type { MatchTest } from './route-matcher';
+import type { MatchTest } from './match-compiler';
 import type { Template } from './template';
 import type { Upstream } from './upstream';
 

@@ -16,7 +16,7 @@ import type {
 import { jp, RouterConfigError } from './errors';
 import { defaultMimeTypes } from './mime-types';
 import { compilePatternSet } from './pattern';
-import { compileMatch, uriPrefixGuard } from './route-matcher';
+import { compileMatch, uriPrefixGuard } from './match-compiler';
 import { compileTemplate, truthy } from './template';
 import { Upstream } from './upstream';
 
