@@ -511,7 +511,8 @@ function sendReturn(ctx: RequestContext, action: Action, serverHeader: string): 
     return;
   }
   res.statusCode = status;
-  res.setHeader('Content-Length', 0);
+  // 1xx, 204 and 304 carry no body and must not announce one.
+  if (status >= 200 && status !== 204 && status !== 304) res.setHeader('Content-Length', 0);
   res.end();
 }
 

@@ -124,6 +124,13 @@ describe('return', () => {
     expect(r.headers.location).toBe('https://example.com/a b?from=x&m=GET$');
   });
 
+  it('does not announce a body on 204', async () => {
+    const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: 204 } }] });
+    const raw = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(raw).toMatch(/^HTTP\/1\.1 204/);
+    expect(raw.toLowerCase()).not.toContain('content-length');
+  });
+
   it('sends status codes below 100 as Unit does', async () => {
     const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: 42 } }] });
     const raw = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
