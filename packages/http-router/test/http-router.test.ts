@@ -47,6 +47,11 @@ describe('listeners and pass', () => {
     expect((await fetchText(port, '/x')).status).toBe(204);
   });
 
+  it('answers 500 to a pass loop instead of spinning', async () => {
+    const { port } = await start({ pass: 'routes/a' }, { routes: { a: [{ action: { pass: 'routes/b' } }], b: [{ action: { pass: 'routes/a' } }] } });
+    expect((await fetchText(port, '/')).status).toBe(500);
+  });
+
   it('answers 404 when no step matches', async () => {
     const { port } = await start({ pass: 'routes' }, { routes: [{ match: { uri: '/a' }, action: { return: 200 } }] });
     const r = await fetchText(port, '/b');
