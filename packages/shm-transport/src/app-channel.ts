@@ -1,5 +1,5 @@
 import { ShmError, ShmErrorCode } from './errors';
-import { decodeRequest, encodeResponse, protocolError, responseFrameBytes } from './internal/codec';
+import { decodeRequest, protocolError, responseFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
   AbortReason, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
@@ -128,7 +128,7 @@ export class AppChannel extends Endpoint {
 
   /** Tells the router that the app serves (READY). */
   markReady(): void {
-    this.guard(() => this.sendSimple(FrameType.READY, 0, 0));
+    this.sendSimple(FrameType.READY, 0, 0);
   }
 
   /** Closes the channel (the router sees the app as gone). */
@@ -142,7 +142,7 @@ export class AppChannel extends Endpoint {
     if (len > this.maxChunk + FRAME_HEADER) {
       throw new ShmError(ShmErrorCode.HEAD_TOO_LARGE, `response head of ${len} bytes exceeds the frame limit`);
     }
-    this.guard(() => this.sendFrame(len, (b, off) => encodeResponse(b, off, len, s.id, status, headers)));
+    this.sendHead(len, s.id, null, status, headers);
   }
 
   /** @internal */ _abortStream(s: AppRequest): void {
@@ -150,7 +150,7 @@ export class AppChannel extends Endpoint {
     this.streams.delete(s.id);
     s._aborted = true;
     s._kill();
-    this.guard(() => this.sendSimple(FrameType.ABORT, s.id, AbortReason.APP_ERROR));
+    this.sendSimple(FrameType.ABORT, s.id, AbortReason.APP_ERROR);
   }
 
   protected override onStreamData(s: StreamCore, off: number, len: number, flags: number): void {

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import type { ShmLogger as Logger } from './types';
 import { ShmError, ShmErrorCode } from './errors';
 import type { RequestHead } from './types';
-import { checkRequestHead, decodeResponse, encodeRequest, protocolError, requestFrameBytes } from './internal/codec';
+import { checkRequestHead, decodeResponse, protocolError, requestFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
   AbortReason, DEFAULT_RING_BYTES, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
@@ -161,7 +161,7 @@ export class RouterChannel extends Endpoint {
       return s;
     }
     this.streams.set(id, s);
-    this.guard(() => this.sendFrame(len, (b, off) => encodeRequest(b, off, len, id, head)));
+    this.sendHead(len, id, head, 0, null);
     if (head.contentLength === 0) s.endBody(); // no body: END right away (endBody() by the caller is a no-op)
     return s;
   }
@@ -170,7 +170,7 @@ export class RouterChannel extends Endpoint {
   shutdown(): void {
     if (this.closed || this.shutdownSent) return;
     this.shutdownSent = true;
-    this.guard(() => this.sendSimple(FrameType.SHUTDOWN, 0, 0));
+    this.sendSimple(FrameType.SHUTDOWN, 0, 0);
   }
 
   /** Hard close: open streams get 'error', 'close' is emitted with `err`. */
@@ -182,7 +182,7 @@ export class RouterChannel extends Endpoint {
     if (s._dead || this.streams.get(s.id) !== s) return;
     this.streams.delete(s.id);
     s._kill();
-    this.guard(() => this.sendSimple(FrameType.ABORT, s.id, AbortReason.CLIENT_GONE));
+    this.sendSimple(FrameType.ABORT, s.id, AbortReason.CLIENT_GONE);
   }
 
   protected closeWith(err?: Error): void {
