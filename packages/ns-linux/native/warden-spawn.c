@@ -503,6 +503,30 @@ static void run_op(struct rec *r) {
   }
 }
 
+/*
+ * Runs in H, with the host credentials, before the clone: creates the mount points that the mount/bind/mkdir ops
+ * need inside a rootfs. The prototype may be an unprivileged user on the host (root of a user namespace mapped to
+ * e.g. uid 1000) and then could not create them in a root-owned rootfs. Same safe resolution as in P; failures are
+ * ignored here and reported by P at the op's own step.
+ */
+static void prepare_mount_points(const struct plan *pl) {
+  for (int i = 1; i < pl->m.nrec; i++) {
+    struct rec *r = &pl->m.recs[i];
+    const char *op = r->s[0];
+    int is_file = 0;
+    if (!strcmp(op, "bind") && r->n == 5) {
+      struct stat st;
+      if (stat(r->s[3], &st) < 0) continue;
+      is_file = !S_ISDIR(st.st_mode);
+    } else if (!((!strcmp(op, "mount") && r->n == 7) || (!strcmp(op, "mkdir") && r->n == 3))) {
+      continue;
+    }
+    if (!*r->s[1]) continue; /* host path, not inside a rootfs: nothing to prepare */
+    int fd = open_in_root(r->s[1], r->s[2], 1, is_file);
+    if (fd >= 0) close(fd);
+  }
+}
+
 /* ------------------------------------------------------------------------------------------------ app process */
 
 struct child_err {
@@ -851,6 +875,7 @@ int main(int argc, char **argv) {
   parse_plan(&pl);
   pid_ns = (pl.clone_flags & CLONE_NEWPID) != 0;
 
+  prepare_mount_points(&pl);
   pid_t self = getpid();
   unsigned long long at_clone = pl.clone_flags & ~(unsigned long long)(CLONE_NEWCGROUP | CLONE_NEWTIME);
   pid_t p = clone_prototype(at_clone);

@@ -127,6 +127,22 @@ describeRoot('rootfs, automount and mounts (requires root)', () => {
       'The "source" of "mounts" entry 0 must be an absolute path on the host.');
   });
 
+  it('works in a user namespace with a root-owned rootfs that has no mount points yet', async () => {
+    const bare = mkdtempSync(path.join(dir, 'bare-'));
+    require('fs').chmodSync(bare, 0o755);
+    copyFileSync(probe, path.join(bare, 'probe'));
+    const map = [{ container: 0, host: 1000, size: 1000 }];
+    const report = await run({
+      namespaces: { credential: true, mount: true, pid: true },
+      rootfs: bare,
+      uidmap: map,
+      gidmap: map,
+      mounts: [{ source: hostData, target: '/srv/data', readonly: true }],
+    }, ['read', '/srv/data/hello.txt']);
+    expect([report.uid, report.pid, report.read]).toEqual([0, 2, 'from the host']);
+    expect(mountPoints(report)).toEqual(expect.arrayContaining(['/proc', '/tmp', '/srv/data']));
+  });
+
   it('reports a missing rootfs as ApplyError with the step', async () => {
     const err = await startPrototype({ type: 'external', isolation: { namespaces: { mount: true }, rootfs: '/nonexistent-rootfs' } })
       .catch((e) => e);
