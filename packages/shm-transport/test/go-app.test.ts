@@ -129,6 +129,44 @@ describeGo('router end and the Go app (warden.ListenAndServe) in two processes',
   });
 });
 
+describeGo('the Go app in new network and ipc namespaces', () => {
+  const root = process.getuid?.() === 0;
+  let unshare = false;
+  try {
+    execFileSync('unshare', ['--net', '--ipc', 'true'], { stdio: 'ignore' });
+    unshare = true;
+  } catch {
+    // reported in the test name
+  }
+  (root && unshare ? it : it.skip)(
+    `serves over the channel with no network${root ? (unshare ? '' : ' (skipped: unshare --net --ipc failed)') : ' (skipped: requires root)'}`,
+    async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-go-ns-'));
+      const bin = path.join(dir, 'hello');
+      execFileSync(go!, ['build', '-o', bin, '.'], {
+        cwd: GO_EXAMPLE,
+        env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', GOCACHE: path.join(os.tmpdir(), 'warden-gocache') },
+        stdio: 'pipe',
+      });
+      const ch = RouterChannel.create();
+      const child = spawn('unshare', ['--net', '--ipc', '--', bin], {
+        stdio: ['ignore', 'pipe', 'pipe', ch.fds[0], ch.fds[1]], env: { ...process.env, ...ch.env() },
+      });
+      ch.closeChildFds();
+      await ch.ready;
+      const body = crypto.randomBytes(1 << 20);
+      const s = ch.request(head({ method: 'POST', target: '/echo', contentLength: body.length }));
+      const done = collect(s);
+      await sendBody(s, body);
+      expect((await done).body.equals(body)).toBe(true);
+      ch.shutdown();
+      expect(await exited(child)).toEqual({ code: 0, signal: null });
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+    60000,
+  );
+});
+
 function pairs(flat: string[]): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
