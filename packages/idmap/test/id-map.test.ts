@@ -139,6 +139,12 @@ describe('validateIdMaps (Unit rules and messages)', () => {
     expect(e.message).toBe('"gidmap" field has no "container" entry for gid 1000.');
   });
 
+  it('unprivileged: the uid entry must map the app uid', () => {
+    const e = error(() =>
+      validateIdMaps({ ...unprivileged, ...app, credential: true, uidmap: [{ container: 0, host: 1000, size: 1 }] }));
+    expect(e.message).toBe('"uidmap" field has no "container" entry for user "app" (uid 1000).');
+  });
+
   it('unprivileged: no supplementary groups', () => {
     const e = error(() => validateIdMaps({ ...unprivileged, ...app, groups: [1000, 27], credential: true }));
     expect(e.message).toBe('unprivileged unit disallow supplementary groups for new namespace (user "app" has 2 groups).');

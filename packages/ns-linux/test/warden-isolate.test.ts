@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'child_process';
+import { existsSync } from 'fs';
 import * as path from 'path';
 import { cleanup, describeRoot, ProbeReport, setupNative } from './helpers';
 
@@ -58,6 +59,25 @@ describeRoot('warden-isolate (requires root)', () => {
     const r = isolate(['--isolation', '{"namespaces":{"pid":true}}', '--', '/nonexistent/cmd']);
     expect(r.status).toBe(125);
     expect(r.stderr).toMatch(/execve failed: No such file or directory.*step=execve errno=2/);
+  });
+
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
+  (setpriv ? it : it.skip)('works for an unprivileged caller: its own uid mapped, setgroups denied (run as nobody)', () => {
+    const asNobody = (args: string[]) =>
+      spawnSync(setpriv!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args],
+        { encoding: 'utf8', timeout: 20000 });
+    const plain = asNobody(['--isolation', '{"namespaces":{"credential":true,"pid":true,"network":true}}', '--', probe]);
+    expect(plain.stderr).toBe('');
+    const r1 = JSON.parse(plain.stdout) as ProbeReport;
+    expect([r1.uid, r1.pid, r1.interfaces]).toEqual([65534, 2, ['lo']]);
+    const map = [{ container: 0, host: 65534, size: 1 }];
+    const root = asNobody(['--user', 'root', '--isolation', JSON.stringify({ namespaces: { credential: true }, uidmap: map, gidmap: map }),
+      '--', probe]);
+    expect((JSON.parse(root.stdout) as ProbeReport).uid).toBe(0);
+    const wrong = asNobody(['--isolation', JSON.stringify({ namespaces: { credential: true }, uidmap: [{ container: 0, host: 0, size: 1 }] }),
+      '--', probe]);
+    expect(wrong.status).toBe(125);
+    expect(wrong.stderr).toContain('"uidmap" field has an entry for host uid 0 but unprivileged unit can only map itself (uid 65534)');
   });
 
   it('fails with 2 on usage errors', () => {

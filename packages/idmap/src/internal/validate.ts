@@ -68,6 +68,14 @@ export function validateIdMaps(input: IdMapValidationInput): ValidatedIdMaps {
         'uidmap/0/size',
       );
     }
+    if (uidmap.length === 1 && uidmap[0].container !== input.uid) {
+      // Not in Unit (the kernel would refuse setuid later with EINVAL); same wording as the privileged rule.
+      throw new IdMapError(
+        'WARDEN_ERR_IDMAP_NOT_COVERED',
+        `"uidmap" field has no "container" entry for user "${input.user}" (uid ${input.uid}).`,
+        'uidmap',
+      );
+    }
     if (extraGroups.length > 0) {
       const n = input.groups.length;
       throw new IdMapError(
