@@ -776,8 +776,9 @@ static void prototype_main(struct plan *pl, pid_t helper_pid) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (!pid_ns && getppid() != helper_pid) _exit(1);
 
-  /* Before any namespace change: the host's procfs, to learn the host pid of each app process. */
-  int hostproc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  /* Before any namespace change: the host's procfs, to learn the host pid of each app process. Only needed with a
+   * pid namespace (without one getpid() is the host pid); not kept otherwise, to expose as little as possible. */
+  int hostproc = pid_ns ? open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 
   /* Wait until wardend has written the id maps and placed us in our cgroup. */
   struct msg rel;

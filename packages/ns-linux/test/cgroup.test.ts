@@ -118,3 +118,23 @@ describeRoot('cgroup placement and limits (requires root)', () => {
     }
   });
 });
+
+describeRoot('cgroup across a restart (requires root)', () => {
+  let dir: string;
+  let probe: string;
+  beforeAll(() => ({ dir, probe } = setupNative()));
+  afterAll(() => cleanup(dir));
+
+  it('keeps the cgroup while the next prototype of the app uses it, and removes it when that one closes', async () => {
+    const name = `warden-restart-${process.pid}`;
+    const app = { type: 'external', isolation: { namespaces: { pid: true }, cgroup: { path: name } } };
+    const old = await startPrototype(app);
+    const fresh = await startPrototype(app);
+    const h = layout.find((x) => x.version === 1 && x.controllers.includes('pids')) ?? layout[0];
+    await old.close();
+    expect(existsSync(path.join(h.ownDir, name))).toBe(true);
+    expect((await runProbe(fresh, probe, dir)).exit.code).toBe(0);
+    await fresh.close();
+    for (const x of layout) expect(existsSync(path.join(x.ownDir, name))).toBe(false);
+  });
+});

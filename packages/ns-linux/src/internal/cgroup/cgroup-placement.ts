@@ -1,4 +1,4 @@
-import { promises as fs, readFileSync } from 'fs';
+import { promises as fs, readdirSync, readFileSync } from 'fs';
 import * as path from 'path';
 import type { ParentHook } from '@warden/core';
 import { PHASE } from '@warden/core';
@@ -98,11 +98,19 @@ export class CgroupPlacement implements ParentHook {
     return 0;
   }
 
+  /**
+   * Removes the app's cgroup directories (the leaf even when it existed before, e.g. left by the previous prototype
+   * of the same app during a restart) and the parents this hook created, deepest first. A cgroup that still holds
+   * processes belongs to someone else (the next prototype of the app): it is left alone, and removed by its own
+   * cleanup later.
+   */
   async cleanup(): Promise<void> {
-    const dirs = this.created.reverse();
+    const leaves = this.targets.map((t) => t.dir);
+    const created = [...this.created].reverse();
     this.created = [];
-    for (const dir of dirs) {
-      // The last processes may still be exiting: EBUSY until the kernel has removed them.
+    this.targets = [];
+    const order = [...new Set([...leaves, ...created])].sort((a, b) => b.length - a.length);
+    for (const dir of order) {
       for (let i = 0; ; i++) {
         try {
           await fs.rmdir(dir);
@@ -110,7 +118,10 @@ export class CgroupPlacement implements ParentHook {
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'ENOENT') break;
-          if (code !== 'EBUSY' || i >= 100) throw err;
+          // EBUSY: in use by other processes, or child cgroups; ENOTEMPTY on some kernels for the latter.
+          if ((code !== 'EBUSY' && code !== 'ENOTEMPTY') || hasProcesses(dir) || hasChildren(dir)) break;
+          // Empty but busy: the last processes are still being torn down by the kernel.
+          if (i >= 100) throw err;
           await new Promise((r) => setTimeout(r, 20));
         }
       }
@@ -154,5 +165,21 @@ async function write(file: string, text: string, optional = false): Promise<void
     throw Object.assign(new Error(`writing "${text}" to ${file}: ${e.code ?? e.message}`), {
       errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined,
     });
+  }
+}
+
+function hasProcesses(dir: string): boolean {
+  try {
+    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim() !== '';
+  } catch {
+    return false;
+  }
+}
+
+function hasChildren(dir: string): boolean {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).some((d) => d.isDirectory());
+  } catch {
+    return false;
   }
 }
