@@ -2,12 +2,21 @@ package warden
 
 import (
 	"bufio"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"warden.dev/warden/shm"
+)
+
+// Pools: a response costs no large allocation (net/http pools the same things).
+var (
+	bufioPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufferBytes) }}
+	headPool  = sync.Pool{New: func() any { b := make([]byte, 0, bufferBytes); return &b }}
+	copyPool  = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 )
 
 // bufferBytes is how much body the writer holds before committing the head, as net/http's chunking buffer: a
@@ -32,6 +41,7 @@ type responseWriter struct {
 	wroteHeader bool // WriteHeader decided the status (head maybe not sent yet)
 	committed   bool // head sent to the router
 	buf         []byte
+	bufRef      *[]byte // pooled backing array of buf
 	bw          *bufio.Writer
 	written     int64
 	err         error
@@ -82,6 +92,10 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	}
 	if !w.committed {
 		if len(w.buf)+len(p) <= bufferBytes {
+			if w.buf == nil {
+				w.bufRef = headPool.Get().(*[]byte)
+				w.buf = (*w.bufRef)[:0]
+			}
 			w.buf = append(w.buf, p...)
 			return len(p), nil
 		}
@@ -127,7 +141,8 @@ func (w *responseWriter) commit(final bool) error {
 		w.err = err
 		return err
 	}
-	w.bw = bufio.NewWriterSize(w.s, bufferBytes)
+	w.bw = bufioPool.Get().(*bufio.Writer)
+	w.bw.Reset(w.s)
 	if len(w.buf) > 0 && !w.noBody {
 		if _, err := w.bw.Write(w.buf); err != nil {
 			w.err = err
@@ -135,6 +150,45 @@ func (w *responseWriter) commit(final bool) error {
 	}
 	w.buf = nil
 	return w.err
+}
+
+// ReadFrom implements io.ReaderFrom so that io.Copy(w, r.Body) uses a pooled buffer instead of allocating 32 KiB.
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	bp := copyPool.Get().(*[]byte)
+	defer copyPool.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+// release returns pooled buffers once the response is complete.
+func (w *responseWriter) release() {
+	if w.bw != nil {
+		w.bw.Reset(nil)
+		bufioPool.Put(w.bw)
+		w.bw = nil
+	}
+	if w.bufRef != nil {
+		*w.bufRef = (*w.bufRef)[:0]
+		headPool.Put(w.bufRef)
+		w.bufRef = nil
+		w.buf = nil
+	}
 }
 
 // Flush implements http.Flusher: sends the head if needed and everything written so far.

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"warden.dev/warden/shm"
 )
@@ -43,6 +44,29 @@ func Serve(ch *shm.Channel, handler http.Handler) error {
 	if err := ch.Ready(); err != nil {
 		return err
 	}
+	// Each request runs in its own goroutine. Goroutines that finished a request wait a while for the next one
+	// instead of exiting (up to maxParked of them): a fresh goroutine per request would grow its stack again every
+	// time, which costs more than the handler in small requests.
+	next := make(chan *shm.Stream)
+	var parked int32
+	var worker func(s *shm.Stream)
+	worker = func(s *shm.Stream) {
+		for {
+			serveStream(s, handler)
+			wg.Done()
+			if atomic.AddInt32(&parked, 1) > maxParked {
+				atomic.AddInt32(&parked, -1)
+				return
+			}
+			var ok bool
+			s, ok = <-next
+			atomic.AddInt32(&parked, -1)
+			if !ok {
+				return
+			}
+		}
+	}
+	defer close(next)
 	for {
 		s, err := ch.Accept()
 		if err != nil {
@@ -56,12 +80,16 @@ func Serve(ch *shm.Channel, handler http.Handler) error {
 			return nil
 		}
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			serveStream(s, handler)
-		}()
+		select {
+		case next <- s:
+		default:
+			go worker(s)
+		}
 	}
 }
+
+// maxParked bounds the goroutines kept waiting for the next request.
+const maxParked = 256
 
 // requestBody is the http.Request Body over a stream.
 type requestBody struct {
@@ -133,13 +161,7 @@ func newRequest(s *shm.Stream) (*http.Request, context.CancelFunc, error) {
 		r.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: sn}
 	}
 	r.Close = hdr.Get("Connection") == "close"
-	go func() {
-		select {
-		case <-s.Done():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	s.OnAbort(cancel) // client gone: the handler's context is cancelled
 	return r.WithContext(ctx), cancel, nil
 }
 
@@ -167,6 +189,7 @@ func serveStream(s *shm.Stream, handler http.Handler) {
 	}()
 	handler.ServeHTTP(w, r)
 	w.finish()
+	w.release()
 }
 
 var logger = log.New(os.Stderr, "", log.LstdFlags)

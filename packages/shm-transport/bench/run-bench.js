@@ -11,7 +11,7 @@ const os = require('os');
 const path = require('path');
 const { RouterChannel } = require('../src/index.ts');
 
-const SECONDS = Number(process.env.BENCH_SECONDS || 3);
+const SECONDS = Number(process.env.BENCH_SECONDS || 2.5);
 const WARMUP_MS = 500;
 const CASES = [
   { size: 64, inflight: 64 },
@@ -65,15 +65,32 @@ function drive(inflight, one, pid) {
   });
 }
 
-async function benchShm(size, inflight) {
+/** Builds the Go hello example (its /echo handler is io.Copy(w, r.Body)); null when there is no Go toolchain. */
+function buildGoApp() {
+  const { execFileSync } = require('child_process');
+  const bin = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-go-')), 'hello');
+  try {
+    execFileSync('go', ['build', '-o', bin, '.'], {
+      cwd: path.join(__dirname, '..', '..', 'app-types', 'go', 'examples', 'hello'),
+      env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local' },
+      stdio: 'pipe',
+    });
+    return bin;
+  } catch {
+    return null;
+  }
+}
+
+async function benchShm(size, inflight, goBin) {
   const ch = RouterChannel.create({ ringBytes: 1 << 21 });
-  const child = spawn(process.execPath, [path.join(__dirname, 'shm-echo-app.js')], {
+  const argv = goBin ? [goBin] : [process.execPath, path.join(__dirname, 'shm-echo-app.js')];
+  const child = spawn(argv[0], argv.slice(1), {
     stdio: ['ignore', 'inherit', 'inherit', ch.fds[0], ch.fds[1]], env: { ...process.env, ...ch.env() },
   });
   ch.closeChildFds();
   await ch.ready;
   const payload = Buffer.alloc(size, 0x61);
-  const h = head(size);
+  const h = { ...head(size), target: '/echo' };
   const rate = await drive(inflight, (done) => {
     const s = ch.request(h);
     let got = 0;
@@ -163,11 +180,14 @@ function fmt(n, d = 0) {
   process.stdout.write(`shm-transport bench: ${os.cpus().length} CPUs, node ${process.version}, ${SECONDS}s per case, echo round trips between two processes\n`);
   process.stdout.write(`machine load average at start: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   process.stdout.write('payload   in-flight  transport     round trips/s   MB/s (each way)   CPU µs/round trip (both processes)\n');
+  const goBin = buildGoApp();
   for (const c of CASES) {
     const shm = await benchShm(c.size, c.inflight);
     const unix = await benchUnix(c.size, c.inflight);
     const httpUnix = await benchHttp(c.size, c.inflight);
-    for (const [name, r] of [['shm', shm], ['unix (framed)', unix], ['unix (HTTP)', httpUnix]]) {
+    const rows = [['shm', shm], ['unix (framed)', unix], ['unix (HTTP)', httpUnix]];
+    if (goBin) rows.push(['shm, Go app', await benchShm(c.size, c.inflight, goBin)]);
+    for (const [name, r] of rows) {
       process.stdout.write(
         `${String(c.size).padEnd(9)} ${String(c.inflight).padEnd(10)} ${name.padEnd(13)} ${fmt(r.rate).padStart(13)} ${fmt((r.rate * c.size) / 1e6, 1).padStart(17)} ${fmt(r.cpuPerRt, 1).padStart(20)}\n`,
       );
@@ -178,6 +198,7 @@ function fmt(n, d = 0) {
       );
     }
   }
+  if (!goBin) process.stdout.write('(no Go toolchain: the "shm, Go app" rows were skipped)\n');
   process.stdout.write(`done in ${fmt((Date.now() - started) / 1000, 1)}s\n`);
 })().catch((e) => {
   process.stderr.write(`bench failed: ${e.stack}\n`);

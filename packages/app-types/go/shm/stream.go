@@ -33,6 +33,7 @@ type Stream struct {
 	done       chan struct{}
 	headerSent bool
 	ended      bool
+	onAbort    func()
 }
 
 func newStream(c *Channel, id uint32, r *rawRequest) *Stream {
@@ -56,6 +57,19 @@ func (s *Stream) Head() *Head { return &s.head }
 
 // Done is closed when the stream is aborted (client went away, channel closed, or Abort called).
 func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// OnAbort registers f to run (once, in another goroutine's context) when the stream is aborted; at once if it
+// already was. Cheaper than a goroutine waiting on Done.
+func (s *Stream) OnAbort(f func()) {
+	s.mu.Lock()
+	if s.aborted {
+		s.mu.Unlock()
+		f()
+		return
+	}
+	s.onAbort = f
+	s.mu.Unlock()
+}
 
 // Read reads the request body; io.EOF at its end, ErrAborted if the request was aborted.
 func (s *Stream) Read(p []byte) (int, error) {
@@ -208,13 +222,18 @@ func (s *Stream) Abort() {
 
 func (s *Stream) peerAbort() {
 	s.mu.Lock()
+	var f func()
 	if !s.aborted {
 		s.aborted = true
 		s.recvQ = nil
 		close(s.done)
 		s.cond.Broadcast()
+		f, s.onAbort = s.onAbort, nil
 	}
 	s.mu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
 func (s *Stream) pushData(b []byte) error {
