@@ -123,7 +123,11 @@ export class AppChannel extends Endpoint {
     if (memoryBytes(ringBytes) > mem.byteLength) throw bad('rings larger than the memory');
     if (maxFrame < 256 || maxFrame > ringBytes / 4 || maxFrame % 8 !== 0) throw bad(`max frame ${maxFrame}`);
     if (window < 1024 || window > 0x40000000) throw bad(`stream window ${window}`);
-    return new AppChannel(mem, doorbellFd, ringBytes, maxFrame, window);
+    try {
+      return new AppChannel(mem, doorbellFd, ringBytes, maxFrame, window);
+    } catch (e) {
+      throw new ShmError(ShmErrorCode.BAD_SETUP, `cannot use fd ${doorbellFd} as the doorbell: ${(e as Error).message}`);
+    }
   }
 
   /** Tells the router that the app serves (READY). */

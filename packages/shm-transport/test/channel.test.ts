@@ -171,3 +171,20 @@ describe('channel (both ends in one process)', () => {
     expect(router.activeStreams).toBe(0);
   });
 });
+
+describe('AppChannel.fromEnv', () => {
+  it('returns null outside wardend and rejects malformed or unusable settings with WARDEN_ERR_SHM_SETUP', () => {
+    expect(AppChannel.fromEnv({})).toBeNull();
+    expect(AppChannel.fromEnv({ WARDEN_CHANNEL: '' })).toBeNull();
+    expect(() => AppChannel.fromEnv({ WARDEN_CHANNEL: 'v2:fds=3,4' })).toThrow(/WARDEN_ERR_SHM_SETUP/);
+    expect(() => AppChannel.fromEnv({ WARDEN_CHANNEL: 'v1:fds=999,998' })).toThrow(/WARDEN_ERR_SHM_SETUP: cannot map/);
+    // A memfd that does not hold a channel header.
+    const router = RouterChannel.create({ ringBytes: 1 << 16 });
+    const fs = require('fs') as typeof import('fs');
+    const u32 = new Uint32Array(require('../src/internal/native').native().mapMemory(router.fds[0]), 0, 4);
+    u32[0] = 0; // break the magic
+    const memFd = fs.openSync(`/proc/self/fd/${router.fds[0]}`, 'r+');
+    expect(() => AppChannel.open(memFd, router.fds[1])).toThrow(/WARDEN_ERR_SHM_SETUP: channel memory at fd \d+: bad magic/);
+    router.close();
+  });
+});
