@@ -114,7 +114,7 @@ describe('channel (both ends in one process)', () => {
     const window = (1 << 16) / 4;
     expect(received).toBe(0);
     expect(refusedAt).toBeLessThanOrEqual(window + 4096);
-    expect(req._backlog.length).toBeGreaterThan(0);
+    expect(req._backlog!.length).toBeGreaterThan(0);
     const ended = new Promise((r) => s.once('end', r));
     s.resume();
     await ended;

@@ -34,7 +34,7 @@ export abstract class StreamCore extends EventEmitter {
   readonly id: number;
   // send side
   /** @internal */ _sendCredit: number;
-  /** @internal */ _backlog: Buffer[] = [];
+  /** @internal */ _backlog: Buffer[] | null = null; // allocated on first use: most streams send one chunk or none
   /** @internal */ _backlogBytes = 0;
   /** @internal */ _pumpQueued = false;
   /** @internal */ _endQueued = false;
@@ -44,7 +44,7 @@ export abstract class StreamCore extends EventEmitter {
   /** @internal */ _recvCredit: number;
   /** @internal */ _unacked = 0;
   /** @internal */ _paused = false;
-  /** @internal */ _queue: Buffer[] = [];
+  /** @internal */ _queue: Buffer[] | null = null; // only while paused
   /** @internal */ _recvEnded = false;
   /** @internal */ _endEmitted = false;
   /** @internal */ _dead = false;
@@ -66,7 +66,7 @@ export abstract class StreamCore extends EventEmitter {
   protected sendData(chunk: Buffer): boolean {
     if (this._dead || this._sendDone || this._endQueued) return false;
     if (chunk.length > 0) {
-      this._backlog.push(chunk);
+      (this._backlog ??= []).push(chunk);
       this._backlogBytes += chunk.length;
       this._ep._schedulePump(this);
     }
@@ -84,7 +84,7 @@ export abstract class StreamCore extends EventEmitter {
 
   /** Drops what is queued for sending (the peer does not need it any more). */
   /** @internal */ _dropBacklog(): void {
-    this._backlog = [];
+    this._backlog = null;
     this._backlogBytes = 0;
     this._endQueued = false;
   }
@@ -95,13 +95,13 @@ export abstract class StreamCore extends EventEmitter {
       throw protocolError(`stream ${this.id} sent ${chunk.length} bytes with only ${this._recvCredit} of credit`);
     }
     this._recvCredit -= chunk.length;
-    if (this._paused || this._queue.length > 0) this._queue.push(chunk);
+    if (this._paused || (this._queue !== null && this._queue.length > 0)) (this._queue ??= []).push(chunk);
     else this.deliver(chunk);
   }
 
   /** @internal */ _onEnd(): void {
     this._recvEnded = true;
-    if (!this._paused && this._queue.length === 0) this.emitEnd();
+    if (!this._paused && (this._queue === null || this._queue.length === 0)) this.emitEnd();
   }
 
   private deliver(chunk: Buffer): void {
@@ -130,15 +130,16 @@ export abstract class StreamCore extends EventEmitter {
   resume(): void {
     if (!this._paused) return;
     this._paused = false;
-    while (!this._paused && this._queue.length > 0 && !this._dead) this.deliver(this._queue.shift()!);
-    if (!this._paused && this._queue.length === 0 && this._recvEnded) this.emitEnd();
+    const q = this._queue;
+    while (!this._paused && q !== null && q.length > 0 && !this._dead) this.deliver(q.shift()!);
+    if (!this._paused && (q === null || q.length === 0) && this._recvEnded) this.emitEnd();
   }
 
   /** Called by the endpoint when the stream is torn down (abort, channel closed). */
   /** @internal */ _kill(): void {
     this._dead = true;
     this._dropBacklog();
-    this._queue = [];
+    this._queue = null;
   }
 
   /** The END frame of our side went out. */
@@ -306,7 +307,7 @@ export abstract class Endpoint extends EventEmitter {
     }
     const b = this.buf;
     const backlog = s._backlog;
-    while (backlog.length > 0) {
+    while (backlog !== null && backlog.length > 0) {
       if (s._sendCredit <= 0) return; // a WINDOW frame will pump again
       const chunk = backlog[0];
       const n = Math.min(chunk.length, s._sendCredit, this.maxChunk);
