@@ -318,7 +318,11 @@ static int open_in_root(const char *root, const char *rel, int create, int last_
   char path[PATH_MAX];
   while (*rel == '/') rel++;
   if (!*rel) return rootfd;
-  snprintf(path, sizeof(path), "%s", rel);
+  if (snprintf(path, sizeof(path), "%s", rel) >= (int)sizeof(path)) {
+    close(rootfd);
+    errno = ENAMETOOLONG;
+    return -1;
+  }
   int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
   if (fd >= 0 || errno != ENOENT || !create) {
     int e = errno;
