@@ -82,7 +82,7 @@ function buildGoApp() {
 }
 
 async function benchShm(size, inflight, goBin) {
-  const ch = RouterChannel.create({ ringBytes: 1 << 21 });
+  const ch = RouterChannel.create({ ringBytes: 1 << 21, spinTurns: Number(process.env.WARDEN_SHM_SPIN || 0) });
   const argv = goBin ? [goBin] : [process.execPath, path.join(__dirname, 'shm-echo-app.js')];
   const child = spawn(argv[0], argv.slice(1), {
     stdio: ['ignore', 'inherit', 'inherit', ch.fds[0], ch.fds[1]], env: { ...process.env, ...ch.env() },
