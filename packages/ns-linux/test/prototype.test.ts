@@ -188,6 +188,36 @@ describeRoot('prototype and app processes (requires root)', () => {
     expect(err.message).toContain('/nonexistent-warden/x');
   });
 
+  it('rejects with ApplyError (step "helper") when the spawn helper cannot be started', async () => {
+    const saved = process.env.WARDEN_SPAWN_HELPER;
+    process.env.WARDEN_SPAWN_HELPER = '/nonexistent/warden-spawn';
+    try {
+      const err = await startPrototype({ type: 'external', isolation: { namespaces: { pid: true } } }).catch((e) => e);
+      expect(err).toBeInstanceOf(ApplyError);
+      expect([err.step, err.errno]).toEqual(['helper', 2]);
+      expect(err.message).toContain('/nonexistent/warden-spawn');
+    } finally {
+      if (saved === undefined) delete process.env.WARDEN_SPAWN_HELPER;
+      else process.env.WARDEN_SPAWN_HELPER = saved;
+    }
+  });
+
+  it('reports its app processes as killed and refuses spawns when the prototype dies', async () => {
+    const proto = await startPrototype({ type: 'external', isolation: { namespaces: { pid: true } } });
+    const [ours, theirs] = fdPass().socketpair();
+    try {
+      const proc = await proto.spawn({ executable: probe, argv: ['probe', 'wait'], env: {}, stdout: '/dev/null' }, [theirs]);
+      process.kill(proto.pid, 'SIGKILL');
+      expect(await proc.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      const err = await proto.spawn({ executable: probe, argv: ['probe'], env: {} }, []).catch((e) => e);
+      expect(err).toBeInstanceOf(ApplyError);
+    } finally {
+      closeSync(ours);
+      closeSync(theirs);
+      await proto.close();
+    }
+  });
+
   it('kills the app processes when the prototype is closed', async () => {
     const proto = await startPrototype({ type: 'external', isolation: { namespaces: { pid: true } } });
     const [ours, theirs] = fdPass().socketpair();

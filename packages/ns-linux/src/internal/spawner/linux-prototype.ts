@@ -91,15 +91,20 @@ export class LinuxPrototype implements AppPrototype {
     this.ctlFd = ctlFd;
     this.log = options.logger;
     this.done = new Promise((resolve) => {
-      child.on('exit', (code, signal) => {
+      const finished = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (this.exited) return;
         this.exited = true;
         this.onHelperExit(code, signal);
         resolve({ code, signal });
+      };
+      child.on('exit', finished);
+      child.on('error', (err) => {
+        const errno = (err as NodeJS.ErrnoException).errno;
+        this.failAll(new ApplyError(`Application "${appName}": cannot start the spawn helper ${helperPath()}: ${err.message}`,
+          appName, 'helper', typeof errno === 'number' ? Math.abs(errno) : undefined));
+        // Never started (ENOENT, EACCES): there will be no 'exit'.
+        if (child.pid === undefined) finished(null, null);
       });
-    });
-    child.on('error', (err) => {
-      this.failAll(new ApplyError(`Application "${appName}": cannot start the spawn helper: ${err.message}`, appName,
-        'helper', (err as NodeJS.ErrnoException).errno));
     });
     readEvents(child.stdio[4] as Readable, (e) => this.onEvent(e), (line) =>
       this.log.warn({ app: appName, line: line.slice(0, 200) }, 'unexpected line on the prototype status channel'));
@@ -156,6 +161,8 @@ export class LinuxPrototype implements AppPrototype {
     } catch (err) {
       await proto.abort();
       if (err instanceof ApplyError) throw err;
+      // e.g. the plan could not be sent because the helper never started: its own report is more precise.
+      if (proto.fatal) throw proto.fatal;
       throw new ApplyError(`Application "${appName}": ${(err as Error).message}`, appName, 'helper');
     }
   }
