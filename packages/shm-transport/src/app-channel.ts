@@ -188,6 +188,7 @@ export class AppChannel extends Endpoint {
 
   protected handleFrame(type: number, _flags: number, stream: number, arg: number, off: number, len: number): void {
     if (this.handleStreamFrame(type, stream, arg, off, len)) return;
+    if (type !== FrameType.REQUEST && len !== FRAME_HEADER) throw protocolError(`frame type ${type} with a payload`);
     switch (type) {
       case FrameType.REQUEST: {
         const head = decodeRequest(this.buf, off, len);
