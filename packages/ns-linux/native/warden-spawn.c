@@ -807,6 +807,11 @@ static void prototype_main(struct plan *pl, pid_t helper_pid) {
 
   for (int i = 1; i < pl->m.nrec; i++) run_op(&pl->m.recs[i]);
 
+  /* Not dumpable from now on: ptrace of the prototype and its /proc files then need capabilities in the host's user
+   * namespace (where its mm was created), so an app that is root inside its user namespace cannot take it over (it
+   * holds the host procfs fd and the control socket). App processes become dumpable again at execve. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);

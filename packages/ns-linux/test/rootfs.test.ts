@@ -143,6 +143,14 @@ describeRoot('rootfs, automount and mounts (requires root)', () => {
     expect(mountPoints(report)).toEqual(expect.arrayContaining(['/proc', '/tmp', '/srv/data']));
   });
 
+  it('keeps the prototype (PID 1) out of reach of an app that is root in its user namespace', async () => {
+    const map = [{ container: 0, host: 1000, size: 1000 }];
+    const report = await run({ namespaces: { credential: true, mount: true, pid: true }, rootfs, uidmap: map, gidmap: map },
+      ['read', '/proc/1/environ']);
+    expect([report.uid, report.pid]).toEqual([0, 2]);
+    expect(report.read_error).toBe(13); // EACCES: not dumpable
+  });
+
   it('reports a missing rootfs as ApplyError with the step', async () => {
     const err = await startPrototype({ type: 'external', isolation: { namespaces: { mount: true }, rootfs: '/nonexistent-rootfs' } })
       .catch((e) => e);
