@@ -118,6 +118,21 @@ describeRoot('prototype and app processes (requires root)', () => {
     }
   });
 
+  it('writes maps of more than 5 lines (the kernel takes up to 340)', async () => {
+    const map = Array.from({ length: 20 }, (_, i) => ({ container: i * 100, host: 100000 + i * 100, size: 100 }));
+    const proto = await startPrototype({
+      type: 'external', user: 'root', isolation: { namespaces: { credential: true }, uidmap: map, gidmap: map },
+    });
+    try {
+      const { report, hostPid } = await runProbe(proto, probe, dir, ['read', '/proc/self/uid_map']);
+      expect(report.uid).toBe(0);
+      expect((report.read as string).trim().split('\n')).toHaveLength(20);
+      expect(hostPid).toBeGreaterThan(0);
+    } finally {
+      await proto.close();
+    }
+  });
+
   it('applies the default map (the app uid to itself) when credential is on without maps', async () => {
     const proto = await startPrototype({ type: 'external', user: 'nobody', isolation: { namespaces: { credential: true } } });
     try {
