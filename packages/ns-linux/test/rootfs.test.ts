@@ -117,6 +117,9 @@ describeRoot('rootfs, automount and mounts (requires root)', () => {
       return 'valid';
     };
     expect(check({ rootfs: '/' })).toBe('rootfs requires an absolute path other than "/"');
+    expect(check({ namespaces: { credential: true, mount: true }, rootfs: '/srv' })).toBe(
+      '"automount.procfs" needs "isolation.namespaces.pid" when "credential" is on; turn "pid" on or set "procfs" to false.');
+    expect(check({ namespaces: { credential: true, mount: true }, rootfs: '/srv', automount: { procfs: false } })).toBe('valid');
     expect(check({ rootfs: 'relative' })).toBe('rootfs requires an absolute path other than "/"');
     expect(check({ namespaces: { mount: true }, mounts: [{ source: '/x', target: '/proc/sys' }] })).toBe(
       'The "target" of "mounts" entry 0 must not be inside /proc or /sys.');

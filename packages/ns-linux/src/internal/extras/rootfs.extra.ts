@@ -57,6 +57,13 @@ export class RootfsExtra implements IsolationExtra {
         throw invalid(ctx, 'rootfs', 'rootfs requires an absolute path other than "/"', 'WARDEN_ERR_ISOLATION_ROOTFS');
       }
     }
+    if (rootfs !== undefined && namespaceOn(app, 'mount') && namespaceOn(app, 'credential') && !namespaceOn(app, 'pid') &&
+        iso.automount?.procfs !== false) {
+      // The kernel lets a user namespace mount proc only for a pid namespace it owns (EPERM otherwise).
+      throw invalid(ctx, 'automount/procfs',
+        '"automount.procfs" needs "isolation.namespaces.pid" when "credential" is on; turn "pid" on or set "procfs" to false.',
+        'WARDEN_ERR_ISOLATION_AUTOMOUNT');
+    }
     const mounts = iso.mounts;
     if (mounts === undefined) return;
     if (!Array.isArray(mounts)) throw invalid(ctx, 'mounts', 'The "mounts" value must be an array.', 'WARDEN_ERR_ISOLATION_MOUNTS');
