@@ -83,4 +83,25 @@ describeRoot('Go and Node apps with every namespace on, served over shared memor
     const status = readFileSync(`/proc/${entry.app_pid}/status`, 'utf8');
     expect(/^Uid:\s+(\d+)/m.exec(status)![1]).toBe('1000');
   });
+
+  it('answers 400 with Unit\'s message for an invalid isolation object, and 500 naming the step for a runtime failure', async () => {
+    const before = (await w.control('GET', '/config')).body;
+    const bad = await w.control('PUT', '/config/applications/echo/isolation', {
+      namespaces: { pid: true },
+      uidmap: [{ host: 1000, container: 0, size: 1000 }],
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toBe('Invalid configuration.');
+    expect(bad.body.detail).toContain('"uidmap" is set but "isolation.namespaces.credential" is false or unset.');
+    const unknown = await w.control('PUT', '/config/applications/echo/isolation/namespaces/nosuch', true);
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.detail).toContain('Unknown parameter "nosuch".');
+
+    const failing = await w.control('PUT', '/config/applications/echo/isolation', { ...isolation, rootfs: join(dir, 'no-such-rootfs') });
+    expect(failing.status).toBe(500);
+    expect(failing.body.error).toBe('Failed to apply new configuration.');
+    expect(failing.body.detail).toMatch(/echo/);
+    expect((await w.control('GET', '/config')).body).toEqual(before);
+    expect((await http(port.echo, '/pid')).status).toBe(200);
+  });
 });
