@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { ROOT, cleanup, freePort, goBuild, haveGo, http, isRoot, startWardend, worldDir, type Wardend } from './support/wardend';
+import { ROOT, cleanup, freePort, goBuild, haveGo, http, isRoot, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
 /** The directory of `controller`'s hierarchy that holds process `pid` (v1 controllers, or the v2 unified mount). */
 function cgroupDirOf(pid: number, controller: string): string | undefined {
@@ -56,8 +56,7 @@ describeRoot('cgroup limits through wardend', () => {
 
     // Removing the app removes its (now empty) cgroup.
     expect((await w.control('PUT', '/config', { listeners: {}, applications: {} })).status).toBe(200);
-    await until(() => !existsSync(cg));
-    expect(existsSync(cg)).toBe(false);
+    await waitUntil(() => !existsSync(cg), `${cg} is removed`);
   });
 
   it('a fork bomb under pids_max: 20 cannot exceed 20 tasks', async () => {
@@ -75,8 +74,3 @@ describeRoot('cgroup limits through wardend', () => {
     expect(Number(/max (\d+)/.exec(readFileSync(join(cg, 'pids.events'), 'utf8'))![1])).toBeGreaterThan(0);
   });
 });
-
-/** Waits for a condition that follows an asynchronous drain (checked every 100 ms, at most 15 s). */
-async function until(ok: () => boolean): Promise<void> {
-  for (let i = 0; i < 150 && !ok(); i++) await new Promise((r) => setTimeout(r, 100));
-}

@@ -1,6 +1,6 @@
 import { request } from 'http';
 import { join } from 'path';
-import { ROOT, cleanup, freePort, goBuild, haveGo, http, startWardend, worldDir, type Wardend } from './support/wardend';
+import { ROOT, cleanup, freePort, goBuild, haveGo, http, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
 const describeGo = haveGo() ? describe : describe.skip;
 if (!haveGo()) console.warn('supervisor e2e skipped: `go` is not installed (scripts/setup.sh installs golang-go)');
@@ -31,15 +31,11 @@ describeGo('the supervisor: process pools, limits, restarts', () => {
   }
   const pidOf = async (port: number) => Number((await http(port, '/pid')).body.toString());
   const status = async (name: string) => (await w.control('GET', `/status/applications/${name}`)).body;
-  /** Polls the status endpoint until `ok` holds (the event we wait for is a pool change). */
+  /** Waits until the pool's status satisfies `ok` (pool changes have no event to subscribe to). */
   async function until(name: string, ok: (s: any) => boolean, timeoutMs = 15000): Promise<any> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const s = await status(name);
-      if (ok(s)) return s;
-      if (Date.now() > end) throw new Error(`status of ${name} never matched: ${JSON.stringify(s)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    let last: any;
+    await waitUntil(async () => ok((last = await status(name))), `the status of ${name} matches`, timeoutMs);
+    return last;
   }
 
   it('runs exactly three processes for "processes": 3', async () => {

@@ -176,3 +176,15 @@ export const isRoot = process.getuid?.() === 0;
 export function cleanup(dir: string): void {
   if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
 }
+
+/**
+ * Waits until `ok()` holds, re-checking every 100 ms: for state that changes asynchronously with no event a test can
+ * subscribe to (a pool scaling down, a cgroup removed after a drain). Throws with `what` after `timeoutMs`.
+ */
+export async function waitUntil(ok: () => boolean | Promise<boolean>, what: string, timeoutMs = 15000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
