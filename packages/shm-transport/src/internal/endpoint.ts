@@ -167,6 +167,7 @@ export abstract class Endpoint extends EventEmitter {
   private draining = false;
   private drainScheduled = false;
   private spinLeft = 0;
+  private bellQueued = false;
   private readonly spinTurns: number;
 
   constructor(init: EndpointInit) {
@@ -379,10 +380,20 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   private ring(): void {
+    // Deferred to the check phase of this event-loop turn: every request parsed from the client sockets in this
+    // turn is in the ring by then, so the peer wakes once for the whole batch (one write(2) instead of one per
+    // frame that found it asleep, and fewer wake-ups on its side).
+    if (this.bellQueued || this.closed) return;
+    this.bellQueued = true;
+    setImmediate(this.flushBell);
+  }
+
+  private readonly flushBell = (): void => {
+    this.bellQueued = false;
     // A byte still queued in user space will wake the peer anyway: never queue more. (A hostile app that keeps
     // setting its sleeping flag and never reads its doorbell cannot make us buffer without bound.)
     if (!this.closed && this.doorbell.writableLength === 0) this.doorbell.write(BELL);
-  }
+  };
 
   // ---- receiving ----
 
