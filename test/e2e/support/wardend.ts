@@ -36,12 +36,16 @@ export function worldDir(prefix: string): string {
 }
 
 /** Starts wardend and resolves once its control socket answers. */
-export async function startWardend(extraArgs: string[] = [], dir = worldDir('warden-e2e-')): Promise<Wardend> {
+export async function startWardend(
+  extraArgs: string[] = [],
+  dir = worldDir('warden-e2e-'),
+  as?: { uid: number; gid: number },
+): Promise<Wardend> {
   const socket = join(dir, 'control.sock');
   const proc = spawn(
     process.execPath,
     [WARDEND, '--no-daemon', '--control', `unix:${socket}`, '--statedir', join(dir, 'state'), '--tmpdir', dir, ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WARDEN_LOG_LEVEL: 'debug' } },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WARDEN_LOG_LEVEL: 'debug', ...(as ? { HOME: dir } : {}) }, ...as },
   );
   let out = '';
   const listeners = new Set<() => void>();

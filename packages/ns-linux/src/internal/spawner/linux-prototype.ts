@@ -294,7 +294,7 @@ export class LinuxPrototype implements AppPrototype {
           // Registered synchronously: its exit event may be in the same chunk of the status stream.
           const proc = new LinuxAppProcess(Number(e.pid));
           this.procs.set(proc.pid, proc);
-          this.log.info({ app: this.appName, pid: proc.pid, inner: e.inner }, 'app process started');
+          this.log.info({ app_pid: proc.pid, inner_pid: e.inner }, 'app process forked by the prototype');
           pending.resolve(proc);
         } else {
           pending.reject(this.errorFrom(e));
@@ -309,9 +309,9 @@ export class LinuxPrototype implements AppPrototype {
         proc.finish(typeof e.code === 'number' ? e.code : null, signal);
         const oom = this.oomKills();
         if (signal === 'SIGKILL' && oom > this.oomSeen) {
-          this.log.warn({ app: this.appName, pid: proc.pid, oomKills: oom }, 'app process killed by the OOM killer (cgroup memory_max)');
+          this.log.warn({ app_pid: proc.pid, oomKills: oom }, 'app process killed by the OOM killer (cgroup memory_max)');
         } else {
-          this.log.info({ app: this.appName, pid: proc.pid, code: e.code, signal }, 'app process exited');
+          this.log.info({ app_pid: proc.pid, code: e.code, signal }, 'app process exited');
         }
         this.oomSeen = oom;
         return;
