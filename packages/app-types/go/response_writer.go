@@ -113,12 +113,36 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 // WriteString avoids a copy for io.WriteString callers.
 func (w *responseWriter) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
 
+// wholeResponder is implemented by *shm.Stream: head, body and end in one go (fewer frames).
+type wholeResponder interface {
+	WriteResponse(status int, headers []string, body []byte) error
+}
+
 // commit sends the head; final = the handler returned (so the whole body is in w.buf).
 func (w *responseWriter) commit(final bool) error {
 	if w.committed {
 		return w.err
 	}
 	w.committed = true
+	w.completeHeader(final)
+	if err := w.s.WriteHeader(w.status, flatten(w.header)); err != nil {
+		w.err = err
+		return err
+	}
+	w.bw = bufioPool.Get().(*bufio.Writer)
+	w.bw.Reset(w.s)
+	if len(w.buf) > 0 && !w.noBody {
+		if _, err := w.bw.Write(w.buf); err != nil {
+			w.err = err
+		}
+	}
+	w.buf = nil
+	return w.err
+}
+
+// completeHeader adds what net/http would before sending the head: a sniffed Content-Type, the Content-Length of
+// a body that is complete in the buffer; drops body headers when the status allows no body.
+func (w *responseWriter) completeHeader(final bool) {
 	h := w.header
 	if !bodyAllowed(w.status) {
 		if w.status != http.StatusNotModified {
@@ -137,19 +161,6 @@ func (w *responseWriter) commit(final bool) error {
 			}
 		}
 	}
-	if err := w.s.WriteHeader(w.status, flatten(h)); err != nil {
-		w.err = err
-		return err
-	}
-	w.bw = bufioPool.Get().(*bufio.Writer)
-	w.bw.Reset(w.s)
-	if len(w.buf) > 0 && !w.noBody {
-		if _, err := w.bw.Write(w.buf); err != nil {
-			w.err = err
-		}
-	}
-	w.buf = nil
-	return w.err
 }
 
 // ReadFrom implements io.ReaderFrom so that io.Copy(w, r.Body) uses a pooled buffer instead of allocating 32 KiB.
@@ -208,6 +219,18 @@ func (w *responseWriter) Flush() {
 func (w *responseWriter) finish() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
+	}
+	if ws, ok := w.s.(wholeResponder); ok && !w.committed {
+		// The whole body is in w.buf: head, body and end go out together.
+		w.committed = true
+		w.completeHeader(true)
+		body := w.buf
+		if w.noBody {
+			body = nil
+		}
+		w.err = ws.WriteResponse(w.status, flatten(w.header), body)
+		w.buf = nil
+		return
 	}
 	if w.commit(true) != nil {
 		return

@@ -249,6 +249,56 @@ func (c *Channel) writeFrame(n int, fill func(b []byte)) error {
 	}
 }
 
+// writeFrames2 writes two frames published together when both fit in the ring at once (one tail store, at most
+// one doorbell); otherwise one after the other, waiting for space as writeFrame does.
+func (c *Channel) writeFrames2(n1 int, fill1 func(b []byte), n2 int, fill2 func(b []byte)) error {
+	if n1 > c.maxChunk+frameHeader || n2 > c.maxChunk+frameHeader {
+		return fmt.Errorf("warden/shm: frame exceeds the limit of %d bytes", c.maxChunk+frameHeader)
+	}
+	c.wmu.Lock()
+	if c.isClosed() {
+		c.wmu.Unlock()
+		return ErrClosed
+	}
+	b, err := c.out.reserve(uint32(n1))
+	if err != nil {
+		c.wmu.Unlock()
+		c.fail(err)
+		return err
+	}
+	if b == nil {
+		c.wmu.Unlock()
+		if err := c.writeFrame(n1, fill1); err != nil {
+			return err
+		}
+		return c.writeFrame(n2, fill2)
+	}
+	fill1(b)
+	c.out.advance(uint32(n1))
+	b, err = c.out.reserve(uint32(n2))
+	if err != nil {
+		c.wmu.Unlock()
+		c.fail(err)
+		return err
+	}
+	if b == nil {
+		wake := c.out.publish()
+		c.wmu.Unlock()
+		if wake {
+			c.ring()
+		}
+		return c.writeFrame(n2, fill2)
+	}
+	fill2(b)
+	c.out.advance(uint32(n2))
+	wake := c.out.publish()
+	c.wmu.Unlock()
+	if wake {
+		c.ring()
+	}
+	return nil
+}
+
 func (c *Channel) wakeWriters() {
 	if atomic.LoadInt32(&c.writersWaiting) > 0 {
 		c.wmu.Lock()

@@ -257,3 +257,49 @@ func TestPeerGone(t *testing.T) {
 		t.Fatalf("Err: %v", ch.Err())
 	}
 }
+
+func TestWriteResponseSendsHeadAndBodyWithEnd(t *testing.T) {
+	r, ch := newTestPair(t)
+	r.send(req(7, "GET", "/", 0))
+	r.send(req(8, "GET", "/big", 0))
+	s7, err := ch.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s8, err := ch.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s7.WriteResponse(200, []string{"Content-Length", "5"}, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	f := r.recv()
+	if f.Type != typeResponse || f.Stream != 7 || f.Arg != 200 || len(f.Headers) != 2 || f.Headers[1] != "5" {
+		t.Fatalf("head frame %+v", f)
+	}
+	f = r.recv()
+	if f.Type != typeData || f.Stream != 7 || f.Flags != flagEnd || string(f.Data) != "hello" {
+		t.Fatalf("body frame %+v, want DATA with the END flag", f)
+	}
+	if _, err := s7.Write([]byte("x")); err == nil {
+		t.Fatal("Write after WriteResponse succeeded")
+	}
+	if err := s7.WriteResponse(200, nil, nil); err == nil {
+		t.Fatal("second WriteResponse succeeded")
+	}
+	// A body larger than one frame: RESPONSE, DATA, DATA, END.
+	big := bytes.Repeat([]byte{'b'}, ch.maxChunk+2)
+	if err := s8.WriteResponse(404, nil, big); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	types := []uint8{}
+	for len(types) == 0 || types[len(types)-1] != typeEnd {
+		f := r.recv()
+		types = append(types, f.Type)
+		got = append(got, f.Data...)
+	}
+	if !bytes.Equal(types, []uint8{typeResponse, typeData, typeData, typeEnd}) || !bytes.Equal(got, big) {
+		t.Fatalf("frames %v, %d body bytes", types, len(got))
+	}
+}

@@ -74,7 +74,15 @@ func (w *ringWriter) reserve(n uint32) ([]byte, error) {
 
 // commit publishes a frame of n bytes; reports whether the consumer sleeps and must be woken.
 func (w *ringWriter) commit(n uint32) bool {
-	w.myTail += align8(n)
+	w.advance(n)
+	return w.publish()
+}
+
+// advance moves past a frame of n bytes without publishing it yet (several frames, one publish).
+func (w *ringWriter) advance(n uint32) { w.myTail += align8(n) }
+
+// publish stores the tail; reports whether the consumer sleeps and must be woken.
+func (w *ringWriter) publish() bool {
 	atomic.StoreUint32(w.tail, w.myTail)
 	return atomic.CompareAndSwapUint32(w.sleeping, 1, 0)
 }

@@ -137,6 +137,51 @@ func (s *Stream) WriteHeader(status int, headers []string) error {
 	return s.c.writeFrame(n, func(b []byte) { encodeResponse(b, s.id, status, headers) })
 }
 
+// WriteResponse sends a complete response: status, headers, the whole body and the end. When the body fits in one
+// frame and in the send credit, that is two frames published at once (RESPONSE, then DATA with the END flag);
+// otherwise it is WriteHeader, Write and Close. Use it instead of those when the body is known in full.
+func (s *Stream) WriteResponse(status int, headers []string, body []byte) error {
+	if status < 100 || status > 999 {
+		return fmt.Errorf("warden/shm: status %d out of range", status)
+	}
+	if len(headers)%2 != 0 {
+		return fmt.Errorf("warden/shm: headers must be a flat [name, value, ...] list")
+	}
+	n := responseLen(headers)
+	if n > s.c.maxChunk+frameHeader {
+		return fmt.Errorf("warden/shm: response head of %d bytes exceeds the frame limit", n)
+	}
+	s.mu.Lock()
+	if s.aborted {
+		s.mu.Unlock()
+		return ErrAborted
+	}
+	if s.headerSent {
+		s.mu.Unlock()
+		return fmt.Errorf("warden/shm: WriteHeader called twice")
+	}
+	if len(body) > s.c.maxChunk || len(body) > int(s.sendCredit) {
+		s.mu.Unlock()
+		if err := s.WriteHeader(status, headers); err != nil {
+			return err
+		}
+		if _, err := s.Write(body); err != nil {
+			return err
+		}
+		return s.Close()
+	}
+	s.headerSent = true
+	s.ended = true
+	s.sendCredit -= uint32(len(body))
+	s.mu.Unlock()
+	s.c.forget(s)
+	d := frameHeader + len(body)
+	return s.c.writeFrames2(n, func(b []byte) { encodeResponse(b, s.id, status, headers) }, d, func(b []byte) {
+		putHeader(b, uint32(d), typeData, flagEnd, s.id, 0)
+		copy(b[frameHeader:], body)
+	})
+}
+
 // Write sends response body bytes (WriteHeader must have been called); it blocks under flow control.
 func (s *Stream) Write(p []byte) (int, error) {
 	total := 0

@@ -212,6 +212,11 @@ export abstract class Endpoint extends EventEmitter {
   protected teardown(err?: Error): boolean {
     if (this.closed) return false;
     this.closed = true;
+    // A doorbell still deferred to the end of this turn goes out now: frames published just before a close (the
+    // last response of an app that exits) must be seen by the peer before it sees EOF. libuv writes at once when
+    // nothing is queued, so the byte leaves before the fd is closed.
+    if (this.bellQueued && this.doorbell.writableLength === 0 && !this.doorbell.destroyed) this.doorbell.write(BELL);
+    this.bellQueued = false;
     this.doorbell.destroy();
     this.pending = [];
     this.blocked.clear();
