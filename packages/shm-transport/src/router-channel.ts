@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import type { ShmLogger as Logger } from './types';
 import { ShmError, ShmErrorCode } from './errors';
-import type { RequestHead } from './types';
+import type { RequestHead, RouterStreamSink } from './types';
 import { checkRequestHead, decodeResponse, protocolError, requestFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
@@ -39,6 +39,14 @@ export class RouterStream extends StreamCore {
   endBody(): void {
     if (this._responseEnded) return;
     this.sendEnd();
+  }
+
+  /**
+   * Routes this stream's response to `sink` instead of emitting events (no EventEmitter listeners per request:
+   * the fast path of wardend's gateway). Set it right after `request()`, before any event could fire.
+   */
+  setSink(sink: RouterStreamSink): void {
+    this._sink = sink;
   }
 
   /** The client went away: tells the app and forgets the stream (no further events). */
@@ -223,7 +231,8 @@ export class RouterChannel extends Endpoint {
         if (!s) return; // aborted by us meanwhile
         if (s._gotResponse) throw protocolError(`second RESPONSE on stream ${stream}`);
         s._gotResponse = true;
-        s.emit('response', status, headers);
+        if (s._sink !== null) s._sink.onResponse(status, headers);
+        else s.emit('response', status, headers);
         return;
       }
       case FrameType.END: {
@@ -259,7 +268,7 @@ export class RouterChannel extends Endpoint {
   protected override onStreamData(s: StreamCore, off: number, len: number, flags: number): void {
     const rs = s as RouterStream;
     if (!rs._gotResponse) throw protocolError(`DATA before RESPONSE on stream ${s.id}`);
-    super.onStreamData(s, off, len, flags);
+    s._onData(this.copyData(off, len), (flags & FLAG_END) !== 0);
     if (flags & FLAG_END && !rs._dead) this.endResponse(rs);
   }
 
@@ -269,7 +278,7 @@ export class RouterChannel extends Endpoint {
     s._dropBacklog();
     if (s._needDrain) {
       s._needDrain = false;
-      s.emit('drain');
+      s._emitDrain();
     }
     this.retireIfDone(s);
     s._onEnd();
@@ -277,5 +286,6 @@ export class RouterChannel extends Endpoint {
 }
 
 function emitError(s: StreamCore, err: Error): void {
-  if (s.listenerCount('error') > 0) s.emit('error', err);
+  if (s._sink !== null) s._sink.onError(err);
+  else if (s.listenerCount('error') > 0) s.emit('error', err);
 }

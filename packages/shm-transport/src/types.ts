@@ -23,3 +23,20 @@ export interface ShmLogger {
   error(obj: object, msg?: string): void;
   debug(obj: object, msg?: string): void;
 }
+
+/**
+ * Callback slots for a RouterStream's response (see `RouterStream.setSink`): one object per request instead of five
+ * EventEmitter listeners. Called in the same situations as the events of the same name.
+ */
+export interface RouterStreamSink {
+  /** The response head ('response'). */
+  onResponse(status: number, headers: string[]): void;
+  /** A response body chunk ('data'); `last` = the app flagged it as the end of the body (onEnd follows at once). */
+  onData(chunk: Buffer, last: boolean): void;
+  /** The response body is complete ('end'). */
+  onEnd(): void;
+  /** The request body may be written again ('drain'). */
+  onDrain(): void;
+  /** The stream failed ('error'): the app aborted it, or the channel closed. */
+  onError(err: Error): void;
+}

@@ -155,6 +155,40 @@ describe('channel (both ends in one process)', () => {
     await shut;
   });
 
+  it('routes a stream to its sink instead of events: head, body with the last flag, end, drain, errors', async () => {
+    ({ router, app } = inProcessPair({ ringBytes: 1 << 16 }));
+    app.on('request', (req: AppRequest) => {
+      if (req.target === '/fail') return req.abort();
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        req.respond(201, ['x-len', String(Buffer.concat(parts).length)]);
+        if (req.target === '/two') req.write('a');
+        setImmediate(() => req.end('bc')); // a later tick: the last chunk arrives without the first
+      });
+    });
+    const run = (target: string, body: Buffer) =>
+      new Promise<string[]>((resolve) => {
+        const calls: string[] = [];
+        const s = router.request(head({ method: 'POST', target, contentLength: body.length }));
+        s.on('data', () => calls.push('event'));
+        s.on('end', () => calls.push('event'));
+        s.setSink({
+          onResponse: (status, headers) => calls.push(`response ${status} ${headers.join(',')}`),
+          onData: (chunk, last) => calls.push(`data ${chunk.toString()} ${last}`),
+          onEnd: () => resolve([...calls, 'end']),
+          onDrain: () => calls.push('drain'),
+          onError: (err) => resolve([...calls, `error ${(err as { code?: string }).code}`]),
+        });
+        if (body.length > 0 && !s.writeBody(body)) calls.push('wait');
+        s.endBody();
+      });
+    const big = Buffer.alloc(20000, 7); // more than one window: writeBody asks to wait, the sink gets onDrain
+    expect(await run('/two', big)).toEqual(['wait', 'drain', 'response 201 x-len,20000', 'data a false', 'data bc true', 'end']);
+    expect(await run('/one', Buffer.from('xy'))).toEqual(['response 201 x-len,2', 'data bc true', 'end']);
+    expect(await run('/fail', Buffer.alloc(0))).toEqual(['error WARDEN_ERR_SHM_STREAM_ABORTED']);
+  });
+
   it('aborts in both directions', async () => {
     ({ router, app } = inProcessPair());
     const appAborts: string[] = [];

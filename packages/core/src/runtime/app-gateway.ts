@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'http';
 import type { ApplicationGateway, RequestInfo } from '@warden/http-router';
-import type { RequestHead, RouterStream } from '@warden/shm-transport';
+import type { RequestHead, RouterStream, RouterStreamSink } from '@warden/shm-transport';
 import type { AppPool } from './app-pool';
 import type { AppWorker } from './app-worker';
 
@@ -16,7 +16,8 @@ export interface GatewayCounters {
 
 /**
  * Hands requests the router passed to an application over that app's shared-memory channel and streams the response
- * back, with flow control both ways. The per-request work is a map lookup, a least-busy pick and one request frame.
+ * back, with flow control both ways. The per-request work is a map lookup, a least-busy pick, one request frame and
+ * one Forward object (the stream's sink: no EventEmitter listeners on the stream, no closures).
  */
 export class AppGateway implements ApplicationGateway {
   readonly counters: GatewayCounters = { total: 0 };
@@ -37,6 +38,10 @@ export class AppGateway implements ApplicationGateway {
   }
 }
 
+/** Where a request's forwarding state hangs on the request and response objects (no closures per request). */
+const kForward = Symbol('warden.forward');
+type WithForward<T> = T & { [kForward]?: Forward };
+
 function forward(worker: AppWorker, timeoutMs: number, req: IncomingMessage, res: ServerResponse, info: RequestInfo): void {
   const cl = req.headers['content-length'];
   const head: RequestHead = {
@@ -52,61 +57,106 @@ function forward(worker: AppWorker, timeoutMs: number, req: IncomingMessage, res
     contentLength: cl !== undefined ? Number(cl) : req.headers['transfer-encoding'] ? -1 : 0,
   };
   const stream = worker.channel.request(head);
-  let done = false;
-  let timer: NodeJS.Timeout | undefined;
-  if (timeoutMs > 0) {
-    timer = setTimeout(() => {
-      if (done) return;
-      done = true;
-      stream.abort();
-      if (!res.headersSent) fail(res, 503);
-      else res.destroy();
-    }, timeoutMs);
-  }
-  const finish = () => {
-    done = true;
-    if (timer) clearTimeout(timer);
-  };
-
+  const f = new Forward(stream, req, res);
+  stream.setSink(f); // before anything can fire: a failed request() errors the stream on the next tick only
+  if (timeoutMs > 0) f.timer = setTimeout(onTimeout, timeoutMs, f);
   // Request body: client → app, pausing the client while the channel is full.
   if (head.contentLength !== 0) {
-    req.on('data', (chunk: Buffer) => {
-      if (!stream.writeBody(chunk)) req.pause();
-    });
-    stream.on('drain', () => req.resume());
-    req.on('end', () => stream.endBody());
+    (req as WithForward<IncomingMessage>)[kForward] = f;
+    req.on('data', onRequestData);
+    req.on('end', onRequestEnd);
   } else {
     stream.endBody();
   }
+  (res as WithForward<ServerResponse>)[kForward] = f;
+  res.on('close', onResponseClose);
+}
 
-  // Response: app → client, pausing the channel stream while the client is slow.
-  stream.on('response', (status: number, headers: string[]) => {
-    if (done) return;
-    res.writeHead(status, headers);
-  });
-  stream.on('data', (chunk: Buffer) => {
-    if (done) return;
-    if (!res.write(chunk)) {
-      stream.pause();
-      res.once('drain', () => stream.resume());
+/**
+ * One request in flight: receives the app's response from the stream (as its sink) and writes it to the client,
+ * pausing the stream while the client is slow. `done` once the response ended, failed or the client went away.
+ */
+class Forward implements RouterStreamSink {
+  done = false;
+  timer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    readonly stream: RouterStream,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+  ) {}
+
+  onResponse(status: number, headers: string[]): void {
+    if (this.done) return;
+    try {
+      this.res.writeHead(status, headers);
+    } catch {
+      // A head HTTP forbids (bad field name or value, status): this request fails with 502, the app's other
+      // requests go on (an exception here would otherwise close the whole channel).
+      this.finish();
+      this.stream.abort();
+      fail(this.res, 502);
     }
-  });
-  stream.on('end', () => {
-    if (done) return;
-    finish();
-    res.end();
-  });
-  stream.on('error', () => {
-    if (done) return;
-    finish();
-    if (!res.headersSent) fail(res, 502);
-    else res.destroy();
-  });
-  res.on('close', () => {
-    if (done) return;
-    finish();
-    stream.abort();
-  });
+  }
+
+  onData(chunk: Buffer, last: boolean): void {
+    if (this.done) return;
+    if (last) {
+      // The whole rest of the body is here: head and body leave in one write, no separate end.
+      this.finish();
+      this.res.end(chunk);
+      return;
+    }
+    if (!this.res.write(chunk)) {
+      this.stream.pause();
+      this.res.once('drain', () => this.stream.resume());
+    }
+  }
+
+  onEnd(): void {
+    if (this.done) return;
+    this.finish();
+    this.res.end();
+  }
+
+  onDrain(): void {
+    this.req.resume();
+  }
+
+  onError(): void {
+    if (this.done) return;
+    this.finish();
+    if (!this.res.headersSent) fail(this.res, 502);
+    else this.res.destroy();
+  }
+
+  finish(): void {
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+function onTimeout(f: Forward): void {
+  if (f.done) return;
+  f.done = true;
+  f.stream.abort();
+  if (!f.res.headersSent) fail(f.res, 503);
+  else f.res.destroy();
+}
+
+function onRequestData(this: WithForward<IncomingMessage>, chunk: Buffer): void {
+  if (!this[kForward]!.stream.writeBody(chunk)) this.pause();
+}
+
+function onRequestEnd(this: WithForward<IncomingMessage>): void {
+  this[kForward]!.stream.endBody();
+}
+
+function onResponseClose(this: WithForward<ServerResponse>): void {
+  const f = this[kForward]!;
+  if (f.done) return;
+  f.finish();
+  f.stream.abort();
 }
 
 const REASONS: Record<number, string> = { 502: 'Bad Gateway', 503: 'Service Unavailable' };

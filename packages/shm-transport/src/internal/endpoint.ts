@@ -5,7 +5,7 @@ import * as net from 'net';
 import type { ShmLogger as Logger } from '../types';
 import { ShmError, ShmErrorCode } from '../errors';
 import { encodeRequest, encodeResponse, protocolError, writeFrameHeader } from './codec';
-import type { RequestHead } from '../types';
+import type { RequestHead, RouterStreamSink } from '../types';
 import { FLAG_END, FRAME_HEADER, FrameType, HEADER_BYTES, RING_CTL } from './layout';
 import { RingReader, RingWriter } from './ring';
 
@@ -48,6 +48,8 @@ export abstract class StreamCore extends EventEmitter {
   /** @internal */ _recvEnded = false;
   /** @internal */ _endEmitted = false;
   /** @internal */ _dead = false;
+  /** @internal Callback slots replacing the events (router streams only), see RouterStream.setSink. */
+  _sink: RouterStreamSink | null = null;
 
   constructor(ep: Endpoint, id: number) {
     super();
@@ -90,13 +92,13 @@ export abstract class StreamCore extends EventEmitter {
   }
 
   /** Body chunk received from the peer (already copied out of the ring). */
-  /** @internal */ _onData(chunk: Buffer): void {
+  /** @internal */ _onData(chunk: Buffer, last = false): void {
     if (chunk.length > this._recvCredit) {
       throw protocolError(`stream ${this.id} sent ${chunk.length} bytes with only ${this._recvCredit} of credit`);
     }
     this._recvCredit -= chunk.length;
     if (this._paused || (this._queue !== null && this._queue.length > 0)) (this._queue ??= []).push(chunk);
-    else this.deliver(chunk);
+    else this.deliver(chunk, last);
   }
 
   /** @internal */ _onEnd(): void {
@@ -104,8 +106,9 @@ export abstract class StreamCore extends EventEmitter {
     if (!this._paused && (this._queue === null || this._queue.length === 0)) this.emitEnd();
   }
 
-  private deliver(chunk: Buffer): void {
-    this.emit('data', chunk);
+  private deliver(chunk: Buffer, last = false): void {
+    if (this._sink !== null) this._sink.onData(chunk, last);
+    else this.emit('data', chunk);
     this._unacked += chunk.length;
     // Return credit in batches of a quarter window: few WINDOW frames, and the peer never stalls for long.
     if (this._unacked >= this._ep.window >>> 2 && !this._dead && !this._recvEnded) {
@@ -118,7 +121,8 @@ export abstract class StreamCore extends EventEmitter {
   private emitEnd(): void {
     if (this._endEmitted || this._dead) return;
     this._endEmitted = true;
-    this.emit('end');
+    if (this._sink !== null) this._sink.onEnd();
+    else this.emit('end');
   }
 
   /** Stops 'data' events and stops granting credit (the peer stops after at most one window). */
@@ -140,6 +144,11 @@ export abstract class StreamCore extends EventEmitter {
     this._dead = true;
     this._dropBacklog();
     this._queue = null;
+  }
+
+  /** @internal */ _emitDrain(): void {
+    if (this._sink !== null) this._sink.onDrain();
+    else this.emit('drain');
   }
 
   /** The END frame of our side went out. */
@@ -347,7 +356,7 @@ export abstract class Endpoint extends EventEmitter {
     }
     if (s._needDrain && !s._dead && s._backlogBytes <= s._sendCredit) {
       s._needDrain = false;
-      s.emit('drain');
+      s._emitDrain();
     }
   }
 
