@@ -12,29 +12,37 @@
 import { align8, C_CONSUMER_SLEEPING, C_HEAD, C_PRODUCER_WAITING, C_TAIL, FRAME_HEADER, FrameType } from './layout';
 import { protocolError } from './codec';
 
-/** Producer half: reserve space, write a frame in place, commit. */
-export class RingWriter {
-  private tail = 0; // our counter (authoritative)
-  private lastHead = 0; // last head we accepted from the consumer
-  private knownFree = 0; // free bytes as of the last head we read (a lower bound: head only moves forward)
-  private readonly mask: number;
-  private readonly iTail: number;
-  private readonly iHead: number;
-  private readonly iSleeping: number;
-  private readonly iWaiting: number;
+/** What both halves of a ring know: where its bytes are and the indexes of its control words in `u32`. */
+abstract class RingEnd {
+  protected readonly mask: number;
+  protected readonly iTail: number;
+  protected readonly iHead: number;
+  protected readonly iSleeping: number;
+  protected readonly iWaiting: number;
 
   constructor(
-    private readonly u32: Uint32Array,
-    private readonly buf: Buffer,
+    protected readonly u32: Uint32Array,
+    protected readonly buf: Buffer,
     ctl: number,
-    private readonly base: number,
-    private readonly size: number,
+    protected readonly base: number,
+    protected readonly size: number,
   ) {
     this.mask = size - 1;
     this.iTail = (ctl + C_TAIL) >> 2;
     this.iHead = (ctl + C_HEAD) >> 2;
     this.iSleeping = (ctl + C_CONSUMER_SLEEPING) >> 2;
     this.iWaiting = (ctl + C_PRODUCER_WAITING) >> 2;
+  }
+}
+
+/** Producer half: reserve space, write a frame in place, commit. */
+export class RingWriter extends RingEnd {
+  private tail = 0; // our counter (authoritative)
+  private lastHead = 0; // last head we accepted from the consumer
+  private knownFree = 0; // free bytes as of the last head we read (a lower bound: head only moves forward)
+
+  constructor(u32: Uint32Array, buf: Buffer, ctl: number, base: number, size: number) {
+    super(u32, buf, ctl, base, size);
     this.tail = Atomics.load(u32, this.iTail);
     this.lastHead = Atomics.load(u32, this.iHead);
   }
@@ -102,29 +110,13 @@ export class RingWriter {
 }
 
 /** Consumer half: find the next frame, validate it, release it. */
-export class RingReader {
+export class RingReader extends RingEnd {
   private head = 0; // our counter (authoritative)
   private lastTail = 0; // last tail accepted from the producer
   private avail = 0; // bytes published beyond head as of the last tail we read
-  private readonly mask: number;
-  private readonly iTail: number;
-  private readonly iHead: number;
-  private readonly iSleeping: number;
-  private readonly iWaiting: number;
 
-  constructor(
-    private readonly u32: Uint32Array,
-    private readonly buf: Buffer,
-    ctl: number,
-    private readonly base: number,
-    private readonly size: number,
-    private readonly maxFrame: number,
-  ) {
-    this.mask = size - 1;
-    this.iTail = (ctl + C_TAIL) >> 2;
-    this.iHead = (ctl + C_HEAD) >> 2;
-    this.iSleeping = (ctl + C_CONSUMER_SLEEPING) >> 2;
-    this.iWaiting = (ctl + C_PRODUCER_WAITING) >> 2;
+  constructor(u32: Uint32Array, buf: Buffer, ctl: number, base: number, size: number, private readonly maxFrame: number) {
+    super(u32, buf, ctl, base, size);
     this.head = Atomics.load(u32, this.iHead);
     this.lastTail = Atomics.load(u32, this.iTail);
   }
