@@ -210,7 +210,7 @@ function renderDoc(): string {
     'This walkthrough runs a Go app under wardend and turns on isolation one piece at a time. Every command below was',
     'run by `test/e2e/isolation-walkthrough.test.ts`, and every output is what that run printed (regenerate this file',
     'with `npm run docs:isolation`). Namespace ids and pids differ from machine to machine; the relations between them',
-    'are what the test asserts. Run it as root on Linux after the README\'s set-up (`sudo ./scripts/setup.sh && npm run build`),',
+    'are what the test asserts. Run it as root on Linux after the README\'s set-up (`./scripts/setup.sh && npm run build`),',
     'from the repository root.',
     '',
   ];
