@@ -1,25 +1,14 @@
 import type { EventEmitter } from 'events';
-import type { AppChannel, AppRequest } from '@warden/shm-transport';
+import type { AppChannel, AppRequest, RequestHead } from '@warden/shm-transport';
 
 /**
  * The app end of a request stream, as `@warden/shm-transport`'s `AppRequest` provides it (SHM-API.md). The runtime
- * depends on this shape only, so that it is testable with an in-memory double.
+ * depends on this shape only, so that it is testable with an in-memory double. The head fields are the channel's
+ * `RequestHead` (method, target, flat headers, addresses, tls, contentLength: -1 when unknown).
  * Events: `'data'` (Buffer), `'end'`, `'abort'` (client went away), `'drain'` (after `write` returned false).
  */
-export interface ChannelRequest extends EventEmitter {
+export interface ChannelRequest extends EventEmitter, Readonly<RequestHead> {
   readonly id: number;
-  readonly method: string;
-  readonly target: string;
-  readonly httpVersion: string;
-  /** Flat `[name, value, name, value, ...]`. */
-  readonly headers: string[];
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-  readonly tls: boolean;
-  /** -1 when unknown (chunked). */
-  readonly contentLength: number;
   pause(): void;
   resume(): void;
   respond(status: number, headers: string[]): void;
