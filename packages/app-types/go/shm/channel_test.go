@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -301,5 +302,29 @@ func TestWriteResponseSendsHeadAndBodyWithEnd(t *testing.T) {
 	}
 	if !bytes.Equal(types, []uint8{typeResponse, typeData, typeData, typeEnd}) || !bytes.Equal(got, big) {
 		t.Fatalf("frames %v, %d body bytes", types, len(got))
+	}
+}
+
+func TestRefusedHeadLeavesTheStreamAbleToRespond(t *testing.T) {
+	r, ch := newTestPair(t)
+	r.send(req(3, "GET", "/", 0))
+	s, err := ch.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Repeat("v", 4<<20)
+	if err := s.WriteHeader(200, []string{"X-Huge", huge}); err == nil {
+		t.Fatal("a head larger than a frame was accepted")
+	}
+	if err := s.WriteHeader(500, nil); err != nil {
+		t.Fatalf("after a refused head, WriteHeader: %v", err)
+	}
+	s.Close()
+	f := r.recv()
+	for f.Type == typeWindow {
+		f = r.recv()
+	}
+	if f.Type != typeResponse || f.Arg != 500 {
+		t.Fatalf("first frame %+v, want RESPONSE 500", f)
 	}
 }

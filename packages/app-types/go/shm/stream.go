@@ -113,11 +113,9 @@ func (s *Stream) Read(p []byte) (int, error) {
 
 // WriteHeader sends the response status and headers (flat [name, value, ...]). Call once, before Write.
 func (s *Stream) WriteHeader(status int, headers []string) error {
-	if status < 100 || status > 999 {
-		return fmt.Errorf("warden/shm: status %d out of range", status)
-	}
-	if len(headers)%2 != 0 {
-		return fmt.Errorf("warden/shm: headers must be a flat [name, value, ...] list")
+	n, err := s.checkHead(status, headers)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	if s.aborted {
@@ -130,26 +128,31 @@ func (s *Stream) WriteHeader(status int, headers []string) error {
 	}
 	s.headerSent = true
 	s.mu.Unlock()
+	return s.c.writeFrame(n, func(b []byte) { encodeResponse(b, s.id, status, headers) })
+}
+
+// checkHead validates a response head before anything is sent or marked sent, and returns its encoded length.
+func (s *Stream) checkHead(status int, headers []string) (int, error) {
+	if status < 100 || status > 999 {
+		return 0, fmt.Errorf("warden/shm: status %d out of range", status)
+	}
+	if len(headers)%2 != 0 {
+		return 0, fmt.Errorf("warden/shm: headers must be a flat [name, value, ...] list")
+	}
 	n := responseLen(headers)
 	if n > s.c.maxChunk+frameHeader {
-		return fmt.Errorf("warden/shm: response head of %d bytes exceeds the frame limit", n)
+		return 0, fmt.Errorf("warden/shm: response head of %d bytes exceeds the frame limit", n)
 	}
-	return s.c.writeFrame(n, func(b []byte) { encodeResponse(b, s.id, status, headers) })
+	return n, nil
 }
 
 // WriteResponse sends a complete response: status, headers, the whole body and the end. When the body fits in one
 // frame and in the send credit, that is two frames published at once (RESPONSE, then DATA with the END flag);
 // otherwise it is WriteHeader, Write and Close. Use it instead of those when the body is known in full.
 func (s *Stream) WriteResponse(status int, headers []string, body []byte) error {
-	if status < 100 || status > 999 {
-		return fmt.Errorf("warden/shm: status %d out of range", status)
-	}
-	if len(headers)%2 != 0 {
-		return fmt.Errorf("warden/shm: headers must be a flat [name, value, ...] list")
-	}
-	n := responseLen(headers)
-	if n > s.c.maxChunk+frameHeader {
-		return fmt.Errorf("warden/shm: response head of %d bytes exceeds the frame limit", n)
+	n, err := s.checkHead(status, headers)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	if s.aborted {
