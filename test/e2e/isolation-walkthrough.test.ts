@@ -120,7 +120,7 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
     const [put, out, ps] = step(
       'Six namespaces, root inside, uid 1000 outside',
       'One `PUT` of the application object turns on all six of Unit\'s namespaces with `"user": "root"` and a map of container ids 0–999 to host ids 1000–1999. wardend restarts the app by itself. In its own pid namespace the prototype (Warden\'s small C helper that holds the namespaces and forks every process of the app) is PID 1, so the app is PID 2, as under Unit. It is uid 0 and gid 0, and every namespace id differs from the host\'s except IPC (Unit has no ipc namespace; see step 6). From the host, `ps` shows it running as uid 1000.',
-      [`npx warden config put applications/inspect ${W}/app.json`, 'curl -s http://127.0.0.1:8080/', 'ps -o uid,gid,pid,args -C ns-inspect'],
+      [`npx warden config put applications/inspect ${W}/app.json`, 'curl -s http://127.0.0.1:8080/', `ps -o uid,gid,pid,args -p $(pgrep -x -f ${W}/ns-inspect)`],
       { [`${W}/app.json`]: app({ namespaces: allNamespaces, ...maps }, { user: 'root' }) },
     );
     expect(put.trim()).toBe('Reconfiguration done.');
@@ -138,7 +138,7 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
     const [links, out] = step(
       'No network, still serving',
       'Inside the app\'s network namespace there is only the loopback interface. The app has no way to reach the network, and no way to be reached except through wardend, which hands it requests over shared memory.',
-      ['nsenter --all -t $(pgrep -x ns-inspect) ip -o link', 'curl -s -o /dev/null -w "%{http_code}\\n" http://127.0.0.1:8080/'],
+      [`nsenter --all -t $(pgrep -x -f ${W}/ns-inspect) ip -o link`, 'curl -s -o /dev/null -w "%{http_code}\\n" http://127.0.0.1:8080/'],
     );
     const names = links.trim().split('\n').map((l) => l.split(':')[1].trim());
     expect(names).toEqual(['lo']);
