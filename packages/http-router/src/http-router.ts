@@ -1,10 +1,11 @@
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
-import { isIP, type Socket } from 'net';
+import { createServer as createNetServer, isIP, type Server as NetServer, type Socket } from 'net';
 import { promises as fsp, type WriteStream } from 'fs';
-import type { Action, CompiledConfig, CompiledListener, Forwarded, Pass, PassTarget } from './internal/compiled-config';
+import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings, Pass, PassTarget } from './internal/compiled-config';
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { sendError } from './internal/error-page';
-import { ListenerEntry } from './internal/listener-entry';
+import { FastConnection, LeanConnections, kLean, type FastExchange, type LeanHost } from './internal/fast-connection';
+import { ListenerEntry, type ConnState as BaseConnState } from './internal/listener-entry';
 import type { ApplicationGateway, RequestInfo, RouterLogger } from './internal/ports';
 import { proxyRequest } from './internal/proxy';
 import { RequestContext } from './internal/request-context';
@@ -35,15 +36,11 @@ const MAX_PASS_DEPTH = 16;
 const kConn = Symbol('warden.router.conn');
 const kCtx = Symbol('warden.router.ctx');
 
-interface ConnState {
-  sock: Socket;
-  busy: number;
-  info: RequestInfo | null;
-  entry: ListenerEntry;
+interface ConnState extends BaseConnState {
   router: HttpRouter;
 }
 
-type Sock = Socket & { [kConn]?: ConnState };
+type Sock = Socket & { [kConn]?: ConnState; [kLean]?: FastConnection };
 type Res = ServerResponse & { [kConn]?: ConnState; [kCtx]?: RequestContext };
 
 const noopLogger: RouterLogger = { info() {}, warn() {}, error() {}, debug() {} };
@@ -53,8 +50,12 @@ const noopLogger: RouterLogger = { info() {}, warn() {}, error() {}, debug() {} 
  * actions (pass, return, share, proxy). Reconfiguration is two-phase (prepare binds, commit switches atomically),
  * so a failed apply leaves the running config untouched.
  */
-export class HttpRouter {
+export class HttpRouter implements LeanHost {
   private readonly gateway: ApplicationGateway;
+  /** The gateway has the lean method: listeners passing straight to an app take the lean HTTP/1.1 path. */
+  private readonly leanCapable: boolean;
+  /** @internal Connections on the lean path and their timeout sweep. */
+  readonly leanConnections = new LeanConnections();
   private readonly log: RouterLogger;
   private readonly entries = new Map<string, ListenerEntry>();
   /** Listeners removed by a reconfiguration whose last connections are still finishing. */
@@ -77,6 +78,7 @@ export class HttpRouter {
 
   constructor(opts: HttpRouterOptions) {
     this.gateway = opts.gateway;
+    this.leanCapable = typeof opts.gateway.handleLean === 'function';
     this.log = opts.logger ?? noopLogger;
   }
 
@@ -111,6 +113,7 @@ export class HttpRouter {
       for (const e of added) {
         this.entries.delete(e.listener.key);
         e.server.close();
+        e.http.close();
       }
       await logFile?.close();
       this.pending = false;
@@ -170,32 +173,18 @@ export class HttpRouter {
     this.entries.clear();
     this.draining.clear();
     await Promise.all(
-      entries.map(
-        (e) =>
-          new Promise<void>((resolve) => {
-            e.closing = true;
-            e.live = false;
-            if (!e.server.listening && e.sockets.size === 0) {
-              resolve();
-              return;
-            }
-            // 'close' comes once the server stopped listening and its last connection ended (also for a listener
-            // already draining since a reconfiguration).
-            const timer = setTimeout(() => e.server.closeAllConnections(), graceMs);
-            timer.unref();
-            e.server.once('close', () => {
-              clearTimeout(timer);
-              // The server's 'close' comes before its sockets' own 'close' events; wait for those too so that the
-              // counters are final when close() resolves.
-              const left = [...e.sockets];
-              if (left.length === 0) resolve();
-              else void Promise.all(left.map((s) => new Promise((r) => s.once('close', r)))).then(() => resolve());
-            });
-            if (e.server.listening) e.server.close();
-            e.server.closeIdleConnections();
-          }),
-      ),
+      entries.map(async (e) => {
+        e.live = false;
+        // Connections still open after the grace period are dropped.
+        const timer = setTimeout(() => {
+          for (const sock of e.sockets) sock.destroy();
+        }, graceMs);
+        timer.unref();
+        await closeServer(e);
+        clearTimeout(timer);
+      }),
     );
+    this.leanConnections.stop();
     this.agent.destroy();
     if (this.accessLogStream) await endStream(this.accessLogStream);
     this.accessLogStream = null;
@@ -205,6 +194,7 @@ export class HttpRouter {
     this.active = compiled;
     const s = compiled.settings;
     this.serverHeader = s.serverVersion ? `Warden/${VERSION}` : 'Warden';
+    this.leanConnections.configure(s);
     this.setAccessLog(compiled.accessLog?.path ?? null, logFile);
     for (const [key, entry] of this.entries) {
       const l = compiled.listeners.get(key);
@@ -219,7 +209,8 @@ export class HttpRouter {
       entry.listener = l;
       entry.live = true;
       entry.fast = l.pass.target?.kind === 'app' && !l.forwarded && !compiled.accessLog;
-      applyTimeouts(entry.server, compiled);
+      entry.lean = entry.fast && this.leanCapable;
+      applyTimeouts(entry.http, compiled);
     }
   }
 
@@ -235,21 +226,78 @@ export class HttpRouter {
   }
 
   private createEntry(l: CompiledListener, compiled: CompiledConfig): ListenerEntry {
-    const server = createServer({
+    const http = createServer({
       ServerResponse: this.responseClass,
       maxHeaderSize: compiled.settings.maxHeaderSize,
       requestTimeout: 0,
       connectionsCheckingInterval: Math.max(250, Math.min(30_000, compiled.settings.headerReadTimeout / 4 || 30_000)),
     });
-    const entry = new ListenerEntry(server, l);
-    applyTimeouts(server, compiled);
-    server.on('connection', (sock: Sock) => this.onConnection(entry, sock));
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
+    // The node:http server never listens itself (the net server below accepts and hands connections over); this
+    // starts its connection tracking (header_read_timeout checks, closeIdleConnections) as listening would.
+    http.emit('listening');
+    // Same socket options as node:http's own listening server.
+    const server = createNetServer({ allowHalfOpen: true, noDelay: true });
+    const entry = new ListenerEntry(server, http, l, compiled.settings.maxHeaderSize);
+    applyTimeouts(http, compiled);
+    server.on('connection', (sock: Sock) => this.onAccept(entry, sock));
+    http.on('connection', (sock: Sock) => this.onConnection(entry, sock));
+    http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
     server.on('error', (err) => this.log.error({ err, listener: l.name }, 'listener error'));
     return entry;
   }
 
+  /** A new connection: the lean path when the listener allows it, else node:http. */
+  private onAccept(entry: ListenerEntry, sock: Sock): void {
+    this.onConnection(entry, sock);
+    if (entry.lean && entry.live) new FastConnection(sock, entry, sock[kConn]!, this);
+    else entry.http.emit('connection', sock);
+  }
+
+  /** @internal LeanHost */
+  leanSettings(): HttpSettings | null {
+    return this.active === null ? null : this.active.settings;
+  }
+
+  /** @internal LeanHost */
+  leanTarget(entry: ListenerEntry): { app: string; target: string | undefined } | null {
+    if (!entry.lean || !entry.live || this.active === null) return null;
+    const t = entry.listener.pass.target;
+    return t !== null && t.kind === 'app' ? t : null;
+  }
+
+  /** @internal LeanHost */
+  leanInfo(st: BaseConnState): RequestInfo {
+    return connInfo(st as ConnState, st.sock);
+  }
+
+  /** @internal LeanHost */
+  leanStarted(st: BaseConnState): void {
+    this.requestsTotal++;
+    if (st.busy++ === 0) this.busyConns++;
+  }
+
+  /** @internal LeanHost */
+  leanDone(st: BaseConnState): void {
+    if (st.busy > 0 && --st.busy === 0) this.busyConns--;
+  }
+
+  /** @internal LeanHost */
+  leanDispatch(app: string, target: string | undefined, ex: FastExchange): void {
+    this.gateway.handleLean!(app, target, ex);
+  }
+
+  /** @internal LeanHost */
+  leanError(err: unknown, what: string): void {
+    this.log.error({ err }, what);
+  }
+
+  /** @internal LeanHost */
+  leanHandOff(entry: ListenerEntry, sock: Socket): void {
+    entry.http.emit('connection', sock);
+  }
+
   private onConnection(entry: ListenerEntry, sock: Sock): void {
+    if (sock[kConn] !== undefined) return; // counted when accepted (handed over from the lean path)
     this.accepted++;
     this.openConns++;
     sock[kConn] = { sock, busy: 0, info: null, entry, router: this };
@@ -269,6 +317,7 @@ export class HttpRouter {
     if (st.busy > 0) this.busyConns--;
     st.busy = 0;
     st.entry.sockets.delete(sock);
+    st.entry.socketGone();
   }
 
   /** @internal */
@@ -609,7 +658,7 @@ function applyTimeouts(server: Server, cfg: CompiledConfig): void {
   server.keepAliveTimeout = s.idleTimeout;
 }
 
-function listen(server: Server, l: CompiledListener): Promise<void> {
+function listen(server: NetServer, l: CompiledListener): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
       server.off('listening', onListening);
@@ -625,13 +674,16 @@ function listen(server: Server, l: CompiledListener): Promise<void> {
   });
 }
 
-/** Stops accepting; idle connections close now, busy ones after their current response. */
+/**
+ * Stops accepting; idle connections close now, busy ones after their current response. Resolves once the last
+ * connection closed.
+ */
 function closeServer(entry: ListenerEntry): Promise<void> {
   entry.closing = true;
-  return new Promise((resolve) => {
-    entry.server.close(() => resolve());
-    entry.server.closeIdleConnections();
-  });
+  if (entry.server.listening) entry.server.close();
+  entry.http.close(); // stops node:http's connection checks and closes its idle connections
+  for (const sock of entry.sockets) (sock as Sock)[kLean]?.closeIfIdle();
+  return entry.whenEmpty();
 }
 
 function endStream(s: WriteStream): Promise<void> {

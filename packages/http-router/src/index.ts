@@ -1,5 +1,5 @@
 export { HttpRouter, type HttpRouterOptions, type PreparedRouterChange, type RouterStats } from './http-router';
 export { RouterConfigError, ROUTER_CONFIG_ERROR } from './internal/errors';
-export type { ApplicationGateway, RequestInfo, RouterLogger } from './internal/ports';
+export type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo, RouterLogger } from './internal/ports';
 export type { RouterConfig } from './internal/config-compiler';
 export { RouteMatcher, type MatchRequest, type RouteMatch } from './route-matcher';

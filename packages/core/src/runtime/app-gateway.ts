@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'http';
-import type { ApplicationGateway, RequestInfo } from '@warden/http-router';
+import type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo } from '@warden/http-router';
 import type { RequestHead, RouterStream, RouterStreamSink } from '@warden/shm-transport';
 import type { AppPool } from './app-pool';
 import type { AppWorker } from './app-worker';
@@ -36,6 +36,127 @@ export class AppGateway implements ApplicationGateway {
       else forward(worker, pool.policy.timeoutMs, req, res, info);
     });
   }
+
+  /**
+   * The router's lean HTTP/1.1 path: the same semantics as handle() (503 without app or process, 502 when the app
+   * aborts or sends a head HTTP forbids, 503 after `limits.timeout`, the stream aborted when the client goes away),
+   * without IncomingMessage/ServerResponse: one LeanForward per request is both the stream's sink and the
+   * exchange's handler.
+   */
+  handleLean(app: string, _target: string | undefined, ex: LeanExchange): void {
+    this.counters.total++;
+    const pool = this.apps.pool(app);
+    if (!pool) {
+      ex.fail(503);
+      return;
+    }
+    pool.acquire((worker) => {
+      if (!worker) ex.fail(503);
+      else forwardLean(worker, pool.policy.timeoutMs, ex);
+    });
+  }
+}
+
+function forwardLean(worker: AppWorker, timeoutMs: number, ex: LeanExchange): void {
+  const info = ex.info;
+  const stream = worker.channel.request({
+    method: ex.method,
+    target: ex.target,
+    httpVersion: ex.httpVersion,
+    headers: ex.rawHeaders,
+    remoteAddress: info.remoteAddress,
+    remotePort: info.remotePort,
+    localAddress: info.localAddress,
+    localPort: info.localPort,
+    tls: info.scheme === 'https',
+    contentLength: ex.contentLength,
+  });
+  const f = new LeanForward(stream, ex);
+  stream.setSink(f); // before anything can fire: a failed request() errors the stream on the next tick only
+  if (timeoutMs > 0) f.timer = setTimeout(onLeanTimeout, timeoutMs, f);
+  ex.attach(f); // request body (if any) flows from here; a client already gone aborts at once
+}
+
+/**
+ * One lean request in flight: the app's response (as the stream's sink) goes to the exchange, the client's body
+ * (as the exchange's handler) goes to the stream; back-pressure both ways.
+ */
+class LeanForward implements RouterStreamSink, LeanHandler {
+  done = false;
+  timer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    readonly stream: RouterStream,
+    readonly ex: LeanExchange,
+  ) {}
+
+  // RouterStreamSink: app -> client.
+  onResponse(status: number, headers: string[]): void {
+    if (this.done) return;
+    if (!this.ex.respond(status, headers)) {
+      // A head HTTP forbids: this request fails with 502, the app's other requests go on.
+      this.finish();
+      this.stream.abort();
+      this.ex.fail(502);
+    }
+  }
+
+  onData(chunk: Buffer, last: boolean): void {
+    if (this.done) return;
+    if (last) {
+      this.finish();
+      this.ex.write(chunk, true);
+      return;
+    }
+    if (!this.ex.write(chunk, false)) this.stream.pause();
+  }
+
+  onEnd(): void {
+    if (this.done) return;
+    this.finish();
+    this.ex.end();
+  }
+
+  onDrain(): void {
+    this.ex.resumeBody();
+  }
+
+  onError(): void {
+    if (this.done) return;
+    this.finish();
+    this.ex.fail(502);
+  }
+
+  // LeanHandler: client -> app.
+  onBody(chunk: Buffer): boolean {
+    return this.stream.writeBody(chunk);
+  }
+
+  onBodyEnd(): void {
+    this.stream.endBody();
+  }
+
+  onWritable(): void {
+    if (!this.done) this.stream.resume();
+  }
+
+  onAbort(): void {
+    if (this.done) return;
+    this.finish();
+    this.stream.abort();
+  }
+
+  finish(): void {
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+function onLeanTimeout(f: LeanForward): void {
+  if (f.done) return;
+  f.finish();
+  f.stream.abort();
+  f.ex.fail(503);
 }
 
 /** Where a request's forwarding state hangs on the request and response objects (no closures per request). */

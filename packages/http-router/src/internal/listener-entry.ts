@@ -1,19 +1,56 @@
-import type { Server } from 'http';
-import type { Socket } from 'net';
+import type { Server as HttpServer } from 'http';
+import type { Server as NetServer, Socket } from 'net';
 import type { CompiledListener } from './compiled-config';
+import type { RequestInfo } from './ports';
 
-/** A bound listener: its server, the sockets it holds and the compiled config it serves (swapped at commit). */
+/** Per-connection bookkeeping for the `/status` counters (both paths). */
+export interface ConnState {
+  sock: Socket;
+  /** Requests of this connection in flight (0 or 1 on the lean path). */
+  busy: number;
+  /** Connection facts, built on first use. */
+  info: RequestInfo | null;
+  entry: ListenerEntry;
+}
+
+/**
+ * A bound listener: the `net` server that accepts (lean path first), the node:http server that connections are
+ * handed to (never listening itself), the sockets it holds and the compiled config it serves (swapped at commit).
+ */
 export class ListenerEntry {
   /** False until the prepare that bound it is committed: requests before that get 503. */
   live = false;
   /** Set when a reconfiguration removed it: finishing responses close their connections. */
   closing = false;
-  /** Requests may take the fast path straight to the gateway. */
+  /** Requests may take the fast path straight to the gateway (node:http path). */
   fast = false;
+  /** Requests may take the lean HTTP/1.1 path (needs `fast` and a gateway with handleLean). */
+  lean = false;
   readonly sockets = new Set<Socket>();
+  /** Resolvers waiting for `sockets` to become empty. */
+  emptyWaiters: Array<() => void> = [];
 
   constructor(
-    readonly server: Server,
+    /** Accepts the connections (listens). */
+    readonly server: NetServer,
+    /** node:http: gets every connection the lean path does not take. */
+    readonly http: HttpServer,
     public listener: CompiledListener,
+    /** node:http's header size limit of this listener (fixed when it was created); the lean path stays below it. */
+    readonly maxHeaderSize: number,
   ) {}
+
+  /** Resolves once no connection of this listener is open. */
+  whenEmpty(): Promise<void> {
+    if (this.sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
+  }
+
+  /** @internal Called when a socket left `sockets`. */
+  socketGone(): void {
+    if (this.sockets.size !== 0 || this.emptyWaiters.length === 0) return;
+    const w = this.emptyWaiters;
+    this.emptyWaiters = [];
+    for (const r of w) r();
+  }
 }

@@ -1,0 +1,747 @@
+import { STATUS_CODES } from 'http';
+import type { Socket } from 'net';
+import type { HttpSettings } from './compiled-config';
+import { HEAD_FALLBACK, HEAD_INCOMPLETE, parseHead, type LeanHead } from './fast-parser';
+import type { ConnState, ListenerEntry } from './listener-entry';
+import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
+import { normalizePath } from './request-target';
+
+/** What a lean connection needs from the router. */
+export interface LeanHost {
+  /** Current `Server` header value. */
+  readonly serverHeader: string;
+  /** The lean connections and their timeout sweep. */
+  readonly leanConnections: LeanConnections;
+  /** Settings of the running config (null: none yet). */
+  leanSettings(): HttpSettings | null;
+  /** The application a request on `entry` goes to on the lean path, or null when it must take node:http. */
+  leanTarget(entry: ListenerEntry): { app: string; target: string | undefined } | null;
+  /** Connection facts of `st` (built once). */
+  leanInfo(st: ConnState): RequestInfo;
+  /** A request started / its response completed (counters). */
+  leanStarted(st: ConnState): void;
+  leanDone(st: ConnState): void;
+  /** Hands the request to the gateway (errors answered 500 by the caller). */
+  leanDispatch(app: string, target: string | undefined, ex: FastExchange): void;
+  /** Logs an unexpected error. */
+  leanError(err: unknown, what: string): void;
+  /** Gives the socket to the listener's node:http server (its unconsumed bytes are already put back). */
+  leanHandOff(entry: ListenerEntry, sock: Socket): void;
+}
+
+/** Where a socket on the lean path keeps its FastConnection. */
+export const kLean = Symbol('warden.lean');
+type LeanSocket = Socket & { [kLean]?: FastConnection };
+
+// Connection phases.
+const IDLE = 0; // waiting for the first byte of a request
+const HEAD = 1; // part of a request head received
+const BODY = 2; // reading the request body
+const RESPONSE = 3; // request read, response not complete
+const DISCARD = 4; // response complete, dropping the rest of the request body
+const CLOSED = 5; // closing (Connection: close sent, or handed to node:http)
+
+// Why the socket is paused (bits).
+const P_BODY = 1; // the gateway asked (request-body back-pressure)
+const P_QUEUE = 2; // body bytes queued while no handler is attached yet
+const P_PIPELINE = 4; // too many pipelined bytes buffered behind the request in flight
+
+/** Bytes of pipelined requests buffered behind the one in flight before reading stops. */
+const PIPELINE_LIMIT = 64 * 1024;
+/** Request body bytes queued before the gateway attached a handler before reading stops. */
+const QUEUE_LIMIT = 64 * 1024;
+/** Heads and bodies up to this size are copied into one buffer and written at once. */
+const COPY_LIMIT = 16 * 1024;
+
+const EMPTY: string[] = [];
+
+interface Latin1Buffer {
+  latin1Write(s: string, off: number, len: number): number;
+}
+
+// The Date header, as node:http makes it: cached for the current second.
+let dateCache = '';
+function resetDate(): void {
+  dateCache = '';
+}
+function utcDate(): string {
+  if (dateCache === '') {
+    const d = new Date();
+    dateCache = d.toUTCString();
+    setTimeout(resetDate, 1000 - d.getMilliseconds()).unref();
+  }
+  return dateCache;
+}
+
+const TOKEN = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c))) TOKEN[c] = 1;
+}
+function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 255 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+/** node:http's rule for header values: HTAB, SP, visible ASCII and obs-text. */
+function isFieldValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127 || c > 255) return false;
+  }
+  return true;
+}
+function lowerIs(s: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((s.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+const RE_CLOSE = /(?:^|\W)close(?:$|\W)/i;
+const RE_CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
+
+/** The set of lean connections of a router and their timeout sweep (one interval for all, not a timer per socket). */
+export class LeanConnections {
+  readonly all = new Set<FastConnection>();
+  private timer: NodeJS.Timeout | null = null;
+  private period = 1000;
+  private settings: HttpSettings | null = null;
+
+  /** Settings changed: the sweep period follows the smallest timeout. */
+  configure(s: HttpSettings): void {
+    this.settings = s;
+    let min = Infinity;
+    for (const t of [s.headerReadTimeout, s.bodyReadTimeout, s.sendTimeout, s.idleTimeout]) if (t > 0 && t < min) min = t;
+    const period = Math.max(25, Math.min(1000, Math.floor(min / 4)));
+    if (period !== this.period) {
+      this.period = period;
+      if (this.timer !== null) {
+        clearInterval(this.timer);
+        this.timer = null;
+        this.start();
+      }
+    }
+  }
+
+  add(c: FastConnection): void {
+    this.all.add(c);
+    if (this.timer === null) this.start();
+  }
+
+  delete(c: FastConnection): void {
+    this.all.delete(c);
+    if (this.all.size === 0 && this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  /** Stops the sweep (router closed). */
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private start(): void {
+    this.timer = setInterval(() => this.sweep(), this.period);
+    this.timer.unref();
+  }
+
+  private sweep(): void {
+    const s = this.settings;
+    if (s === null) return;
+    const now = Date.now();
+    for (const c of this.all) c.checkTimeout(now, s);
+  }
+}
+
+/**
+ * One client connection on the lean path: parses requests with parseHead, serves them one at a time in order
+ * (pipelined ones wait in the buffer), streams Content-Length bodies to the gateway with back-pressure, and writes
+ * responses itself. Anything it does not take is handed, with every byte not yet consumed, to node:http.
+ */
+export class FastConnection {
+  /** Received bytes not consumed yet. */
+  private buf: Buffer | null = null;
+  /** Bytes of `buf` already searched for the end of a head. */
+  private searched = 0;
+  private phase = IDLE;
+  /** When the phase started (IDLE, HEAD) or the body was last read (BODY, DISCARD), ms. */
+  private since: number;
+  /** When the response bytes now buffered in the socket started waiting, ms. */
+  writeSince = 0;
+  private paused = 0;
+  private driving = false;
+  private peerEnded = false;
+  private served = 0;
+  private bodyLeft = 0;
+  /** The request in flight. */
+  private ex: FastExchange | null = null;
+  private readonly onData = (chunk: Buffer): void => this.data(chunk);
+  private readonly onEnd = (): void => this.peerEnd();
+  private readonly onDrain = (): void => this.drained();
+  private readonly onClose = (): void => this.closed();
+
+  constructor(
+    readonly sock: Socket,
+    readonly entry: ListenerEntry,
+    readonly st: ConnState,
+    readonly host: LeanHost,
+  ) {
+    this.since = Date.now();
+    (sock as LeanSocket)[kLean] = this;
+    sock.on('data', this.onData);
+    sock.on('end', this.onEnd);
+    sock.on('drain', this.onDrain);
+    sock.on('error', noop); // 'close' follows and does the cleanup
+    sock.on('close', this.onClose);
+    host.leanConnections.add(this);
+  }
+
+  /** True while no request is in flight (nothing to lose by closing). */
+  get idle(): boolean {
+    return this.phase === IDLE || this.phase === HEAD;
+  }
+
+  /** Closes the connection now if it is idle (a listener being removed). */
+  closeIfIdle(): void {
+    if (this.idle) this.sock.destroy();
+  }
+
+  private data(chunk: Buffer): void {
+    if (this.phase === CLOSED) return; // after Connection: close: the rest is not read
+    const b = this.buf;
+    this.buf = b === null ? chunk : Buffer.concat([b, chunk]);
+    this.drive();
+  }
+
+  /** Consumes buffered bytes as far as the current state allows. */
+  private drive(): void {
+    if (this.driving) return;
+    this.driving = true;
+    try {
+      for (;;) {
+        const b = this.buf;
+        if (b === null) break;
+        const ph = this.phase;
+        if (ph === BODY || ph === DISCARD) {
+          this.buf = null;
+          this.feedBody(b);
+          continue;
+        }
+        if (ph !== IDLE && ph !== HEAD) break;
+        const s = this.host.leanSettings();
+        if (s === null) {
+          this.handOff();
+          return;
+        }
+        const ex = new FastExchange(this);
+        const n = parseHead(b, b.length, this.searched, this.entry.maxHeaderSize, s.discardUnsafeFields, ex);
+        if (n === HEAD_INCOMPLETE) {
+          if (ph === IDLE) {
+            this.phase = HEAD;
+            if (this.served > 0) this.since = Date.now(); // a first request's head time counts from the connect
+          }
+          this.searched = b.length;
+          break;
+        }
+        if (n === HEAD_FALLBACK) {
+          this.handOff();
+          return;
+        }
+        const t = this.host.leanTarget(this.entry);
+        if (t === null) {
+          this.handOff();
+          return;
+        }
+        this.buf = n === b.length ? null : b.subarray(n);
+        this.searched = 0;
+        this.start(ex, t.app, t.target, s);
+      }
+      if (this.phase === RESPONSE && this.buf !== null && this.buf.length > PIPELINE_LIMIT) this.pause(P_PIPELINE);
+      if (this.peerEnded && (this.phase === IDLE || this.phase === HEAD)) this.finish();
+    } finally {
+      this.driving = false;
+    }
+  }
+
+  private start(ex: FastExchange, app: string, target: string | undefined, s: HttpSettings): void {
+    this.ex = ex;
+    this.host.leanStarted(this.st);
+    const cl = ex.contentLength;
+    this.bodyLeft = cl;
+    this.phase = cl > 0 ? BODY : RESPONSE;
+    this.since = Date.now();
+    if (this.entry.closing) ex.keepAlive = false;
+    if (cl > s.maxBodySize) {
+      ex.sendError(413, true);
+      return;
+    }
+    const t = ex.target;
+    if (t.indexOf('%') !== -1 || t.indexOf('/.') !== -1) {
+      const q = t.indexOf('?');
+      if (normalizePath(q === -1 ? t : t.slice(0, q)) === null) {
+        ex.sendError(400, true);
+        return;
+      }
+    }
+    ex.info = this.host.leanInfo(this.st);
+    try {
+      this.host.leanDispatch(app, target, ex);
+    } catch (err) {
+      this.host.leanError(err, 'request handling failed');
+      ex.sendError(500, false);
+    }
+  }
+
+  private feedBody(b: Buffer): void {
+    const left = this.bodyLeft;
+    let part = b;
+    if (b.length > left) {
+      part = b.subarray(0, left);
+      this.buf = b.subarray(left);
+    }
+    this.bodyLeft = left - part.length;
+    this.since = Date.now();
+    const last = this.bodyLeft === 0;
+    if (this.phase === DISCARD) {
+      if (last) this.next();
+      return;
+    }
+    if (last) this.phase = RESPONSE;
+    this.ex!.body(part, last);
+  }
+
+  /** @internal The response of `ex` is complete. */
+  exchangeDone(ex: FastExchange): void {
+    if (ex !== this.ex) return;
+    this.host.leanDone(this.st);
+    if (ex.last || this.entry.closing) {
+      this.finish();
+      return;
+    }
+    if (this.phase === BODY) {
+      // Answered before the body was read: read the rest and drop it (node:http does the same), then go on.
+      this.phase = DISCARD;
+      this.unpause(P_BODY | P_QUEUE);
+      return;
+    }
+    this.next();
+  }
+
+  private next(): void {
+    this.ex = null;
+    this.phase = IDLE;
+    this.since = Date.now();
+    this.served++;
+    this.searched = 0;
+    this.unpause(P_BODY | P_QUEUE | P_PIPELINE);
+    if (this.entry.closing) {
+      this.finish();
+      return;
+    }
+    this.drive();
+  }
+
+  /** Ends our side once the written bytes are out; what the client still sends is ignored. */
+  private finish(): void {
+    if (this.phase === CLOSED) return;
+    this.phase = CLOSED;
+    this.since = Date.now();
+    this.buf = null;
+    this.unpause(P_BODY | P_QUEUE | P_PIPELINE);
+    if (!this.sock.destroyed) this.sock.end();
+  }
+
+  private handOff(): void {
+    const sock = this.sock;
+    this.phase = CLOSED;
+    this.detach();
+    const rest = this.buf;
+    this.buf = null;
+    if (sock.destroyed) return;
+    if (this.peerEnded) {
+      // node:http cannot take a socket whose readable side already ended; the bytes are an incomplete request.
+      sock.destroy();
+      return;
+    }
+    // Paused while the bytes go back and node:http attaches (it takes the handle over), then resumed: the bytes
+    // put back are emitted to node:http on the next tick, before anything the socket reads later.
+    sock.pause();
+    if (rest !== null) sock.unshift(rest);
+    this.host.leanHandOff(this.entry, sock);
+    this.paused = 0;
+    sock.resume();
+  }
+
+  private detach(): void {
+    const sock = this.sock;
+    sock.off('data', this.onData);
+    sock.off('end', this.onEnd);
+    sock.off('drain', this.onDrain);
+    sock.off('error', noop);
+    sock.off('close', this.onClose);
+    (sock as LeanSocket)[kLean] = undefined;
+    this.host.leanConnections.delete(this);
+  }
+
+  private peerEnd(): void {
+    this.peerEnded = true;
+    switch (this.phase) {
+      case IDLE:
+      case HEAD:
+        this.finish();
+        return;
+      case BODY:
+      case DISCARD:
+        this.sock.destroy(); // the body can never be complete
+        return;
+      default:
+      // RESPONSE: answer it (and complete pipelined requests already received), then close; CLOSED: ending.
+    }
+  }
+
+  private drained(): void {
+    this.writeSince = Date.now();
+    const ex = this.ex;
+    if (ex !== null && ex.waitingDrain) {
+      ex.waitingDrain = false;
+      if (ex.handler !== null && !ex.done) ex.handler.onWritable();
+    }
+  }
+
+  private closed(): void {
+    this.phase = CLOSED;
+    this.detach();
+    const ex = this.ex;
+    this.ex = null;
+    this.buf = null;
+    if (ex !== null) ex.abort();
+  }
+
+  /** @internal */
+  pause(bit: number): void {
+    if (this.paused === 0) this.sock.pause();
+    this.paused |= bit;
+  }
+
+  /** @internal */
+  unpause(bits: number): void {
+    if (this.paused === 0) return;
+    this.paused &= ~bits;
+    if (this.paused === 0) {
+      this.since = Date.now();
+      this.sock.resume();
+    }
+  }
+
+  /**
+   * @internal Writes head, body and tail as one socket write (one buffer when small, corked writev otherwise).
+   * Returns the socket's write result.
+   */
+  send(head: string | null, body: Buffer | null, tail: string | null): boolean {
+    const sock = this.sock;
+    if (!sock.writable) return true;
+    if (sock.writableLength === 0) this.writeSince = Date.now();
+    const hl = head === null ? 0 : head.length;
+    const bl = body === null ? 0 : body.length;
+    const tl = tail === null ? 0 : tail.length;
+    if (bl <= COPY_LIMIT) {
+      const out = Buffer.allocUnsafe(hl + bl + tl);
+      let o = 0;
+      if (hl > 0) o += (out as unknown as Latin1Buffer).latin1Write(head!, 0, hl);
+      if (bl > 0) o += body!.copy(out, o);
+      if (tl > 0) (out as unknown as Latin1Buffer).latin1Write(tail!, o, tl);
+      return sock.write(out);
+    }
+    sock.cork();
+    if (hl > 0) sock.write(head!, 'latin1');
+    sock.write(body!);
+    if (tl > 0) sock.write(tail!, 'latin1');
+    sock.uncork();
+    return !sock.writableNeedDrain;
+  }
+
+  /** @internal Response head lines after the app's fields: Server, Date, Connection/Keep-Alive. */
+  settingsIdle(): number {
+    return this.host.leanSettings()?.idleTimeout ?? 0;
+  }
+
+  /** @internal Called by the sweep with the current time. */
+  checkTimeout(now: number, s: HttpSettings): void {
+    const sock = this.sock;
+    if (sock.destroyed) return;
+    if (s.sendTimeout > 0 && sock.writableLength > 0 && now - this.writeSince >= s.sendTimeout) {
+      sock.destroy(); // the client stopped reading the response
+      return;
+    }
+    const elapsed = now - this.since;
+    switch (this.phase) {
+      case IDLE: {
+        const t = this.served === 0 ? s.headerReadTimeout : s.idleTimeout;
+        if (t > 0 && elapsed >= t) sock.destroy();
+        return;
+      }
+      case HEAD:
+        if (s.headerReadTimeout > 0 && elapsed >= s.headerReadTimeout) {
+          sock.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+          sock.destroy();
+        }
+        return;
+      case BODY:
+      case DISCARD:
+        // A client held back by us (the app is slow to take the body) is not timed out.
+        if ((this.paused & (P_BODY | P_QUEUE)) === 0 && s.bodyReadTimeout > 0 && elapsed >= s.bodyReadTimeout) sock.destroy();
+        return;
+      case CLOSED: {
+        // Our side ended; a client that never closes its side is dropped after a while.
+        const t = s.sendTimeout > 0 ? s.sendTimeout : 30_000;
+        if (elapsed >= t) sock.destroy();
+        return;
+      }
+      default:
+      // RESPONSE: waiting for the app is not the client's fault (send_timeout above covers a client not reading).
+    }
+  }
+}
+
+function noop(): void {}
+
+/** One request on the lean path (see LeanExchange in ports.ts for the contract). */
+export class FastExchange implements LeanExchange, LeanHead {
+  method = '';
+  target = '';
+  httpVersion = '1.1';
+  rawHeaders: string[] = EMPTY;
+  contentLength = 0;
+  keepAlive = true;
+  info!: RequestInfo;
+  /** @internal */ handler: LeanHandler | null = null;
+  /** @internal The response is complete, or the client went away. */
+  done = false;
+  /** @internal */ waitingDrain = false;
+  /** @internal Close the connection after this response. */
+  last = false;
+  private aborted = false;
+  private queue: Buffer[] | null = null;
+  private queued = 0;
+  private bodyEnded = false;
+  /** The response head, built by respond() and sent with the first body bytes (or at end). */
+  private head: string | null = null;
+  private started = false;
+  private noBody = false;
+  private chunked = false;
+  private lengthLeft = -1;
+
+  constructor(private readonly conn: FastConnection) {}
+
+  attach(handler: LeanHandler): void {
+    if (this.handler !== null) return;
+    this.handler = handler;
+    if (this.aborted) {
+      handler.onAbort();
+      return;
+    }
+    const q = this.queue;
+    let more = true;
+    if (q !== null) {
+      this.queue = null;
+      this.queued = 0;
+      for (let i = 0; i < q.length; i++) if (!handler.onBody(q[i])) more = false;
+    }
+    if (this.bodyEnded) handler.onBodyEnd();
+    if (!more) this.conn.pause(P_BODY);
+    this.conn.unpause(P_QUEUE);
+  }
+
+  resumeBody(): void {
+    if (!this.done) this.conn.unpause(P_BODY);
+  }
+
+  /** @internal Request body bytes from the connection. */
+  body(chunk: Buffer, last: boolean): void {
+    if (this.done) return;
+    const h = this.handler;
+    if (h !== null) {
+      if (!h.onBody(chunk)) this.conn.pause(P_BODY);
+      if (last) h.onBodyEnd();
+      return;
+    }
+    (this.queue ??= []).push(chunk);
+    this.queued += chunk.length;
+    if (last) this.bodyEnded = true;
+    else if (this.queued > QUEUE_LIMIT) this.conn.pause(P_QUEUE);
+  }
+
+  respond(status: number, headers: string[]): boolean {
+    if (this.done) return true; // the client is gone: nothing to refuse
+    if (this.head !== null || this.started) return false;
+    if (!Number.isInteger(status) || status < 100 || status > 999 || !Array.isArray(headers) || headers.length % 2 !== 0) return false;
+    let h = 'HTTP/1.1 ' + status + ' ' + (STATUS_CODES[status] || 'unknown') + '\r\n';
+    let hasServer = false;
+    let hasDate = false;
+    let conn = 0; // 0: none from the app, 1: keep, 2: close
+    let te = 0; // 0: none, 1: chunked, 2: other
+    let cl = -1;
+    let ownKeepAlive = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      const value = headers[i + 1];
+      if (typeof name !== 'string' || typeof value !== 'string' || !isToken(name) || !isFieldValue(value)) return false;
+      h += name + ': ' + value + '\r\n';
+      switch (name.length) {
+        case 4:
+          if (lowerIs(name, 'date')) hasDate = true;
+          break;
+        case 6:
+          if (lowerIs(name, 'server')) hasServer = true;
+          break;
+        case 10:
+          if (lowerIs(name, 'connection')) conn = RE_CLOSE.test(value) ? 2 : conn === 2 ? 2 : 1;
+          else if (lowerIs(name, 'keep-alive')) ownKeepAlive = true;
+          break;
+        case 14:
+          if (lowerIs(name, 'content-length')) {
+            if (cl !== -1 || !/^\d{1,15}$/.test(value)) return false; // framing we could not keep
+            cl = Number(value);
+          }
+          break;
+        case 17:
+          if (lowerIs(name, 'transfer-encoding')) te = RE_CHUNKED.test(value) ? 1 : 2;
+          break;
+      }
+    }
+    if (cl !== -1 && te !== 0) return false; // both framings: refuse rather than pass on an ambiguous response
+    const c = this.conn;
+    const host = c.host;
+    const bodyless = this.method === 'HEAD' || status === 204 || status === 304 || status < 200;
+    if (!hasServer) h += 'Server: ' + host.serverHeader + '\r\n';
+    if (!hasDate) h += 'Date: ' + utcDate() + '\r\n';
+    let keep = this.keepAlive && !c.entry.closing;
+    if (te === 1 && (status === 204 || status === 304)) keep = false; // node:http closes these too
+    const http11 = this.httpVersion === '1.1';
+    if (conn === 0) {
+      if (keep && (cl !== -1 || http11 || bodyless)) {
+        h += 'Connection: keep-alive\r\n';
+        const idle = c.settingsIdle();
+        if (idle > 0 && !ownKeepAlive) h += 'Keep-Alive: timeout=' + Math.floor(idle / 1000) + '\r\n';
+      } else {
+        keep = false;
+        h += 'Connection: close\r\n';
+      }
+    } else if (conn === 2) keep = false;
+    if (!bodyless) {
+      if (te === 1) this.chunked = true;
+      else if (te === 2) keep = false; // an encoding we do not frame: the body ends with the connection
+      else if (cl === -1) {
+        if (http11) {
+          h += 'Transfer-Encoding: chunked\r\n';
+          this.chunked = true;
+        } else keep = false; // HTTP/1.0: the body ends with the connection
+      }
+    }
+    this.noBody = bodyless;
+    this.lengthLeft = bodyless ? -1 : cl;
+    this.last = !keep;
+    this.head = h + '\r\n';
+    return true;
+  }
+
+  write(chunk: Buffer, last: boolean): boolean {
+    if (this.done) return true;
+    if (this.head === null && !this.started) {
+      // A body before a head: the gateway's bug, not the client's; answer 502.
+      this.fail(502);
+      return true;
+    }
+    let ok = true;
+    if (!this.noBody && chunk.length > 0) {
+      let data = chunk;
+      const left = this.lengthLeft;
+      if (left !== -1) {
+        if (data.length > left) {
+          data = chunk.subarray(0, left); // more than announced: cut, and do not reuse the connection
+          this.last = true;
+        }
+        this.lengthLeft = left - data.length;
+      }
+      let head = this.head;
+      this.head = null;
+      let tail: string | null = null;
+      if (this.chunked) {
+        const size = data.length.toString(16) + '\r\n';
+        head = head === null ? size : head + size;
+        tail = last ? '\r\n0\r\n\r\n' : '\r\n';
+      }
+      this.started = true;
+      ok = data.length > 0 || head !== null ? this.conn.send(head, data, tail) : true;
+    } else if (last) {
+      this.end();
+      return true;
+    }
+    if (last) this.complete();
+    else if (!ok) this.waitingDrain = true;
+    return ok;
+  }
+
+  end(): void {
+    if (this.done) return;
+    const head = this.head;
+    this.head = null;
+    const tail = this.chunked ? '0\r\n\r\n' : null;
+    if (head !== null || tail !== null) {
+      this.started = true;
+      this.conn.send(head, null, tail === null ? null : tail);
+    }
+    this.complete();
+  }
+
+  fail(status: number): void {
+    if (this.done) return;
+    if (this.started) {
+      // Part of the response is out: the only honest end is to drop the connection.
+      this.done = true;
+      this.conn.sock.destroy();
+      return;
+    }
+    this.head = null;
+    this.sendError(status, false);
+  }
+
+  /** @internal Unit's error page; `close` ends the connection after it. */
+  sendError(status: number, close: boolean): void {
+    if (this.done) return;
+    const body = `<!DOCTYPE html><title>Error ${status}</title><p>Error ${status}.\r\n`;
+    const c = this.conn;
+    let h = 'HTTP/1.1 ' + status + ' ' + (STATUS_CODES[status] || 'unknown') + '\r\nContent-Type: text/html\r\nContent-Length: ' + body.length +
+      '\r\nServer: ' + c.host.serverHeader + '\r\nDate: ' + utcDate() + '\r\n';
+    const keep = !close && this.keepAlive && !c.entry.closing;
+    if (keep) {
+      h += 'Connection: keep-alive\r\n';
+      const idle = c.settingsIdle();
+      if (idle > 0) h += 'Keep-Alive: timeout=' + Math.floor(idle / 1000) + '\r\n';
+    } else h += 'Connection: close\r\n';
+    h += '\r\n';
+    if (this.method !== 'HEAD') h += body;
+    this.last = !keep;
+    this.started = true;
+    c.send(h, null, null);
+    this.complete();
+  }
+
+  /** @internal The client went away. */
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    this.aborted = true;
+    this.queue = null;
+    if (this.handler !== null) this.handler.onAbort();
+  }
+
+  private complete(): void {
+    this.done = true;
+    this.queue = null;
+    if (this.lengthLeft > 0) this.last = true; // fewer bytes than announced: the framing is lost
+    this.conn.exchangeDone(this);
+  }
+}
