@@ -1,15 +1,21 @@
-// Round trips per second and MB/s between two processes, shared-memory channel vs. a unix socket, measured in the
-// same run. Each round trip sends a payload to the other process and gets it echoed back; K requests are kept in
-// flight (pipelined). Two unix-socket baselines: "framed" (8-byte header + payload, no HTTP semantics at all: the
-// lower bound of what a socket costs) and "HTTP" (node:http client and server over the socket, carrying the same
-// request/response semantics as the channel: what a router without the channel would do). Usage: npm run bench -w @warden/shm-transport   (env BENCH_SECONDS, default 3 per case)
-require('../test/fixtures/ts-register.js');
+// Round trips per second and MB/s between two processes, shared-memory channel vs. unix sockets, measured in the
+// same run. Each round trip sends a request with a payload to the other process and gets the payload echoed back in
+// the response; K requests are kept in flight (pipelined). Usage: npm run bench -w @warden/shm-transport (after
+// `npm run build`; env BENCH_SECONDS, default 2.5 per case). Rows:
+//   shm            the channel: RouterChannel.request() with a sink (as wardend's gateway uses it) to an AppChannel app
+//   unix (frames)  the very same messages over a unix socket: the channel's own REQUEST/DATA/RESPONSE frames, encoded
+//                  and decoded with the same codec, one socket write per request and per response. This is "the same
+//                  measured over a unix socket": only the transport differs.
+//   unix (bare)    an 8-byte header (id, length) + payload and nothing else: no request head, no decoding at all.
+//                  A lower bound of what any protocol over a socket costs, not the same work.
+//   unix (HTTP)    node:http client and server over the socket: what a router without the channel would do.
+//   shm, Go app    the channel with the Go app end (app-types/go) instead of the Node one.
 const { spawn } = require('child_process');
 const fs = require('fs');
 const net = require('net');
 const os = require('os');
 const path = require('path');
-const { RouterChannel } = require('../src/index.ts');
+const { RouterChannel, codec, layout } = require('./load.js');
 
 const SECONDS = Number(process.env.BENCH_SECONDS || 2.5);
 const WARMUP_MS = 500;
@@ -91,12 +97,27 @@ async function benchShm(size, inflight, goBin) {
   await ch.ready;
   const payload = Buffer.alloc(size, 0x61);
   const h = { ...head(size), target: '/echo' };
+  // The router end as wardend's gateway uses it: one sink object per request, no EventEmitter listeners.
+  class Sink {
+    constructor(done) {
+      this.done = done;
+      this.got = 0;
+    }
+    onResponse() {}
+    onData(c) {
+      this.got += c.length;
+    }
+    onEnd() {
+      this.done(this.got === size ? null : new Error(`short response ${this.got}`));
+    }
+    onDrain() {}
+    onError(e) {
+      this.done(e);
+    }
+  }
   const rate = await drive(inflight, (done) => {
     const s = ch.request(h);
-    let got = 0;
-    s.on('data', (c) => (got += c.length));
-    s.on('end', () => done(got === size ? null : new Error(`short response ${got}`)));
-    s.on('error', done);
+    s.setSink(new Sink(done));
     s.writeBody(payload);
     s.endBody();
   }, child.pid);
@@ -146,6 +167,58 @@ async function benchUnix(size, inflight) {
   return rate;
 }
 
+/** The channel's own frames (same codec, same request head) over a unix socket instead of the rings. */
+async function benchUnixFrames(size, inflight) {
+  const { decodeResponseHeaders, encodeRequest, PositionCache, requestFrameBytes, writeFrameHeader } = codec;
+  const cache = new PositionCache();
+  const { FLAG_END, FRAME_HEADER, FrameType, align8 } = layout;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
+  const sockPath = path.join(dir, 's');
+  const child = spawn(process.execPath, [path.join(__dirname, 'unix-frames-echo-app.js'), sockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((r) => child.stdout.once('data', r));
+  const sock = net.connect(sockPath);
+  await new Promise((r) => sock.once('connect', r));
+  const waiting = new Map();
+  let nextId = 1;
+  let pending = Buffer.alloc(0);
+  sock.on('data', (d) => {
+    pending = pending.length ? Buffer.concat([pending, d]) : d;
+    let off = 0;
+    while (pending.length - off >= FRAME_HEADER) {
+      const len = pending.readUInt32LE(off);
+      const fsize = align8(len);
+      if (pending.length - off < fsize) break;
+      const type = pending[off + 4];
+      const id = pending.readUInt32LE(off + 8);
+      if (type === FrameType.RESPONSE) decodeResponseHeaders(pending, off, len, cache);
+      else if (type === FrameType.DATA && pending[off + 5] & FLAG_END) {
+        const cb = waiting.get(id);
+        waiting.delete(id);
+        cb(len - FRAME_HEADER === size ? null : new Error('short'));
+      }
+      off += fsize;
+    }
+    pending = pending.subarray(off);
+  });
+  const payload = Buffer.alloc(size, 0x61);
+  const h = { ...head(size), target: '/echo' };
+  const rlen = requestFrameBytes(h);
+  const rate = await drive(inflight, (done) => {
+    const id = nextId++;
+    waiting.set(id, done);
+    const f = Buffer.allocUnsafe(align8(rlen) + align8(FRAME_HEADER + size));
+    encodeRequest(f, 0, rlen, id, h);
+    writeFrameHeader(f, align8(rlen), FRAME_HEADER + size, FrameType.DATA, FLAG_END, id, 0);
+    payload.copy(f, align8(rlen) + FRAME_HEADER);
+    sock.write(f);
+  }, child.pid);
+  sock.destroy();
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  fs.rmSync(dir, { recursive: true, force: true });
+  return rate;
+}
+
 async function benchHttp(size, inflight) {
   const http = require('http');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
@@ -183,16 +256,17 @@ function fmt(n, d = 0) {
   const goBin = buildGoApp();
   for (const c of CASES) {
     const shm = await benchShm(c.size, c.inflight);
+    const frames = await benchUnixFrames(c.size, c.inflight);
     const unix = await benchUnix(c.size, c.inflight);
     const httpUnix = await benchHttp(c.size, c.inflight);
-    const rows = [['shm', shm], ['unix (framed)', unix], ['unix (HTTP)', httpUnix]];
+    const rows = [['shm', shm], ['unix (frames)', frames], ['unix (bare)', unix], ['unix (HTTP)', httpUnix]];
     if (goBin) rows.push(['shm, Go app', await benchShm(c.size, c.inflight, goBin)]);
     for (const [name, r] of rows) {
       process.stdout.write(
         `${String(c.size).padEnd(9)} ${String(c.inflight).padEnd(10)} ${name.padEnd(13)} ${fmt(r.rate).padStart(13)} ${fmt((r.rate * c.size) / 1e6, 1).padStart(17)} ${fmt(r.cpuPerRt, 1).padStart(20)}\n`,
       );
     }
-    for (const [name, r] of [['unix (framed)', unix], ['unix (HTTP)', httpUnix]]) {
+    for (const [name, r] of [['unix (frames)', frames], ['unix (bare)', unix], ['unix (HTTP)', httpUnix]]) {
       process.stdout.write(
         `${''.padEnd(21)}shm vs ${name}: ${fmt(shm.rate / r.rate, 2)}x round trips/s, ${fmt(r.cpuPerRt / shm.cpuPerRt, 2)}x less CPU per round trip\n`,
       );

@@ -1,6 +1,5 @@
 // Bench app end: echoes each request body back as the response body.
-require('../test/fixtures/ts-register.js');
-const { AppChannel } = require('../src/index.ts');
+const { AppChannel } = require('./load.js');
 const ch = AppChannel.fromEnv();
 ch.on('close', () => process.exit(0));
 ch.on('shutdown', () => ch.close());

@@ -1,5 +1,5 @@
 import { ShmError, ShmErrorCode } from './errors';
-import { decodeRequest, protocolError, responseFrameBytes } from './internal/codec';
+import { decodeRequest, PositionCache, protocolError, responseFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
   AbortReason, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
@@ -81,6 +81,7 @@ export class AppRequest extends StreamCore {
 /** App end of a channel: receives requests from the router and answers them. */
 export class AppChannel extends Endpoint {
   private closeEmitted = false;
+  private readonly headCache = new PositionCache();
 
   private constructor(mem: ArrayBuffer, doorbellFd: number, ringBytes: number, maxFrame: number, window: number) {
     super({ mem, doorbellFd, side: 1, ringBytes, maxFrame, window, spinTurns: Number(process.env.WARDEN_SHM_SPIN ?? 0) });
@@ -191,10 +192,10 @@ export class AppChannel extends Endpoint {
     if (type !== FrameType.REQUEST && len !== FRAME_HEADER) throw protocolError(`frame type ${type} with a payload`);
     switch (type) {
       case FrameType.REQUEST: {
-        const head = decodeRequest(this.buf, off, len);
+        const head = decodeRequest(this.buf, off, len, this.headCache);
         if (this.streams.has(stream)) throw protocolError(`REQUEST for open stream ${stream}`);
         const r = new AppRequest(this, stream, head);
-        this.streams.set(stream, r);
+        this.streams.set(r);
         this.emit('request', r);
         return;
       }

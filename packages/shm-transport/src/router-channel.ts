@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import type { ShmLogger as Logger } from './types';
 import { ShmError, ShmErrorCode } from './errors';
 import type { RequestHead, RouterStreamSink } from './types';
-import { checkRequestHead, decodeResponse, protocolError, requestFrameBytes } from './internal/codec';
+import { checkRequestHead, decodeResponseHeaders, PositionCache, protocolError, requestFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
   AbortReason, DEFAULT_RING_BYTES, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
@@ -71,6 +71,7 @@ export class RouterChannel extends Endpoint {
   private shutdownSent = false;
   private childFdsOpen = true;
   private closeErr?: Error;
+  private readonly headCache = new PositionCache();
 
   private constructor(
     mem: ArrayBuffer, memFd: number, fds: [number, number], ringBytes: number, maxFrame: number, window: number,
@@ -168,7 +169,7 @@ export class RouterChannel extends Endpoint {
       this.failLater(s, new ShmError(ShmErrorCode.HEAD_TOO_LARGE, `request head of ${len} bytes exceeds the frame limit of ${this.maxChunk + FRAME_HEADER} bytes`));
       return s;
     }
-    this.streams.set(id, s);
+    this.streams.set(s);
     this.sendHead(len, id, head, 0, null);
     if (head.contentLength === 0) s.endBody(); // no body: END right away (endBody() by the caller is a no-op)
     return s;
@@ -226,7 +227,8 @@ export class RouterChannel extends Endpoint {
     if (this.handleStreamFrame(type, stream, arg, off, len)) return;
     switch (type) {
       case FrameType.RESPONSE: {
-        const { status, headers } = decodeResponse(this.buf, off, len);
+        const headers = decodeResponseHeaders(this.buf, off, len, this.headCache);
+        const status = this.buf.readUInt32LE(off + 12);
         const s = this.streams.get(stream) as RouterStream | undefined;
         if (!s) return; // aborted by us meanwhile
         if (s._gotResponse) throw protocolError(`second RESPONSE on stream ${stream}`);

@@ -1,6 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { decodeFrame, encodeFrame, Frame } from '../src';
+import { decodeRequest, decodeResponseHeaders, encodeRequest, encodeResponse, PositionCache, requestFrameBytes, responseFrameBytes } from '../src/internal/codec';
+import type { RequestHead } from '../src';
 
 const DIR = path.join(__dirname, 'vectors');
 const vectors: { file: string; frame: Record<string, unknown> }[] = JSON.parse(fs.readFileSync(path.join(DIR, 'vectors.json'), 'utf8'));
@@ -66,5 +68,53 @@ describe('frame codec against the shared test vectors', () => {
     const huge = encodeFrame({ type: 'RESPONSE', stream: 1, status: 200, headers: ['a', 'b'] });
     huge.writeUInt32LE(0x7fffffff, 16);
     expect(() => decodeFrame(huge)).toThrow(/header count/);
+  });
+});
+
+describe('decoding with a position cache (strings repeated at the same place reused without allocating)', () => {
+  const head = (over: Partial<RequestHead>): RequestHead => ({
+    method: 'GET', target: '/a', httpVersion: '1.1', headers: ['host', 'x', 'accept', '*/*'], remoteAddress: '10.0.0.1',
+    remotePort: 1, localAddress: '10.0.0.2', localPort: 2, tls: false, contentLength: 0, ...over,
+  });
+  const roundTrip = (h: RequestHead, cache: PositionCache): RequestHead => {
+    const len = requestFrameBytes(h);
+    const b = Buffer.alloc(len);
+    encodeRequest(b, 0, len, 1, h);
+    return decodeRequest(b, 0, len, cache);
+  };
+
+  it('decodes every request right whatever changed since the last one (same length, other bytes; longer; shorter; fewer headers)', () => {
+    const cache = new PositionCache();
+    const seq = [
+      head({}),
+      head({ method: 'PUT', target: '/b' }), // same lengths, other bytes
+      head({ target: '/a-much-longer-target?with=query', headers: ['host', 'y', 'accept', '*/*', 'x-extra', 'v'] }),
+      head({ headers: [] }),
+      head({ headers: ['Host', 'x', 'Accept', '*/*'], remoteAddress: '::1' }),
+      head({ target: 'ü'.repeat(300), headers: ['h', 'é'.repeat(400)] }), // longer than what is cached
+      head({}),
+    ];
+    for (const h of seq) expect(roundTrip(h, cache)).toEqual(h);
+  });
+
+  it('returns the very same string object for a repeated value', () => {
+    const cache = new PositionCache();
+    const a = roundTrip(head({}), cache);
+    const b = roundTrip(head({ target: '/other' }), cache);
+    expect(b.method).toBe(a.method);
+    expect(b.headers[2]).toBe(a.headers[2]);
+    expect(b.target).toBe('/other');
+  });
+
+  it('decodes RESPONSE headers with the cache, still rejecting a bad status', () => {
+    const cache = new PositionCache();
+    for (const hs of [['content-type', 'text/plain'], ['content-type', 'text/html', 'x', 'y'], []]) {
+      const len = responseFrameBytes(hs);
+      const b = Buffer.alloc(len);
+      encodeResponse(b, 0, len, 3, 200, hs);
+      expect(decodeResponseHeaders(b, 0, len, cache)).toEqual(hs);
+      b.writeUInt32LE(1000, 12);
+      expect(() => decodeResponseHeaders(b, 0, len, cache)).toThrow(/status 1000/);
+    }
   });
 });

@@ -19,17 +19,25 @@ interface Latin1Buffer {
   latin1Slice(start: number, end: number): string;
 }
 
-/** Writes the 16-byte frame header. */
+/** Writes the 16-byte frame header. (Plain byte stores: Buffer.writeUInt32LE's argument checks cost more.) */
 export function writeFrameHeader(
   b: Buffer, off: number, len: number, type: number, flags: number, stream: number, arg: number,
 ): void {
-  b.writeUInt32LE(len, off);
+  putU32(b, off, len);
   b[off + 4] = type;
   b[off + 5] = flags;
   b[off + 6] = 0;
   b[off + 7] = 0;
-  b.writeUInt32LE(stream >>> 0, off + 8);
-  b.writeUInt32LE(arg >>> 0, off + 12);
+  putU32(b, off + 8, stream);
+  putU32(b, off + 12, arg);
+}
+
+/** u32 little-endian; `v` is an integer in [0, 2^32) (callers' invariant). */
+function putU32(b: Buffer, off: number, v: number): void {
+  b[off] = v & 0xff;
+  b[off + 1] = (v >>> 8) & 0xff;
+  b[off + 2] = (v >>> 16) & 0xff;
+  b[off + 3] = v >>> 24;
 }
 
 function stringsBytes(list: string[]): number {
@@ -50,10 +58,7 @@ export function requestFrameBytes(h: RequestHead): number {
 /** Writes u32 length + latin1 bytes; callers guarantee the room (frame length computed beforehand). */
 function putString(b: Buffer, off: number, s: string): number {
   const n = s.length;
-  b[off] = n & 0xff;
-  b[off + 1] = (n >>> 8) & 0xff;
-  b[off + 2] = (n >>> 16) & 0xff;
-  b[off + 3] = n >>> 24;
+  putU32(b, off, n);
   off += 4;
   // Short strings (methods, header names, addresses): a JS loop beats the native call by ~5x.
   if (n <= 48) {
@@ -95,15 +100,19 @@ export function encodeRequest(b: Buffer, off: number, len: number, stream: numbe
   let p = off + FRAME_HEADER;
   const cl = h.contentLength;
   if (cl < 0) {
-    b.writeUInt32LE(0xffffffff, p);
-    b.writeUInt32LE(0xffffffff, p + 4);
+    putU32(b, p, 0xffffffff);
+    putU32(b, p + 4, 0xffffffff);
   } else {
-    b.writeUInt32LE(cl % TWO32, p);
-    b.writeUInt32LE(Math.floor(cl / TWO32), p + 4);
+    putU32(b, p, cl % TWO32);
+    putU32(b, p + 4, Math.floor(cl / TWO32));
   }
-  b.writeUInt16LE(h.remotePort & 0xffff, p + 8);
-  b.writeUInt16LE(h.localPort & 0xffff, p + 10);
-  b.writeUInt32LE(h.headers.length >>> 1, p + 12);
+  const rp = h.remotePort & 0xffff;
+  const lp = h.localPort & 0xffff;
+  b[p + 8] = rp & 0xff;
+  b[p + 9] = rp >>> 8;
+  b[p + 10] = lp & 0xff;
+  b[p + 11] = lp >>> 8;
+  putU32(b, p + 12, h.headers.length >>> 1);
   p += 16;
   p = putString(b, p, h.method);
   p = putString(b, p, h.target);
@@ -129,22 +138,49 @@ export function checkRequestHead(h: RequestHead): string | null {
   return null;
 }
 
+/**
+ * Strings decoded at each position of the last frames of one kind. Consecutive requests repeat most of their
+ * strings at the same place (method, version, addresses, header names and many values), so comparing the bytes with
+ * the string decoded at that position last time finds it in one pass, without hashing or allocating.
+ */
+export class PositionCache {
+  /** @internal */ readonly last: string[] = [];
+}
+
+const MAX_CACHED_POSITIONS = 64;
+const MAX_CACHED_LENGTH = 256;
+
 /** Cursor over strings in a frame; every read is checked against the frame end. */
 class StringReader {
-  constructor(private readonly b: Buffer, public p: number, private readonly end: number) {}
+  private k = 0;
+  constructor(private readonly b: Buffer, public p: number, private readonly end: number, private readonly cache: PositionCache | null) {}
   next(): string {
     if (this.p + 4 > this.end) throw protocolError('string length runs past the end of the frame');
-    const n = this.b.readUInt32LE(this.p);
+    const b = this.b;
+    const n = b.readUInt32LE(this.p);
     const s = this.p + 4;
     if (n > this.end - s) throw protocolError(`string of ${n} bytes runs past the end of the frame`);
     this.p = s + n;
+    const k = this.k++;
     if (n === 0) return '';
-    return n <= INTERN_MAX_LEN ? decodeShort(this.b, s, n) : (this.b as unknown as Latin1Buffer).latin1Slice(s, s + n);
+    const cache = this.cache;
+    if (cache !== null && k < MAX_CACHED_POSITIONS) {
+      const c = cache.last[k];
+      if (c !== undefined && c.length === n) {
+        let i = 0;
+        while (i < n && c.charCodeAt(i) === b[s + i]) i++;
+        if (i === n) return c;
+      }
+      const str = n <= INTERN_MAX_LEN ? decodeShort(b, s, n) : (b as unknown as Latin1Buffer).latin1Slice(s, s + n);
+      if (n <= MAX_CACHED_LENGTH) cache.last[k] = str;
+      return str;
+    }
+    return n <= INTERN_MAX_LEN ? decodeShort(b, s, n) : (b as unknown as Latin1Buffer).latin1Slice(s, s + n);
   }
 }
 
 /** Decodes a REQUEST frame at `off` of unpadded length `len` (already checked to lie inside `b`). */
-export function decodeRequest(b: Buffer, off: number, len: number): RequestHead {
+export function decodeRequest(b: Buffer, off: number, len: number, cache: PositionCache | null = null): RequestHead {
   const end = off + len;
   let p = off + FRAME_HEADER;
   if (p + 16 > end) throw protocolError('REQUEST frame too short');
@@ -160,7 +196,7 @@ export function decodeRequest(b: Buffer, off: number, len: number): RequestHead 
   p += 16;
   // Each header string needs at least 4 bytes: reject absurd counts before allocating.
   if (pairs > (end - p) / 8) throw protocolError('REQUEST header count larger than the frame');
-  const r = new StringReader(b, p, end);
+  const r = new StringReader(b, p, end, cache);
   const method = r.next();
   const target = r.next();
   const httpVersion = r.next();
@@ -184,13 +220,19 @@ export function responseFrameBytes(headers: string[]): number {
 export function encodeResponse(b: Buffer, off: number, len: number, stream: number, status: number, headers: string[]): void {
   writeFrameHeader(b, off, len, FrameType.RESPONSE, 0, stream, status);
   let p = off + FRAME_HEADER;
-  b.writeUInt32LE(headers.length >>> 1, p);
+  putU32(b, p, headers.length >>> 1);
   p += 4;
   for (let i = 0; i < headers.length; i++) p = putString(b, p, headers[i]);
 }
 
 /** Decodes a RESPONSE frame: status (100..999) and flat headers. */
 export function decodeResponse(b: Buffer, off: number, len: number): { status: number; headers: string[] } {
+  const headers = decodeResponseHeaders(b, off, len, null);
+  return { status: b.readUInt32LE(off + 12), headers };
+}
+
+/** Checks a RESPONSE frame's status (read it with `b.readUInt32LE(off + 12)`) and decodes its flat headers. */
+export function decodeResponseHeaders(b: Buffer, off: number, len: number, cache: PositionCache | null): string[] {
   const end = off + len;
   const status = b.readUInt32LE(off + 12);
   if (status < 100 || status > 999) throw protocolError(`RESPONSE status ${status} out of range`);
@@ -199,11 +241,11 @@ export function decodeResponse(b: Buffer, off: number, len: number): { status: n
   const pairs = b.readUInt32LE(p);
   p += 4;
   if (pairs > (end - p) / 8) throw protocolError('RESPONSE header count larger than the frame');
-  const r = new StringReader(b, p, end);
+  const r = new StringReader(b, p, end, cache);
   const headers = new Array<string>(pairs * 2);
   for (let i = 0; i < pairs * 2; i++) headers[i] = r.next();
   if (r.p !== end) throw protocolError('RESPONSE frame has trailing bytes');
-  return { status, headers };
+  return headers;
 }
 
 /** A whole frame as a value (test vectors, debugging). */

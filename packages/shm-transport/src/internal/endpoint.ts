@@ -8,10 +8,11 @@ import { encodeRequest, encodeResponse, protocolError, writeFrameHeader } from '
 import type { RequestHead, RouterStreamSink } from '../types';
 import { FLAG_END, FRAME_HEADER, FrameType, HEADER_BYTES, RING_CTL } from './layout';
 import { RingReader, RingWriter } from './ring';
+import { StreamTable } from './stream-table';
+import { native, type NativeShm } from './native';
 
 /** Frames handled per event-loop turn before yielding (keeps other I/O of the process responsive). */
 const DRAIN_BUDGET = 512;
-const BELL = Buffer.from([1]);
 
 /** Construction parameters of an endpoint. */
 export interface EndpointInit {
@@ -166,9 +167,11 @@ export abstract class Endpoint extends EventEmitter {
   protected readonly out: RingWriter;
   protected readonly in: RingReader;
   protected readonly log?: Logger;
-  protected readonly streams = new Map<number, StreamCore>();
+  protected readonly streams = new StreamTable<StreamCore>();
   protected closed = false;
   private readonly doorbell: net.Socket;
+  private readonly doorbellFd: number;
+  private readonly nat: NativeShm;
   private pending: Buffer[] = [];
   private blocked = new Set<StreamCore>();
   private dirty: StreamCore[] = [];
@@ -197,6 +200,8 @@ export abstract class Endpoint extends EventEmitter {
     // The doorbell: libuv watches the socket; a byte means "look at the rings", EOF means the peer is gone.
     // `onread` with one small reused buffer: otherwise libuv reads allocate 64 KiB per wake-up, and that external
     // memory churn alone drove a quarter of the CPU time into the garbage collector under load.
+    this.doorbellFd = init.doorbellFd;
+    this.nat = native();
     this.doorbell = new net.Socket({
       fd: init.doorbellFd, readable: true, writable: true,
       onread: { buffer: Buffer.alloc(64), callback: this.onBell },
@@ -225,7 +230,7 @@ export abstract class Endpoint extends EventEmitter {
     // A doorbell still deferred to the end of this turn goes out now: frames published just before a close (the
     // last response of an app that exits) must be seen by the peer before it sees EOF. libuv writes at once when
     // nothing is queued, so the byte leaves before the fd is closed.
-    if (this.bellQueued && this.doorbell.writableLength === 0 && !this.doorbell.destroyed) this.doorbell.write(BELL);
+    if (this.bellQueued && !this.doorbell.destroyed) this.nat.ring(this.doorbellFd);
     this.bellQueued = false;
     this.doorbell.destroy();
     this.pending = [];
@@ -409,9 +414,9 @@ export abstract class Endpoint extends EventEmitter {
   private readonly flushBell = (): void => {
     if (!this.bellQueued) return; // already rung at the end of a drain
     this.bellQueued = false;
-    // A byte still queued in user space will wake the peer anyway: never queue more. (A hostile app that keeps
-    // setting its sleeping flag and never reads its doorbell cannot make us buffer without bound.)
-    if (!this.closed && this.doorbell.writableLength === 0) this.doorbell.write(BELL);
+    // A non-blocking send: when the socket buffer is full the peer has unread bytes and will look anyway, so a
+    // hostile app that keeps setting its sleeping flag and never reads its doorbell cannot make us buffer anything.
+    if (!this.closed) this.nat.ring(this.doorbellFd);
   };
 
   // ---- receiving ----
@@ -443,6 +448,9 @@ export abstract class Endpoint extends EventEmitter {
         this.handleFrame(b[off + 4], b[off + 5], b.readUInt32LE(off + 8), b.readUInt32LE(off + 12), off, len);
         if (this.closed) return;
         this.in.release(len);
+        // What the handler wrote goes out now, not after the batch: the peer works on it in parallel with the rest
+        // of our batch (flushing after the whole batch made the two sides take turns, each idle half the time).
+        if (this.dirty.length > 0) this.flushDirty();
       }
       this.draining = false;
       if (this.dirty.length > 0) this.flushDirty();

@@ -8,6 +8,8 @@ export interface NativeShm {
   socketpair(): [number, number];
   setCloexec(fd: number): void;
   getSeals(fd: number): number;
+  /** One byte on the doorbell socket (non-blocking send); returns 0 or the errno (EAGAIN counts as success). */
+  ring(fd: number): number;
   SEAL_SHRINK: number;
   SEAL_GROW: number;
 }
