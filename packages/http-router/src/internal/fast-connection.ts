@@ -387,18 +387,19 @@ export class FastConnection {
 
   private peerEnd(): void {
     this.peerEnded = true;
-    switch (this.phase) {
-      case IDLE:
-      case HEAD:
-        this.finish();
-        return;
-      case BODY:
-      case DISCARD:
-        this.sock.destroy(); // the body can never be complete
-        return;
-      default:
-      // RESPONSE: answer it (and complete pipelined requests already received), then close; CLOSED: ending.
+    if (this.phase === IDLE || this.phase === HEAD) {
+      this.finish();
+      return;
     }
+    if (this.phase === CLOSED) return;
+    // As node:http does (httpAllowHalfOpen false): a client that ends its side abandons the request in flight.
+    const ex = this.ex;
+    this.ex = null;
+    if (ex !== null && !ex.done) {
+      this.host.leanDone(this.st);
+      ex.abort();
+    }
+    this.finish();
   }
 
   private drained(): void {

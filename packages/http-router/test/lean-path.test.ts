@@ -1,0 +1,473 @@
+import { createHash, randomBytes } from 'crypto';
+import { Agent, request } from 'http';
+import { connect, type Socket } from 'net';
+import { HttpRouter, type ApplicationGateway } from '../src';
+import { EchoGateway, fetchText, rawRequest, startRouter } from './helpers';
+import { LeanGateway } from './lean-gateway';
+
+const routers: HttpRouter[] = [];
+afterEach(async () => {
+  await Promise.all(routers.splice(0).map((r) => r.close(100)));
+});
+async function start(listener: Record<string, unknown> = { pass: 'applications/app' }, rest: Parameters<typeof startRouter>[1] = {}, gw = new LeanGateway()) {
+  const s = await startRouter(listener, rest, gw);
+  routers.push(s.router);
+  return { ...s, gw };
+}
+
+/** A raw client: write bytes, read until a condition holds or the server closes. */
+class Raw {
+  readonly sock: Socket;
+  text = '';
+  closed = false;
+  private waiters: Array<() => void> = [];
+  constructor(port: number) {
+    this.sock = connect(port, '127.0.0.1');
+    this.sock.on('data', (d) => {
+      this.text += d.toString('latin1');
+      this.wake();
+    });
+    this.sock.on('error', () => undefined);
+    this.sock.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+  }
+  private wake() {
+    for (const w of this.waiters.splice(0)) w();
+  }
+  write(s: string | Buffer): this {
+    this.sock.write(typeof s === 'string' ? Buffer.from(s, 'latin1') : s);
+    return this;
+  }
+  /** Resolves when `ok(text)` holds; rejects if the connection closes first. */
+  until(ok: (t: string) => boolean): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (ok(this.text)) resolve(this.text);
+        else if (this.closed) reject(new Error(`closed before the condition held; got: ${JSON.stringify(this.text)}`));
+        else this.waiters.push(check);
+      };
+      check();
+    });
+  }
+  /** Resolves with everything once the server closed. */
+  end(): Promise<string> {
+    return new Promise((resolve) => {
+      const check = () => (this.closed ? resolve(this.text) : this.waiters.push(check));
+      check();
+    });
+  }
+  /** Number of complete responses so far (counted by status lines). */
+  count(): number {
+    return (this.text.match(/HTTP\/1\.1 \d\d\d /g) ?? []).length;
+  }
+}
+
+const GET = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+
+describe('lean path: requests and responses', () => {
+  it('serves a listener passing to an app without node:http, with the same bytes node:http sends', async () => {
+    const { port, gw } = await start();
+    const raw = new Raw(port).write(GET);
+    const text = await raw.until((t) => t.endsWith('}'));
+    raw.sock.destroy();
+    expect(gw.lean).toBe(1);
+    expect(gw.calls).toBe(0);
+    const [head, body] = text.split('\r\n\r\n');
+    expect(head.replace(/Date: [^\r]+/, 'Date: D')).toBe(
+      [
+        'HTTP/1.1 200 OK',
+        'Content-Type: application/json',
+        `Content-Length: ${body.length}`,
+        'X-App: app',
+        'Server: Warden/0.1.0',
+        'Date: D',
+        'Connection: keep-alive',
+        'Keep-Alive: timeout=180',
+      ].join('\r\n'),
+    );
+    expect(head).toMatch(/\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n/);
+    expect(JSON.parse(body)).toMatchObject({ app: 'app', url: '/', method: 'GET', version: '1.1', headers: ['Host', 'x'], info: { remoteAddress: '127.0.0.1', localPort: port, scheme: 'http' } });
+
+    // node:http, answering the same way through `handle`, sends the same head.
+    const plain: ApplicationGateway = {
+      handle(_a, _t, _req, res) {
+        res.writeHead(200, ['Content-Type', 'application/json', 'Content-Length', String(body.length), 'X-App', 'app']);
+        res.end(body);
+      },
+    };
+    const { port: p2 } = await start(undefined, {}, plain as LeanGateway);
+    const r2 = new Raw(p2).write(GET);
+    const t2 = await r2.until((t) => t.endsWith('}'));
+    r2.sock.destroy();
+    expect(t2.replace(/Date: [^\r]+/, 'Date: D')).toBe(text.replace(/Date: [^\r]+/, 'Date: D'));
+  });
+
+  it('passes the application target and the connection facts', async () => {
+    const { port } = await start({ pass: 'applications/multi/back' });
+    const r = await fetchText(port, '/x?y=1');
+    expect(JSON.parse(r.body)).toMatchObject({ app: 'multi', target: 'back', url: '/x?y=1' });
+  });
+
+  it('keeps connections alive and counts them in stats', async () => {
+    const { router, port, gw } = await start();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 5; i++) expect((await fetchText(port, `/k${i}`, { agent })).status).toBe(200);
+    expect(gw.lean).toBe(5);
+    expect(router.stats()).toEqual({ connections: { accepted: 1, active: 0, idle: 1, closed: 0 }, requests: { total: 5 } });
+    agent.destroy();
+    while (router.stats().connections.closed < 1) await new Promise((r) => setImmediate(r));
+    expect(router.stats().connections).toEqual({ accepted: 1, active: 0, idle: 0, closed: 1 });
+  });
+
+  it('answers pipelined requests in order, bodies included', async () => {
+    const { port, gw } = await start();
+    const raw = new Raw(port).write(
+      'GET /1 HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello' +
+        'GET /stream?n=2 HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'HEAD /4 HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'GET /5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    const text = await raw.end();
+    expect(gw.lean).toBe(5);
+    const urls = [...text.matchAll(/"url":"([^"]+)"/g)].map((m) => m[1]);
+    expect(urls).toEqual(['/1', '/2', '/5']); // HEAD has no body; /stream is not JSON
+    expect(text).toContain('"size":5');
+    expect(text).toContain('Transfer-Encoding: chunked\r\n\r\n8\r\nchunk 0\n\r\n8\r\nchunk 1\n\r\n0\r\n\r\n');
+    expect(text.indexOf('chunk 1')).toBeLessThan(text.lastIndexOf('"url":"/5"'));
+    expect(text.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(5);
+    expect(text.trimEnd().endsWith('}')).toBe(true);
+    expect(text).toMatch(/Connection: close\r\n\r\n\{[^{]*"url":"\/5"/);
+  });
+
+  it('HEAD: the head with its Content-Length, no body', async () => {
+    const { port } = await start();
+    const raw = new Raw(port).write('HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n' + GET);
+    const text = await raw.until((t) => t.endsWith('}'));
+    raw.sock.destroy();
+    const first = text.slice(0, text.indexOf('HTTP/1.1', 5));
+    expect(first).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*Content-Length: \d+\r\n[^]*\r\n\r\n$/);
+    expect(text.slice(first.length)).toMatch(/^HTTP\/1\.1 200 OK/);
+  });
+
+  it('204 without body or framing headers, and the connection goes on', async () => {
+    const { port } = await start();
+    const raw = new Raw(port).write('GET /empty HTTP/1.1\r\nHost: x\r\n\r\n' + GET);
+    const text = await raw.until((t) => t.endsWith('}'));
+    raw.sock.destroy();
+    const first = text.slice(0, text.indexOf('HTTP/1.1', 5));
+    expect(first).toMatch(/^HTTP\/1\.1 204 No Content\r\n/);
+    expect(first).not.toMatch(/Content-Length|Transfer-Encoding/);
+  });
+
+  it('HTTP/1.0: closes unless asked to keep alive; a body without length ends with the connection', async () => {
+    const { router, port } = await start();
+    const closeText = await new Raw(port).write('GET / HTTP/1.0\r\n\r\n').end();
+    expect(closeText).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*Connection: close\r\n/);
+    const ka = new Raw(port).write('GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+    await ka.until((t) => t.endsWith('}'));
+    expect(ka.text).toContain('Connection: keep-alive\r\n');
+    ka.write('GET /stream?n=2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+    const all = await ka.end();
+    const second = all.slice(all.indexOf('HTTP/1.1', 5));
+    expect(second).toMatch(/Connection: close\r\n\r\nchunk 0\nchunk 1\n$/);
+    expect(second).not.toContain('Transfer-Encoding');
+    expect(router.stats().requests.total).toBe(3);
+  });
+
+  it('streams a response without length as chunked on HTTP/1.1', async () => {
+    const { port } = await start();
+    const r = await fetchText(port, '/stream?n=3');
+    expect(r.headers['transfer-encoding']).toBe('chunked');
+    expect(r.body).toBe('chunk 0\nchunk 1\nchunk 2\n');
+  });
+
+  it('round-trips a 1 MiB Content-Length body with back-pressure both ways', async () => {
+    const { port, gw } = await start();
+    const body = randomBytes(1 << 20);
+    const r = await new Promise<Buffer>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/echo', method: 'POST', headers: { 'Content-Length': body.length }, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(r.length).toBe(body.length);
+    expect(createHash('sha256').update(r).digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(gw.bodyBytes).toBe(body.length);
+  });
+
+  it('stops reading a client whose body the app does not take, and goes on when it does', async () => {
+    // /echo writes every body chunk to a client that does not read: back-pressure must reach the client socket.
+    const { port, gw } = await start(undefined, { settings: { http: { max_body_size: 64 << 20 } } });
+    const raw = new Raw(port);
+    raw.sock.pause();
+    const total = 32 << 20;
+    raw.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n\r\n`);
+    const piece = Buffer.alloc(1 << 20, 120);
+    let written = 0;
+    const pump = () => {
+      while (written < total) {
+        written += piece.length;
+        if (!raw.sock.write(piece)) return;
+      }
+    };
+    raw.sock.on('drain', pump);
+    pump();
+    // With nobody reading the responses, the router stops reading the body well before its end.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(gw.bodyBytes).toBeLessThan(total / 2);
+    // Reading again lets everything through.
+    let got = 0;
+    raw.sock.removeAllListeners('data');
+    raw.sock.on('data', (d: Buffer) => (got += d.length));
+    raw.sock.resume();
+    while (gw.bodyBytes < total) await new Promise((r) => setTimeout(r, 20));
+    raw.sock.destroy();
+    expect(gw.bodyBytes).toBe(total);
+  });
+
+  it('serves a slow reader a 1 MiB response completely', async () => {
+    const { port } = await start();
+    const raw = connect(port, '127.0.0.1');
+    raw.write('GET /big?n=1048576 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const chunks: Buffer[] = [];
+    raw.on('data', (d: Buffer) => {
+      chunks.push(d);
+      raw.pause();
+      setTimeout(() => raw.resume(), 1); // a slow client
+    });
+    await new Promise((r) => raw.on('close', r));
+    const all = Buffer.concat(chunks);
+    const sep = all.indexOf('\r\n\r\n');
+    expect(all.subarray(0, sep).toString()).toContain('Content-Length: 1048576');
+    expect(all.length - sep - 4).toBe(1048576);
+  });
+
+  it('tells the app when the client goes away mid-response, and keeps serving', async () => {
+    const { router, port, gw } = await start();
+    const raw = new Raw(port).write('GET /big?n=67108864 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await raw.until((t) => t.length > 100000);
+    raw.sock.destroy();
+    while (gw.aborted < 1) await new Promise((r) => setTimeout(r, 5));
+    const never = new Raw(port).write('GET /never HTTP/1.1\r\nHost: x\r\n\r\n');
+    while (gw.lean < 2) await new Promise((r) => setImmediate(r));
+    never.sock.destroy();
+    while (gw.aborted < 2) await new Promise((r) => setTimeout(r, 5));
+    while (router.stats().connections.closed < 2) await new Promise((r) => setImmediate(r));
+    expect(router.stats().connections.active).toBe(0);
+    expect((await fetchText(port, '/')).status).toBe(200);
+  });
+
+  it('answers 502 to a head HTTP forbids and keeps the connection', async () => {
+    const { port } = await start();
+    const raw = new Raw(port).write('GET /bad HTTP/1.1\r\nHost: x\r\n\r\n' + GET);
+    const text = await raw.until((t) => t.endsWith('}'));
+    raw.sock.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\nContent-Type: text\/html\r\nContent-Length: 54\r\nServer: Warden\/0\.1\.0\r\nDate: [^\r]+\r\nConnection: keep-alive\r\nKeep-Alive: timeout=180\r\n\r\n<!DOCTYPE html><title>Error 502<\/title><p>Error 502\.\r\n/);
+    expect(text).not.toContain('Injected');
+  });
+
+  it('a response longer or shorter than its Content-Length is cut and its connection closed', async () => {
+    const { port } = await start();
+    const long = await new Raw(port).write('GET /long HTTP/1.1\r\nHost: x\r\n\r\n' + GET).end();
+    expect(long).toMatch(/\r\n\r\nbbbbbbbbbb$/);
+    const short = await new Raw(port).write('GET /short HTTP/1.1\r\nHost: x\r\n\r\n' + GET).end();
+    expect(short).toMatch(/\r\n\r\nabc$/);
+  });
+
+  it('reads and drops the rest of a body the app answered early, then serves the next request', async () => {
+    const { port } = await start();
+    const raw = new Raw(port).write('POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n' + 'z'.repeat(100000) + GET);
+    const text = await raw.until((t) => t.endsWith('}'));
+    raw.sock.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK[^]*\r\n\r\nearlyHTTP\/1\.1 200 OK/);
+  });
+});
+
+describe('lean path: limits and errors', () => {
+  it('413 for a Content-Length over max_body_size, 400 for a bad target, connection closed', async () => {
+    const { port, gw } = await start(undefined, { settings: { http: { max_body_size: 10 } } });
+    expect(await new Raw(port).write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world').end()).toMatch(
+      /^HTTP\/1\.1 413 Payload Too Large\r\nContent-Type: text\/html\r\nContent-Length: 54\r\nServer: Warden\/0\.1\.0\r\nDate: [^\r]+\r\nConnection: close\r\n\r\n<!DOCTYPE html>/,
+    );
+    expect(await new Raw(port).write('GET /a/%2e%2e/%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n').end()).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[^]*Connection: close\r\n/);
+    expect(JSON.parse((await fetchText(port, '/', { method: 'POST', body: '0123456789' })).body).size).toBe(10);
+    expect(gw.lean).toBe(1); // the refused ones never reached the gateway
+  });
+
+  it('answers 503 when the gateway is not ready and 500 when it throws', async () => {
+    class Failing extends LeanGateway {
+      override handleLean(_a: string, _t: string | undefined, ex: import('../src').LeanExchange): void {
+        if (ex.target === '/throw') throw new Error('boom');
+        ex.fail(503);
+      }
+    }
+    const { port } = await start(undefined, {}, new Failing());
+    const raw = new Raw(port).write('GET /throw HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const text = await raw.end();
+    expect(text).toMatch(/^HTTP\/1\.1 500 Internal Server Error\r\n[^]*Connection: keep-alive[^]*HTTP\/1\.1 503 Service Unavailable\r\n[^]*Connection: close\r\n/);
+  });
+
+  it('never crashes on random bytes and still serves', async () => {
+    const { port } = await start();
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+    const pieces = ['GET ', 'POST ', 'HEAD ', '/', '%', '%2e', '..', '?', ' HTTP/1.1\r\n', ' HTTP/1.0\r\n', 'Host: x\r\n', 'Content-Length: 3\r\n', 'Content-Length: 99999999\r\n', 'Transfer-Encoding: chunked\r\n', 'Connection: close\r\n', '\r\n', '\n', '\0', '\xff', 'abc', 'X_Y: z\r\n'];
+    for (let i = 0; i < 150; i++) {
+      let s = '';
+      const n = 1 + (rnd() % 14);
+      for (let k = 0; k < n; k++) s += pieces[rnd() % pieces.length];
+      await rawRequest(port, Buffer.from(s + '\r\n\r\n', 'latin1'), '127.0.0.1', true).catch(() => undefined);
+    }
+    expect((await fetchText(port, '/')).status).toBe(200);
+  });
+});
+
+describe('lean path: hand-off to node:http', () => {
+  it.each([
+    ['a chunked request body', 'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', /"body":"abc"/],
+    ['Expect: 100-continue', 'POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nxyz', /HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK[^]*"body":"xyz"/],
+    ['an absolute-form target', 'GET http://x/abs HTTP/1.1\r\nHost: x\r\n\r\n', /"url":"http:\/\/x\/abs"/],
+    ['obs-text in a field', 'GET /o HTTP/1.1\r\nHost: x\r\nX-A: caf\xe9\r\n\r\n', /"url":"\/o"/],
+  ])('%s goes to node:http, after lean requests on the same connection', async (_n, req, want) => {
+    const { port, gw } = await start();
+    const raw = new Raw(port).write(GET);
+    await raw.until((t) => t.endsWith('}'));
+    raw.write(req + 'GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const text = await raw.end();
+    expect(text).toMatch(want);
+    expect(text).toMatch(/"url":"\/after"/);
+    expect(gw.lean).toBe(1);
+    expect(gw.calls).toBe(2); // the hand-off request and the one after it: node:http keeps the connection
+  });
+
+  it('node:http answers what it refuses (400, 431) and the router lives on', async () => {
+    const { port } = await start();
+    expect(await new Raw(port).write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab').end()).toMatch(/^HTTP\/1\.1 400/);
+    expect(await new Raw(port).write(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(40000)}\r\n\r\n`).end()).toMatch(/^HTTP\/1\.1 431/);
+    expect(await new Raw(port).write('GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n').end()).toMatch(/^HTTP\/1\.1 400/);
+    expect(await new Raw(port).write('GET / HTTP/1.1\r\n\r\n').end()).toMatch(/^HTTP\/1\.1 400/);
+    // A head split into single bytes is handed over whole.
+    const raw = new Raw(port);
+    for (const c of 'POST /split HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n1\r\nq\r\n0\r\n\r\n') {
+      raw.write(c);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await raw.end()).toMatch(/"url":"\/split"[^]*"body":"q"/);
+  });
+
+  it('uses node:http for listeners with routes, forwarded or an access log, and for gateways without handleLean', async () => {
+    const { port, gw } = await start({ pass: 'routes' }, { routes: [{ action: { pass: 'applications/app' } }] });
+    expect((await fetchText(port, '/')).status).toBe(200);
+    expect(gw.lean).toBe(0);
+    expect(gw.calls).toBe(1);
+    const { port: p2, gw: g2 } = await start(undefined, {}, new EchoGateway() as LeanGateway);
+    expect((await fetchText(p2, '/')).status).toBe(200);
+    expect(g2.calls).toBe(1);
+  });
+
+  it('a connection switches to node:http when a reconfiguration takes the lean path away', async () => {
+    const gw = new LeanGateway();
+    const router = new HttpRouter({ gateway: gw });
+    routers.push(router);
+    const cfg = (pass: string) => ({ applications: { app: {} }, routes: [{ action: { pass: 'applications/app' } }], listeners: { '127.0.0.1:0': { pass } } });
+    await (await router.prepare(cfg('applications/app'))).commit();
+    const port = router.addresses()['127.0.0.1:0'].port;
+    const raw = new Raw(port).write(GET);
+    await raw.until((t) => t.endsWith('}'));
+    await (await router.prepare(cfg('routes'))).commit();
+    raw.write('GET /now HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(await raw.end()).toMatch(/"url":"\/now"/);
+    expect(gw.lean).toBe(1);
+    expect(gw.calls).toBe(1);
+    expect(router.stats().connections.accepted).toBe(1);
+  });
+});
+
+describe('lean path: timeouts and closing', () => {
+  it('header_read_timeout: a partial head gets 408 and the connection closes; a trickling one too', async () => {
+    const { port } = await start(undefined, { settings: { http: { header_read_timeout: 0.3 } } });
+    const t0 = Date.now();
+    expect(await new Raw(port).write('GET / HTTP/1.1\r\nHost: x\r\n').end()).toMatch(/^(HTTP\/1\.1 408 Request Timeout\r\n[^]*)?$/);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    const trickle = new Raw(port).write('GET / HTTP/1.1\r\n');
+    const timer = setInterval(() => trickle.write('X-A: 1\r\n'), 50);
+    await trickle.end();
+    clearInterval(timer);
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(await new Raw(port).end()).toBe(''); // connected and silent: dropped too
+  });
+
+  it('body_read_timeout: a client that stops sending its body is dropped', async () => {
+    const { port } = await start(undefined, { settings: { http: { body_read_timeout: 0.3 } } });
+    expect(await new Raw(port).write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc').end()).toBe('');
+  });
+
+  it('idle_timeout closes kept-alive connections; send_timeout drops a client that stops reading', async () => {
+    const { router, port } = await start(undefined, { settings: { http: { idle_timeout: 0.2, send_timeout: 0.3 } } });
+    const raw = new Raw(port).write(GET);
+    await raw.until((t) => t.endsWith('}'));
+    expect(raw.text).toContain('Keep-Alive: timeout=0\r\n');
+    await raw.end();
+    const stuck = new Raw(port);
+    stuck.sock.pause();
+    stuck.write('GET /big?n=67108864 HTTP/1.1\r\nHost: x\r\n\r\n');
+    // The paused client does not see the close; the router's counters do.
+    while (router.stats().connections.closed < 2) await new Promise((r) => setTimeout(r, 20));
+    expect(router.stats().connections.active).toBe(0);
+    stuck.sock.destroy();
+  });
+
+  it('does not time out a client waiting for a slow app', async () => {
+    class Slow extends LeanGateway {
+      override handleLean(a: string, t: string | undefined, ex: import('../src').LeanExchange): void {
+        setTimeout(() => super.handleLean(a, t, ex), 600);
+      }
+    }
+    const { port } = await start(undefined, { settings: { http: { send_timeout: 0.2, idle_timeout: 0.2 } } }, new Slow());
+    expect((await fetchText(port, '/slow')).status).toBe(200);
+  });
+
+  it('an in-flight request on a removed listener finishes, then its connection closes; idle ones close at once', async () => {
+    const gw = new LeanGateway();
+    const router = new HttpRouter({ gateway: gw });
+    routers.push(router);
+    await (await router.prepare({ applications: { app: {} }, listeners: { '127.0.0.1:0': { pass: 'applications/app' } } })).commit();
+    const port = router.addresses()['127.0.0.1:0'].port;
+    const idle = new Raw(port).write(GET);
+    await idle.until((t) => t.endsWith('}'));
+    const busy = new Raw(port).write('GET /never HTTP/1.1\r\nHost: x\r\n\r\n');
+    while (gw.lean < 2) await new Promise((r) => setImmediate(r));
+    await (await router.prepare({ applications: { app: {} }, listeners: {} })).commit();
+    await idle.end();
+    expect(busy.closed).toBe(false);
+    const ex = gw.exchanges[1];
+    ex.respond(200, ['Content-Length', '4']);
+    ex.write(Buffer.from('late'), true);
+    const text = await busy.end();
+    expect(text).toMatch(/Connection: close\r\n\r\nlate$/);
+    while (router.stats().connections.closed < 2) await new Promise((r) => setImmediate(r));
+    expect(router.stats().connections.active).toBe(0);
+  });
+
+  it('close() waits for in-flight lean requests up to the grace period, then drops them', async () => {
+    const gw = new LeanGateway();
+    const router = new HttpRouter({ gateway: gw });
+    await (await router.prepare({ applications: { app: {} }, listeners: { '127.0.0.1:0': { pass: 'applications/app' } } })).commit();
+    const port = router.addresses()['127.0.0.1:0'].port;
+    const pending = fetchText(port, '/never');
+    pending.catch(() => undefined);
+    while (gw.lean === 0) await new Promise((r) => setImmediate(r));
+    const t0 = Date.now();
+    await router.close(200);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    await expect(pending).rejects.toHaveProperty('code', 'ECONNRESET');
+    expect(gw.aborted).toBe(1);
+    expect(router.stats().connections.closed).toBe(1);
+  });
+});
