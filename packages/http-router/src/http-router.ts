@@ -5,6 +5,7 @@ import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings,
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { sendError } from './internal/error-page';
 import { FastConnection, LeanConnections, kLean, type FastExchange, type LeanHost } from './internal/fast-connection';
+import { LeanRequestView } from './internal/lean-request-view';
 import { ListenerEntry, type ConnState as BaseConnState } from './internal/listener-entry';
 import type { ApplicationGateway, RequestInfo, RouterLogger } from './internal/ports';
 import { proxyRequest } from './internal/proxy';
@@ -209,7 +210,8 @@ export class HttpRouter implements LeanHost {
       entry.listener = l;
       entry.live = true;
       entry.fast = l.pass.target?.kind === 'app' && !l.forwarded && !compiled.accessLog;
-      entry.lean = entry.fast && this.leanCapable;
+      // The lean path: a pass straight to an app, or through routes when nothing needs the per-request log.
+      entry.lean = this.leanCapable && !l.forwarded && !compiled.accessLog && (entry.fast || !s.logRoute);
       applyTimeouts(entry.http, compiled);
     }
   }
@@ -259,10 +261,54 @@ export class HttpRouter implements LeanHost {
   }
 
   /** @internal LeanHost */
-  leanTarget(entry: ListenerEntry): { app: string; target: string | undefined } | null {
-    if (!entry.lean || !entry.live || this.active === null) return null;
-    const t = entry.listener.pass.target;
-    return t !== null && t.kind === 'app' ? t : null;
+  leanTarget(entry: ListenerEntry, st: BaseConnState, ex: FastExchange): { app: string; target: string | undefined } | null {
+    const cfg = this.active;
+    if (!entry.lean || !entry.live || cfg === null) return null;
+    const pass = entry.listener.pass;
+    const t = pass.target;
+    if (t !== null && t.kind === 'app') return t;
+    try {
+      return this.leanRoute(pass, cfg, st as ConnState, ex);
+    } catch {
+      return null; // e.g. a variable only a response has ($status) in a pass: node:http's path reports it
+    }
+  }
+
+  /**
+   * Follows routes for a lean request as runPass/runAction would, without side effects: the app when the matched
+   * step (and every step on the way) is a plain `pass` (a `rewrite` allowed), else null so that node:http serves
+   * the request (return, share, proxy, upstreams, response_headers, 404, 400, loops, repeated header fields).
+   */
+  private leanRoute(pass: Pass, cfg: CompiledConfig, st: ConnState, ex: FastExchange): { app: string; target: string | undefined } | null {
+    const view = LeanRequestView.of(ex);
+    if (view === null) return null;
+    const info = connInfo(st, st.sock);
+    const ctx = new RequestContext(view as unknown as IncomingMessage, null as unknown as ServerResponse, info.remoteAddress, info.remotePort, info.localAddress, info.localPort, 'http');
+    if (!ctx.parse()) return null;
+    let p = pass;
+    for (let depth = 0; depth <= MAX_PASS_DEPTH; depth++) {
+      const target = p.target !== null ? p.target : cfg.resolvePass(p.dynamic!(ctx));
+      if (target === null) return null;
+      if (target.kind === 'app') {
+        ex.target = ctx.target;
+        ex.targetChecked = true;
+        return target;
+      }
+      if (target.kind !== 'route') return null;
+      const uri = ctx.path;
+      let action: Action | null = null;
+      for (const step of target.steps) {
+        if (step.uriPrefix !== null && !uri.startsWith(step.uriPrefix)) continue;
+        if (step.test === null || step.test(ctx)) {
+          action = step.action;
+          break;
+        }
+      }
+      if (action === null || action.kind !== 'pass' || action.responseHeaders !== null) return null;
+      if (action.rewrite !== null && !ctx.rewrite(action.rewrite(ctx))) return null;
+      p = action.pass!;
+    }
+    return null;
   }
 
   /** @internal LeanHost */

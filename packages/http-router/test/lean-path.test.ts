@@ -361,28 +361,74 @@ describe('lean path: hand-off to node:http', () => {
     expect(await raw.end()).toMatch(/"url":"\/split"[^]*"body":"q"/);
   });
 
-  it('uses node:http for listeners with routes, forwarded or an access log, and for gateways without handleLean', async () => {
-    const { port, gw } = await start({ pass: 'routes' }, { routes: [{ action: { pass: 'applications/app' } }] });
-    expect((await fetchText(port, '/')).status).toBe(200);
-    expect(gw.lean).toBe(0);
-    expect(gw.calls).toBe(1);
+  it('uses node:http for listeners with forwarded, an access log or log_route, and for gateways without handleLean', async () => {
+    const routes = [{ action: { pass: 'applications/app' } }];
+    const fw = { pass: 'applications/app', forwarded: { client_ip: 'X-Forwarded-For', source: ['127.0.0.1'] } };
+    for (const [listener, rest] of [
+      [fw, {}],
+      [{ pass: 'routes' }, { routes, settings: { http: { log_route: true } } }],
+      [{ pass: 'applications/app' }, { access_log: { path: '/dev/null' } }],
+    ] as const) {
+      const { port, gw } = await start(listener, rest);
+      expect((await fetchText(port, '/')).status).toBe(200);
+      expect([gw.lean, gw.calls]).toEqual([0, 1]);
+    }
     const { port: p2, gw: g2 } = await start(undefined, {}, new EchoGateway() as LeanGateway);
     expect((await fetchText(p2, '/')).status).toBe(200);
     expect(g2.calls).toBe(1);
+  });
+
+  it('routes: a matched step passing to an app is lean (rewrite included); other actions go to node:http', async () => {
+    const routes = {
+      main: [
+        { match: { uri: '/ret' }, action: { return: 209 } },
+        { match: { uri: '/rh' }, action: { pass: 'applications/app', response_headers: { 'X-Rh': '1' } } },
+        { match: { uri: '/old/*' }, action: { rewrite: '/new$uri', pass: 'routes/sub' } },
+        { match: { headers: { 'X-To': 'other' } }, action: { pass: 'applications/$header_x_to' } },
+        { match: { uri: '/app*' }, action: { pass: 'applications/app' } },
+      ],
+      sub: [{ action: { pass: 'applications/multi/front' } }],
+    };
+    const { port, gw } = await start({ pass: 'routes/main' }, { routes });
+    const lean = async (path: string, headers: Record<string, string> = {}) => {
+      const before = [gw.lean, gw.calls];
+      const r = await fetchText(port, path, { headers });
+      return { r, lean: gw.lean - before[0], node: gw.calls - before[1] };
+    };
+    let x = await lean('/app/1');
+    expect([x.lean, x.node]).toEqual([1, 0]);
+    expect(JSON.parse(x.r.body)).toMatchObject({ app: 'app', url: '/app/1' });
+    x = await lean('/old/a?q=1');
+    expect([x.lean, x.node]).toEqual([1, 0]);
+    expect(JSON.parse(x.r.body)).toMatchObject({ app: 'multi', target: 'front', url: '/new/old/a' });
+    x = await lean('/z', { 'X-To': 'other' });
+    expect([x.lean, x.node]).toEqual([1, 0]);
+    expect(JSON.parse(x.r.body).app).toBe('other');
+    x = await lean('/rh');
+    expect([x.lean, x.node, x.r.headers['x-rh']]).toEqual([0, 1, '1']);
+    x = await lean('/ret');
+    expect([x.lean, x.r.status]).toEqual([0, 209]);
+    x = await lean('/nowhere');
+    expect([x.lean, x.r.status]).toEqual([0, 404]);
+    // Repeated field names: node:http's joining rules decide, so node:http serves it.
+    const rep = await new Raw(port).write('GET /app/r HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nx-a: 2\r\nConnection: close\r\n\r\n').end();
+    expect(rep).toMatch(/"url":"\/app\/r"/);
+    expect(gw.lean).toBe(3);
   });
 
   it('a connection switches to node:http when a reconfiguration takes the lean path away', async () => {
     const gw = new LeanGateway();
     const router = new HttpRouter({ gateway: gw });
     routers.push(router);
-    const cfg = (pass: string) => ({ applications: { app: {} }, routes: [{ action: { pass: 'applications/app' } }], listeners: { '127.0.0.1:0': { pass } } });
+    const routes = [{ action: { pass: 'applications/app', response_headers: { 'X-R': '1' } } }];
+    const cfg = (pass: string) => ({ applications: { app: {} }, routes, listeners: { '127.0.0.1:0': { pass } } });
     await (await router.prepare(cfg('applications/app'))).commit();
     const port = router.addresses()['127.0.0.1:0'].port;
     const raw = new Raw(port).write(GET);
     await raw.until((t) => t.endsWith('}'));
     await (await router.prepare(cfg('routes'))).commit();
     raw.write('GET /now HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    expect(await raw.end()).toMatch(/"url":"\/now"/);
+    expect(await raw.end()).toMatch(/X-R: 1\r\n[^]*"url":"\/now"/);
     expect(gw.lean).toBe(1);
     expect(gw.calls).toBe(1);
     expect(router.stats().connections.accepted).toBe(1);

@@ -14,8 +14,11 @@ export interface LeanHost {
   readonly leanConnections: LeanConnections;
   /** Settings of the running config (null: none yet). */
   leanSettings(): HttpSettings | null;
-  /** The application a request on `entry` goes to on the lean path, or null when it must take node:http. */
-  leanTarget(entry: ListenerEntry): { app: string; target: string | undefined } | null;
+  /**
+   * The application a request on `entry` goes to on the lean path (routes matched; a rewrite changes ex.target),
+   * or null when it must take node:http.
+   */
+  leanTarget(entry: ListenerEntry, st: ConnState, ex: FastExchange): { app: string; target: string | undefined } | null;
   /** Connection facts of `st` (built once). */
   leanInfo(st: ConnState): RequestInfo;
   /** A request started / its response completed (counters). */
@@ -212,7 +215,17 @@ export class FastConnection {
     if (this.phase === CLOSED) return; // after Connection: close: the rest is not read
     const b = this.buf;
     this.buf = b === null ? chunk : Buffer.concat([b, chunk]);
-    this.drive();
+    this.safeDrive();
+  }
+
+  private safeDrive(): void {
+    try {
+      this.drive();
+    } catch (err) {
+      // A bug must cost this connection only, never the process (nor the app channel whose callback got here).
+      this.host.leanError(err, 'lean connection failed');
+      this.sock.destroy();
+    }
   }
 
   /** Consumes buffered bytes as far as the current state allows. */
@@ -249,7 +262,7 @@ export class FastConnection {
           this.handOff();
           return;
         }
-        const t = this.host.leanTarget(this.entry);
+        const t = this.host.leanTarget(this.entry, this.st, ex);
         if (t === null) {
           this.handOff();
           return;
@@ -278,7 +291,7 @@ export class FastConnection {
       return;
     }
     const t = ex.target;
-    if (t.indexOf('%') !== -1 || t.indexOf('/.') !== -1) {
+    if (!ex.targetChecked && (t.indexOf('%') !== -1 || t.indexOf('/.') !== -1)) {
       const q = t.indexOf('?');
       if (normalizePath(q === -1 ? t : t.slice(0, q)) === null) {
         ex.sendError(400, true);
@@ -340,7 +353,7 @@ export class FastConnection {
       this.finish();
       return;
     }
-    this.drive();
+    this.safeDrive();
   }
 
   /** Ends our side once the written bytes are out; what the client still sends is ignored. */
@@ -517,6 +530,8 @@ export class FastExchange implements LeanExchange, LeanHead {
   contentLength = 0;
   keepAlive = true;
   info!: RequestInfo;
+  /** @internal Set by route matching, which validated the target already (and may have rewritten it). */
+  targetChecked = false;
   /** @internal */ handler: LeanHandler | null = null;
   /** @internal The response is complete, or the client went away. */
   done = false;
