@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,13 +16,15 @@ var (
 	bufioPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufferBytes) }}
 	headPool  = sync.Pool{New: func() any { b := make([]byte, 0, bufferBytes); return &b }}
 	copyPool  = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	listPool  = sync.Pool{New: func() any { b := make([]string, 0, 16); return &b }}
 )
 
 // bufferBytes is how much body the writer holds before committing the head, as net/http's chunking buffer: a
 // handler that writes less than this and returns gets a Content-Length instead of a streamed body.
 const bufferBytes = 4096
 
-// responseStream is the part of *shm.Stream the writer uses (an interface so tests can record the calls).
+// responseStream is the part of *shm.Stream the writer uses (an interface so tests can record the calls). The
+// headers list passed to WriteHeader is reused by the writer after the call: the stream must copy what it keeps.
 type responseStream interface {
 	WriteHeader(status int, headers []string) error
 	Write(p []byte) (int, error)
@@ -49,7 +50,13 @@ type responseWriter struct {
 }
 
 func newResponseWriter(s responseStream, r *http.Request) *responseWriter {
-	return &responseWriter{s: s, req: r, header: make(http.Header)}
+	w := &responseWriter{}
+	w.init(s, r)
+	return w
+}
+
+func (w *responseWriter) init(s responseStream, r *http.Request) {
+	w.s, w.req, w.header = s, r, make(http.Header)
 }
 
 func (w *responseWriter) Header() http.Header { return w.header }
@@ -124,8 +131,11 @@ func (w *responseWriter) commit(final bool) error {
 		return w.err
 	}
 	w.committed = true
-	w.completeHeader(final)
-	if err := w.s.WriteHeader(w.status, flatten(w.header)); err != nil {
+	lp := listPool.Get().(*[]string)
+	list := w.headList(final, (*lp)[:0])
+	err := w.s.WriteHeader(w.status, list)
+	putList(lp, list)
+	if err != nil {
 		w.err = err
 		return err
 	}
@@ -140,27 +150,38 @@ func (w *responseWriter) commit(final bool) error {
 	return w.err
 }
 
-// completeHeader adds what net/http would before sending the head: a sniffed Content-Type, the Content-Length of
-// a body that is complete in the buffer; drops body headers when the status allows no body.
-func (w *responseWriter) completeHeader(final bool) {
+// headList returns the response head as a flat list (appended to list): the handler's headers plus what net/http
+// adds before sending the head — a sniffed Content-Type, the Content-Length of a body that is complete in the
+// buffer — without body headers when the status allows no body. The handler's map is left as it is (net/http too
+// sends these additions without putting them into it).
+func (w *responseWriter) headList(final bool, list []string) []string {
 	h := w.header
+	var x headExtras
 	if !bodyAllowed(w.status) {
-		if w.status != http.StatusNotModified {
-			h.Del("Content-Length")
-		}
-		h.Del("Transfer-Encoding")
+		x.dropLength = w.status != http.StatusNotModified
+		x.dropTE = true
 	} else {
-		if h.Get("Content-Type") == "" && len(w.buf) > 0 && h.Get("Transfer-Encoding") == "" {
+		te := h.Get("Transfer-Encoding")
+		if te == "" && len(w.buf) > 0 {
 			if _, haveType := h["Content-Type"]; !haveType {
-				h.Set("Content-Type", http.DetectContentType(w.buf))
+				x.contentType = http.DetectContentType(w.buf)
 			}
 		}
-		if final && h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == "" {
+		if final && te == "" && h.Get("Content-Length") == "" {
 			if w.req.Method != http.MethodHead || w.written > 0 {
-				h.Set("Content-Length", strconv.FormatInt(w.written, 10))
+				x.contentLength = strconv.FormatInt(w.written, 10)
 			}
 		}
 	}
+	return flatten(h, &x, list)
+}
+
+// headExtras are changes to the handler's headers made while flattening them.
+type headExtras struct {
+	contentType   string // add (the map has no Content-Type)
+	contentLength string // replace the map's Content-Length, if any
+	dropLength    bool   // leave out Content-Length
+	dropTE        bool   // leave out Transfer-Encoding
 }
 
 // ReadFrom implements io.ReaderFrom so that io.Copy(w, r.Body) uses a pooled buffer instead of allocating 32 KiB.
@@ -223,12 +244,14 @@ func (w *responseWriter) finish() {
 	if ws, ok := w.s.(wholeResponder); ok && !w.committed {
 		// The whole body is in w.buf: head, body and end go out together.
 		w.committed = true
-		w.completeHeader(true)
+		lp := listPool.Get().(*[]string)
+		list := w.headList(true, (*lp)[:0])
 		body := w.buf
 		if w.noBody {
 			body = nil
 		}
-		w.err = ws.WriteResponse(w.status, flatten(w.header), body)
+		w.err = ws.WriteResponse(w.status, list, body)
+		putList(lp, list)
 		w.buf = nil
 		return
 	}
@@ -241,20 +264,87 @@ func (w *responseWriter) finish() {
 	w.s.Close()
 }
 
-// flatten turns the header map into a flat list with canonical names in sorted order (deterministic output).
-func flatten(h http.Header) []string {
-	keys := make([]string, 0, len(h))
-	n := 0
-	for k, v := range h {
-		keys = append(keys, k)
-		n += len(v)
+// putList returns a head list to the pool (the stream copied it into the ring; nothing keeps it).
+func putList(lp *[]string, list []string) {
+	if cap(list) > 256 {
+		return // an unusually large head: let it go
 	}
-	sort.Strings(keys)
-	out := make([]string, 0, 2*n)
+	for i := range list {
+		list[i] = ""
+	}
+	*lp = list[:0]
+	listPool.Put(lp)
+}
+
+// flatten appends the header map, changed as x says, to out as a flat list: canonical names in sorted order
+// (deterministic output), values trimmed.
+func flatten(h http.Header, x *headExtras, out []string) []string {
+	n := len(h) + 2
+	var keys []string
+	if n <= 16 {
+		var keyArr [16]string // on the stack: sorted with an insertion sort below, which does not keep it
+		keys = keyArr[:0]
+	} else {
+		keys = make([]string, 0, n)
+	}
+	for k := range h {
+		switch {
+		case k == "Content-Length" && (x.dropLength || x.contentLength != ""):
+			continue
+		case k == "Transfer-Encoding" && x.dropTE:
+			continue
+		}
+		keys = append(keys, k)
+	}
+	if x.contentType != "" {
+		keys = append(keys, "Content-Type")
+	}
+	if x.contentLength != "" {
+		keys = append(keys, "Content-Length")
+	}
+	sortKeys(keys)
 	for _, k := range keys {
+		switch {
+		case k == "Content-Type" && x.contentType != "":
+			out = append(out, k, x.contentType)
+			continue
+		case k == "Content-Length" && x.contentLength != "":
+			out = append(out, k, x.contentLength)
+			continue
+		}
 		for _, v := range h[k] {
 			out = append(out, k, strings.TrimSpace(v))
 		}
 	}
 	return out
+}
+
+// sortKeys sorts header names: an insertion sort for the usual handful (no allocation, unlike sort.Strings, whose
+// interface conversion would move the caller's array to the heap), a merge of sorted halves above that.
+func sortKeys(keys []string) {
+	if len(keys) > 16 {
+		mid := len(keys) / 2
+		sortKeys(keys[:mid])
+		sortKeys(keys[mid:])
+		merged := make([]string, 0, len(keys))
+		i, j := 0, mid
+		for i < mid && j < len(keys) {
+			if keys[j] < keys[i] {
+				merged = append(merged, keys[j])
+				j++
+			} else {
+				merged = append(merged, keys[i])
+				i++
+			}
+		}
+		merged = append(merged, keys[i:mid]...)
+		merged = append(merged, keys[j:]...)
+		copy(keys, merged)
+		return
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
 }

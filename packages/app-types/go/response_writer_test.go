@@ -23,7 +23,7 @@ type recorder struct {
 func (r *recorder) WriteHeader(status int, headers []string) error {
 	r.heads++
 	r.status = status
-	r.headers = headers
+	r.headers = append([]string(nil), headers...) // the writer reuses the list once the call returns
 	return nil
 }
 func (r *recorder) Write(p []byte) (int, error) { r.writes++; return r.body.Write(p) }

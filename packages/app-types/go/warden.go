@@ -15,7 +15,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"warden.dev/warden/shm"
@@ -40,69 +39,28 @@ func Serve(ch *shm.Channel, handler http.Handler) error {
 	if handler == nil {
 		handler = http.DefaultServeMux
 	}
-	var wg sync.WaitGroup
 	if err := ch.Ready(); err != nil {
 		return err
 	}
-	// Each request runs in its own goroutine. Goroutines that finished a request wait a while for the next one
-	// instead of exiting (up to maxParked of them): a fresh goroutine per request would grow its stack again every
-	// time, which costs more than the handler in small requests.
-	next := make(chan *shm.Stream)
-	var parked int32
-	var worker func(s *shm.Stream)
-	worker = func(s *shm.Stream) {
-		for {
-			serveStream(s, handler)
-			wg.Done()
-			if atomic.AddInt32(&parked, 1) > maxParked {
-				atomic.AddInt32(&parked, -1)
-				return
-			}
-			var ok bool
-			s, ok = <-next
-			atomic.AddInt32(&parked, -1)
-			if !ok {
-				return
-			}
-		}
+	// The channel runs each request in its own goroutine and reuses the goroutines (a fresh one per request would
+	// grow its stack again every time, which costs more than the handler in small requests).
+	if err := ch.Serve(func(s *shm.Stream) { serveStream(s, handler) }); err != nil {
+		return err
 	}
-	defer close(next)
-	for {
-		s, err := ch.Accept()
-		if err != nil {
-			wg.Wait()
-			if cerr := ch.Err(); cerr != nil {
-				return cerr
-			}
-			if ch.ShutdownRequested() {
-				ch.Close()
-			}
-			return nil
-		}
-		wg.Add(1)
-		select {
-		case next <- s:
-		default:
-			go worker(s)
-		}
+	if ch.ShutdownRequested() {
+		ch.Close()
 	}
+	return nil
 }
-
-// maxParked bounds the goroutines kept waiting for the next request.
-const maxParked = 256
 
 // requestBody is the http.Request Body over a stream.
 type requestBody struct {
 	s      *shm.Stream
-	mu     sync.Mutex
-	closed bool
+	closed int32 // atomic
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	closed := b.closed
-	b.mu.Unlock()
-	if closed {
+	if atomic.LoadInt32(&b.closed) != 0 {
 		return 0, http.ErrBodyReadAfterClose
 	}
 	n, err := b.s.Read(p)
@@ -113,45 +71,77 @@ func (b *requestBody) Read(p []byte) (int, error) {
 }
 
 func (b *requestBody) Close() error {
-	b.mu.Lock()
-	b.closed = true
-	b.mu.Unlock()
+	atomic.StoreInt32(&b.closed, 1)
 	return nil
 }
 
-func newRequest(s *shm.Stream) (*http.Request, context.CancelFunc, error) {
+// exchange holds what serving one request needs besides the *http.Request itself, in one allocation.
+type exchange struct {
+	url  url.URL
+	body requestBody
+	w    responseWriter
+}
+
+// newRequest builds the *http.Request of a stream (the URL and body inside x).
+func newRequest(s *shm.Stream, x *exchange) (*http.Request, context.CancelFunc, error) {
 	h := s.Head()
-	major, minor, ok := http.ParseHTTPVersion(h.Proto)
+	major, minor, ok := parseProto(h.Proto)
 	if !ok {
 		return nil, nil, fmt.Errorf("bad HTTP version %q", h.Proto)
 	}
-	u, err := url.ParseRequestURI(h.Target)
-	if err != nil {
+	if err := parseTarget(h.Target, &x.url); err != nil {
 		return nil, nil, fmt.Errorf("bad request target %q: %v", h.Target, err)
 	}
-	hdr := make(http.Header, len(h.Headers)/2)
-	for i := 0; i+1 < len(h.Headers); i += 2 {
-		k := http.CanonicalHeaderKey(h.Headers[i])
-		hdr[k] = append(hdr[k], h.Headers[i+1])
+	u := &x.url
+	// The header map as net/http builds it: canonical keys, repeated headers in order; Host and a non-empty
+	// Transfer-Encoding move out of the map. The values of all headers share one backing array.
+	n := len(h.Headers) / 2
+	hdr := make(http.Header, n)
+	vals := make([]string, n)
+	var host, conn string
+	haveHost, haveConn, haveTE := false, false, false
+	for i := 0; i < n; i++ {
+		k := http.CanonicalHeaderKey(h.Headers[2*i])
+		v := h.Headers[2*i+1]
+		switch k {
+		case "Host":
+			if !haveHost {
+				host, haveHost = v, true
+			}
+			continue
+		case "Connection":
+			if !haveConn {
+				conn, haveConn = v, true
+			}
+		case "Transfer-Encoding":
+			haveTE = true
+		}
+		if old, ok := hdr[k]; ok {
+			hdr[k] = append(old, v)
+			continue
+		}
+		vals[i] = v
+		hdr[k] = vals[i : i+1 : i+1]
 	}
-	host := u.Host
-	if host == "" {
-		host = hdr.Get("Host")
+	if u.Host != "" {
+		host = u.Host
 	}
-	delete(hdr, "Host") // net/http moves Host out of the header map
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &http.Request{
+	var r http.Request
+	r = http.Request{
 		Method: h.Method, URL: u, Proto: h.Proto, ProtoMajor: major, ProtoMinor: minor, Header: hdr,
 		Host: host, RemoteAddr: h.RemoteAddr, RequestURI: h.Target, ContentLength: h.ContentLength,
 	}
 	if h.ContentLength == 0 {
 		r.Body = http.NoBody
 	} else {
-		r.Body = &requestBody{s: s}
+		x.body.s = s
+		r.Body = &x.body
 	}
-	if te := hdr.Get("Transfer-Encoding"); te != "" {
-		r.TransferEncoding = []string{strings.ToLower(te)}
-		delete(hdr, "Transfer-Encoding")
+	if haveTE {
+		if te := hdr.Get("Transfer-Encoding"); te != "" {
+			r.TransferEncoding = []string{strings.ToLower(te)}
+			delete(hdr, "Transfer-Encoding")
+		}
 	}
 	if h.TLS {
 		sn := host
@@ -160,13 +150,75 @@ func newRequest(s *shm.Stream) (*http.Request, context.CancelFunc, error) {
 		}
 		r.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: sn}
 	}
-	r.Close = hdr.Get("Connection") == "close"
+	r.Close = conn == "close"
+	ctx, cancel := context.WithCancel(context.Background())
 	s.OnAbort(cancel) // client gone: the handler's context is cancelled
 	return r.WithContext(ctx), cancel, nil
 }
 
+// parseProto is http.ParseHTTPVersion with the two versions wardend forwards answered at once.
+func parseProto(p string) (int, int, bool) {
+	switch p {
+	case "HTTP/1.1":
+		return 1, 1, true
+	case "HTTP/1.0":
+		return 1, 0, true
+	}
+	return http.ParseHTTPVersion(p)
+}
+
+// parseTarget is url.ParseRequestURI into u. Origin-form targets made only of characters that need no escaping in
+// a path (the common case) are split at the first '?' directly, giving the URL ParseRequestURI would; anything
+// else (escapes, absolute-form, "*", control bytes) goes through url.ParseRequestURI.
+func parseTarget(t string, u *url.URL) error {
+	if len(t) > 0 && t[0] == '/' {
+		i := 1
+		for i < len(t) && pathByte(t[i]) {
+			i++
+		}
+		if i == len(t) {
+			*u = url.URL{Path: t}
+			return nil
+		}
+		if t[i] == '?' {
+			q := t[i+1:]
+			ok := true
+			for j := 0; j < len(q); j++ {
+				if c := q[j]; c < 0x20 || c == 0x7f {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				*u = url.URL{Path: t[:i], RawQuery: q, ForceQuery: q == ""}
+				return nil
+			}
+		}
+	}
+	p, err := url.ParseRequestURI(t)
+	if err != nil {
+		return err
+	}
+	*u = *p
+	return nil
+}
+
+// pathByte reports whether c stands for itself in a URL path (url.URL.EscapedPath leaves it as is, so RawPath
+// stays empty).
+func pathByte(c byte) bool {
+	if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+		return true
+	}
+	switch c {
+	case '-', '_', '.', '~', '$', '&', '+', ',', '/', ':', ';', '=', '@':
+		return true
+	}
+	return false
+}
+
 func serveStream(s *shm.Stream, handler http.Handler) {
-	r, cancel, err := newRequest(s)
+	x := &exchange{}
+	r, cancel, err := newRequest(s, x)
 	if err != nil {
 		s.WriteHeader(http.StatusBadRequest, []string{"Content-Type", "text/plain; charset=utf-8"})
 		s.Write([]byte(err.Error() + "\n"))
@@ -174,7 +226,8 @@ func serveStream(s *shm.Stream, handler http.Handler) {
 		return
 	}
 	defer cancel()
-	w := newResponseWriter(s, r)
+	w := &x.w
+	w.init(s, r)
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {

@@ -32,6 +32,13 @@ var ErrPeerGone = errors.New("warden/shm: wardend closed the channel")
 const (
 	drainBudget = 512
 	spinIters   = 64
+	// Small DATA payloads are copied out of the ring into slabs of slabBytes (one allocation for many requests
+	// instead of one each); a slab lives until the last chunk carved from it was read. Larger payloads get their own
+	// allocation. A stream holding unread data pins at most one slab, less than its goroutine's stack.
+	slabBytes = 4096
+	slabMax   = 512
+	// maxParked bounds the Serve goroutines kept waiting for the next request.
+	maxParked = 256
 )
 
 var bellByte = []byte{1}
@@ -57,6 +64,34 @@ type Channel struct {
 	closed     int32 // atomic
 	closeErr   error
 	closeOnce  sync.Once
+
+	// Serve mode: the reader goroutine hands new streams straight to handler goroutines (no Accept in between).
+	handler  func(*Stream) // set once by Serve, under smu
+	active   int32         // atomic: handlers running or about to
+	pmu      sync.Mutex
+	parked   []*worker // goroutines waiting for a stream, the most recently used last (its stack is warm)
+	quitting bool      // Serve returned: goroutines exit instead of parking
+
+	// Reader goroutine only.
+	fresh      []*Stream // streams of the current drain, dispatched when it ends (with their first body bytes)
+	slab       []byte
+	remoteAddr addrCache
+	localAddr  addrCache
+}
+
+// addrCache remembers the last host:port text built (clients keep their connection for many requests; the local
+// address hardly ever changes), so that most requests reuse it instead of building it again.
+type addrCache struct {
+	host string
+	port uint16
+	text string
+}
+
+func (a *addrCache) hostPort(host string, port uint16) string {
+	if a.text == "" || a.port != port || a.host != host {
+		a.host, a.port, a.text = host, port, net.JoinHostPort(host, strconv.Itoa(int(port)))
+	}
+	return a.text
 }
 
 var envRe = regexp.MustCompile(`^v1:fds=(\d+),(\d+)$`)
@@ -137,6 +172,86 @@ func Open(memFd, bellFd int) (*Channel, error) {
 	c.acceptCond = sync.NewCond(&c.smu)
 	go c.readLoop()
 	return c, nil
+}
+
+// Serve calls handle for each request, each in its own goroutine (goroutines that finished are reused for the
+// next request, up to 256 kept waiting), until wardend asks for a shutdown or the channel closes; then it waits for
+// the running handlers to return and returns nil after a shutdown or Close, else the channel's error. Requests
+// queued for Accept before the call are served too. Cheaper than an Accept loop: the goroutine reading the channel
+// hands each new stream straight to a handler goroutine. Do not use Accept after calling Serve.
+func (c *Channel) Serve(handle func(*Stream)) error {
+	c.smu.Lock()
+	if c.handler != nil {
+		c.smu.Unlock()
+		return errors.New("warden/shm: Serve called twice")
+	}
+	c.handler = handle
+	queued := c.acceptQ
+	c.acceptQ = nil
+	atomic.AddInt32(&c.active, int32(len(queued)))
+	c.smu.Unlock()
+	for _, s := range queued {
+		c.dispatch(s)
+	}
+	c.smu.Lock()
+	for !((c.shutdown || c.isClosed()) && atomic.LoadInt32(&c.active) == 0) {
+		c.acceptCond.Wait()
+	}
+	err := c.closeErr
+	c.smu.Unlock()
+	c.pmu.Lock()
+	c.quitting = true
+	for i, w := range c.parked {
+		w.next <- nil
+		c.parked[i] = nil
+	}
+	c.parked = nil
+	c.pmu.Unlock()
+	return err
+}
+
+// worker is a goroutine serving streams one after the other; it parks on next (capacity 1) between them.
+type worker struct{ next chan *Stream }
+
+// dispatch runs the Serve handler for s in the most recently parked goroutine, or a new one if none waits.
+func (c *Channel) dispatch(s *Stream) {
+	c.pmu.Lock()
+	if n := len(c.parked); n > 0 {
+		w := c.parked[n-1]
+		c.parked[n-1] = nil
+		c.parked = c.parked[:n-1]
+		c.pmu.Unlock()
+		w.next <- s
+		return
+	}
+	c.pmu.Unlock()
+	go c.work(s)
+}
+
+func (c *Channel) work(s *Stream) {
+	var w *worker
+	for {
+		c.handler(s)
+		if atomic.AddInt32(&c.active, -1) == 0 {
+			// Serve may wait for the last handler (shutdown): it checks under smu, so take it to wake it.
+			c.smu.Lock()
+			c.acceptCond.Broadcast()
+			c.smu.Unlock()
+		}
+		c.pmu.Lock()
+		if c.quitting || len(c.parked) >= maxParked {
+			c.pmu.Unlock()
+			return
+		}
+		if w == nil {
+			w = &worker{next: make(chan *Stream, 1)}
+		}
+		c.parked = append(c.parked, w)
+		c.pmu.Unlock()
+		if s = <-w.next; s == nil {
+			return
+		}
+	}
 }
 
 // Ready tells wardend that the app serves (READY frame).
@@ -360,23 +475,46 @@ func (c *Channel) readLoop() {
 
 func (c *Channel) drain() (int, error) {
 	n := 0
+	var err error
 	for ; n < drainBudget; n++ {
-		f, err := c.in.next()
-		if err != nil {
-			return n, err
-		}
-		if f == nil {
+		var f []byte
+		if f, err = c.in.next(); err != nil || f == nil {
 			break
 		}
-		if err := c.handle(f); err != nil {
-			return n, err
+		if err = c.handle(f); err != nil {
+			break
 		}
 		c.in.release(uint32(len(f)))
 	}
-	if n > 0 && c.in.publish() {
+	if err == nil && n > 0 && c.in.publish() {
 		c.ring()
 	}
-	return n, nil
+	// New streams start once the whole batch is handled: a small body that came with the request is then already
+	// queued and the handler does not block for it. (After an error they start too, and see the abort.)
+	for i, s := range c.fresh {
+		c.dispatch(s)
+		c.fresh[i] = nil
+	}
+	c.fresh = c.fresh[:0]
+	return n, err
+}
+
+// copyData copies a DATA payload out of the ring (the ring space is released right after).
+func (c *Channel) copyData(b []byte) []byte {
+	n := len(b)
+	if n == 0 {
+		return nil
+	}
+	if n > slabMax {
+		return append([]byte(nil), b...)
+	}
+	if len(c.slab) < n {
+		c.slab = make([]byte, slabBytes)
+	}
+	d := c.slab[:n:n]
+	c.slab = c.slab[n:]
+	copy(d, b)
+	return d
 }
 
 func (c *Channel) lookup(id uint32) *Stream {
@@ -403,28 +541,31 @@ func (c *Channel) handle(f []byte) error {
 	}
 	switch typ {
 	case typeRequest:
-		raw, err := decodeRequest(f)
-		if err != nil {
+		var raw rawRequest
+		if err := decodeRequestInto(f, &raw); err != nil {
 			return err
 		}
-		s := newStream(c, id, raw)
+		s := newStream(c, id, &raw)
 		c.smu.Lock()
 		defer c.smu.Unlock()
+		if c.isClosed() {
+			return ErrClosed
+		}
 		if c.streams[id] != nil {
 			return protoErr("REQUEST for open stream %d", id)
 		}
 		c.streams[id] = s
-		c.acceptQ = append(c.acceptQ, s)
-		c.acceptCond.Signal()
+		if c.handler != nil {
+			atomic.AddInt32(&c.active, 1)
+			c.fresh = append(c.fresh, s)
+		} else {
+			c.acceptQ = append(c.acceptQ, s)
+			c.acceptCond.Signal()
+		}
 	case typeData:
 		if s := c.lookup(id); s != nil {
-			data := make([]byte, len(f)-frameHeader)
-			copy(data, f[frameHeader:])
-			if err := s.pushData(data); err != nil {
+			if err := s.pushData(c.copyData(f[frameHeader:]), f[5]&flagEnd != 0); err != nil {
 				return err
-			}
-			if f[5]&flagEnd != 0 {
-				s.pushEnd()
 			}
 		}
 	case typeEnd:
@@ -449,8 +590,4 @@ func (c *Channel) handle(f []byte) error {
 		return protoErr("unexpected frame type %d from the router", typ)
 	}
 	return nil
-}
-
-func hostPort(host string, port uint16) string {
-	return net.JoinHostPort(host, strconv.Itoa(int(port)))
 }

@@ -328,3 +328,93 @@ func TestRefusedHeadLeavesTheStreamAbleToRespond(t *testing.T) {
 		t.Fatalf("first frame %+v, want RESPONSE 500", f)
 	}
 }
+
+func TestServeRunsHandlersAndWaitsForThemAtShutdown(t *testing.T) {
+	r, ch := newTestPair(t)
+	release := make(chan struct{})
+	served := make(chan uint32, 8)
+	done := make(chan error, 1)
+	r.send(req(1, "GET", "/queued", 0)) // queued for Accept before Serve: served too
+	r.send(&frame{Type: typeEnd, Stream: 1})
+	for ch.lookup(1) == nil { // registered and queued under the same lock
+		time.Sleep(time.Millisecond)
+	}
+	go func() {
+		done <- ch.Serve(func(s *Stream) {
+			body, _ := io.ReadAll(s)
+			served <- s.ID()
+			if s.Head().Target == "/slow" {
+				<-release
+			}
+			s.WriteResponse(200, nil, body)
+		})
+	}()
+	r.send(req(2, "POST", "/slow", 3))
+	r.send(&frame{Type: typeData, Stream: 2, Data: []byte("abc"), Flags: flagEnd})
+	r.send(req(3, "GET", "/", 0))
+	r.send(&frame{Type: typeEnd, Stream: 3})
+	got := map[uint32]bool{}
+	for len(got) < 3 {
+		got[<-served] = true
+	}
+	r.send(&frame{Type: typeShutdown})
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned (%v) while a handler still runs", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("Serve after shutdown: %v", err)
+	}
+	bodies := map[uint32]string{}
+	for len(bodies) < 3 {
+		f := r.recv()
+		if f.Type == typeData {
+			if f.Flags != flagEnd {
+				t.Fatalf("DATA without END: %+v", f)
+			}
+			bodies[f.Stream] = string(f.Data)
+		}
+	}
+	if bodies[2] != "abc" {
+		t.Fatalf("echoed bodies %q", bodies)
+	}
+}
+
+func TestServeReturnsTheChannelError(t *testing.T) {
+	r, ch := newTestPair(t)
+	done := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		done <- ch.Serve(func(s *Stream) {
+			close(started)
+			<-s.Done() // blocks until the channel fails
+		})
+	}()
+	r.send(req(1, "GET", "/", 0))
+	<-started
+	r.bell.Close()
+	if err := <-done; !errors.Is(err, ErrPeerGone) {
+		t.Fatalf("Serve: %v, want ErrPeerGone", err)
+	}
+}
+
+func TestSmallBodiesShareSlabsButStayIntact(t *testing.T) {
+	r, ch := newTestPair(t)
+	const n = 200 // 200 * 100 bytes: several slabs
+	for i := 1; i <= n; i++ {
+		r.send(req(uint32(i), "POST", "/", 100))
+		r.send(&frame{Type: typeData, Stream: uint32(i), Data: bytes.Repeat([]byte{byte(i)}, 100), Flags: flagEnd})
+	}
+	for i := 1; i <= n; i++ {
+		s, err := ch.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(s)
+		if err != nil || !bytes.Equal(b, bytes.Repeat([]byte{byte(s.ID())}, 100)) {
+			t.Fatalf("stream %d body %v (%v)", s.ID(), b, err)
+		}
+	}
+}

@@ -96,9 +96,12 @@ func encodeResponse(b []byte, stream uint32, status int, headers []string) {
 	}
 }
 
+// strReader reads the length-prefixed strings of a frame: lengths from b, the strings themselves as substrings of
+// str, which holds the same bytes (one string conversion per frame instead of one per field).
 type strReader struct {
-	b []byte
-	p int
+	b   []byte
+	str string
+	p   int
 }
 
 func (r *strReader) next() (string, error) {
@@ -111,48 +114,70 @@ func (r *strReader) next() (string, error) {
 		return "", protoErr("string of %d bytes runs past the end of the frame", n)
 	}
 	r.p = s + n
-	return string(r.b[s : s+n]), nil
+	return r.str[s : s+n], nil
 }
 
 // decodeRequest decodes a REQUEST frame; b is exactly the frame (header included, unpadded).
 func decodeRequest(b []byte) (*rawRequest, error) {
+	r := &rawRequest{}
+	if err := decodeRequestInto(b, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// decodeRequestInto is decodeRequest into a caller's struct. All strings of the request share one allocation.
+func decodeRequestInto(b []byte, r *rawRequest) error {
 	if len(b) < frameHeader+16 {
-		return nil, protoErr("REQUEST frame too short")
+		return protoErr("REQUEST frame too short")
 	}
 	p := b[frameHeader:]
-	r := &rawRequest{TLS: b[5]&flagTLS != 0}
+	r.TLS = b[5]&flagTLS != 0
 	cl := le.Uint64(p)
 	if cl == ^uint64(0) {
 		r.ContentLength = -1
 	} else if cl >= 1<<53 {
-		return nil, protoErr("REQUEST content length out of range")
+		return protoErr("REQUEST content length out of range")
 	} else {
 		r.ContentLength = int64(cl)
 	}
 	r.RemotePort = le.Uint16(p[8:])
 	r.LocalPort = le.Uint16(p[10:])
 	pairs := int(le.Uint32(p[12:]))
-	rd := &strReader{b: b, p: frameHeader + 16}
+	rd := strReader{b: b, p: frameHeader + 16}
 	if pairs < 0 || pairs > (len(b)-rd.p)/8 {
-		return nil, protoErr("REQUEST header count larger than the frame")
+		return protoErr("REQUEST header count larger than the frame")
 	}
+	// The strings start at frameHeader+16; convert from there (the fixed fields are not needed as text).
+	rd.str = string(b[rd.p:])
+	rd.b = b[rd.p:]
+	rd.p = 0
 	var err error
-	fields := []*string{&r.Method, &r.Target, &r.Version, &r.RemoteAddress, &r.LocalAddress}
-	for _, f := range fields {
-		if *f, err = rd.next(); err != nil {
-			return nil, err
-		}
+	if r.Method, err = rd.next(); err != nil {
+		return err
+	}
+	if r.Target, err = rd.next(); err != nil {
+		return err
+	}
+	if r.Version, err = rd.next(); err != nil {
+		return err
+	}
+	if r.RemoteAddress, err = rd.next(); err != nil {
+		return err
+	}
+	if r.LocalAddress, err = rd.next(); err != nil {
+		return err
 	}
 	r.Headers = make([]string, 2*pairs)
 	for i := range r.Headers {
 		if r.Headers[i], err = rd.next(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if rd.p != len(b) {
-		return nil, protoErr("REQUEST frame has trailing bytes")
+	if rd.p != len(rd.b) {
+		return protoErr("REQUEST frame has trailing bytes")
 	}
-	return r, nil
+	return nil
 }
 
 func decodeResponse(b []byte) (int, []string, error) {
@@ -164,7 +189,7 @@ func decodeResponse(b []byte) (int, []string, error) {
 		return 0, nil, protoErr("RESPONSE status %d out of range", status)
 	}
 	pairs := int(le.Uint32(b[frameHeader:]))
-	rd := &strReader{b: b, p: frameHeader + 4}
+	rd := &strReader{b: b, str: string(b), p: frameHeader + 4}
 	if pairs < 0 || pairs > (len(b)-rd.p)/8 {
 		return 0, nil, protoErr("RESPONSE header count larger than the frame")
 	}

@@ -23,30 +23,46 @@ type Stream struct {
 	head Head
 
 	mu         sync.Mutex
-	cond       *sync.Cond
+	cond       sync.Cond // L = &mu
 	recvQ      [][]byte
+	recvArr    [2][]byte // recvQ's first backing array: a small body needs no queue allocation
 	recvEnd    bool
 	recvCredit uint32 // bytes the router may still send
 	unacked    uint32
 	sendCredit uint32
 	aborted    bool
-	done       chan struct{}
+	done       chan struct{} // made on the first Done call (most requests never ask)
 	headerSent bool
 	ended      bool
 	onAbort    func()
 }
 
+// closedChan is what Done returns for a stream aborted before anyone asked for its channel.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 func newStream(c *Channel, id uint32, r *rawRequest) *Stream {
 	s := &Stream{
-		c: c, id: id, recvCredit: c.window, sendCredit: c.window, done: make(chan struct{}),
+		c: c, id: id, recvCredit: c.window, sendCredit: c.window,
 		head: Head{
-			Method: r.Method, Target: r.Target, Proto: "HTTP/" + r.Version, Headers: r.Headers,
-			RemoteAddr: hostPort(r.RemoteAddress, r.RemotePort), LocalAddr: hostPort(r.LocalAddress, r.LocalPort),
-			TLS: r.TLS, ContentLength: r.ContentLength,
+			Method: r.Method, Target: r.Target, Proto: protoName(r.Version), Headers: r.Headers,
+			RemoteAddr: c.remoteAddr.hostPort(r.RemoteAddress, r.RemotePort),
+			LocalAddr:  c.localAddr.hostPort(r.LocalAddress, r.LocalPort),
+			TLS:        r.TLS, ContentLength: r.ContentLength,
 		},
 	}
-	s.cond = sync.NewCond(&s.mu)
+	s.cond.L = &s.mu
+	s.recvQ = s.recvArr[:0]
 	return s
+}
+
+func protoName(version string) string {
+	switch version {
+	case "1.1":
+		return "HTTP/1.1"
+	case "1.0":
+		return "HTTP/1.0"
+	}
+	return "HTTP/" + version
 }
 
 // ID is the stream id (unique among open streams of the channel).
@@ -56,7 +72,17 @@ func (s *Stream) ID() uint32 { return s.id }
 func (s *Stream) Head() *Head { return &s.head }
 
 // Done is closed when the stream is aborted (client went away, channel closed, or Abort called).
-func (s *Stream) Done() <-chan struct{} { return s.done }
+func (s *Stream) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		if s.aborted {
+			return closedChan
+		}
+		s.done = make(chan struct{})
+	}
+	return s.done
+}
 
 // OnAbort registers f to run (once, in another goroutine's context) when the stream is aborted; at once if it
 // already was. Cheaper than a goroutine waiting on Done.
@@ -94,6 +120,10 @@ func (s *Stream) Read(p []byte) (int, error) {
 	if n == len(q) {
 		s.recvQ[0] = nil
 		s.recvQ = s.recvQ[1:]
+		if len(s.recvQ) == 0 {
+			s.recvArr = [2][]byte{}
+			s.recvQ = s.recvArr[:0] // reuse the inline array (the slice moved past it)
+		}
 	} else {
 		s.recvQ[0] = q[n:]
 	}
@@ -274,7 +304,9 @@ func (s *Stream) peerAbort() {
 	if !s.aborted {
 		s.aborted = true
 		s.recvQ = nil
-		close(s.done)
+		if s.done != nil {
+			close(s.done)
+		}
 		s.cond.Broadcast()
 		f, s.onAbort = s.onAbort, nil
 	}
@@ -284,7 +316,8 @@ func (s *Stream) peerAbort() {
 	}
 }
 
-func (s *Stream) pushData(b []byte) error {
+// pushData queues a DATA payload (and the end of the body when end is set).
+func (s *Stream) pushData(b []byte, end bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if uint32(len(b)) > s.recvCredit {
@@ -296,6 +329,11 @@ func (s *Stream) pushData(b []byte) error {
 	}
 	if len(b) > 0 {
 		s.recvQ = append(s.recvQ, b)
+	}
+	if end {
+		s.recvEnd = true
+	}
+	if len(b) > 0 || end {
 		s.cond.Broadcast()
 	}
 	return nil
