@@ -161,19 +161,27 @@ func (w *responseWriter) headList(final bool, list []string) []string {
 		x.dropLength = w.status != http.StatusNotModified
 		x.dropTE = true
 	} else {
-		te := h.Get("Transfer-Encoding")
+		te := first(h, "Transfer-Encoding")
 		if te == "" && len(w.buf) > 0 {
 			if _, haveType := h["Content-Type"]; !haveType {
 				x.contentType = http.DetectContentType(w.buf)
 			}
 		}
-		if final && te == "" && h.Get("Content-Length") == "" {
+		if final && te == "" && first(h, "Content-Length") == "" {
 			if w.req.Method != http.MethodHead || w.written > 0 {
 				x.contentLength = strconv.FormatInt(w.written, 10)
 			}
 		}
 	}
 	return flatten(h, &x, list)
+}
+
+// first is h.Get(k) for a canonical k (no canonicalisation on the way).
+func first(h http.Header, k string) string {
+	if v := h[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // headExtras are changes to the handler's headers made while flattening them.

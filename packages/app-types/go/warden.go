@@ -94,10 +94,10 @@ func newRequest(s *shm.Stream, x *exchange) (*http.Request, context.CancelFunc, 
 	}
 	u := &x.url
 	// The header map as net/http builds it: canonical keys, repeated headers in order; Host and a non-empty
-	// Transfer-Encoding move out of the map. The values of all headers share one backing array.
+	// Transfer-Encoding move out of the map. A header's value slice is a window of capacity 1 on the flat list the
+	// stream decoded (no allocation; appending a repeated header's next value copies it elsewhere).
 	n := len(h.Headers) / 2
 	hdr := make(http.Header, n)
-	vals := make([]string, n)
 	var host, conn string
 	haveHost, haveConn, haveTE := false, false, false
 	for i := 0; i < n; i++ {
@@ -120,8 +120,7 @@ func newRequest(s *shm.Stream, x *exchange) (*http.Request, context.CancelFunc, 
 			hdr[k] = append(old, v)
 			continue
 		}
-		vals[i] = v
-		hdr[k] = vals[i : i+1 : i+1]
+		hdr[k] = h.Headers[2*i+1 : 2*i+2 : 2*i+2]
 	}
 	if u.Host != "" {
 		host = u.Host

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"os"
 	"regexp"
@@ -506,7 +507,9 @@ func (c *Channel) copyData(b []byte) []byte {
 		return nil
 	}
 	if n > slabMax {
-		return append([]byte(nil), b...)
+		d := getChunk(n)
+		copy(d, b)
+		return d
 	}
 	if len(c.slab) < n {
 		c.slab = make([]byte, slabBytes)
@@ -515,6 +518,42 @@ func (c *Channel) copyData(b []byte) []byte {
 	c.slab = c.slab[n:]
 	copy(d, b)
 	return d
+}
+
+// Larger DATA payloads go into pooled buffers of power-of-two sizes (minChunkShift .. maxChunkShift), which Read
+// returns to their pool once it has copied them out in full: a stream of large bodies does not allocate (and
+// collect) a buffer per frame. Nothing else refers to a payload buffer, so reusing it is safe.
+const (
+	minChunkShift = 10
+	maxChunkShift = 18
+)
+
+var chunkPools [maxChunkShift + 1]sync.Pool
+
+// getChunk returns a buffer of n bytes (n > slabMax) whose capacity tells recycleChunk where it belongs.
+func getChunk(n int) []byte {
+	shift := bits.Len(uint(n - 1))
+	if shift < minChunkShift {
+		shift = minChunkShift
+	}
+	if shift > maxChunkShift {
+		return make([]byte, n)
+	}
+	if bp, _ := chunkPools[shift].Get().(*[]byte); bp != nil {
+		return (*bp)[:n]
+	}
+	return make([]byte, n, 1<<shift)
+}
+
+// recycleChunk takes back a payload buffer that was read in full. Slab pieces (capacity = their length, at most
+// slabMax) and odd sizes are left to the collector.
+func recycleChunk(b []byte) {
+	c := cap(b)
+	if c < 1<<minChunkShift || c > 1<<maxChunkShift || c&(c-1) != 0 {
+		return
+	}
+	b = b[:c]
+	chunkPools[bits.Len(uint(c))-1].Put(&b)
 }
 
 func (c *Channel) lookup(id uint32) *Stream {

@@ -26,6 +26,7 @@ type Stream struct {
 	cond       sync.Cond // L = &mu
 	recvQ      [][]byte
 	recvArr    [2][]byte // recvQ's first backing array: a small body needs no queue allocation
+	recvOff    int       // bytes of recvQ[0] already read
 	recvEnd    bool
 	recvCredit uint32 // bytes the router may still send
 	unacked    uint32
@@ -115,9 +116,11 @@ func (s *Stream) Read(p []byte) (int, error) {
 		s.mu.Unlock()
 		return 0, nil
 	}
-	q := s.recvQ[0]
+	q := s.recvQ[0][s.recvOff:]
 	n := copy(p, q)
 	if n == len(q) {
+		recycleChunk(s.recvQ[0])
+		s.recvOff = 0
 		s.recvQ[0] = nil
 		s.recvQ = s.recvQ[1:]
 		if len(s.recvQ) == 0 {
@@ -125,7 +128,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 			s.recvQ = s.recvArr[:0] // reuse the inline array (the slice moved past it)
 		}
 	} else {
-		s.recvQ[0] = q[n:]
+		s.recvOff += n
 	}
 	s.unacked += uint32(n)
 	var grant uint32
@@ -304,6 +307,7 @@ func (s *Stream) peerAbort() {
 	if !s.aborted {
 		s.aborted = true
 		s.recvQ = nil
+		s.recvOff = 0
 		if s.done != nil {
 			close(s.done)
 		}
