@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, watch, writeFileSync } from 'fs';
 import { dirname } from 'path';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -43,6 +43,33 @@ function waitUntilGone(file: string): Promise<void> {
     });
     if (!existsSync(file)) {
       watcher.close();
+      resolve();
+    }
+  });
+}
+
+/** Resolves when `file` exists and contains `text` (watching its directory, no polling). */
+function waitForLine(file: string, text: string): Promise<void> {
+  return new Promise((resolve) => {
+    const has = () => existsSync(file) && readFileSync(file, 'utf8').includes(text);
+    const watcher = watch(dirname(file), () => {
+      if (has()) {
+        watcher.close();
+        clearInterval(backstop);
+        resolve();
+      }
+    });
+    // inotify reports the file's creation and writes; a slow backstop covers an event that raced the watch.
+    const backstop = setInterval(() => {
+      if (has()) {
+        watcher.close();
+        clearInterval(backstop);
+        resolve();
+      }
+    }, 500);
+    if (has()) {
+      watcher.close();
+      clearInterval(backstop);
       resolve();
     }
   });
@@ -206,6 +233,28 @@ describe('wardend process', () => {
     // The daemon removes its pid file when it has stopped.
     await waitUntilGone(pid);
     expect(existsSync(pid)).toBe(false);
+  });
+
+  it('reopens its log file on SIGUSR1 (logrotate moved it): later lines go to a new file at the same path', async () => {
+    const pid = join(dir, 'd.pid');
+    const log = join(dir, 'logs', 'wardend.log');
+    const r = await runWardend([...base(), '--pid', pid, '--log', log]);
+    expect(r.code).toBe(0);
+    const daemonPid = Number(readFileSync(pid, 'utf8'));
+    try {
+      renameSync(log, `${log}.1`);
+      const reopened = waitForLine(log, 'log files reopened');
+      process.kill(daemonPid, 'SIGUSR1');
+      await reopened;
+      // The daemon still serves, and logs into the new file; the old one kept what it had.
+      expect((await controlRequest(`unix:${join(dir, 'control.sock')}`, 'PUT', '/config/settings', JSON.stringify({ http: { idle_timeout: 7 } }))).status).toBe(200);
+      await waitForLine(log, 'configuration applied');
+      expect(readFileSync(`${log}.1`, 'utf8')).toContain('wardend ready');
+      expect(readFileSync(`${log}.1`, 'utf8')).not.toContain('log files reopened');
+    } finally {
+      process.kill(daemonPid, 'SIGTERM');
+    }
+    await waitUntilGone(pid);
   });
 
   it('without --no-daemon a start-up failure is reported by the parent', async () => {

@@ -16,6 +16,8 @@ export interface ConfigComponent {
   shutdown(): Promise<void>;
   /** This component's part of `GET /status`, merged into Unit's shape. */
   status?(): Record<string, unknown>;
+  /** Reopen the files this component writes (SIGUSR1, after log rotation): the access log. */
+  reopenLogs?(): Promise<void>;
 }
 
 export interface PreparedChange {

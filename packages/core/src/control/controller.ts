@@ -168,6 +168,21 @@ export class Controller {
     return result;
   }
 
+  /**
+   * Reopens the files the components write (SIGUSR1). One component failing is logged and does not keep the others
+   * from reopening theirs.
+   */
+  async reopenLogs(): Promise<void> {
+    for (const c of this.components) {
+      if (!c.reopenLogs) continue;
+      try {
+        await c.reopenLogs();
+      } catch (e) {
+        this.log.error({ err: e, component: c.name }, 'reopening log files failed');
+      }
+    }
+  }
+
   /** `GET /control/applications/<name>/restart`, serialised with config changes. */
   restart(app: string): Promise<void> {
     return this.queue.run(async () => {

@@ -7,5 +7,22 @@ import type { Logger } from 'pino';
  */
 export function createLogger(file?: string, level = process.env.WARDEN_LOG_LEVEL ?? 'info'): Logger {
   const dest = file ? pino.destination({ dest: file, sync: true, mkdir: true, append: true }) : pino.destination({ fd: 2, sync: true });
-  return pino({ name: 'wardend', level, base: { pid: process.pid } }, dest);
+  const log = pino({ name: 'wardend', level, base: { pid: process.pid } }, dest);
+  if (file) logFiles.set(log, dest);
+  return log;
+}
+
+/** Log files opened by createLogger, by logger (stderr loggers have none). */
+const logFiles = new WeakMap<Logger, { reopen(file?: string): void }>();
+
+/**
+ * Reopens the log file of a logger made by createLogger (SIGUSR1, as Unit does, after logrotate moved the file):
+ * later lines go to a new file at the same path. False when the logger writes to stderr. Throws if the path cannot
+ * be opened any more.
+ */
+export function reopenLogFile(log: Logger): boolean {
+  const dest = logFiles.get(log);
+  if (!dest) return false;
+  dest.reopen();
+  return true;
 }

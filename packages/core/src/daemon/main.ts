@@ -69,6 +69,8 @@ async function runForeground(options: DaemonOptions): Promise<number | undefined
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => warden.log.info('SIGHUP ignored'));
+  // Unit: SIGUSR1 reopens the log files (after logrotate moved them).
+  process.on('SIGUSR1', () => void warden.reopenLogs());
   process.on('unhandledRejection', (e) => {
     warden.log.error({ err: e }, 'unhandled promise rejection (a bug; the daemon keeps running)');
   });

@@ -16,7 +16,7 @@ import { DEFAULT_PLUGINS, loadPlugins } from '../plugins/plugin-loader';
 import type { PluginRequest } from '../plugins/plugin-loader';
 import { registerRuntime } from '../runtime';
 import type { DaemonOptions } from './daemon-options';
-import { createLogger } from './logger';
+import { createLogger, reopenLogFile } from './logger';
 
 /** A running wardend: its container, controller and control server. */
 export interface Warden {
@@ -28,6 +28,8 @@ export interface Warden {
   readonly log: Logger;
   /** Stops cleanly: control server closed and socket removed, components shut down, pid file removed. */
   stop(): Promise<void>;
+  /** Reopens the daemon's log file and the components' files (the access log), as on SIGUSR1. */
+  reopenLogs(): Promise<void>;
 }
 
 /** The plugin list for a command line: the defaults (optional) then every `--plugin` (required). */
@@ -112,6 +114,16 @@ export async function startWarden(options: DaemonOptions, deps: { container?: De
       }
       log.info('wardend stopped');
     })());
+  const reopenLogs = async () => {
+    try {
+      reopenLogFile(log);
+    } catch (e) {
+      // The old file stays in use: nothing is lost, the operator sees why in it.
+      log.error({ err: e, file: options.log }, 'cannot reopen the log file');
+    }
+    await controller.reopenLogs();
+    log.info('log files reopened');
+  };
   log.info({ control, statedir: options.statedir }, 'wardend ready');
-  return { container, controller, validator, control, log, stop };
+  return { container, controller, validator, control, log, stop, reopenLogs };
 }
