@@ -100,6 +100,24 @@ function lowerIs(s: string, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) if ((s.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
   return true;
 }
+/** Status lines by code, made on first use ('HTTP/1.1 200 OK\r\n'; node:http's reason phrases). */
+const statusLines: string[] = [];
+function statusLine(status: number): string {
+  return (statusLines[status] ??= 'HTTP/1.1 ' + status + ' ' + (STATUS_CODES[status] || 'unknown') + '\r\n');
+}
+
+/** 'Connection: keep-alive' with node:http's Keep-Alive line for an idle_timeout, cached for the last value. */
+let keepAliveFor = -1;
+let keepAliveLines = '';
+function keepAliveHead(idleMs: number, withTimeout: boolean): string {
+  if (!withTimeout || idleMs <= 0) return 'Connection: keep-alive\r\n';
+  if (idleMs !== keepAliveFor) {
+    keepAliveFor = idleMs;
+    keepAliveLines = 'Connection: keep-alive\r\nKeep-Alive: timeout=' + Math.floor(idleMs / 1000) + '\r\n';
+  }
+  return keepAliveLines;
+}
+
 const RE_CLOSE = /(?:^|\W)close(?:$|\W)/i;
 const RE_CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
 
@@ -476,7 +494,7 @@ export class FastConnection {
     return !sock.writableNeedDrain;
   }
 
-  /** @internal Response head lines after the app's fields: Server, Date, Connection/Keep-Alive. */
+  /** @internal idle_timeout of the running config (for the Keep-Alive line), ms. */
   settingsIdle(): number {
     return this.host.leanSettings()?.idleTimeout ?? 0;
   }
@@ -593,7 +611,7 @@ export class FastExchange implements LeanExchange, LeanHead {
     if (this.done) return true; // the client is gone: nothing to refuse
     if (this.head !== null || this.started) return false;
     if (!Number.isInteger(status) || status < 100 || status > 999 || !Array.isArray(headers) || headers.length % 2 !== 0) return false;
-    let h = 'HTTP/1.1 ' + status + ' ' + (STATUS_CODES[status] || 'unknown') + '\r\n';
+    let h = statusLine(status);
     let hasServer = false;
     let hasDate = false;
     let conn = 0; // 0: none from the app, 1: keep, 2: close
@@ -638,9 +656,7 @@ export class FastExchange implements LeanExchange, LeanHead {
     const http11 = this.httpVersion === '1.1';
     if (conn === 0) {
       if (keep && (cl !== -1 || http11 || bodyless)) {
-        h += 'Connection: keep-alive\r\n';
-        const idle = c.settingsIdle();
-        if (idle > 0 && !ownKeepAlive) h += 'Keep-Alive: timeout=' + Math.floor(idle / 1000) + '\r\n';
+        h += keepAliveHead(c.settingsIdle(), !ownKeepAlive);
       } else {
         keep = false;
         h += 'Connection: close\r\n';
@@ -729,14 +745,10 @@ export class FastExchange implements LeanExchange, LeanHead {
     if (this.done) return;
     const body = `<!DOCTYPE html><title>Error ${status}</title><p>Error ${status}.\r\n`;
     const c = this.conn;
-    let h = 'HTTP/1.1 ' + status + ' ' + (STATUS_CODES[status] || 'unknown') + '\r\nContent-Type: text/html\r\nContent-Length: ' + body.length +
+    let h = statusLine(status) + 'Content-Type: text/html\r\nContent-Length: ' + body.length +
       '\r\nServer: ' + c.host.serverHeader + '\r\nDate: ' + utcDate() + '\r\n';
     const keep = !close && this.keepAlive && !c.entry.closing;
-    if (keep) {
-      h += 'Connection: keep-alive\r\n';
-      const idle = c.settingsIdle();
-      if (idle > 0) h += 'Keep-Alive: timeout=' + Math.floor(idle / 1000) + '\r\n';
-    } else h += 'Connection: close\r\n';
+    h += keep ? keepAliveHead(c.settingsIdle(), true) : 'Connection: close\r\n';
     h += '\r\n';
     if (this.method !== 'HEAD') h += body;
     this.last = !keep;
