@@ -2,6 +2,7 @@ import type { AppConfig, AppLauncher, JsonSchema, LaunchSpec, PlanContext } from
 import { ConfigValidationError } from '@warden/core';
 import { ARGUMENTS_SCHEMA, appArguments, appEnvironment, appPath, requireString, validateCommon } from './internal/app-validation';
 import { PRELOAD_PATH } from './runtime/paths';
+import { nodeLanguageDeps } from './internal/node-deps';
 
 /** Options of {@link NodeLauncher}. */
 export interface NodeLauncherOptions {
@@ -59,6 +60,19 @@ export class NodeLauncher implements AppLauncher {
       cwd: app.working_directory,
       stdout: app.stdout,
       stderr: app.stderr,
+      languageDeps: this.languageDeps(node),
     };
+  }
+
+  private readonly depsCache = new Map<string, string[]>();
+
+  /** What `node` needs inside a rootfs (see nodeLanguageDeps); computed once per binary. */
+  private languageDeps(node: string): string[] {
+    let deps = this.depsCache.get(node);
+    if (!deps) {
+      deps = nodeLanguageDeps(node, this.preloadPath);
+      this.depsCache.set(node, deps);
+    }
+    return [...deps];
   }
 }

@@ -1,7 +1,11 @@
 import 'reflect-metadata';
 import { container as rootContainer } from 'tsyringe';
 import { ConfigValidationError, TOKENS, type AppConfig, type AppLauncher, type PlanContext } from '@warden/core';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { ExternalLauncher, NodeLauncher, PRELOAD_PATH, register } from '../src';
+import { elfInterpreter, mappedLibraryDirs, wardenRoot } from '../src/internal/node-deps';
 
 const ctx: PlanContext = {
   appName: 'hello',
@@ -120,8 +124,43 @@ describe('NodeLauncher', () => {
       cwd: '/srv',
       stdout: undefined,
       stderr: undefined,
+      languageDeps: expect.any(Array),
     });
     expect(PRELOAD_PATH).toMatch(/packages\/app-types\/dist\/runtime\/preload\.js$/);
+  });
+
+  it('lists what node needs inside a rootfs: the binary, its ELF interpreter, library dirs, the Warden root', () => {
+    const deps = new NodeLauncher().launch({ type: 'node', script: 'app.js' }, ctx).languageDeps!;
+    expect(deps).toContain(process.execPath);
+    expect(deps).toContain(elfInterpreter(realpathSync(process.execPath)));
+    expect(deps.some((d) => existsSync(join(d, 'node_modules', '@warden')))).toBe(true);
+    // Every library node has loaded lies under one of the listed paths.
+    for (const lib of readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.slice(l.indexOf('/'))).filter((f) => /\.so(\.\d+)*$/.test(f))) {
+      expect(deps.some((d) => lib === d || lib.startsWith(`${d}/`))).toBe(true);
+    }
+    // No path inside another listed one.
+    for (const a of deps) for (const b of deps) if (a !== b) expect(a.startsWith(`${b}/`)).toBe(false);
+  });
+
+  it('reads the ELF interpreter, and gives none for a file that is not a dynamic ELF executable', () => {
+    expect(elfInterpreter('/usr/bin/node')).toMatch(/^\/lib.*ld-linux.*\.so\.\d$/);
+    expect(elfInterpreter(__filename)).toBeUndefined();
+    expect(elfInterpreter('/nonexistent')).toBeUndefined();
+  });
+
+  it('finds the library directories in a maps file and the Warden root above a file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'maps-'));
+    const maps = join(dir, 'maps');
+    writeFileSync(maps, [
+      '55d0-55d1 r--p 00000000 fd:01 1 /usr/bin/node',
+      '7f00-7f01 r-xp 00000000 fd:01 2 /usr/lib/x86_64-linux-gnu/libc.so.6',
+      '7f02-7f03 r-xp 00000000 fd:01 3 /opt/x/libfoo.so',
+      '7f04-7f05 rw-p 00000000 00:00 0 [heap]',
+      '7f06-7f07 r-xp 00000000 fd:01 4 /work/build/Release/addon.node',
+    ].join('\n'));
+    expect(mappedLibraryDirs(maps)).toEqual(['/opt/x', '/usr/lib/x86_64-linux-gnu']);
+    rmSync(dir, { recursive: true, force: true });
+    expect(wardenRoot(PRELOAD_PATH)).toBe(join(__dirname, '..', '..', '..'));
   });
 
   it('uses the configured node binary', () => {

@@ -27,6 +27,11 @@ export interface PlanContext {
   tmpdir: string;
   /** The app's credentials, resolved from the host's user database (`user`/`group` or the defaults). */
   credentials: Credentials;
+  /**
+   * Host paths the app's language runtime needs (its launcher's `LaunchSpec.languageDeps`), filled in by the
+   * supervisor before the isolation plan is built: with a `rootfs`, `automount.language_deps` binds them read-only.
+   */
+  languageDeps?: readonly string[];
 }
 
 /** An app's user and group, resolved. Inside a credential namespace these ids are the ids inside it. */
@@ -80,6 +85,12 @@ export interface LaunchSpec {
   /** Files to append stdout/stderr to; undefined = wardend's log. */
   stdout?: string;
   stderr?: string;
+  /**
+   * Absolute host paths (files or directories) the runtime needs at run time besides the app itself: interpreter,
+   * shared libraries, runtime modules. With a `rootfs` they are bound read-only at the same paths inside it unless
+   * `automount.language_deps` is false (Unit's rule for language modules).
+   */
+  languageDeps?: string[];
 }
 
 /** One application `type`. */

@@ -110,7 +110,8 @@ export class Supervisor implements ConfigComponent, AppControl {
         throw new ApplyError('isolation needs the @warden/ns-linux plugin, which is not loaded', name, 'isolation');
       }
       const spawner = this.container.resolve<ProcessSpawner>(TOKENS.ProcessSpawner);
-      isolation = { spawner, plan: buildSpawnPlan(this.container, app, ctx) };
+      const languageDeps = app.isolation.rootfs !== undefined ? launcher.launch(app, ctx).languageDeps : undefined;
+      isolation = { spawner, plan: buildSpawnPlan(this.container, app, languageDeps ? { ...ctx, languageDeps } : ctx) };
     }
     return new AppPool(name, app, {
       launcher,

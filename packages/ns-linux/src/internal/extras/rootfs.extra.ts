@@ -95,7 +95,7 @@ export class RootfsExtra implements IsolationExtra {
     });
   }
 
-  plan(app: AppConfig, plan: SpawnPlanBuilder): void {
+  plan(app: AppConfig, plan: SpawnPlanBuilder, ctx?: PlanContext): void {
     const iso = app.isolation ?? {};
     const rootfs = typeof iso.rootfs === 'string' ? path.posix.normalize(iso.rootfs) : undefined;
     const mountNs = namespaceOn(app, 'mount');
@@ -115,6 +115,13 @@ export class RootfsExtra implements IsolationExtra {
       if (auto.tmpfs !== false) {
         plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT, root, target: '/tmp', source: 'tmpfs', fstype: 'tmpfs',
           flags: noexec, data: 'size=1m,mode=1777' });
+      }
+      if (auto.language_deps !== false) {
+        // The runtime's own files (for a `node` app: the node binary, its shared libraries and loader, Warden's
+        // runtime modules), read-only at the same paths, so the interpreter runs inside a rootfs holding only the app.
+        for (const dep of ctx?.languageDeps ?? []) {
+          plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT + 5, root, target: dep, source: dep, readonly: true });
+        }
       }
     }
     for (const m of (iso.mounts as MountEntry[] | undefined) ?? []) {
