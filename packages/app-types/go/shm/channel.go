@@ -552,8 +552,9 @@ func recycleChunk(b []byte) {
 	if c < 1<<minChunkShift || c > 1<<maxChunkShift || c&(c-1) != 0 {
 		return
 	}
-	b = b[:c]
-	chunkPools[bits.Len(uint(c))-1].Put(&b)
+	bp := new([]byte) // only here: taking &b would move b to the heap on every call
+	*bp = b[:c]
+	chunkPools[bits.Len(uint(c))-1].Put(bp)
 }
 
 func (c *Channel) lookup(id uint32) *Stream {
