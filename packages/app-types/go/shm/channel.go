@@ -34,8 +34,8 @@ const (
 	drainBudget = 512
 	spinIters   = 64
 	// Small DATA payloads are copied out of the ring into slabs of slabBytes (one allocation for many requests
-	// instead of one each); a slab lives until the last chunk carved from it was read. Larger payloads get their own
-	// allocation. A stream holding unread data pins at most one slab, less than its goroutine's stack.
+	// instead of one each); a slab lives until the last chunk carved from it was read. Larger payloads go into pooled
+	// buffers (getChunk). A stream holding unread data pins at most one slab, less than its goroutine's stack.
 	slabBytes = 4096
 	slabMax   = 512
 	// maxParked bounds the Serve goroutines kept waiting for the next request.
@@ -69,6 +69,7 @@ type Channel struct {
 	// Serve mode: the reader goroutine hands new streams straight to handler goroutines (no Accept in between).
 	handler  func(*Stream) // set once by Serve, under smu
 	active   int32         // atomic: handlers running or about to
+	draining int32         // atomic: shutdown requested or channel closed (set under smu, then acceptCond broadcast)
 	pmu      sync.Mutex
 	parked   []*worker // goroutines waiting for a stream, the most recently used last (its stack is warm)
 	quitting bool      // Serve returned: goroutines exit instead of parking
@@ -233,8 +234,9 @@ func (c *Channel) work(s *Stream) {
 	var w *worker
 	for {
 		c.handler(s)
-		if atomic.AddInt32(&c.active, -1) == 0 {
-			// Serve may wait for the last handler (shutdown): it checks under smu, so take it to wake it.
+		if atomic.AddInt32(&c.active, -1) == 0 && atomic.LoadInt32(&c.draining) != 0 {
+			// Serve waits for the last handler after a shutdown or close: it checks under smu, so take it to wake
+			// it. (Before that, nothing waits for the count: no wake-up each time the app goes idle.)
 			c.smu.Lock()
 			c.acceptCond.Broadcast()
 			c.smu.Unlock()
@@ -303,6 +305,7 @@ func (c *Channel) fail(err error) {
 		c.smu.Lock()
 		c.closeErr = err
 		atomic.StoreInt32(&c.closed, 1)
+		atomic.StoreInt32(&c.draining, 1)
 		streams := c.streams
 		c.streams = map[uint32]*Stream{}
 		c.acceptCond.Broadcast()
@@ -624,6 +627,7 @@ func (c *Channel) handle(f []byte) error {
 	case typeShutdown:
 		c.smu.Lock()
 		c.shutdown = true
+		atomic.StoreInt32(&c.draining, 1)
 		c.acceptCond.Broadcast()
 		c.smu.Unlock()
 	default:
