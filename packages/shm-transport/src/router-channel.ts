@@ -171,7 +171,11 @@ export class RouterChannel extends Endpoint {
     }
     this.streams.set(s);
     this.sendHead(len, id, head, 0, null);
-    if (head.contentLength === 0) s.endBody(); // no body: END right away (endBody() by the caller is a no-op)
+    if (head.contentLength === 0) {
+      // No body: END goes out right behind the REQUEST (no pump scheduled); endBody() by the caller is a no-op.
+      this.sendSimple(FrameType.END, id, 0);
+      this.endSent(s);
+    }
     return s;
   }
 

@@ -366,7 +366,7 @@ export abstract class Endpoint extends EventEmitter {
     }
   }
 
-  private endSent(s: StreamCore): void {
+  protected endSent(s: StreamCore): void {
     s._onEndSent();
     this.onStreamEndSent(s);
   }
