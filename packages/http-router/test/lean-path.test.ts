@@ -142,6 +142,23 @@ describe('lean path: requests and responses', () => {
     expect(text).toMatch(/Connection: close\r\n\r\n\{[^{]*"url":"\/5"/);
   });
 
+  it('gives the same answers when pipelined requests with bodies arrive one byte at a time', async () => {
+    const { port } = await start();
+    const input =
+      'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\nabcdefg' +
+      'GET /b HTTP/1.1\r\nHost: x\r\n\r\n' +
+      'PUT /c HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\nz';
+    const strip = (t: string) => t.replace(/Date: [^\r]+/g, 'Date: D').replace(/"remotePort":\d+/g, 'P');
+    const whole = strip(await new Raw(port).write(input).end());
+    const raw = new Raw(port);
+    for (const c of input) {
+      raw.write(c);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(strip(await raw.end())).toBe(whole);
+    expect([...whole.matchAll(/"url":"([^"]+)","method":"(\w+)"[^]*?"size":(\d+)/g)].map((m) => m.slice(1).join(' '))).toEqual(['/a POST 7', '/b GET 0', '/c PUT 1']);
+  });
+
   it('HEAD: the head with its Content-Length, no body', async () => {
     const { port } = await start();
     const raw = new Raw(port).write('HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n' + GET);
