@@ -16,6 +16,7 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 const { RouterChannel, codec, layout } = require('./load.js');
+const { bareSize, frameReader } = require('./framing.js');
 
 const SECONDS = Number(process.env.BENCH_SECONDS || 2.5);
 const WARMUP_MS = 500;
@@ -127,39 +128,29 @@ async function benchShm(size, inflight, goBin) {
   return rate;
 }
 
-async function benchUnix(size, inflight) {
+/**
+ * A unix-socket baseline: spawns `script` (an echo server on a socket path), keeps `inflight` requests built by
+ * `encode(id)` going, and completes request `id` when `parse` (a frameReader visitor) reports it done.
+ */
+async function benchSocket(inflight, script, encode, makeReader, pid = null) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
   const sockPath = path.join(dir, 's');
-  const child = spawn(process.execPath, [path.join(__dirname, 'unix-echo-app.js'), sockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(__dirname, script), sockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise((r) => child.stdout.once('data', r));
   const sock = net.connect(sockPath);
   await new Promise((r) => sock.once('connect', r));
   const waiting = new Map();
   let nextId = 1;
-  let pending = Buffer.alloc(0);
-  sock.on('data', (d) => {
-    pending = pending.length ? Buffer.concat([pending, d]) : d;
-    let off = 0;
-    while (pending.length - off >= 8) {
-      const id = pending.readUInt32LE(off);
-      const len = pending.readUInt32LE(off + 4);
-      if (pending.length - off < 8 + len) break;
-      const cb = waiting.get(id);
-      waiting.delete(id);
-      off += 8 + len;
-      cb(len === size ? null : new Error('short'));
-    }
-    pending = pending.subarray(off);
-  });
-  const frame = Buffer.alloc(8 + size, 0x61);
-  frame.writeUInt32LE(size, 4);
+  sock.on('data', makeReader((id, err) => {
+    const cb = waiting.get(id);
+    waiting.delete(id);
+    cb(err);
+  }));
   const rate = await drive(inflight, (done) => {
     const id = nextId++;
     waiting.set(id, done);
-    const f = Buffer.from(frame); // a fresh buffer per request, as a real client would build
-    f.writeUInt32LE(id, 0);
-    sock.write(f);
-  }, child.pid);
+    sock.write(encode(id)); // a fresh buffer per request, as a real client would build
+  }, pid ?? child.pid);
   sock.destroy();
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
@@ -167,56 +158,37 @@ async function benchUnix(size, inflight) {
   return rate;
 }
 
+/** Bare frames: an 8-byte header (id, length) + payload, no request head at all. */
+function benchUnix(size, inflight) {
+  const frame = Buffer.alloc(8 + size, 0x61);
+  frame.writeUInt32LE(size, 4);
+  return benchSocket(inflight, 'unix-echo-app.js', (id) => {
+    const f = Buffer.from(frame);
+    f.writeUInt32LE(id, 0);
+    return f;
+  }, (complete) => frameReader(8, bareSize, (b, off, n) => complete(b.readUInt32LE(off), n === 8 + size ? null : new Error('short'))));
+}
+
 /** The channel's own frames (same codec, same request head) over a unix socket instead of the rings. */
-async function benchUnixFrames(size, inflight) {
+function benchUnixFrames(size, inflight) {
   const { decodeResponseHeaders, encodeRequest, PositionCache, requestFrameBytes, writeFrameHeader } = codec;
-  const cache = new PositionCache();
   const { FLAG_END, FRAME_HEADER, FrameType, align8 } = layout;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
-  const sockPath = path.join(dir, 's');
-  const child = spawn(process.execPath, [path.join(__dirname, 'unix-frames-echo-app.js'), sockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((r) => child.stdout.once('data', r));
-  const sock = net.connect(sockPath);
-  await new Promise((r) => sock.once('connect', r));
-  const waiting = new Map();
-  let nextId = 1;
-  let pending = Buffer.alloc(0);
-  sock.on('data', (d) => {
-    pending = pending.length ? Buffer.concat([pending, d]) : d;
-    let off = 0;
-    while (pending.length - off >= FRAME_HEADER) {
-      const len = pending.readUInt32LE(off);
-      const fsize = align8(len);
-      if (pending.length - off < fsize) break;
-      const type = pending[off + 4];
-      const id = pending.readUInt32LE(off + 8);
-      if (type === FrameType.RESPONSE) decodeResponseHeaders(pending, off, len, cache);
-      else if (type === FrameType.DATA && pending[off + 5] & FLAG_END) {
-        const cb = waiting.get(id);
-        waiting.delete(id);
-        cb(len - FRAME_HEADER === size ? null : new Error('short'));
-      }
-      off += fsize;
-    }
-    pending = pending.subarray(off);
-  });
+  const cache = new PositionCache();
   const payload = Buffer.alloc(size, 0x61);
   const h = { ...head(size), target: '/echo' };
   const rlen = requestFrameBytes(h);
-  const rate = await drive(inflight, (done) => {
-    const id = nextId++;
-    waiting.set(id, done);
+  return benchSocket(inflight, 'unix-frames-echo-app.js', (id) => {
     const f = Buffer.allocUnsafe(align8(rlen) + align8(FRAME_HEADER + size));
     encodeRequest(f, 0, rlen, id, h);
     writeFrameHeader(f, align8(rlen), FRAME_HEADER + size, FrameType.DATA, FLAG_END, id, 0);
     payload.copy(f, align8(rlen) + FRAME_HEADER);
-    sock.write(f);
-  }, child.pid);
-  sock.destroy();
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-  fs.rmSync(dir, { recursive: true, force: true });
-  return rate;
+    return f;
+  }, (complete) => frameReader(FRAME_HEADER, (b, off) => align8(b.readUInt32LE(off)), (b, off) => {
+    const len = b.readUInt32LE(off);
+    const type = b[off + 4];
+    if (type === FrameType.RESPONSE) decodeResponseHeaders(b, off, len, cache);
+    else if (type === FrameType.DATA && b[off + 5] & FLAG_END) complete(b.readUInt32LE(off + 8), len - FRAME_HEADER === size ? null : new Error('short'));
+  }));
 }
 
 async function benchHttp(size, inflight) {

@@ -7,35 +7,28 @@ const { decodeRequest, encodeResponse, PositionCache, responseFrameBytes, writeF
 const { FLAG_END, FRAME_HEADER, FrameType, align8 } = layout;
 
 const HEAD = ['content-type', 'application/octet-stream'];
+const { frameReader } = require('./framing.js');
+
 const server = net.createServer((sock) => {
   const heads = new Map(); // stream id -> decoded request head (kept until the body ends)
   const cache = new PositionCache(); // decoded exactly as the channel's app end does
-  let pending = Buffer.alloc(0);
-  sock.on('data', (d) => {
-    pending = pending.length ? Buffer.concat([pending, d]) : d;
-    let off = 0;
-    while (pending.length - off >= FRAME_HEADER) {
-      const len = pending.readUInt32LE(off);
-      const size = align8(len);
-      if (pending.length - off < size) break;
-      const type = pending[off + 4];
-      const id = pending.readUInt32LE(off + 8);
-      if (type === FrameType.REQUEST) heads.set(id, decodeRequest(pending, off, len, cache));
-      else if (type === FrameType.DATA && pending[off + 5] & FLAG_END) {
-        heads.delete(id);
-        const n = len - FRAME_HEADER;
-        const rlen = responseFrameBytes(HEAD);
-        const out = Buffer.allocUnsafe(align8(rlen) + align8(FRAME_HEADER + n));
-        encodeResponse(out, 0, rlen, id, 200, HEAD);
-        const d0 = align8(rlen);
-        writeFrameHeader(out, d0, FRAME_HEADER + n, FrameType.DATA, FLAG_END, id, 0);
-        pending.copy(out, d0 + FRAME_HEADER, off + FRAME_HEADER, off + len);
-        sock.write(out);
-      }
-      off += size;
+  sock.on('data', frameReader(FRAME_HEADER, (b, off) => align8(b.readUInt32LE(off)), (b, off) => {
+    const len = b.readUInt32LE(off);
+    const type = b[off + 4];
+    const id = b.readUInt32LE(off + 8);
+    if (type === FrameType.REQUEST) heads.set(id, decodeRequest(b, off, len, cache));
+    else if (type === FrameType.DATA && b[off + 5] & FLAG_END) {
+      heads.delete(id);
+      const n = len - FRAME_HEADER;
+      const rlen = responseFrameBytes(HEAD);
+      const out = Buffer.allocUnsafe(align8(rlen) + align8(FRAME_HEADER + n));
+      encodeResponse(out, 0, rlen, id, 200, HEAD);
+      const d0 = align8(rlen);
+      writeFrameHeader(out, d0, FRAME_HEADER + n, FrameType.DATA, FLAG_END, id, 0);
+      b.copy(out, d0 + FRAME_HEADER, off + FRAME_HEADER, off + len);
+      sock.write(out);
     }
-    pending = pending.subarray(off);
-  });
+  }));
   sock.on('error', () => undefined);
 });
 server.listen(process.argv[2], () => process.stdout.write('ready\n'));
