@@ -184,6 +184,8 @@ export class LeanConnections {
 export class FastConnection {
   /** Received bytes not consumed yet. */
   private buf: Buffer | null = null;
+  /** The growing buffer `buf` may be a view of (see append). */
+  private spare: Buffer | null = null;
   /** Bytes of `buf` already searched for the end of a head. */
   private searched = 0;
   private phase = IDLE;
@@ -232,8 +234,27 @@ export class FastConnection {
   private data(chunk: Buffer): void {
     if (this.phase === CLOSED) return; // after Connection: close: the rest is not read
     const b = this.buf;
-    this.buf = b === null ? chunk : Buffer.concat([b, chunk]);
+    this.buf = b === null ? chunk : this.append(b, chunk);
     this.safeDrive();
+  }
+
+  /**
+   * `b` + `chunk` (a head arriving in pieces, pipelined bytes behind a request). The bytes gather in a buffer that
+   * grows by doubling, so a head trickled byte by byte costs linear copying, not quadratic. Bytes already handed
+   * out (body slices) are never overwritten: only a view that still starts the spare buffer is extended in place.
+   */
+  private append(b: Buffer, chunk: Buffer): Buffer {
+    const need = b.length + chunk.length;
+    const spare = this.spare;
+    if (spare !== null && b.buffer === spare.buffer && b.byteOffset === spare.byteOffset && spare.length >= need) {
+      chunk.copy(spare, b.length);
+      return spare.subarray(0, need);
+    }
+    const grown = Buffer.allocUnsafe(Math.max(need, 2 * b.length, 4096));
+    b.copy(grown, 0);
+    chunk.copy(grown, b.length);
+    this.spare = grown;
+    return grown.subarray(0, need);
   }
 
   private safeDrive(): void {
