@@ -216,6 +216,22 @@ export class HttpRouter implements LeanHost {
     }
   }
 
+  /**
+   * Reopens the access log at its configured path (SIGUSR1 after logrotate moved the file): lines written from now
+   * on go to a new file. If the path cannot be opened, the old file stays in use and the error is thrown.
+   */
+  async reopenAccessLog(): Promise<void> {
+    const path = this.accessLogPath;
+    if (path === null || this.closed) return;
+    const file = await fsp.open(path, 'a');
+    if (this.accessLogPath !== path || this.closed) {
+      await file.close(); // reconfigured meanwhile: the new config's log is already in place
+      return;
+    }
+    this.accessLogPath = null; // makes setAccessLog replace the stream for the same path
+    this.setAccessLog(path, file);
+  }
+
   private setAccessLog(path: string | null, file: fsp.FileHandle | null): void {
     if (path === this.accessLogPath) return;
     if (this.accessLogStream) void endStream(this.accessLogStream);

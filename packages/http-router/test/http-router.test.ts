@@ -390,6 +390,22 @@ describe('stats and access_log', () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  it('reopens the access log at its path (SIGUSR1 after logrotate): later lines go to the new file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'router-log-'));
+    const file = path.join(dir, 'access.log');
+    const { router, port } = await start({ pass: 'routes' }, { routes: [{ action: { return: 200 } }], access_log: { path: file, format: '$uri' } });
+    await fetchText(port, '/before');
+    while (!fs.readFileSync(file, 'utf8').includes('/before')) await new Promise((r) => setTimeout(r, 5));
+    fs.renameSync(file, `${file}.1`);
+    await router.reopenAccessLog();
+    await fetchText(port, '/after');
+    await router.close(100);
+    routers.splice(routers.indexOf(router), 1);
+    expect(fs.readFileSync(`${file}.1`, 'utf8')).toBe('/before\n');
+    expect(fs.readFileSync(file, 'utf8')).toBe('/after\n');
+    fs.rmSync(dir, { recursive: true });
+  });
+
   it('uses the combined format for a string access_log', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'router-log-'));
     const file = path.join(dir, 'access.log');

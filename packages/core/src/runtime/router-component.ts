@@ -40,6 +40,11 @@ export class RouterComponent implements ConfigComponent {
     return { connections: s.connections, requests: { total: s.requests.total } };
   }
 
+  /** SIGUSR1: the access log is reopened at its path. */
+  async reopenLogs(): Promise<void> {
+    await this.router.reopenAccessLog();
+  }
+
   async shutdown(): Promise<void> {
     await this.router.close();
   }
