@@ -18,6 +18,8 @@ const path = require('path');
 const { RouterChannel, codec, layout } = require('./load.js');
 const { bareSize, frameReader } = require('./framing.js');
 
+/** Environment of the socket servers: glibc malloc tuned as the channel tunes its processes (see tuneAllocator). */
+const TUNED_ENV = { ...process.env, GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=4194304' };
 const SECONDS = Number(process.env.BENCH_SECONDS || 2.5);
 const WARMUP_MS = 500;
 const CASES = [
@@ -135,7 +137,10 @@ async function benchShm(size, inflight, goBin) {
 async function benchSocket(inflight, script, encode, makeReader, pid = null) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
   const sockPath = path.join(dir, 's');
-  const child = spawn(process.execPath, [path.join(__dirname, script), sockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The same malloc tuning as the channel applies to itself (RouterChannel/AppChannel, see the README), so that only
+  // the transport differs: the parent (the client side) has it already, the socket server gets it through glibc's
+  // tunables.
+  const child = spawn(process.execPath, [path.join(__dirname, script), sockPath], { stdio: ['ignore', 'pipe', 'inherit'], env: TUNED_ENV });
   await new Promise((r) => child.stdout.once('data', r));
   const sock = net.connect(sockPath);
   await new Promise((r) => sock.once('connect', r));
@@ -195,7 +200,7 @@ async function benchHttp(size, inflight) {
   const http = require('http');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
   const sockPath = path.join(dir, 's');
-  const child = spawn(process.execPath, [path.join(__dirname, 'http-echo-app.js'), sockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(__dirname, 'http-echo-app.js'), sockPath], { stdio: ['ignore', 'pipe', 'inherit'], env: TUNED_ENV });
   await new Promise((r) => child.stdout.once('data', r));
   const agent = new http.Agent({ keepAlive: true, maxSockets: inflight });
   const payload = Buffer.alloc(size, 0x61);

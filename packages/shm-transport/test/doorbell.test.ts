@@ -22,3 +22,10 @@ describe('native doorbell ring(fd)', () => {
     }
   });
 });
+
+describe('native tuneAllocator', () => {
+  it('sets glibc malloc thresholds (true on glibc; the channel does it once per process)', () => {
+    const glibc = typeof (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } })?.header?.glibcVersionRuntime === 'string';
+    expect(native().tuneAllocator(64 << 20, 4 << 20)).toBe(glibc);
+  });
+});

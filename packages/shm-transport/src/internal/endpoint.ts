@@ -9,7 +9,7 @@ import type { RequestHead, RouterStreamSink } from '../types';
 import { FLAG_END, FRAME_HEADER, FrameType, HEADER_BYTES, RING_CTL } from './layout';
 import { RingReader, RingWriter } from './ring';
 import { StreamTable } from './stream-table';
-import { native, type NativeShm } from './native';
+import { native, tuneAllocatorOnce, type NativeShm } from './native';
 
 /** Frames handled per event-loop turn before yielding (keeps other I/O of the process responsive). */
 const DRAIN_BUDGET = 512;
@@ -202,6 +202,7 @@ export abstract class Endpoint extends EventEmitter {
     // memory churn alone drove a quarter of the CPU time into the garbage collector under load.
     this.doorbellFd = init.doorbellFd;
     this.nat = native();
+    tuneAllocatorOnce(this.nat);
     this.doorbell = new net.Socket({
       fd: init.doorbellFd, readable: true, writable: true,
       onread: { buffer: Buffer.alloc(64), callback: this.onBell },
