@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
-import { AppConfig, ConfigValidationError, validateIsolation } from '@warden/core';
 import { readCgroupLayout } from '../src/internal/cgroup/cgroup-layout';
-import { cleanup, describeRoot, planContext, pluginContainer, runProbe, setupNative, startPrototype } from './helpers';
+import { cleanup, describeRoot, runProbe, setupNative, startPrototype, validationMessage } from './helpers';
 
 const layout = readCgroupLayout();
 const v1 = (ctrl: string) => layout.find((h) => h.version === 1 && h.controllers.includes(ctrl));
@@ -11,15 +10,7 @@ const hasPids = !!v1('pids') || !!v2?.controllers.includes('pids');
 const hasMemory = !!v1('memory') || !!v2?.controllers.includes('memory');
 
 describe('cgroup validation', () => {
-  const check = (cgroup: unknown) => {
-    const app = { type: 'external', isolation: { cgroup } } as AppConfig;
-    try {
-      validateIsolation(pluginContainer(), app, planContext(app));
-    } catch (e) {
-      return (e as ConfigValidationError).message;
-    }
-    return 'valid';
-  };
+  const check = (cgroup: unknown) => validationMessage({ cgroup });
   it.each(['', '../x', 'a/../b', '/', './a'])('refuses the path %j with Unit\'s message', (p) => {
     expect(check({ path: p })).toBe(`The cgroup path "${p}" is invalid.`);
   });

@@ -7,6 +7,7 @@ import { container as rootContainer, DependencyContainer } from 'tsyringe';
 import {
   AppConfig,
   AppPrototype,
+  ConfigValidationError,
   buildSpawnPlan,
   PlanContext,
   ProcessSpawner,
@@ -58,6 +59,18 @@ export function planContext(app: AppConfig, appName = 'probe'): PlanContext {
     tmpdir: tmpdir(),
     credentials: resolveCredentials(user, app.group),
   };
+}
+
+/** The validation message wardend would answer for an external app with this `isolation`, or 'valid'. */
+export function validationMessage(isolation: unknown): string {
+  const app = { type: 'external', isolation } as AppConfig;
+  try {
+    validateIsolation(pluginContainer(), app, planContext(app));
+  } catch (e) {
+    if (e instanceof ConfigValidationError) return e.message;
+    throw e;
+  }
+  return 'valid';
 }
 
 /** Validates and plans `app` exactly as wardend does. */

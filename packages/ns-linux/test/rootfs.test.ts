@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'fs';
 import * as path from 'path';
-import { ApplyError, ConfigValidationError, validateIsolation, AppConfig } from '@warden/core';
-import { cleanup, describeRoot, planContext, pluginContainer, runProbe, setupNative, startPrototype } from './helpers';
+import { ApplyError, AppConfig } from '@warden/core';
+import { cleanup, describeRoot, runProbe, setupNative, startPrototype, validationMessage } from './helpers';
 
 function mountPoints(report: { mounts: string | null }): string[] {
   return (report.mounts ?? '').split('\n').filter(Boolean).map((l) => l.split(' ')[1]);
@@ -107,15 +107,7 @@ describeRoot('rootfs, automount and mounts (requires root)', () => {
   });
 
   it('refuses rootfs "/" and relative paths, mounts on /proc or /sys, mounts without a mount namespace', () => {
-    const check = (isolation: AppConfig['isolation']) => {
-      const app = { type: 'external', isolation };
-      try {
-        validateIsolation(pluginContainer(), app, planContext(app));
-      } catch (e) {
-        return (e as ConfigValidationError).message;
-      }
-      return 'valid';
-    };
+    const check = validationMessage;
     expect(check({ rootfs: '/' })).toBe('rootfs requires an absolute path other than "/"');
     expect(check({ namespaces: { credential: true, mount: true }, rootfs: '/srv' })).toBe(
       '"automount.procfs" needs "isolation.namespaces.pid" when "credential" is on; turn "pid" on or set "procfs" to false.');

@@ -132,9 +132,9 @@ async function benchShm(size, inflight, goBin) {
 
 /**
  * A unix-socket baseline: spawns `script` (an echo server on a socket path), keeps `inflight` requests built by
- * `encode(id)` going, and completes request `id` when `parse` (a frameReader visitor) reports it done.
+ * `encode(id)` going, and reads the answers with `makeReader(complete)`, which calls complete(id, err) per response.
  */
-async function benchSocket(inflight, script, encode, makeReader, pid = null) {
+async function benchSocket(inflight, script, encode, makeReader) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
   const sockPath = path.join(dir, 's');
   // The same malloc tuning as the channel applies to itself (RouterChannel/AppChannel, see the README), so that only
@@ -155,7 +155,7 @@ async function benchSocket(inflight, script, encode, makeReader, pid = null) {
     const id = nextId++;
     waiting.set(id, done);
     sock.write(encode(id)); // a fresh buffer per request, as a real client would build
-  }, pid ?? child.pid);
+  }, child.pid);
   sock.destroy();
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));

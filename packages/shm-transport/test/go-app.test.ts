@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RouterChannel } from '../src';
-import { collect, exited, head, sendBody } from './helpers';
+import { collect, exited, head, netIpcNamespaces, sendBody } from './helpers';
 
 const GO_EXAMPLE = path.join(__dirname, '..', '..', 'app-types', 'go', 'examples', 'hello');
 
@@ -130,16 +130,9 @@ describeGo('router end and the Go app (warden.ListenAndServe) in two processes',
 });
 
 describeGo('the Go app in new network and ipc namespaces', () => {
-  const root = process.getuid?.() === 0;
-  let unshare = false;
-  try {
-    execFileSync('unshare', ['--net', '--ipc', 'true'], { stdio: 'ignore' });
-    unshare = true;
-  } catch {
-    // reported in the test name
-  }
-  (root && unshare ? it : it.skip)(
-    `serves over the channel with no network${root ? (unshare ? '' : ' (skipped: unshare --net --ipc failed)') : ' (skipped: requires root)'}`,
+  const ns = netIpcNamespaces();
+  (ns.ok ? it : it.skip)(
+    `serves over the channel with no network${ns.skipReason}`,
     async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-go-ns-'));
       const bin = path.join(dir, 'hello');

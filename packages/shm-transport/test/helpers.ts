@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as path from 'path';
 import { RequestHead, RouterChannel, RouterStream } from '../src';
 
@@ -73,4 +73,18 @@ export function inProcessPair(opts?: RouterChannelOptions): { router: RouterChan
   const app = AppChannel.open(router.fds[0], router.fds[1]);
   router._forgetChildFds();
   return { router, app };
+}
+
+/**
+ * Whether a test can put the app in new network and ipc namespaces (root and a working `unshare --net --ipc`), and
+ * the reason to put in the test name when it cannot.
+ */
+export function netIpcNamespaces(): { ok: boolean; skipReason: string } {
+  if (process.getuid?.() !== 0) return { ok: false, skipReason: ' (skipped: requires root)' };
+  try {
+    execFileSync('unshare', ['--net', '--ipc', 'true'], { stdio: 'ignore' });
+    return { ok: true, skipReason: '' };
+  } catch {
+    return { ok: false, skipReason: ' (skipped: unshare --net --ipc failed)' };
+  }
 }

@@ -1,8 +1,7 @@
-import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import { RouterChannel } from '../src';
-import { collect, exited, head, spawnApp } from './helpers';
+import { collect, exited, head, netIpcNamespaces, spawnApp } from './helpers';
 
 /** Deterministic pseudo-random block i (so neither side holds the whole body). */
 function block(i: number, size: number): Buffer {
@@ -102,16 +101,9 @@ describe('channel across processes: lifecycle and limits', () => {
     expect((await exited(child)).code).toBe(0);
   });
 
-  const root = process.getuid?.() === 0;
-  let unshare = false;
-  try {
-    execFileSync('unshare', ['--net', '--ipc', 'true'], { stdio: 'ignore' });
-    unshare = true;
-  } catch {
-    // reported by the skip below
-  }
-  (root && unshare ? it : it.skip)(
-    `works with the app in new network and ipc namespaces${root ? (unshare ? '' : ' (skipped: unshare --net --ipc failed)') : ' (skipped: requires root)'}`,
+  const ns = netIpcNamespaces();
+  (ns.ok ? it : it.skip)(
+    `works with the app in new network and ipc namespaces${ns.skipReason}`,
     async () => {
       const ch = RouterChannel.create();
       const child = spawnApp(ch, 'app-echo.ts', { prefix: ['unshare', '--net', '--ipc', '--'] });

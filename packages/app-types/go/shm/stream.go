@@ -151,17 +151,24 @@ func (s *Stream) WriteHeader(status int, headers []string) error {
 		return err
 	}
 	s.mu.Lock()
-	if s.aborted {
+	if err := s.headBlockedLocked(); err != nil {
 		s.mu.Unlock()
-		return ErrAborted
-	}
-	if s.headerSent {
-		s.mu.Unlock()
-		return fmt.Errorf("warden/shm: WriteHeader called twice")
+		return err
 	}
 	s.headerSent = true
 	s.mu.Unlock()
 	return s.c.writeFrame(n, func(b []byte) { encodeResponse(b, s.id, status, headers) })
+}
+
+// headBlockedLocked says why no head may be sent now (s.mu held): the stream was aborted, or a head went out.
+func (s *Stream) headBlockedLocked() error {
+	if s.aborted {
+		return ErrAborted
+	}
+	if s.headerSent {
+		return fmt.Errorf("warden/shm: WriteHeader called twice")
+	}
+	return nil
 }
 
 // checkHead validates a response head before anything is sent or marked sent, and returns its encoded length.
@@ -188,13 +195,9 @@ func (s *Stream) WriteResponse(status int, headers []string, body []byte) error 
 		return err
 	}
 	s.mu.Lock()
-	if s.aborted {
+	if err := s.headBlockedLocked(); err != nil {
 		s.mu.Unlock()
-		return ErrAborted
-	}
-	if s.headerSent {
-		s.mu.Unlock()
-		return fmt.Errorf("warden/shm: WriteHeader called twice")
+		return err
 	}
 	if len(body) > s.c.maxChunk || len(body) > int(s.sendCredit) {
 		s.mu.Unlock()

@@ -112,6 +112,11 @@ function num(v: unknown, name: string, path: string, min: number, max: number): 
   return v;
 }
 
+/** A timeout in seconds (Unit's unit) as milliseconds, at most what a Node timer holds. */
+function timeoutMs(v: unknown, name: string, path: string): number {
+  return num(v, name, path, 0, 2 ** 31 / 1000) * 1000;
+}
+
 function bool(v: unknown, name: string, path: string): boolean {
   if (typeof v !== 'boolean') throw new RouterConfigError(`The "${name}" value must be a boolean.`, path);
   return v;
@@ -143,16 +148,16 @@ function compileSettings(settings: unknown): HttpSettings {
     const p = jp(base, k);
     switch (k) {
       case 'header_read_timeout':
-        s.headerReadTimeout = num(v, k, p, 0, 2 ** 31 / 1000) * 1000;
+        s.headerReadTimeout = timeoutMs(v, k, p);
         break;
       case 'body_read_timeout':
-        s.bodyReadTimeout = num(v, k, p, 0, 2 ** 31 / 1000) * 1000;
+        s.bodyReadTimeout = timeoutMs(v, k, p);
         break;
       case 'send_timeout':
-        s.sendTimeout = num(v, k, p, 0, 2 ** 31 / 1000) * 1000;
+        s.sendTimeout = timeoutMs(v, k, p);
         break;
       case 'idle_timeout':
-        s.idleTimeout = num(v, k, p, 0, 2 ** 31 / 1000) * 1000;
+        s.idleTimeout = timeoutMs(v, k, p);
         break;
       case 'max_body_size':
         s.maxBodySize = num(v, k, p, 0, Number.MAX_SAFE_INTEGER);

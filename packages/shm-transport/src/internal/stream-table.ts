@@ -47,7 +47,7 @@ export class StreamTable<T extends HasId> {
 
   /** Adds `v` under `v.id`, replacing a stream with the same id. */
   set(v: T): void {
-    if ((this.count + 1) * 2 > this.slots.length) this.grow();
+    if ((this.count + 1) * 2 > this.slots.length) this.resize(this.slots.length * 2);
     const slots = this.slots;
     const mask = this.mask;
     const id = v.id;
@@ -107,10 +107,6 @@ export class StreamTable<T extends HasId> {
     this.slots = new Array<T | null>(MIN_CAPACITY).fill(null);
     this.mask = MIN_CAPACITY - 1;
     this.count = 0;
-  }
-
-  private grow(): void {
-    this.resize(this.slots.length * 2);
   }
 
   private resize(capacity: number): void {

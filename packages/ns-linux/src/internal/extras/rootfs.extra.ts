@@ -95,7 +95,7 @@ export class RootfsExtra implements IsolationExtra {
     });
   }
 
-  plan(app: AppConfig, plan: SpawnPlanBuilder, ctx?: PlanContext): void {
+  plan(app: AppConfig, plan: SpawnPlanBuilder, ctx: PlanContext): void {
     const iso = app.isolation ?? {};
     const rootfs = typeof iso.rootfs === 'string' ? path.posix.normalize(iso.rootfs) : undefined;
     const mountNs = namespaceOn(app, 'mount');
@@ -119,7 +119,7 @@ export class RootfsExtra implements IsolationExtra {
       if (auto.language_deps !== false) {
         // The runtime's own files (for a `node` app: the node binary, its shared libraries and loader, Warden's
         // runtime modules), read-only at the same paths, so the interpreter runs inside a rootfs holding only the app.
-        for (const dep of ctx?.languageDeps ?? []) {
+        for (const dep of ctx.languageDeps ?? []) {
           plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT + 5, root, target: dep, source: dep, readonly: true });
         }
       }
