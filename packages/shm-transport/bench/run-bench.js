@@ -176,15 +176,16 @@ function benchUnix(size, inflight) {
 
 /** The channel's own frames (same codec, same request head) over a unix socket instead of the rings. */
 function benchUnixFrames(size, inflight) {
-  const { decodeResponseHeaders, encodeRequest, PositionCache, requestFrameBytes, writeFrameHeader } = codec;
+  const { decodeResponseHeaders, EncodeCache, encodeRequest, PositionCache, requestFrameBytes, writeFrameHeader } = codec;
   const { FLAG_END, FRAME_HEADER, FrameType, align8 } = layout;
-  const cache = new PositionCache();
+  const cache = new PositionCache(); // decoded and encoded exactly as the channel's router end does
+  const encoder = new EncodeCache();
   const payload = Buffer.alloc(size, 0x61);
   const h = { ...head(size), target: '/echo' };
   const rlen = requestFrameBytes(h);
   return benchSocket(inflight, 'unix-frames-echo-app.js', (id) => {
     const f = Buffer.allocUnsafe(align8(rlen) + align8(FRAME_HEADER + size));
-    encodeRequest(f, 0, rlen, id, h);
+    encodeRequest(f, 0, rlen, id, h, encoder);
     writeFrameHeader(f, align8(rlen), FRAME_HEADER + size, FrameType.DATA, FLAG_END, id, 0);
     payload.copy(f, align8(rlen) + FRAME_HEADER);
     return f;

@@ -1,12 +1,27 @@
-// Bench app end: echoes each request body back as the response body.
+// Bench app end: echoes each request body back as the response body. It uses the request's sink (callback slots,
+// no EventEmitter listeners per request), as the router end of the bench uses RouterStream.setSink.
 const { AppChannel } = require('./load.js');
 const ch = AppChannel.fromEnv();
 ch.on('close', () => process.exit(0));
 ch.on('shutdown', () => ch.close());
 const HEAD = ['content-type', 'application/octet-stream'];
+
+class Echo {
+  constructor(req) {
+    this.req = req;
+  }
+  onData(c) {
+    this.req.write(c);
+  }
+  onEnd() {
+    this.req.end();
+  }
+  onDrain() {}
+  onAbort() {}
+}
+
 ch.on('request', (req) => {
   req.respond(200, HEAD);
-  req.on('data', (c) => req.write(c));
-  req.on('end', () => req.end());
+  req.setSink(new Echo(req));
 });
 ch.markReady();

@@ -3,7 +3,7 @@
 // REQUEST + DATA(END) and is answered with RESPONSE + DATA(END) echoing the body, in one socket write.
 const net = require('net');
 const { codec, layout } = require('./load.js');
-const { decodeRequest, encodeResponse, PositionCache, responseFrameBytes, writeFrameHeader } = codec;
+const { decodeRequest, EncodeCache, encodeResponse, PositionCache, responseFrameBytes, writeFrameHeader } = codec;
 const { FLAG_END, FRAME_HEADER, FrameType, align8 } = layout;
 
 const HEAD = ['content-type', 'application/octet-stream'];
@@ -11,7 +11,8 @@ const { frameReader } = require('./framing.js');
 
 const server = net.createServer((sock) => {
   const heads = new Map(); // stream id -> decoded request head (kept until the body ends)
-  const cache = new PositionCache(); // decoded exactly as the channel's app end does
+  const cache = new PositionCache(); // decoded and encoded exactly as the channel's app end does
+  const encoder = new EncodeCache();
   sock.on('data', frameReader(FRAME_HEADER, (b, off) => align8(b.readUInt32LE(off)), (b, off) => {
     const len = b.readUInt32LE(off);
     const type = b[off + 4];
@@ -22,7 +23,7 @@ const server = net.createServer((sock) => {
       const n = len - FRAME_HEADER;
       const rlen = responseFrameBytes(HEAD);
       const out = Buffer.allocUnsafe(align8(rlen) + align8(FRAME_HEADER + n));
-      encodeResponse(out, 0, rlen, id, 200, HEAD);
+      encodeResponse(out, 0, rlen, id, 200, HEAD, encoder);
       const d0 = align8(rlen);
       writeFrameHeader(out, d0, FRAME_HEADER + n, FrameType.DATA, FLAG_END, id, 0);
       b.copy(out, d0 + FRAME_HEADER, off + FRAME_HEADER, off + len);

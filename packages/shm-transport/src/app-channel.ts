@@ -1,4 +1,5 @@
 import { ShmError, ShmErrorCode } from './errors';
+import type { AppRequestSink } from './types';
 import { decodeRequest, PositionCache, protocolError, responseFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
@@ -11,7 +12,7 @@ import { native } from './internal/native';
  * One request received by the app. Request body: 'data' (Buffer, a copy: safe to keep), 'end', 'abort' (client went
  * away or channel closed). Response: respond(), write(), end().
  */
-export class AppRequest extends StreamCore {
+export class AppRequest extends StreamCore<AppRequestSink> {
   readonly method: string;
   readonly target: string;
   readonly httpVersion: string;
@@ -65,6 +66,20 @@ export class AppRequest extends StreamCore {
     if (!this._responded) this.respond(200, []);
     if (chunk !== undefined && chunk.length > 0) this.sendData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     this.sendEnd();
+  }
+
+  /**
+   * Routes this request's events to `sink` instead of emitting them: 'data' and 'end' of the request body, 'drain'
+   * of the response body, 'abort' (no EventEmitter listeners per request). Set it in the 'request' listener.
+   */
+  setSink(sink: AppRequestSink): void {
+    this._sink = sink;
+  }
+
+  /** @internal */ _emitAbort(): void {
+    this._aborted = true;
+    if (this._sink !== null) this._sink.onAbort();
+    else this.emit('abort');
   }
 
   /** The app failed this request: the router answers 502 if no response was sent yet, else cuts the response. */
@@ -169,13 +184,10 @@ export class AppChannel extends Endpoint {
   }
 
   protected closeWith(err?: Error): void {
-    const streams = [...this.streams.values()] as AppRequest[];
+    const streams = this.streams.values() as AppRequest[];
     if (!this.teardown(err)) return;
     this.streams.clear();
-    for (const s of streams) {
-      s._aborted = true;
-      s.emit('abort');
-    }
+    for (const s of streams) s._emitAbort();
     if (!this.closeEmitted) {
       this.closeEmitted = true;
       this.emit('close', err);
@@ -208,9 +220,8 @@ export class AppChannel extends Endpoint {
         const s = this.streams.get(stream) as AppRequest | undefined;
         if (!s) return;
         this.streams.delete(stream);
-        s._aborted = true;
         s._kill();
-        s.emit('abort');
+        s._emitAbort();
         return;
       }
       case FrameType.SHUTDOWN:

@@ -3,7 +3,7 @@
 export { RouterChannel, RouterStream } from './router-channel';
 export type { RouterChannelOptions } from './router-channel';
 export { AppChannel, AppRequest } from './app-channel';
-export type { RequestHead, RouterStreamSink, ShmLogger } from './types';
+export type { AppRequestSink, RequestHead, RouterStreamSink, ShmLogger, StreamSink } from './types';
 export { ShmError, ShmErrorCode } from './errors';
 export { encodeFrame, decodeFrame } from './internal/codec';
 export type { Frame } from './internal/codec';

@@ -25,7 +25,7 @@ export interface RouterChannelOptions {
 }
 
 /** Router side of one request: send the body, receive the response. */
-export class RouterStream extends StreamCore {
+export class RouterStream extends StreamCore<RouterStreamSink> {
   /** @internal */ _gotResponse = false;
   /** @internal */ _responseEnded = false;
 
@@ -199,7 +199,7 @@ export class RouterChannel extends Endpoint {
   }
 
   protected closeWith(err?: Error): void {
-    const streams = [...this.streams.values()];
+    const streams = this.streams.values() as RouterStream[];
     if (!this.teardown(err)) return;
     this.closeErr = err;
     this.streams.clear();
@@ -251,7 +251,7 @@ export class RouterChannel extends Endpoint {
       }
       case FrameType.ABORT: {
         if (len !== FRAME_HEADER) throw protocolError('ABORT frame with a payload');
-        const s = this.streams.get(stream);
+        const s = this.streams.get(stream) as RouterStream | undefined;
         if (!s) return;
         this.streams.delete(stream);
         s._kill();
@@ -291,7 +291,7 @@ export class RouterChannel extends Endpoint {
   }
 }
 
-function emitError(s: StreamCore, err: Error): void {
+function emitError(s: RouterStream, err: Error): void {
   if (s._sink !== null) s._sink.onError(err);
   else if (s.listenerCount('error') > 0) s.emit('error', err);
 }

@@ -24,19 +24,32 @@ export interface ShmLogger {
   debug(obj: object, msg?: string): void;
 }
 
+/** What both kinds of sink receive: body chunks from the peer, their end, and 'drain' for our own writes. */
+export interface StreamSink {
+  /** A body chunk ('data'); `last` = the peer flagged it as the end of the body (onEnd follows at once). */
+  onData(chunk: Buffer, last: boolean): void;
+  /** The body is complete ('end'). */
+  onEnd(): void;
+  /** Our side may write again ('drain'). */
+  onDrain(): void;
+}
+
 /**
  * Callback slots for a RouterStream's response (see `RouterStream.setSink`): one object per request instead of five
  * EventEmitter listeners. Called in the same situations as the events of the same name.
  */
-export interface RouterStreamSink {
+export interface RouterStreamSink extends StreamSink {
   /** The response head ('response'). */
   onResponse(status: number, headers: string[]): void;
-  /** A response body chunk ('data'); `last` = the app flagged it as the end of the body (onEnd follows at once). */
-  onData(chunk: Buffer, last: boolean): void;
-  /** The response body is complete ('end'). */
-  onEnd(): void;
-  /** The request body may be written again ('drain'). */
-  onDrain(): void;
   /** The stream failed ('error'): the app aborted it, or the channel closed. */
   onError(err: Error): void;
+}
+
+/**
+ * Callback slots for an AppRequest (see `AppRequest.setSink`): the request body ('data', 'end'), 'drain' for the
+ * response body, and 'abort', without EventEmitter listeners per request.
+ */
+export interface AppRequestSink extends StreamSink {
+  /** The client went away or the channel closed ('abort'). */
+  onAbort(): void;
 }

@@ -189,6 +189,46 @@ describe('channel (both ends in one process)', () => {
     expect(await run('/fail', Buffer.alloc(0))).toEqual(['error WARDEN_ERR_SHM_STREAM_ABORTED']);
   });
 
+  it('routes an app request to its sink instead of events: body with the last flag, end, drain, abort', async () => {
+    ({ router, app } = inProcessPair({ ringBytes: 1 << 16 }));
+    const seen: Record<string, string[]> = {};
+    app.on('request', (req: AppRequest) => {
+      const calls: string[] = (seen[req.target] = []);
+      req.on('data', () => calls.push('event'));
+      req.on('end', () => calls.push('event'));
+      req.on('abort', () => calls.push('event'));
+      let got = 0;
+      req.setSink({
+        onData: (chunk, last) => {
+          got += chunk.length;
+          calls.push(`data ${chunk.length} ${last}`);
+        },
+        onEnd: () => {
+          calls.push('end');
+          if (req.target === '/hang') return; // answered never: the router aborts it
+          req.respond(200, []);
+          // More than one window of response body: write() asks to wait, the sink gets onDrain.
+          if (!req.write(Buffer.alloc(20000, 1))) calls.push('wait');
+          req.end(String(got));
+        },
+        onDrain: () => calls.push('drain'),
+        onAbort: () => calls.push('abort'),
+      });
+    });
+    const echo = router.request(head({ method: 'POST', target: '/echo', contentLength: 3 }));
+    const answer = collect(echo);
+    await sendBody(echo, Buffer.from('abc'));
+    const { body } = await answer;
+    expect(body.length).toBe(20001);
+    expect(body.subarray(20000).toString()).toBe('3');
+    expect(seen['/echo']).toEqual(['data 3 true', 'end', 'wait', 'drain']);
+    const s = router.request(head({ target: '/hang' }));
+    while (seen['/hang']?.length !== 1) await new Promise((r) => setImmediate(r));
+    s.abort();
+    while (seen['/hang'].length !== 2) await new Promise((r) => setImmediate(r));
+    expect(seen['/hang']).toEqual(['end', 'abort']);
+  });
+
   it('aborts in both directions', async () => {
     ({ router, app } = inProcessPair());
     const appAborts: string[] = [];

@@ -1,7 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { decodeFrame, encodeFrame, Frame } from '../src';
-import { decodeRequest, decodeResponseHeaders, encodeRequest, encodeResponse, PositionCache, requestFrameBytes, responseFrameBytes } from '../src/internal/codec';
+import {
+  decodeRequest, decodeResponseHeaders, EncodeCache, encodeRequest, encodeResponse, PositionCache, requestFrameBytes, responseFrameBytes,
+} from '../src/internal/codec';
 import type { RequestHead } from '../src';
 
 const DIR = path.join(__dirname, 'vectors');
@@ -104,6 +106,82 @@ describe('decoding with a position cache (strings repeated at the same place reu
     expect(b.method).toBe(a.method);
     expect(b.headers[2]).toBe(a.headers[2]);
     expect(b.target).toBe('/other');
+  });
+
+  /** A Buffer of `len` bytes starting `shift` bytes into its memory (shift 1: nothing 4-byte aligned). */
+  const at = (len: number, shift: number): Buffer => Buffer.alloc(len + 8).subarray(shift, shift + len);
+
+  it('reuses the strings of a section that repeats the last one, and decodes in full when any byte differs', () => {
+    for (const shift of [0, 1, 4]) {
+      const h = head({ target: '/abc?d=e', headers: ['host', 'example', 'content-type', 'text/plain', 'x', 'yz'] });
+      const len = requestFrameBytes(h);
+      const b = at(len, shift);
+      encodeRequest(b, 0, len, 1, h);
+      const cache = new PositionCache();
+      const first = decodeRequest(b, 0, len, cache);
+      const again = decodeRequest(b, 0, len, cache);
+      expect(again).toEqual(h);
+      expect(again.target).toBe(first.target);
+      expect(again.headers).not.toBe(first.headers); // a fresh array: callers may change theirs
+      again.headers.push('mutated');
+      expect(decodeRequest(b, 0, len, cache).headers).toEqual(h.headers);
+      // Flip each byte of the string section in turn (lengths included): the result equals an uncached decode.
+      for (let i = 32; i < len; i++) {
+        const m = Buffer.from(b);
+        const mutated = at(len, shift);
+        m.copy(mutated);
+        mutated[i] ^= 0x20;
+        let plain: unknown;
+        try {
+          plain = decodeRequest(mutated, 0, len, null);
+        } catch (e) {
+          plain = (e as Error).message;
+        }
+        let cached: unknown;
+        try {
+          cached = decodeRequest(mutated, 0, len, cache);
+        } catch (e) {
+          cached = (e as Error).message;
+        }
+        expect(cached).toEqual(plain);
+        expect(decodeRequest(b, 0, len, cache)).toEqual(h); // and back to the original
+      }
+    }
+  });
+
+  it('encodes through an EncodeCache exactly as without it, whatever changed, into aligned and unaligned memory', () => {
+    const cache = new EncodeCache();
+    const hs = ['host', 'x', 'accept', '*/*'];
+    const seq = [
+      head({ headers: hs }),
+      head({ headers: hs }), // same strings: copied
+      head({ headers: hs, remotePort: 9, contentLength: 5, tls: true }), // fixed fields change, strings do not
+      head({ headers: hs, target: '/b' }), // same length, other string
+      head({ headers: ['host', 'x'] }),
+      head({ headers: ['host', 'x', 'accept', '*/*'] }), // equal strings, other objects
+      head({ target: 'ü'.repeat(3000) }), // larger than what the cache keeps
+      head({ target: 'ü'.repeat(3000) }),
+      head({}),
+    ];
+    let shift = 0;
+    for (const h of seq) {
+      const len = requestFrameBytes(h);
+      const want = Buffer.alloc(len);
+      encodeRequest(want, 0, len, 7, h);
+      const got = at(len, (shift = (shift + 1) % 5));
+      encodeRequest(got, 0, len, 7, h, cache);
+      expect(got.equals(want)).toBe(true);
+      expect(decodeRequest(got, 0, len)).toEqual(h);
+    }
+    const rcache = new EncodeCache();
+    for (const headers of [['a', 'b'], ['a', 'b'], ['a', 'c'], [], ['content-type', 'text/plain'], ['content-type', 'text/plain']]) {
+      const len = responseFrameBytes(headers);
+      const want = Buffer.alloc(len);
+      encodeResponse(want, 0, len, 3, 200, headers);
+      const got = at(len, (shift = (shift + 1) % 5));
+      encodeResponse(got, 0, len, 3, 200, headers, rcache);
+      expect(got.equals(want)).toBe(true);
+    }
   });
 
   it('decodes RESPONSE headers with the cache, still rejecting a bad status', () => {

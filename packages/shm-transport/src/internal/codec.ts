@@ -94,8 +94,13 @@ function decodeShort(b: Buffer, s: number, n: number): string {
   return str;
 }
 
-/** Writes a whole REQUEST frame of `len` = requestFrameBytes(h) bytes. */
-export function encodeRequest(b: Buffer, off: number, len: number, stream: number, h: RequestHead): void {
+/**
+ * Writes a whole REQUEST frame of `len` = requestFrameBytes(h) bytes. With `cache`, a head whose strings are the
+ * same as the last head encoded through that cache gets its string section copied instead of encoded again.
+ */
+export function encodeRequest(
+  b: Buffer, off: number, len: number, stream: number, h: RequestHead, cache: EncodeCache | null = null,
+): void {
   writeFrameHeader(b, off, len, FrameType.REQUEST, h.tls ? FLAG_TLS : 0, stream, 0);
   let p = off + FRAME_HEADER;
   const cl = h.contentLength;
@@ -114,13 +119,127 @@ export function encodeRequest(b: Buffer, off: number, len: number, stream: numbe
   b[p + 11] = lp >>> 8;
   putU32(b, p + 12, h.headers.length >>> 1);
   p += 16;
+  const hs = h.headers;
+  const n = off + len - p;
+  if (cache !== null && cache.count === 5 + hs.length && cache.n === n && sameRequestStrings(cache.strs, h)) {
+    cache.copyTo(b, p);
+    return;
+  }
+  const start = p;
   p = putString(b, p, h.method);
   p = putString(b, p, h.target);
   p = putString(b, p, h.httpVersion);
   p = putString(b, p, h.remoteAddress);
   p = putString(b, p, h.localAddress);
-  const hs = h.headers;
   for (let i = 0; i < hs.length; i++) p = putString(b, p, hs[i]);
+  if (cache !== null) {
+    const c = cache.strs;
+    c.length = 0;
+    c.push(h.method, h.target, h.httpVersion, h.remoteAddress, h.localAddress);
+    for (let i = 0; i < hs.length; i++) c.push(hs[i]);
+    cache.save(b, start, n);
+  }
+}
+
+function sameRequestStrings(c: string[], h: RequestHead): boolean {
+  if (c[0] !== h.method || c[1] !== h.target || c[2] !== h.httpVersion || c[3] !== h.remoteAddress || c[4] !== h.localAddress) {
+    return false;
+  }
+  const hs = h.headers;
+  for (let i = 0; i < hs.length; i++) if (c[5 + i] !== hs[i]) return false;
+  return true;
+}
+
+function sameStrings(c: string[], list: string[]): boolean {
+  for (let i = 0; i < list.length; i++) if (c[i] !== list[i]) return false;
+  return true;
+}
+
+/** Largest string section (bytes) the caches keep a copy of; larger heads are always encoded/decoded in full. */
+const MAX_SECTION = 2048;
+
+/**
+ * 32-bit word view of a Buffer (the ring's mapping, a socket chunk), made once per Buffer: the caches compare and
+ * copy string sections a word at a time where the section is 4-byte aligned.
+ */
+class WordView {
+  private b: Buffer | null = null;
+  private words: Int32Array | null = null;
+
+  /** The view over `b` (word k = bytes 4k..4k+3) if byte `p` of `b` is 4-byte aligned, else null. */
+  at(b: Buffer, p: number): Int32Array | null {
+    if (b !== this.b) {
+      this.b = b;
+      this.words = (b.byteOffset & 3) === 0 ? new Int32Array(b.buffer, b.byteOffset, b.length >>> 2) : null;
+    }
+    return (p & 3) === 0 ? this.words : null;
+  }
+}
+
+/** A private copy of the last string section, as bytes and as 32-bit words. */
+class Section {
+  /** @internal */ n = -1;
+  /** @internal */ readonly bytes = Buffer.alloc(MAX_SECTION);
+  /** @internal */ readonly words = new Int32Array(this.bytes.buffer, this.bytes.byteOffset, MAX_SECTION >>> 2);
+  /** @internal */ readonly view = new WordView();
+
+  /** Keeps a copy of b[p, p+n) (or forgets the section when it is too large to keep). */
+  save(b: Buffer, p: number, n: number): void {
+    if (n > MAX_SECTION) {
+      this.n = -1;
+      return;
+    }
+    b.copy(this.bytes, 0, p, p + n);
+    this.n = n;
+  }
+
+  /** Whether b[p, p+n) holds the saved section (n = its length, checked by the caller). */
+  equals(b: Buffer, p: number, n: number): boolean {
+    const w = this.view.at(b, p);
+    let i = 0;
+    if (w !== null) {
+      const mine = this.words;
+      const base = p >>> 2;
+      const nw = n >>> 2;
+      for (let k = 0; k < nw; k++) if (w[base + k] !== mine[k]) return false;
+      i = nw << 2;
+    }
+    const bytes = this.bytes;
+    for (; i < n; i++) if (b[p + i] !== bytes[i]) return false;
+    return true;
+  }
+
+  /** Writes the saved section at b[p, p+n). */
+  copyTo(b: Buffer, p: number): void {
+    const n = this.n;
+    const w = this.view.at(b, p);
+    let i = 0;
+    if (w !== null) {
+      const mine = this.words;
+      const base = p >>> 2;
+      const nw = n >>> 2;
+      for (let k = 0; k < nw; k++) w[base + k] = mine[k];
+      i = nw << 2;
+    }
+    const bytes = this.bytes;
+    for (; i < n; i++) b[p + i] = bytes[i];
+  }
+}
+
+/**
+ * Encoder-side memory of the last head written through it (one per sending end and frame kind). Consecutive heads
+ * often carry the very same strings (the same header values of a keep-alive client, a fixed response head of an app):
+ * when every string is the same as last time (`===`: a pointer comparison for the same string object), the encoded
+ * string section is copied from a private copy instead of being written character by character.
+ */
+export class EncodeCache extends Section {
+  /** @internal The strings of the saved section, in frame order. */ readonly strs: string[] = [];
+  /** @internal Their number; -1 = nothing saved. */ count = -1;
+
+  override save(b: Buffer, p: number, n: number): void {
+    super.save(b, p, n);
+    this.count = this.n < 0 ? -1 : this.strs.length;
+  }
 }
 
 /** Validates a RequestHead before encoding (router side: our own caller's data, but wrong types must not corrupt). */
@@ -139,12 +258,28 @@ export function checkRequestHead(h: RequestHead): string | null {
 }
 
 /**
- * Strings decoded at each position of the last frames of one kind. Consecutive requests repeat most of their
- * strings at the same place (method, version, addresses, header names and many values), so comparing the bytes with
- * the string decoded at that position last time finds it in one pass, without hashing or allocating.
+ * Decoder-side memory of the last frames of one kind (one per receiving end). A string section that repeats the last
+ * one byte for byte (same length, same header count) reuses its strings after a word-wise comparison. Otherwise the
+ * strings at each position are compared with those decoded there last time: consecutive requests repeat most of them
+ * at the same place (method, version, addresses, header names and many values), found in one pass without hashing or
+ * allocating. Either way the bytes were validated when they were decoded in full.
  */
-export class PositionCache {
+export class PositionCache extends Section {
   /** @internal */ readonly last: string[] = [];
+  /** @internal Strings of the last fully decoded section (frame order) and its count field. */ whole: string[] = [];
+  /** @internal */ pairs = -1;
+
+  /** Remembers a section decoded in full: the next frame with the same bytes reuses its strings. */
+  /** @internal */ keep(b: Buffer, p: number, n: number, pairs: number, strs: string[]): void {
+    this.save(b, p, n);
+    this.pairs = pairs;
+    this.whole = strs;
+  }
+
+  /** The strings of b[p, p+n) if it repeats the last section decoded through this cache, else null. */
+  /** @internal */ repeat(b: Buffer, p: number, n: number, pairs: number): string[] | null {
+    return n === this.n && pairs === this.pairs && this.equals(b, p, n) ? this.whole : null;
+  }
 }
 
 const MAX_CACHED_POSITIONS = 64;
@@ -196,6 +331,14 @@ export function decodeRequest(b: Buffer, off: number, len: number, cache: Positi
   p += 16;
   // Each header string needs at least 4 bytes: reject absurd counts before allocating.
   if (pairs > (end - p) / 8) throw protocolError('REQUEST header count larger than the frame');
+  const tls = (b[off + 5] & FLAG_TLS) !== 0;
+  const same = cache !== null ? cache.repeat(b, p, end - p, pairs) : null;
+  if (same !== null) {
+    return {
+      method: same[0], target: same[1], httpVersion: same[2], headers: same.slice(5), remoteAddress: same[3], remotePort,
+      localAddress: same[4], localPort, tls, contentLength,
+    };
+  }
   const r = new StringReader(b, p, end, cache);
   const method = r.next();
   const target = r.next();
@@ -205,9 +348,9 @@ export function decodeRequest(b: Buffer, off: number, len: number, cache: Positi
   const headers = new Array<string>(pairs * 2);
   for (let i = 0; i < pairs * 2; i++) headers[i] = r.next();
   if (r.p !== end) throw protocolError('REQUEST frame has trailing bytes');
+  if (cache !== null) cache.keep(b, p, end - p, pairs, [method, target, httpVersion, remoteAddress, localAddress, ...headers]);
   return {
-    method, target, httpVersion, headers, remoteAddress, remotePort, localAddress, localPort,
-    tls: (b[off + 5] & FLAG_TLS) !== 0, contentLength,
+    method, target, httpVersion, headers, remoteAddress, remotePort, localAddress, localPort, tls, contentLength,
   };
 }
 
@@ -216,13 +359,27 @@ export function responseFrameBytes(headers: string[]): number {
   return FRAME_HEADER + 4 + stringsBytes(headers);
 }
 
-/** Writes a whole RESPONSE frame. */
-export function encodeResponse(b: Buffer, off: number, len: number, stream: number, status: number, headers: string[]): void {
+/** Writes a whole RESPONSE frame (`cache`: as for {@link encodeRequest}). */
+export function encodeResponse(
+  b: Buffer, off: number, len: number, stream: number, status: number, headers: string[], cache: EncodeCache | null = null,
+): void {
   writeFrameHeader(b, off, len, FrameType.RESPONSE, 0, stream, status);
   let p = off + FRAME_HEADER;
   putU32(b, p, headers.length >>> 1);
   p += 4;
+  const n = off + len - p;
+  if (cache !== null && cache.count === headers.length && cache.n === n && sameStrings(cache.strs, headers)) {
+    cache.copyTo(b, p);
+    return;
+  }
+  const start = p;
   for (let i = 0; i < headers.length; i++) p = putString(b, p, headers[i]);
+  if (cache !== null) {
+    const c = cache.strs;
+    c.length = 0;
+    for (let i = 0; i < headers.length; i++) c.push(headers[i]);
+    cache.save(b, start, n);
+  }
 }
 
 /** Decodes a RESPONSE frame: status (100..999) and flat headers. */
@@ -241,10 +398,13 @@ export function decodeResponseHeaders(b: Buffer, off: number, len: number, cache
   const pairs = b.readUInt32LE(p);
   p += 4;
   if (pairs > (end - p) / 8) throw protocolError('RESPONSE header count larger than the frame');
+  const same = cache !== null ? cache.repeat(b, p, end - p, pairs) : null;
+  if (same !== null) return same.slice();
   const r = new StringReader(b, p, end, cache);
   const headers = new Array<string>(pairs * 2);
   for (let i = 0; i < pairs * 2; i++) headers[i] = r.next();
   if (r.p !== end) throw protocolError('RESPONSE frame has trailing bytes');
+  if (cache !== null) cache.keep(b, p, end - p, pairs, headers.slice());
   return headers;
 }
 

@@ -4,8 +4,8 @@ import { EventEmitter } from 'events';
 import * as net from 'net';
 import type { ShmLogger as Logger } from '../types';
 import { ShmError, ShmErrorCode } from '../errors';
-import { encodeRequest, encodeResponse, protocolError, writeFrameHeader } from './codec';
-import type { RequestHead, RouterStreamSink } from '../types';
+import { EncodeCache, encodeRequest, encodeResponse, protocolError, writeFrameHeader } from './codec';
+import type { RequestHead, StreamSink } from '../types';
 import { FLAG_END, FRAME_HEADER, FrameType, HEADER_BYTES, RING_CTL } from './layout';
 import { RingReader, RingWriter } from './ring';
 import { StreamTable } from './stream-table';
@@ -29,7 +29,7 @@ export interface EndpointInit {
 }
 
 /** Flow-control state and buffering of one stream, both directions. Base of RouterStream and AppRequest. */
-export abstract class StreamCore extends EventEmitter {
+export abstract class StreamCore<S extends StreamSink = StreamSink> extends EventEmitter {
   /** @internal */ _ep: Endpoint;
   /** Stream id (unique per channel while the stream is open). */
   readonly id: number;
@@ -49,8 +49,8 @@ export abstract class StreamCore extends EventEmitter {
   /** @internal */ _recvEnded = false;
   /** @internal */ _endEmitted = false;
   /** @internal */ _dead = false;
-  /** @internal Callback slots replacing the events (router streams only), see RouterStream.setSink. */
-  _sink: RouterStreamSink | null = null;
+  /** @internal Callback slots replacing the events, see RouterStream.setSink and AppRequest.setSink. */
+  _sink: S | null = null;
 
   constructor(ep: Endpoint, id: number) {
     super();
@@ -136,7 +136,7 @@ export abstract class StreamCore extends EventEmitter {
     if (!this._paused) return;
     this._paused = false;
     const q = this._queue;
-    while (!this._paused && q !== null && q.length > 0 && !this._dead) this.deliver(q.shift()!);
+    while (!this._paused && q !== null && q.length > 0 && !this._dead) this.deliver(q.shift()!, this._recvEnded && q.length === 0);
     if (!this._paused && (q === null || q.length === 0) && this._recvEnded) this.emitEnd();
   }
 
@@ -182,6 +182,7 @@ export abstract class Endpoint extends EventEmitter {
   private bellQueued = false;
   private inDrain = false;
   private readonly spinTurns: number;
+  private readonly headEncoder = new EncodeCache();
 
   constructor(init: EndpointInit) {
     super();
@@ -273,15 +274,15 @@ export abstract class Endpoint extends EventEmitter {
       if (this.pending.length === 0) {
         const off = this.out.reserve(len);
         if (off >= 0) {
-          if (req) encodeRequest(this.buf, off, len, id, req);
-          else encodeResponse(this.buf, off, len, id, status, headers!);
+          if (req) encodeRequest(this.buf, off, len, id, req, this.headEncoder);
+          else encodeResponse(this.buf, off, len, id, status, headers!, this.headEncoder);
           if (this.out.commit(len)) this.ring();
           return;
         }
       }
       const b = Buffer.allocUnsafe(len);
-      if (req) encodeRequest(b, 0, len, id, req);
-      else encodeResponse(b, 0, len, id, status, headers!);
+      if (req) encodeRequest(b, 0, len, id, req, this.headEncoder);
+      else encodeResponse(b, 0, len, id, status, headers!, this.headEncoder);
       this.pending.push(b);
       this.needSpace(len);
     } catch (e) {
@@ -343,9 +344,8 @@ export abstract class Endpoint extends EventEmitter {
       // The last chunk of a body whose end is queued carries the END flag: one frame less per message.
       const last = n === chunk.length && backlog.length === 1 && s._endQueued;
       writeFrameHeader(b, off, len, FrameType.DATA, last ? FLAG_END : 0, s.id, 0);
-      const to = off + FRAME_HEADER;
-      if (n <= 128) for (let i = 0; i < n; i++) b[to + i] = chunk[i];
-      else chunk.copy(b, to, 0, n);
+      if (n === chunk.length) b.set(chunk, off + FRAME_HEADER);
+      else chunk.copy(b, off + FRAME_HEADER, 0, n);
       if (this.out.commit(len)) this.ring();
       s._sendCredit -= n;
       s._backlogBytes -= n;
@@ -492,13 +492,7 @@ export abstract class Endpoint extends EventEmitter {
   protected copyData(off: number, len: number): Buffer {
     const n = len - FRAME_HEADER;
     const c = Buffer.allocUnsafe(n);
-    const b = this.buf;
-    const from = off + FRAME_HEADER;
-    if (n <= 128) {
-      for (let i = 0; i < n; i++) c[i] = b[from + i]; // no native call / view allocation for small chunks
-    } else {
-      b.copy(c, 0, from, off + len);
-    }
+    this.buf.copy(c, 0, off + FRAME_HEADER, off + len);
     return c;
   }
 
@@ -526,7 +520,7 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   /** Hook for DATA on a known stream (subclasses check state first and handle FLAG_END). */
-  protected onStreamData(s: StreamCore, off: number, len: number, _flags: number): void {
-    s._onData(this.copyData(off, len));
+  protected onStreamData(s: StreamCore, off: number, len: number, flags: number): void {
+    s._onData(this.copyData(off, len), (flags & FLAG_END) !== 0);
   }
 }
