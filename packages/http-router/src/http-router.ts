@@ -1,6 +1,8 @@
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
 import { createServer as createNetServer, isIP, type Server as NetServer, type Socket } from 'net';
 import { promises as fsp, type WriteStream } from 'fs';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'tls';
+import { readClientHello } from './internal/client-hello';
 import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings, Pass, PassTarget } from './internal/compiled-config';
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { sendError } from './internal/error-page';
@@ -13,6 +15,7 @@ import { RequestContext } from './internal/request-context';
 import { installResponseHeaders, safeHeaderValue } from './internal/response-headers';
 import { responseClass } from './internal/server-response';
 import { serveShare } from './internal/share';
+import { selectCertificate, type TlsCertificateEntry } from './internal/tls-config';
 
 /** Options of an HttpRouter. */
 export interface HttpRouterOptions {
@@ -257,14 +260,61 @@ export class HttpRouter implements LeanHost {
     const server = createNetServer({ allowHalfOpen: true, noDelay: true });
     const entry = new ListenerEntry(server, http, l, compiled.settings.maxHeaderSize);
     applyTimeouts(http, compiled);
-    server.on('connection', (sock: Sock) => this.onAccept(entry, sock));
+    server.on('connection', (sock: Sock) => {
+      if (entry.listener.tls !== null) this.startTls(entry, sock);
+      else this.onAccept(entry, sock);
+    });
     http.on('connection', (sock: Sock) => this.onConnection(entry, sock));
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
     server.on('error', (err) => this.log.error({ err, listener: l.name }, 'listener error'));
     return entry;
   }
 
-  /** A new connection: the lean path when the listener allows it, else node:http. */
+  /**
+   * A connection to a TLS listener: the certificate is chosen by the SNI name of the ClientHello as Unit does
+   * (exact name, wildcard, else the first), from the listener's config when the ClientHello arrives, and that
+   * certificate's TLS server does the handshake. A reconfiguration thus changes certificates for new handshakes only.
+   */
+  private startTls(entry: ListenerEntry, sock: Socket): void {
+    const timeout = this.active?.settings.headerReadTimeout ?? 30_000;
+    readClientHello(sock, timeout, (servername) => {
+      const tls = entry.listener.tls;
+      if (tls === null) {
+        sock.destroy(); // TLS was switched off while the ClientHello came
+        return;
+      }
+      const cert = servername === null ? tls.certs[0] : selectCertificate(tls, servername);
+      (cert.server ??= this.createTlsServer(entry, cert, timeout)).emit('connection', sock);
+    });
+  }
+
+  private createTlsServer(entry: ListenerEntry, cert: TlsCertificateEntry, handshakeTimeout: number): TlsServer {
+    const server = createTlsServer({ ...cert.options, handshakeTimeout: handshakeTimeout > 0 ? handshakeTimeout : 30_000 });
+    server.on('secureConnection', (sock: TLSSocket) => this.onAccept(entry, sock));
+    server.on('tlsClientError', (err, sock) => {
+      this.log.debug({ err, listener: entry.listener.name, certificate: cert.name }, 'TLS handshake failed');
+      sock.destroy();
+    });
+    // `session.cache_size`: server-side session cache (ids → session data), oldest entries dropped first.
+    const sessions = new Map<string, Buffer>();
+    server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
+      const max = entry.listener.tls?.sessionCacheSize ?? 0;
+      if (max > 0) {
+        sessions.set(id.toString('hex'), data);
+        for (const k of sessions.keys()) {
+          if (sessions.size <= max) break;
+          sessions.delete(k);
+        }
+      } else sessions.clear();
+      done();
+    });
+    server.on('resumeSession', (id: Buffer, done: (err: Error | null, data: Buffer | null) => void) => {
+      done(null, sessions.get(id.toString('hex')) ?? null);
+    });
+    return server;
+  }
+
+  /** A new connection (after the TLS handshake on a TLS listener): the lean path when the listener allows it, else node:http. */
   private onAccept(entry: ListenerEntry, sock: Sock): void {
     this.onConnection(entry, sock);
     if (entry.lean && entry.live) new FastConnection(sock, entry, sock[kConn]!, this);
@@ -299,7 +349,7 @@ export class HttpRouter implements LeanHost {
     const view = LeanRequestView.of(ex);
     if (view === null) return null;
     const info = connInfo(st, st.sock);
-    const ctx = new RequestContext(view as unknown as IncomingMessage, null as unknown as ServerResponse, info.remoteAddress, info.remotePort, info.localAddress, info.localPort, 'http');
+    const ctx = new RequestContext(view as unknown as IncomingMessage, null as unknown as ServerResponse, info.remoteAddress, info.remotePort, info.localAddress, info.localPort, info.scheme);
     if (!ctx.parse()) return null;
     let p = pass;
     for (let depth = 0; depth <= MAX_PASS_DEPTH; depth++) {
@@ -421,7 +471,7 @@ export class HttpRouter implements LeanHost {
     if (s.discardUnsafeFields) discardUnsafe(req);
     let ctx: RequestContext | null = null;
     if (!entry.fast) {
-      ctx = new RequestContext(req, res, sock.remoteAddress ?? '', sock.remotePort ?? 0, sock.localAddress ?? '', sock.localPort ?? 0, 'http');
+      ctx = new RequestContext(req, res, sock.remoteAddress ?? '', sock.remotePort ?? 0, sock.localAddress ?? '', sock.localPort ?? 0, schemeOf(sock));
       res[kCtx] = ctx;
       if (cfg.accessLog !== null) {
         ctx.startTime = Date.now();
@@ -595,10 +645,15 @@ function connInfo(st: ConnState | null, sock: Socket): RequestInfo {
     remotePort: sock.remotePort ?? 0,
     localAddress: sock.localAddress ?? '',
     localPort: sock.localPort ?? 0,
-    scheme: 'http',
+    scheme: schemeOf(sock),
   };
   if (st) st.info = info;
   return info;
+}
+
+/** `https` on a TLS connection. */
+function schemeOf(sock: Socket): 'http' | 'https' {
+  return (sock as TLSSocket).encrypted === true ? 'https' : 'http';
 }
 
 function sendReturn(ctx: RequestContext, action: Action, serverHeader: string): void {

@@ -3,6 +3,7 @@ import type { StringTest } from './pattern';
 import type { MatchTest } from './match-compiler';
 import type { Template } from './template';
 import type { Upstream } from './upstream';
+import type { CompiledTls } from './tls-config';
 
 /** Where a `pass` leads, resolved at compile time (or per request when it holds variables). */
 export type PassTarget =
@@ -79,6 +80,8 @@ export interface CompiledListener {
   backlog: number | undefined;
   pass: Pass;
   forwarded: Forwarded | null;
+  /** `tls`: the listener serves HTTPS with these certificates. */
+  tls: CompiledTls | null;
 }
 
 /** `settings.http`, in milliseconds and bytes. */

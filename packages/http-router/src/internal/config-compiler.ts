@@ -18,6 +18,7 @@ import { defaultMimeTypes } from './mime-types';
 import { compilePatternSet } from './pattern';
 import { compileMatch, uriPrefixGuard } from './match-compiler';
 import { compileTemplate, truthy } from './template';
+import { compileTls, type TlsCertificate } from './tls-config';
 import { Upstream } from './upstream';
 
 /** The parts of a Unit config the router reads. */
@@ -28,6 +29,8 @@ export interface RouterConfig {
   settings?: object;
   access_log?: unknown;
   applications?: object;
+  /** Certificate bundles by name, for listeners' `tls.certificate` (the daemon fills it from `/certificates`). */
+  certificates?: Record<string, TlsCertificate>;
 }
 
 /** Unit's default access log format (combined). */
@@ -421,14 +424,14 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
       const addr = parseListenAddress(name, p);
       if (!isObject(l)) throw new RouterConfigError(`The "${name}" listener must be an object.`, p);
       unknownKeys(l, ['pass', 'backlog', 'forwarded', 'client_ip', 'tls'], p);
-      if (l.tls !== undefined) throw new RouterConfigError('The "tls" option is not supported by this build.', jp(p, 'tls'));
       if (l.pass === undefined) throw new RouterConfigError('The "pass" option is required.', jp(p, 'pass'));
       const backlog = l.backlog === undefined ? undefined : num(l.backlog, 'backlog', jp(p, 'backlog'), 0, 2 ** 31 - 1);
       const fw = l.forwarded ?? l.client_ip;
       const fwPath = jp(p, l.forwarded !== undefined ? 'forwarded' : 'client_ip');
       const forwarded = fw === undefined ? null : compileForwarded(fw, fwPath, l.client_ip !== undefined && l.forwarded === undefined);
       if (listeners.has(addr.key)) throw new RouterConfigError(`The listener "${name}" duplicates another listener's address.`, p);
-      listeners.set(addr.key, { name, ...addr, backlog, pass: compilePass(l.pass, jp(p, 'pass')), forwarded });
+      const tls = l.tls === undefined ? null : compileTls(l.tls, jp(p, 'tls'), config.certificates ?? {});
+      listeners.set(addr.key, { name, ...addr, backlog, pass: compilePass(l.pass, jp(p, 'pass')), forwarded, tls });
     }
   }
 

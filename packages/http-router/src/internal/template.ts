@@ -49,6 +49,9 @@ function variable(name: string): Template | null {
       return (c) => c.method;
     case 'request_uri':
       return (c) => c.originalTarget;
+    case 'scheme':
+      // Warden's addition (Unit 1.35 has no $scheme): `https` on TLS listeners or by `forwarded.protocol`.
+      return (c) => c.scheme;
     case 'remote_addr':
       return (c) => c.remoteAddress;
     case 'status':

@@ -1,0 +1,238 @@
+import { constants, createHash, createPrivateKey, randomBytes, X509Certificate } from 'crypto';
+import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'tls';
+import { jp, RouterConfigError } from './errors';
+import { commonName, subjectAltDnsNames } from './tls-names';
+
+/** A certificate bundle the router can serve: the private key and the chain (leaf first), both PEM. */
+export interface TlsCertificate {
+  key: string | Buffer;
+  cert: string | Buffer;
+}
+
+/** One certificate of a TLS listener. */
+export interface TlsCertificateEntry {
+  name: string;
+  /** Lower-case host names of the leaf (CN and DNS subjectAltNames); `*.x` entries are wildcards. */
+  hosts: string[];
+  /** Secure context options: the key and chain with the listener's `conf_commands` and `session` settings. */
+  options: SecureContextOptions;
+  /**
+   * @internal The tls.Server (never listening) that does the handshakes with this certificate, made by the router
+   * on first use. One server per certificate, not one with an SNICallback: OpenSSL keeps a certificate per key type
+   * in a connection, so switching from a default EC certificate to an RSA one in the SNI callback would leave the
+   * EC one in use for clients that prefer ECDSA.
+   */
+  server: TlsServer | null;
+}
+
+/** A listener's compiled `tls` object. */
+export interface CompiledTls {
+  /** The certificates in config order; the first one is the default (clients without SNI, unknown names). */
+  certs: TlsCertificateEntry[];
+  /** `session.cache_size`: server-side session cache entries (0: no cache, Unit's default). */
+  sessionCacheSize: number;
+}
+
+type Obj = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Unit's default `session.timeout`, seconds. */
+const DEFAULT_SESSION_TIMEOUT = 300;
+
+/** One session id context for every listener of this process (resumption stays within a listener's contexts). */
+const SESSION_ID_CONTEXT = createHash('sha1').update(`warden:${process.pid}`).digest('hex').slice(0, 32);
+
+const PROTOCOLS = new Map<string, SecureContextOptions['minVersion']>([
+  ['tlsv1', 'TLSv1'],
+  ['tlsv1.1', 'TLSv1.1'],
+  ['tlsv1.2', 'TLSv1.2'],
+  ['tlsv1.3', 'TLSv1.3'],
+]);
+
+/** The OpenSSL `conf_commands` Node can apply, by lower-case name. */
+const CONF_COMMANDS = 'CipherString, Ciphersuites, MinProtocol, MaxProtocol, Groups (or Curves), SignatureAlgorithms, Options (ServerPreference, -ServerPreference)';
+
+/**
+ * Compiles a listener's `tls` object (Unit's shape: `certificate` string or non-empty array, `conf_commands`,
+ * `session {cache_size, timeout, tickets}`) against the available certificates. Every certificate's secure context
+ * is made once now, so a key or chain OpenSSL refuses fails the prepare, not the first handshake.
+ */
+export function compileTls(v: unknown, path: string, certificates: Record<string, TlsCertificate>): CompiledTls {
+  if (!isObject(v)) throw new RouterConfigError('The "tls" value must be an object.', path);
+  for (const k of Object.keys(v)) {
+    if (k !== 'certificate' && k !== 'conf_commands' && k !== 'session') throw new RouterConfigError(`Unknown parameter "${k}".`, jp(path, k));
+  }
+  const common = sessionOptions(v.session, jp(path, 'session'));
+  const sessionCacheSize = common.cacheSize;
+  const base: SecureContextOptions = { ...common.options, ...confCommands(v.conf_commands, jp(path, 'conf_commands')) };
+
+  const cp = jp(path, 'certificate');
+  const names = certificateNames(v.certificate, cp);
+  const certs = names.map((name, i): TlsCertificateEntry => {
+    const at = Array.isArray(v.certificate) ? jp(cp, i) : cp;
+    const material = Object.prototype.hasOwnProperty.call(certificates, name) ? certificates[name] : undefined;
+    if (material === undefined) throw new RouterConfigError(`Certificate "${name}" is not found.`, at);
+    const options: SecureContextOptions = { ...base, key: material.key, cert: material.cert };
+    let hosts: string[];
+    try {
+      const leaf = new X509Certificate(material.cert);
+      // OpenSSL drops a key that does not match the certificate without a word: check it here.
+      if (!leaf.checkPrivateKey(createPrivateKey(material.key))) throw new Error('the private key does not match the certificate');
+      createSecureContext(options);
+      hosts = hostNames(leaf);
+    } catch (e) {
+      throw new RouterConfigError(`The certificate "${name}" cannot be used: ${(e as Error).message}.`, at);
+    }
+    return { name, hosts, options, server: null };
+  });
+  return { certs, sessionCacheSize };
+}
+
+function certificateNames(v: unknown, path: string): string[] {
+  if (v === undefined) throw new RouterConfigError('Required parameter "certificate" is missing.', path);
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v)) throw new RouterConfigError('The "certificate" value must be a string or an array.', path);
+  if (v.length === 0) throw new RouterConfigError('The "certificate" array must contain at least one element.', path);
+  return v.map((n, i) => {
+    if (typeof n !== 'string') throw new RouterConfigError('The "certificate" array must contain only string values.', jp(path, i));
+    return n;
+  });
+}
+
+function sessionOptions(v: unknown, path: string): { options: SecureContextOptions; cacheSize: number } {
+  const options: SecureContextOptions = { sessionIdContext: SESSION_ID_CONTEXT, sessionTimeout: DEFAULT_SESSION_TIMEOUT };
+  let cacheSize = 0;
+  let tickets: unknown = false;
+  if (v !== undefined) {
+    if (!isObject(v)) throw new RouterConfigError('The "session" value must be an object.', path);
+    for (const [k, value] of Object.entries(v)) {
+      const p = jp(path, k);
+      switch (k) {
+        case 'cache_size':
+          if (!Number.isInteger(value)) throw new RouterConfigError('The "cache_size" value must be an integer number.', p);
+          if ((value as number) < 0) throw new RouterConfigError('The "cache_size" number must not be negative.', p);
+          cacheSize = value as number;
+          break;
+        case 'timeout':
+          if (!Number.isInteger(value)) throw new RouterConfigError('The "timeout" value must be an integer number.', p);
+          if ((value as number) <= 0) throw new RouterConfigError('The "timeout" number must be greater than zero.', p);
+          options.sessionTimeout = value as number;
+          break;
+        case 'tickets':
+          tickets = value;
+          break;
+        default:
+          throw new RouterConfigError(`Unknown parameter "${k}".`, p);
+      }
+    }
+  }
+  const tp = jp(path, 'tickets');
+  if (tickets === false) {
+    // Unit's default: no session tickets.
+    options.secureOptions = constants.SSL_OP_NO_TICKET;
+  } else if (tickets === true) {
+    options.ticketKeys = randomBytes(48);
+  } else {
+    const keys = typeof tickets === 'string' ? [tickets] : tickets;
+    if (!Array.isArray(keys)) throw new RouterConfigError('The "tickets" value must be a boolean, a string or an array.', tp);
+    if (keys.length !== 1) {
+      throw new RouterConfigError(
+        `The "tickets" array holds ${keys.length} keys; this build takes exactly one (Node's TLS has no decrypt-only keys for rotation).`,
+        tp,
+      );
+    }
+    options.ticketKeys = ticketKey(keys[0], Array.isArray(tickets) ? jp(tp, 0) : tp);
+  }
+  return { options, cacheSize };
+}
+
+function ticketKey(v: unknown, path: string): Buffer {
+  if (typeof v !== 'string') throw new RouterConfigError('The "key" array must contain only string values.', path);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) throw new RouterConfigError(`Invalid Base64 format for the ticket key "${v}".`, path);
+  const key = Buffer.from(v, 'base64');
+  if (key.length !== 48 && key.length !== 80) {
+    throw new RouterConfigError(`Invalid length ${key.length} of the ticket key "${v}".  Must be 48 or 80 bytes.`, path);
+  }
+  if (key.length === 80) throw new RouterConfigError(`The ticket key "${v}" is 80 bytes long; this build takes 48-byte keys only.`, path);
+  return key;
+}
+
+function confCommands(v: unknown, path: string): SecureContextOptions {
+  const out: SecureContextOptions = {};
+  if (v === undefined) return out;
+  if (!isObject(v)) throw new RouterConfigError('The "conf_commands" value must be an object.', path);
+  let cipherString: string | undefined;
+  let suites: string | undefined;
+  for (const [name, value] of Object.entries(v)) {
+    const p = jp(path, name);
+    if (typeof value !== 'string') throw new RouterConfigError(`The "${name}" value must be a string.`, p);
+    switch (name.toLowerCase()) {
+      case 'cipherstring':
+        cipherString = value;
+        break;
+      case 'ciphersuites':
+        suites = value;
+        break;
+      case 'minprotocol':
+      case 'maxprotocol': {
+        const version = PROTOCOLS.get(value.toLowerCase());
+        if (version === undefined) throw new RouterConfigError(`The "${name}" value "${value}" is not one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3.`, p);
+        if (name.toLowerCase() === 'minprotocol') out.minVersion = version;
+        else out.maxVersion = version;
+        break;
+      }
+      case 'groups':
+      case 'curves':
+        out.ecdhCurve = value;
+        break;
+      case 'signaturealgorithms':
+        out.sigalgs = value;
+        break;
+      case 'options':
+        for (const opt of value.split(',').map((o) => o.trim().toLowerCase())) {
+          if (opt === 'serverpreference') out.honorCipherOrder = true;
+          else if (opt === '-serverpreference') out.honorCipherOrder = false;
+          else throw new RouterConfigError(`The "Options" value "${opt}" is not supported by this build; it applies ServerPreference and -ServerPreference only.`, p);
+        }
+        break;
+      default:
+        throw new RouterConfigError(`The "conf_commands" command "${name}" is not supported by this build; it applies ${CONF_COMMANDS}.`, p);
+    }
+  }
+  // Node takes TLSv1.3 suites and older cipher lists in one string.
+  const ciphers = [suites, cipherString].filter((c) => c !== undefined && c !== '').join(':');
+  if (ciphers !== '') out.ciphers = ciphers;
+  if (Object.keys(out).length > 0) {
+    try {
+      createSecureContext(out);
+    } catch (e) {
+      throw new RouterConfigError(`The "conf_commands" cannot be applied: ${(e as Error).message}.`, path);
+    }
+  }
+  return out;
+}
+
+/** Lower-case names a leaf certificate serves: its CN and its DNS subjectAltNames. */
+function hostNames(leaf: X509Certificate): string[] {
+  const names = new Set<string>();
+  const cn = commonName(leaf.subject);
+  if (cn !== undefined && cn !== '') names.add(cn.toLowerCase());
+  for (const n of subjectAltDnsNames(leaf.subjectAltName) ?? []) names.add(n.toLowerCase());
+  return [...names];
+}
+
+/**
+ * The certificate for an SNI name, as Unit picks it: an exact host name first, then a wildcard (`*.example.com`
+ * covers one label: `a.example.com`, not `example.com` or `a.b.example.com`), else the first certificate.
+ */
+export function selectCertificate(tls: CompiledTls, servername: string): TlsCertificateEntry {
+  const name = servername.toLowerCase();
+  for (const c of tls.certs) if (c.hosts.includes(name)) return c;
+  const dot = name.indexOf('.');
+  if (dot > 0) {
+    const wild = '*' + name.slice(dot);
+    for (const c of tls.certs) if (c.hosts.includes(wild)) return c;
+  }
+  return tls.certs[0];
+}
