@@ -15,6 +15,10 @@ export type { ControlAddress, ControlSocketOptions } from './control/control-ser
 export { ControlError } from './control/control-error';
 export type { ControlResponse } from './control/control-error';
 export { ConfigStore, CONFIG_FILE } from './control/config-store';
+export { CertificateStore, CERTIFICATE_STORE, CERTS_DIR, certificateRefs } from './control/certificate-store';
+export type { StoredCertificate, CertificateRef } from './control/certificate-store';
+export { parseBundle, CertificateBundleError } from './control/certificate-bundle';
+export type { BundleInfo, CertificateBundle, CertificateDetails } from './control/certificate-bundle';
 export { loadPlugins, DEFAULT_PLUGINS } from './plugins/plugin-loader';
 export type { PluginRequest, LoadedPlugin } from './plugins/plugin-loader';
 export { parseDaemonArgs, defaultPaths } from './daemon/daemon-options';

@@ -10,6 +10,7 @@ import { TOKENS } from '../src/contracts';
 import { ConfigValidator } from '../src/config/config-validator';
 import { planContextDefaults } from '../src/config/plan-context';
 import { ConfigStore } from '../src/control/config-store';
+import { CERTIFICATE_STORE, CertificateStore } from '../src/control/certificate-store';
 import { ControlApi } from '../src/control/control-api';
 import { Controller } from '../src/control/controller';
 
@@ -38,6 +39,8 @@ export interface HarnessOptions {
   components?: ConfigComponent[];
   appControl?: { restart(app: string): Promise<void>; has(app: string): boolean };
   statedir?: string;
+  /** Register a CertificateStore in the state dir (loaded now), as the daemon does. */
+  certificates?: boolean;
 }
 
 /** An in-process controller + control API over a fresh child container and a temp state dir. */
@@ -50,6 +53,11 @@ export function harness(opts: HarnessOptions = {}) {
   if (opts.appControl) container.register(TOKENS.AppControl, { useValue: opts.appControl });
   const statedir = opts.statedir ?? mkdtempSync(join(tmpdir(), 'warden-core-'));
   const log = pino({ level: 'silent' });
+  const certificates = opts.certificates ? new CertificateStore(statedir, log) : undefined;
+  if (certificates) {
+    certificates.init();
+    container.register(CERTIFICATE_STORE, { useValue: certificates });
+  }
   const validator = new ConfigValidator(container, planContextDefaults({ tmpdir: tmpdir() }));
   const store = new ConfigStore(statedir);
   store.init();
@@ -57,7 +65,7 @@ export function harness(opts: HarnessOptions = {}) {
   const api = new ControlApi(controller);
   const req = (method: string, url: string, body?: string | Buffer) =>
     api.handle(method, url, body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body));
-  return { container, statedir, validator, store, controller, api, req, cleanup: () => rmSync(statedir, { recursive: true, force: true }) };
+  return { container, statedir, validator, store, certificates, controller, api, req, cleanup: () => rmSync(statedir, { recursive: true, force: true }) };
 }
 
 export const DONE = { success: 'Reconfiguration done.' };

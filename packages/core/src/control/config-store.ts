@@ -1,7 +1,8 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'fs';
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'fs';
 import { join } from 'path';
 import { WardenError } from '../contracts';
 import type { WardenConfig } from '../contracts';
+import { writeFileAtomic } from './atomic-file';
 import { parseJson } from './json-parser';
 
 /** File name of the accepted config inside the state dir. */
@@ -49,30 +50,10 @@ export class ConfigStore {
 
   /** Atomically replaces the persisted config. */
   save(config: WardenConfig): void {
-    const tmp = join(this.dir, `${CONFIG_FILE}.tmp-${process.pid}`);
     const data = Buffer.from(JSON.stringify(config, null, 4) + '\n');
     try {
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        let off = 0;
-        while (off < data.length) off += writeSync(fd, data, off);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, this.file);
-      const dirFd = openSync(this.dir, 'r');
-      try {
-        fsyncSync(dirFd);
-      } finally {
-        closeSync(dirFd);
-      }
+      writeFileAtomic(this.file, data, join(this.dir, `${CONFIG_FILE}.tmp-${process.pid}`));
     } catch (e) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        /* already gone */
-      }
       throw new WardenError('WARDEN_ERR_STATE_WRITE', `Cannot save the configuration in ${this.dir}: ${(e as Error).message}.`);
     }
   }

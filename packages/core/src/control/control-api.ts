@@ -1,4 +1,5 @@
 import type { Controller } from './controller';
+import { handleCertificates } from './certificates-api';
 import { ConfigPathError, deleteAt, getAt, postAt, putAt, splitPath } from './config-path';
 import { ControlError, errorBody, invalidPath, notAllowed, notFound } from './control-error';
 import type { ControlResponse } from './control-error';
@@ -8,7 +9,8 @@ const DONE: ControlResponse = { status: 200, body: { success: 'Reconfiguration d
 
 /**
  * Unit's control API as a function of (method, path, body) → (status, JSON body), independent of the transport:
- * `/config[/...]` (GET, PUT, POST, DELETE), `/`, `/status[/...]`, `/control/applications/<name>/restart`.
+ * `/config[/...]` (GET, PUT, POST, DELETE), `/`, `/certificates[/...]`, `/status[/...]`,
+ * `/control/applications/<name>/restart`.
  */
 export class ControlApi {
   constructor(private readonly controller: Controller) {}
@@ -28,7 +30,9 @@ export class ControlApi {
     const path = q >= 0 ? url.slice(0, q) : url;
     if (path === '/' || path === '') {
       if (method !== 'GET') throw notAllowed();
-      return { status: 200, body: { config: this.controller.config, status: this.controller.status() } };
+      const certificates = this.controller.certificates?.info();
+      const root = { config: this.controller.config, status: this.controller.status() };
+      return { status: 200, body: certificates === undefined ? root : { certificates, ...root } };
     }
     const [, head] = path.split('/');
     const rest = path.slice(head.length + 1);
@@ -37,6 +41,7 @@ export class ControlApi {
       if (segs === undefined) throw notFound();
       return this.config(method, segs, body);
     }
+    if (head === 'certificates') return handleCertificates(this.controller, method, rest, body);
     if (head === 'status') {
       const segs = splitPath(rest);
       if (method !== 'GET') throw notAllowed();

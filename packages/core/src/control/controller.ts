@@ -2,10 +2,12 @@ import { readFileSync } from 'fs';
 import type { Logger } from 'pino';
 import type { DependencyContainer } from 'tsyringe';
 import type { AppControl, ConfigComponent, PreparedChange, WardenConfig } from '../contracts';
-import { TOKENS, WardenError } from '../contracts';
+import { ConfigValidationError, TOKENS, WardenError } from '../contracts';
 import type { ConfigValidator } from '../config/config-validator';
 import { applyDetail, applyFailure, ControlError, errorBody, notFound } from './control-error';
 import type { ConfigStore } from './config-store';
+import { CERTIFICATE_STORE, certificateRefs } from './certificate-store';
+import type { CertificateStore } from './certificate-store';
 import { parseJson } from './json-parser';
 import { SerialQueue } from './serial-queue';
 
@@ -25,6 +27,8 @@ export class Controller {
   private readonly queue = new SerialQueue();
   private readonly components: ConfigComponent[];
   private appControl?: AppControl;
+  /** The uploaded certificates (`/certificates`), when the container has a store. */
+  readonly certificates: CertificateStore | undefined;
 
   constructor(
     private readonly container: DependencyContainer,
@@ -34,6 +38,7 @@ export class Controller {
   ) {
     const all = container.isRegistered(TOKENS.ConfigComponent, true) ? container.resolveAll<ConfigComponent>(TOKENS.ConfigComponent) : [];
     this.components = [...all].sort((a, b) => a.order - b.order);
+    this.certificates = container.isRegistered(CERTIFICATE_STORE, true) ? container.resolve<CertificateStore>(CERTIFICATE_STORE) : undefined;
   }
 
   /** The running config (do not mutate; every change makes a new tree). */
@@ -52,6 +57,11 @@ export class Controller {
     });
   }
 
+  /** Runs `task` under the change lock (certificate uploads and deletions are serialised with config changes). */
+  exclusive<T>(task: () => Promise<T> | T): Promise<T> {
+    return this.queue.run(async () => task());
+  }
+
   /** Replaces the whole config (same as PUT /config). */
   apply(next: unknown): Promise<void> {
     return this.change(() => next);
@@ -61,6 +71,7 @@ export class Controller {
     let valid: WardenConfig;
     try {
       valid = this.validator.validate(next);
+      this.checkCertificates(valid);
     } catch (e) {
       throw applyFailure(e);
     }
@@ -105,6 +116,15 @@ export class Controller {
     }
   }
 
+  /** Every certificate a listener names must be in the store (Unit: `Certificate "x" is not found.`). */
+  private checkCertificates(config: WardenConfig): void {
+    for (const ref of certificateRefs(config)) {
+      if (this.certificates?.get(ref.name) === undefined) {
+        throw new ConfigValidationError(`Certificate "${ref.name}" is not found.`, ref.path, 'WARDEN_ERR_CONFIG_CERTIFICATE');
+      }
+    }
+  }
+
   /**
    * Start-up: applies the config saved in the state dir; when there is none, the `initialFile` (`--config`), which
    * is then saved. A saved config that no longer applies (e.g. a plugin is gone) is logged and the daemon starts
@@ -112,6 +132,7 @@ export class Controller {
    */
   async restore(initialFile?: string): Promise<void> {
     this.store?.init();
+    this.certificates?.init();
     let saved: WardenConfig | undefined;
     try {
       saved = this.store?.load();

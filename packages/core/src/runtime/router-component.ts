@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
 import { HttpRouter, RouterConfigError } from '@warden/http-router';
+import type { TlsCertificate } from '@warden/http-router';
 import type { ConfigComponent, PreparedChange, WardenConfig } from '../contracts';
 import { ApplyError, ConfigValidationError } from '../contracts';
+import { certificateRefs } from '../control/certificate-store';
+import type { CertificateStore } from '../control/certificate-store';
 import type { AppGateway } from './app-gateway';
 
 /** The listeners and routes of the running config, as one component of the transactional apply. */
@@ -13,6 +16,7 @@ export class RouterComponent implements ConfigComponent {
   constructor(
     private readonly gateway: AppGateway,
     log: Logger,
+    private readonly certificates?: CertificateStore,
   ) {
     this.router = new HttpRouter({ gateway, logger: log.child({ component: 'router' }) });
   }
@@ -26,6 +30,7 @@ export class RouterComponent implements ConfigComponent {
         settings: next.settings,
         access_log: next.access_log,
         applications: next.applications,
+        certificates: this.material(next),
       });
     } catch (err) {
       if (err instanceof RouterConfigError) throw new ConfigValidationError(err.message, err.path, err.code);
@@ -33,6 +38,16 @@ export class RouterComponent implements ConfigComponent {
       const where = e.address !== undefined ? ` ${e.address}:${e.port}` : '';
       throw new ApplyError(`listener${where}: ${e.message}`, undefined, 'listen', typeof e.errno === 'number' ? Math.abs(e.errno) : undefined);
     }
+  }
+
+  /** The bundles the listeners of `next` name, as PEM for the router (names as written in the config). */
+  private material(next: WardenConfig): Record<string, TlsCertificate> {
+    const out: Record<string, TlsCertificate> = {};
+    for (const ref of certificateRefs(next)) {
+      const c = this.certificates?.get(ref.name);
+      if (c !== undefined) out[ref.name] = { key: c.bundle.keyPem, cert: c.bundle.chainPem };
+    }
+    return out;
   }
 
   status(): Record<string, unknown> {
