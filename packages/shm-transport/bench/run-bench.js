@@ -1,7 +1,7 @@
 // Round trips per second and MB/s between two processes, shared-memory channel vs. unix sockets, measured in the
 // same run. Each round trip sends a request with a payload to the other process and gets the payload echoed back in
 // the response; K requests are kept in flight (pipelined). Usage: npm run bench -w @warden/shm-transport (after
-// `npm run build`; env BENCH_SECONDS, default 2.5 per case). Rows:
+// `npm run build`; env BENCH_SECONDS, default 2.5 per case; BENCH_SIZES=64 runs only the 64 B case). Rows:
 //   shm            the channel: RouterChannel.request() with a sink (as wardend's gateway uses it) to an AppChannel app
 //   unix (frames)  the very same messages over a unix socket: the channel's own REQUEST/DATA/RESPONSE frames, encoded
 //                  and decoded with the same codec, one socket write per request and per response. This is "the same
@@ -25,7 +25,7 @@ const WARMUP_MS = 500;
 const CASES = [
   { size: 64, inflight: 64 },
   { size: 64 * 1024, inflight: 8 },
-];
+].filter((c) => !process.env.BENCH_SIZES || process.env.BENCH_SIZES.split(',').map(Number).includes(c.size));
 
 function head(size) {
   return {

@@ -48,7 +48,7 @@ export class AppRequest extends StreamCore<AppRequestSink> {
     if (!Number.isInteger(status) || status < 100 || status > 999) {
       throw new ShmError(ShmErrorCode.PROTOCOL, `status ${status} out of range 100..999`);
     }
-    if (!Array.isArray(headers) || headers.length % 2 !== 0 || headers.some((h) => typeof h !== 'string')) {
+    if (!isStringPairs(headers)) {
       throw new ShmError(ShmErrorCode.PROTOCOL, 'headers must be a flat [name, value, ...] array of strings');
     }
     this._responded = true;
@@ -231,4 +231,11 @@ export class AppChannel extends Endpoint {
         throw protocolError(`unexpected frame type ${type} from the router`);
     }
   }
+}
+
+/** Whether `list` is a flat [name, value, ...] array of strings (a plain loop: no closure per response). */
+function isStringPairs(list: unknown): list is string[] {
+  if (!Array.isArray(list) || list.length % 2 !== 0) return false;
+  for (let i = 0; i < list.length; i++) if (typeof list[i] !== 'string') return false;
+  return true;
 }

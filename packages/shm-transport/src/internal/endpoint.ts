@@ -28,6 +28,39 @@ export interface EndpointInit {
   spinTurns?: number;
 }
 
+/** Largest body chunk copied out of the ring into a slab (larger ones get their own Buffer). */
+const SLAB_CHUNK_MAX = 1024;
+const SLAB_BYTES = 16 * 1024;
+
+/**
+ * Small body chunks copied out of the ring, carved from 16 KiB slabs a 32-bit word at a time (the frame's padding
+ * makes whole words safe to read, and each chunk starts on a word). Buffer.copy cost a view allocation and a native
+ * call per chunk, more than the copy itself for small bodies. Like Node's own Buffer pool, a slab lives as long as
+ * any chunk carved from it.
+ */
+class ChunkSlab {
+  private ab = new ArrayBuffer(SLAB_BYTES);
+  private words = new Int32Array(this.ab);
+  private used = 0;
+
+  /** A new Buffer holding the n bytes that start at word `from` of `src`. */
+  copy(src: Int32Array, from: number, n: number): Buffer {
+    const need = (n + 7) & ~7;
+    if (this.used + need > SLAB_BYTES) {
+      this.ab = new ArrayBuffer(SLAB_BYTES);
+      this.words = new Int32Array(this.ab);
+      this.used = 0;
+    }
+    const at = this.used;
+    this.used += need;
+    const dst = this.words;
+    const to = at >>> 2;
+    const nw = (n + 3) >>> 2;
+    for (let k = 0; k < nw; k++) dst[to + k] = src[from + k];
+    return Buffer.from(this.ab, at, n);
+  }
+}
+
 /** Flow-control state and buffering of one stream, both directions. Base of RouterStream and AppRequest. */
 export abstract class StreamCore<S extends StreamSink = StreamSink> extends EventEmitter {
   /** @internal */ _ep: Endpoint;
@@ -164,6 +197,9 @@ export abstract class Endpoint extends EventEmitter {
   /** @internal */ readonly maxChunk: number;
   protected readonly buf: Buffer;
   protected readonly u32: Uint32Array;
+  /** The whole mapping as 32-bit words (frames are 8-byte aligned: their header fields are whole words). */
+  protected readonly w32: Int32Array;
+  private readonly chunks = new ChunkSlab();
   protected readonly out: RingWriter;
   protected readonly in: RingReader;
   protected readonly log?: Logger;
@@ -192,6 +228,7 @@ export abstract class Endpoint extends EventEmitter {
     this.spinTurns = init.spinTurns ?? 0;
     this.buf = Buffer.from(init.mem);
     this.u32 = new Uint32Array(init.mem, 0, HEADER_BYTES >> 2);
+    this.w32 = new Int32Array(init.mem, 0, init.mem.byteLength >>> 2);
     const outRing = init.side;
     const inRing = 1 - init.side;
     this.out = new RingWriter(this.u32, this.buf, RING_CTL[outRing], HEADER_BYTES + outRing * init.ringBytes, init.ringBytes);
@@ -441,12 +478,14 @@ export abstract class Endpoint extends EventEmitter {
       this.in.wake();
       let n = 0;
       const b = this.buf;
+      const w32 = this.w32;
       this.draining = true;
       for (; n < DRAIN_BUDGET; n++) {
         const off = this.in.next();
         if (off < 0) break;
-        const len = b.readUInt32LE(off);
-        this.handleFrame(b[off + 4], b[off + 5], b.readUInt32LE(off + 8), b.readUInt32LE(off + 12), off, len);
+        const w = off >>> 2;
+        const len = w32[w]; // checked by next(): 16 .. maxFrame
+        this.handleFrame(b[off + 4], b[off + 5], w32[w + 2] >>> 0, w32[w + 3] >>> 0, off, len);
         if (this.closed) return;
         this.in.release(len);
         // What the handler wrote goes out now, not after the batch: the peer works on it in parallel with the rest
@@ -491,6 +530,7 @@ export abstract class Endpoint extends EventEmitter {
   /** Copies the body of a DATA frame out of the ring. */
   protected copyData(off: number, len: number): Buffer {
     const n = len - FRAME_HEADER;
+    if (n <= SLAB_CHUNK_MAX) return this.chunks.copy(this.w32, (off + FRAME_HEADER) >>> 2, n);
     const c = Buffer.allocUnsafe(n);
     this.buf.copy(c, 0, off + FRAME_HEADER, off + len);
     return c;
