@@ -118,6 +118,13 @@ describe('control API: /certificates', () => {
       body: { error: 'Invalid configuration.', detail: 'WARDEN_ERR_CONFIG_CERTIFICATE at /listeners/127.0.0.1:8443/tls/certificate/1: Certificate "nope" is not found.' },
     });
     expect((await h.req('GET', '/config/listeners/127.0.0.1:8443/tls/certificate')).body).toBe('a');
+    const empty = await h.req('PUT', '/config/listeners/127.0.0.1:8443/tls/certificate', '[]');
+    expect(empty.body).toEqual({
+      error: 'Invalid configuration.',
+      detail: 'WARDEN_ERR_CONFIG_TLS at /listeners/127.0.0.1:8443/tls/certificate: The "certificate" array must contain at least one element.',
+    });
+    const timeout = await h.req('PUT', '/config/listeners/127.0.0.1:8443/tls/session', '{"timeout": 0}');
+    expect((timeout.body as { detail: string }).detail).toMatch(/The "timeout" number must be greater than zero\.$/);
   });
 
   it('refuses to delete a certificate a listener uses (string or array), deletes it once unused', async () => {

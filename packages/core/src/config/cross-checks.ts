@@ -18,6 +18,7 @@ export function crossCheck(config: WardenConfig): void {
   for (const [name, listener] of Object.entries(config.listeners ?? {})) {
     checkListenerAddress(name);
     if (listener.pass !== undefined) checkPass(config, listener.pass, ptr('listeners', name, 'pass'));
+    if (listener.tls !== undefined) checkTls(listener.tls as Record<string, unknown>, ptr('listeners', name, 'tls'));
     if (typeof listener.application === 'string' && !Object.prototype.hasOwnProperty.call(config.applications ?? {}, listener.application)) {
       fail(`Listening socket is assigned for a non existing application "${listener.application}".`, ptr('listeners', name, 'application'), 'WARDEN_ERR_CONFIG_PASS');
     }
@@ -48,6 +49,15 @@ function checkListenerAddress(name: string): void {
   if (!m || !(port >= 1 && port <= 65535) || (m[1] && /^\d/.test(m[1]) && m[1].split('.').some((o) => Number(o) > 255))) {
     fail(`The listener address "${name}" is invalid. Use "IP:port", "*:port", "[IPv6]:port" or "unix:/path".`, path, 'WARDEN_ERR_CONFIG_LISTENER');
   }
+}
+
+/** Unit's value checks of `tls` (whether the named certificates exist is the controller's check). */
+function checkTls(tls: Record<string, unknown>, path: string): void {
+  if (Array.isArray(tls.certificate) && tls.certificate.length === 0) {
+    fail('The "certificate" array must contain at least one element.', `${path}/certificate`, 'WARDEN_ERR_CONFIG_TLS');
+  }
+  const session = tls.session as { timeout?: number } | undefined;
+  if (session?.timeout === 0) fail('The "timeout" number must be greater than zero.', `${path}/session/timeout`, 'WARDEN_ERR_CONFIG_TLS');
 }
 
 /** `pass` targets: `applications/<app>[/<target>]`, `upstreams/<name>`, `routes` (array form), `routes/<name>`. */
