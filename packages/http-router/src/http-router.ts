@@ -277,6 +277,11 @@ export class HttpRouter implements LeanHost {
    */
   private startTls(entry: ListenerEntry, sock: Socket): void {
     const timeout = this.active?.settings.headerReadTimeout ?? 30_000;
+    const peer = peerKey(sock);
+    entry.handshakes.set(peer, sock);
+    sock.once('close', () => {
+      if (entry.handshakes.get(peer) === sock) entry.handshakes.delete(peer);
+    });
     readClientHello(sock, timeout, (servername) => {
       const tls = entry.listener.tls;
       if (tls === null) {
@@ -290,7 +295,10 @@ export class HttpRouter implements LeanHost {
 
   private createTlsServer(entry: ListenerEntry, cert: TlsCertificateEntry, handshakeTimeout: number): TlsServer {
     const server = createTlsServer({ ...cert.options, handshakeTimeout: handshakeTimeout > 0 ? handshakeTimeout : 30_000 });
-    server.on('secureConnection', (sock: TLSSocket) => this.onAccept(entry, sock));
+    server.on('secureConnection', (sock: TLSSocket) => {
+      entry.handshakes.delete(peerKey(sock));
+      this.onAccept(entry, sock);
+    });
     server.on('tlsClientError', (err, sock) => {
       this.log.debug({ err, listener: entry.listener.name, certificate: cert.name }, 'TLS handshake failed');
       sock.destroy();
@@ -651,6 +659,11 @@ function connInfo(st: ConnState | null, sock: Socket): RequestInfo {
   return info;
 }
 
+/** A connection's client address and port (the same for a TLS socket and the connection under it). */
+function peerKey(sock: Socket): string {
+  return `${sock.remoteAddress}|${sock.remotePort}`;
+}
+
 /** `https` on a TLS connection. */
 function schemeOf(sock: Socket): 'http' | 'https' {
   return (sock as TLSSocket).encrypted === true ? 'https' : 'http';
@@ -799,6 +812,8 @@ function closeServer(entry: ListenerEntry): Promise<void> {
   entry.closing = true;
   if (entry.server.listening) entry.server.close();
   entry.http.close(); // stops node:http's connection checks and closes its idle connections
+  for (const sock of entry.handshakes.values()) sock.destroy(); // TLS handshakes not done yet
+  entry.handshakes.clear();
   for (const sock of entry.sockets) (sock as Sock)[kLean]?.closeIfIdle();
   return entry.whenEmpty();
 }

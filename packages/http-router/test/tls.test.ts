@@ -1,6 +1,6 @@
 import { randomBytes } from 'crypto';
 import { readFileSync } from 'fs';
-import { createServer as createNetServer } from 'net';
+import { connect as netConnect, createServer as createNetServer } from 'net';
 import { Agent, request, type RequestOptions } from 'https';
 import { join } from 'path';
 import { connect as tlsConnect, type TLSSocket } from 'tls';
@@ -43,6 +43,17 @@ function httpsGet(port: number, path: string, opts: Partial<RequestOptions> & { 
     req.on('error', reject);
     req.end();
   });
+}
+
+/** A plain TCP client that sends nothing by itself. */
+function rawConnect(port: number) {
+  const sock = netConnect(port, '127.0.0.1');
+  sock.on('error', () => undefined);
+  return {
+    sock,
+    connected: new Promise<void>((r) => sock.once('connect', () => r())),
+    closed: new Promise<void>((r) => sock.once('close', () => r())),
+  };
 }
 
 const routers: HttpRouter[] = [];
@@ -158,6 +169,18 @@ describe('TLS listeners', () => {
     const { port } = await start({ '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a' } } });
     await expect(fetchText(port('127.0.0.1:0'), '/')).rejects.toThrow();
     expect((await httpsGet(port('127.0.0.1:0'), '/')).status).toBe(200);
+  });
+
+  it('drops connections still in the handshake when the router closes, without waiting for their timeout', async () => {
+    const { router, port } = await start({ '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a' } } });
+    const silent = rawConnect(port('127.0.0.1:0'));
+    const partial = rawConnect(port('127.0.0.1:0'));
+    await Promise.all([silent.connected, partial.connected]);
+    partial.sock.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])); // a ClientHello record that never completes
+    const started = Date.now();
+    await router.close(5000);
+    await Promise.all([silent.closed, partial.closed]);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('applies conf_commands Node supports: MinProtocol TLSv1.3 refuses a TLSv1.2-only client', async () => {

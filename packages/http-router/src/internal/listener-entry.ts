@@ -27,6 +27,11 @@ export class ListenerEntry {
   /** Requests may take the lean HTTP/1.1 path (needs `fast` and a gateway with handleLean). */
   lean = false;
   readonly sockets = new Set<Socket>();
+  /**
+   * TLS listeners: connections whose handshake is not done yet, by `address|port` of the client (the TLS socket
+   * made over a connection has the same peer), so that closing the listener can drop them at once.
+   */
+  readonly handshakes = new Map<string, Socket>();
   /** Resolvers waiting for `sockets` to become empty. */
   emptyWaiters: Array<() => void> = [];
 
