@@ -4,7 +4,7 @@ import { decodeRequest, PositionCache, protocolError, responseFrameBytes } from 
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
   AbortReason, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
-  H_VERSION, HEADER_BYTES, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
+  H_VERSION, HEADER_BYTES, HOST_LITTLE_ENDIAN, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
 
@@ -116,6 +116,7 @@ export class AppChannel extends Endpoint {
 
   /** Opens a channel from its two inherited fds (memfd, doorbell). */
   static open(memFd: number, doorbellFd: number): AppChannel {
+    if (!HOST_LITTLE_ENDIAN) throw new ShmError(ShmErrorCode.BAD_SETUP, 'the channel needs a little-endian host');
     const n = native();
     let mem: ArrayBuffer;
     try {

@@ -6,7 +6,7 @@ import { checkRequestHead, decodeResponseHeaders, PositionCache, protocolError, 
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
   AbortReason, DEFAULT_RING_BYTES, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
-  H_STREAM_WINDOW, H_VERSION, HEADER_BYTES, RING_CTL, C_TAIL, C_HEAD, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
+  H_STREAM_WINDOW, H_VERSION, HEADER_BYTES, HOST_LITTLE_ENDIAN, RING_CTL, C_TAIL, C_HEAD, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
 
@@ -88,6 +88,7 @@ export class RouterChannel extends Endpoint {
 
   /** Creates the memfd (size sealed), maps it, initialises the header and creates the doorbell pair. */
   static create(opts: RouterChannelOptions = {}): RouterChannel {
+    if (!HOST_LITTLE_ENDIAN) throw new ShmError(ShmErrorCode.BAD_SETUP, 'the channel needs a little-endian host');
     const ringBytes = opts.ringBytes ?? DEFAULT_RING_BYTES;
     if (!Number.isInteger(ringBytes) || ringBytes < MIN_RING_BYTES || ringBytes > MAX_RING_BYTES || (ringBytes & (ringBytes - 1)) !== 0) {
       throw new ShmError(ShmErrorCode.BAD_SETUP, `ringBytes ${ringBytes} must be a power of two between ${MIN_RING_BYTES} and ${MAX_RING_BYTES}`);

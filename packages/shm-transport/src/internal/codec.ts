@@ -101,23 +101,31 @@ function decodeShort(b: Buffer, s: number, n: number): string {
 export function encodeRequest(
   b: Buffer, off: number, len: number, stream: number, h: RequestHead, cache: EncodeCache | null = null,
 ): void {
-  writeFrameHeader(b, off, len, FrameType.REQUEST, h.tls ? FLAG_TLS : 0, stream, 0);
-  let p = off + FRAME_HEADER;
   const cl = h.contentLength;
-  if (cl < 0) {
-    putU32(b, p, 0xffffffff);
-    putU32(b, p + 4, 0xffffffff);
+  const lo = cl < 0 ? 0xffffffff : cl % TWO32;
+  const hi = cl < 0 ? 0xffffffff : Math.floor(cl / TWO32);
+  const ports = (h.remotePort & 0xffff) | ((h.localPort & 0xffff) << 16);
+  const w = cache !== null ? cache.view.at(b, off) : null;
+  if (w !== null) {
+    // Aligned (always so in a ring): the header and fixed part as eight 32-bit stores (little-endian host).
+    const i = off >>> 2;
+    w[i] = len;
+    w[i + 1] = FrameType.REQUEST | ((h.tls ? FLAG_TLS : 0) << 8);
+    w[i + 2] = stream;
+    w[i + 3] = 0;
+    w[i + 4] = lo;
+    w[i + 5] = hi;
+    w[i + 6] = ports;
+    w[i + 7] = h.headers.length >>> 1;
   } else {
-    putU32(b, p, cl % TWO32);
-    putU32(b, p + 4, Math.floor(cl / TWO32));
+    writeFrameHeader(b, off, len, FrameType.REQUEST, h.tls ? FLAG_TLS : 0, stream, 0);
+    const q = off + FRAME_HEADER;
+    putU32(b, q, lo);
+    putU32(b, q + 4, hi);
+    putU32(b, q + 8, ports >>> 0);
+    putU32(b, q + 12, h.headers.length >>> 1);
   }
-  const rp = h.remotePort & 0xffff;
-  const lp = h.localPort & 0xffff;
-  b[p + 8] = rp & 0xff;
-  b[p + 9] = rp >>> 8;
-  b[p + 10] = lp & 0xff;
-  b[p + 11] = lp >>> 8;
-  putU32(b, p + 12, h.headers.length >>> 1);
+  let p = off + FRAME_HEADER;
   p += 16;
   const hs = h.headers;
   const n = off + len - p;
@@ -363,10 +371,19 @@ export function responseFrameBytes(headers: string[]): number {
 export function encodeResponse(
   b: Buffer, off: number, len: number, stream: number, status: number, headers: string[], cache: EncodeCache | null = null,
 ): void {
-  writeFrameHeader(b, off, len, FrameType.RESPONSE, 0, stream, status);
-  let p = off + FRAME_HEADER;
-  putU32(b, p, headers.length >>> 1);
-  p += 4;
+  const w = cache !== null ? cache.view.at(b, off) : null;
+  if (w !== null) {
+    const i = off >>> 2;
+    w[i] = len;
+    w[i + 1] = FrameType.RESPONSE;
+    w[i + 2] = stream;
+    w[i + 3] = status;
+    w[i + 4] = headers.length >>> 1;
+  } else {
+    writeFrameHeader(b, off, len, FrameType.RESPONSE, 0, stream, status);
+    putU32(b, off + FRAME_HEADER, headers.length >>> 1);
+  }
+  let p = off + FRAME_HEADER + 4;
   const n = off + len - p;
   if (cache !== null && cache.count === headers.length && cache.n === n && sameStrings(cache.strs, headers)) {
     cache.copyTo(b, p);

@@ -210,7 +210,7 @@ export abstract class Endpoint extends EventEmitter {
   private readonly nat: NativeShm;
   private pending: Buffer[] = [];
   private blocked = new Set<StreamCore>();
-  private dirty: StreamCore[] = [];
+  private readonly dirty: StreamCore[] = [];
   private flushQueued = false;
   private draining = false;
   private drainScheduled = false;
@@ -345,16 +345,20 @@ export abstract class Endpoint extends EventEmitter {
 
   private readonly flushDirty = (): void => {
     this.flushQueued = false;
-    if (this.dirty.length === 0) return;
     const list = this.dirty;
-    this.dirty = [];
+    if (list.length === 0) return;
+    // One array for the endpoint's life (a fresh one per flush was an allocation per message). Streams queued by
+    // callbacks during the loop (a 'drain' listener writing) are appended and pumped in this same loop.
     try {
       for (let i = 0; i < list.length; i++) {
-        list[i]._pumpQueued = false;
-        this.pumpStream(list[i]);
+        const s = list[i];
+        s._pumpQueued = false;
+        this.pumpStream(s);
       }
     } catch (e) {
       this.fail(e);
+    } finally {
+      list.length = 0;
     }
   };
 

@@ -66,3 +66,9 @@ export function align8(n: number): number {
 export function memoryBytes(ringBytes: number): number {
   return HEADER_BYTES + 2 * ringBytes;
 }
+
+/**
+ * Whether this host stores integers little-endian. The protocol is little-endian and both ends access counters and
+ * frame header fields through 32-bit typed arrays in host order, so a big-endian host cannot use the channel.
+ */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
