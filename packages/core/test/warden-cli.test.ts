@@ -28,6 +28,7 @@ beforeEach(async () => {
   restarted = [];
   h = harness({
     statedir: join(dir, 'state'),
+    certificates: true,
     appControl: {
       has: () => true,
       restart: async (app) => {
@@ -107,6 +108,8 @@ describe('warden CLI: command line', () => {
       [['config', 'get', 'a', 'b'], 'warden: too many arguments: warden config get [PATH]\n'],
       [['config', 'delete'], 'warden: missing argument: warden config delete PATH\n'],
       [['restart'], 'warden: missing argument: warden restart APP\n'],
+      [['cert'], 'warden: cert needs a subcommand: list, get, put or delete\n'],
+      [['cert', 'put', 'a'], 'warden: missing argument: warden cert put NAME FILE|-\n'],
       [['--control'], 'warden: --control needs a value: unix:/path/to/control.sock or IP:port\n'],
     ];
     const runs = await Promise.all(cases.map(([args]) => warden(args)));
@@ -146,6 +149,26 @@ describe('warden CLI: command line', () => {
     const tcp = await serve({ kind: 'tcp', host: '127.0.0.1', port: 0 });
     const r = await warden(['--control', tcp, 'status', 'requests']);
     expect(r).toEqual({ code: 0, stdout: JSON.stringify({ total: 0 }, null, 2) + '\n', stderr: '' });
+  });
+});
+
+describe('warden CLI: cert list/get/put/delete', () => {
+  const bundle = join(CORE_DIR, '../http-router/test/fixtures/tls/a.pem');
+
+  it('uploads a bundle from a file or stdin, lists it, gets a value inside it and deletes it', async () => {
+    expect(await warden(['cert', 'put', 'a', bundle])).toEqual({ code: 0, stdout: 'Certificate chain uploaded.\n', stderr: '' });
+    expect((await warden(['cert', 'put', 'b', '-'], { stdin: readFileSync(bundle, 'latin1') })).code).toBe(0);
+    expect(Object.keys(JSON.parse((await warden(['cert', 'list'])).stdout))).toEqual(['a', 'b']);
+    expect(await warden(['cert', 'get', 'a', 'chain/0/subject/common_name'])).toEqual({ code: 0, stdout: '"a.example.test"\n', stderr: '' });
+    expect(await warden(['cert', 'delete', 'b'])).toEqual({ code: 0, stdout: 'Certificate deleted.\n', stderr: '' });
+    expect(Object.keys(JSON.parse((await warden(['cert', 'list'])).stdout))).toEqual(['a']);
+  });
+
+  it('shows why a bundle is refused and exits 1', async () => {
+    const r = await warden(['cert', 'put', 'x', '-'], { stdin: 'not a bundle' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('Invalid certificate');
+    expect(r.stderr).toContain('no private key found');
   });
 });
 

@@ -26,6 +26,10 @@ Commands:
   config delete PATH             remove the value at PATH ("/" resets the configuration to {})
   config edit [PATH]             edit the value in $VISUAL/$EDITOR (default vi); the text is
                                  checked as JSON before it is sent
+  cert list                      print the uploaded certificate bundles (name → key and chain)
+  cert get NAME [PATH]           print one bundle, or the value at PATH inside it (chain/0/subject)
+  cert put NAME FILE|-           upload a PEM bundle (certificates and key) from FILE or stdin
+  cert delete NAME               delete a bundle no listener uses
   status [PATH]                  print the status (connections, requests, applications)
   restart APP                    restart every process of application APP
 
@@ -146,6 +150,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: WardenIo): Promis
     io.out(args.json ? res.text : `Application "${app}" restarted.\n`);
     return 0;
   }
+  if (command === 'cert') return certCommand(ctx, rest);
   if (command !== 'config') throw usage(`unknown command "${command}"`);
 
   const [sub, ...params] = rest;
@@ -174,6 +179,33 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: WardenIo): Promis
       throw usage('config needs a subcommand: get, put, post, delete or edit');
     default:
       throw usage(`unknown config subcommand "${sub}"; use get, put, post, delete or edit`);
+  }
+}
+
+/** `warden cert ...`: the `/certificates` section. */
+async function certCommand(ctx: CommandContext, rest: string[]): Promise<number> {
+  const [sub, ...params] = rest;
+  const url = (name: string) => {
+    if (name === '') throw usage('a certificate bundle needs a name');
+    return `/certificates/${encodeSegment(name)}`;
+  };
+  switch (sub) {
+    case 'list':
+      arity('cert list', params, 0, 0);
+      return show(ctx, '/certificates');
+    case 'get':
+      arity('cert get NAME [PATH]', params, 1, 2);
+      return show(ctx, url(params[0]) + encodeConfigPath(params[1]));
+    case 'put':
+      arity('cert put NAME FILE|-', params, 2, 2);
+      return change(ctx, 'PUT', url(params[0]), await readInput(params[1]));
+    case 'delete':
+      arity('cert delete NAME', params, 1, 1);
+      return change(ctx, 'DELETE', url(params[0]));
+    case undefined:
+      throw usage('cert needs a subcommand: list, get, put or delete');
+    default:
+      throw usage(`unknown cert subcommand "${sub}"; use list, get, put or delete`);
   }
 }
 
