@@ -210,6 +210,8 @@ export class HttpRouter implements LeanHost {
         void closeServer(entry).then(() => this.draining.delete(entry));
         continue;
       }
+      const prevTls = entry.listener.tls;
+      if (l.tls !== null && prevTls !== null && l.tls.signature === prevTls.signature) l.tls = prevTls; // keeps sessions
       entry.listener = l;
       entry.live = true;
       entry.fast = l.pass.target?.kind === 'app' && !l.forwarded && !compiled.accessLog;

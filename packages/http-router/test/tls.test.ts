@@ -190,15 +190,22 @@ describe('TLS listeners', () => {
   });
 
   it('resumes sessions from the cache when session.cache_size is set, with tickets off', async () => {
-    const { port } = await start({
+    const running = await start({
       '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a', session: { cache_size: 10, timeout: 60 } } },
     });
-    const p = port('127.0.0.1:0');
+    const p = running.port('127.0.0.1:0');
     // TLSv1.2: session ids (TLSv1.3 resumes by tickets only, which are off by default as in Unit).
     const first = await httpsGet(p, '/', { maxVersion: 'TLSv1.2' });
     const session = first.socket.getSession();
     const second = await httpsGet(p, '/', { maxVersion: 'TLSv1.2', session });
     expect(second.socket.isSessionReused()).toBe(true);
+    // A reconfiguration that leaves the tls object alone keeps the cache; one that changes it starts afresh.
+    const { router, config } = running;
+    await (await router.prepare({ ...config, routes: [{ action: { return: 204 } }] })).commit();
+    expect((await httpsGet(p, '/', { maxVersion: 'TLSv1.2', session })).socket.isSessionReused()).toBe(true);
+    const changed = { '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a', session: { cache_size: 11, timeout: 60 } } } };
+    await (await router.prepare({ ...config, listeners: changed })).commit();
+    expect((await httpsGet(p, '/', { maxVersion: 'TLSv1.2', session })).socket.isSessionReused()).toBe(false);
     // Unit's default cache_size 0: no server-side cache, every handshake is a full one.
     const plain = await start({ '127.0.0.2:0': { pass: 'applications/app', tls: { certificate: 'a' } } });
     const q = plain.port('127.0.0.2:0');

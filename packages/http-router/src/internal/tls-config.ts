@@ -31,6 +31,11 @@ export interface CompiledTls {
   certs: TlsCertificateEntry[];
   /** `session.cache_size`: server-side session cache entries (0: no cache, Unit's default). */
   sessionCacheSize: number;
+  /**
+   * Hash of the `tls` object and the bundles it names: a reconfiguration that leaves it unchanged keeps the running
+   * CompiledTls (its TLS servers, session cache and ticket keys) instead of this one.
+   */
+  signature: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -86,7 +91,9 @@ export function compileTls(v: unknown, path: string, certificates: Record<string
     }
     return { name, hosts, options, server: null };
   });
-  return { certs, sessionCacheSize };
+  const signature = createHash('sha256').update(JSON.stringify(v));
+  for (const name of names) signature.update('\0' + String(certificates[name].key) + '\0' + String(certificates[name].cert));
+  return { certs, sessionCacheSize, signature: signature.digest('hex') };
 }
 
 function certificateNames(v: unknown, path: string): string[] {
