@@ -1,4 +1,5 @@
 import * as crypto from 'crypto';
+import { EventEmitter, once } from 'events';
 import { AppChannel, AppRequest, RouterChannel } from '../src';
 import { collect, head, inProcessPair, sendBody } from './helpers';
 
@@ -227,6 +228,23 @@ describe('channel (both ends in one process)', () => {
     s.abort();
     while (seen['/hang'].length !== 2) await new Promise((r) => setImmediate(r));
     expect(seen['/hang']).toEqual(['end', 'abort']);
+  });
+
+  it('streams are EventEmitters whose listener table appears on first use', async () => {
+    ({ router, app } = inProcessPair());
+    serveEcho(app);
+    const s = router.request(head({ target: '/ee' }));
+    expect(s).toBeInstanceOf(EventEmitter);
+    expect(s.listenerCount('data')).toBe(0);
+    expect(s.eventNames()).toEqual([]);
+    expect(s.emit('nothing')).toBe(false);
+    s.removeAllListeners('data').removeListener('end', () => undefined);
+    expect(s.getMaxListeners()).toBe(EventEmitter.defaultMaxListeners);
+    const ended = once(s, 'end');
+    s.on('data', () => undefined);
+    expect(s.listenerCount('data')).toBe(1);
+    await ended;
+    expect(() => s.emit('error', new Error('unhandled'))).toThrow('unhandled'); // the usual rule for 'error'
   });
 
   it('aborts in both directions', async () => {

@@ -61,8 +61,15 @@ class ChunkSlab {
   }
 }
 
-/** Flow-control state and buffering of one stream, both directions. Base of RouterStream and AppRequest. */
-export abstract class StreamCore<S extends StreamSink = StreamSink> extends EventEmitter {
+/**
+ * Flow-control state and buffering of one stream, both directions. Base of RouterStream and AppRequest.
+ *
+ * An EventEmitter whose constructor is not run: EventEmitter's methods create the listener table on first use
+ * (Node supports emitters that never called the constructor, as `util.inherits` users did), so a stream that
+ * delivers through a sink — one per request on the hot path — never pays for a table it does not use.
+ */
+export interface StreamCore<S extends StreamSink = StreamSink> extends EventEmitter {}
+export abstract class StreamCore<S extends StreamSink = StreamSink> {
   /** @internal */ _ep: Endpoint;
   /** Stream id (unique per channel while the stream is open). */
   readonly id: number;
@@ -86,7 +93,6 @@ export abstract class StreamCore<S extends StreamSink = StreamSink> extends Even
   _sink: S | null = null;
 
   constructor(ep: Endpoint, id: number) {
-    super();
     this._ep = ep;
     this.id = id;
     this._sendCredit = ep.window;
@@ -190,6 +196,8 @@ export abstract class StreamCore<S extends StreamSink = StreamSink> extends Even
     this._sendDone = true;
   }
 }
+
+Object.setPrototypeOf(StreamCore.prototype, EventEmitter.prototype);
 
 /** One end of a channel; subclasses implement {@link handleFrame}. */
 export abstract class Endpoint extends EventEmitter {
