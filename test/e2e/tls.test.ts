@@ -1,8 +1,8 @@
-import { readFileSync, writeFileSync } from 'fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { request } from 'https';
 import { join } from 'path';
 import type { TLSSocket } from 'tls';
-import { ROOT, cleanup, freePort, startWardend, worldDir, type Wardend } from './support/wardend';
+import { ROOT, cleanup, freePort, goBuild, haveGo, startWardend, worldDir, type Wardend } from './support/wardend';
 
 const FIXTURES = join(ROOT, 'packages/http-router/test/fixtures/tls');
 const CA = readFileSync(join(FIXTURES, 'ca.pem'));
@@ -14,6 +14,24 @@ http.createServer((req, res) => {
   res.setHeader('Content-Type', 'application/json');
   res.end(JSON.stringify({ url: req.url, encrypted: req.socket.encrypted === true, host: req.headers.host }));
 }).listen(8080);
+`;
+
+/** A Go app on Warden's Go package that reports whether net/http sees the request as TLS. */
+const GO_APP = `package main
+
+import (
+	"fmt"
+	"net/http"
+
+	"warden.dev/warden"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "tls=%v uri=%s", r.TLS != nil, r.URL.RequestURI())
+	})
+	warden.ListenAndServe(":8080", nil)
+}
 `;
 
 /** GET over HTTPS, trusting only the test CA and checking the certificate for `servername`. */
@@ -73,6 +91,23 @@ describe('TLS listeners of a running wardend', () => {
     const bad = await w.control('PUT', `/config/listeners/127.0.0.1:${port}/tls/certificate`, '"missing"');
     expect(bad).toMatchObject({ status: 400, body: { error: 'Invalid configuration.', detail: expect.stringContaining('Certificate "missing" is not found.') } });
     expect((await httpsGet(port, '/', 'a.example.test')).status).toBe(200);
+  });
+
+  it('serves HTTPS to a Go app that sees r.TLS', async () => {
+    if (!haveGo()) return console.warn('skipped: `go` is not installed');
+    const src = join(dir, 'gotls');
+    mkdirSync(src);
+    writeFileSync(join(src, 'main.go'), GO_APP);
+    writeFileSync(join(src, 'go.mod'), `module warden.dev/test/gotls\n\ngo 1.19\n\nrequire warden.dev/warden v0.0.0\n\nreplace warden.dev/warden => ${join(ROOT, 'packages/app-types/go')}\n`);
+    const bin = goBuild(src, join(dir, 'gotls-app'));
+    const goPort = await freePort();
+    expect((await w.control('PUT', '/config/applications/go', { type: 'external', executable: bin })).status).toBe(200);
+    const put = await w.control('PUT', `/config/listeners/127.0.0.1:${goPort}`, { pass: 'applications/go', tls: { certificate: 'b' } });
+    expect(put.status).toBe(200);
+    const res = await httpsGet(goPort, '/go?q=1', 'b.example.test');
+    expect([res.status, res.cn, res.body]).toEqual([200, 'b.example.test', 'tls=true uri=/go?q=1']);
+    expect((await w.control('DELETE', `/config/listeners/127.0.0.1:${goPort}`)).status).toBe(200);
+    expect((await w.control('DELETE', '/config/applications/go')).status).toBe(200);
   });
 
   it('keeps certificates and the TLS listener across a restart', async () => {

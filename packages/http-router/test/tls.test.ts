@@ -30,7 +30,7 @@ interface TlsReply {
 }
 
 /** One HTTPS request to 127.0.0.1; `servername` is the SNI name ('' sends none) and the name the cert is checked for. */
-function httpsGet(port: number, path: string, opts: Partial<RequestOptions> & { servername?: string } = {}): Promise<TlsReply> {
+function httpsGet(port: number, path: string, opts: Partial<RequestOptions> & { servername?: string; session?: Buffer } = {}): Promise<TlsReply> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, ca: CA, agent: false, servername: 'a.example.test', ...opts }, (res) => {
       const chunks: Buffer[] = [];
