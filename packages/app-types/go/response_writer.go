@@ -50,13 +50,36 @@ type responseWriter struct {
 }
 
 func newResponseWriter(s responseStream, r *http.Request) *responseWriter {
-	w := &responseWriter{}
-	w.init(s, r)
+	return &responseWriter{s: s, req: r, header: make(http.Header)}
+}
+
+// writerPool holds response writers with their (emptied) header maps: a handler's w.Header().Set then reuses the
+// map's buckets instead of allocating a map per request. A ResponseWriter may not be used after the handler returned
+// (net/http's rule), so nothing refers to a writer once putResponseWriter took it back.
+var writerPool = sync.Pool{New: func() any { return &responseWriter{header: make(http.Header)} }}
+
+// maxPooledHeaders: a writer whose header map grew beyond this many names is not pooled (an emptied map keeps its
+// buckets, and emptying it costs as much as it has buckets).
+const maxPooledHeaders = 32
+
+func getResponseWriter(s responseStream, r *http.Request) *responseWriter {
+	w := writerPool.Get().(*responseWriter)
+	w.s, w.req = s, r
 	return w
 }
 
-func (w *responseWriter) init(s responseStream, r *http.Request) {
-	w.s, w.req, w.header = s, r, make(http.Header)
+// putResponseWriter returns w to the pool once its response is complete and its buffers released: every field is
+// reset and the header map emptied, so the next request starts from a fresh writer.
+func putResponseWriter(w *responseWriter) {
+	h := w.header
+	if len(h) > maxPooledHeaders {
+		return
+	}
+	for k := range h {
+		delete(h, k)
+	}
+	*w = responseWriter{header: h}
+	writerPool.Put(w)
 }
 
 func (w *responseWriter) Header() http.Header { return w.header }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"warden.dev/warden/internal/hook"
 	"warden.dev/warden/shm"
 )
 
@@ -39,6 +40,7 @@ func Serve(ch *shm.Channel, handler http.Handler) error {
 	if handler == nil {
 		handler = http.DefaultServeMux
 	}
+	hook.ReuseStreams(ch) // serveStream does not touch a stream after it returned
 	if err := ch.Ready(); err != nil {
 		return err
 	}
@@ -64,7 +66,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		return 0, http.ErrBodyReadAfterClose
 	}
 	n, err := b.s.Read(p)
-	if errors.Is(err, shm.ErrAborted) {
+	if err != nil && err != io.EOF && errors.Is(err, shm.ErrAborted) {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err
@@ -75,11 +77,11 @@ func (b *requestBody) Close() error {
 	return nil
 }
 
-// exchange holds what serving one request needs besides the *http.Request itself, in one allocation.
+// exchange holds what serving one request needs besides the *http.Request itself and the pooled ResponseWriter,
+// in one allocation. (Not pooled: the handler may keep the request, its URL and body after it returned.)
 type exchange struct {
 	url  url.URL
 	body requestBody
-	w    responseWriter
 }
 
 // newRequest builds the *http.Request of a stream (the URL and body inside x).
@@ -225,8 +227,7 @@ func serveStream(s *shm.Stream, handler http.Handler) {
 		return
 	}
 	defer cancel()
-	w := &x.w
-	w.init(s, r)
+	w := getResponseWriter(s, r)
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -242,6 +243,8 @@ func serveStream(s *shm.Stream, handler http.Handler) {
 	handler.ServeHTTP(w, r)
 	w.finish()
 	w.release()
+	x.body.Close() // as net/http: reads after the handler returned fail (ErrBodyReadAfterClose)
+	putResponseWriter(w)
 }
 
 var logger = log.New(os.Stderr, "", log.LstdFlags)

@@ -16,7 +16,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"warden.dev/warden/internal/hook"
 )
+
+func init() {
+	hook.ReuseStreams = func(ch interface{}) { atomic.StoreInt32(&ch.(*Channel).reuseStreams, 1) }
+}
 
 // ErrNotUnderWarden is returned by FromEnv when WARDEN_CHANNEL is unset.
 var ErrNotUnderWarden = errors.New("warden/shm: WARDEN_CHANNEL is not set (not running under wardend)")
@@ -73,6 +79,11 @@ type Channel struct {
 	pmu      sync.Mutex
 	parked   []*worker // goroutines waiting for a stream, the most recently used last (its stack is warm)
 	quitting bool      // Serve returned: goroutines exit instead of parking
+
+	// reuseStreams (set before Serve, see internal/hook): the Serve handler never uses a stream after it returned, so
+	// work puts finished streams into streamPool and the reader goroutine takes them from there for new requests.
+	reuseStreams int32 // atomic
+	streamPool   sync.Pool
 
 	// Reader goroutine only.
 	fresh      []*Stream // streams of the current drain, dispatched when it ends (with their first body bytes)
@@ -234,6 +245,9 @@ func (c *Channel) work(s *Stream) {
 	var w *worker
 	for {
 		c.handler(s)
+		if atomic.LoadInt32(&c.reuseStreams) != 0 {
+			c.recycle(s)
+		}
 		if atomic.AddInt32(&c.active, -1) == 0 && atomic.LoadInt32(&c.draining) != 0 {
 			// Serve waits for the last handler after a shutdown or close: it checks under smu, so take it to wake
 			// it. (Before that, nothing waits for the count: no wake-up each time the app goes idle.)
@@ -254,6 +268,21 @@ func (c *Channel) work(s *Stream) {
 		if s = <-w.next; s == nil {
 			return
 		}
+	}
+}
+
+// recycle puts a stream whose Serve handler returned into streamPool, if nothing else can reach it any more: it is
+// no longer registered (its response ended or it was aborted) and the channel is open (Close aborts the registered
+// streams after taking them out of the map under smu, so a stream it may still touch was registered then, and is
+// not recycled). The reader goroutine may still hold it from a lookup it made before the stream was forgotten; the
+// frame it then delivers lands in the recycled stream, which only the reader goroutine itself takes out of the pool
+// again and resets (newStream) — after that delivery.
+func (c *Channel) recycle(s *Stream) {
+	c.smu.Lock()
+	ok := c.streams[s.id] != s && !c.isClosed()
+	c.smu.Unlock()
+	if ok {
+		c.streamPool.Put(s)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // Head is the request head of a stream.
@@ -41,8 +42,17 @@ type Stream struct {
 // closedChan is what Done returns for a stream aborted before anyone asked for its channel.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
+// newStream makes the stream of a new request (reader goroutine only), reusing a finished one when the channel
+// recycles them (every field is reset here).
 func newStream(c *Channel, id uint32, r *rawRequest) *Stream {
-	s := &Stream{
+	var s *Stream
+	if atomic.LoadInt32(&c.reuseStreams) != 0 {
+		s, _ = c.streamPool.Get().(*Stream)
+	}
+	if s == nil {
+		s = new(Stream)
+	}
+	*s = Stream{
 		c: c, id: id, recvCredit: c.window, sendCredit: c.window,
 		head: Head{
 			Method: r.Method, Target: r.Target, Proto: protoName(r.Version), Headers: r.Headers,
