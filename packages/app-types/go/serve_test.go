@@ -162,3 +162,198 @@ func BenchmarkServeEcho(b *testing.B) {
 	b.StopTimer()
 	s.shutdown(b)
 }
+
+// TestReusedObjectsDoNotCarryOverBetweenRequests: writers, header maps and streams are reused across requests; the
+// next request must see none of the previous one's response headers, request headers or body.
+func TestReusedObjectsDoNotCarryOverBetweenRequests(t *testing.T) {
+	type seen struct {
+		respHeader http.Header
+		reqHeader  http.Header
+		body       string
+	}
+	got := make(chan seen, 1)
+	s := startServe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		before := w.Header().Clone()
+		body, _ := io.ReadAll(r.Body)
+		got <- seen{before, r.Header.Clone(), string(body)}
+		if v := r.Header.Get("X-Set"); v != "" {
+			w.Header().Set("X-Leak", v)
+			w.Header().Add("X-Leak", "again")
+			w.Header()["X-Raw"] = []string{v}
+		}
+		w.Write(body)
+	}))
+	for i := uint32(1); i <= 20; i++ {
+		headers := []string{"host", "h"}
+		body := []byte{}
+		if i%2 == 1 { // odd requests set headers and send a body; even ones send neither
+			headers = append(headers, "x-set", "v"+string(rune('a'+i)))
+			body = []byte("body of " + string(rune('a'+i)))
+		}
+		if err := s.r.Request(i, "POST", "/", int64(len(body)), headers...); err != nil {
+			t.Fatal(err)
+		}
+		if len(body) > 0 {
+			s.r.Data(i, body, true)
+		} else {
+			s.r.Simple(shmtest.TypeEnd, i, 0)
+		}
+		s.r.Flush()
+		resp := s.collect(t, i)[i]
+		g := <-got
+		if len(g.respHeader) != 0 {
+			t.Fatalf("request %d: the writer's header map starts with %v", i, g.respHeader)
+		}
+		if g.body != string(body) {
+			t.Fatalf("request %d: body %q, want %q", i, g.body, body)
+		}
+		if i%2 == 0 {
+			if len(g.reqHeader) != 0 {
+				t.Fatalf("request %d: request headers %v", i, g.reqHeader)
+			}
+			if resp.header("X-Leak") != nil || resp.header("X-Raw") != nil || resp.body.Len() != 0 {
+				t.Fatalf("request %d: response carries an earlier request's headers or body: %v %q", i, resp.headers, resp.body.String())
+			}
+		} else if len(resp.header("X-Leak")) != 2 || resp.body.String() != string(body) {
+			t.Fatalf("request %d: response %v %q", i, resp.headers, resp.body.String())
+		}
+	}
+	s.shutdown(t)
+}
+
+// TestManyConcurrentRequestsEachGetTheirOwnAnswer: with objects reused while others are in flight, every response
+// matches its own request.
+func TestManyConcurrentRequestsEachGetTheirOwnAnswer(t *testing.T) {
+	s := startServe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Id", r.Header.Get("X-Id"))
+		io.Copy(w, r.Body)
+	}))
+	const n = 2000
+	const inflight = 64
+	want := func(id uint32) string { return "payload-" + string(rune('A'+id%26)) + "-" + itoa(id) }
+	next, done := uint32(1), 0
+	send := func() {
+		id := next
+		next++
+		body := want(id)
+		s.r.Request(id, "POST", "/echo", int64(len(body)), "host", "h", "x-id", itoa(id))
+		s.r.Data(id, []byte(body), true)
+	}
+	for ; next <= inflight; send() {
+	}
+	s.r.Flush()
+	open := map[uint32]*response{}
+	for done < n {
+		f, err := s.r.Next(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d responses: %v", done, err)
+		}
+		resp := open[f.Stream]
+		if resp == nil {
+			resp = &response{}
+			open[f.Stream] = resp
+		}
+		switch f.Type {
+		case shmtest.TypeResponse:
+			resp.headers, _ = f.ResponseHeaders()
+		case shmtest.TypeData:
+			resp.body.Write(f.Payload)
+			if f.Flags&shmtest.FlagEnd == 0 {
+				continue
+			}
+		case shmtest.TypeEnd:
+		default:
+			continue
+		}
+		if f.Type == shmtest.TypeResponse {
+			continue
+		}
+		if id := resp.header("X-Id"); len(id) != 1 || id[0] != itoa(f.Stream) || resp.body.String() != want(f.Stream) {
+			t.Fatalf("stream %d: X-Id %v, body %q", f.Stream, id, resp.body.String())
+		}
+		delete(open, f.Stream)
+		done++
+		if next <= n {
+			send()
+			s.r.Flush()
+		}
+	}
+	s.shutdown(t)
+}
+
+func itoa(n uint32) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [10]byte
+	i := len(b)
+	for ; n > 0; n /= 10 {
+		i--
+		b[i] = byte('0' + n%10)
+	}
+	return string(b[i:])
+}
+
+// TestBlockedHandlerDoesNotStallOthers: handlers run concurrently; one waiting (here for its release and for the
+// rest of its body) does not hold up the requests that come after it.
+func TestBlockedHandlerDoesNotStallOthers(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	s := startServe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/block" {
+			close(started)
+			<-release
+		}
+		io.Copy(w, r.Body)
+	}))
+	s.r.Request(1, "POST", "/block", -1, "host", "h")
+	s.r.Data(1, []byte("first half "), false) // the rest comes later: the handler also blocks reading it
+	s.r.Flush()
+	<-started
+	for id := uint32(2); id <= 10; id++ {
+		s.r.Request(id, "POST", "/fast", 4, "host", "h")
+		s.r.Data(id, []byte("fast"), true)
+	}
+	s.r.Flush()
+	ids := []uint32{2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for id, resp := range s.collect(t, ids...) {
+		if resp.body.String() != "fast" {
+			t.Fatalf("stream %d: %q", id, resp.body.String())
+		}
+	}
+	close(release)
+	s.r.Data(1, []byte("second half"), true)
+	s.r.Flush()
+	if got := s.collect(t, 1)[1].body.String(); got != "first half second half" {
+		t.Fatalf("blocked stream: %q", got)
+	}
+	s.shutdown(t)
+}
+
+// TestBodyReadAfterTheHandlerReturnedFails: net/http closes the request body when the handler returns; a body kept
+// and read later fails instead of reading from a stream that now serves another request.
+func TestBodyReadAfterTheHandlerReturnedFails(t *testing.T) {
+	kept := make(chan io.ReadCloser, 1)
+	s := startServe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/keep" {
+			kept <- r.Body
+			return
+		}
+		io.Copy(w, r.Body)
+	}))
+	s.r.Request(1, "POST", "/keep", 5, "host", "h")
+	s.r.Simple(shmtest.TypeEnd, 1, 0) // the router ends the body early: not read by the handler
+	s.r.Flush()
+	s.collect(t, 1)
+	body := <-kept
+	s.r.Request(2, "POST", "/echo", 5, "host", "h")
+	s.r.Data(2, []byte("hello"), true)
+	s.r.Flush()
+	if _, err := body.Read(make([]byte, 8)); err != http.ErrBodyReadAfterClose {
+		t.Fatalf("late Read: %v, want ErrBodyReadAfterClose", err)
+	}
+	if got := s.collect(t, 2)[2].body.String(); got != "hello" {
+		t.Fatalf("next request's body %q", got)
+	}
+	s.shutdown(t)
+}

@@ -230,6 +230,7 @@ func serveStream(s *shm.Stream, handler http.Handler) {
 	w := getResponseWriter(s, r)
 	defer func() {
 		if p := recover(); p != nil {
+			x.body.Close()
 			if p == http.ErrAbortHandler {
 				s.Abort()
 				return
@@ -241,9 +242,12 @@ func serveStream(s *shm.Stream, handler http.Handler) {
 		}
 	}()
 	handler.ServeHTTP(w, r)
+	// As net/http, the body is closed once the handler returned: a body kept and read later fails with
+	// ErrBodyReadAfterClose (the stream serves another request by then). Before the response ends, so that whoever
+	// sees the end can rely on it.
+	x.body.Close()
 	w.finish()
 	w.release()
-	x.body.Close() // as net/http: reads after the handler returned fail (ErrBodyReadAfterClose)
 	putResponseWriter(w)
 }
 
