@@ -49,29 +49,29 @@ function waitUntilGone(file: string): Promise<void> {
 }
 
 /** Resolves when `file` exists and contains `text` (watching its directory, no polling). */
-function waitForLine(file: string, text: string): Promise<void> {
-  return new Promise((resolve) => {
+function waitForLine(file: string, text: string, ms = 20000): Promise<void> {
+  return new Promise((resolve, reject) => {
     const has = () => existsSync(file) && readFileSync(file, 'utf8').includes(text);
+    const finish = (err?: Error) => {
+      watcher.close();
+      clearInterval(backstop);
+      clearTimeout(limit);
+      if (err) reject(err);
+      else resolve();
+    };
     const watcher = watch(dirname(file), () => {
-      if (has()) {
-        watcher.close();
-        clearInterval(backstop);
-        resolve();
-      }
+      if (has()) finish();
     });
     // inotify reports the file's creation and writes; a slow backstop covers an event that raced the watch.
     const backstop = setInterval(() => {
-      if (has()) {
-        watcher.close();
-        clearInterval(backstop);
-        resolve();
-      }
+      if (has()) finish();
     }, 500);
-    if (has()) {
-      watcher.close();
-      clearInterval(backstop);
-      resolve();
-    }
+    // Say which line never came, and what the file holds, rather than running into the test's timeout.
+    const limit = setTimeout(() => {
+      const tail = existsSync(file) ? readFileSync(file, 'utf8').slice(-800) : '(no file)';
+      finish(new Error(`"${text}" did not appear in ${file} within ${ms} ms; its end: ${tail}`));
+    }, ms);
+    if (has()) finish();
   });
 }
 

@@ -48,6 +48,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
 async function runForeground(options: DaemonOptions): Promise<number | undefined> {
   const readyFd = process.env[READY_FD_ENV] ? Number(process.env[READY_FD_ENV]) : undefined;
   delete process.env[READY_FD_ENV];
+  // Unit: SIGUSR1 reopens the log files (after logrotate moved them). Registered before anything else: Node's own
+  // default for SIGUSR1 is to start the inspector, which would swallow a signal sent early without reopening.
+  let started: Awaited<ReturnType<typeof startWarden>> | undefined;
+  process.on('SIGUSR1', () => void started?.reopenLogs());
   let warden;
   try {
     warden = await startWarden(options);
@@ -55,7 +59,7 @@ async function runForeground(options: DaemonOptions): Promise<number | undefined
     if (readyFd !== undefined) report(readyFd, `error ${describe(e)}`);
     return fatal(e);
   }
-  if (readyFd !== undefined) report(readyFd, `ready ${warden.control}`);
+  started = warden;
   const shutdown = (signal: string) => {
     warden.log.info({ signal }, 'signal received');
     warden.stop().then(
@@ -69,8 +73,6 @@ async function runForeground(options: DaemonOptions): Promise<number | undefined
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => warden.log.info('SIGHUP ignored'));
-  // Unit: SIGUSR1 reopens the log files (after logrotate moved them).
-  process.on('SIGUSR1', () => void warden.reopenLogs());
   process.on('unhandledRejection', (e) => {
     warden.log.error({ err: e }, 'unhandled promise rejection (a bug; the daemon keeps running)');
   });
@@ -78,6 +80,8 @@ async function runForeground(options: DaemonOptions): Promise<number | undefined
     warden.log.fatal({ err: e }, 'uncaught exception; stopping');
     warden.stop().finally(() => process.exit(1));
   });
+  // Ready only once every signal handler is in place: a caller may signal us as soon as it reads this.
+  if (readyFd !== undefined) report(readyFd, `ready ${warden.control}`);
   return undefined;
 }
 
