@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"reflect"
 	"syscall"
 	"testing"
+	"time"
 
 	"warden.dev/warden/shm"
 )
@@ -119,5 +121,43 @@ func TestRequestHeadAsNetHTTPBuildsIt(t *testing.T) {
 	r.Body.Close()
 	if _, err := r.Body.Read(make([]byte, 1)); err != http.ErrBodyReadAfterClose {
 		t.Errorf("Read after Close: %v", err)
+	}
+}
+
+// TestRequestContextIsSetInPlace: the request's context is stored into the Request built in the exchange (no copy
+// by WithContext), and it is the context cancelled when the router aborts the stream.
+func TestRequestContextIsSetInPlace(t *testing.T) {
+	if requestCtxOffset == 0 {
+		t.Fatal("http.Request has no ctx field of type context.Context in this Go version: newRequest falls back to WithContext")
+	}
+	ch := openFixture(t, func(f *ringFixture) {
+		f.put(1, 0, 1, requestPayload("GET", "/", 0, "host", "h"))
+		f.put(4, 0, 1, nil)
+	})
+	s, err := ch.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &exchange{}
+	r, cancel, err := newRequest(s, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	if r != &x.req {
+		t.Fatal("the request was copied")
+	}
+	ctx := r.Context()
+	if ctx == context.Background() || ctx.Err() != nil {
+		t.Fatalf("context %v (%v)", ctx, ctx.Err())
+	}
+	if r2 := r.WithContext(ctx); !reflect.DeepEqual(r2, r) {
+		t.Fatal("WithContext with the same context gives a different request")
+	}
+	s.Abort()
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the context is not cancelled by the abort")
 	}
 }

@@ -275,17 +275,14 @@ func (c *Channel) work(s *Stream) {
 	}
 }
 
-// recycle puts a stream whose Serve handler returned into streamPool, if nothing else can reach it any more: it is
-// no longer registered (its response ended or it was aborted) and the channel is open (Close aborts the registered
-// streams after taking them out of the map under smu, so a stream it may still touch was registered then, and is
-// not recycled). The reader goroutine may still hold it from a lookup it made before the stream was forgotten; the
-// frame it then delivers lands in the recycled stream, which only the reader goroutine itself takes out of the pool
-// again and resets (newStream) — after that delivery.
+// recycle puts a stream whose Serve handler returned into streamPool, if nothing else can reach it any more: forget
+// took it out of the map (its response ended or it was aborted). A stream still registered when the channel failed
+// is never marked so (fail empties the map itself and aborts those streams afterwards), nor is one its handler left
+// open. The reader goroutine may still hold a forgotten stream from a lookup it made just before; the frame it then
+// delivers lands in the recycled stream, which only the reader goroutine itself takes out of the pool again and
+// resets (newStream) — after that delivery.
 func (c *Channel) recycle(s *Stream) {
-	c.smu.Lock()
-	ok := c.streams[s.id] != s && !c.isClosed()
-	c.smu.Unlock()
-	if ok {
+	if atomic.LoadInt32(&s.forgotten) != 0 {
 		c.streamPool.Put(s)
 	}
 }
@@ -636,6 +633,7 @@ func (c *Channel) forget(s *Stream) {
 	c.smu.Lock()
 	if c.streams[s.id] == s {
 		delete(c.streams, s.id)
+		atomic.StoreInt32(&s.forgotten, 1)
 	}
 	c.smu.Unlock()
 }

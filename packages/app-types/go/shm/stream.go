@@ -37,6 +37,7 @@ type Stream struct {
 	headerSent bool
 	ended      bool
 	onAbort    func()
+	forgotten  int32 // atomic: taken out of the channel's map by forget (see recycle)
 }
 
 // closedChan is what Done returns for a stream aborted before anyone asked for its channel.
