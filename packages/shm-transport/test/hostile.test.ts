@@ -98,6 +98,31 @@ describe('router end against a hostile app', () => {
     expect((await streamErr).message).toMatch(/WARDEN_ERR_SHM_PROTOCOL/);
   });
 
+  it('takes a response published without a doorbell before the app went away, then closes as peer gone', async () => {
+    const c = closed(router);
+    const got = new Promise<string>((resolve, reject) => {
+      let body = '';
+      stream.on('data', (b: Buffer) => (body += b.toString()));
+      stream.on('end', () => resolve(body));
+      stream.on('error', reject);
+    });
+    app.frame({ type: 'RESPONSE', stream: 1, status: 200, headers: [] });
+    app.frame({ type: 'DATA', stream: 1, data: Buffer.from('last words'), end: true });
+    Atomics.store(app.u32, (RING_CTL[1] + C_TAIL) >> 2, app.tail); // published, but no doorbell byte
+    fs.closeSync(router.fds[1]); // the app exits: EOF on the doorbell
+    router._forgetChildFds();
+    expect(await got).toBe('last words');
+    expect(await c).toMatchObject({ code: 'WARDEN_ERR_SHM_PEER_GONE' });
+  });
+
+  it('closes with a protocol error, not as peer gone, when what the app left behind is malformed', async () => {
+    const c = closed(router);
+    Atomics.store(app.u32, (RING_CTL[1] + C_TAIL) >> 2, RING + 8); // more than a ring ahead, no doorbell byte
+    fs.closeSync(router.fds[1]);
+    router._forgetChildFds();
+    expect(await c).toMatchObject({ code: 'WARDEN_ERR_SHM_PROTOCOL' });
+  });
+
   it('closes the channel when the app moves the router ring head past the tail', async () => {
     const c = closed(router);
     app.setRouterRingHead(1 << 20);

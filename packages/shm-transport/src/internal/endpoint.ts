@@ -253,9 +253,9 @@ export abstract class Endpoint extends EventEmitter {
       fd: init.doorbellFd, readable: true, writable: true,
       onread: { buffer: Buffer.alloc(64), callback: this.onBell },
     } as net.SocketConstructorOpts);
-    this.doorbell.on('end', () => this.onPeerGone());
-    this.doorbell.on('error', (e) => this.onPeerGone(e));
-    this.doorbell.on('close', () => this.onPeerGone());
+    this.doorbell.on('end', () => this.peerGone());
+    this.doorbell.on('error', (e) => this.peerGone(e));
+    this.doorbell.on('close', () => this.peerGone());
     this.scheduleDrain();
   }
 
@@ -269,6 +269,22 @@ export abstract class Endpoint extends EventEmitter {
 
   /** The doorbell socket reached EOF or failed. */
   protected abstract onPeerGone(err?: Error): void;
+
+  /**
+   * The peer is gone: first take what it published before it went (a last response whose doorbell never came, e.g.
+   * an app that exits right after answering), then close.
+   */
+  private peerGone(err?: Error): void {
+    if (this.closed) return;
+    try {
+      // Bounded: a ring holds fewer frames than this many drain budgets, and a dead peer publishes nothing new.
+      for (let turns = 0; turns < 1024 && !this.closed && this.in.available() > 0; turns++) this.runDrain();
+    } catch (e) {
+      this.fail(e); // counters moved the wrong way: a protocol error, as in any drain
+      return;
+    }
+    if (!this.closed) this.onPeerGone(err);
+  }
 
   /** Tears down everything; emits 'close' once. Subclasses extend it to fail their streams. */
   protected teardown(err?: Error): boolean {
