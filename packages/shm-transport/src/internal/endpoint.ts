@@ -276,14 +276,22 @@ export abstract class Endpoint extends EventEmitter {
    */
   private peerGone(err?: Error): void {
     if (this.closed) return;
+    let left = false;
     try {
       // Bounded: a ring holds fewer frames than this many drain budgets, and a dead peer publishes nothing new.
-      for (let turns = 0; turns < 1024 && !this.closed && this.in.available() > 0; turns++) this.runDrain();
+      for (let turns = 0; turns < 1024 && !this.closed && this.in.available() > 0; turns++) {
+        left = true;
+        this.runDrain();
+      }
     } catch (e) {
       this.fail(e); // counters moved the wrong way: a protocol error, as in any drain
       return;
     }
-    if (!this.closed) this.onPeerGone(err);
+    if (this.closed) return;
+    // When the peer left frames behind, 'close' comes a turn after what they delivered (as it would have after the
+    // doorbell byte), so that code reacting to a stream's end can still subscribe to the channel's close.
+    if (left) setImmediate(() => this.onPeerGone(err));
+    else this.onPeerGone(err);
   }
 
   /** Tears down everything; emits 'close' once. Subclasses extend it to fail their streams. */
