@@ -401,3 +401,22 @@ func TestAbortedStreamIsRecycledSafely(t *testing.T) {
 	}
 	s.shutdown(t)
 }
+
+// TestResponsesBeforeShutdownWakeTheRouter: responses finished just before a requested shutdown wake the sleeping
+// router with the doorbell (also when their ring was left to the reader goroutine) before the app closes it.
+func TestResponsesBeforeShutdownWakeTheRouter(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		s := startServe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "bye") }))
+		s.r.Request(1, "GET", "/", 0, "host", "h")
+		s.r.Simple(shmtest.TypeShutdown, 0, 0)
+		s.r.Flush()
+		// collect sleeps on the doorbell and fails on its EOF: the ring must come first.
+		if got := s.collect(t, 1)[1].body.String(); got != "bye" {
+			t.Fatalf("round %d: body %q", round, got)
+		}
+		if err := <-s.done; err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+		s.done <- nil
+	}
+}

@@ -340,6 +340,9 @@ func (c *Channel) fail(err error) {
 		c.streams = map[uint32]*Stream{}
 		c.acceptCond.Broadcast()
 		c.smu.Unlock()
+		// A ring a writer left to the reader goroutine (wakeRouter) goes out before the doorbell closes: the router
+		// must still be woken for the last responses (e.g. those finished just before a requested shutdown).
+		c.flushBell()
 		c.bell.Close()
 		for _, s := range streams {
 			s.peerAbort()
