@@ -85,10 +85,6 @@ type Channel struct {
 	reuseStreams int32 // atomic
 	streamPool   sync.Pool
 
-	// Doorbell rings left to the reader goroutine (wakeRouter), atomic.
-	readerActive int32 // the reader goroutine is between drains (not asleep on the doorbell)
-	bellPending  int32 // a writer found the router asleep and left the ring to the reader
-
 	// Reader goroutine only.
 	fresh      []*Stream // streams of the current drain, dispatched when it ends (with their first body bytes)
 	slab       []byte
@@ -340,9 +336,6 @@ func (c *Channel) fail(err error) {
 		c.streams = map[uint32]*Stream{}
 		c.acceptCond.Broadcast()
 		c.smu.Unlock()
-		// A ring a writer left to the reader goroutine (wakeRouter) goes out before the doorbell closes: the router
-		// must still be woken for the last responses (e.g. those finished just before a requested shutdown).
-		c.flushBell()
 		c.bell.Close()
 		for _, s := range streams {
 			s.peerAbort()
@@ -358,29 +351,6 @@ func (c *Channel) isClosed() bool { return atomic.LoadInt32(&c.closed) != 0 }
 func (c *Channel) ring() {
 	if _, err := c.bell.Write(bellByte); err != nil && !c.isClosed() {
 		go c.fail(ErrPeerGone)
-	}
-}
-
-// wakeRouter rings the doorbell after a publish found the router asleep (its CAS of consumerSleeping succeeded, so
-// the ring is ours to send). While the reader goroutine is between drains it leaves the ring to it instead: the
-// reader rings once per turn of its loop (flushBell), after the handlers it started had their turn, so that one
-// doorbell covers a batch of responses. The flags are a Dekker pair as in PROTOCOL.md §4: the writer stores
-// bellPending then loads readerActive, the reader stores readerActive = 0 then takes bellPending, so a pending ring
-// is never left behind when the reader goes to sleep.
-func (c *Channel) wakeRouter() {
-	if atomic.LoadInt32(&c.readerActive) != 0 {
-		atomic.StoreInt32(&c.bellPending, 1)
-		if atomic.LoadInt32(&c.readerActive) != 0 || !atomic.CompareAndSwapInt32(&c.bellPending, 1, 0) {
-			return
-		}
-	}
-	c.ring()
-}
-
-// flushBell sends the ring a writer left to the reader goroutine (wakeRouter).
-func (c *Channel) flushBell() {
-	if atomic.LoadInt32(&c.bellPending) != 0 && atomic.CompareAndSwapInt32(&c.bellPending, 1, 0) {
-		c.ring()
 	}
 }
 
@@ -407,7 +377,7 @@ func (c *Channel) writeFrame(n int, fill func(b []byte)) error {
 			wake := c.out.commit(uint32(n))
 			c.wmu.Unlock()
 			if wake {
-				c.wakeRouter()
+				c.ring()
 			}
 			return nil
 		}
@@ -460,7 +430,7 @@ func (c *Channel) writeFrames2(n1 int, fill1 func(b []byte), n2 int, fill2 func(
 		wake := c.out.publish()
 		c.wmu.Unlock()
 		if wake {
-			c.wakeRouter()
+			c.ring()
 		}
 		return c.writeFrame(n2, fill2)
 	}
@@ -469,7 +439,7 @@ func (c *Channel) writeFrames2(n1 int, fill1 func(b []byte), n2 int, fill2 func(
 	wake := c.out.publish()
 	c.wmu.Unlock()
 	if wake {
-		c.wakeRouter()
+		c.ring()
 	}
 	return nil
 }
@@ -488,10 +458,7 @@ func (c *Channel) sendSimple(typ uint8, stream, arg uint32) error {
 
 func (c *Channel) readLoop() {
 	buf := make([]byte, 64)
-	atomic.StoreInt32(&c.readerActive, 1)
-	defer atomic.StoreInt32(&c.readerActive, 0)
 	for {
-		c.flushBell()
 		n, err := c.drain()
 		if err != nil {
 			c.fail(err)
@@ -505,7 +472,6 @@ func (c *Channel) readLoop() {
 		found := false
 		for i := 0; i < spinIters && !found; i++ {
 			runtime.Gosched()
-			c.flushBell()
 			avail, err := c.in.available()
 			if err != nil {
 				c.fail(err)
@@ -516,17 +482,12 @@ func (c *Channel) readLoop() {
 		if found {
 			continue
 		}
-		atomic.StoreInt32(&c.readerActive, 0)
-		c.flushBell()
 		atomic.StoreUint32(c.in.sleeping, 1)
 		if avail, err := c.in.available(); err != nil || avail > 0 {
 			atomic.StoreUint32(c.in.sleeping, 0)
-			atomic.StoreInt32(&c.readerActive, 1)
 			continue
 		}
-		_, err = c.bell.Read(buf)
-		atomic.StoreInt32(&c.readerActive, 1)
-		if err != nil {
+		if _, err := c.bell.Read(buf); err != nil {
 			atomic.StoreUint32(c.in.sleeping, 0)
 			if c.isClosed() {
 				return
