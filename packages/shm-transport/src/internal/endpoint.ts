@@ -108,7 +108,8 @@ export abstract class StreamCore<S extends StreamSink = StreamSink> {
   protected sendData(chunk: Buffer): boolean {
     if (this._dead || this._sendDone || this._endQueued) return false;
     if (chunk.length > 0) {
-      (this._backlog ??= []).push(chunk);
+      if (this._backlog === null) this._backlog = [chunk]; // most streams send one chunk: no growing
+      else this._backlog.push(chunk);
       this._backlogBytes += chunk.length;
       this._ep._schedulePump(this);
     }
@@ -218,7 +219,8 @@ export abstract class Endpoint extends EventEmitter {
   private readonly nat: NativeShm;
   private pending: Buffer[] = [];
   private blocked = new Set<StreamCore>();
-  private readonly dirty: StreamCore[] = [];
+  private readonly dirty: (StreamCore | null)[] = [];
+  private dirtyCount = 0;
   private flushQueued = false;
   private draining = false;
   private drainScheduled = false;
@@ -367,7 +369,7 @@ export abstract class Endpoint extends EventEmitter {
   /** @internal */ _schedulePump(s: StreamCore): void {
     if (s._pumpQueued) return;
     s._pumpQueued = true;
-    this.dirty.push(s);
+    this.dirty[this.dirtyCount++] = s;
     // Inside the drain loop the flush happens before it publishes; elsewhere at the end of the tick.
     if (!this.flushQueued && !this.draining) {
       this.flushQueued = true;
@@ -377,20 +379,24 @@ export abstract class Endpoint extends EventEmitter {
 
   private readonly flushDirty = (): void => {
     this.flushQueued = false;
+    if (this.dirtyCount === 0) return;
+    // One array for the endpoint's life, with its own count (a fresh array per flush was an allocation per message,
+    // and setting `length` a runtime call). Streams queued by callbacks during the loop (a 'drain' listener writing)
+    // are appended and pumped in this same loop.
     const list = this.dirty;
-    if (list.length === 0) return;
-    // One array for the endpoint's life (a fresh one per flush was an allocation per message). Streams queued by
-    // callbacks during the loop (a 'drain' listener writing) are appended and pumped in this same loop.
+    let i = 0;
     try {
-      for (let i = 0; i < list.length; i++) {
-        const s = list[i];
+      for (; i < this.dirtyCount; i++) {
+        const s = list[i]!;
+        list[i] = null;
         s._pumpQueued = false;
         this.pumpStream(s);
       }
     } catch (e) {
+      for (; i < this.dirtyCount; i++) list[i] = null;
       this.fail(e);
     } finally {
-      list.length = 0;
+      this.dirtyCount = 0;
     }
   };
 
@@ -526,10 +532,10 @@ export abstract class Endpoint extends EventEmitter {
         this.in.release(len);
         // What the handler wrote goes out now, not after the batch: the peer works on it in parallel with the rest
         // of our batch (flushing after the whole batch made the two sides take turns, each idle half the time).
-        if (this.dirty.length > 0) this.flushDirty();
+        if (this.dirtyCount > 0) this.flushDirty();
       }
       this.draining = false;
-      if (this.dirty.length > 0) this.flushDirty();
+      if (this.dirtyCount > 0) this.flushDirty();
       if (this.closed) return;
       if (this.in.publish()) this.ring();
       if (this.pending.length > 0 || this.blocked.size > 0) this.flushOutgoing();
