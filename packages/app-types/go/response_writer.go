@@ -36,6 +36,7 @@ var _ responseStream = (*shm.Stream)(nil)
 // responseWriter is the http.ResponseWriter over a stream. It implements http.Flusher.
 type responseWriter struct {
 	s           responseStream
+	whole       wholeResponder // s when it can send a whole response at once (set without a type assertion)
 	req         *http.Request
 	header      http.Header
 	status      int
@@ -62,9 +63,9 @@ var writerPool = sync.Pool{New: func() any { return &responseWriter{header: make
 // buckets, and emptying it costs as much as it has buckets).
 const maxPooledHeaders = 32
 
-func getResponseWriter(s responseStream, r *http.Request) *responseWriter {
+func getResponseWriter(s *shm.Stream, r *http.Request) *responseWriter {
 	w := writerPool.Get().(*responseWriter)
-	w.s, w.req = s, r
+	w.s, w.whole, w.req = s, s, r
 	return w
 }
 
@@ -272,7 +273,7 @@ func (w *responseWriter) finish() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if ws, ok := w.s.(wholeResponder); ok && !w.committed {
+	if ws := w.whole; ws != nil && !w.committed {
 		// The whole body is in w.buf: head, body and end go out together.
 		w.committed = true
 		lp := listPool.Get().(*[]string)

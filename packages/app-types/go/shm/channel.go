@@ -593,6 +593,18 @@ func (c *Channel) lookup(id uint32) *Stream {
 	return s
 }
 
+// lookupBody finds the stream of a DATA or END frame (reader goroutine). The body of a small request usually comes
+// in the same drain as its REQUEST: the stream made last in this drain, not yet handed to its handler (so nothing
+// could have finished it but an ABORT, which forget marks), is found without the map and its lock.
+func (c *Channel) lookupBody(id uint32) *Stream {
+	if n := len(c.fresh); n > 0 {
+		if s := c.fresh[n-1]; s.id == id && atomic.LoadInt32(&s.forgotten) == 0 {
+			return s
+		}
+	}
+	return c.lookup(id)
+}
+
 func (c *Channel) forget(s *Stream) {
 	c.smu.Lock()
 	if c.streams[s.id] == s {
@@ -633,13 +645,13 @@ func (c *Channel) handle(f []byte) error {
 			c.acceptCond.Signal()
 		}
 	case typeData:
-		if s := c.lookup(id); s != nil {
+		if s := c.lookupBody(id); s != nil {
 			if err := s.pushData(c.copyData(f[frameHeader:]), f[5]&flagEnd != 0); err != nil {
 				return err
 			}
 		}
 	case typeEnd:
-		if s := c.lookup(id); s != nil {
+		if s := c.lookupBody(id); s != nil {
 			s.pushEnd()
 		}
 	case typeAbort:
