@@ -2,7 +2,8 @@
 // same run. Each round trip sends a request with a payload to the other process and gets the payload echoed back in
 // the response; K requests are kept in flight (pipelined). Usage: npm run bench -w @warden/shm-transport (after
 // `npm run build`; env BENCH_SECONDS, default 2.5 per case; BENCH_SIZES=64 runs only the 64 B case). Rows:
-//   shm            the channel: RouterChannel.request() with a sink (as wardend's gateway uses it) to an AppChannel app
+//   shm            the channel: RouterChannel.request() with a sink (as wardend's gateway uses it) and the body given
+//                  to endBody(), to an AppChannel app that answers through a sink as well
 //   unix (frames)  the very same messages over a unix socket: the channel's own REQUEST/DATA/RESPONSE frames, encoded
 //                  and decoded with the same codec, one socket write per request and per response. This is "the same
 //                  measured over a unix socket": only the transport differs.
@@ -121,8 +122,7 @@ async function benchShm(size, inflight, goBin) {
   const rate = await drive(inflight, (done) => {
     const s = ch.request(h);
     s.setSink(new Sink(done));
-    s.writeBody(payload);
-    s.endBody();
+    s.endBody(payload); // the whole body: one DATA frame with the END flag, like the socket baselines' single write
   }, child.pid);
   const exited = new Promise((r) => child.once('exit', r));
   ch.shutdown();

@@ -10,8 +10,9 @@ class Echo {
   constructor(req) {
     this.req = req;
   }
-  onData(c) {
-    this.req.write(c);
+  onData(c, last) {
+    if (last) this.req.end(c); // the end of the body: the echo ends with it (one DATA frame with the END flag)
+    else this.req.write(c);
   }
   onEnd() {
     this.req.end();

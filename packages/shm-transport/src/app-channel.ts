@@ -64,8 +64,8 @@ export class AppRequest extends StreamCore<AppRequestSink> {
   /** Ends the response, optionally with a last chunk. */
   end(chunk?: Buffer | string): void {
     if (!this._responded) this.respond(200, []);
-    if (chunk !== undefined && chunk.length > 0) this.sendData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    this.sendEnd();
+    if (chunk !== undefined && chunk.length > 0) this.sendLast(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    else this.sendEnd();
   }
 
   /**

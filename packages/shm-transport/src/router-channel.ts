@@ -35,10 +35,14 @@ export class RouterStream extends StreamCore<RouterStreamSink> {
     return this.sendData(chunk);
   }
 
-  /** Ends the request body. */
-  endBody(): void {
+  /**
+   * Ends the request body, optionally with its last chunk (which then usually goes out at once, in one frame with
+   * the end). Like a last writeBody it may exceed the app's credit: it is then held by reference until credit comes.
+   */
+  endBody(chunk?: Buffer): void {
     if (this._responseEnded) return;
-    this.sendEnd();
+    if (chunk !== undefined && chunk.length > 0) this.sendLast(chunk);
+    else this.sendEnd();
   }
 
   /**

@@ -230,6 +230,47 @@ describe('channel (both ends in one process)', () => {
     expect(seen['/hang']).toEqual(['end', 'abort']);
   });
 
+  it('sends a last chunk given to endBody()/end() with the end, in order after earlier writes, whatever its size', async () => {
+    ({ router, app } = inProcessPair({ ringBytes: 1 << 16 })); // window 16 KiB
+    const seen: string[] = [];
+    app.on('request', (req: AppRequest) => {
+      const parts: Buffer[] = [];
+      req.setSink({
+        onData: (c, last) => {
+          parts.push(c);
+          seen.push(`${req.target} ${c.length} ${last}`);
+        },
+        onEnd: () => {
+          const body = Buffer.concat(parts);
+          req.respond(200, []);
+          if (req.target === '/split') req.write(body.subarray(0, 1));
+          req.end(req.target === '/split' ? body.subarray(1) : body);
+        },
+        onDrain: () => undefined,
+        onAbort: () => undefined,
+      });
+    });
+    const roundTrip = async (target: string, body: Buffer, first?: Buffer) => {
+      const s = router.request(head({ method: 'POST', target, contentLength: body.length + (first?.length ?? 0) }));
+      const answer = collect(s);
+      if (first) s.writeBody(first);
+      s.endBody(body);
+      return (await answer).body;
+    };
+    expect((await roundTrip('/small', Buffer.from('abc'))).toString()).toBe('abc');
+    const big = crypto.randomBytes(40000); // more than the window: held until credit comes
+    expect((await roundTrip('/big', big)).equals(big)).toBe(true);
+    expect((await roundTrip('/split', Buffer.from('yz'), Buffer.from('x'))).toString()).toBe('xyz');
+    expect(seen[0]).toBe('/small 3 true'); // one DATA frame with the END flag
+    expect(seen.filter((l) => l.startsWith('/big')).length).toBeGreaterThan(1);
+    expect(seen.filter((l) => l.startsWith('/split'))).toEqual(['/split 1 false', '/split 2 true']);
+    // With contentLength 0 the END went out with the REQUEST: a chunk given to endBody() afterwards is dropped.
+    const s = router.request(head({ target: '/small' }));
+    const answer = collect(s);
+    s.endBody(Buffer.from('late'));
+    expect((await answer).body.length).toBe(0);
+  });
+
   it('streams are EventEmitters whose listener table appears on first use', async () => {
     ({ router, app } = inProcessPair());
     serveEcho(app);

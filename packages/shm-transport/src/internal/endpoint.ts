@@ -118,6 +118,19 @@ export abstract class StreamCore<S extends StreamSink = StreamSink> {
     return false;
   }
 
+  /**
+   * The last chunk of the body, and its end. When nothing is queued before it, the credit covers it and the ring has
+   * room, it goes out at once as one DATA frame with the END flag (no backlog, no pump); otherwise as sendData and
+   * sendEnd would send it.
+   */
+  protected sendLast(chunk: Buffer): void {
+    if (this._dead || this._sendDone || this._endQueued) return;
+    const idle = this._backlog === null || this._backlog.length === 0;
+    if (idle && chunk.length <= this._sendCredit && this._ep._writeLast(this, chunk)) return;
+    this.sendData(chunk);
+    this.sendEnd();
+  }
+
   /** Queues the end of the body (sent after the backlog). */
   protected sendEnd(): void {
     if (this._dead || this._sendDone || this._endQueued) return;
@@ -444,6 +457,26 @@ export abstract class Endpoint extends EventEmitter {
       s._needDrain = false;
       s._emitDrain();
     }
+  }
+
+  /** @internal Writes `chunk` (1 byte or more) as the stream's last DATA frame straight into the ring; false if not now. */
+  _writeLast(s: StreamCore, chunk: Buffer): boolean {
+    const n = chunk.length;
+    if (this.closed || this.pending.length > 0 || n === 0 || n > this.maxChunk) return false;
+    const len = FRAME_HEADER + n;
+    try {
+      const off = this.out.reserve(len);
+      if (off < 0) return false;
+      writeFrameHeader(this.buf, off, len, FrameType.DATA, FLAG_END, s.id, 0);
+      this.buf.set(chunk, off + FRAME_HEADER);
+      if (this.out.commit(len)) this.ring();
+    } catch (e) {
+      this.fail(e); // the peer moved our ring's head the wrong way
+      return true;
+    }
+    s._sendCredit -= n;
+    this.endSent(s);
+    return true;
   }
 
   protected endSent(s: StreamCore): void {
