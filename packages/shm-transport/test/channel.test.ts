@@ -137,6 +137,23 @@ describe('channel (both ends in one process)', () => {
     await appClosed; // the app end sees EOF on the doorbell
   });
 
+  it('rejects an invalid head even right after a valid one with the same strings', async () => {
+    ({ router, app } = inProcessPair());
+    serveEcho(app);
+    const hs = ['host', 'x'];
+    expect((await collect(router.request(head({ target: '/ok', headers: hs })))).status).toBe(200);
+    const bad = [
+      head({ target: '/ok', headers: hs, contentLength: -5 }),
+      head({ target: '/ok', headers: hs, remotePort: 1.5 }),
+      head({ target: '/ok', headers: ['host', 7 as unknown as string] }),
+      head({ target: '/ok', headers: [...hs, 'odd'] }),
+    ];
+    for (const h of bad) {
+      await expect(collect(router.request(h))).rejects.toMatchObject({ code: 'WARDEN_ERR_SHM_PROTOCOL', message: expect.stringMatching(/invalid request head/) });
+    }
+    expect((await collect(router.request(head({ target: '/ok', headers: hs })))).status).toBe(200);
+  });
+
   it('errors a stream whose head does not fit in a frame, and keeps the channel', async () => {
     ({ router, app } = inProcessPair({ ringBytes: 1 << 16 }));
     serveEcho(app);

@@ -129,7 +129,7 @@ export function encodeRequest(
   p += 16;
   const hs = h.headers;
   const n = off + len - p;
-  if (cache !== null && cache.count === 5 + hs.length && cache.n === n && sameRequestStrings(cache.strs, h)) {
+  if (cache !== null && cache.n === n && cache.matchesRequest(h)) {
     cache.copyTo(b, p);
     return;
   }
@@ -248,6 +248,17 @@ export class EncodeCache extends Section {
     super.save(b, p, n);
     this.count = this.n < 0 ? -1 : this.strs.length;
   }
+
+  /** Whether the head's strings are those of the saved section (then they are strings, and it is `n` bytes long). */
+  matchesRequest(h: RequestHead): boolean {
+    const hs = h.headers;
+    return this.count >= 0 && Array.isArray(hs) && this.count === 5 + hs.length && sameRequestStrings(this.strs, h);
+  }
+
+  /** Frame length of a REQUEST whose strings match the saved section (see matchesRequest). */
+  requestBytes(): number {
+    return FRAME_HEADER + 16 + this.n;
+  }
 }
 
 /** Validates a RequestHead before encoding (router side: our own caller's data, but wrong types must not corrupt). */
@@ -259,6 +270,11 @@ export function checkRequestHead(h: RequestHead): string | null {
   const hs = h.headers;
   if (!Array.isArray(hs) || hs.length % 2 !== 0) return 'headers must be a flat [name, value, ...] array';
   for (let i = 0; i < hs.length; i++) if (typeof hs[i] !== 'string') return 'header names and values must be strings';
+  return checkRequestNumbers(h);
+}
+
+/** The number fields of checkRequestHead (its strings already known to be valid). */
+export function checkRequestNumbers(h: RequestHead): string | null {
   const cl = h.contentLength;
   if (!Number.isSafeInteger(cl) || cl < -1) return 'contentLength must be an integer >= -1';
   if (!Number.isInteger(h.remotePort) || !Number.isInteger(h.localPort)) return 'ports must be integers';

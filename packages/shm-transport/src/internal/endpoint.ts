@@ -241,7 +241,7 @@ export abstract class Endpoint extends EventEmitter {
   private bellQueued = false;
   private inDrain = false;
   private readonly spinTurns: number;
-  private readonly headEncoder = new EncodeCache();
+  protected readonly headEncoder = new EncodeCache();
 
   constructor(init: EndpointInit) {
     super();
