@@ -127,7 +127,7 @@ func TestRequestHeadAsNetHTTPBuildsIt(t *testing.T) {
 // TestRequestContextIsSetInPlace: the request's context is stored into the Request built in the exchange (no copy
 // by WithContext), and it is the context cancelled when the router aborts the stream.
 func TestRequestContextIsSetInPlace(t *testing.T) {
-	if requestCtxOffset == 0 {
+	if !requestCtxFound {
 		t.Fatal("http.Request has no ctx field of type context.Context in this Go version: newRequest falls back to WithContext")
 	}
 	ch := openFixture(t, func(f *ringFixture) {

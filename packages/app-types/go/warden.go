@@ -87,22 +87,22 @@ type exchange struct {
 	body requestBody
 }
 
-// requestCtxOffset is the offset of http.Request's unexported context field, found by reflection once (0 when this
-// Go version has no such field of type context.Context). With it, newRequest stores the request's context in the
-// Request it built instead of calling WithContext, which would copy the whole Request into a new allocation: the
-// same result (WithContext sets exactly that field on its copy), one allocation less per request. Without it,
-// newRequest uses WithContext.
-var requestCtxOffset = func() uintptr {
+// requestCtxOffset is the offset of http.Request's unexported context field, found by reflection once
+// (requestCtxFound is false when this Go version has no such field of type context.Context). With it, newRequest
+// stores the request's context in the Request it built instead of calling WithContext, which would copy the whole
+// Request into a new allocation: the same result (WithContext sets exactly that field on its copy), one allocation
+// less per request. Without it, newRequest uses WithContext.
+var requestCtxOffset, requestCtxFound = func() (uintptr, bool) {
 	f, ok := reflect.TypeOf(http.Request{}).FieldByName("ctx")
 	if !ok || f.Type != reflect.TypeOf((*context.Context)(nil)).Elem() {
-		return 0
+		return 0, false
 	}
-	return f.Offset
+	return f.Offset, true
 }()
 
-// withContext is r.WithContext(ctx), in place when requestCtxOffset is known.
+// withContext is r.WithContext(ctx), in place when the context field was found.
 func withContext(r *http.Request, ctx context.Context) *http.Request {
-	if requestCtxOffset == 0 {
+	if !requestCtxFound {
 		return r.WithContext(ctx)
 	}
 	*(*context.Context)(unsafe.Add(unsafe.Pointer(r), requestCtxOffset)) = ctx
