@@ -1,7 +1,8 @@
 // Round trips per second and MB/s between two processes, shared-memory channel vs. unix sockets, measured in the
 // same run. Each round trip sends a request with a payload to the other process and gets the payload echoed back in
 // the response; K requests are kept in flight (pipelined). Usage: npm run bench -w @warden/shm-transport (after
-// `npm run build`; env BENCH_SECONDS, default 2.5 per case; BENCH_SIZES=64 runs only the 64 B case). Rows:
+// `npm run build`; env BENCH_SECONDS, default 2 per transport and round; BENCH_ROUNDS, default 3; BENCH_SIZES=64 runs
+// only the 64 B case). Rows:
 //   shm            the channel: RouterChannel.request() with a sink (as wardend's gateway uses it) and the body given
 //                  to endBody(), to an AppChannel app that answers through a sink as well
 //   unix (frames)  the very same messages over a unix socket: the channel's own REQUEST/DATA/RESPONSE frames, encoded
@@ -21,7 +22,8 @@ const { bareSize, frameReader } = require('./framing.js');
 
 /** Environment of the socket servers: glibc malloc tuned as the channel tunes its processes (see tuneAllocator). */
 const TUNED_ENV = { ...process.env, GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=4194304' };
-const SECONDS = Number(process.env.BENCH_SECONDS || 2.5);
+const SECONDS = Number(process.env.BENCH_SECONDS || 2);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS || 3));
 const WARMUP_MS = 500;
 const CASES = [
   { size: 64, inflight: 64 },
@@ -226,27 +228,47 @@ function fmt(n, d = 0) {
   return n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 }
 
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
 (async () => {
   const started = Date.now();
-  process.stdout.write(`shm-transport bench: ${os.cpus().length} CPUs, node ${process.version}, ${SECONDS}s per case, echo round trips between two processes\n`);
+  process.stdout.write(
+    `shm-transport bench: ${os.cpus().length} CPUs, node ${process.version}, ${ROUNDS} rounds of ${SECONDS}s per transport and case, echo round trips between two processes\n`,
+  );
   process.stdout.write(`machine load average at start: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
-  process.stdout.write('payload   in-flight  transport     round trips/s   MB/s (each way)   CPU µs/round trip (both processes)\n');
+  process.stdout.write('Medians over the rounds; ratios are the median of the ratios measured within each round (range in brackets).\n');
+  process.stdout.write('payload   in-flight  transport     round trips/s   MB/s (each way)   CPU µs/round trip (both processes)   per round\n');
   const goBin = buildGoApp();
   for (const c of CASES) {
-    const shm = await benchShm(c.size, c.inflight);
-    const frames = await benchUnixFrames(c.size, c.inflight);
-    const unix = await benchUnix(c.size, c.inflight);
-    const httpUnix = await benchHttp(c.size, c.inflight);
-    const rows = [['shm', shm], ['unix (frames)', frames], ['unix (bare)', unix], ['unix (HTTP)', httpUnix]];
-    if (goBin) rows.push(['shm, Go app', await benchShm(c.size, c.inflight, goBin)]);
-    for (const [name, r] of rows) {
+    // Rounds alternate the transports, so that a slow spell of this shared machine hits all of them alike; each
+    // ratio is taken within one round.
+    const names = ['shm', 'unix (frames)', 'unix (bare)', 'unix (HTTP)', ...(goBin ? ['shm, Go app'] : [])];
+    const rounds = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const row = {};
+      row['shm'] = await benchShm(c.size, c.inflight);
+      row['unix (frames)'] = await benchUnixFrames(c.size, c.inflight);
+      row['unix (bare)'] = await benchUnix(c.size, c.inflight);
+      row['unix (HTTP)'] = await benchHttp(c.size, c.inflight);
+      if (goBin) row['shm, Go app'] = await benchShm(c.size, c.inflight, goBin);
+      rounds.push(row);
+    }
+    for (const name of names) {
+      const rates = rounds.map((r) => r[name].rate);
+      const rate = median(rates);
+      const cpu = median(rounds.map((r) => r[name].cpuPerRt));
       process.stdout.write(
-        `${String(c.size).padEnd(9)} ${String(c.inflight).padEnd(10)} ${name.padEnd(13)} ${fmt(r.rate).padStart(13)} ${fmt((r.rate * c.size) / 1e6, 1).padStart(17)} ${fmt(r.cpuPerRt, 1).padStart(20)}\n`,
+        `${String(c.size).padEnd(9)} ${String(c.inflight).padEnd(10)} ${name.padEnd(13)} ${fmt(rate).padStart(13)} ${fmt((rate * c.size) / 1e6, 1).padStart(17)} ${fmt(cpu, 1).padStart(20)}   ${' '.repeat(15)}${rates.map((x) => fmt(x / 1000)).join(' / ')}k\n`,
       );
     }
-    for (const [name, r] of [['unix (frames)', frames], ['unix (bare)', unix], ['unix (HTTP)', httpUnix]]) {
+    for (const name of ['unix (frames)', 'unix (bare)', 'unix (HTTP)']) {
+      const ratios = rounds.map((r) => r['shm'].rate / r[name].rate);
+      const cpus = rounds.map((r) => r[name].cpuPerRt / r['shm'].cpuPerRt);
       process.stdout.write(
-        `${''.padEnd(21)}shm vs ${name}: ${fmt(shm.rate / r.rate, 2)}x round trips/s, ${fmt(r.cpuPerRt / shm.cpuPerRt, 2)}x less CPU per round trip\n`,
+        `${''.padEnd(21)}shm vs ${name}: ${fmt(median(ratios), 2)}x round trips/s [${fmt(Math.min(...ratios), 2)}-${fmt(Math.max(...ratios), 2)}], ${fmt(median(cpus), 2)}x less CPU per round trip\n`,
       );
     }
   }

@@ -48,9 +48,7 @@ export class AppRequest extends StreamCore<AppRequestSink> {
     if (!Number.isInteger(status) || status < 100 || status > 999) {
       throw new ShmError(ShmErrorCode.PROTOCOL, `status ${status} out of range 100..999`);
     }
-    if (!isStringPairs(headers)) {
-      throw new ShmError(ShmErrorCode.PROTOCOL, 'headers must be a flat [name, value, ...] array of strings');
-    }
+    (this._ep as AppChannel)._checkHeaders(headers);
     this._responded = true;
     (this._ep as AppChannel)._respond(this, status, headers);
   }
@@ -157,9 +155,16 @@ export class AppChannel extends Endpoint {
     this.closeWith(undefined);
   }
 
+  /** @internal Throws unless `headers` is a flat [name, value, ...] array of strings. */
+  _checkHeaders(headers: string[]): void {
+    // The same strings as the last response head sent (an app answering with a fixed head) are known to be valid.
+    if (this.headEncoder.matchesResponse(headers) || isStringPairs(headers)) return;
+    throw new ShmError(ShmErrorCode.PROTOCOL, 'headers must be a flat [name, value, ...] array of strings');
+  }
+
   /** @internal */ _respond(s: AppRequest, status: number, headers: string[]): void {
     if (this.closed || s._dead) return;
-    const len = responseFrameBytes(headers);
+    const len = this.headEncoder.matchesResponse(headers) ? this.headEncoder.responseBytes() : responseFrameBytes(headers);
     if (len > this.maxChunk + FRAME_HEADER) {
       throw new ShmError(ShmErrorCode.HEAD_TOO_LARGE, `response head of ${len} bytes exceeds the frame limit`);
     }

@@ -154,6 +154,39 @@ describe('channel (both ends in one process)', () => {
     expect((await collect(router.request(head({ target: '/ok', headers: hs })))).status).toBe(200);
   });
 
+  it('refuses invalid response headers even right after valid ones with the same strings', async () => {
+    ({ router, app } = inProcessPair());
+    const refusals: string[] = [];
+    app.on('request', (req: AppRequest) => {
+      const heads: Record<string, unknown> = { '/ok': ['a', 'b'], '/num': ['a', 5], '/odd': ['a', 'b', 'c'] };
+      try {
+        req.respond(200, heads[req.target] as string[]);
+      } catch (e) {
+        refusals.push(`${req.target} ${(e as Error).message}`);
+        req.respond(500, []);
+      }
+      req.end();
+    });
+    for (const t of ['/ok', '/num', '/ok', '/odd', '/ok']) await collect(router.request(head({ target: t })));
+    expect(refusals).toEqual([
+      '/num WARDEN_ERR_SHM_PROTOCOL: headers must be a flat [name, value, ...] array of strings',
+      '/odd WARDEN_ERR_SHM_PROTOCOL: headers must be a flat [name, value, ...] array of strings',
+    ]);
+  });
+
+  it('delivers a response written in the same callback that closes the app end', async () => {
+    ({ router, app } = inProcessPair());
+    app.on('request', (req: AppRequest) => {
+      req.respond(200, ['x', 'y']);
+      req.end('bye'); // written during the app's drain: published when it closes, not lost
+      app.close();
+    });
+    const closed = new Promise((r) => router.once('close', r));
+    const res = await collect(router.request(head({ target: '/last' })));
+    expect(res.body.toString()).toBe('bye');
+    expect(await closed).toMatchObject({ code: 'WARDEN_ERR_SHM_PEER_GONE' });
+  });
+
   it('errors a stream whose head does not fit in a frame, and keeps the channel', async () => {
     ({ router, app } = inProcessPair({ ringBytes: 1 << 16 }));
     serveEcho(app);

@@ -255,6 +255,16 @@ export class EncodeCache extends Section {
     return this.count >= 0 && Array.isArray(hs) && this.count === 5 + hs.length && sameRequestStrings(this.strs, h);
   }
 
+  /** Whether `headers` are the strings of the saved section (a RESPONSE's). */
+  matchesResponse(headers: string[]): boolean {
+    return this.count >= 0 && Array.isArray(headers) && this.count === headers.length && sameStrings(this.strs, headers);
+  }
+
+  /** Frame length of a RESPONSE whose headers match the saved section. */
+  responseBytes(): number {
+    return FRAME_HEADER + 4 + this.n;
+  }
+
   /** Frame length of a REQUEST whose strings match the saved section (see matchesRequest). */
   requestBytes(): number {
     return FRAME_HEADER + 16 + this.n;
@@ -401,7 +411,7 @@ export function encodeResponse(
   }
   let p = off + FRAME_HEADER + 4;
   const n = off + len - p;
-  if (cache !== null && cache.count === headers.length && cache.n === n && sameStrings(cache.strs, headers)) {
+  if (cache !== null && cache.n === n && cache.matchesResponse(headers)) {
     cache.copyTo(b, p);
     return;
   }

@@ -240,6 +240,7 @@ export abstract class Endpoint extends EventEmitter {
   private spinLeft = 0;
   private bellQueued = false;
   private inDrain = false;
+  private unpublished = false;
   private readonly spinTurns: number;
   protected readonly headEncoder = new EncodeCache();
 
@@ -312,6 +313,11 @@ export abstract class Endpoint extends EventEmitter {
   /** Tears down everything; emits 'close' once. Subclasses extend it to fail their streams. */
   protected teardown(err?: Error): boolean {
     if (this.closed) return false;
+    // Frames written in this drain but not yet published (an app that answers and closes in one callback) go out.
+    if (this.unpublished) {
+      this.unpublished = false;
+      if (this.out.publish()) this.bellQueued = true;
+    }
     this.closed = true;
     // A doorbell still deferred to the end of this turn goes out now: frames published just before a close (the
     // last response of an app that exits) must be seen by the peer before it sees EOF. libuv writes at once when
@@ -335,7 +341,7 @@ export abstract class Endpoint extends EventEmitter {
         const off = this.out.reserve(FRAME_HEADER);
         if (off >= 0) {
           writeFrameHeader(this.buf, off, FRAME_HEADER, type, 0, stream, arg);
-          if (this.out.commit(FRAME_HEADER)) this.ring();
+          this.committed(FRAME_HEADER);
           return;
         }
       }
@@ -360,7 +366,7 @@ export abstract class Endpoint extends EventEmitter {
         if (off >= 0) {
           if (req) encodeRequest(this.buf, off, len, id, req, this.headEncoder);
           else encodeResponse(this.buf, off, len, id, status, headers!, this.headEncoder);
-          if (this.out.commit(len)) this.ring();
+          this.committed(len);
           return;
         }
       }
@@ -438,7 +444,7 @@ export abstract class Endpoint extends EventEmitter {
       writeFrameHeader(b, off, len, FrameType.DATA, last ? FLAG_END : 0, s.id, 0);
       if (n === chunk.length) b.set(chunk, off + FRAME_HEADER);
       else chunk.copy(b, off + FRAME_HEADER, 0, n);
-      if (this.out.commit(len)) this.ring();
+      this.committed(len);
       s._sendCredit -= n;
       s._backlogBytes -= n;
       if (n === chunk.length) backlog.shift();
@@ -469,7 +475,7 @@ export abstract class Endpoint extends EventEmitter {
       if (off < 0) return false;
       writeFrameHeader(this.buf, off, len, FrameType.DATA, FLAG_END, s.id, 0);
       this.buf.set(chunk, off + FRAME_HEADER);
-      if (this.out.commit(len)) this.ring();
+      this.committed(len);
     } catch (e) {
       this.fail(e); // the peer moved our ring's head the wrong way
       return true;
@@ -497,7 +503,7 @@ export abstract class Endpoint extends EventEmitter {
         return;
       }
       f.copy(this.buf, off);
-      if (this.out.commit(f.length)) this.ring();
+      this.committed(f.length);
       this.pending.shift();
     }
     for (const s of this.blocked) {
@@ -505,6 +511,26 @@ export abstract class Endpoint extends EventEmitter {
       this.pumpStream(s);
       if (this.closed || this.blocked.has(s) || this.pending.length > 0) return;
     }
+  }
+
+  /**
+   * A frame was written into the ring. Inside the drain loop its publication waits for the end of the current frame's
+   * handling (a response and its body, a request and its body: one counter store and one wake-up check for all);
+   * elsewhere it is published at once.
+   */
+  private committed(len: number): void {
+    if (this.inDrain) {
+      this.out.advance(len);
+      this.unpublished = true;
+    } else if (this.out.commit(len)) {
+      this.ring();
+    }
+  }
+
+  /** Publishes frames written during the drain loop. */
+  private publishOut(): void {
+    this.unpublished = false;
+    if (this.out.publish()) this.ring();
   }
 
   private needSpace(len: number): void {
@@ -566,12 +592,14 @@ export abstract class Endpoint extends EventEmitter {
         // What the handler wrote goes out now, not after the batch: the peer works on it in parallel with the rest
         // of our batch (flushing after the whole batch made the two sides take turns, each idle half the time).
         if (this.dirtyCount > 0) this.flushDirty();
+        if (this.unpublished) this.publishOut();
       }
       this.draining = false;
       if (this.dirtyCount > 0) this.flushDirty();
       if (this.closed) return;
       if (this.in.publish()) this.ring();
       if (this.pending.length > 0 || this.blocked.size > 0) this.flushOutgoing();
+      if (this.unpublished) this.publishOut();
       if (this.closed) return;
       if (n > 0) this.spinLeft = this.spinTurns;
       if (n >= DRAIN_BUDGET) {
@@ -587,6 +615,7 @@ export abstract class Endpoint extends EventEmitter {
     } finally {
       this.draining = false;
       this.inDrain = false;
+      if (this.unpublished && !this.closed) this.publishOut(); // after an exception or an early return
       if (this.bellQueued) this.flushBell(); // one deferred from before the drain: no need to wait any longer
     }
   };

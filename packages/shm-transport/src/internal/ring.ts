@@ -86,6 +86,16 @@ export class RingWriter extends RingEnd {
   /** Publishes a frame written at the offset returned by reserve(). Returns true if the consumer must be woken. */
   commit(len: number): boolean {
     this.tail = (this.tail + align8(len)) >>> 0;
+    return this.publish();
+  }
+
+  /** Counts a frame written at the offset returned by reserve() without publishing it yet (see publish()). */
+  advance(len: number): void {
+    this.tail = (this.tail + align8(len)) >>> 0;
+  }
+
+  /** Publishes every frame counted so far. Returns true if the consumer must be woken. */
+  publish(): boolean {
     Atomics.store(this.u32, this.iTail, this.tail);
     return Atomics.compareExchange(this.u32, this.iSleeping, 1, 0) === 1;
   }
