@@ -8,6 +8,8 @@
 //   unix (frames)  the very same messages over a unix socket: the channel's own REQUEST/DATA/RESPONSE frames, encoded
 //                  and decoded with the same codec, one socket write per request and per response. This is "the same
 //                  measured over a unix socket": only the transport differs.
+//   unix (corked)  the same as unix (frames), but both sides cork the socket while they handle one read chunk, so the
+//                  answers (server) and the next requests (client) of a chunk leave in one write(2).
 //   unix (bare)    an 8-byte header (id, length) + payload and nothing else: no request head, no decoding at all.
 //                  A lower bound of what any protocol over a socket costs, not the same work.
 //   unix (HTTP)    node:http client and server over the socket: what a router without the channel would do.
@@ -136,23 +138,30 @@ async function benchShm(size, inflight, goBin) {
  * A unix-socket baseline: spawns `script` (an echo server on a socket path), keeps `inflight` requests built by
  * `encode(id)` going, and reads the answers with `makeReader(complete)`, which calls complete(id, err) per response.
  */
-async function benchSocket(inflight, script, encode, makeReader) {
+async function benchSocket(inflight, script, encode, makeReader, corked = false) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
   const sockPath = path.join(dir, 's');
   // The same malloc tuning as the channel applies to itself (RouterChannel/AppChannel, see the README), so that only
   // the transport differs: the parent (the client side) has it already, the socket server gets it through glibc's
   // tunables.
-  const child = spawn(process.execPath, [path.join(__dirname, script), sockPath], { stdio: ['ignore', 'pipe', 'inherit'], env: TUNED_ENV });
+  const env = corked ? { ...TUNED_ENV, BENCH_CORK: '1' } : TUNED_ENV;
+  const child = spawn(process.execPath, [path.join(__dirname, script), sockPath], { stdio: ['ignore', 'pipe', 'inherit'], env });
   await new Promise((r) => child.stdout.once('data', r));
   const sock = net.connect(sockPath);
   await new Promise((r) => sock.once('connect', r));
   const waiting = new Map();
   let nextId = 1;
-  sock.on('data', makeReader((id, err) => {
+  const reader = makeReader((id, err) => {
     const cb = waiting.get(id);
     waiting.delete(id);
     cb(err);
-  }));
+  });
+  // Corked: the requests sent from the answers of one read chunk go out in one write (see unix-frames-echo-app.js).
+  sock.on('data', corked ? (chunk) => {
+    sock.cork();
+    reader(chunk);
+    sock.uncork();
+  } : reader);
   const rate = await drive(inflight, (done) => {
     const id = nextId++;
     waiting.set(id, done);
@@ -177,7 +186,7 @@ function benchUnix(size, inflight) {
 }
 
 /** The channel's own frames (same codec, same request head) over a unix socket instead of the rings. */
-function benchUnixFrames(size, inflight) {
+function benchUnixFrames(size, inflight, corked = false) {
   const { decodeResponseHeaders, EncodeCache, encodeRequest, PositionCache, requestFrameBytes, writeFrameHeader } = codec;
   const { FLAG_END, FRAME_HEADER, FrameType, align8 } = layout;
   const cache = new PositionCache(); // decoded and encoded exactly as the channel's router end does
@@ -196,7 +205,7 @@ function benchUnixFrames(size, inflight) {
     const type = b[off + 4];
     if (type === FrameType.RESPONSE) decodeResponseHeaders(b, off, len, cache);
     else if (type === FrameType.DATA && b[off + 5] & FLAG_END) complete(b.readUInt32LE(off + 8), len - FRAME_HEADER === size ? null : new Error('short'));
-  }));
+  }), corked);
 }
 
 async function benchHttp(size, inflight) {
@@ -245,12 +254,13 @@ const median = (xs) => {
   for (const c of CASES) {
     // Rounds alternate the transports, so that a slow spell of this shared machine hits all of them alike; each
     // ratio is taken within one round.
-    const names = ['shm', 'unix (frames)', 'unix (bare)', 'unix (HTTP)', ...(goBin ? ['shm, Go app'] : [])];
+    const names = ['shm', 'unix (frames)', 'unix (corked)', 'unix (bare)', 'unix (HTTP)', ...(goBin ? ['shm, Go app'] : [])];
     const rounds = [];
     for (let r = 0; r < ROUNDS; r++) {
       const row = {};
       row['shm'] = await benchShm(c.size, c.inflight);
       row['unix (frames)'] = await benchUnixFrames(c.size, c.inflight);
+      row['unix (corked)'] = await benchUnixFrames(c.size, c.inflight, true);
       row['unix (bare)'] = await benchUnix(c.size, c.inflight);
       row['unix (HTTP)'] = await benchHttp(c.size, c.inflight);
       if (goBin) row['shm, Go app'] = await benchShm(c.size, c.inflight, goBin);
@@ -264,7 +274,7 @@ const median = (xs) => {
         `${String(c.size).padEnd(9)} ${String(c.inflight).padEnd(10)} ${name.padEnd(13)} ${fmt(rate).padStart(13)} ${fmt((rate * c.size) / 1e6, 1).padStart(17)} ${fmt(cpu, 1).padStart(20)}   ${' '.repeat(15)}${rates.map((x) => fmt(x / 1000)).join(' / ')}k\n`,
       );
     }
-    for (const name of ['unix (frames)', 'unix (bare)', 'unix (HTTP)']) {
+    for (const name of ['unix (frames)', 'unix (corked)', 'unix (bare)', 'unix (HTTP)']) {
       const ratios = rounds.map((r) => r['shm'].rate / r[name].rate);
       const cpus = rounds.map((r) => r[name].cpuPerRt / r['shm'].cpuPerRt);
       process.stdout.write(

@@ -1,6 +1,7 @@
 // Bench baseline server: the channel's own frames (PROTOCOL.md: REQUEST, DATA, RESPONSE) carried over a unix
 // socket instead of the shared-memory rings, encoded and decoded with the same codec. Each request arrives as
-// REQUEST + DATA(END) and is answered with RESPONSE + DATA(END) echoing the body, in one socket write.
+// REQUEST + DATA(END) and is answered with RESPONSE + DATA(END) echoing the body, in one socket write (with
+// BENCH_CORK=1, the answers to one read chunk together in one write).
 const net = require('net');
 const { codec, layout } = require('./load.js');
 const { decodeRequest, EncodeCache, encodeResponse, PositionCache, responseFrameBytes, writeFrameHeader } = codec;
@@ -13,7 +14,7 @@ const server = net.createServer((sock) => {
   const heads = new Map(); // stream id -> decoded request head (kept until the body ends)
   const cache = new PositionCache(); // decoded and encoded exactly as the channel's app end does
   const encoder = new EncodeCache();
-  sock.on('data', frameReader(FRAME_HEADER, (b, off) => align8(b.readUInt32LE(off)), (b, off) => {
+  const reader = frameReader(FRAME_HEADER, (b, off) => align8(b.readUInt32LE(off)), (b, off) => {
     const len = b.readUInt32LE(off);
     const type = b[off + 4];
     const id = b.readUInt32LE(off + 8);
@@ -29,7 +30,13 @@ const server = net.createServer((sock) => {
       b.copy(out, d0 + FRAME_HEADER, off + FRAME_HEADER, off + len);
       sock.write(out);
     }
-  }));
+  });
+  // BENCH_CORK=1: the answers to one read chunk leave in one write(2) instead of one each.
+  sock.on('data', process.env.BENCH_CORK === '1' ? (chunk) => {
+    sock.cork();
+    reader(chunk);
+    sock.uncork();
+  } : reader);
   sock.on('error', () => undefined);
 });
 server.listen(process.argv[2], () => process.stdout.write('ready\n'));
