@@ -2,90 +2,47 @@ package warden
 
 import (
 	"context"
-	"encoding/binary"
 	"io"
 	"net/http"
-	"os"
 	"reflect"
-	"syscall"
 	"testing"
 	"time"
 
+	"warden.dev/warden/internal/shmtest"
 	"warden.dev/warden/shm"
 )
 
-// frames of the router side, written straight into ring 0 before the channel is opened (PROTOCOL.md §2, §3).
-type ringFixture struct {
-	mem  []byte
-	tail int
-}
-
-const fixtureRing = 1 << 16
-
-func (f *ringFixture) put(typ, flags uint8, stream uint32, payload []byte) {
-	le := binary.LittleEndian
-	b := f.mem[4096+f.tail:]
-	le.PutUint32(b, uint32(16+len(payload)))
-	b[4], b[5] = typ, flags
-	le.PutUint32(b[8:], stream)
-	copy(b[16:], payload)
-	f.tail += (16 + len(payload) + 7) &^ 7
-	le.PutUint32(f.mem[64:], uint32(f.tail)) // ring 0 tail
-}
-
-func requestPayload(method, target string, contentLength uint64, headers ...string) []byte {
-	le := binary.LittleEndian
-	p := make([]byte, 16)
-	le.PutUint64(p, contentLength)
-	le.PutUint16(p[8:], 5555)
-	le.PutUint16(p[10:], 80)
-	le.PutUint32(p[12:], uint32(len(headers)/2))
-	for _, s := range append([]string{method, target, "1.1", "10.0.0.1", "127.0.0.1"}, headers...) {
-		p = le.AppendUint32(p, uint32(len(s)))
-		p = append(p, s...)
-	}
-	return p
-}
-
-// openFixture opens a channel whose ring 0 already holds what fill wrote.
-func openFixture(t *testing.T, fill func(f *ringFixture)) *shm.Channel {
+// openFixture opens a channel whose ring 0 already holds the frames fill queued through the router end.
+func openFixture(t *testing.T, fill func(r *shmtest.Router) error) *shm.Channel {
 	t.Helper()
-	file, err := os.CreateTemp(t.TempDir(), "chan")
+	r, err := shmtest.New(t.TempDir(), 1<<16)
 	if err != nil {
 		t.Fatal(err)
 	}
-	size := 4096 + 2*fixtureRing
-	file.Truncate(int64(size))
-	mem, err := syscall.Mmap(int(file.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err := fill(r); err != nil {
+		t.Fatal(err)
+	}
+	r.Flush()
+	ch, err := shm.Open(r.AppFds())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { syscall.Munmap(mem) })
-	le := binary.LittleEndian
-	for i, v := range []uint32{0x4e445257, 1, 4096, fixtureRing, fixtureRing / 4, fixtureRing / 4} {
-		le.PutUint32(mem[4*i:], v)
-	}
-	fill(&ringFixture{mem: mem})
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	memFd, _ := syscall.Dup(int(file.Fd()))
-	file.Close()
-	ch, err := shm.Open(memFd, fds[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fds[0]); ch.Close() })
+	t.Cleanup(func() {
+		r.Close()
+		ch.Close()
+		r.Unmap()
+	})
 	return ch
 }
 
 func TestRequestHeadAsNetHTTPBuildsIt(t *testing.T) {
-	ch := openFixture(t, func(f *ringFixture) {
-		f.put(1, 0, 1, requestPayload("POST", "/p/a?x=1&y", 1<<64-1,
+	ch := openFixture(t, func(r *shmtest.Router) error {
+		if err := r.Request(1, "POST", "/p/a?x=1&y", -1,
 			"host", "example.test:8080", "x-multi", "one", "content-type", "text/plain", "X-Multi", "two",
-			"Transfer-Encoding", "Chunked", "connection", "close", "HOST", "ignored.test", "x-empty", ""))
-		f.put(3, 1, 1, []byte("body")) // DATA with END
+			"Transfer-Encoding", "Chunked", "connection", "close", "HOST", "ignored.test", "x-empty", ""); err != nil {
+			return err
+		}
+		return r.Data(1, []byte("body"), true)
 	})
 	s, err := ch.Accept()
 	if err != nil {
@@ -130,9 +87,11 @@ func TestRequestContextIsSetInPlace(t *testing.T) {
 	if !requestCtxFound {
 		t.Fatal("http.Request has no ctx field of type context.Context in this Go version: newRequest falls back to WithContext")
 	}
-	ch := openFixture(t, func(f *ringFixture) {
-		f.put(1, 0, 1, requestPayload("GET", "/", 0, "host", "h"))
-		f.put(4, 0, 1, nil)
+	ch := openFixture(t, func(r *shmtest.Router) error {
+		if err := r.Request(1, "GET", "/", 0, "host", "h"); err != nil {
+			return err
+		}
+		return r.Simple(shmtest.TypeEnd, 1, 0)
 	})
 	s, err := ch.Accept()
 	if err != nil {

@@ -98,7 +98,7 @@ func New(dir string, ringBytes uint32) (*Router, error) {
 // AppFds are the memfd and doorbell fds of the app end (for shm.Open, which takes them over).
 func (r *Router) AppFds() (memFd, bellFd int) { return r.appMem, r.appBell }
 
-// Close closes the router's doorbell (the app sees the router gone) and unmaps the memory.
+// Close closes the router's doorbell (the app sees the router gone); Unmap releases the memory.
 func (r *Router) Close() {
 	r.bell.Close()
 }
