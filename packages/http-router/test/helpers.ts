@@ -57,6 +57,20 @@ export function rawRequest(port: number, data: string | Buffer, host = '127.0.0.
   });
 }
 
+/**
+ * Sends `rounds` requests made of 1..maxPieces random `pieces` (a fixed-seed generator, so runs repeat) plus a
+ * final CRLF CRLF, each on its own half-closed connection; connection errors are expected and ignored.
+ */
+export async function sendRandomRequests(port: number, pieces: string[], seed: number, rounds: number, maxPieces: number): Promise<void> {
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  for (let i = 0; i < rounds; i++) {
+    let s = '';
+    const n = 1 + (rnd() % maxPieces);
+    for (let k = 0; k < n; k++) s += pieces[rnd() % pieces.length];
+    await rawRequest(port, Buffer.from(s + '\r\n\r\n', 'latin1'), '127.0.0.1', true).catch(() => undefined);
+  }
+}
+
 /** Starts a router on 127.0.0.1 port 0 with `config` (the listener key is replaced by `127.0.0.1:0`). */
 export async function startRouter(
   listener: Record<string, unknown>,

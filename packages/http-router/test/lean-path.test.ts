@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'crypto';
 import { Agent, request } from 'http';
 import { connect, type Socket } from 'net';
 import { HttpRouter, type ApplicationGateway } from '../src';
-import { EchoGateway, fetchText, rawRequest, startRouter } from './helpers';
+import { EchoGateway, fetchText, sendRandomRequests, startRouter } from './helpers';
 import { LeanGateway } from './lean-gateway';
 
 const routers: HttpRouter[] = [];
@@ -65,6 +65,15 @@ class Raw {
 }
 
 const GET = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+
+/** Sends `request` with a GET pipelined behind it; resolves with the first response and the rest (the GET's). */
+async function beforeGet(port: number, request: string): Promise<[string, string]> {
+  const raw = new Raw(port).write(request + GET);
+  const text = await raw.until((t) => t.endsWith('}'));
+  raw.sock.destroy();
+  const split = text.indexOf('HTTP/1.1', 5);
+  return [text.slice(0, split), text.slice(split)];
+}
 
 describe('lean path: requests and responses', () => {
   it('serves a listener passing to an app without node:http, with the same bytes node:http sends', async () => {
@@ -161,20 +170,14 @@ describe('lean path: requests and responses', () => {
 
   it('HEAD: the head with its Content-Length, no body', async () => {
     const { port } = await start();
-    const raw = new Raw(port).write('HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n' + GET);
-    const text = await raw.until((t) => t.endsWith('}'));
-    raw.sock.destroy();
-    const first = text.slice(0, text.indexOf('HTTP/1.1', 5));
+    const [first, second] = await beforeGet(port, 'HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(first).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*Content-Length: \d+\r\n[^]*\r\n\r\n$/);
-    expect(text.slice(first.length)).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(second).toMatch(/^HTTP\/1\.1 200 OK/);
   });
 
   it('204 without body or framing headers, and the connection goes on', async () => {
     const { port } = await start();
-    const raw = new Raw(port).write('GET /empty HTTP/1.1\r\nHost: x\r\n\r\n' + GET);
-    const text = await raw.until((t) => t.endsWith('}'));
-    raw.sock.destroy();
-    const first = text.slice(0, text.indexOf('HTTP/1.1', 5));
+    const [first] = await beforeGet(port, 'GET /empty HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(first).toMatch(/^HTTP\/1\.1 204 No Content\r\n/);
     expect(first).not.toMatch(/Content-Length|Transfer-Encoding/);
   });
@@ -332,15 +335,8 @@ describe('lean path: limits and errors', () => {
 
   it('never crashes on random bytes and still serves', async () => {
     const { port } = await start();
-    let seed = 7;
-    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
     const pieces = ['GET ', 'POST ', 'HEAD ', '/', '%', '%2e', '..', '?', ' HTTP/1.1\r\n', ' HTTP/1.0\r\n', 'Host: x\r\n', 'Content-Length: 3\r\n', 'Content-Length: 99999999\r\n', 'Transfer-Encoding: chunked\r\n', 'Connection: close\r\n', '\r\n', '\n', '\0', '\xff', 'abc', 'X_Y: z\r\n'];
-    for (let i = 0; i < 150; i++) {
-      let s = '';
-      const n = 1 + (rnd() % 14);
-      for (let k = 0; k < n; k++) s += pieces[rnd() % pieces.length];
-      await rawRequest(port, Buffer.from(s + '\r\n\r\n', 'latin1'), '127.0.0.1', true).catch(() => undefined);
-    }
+    await sendRandomRequests(port, pieces, 7, 150, 14);
     expect((await fetchText(port, '/')).status).toBe(200);
   });
 });

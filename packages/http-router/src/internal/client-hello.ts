@@ -1,7 +1,7 @@
 import type { Socket } from 'net';
 
 /** Bytes of a first TLS record the router waits for at most (a record is at most 16 KiB plus its 5-byte header). */
-export const CLIENT_HELLO_MAX = 16384 + 5;
+const CLIENT_HELLO_MAX = 16384 + 5;
 
 /**
  * The SNI host name of a TLS ClientHello at the start of `buf` (RFC 8446 4.1.2, RFC 6066 3): the name, `null` when

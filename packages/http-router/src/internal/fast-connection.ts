@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'http';
 import type { Socket } from 'net';
 import type { HttpSettings } from './compiled-config';
-import { HEAD_FALLBACK, HEAD_INCOMPLETE, parseHead, type LeanHead } from './fast-parser';
+import { errorPageBody } from './error-page';
+import { HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHead } from './fast-parser';
 import type { ConnState, ListenerEntry } from './listener-entry';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
 import { normalizePath } from './request-target';
@@ -76,15 +77,11 @@ function utcDate(): string {
   return dateCache;
 }
 
-const TOKEN = new Uint8Array(256);
-for (let c = 0; c < 256; c++) {
-  if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c))) TOKEN[c] = 1;
-}
 function isToken(s: string): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c > 255 || TOKEN[c] === 0) return false;
+    if (c > 255 || TCHAR[c] === 0) return false;
   }
   return true;
 }
@@ -94,10 +91,6 @@ function isFieldValue(s: string): boolean {
     const c = s.charCodeAt(i);
     if ((c < 32 && c !== 9) || c === 127 || c > 255) return false;
   }
-  return true;
-}
-function lowerIs(s: string, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) if ((s.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
   return true;
 }
 /** Status lines by code, made on first use ('HTTP/1.1 200 OK\r\n'; node:http's reason phrases). */
@@ -123,7 +116,7 @@ const RE_CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
 
 /** The set of lean connections of a router and their timeout sweep (one interval for all, not a timer per socket). */
 export class LeanConnections {
-  readonly all = new Set<FastConnection>();
+  private readonly all = new Set<FastConnection>();
   private timer: NodeJS.Timeout | null = null;
   private period = 1000;
   private settings: HttpSettings | null = null;
@@ -192,7 +185,7 @@ export class FastConnection {
   /** When the phase started (IDLE, HEAD) or the body was last read (BODY, DISCARD), ms. */
   private since: number;
   /** When the response bytes now buffered in the socket started waiting, ms. */
-  writeSince = 0;
+  private writeSince = 0;
   private paused = 0;
   private driving = false;
   private peerEnded = false;
@@ -221,14 +214,9 @@ export class FastConnection {
     host.leanConnections.add(this);
   }
 
-  /** True while no request is in flight (nothing to lose by closing). */
-  get idle(): boolean {
-    return this.phase === IDLE || this.phase === HEAD;
-  }
-
-  /** Closes the connection now if it is idle (a listener being removed). */
+  /** Closes the connection now if no request is in flight (a listener being removed). */
   closeIfIdle(): void {
-    if (this.idle) this.sock.destroy();
+    if (this.phase === IDLE || this.phase === HEAD) this.sock.destroy();
   }
 
   private data(chunk: Buffer): void {
@@ -646,23 +634,23 @@ export class FastExchange implements LeanExchange, LeanHead {
       h += name + ': ' + value + '\r\n';
       switch (name.length) {
         case 4:
-          if (lowerIs(name, 'date')) hasDate = true;
+          if (lowerIs(name, 0, 'date')) hasDate = true;
           break;
         case 6:
-          if (lowerIs(name, 'server')) hasServer = true;
+          if (lowerIs(name, 0, 'server')) hasServer = true;
           break;
         case 10:
-          if (lowerIs(name, 'connection')) conn = RE_CLOSE.test(value) ? 2 : conn === 2 ? 2 : 1;
-          else if (lowerIs(name, 'keep-alive')) ownKeepAlive = true;
+          if (lowerIs(name, 0, 'connection')) conn = RE_CLOSE.test(value) ? 2 : conn === 2 ? 2 : 1;
+          else if (lowerIs(name, 0, 'keep-alive')) ownKeepAlive = true;
           break;
         case 14:
-          if (lowerIs(name, 'content-length')) {
+          if (lowerIs(name, 0, 'content-length')) {
             if (cl !== -1 || !/^\d{1,15}$/.test(value)) return false; // framing we could not keep
             cl = Number(value);
           }
           break;
         case 17:
-          if (lowerIs(name, 'transfer-encoding')) te = RE_CHUNKED.test(value) ? 1 : 2;
+          if (lowerIs(name, 0, 'transfer-encoding')) te = RE_CHUNKED.test(value) ? 1 : 2;
           break;
       }
     }
@@ -764,7 +752,7 @@ export class FastExchange implements LeanExchange, LeanHead {
   /** @internal Unit's error page; `close` ends the connection after it. */
   sendError(status: number, close: boolean): void {
     if (this.done) return;
-    const body = `<!DOCTYPE html><title>Error ${status}</title><p>Error ${status}.\r\n`;
+    const body = errorPageBody(status);
     const c = this.conn;
     let h = statusLine(status) + 'Content-Type: text/html\r\nContent-Length: ' + body.length +
       '\r\nServer: ' + c.host.serverHeader + '\r\nDate: ' + utcDate() + '\r\n';

@@ -29,7 +29,8 @@ export interface LeanHead {
 export let fallbackReason = '';
 
 // Byte classes.
-const TCHAR = new Uint8Array(256); // RFC 9110 token characters
+/** RFC 9110 token characters (1), by byte. */
+export const TCHAR = new Uint8Array(256);
 const SAFE_NAME = new Uint8Array(256); // letters, digits, '-' (Unit's discard_unsafe_fields keeps only these)
 for (let c = 0; c < 256; c++) {
   const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
@@ -196,7 +197,7 @@ function parseLines(s: string, headBytes: number, discardUnsafe: boolean, out: L
 }
 
 /** s[at .. at+lower.length) equals `lower` ignoring ASCII case (`lower` is lower-case letters and '-'). */
-function lowerIs(s: string, at: number, lower: string): boolean {
+export function lowerIs(s: string, at: number, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) {
     if ((s.charCodeAt(at + i) | 0x20) !== lower.charCodeAt(i)) return false;
   }

@@ -27,10 +27,13 @@ export class LeanRequestView {
     return new LeanRequestView(head.method, head.target, head.httpVersion, headers, raw);
   }
 
-  /** Every field as a one-element list (no name repeats here). */
+  private distinct: Record<string, string[]> | null = null;
+
+  /** Every field as a one-element list (no name repeats here); built on first use, once per request. */
   get headersDistinct(): Record<string, string[]> {
+    if (this.distinct !== null) return this.distinct;
     const out: Record<string, string[]> = Object.create(null);
     for (let i = 0; i < this.raw.length; i += 2) out[this.raw[i].toLowerCase()] = [this.raw[i + 1]];
-    return out;
+    return (this.distinct = out);
   }
 }

@@ -33,7 +33,7 @@ export class ListenerEntry {
    */
   readonly handshakes = new Map<string, Socket>();
   /** Resolvers waiting for `sockets` to become empty. */
-  emptyWaiters: Array<() => void> = [];
+  private emptyWaiters: Array<() => void> = [];
 
   constructor(
     /** Accepts the connections (listens). */
