@@ -23,10 +23,8 @@ export interface BundleInfo {
   chain: CertificateDetails[];
 }
 
-/** A parsed, checked bundle: the private key, the chain (leaf first, as uploaded) and both again as PEM text. */
+/** A parsed, checked bundle: the private key and the chain (leaf first, as uploaded) as PEM, and their description. */
 export interface CertificateBundle {
-  key: KeyObject;
-  chain: X509Certificate[];
   /** The private key in PEM (as uploaded). */
   keyPem: string;
   /** The chain in PEM, in upload order. */
@@ -81,7 +79,7 @@ export function parseBundle(data: Buffer): CertificateBundle {
   if (!chain[0].checkPrivateKey(key)) {
     throw new CertificateBundleError('the private key does not match the first certificate of the chain (put the server certificate first).');
   }
-  return { key, chain, keyPem, chainPem: chainPem.join(''), info: { key: keyDescription(key), chain: chain.map(details) } };
+  return { keyPem, chainPem: chainPem.join(''), info: { key: keyDescription(key), chain: chain.map(details) } };
 }
 
 /** Unit's key description: `RSA (2048 bits)`, `ECDH`, `DH (n bits)` or `unknown`. */
