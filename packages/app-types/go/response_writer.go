@@ -50,10 +50,6 @@ type responseWriter struct {
 	noBody      bool // status or method forbids a body
 }
 
-func newResponseWriter(s responseStream, r *http.Request) *responseWriter {
-	return &responseWriter{s: s, req: r, header: make(http.Header)}
-}
-
 // writerPool holds response writers with their (emptied) header maps: a handler's w.Header().Set then reuses the
 // map's buckets instead of allocating a map per request. A ResponseWriter may not be used after the handler returned
 // (net/http's rule), so nothing refers to a writer once putResponseWriter took it back.

@@ -38,6 +38,11 @@ func (r *recorder) header(name string) (string, bool) {
 	return "", false
 }
 
+// newResponseWriter is a writer over a recording stream (no WriteResponse: the head, body and end go separately).
+func newResponseWriter(s responseStream, r *http.Request) *responseWriter {
+	return &responseWriter{s: s, req: r, header: make(http.Header)}
+}
+
 func run(method string, h http.HandlerFunc) *recorder {
 	rec := &recorder{}
 	req := httptest.NewRequest(method, "/", nil)

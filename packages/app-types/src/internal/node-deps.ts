@@ -54,9 +54,10 @@ export function mappedLibraryDirs(maps = '/proc/self/maps'): string[] {
   }
   const dirs = new Set<string>();
   for (const line of text.split('\n')) {
-    const file = line.slice(line.indexOf('/'));
-    if (line.indexOf('/') < 0 || !/\.so(\.\d+)*$/.test(file)) continue;
-    dirs.add(path.dirname(file));
+    const slash = line.indexOf('/');
+    if (slash < 0) continue;
+    const file = line.slice(slash);
+    if (/\.so(\.\d+)*$/.test(file)) dirs.add(path.dirname(file));
   }
   return [...dirs].sort();
 }
@@ -90,9 +91,10 @@ export function nodeLanguageDeps(nodeBinary: string, preload: string): string[] 
   const add = (p: string | undefined) => {
     if (p !== undefined && path.isAbsolute(p) && fs.existsSync(p)) out.add(p);
   };
+  const nodeReal = real(nodeBinary);
   add(nodeBinary); // the path the app is started with (its real path too, when it is a symlink)
-  add(real(nodeBinary));
-  const interp = elfInterpreter(real(nodeBinary) ?? nodeBinary);
+  add(nodeReal);
+  const interp = elfInterpreter(nodeReal ?? nodeBinary);
   add(interp);
   add(interp && real(interp));
   for (const d of mappedLibraryDirs()) add(d);
