@@ -16,7 +16,19 @@ function frameReader(headerBytes, sizeAt, visit) {
   };
 }
 
+/**
+ * A 'data' listener that corks `sock` while `reader` handles one chunk: whatever it writes for that chunk (answers,
+ * next requests) leaves in one write(2).
+ */
+function corked(sock, reader) {
+  return (chunk) => {
+    sock.cork();
+    reader(chunk);
+    sock.uncork();
+  };
+}
+
 /** Bare frames: u32 stream id, u32 payload length, payload. */
 const bareSize = (b, off) => 8 + b.readUInt32LE(off + 4);
 
-module.exports = { frameReader, bareSize };
+module.exports = { frameReader, bareSize, corked };

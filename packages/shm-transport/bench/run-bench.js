@@ -20,7 +20,7 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 const { RouterChannel, codec, layout } = require('./load.js');
-const { bareSize, frameReader } = require('./framing.js');
+const { bareSize, corked, frameReader } = require('./framing.js');
 
 /** Environment of the socket servers: glibc malloc tuned as the channel tunes its processes (see tuneAllocator). */
 const TUNED_ENV = { ...process.env, GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=4194304' };
@@ -138,13 +138,13 @@ async function benchShm(size, inflight, goBin) {
  * A unix-socket baseline: spawns `script` (an echo server on a socket path), keeps `inflight` requests built by
  * `encode(id)` going, and reads the answers with `makeReader(complete)`, which calls complete(id, err) per response.
  */
-async function benchSocket(inflight, script, encode, makeReader, corked = false) {
+async function benchSocket(inflight, script, encode, makeReader, cork = false) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
   const sockPath = path.join(dir, 's');
   // The same malloc tuning as the channel applies to itself (RouterChannel/AppChannel, see the README), so that only
   // the transport differs: the parent (the client side) has it already, the socket server gets it through glibc's
   // tunables.
-  const env = corked ? { ...TUNED_ENV, BENCH_CORK: '1' } : TUNED_ENV;
+  const env = cork ? { ...TUNED_ENV, BENCH_CORK: '1' } : TUNED_ENV;
   const child = spawn(process.execPath, [path.join(__dirname, script), sockPath], { stdio: ['ignore', 'pipe', 'inherit'], env });
   await new Promise((r) => child.stdout.once('data', r));
   const sock = net.connect(sockPath);
@@ -157,11 +157,7 @@ async function benchSocket(inflight, script, encode, makeReader, corked = false)
     cb(err);
   });
   // Corked: the requests sent from the answers of one read chunk go out in one write (see unix-frames-echo-app.js).
-  sock.on('data', corked ? (chunk) => {
-    sock.cork();
-    reader(chunk);
-    sock.uncork();
-  } : reader);
+  sock.on('data', cork ? corked(sock, reader) : reader);
   const rate = await drive(inflight, (done) => {
     const id = nextId++;
     waiting.set(id, done);
@@ -186,7 +182,7 @@ function benchUnix(size, inflight) {
 }
 
 /** The channel's own frames (same codec, same request head) over a unix socket instead of the rings. */
-function benchUnixFrames(size, inflight, corked = false) {
+function benchUnixFrames(size, inflight, cork = false) {
   const { decodeResponseHeaders, EncodeCache, encodeRequest, PositionCache, requestFrameBytes, writeFrameHeader } = codec;
   const { FLAG_END, FRAME_HEADER, FrameType, align8 } = layout;
   const cache = new PositionCache(); // decoded and encoded exactly as the channel's router end does
@@ -205,7 +201,7 @@ function benchUnixFrames(size, inflight, corked = false) {
     const type = b[off + 4];
     if (type === FrameType.RESPONSE) decodeResponseHeaders(b, off, len, cache);
     else if (type === FrameType.DATA && b[off + 5] & FLAG_END) complete(b.readUInt32LE(off + 8), len - FRAME_HEADER === size ? null : new Error('short'));
-  }), corked);
+  }), cork);
 }
 
 async function benchHttp(size, inflight) {
@@ -254,19 +250,21 @@ const median = (xs) => {
   for (const c of CASES) {
     // Rounds alternate the transports, so that a slow spell of this shared machine hits all of them alike; each
     // ratio is taken within one round.
-    const names = ['shm', 'unix (frames)', 'unix (corked)', 'unix (bare)', 'unix (HTTP)', ...(goBin ? ['shm, Go app'] : [])];
+    const transports = [
+      ['shm', () => benchShm(c.size, c.inflight)],
+      ['unix (frames)', () => benchUnixFrames(c.size, c.inflight)],
+      ['unix (corked)', () => benchUnixFrames(c.size, c.inflight, true)],
+      ['unix (bare)', () => benchUnix(c.size, c.inflight)],
+      ['unix (HTTP)', () => benchHttp(c.size, c.inflight)],
+      ...(goBin ? [['shm, Go app', () => benchShm(c.size, c.inflight, goBin)]] : []),
+    ];
     const rounds = [];
     for (let r = 0; r < ROUNDS; r++) {
       const row = {};
-      row['shm'] = await benchShm(c.size, c.inflight);
-      row['unix (frames)'] = await benchUnixFrames(c.size, c.inflight);
-      row['unix (corked)'] = await benchUnixFrames(c.size, c.inflight, true);
-      row['unix (bare)'] = await benchUnix(c.size, c.inflight);
-      row['unix (HTTP)'] = await benchHttp(c.size, c.inflight);
-      if (goBin) row['shm, Go app'] = await benchShm(c.size, c.inflight, goBin);
+      for (const [name, run] of transports) row[name] = await run();
       rounds.push(row);
     }
-    for (const name of names) {
+    for (const [name] of transports) {
       const rates = rounds.map((r) => r[name].rate);
       const rate = median(rates);
       const cpu = median(rounds.map((r) => r[name].cpuPerRt));

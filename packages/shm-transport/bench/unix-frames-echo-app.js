@@ -8,7 +8,7 @@ const { decodeRequest, EncodeCache, encodeResponse, PositionCache, responseFrame
 const { FLAG_END, FRAME_HEADER, FrameType, align8 } = layout;
 
 const HEAD = ['content-type', 'application/octet-stream'];
-const { frameReader } = require('./framing.js');
+const { corked, frameReader } = require('./framing.js');
 
 const server = net.createServer((sock) => {
   const heads = new Map(); // stream id -> decoded request head (kept until the body ends)
@@ -32,11 +32,7 @@ const server = net.createServer((sock) => {
     }
   });
   // BENCH_CORK=1: the answers to one read chunk leave in one write(2) instead of one each.
-  sock.on('data', process.env.BENCH_CORK === '1' ? (chunk) => {
-    sock.cork();
-    reader(chunk);
-    sock.uncork();
-  } : reader);
+  sock.on('data', process.env.BENCH_CORK === '1' ? corked(sock, reader) : reader);
   sock.on('error', () => undefined);
 });
 server.listen(process.argv[2], () => process.stdout.write('ready\n'));

@@ -60,8 +60,7 @@ export class Supervisor implements ConfigComponent, AppControl {
     const apps = next.applications ?? {};
     const nextPools = new Map<string, AppPool>();
     const nextKeys = new Map<string, string>();
-    const started: AppPool[] = [];
-    const starts: Promise<void>[] = [];
+    const started: AppPool[] = []; // created by this change: started below, stopped again on failure or rollback
     for (const [name, app] of Object.entries(apps)) {
       const key = canonicalJson(app);
       nextKeys.set(name, key);
@@ -70,12 +69,13 @@ export class Supervisor implements ConfigComponent, AppControl {
         nextPools.set(name, current);
         continue;
       }
-      const pool = this.createPool(name, app);
+      const pool = this.createPool(name, app); // may throw: no pool has been started yet, nothing to stop
       nextPools.set(name, pool);
       started.push(pool);
-      starts.push(pool.start().catch((err) => Promise.reject(asApplyError(name, err))));
     }
-    const results = await Promise.allSettled(starts);
+    const results = await Promise.allSettled(
+      started.map((pool) => pool.start().catch((err) => Promise.reject(asApplyError(pool.name, err)))),
+    );
     const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failed) {
       await Promise.all(started.map((p) => p.close(0)));

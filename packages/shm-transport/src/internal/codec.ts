@@ -125,8 +125,7 @@ export function encodeRequest(
     putU32(b, q + 8, ports >>> 0);
     putU32(b, q + 12, h.headers.length >>> 1);
   }
-  let p = off + FRAME_HEADER;
-  p += 16;
+  let p = off + FRAME_HEADER + 16;
   const hs = h.headers;
   const n = off + len - p;
   if (cache !== null && cache.n === n && cache.matchesRequest(h)) {
@@ -140,13 +139,7 @@ export function encodeRequest(
   p = putString(b, p, h.remoteAddress);
   p = putString(b, p, h.localAddress);
   for (let i = 0; i < hs.length; i++) p = putString(b, p, hs[i]);
-  if (cache !== null) {
-    const c = cache.strs;
-    c.length = 0;
-    c.push(h.method, h.target, h.httpVersion, h.remoteAddress, h.localAddress);
-    for (let i = 0; i < hs.length; i++) c.push(hs[i]);
-    cache.save(b, start, n);
-  }
+  if (cache !== null) cache.keep(b, start, n, [h.method, h.target, h.httpVersion, h.remoteAddress, h.localAddress, ...hs]);
 }
 
 function sameRequestStrings(c: string[], h: RequestHead): boolean {
@@ -241,23 +234,23 @@ class Section {
  * string section is copied from a private copy instead of being written character by character.
  */
 export class EncodeCache extends Section {
-  /** @internal The strings of the saved section, in frame order. */ readonly strs: string[] = [];
-  /** @internal Their number; -1 = nothing saved. */ count = -1;
+  /** @internal The strings of the saved section, in frame order (meaningful while `n` >= 0). */ strs: string[] = [];
 
-  override save(b: Buffer, p: number, n: number): void {
-    super.save(b, p, n);
-    this.count = this.n < 0 ? -1 : this.strs.length;
+  /** Remembers the section just encoded from `strs` (an array of our own). */
+  /** @internal */ keep(b: Buffer, p: number, n: number, strs: string[]): void {
+    this.save(b, p, n);
+    this.strs = strs;
   }
 
   /** Whether the head's strings are those of the saved section (then they are strings, and it is `n` bytes long). */
   matchesRequest(h: RequestHead): boolean {
     const hs = h.headers;
-    return this.count >= 0 && Array.isArray(hs) && this.count === 5 + hs.length && sameRequestStrings(this.strs, h);
+    return this.n >= 0 && Array.isArray(hs) && this.strs.length === 5 + hs.length && sameRequestStrings(this.strs, h);
   }
 
   /** Whether `headers` are the strings of the saved section (a RESPONSE's). */
   matchesResponse(headers: string[]): boolean {
-    return this.count >= 0 && Array.isArray(headers) && this.count === headers.length && sameStrings(this.strs, headers);
+    return this.n >= 0 && Array.isArray(headers) && this.strs.length === headers.length && sameStrings(this.strs, headers);
   }
 
   /** Frame length of a RESPONSE whose headers match the saved section. */
@@ -417,12 +410,7 @@ export function encodeResponse(
   }
   const start = p;
   for (let i = 0; i < headers.length; i++) p = putString(b, p, headers[i]);
-  if (cache !== null) {
-    const c = cache.strs;
-    c.length = 0;
-    for (let i = 0; i < headers.length; i++) c.push(headers[i]);
-    cache.save(b, start, n);
-  }
+  if (cache !== null) cache.keep(b, start, n, headers.slice()); // a copy: the caller may change its array later
 }
 
 /** Decodes a RESPONSE frame: status (100..999) and flat headers. */

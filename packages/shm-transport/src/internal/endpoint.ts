@@ -426,7 +426,6 @@ export abstract class Endpoint extends EventEmitter {
       this.blocked.add(s);
       return;
     }
-    const b = this.buf;
     const backlog = s._backlog;
     while (backlog !== null && backlog.length > 0) {
       if (s._sendCredit <= 0) return; // a WINDOW frame will pump again
@@ -441,11 +440,7 @@ export abstract class Endpoint extends EventEmitter {
       }
       // The last chunk of a body whose end is queued carries the END flag: one frame less per message.
       const last = n === chunk.length && backlog.length === 1 && s._endQueued;
-      writeFrameHeader(b, off, len, FrameType.DATA, last ? FLAG_END : 0, s.id, 0);
-      if (n === chunk.length) b.set(chunk, off + FRAME_HEADER);
-      else chunk.copy(b, off + FRAME_HEADER, 0, n);
-      this.committed(len);
-      s._sendCredit -= n;
+      this.putData(off, s, chunk, n, last);
       s._backlogBytes -= n;
       if (n === chunk.length) backlog.shift();
       else backlog[0] = chunk.subarray(n);
@@ -469,20 +464,26 @@ export abstract class Endpoint extends EventEmitter {
   _writeLast(s: StreamCore, chunk: Buffer): boolean {
     const n = chunk.length;
     if (this.closed || this.pending.length > 0 || n === 0 || n > this.maxChunk) return false;
-    const len = FRAME_HEADER + n;
     try {
-      const off = this.out.reserve(len);
+      const off = this.out.reserve(FRAME_HEADER + n);
       if (off < 0) return false;
-      writeFrameHeader(this.buf, off, len, FrameType.DATA, FLAG_END, s.id, 0);
-      this.buf.set(chunk, off + FRAME_HEADER);
-      this.committed(len);
+      this.putData(off, s, chunk, n, true);
     } catch (e) {
       this.fail(e); // the peer moved our ring's head the wrong way
       return true;
     }
-    s._sendCredit -= n;
     this.endSent(s);
     return true;
+  }
+
+  /** Writes a DATA frame of the first `n` bytes of `chunk` at `off` (reserved), counts it and takes its credit. */
+  private putData(off: number, s: StreamCore, chunk: Buffer, n: number, last: boolean): void {
+    const len = FRAME_HEADER + n;
+    writeFrameHeader(this.buf, off, len, FrameType.DATA, last ? FLAG_END : 0, s.id, 0);
+    if (n === chunk.length) this.buf.set(chunk, off + FRAME_HEADER);
+    else chunk.copy(this.buf, off + FRAME_HEADER, 0, n);
+    this.committed(len);
+    s._sendCredit -= n;
   }
 
   protected endSent(s: StreamCore): void {

@@ -85,7 +85,7 @@ export class RingWriter extends RingEnd {
 
   /** Publishes a frame written at the offset returned by reserve(). Returns true if the consumer must be woken. */
   commit(len: number): boolean {
-    this.tail = (this.tail + align8(len)) >>> 0;
+    this.advance(len);
     return this.publish();
   }
 
