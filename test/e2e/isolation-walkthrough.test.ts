@@ -5,12 +5,26 @@
  * (`npm run docs:isolation`), so the document never shows output that was typed by hand.
  */
 import { spawnSync } from 'child_process';
-import { mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'fs';
+import { chmodSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
 import { join } from 'path';
-import { ROOT, haveGo, isRoot } from './support/wardend';
+import { ROOT, freePort, haveGo, isRoot } from './support/wardend';
 
-const W = '/tmp/warden-walkthrough';
+/**
+ * The test runs in a private directory on a free port, so it never meets a running example (which uses 8080) or a
+ * second test run; the document shows them as the stable values below.
+ */
+const SHOWN_DIR = '/tmp/warden-walkthrough';
+const SHOWN_PORT = 8080;
+const W = mkdtempSync(join(tmpdir(), 'warden-walkthrough-'));
+chmodSync(W, 0o755);
+let PORT = 0;
 const ENV = { ...process.env, WARDEN_CONTROL: `unix:${W}/control.sock`, PATH: `${ROOT}/node_modules/.bin:${process.env.PATH}` };
+
+/** Text as the document shows it: the private directory and port replaced by the stable ones. */
+function shown(text: string): string {
+  return text.split(W).join(SHOWN_DIR).replace(new RegExp(`(127\\.0\\.0\\.1|\\*):${PORT}\\b`, 'g'), `$1:${SHOWN_PORT}`);
+}
 const NS = ['USER', 'PID', 'IPC', 'CGROUP', 'UTS', 'MNT', 'NET'] as const;
 const NS_FILE: Record<(typeof NS)[number], string> = { USER: 'user', PID: 'pid', IPC: 'ipc', CGROUP: 'cgroup', UTS: 'uts', MNT: 'mnt', NET: 'net' };
 
@@ -33,13 +47,19 @@ function sh(command: string): string {
 
 /** Records and runs one documented step. */
 function step(title: string, text: string, commands: string[], files: Record<string, unknown> = {}): string[] {
-  const shown: Record<string, string> = {};
+  const written: Record<string, string> = {};
   for (const [path, content] of Object.entries(files)) {
-    shown[path] = typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n';
-    writeFileSync(path, shown[path]);
+    written[path] = typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n';
+    writeFileSync(path, written[path]);
   }
   const outputs = commands.map(sh);
-  steps.push({ title, text, files: shown, commands, outputs });
+  steps.push({
+    title,
+    text,
+    files: Object.fromEntries(Object.entries(written).map(([p, c]) => [shown(p), shown(c)])),
+    commands: commands.map(shown),
+    outputs: outputs.map(shown),
+  });
   return outputs;
 }
 
@@ -69,12 +89,8 @@ if (!ready) console.warn(`isolation walkthrough skipped: ${isRoot ? 'go is not i
 describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
   let wardendPid = 0;
   let wardendNs: Record<string, number>;
-  const curl = () => JSON.parse(sh('curl -s http://127.0.0.1:8080/'));
-
-  beforeAll(() => {
-    spawnSync('bash', ['-c', `[ -f ${W}/wardend.pid ] && kill $(cat ${W}/wardend.pid) 2>/dev/null; true`]);
-    rmSync(W, { recursive: true, force: true });
-    mkdirSync(W, { mode: 0o755, recursive: true });
+  beforeAll(async () => {
+    PORT = await freePort();
   });
   afterAll(() => {
     if (wardendPid) {
@@ -85,7 +101,7 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
       }
     }
     if (process.env.WARDEN_WRITE_DOCS === '1' && steps.length === 8) writeFileSync(join(ROOT, 'docs/isolation.md'), renderDoc());
-    writeFileSync(join(W, 'transcript.md'), renderDoc());
+    rmSync(W, { recursive: true, force: true });
   });
 
   it('1. builds the app and starts wardend', () => {
@@ -107,8 +123,8 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
     const [put, out] = step(
       'No isolation',
       'A listener on `*:8080` passes to the app; the app has no `isolation` object. It runs as `nobody` (Unit\'s default user when the server runs as root) and its namespace ids are those of wardend itself (compare with `readlink /proc/<wardend pid>/ns/*`).',
-      [`npx warden config put ${W}/config.json`, 'curl -s http://127.0.0.1:8080/', `readlink /proc/$(cat ${W}/wardend.pid)/ns/{user,pid,ipc,cgroup,uts,mnt,net}`],
-      { [`${W}/config.json`]: { listeners: { '*:8080': { pass: 'applications/inspect' } }, applications: { inspect: app() } } },
+      [`npx warden config put ${W}/config.json`, `curl -s http://127.0.0.1:${PORT}/`, `readlink /proc/$(cat ${W}/wardend.pid)/ns/{user,pid,ipc,cgroup,uts,mnt,net}`],
+      { [`${W}/config.json`]: { listeners: { [`*:${PORT}`]: { pass: 'applications/inspect' } }, applications: { inspect: app() } } },
     );
     expect(put.trim()).toBe('Reconfiguration done.');
     const seen = JSON.parse(out);
@@ -120,7 +136,7 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
     const [put, out, ps] = step(
       'Six namespaces, root inside, uid 1000 outside',
       'One `PUT` of the application object turns on all six of Unit\'s namespaces with `"user": "root"` and a map of container ids 0–999 to host ids 1000–1999. wardend restarts the app by itself. In its own pid namespace the prototype (Warden\'s small C helper that holds the namespaces and forks every process of the app) is PID 1, so the app is PID 2, as under Unit. It is uid 0 and gid 0, and every namespace id differs from the host\'s except IPC (Unit has no ipc namespace; see step 6). From the host, `ps` shows it running as uid 1000.',
-      [`npx warden config put applications/inspect ${W}/app.json`, 'curl -s http://127.0.0.1:8080/', `ps -o uid,gid,pid,args -p $(pgrep -x -f ${W}/ns-inspect)`],
+      [`npx warden config put applications/inspect ${W}/app.json`, `curl -s http://127.0.0.1:${PORT}/`, `ps -o uid,gid,pid,args -p $(pgrep -x -f ${W}/ns-inspect)`],
       { [`${W}/app.json`]: app({ namespaces: allNamespaces, ...maps }, { user: 'root' }) },
     );
     expect(put.trim()).toBe('Reconfiguration done.');
@@ -138,7 +154,7 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
     const [links, out] = step(
       'No network, still serving',
       'Inside the app\'s network namespace there is only the loopback interface. The app has no way to reach the network, and no way to be reached except through wardend, which hands it requests over shared memory.',
-      [`nsenter --all -t $(pgrep -x -f ${W}/ns-inspect) ip -o link`, 'curl -s -o /dev/null -w "%{http_code}\\n" http://127.0.0.1:8080/'],
+      [`nsenter --all -t $(pgrep -x -f ${W}/ns-inspect) ip -o link`, `curl -s -o /dev/null -w "%{http_code}\\n" http://127.0.0.1:${PORT}/`],
     );
     const names = links.trim().split('\n').map((l) => l.split(':')[1].trim());
     expect(names).toEqual(['lo']);
@@ -150,7 +166,7 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
     const [del, out] = step(
       'Back on the host network',
       'Deleting the `network` key (one request) restarts the app in the host\'s network namespace: it now sees the host\'s interfaces.',
-      ['npx warden config delete applications/inspect/isolation/namespaces/network', 'curl -s http://127.0.0.1:8080/'],
+      ['npx warden config delete applications/inspect/isolation/namespaces/network', `curl -s http://127.0.0.1:${PORT}/`],
     );
     expect(del.trim()).toBe('Reconfiguration done.');
     const seen = JSON.parse(out);
@@ -163,7 +179,7 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
     const [put, out] = step(
       'An ipc namespace too',
       'Unit keeps apps in the host\'s ipc namespace because its shared memory needs it. Warden\'s channel is a memfd passed to the app at start, which works across ipc namespaces, so `"ipc": true` isolates System V IPC and POSIX message queues as well.',
-      ['echo true | npx warden config put applications/inspect/isolation/namespaces/ipc -', 'curl -s http://127.0.0.1:8080/'],
+      ['echo true | npx warden config put applications/inspect/isolation/namespaces/ipc -', `curl -s http://127.0.0.1:${PORT}/`],
     );
     expect(put.trim()).toBe('Reconfiguration done.');
     const seen = JSON.parse(out);
@@ -175,7 +191,7 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
     const [, put, out] = step(
       'A root filesystem with nothing but the app',
       'With `rootfs` the app is pivoted into a directory that contains only its binary (`executable` is then a path inside it). `automount` adds `/proc` and `/tmp`. There is no `/bin/sh` to run, and the app still answers through wardend.',
-      [`mkdir -p ${W}/rootfs && cp ${W}/ns-inspect ${W}/rootfs/`, `npx warden config put applications/inspect ${W}/app-rootfs.json`, 'curl -s http://127.0.0.1:8080/'],
+      [`mkdir -p ${W}/rootfs && cp ${W}/ns-inspect ${W}/rootfs/`, `npx warden config put applications/inspect ${W}/app-rootfs.json`, `curl -s http://127.0.0.1:${PORT}/`],
       {
         [`${W}/app-rootfs.json`]: {
           type: 'external',
