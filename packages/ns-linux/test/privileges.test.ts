@@ -41,7 +41,9 @@ describeRoot('new_privs, capabilities, rlimits (requires root)', () => {
   });
 
   it('sets rlimits before the app runs', async () => {
-    const r = await run({ type: 'external', isolation: { rlimits: { nofile: 64, core: 0, nproc: { soft: 50, hard: 100 }, as: 'unlimited' } } });
+    // As root: a process limit is counted per user across the machine, so run as `nobody` the exec would fail
+    // whenever other processes of `nobody` (another test run's apps) exceed it. Root is exempt from the count.
+    const r = await run({ type: 'external', user: 'root', isolation: { rlimits: { nofile: 64, core: 0, nproc: { soft: 50, hard: 100 }, as: 'unlimited' } } });
     const limit = (name: string) => (r.limits.split('\n').find((l) => l.startsWith(name)) ?? '').split(/\s{2,}/).slice(1, 3);
     expect(limit('Max open files')).toEqual(['64', '64']);
     expect(limit('Max core file size')).toEqual(['0', '0']);
