@@ -2,6 +2,8 @@
 module.exports = {
   maxWorkers: 2,
   testTimeout: 60000,
+  globalSetup: '<rootDir>/scripts/jest/setup.js',
+  globalTeardown: '<rootDir>/scripts/jest/teardown.js',
   projects: [
     '<rootDir>/packages/idmap',
     '<rootDir>/packages/shm-transport',
