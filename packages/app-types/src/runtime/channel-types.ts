@@ -2,7 +2,7 @@ import type { EventEmitter } from 'events';
 import type { AppChannel, AppRequest, RequestHead } from '@warden/shm-transport';
 
 /**
- * The app end of a request stream, as `@warden/shm-transport`'s `AppRequest` provides it (SHM-API.md). The runtime
+ * The app end of a request stream, as `@warden/shm-transport`'s `AppRequest` provides it (see its README). The runtime
  * depends on this shape only, so that it is testable with an in-memory double. The head fields are the channel's
  * `RequestHead` (method, target, flat headers, addresses, tls, contentLength: -1 when unknown).
  * Events: `'data'` (Buffer), `'end'`, `'abort'` (client went away), `'drain'` (after `write` returned false).

@@ -1,4 +1,4 @@
-// TEST DOUBLE: an in-memory stand-in for @warden/shm-transport's AppChannel/AppRequest (SHM-API.md surface), used
+// TEST DOUBLE: an in-memory stand-in for @warden/shm-transport's AppChannel/AppRequest (its public surface), used
 // only by this package's unit tests of the request/response adapters. The real channel is tested in
 // channel-cross-process.test.ts.
 import { EventEmitter } from 'events';

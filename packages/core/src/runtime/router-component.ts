@@ -14,7 +14,7 @@ export class RouterComponent implements ConfigComponent {
   private readonly router: HttpRouter;
 
   constructor(
-    private readonly gateway: AppGateway,
+    gateway: AppGateway,
     log: Logger,
     private readonly certificates?: CertificateStore,
   ) {

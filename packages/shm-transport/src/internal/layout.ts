@@ -25,8 +25,6 @@ export const C_PRODUCER_WAITING = 192; // producer sets 1 when the ring is full;
 
 /** Frame header: u32 length, u8 type, u8 flags, u16 reserved, u32 stream, u32 arg. */
 export const FRAME_HEADER = 16;
-/** Frames start at multiples of 8 within a ring. */
-export const FRAME_ALIGN = 8;
 
 /** Frame types. */
 export enum FrameType {
