@@ -1,0 +1,120 @@
+// Apps written for NGINX Unit, run by wardend with their Unit configuration unchanged: Node apps through unit-http
+// (`@warden/unit-http`, installed as `unit-http`) and its loaders, a node:http app for contrast, and a Go app that
+// imports unit.nginx.org/go with one `replace` line.
+import { cpSync, mkdirSync, symlinkSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { ROOT, cleanup, freePort, goBuild, haveGo, http, startWardend, worldDir, type Wardend } from './support/wardend';
+
+const APPS = join(ROOT, 'test/e2e/apps/unit-node');
+const UNIT_HTTP = join(ROOT, 'packages/unit-http');
+const UNIT_WARNING = 'http.Server constructor was called with unsupported options, using default settings';
+
+let expressAvailable = true;
+try {
+  require.resolve('express');
+} catch {
+  expressAvailable = false;
+}
+
+/** Unit's documented form of a Node app: `/usr/bin/env node <node args> <script>` in the app's directory. */
+function unitNodeApp(dir: string, nodeArgs: string[], script: string) {
+  return { type: 'external', working_directory: dir, executable: '/usr/bin/env', arguments: ['node', ...nodeArgs, script] };
+}
+
+describe('Node apps written for Unit (unit-http) served by wardend', () => {
+  let dir: string;
+  let app: string;
+  let w: Wardend;
+  const ports: Record<string, number> = {};
+
+  beforeAll(async () => {
+    dir = worldDir('warden-unit-app-');
+    // The app's directory as a Unit user has it: the app's files and node_modules/unit-http (here a link to this
+    // repository's package, as `npm install unit-http@npm:@warden/unit-http` would install it).
+    app = join(dir, 'app');
+    cpSync(APPS, app, { recursive: true });
+    mkdirSync(join(app, 'node_modules'));
+    symlinkSync(UNIT_HTTP, join(app, 'node_modules/unit-http'));
+    if (expressAvailable) symlinkSync(join(ROOT, 'node_modules/express'), join(app, 'node_modules/express'));
+    w = await startWardend([], dir);
+    const apps: Record<string, object> = {
+      cjs: unitNodeApp(app, ['--require', 'unit-http/loader'], 'app.js'),
+      esm: unitNodeApp(app, ['--loader', 'unit-http/loader.mjs', '--require', 'unit-http/loader'], 'app.mjs'),
+      explicit: unitNodeApp(app, [], 'explicit.js'),
+      'node-http': { type: 'node', working_directory: app, script: 'node-http.js' },
+    };
+    if (expressAvailable) apps.express = unitNodeApp(app, ['--require', 'unit-http/loader'], 'express-app.js');
+    for (const name of Object.keys(apps)) ports[name] = await freePort();
+    const res = await w.control('PUT', '/config', {
+      listeners: Object.fromEntries(Object.entries(ports).map(([n, p]) => [`127.0.0.1:${p}`, { pass: `applications/${n}` }])),
+      applications: apps,
+    });
+    expect(res).toEqual({ status: 200, body: { success: 'Reconfiguration done.' } });
+  });
+  afterAll(async () => {
+    await w?.stop();
+    cleanup(dir);
+  });
+
+  it('serves a CommonJS app started with --require unit-http/loader, whose require("http") is unit-http', async () => {
+    const res = await http(ports.cjs, '/hello');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ kind: 'cjs', loaderSubstitutesHttp: true });
+  });
+
+  it('serves an ES module app started with --loader unit-http/loader.mjs, whose import from "http" is unit-http', async () => {
+    const res = await http(ports.esm, '/hello');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ kind: 'esm', loaderSubstitutesHttp: true });
+  });
+
+  it('serves an app that calls require("unit-http") itself, without a loader', async () => {
+    const res = await http(ports.explicit, '/hello');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ kind: 'explicit', httpIsNode: true });
+  });
+
+  it('logs Unit\'s warning when createServer is given options', async () => {
+    await w.waitForLog(new RegExp(UNIT_WARNING));
+  });
+
+  it.each(['cjs', 'esm', 'explicit'])('%s: write() before writeHead() sends the body with the head of the first write, as Unit does', async (name) => {
+    const res = await http(ports[name], '/write-then-writehead');
+    expect(res.status).toBe(200);
+    expect(res.headers['x-late']).toBeUndefined();
+    expect(res.body.toString()).toBe('a;b');
+  });
+
+  it.each(['cjs', 'esm', 'explicit'])('%s: writeHead() after end() is ignored and the app keeps serving', async (name) => {
+    const res = await http(ports[name], '/writehead-after-end');
+    expect(res.status).toBe(200);
+    expect(res.headers['x-late']).toBeUndefined();
+    expect(res.body.toString()).toBe('ended');
+    expect((await http(ports[name], '/hello')).status).toBe(200);
+  });
+
+  it.each(['cjs', 'esm', 'explicit'])('%s: writeHead() twice and setHeader() after writeHead() merge into the head, as Unit does', async (name) => {
+    const res = await http(ports[name], '/writehead-twice');
+    expect(res.status).toBe(201);
+    expect([res.headers['x-first'], res.headers['x-second'], res.headers['x-third']]).toEqual(['1', '2', '3']);
+    expect(res.body.toString()).toBe('twice');
+  });
+
+  it('a node:http app keeps node:http behaviour: each late header call throws ERR_HTTP_HEADERS_SENT', async () => {
+    const port = ports['node-http'];
+    const late = await http(port, '/write-then-writehead');
+    expect([late.status, late.body.toString()]).toEqual([200, 'a;b']);
+    await http(port, '/writehead-after-end');
+    const twice = await http(port, '/writehead-twice');
+    expect([twice.status, twice.headers['x-first'], twice.headers['x-second']]).toEqual([404, '1', undefined]);
+    const errors = JSON.parse((await http(port, '/errors')).body.toString());
+    expect(errors).toEqual(['ERR_HTTP_HEADERS_SENT', 'ERR_HTTP_HEADERS_SENT', 'ERR_HTTP_HEADERS_SENT', 'ERR_HTTP_HEADERS_SENT']);
+  });
+
+  (expressAvailable ? it : it.skip)('serves an express app through the loader with a unit-http server and Unit\'s tolerance', async () => {
+    const hello = await http(ports.express, '/hello');
+    expect(JSON.parse(hello.body.toString())).toEqual({ kind: 'express', unitServer: true });
+    const late = await http(ports.express, '/write-then-writehead');
+    expect([late.status, late.body.toString()]).toEqual([200, 'a;b']);
+  });
+});
