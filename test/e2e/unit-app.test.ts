@@ -1,12 +1,16 @@
 // Apps written for NGINX Unit, run by wardend with their Unit configuration unchanged: Node apps through unit-http
 // (`@warden/unit-http`, installed as `unit-http`) and its loaders, a node:http app for contrast, and a Go app that
 // imports unit.nginx.org/go with one `replace` line.
-import { cpSync, mkdirSync, symlinkSync, writeFileSync } from 'fs';
+import { execFileSync } from 'child_process';
+import { appendFileSync, cpSync, mkdirSync, symlinkSync } from 'fs';
+import { createHash, randomBytes } from 'crypto';
 import { join } from 'path';
 import { ROOT, cleanup, freePort, goBuild, haveGo, http, startWardend, worldDir, type Wardend } from './support/wardend';
 
 const APPS = join(ROOT, 'test/e2e/apps/unit-node');
 const UNIT_HTTP = join(ROOT, 'packages/unit-http');
+const UNIT_GO_APP = join(ROOT, 'test/e2e/apps/unit-go');
+const UNIT_GO_MODULE = join(ROOT, 'packages/app-types/go/unit');
 const UNIT_WARNING = 'http.Server constructor was called with unsupported options, using default settings';
 
 let expressAvailable = true;
@@ -116,5 +120,57 @@ describe('Node apps written for Unit (unit-http) served by wardend', () => {
     expect(JSON.parse(hello.body.toString())).toEqual({ kind: 'express', unitServer: true });
     const late = await http(ports.express, '/write-then-writehead');
     expect([late.status, late.body.toString()]).toEqual([200, 'a;b']);
+  });
+});
+
+const describeGo = haveGo() ? describe : describe.skip;
+if (!haveGo()) console.warn('unit-app Go e2e skipped: `go` is not installed (scripts/setup.sh installs golang-go)');
+
+describeGo('a Go app written for Unit (unit.nginx.org/go) served by wardend', () => {
+  let dir: string;
+  let w: Wardend;
+  let port: number;
+
+  beforeAll(async () => {
+    dir = worldDir('warden-unit-go-');
+    const src = join(dir, 'src');
+    cpSync(UNIT_GO_APP, src, { recursive: true });
+    // The one change a Unit user makes.
+    appendFileSync(join(src, 'go.mod'), `\nreplace unit.nginx.org/go => ${UNIT_GO_MODULE}\n`);
+    const bin = goBuild(src, join(dir, 'app'));
+    w = await startWardend([], dir);
+    port = await freePort();
+    const res = await w.control('PUT', '/config', {
+      listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/unit-go' } },
+      applications: { 'unit-go': { type: 'external', working_directory: dir, executable: bin } },
+    });
+    expect(res).toEqual({ status: 200, body: { success: 'Reconfiguration done.' } });
+  });
+  afterAll(async () => {
+    await w?.stop();
+    cleanup(dir);
+  });
+
+  it('builds with a replace line only and answers through wardend, with Unit\'s default Content-Type', async () => {
+    const res = await http(port, '/hello');
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('Hello from a Unit Go app: GET /hello\n');
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+  });
+
+  it('round-trips a 1 MiB request body', async () => {
+    const body = randomBytes(1 << 20);
+    const res = await http(port, '/echo', { method: 'POST', body });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/octet-stream');
+    expect(createHash('sha256').update(res.body).digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('links every file of Warden\'s Go packages into the unit.nginx.org/go module (its go test)', () => {
+    execFileSync('go', ['test', '-count=1', '.'], {
+      cwd: UNIT_GO_MODULE,
+      env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   });
 });
