@@ -151,10 +151,10 @@ describeGo('a Go app written for Unit (unit.nginx.org/go) served by wardend', ()
     cleanup(dir);
   });
 
-  it('builds with a replace line only and answers through wardend, with Unit\'s default Content-Type', async () => {
+  it('builds with a replace line only and answers through wardend, with Unit\'s default Content-Type and URL scheme', async () => {
     const res = await http(port, '/hello');
     expect(res.status).toBe(200);
-    expect(res.body.toString()).toBe('Hello from a Unit Go app: GET /hello\n');
+    expect(res.body.toString()).toBe('Hello from a Unit Go app: GET /hello (http)\n');
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
   });
 

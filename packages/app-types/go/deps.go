@@ -25,6 +25,10 @@ var (
 // http.DetectContentType, as net/http does.
 const defaultContentType = ""
 
+// setURLScheme: whether r.URL.Scheme is set ("http" or "https" by the client connection); net/http leaves it empty
+// for an origin-form request target.
+const setURLScheme = false
+
 func reuseStreams(ch *channel) { hook.ReuseStreams(ch) }
 
 // Serve serves handler over an open channel until shutdown (nil) or until the channel fails (its error).

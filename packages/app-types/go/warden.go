@@ -170,6 +170,13 @@ func newRequest(s *stream, x *exchange) (*http.Request, context.CancelFunc, erro
 			delete(hdr, "Transfer-Encoding")
 		}
 	}
+	if setURLScheme {
+		if h.TLS {
+			u.Scheme = "https"
+		} else {
+			u.Scheme = "http"
+		}
+	}
 	if h.TLS {
 		sn := host
 		if i := strings.LastIndexByte(sn, ':'); i >= 0 && !strings.Contains(sn[i:], "]") {

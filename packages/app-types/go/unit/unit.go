@@ -3,8 +3,8 @@
 //
 // It is a thin layer over Warden's Go package (warden.dev/warden, one directory up): its internal packages are
 // links to that package's files, not copies, and only the files that name import paths are this module's own.
-// Unit's differences from warden.ListenAndServe are kept: a response without Content-Type gets
-// "text/html; charset=utf-8" (no sniffing). Standard library only; no cgo (Unit's needs libunit).
+// Unit's differences from net/http are kept: a response without Content-Type gets "text/html; charset=utf-8" (no
+// sniffing), and r.URL.Scheme is "http" or "https". Standard library only; no cgo (Unit's needs libunit).
 package unit
 
 import (

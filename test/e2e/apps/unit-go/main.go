@@ -12,7 +12,7 @@ import (
 
 func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "Hello from a Unit Go app: %s %s\n", r.Method, r.URL.Path)
+		fmt.Fprintf(w, "Hello from a Unit Go app: %s %s (%s)\n", r.Method, r.URL.Path, r.URL.Scheme)
 	})
 	http.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")

@@ -22,4 +22,8 @@ var (
 // defaultContentType: Unit's Go module gives a response without Content-Type this one (it does not sniff).
 const defaultContentType = "text/html; charset=utf-8"
 
+// setURLScheme: Unit's Go module sets r.URL.Scheme to "https" or "http" by the client connection (net/http leaves
+// it empty for an origin-form request target).
+const setURLScheme = true
+
 func reuseStreams(ch *channel) { hook.ReuseStreams(ch) }
