@@ -45,6 +45,7 @@ describe('Node apps written for Unit (unit-http) served by wardend', () => {
       cjs: unitNodeApp(app, ['--require', 'unit-http/loader'], 'app.js'),
       esm: unitNodeApp(app, ['--loader', 'unit-http/loader.mjs', '--require', 'unit-http/loader'], 'app.mjs'),
       explicit: unitNodeApp(app, [], 'explicit.js'),
+      shebang: { type: 'external', working_directory: app, executable: 'explicit.js' },
       'node-http': { type: 'node', working_directory: app, script: 'node-http.js' },
     };
     if (expressAvailable) apps.express = unitNodeApp(app, ['--require', 'unit-http/loader'], 'express-app.js');
@@ -74,6 +75,12 @@ describe('Node apps written for Unit (unit-http) served by wardend', () => {
 
   it('serves an app that calls require("unit-http") itself, without a loader', async () => {
     const res = await http(ports.explicit, '/hello');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ kind: 'explicit', httpIsNode: true });
+  });
+
+  it('serves an app whose executable is the script itself, started through its #!/usr/bin/env node line', async () => {
+    const res = await http(ports.shebang, '/hello');
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body.toString())).toMatchObject({ kind: 'explicit', httpIsNode: true });
   });
