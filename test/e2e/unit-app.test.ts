@@ -2,7 +2,8 @@
 // (`@warden/unit-http`, installed as `unit-http`) and its loaders, a node:http app for contrast, and a Go app that
 // imports unit.nginx.org/go with one `replace` line.
 import { execFileSync } from 'child_process';
-import { appendFileSync, cpSync, mkdirSync, symlinkSync } from 'fs';
+import { appendFileSync, cpSync, mkdirSync, readFileSync, symlinkSync } from 'fs';
+import { get as httpsGet } from 'https';
 import { createHash, randomBytes } from 'crypto';
 import { join } from 'path';
 import { ROOT, cleanup, freePort, goBuild, haveGo, http, startWardend, worldDir, type Wardend } from './support/wardend';
@@ -11,6 +12,7 @@ const APPS = join(ROOT, 'test/e2e/apps/unit-node');
 const UNIT_HTTP = join(ROOT, 'packages/unit-http');
 const UNIT_GO_APP = join(ROOT, 'test/e2e/apps/unit-go');
 const UNIT_GO_MODULE = join(ROOT, 'packages/app-types/go/unit');
+const TLS_FIXTURES = join(ROOT, 'packages/http-router/test/fixtures/tls');
 const UNIT_WARNING = 'http.Server constructor was called with unsupported options, using default settings';
 
 let expressAvailable = true;
@@ -163,6 +165,23 @@ describeGo('a Go app written for Unit (unit.nginx.org/go) served by wardend', ()
     expect(res.status).toBe(200);
     expect(res.body.toString()).toBe('Hello from a Unit Go app: GET /hello (http)\n');
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+  });
+
+  it('sets r.URL.Scheme to https behind a TLS listener, as Unit does', async () => {
+    expect((await w.control('PUT', '/certificates/b', readFileSync(join(TLS_FIXTURES, 'b.pem'), 'latin1'))).status).toBe(200);
+    const tlsPort = await freePort();
+    const put = await w.control('PUT', `/config/listeners/127.0.0.1:${tlsPort}`, { pass: 'applications/unit-go', tls: { certificate: 'b' } });
+    expect(put.status).toBe(200);
+    const body = await new Promise<string>((ok, fail) => {
+      const ca = readFileSync(join(TLS_FIXTURES, 'ca.pem'));
+      httpsGet({ host: '127.0.0.1', port: tlsPort, path: '/tls', ca, servername: 'b.example.test', agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => ok(text));
+      }).on('error', fail);
+    });
+    expect(body).toBe('Hello from a Unit Go app: GET /tls (https)\n');
   });
 
   it('round-trips a 1 MiB request body', async () => {
