@@ -11,6 +11,7 @@ module.exports = {
     '<rootDir>/packages/core',
     '<rootDir>/packages/ns-linux',
     '<rootDir>/packages/app-types',
+    '<rootDir>/packages/unit-http',
     '<rootDir>/test',
   ],
 };

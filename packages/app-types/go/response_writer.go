@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"warden.dev/warden/shm"
 )
 
 // Pools: a response costs no large allocation (net/http pools the same things).
@@ -23,7 +21,7 @@ var (
 // handler that writes less than this and returns gets a Content-Length instead of a streamed body.
 const bufferBytes = 4096
 
-// responseStream is the part of *shm.Stream the writer uses (an interface so tests can record the calls). The
+// responseStream is the part of *stream the writer uses (an interface so tests can record the calls). The
 // headers list passed to WriteHeader is reused by the writer after the call: the stream must copy what it keeps.
 type responseStream interface {
 	WriteHeader(status int, headers []string) error
@@ -31,7 +29,7 @@ type responseStream interface {
 	Close() error
 }
 
-var _ responseStream = (*shm.Stream)(nil)
+var _ responseStream = (*stream)(nil)
 
 // responseWriter is the http.ResponseWriter over a stream. It implements http.Flusher.
 type responseWriter struct {
@@ -59,7 +57,7 @@ var writerPool = sync.Pool{New: func() any { return &responseWriter{header: make
 // buckets, and emptying it costs as much as it has buckets).
 const maxPooledHeaders = 32
 
-func getResponseWriter(s *shm.Stream, r *http.Request) *responseWriter {
+func getResponseWriter(s *stream, r *http.Request) *responseWriter {
 	w := writerPool.Get().(*responseWriter)
 	w.s, w.whole, w.req = s, s, r
 	return w
@@ -140,7 +138,7 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 // WriteString avoids a copy for io.WriteString callers.
 func (w *responseWriter) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
 
-// wholeResponder is implemented by *shm.Stream: head, body and end in one go (fewer frames).
+// wholeResponder is implemented by *stream: head, body and end in one go (fewer frames).
 type wholeResponder interface {
 	WriteResponse(status int, headers []string, body []byte) error
 }
@@ -182,8 +180,10 @@ func (w *responseWriter) headList(final bool, list []string) []string {
 		x.dropTE = true
 	} else {
 		te := first(h, "Transfer-Encoding")
-		if te == "" && len(w.buf) > 0 {
-			if _, haveType := h["Content-Type"]; !haveType {
+		if _, haveType := h["Content-Type"]; !haveType {
+			if defaultContentType != "" {
+				x.contentType = defaultContentType
+			} else if te == "" && len(w.buf) > 0 {
 				x.contentType = http.DetectContentType(w.buf)
 			}
 		}

@@ -18,37 +18,38 @@ import (
 	"strings"
 	"sync/atomic"
 	"unsafe"
-
-	"warden.dev/warden/internal/hook"
-	"warden.dev/warden/shm"
 )
+
+// The package's files name no other package of their module: the channel's types and the hook come from deps.go,
+// the one file that imports them. So these files are shared, unchanged, with the unit.nginx.org/go module (../unit),
+// which has its own deps.go.
 
 // ListenAndServe serves handler (nil = http.DefaultServeMux). Under wardend it serves over the channel, each request
 // in its own goroutine, and returns nil after wardend asked for a shutdown and all in-flight requests finished.
 // Outside wardend it is http.ListenAndServe(addr, handler).
 func ListenAndServe(addr string, handler http.Handler) error {
-	ch, err := shm.FromEnv()
-	if errors.Is(err, shm.ErrNotUnderWarden) {
+	ch, err := channelFromEnv()
+	if errors.Is(err, errNotUnderWarden) {
 		return http.ListenAndServe(addr, handler)
 	}
 	if err != nil {
 		return err
 	}
-	return Serve(ch, handler)
+	return serve(ch, handler)
 }
 
-// Serve serves handler over an open channel until shutdown (nil) or until the channel fails (its error).
-func Serve(ch *shm.Channel, handler http.Handler) error {
+// serve serves handler over an open channel until shutdown (nil) or until the channel fails (its error).
+func serve(ch *channel, handler http.Handler) error {
 	if handler == nil {
 		handler = http.DefaultServeMux
 	}
-	hook.ReuseStreams(ch) // serveStream does not touch a stream after it returned
+	reuseStreams(ch) // serveStream does not touch a stream after it returned
 	if err := ch.Ready(); err != nil {
 		return err
 	}
 	// The channel runs each request in its own goroutine and reuses the goroutines (a fresh one per request would
 	// grow its stack again every time, which costs more than the handler in small requests).
-	if err := ch.Serve(func(s *shm.Stream) { serveStream(s, handler) }); err != nil {
+	if err := ch.Serve(func(s *stream) { serveStream(s, handler) }); err != nil {
 		return err
 	}
 	if ch.ShutdownRequested() {
@@ -59,7 +60,7 @@ func Serve(ch *shm.Channel, handler http.Handler) error {
 
 // requestBody is the http.Request Body over a stream.
 type requestBody struct {
-	s      *shm.Stream
+	s      *stream
 	closed int32 // atomic
 }
 
@@ -68,7 +69,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		return 0, http.ErrBodyReadAfterClose
 	}
 	n, err := b.s.Read(p)
-	if err != nil && err != io.EOF && errors.Is(err, shm.ErrAborted) {
+	if err != nil && err != io.EOF && errors.Is(err, errAborted) {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err
@@ -110,7 +111,7 @@ func withContext(r *http.Request, ctx context.Context) *http.Request {
 }
 
 // newRequest builds the *http.Request of a stream (the URL and body inside x).
-func newRequest(s *shm.Stream, x *exchange) (*http.Request, context.CancelFunc, error) {
+func newRequest(s *stream, x *exchange) (*http.Request, context.CancelFunc, error) {
 	h := s.Head()
 	major, minor, ok := parseProto(h.Proto)
 	if !ok {
@@ -167,6 +168,13 @@ func newRequest(s *shm.Stream, x *exchange) (*http.Request, context.CancelFunc, 
 		if te := hdr.Get("Transfer-Encoding"); te != "" {
 			r.TransferEncoding = []string{strings.ToLower(te)}
 			delete(hdr, "Transfer-Encoding")
+		}
+	}
+	if setURLScheme {
+		if h.TLS {
+			u.Scheme = "https"
+		} else {
+			u.Scheme = "http"
 		}
 	}
 	if h.TLS {
@@ -242,7 +250,7 @@ func pathByte(c byte) bool {
 	return false
 }
 
-func serveStream(s *shm.Stream, handler http.Handler) {
+func serveStream(s *stream, handler http.Handler) {
 	x := &exchange{}
 	r, cancel, err := newRequest(s, x)
 	if err != nil {

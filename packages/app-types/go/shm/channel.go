@@ -16,13 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-
-	"warden.dev/warden/internal/hook"
 )
-
-func init() {
-	hook.ReuseStreams = func(ch interface{}) { atomic.StoreInt32(&ch.(*Channel).reuseStreams, 1) }
-}
 
 // ErrNotUnderWarden is returned by FromEnv when WARDEN_CHANNEL is unset.
 var ErrNotUnderWarden = errors.New("warden/shm: WARDEN_CHANNEL is not set (not running under wardend)")

@@ -1,0 +1,35 @@
+package warden
+
+// The only file of package warden that names other packages of this module (see warden.go): the unit.nginx.org/go
+// module shares every other file of the package and has its own version of this one.
+
+import (
+	"net/http"
+
+	"warden.dev/warden/internal/hook"
+	"warden.dev/warden/shm"
+)
+
+type (
+	channel = shm.Channel
+	stream  = shm.Stream
+)
+
+var (
+	channelFromEnv    = shm.FromEnv
+	errNotUnderWarden = shm.ErrNotUnderWarden
+	errAborted        = shm.ErrAborted
+)
+
+// defaultContentType is the Content-Type of a response whose handler set none; empty: sniffed from the body with
+// http.DetectContentType, as net/http does.
+const defaultContentType = ""
+
+// setURLScheme: whether r.URL.Scheme is set ("http" or "https" by the client connection); net/http leaves it empty
+// for an origin-form request target.
+const setURLScheme = false
+
+func reuseStreams(ch *channel) { hook.ReuseStreams(ch) }
+
+// Serve serves handler over an open channel until shutdown (nil) or until the channel fails (its error).
+func Serve(ch *shm.Channel, handler http.Handler) error { return serve(ch, handler) }

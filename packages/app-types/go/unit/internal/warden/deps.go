@@ -1,0 +1,29 @@
+package warden
+
+// This module's version of ../../../deps.go (the other files of this package are links to package warden's): the
+// same names, taken from this module's internal/shm (links to package shm's files), and Unit's default Content-Type.
+
+import (
+	"unit.nginx.org/go/internal/hook"
+	"unit.nginx.org/go/internal/shm"
+)
+
+type (
+	channel = shm.Channel
+	stream  = shm.Stream
+)
+
+var (
+	channelFromEnv    = shm.FromEnv
+	errNotUnderWarden = shm.ErrNotUnderWarden
+	errAborted        = shm.ErrAborted
+)
+
+// defaultContentType: Unit's Go module gives a response without Content-Type this one (it does not sniff).
+const defaultContentType = "text/html; charset=utf-8"
+
+// setURLScheme: Unit's Go module sets r.URL.Scheme to "https" or "http" by the client connection (net/http leaves
+// it empty for an origin-form request target).
+const setURLScheme = true
+
+func reuseStreams(ch *channel) { hook.ReuseStreams(ch) }
