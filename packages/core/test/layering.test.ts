@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'fs';
 import { join, relative } from 'path';
 
 const SRC = join(__dirname, '..', 'src');
-const FORBIDDEN = ['@warden/ns-linux', '@warden/app-types'];
+const FORBIDDEN = ['@warden/ns-linux', '@warden/app-types', '@warden/unit-http'];
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
