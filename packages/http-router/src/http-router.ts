@@ -1,4 +1,4 @@
-import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
 import { createServer as createNetServer, isIP, type Server as NetServer, type Socket } from 'net';
 import { promises as fsp, type WriteStream } from 'fs';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'tls';
@@ -15,6 +15,7 @@ import { RequestContext } from './internal/request-context';
 import { installResponseHeaders, safeHeaderValue } from './internal/response-headers';
 import { responseClass } from './internal/server-response';
 import { serveShare } from './internal/share';
+import { UpstreamAgent } from './internal/upstream';
 import { selectCertificate, type TlsCertificateEntry } from './internal/tls-config';
 
 /** Options of an HttpRouter. */
@@ -72,7 +73,7 @@ export class HttpRouter implements LeanHost {
   serverHeader = `Warden/${VERSION}`;
   private readonly responseClass = responseClass(this);
   /** Keep-alive agent for `proxy` and upstreams. */
-  readonly agent = new Agent({ keepAlive: true });
+  readonly agent = new UpstreamAgent();
   private accepted = 0;
   private closedConns = 0;
   private openConns = 0;
@@ -573,7 +574,7 @@ export class HttpRouter implements LeanHost {
       case 'upstream': {
         const server = target.upstream.pick();
         if (!server) sendError(ctx.res, 502);
-        else proxyRequest(ctx, server, this.agent, this.log);
+        else proxyRequest(ctx, server, this.agent, cfg.settings, this.log);
         return;
       }
     }
@@ -593,7 +594,7 @@ export class HttpRouter implements LeanHost {
         sendReturn(ctx, action, this.serverHeader);
         return;
       case 'proxy':
-        proxyRequest(ctx, action.proxy!, this.agent, this.log);
+        proxyRequest(ctx, action.proxy!, this.agent, cfg.settings, this.log);
         return;
       case 'share':
         serveShare(ctx, action.share!, cfg.settings).then(
