@@ -5,6 +5,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import { readClientHello } from './internal/client-hello';
 import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings, Pass, PassTarget } from './internal/compiled-config';
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
+import { ConnectionLimit } from './internal/connection-limit';
 import { sendError } from './internal/error-page';
 import { FastConnection, LeanConnections, kLean, type FastExchange, type LeanHost } from './internal/fast-connection';
 import { LeanRequestView } from './internal/lean-request-view';
@@ -80,11 +81,14 @@ export class HttpRouter implements LeanHost {
   private busyConns = 0;
   private requestsTotal = 0;
   private closed = false;
+  /** `max_connections` over all listeners. */
+  private readonly connections: ConnectionLimit;
 
   constructor(opts: HttpRouterOptions) {
     this.gateway = opts.gateway;
     this.leanCapable = typeof opts.gateway.handleLean === 'function';
     this.log = opts.logger ?? noopLogger;
+    this.connections = new ConnectionLimit(this.log);
   }
 
   /**
@@ -200,6 +204,7 @@ export class HttpRouter implements LeanHost {
     const s = compiled.settings;
     this.serverHeader = s.serverVersion ? `Warden/${VERSION}` : 'Warden';
     this.leanConnections.configure(s);
+    this.connections.configure(s);
     this.setAccessLog(compiled.accessLog?.path ?? null, logFile);
     for (const [key, entry] of this.entries) {
       const l = compiled.listeners.get(key);
@@ -264,12 +269,15 @@ export class HttpRouter implements LeanHost {
     const entry = new ListenerEntry(server, http, l, compiled.settings.maxHeaderSize);
     applyTimeouts(http, compiled);
     server.on('connection', (sock: Sock) => {
+      if (!this.connections.admit(sock)) return;
       if (entry.listener.tls !== null) this.startTls(entry, sock);
       else this.onAccept(entry, sock);
     });
     http.on('connection', (sock: Sock) => this.onConnection(entry, sock));
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
-    server.on('error', (err) => this.log.error({ err, listener: l.name }, 'listener error'));
+    server.on('error', (err) => {
+      if (!this.connections.acceptFailed(err)) this.log.error({ err, listener: l.name }, 'listener error');
+    });
     return entry;
   }
 
