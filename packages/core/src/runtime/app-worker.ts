@@ -30,6 +30,8 @@ export class AppWorker {
   readonly exited: Promise<WorkerExit>;
   private resolveExit!: (exit: WorkerExit) => void;
   private stopping = false;
+  /** Killed because its channel closed on a protocol violation (the pool backs off replacing such processes). */
+  brokeProtocol = false;
   private process?: AppProcess | ChildProcess;
 
   constructor(
@@ -52,6 +54,7 @@ export class AppWorker {
     if (this.stopping || this.state === 'exited') return;
     this.log.error({ app_pid: this.pid, err: err!.message }, 'app process broke the channel protocol: replacing it');
     if (this.state === 'running') this.state = 'draining';
+    this.brokeProtocol = true;
     try {
       this.process?.kill('SIGKILL');
     } catch {
