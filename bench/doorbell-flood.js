@@ -8,44 +8,18 @@
 'use strict';
 const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
-const http = require('http');
-const net = require('net');
 const os = require('os');
 const path = require('path');
 
+const { arg, need, freePort, control } = require('./support');
+
 const ROOT = path.resolve(__dirname, '..');
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : def;
-};
 const DURATION = Number(arg('duration', 5));
 const CONNECTIONS = Number(arg('connections', 32));
 const RUNS = Math.max(1, Number(arg('runs', 3)));
 const SETTLE = Number(arg('settle', 15));
 
 const countReplaced = (file) => (fs.readFileSync(file, 'utf8').match(/broke the channel protocol/g) ?? []).length;
-
-function freePort() {
-  return new Promise((ok) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-function control(socket, method, p, body) {
-  return new Promise((ok, fail) => {
-    const data = body && JSON.stringify(body);
-    const req = http.request({ socketPath: socket, method, path: p }, (res) => {
-      let t = '';
-      res.on('data', (c) => (t += c));
-      res.on('end', () => (res.statusCode === 200 ? ok(t) : fail(new Error(`${method} ${p}: ${res.statusCode} ${t}`))));
-    });
-    req.on('error', fail);
-    req.end(data);
-  });
-}
 
 function wrk(port) {
   const out = execFileSync('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}s`, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
@@ -70,6 +44,8 @@ function measure(port, pid) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
+  need('wrk');
+  need('go');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-flood-bench-'));
   fs.chmodSync(dir, 0o755);
   const hello = path.join(dir, 'hello');
