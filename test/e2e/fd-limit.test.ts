@@ -1,9 +1,10 @@
 // wardend under a small RLIMIT_NOFILE (set on the running process with prlimit, so a few hundred sockets reach it):
 // idle clients beyond the connection limit are refused, the control API keeps answering, one warning is logged,
-// and service resumes when the clients go.
+// an app can still be started, and service resumes when the clients go.
 import { execFileSync } from 'child_process';
 import { connect, type Socket } from 'net';
-import { cleanup, freePort, http, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
+import { join } from 'path';
+import { ROOT, cleanup, freePort, http, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
 const NOFILE = 300;
 
@@ -42,6 +43,7 @@ describePrlimit('wardend at its file descriptor limit', () => {
     const res = await w.control('PUT', '/config', {
       listeners: { [`127.0.0.1:${port}`]: { pass: 'routes' } },
       routes: [{ action: { return: 204 } }],
+      applications: {},
     });
     expect(res.status).toBe(200);
   });
@@ -51,7 +53,7 @@ describePrlimit('wardend at its file descriptor limit', () => {
     cleanup(dir);
   });
 
-  it('refuses idle connections beyond the limit, keeps the control API answering, warns once, and resumes', async () => {
+  it('refuses idle connections beyond the limit, keeps the control API and app starts working, warns once, and resumes', async () => {
     // More idle connections than wardend has descriptors.
     for (let i = 0; i < NOFILE + 100; i++) {
       const s = await open(port);
@@ -67,6 +69,9 @@ describePrlimit('wardend at its file descriptor limit', () => {
     expect(Object.keys(cfg.body)).toEqual([`127.0.0.1:${port}`]);
     const status = await w.control('GET', '/status');
     expect(status.status).toBe(200);
+    // The reserve also lets an app start (pipes, memfd, doorbell pair) while clients hold every connection.
+    const app = { type: 'external', executable: process.execPath, arguments: [join(ROOT, 'test/e2e/apps/flood/flood.js')] };
+    expect(await w.control('PUT', '/config/applications/spawned', app)).toMatchObject({ status: 200 });
     // While full, a new client is closed rather than served.
     await expect(http(port, '/')).rejects.toThrow();
     expect(w.log().match(/connection limit reached/g)).toHaveLength(1);
