@@ -10,40 +10,17 @@
 const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
 const http = require('http');
-const net = require('net');
 const os = require('os');
 const path = require('path');
 
+const { arg, need, freePort, control } = require('./support');
+
 const ROOT = path.resolve(__dirname, '..');
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : def;
-};
 const DURATION = Number(arg('duration', 10));
 const CONNECTIONS = Number(arg('connections', 64));
 const THREADS = Number(arg('threads', 2));
 const RUNS = Math.max(1, Number(arg('runs', 1)));
 const APPS = String(arg('apps', 'go,node')).split(',');
-
-function need(cmd) {
-  try {
-    execFileSync(cmd, ['--version'], { stdio: 'ignore' });
-  } catch (e) {
-    if (e.code === 'ENOENT') {
-      console.error(`bench: "${cmd}" is not installed (apt-get install -y ${cmd === 'go' ? 'golang-go' : cmd})`);
-      process.exit(1);
-    }
-  }
-}
-
-function freePort() {
-  return new Promise((ok) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
 
 function waitForPort(port, timeoutMs = 15000) {
   const until = Date.now() + timeoutMs;
@@ -67,19 +44,6 @@ function wrk(port) {
   const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1];
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
   return { rps, p99, errors: Number(errors) };
-}
-
-function control(socket, method, p, body) {
-  return new Promise((ok, fail) => {
-    const data = body && JSON.stringify(body);
-    const req = http.request({ socketPath: socket, method, path: p }, (res) => {
-      let t = '';
-      res.on('data', (c) => (t += c));
-      res.on('end', () => (res.statusCode === 200 ? ok(t) : fail(new Error(`${method} ${p}: ${res.statusCode} ${t}`))));
-    });
-    req.on('error', fail);
-    req.end(data);
-  });
 }
 
 async function main() {

@@ -1,10 +1,11 @@
-import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
 import { createServer as createNetServer, isIP, type Server as NetServer, type Socket } from 'net';
 import { promises as fsp, type WriteStream } from 'fs';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'tls';
 import { readClientHello } from './internal/client-hello';
 import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings, Pass, PassTarget } from './internal/compiled-config';
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
+import { ConnectionLimit } from './internal/connection-limit';
 import { sendError } from './internal/error-page';
 import { FastConnection, LeanConnections, kLean, type FastExchange, type LeanHost } from './internal/fast-connection';
 import { LeanRequestView } from './internal/lean-request-view';
@@ -15,6 +16,7 @@ import { RequestContext } from './internal/request-context';
 import { installResponseHeaders, safeHeaderValue } from './internal/response-headers';
 import { responseClass } from './internal/server-response';
 import { serveShare } from './internal/share';
+import { UpstreamAgent } from './internal/upstream';
 import { selectCertificate, type TlsCertificateEntry } from './internal/tls-config';
 
 /** Options of an HttpRouter. */
@@ -72,18 +74,21 @@ export class HttpRouter implements LeanHost {
   serverHeader = `Warden/${VERSION}`;
   private readonly responseClass = responseClass(this);
   /** Keep-alive agent for `proxy` and upstreams. */
-  readonly agent = new Agent({ keepAlive: true });
+  readonly agent = new UpstreamAgent();
   private accepted = 0;
   private closedConns = 0;
   private openConns = 0;
   private busyConns = 0;
   private requestsTotal = 0;
   private closed = false;
+  /** `max_connections` over all listeners. */
+  private readonly connections: ConnectionLimit;
 
   constructor(opts: HttpRouterOptions) {
     this.gateway = opts.gateway;
     this.leanCapable = typeof opts.gateway.handleLean === 'function';
     this.log = opts.logger ?? noopLogger;
+    this.connections = new ConnectionLimit(this.log);
   }
 
   /**
@@ -199,6 +204,7 @@ export class HttpRouter implements LeanHost {
     const s = compiled.settings;
     this.serverHeader = s.serverVersion ? `Warden/${VERSION}` : 'Warden';
     this.leanConnections.configure(s);
+    this.connections.configure(s);
     this.setAccessLog(compiled.accessLog?.path ?? null, logFile);
     for (const [key, entry] of this.entries) {
       const l = compiled.listeners.get(key);
@@ -263,12 +269,15 @@ export class HttpRouter implements LeanHost {
     const entry = new ListenerEntry(server, http, l, compiled.settings.maxHeaderSize);
     applyTimeouts(http, compiled);
     server.on('connection', (sock: Sock) => {
+      if (!this.connections.admit(sock)) return;
       if (entry.listener.tls !== null) this.startTls(entry, sock);
       else this.onAccept(entry, sock);
     });
     http.on('connection', (sock: Sock) => this.onConnection(entry, sock));
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
-    server.on('error', (err) => this.log.error({ err, listener: l.name }, 'listener error'));
+    server.on('error', (err) => {
+      if (!this.connections.acceptFailed(err)) this.log.error({ err, listener: l.name }, 'listener error');
+    });
     return entry;
   }
 
@@ -573,7 +582,7 @@ export class HttpRouter implements LeanHost {
       case 'upstream': {
         const server = target.upstream.pick();
         if (!server) sendError(ctx.res, 502);
-        else proxyRequest(ctx, server, this.agent, this.log);
+        else proxyRequest(ctx, server, this.agent, cfg.settings, this.log);
         return;
       }
     }
@@ -593,7 +602,7 @@ export class HttpRouter implements LeanHost {
         sendReturn(ctx, action, this.serverHeader);
         return;
       case 'proxy':
-        proxyRequest(ctx, action.proxy!, this.agent, this.log);
+        proxyRequest(ctx, action.proxy!, this.agent, cfg.settings, this.log);
         return;
       case 'share':
         serveShare(ctx, action.share!, cfg.settings).then(

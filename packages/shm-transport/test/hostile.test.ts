@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import { encodeFrame, Frame, RouterChannel, RouterStream } from '../src';
 import { native } from '../src/internal/native';
 import { C_HEAD, C_TAIL, HEADER_BYTES, RING_CTL } from '../src/internal/layout';
+import { DOORBELL_FLOOD_WAKEUPS } from '../src/internal/endpoint';
 import { head } from './helpers';
 
 const RING = 1 << 16;
@@ -230,5 +231,57 @@ describe('router end against an app that never reads its doorbell', () => {
     const sock = (router as unknown as { doorbell: { writableLength: number } }).doorbell;
     expect(sock.writableLength).toBeLessThanOrEqual(1);
     router.close();
+  });
+});
+
+describe('router end against an app that floods its doorbell', () => {
+  let router: RouterChannel;
+  let app: HostileApp;
+  beforeEach(() => {
+    router = RouterChannel.create({ ringBytes: RING });
+    app = new HostileApp(router);
+  });
+  afterEach(() => router.close());
+
+  /** Rings `times` doorbell bytes, one write each, letting the router run between rounds; stops once it closed. */
+  async function ring(times: number, publishEach: boolean): Promise<boolean> {
+    let isClosed = false;
+    router.once('close', () => (isClosed = true));
+    for (let i = 0; i < times && !isClosed; i++) {
+      if (publishEach) {
+        app.frame({ type: 'WINDOW', stream: 999, credit: 1 }); // a frame for a finished stream: ignored
+        app.publish();
+      } else fs.writeSync(router.fds[1], Buffer.from([1]));
+      await new Promise((r) => setImmediate(r)); // one read (one wake-up) per byte
+    }
+    return isClosed;
+  }
+
+  it(`closes the channel with a protocol error after ${DOORBELL_FLOOD_WAKEUPS} empty wake-ups within a second`, async () => {
+    const stream = router.request(head());
+    const streamErr = new Promise<Error>((r) => stream.once('error', r));
+    const c = closed(router);
+    expect(await ring(DOORBELL_FLOOD_WAKEUPS * 20, false)).toBe(true); // stops at the close: the bound, not 20 x
+    const err = await c;
+    expect(err).toMatchObject({ code: 'WARDEN_ERR_SHM_PROTOCOL' });
+    expect(err!.message).toMatch(/doorbell flood/);
+    expect((await streamErr).message).toMatch(/WARDEN_ERR_SHM_PROTOCOL/);
+  });
+
+  it('keeps a channel whose app rings once per published frame, however often', async () => {
+    expect(await ring(DOORBELL_FLOOD_WAKEUPS * 3, true)).toBe(false);
+  });
+
+  it('keeps a channel whose app rings an extra, spurious byte with each frame', async () => {
+    let isClosed = false;
+    router.once('close', () => (isClosed = true));
+    for (let i = 0; i < DOORBELL_FLOOD_WAKEUPS * 2 && !isClosed; i++) {
+      app.frame({ type: 'WINDOW', stream: 999, credit: 1 });
+      app.publish();
+      await new Promise((r) => setImmediate(r));
+      fs.writeSync(router.fds[1], Buffer.from([1])); // the late byte of a race: a wake-up that finds nothing
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(isClosed).toBe(false);
   });
 });

@@ -141,6 +141,12 @@ export const BASE_DEFS: Record<string, JsonSchema> = {
       log_route: bool,
       server_version: bool,
       chunked_transform: bool,
+      // Warden extensions (seconds; fractions allowed): proxy timeouts as nginx's (default 60), and the client
+      // connection limit (default derived from RLIMIT_NOFILE, see http-router's README).
+      proxy_connect_timeout: { type: 'number', minimum: 0 },
+      proxy_read_timeout: { type: 'number', minimum: 0 },
+      proxy_send_timeout: { type: 'number', minimum: 0 },
+      max_connections: { type: 'integer', minimum: 1 },
       websocket: {
         type: 'object',
         properties: { read_timeout: uint, keepalive_interval: uint, max_frame_size: uint },

@@ -59,6 +59,11 @@ export class AppPool {
   private spec!: LaunchSpec;
   private closed = false;
   private failures = 0;
+  /**
+   * Processes killed for breaking the channel protocol in this pool's life. Unlike `failures` (reset by every start
+   * that reaches READY), it keeps growing, so an app that misbehaves right after READY is replaced with a growing delay.
+   */
+  private violations = 0;
   private restartTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
   private readonly lastBusy = new WeakMap<AppWorker, number>();
@@ -195,6 +200,7 @@ export class AppPool {
       this.deps.log.error({ app_pid: worker.pid, code: exit.code, signal: exit.signal }, `app process exited unexpectedly (${describeExit(exit)})`);
       this.failures++;
     }
+    if (worker.brokeProtocol) this.violations++;
     this.scheduleRecovery();
   }
 
@@ -204,7 +210,8 @@ export class AppPool {
     const live = this.workers.filter((w) => w.state === 'running' || w.state === 'starting').length;
     const want = Math.max(this.policy.spare, this.waiting.length > 0 ? 1 : 0, this.policy.initial > 0 && typeof this.config.processes === 'number' ? this.policy.initial : 0);
     if (live >= want) return;
-    const delay = this.failures === 0 ? 0 : Math.min(100 * 2 ** (this.failures - 1), 5000);
+    const n = Math.max(this.failures, this.violations);
+    const delay = n === 0 ? 0 : Math.min(100 * 2 ** (n - 1), 5000);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       const now = this.workers.filter((w) => w.state === 'running' || w.state === 'starting').length;

@@ -30,6 +30,8 @@ export class AppWorker {
   readonly exited: Promise<WorkerExit>;
   private resolveExit!: (exit: WorkerExit) => void;
   private stopping = false;
+  /** Killed because its channel closed on a protocol violation (the pool backs off replacing such processes). */
+  brokeProtocol = false;
   private process?: AppProcess | ChildProcess;
 
   constructor(
@@ -37,6 +39,27 @@ export class AppWorker {
     private readonly log: Logger,
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
+    channel.on('close', (err?: Error) => this.onChannelClosed(err));
+  }
+
+  /**
+   * The router end closed the channel on an error while the process runs (a protocol violation such as a malformed
+   * frame or a doorbell flood, or one of our listeners threw): the process can serve nothing more. It leaves rotation
+   * and is killed; its exit counts as unexpected, so the pool replaces it with the crash backoff. A peer that went
+   * away (`WARDEN_ERR_SHM_PEER_GONE`) is exiting: its exit does the rest.
+   */
+  private onChannelClosed(err?: Error): void {
+    const code = (err as { code?: string } | undefined)?.code;
+    if (code !== 'WARDEN_ERR_SHM_PROTOCOL' && code !== 'WARDEN_ERR_SHM_LISTENER') return;
+    if (this.stopping || this.state === 'exited') return;
+    this.log.error({ app_pid: this.pid, err: err!.message }, 'app process broke the channel protocol: replacing it');
+    if (this.state === 'running') this.state = 'draining';
+    this.brokeProtocol = true;
+    try {
+      this.process?.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 
   /** Active streams on this worker's channel. */

@@ -96,6 +96,19 @@ export interface HttpSettings {
   logRoute: boolean;
   serverVersion: boolean;
   maxHeaderSize: number;
+  /** `proxy_connect_timeout` (Warden): establishing a connection to a proxy target; 0 = none. */
+  proxyConnectTimeout: number;
+  /** `proxy_read_timeout` (Warden): between two reads from the target once the request is sent; 0 = none. */
+  proxyReadTimeout: number;
+  /** `proxy_send_timeout` (Warden): between two writes of the request to the target; 0 = none. */
+  proxySendTimeout: number;
+  /**
+   * `max_connections` (Warden): client connections open at once over all listeners; null = derived from the fd
+   * limit at start (see connection-limit.ts).
+   */
+  maxConnections: number | null;
+  /** Some route or listener proxies (each client connection may hold an upstream connection too). */
+  proxies: boolean;
   /** Lower-case extension (with dot) → MIME type. */
   mimeByExt: Map<string, string>;
   /** Exact file name → MIME type. */

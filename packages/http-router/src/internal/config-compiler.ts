@@ -136,6 +136,11 @@ function compileSettings(settings: unknown): HttpSettings {
     logRoute: false,
     serverVersion: true,
     maxHeaderSize: 8192 * 4,
+    proxyConnectTimeout: 60_000,
+    proxyReadTimeout: 60_000,
+    proxySendTimeout: 60_000,
+    maxConnections: null,
+    proxies: false,
     mimeByExt: defaultMimeTypes(),
     mimeByName: new Map(),
   };
@@ -188,6 +193,19 @@ function compileSettings(settings: unknown): HttpSettings {
         break;
       case 'static':
         compileStatic(v, p, s);
+        break;
+      case 'proxy_connect_timeout':
+        s.proxyConnectTimeout = timeoutMs(v, k, p);
+        break;
+      case 'proxy_read_timeout':
+        s.proxyReadTimeout = timeoutMs(v, k, p);
+        break;
+      case 'proxy_send_timeout':
+        s.proxySendTimeout = timeoutMs(v, k, p);
+        break;
+      case 'max_connections':
+        if (!Number.isInteger(v)) throw new RouterConfigError(`The "${k}" value must be an integer.`, p);
+        s.maxConnections = num(v, k, p, 1, 2 ** 31 - 1);
         break;
       default:
         throw new RouterConfigError(`Unknown parameter "${k}".`, p);
@@ -260,6 +278,7 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
         servers.push({ target: parseServerAddress(addr, sp), weight });
       }
       upstreams.set(name, new Upstream(name, servers));
+      settings.proxies = true;
     }
   }
 
@@ -367,6 +386,7 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
         break;
       case 'proxy':
         action.proxy = parseProxy(v.proxy, jp(path, 'proxy'));
+        settings.proxies = true;
         break;
       case 'return': {
         const rp = jp(path, 'return');

@@ -1,5 +1,6 @@
 import { request, type Agent, type IncomingMessage, type OutgoingHttpHeaders } from 'http';
-import type { ProxyTarget } from './compiled-config';
+import type { Socket } from 'net';
+import type { HttpSettings, ProxyTarget } from './compiled-config';
 import { sendError } from './error-page';
 import type { RouterLogger } from './ports';
 import type { RequestContext } from './request-context';
@@ -39,13 +40,46 @@ function filterRaw(raw: string[], extra: Set<string> | null): string[] {
   return out;
 }
 
+/** The `Via` pseudonym a Warden proxy adds (RFC 9110 §7.6.3); counted to find loops. */
+const VIA_NAME = 'warden';
+
+/**
+ * A request that already went through this many Warden proxies is answered 508 instead of being forwarded again:
+ * a route that proxies to itself (or two that proxy to each other) stops after this many hops.
+ */
+export const MAX_PROXY_HOPS = 10;
+
+/** Number of `Via` entries whose received-by name is {@link VIA_NAME}. */
+export function proxyHops(via: string | string[] | undefined): number {
+  if (via === undefined) return 0;
+  const text = Array.isArray(via) ? via.join(',') : via;
+  if (text.indexOf(VIA_NAME) === -1) return 0;
+  let n = 0;
+  for (const entry of text.split(',')) {
+    const words = entry.trim().split(/[ \t]+/);
+    if (words.length >= 2 && words[1].toLowerCase() === VIA_NAME) n++;
+  }
+  return n;
+}
+
+type TimeoutPhase = 'connect' | 'send' | 'read';
+
 /**
  * Forwards the request to `target` (TCP or unix socket) over a keep-alive agent and streams both bodies with
- * backpressure; hop-by-hop fields are removed both ways. A target that cannot be reached gives 502.
+ * backpressure; hop-by-hop fields are removed both ways and `Via` gets this hop. A target that cannot be reached
+ * gives 502; one that does not connect, take the request or answer within the `proxy_*_timeout` settings gives 504
+ * (or a cut connection once the response started); a request that already passed {@link MAX_PROXY_HOPS} Warden
+ * proxies gives 508.
  */
-export function proxyRequest(ctx: RequestContext, target: ProxyTarget, agent: Agent, log: RouterLogger): void {
+export function proxyRequest(ctx: RequestContext, target: ProxyTarget, agent: Agent, s: HttpSettings, log: RouterLogger): void {
   const req = ctx.req;
   const res = ctx.res;
+  const hops = proxyHops(req.headers.via);
+  if (hops >= MAX_PROXY_HOPS) {
+    log.warn({ proxy: target.text, hops }, 'proxy loop: the request already passed through too many Warden proxies (508)');
+    sendError(res, 508);
+    return;
+  }
   const headers: OutgoingHttpHeaders = {};
   const extra = connectionTokens(req.headers.connection);
   const raw = req.rawHeaders;
@@ -55,6 +89,8 @@ export function proxyRequest(ctx: RequestContext, target: ProxyTarget, agent: Ag
     const prev = headers[n];
     headers[n] = prev === undefined ? raw[i + 1] : `${String(prev)}${n === 'cookie' ? '; ' : ', '}${raw[i + 1]}`;
   }
+  const via = `${req.httpVersion} ${VIA_NAME}`;
+  headers.via = headers.via === undefined ? via : `${String(headers.via)}, ${via}`;
   const chunked = req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined;
   if (chunked) headers['transfer-encoding'] = 'chunked';
   const preq = request({
@@ -68,6 +104,29 @@ export function proxyRequest(ctx: RequestContext, target: ProxyTarget, agent: Ag
     setHost: false,
   });
   let finished = false;
+  let timedOut: TimeoutPhase | null = null;
+  const expire = (phase: TimeoutPhase) => {
+    timedOut = phase;
+    preq.destroy();
+  };
+  if (s.proxyConnectTimeout > 0) {
+    preq.once('socket', (sock: Socket) => {
+      if (!sock.connecting) return; // a kept-alive connection
+      const timer = setTimeout(expire, s.proxyConnectTimeout, 'connect');
+      const clear = () => clearTimeout(timer);
+      sock.once('connect', clear);
+      sock.once('close', clear);
+    });
+  }
+  // Socket inactivity (node:http arms it once connected): send_timeout while the request goes out, then
+  // read_timeout until the response is complete.
+  let phase: TimeoutPhase = 'send';
+  preq.setTimeout(s.proxySendTimeout);
+  preq.once('finish', () => {
+    phase = 'read';
+    preq.setTimeout(s.proxyReadTimeout);
+  });
+  preq.on('timeout', () => expire(phase));
   preq.on('response', (pres: IncomingMessage) => {
     if (finished) {
       pres.resume();
@@ -88,8 +147,13 @@ export function proxyRequest(ctx: RequestContext, target: ProxyTarget, agent: Ag
   preq.on('error', (err) => {
     if (finished) return;
     finished = true;
-    log.debug({ err, proxy: target.text }, 'proxy upstream failed');
-    sendError(res, 502);
+    if (timedOut !== null) {
+      log.warn({ proxy: target.text, timeout: `proxy_${timedOut}_timeout` }, `proxy upstream timed out (${timedOut})`);
+      sendError(res, 504); // drops the connection when the response already started
+    } else {
+      log.debug({ err, proxy: target.text }, 'proxy upstream failed');
+      sendError(res, 502);
+    }
   });
   res.on('close', () => {
     finished = true;

@@ -1,3 +1,5 @@
+import { Agent } from 'http';
+import type { Socket } from 'net';
 import type { ProxyTarget } from './compiled-config';
 
 interface Server {
@@ -35,5 +37,34 @@ export class Upstream {
     }
     best.current -= this.total;
     return best.target;
+  }
+}
+
+/** Idle keep-alive connections kept per proxy target; more are closed as their requests end. */
+export const IDLE_CONNECTIONS_PER_TARGET = 16;
+/**
+ * An idle upstream connection is closed after this long (shorter than the 5 s node:http and most servers keep an
+ * idle connection, so that a request rarely meets a connection the upstream is closing at that moment).
+ */
+export const IDLE_CONNECTION_TIMEOUT_MS = 4000;
+
+/**
+ * The keep-alive agent of `proxy` actions and upstreams: at most {@link IDLE_CONNECTIONS_PER_TARGET} idle
+ * connections per target (Node keeps up to 256), each closed after {@link IDLE_CONNECTION_TIMEOUT_MS} idle (Node
+ * keeps them until the upstream closes them), most recently used first so that surplus connections time out.
+ */
+export class UpstreamAgent extends Agent {
+  constructor() {
+    super({ keepAlive: true, maxFreeSockets: IDLE_CONNECTIONS_PER_TARGET, scheduling: 'lifo' });
+  }
+
+  /** Node's keep-alive handling (it honours the upstream's `Keep-Alive: timeout=` hint), then our idle bound. */
+  override keepSocketAlive(socket: Socket): boolean {
+    // Node returns false when the socket must not be kept (its typings say void).
+    if ((super.keepSocketAlive(socket) as unknown) === false) return false;
+    if (socket.timeout === undefined || socket.timeout === 0 || socket.timeout > IDLE_CONNECTION_TIMEOUT_MS) {
+      socket.setTimeout(IDLE_CONNECTION_TIMEOUT_MS); // the agent destroys a free socket that times out
+    }
+    return true;
   }
 }

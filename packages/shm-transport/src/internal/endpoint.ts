@@ -14,6 +14,16 @@ import { native, tuneAllocatorOnce, type NativeShm } from './native';
 /** Frames handled per event-loop turn before yielding (keeps other I/O of the process responsive). */
 const DRAIN_BUDGET = 512;
 
+/**
+ * Doorbell flood bound (router end): within {@link FLOOD_WINDOW_MS}, more wake-ups that found no frame to read (and no
+ * ring space we waited for) than frames read, by more than this, is a protocol violation. A peer that follows
+ * PROTOCOL.md §4 rings only after publishing, so a wake-up finds nothing only when a race made us read its frames
+ * before its byte arrived: at most one such wake-up per batch of frames it published.
+ */
+export const DOORBELL_FLOOD_WAKEUPS = 1000;
+/** Window of {@link DOORBELL_FLOOD_WAKEUPS}, in ms. */
+export const FLOOD_WINDOW_MS = 1000;
+
 /** Construction parameters of an endpoint. */
 export interface EndpointInit {
   mem: ArrayBuffer;
@@ -243,6 +253,13 @@ export abstract class Endpoint extends EventEmitter {
   private unpublished = false;
   private readonly spinTurns: number;
   protected readonly headEncoder = new EncodeCache();
+  /** The router end checks for doorbell floods (the app end trusts wardend). */
+  private readonly floodCheck: boolean;
+  /** Frames read since the channel opened. */
+  private framesIn = 0;
+  private floodWindowStart = 0;
+  private floodWindowFrames = 0;
+  private emptyWakeups = 0;
 
   constructor(init: EndpointInit) {
     super();
@@ -250,6 +267,7 @@ export abstract class Endpoint extends EventEmitter {
     this.maxChunk = init.maxFrame - FRAME_HEADER;
     this.log = init.logger;
     this.spinTurns = init.spinTurns ?? 0;
+    this.floodCheck = init.side === 0;
     this.buf = Buffer.from(init.mem);
     this.u32 = new Uint32Array(init.mem, 0, HEADER_BYTES >> 2);
     this.w32 = new Int32Array(init.mem, 0, init.mem.byteLength >>> 2);
@@ -562,9 +580,31 @@ export abstract class Endpoint extends EventEmitter {
   // ---- receiving ----
 
   private readonly onBell = (): boolean => {
+    if (!this.floodCheck) {
+      this.runDrain();
+      return true; // keep reading
+    }
+    const frames = this.framesIn;
+    const waitedForSpace = this.pending.length > 0 || this.blocked.size > 0;
     this.runDrain();
-    return true; // keep reading
+    if (this.framesIn === frames && !waitedForSpace && !this.closed) this.emptyWakeup();
+    return true;
   };
+
+  /** A doorbell read that found nothing to do: a protocol violation past {@link DOORBELL_FLOOD_WAKEUPS} a window. */
+  private emptyWakeup(): void {
+    const now = Date.now(); // only on empty wake-ups: rare for a peer that keeps the protocol
+    if (now - this.floodWindowStart >= FLOOD_WINDOW_MS) {
+      this.floodWindowStart = now;
+      this.floodWindowFrames = this.framesIn;
+      this.emptyWakeups = 0;
+    }
+    const n = ++this.emptyWakeups;
+    const frames = this.framesIn - this.floodWindowFrames;
+    if (n - frames > DOORBELL_FLOOD_WAKEUPS) {
+      this.fail(protocolError(`doorbell flood: ${n} doorbell wake-ups within ${FLOOD_WINDOW_MS} ms found no frame to read (${frames} frames read)`));
+    }
+  }
 
   private scheduleDrain(): void {
     if (this.drainScheduled || this.closed) return;
@@ -596,6 +636,7 @@ export abstract class Endpoint extends EventEmitter {
         if (this.unpublished) this.publishOut();
       }
       this.draining = false;
+      this.framesIn += n;
       if (this.dirtyCount > 0) this.flushDirty();
       if (this.closed) return;
       if (this.in.publish()) this.ring();
