@@ -1,17 +1,19 @@
-import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
+import { Agent, createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'http';
 import { createServer as createNetServer, isIP, type Server as NetServer, type Socket } from 'net';
 import { promises as fsp, type WriteStream } from 'fs';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'tls';
 import { readClientHello } from './internal/client-hello';
 import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings, Pass, PassTarget } from './internal/compiled-config';
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
-import { sendError } from './internal/error-page';
+import { errorPageBody, sendError } from './internal/error-page';
 import { FastConnection, LeanConnections, kLean, type FastExchange, type LeanHost } from './internal/fast-connection';
+import { lowerIs } from './internal/fast-parser';
 import { LeanRequestView } from './internal/lean-request-view';
 import { ListenerEntry, type ConnState as BaseConnState } from './internal/listener-entry';
 import type { ApplicationGateway, RequestInfo, RouterLogger } from './internal/ports';
 import { proxyRequest } from './internal/proxy';
 import { RequestContext } from './internal/request-context';
+import { isValidHost } from './internal/request-target';
 import { installResponseHeaders, safeHeaderValue } from './internal/response-headers';
 import { responseClass } from './internal/server-response';
 import { serveShare } from './internal/share';
@@ -251,6 +253,7 @@ export class HttpRouter implements LeanHost {
   private createEntry(l: CompiledListener, compiled: CompiledConfig): ListenerEntry {
     const http = createServer({
       ServerResponse: this.responseClass,
+      requireHostHeader: false, // Unit takes HTTP/1.1 without Host (an empty host for matching)
       maxHeaderSize: compiled.settings.maxHeaderSize,
       requestTimeout: 0,
       connectionsCheckingInterval: Math.max(250, Math.min(30_000, compiled.settings.headerReadTimeout / 4 || 30_000)),
@@ -268,6 +271,15 @@ export class HttpRouter implements LeanHost {
     });
     http.on('connection', (sock: Sock) => this.onConnection(entry, sock));
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
+    http.on('connect', (req: IncomingMessage, sock: Socket) => {
+      this.requestsTotal++;
+      refuseHead(sock, (req.url ?? '').charCodeAt(0) === 47 ? 405 : 400, this.serverHeader);
+    });
+    http.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock: Socket) => {
+      const inFlight = (sock as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+      if (err.code === 'ECONNRESET' || !sock.writable || (inFlight && inFlight.headersSent)) sock.destroy();
+      else refuseHead(sock, clientErrorStatus(err), this.serverHeader);
+    });
     server.on('error', (err) => this.log.error({ err, listener: l.name }, 'listener error'));
     return entry;
   }
@@ -471,6 +483,7 @@ export class HttpRouter implements LeanHost {
       res[kConn] = st;
       res.on('close', onResponseClose);
     }
+    const refusal = headRefusal(req);
     const cfg = this.active;
     if (!entry.live || cfg === null) {
       sendError(res, 503, true);
@@ -488,6 +501,10 @@ export class HttpRouter implements LeanHost {
         if (cfg.accessLog.countsBytes) countBodyBytes(ctx);
       }
       if (entry.listener.forwarded) applyForwarded(ctx, entry.listener.forwarded);
+    }
+    if (refusal !== 0) {
+      sendError(res, refusal, true); // after the context exists: the access log records it
+      return;
     }
 
     // Body limits and timeouts.
@@ -618,6 +635,68 @@ export class HttpRouter implements LeanHost {
         );
         return;
     }
+  }
+}
+
+/**
+ * What Unit refuses in a request head that node:http accepts (0: nothing). Unit's parser (nxt_http_parse.c) takes
+ * HTTP/1.x only: another `HTTP/d.d` is 505, a line without a version (HTTP/0.9) 400; a target that is not
+ * origin-form is 400 (see RequestContext.parse); a second Host field or a Host with `/` or an empty label is 400
+ * (nxt_http_request_host). Transfer-Encoding in an HTTP/1.0 request is 400 as in nginx: a 1.0 peer cannot mean it,
+ * and a proxy in front may frame the body differently (request smuggling).
+ */
+function headRefusal(req: IncomingMessage): number {
+  if (req.httpVersionMajor !== 1) return req.httpVersionMajor === 0 ? 400 : 505;
+  const url = req.url ?? '';
+  if (url.charCodeAt(0) !== 47 /* / */) return 400;
+  const raw = req.rawHeaders;
+  let host = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 4 && lowerIs(name, 0, 'host')) {
+      if (host || !isValidHost(raw[i + 1])) return 400;
+      host = true;
+    } else if (name.length === 17 && req.httpVersionMinor === 0 && lowerIs(name, 0, 'transfer-encoding')) return 400;
+  }
+  return 0;
+}
+
+/**
+ * Answers a request node:http does not hand to 'request' with Unit's error page and closes the connection: a CONNECT
+ * (node:http offers it as a tunnel; Unit parses only origin-form targets, so its `host:port` CONNECT is 400 there,
+ * and one with a `/` target is 405 here: Warden tunnels nothing), or a head node:http's parser refused.
+ */
+function refuseHead(sock: Socket, status: number, serverHeader: string): void {
+  const body = errorPageBody(status);
+  sock.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nServer: ${serverHeader}\r\nDate: ${new Date().toUTCString()}\r\n` +
+      `Content-Type: text/html\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  sock.destroySoon();
+}
+
+/**
+ * The status for a head node:http's parser refused, as node:http's own default answers (431 for a head too large,
+ * 408 for header_read_timeout, 400 otherwise), except that a well-formed `HTTP/d.d` version node:http does not take
+ * is 505, as in Unit.
+ */
+function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): number {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 431;
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 413;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    case 'HPE_INVALID_VERSION': {
+      const raw = err.rawPacket;
+      if (raw === undefined) return 400;
+      const eol = raw.indexOf(10);
+      const line = raw.toString('latin1', 0, eol === -1 ? raw.length : eol);
+      return / HTTP\/\d\.\d\r?$/.test(line) ? 505 : 400;
+    }
+    default:
+      return 400;
   }
 }
 

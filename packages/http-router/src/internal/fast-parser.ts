@@ -1,10 +1,13 @@
 /**
  * The lean path's HTTP/1.1 request-head parser. It handles the common case completely and refuses everything else:
  * whatever it does not accept (Transfer-Encoding, Expect, Upgrade, obs-fold, bare LF, control or non-ASCII bytes,
- * duplicate Content-Length or Host, absolute-form targets, unknown methods, heads at or over the size limit, ...)
+ * duplicate Content-Length or Host, a Host Unit refuses, targets that are not origin-form, unknown methods, heads at
+ * or over the size limit, ...)
  * is reported as FALLBACK and the connection is handed to node:http, whose parser answers it (400, 431, ...) or
  * serves it. So the lean path never has to decide a hard case, and never accepts what node:http would refuse.
  */
+
+import { isValidHost } from './request-target';
 
 /** More bytes are needed. */
 export const HEAD_INCOMPLETE = 0;
@@ -146,6 +149,7 @@ function parseLines(s: string, headBytes: number, discardUnsafe: boolean, out: L
       case 4:
         if (lowerIs(s, p, 'host')) {
           if (host) return fallback('duplicate Host');
+          if (!isValidHost(value)) return fallback('invalid Host');
           host = true;
         }
         break;
@@ -186,7 +190,6 @@ function parseLines(s: string, headBytes: number, discardUnsafe: boolean, out: L
     if (safe || !discardUnsafe) raw.push(name, value);
     p = e + 2;
   }
-  if (version === '1.1' && !host) return fallback('HTTP/1.1 without Host');
   out.method = method;
   out.target = target;
   out.httpVersion = version;

@@ -1,11 +1,5 @@
 import { percentDecode } from './pattern';
 
-/** A request target split into Unit's `$uri` (decoded, normalized) and the raw query. */
-export interface ParsedTarget {
-  path: string;
-  query: string;
-}
-
 /** True when a path needs no decoding and no dot/slash normalization (the common case, checked cheaply). */
 function isPlainPath(p: string): boolean {
   let prev = 0;
@@ -18,22 +12,11 @@ function isPlainPath(p: string): boolean {
 }
 
 /**
- * Splits and normalizes a request target as Unit does: percent-decoded, `.`/`..` resolved, adjacent slashes merged.
- * Returns null for a target a server must refuse with 400 (bad escape, NUL, `..` above the root, not origin-form).
+ * Unit's check of a Host field value (nxt_http_validate_host): a `/` anywhere or an empty label (`a..b`) is a
+ * 400. Everything else is taken as it is.
  */
-export function parseTarget(raw: string): ParsedTarget | null {
-  let t = raw;
-  if (t.charCodeAt(0) !== 47 /* / */) {
-    const m = /^https?:\/\/[^/?#]*/i.exec(t);
-    if (!m) return null;
-    t = t.slice(m[0].length);
-    if (t === '' || t[0] === '?') t = '/' + t;
-  }
-  const q = t.indexOf('?');
-  const rawPath = q === -1 ? t : t.slice(0, q);
-  const query = q === -1 ? '' : t.slice(q + 1);
-  const path = normalizePath(rawPath);
-  return path === null ? null : { path, query };
+export function isValidHost(h: string): boolean {
+  return h.indexOf('/') === -1 && h.indexOf('..') === -1;
 }
 
 /** Decodes and normalizes one origin-form path; null when it must be refused. */
