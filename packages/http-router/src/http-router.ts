@@ -6,14 +6,14 @@ import { readClientHello } from './internal/client-hello';
 import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings, Pass, PassTarget } from './internal/compiled-config';
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { errorPageBody, sendError } from './internal/error-page';
-import { FastConnection, LeanConnections, kLean, type FastExchange, type LeanHost } from './internal/fast-connection';
+import { FastConnection, idleCloseResponse, LeanConnections, kLean, type FastExchange, type LeanHost } from './internal/fast-connection';
 import { lowerIs } from './internal/fast-parser';
 import { LeanRequestView } from './internal/lean-request-view';
 import { ListenerEntry, type ConnState as BaseConnState } from './internal/listener-entry';
 import type { ApplicationGateway, RequestInfo, RouterLogger } from './internal/ports';
 import { proxyRequest } from './internal/proxy';
 import { RequestContext } from './internal/request-context';
-import { isValidHost } from './internal/request-target';
+import { encodeLocation, isValidHost } from './internal/request-target';
 import { installResponseHeaders, safeHeaderValue } from './internal/response-headers';
 import { responseClass } from './internal/server-response';
 import { serveShare } from './internal/share';
@@ -44,6 +44,8 @@ const kCtx = Symbol('warden.router.ctx');
 
 interface ConnState extends BaseConnState {
   router: HttpRouter;
+  /** When node:http's parser began the current request (its first byte), ms; 0 when not watched. */
+  requestStart: number;
 }
 
 type Sock = Socket & { [kConn]?: ConnState; [kLean]?: FastConnection };
@@ -209,7 +211,7 @@ export class HttpRouter implements LeanHost {
         entry.closing = true;
         entry.live = false;
         this.draining.add(entry);
-        void closeServer(entry).then(() => this.draining.delete(entry));
+        void closeServer(entry, this.serverHeader).then(() => this.draining.delete(entry));
         continue;
       }
       const prevTls = entry.listener.tls;
@@ -269,7 +271,10 @@ export class HttpRouter implements LeanHost {
       if (entry.listener.tls !== null) this.startTls(entry, sock);
       else this.onAccept(entry, sock);
     });
-    http.on('connection', (sock: Sock) => this.onConnection(entry, sock));
+    http.on('connection', (sock: Sock) => {
+      this.onConnection(entry, sock);
+      if (this.active?.timesRequests) watchRequestStart(sock);
+    });
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
     http.on('connect', (req: IncomingMessage, sock: Socket) => {
       this.requestsTotal++;
@@ -434,7 +439,7 @@ export class HttpRouter implements LeanHost {
     if (sock[kConn] !== undefined) return; // counted when accepted (handed over from the lean path)
     this.accepted++;
     this.openConns++;
-    sock[kConn] = { sock, busy: 0, info: null, entry, router: this };
+    sock[kConn] = { sock, busy: 0, info: null, entry, router: this, requestStart: 0 };
     entry.sockets.add(sock);
     sock.once('close', onSocketClose);
   }
@@ -496,10 +501,8 @@ export class HttpRouter implements LeanHost {
     if (!entry.fast) {
       ctx = new RequestContext(req, res, sock.remoteAddress ?? '', sock.remotePort ?? 0, sock.localAddress ?? '', sock.localPort ?? 0, schemeOf(sock));
       res[kCtx] = ctx;
-      if (cfg.accessLog !== null) {
-        ctx.startTime = Date.now();
-        if (cfg.accessLog.countsBytes) countBodyBytes(ctx);
-      }
+      ctx.startTime = st !== undefined && st.requestStart !== 0 ? st.requestStart : Date.now();
+      if (cfg.accessLog !== null && cfg.accessLog.countsBytes) countBodyBytes(ctx);
       if (entry.listener.forwarded) applyForwarded(ctx, entry.listener.forwarded);
     }
     if (refusal !== 0) {
@@ -574,16 +577,17 @@ export class HttpRouter implements LeanHost {
       case 'route': {
         const steps = target.steps;
         const uri = ctx.path;
+        const logRoute = cfg.settings.logRoute;
         for (let i = 0; i < steps.length; i++) {
           const step = steps[i];
-          if (step.uriPrefix !== null && !uri.startsWith(step.uriPrefix)) continue;
-          if (step.test === null || step.test(ctx)) {
-            if (cfg.settings.logRoute) this.log.info({ route: routeLabel(target.name), step: i, uri: ctx.path }, 'route step matched');
+          const hit = (step.uriPrefix === null || uri.startsWith(step.uriPrefix)) && (step.test === null || step.test(ctx));
+          // Unit's log_route lines (nxt_http_route_handler): every step tried, then the one taken.
+          if (logRoute) this.log.info({ route: routeLabel(target.name), step: i }, `"${routeLabel(target.name)}/${i}" ${hit ? 'selected' : 'discarded'}`);
+          if (hit) {
             this.runAction(ctx, step.action, cfg);
             return;
           }
         }
-        if (cfg.settings.logRoute) this.log.info({ route: routeLabel(target.name), uri: ctx.path }, 'no route step matched: 404');
         sendError(ctx.res, 404);
         return;
       }
@@ -597,9 +601,12 @@ export class HttpRouter implements LeanHost {
   }
 
   private runAction(ctx: RequestContext, action: Action, cfg: CompiledConfig): void {
-    if (action.rewrite !== null && !ctx.rewrite(action.rewrite(ctx))) {
-      sendError(ctx.res, 400);
-      return;
+    if (action.rewrite !== null) {
+      if (!ctx.rewrite(action.rewrite(ctx))) {
+        sendError(ctx.res, 400);
+        return;
+      }
+      if (cfg.settings.logRoute) this.log.info({ uri: ctx.path }, `URI rewritten to "${ctx.path}"`);
     }
     if (action.responseHeaders !== null) installResponseHeaders(ctx, action.responseHeaders);
     switch (action.kind) {
@@ -621,6 +628,7 @@ export class HttpRouter implements LeanHost {
               sendError(ctx.res, status);
               return;
             }
+            if (cfg.settings.logRoute) this.log.info({}, '"fallback" taken');
             try {
               this.runAction(ctx, fb, cfg);
             } catch (err) {
@@ -700,6 +708,23 @@ function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }):
   }
 }
 
+/** node:http's parser calls the function in this slot when it begins a message (HTTPParser.kOnMessageBegin). */
+const kOnMessageBegin = 0;
+
+/**
+ * Notes on the connection when node:http's parser begins each request, for `$request_time` (Unit counts from the
+ * first byte of the request, not from the end of its head). Without node's parser object (another Node version),
+ * requests are timed from their head instead.
+ */
+function watchRequestStart(sock: Sock): void {
+  const st = sock[kConn];
+  const parser = (sock as Socket & { parser?: Record<number, unknown> }).parser;
+  if (st === undefined || parser === undefined || parser === null) return;
+  parser[kOnMessageBegin] = () => {
+    st.requestStart = Date.now();
+  };
+}
+
 function routeLabel(name: string): string {
   return name === '' ? 'routes' : `routes/${name}`;
 }
@@ -750,10 +775,28 @@ function schemeOf(sock: Socket): 'http' | 'https' {
   return (sock as TLSSocket).encrypted === true ? 'https' : 'http';
 }
 
+/** Unit's reason phrases (nxt_h1proto.c); a code without one gets an empty phrase (Unit: none). */
+const UNIT_REASONS: Record<number, string> = {
+  100: 'Continue', 101: 'Switching Protocols',
+  200: 'OK', 201: 'Created', 202: 'Accepted', 203: 'Non-Authoritative Information', 204: 'No Content', 205: 'Reset Content', 206: 'Partial Content',
+  300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified',
+  400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 407: 'Proxy Authentication Required', 408: 'Request Timeout', 409: 'Conflict', 410: 'Gone',
+  411: 'Length Required', 412: 'Precondition Failed', 413: 'Payload Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable', 417: 'Expectation Failed', 426: 'Upgrade Required', 431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
+};
+
+/**
+ * The `return` action as Unit answers it (nxt_http_return.c): 400–599 with Unit's error page; any other code
+ * (0–399, 600–999) with `Content-Length: 0` and no body; Unit's reason phrase or none; `location` encoded as Unit
+ * encodes it (see encodeLocation).
+ */
 function sendReturn(ctx: RequestContext, action: Action, serverHeader: string): void {
   const res = ctx.res;
   const status = action.status;
-  const location = action.location === null ? null : action.location(ctx);
+  const location = action.location === null ? null : encodeLocation(action.location(ctx));
   if (status < 100) {
     // Node refuses to send status codes below 100; Unit allows 0–999, so write the response head ourselves.
     ctx.rawStatus = status;
@@ -766,14 +809,16 @@ function sendReturn(ctx: RequestContext, action: Action, serverHeader: string): 
     return;
   }
   if (location !== null) res.setHeader('Location', safeHeaderValue(location));
-  if (status >= 400) {
-    sendError(res, status);
-    return;
+  let body: string | undefined;
+  if (status >= 400 && status <= 599) {
+    body = errorPageBody(status);
+    res.setHeader('Content-Type', 'text/html');
+    res.setHeader('Content-Length', body.length);
+  } else if (status >= 200 && status !== 204 && status !== 304) {
+    res.setHeader('Content-Length', 0); // 1xx, 204 and 304 carry no body and must not announce one
   }
-  res.statusCode = status;
-  // 1xx, 204 and 304 carry no body and must not announce one.
-  if (status >= 200 && status !== 204 && status !== 304) res.setHeader('Content-Length', 0);
-  res.end();
+  res.writeHead(status, UNIT_REASONS[status] ?? ''); // an explicit phrase: node:http would put in its own
+  res.end(body);
 }
 
 function applyForwarded(ctx: RequestContext, fw: Forwarded): void {
@@ -887,15 +932,23 @@ function listen(server: NetServer, l: CompiledListener): Promise<void> {
 
 /**
  * Stops accepting; idle connections close now, busy ones after their current response. Resolves once the last
- * connection closed.
+ * connection closed. `serverHeader`: answer idle connections with Unit's 408 first (a listener removed by a
+ * reconfiguration, as Unit does); null: close them silently (shutdown, rollback).
  */
-function closeServer(entry: ListenerEntry): Promise<void> {
+function closeServer(entry: ListenerEntry, serverHeader: string | null = null): Promise<void> {
   entry.closing = true;
   if (entry.server.listening) entry.server.close();
+  if (serverHeader !== null) {
+    // Before node:http's close drops its idle connections: the answer is written first.
+    for (const sock of entry.sockets as Set<Sock>) {
+      const st = sock[kConn];
+      if (sock[kLean] === undefined && st !== undefined && st.busy === 0 && sock.writable) sock.end(idleCloseResponse(serverHeader));
+    }
+  }
   entry.http.close(); // stops node:http's connection checks and closes its idle connections
   for (const sock of entry.handshakes.values()) sock.destroy(); // TLS handshakes not done yet
   entry.handshakes.clear();
-  for (const sock of entry.sockets) (sock as Sock)[kLean]?.closeIfIdle();
+  for (const sock of entry.sockets) (sock as Sock)[kLean]?.closeIfIdle(serverHeader !== null);
   return entry.whenEmpty();
 }
 

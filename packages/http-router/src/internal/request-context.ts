@@ -20,8 +20,10 @@ export class RequestContext {
   depth = 0;
   /** Set by `return` for status codes Node cannot send (0–99); reported as `$status`. */
   rawStatus = -1;
-  /** When the request started (ms), set by the router when an access log may need `$request_time`. */
+  /** When the first byte of the request came (ms), for `$request_time`; 0: unknown. */
   startTime = 0;
+  /** `$request_id`, made on first use. */
+  requestId: string | undefined = undefined;
   private pathValue: string | null = null;
   private queryValue = '';
   private hostValue: string | null = null;

@@ -38,6 +38,10 @@ function first(list: string[] | undefined): string {
   return list === undefined ? '' : list[0];
 }
 
+function last(list: string[] | undefined): string {
+  return list === undefined ? '' : list[list.length - 1];
+}
+
 /** Returns the getter of one variable, or null when Unit has no such variable. */
 function variable(name: string): Template | null {
   switch (name) {
@@ -61,21 +65,28 @@ function variable(name: string): Template | null {
     case 'time_local':
       return () => timeLocal(Date.now());
     case 'request_time':
+      // Seconds with milliseconds since the first byte of the request (Unit: r->start_time).
       return (c) => (c.startTime === 0 ? '0.000' : ((Date.now() - c.startTime) / 1000).toFixed(3));
     case 'request_line':
       return (c) => `${c.req.method ?? ''} ${c.originalTarget} HTTP/${c.req.httpVersion}`;
     case 'request_id':
-      return () => randomBytes(16).toString('hex');
+      // One value per request however often it is used (Unit caches it): 32 hex digits.
+      return (c) => (c.requestId ??= randomBytes(16).toString('hex'));
     case 'dollar':
       return () => '$';
   }
   if (name.startsWith('header_') && name.length > 7) {
+    // The first field of that name, as Unit takes it (not the occurrences joined).
     const h = name.slice(7).toLowerCase().replace(/_/g, '-');
-    return (c) => c.header(h) ?? '';
+    return (c) => {
+      const v = c.headerAll(h);
+      return v === undefined ? '' : typeof v === 'string' ? v : first(v);
+    };
   }
   if (name.startsWith('arg_') && name.length > 4) {
+    // A repeated argument: the last occurrence, as Unit takes it (nxt_http_var_arg searches from the end).
     const a = name.slice(4);
-    return (c) => first(c.args.get(a));
+    return (c) => last(c.args.get(a));
   }
   if (name.startsWith('cookie_') && name.length > 7) {
     const k = name.slice(7);
@@ -91,7 +102,18 @@ function variable(name: string): Template | null {
   return null;
 }
 
-/** Compiles a string with `$name` / `${name}` variables; an unknown variable is a config error at `path`. */
+/** A byte of a variable name as Unit reads it: ASCII letters and `_` (no digits). */
+function isNameChar(c: number): boolean {
+  const l = c | 0x20;
+  return (l >= 97 && l <= 122) || c === 95;
+}
+
+/**
+ * Compiles a string with `$name` / `${name}` variables as Unit does (nxt_var_next_part): a name is ASCII letters
+ * and `_`; a `$` not followed by one (a lone or trailing `$`, `${}`, an unclosed `${`) is refused with Unit's
+ * `Invalid variable at position N` (N: the offset of that `$`), an unknown name with `Unknown variable "x"`,
+ * both as config errors at `path`. `$dollar` writes a `$`.
+ */
 export function compileTemplate(text: string, path: string): CompiledTemplate {
   if (text.indexOf('$') === -1) return { fn: () => text, constant: text, vars: [] };
   const parts: Array<string | Template> = [];
@@ -105,25 +127,16 @@ export function compileTemplate(text: string, path: string): CompiledTemplate {
       i++;
       continue;
     }
-    let name: string;
-    let end: number;
-    if (text[i + 1] === '{') {
-      const close = text.indexOf('}', i + 2);
-      if (close < 0) throw new RouterConfigError(`Unterminated variable in "${text}".`, path);
-      name = text.slice(i + 2, close);
-      end = close + 1;
-    } else {
-      const m = /^[A-Za-z0-9_]+/.exec(text.slice(i + 1));
-      if (!m) {
-        lit += c;
-        i++;
-        continue;
-      }
-      name = m[0];
-      end = i + 1 + name.length;
+    const bracket = text.charCodeAt(i + 1) === 123; /* { */
+    let k = bracket ? i + 2 : i + 1;
+    while (k < text.length && isNameChar(text.charCodeAt(k))) k++;
+    const name = text.slice(bracket ? i + 2 : i + 1, k);
+    if (name === '' || (bracket && text.charCodeAt(k) !== 125)) {
+      throw new RouterConfigError(`Invalid variable at position ${i}`, path);
     }
+    const end = bracket ? k + 1 : k;
     const getter = variable(name);
-    if (!getter) throw new RouterConfigError(`Unknown variable "${name}".`, path);
+    if (!getter) throw new RouterConfigError(`Unknown variable "${name}"`, path);
     vars.push(name);
     if (lit !== '') parts.push(lit);
     lit = '';
