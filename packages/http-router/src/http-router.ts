@@ -685,8 +685,8 @@ function refuseHead(sock: Socket, status: number, serverHeader: string): void {
 
 /**
  * The status for a head node:http's parser refused, as node:http's own default answers (431 for a head too large,
- * 408 for header_read_timeout, 400 otherwise), except that a well-formed `HTTP/d.d` version node:http does not take
- * is 505, as in Unit.
+ * 408 for header_read_timeout, 400 otherwise), except that a well-formed `HTTP/d.d` version other than 1.x is 505,
+ * as in Unit.
  */
 function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): number {
   switch (err.code) {
@@ -701,7 +701,8 @@ function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }):
       if (raw === undefined) return 400;
       const eol = raw.indexOf(10);
       const line = raw.toString('latin1', 0, eol === -1 ? raw.length : eol);
-      return / HTTP\/\d\.\d\r?$/.test(line) ? 505 : 400;
+      const m = / HTTP\/(\d)\.\d\r?$/.exec(line);
+      return m !== null && m[1] !== '1' ? 505 : 400; // HTTP/1.x: the version is not what node:http refused
     }
     default:
       return 400;

@@ -149,3 +149,50 @@ describe.each(PATHS)('request lines and fields Unit refuses (%s)', (kind) => {
     expect(status(text)).toBe(200);
   });
 });
+
+describe('heads Unit tolerates', () => {
+  const lfHead = 'GET /lf?x=1 HTTP/1.1\nHost: x\nConnection: close\n\n';
+  const spaced = 'GET   /a b   HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+
+  it('lean path: bare LF line ends and spaces in or around the target are served, as in Unit', async () => {
+    const { port, gw } = await start('lean', { pass: 'applications/app' });
+    const a = await rawRequest(port, lfHead);
+    expect(status(a)).toBe(200);
+    expect(appView(a).url).toBe('/lf?x=1');
+    const b = await rawRequest(port, spaced);
+    expect(status(b)).toBe(200);
+    expect(appView(b).url).toBe('/a b');
+    expect((gw as LeanGateway).lean).toBe(2);
+  });
+
+  it('lean path through routes: matched on the decoded target, also when the action is answered by node:http', async () => {
+    const { port } = await start('lean', { pass: 'routes' }, {
+      routes: [
+        { match: { uri: '/a b' }, action: { return: 204 } },
+        { match: { uri: '/lf' }, action: { return: 200, location: '$request_uri' } },
+        { action: { pass: 'applications/app' } },
+      ],
+    });
+    expect(status(await rawRequest(port, spaced))).toBe(204);
+    const lf = await rawRequest(port, lfHead);
+    expect(status(lf)).toBe(200);
+    expect(lf).toContain('\r\nLocation: /lf?x=1\r\n');
+  });
+
+  it('a head mixing CRLF and bare LF line ends is 400 on every path (request smuggling through a CRLF-only proxy)', async () => {
+    for (const kind of PATHS) {
+      const { port, gw } = await start(kind, { pass: 'applications/app' });
+      const smuggle = 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
+      expect([kind, status(await rawRequest(port, smuggle))]).toEqual([kind, 400]);
+      expect(gw.calls + ((gw as LeanGateway).lean ?? 0)).toBe(0);
+    }
+  });
+
+  it('node:http alone (listeners with an access log, forwarded or log_route) still refuses them with 400: a known difference', async () => {
+    for (const kind of ['node:http', 'node:http with access log'] as const) {
+      const { port } = await start(kind, { pass: 'applications/app' });
+      expect(status(await rawRequest(port, lfHead))).toBe(400);
+      expect(status(await rawRequest(port, spaced))).toBe(400);
+    }
+  });
+});

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'http';
 import type { Socket } from 'net';
 import type { HttpSettings } from './compiled-config';
 import { errorPageBody } from './error-page';
-import { HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHead } from './fast-parser';
+import { canonicalHead, HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHead } from './fast-parser';
 import type { ConnState, ListenerEntry } from './listener-entry';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
 import { normalizePath } from './request-target';
@@ -307,6 +307,9 @@ export class FastConnection {
         }
         const t = this.host.leanTarget(this.entry, this.st, ex);
         if (t === null) {
+          // A head Unit takes and node:http would refuse (bare LF line ends, spaces in the target) goes over
+          // rewritten the way node:http takes it.
+          if (ex.lenient) this.buf = n === b.length ? canonicalHead(ex) : Buffer.concat([canonicalHead(ex), b.subarray(n)]);
           this.handOff();
           return;
         }
@@ -572,6 +575,7 @@ export class FastExchange implements LeanExchange, LeanHead {
   rawHeaders: string[] = EMPTY;
   contentLength = 0;
   keepAlive = true;
+  lenient = false;
   info!: RequestInfo;
   /** @internal Set by route matching, which validated the target already (and may have rewritten it). */
   targetChecked = false;
