@@ -162,6 +162,22 @@ describe('variables as Unit computes them', () => {
     expect(slow[0]).toMatch(/^\d+\.\d{3}$/);
   });
 
+  it('access log lines write "-" for a header, argument or cookie the request lacks, as Unit does', async () => {
+    const log = tmpFile('access.log');
+    const { port, router } = await start({ pass: 'routes' }, { routes: [{ action: { return: 204 } }], access_log: { path: log, format: '[$header_referer] [$arg_a] [$cookie_c] [$uri]' } });
+    await fetchText(port, '/x');
+    await fetchText(port, '/y?a=1', { headers: { Referer: 'r', Cookie: 'c=2' } });
+    const combined = tmpFile('combined.log');
+    const c = await start({ pass: 'routes' }, { routes: [{ action: { return: 204 } }], access_log: combined });
+    await fetchText(c.port, '/z');
+    for (const r of [router, c.router]) {
+      await r.close(100);
+      routers.splice(routers.indexOf(r), 1);
+    }
+    expect(fs.readFileSync(log, 'utf8')).toBe('[-] [-] [-] [/x]\n[r] [1] [2] [/y]\n');
+    expect(fs.readFileSync(combined, 'utf8')).toMatch(/"GET \/z HTTP\/1\.1" 204 0 "-" "-"\n$/);
+  });
+
   it.each([
     ['$', 0],
     ['$uri $', 5],

@@ -219,13 +219,13 @@ function compileAccessLog(v: unknown): AccessLog | null {
   if (v === undefined || v === null) return null;
   const base = '/access_log';
   if (typeof v === 'string') {
-    return { path: v, format: compileTemplate(DEFAULT_LOG_FORMAT, base).fn, cond: null, countsBytes: true };
+    return { path: v, format: compileTemplate(DEFAULT_LOG_FORMAT, base, true).fn, cond: null, countsBytes: true };
   }
   if (!isObject(v)) throw new RouterConfigError('The "access_log" value must be a string or an object.', base);
   unknownKeys(v, ['path', 'format', 'if'], base);
   const path = str(v.path, 'path', jp(base, 'path'));
   const formatText = v.format === undefined ? DEFAULT_LOG_FORMAT : str(v.format, 'format', jp(base, 'format'));
-  const fmt = compileTemplate(formatText, jp(base, 'format'));
+  const fmt = compileTemplate(formatText, jp(base, 'format'), true);
   let cond: AccessLog['cond'] = null;
   if (v.if !== undefined) {
     const text = str(v.if, 'if', jp(base, 'if'));

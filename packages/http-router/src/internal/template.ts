@@ -34,16 +34,19 @@ export function timeLocal(now: number): string {
   return timeLocalText;
 }
 
-function first(list: string[] | undefined): string {
-  return list === undefined ? '' : list[0];
+function first(list: string[] | undefined, absent: string): string {
+  return list === undefined ? absent : list[0];
 }
 
-function last(list: string[] | undefined): string {
-  return list === undefined ? '' : list[list.length - 1];
+function last(list: string[] | undefined, absent: string): string {
+  return list === undefined ? absent : list[list.length - 1];
 }
 
-/** Returns the getter of one variable, or null when Unit has no such variable. */
-function variable(name: string): Template | null {
+/**
+ * Returns the getter of one variable, or null when Unit has no such variable. `absent`: the value of a header,
+ * argument or cookie the request does not have (Unit: an empty string, `-` in access log lines).
+ */
+function variable(name: string, absent: string): Template | null {
   switch (name) {
     case 'uri':
       return (c) => c.path;
@@ -80,23 +83,23 @@ function variable(name: string): Template | null {
     const h = name.slice(7).toLowerCase().replace(/_/g, '-');
     return (c) => {
       const v = c.headerAll(h);
-      return v === undefined ? '' : typeof v === 'string' ? v : first(v);
+      return v === undefined ? absent : typeof v === 'string' ? v : first(v, absent);
     };
   }
   if (name.startsWith('arg_') && name.length > 4) {
     // A repeated argument: the last occurrence, as Unit takes it (nxt_http_var_arg searches from the end).
     const a = name.slice(4);
-    return (c) => last(c.args.get(a));
+    return (c) => last(c.args.get(a), absent);
   }
   if (name.startsWith('cookie_') && name.length > 7) {
     const k = name.slice(7);
-    return (c) => first(c.cookies.get(k));
+    return (c) => first(c.cookies.get(k), absent);
   }
   if (name.startsWith('response_header_') && name.length > 16) {
     const h = name.slice(16).toLowerCase().replace(/_/g, '-');
     return (c) => {
       const v = c.res.getHeader(h);
-      return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : String(v);
+      return v === undefined ? absent : Array.isArray(v) ? v.join(', ') : String(v);
     };
   }
   return null;
@@ -112,9 +115,10 @@ function isNameChar(c: number): boolean {
  * Compiles a string with `$name` / `${name}` variables as Unit does (nxt_var_next_part): a name is ASCII letters
  * and `_`; a `$` not followed by one (a lone or trailing `$`, `${}`, an unclosed `${`) is refused with Unit's
  * `Invalid variable at position N` (N: the offset of that `$`), an unknown name with `Unknown variable "x"`,
- * both as config errors at `path`. `$dollar` writes a `$`.
+ * both as config errors at `path`. `$dollar` writes a `$`. `logging`: a format of access log lines, where a header,
+ * argument or cookie the request lacks is written `-` (Unit's nxt_var_interpreter with logging).
  */
-export function compileTemplate(text: string, path: string): CompiledTemplate {
+export function compileTemplate(text: string, path: string, logging = false): CompiledTemplate {
   if (text.indexOf('$') === -1) return { fn: () => text, constant: text, vars: [] };
   const parts: Array<string | Template> = [];
   const vars: string[] = [];
@@ -135,7 +139,7 @@ export function compileTemplate(text: string, path: string): CompiledTemplate {
       throw new RouterConfigError(`Invalid variable at position ${i}`, path);
     }
     const end = bracket ? k + 1 : k;
-    const getter = variable(name);
+    const getter = variable(name, logging ? '-' : '');
     if (!getter) throw new RouterConfigError(`Unknown variable "${name}"`, path);
     vars.push(name);
     if (lit !== '') parts.push(lit);
