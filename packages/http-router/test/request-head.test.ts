@@ -79,6 +79,7 @@ describe.each(PATHS)('absolute-form request targets (%s)', (kind) => {
     ['query', { query: 'k=1' }],
     ['scheme', { scheme: 'https' }],
     ['negated host', { host: '!public' }],
+    ['the Host field', { headers: { host: 'admin.local' } }],
   ])('match on %s: every absolute-form spelling is 400, never the app', async (_key, match) => {
     const { port, gw } = await start(kind, { pass: 'routes' }, { routes: [{ match, action: { return: 403 } }, { action: { pass: 'applications/app' } }] });
     for (const target of ['http://admin.local/admin?k=1', 'https://admin.local/admin?k=1', 'http://admin.local:80/admin?k=1', 'http://x@admin.local/admin?k=1']) {
