@@ -91,6 +91,9 @@ describe('config schema', () => {
     expect(() => v.validate(config)).not.toThrow();
     expect(() => v.validate({ routes: [{ match: { scheme: 'HTTPS', uri: ['~^/a.**$', '*/x/*'] }, action: { return: 200 } }], listeners: { '*:80': { pass: 'routes' } }, access_log: '/tmp/a.log' })).not.toThrow();
     expect(() => v.validate({})).not.toThrow();
+    // pass segments are percent-decoded as in Unit: this names the app "loader/unit_http".
+    const loader = { type: 'external', executable: '/bin/true' };
+    expect(() => v.validate({ applications: { 'loader/unit_http': loader }, listeners: { '*:80': { pass: 'applications/loader%2Funit_http' } } })).not.toThrow();
   });
 
   it.each([
@@ -124,6 +127,9 @@ describe('config schema', () => {
     [{ applications: { a: { type: 'php' } } }, '/applications/a/type', 'The module to run "php" is not found among the available application modules.'],
     [{ listeners: { '*:80': { pass: 'applications/nope' } } }, '/listeners/*:80/pass', 'Request "pass" points to invalid location "applications/nope".'],
     [{ listeners: { '*:80': { pass: 'routes' } }, routes: { main: [] } }, '/listeners/*:80/pass', 'Request "pass" points to invalid location "routes".'],
+    [{ listeners: { '*:80': { pass: 'applications/a/b/c' } } }, '/listeners/*:80/pass', 'Request "pass" value "applications/a/b/c" is invalid.'],
+    [{ listeners: { '*:80': { pass: 'applications//a' } } }, '/listeners/*:80/pass', 'Request "pass" value "applications//a" is invalid.'],
+    [{ listeners: { '*:80': { pass: 'applications/%zz' } } }, '/listeners/*:80/pass', 'Request "pass" value "applications/%zz" is invalid.'],
     [{ listeners: { 'localhost:80': {} } }, '/listeners/localhost:80', 'The listener address "localhost:80" is invalid. Use "IP:port", "*:port", "[IPv6]:port" or "unix:/path".'],
     [{ listeners: { '*:99999': {} } }, '/listeners/*:99999', 'The listener address "*:99999" is invalid. Use "IP:port", "*:port", "[IPv6]:port" or "unix:/path".'],
     [{ listeners: { '*:80': { forwarded: { client_ip: 'X-F' } } } }, '/listeners/*:80/forwarded', 'Required parameter "source" is missing.'],

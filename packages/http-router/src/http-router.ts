@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'http';
 import { createServer as createNetServer, isIP, type Server as NetServer, type Socket } from 'net';
 import { promises as fsp, type WriteStream } from 'fs';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'tls';
@@ -6,13 +6,15 @@ import { readClientHello } from './internal/client-hello';
 import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings, Pass, PassTarget } from './internal/compiled-config';
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { ConnectionLimit } from './internal/connection-limit';
-import { sendError } from './internal/error-page';
-import { FastConnection, LeanConnections, kLean, type FastExchange, type LeanHost } from './internal/fast-connection';
+import { errorPageBody, sendError } from './internal/error-page';
+import { FastConnection, idleCloseResponse, LeanConnections, kLean, type FastExchange, type LeanHost } from './internal/fast-connection';
+import { lowerIs } from './internal/fast-parser';
 import { LeanRequestView } from './internal/lean-request-view';
 import { ListenerEntry, type ConnState as BaseConnState } from './internal/listener-entry';
 import type { ApplicationGateway, RequestInfo, RouterLogger } from './internal/ports';
 import { proxyRequest } from './internal/proxy';
 import { RequestContext } from './internal/request-context';
+import { encodeLocation, isValidHost } from './internal/request-target';
 import { installResponseHeaders, safeHeaderValue } from './internal/response-headers';
 import { responseClass } from './internal/server-response';
 import { serveShare } from './internal/share';
@@ -44,6 +46,8 @@ const kCtx = Symbol('warden.router.ctx');
 
 interface ConnState extends BaseConnState {
   router: HttpRouter;
+  /** When node:http's parser began the current request (its first byte), ms; 0 when not watched. */
+  requestStart: number;
 }
 
 type Sock = Socket & { [kConn]?: ConnState; [kLean]?: FastConnection };
@@ -213,7 +217,7 @@ export class HttpRouter implements LeanHost {
         entry.closing = true;
         entry.live = false;
         this.draining.add(entry);
-        void closeServer(entry).then(() => this.draining.delete(entry));
+        void closeServer(entry, this.serverHeader).then(() => this.draining.delete(entry));
         continue;
       }
       const prevTls = entry.listener.tls;
@@ -257,6 +261,7 @@ export class HttpRouter implements LeanHost {
   private createEntry(l: CompiledListener, compiled: CompiledConfig): ListenerEntry {
     const http = createServer({
       ServerResponse: this.responseClass,
+      requireHostHeader: false, // Unit takes HTTP/1.1 without Host (an empty host for matching)
       maxHeaderSize: compiled.settings.maxHeaderSize,
       requestTimeout: 0,
       connectionsCheckingInterval: Math.max(250, Math.min(30_000, compiled.settings.headerReadTimeout / 4 || 30_000)),
@@ -273,8 +278,20 @@ export class HttpRouter implements LeanHost {
       if (entry.listener.tls !== null) this.startTls(entry, sock);
       else this.onAccept(entry, sock);
     });
-    http.on('connection', (sock: Sock) => this.onConnection(entry, sock));
+    http.on('connection', (sock: Sock) => {
+      this.onConnection(entry, sock);
+      if (this.active?.timesRequests) watchRequestStart(sock);
+    });
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
+    http.on('connect', (req: IncomingMessage, sock: Socket) => {
+      this.requestsTotal++;
+      refuseHead(sock, (req.url ?? '').charCodeAt(0) === 47 ? 405 : 400, this.serverHeader);
+    });
+    http.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock: Socket) => {
+      const inFlight = (sock as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+      if (err.code === 'ECONNRESET' || !sock.writable || (inFlight && inFlight.headersSent)) sock.destroy();
+      else refuseHead(sock, clientErrorStatus(err), this.serverHeader);
+    });
     server.on('error', (err) => {
       if (!this.connections.acceptFailed(err)) this.log.error({ err, listener: l.name }, 'listener error');
     });
@@ -431,7 +448,7 @@ export class HttpRouter implements LeanHost {
     if (sock[kConn] !== undefined) return; // counted when accepted (handed over from the lean path)
     this.accepted++;
     this.openConns++;
-    sock[kConn] = { sock, busy: 0, info: null, entry, router: this };
+    sock[kConn] = { sock, busy: 0, info: null, entry, router: this, requestStart: 0 };
     entry.sockets.add(sock);
     sock.once('close', onSocketClose);
   }
@@ -480,6 +497,7 @@ export class HttpRouter implements LeanHost {
       res[kConn] = st;
       res.on('close', onResponseClose);
     }
+    const refusal = headRefusal(req);
     const cfg = this.active;
     if (!entry.live || cfg === null) {
       sendError(res, 503, true);
@@ -492,11 +510,13 @@ export class HttpRouter implements LeanHost {
     if (!entry.fast) {
       ctx = new RequestContext(req, res, sock.remoteAddress ?? '', sock.remotePort ?? 0, sock.localAddress ?? '', sock.localPort ?? 0, schemeOf(sock));
       res[kCtx] = ctx;
-      if (cfg.accessLog !== null) {
-        ctx.startTime = Date.now();
-        if (cfg.accessLog.countsBytes) countBodyBytes(ctx);
-      }
+      ctx.startTime = st !== undefined && st.requestStart !== 0 ? st.requestStart : Date.now();
+      if (cfg.accessLog !== null && cfg.accessLog.countsBytes) countBodyBytes(ctx);
       if (entry.listener.forwarded) applyForwarded(ctx, entry.listener.forwarded);
+    }
+    if (refusal !== 0) {
+      sendError(res, refusal, true); // after the context exists: the access log records it
+      return;
     }
 
     // Body limits and timeouts.
@@ -566,16 +586,17 @@ export class HttpRouter implements LeanHost {
       case 'route': {
         const steps = target.steps;
         const uri = ctx.path;
+        const logRoute = cfg.settings.logRoute;
         for (let i = 0; i < steps.length; i++) {
           const step = steps[i];
-          if (step.uriPrefix !== null && !uri.startsWith(step.uriPrefix)) continue;
-          if (step.test === null || step.test(ctx)) {
-            if (cfg.settings.logRoute) this.log.info({ route: routeLabel(target.name), step: i, uri: ctx.path }, 'route step matched');
+          const hit = (step.uriPrefix === null || uri.startsWith(step.uriPrefix)) && (step.test === null || step.test(ctx));
+          // Unit's log_route lines (nxt_http_route_handler): every step tried, then the one taken.
+          if (logRoute) this.log.info({ route: routeLabel(target.name), step: i }, `"${routeLabel(target.name)}/${i}" ${hit ? 'selected' : 'discarded'}`);
+          if (hit) {
             this.runAction(ctx, step.action, cfg);
             return;
           }
         }
-        if (cfg.settings.logRoute) this.log.info({ route: routeLabel(target.name), uri: ctx.path }, 'no route step matched: 404');
         sendError(ctx.res, 404);
         return;
       }
@@ -589,9 +610,12 @@ export class HttpRouter implements LeanHost {
   }
 
   private runAction(ctx: RequestContext, action: Action, cfg: CompiledConfig): void {
-    if (action.rewrite !== null && !ctx.rewrite(action.rewrite(ctx))) {
-      sendError(ctx.res, 400);
-      return;
+    if (action.rewrite !== null) {
+      if (!ctx.rewrite(action.rewrite(ctx))) {
+        sendError(ctx.res, 400);
+        return;
+      }
+      if (cfg.settings.logRoute) this.log.info({ uri: ctx.path }, `URI rewritten to "${ctx.path}"`);
     }
     if (action.responseHeaders !== null) installResponseHeaders(ctx, action.responseHeaders);
     switch (action.kind) {
@@ -613,6 +637,7 @@ export class HttpRouter implements LeanHost {
               sendError(ctx.res, status);
               return;
             }
+            if (cfg.settings.logRoute) this.log.info({}, '"fallback" taken');
             try {
               this.runAction(ctx, fb, cfg);
             } catch (err) {
@@ -628,6 +653,86 @@ export class HttpRouter implements LeanHost {
         return;
     }
   }
+}
+
+/**
+ * What Unit refuses in a request head that node:http accepts (0: nothing). Unit's parser (nxt_http_parse.c) takes
+ * HTTP/1.x only: another `HTTP/d.d` is 505, a line without a version (HTTP/0.9) 400; a target that is not
+ * origin-form is 400 (see RequestContext.parse); a second Host field or a Host with `/` or an empty label is 400
+ * (nxt_http_request_host). Transfer-Encoding in an HTTP/1.0 request is 400 as in nginx: a 1.0 peer cannot mean it,
+ * and a proxy in front may frame the body differently (request smuggling).
+ */
+function headRefusal(req: IncomingMessage): number {
+  if (req.httpVersionMajor !== 1) return req.httpVersionMajor === 0 ? 400 : 505;
+  const url = req.url ?? '';
+  if (url.charCodeAt(0) !== 47 /* / */) return 400;
+  const raw = req.rawHeaders;
+  let host = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 4 && lowerIs(name, 0, 'host')) {
+      if (host || !isValidHost(raw[i + 1])) return 400;
+      host = true;
+    } else if (name.length === 17 && req.httpVersionMinor === 0 && lowerIs(name, 0, 'transfer-encoding')) return 400;
+  }
+  return 0;
+}
+
+/**
+ * Answers a request node:http does not hand to 'request' with Unit's error page and closes the connection: a CONNECT
+ * (node:http offers it as a tunnel; Unit parses only origin-form targets, so its `host:port` CONNECT is 400 there,
+ * and one with a `/` target is 405 here: Warden tunnels nothing), or a head node:http's parser refused.
+ */
+function refuseHead(sock: Socket, status: number, serverHeader: string): void {
+  const body = errorPageBody(status);
+  sock.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nServer: ${serverHeader}\r\nDate: ${new Date().toUTCString()}\r\n` +
+      `Content-Type: text/html\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  sock.destroySoon();
+}
+
+/**
+ * The status for a head node:http's parser refused, as node:http's own default answers (431 for a head too large,
+ * 408 for header_read_timeout, 400 otherwise), except that a well-formed `HTTP/d.d` version other than 1.x is 505,
+ * as in Unit.
+ */
+function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): number {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 431;
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 413;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    case 'HPE_INVALID_VERSION': {
+      const raw = err.rawPacket;
+      if (raw === undefined) return 400;
+      const eol = raw.indexOf(10);
+      const line = raw.toString('latin1', 0, eol === -1 ? raw.length : eol);
+      const m = / HTTP\/(\d)\.\d\r?$/.exec(line);
+      return m !== null && m[1] !== '1' ? 505 : 400; // HTTP/1.x: the version is not what node:http refused
+    }
+    default:
+      return 400;
+  }
+}
+
+/** node:http's parser calls the function in this slot when it begins a message (HTTPParser.kOnMessageBegin). */
+const kOnMessageBegin = 0;
+
+/**
+ * Notes on the connection when node:http's parser begins each request, for `$request_time` (Unit counts from the
+ * first byte of the request, not from the end of its head). Without node's parser object (another Node version),
+ * requests are timed from their head instead.
+ */
+function watchRequestStart(sock: Sock): void {
+  const st = sock[kConn];
+  const parser = (sock as Socket & { parser?: Record<number, unknown> }).parser;
+  if (st === undefined || parser === undefined || parser === null) return;
+  parser[kOnMessageBegin] = () => {
+    st.requestStart = Date.now();
+  };
 }
 
 function routeLabel(name: string): string {
@@ -680,10 +785,28 @@ function schemeOf(sock: Socket): 'http' | 'https' {
   return (sock as TLSSocket).encrypted === true ? 'https' : 'http';
 }
 
+/** Unit's reason phrases (nxt_h1proto.c); a code without one gets an empty phrase (Unit: none). */
+const UNIT_REASONS: Record<number, string> = {
+  100: 'Continue', 101: 'Switching Protocols',
+  200: 'OK', 201: 'Created', 202: 'Accepted', 203: 'Non-Authoritative Information', 204: 'No Content', 205: 'Reset Content', 206: 'Partial Content',
+  300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified',
+  400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 407: 'Proxy Authentication Required', 408: 'Request Timeout', 409: 'Conflict', 410: 'Gone',
+  411: 'Length Required', 412: 'Precondition Failed', 413: 'Payload Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable', 417: 'Expectation Failed', 426: 'Upgrade Required', 431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
+};
+
+/**
+ * The `return` action as Unit answers it (nxt_http_return.c): 400–599 with Unit's error page; any other code
+ * (0–399, 600–999) with `Content-Length: 0` and no body; Unit's reason phrase or none; `location` encoded as Unit
+ * encodes it (see encodeLocation).
+ */
 function sendReturn(ctx: RequestContext, action: Action, serverHeader: string): void {
   const res = ctx.res;
   const status = action.status;
-  const location = action.location === null ? null : action.location(ctx);
+  const location = action.location === null ? null : encodeLocation(action.location(ctx));
   if (status < 100) {
     // Node refuses to send status codes below 100; Unit allows 0–999, so write the response head ourselves.
     ctx.rawStatus = status;
@@ -696,14 +819,16 @@ function sendReturn(ctx: RequestContext, action: Action, serverHeader: string): 
     return;
   }
   if (location !== null) res.setHeader('Location', safeHeaderValue(location));
-  if (status >= 400) {
-    sendError(res, status);
-    return;
+  let body: string | undefined;
+  if (status >= 400 && status <= 599) {
+    body = errorPageBody(status);
+    res.setHeader('Content-Type', 'text/html');
+    res.setHeader('Content-Length', body.length);
+  } else if (status >= 200 && status !== 204 && status !== 304) {
+    res.setHeader('Content-Length', 0); // 1xx, 204 and 304 carry no body and must not announce one
   }
-  res.statusCode = status;
-  // 1xx, 204 and 304 carry no body and must not announce one.
-  if (status >= 200 && status !== 204 && status !== 304) res.setHeader('Content-Length', 0);
-  res.end();
+  res.writeHead(status, UNIT_REASONS[status] ?? ''); // an explicit phrase: node:http would put in its own
+  res.end(body);
 }
 
 function applyForwarded(ctx: RequestContext, fw: Forwarded): void {
@@ -817,15 +942,23 @@ function listen(server: NetServer, l: CompiledListener): Promise<void> {
 
 /**
  * Stops accepting; idle connections close now, busy ones after their current response. Resolves once the last
- * connection closed.
+ * connection closed. `serverHeader`: answer idle connections with Unit's 408 first (a listener removed by a
+ * reconfiguration, as Unit does); null: close them silently (shutdown, rollback).
  */
-function closeServer(entry: ListenerEntry): Promise<void> {
+function closeServer(entry: ListenerEntry, serverHeader: string | null = null): Promise<void> {
   entry.closing = true;
   if (entry.server.listening) entry.server.close();
+  if (serverHeader !== null) {
+    // Before node:http's close drops its idle connections: the answer is written first.
+    for (const sock of entry.sockets as Set<Sock>) {
+      const st = sock[kConn];
+      if (sock[kLean] === undefined && st !== undefined && st.busy === 0 && sock.writable) sock.end(idleCloseResponse(serverHeader));
+    }
+  }
   entry.http.close(); // stops node:http's connection checks and closes its idle connections
   for (const sock of entry.handshakes.values()) sock.destroy(); // TLS handshakes not done yet
   entry.handshakes.clear();
-  for (const sock of entry.sockets) (sock as Sock)[kLean]?.closeIfIdle();
+  for (const sock of entry.sockets) (sock as Sock)[kLean]?.closeIfIdle(serverHeader !== null);
   return entry.whenEmpty();
 }
 

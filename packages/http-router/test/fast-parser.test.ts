@@ -3,7 +3,7 @@ import { HEAD_FALLBACK, HEAD_INCOMPLETE, fallbackReason, parseHead, type LeanHea
 const MAX = 32 * 1024;
 
 function head(): LeanHead {
-  return { method: '', target: '', httpVersion: '', rawHeaders: [], contentLength: -1, keepAlive: false };
+  return { method: '', target: '', httpVersion: '', rawHeaders: [], contentLength: -1, keepAlive: false, lenient: false };
 }
 
 /** Parses `text` given in one piece. */
@@ -40,6 +40,7 @@ describe('parseHead: the common case', () => {
       rawHeaders: ['Host', 'example.com', 'User-Agent', 't/1', 'Accept', '*/*'],
       contentLength: 0,
       keepAlive: true,
+      lenient: false,
     });
   });
 
@@ -105,6 +106,33 @@ describe('parseHead: the common case', () => {
   });
 });
 
+describe("parseHead: what Unit tolerates", () => {
+  it('takes a head whose lines all end in a bare LF, split anywhere', () => {
+    const text = 'GET /a?b=1 HTTP/1.1\nHost: x\nX-A:  v \n\nNEXT';
+    const want = Buffer.byteLength(text) - 4;
+    const { n, h } = parse(text);
+    expect(n).toBe(want);
+    expect(h).toMatchObject({ method: 'GET', target: '/a?b=1', httpVersion: '1.1', rawHeaders: ['Host', 'x', 'X-A', 'v'], lenient: true });
+    const split = parseSplit(text.slice(0, want));
+    expect([split.n, split.h.target]).toEqual([want, '/a?b=1']);
+  });
+
+  it.each([
+    ['a space inside the target', 'GET /a b HTTP/1.1\r\nHost: x\r\n\r\n', '/a b'],
+    ['surplus spaces before and after the target', 'GET   /a   HTTP/1.1\r\nHost: x\r\n\r\n', '/a'],
+    ['a target that holds " HTTP/1.1 "', 'GET /a HTTP/1.1 HTTP/1.1\r\nHost: x\r\n\r\n', '/a HTTP/1.1'],
+  ])('takes %s as Unit does', (_n, text, target) => {
+    const { n, h } = parse(text);
+    expect(n).toBe(Buffer.byteLength(text));
+    expect(h.target).toBe(target);
+    expect(h.lenient).toBe(true);
+  });
+
+  it('takes HTTP/1.1 without Host; an ordinary head is not lenient', () => {
+    expect(parse('GET / HTTP/1.1\r\nAccept: */*\r\n\r\n').h).toMatchObject({ rawHeaders: ['Accept', '*/*'], lenient: false });
+  });
+});
+
 describe('parseHead: limits', () => {
   it('leaves a head at or over the size limit to node:http, complete or not', () => {
     const text = `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(200)}\r\n\r\n`;
@@ -135,13 +163,15 @@ describe('parseHead: everything else goes to node:http', () => {
     ['Content-Length empty', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n'],
     ['Content-Length huge', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999999999999\r\n\r\n'],
     ['duplicate Host', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
-    ['HTTP/1.1 without Host', 'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n'],
+    ['a Host with a slash (Unit: 400)', 'GET / HTTP/1.1\r\nHost: a/b\r\n\r\n'],
+    ['a Host with an empty label (Unit: 400)', 'GET / HTTP/1.1\r\nHost: a..b\r\n\r\n'],
     ['obs-fold', 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  b\r\n\r\n'],
     ['space before colon', 'GET / HTTP/1.1\r\nHost : x\r\n\r\n'],
     ['empty field name', 'GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n'],
     ['line without colon', 'GET / HTTP/1.1\r\nHost: x\r\nnonsense\r\n\r\n'],
     ['bare LF in a complete head', 'GET / HTTP/1.1\nHost: x\r\n\r\n'],
-    ['bare LF line endings', 'GET / HTTP/1.1\nHost: x\n\n'],
+    ['CRLF in a head with bare LF line ends', 'GET / HTTP/1.1\nHost: x\r\nA: b\n\n'],
+    ['a bare CR ending a line of an LF head', 'GET / HTTP/1.1\nHost: x\r\n\n'],
     ['bare CR in a value', 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n'],
     ['NUL in a value', 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n'],
     ['DEL in a value', 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x7fb\r\n\r\n'],
@@ -150,13 +180,11 @@ describe('parseHead: everything else goes to node:http', () => {
     ['absolute-form target', 'GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['asterisk target', 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['authority target', 'CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n'],
-    ['space in target', 'GET /a b HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['high byte in target', 'GET /caf\xe9 HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['unknown method', 'PURGE / HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['lower-case method', 'get / HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n'],
     ['HTTP/0.9 request line', 'GET /\r\n\r\n'],
-    ['two spaces', 'GET  / HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['leading empty line', '\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['garbage', 'HELLO\r\n\r\n'],
   ])('%s', (_name, text) => {
@@ -165,7 +193,8 @@ describe('parseHead: everything else goes to node:http', () => {
     expect(parseSplit(text).n).toBe(HEAD_FALLBACK);
   });
 
-  it('spots a bare LF in an incomplete head at once', () => {
-    expect(parse('GET / HTTP/1.1\nHost: x\n').why).toBe('bare LF');
+  it('spots a head mixing CRLF and bare LF line ends at once, complete or not', () => {
+    expect(parse('GET / HTTP/1.1\r\nHost: x\nA: b').why).toBe('bare LF in a head with CRLF line ends');
+    expect(parse('GET / HTTP/1.1\nHost: x\n').n).toBe(HEAD_INCOMPLETE); // an LF head in progress
   });
 });

@@ -126,7 +126,7 @@ describe('return', () => {
     );
     const r = await fetchText(port, '/a%20b?f=x', { headers: { host: 'Example.COM:8080' } });
     expect(r.status).toBe(301);
-    expect(r.headers.location).toBe('https://example.com/a b?from=x&m=GET$');
+    expect(r.headers.location).toBe('https://example.com/a%20b?from=x&m=GET$'); // encoded as Unit encodes it
   });
 
   it('does not announce a body on 204', async () => {
@@ -386,7 +386,7 @@ describe('stats and access_log', () => {
     await router.close(100);
     routers.splice(routers.indexOf(router), 1);
     const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
-    expect(lines).toEqual(['127.0.0.1 "GET /a?x=1 HTTP/1.1" 200 0 /a probe/1', '127.0.0.1 "POST /err HTTP/1.1" 200 0 /err ']);
+    expect(lines).toEqual(['127.0.0.1 "GET /a?x=1 HTTP/1.1" 200 0 /a probe/1', '127.0.0.1 "POST /err HTTP/1.1" 200 0 /err -']); // no User-Agent: "-" as in Unit
     fs.rmSync(dir, { recursive: true });
   });
 
@@ -528,7 +528,7 @@ describe('send and idle timeouts', () => {
 });
 
 describe('log_route', () => {
-  it('logs the matched step, and the miss', async () => {
+  it("logs each step tried, the one selected and each URI rewrite in Unit's words, one line each", async () => {
     const lines: Array<Record<string, unknown>> = [];
     const logger = { info: (o: unknown, msg?: string) => lines.push({ ...(o as object), msg }), warn() {}, error() {}, debug() {} };
     const router = new HttpRouter({ gateway: new EchoGateway(), logger });
@@ -536,17 +536,41 @@ describe('log_route', () => {
     await (
       await router.prepare({
         settings: { http: { log_route: true } },
-        routes: { main: [{ match: { uri: '/a' }, action: { return: 204 } }] },
+        routes: {
+          main: [
+            { match: { uri: '/a' }, action: { return: 204 } },
+            { match: { uri: '/r' }, action: { rewrite: '/new$uri', pass: 'routes/next' } },
+          ],
+          next: [{ action: { return: 200 } }],
+        },
         listeners: { '127.0.0.1:0': { pass: 'routes/main' } },
       })
     ).commit();
     const port = router.addresses()['127.0.0.1:0'].port;
     await fetchText(port, '/a');
+    expect(lines.map((l) => l.msg)).toEqual(['"routes/main/0" selected']);
+    lines.length = 0;
     await fetchText(port, '/b');
-    expect(lines).toEqual([
-      { route: 'routes/main', step: 0, uri: '/a', msg: 'route step matched' },
-      { route: 'routes/main', uri: '/b', msg: 'no route step matched: 404' },
-    ]);
+    expect(lines.map((l) => l.msg)).toEqual(['"routes/main/0" discarded', '"routes/main/1" discarded']);
+    lines.length = 0;
+    await fetchText(port, '/r');
+    expect(lines.map((l) => l.msg)).toEqual(['"routes/main/0" discarded', '"routes/main/1" selected', 'URI rewritten to "/new/r"', '"routes/next/0" selected']);
+  });
+
+  it('names the steps of the array form "routes/N" and logs a share fallback', async () => {
+    const lines: string[] = [];
+    const logger = { info: (_o: unknown, msg?: string) => lines.push(msg ?? ''), warn() {}, error() {}, debug() {} };
+    const router = new HttpRouter({ gateway: new EchoGateway(), logger });
+    routers.push(router);
+    await (
+      await router.prepare({
+        settings: { http: { log_route: true } },
+        routes: [{ action: { share: '/nonexistent-dir-for-log-route$uri', fallback: { return: 204 } } }],
+        listeners: { '127.0.0.1:0': { pass: 'routes' } },
+      })
+    ).commit();
+    expect((await fetchText(router.addresses()['127.0.0.1:0'].port, '/x')).status).toBe(204);
+    expect(lines).toEqual(['"routes/0" selected', '"fallback" taken']);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { AppConfig, WardenConfig } from '../contracts';
 import { ConfigValidationError } from '../contracts';
+import { passSegments } from '@warden/http-router';
 
 /** Escapes a key for use in a JSON Pointer. */
 export function ptr(...segs: (string | number)[]): string {
@@ -64,13 +65,9 @@ function checkTls(tls: Record<string, unknown>, path: string): void {
 function checkPass(config: WardenConfig, pass: string, path: string): void {
   if (pass.includes('$')) return; // Variables are resolved per request, as in Unit.
   const invalid = () => fail(`Request "pass" points to invalid location "${pass}".`, path, 'WARDEN_ERR_CONFIG_PASS');
-  const parts = pass.split('/').map((p) => {
-    try {
-      return decodeURIComponent(p);
-    } catch {
-      return invalid();
-    }
-  });
+  // Split and percent-decoded by the router's own rule (Unit's nxt_http_pass_segments).
+  const parts = passSegments(pass);
+  if (parts === null) return fail(`Request "pass" value "${pass}" is invalid.`, path, 'WARDEN_ERR_CONFIG_PASS');
   const has = (o: unknown, k: string) => !!o && typeof o === 'object' && Object.prototype.hasOwnProperty.call(o, k);
   switch (parts[0]) {
     case 'applications': {

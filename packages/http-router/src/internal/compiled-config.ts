@@ -130,5 +130,7 @@ export interface CompiledConfig {
   routes: Map<string, RouteStep[]>;
   settings: HttpSettings;
   accessLog: AccessLog | null;
+  /** Some string of the config may read `$request_time` (the router then notes when each request's first byte came). */
+  timesRequests: boolean;
   resolvePass(text: string): PassTarget | null;
 }

@@ -15,7 +15,7 @@ import type {
 } from './compiled-config';
 import { jp, RouterConfigError } from './errors';
 import { defaultMimeTypes } from './mime-types';
-import { compilePatternSet } from './pattern';
+import { compilePatternSet, percentDecode } from './pattern';
 import { compileMatch, uriPrefixGuard } from './match-compiler';
 import { compileTemplate, truthy } from './template';
 import { compileTls, type TlsCertificate } from './tls-config';
@@ -237,13 +237,13 @@ function compileAccessLog(v: unknown): AccessLog | null {
   if (v === undefined || v === null) return null;
   const base = '/access_log';
   if (typeof v === 'string') {
-    return { path: v, format: compileTemplate(DEFAULT_LOG_FORMAT, base).fn, cond: null, countsBytes: true };
+    return { path: v, format: compileTemplate(DEFAULT_LOG_FORMAT, base, true).fn, cond: null, countsBytes: true };
   }
   if (!isObject(v)) throw new RouterConfigError('The "access_log" value must be a string or an object.', base);
   unknownKeys(v, ['path', 'format', 'if'], base);
   const path = str(v.path, 'path', jp(base, 'path'));
   const formatText = v.format === undefined ? DEFAULT_LOG_FORMAT : str(v.format, 'format', jp(base, 'format'));
-  const fmt = compileTemplate(formatText, jp(base, 'format'));
+  const fmt = compileTemplate(formatText, jp(base, 'format'), true);
   let cond: AccessLog['cond'] = null;
   if (v.if !== undefined) {
     const text = str(v.if, 'if', jp(base, 'if'));
@@ -252,6 +252,22 @@ function compileAccessLog(v: unknown): AccessLog | null {
     cond = negate ? (c) => !truthy(t(c)) : (c) => truthy(t(c));
   }
   return { path, format: fmt.fn, cond, countsBytes: fmt.vars.includes('body_bytes_sent') };
+}
+
+/**
+ * A `pass` value split into its segments as Unit does (nxt_http_pass_segments): at most 3, none empty, each
+ * percent-decoded (`applications/loader%2Funit_http` names the app `loader/unit_http`); null when Unit refuses it.
+ */
+export function passSegments(text: string): string[] | null {
+  const raw = text.split('/');
+  if (raw.length > 3) return null;
+  const out: string[] = [];
+  for (const seg of raw) {
+    const d = seg === '' ? null : percentDecode(seg, false);
+    if (d === null || d === '') return null;
+    out.push(d);
+  }
+  return out;
 }
 
 /** Compiles and checks a whole router config; throws RouterConfigError with the JSON path of the first problem. */
@@ -299,7 +315,8 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
   }
 
   const resolvePass = (text: string): PassTarget | null => {
-    const parts = text.split('/');
+    const parts = passSegments(text);
+    if (parts === null) return null;
     if (parts[0] === 'applications' && (parts.length === 2 || parts.length === 3) && parts[1] !== '') {
       if (anyApp) return { kind: 'app', app: parts[1], target: parts[2] };
       const app = apps[parts[1]];
@@ -330,6 +347,7 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
     const text = str(v, 'pass', path);
     const tpl = compileTemplate(text, path);
     if (tpl.constant === null) return { text, target: null, dynamic: tpl.fn };
+    if (passSegments(text) === null) throw new RouterConfigError(`Request "pass" value "${text}" is invalid.`, path);
     const target = resolvePass(text);
     if (!target) throw new RouterConfigError(`Request "pass" points to invalid location "${text}".`, path);
     return { text, target, dynamic: null };
@@ -455,7 +473,9 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
     }
   }
 
-  return { listeners, routes, settings, accessLog: compileAccessLog(config.access_log), resolvePass };
+  // Templates are compiled above (unknown variables already refused): a plain text search is enough here.
+  const timesRequests = /\$\{?request_time/.test(JSON.stringify(config));
+  return { listeners, routes, settings, accessLog: compileAccessLog(config.access_log), timesRequests, resolvePass };
 }
 
 function compileForwarded(v: unknown, path: string, legacy: boolean): Forwarded {

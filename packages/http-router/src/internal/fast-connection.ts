@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'http';
 import type { Socket } from 'net';
 import type { HttpSettings } from './compiled-config';
 import { errorPageBody } from './error-page';
-import { HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHead } from './fast-parser';
+import { canonicalHead, HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHead } from './fast-parser';
 import type { ConnState, ListenerEntry } from './listener-entry';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
 import { normalizePath } from './request-target';
@@ -111,6 +111,14 @@ function keepAliveHead(idleMs: number, withTimeout: boolean): string {
   return keepAliveLines;
 }
 
+/**
+ * What Unit sends a kept-alive connection it closes (idle_timeout, or its listener removed: nxt_h1p_idle_response):
+ * 408 without a body.
+ */
+export function idleCloseResponse(serverHeader: string): string {
+  return `HTTP/1.1 408 Request Timeout\r\nServer: ${serverHeader}\r\nConnection: close\r\nContent-Length: 0\r\nDate: ${utcDate()}\r\n\r\n`;
+}
+
 const RE_CLOSE = /(?:^|\W)close(?:$|\W)/i;
 const RE_CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
 
@@ -214,9 +222,17 @@ export class FastConnection {
     host.leanConnections.add(this);
   }
 
-  /** Closes the connection now if no request is in flight (a listener being removed). */
-  closeIfIdle(): void {
-    if (this.phase === IDLE || this.phase === HEAD) this.sock.destroy();
+  /**
+   * Closes the connection now if no request is in flight (a listener being removed); with `answer`, as Unit does
+   * for a kept-alive connection of a removed listener: Unit's 408 response (idleCloseResponse), then the close.
+   */
+  closeIfIdle(answer: boolean): void {
+    if (this.phase !== IDLE && this.phase !== HEAD) return;
+    if (answer) {
+      this.phase = CLOSED;
+      this.buf = null;
+      this.sock.end(idleCloseResponse(this.host.serverHeader));
+    } else this.sock.destroy();
   }
 
   private data(chunk: Buffer): void {
@@ -291,6 +307,9 @@ export class FastConnection {
         }
         const t = this.host.leanTarget(this.entry, this.st, ex);
         if (t === null) {
+          // A head Unit takes and node:http would refuse (bare LF line ends, spaces in the target) goes over
+          // rewritten the way node:http takes it.
+          if (ex.lenient) this.buf = n === b.length ? canonicalHead(ex) : Buffer.concat([canonicalHead(ex), b.subarray(n)]);
           this.handOff();
           return;
         }
@@ -556,6 +575,7 @@ export class FastExchange implements LeanExchange, LeanHead {
   rawHeaders: string[] = EMPTY;
   contentLength = 0;
   keepAlive = true;
+  lenient = false;
   info!: RequestInfo;
   /** @internal Set by route matching, which validated the target already (and may have rewritten it). */
   targetChecked = false;

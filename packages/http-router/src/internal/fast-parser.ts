@@ -1,10 +1,14 @@
 /**
  * The lean path's HTTP/1.1 request-head parser. It handles the common case completely and refuses everything else:
- * whatever it does not accept (Transfer-Encoding, Expect, Upgrade, obs-fold, bare LF, control or non-ASCII bytes,
- * duplicate Content-Length or Host, absolute-form targets, unknown methods, heads at or over the size limit, ...)
+ * whatever it does not accept (Transfer-Encoding, Expect, Upgrade, obs-fold, a head mixing CRLF and bare LF line ends,
+ * control or non-ASCII bytes,
+ * duplicate Content-Length or Host, a Host Unit refuses, targets that are not origin-form, unknown methods, heads at
+ * or over the size limit, ...)
  * is reported as FALLBACK and the connection is handed to node:http, whose parser answers it (400, 431, ...) or
  * serves it. So the lean path never has to decide a hard case, and never accepts what node:http would refuse.
  */
+
+import { isValidHost } from './request-target';
 
 /** More bytes are needed. */
 export const HEAD_INCOMPLETE = 0;
@@ -23,6 +27,11 @@ export interface LeanHead {
   contentLength: number;
   /** The client asked to keep the connection (HTTP/1.1 default, HTTP/1.0 with `Connection: keep-alive`). */
   keepAlive: boolean;
+  /**
+   * The head is one Unit takes and node:http does not (bare LF line ends, spaces in or around the target): to hand
+   * it to node:http it must be rewritten (canonicalHead).
+   */
+  lenient: boolean;
 }
 
 /** Why the last parseHead call returned FALLBACK (for tests and debug logs). */
@@ -66,21 +75,36 @@ export function parseHead(buf: Buffer, len: number, searchFrom: number, maxHeadB
   if (c0 < 65 || c0 > 90) return fallback('request does not start with an upper-case method');
   let end = buf.indexOf('\r\n\r\n', searchFrom > 3 ? searchFrom - 3 : 0, 'latin1');
   if (end === -1 || end >= len) {
+    // Unit also takes heads whose lines end in a bare LF. Taken here only when no line ends in CRLF: a head mixing
+    // the two is how a request is smuggled past a proxy that splits lines at CRLF only, so it goes to node:http
+    // (400).
+    const lf = buf.indexOf('\n\n', searchFrom > 1 ? searchFrom - 1 : 0, 'latin1');
+    if (lf !== -1 && lf + 1 < len) {
+      const lfEnd = lf + 2;
+      if (lfEnd >= maxHeadBytes) return fallback('head too large');
+      for (let i = 0; i < lfEnd; i++) if (buf[i] === 13) return fallback('CR in a head with bare LF line ends');
+      const t = (buf as unknown as Latin1Buffer).latin1Slice(0, lfEnd - 1); // each line ending in LF
+      return parseLines(t, lfEnd, '\n', discardUnsafe, out);
+    }
     if (len >= maxHeadBytes) return fallback('head too large');
-    // A bare LF would hide the end of a head from the CRLF CRLF search: let node:http judge such input.
     for (let i = searchFrom > 0 ? searchFrom : 0; i < len; i++) {
-      if (buf[i] === 10 && (i === 0 || buf[i - 1] !== 13)) return fallback('bare LF');
+      if (buf[i] === 10 && (i === 0 || buf[i - 1] !== 13)) {
+        // A bare LF: an LF-terminated head in progress, unless a line already ended in CRLF (mixed).
+        for (let k = 0; k < len; k++) if (buf[k] === 13) return fallback('bare LF in a head with CRLF line ends');
+        break;
+      }
     }
     return HEAD_INCOMPLETE;
   }
   end += 4;
   if (end >= maxHeadBytes) return fallback('head too large');
   const s = (buf as unknown as Latin1Buffer).latin1Slice(0, end - 2); // request line and fields, each ending in CRLF
-  return parseLines(s, end, discardUnsafe, out);
+  return parseLines(s, end, '\r\n', discardUnsafe, out);
 }
 
-function parseLines(s: string, headBytes: number, discardUnsafe: boolean, out: LeanHead): number {
-  // Request line: METHOD SP origin-form SP HTTP/1.x CRLF
+function parseLines(s: string, headBytes: number, eol: string, discardUnsafe: boolean, out: LeanHead): number {
+  // Request line: METHOD SP+ origin-form SP+ HTTP/1.x EOL. As Unit (nxt_http_parse_request_line): surplus spaces
+  // around the target are skipped, and spaces inside it are part of it (the version is the line's last word).
   const sp1 = s.indexOf(' ');
   if (sp1 < 3 || sp1 > 7) return fallback('method');
   let method: string | null = null;
@@ -92,19 +116,26 @@ function parseLines(s: string, headBytes: number, discardUnsafe: boolean, out: L
     }
   }
   if (method === null) return fallback('method not taken on the lean path');
-  const lineEnd = s.indexOf('\r\n');
-  const sp2 = lineEnd - 9;
-  if (sp2 <= sp1 + 1 || s.charCodeAt(sp2) !== 32) return fallback('request line');
-  if (s.charCodeAt(sp1 + 1) !== 47 /* / */) return fallback('not origin-form');
-  for (let i = sp1 + 1; i < sp2; i++) {
+  const lineEnd = s.indexOf(eol);
+  const vStart = lineEnd - 8;
+  if (vStart <= sp1 + 1 || s.charCodeAt(vStart - 1) !== 32) return fallback('request line');
+  let ts = sp1 + 1;
+  while (s.charCodeAt(ts) === 32) ts++;
+  let te = vStart - 1;
+  while (te > ts && s.charCodeAt(te - 1) === 32) te--;
+  if (te <= ts) return fallback('request line');
+  if (s.charCodeAt(ts) !== 47 /* / */) return fallback('not origin-form');
+  let lenient = eol.length === 1 || ts !== sp1 + 1 || te !== vStart - 1;
+  for (let i = ts; i < te; i++) {
     const c = s.charCodeAt(i);
-    if (c <= 32 || c >= 127) return fallback('byte in target');
+    if (c === 32) lenient = true;
+    else if (c < 32 || c >= 127) return fallback('byte in target');
   }
   let version: string;
-  if (s.startsWith('HTTP/1.1', sp2 + 1)) version = '1.1';
-  else if (s.startsWith('HTTP/1.0', sp2 + 1)) version = '1.0';
+  if (s.startsWith('HTTP/1.1', vStart)) version = '1.1';
+  else if (s.startsWith('HTTP/1.0', vStart)) version = '1.0';
   else return fallback('version');
-  const target = s.slice(sp1 + 1, sp2);
+  const target = s.slice(ts, te);
 
   // Header fields: name ":" OWS value OWS CRLF
   const raw: string[] = [];
@@ -113,11 +144,12 @@ function parseLines(s: string, headBytes: number, discardUnsafe: boolean, out: L
   let connClose = false;
   let connKeepAlive = false;
   let fields = 0;
-  let p = lineEnd + 2;
+  const eolLen = eol.length;
+  let p = lineEnd + eolLen;
   const total = s.length;
   while (p < total) {
-    const e = s.indexOf('\r\n', p);
-    // `s` ends with CRLF, so e >= p.
+    const e = s.indexOf(eol, p);
+    // `s` ends with an EOL, so e >= p.
     if (++fields > MAX_FIELDS) return fallback('too many fields');
     let colon = -1;
     let safe = true;
@@ -146,6 +178,7 @@ function parseLines(s: string, headBytes: number, discardUnsafe: boolean, out: L
       case 4:
         if (lowerIs(s, p, 'host')) {
           if (host) return fallback('duplicate Host');
+          if (!isValidHost(value)) return fallback('invalid Host');
           host = true;
         }
         break;
@@ -184,15 +217,15 @@ function parseLines(s: string, headBytes: number, discardUnsafe: boolean, out: L
         break;
     }
     if (safe || !discardUnsafe) raw.push(name, value);
-    p = e + 2;
+    p = e + eolLen;
   }
-  if (version === '1.1' && !host) return fallback('HTTP/1.1 without Host');
   out.method = method;
   out.target = target;
   out.httpVersion = version;
   out.rawHeaders = raw;
   out.contentLength = contentLength === -1 ? 0 : contentLength;
   out.keepAlive = version === '1.1' ? !connClose : connKeepAlive && !connClose;
+  out.lenient = lenient;
   return headBytes;
 }
 
@@ -202,4 +235,15 @@ export function lowerIs(s: string, at: number, lower: string): boolean {
     if ((s.charCodeAt(at + i) | 0x20) !== lower.charCodeAt(i)) return false;
   }
   return true;
+}
+
+/**
+ * A head the lean path parsed, written as node:http takes it (CRLF line ends, spaces in the target as %20), for
+ * handing a lenient head (LeanHead.lenient) to node:http: same method, target, version and fields.
+ */
+export function canonicalHead(h: LeanHead): Buffer {
+  let t = `${h.method} ${h.target.replace(/ /g, '%20')} HTTP/${h.httpVersion}\r\n`;
+  const raw = h.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) t += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return Buffer.from(t + '\r\n', 'latin1');
 }

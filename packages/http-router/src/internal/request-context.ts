@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'http';
 import { percentDecode } from './pattern';
-import { normalizePath, parseTarget } from './request-target';
+import { normalizePath } from './request-target';
 
 /**
  * Everything routing, variables and actions read from one request, computed lazily and at most once. One object per
@@ -20,8 +20,10 @@ export class RequestContext {
   depth = 0;
   /** Set by `return` for status codes Node cannot send (0–99); reported as `$status`. */
   rawStatus = -1;
-  /** When the request started (ms), set by the router when an access log may need `$request_time`. */
+  /** When the first byte of the request came (ms), for `$request_time`; 0: unknown. */
   startTime = 0;
+  /** `$request_id`, made on first use. */
+  requestId: string | undefined = undefined;
   private pathValue: string | null = null;
   private queryValue = '';
   private hostValue: string | null = null;
@@ -42,22 +44,22 @@ export class RequestContext {
     this.originalTarget = this.target;
   }
 
-  /** Parses the target; false when it must be refused with 400. */
+  /**
+   * Splits and normalizes the target as Unit does (percent-decoded, `.`/`..` resolved, adjacent slashes merged);
+   * false when it must be refused with 400 (bad escape, NUL, `..` above the root, not origin-form). Only the
+   * origin-form (`/path?query`) is a target: Unit refuses the absolute-form (`http://host/path`), the
+   * authority-form (`host:port`) and the asterisk-form (`*`) with 400 (nxt_http_parse_unusual_target), and so does
+   * Warden, so that the host a request is routed by is always its Host field.
+   */
   parse(): boolean {
     const raw = this.target;
-    if (raw.charCodeAt(0) === 47 /* / */) {
-      // Origin form, the common case: split without allocating an intermediate object.
-      const q = raw.indexOf('?');
-      const path = normalizePath(q === -1 ? raw : raw.slice(0, q));
-      if (path === null) return false;
-      this.pathValue = path;
-      this.queryValue = q === -1 ? '' : raw.slice(q + 1);
-    } else {
-      const t = parseTarget(raw);
-      if (!t) return false;
-      this.pathValue = t.path;
-      this.queryValue = t.query;
-    }
+    if (raw.charCodeAt(0) !== 47 /* / */) return false;
+    // Split without allocating an intermediate object (the common case).
+    const q = raw.indexOf('?');
+    const path = normalizePath(q === -1 ? raw : raw.slice(0, q));
+    if (path === null) return false;
+    this.pathValue = path;
+    this.queryValue = q === -1 ? '' : raw.slice(q + 1);
     this.argsValue = null;
     return true;
   }

@@ -1,11 +1,5 @@
 import { percentDecode } from './pattern';
 
-/** A request target split into Unit's `$uri` (decoded, normalized) and the raw query. */
-export interface ParsedTarget {
-  path: string;
-  query: string;
-}
-
 /** True when a path needs no decoding and no dot/slash normalization (the common case, checked cheaply). */
 function isPlainPath(p: string): boolean {
   let prev = 0;
@@ -18,22 +12,11 @@ function isPlainPath(p: string): boolean {
 }
 
 /**
- * Splits and normalizes a request target as Unit does: percent-decoded, `.`/`..` resolved, adjacent slashes merged.
- * Returns null for a target a server must refuse with 400 (bad escape, NUL, `..` above the root, not origin-form).
+ * Unit's check of a Host field value (nxt_http_validate_host): a `/` anywhere or an empty label (`a..b`) is a
+ * 400. Everything else is taken as it is.
  */
-export function parseTarget(raw: string): ParsedTarget | null {
-  let t = raw;
-  if (t.charCodeAt(0) !== 47 /* / */) {
-    const m = /^https?:\/\/[^/?#]*/i.exec(t);
-    if (!m) return null;
-    t = t.slice(m[0].length);
-    if (t === '' || t[0] === '?') t = '/' + t;
-  }
-  const q = t.indexOf('?');
-  const rawPath = q === -1 ? t : t.slice(0, q);
-  const query = q === -1 ? '' : t.slice(q + 1);
-  const path = normalizePath(rawPath);
-  return path === null ? null : { path, query };
+export function isValidHost(h: string): boolean {
+  return h.indexOf('/') === -1 && h.indexOf('..') === -1;
 }
 
 /** Decodes and normalizes one origin-form path; null when it must be refused. */
@@ -62,4 +45,48 @@ export function normalizePath(rawPath: string): string | null {
   }
   if (out.length === 0) return '/';
   return '/' + out.join('/') + (trailing ? '/' : '');
+}
+
+/** Bytes Unit percent-encodes in a URI (nxt_uri_escape): controls, SP " # % < > ? \ ^ ` { | } DEL and non-ASCII. */
+const URI_ESCAPE = new Uint8Array(256);
+for (let c = 0; c < 256; c++) URI_ESCAPE[c] = c < 0x20 || c >= 0x7f || ' "#%<>?\\^`{|}'.includes(String.fromCharCode(c)) ? 1 : 0;
+
+function hexDigit(c: number): boolean {
+  return (c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 102);
+}
+
+/**
+ * A `return` action's `location` as Unit sends it (nxt_http_return_encode): left as it is when already a valid
+ * encoded URI, else every byte of the escape set is percent-encoded, except the first `?` (the query) and the
+ * first `#` after it or without one (the fragment). `/?:/?#` → `/?:/%3F#`; `/##foo?bar` → `/#%23foo%3Fbar`.
+ */
+export function encodeLocation(location: string): string {
+  const b = Buffer.from(location, 'utf8');
+  // Reserved characters still allowed once: 2 = `?` and `#`, 1 = `#` only, 0 = none.
+  let reserved = 2;
+  let encoded = true;
+  for (let i = 0; i < b.length && encoded; i++) {
+    const c = b[i];
+    if (URI_ESCAPE[c] === 0) continue;
+    if (c === 37 /* % */) {
+      if (i + 2 < b.length && hexDigit(b[i + 1]) && hexDigit(b[i + 2])) i += 2;
+      else encoded = false;
+    } else if (c === 63 /* ? */ && reserved === 2) reserved = 1;
+    else if (c === 35 /* # */ && reserved > 0) reserved = 0;
+    else encoded = false;
+  }
+  if (encoded) return location;
+  let out = '';
+  reserved = 2;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (URI_ESCAPE[c] === 0 || (c === 63 && reserved === 2)) {
+      if (c === 63) reserved = 1;
+      out += String.fromCharCode(c);
+    } else if (c === 35 && reserved > 0) {
+      reserved = 0;
+      out += '#';
+    } else out += '%' + (c < 16 ? '0' : '') + c.toString(16).toUpperCase();
+  }
+  return out;
 }

@@ -34,12 +34,19 @@ export function timeLocal(now: number): string {
   return timeLocalText;
 }
 
-function first(list: string[] | undefined): string {
-  return list === undefined ? '' : list[0];
+function first(list: string[] | undefined, absent: string): string {
+  return list === undefined ? absent : list[0];
 }
 
-/** Returns the getter of one variable, or null when Unit has no such variable. */
-function variable(name: string): Template | null {
+function last(list: string[] | undefined, absent: string): string {
+  return list === undefined ? absent : list[list.length - 1];
+}
+
+/**
+ * Returns the getter of one variable, or null when Unit has no such variable. `absent`: the value of a header,
+ * argument or cookie the request does not have (Unit: an empty string, `-` in access log lines).
+ */
+function variable(name: string, absent: string): Template | null {
   switch (name) {
     case 'uri':
       return (c) => c.path;
@@ -61,38 +68,57 @@ function variable(name: string): Template | null {
     case 'time_local':
       return () => timeLocal(Date.now());
     case 'request_time':
+      // Seconds with milliseconds since the first byte of the request (Unit: r->start_time).
       return (c) => (c.startTime === 0 ? '0.000' : ((Date.now() - c.startTime) / 1000).toFixed(3));
     case 'request_line':
       return (c) => `${c.req.method ?? ''} ${c.originalTarget} HTTP/${c.req.httpVersion}`;
     case 'request_id':
-      return () => randomBytes(16).toString('hex');
+      // One value per request however often it is used (Unit caches it): 32 hex digits.
+      return (c) => (c.requestId ??= randomBytes(16).toString('hex'));
     case 'dollar':
       return () => '$';
   }
   if (name.startsWith('header_') && name.length > 7) {
+    // The first field of that name, as Unit takes it (not the occurrences joined).
     const h = name.slice(7).toLowerCase().replace(/_/g, '-');
-    return (c) => c.header(h) ?? '';
+    return (c) => {
+      const v = c.headerAll(h);
+      return v === undefined ? absent : typeof v === 'string' ? v : first(v, absent);
+    };
   }
   if (name.startsWith('arg_') && name.length > 4) {
+    // A repeated argument: the last occurrence, as Unit takes it (nxt_http_var_arg searches from the end).
     const a = name.slice(4);
-    return (c) => first(c.args.get(a));
+    return (c) => last(c.args.get(a), absent);
   }
   if (name.startsWith('cookie_') && name.length > 7) {
     const k = name.slice(7);
-    return (c) => first(c.cookies.get(k));
+    return (c) => first(c.cookies.get(k), absent);
   }
   if (name.startsWith('response_header_') && name.length > 16) {
     const h = name.slice(16).toLowerCase().replace(/_/g, '-');
     return (c) => {
       const v = c.res.getHeader(h);
-      return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : String(v);
+      return v === undefined ? absent : Array.isArray(v) ? v.join(', ') : String(v);
     };
   }
   return null;
 }
 
-/** Compiles a string with `$name` / `${name}` variables; an unknown variable is a config error at `path`. */
-export function compileTemplate(text: string, path: string): CompiledTemplate {
+/** A byte of a variable name as Unit reads it: ASCII letters and `_` (no digits). */
+function isNameChar(c: number): boolean {
+  const l = c | 0x20;
+  return (l >= 97 && l <= 122) || c === 95;
+}
+
+/**
+ * Compiles a string with `$name` / `${name}` variables as Unit does (nxt_var_next_part): a name is ASCII letters
+ * and `_`; a `$` not followed by one (a lone or trailing `$`, `${}`, an unclosed `${`) is refused with Unit's
+ * `Invalid variable at position N` (N: the offset of that `$`), an unknown name with `Unknown variable "x"`,
+ * both as config errors at `path`. `$dollar` writes a `$`. `logging`: a format of access log lines, where a header,
+ * argument or cookie the request lacks is written `-` (Unit's nxt_var_interpreter with logging).
+ */
+export function compileTemplate(text: string, path: string, logging = false): CompiledTemplate {
   if (text.indexOf('$') === -1) return { fn: () => text, constant: text, vars: [] };
   const parts: Array<string | Template> = [];
   const vars: string[] = [];
@@ -105,25 +131,16 @@ export function compileTemplate(text: string, path: string): CompiledTemplate {
       i++;
       continue;
     }
-    let name: string;
-    let end: number;
-    if (text[i + 1] === '{') {
-      const close = text.indexOf('}', i + 2);
-      if (close < 0) throw new RouterConfigError(`Unterminated variable in "${text}".`, path);
-      name = text.slice(i + 2, close);
-      end = close + 1;
-    } else {
-      const m = /^[A-Za-z0-9_]+/.exec(text.slice(i + 1));
-      if (!m) {
-        lit += c;
-        i++;
-        continue;
-      }
-      name = m[0];
-      end = i + 1 + name.length;
+    const bracket = text.charCodeAt(i + 1) === 123; /* { */
+    let k = bracket ? i + 2 : i + 1;
+    while (k < text.length && isNameChar(text.charCodeAt(k))) k++;
+    const name = text.slice(bracket ? i + 2 : i + 1, k);
+    if (name === '' || (bracket && text.charCodeAt(k) !== 125)) {
+      throw new RouterConfigError(`Invalid variable at position ${i}`, path);
     }
-    const getter = variable(name);
-    if (!getter) throw new RouterConfigError(`Unknown variable "${name}".`, path);
+    const end = bracket ? k + 1 : k;
+    const getter = variable(name, logging ? '-' : '');
+    if (!getter) throw new RouterConfigError(`Unknown variable "${name}"`, path);
     vars.push(name);
     if (lit !== '') parts.push(lit);
     lit = '';

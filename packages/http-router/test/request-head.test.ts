@@ -1,0 +1,199 @@
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import type { ApplicationGateway } from '../src';
+import { HttpRouter } from '../src';
+import { EchoGateway, rawRequest, startRouter } from './helpers';
+import { LeanGateway } from './lean-gateway';
+
+/**
+ * Request heads Unit refuses or reads differently from node:http, on both HTTP paths: node:http alone (a gateway
+ * without the lean method, or a listener with an access log) and the lean path (which hands what it does not take
+ * to node:http on the same connection).
+ */
+const routers: HttpRouter[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(routers.splice(0).map((r) => r.close(100)));
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+type PathKind = 'node:http' | 'lean' | 'node:http with access log';
+const PATHS: PathKind[] = ['node:http', 'lean', 'node:http with access log'];
+
+async function start(kind: PathKind, listener: Record<string, unknown>, rest: Parameters<typeof startRouter>[1] = {}) {
+  const gw: ApplicationGateway & { calls: number } = kind === 'lean' ? new LeanGateway() : new EchoGateway();
+  let log: string | null = null;
+  if (kind === 'node:http with access log') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'router-head-'));
+    dirs.push(dir);
+    log = path.join(dir, 'access.log');
+    rest = { ...rest, access_log: { path: log, format: '$status $host $uri' } };
+  }
+  const s = await startRouter(listener, rest, gw);
+  routers.push(s.router);
+  return { ...s, gw, log };
+}
+
+function status(text: string): number {
+  const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+  return m ? Number(m[1]) : -1;
+}
+
+/** The app's view of the request (the JSON EchoGateway or LeanGateway answered with; lean headers are raw pairs). */
+function appView(text: string): { url: string; headers: Record<string, string> } {
+  const v = JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1));
+  if (Array.isArray(v.headers)) {
+    const h: Record<string, string> = {};
+    for (let i = 0; i < v.headers.length; i += 2) h[v.headers[i].toLowerCase()] = v.headers[i + 1];
+    v.headers = h;
+  }
+  return v;
+}
+
+describe.each(PATHS)('absolute-form request targets (%s)', (kind) => {
+  const adminFirst = {
+    routes: [{ match: { host: 'admin.local' }, action: { return: 403 } }, { action: { pass: 'applications/app' } }],
+  };
+
+  it('a host route cannot be bypassed: the Host field routes, and an absolute-form target is 400 as in Unit', async () => {
+    const { port, gw } = await start(kind, { pass: 'routes' }, adminFirst);
+    expect(status(await rawRequest(port, 'GET /e HTTP/1.1\r\nHost: admin.local\r\nConnection: close\r\n\r\n'))).toBe(403);
+    expect(status(await rawRequest(port, 'GET /e HTTP/1.1\r\nHost: ADMIN.local.:80\r\nConnection: close\r\n\r\n'))).toBe(403);
+    const ok = await rawRequest(port, 'GET /e HTTP/1.1\r\nHost: public\r\nConnection: close\r\n\r\n');
+    expect(status(ok)).toBe(200);
+    expect(appView(ok).headers.host).toBe('public');
+    const calls = gw.calls + ((gw as LeanGateway).lean ?? 0);
+    for (const target of ['http://admin.local/e', 'HTTP://ADMIN.LOCAL/e', 'https://admin.local/e', 'http://public/e']) {
+      const text = await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: public\r\n\r\n`);
+      expect([target, status(text)]).toEqual([target, 400]);
+      expect(text).toMatch(/Connection: close/);
+    }
+    expect(gw.calls + ((gw as LeanGateway).lean ?? 0)).toBe(calls); // the app saw none of them
+  });
+
+  it.each([
+    ['host', { host: 'admin.local' }],
+    ['uri', { uri: '/admin*' }],
+    ['arguments', { arguments: { k: '1' } }],
+    ['query', { query: 'k=1' }],
+    ['scheme', { scheme: 'https' }],
+    ['negated host', { host: '!public' }],
+    ['the Host field', { headers: { host: 'admin.local' } }],
+  ])('match on %s: every absolute-form spelling is 400, never the app', async (_key, match) => {
+    const { port, gw } = await start(kind, { pass: 'routes' }, { routes: [{ match, action: { return: 403 } }, { action: { pass: 'applications/app' } }] });
+    for (const target of ['http://admin.local/admin?k=1', 'https://admin.local/admin?k=1', 'http://admin.local:80/admin?k=1', 'http://x@admin.local/admin?k=1']) {
+      expect([target, status(await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: public\r\n\r\n`))]).toEqual([target, 400]);
+    }
+    expect(gw.calls).toBe(0);
+  });
+
+  it('the other non-origin forms are 400 too (asterisk, authority)', async () => {
+    const { port, gw } = await start(kind, { pass: 'applications/app' });
+    expect(status(await rawRequest(port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n'))).toBe(400);
+    expect(status(await rawRequest(port, 'GET admin.local:80 HTTP/1.1\r\nHost: x\r\n\r\n'))).toBe(400);
+    expect(gw.calls).toBe(0);
+  });
+
+  it('$host, the access log and the Host the app sees are the same value', async () => {
+    const { port, router, log } = await start(kind, { pass: 'routes' }, {
+      routes: [{ match: { uri: '/r' }, action: { return: 301, location: 'http://$host/moved' } }, { action: { pass: 'applications/app' } }],
+    });
+    const r = await rawRequest(port, 'GET /r HTTP/1.1\r\nHost: Site.Example:8080\r\nConnection: close\r\n\r\n');
+    expect(r).toMatch(/\r\nLocation: http:\/\/site\.example\/moved\r\n/);
+    const a = await rawRequest(port, 'GET /app HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n');
+    expect(appView(a).headers.host).toBe('site.example');
+    await rawRequest(port, 'GET http://other/app HTTP/1.1\r\nHost: site.example\r\n\r\n');
+    if (log !== null) {
+      await router.close(100);
+      routers.splice(routers.indexOf(router), 1);
+      expect(fs.readFileSync(log, 'utf8')).toBe('301 site.example /r\n200 site.example /app\n400 site.example /\n');
+    }
+  });
+});
+
+describe.each(PATHS)('request lines and fields Unit refuses (%s)', (kind) => {
+  it.each([
+    ['HTTP/2.0 (505, as Unit and nginx)', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 505],
+    ['HTTP/3.0', 'GET / HTTP/3.0\r\nHost: x\r\n\r\n', 505],
+    ['an HTTP/0.9 request line (400)', 'GET /\r\n\r\n', 400],
+    ['HTTP/0.9 spelled out', 'GET / HTTP/0.9\r\n\r\n', 400],
+    ['a second Host field', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
+    ['a second Host field, same value', 'GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n', 400],
+    ['a Host with a slash', 'GET / HTTP/1.1\r\nHost: a/b\r\n\r\n', 400],
+    ['a Host with an empty label', 'GET / HTTP/1.1\r\nHost: a..b\r\n\r\n', 400],
+    ['Transfer-Encoding on HTTP/1.0', 'POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', 400],
+    ['CONNECT host:port (400, as Unit: not origin-form)', 'CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n', 400],
+    ['CONNECT with a path (405)', 'CONNECT / HTTP/1.1\r\nHost: x\r\n\r\n', 405],
+  ])('%s is answered and the connection closed; the app never sees it', async (_name, req, want) => {
+    const { port, gw } = await start(kind, { pass: 'applications/app' });
+    const text = await rawRequest(port, req);
+    expect(status(text)).toBe(want);
+    expect(text).toMatch(/\r\nConnection: close\r\n/);
+    expect(text).toMatch(new RegExp(`<title>Error ${want}</title>`));
+    expect(gw.calls).toBe(0);
+  });
+
+  it('HTTP/1.1 without Host is served with an empty host, as in Unit', async () => {
+    const { port, gw } = await start(kind, { pass: 'routes' }, {
+      routes: [{ match: { host: '' }, action: { pass: 'applications/app' } }, { action: { return: 404 } }],
+    });
+    const text = await rawRequest(port, 'GET /nohost HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(status(text)).toBe(200);
+    expect(appView(text).url).toBe('/nohost');
+    expect(gw.calls + ((gw as LeanGateway).lean ?? 0)).toBe(1);
+  });
+
+  it('a chunked body on HTTP/1.1 is still taken', async () => {
+    const { port } = await start(kind, { pass: 'applications/app' });
+    const text = await rawRequest(port, 'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    expect(status(text)).toBe(200);
+  });
+});
+
+describe('heads Unit tolerates', () => {
+  const lfHead = 'GET /lf?x=1 HTTP/1.1\nHost: x\nConnection: close\n\n';
+  const spaced = 'GET   /a b   HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+
+  it('lean path: bare LF line ends and spaces in or around the target are served, as in Unit', async () => {
+    const { port, gw } = await start('lean', { pass: 'applications/app' });
+    const a = await rawRequest(port, lfHead);
+    expect(status(a)).toBe(200);
+    expect(appView(a).url).toBe('/lf?x=1');
+    const b = await rawRequest(port, spaced);
+    expect(status(b)).toBe(200);
+    expect(appView(b).url).toBe('/a b');
+    expect((gw as LeanGateway).lean).toBe(2);
+  });
+
+  it('lean path through routes: matched on the decoded target, also when the action is answered by node:http', async () => {
+    const { port } = await start('lean', { pass: 'routes' }, {
+      routes: [
+        { match: { uri: '/a b' }, action: { return: 204 } },
+        { match: { uri: '/lf' }, action: { return: 200, location: '$request_uri' } },
+        { action: { pass: 'applications/app' } },
+      ],
+    });
+    expect(status(await rawRequest(port, spaced))).toBe(204);
+    const lf = await rawRequest(port, lfHead);
+    expect(status(lf)).toBe(200);
+    expect(lf).toContain('\r\nLocation: /lf?x=1\r\n');
+  });
+
+  it('a head mixing CRLF and bare LF line ends is 400 on every path (request smuggling through a CRLF-only proxy)', async () => {
+    for (const kind of PATHS) {
+      const { port, gw } = await start(kind, { pass: 'applications/app' });
+      const smuggle = 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
+      expect([kind, status(await rawRequest(port, smuggle))]).toEqual([kind, 400]);
+      expect(gw.calls + ((gw as LeanGateway).lean ?? 0)).toBe(0);
+    }
+  });
+
+  it('node:http alone (listeners with an access log, forwarded or log_route) still refuses them with 400: a known difference', async () => {
+    for (const kind of ['node:http', 'node:http with access log'] as const) {
+      const { port } = await start(kind, { pass: 'applications/app' });
+      expect(status(await rawRequest(port, lfHead))).toBe(400);
+      expect(status(await rawRequest(port, spaced))).toBe(400);
+    }
+  });
+});

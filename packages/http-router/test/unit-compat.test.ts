@@ -1,0 +1,223 @@
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { connect } from 'net';
+import { HttpRouter, RouterConfigError, passSegments } from '../src';
+import { EchoGateway, fetchText, rawRequest, startRouter } from './helpers';
+import { LeanGateway } from './lean-gateway';
+
+/** Routing, actions and variables as Unit 1.35 answers them (issue 15, "Routing, actions, variables"). */
+const routers: HttpRouter[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(routers.splice(0).map((r) => r.close(100)));
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+async function start(...args: Parameters<typeof startRouter>) {
+  const s = await startRouter(...args);
+  routers.push(s.router);
+  return s;
+}
+function tmpFile(name: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'router-compat-'));
+  dirs.push(dir);
+  return path.join(dir, name);
+}
+async function compileError(config: Parameters<HttpRouter['prepare']>[0]): Promise<RouterConfigError> {
+  const router = new HttpRouter({ gateway: new EchoGateway() });
+  routers.push(router);
+  try {
+    await router.prepare(config);
+  } catch (err) {
+    return err as RouterConfigError;
+  }
+  throw new Error('the config was accepted');
+}
+
+describe('pass values are percent-decoded as in Unit', () => {
+  it('applications/loader%2Funit_http names the app loader/unit_http, statically and through a variable', async () => {
+    const apps = { applications: { 'loader/unit_http': {}, app: {} } };
+    const { port } = await start({ pass: 'applications/loader%2Funit_http' }, apps);
+    expect(JSON.parse((await fetchText(port, '/')).body).app).toBe('loader/unit_http');
+    const dyn = await start({ pass: 'routes' }, { ...apps, routes: [{ action: { pass: 'applications/$arg_a' } }] });
+    // $arg_a is decoded once ("loader%2Funit_http"), the pass segment once more, as in Unit.
+    expect(JSON.parse((await fetchText(dyn.port, '/?a=loader%252Funit_http')).body).app).toBe('loader/unit_http');
+    expect((await fetchText(dyn.port, '/?a=nope')).status).toBe(404);
+  });
+
+  it.each([
+    ['applications/a/b/c', 'more than three segments'],
+    ['applications//x', 'an empty segment'],
+    ['applications/', 'an empty last segment'],
+    ['applications/%zz', 'a bad escape'],
+  ])('"%s" (%s) is refused with Unit\'s message', async (pass) => {
+    const err = await compileError({ applications: { a: {} }, listeners: { '127.0.0.1:0': { pass } } });
+    expect(err.message).toBe(`Request "pass" value "${pass}" is invalid.`);
+    expect(passSegments(pass)).toBeNull();
+  });
+
+  it('splits before decoding', () => {
+    expect(passSegments('routes/a%2Fb')).toEqual(['routes', 'a/b']);
+    expect(passSegments('applications/caf%C3%A9/t')).toEqual(['applications', 'café', 't']);
+  });
+});
+
+describe('return as Unit answers it', () => {
+  const statusLine = (t: string) => t.slice(0, t.indexOf('\r\n'));
+  const body = (t: string) => t.slice(t.indexOf('\r\n\r\n') + 4);
+
+  it.each([
+    [600, 'HTTP/1.1 600 '],
+    [999, 'HTTP/1.1 999 '],
+    [399, 'HTTP/1.1 399 '],
+    [307, 'HTTP/1.1 307 '],
+    [200, 'HTTP/1.1 200 OK'],
+  ])('%d: Content-Length 0, no error page, Unit\'s reason phrase (none when Unit has none)', async (status, line) => {
+    const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: status } }] });
+    const t = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(statusLine(t)).toBe(line);
+    expect(t).toMatch(/\r\nContent-Length: 0\r\n/i);
+    expect(body(t)).toBe('');
+  });
+
+  it.each([
+    [400, 'HTTP/1.1 400 Bad Request'],
+    [451, 'HTTP/1.1 451 '],
+    [599, 'HTTP/1.1 599 '],
+  ])('%d: the error page', async (status, line) => {
+    const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: status } }] });
+    const t = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(statusLine(t)).toBe(line);
+    expect(body(t)).toBe(`<!DOCTYPE html><title>Error ${status}</title><p>Error ${status}.\r\n`);
+  });
+
+  it.each([
+    ['/?:/?#', '/?:/%3F#'],
+    ['/##foo?bar', '/#%23foo%3Fbar'],
+    ['/a b?c d#e f', '/a%20b?c%20d#e%20f'],
+    ['/caf\u00e9', '/caf%C3%A9'],
+    ['/already%20encoded?x=%41#frag', '/already%20encoded?x=%41#frag'],
+    ['/100%', '/100%25'],
+    ['http://h/"<>\\^`{|}', 'http://h/%22%3C%3E%5C%5E%60%7B%7C%7D'],
+  ])('location %j is sent as %j', async (location, sent) => {
+    const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: 302, location } }] });
+    const t = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(t).toContain(`\r\nLocation: ${sent}\r\n`);
+  });
+
+  it('a location with variables is encoded after they are filled in', async () => {
+    const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: 301, location: '/n$uri?$arg_q' } }] });
+    const t = await rawRequest(port, 'GET /a%3Fb?q=%23x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    // $uri is "/a?b" (decoded), $arg_q "#x": the first "?" stays, the second is encoded, then the "#" stays.
+    expect(t).toContain('\r\nLocation: /n/a?b%3F#x\r\n');
+  });
+});
+
+describe('variables as Unit computes them', () => {
+  it('$request_id is one value per request, however often it is used, and another for the next request', async () => {
+    const routes = [{ action: { return: 204, response_headers: { 'X-A': '$request_id', 'X-B': '${request_id}' } } }];
+    const { port } = await start({ pass: 'routes' }, { routes });
+    const a = await fetchText(port, '/');
+    const b = await fetchText(port, '/');
+    expect(a.headers['x-a']).toMatch(/^[0-9a-f]{32}$/);
+    expect(a.headers['x-b']).toBe(a.headers['x-a']);
+    expect(b.headers['x-a']).not.toBe(a.headers['x-a']);
+  });
+
+  it('$arg_NAME with a repeated argument takes the last value, as Unit does', async () => {
+    const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: 204, response_headers: { 'X-A': '[$arg_a]' } } }] });
+    expect((await fetchText(port, '/?a=1&b=2&a=3')).headers['x-a']).toBe('[3]');
+    expect((await fetchText(port, '/?b=2')).headers['x-a']).toBe('[]');
+  });
+
+  it('$header_NAME is the first field of that name, not the fields joined', async () => {
+    const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: 204, response_headers: { 'X-A': '[$header_x_t]' } } }] });
+    const t = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-T: one\r\nX-T: two\r\nConnection: close\r\n\r\n');
+    expect(t).toContain('\r\nX-A: [one]\r\n');
+  });
+
+  it('$request_time counts from the first byte of the request, not from the end of its head', async () => {
+    const log = tmpFile('access.log');
+    const { port, router } = await start({ pass: 'routes' }, { routes: [{ action: { return: 204 } }], access_log: { path: log, format: '$request_time $uri' } });
+    const sock = connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('GET /slow HTTP/1.1\r\nHo');
+    await new Promise((r) => setTimeout(r, 300)); // the measured quantity: the head takes 300 ms to arrive
+    const answered = new Promise((r) => sock.once('data', r));
+    sock.write('st: x\r\n\r\n');
+    await answered;
+    // A second request on the same connection is timed from its own first byte, not from the connection's.
+    await new Promise((r) => setTimeout(r, 200));
+    const second = new Promise((r) => sock.once('data', r));
+    sock.write('GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await second;
+    sock.destroy();
+    await router.close(100);
+    routers.splice(routers.indexOf(router), 1);
+    const [slow, fast] = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    expect(slow[1]).toBe('/slow');
+    expect(Number(slow[0])).toBeGreaterThanOrEqual(0.29);
+    expect(fast[1]).toBe('/fast');
+    expect(Number(fast[0])).toBeLessThan(0.15);
+    expect(slow[0]).toMatch(/^\d+\.\d{3}$/);
+  });
+
+  it('access log lines write "-" for a header, argument or cookie the request lacks, as Unit does', async () => {
+    const log = tmpFile('access.log');
+    const { port, router } = await start({ pass: 'routes' }, { routes: [{ action: { return: 204 } }], access_log: { path: log, format: '[$header_referer] [$arg_a] [$cookie_c] [$uri]' } });
+    await fetchText(port, '/x');
+    await fetchText(port, '/y?a=1', { headers: { Referer: 'r', Cookie: 'c=2' } });
+    const combined = tmpFile('combined.log');
+    const c = await start({ pass: 'routes' }, { routes: [{ action: { return: 204 } }], access_log: combined });
+    await fetchText(c.port, '/z');
+    for (const r of [router, c.router]) {
+      await r.close(100);
+      routers.splice(routers.indexOf(r), 1);
+    }
+    expect(fs.readFileSync(log, 'utf8')).toBe('[-] [-] [-] [/x]\n[r] [1] [2] [/y]\n');
+    expect(fs.readFileSync(combined, 'utf8')).toMatch(/"GET \/z HTTP\/1\.1" 204 0 "-" "-"\n$/);
+  });
+
+  it.each([
+    ['$', 0],
+    ['$uri $', 5],
+    ['a$ b', 1],
+    ['$1', 0],
+    ['${uri', 0],
+    ['${}', 0],
+    ['${uri }', 0],
+    ['x ${ uri}', 2],
+  ])('an access_log format Unit refuses (%j) is refused: Invalid variable at position %d', async (format, pos) => {
+    const err = await compileError({ routes: [], access_log: { path: tmpFile('a.log'), format }, listeners: {} });
+    expect(err.message).toBe(`Invalid variable at position ${pos}`);
+    expect(err.path).toBe('/access_log/format');
+  });
+
+  it('names are letters and "_" only, as in Unit: $uri1 is $uri then "1"; ${uri}x is $uri then "x"', async () => {
+    const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: 204, response_headers: { 'X-A': '$uri1|${uri}x|$dollar' } } }] });
+    expect((await fetchText(port, '/p')).headers['x-a']).toBe('/p1|/px|$');
+  });
+});
+
+describe('kept-alive connections of a removed listener', () => {
+  it.each([
+    ['node:http', () => new EchoGateway()],
+    ['lean', () => new LeanGateway()],
+  ])('%s: an idle one gets Unit\'s 408 and is closed when the listener goes (config cleared)', async (_k, gw) => {
+    const { router, port } = await start({ pass: 'applications/app' }, {}, gw());
+    const sock = connect(port, '127.0.0.1');
+    let text = '';
+    sock.on('data', (d) => (text += d.toString('latin1')));
+    const closed = new Promise((r) => sock.on('close', r));
+    sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    while (!/\}(\r\n0\r\n\r\n)?$/.test(text)) await new Promise((r) => sock.once('data', r));
+    const first = text.length;
+    await (await router.prepare({ listeners: {} })).commit();
+    await closed;
+    const rest = text.slice(first);
+    expect(rest).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(rest).toMatch(/\r\nConnection: close\r\n/);
+    expect(rest).toMatch(/\r\nContent-Length: 0\r\n/);
+    expect(rest.endsWith('\r\n\r\n')).toBe(true);
+  });
+});
