@@ -1,11 +1,9 @@
-import { execFileSync, spawn } from 'child_process';
-import { closeSync, copyFileSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
+import { spawn } from 'child_process';
+import { chmodSync, closeSync, copyFileSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { createServer, type Server } from 'net';
 import * as path from 'path';
-import { cleanup, describeRoot, ProbeReport, setupNative } from './helpers';
+import { buildCli, cleanup, describeRoot, ISOLATE_BIN, ProbeReport, setupNative } from './helpers';
 
-const PKG = path.resolve(__dirname, '..');
-const BIN = path.join(PKG, 'bin/warden-isolate.js');
 /** The fd numbers the leaked directory, file and socket get in warden-isolate (high: Node marks fds < 20 CLOEXEC). */
 const LEAK_FDS = [70, 71, 72];
 
@@ -59,11 +57,11 @@ describeRoot('fds inherited by the launcher never reach the sandbox (requires ro
 
   beforeAll(async () => {
     ({ dir, probe } = setupNative());
-    execFileSync(path.resolve(PKG, '../../node_modules/.bin/tsc'), ['-b', PKG], { stdio: 'inherit' });
+    buildCli();
     rootfs = path.join(dir, 'rootfs');
     mkdirSync(rootfs, { mode: 0o755 });
     copyFileSync(probe, path.join(rootfs, 'probe'));
-    execFileSync('chmod', ['755', path.join(rootfs, 'probe')]);
+    chmodSync(path.join(rootfs, 'probe'), 0o755);
     const secret = path.join(dir, 'secret');
     writeFileSync(secret, 'host file\n');
     server = createServer();
@@ -87,7 +85,7 @@ describeRoot('fds inherited by the launcher never reach the sandbox (requires ro
     const stdio: (number | 'pipe' | 'ignore')[] = ['pipe', 'pipe', 'pipe'];
     LEAK_FDS.forEach((n, i) => (stdio[n] = leaked[i]));
     for (let i = 3; i < stdio.length; i++) stdio[i] ??= 'ignore';
-    const child = spawn(process.execPath, [BIN, '--isolation', JSON.stringify(isolation), '--', command, 'allfds'], {
+    const child = spawn(process.execPath, [ISOLATE_BIN, '--isolation', JSON.stringify(isolation), '--', command, 'allfds'], {
       stdio,
       env: { ...process.env, ...env },
     });

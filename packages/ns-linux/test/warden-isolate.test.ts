@@ -1,22 +1,13 @@
-import { execFileSync, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import { existsSync } from 'fs';
-import * as path from 'path';
-import { cleanup, describeRoot, ProbeReport, setupNative } from './helpers';
-
-const PKG = path.resolve(__dirname, '..');
-const BIN = path.join(PKG, 'bin/warden-isolate.js');
-
-function isolate(args: string[], input?: string) {
-  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', input, timeout: 20000 });
-}
+import { buildCli, cleanup, describeRoot, ISOLATE_BIN as BIN, isolate, ProbeReport, setupNative } from './helpers';
 
 describeRoot('warden-isolate (requires root)', () => {
   let dir: string;
   let probe: string;
   beforeAll(() => {
     ({ dir, probe } = setupNative());
-    // The CLI runs from dist/, like an installed package.
-    execFileSync(path.resolve(PKG, '../../node_modules/.bin/tsc'), ['-b', PKG], { stdio: 'inherit' });
+    buildCli();
   });
   afterAll(() => cleanup(dir));
 
