@@ -29,13 +29,15 @@ export class ConfigValidator {
   /** The assembled schema (what `wardend --print-schema` prints). */
   readonly schema: JsonSchema;
   private readonly check: ValidateFunction;
+  private readonly key: string;
+  private isolationCheck?: ValidateFunction;
 
   constructor(
     private readonly container: DependencyContainer,
     private readonly defaults: PlanContextDefaults,
   ) {
     this.schema = buildConfigSchema(container);
-    const key = JSON.stringify(this.schema);
+    const key = (this.key = JSON.stringify(this.schema));
     try {
       this.check = compiled.get(key) ?? compile(key, this.schema);
     } catch (e) {
@@ -54,6 +56,22 @@ export class ConfigValidator {
     crossCheck(cfg);
     for (const [name, app] of Object.entries(cfg.applications ?? {})) this.validateApp(name, app);
     return cfg;
+  }
+
+  /**
+   * Validates one application's `isolation` on its own, for tools that take just that object (`warden-isolate
+   * --isolation`): the same assembled schema (`$defs.isolation`), the same sentences and the same semantic checks as
+   * {@link validate} gives a whole config, with the paths the object has at `/applications/<name>/isolation`.
+   * Throws ConfigValidationError.
+   */
+  validateIsolation(name: string, app: AppConfig): void {
+    this.isolationCheck ??= compiled.get(`isolation:${this.key}`) ??
+      compile(`isolation:${this.key}`, { $schema: this.schema.$schema, $defs: this.schema.$defs, $ref: '#/$defs/isolation' });
+    const at = ptr('applications', name, 'isolation');
+    if (!this.isolationCheck(app.isolation ?? {})) {
+      throw translateAjvErrors((this.isolationCheck.errors ?? []).map((e) => ({ ...e, instancePath: at + e.instancePath })));
+    }
+    this.validateApp(name, app);
   }
 
   /** An unknown `type` is reported as such before the keys that type would have allowed. */
