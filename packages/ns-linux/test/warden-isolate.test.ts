@@ -82,6 +82,11 @@ describeRoot('warden-isolate (requires root)', () => {
       '--', native.probe]);
     expect(wrong.status).toBe(125);
     expect(wrong.stderr).toContain('"uidmap" field has an entry for host uid 0 but unprivileged unit can only map itself (uid 65534)');
+    // Issue 13.6: --user root without a credential namespace would silently run as the caller; refused, nothing runs.
+    const silent = asNobody(['--user', 'root', '--isolation', '{"namespaces":{"pid":true}}', '--', native.probe]);
+    expect([silent.status, silent.stdout]).toEqual([125, '']);
+    expect(silent.stderr).toContain('The "user" value "root" (uid 0) cannot be used: wardend runs unprivileged (uid 65534, gid 65534)');
+    expect(silent.stderr).toContain('[WARDEN_ERR_CREDENTIALS_UNPRIVILEGED at --user]');
   });
 
   it('fails with 2 on usage errors', () => {

@@ -4,6 +4,8 @@ import type { DependencyContainer } from 'tsyringe';
 import type { AppConfig, JsonSchema, WardenConfig } from '../contracts';
 import { ConfigValidationError, WardenError } from '../contracts';
 import { validateIsolation } from '../isolation';
+import { checkUnprivilegedIdentity } from '../isolation/credentials';
+import { hasUserNamespace } from '../isolation/plan-builder';
 import { crossCheck, ptr } from './cross-checks';
 import { translateAjvErrors, unknownTypeMessage } from './error-translator';
 import { buildPlanContext } from './plan-context';
@@ -91,6 +93,7 @@ export class ConfigValidator {
     const ctx = buildPlanContext(name, app, this.defaults);
     const launcher = appLaunchers(this.container).find((l) => l.types.includes(app.type));
     try {
+      checkUnprivilegedIdentity(ctx, app.group !== undefined, hasUserNamespace(this.container, app), ptr('applications', name));
       validateIsolation(this.container, app, ctx);
       launcher?.validate?.(app, ctx);
     } catch (e) {
