@@ -6,6 +6,8 @@ import { ConfigValidationError, WardenError } from '../contracts';
 import { validateIsolation } from '../isolation';
 import { checkUnprivilegedIdentity } from '../isolation/credentials';
 import { hasUserNamespace } from '../isolation/plan-builder';
+import { sharedIdentities } from '../isolation/shared-identity';
+import type { SharedIdentity } from '../isolation/shared-identity';
 import { crossCheck, ptr } from './cross-checks';
 import { translateAjvErrors, unknownTypeMessage } from './error-translator';
 import { buildPlanContext } from './plan-context';
@@ -74,6 +76,19 @@ export class ConfigValidator {
       throw translateAjvErrors((this.isolationCheck.errors ?? []).map((e) => ({ ...e, instancePath: at + e.instancePath })));
     }
     this.validateApp(name, app);
+  }
+
+  /**
+   * The host uids that applications of a valid config share without a user namespace (or share with an unprivileged
+   * wardend): not an error, as in Unit, but each of them can read and write the others' memory; the controller warns.
+   */
+  sharedIdentities(config: WardenConfig): SharedIdentity[] {
+    const daemonUid = process.geteuid?.() ?? 0;
+    const apps = Object.entries(config.applications ?? {}).map(([name, app]) => {
+      const ctx = buildPlanContext(name, app, this.defaults);
+      return { name, uid: daemonUid === 0 ? ctx.credentials.uid : daemonUid, userNamespace: hasUserNamespace(this.container, app) };
+    });
+    return sharedIdentities(apps, daemonUid);
   }
 
   /** An unknown `type` is reported as such before the keys that type would have allowed. */
