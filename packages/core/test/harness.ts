@@ -41,6 +41,8 @@ export interface HarnessOptions {
   statedir?: string;
   /** Register a CertificateStore in the state dir (loaded now), as the daemon does. */
   certificates?: boolean;
+  /** The controller's logger (default: silent). */
+  log?: pino.Logger;
 }
 
 /** An in-process controller + control API over a fresh child container and a temp state dir. */
@@ -52,7 +54,7 @@ export function harness(opts: HarnessOptions = {}) {
   for (const c of opts.components ?? []) container.register(TOKENS.ConfigComponent, { useValue: c });
   if (opts.appControl) container.register(TOKENS.AppControl, { useValue: opts.appControl });
   const statedir = opts.statedir ?? mkdtempSync(join(tmpdir(), 'warden-core-'));
-  const log = pino({ level: 'silent' });
+  const log = opts.log ?? pino({ level: 'silent' });
   const certificates = opts.certificates ? new CertificateStore(statedir, log) : undefined;
   if (certificates) {
     certificates.init();

@@ -233,6 +233,70 @@ static void die(const char *step, int err, const char *detail) {
   _exit(1);
 }
 
+/* ------------------------------------------------------------------------------------------------ fd hygiene */
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* How seal_fds() finds the fds: close_range(2) first; WARDEN_SPAWN_FD_SWEEP=proc|rlimit forces a fallback (tests). */
+enum { SWEEP_AUTO, SWEEP_PROC, SWEEP_RLIMIT };
+static int sweep_mode = SWEEP_AUTO;
+
+/* Closes fd, or marks it close-on-exec when `cloexec`. Raw syscalls only (async-signal-safe). */
+static void seal_one(int fd, int cloexec) {
+  if (cloexec) {
+    int fl = (int)syscall(SYS_fcntl, fd, F_GETFD);
+    if (fl >= 0 && !(fl & FD_CLOEXEC)) syscall(SYS_fcntl, fd, F_SETFD, fl | FD_CLOEXEC);
+  } else {
+    syscall(SYS_close, fd);
+  }
+}
+
+/* Fallback 1: every fd listed in /proc/self/fd (absent inside a rootfs without procfs). Returns -1 without it. */
+static int seal_listed(int first, int cloexec) {
+  int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return -1;
+  char buf[4096];
+  for (;;) {
+    long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      /* struct linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, char name[] */
+      unsigned short reclen;
+      memcpy(&reclen, buf + off + 16, sizeof(reclen));
+      const char *name = buf + off + 19;
+      int fd = 0, digits = 0;
+      for (; *name >= '0' && *name <= '9'; name++, digits++) fd = fd * 10 + (*name - '0');
+      if (digits && !*name && fd >= first && fd != dfd) seal_one(fd, cloexec);
+      off += reclen;
+    }
+  }
+  syscall(SYS_close, dfd);
+  return 0;
+}
+
+/* Fallback 2: every fd number below RLIMIT_NOFILE (capped: a huge limit would make this take seconds). */
+static void seal_upto_rlimit(int first, int cloexec) {
+  struct rlimit rl;
+  long max = syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
+  if (max > (1L << 20)) max = 1L << 20;
+  for (long fd = first; fd < max; fd++) seal_one((int)fd, cloexec);
+}
+
+/*
+ * No fd >= first survives the next execve: each one is closed, or marked close-on-exec when `cloexec` (the app
+ * process keeps its exec-error pipe until execve). Only the fds Warden means to pass on (0-2 and the channel fds
+ * placed below `first`) reach an app: an fd its launcher inherited by accident (a directory fd outside a rootfs, a
+ * socket) would let it escape. close_range(2) (Linux 5.9; CLOSE_RANGE_CLOEXEC 5.11), else /proc/self/fd, else
+ * every number up to RLIMIT_NOFILE. Async-signal-safe.
+ */
+static void seal_fds(int first, int cloexec) {
+  if (sweep_mode == SWEEP_AUTO && syscall(SYS_close_range, first, ~0U, cloexec ? CLOSE_RANGE_CLOEXEC : 0) == 0) return;
+  if (sweep_mode != SWEEP_RLIMIT && seal_listed(first, cloexec) == 0) return;
+  seal_upto_rlimit(first, cloexec);
+}
+
 /* ------------------------------------------------------------------------------------------------ plan */
 
 struct plan {
@@ -599,6 +663,8 @@ static void app_child(const struct plan *pl, const struct spawn_req *rq, int err
     if (rq->stdio_idx[s] >= 0 && dup2(tmp[rq->stdio_idx[s]], s) < 0) child_fail(errfd, "dup_stdio", errno);
   for (int i = 0; i < rq->nextra; i++)
     if (dup2(tmp[rq->nfds - rq->nextra + i], 3 + i) < 0) child_fail(errfd, "dup_fds", errno);
+  /* Everything above the placed fds (the prototype's own, the tmp copies, anything inherited) ends at execve. */
+  seal_fds(3 + rq->nextra, 1);
 
   for (int i = 0; i < pl->nrlimits; i++)
     if (setrlimit(pl->rlimits[i].resource, &pl->rlimits[i].lim) < 0) child_fail(errfd, "setrlimit", errno);
@@ -876,6 +942,12 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   fcntl(CTL_FD, F_SETFD, FD_CLOEXEC);
   fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
+  /* Keep only stdio and our two channels: every other fd wardend's Node process let us inherit goes now, before
+   * the prototype (and every app process it forks) could inherit it too. */
+  const char *sweep = getenv("WARDEN_SPAWN_FD_SWEEP");
+  if (sweep && !strcmp(sweep, "proc")) sweep_mode = SWEEP_PROC;
+  if (sweep && !strcmp(sweep, "rlimit")) sweep_mode = SWEEP_RLIMIT;
+  seal_fds(STATUS_FD + 1, 0);
 
   struct plan pl;
   memset(&pl, 0, sizeof(pl));

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
@@ -35,6 +35,33 @@ export function setupNative(): { dir: string; probe: string } {
   const probe = path.join(dir, 'probe');
   execFileSync('cc', ['-static', '-O1', '-o', probe, path.join(__dirname, 'fixtures/probe.c')]);
   return { dir, probe };
+}
+
+/** The warden-isolate command, run from dist/ like an installed package. */
+export const ISOLATE_BIN = path.resolve(__dirname, '../bin/warden-isolate.js');
+
+/** Compiles the package so that {@link ISOLATE_BIN} runs the current sources. */
+export function buildCli(): void {
+  execFileSync(path.resolve(__dirname, '../../../node_modules/.bin/tsc'), ['-b', path.resolve(__dirname, '..')], { stdio: 'inherit' });
+}
+
+/**
+ * Registers beforeAll/afterAll that build the native helper and probe (and, with `cli`, warden-isolate) into a temp
+ * dir and remove it; the returned object is filled in by beforeAll.
+ */
+export function nativeFixture(opts: { cli?: boolean } = {}): { dir: string; probe: string } {
+  const f = { dir: '', probe: '' };
+  beforeAll(() => {
+    Object.assign(f, setupNative());
+    if (opts.cli) buildCli();
+  });
+  afterAll(() => cleanup(f.dir));
+  return f;
+}
+
+/** Runs warden-isolate to completion. */
+export function isolate(args: string[], input?: string) {
+  return spawnSync(process.execPath, [ISOLATE_BIN, ...args], { encoding: 'utf8', input, timeout: 20000 });
 }
 
 export function cleanup(dir: string): void {

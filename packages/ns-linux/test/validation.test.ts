@@ -98,7 +98,7 @@ describe('isolation validation through core (Unit messages)', () => {
     };
     const plan = buildSpawnPlan(pluginContainer(), app, ctx());
     expect(plan.cloneFlags).toBe(CLONE.NEWUSER | CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWNET | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP);
-    expect(plan.childOps.map((o) => o.op)).toEqual(['make_rprivate', 'loopback_up', 'sethostname']);
+    expect(plan.childOps.map((o) => o.op)).toEqual(['make_rprivate', 'mount', 'loopback_up', 'sethostname']); // mount: a fresh /proc
     expect(plan.parentHooks.map((h) => [h.name, h.phase])).toEqual([['idmap', PHASE.IDMAP]]);
     expect([plan.uid, plan.gid]).toEqual([1000, 1000]);
   });

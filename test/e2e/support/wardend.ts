@@ -35,17 +35,24 @@ export function worldDir(prefix: string): string {
   return dir;
 }
 
-/** Starts wardend and resolves once its control socket answers. */
+/**
+ * Starts wardend and resolves once its control socket answers. `inherit` maps fd numbers in wardend to fds of this
+ * process that it inherits there (as a shell's `exec 77</dir` would leave them).
+ */
 export async function startWardend(
   extraArgs: string[] = [],
   dir = worldDir('warden-e2e-'),
   as?: { uid: number; gid: number },
+  inherit: Record<number, number> = {},
 ): Promise<Wardend> {
   const socket = join(dir, 'control.sock');
+  const stdio: (number | 'pipe' | 'ignore')[] = ['ignore', 'pipe', 'pipe'];
+  for (const [n, fd] of Object.entries(inherit)) stdio[Number(n)] = fd;
+  for (let i = 3; i < stdio.length; i++) stdio[i] ??= 'ignore';
   const proc = spawn(
     process.execPath,
     [WARDEND, '--no-daemon', '--control', `unix:${socket}`, '--statedir', join(dir, 'state'), '--tmpdir', dir, ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WARDEN_LOG_LEVEL: 'debug', ...(as ? { HOME: dir } : {}) }, ...as },
+    { stdio, env: { ...process.env, WARDEN_LOG_LEVEL: 'debug', ...(as ? { HOME: dir } : {}) }, ...as },
   );
   let out = '';
   const listeners = new Set<() => void>();

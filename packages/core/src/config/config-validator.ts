@@ -4,6 +4,10 @@ import type { DependencyContainer } from 'tsyringe';
 import type { AppConfig, JsonSchema, WardenConfig } from '../contracts';
 import { ConfigValidationError, WardenError } from '../contracts';
 import { validateIsolation } from '../isolation';
+import { checkUnprivilegedIdentity } from '../isolation/credentials';
+import { hasUserNamespace } from '../isolation/plan-builder';
+import { sharedIdentities } from '../isolation/shared-identity';
+import type { SharedIdentity } from '../isolation/shared-identity';
 import { crossCheck, ptr } from './cross-checks';
 import { translateAjvErrors, unknownTypeMessage } from './error-translator';
 import { buildPlanContext } from './plan-context';
@@ -29,13 +33,15 @@ export class ConfigValidator {
   /** The assembled schema (what `wardend --print-schema` prints). */
   readonly schema: JsonSchema;
   private readonly check: ValidateFunction;
+  private readonly key: string;
+  private isolationCheck?: ValidateFunction;
 
   constructor(
     private readonly container: DependencyContainer,
     private readonly defaults: PlanContextDefaults,
   ) {
     this.schema = buildConfigSchema(container);
-    const key = JSON.stringify(this.schema);
+    const key = (this.key = JSON.stringify(this.schema));
     try {
       this.check = compiled.get(key) ?? compile(key, this.schema);
     } catch (e) {
@@ -56,6 +62,35 @@ export class ConfigValidator {
     return cfg;
   }
 
+  /**
+   * Validates one application's `isolation` on its own, for tools that take just that object (`warden-isolate
+   * --isolation`): the same assembled schema (`$defs.isolation`), the same sentences and the same semantic checks as
+   * {@link validate} gives a whole config, with the paths the object has at `/applications/<name>/isolation`.
+   * Throws ConfigValidationError.
+   */
+  validateIsolation(name: string, app: AppConfig): void {
+    this.isolationCheck ??= compiled.get(`isolation:${this.key}`) ??
+      compile(`isolation:${this.key}`, { $schema: this.schema.$schema, $defs: this.schema.$defs, $ref: '#/$defs/isolation' });
+    const at = ptr('applications', name, 'isolation');
+    if (!this.isolationCheck(app.isolation ?? {})) {
+      throw translateAjvErrors((this.isolationCheck.errors ?? []).map((e) => ({ ...e, instancePath: at + e.instancePath })));
+    }
+    this.validateApp(name, app);
+  }
+
+  /**
+   * The host uids that applications of a valid config share without a user namespace (or share with an unprivileged
+   * wardend): not an error, as in Unit, but each of them can read and write the others' memory; the controller warns.
+   */
+  sharedIdentities(config: WardenConfig): SharedIdentity[] {
+    const daemonUid = process.geteuid?.() ?? 0;
+    const apps = Object.entries(config.applications ?? {}).map(([name, app]) => {
+      const ctx = buildPlanContext(name, app, this.defaults);
+      return { name, uid: daemonUid === 0 ? ctx.credentials.uid : daemonUid, userNamespace: hasUserNamespace(this.container, app) };
+    });
+    return sharedIdentities(apps, daemonUid);
+  }
+
   /** An unknown `type` is reported as such before the keys that type would have allowed. */
   private checkTypes(config: unknown): void {
     const apps = (config as WardenConfig | null)?.applications;
@@ -73,6 +108,7 @@ export class ConfigValidator {
     const ctx = buildPlanContext(name, app, this.defaults);
     const launcher = appLaunchers(this.container).find((l) => l.types.includes(app.type));
     try {
+      checkUnprivilegedIdentity(ctx, app.group !== undefined, hasUserNamespace(this.container, app), ptr('applications', name));
       validateIsolation(this.container, app, ctx);
       launcher?.validate?.(app, ctx);
     } catch (e) {

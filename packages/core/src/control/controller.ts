@@ -8,6 +8,7 @@ import { applyDetail, applyFailure, ControlError, errorBody, notFound } from './
 import type { ConfigStore } from './config-store';
 import { CERTIFICATE_STORE, certificateRefs } from './certificate-store';
 import type { CertificateStore } from './certificate-store';
+import { sharedIdentityWarning } from '../isolation/shared-identity';
 import { parseJson } from './json-parser';
 import { SerialQueue } from './serial-queue';
 
@@ -111,6 +112,9 @@ export class Controller {
       },
       'configuration applied',
     );
+    for (const shared of this.validator.sharedIdentities(valid)) {
+      this.log.warn({ uid: shared.uid, applications: shared.apps, daemon: shared.daemon }, sharedIdentityWarning(shared));
+    }
     if (failures.length > 0) {
       throw new ControlError({ status: 500, body: errorBody('Failed to apply new configuration.', failures.join('; ')) });
     }

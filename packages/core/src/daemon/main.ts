@@ -5,6 +5,7 @@ import { join } from 'path';
 import { WardenError } from '../contracts';
 import { parseDaemonArgs, USAGE } from './daemon-options';
 import type { DaemonOptions } from './daemon-options';
+import { closeInheritedFds } from './inherited-fds';
 import { composeContainer, startWarden } from './warden';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -18,6 +19,8 @@ const READY_FD_ENV = 'WARDEN_READY_FD';
  * in the foreground it keeps running until SIGTERM/SIGINT, then exits 0.
  */
 export async function main(argv: string[]): Promise<number | undefined> {
+  // Pass on exactly the fds we mean to: nothing the launching shell left open may reach an app (see inherited-fds.ts).
+  closeInheritedFds(process.env[READY_FD_ENV] ? [Number(process.env[READY_FD_ENV])] : []);
   let options: DaemonOptions;
   try {
     options = parseDaemonArgs(argv);

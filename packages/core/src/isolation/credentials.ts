@@ -1,5 +1,5 @@
 import { readFileSync } from 'fs';
-import type { Credentials } from '../contracts';
+import type { Credentials, PlanContext } from '../contracts';
 import { ConfigValidationError } from '../contracts';
 
 interface PasswdEntry {
@@ -83,4 +83,29 @@ export function defaultAppUser(db = readUserDatabase()): { user: string; group: 
   const nobody = db.passwd.find((p) => p.name === 'nobody');
   const group = nobody ? db.groups.find((g) => g.gid === nobody.gid)?.name ?? String(nobody.gid) : 'nogroup';
   return { user: 'nobody', group };
+}
+
+/**
+ * Refuses an identity an unprivileged wardend cannot give: without root it cannot change users, so outside a user
+ * namespace of its own an app always runs as wardend's uid and gid, and a `user` (`"root"`, `"nobody"`, ...) or
+ * `group` naming someone else would be silently ignored. With a user namespace (`userNamespace`) the ids are the ids
+ * inside it and the id-map rules apply instead. The group is only checked when the app sets one (an app `user`
+ * without `group` means that user's primary group, which an unprivileged wardend cannot give either, as in Unit).
+ * `path` is the app's JSON path (`/applications/<name>`). Throws ConfigValidationError (WARDEN_ERR_CREDENTIALS_UNPRIVILEGED).
+ */
+export function checkUnprivilegedIdentity(ctx: PlanContext, explicitGroup: boolean, userNamespace: boolean, path: string): void {
+  if (ctx.daemonUid === 0 || userNamespace) return;
+  const { user, uid, group, gid } = ctx.credentials;
+  const refuse = (key: string, what: string, own: string) =>
+    new ConfigValidationError(
+      `The "${key}" value ${what} cannot be used: wardend runs unprivileged (uid ${ctx.daemonUid}, gid ${ctx.daemonGid}) and ` +
+        `cannot start an application as anyone else without a credential namespace, so it would silently run as wardend's ` +
+        `own ${own}. Remove "${key}" to run the application as wardend's ${own}, or turn on ` +
+        `"isolation.namespaces.credential" to run it in a user namespace of its own (with "user": "root" it is root ` +
+        'only inside that namespace).',
+      `${path}/${key}`,
+      'WARDEN_ERR_CREDENTIALS_UNPRIVILEGED',
+    );
+  if (uid !== ctx.daemonUid) throw refuse('user', `"${user}" (uid ${uid})`, 'user');
+  if (explicitGroup && gid !== ctx.daemonGid) throw refuse('group', `"${group}" (gid ${gid})`, 'group');
 }

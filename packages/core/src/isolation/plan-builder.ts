@@ -51,6 +51,20 @@ export function isolationPlugins(container: DependencyContainer): {
   return { providers: all<NamespaceProvider>(TOKENS.NamespaceProvider), extras: all<IsolationExtra>(TOKENS.IsolationExtra) };
 }
 
+/** CLONE_NEWUSER: the flag of the provider that gives an app a user namespace (Unit's `credential`). */
+const CLONE_NEWUSER = 0x10000000;
+
+/**
+ * Whether the app gets a user namespace of its own: some namespace it enables belongs to a provider whose clone flag
+ * is CLONE_NEWUSER (core knows the flag, not the provider's key). Its ids are then the ids inside that namespace.
+ */
+export function hasUserNamespace(container: DependencyContainer, app: AppConfig): boolean {
+  const namespaces = app.isolation?.namespaces ?? {};
+  return isolationPlugins(container).providers.some(
+    (p) => (p.cloneFlag & CLONE_NEWUSER) !== 0 && namespaces[p.key] !== undefined && namespaces[p.key] !== false,
+  );
+}
+
 /**
  * Runs every provider's and extra's semantic validation for one app. Throws {@link ConfigValidationError}
  * (Unit's wording) on the first problem.

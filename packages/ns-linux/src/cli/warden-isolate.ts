@@ -5,15 +5,14 @@ import * as path from 'path';
 import { container as rootContainer, DependencyContainer } from 'tsyringe';
 import {
   AppConfig,
+  buildPlanContext,
   buildSpawnPlan,
-  defaultAppUser,
+  ConfigValidationError,
+  ConfigValidator,
   IsolationConfig,
-  isolationPlugins,
-  PlanContext,
+  planContextDefaults,
   ProcessSpawner,
-  resolveCredentials,
   TOKENS,
-  validateIsolation,
   WardenError,
 } from '@warden/core';
 import { register } from '../register';
@@ -22,7 +21,8 @@ const USAGE = `usage: warden-isolate --isolation '<isolation object JSON>' [--us
                       -- COMMAND [ARGS...]
 
 Runs COMMAND in the namespaces described by an NGINX Unit / Warden "isolation" object, with stdio attached, and
-exits with its status (128+N when killed by signal N; 125 when the sandbox could not be set up; 2 on usage errors).
+exits with its status (128+N when killed by signal N; 127 when COMMAND is not found, 126 when it cannot be run;
+125 when the isolation object is invalid or the sandbox could not be set up; 2 on usage errors).
 Without --user the command runs as Unit's default app user (nobody when run as root). --plugin loads a Warden
 plugin (module name, or a path relative to the current directory) that adds namespaces or isolation keys.
 Example: warden-isolate --isolation '{"namespaces":{"pid":true,"network":true}}' -- /bin/sh -c 'echo $$'`;
@@ -125,24 +125,11 @@ export async function main(argv: string[]): Promise<number> {
   register(container, { stdio: 'inherit' });
   try {
     for (const plugin of args.plugins) await loadPlugin(container, plugin);
-    const { extras } = isolationPlugins(container);
-    const known = new Set(['namespaces', ...extras.flatMap((x) => x.keys)]);
-    for (const key of Object.keys(args.isolation)) {
-      if (!known.has(key)) throw new WardenError('WARDEN_ERR_CONFIG_INVALID', `Unknown parameter "${key}".`);
-    }
-    const defaults = defaultAppUser();
-    const user = args.user ?? defaults.user;
-    const app: AppConfig = { type: 'external', user, group: args.group, isolation: args.isolation };
-    const ctx: PlanContext = {
-      appName: 'warden-isolate',
-      daemonUid: process.geteuid?.() ?? 0,
-      daemonGid: process.getegid?.() ?? 0,
-      defaultUser: defaults.user,
-      defaultGroup: defaults.group,
-      tmpdir: process.env.TMPDIR ?? '/tmp',
-      credentials: resolveCredentials(user, args.group ?? (args.user ? undefined : defaults.group)),
-    };
-    validateIsolation(container, app, ctx);
+    // wardend's own validator and plan context: the same schema, sentences and checks as a config's `isolation`.
+    const defaults = planContextDefaults({ tmpdir: process.env.TMPDIR ?? '/tmp' });
+    const app: AppConfig = { type: 'external', user: args.user, group: args.group, isolation: args.isolation };
+    new ConfigValidator(container, defaults).validateIsolation(APP_NAME, app);
+    const ctx = buildPlanContext(APP_NAME, app, defaults);
     const plan = buildSpawnPlan(container, app, ctx);
     const spawner = container.resolve<ProcessSpawner>(TOKENS.ProcessSpawner);
     const proto = await spawner.createPrototype('warden-isolate', plan);
@@ -168,8 +155,29 @@ export async function main(argv: string[]): Promise<number> {
     return code ?? 1;
   } catch (err) {
     const e = err as WardenError & { step?: string; errno?: number };
-    const code = e.code ? ` [${e.code}${e.step ? ` step=${e.step}` : ''}${e.errno ? ` errno=${e.errno}` : ''}]` : '';
+    const where = e instanceof ConfigValidationError && e.path ? ` at ${optionAt(e.path)}` : '';
+    const code = e.code ? ` [${e.code}${where}${e.step ? ` step=${e.step}` : ''}${e.errno ? ` errno=${e.errno}` : ''}]` : '';
     process.stderr.write(`warden-isolate: ${e.message}${code}\n`);
-    return 125;
+    return exitStatus(e);
   }
+}
+
+const APP_NAME = 'warden-isolate';
+const ISOLATION_PATH = `/applications/${APP_NAME}/isolation`;
+/** Where a validation error's JSON path points on our command line: `--isolation /namespaces/pid`, `--user`. */
+function optionAt(path: string): string {
+  if (path.startsWith(ISOLATION_PATH)) return `--isolation ${path.slice(ISOLATION_PATH.length) || '/'}`;
+  return `--${path.split('/').pop()}`;
+}
+
+const ENOENT = osConstants.errno.ENOENT;
+const ENOTDIR = osConstants.errno.ENOTDIR;
+
+/**
+ * The status for a failure before COMMAND ran, as env(1), chroot(1) and other sandbox tools use them: 127 when
+ * execve found no COMMAND, 126 when it found one it cannot run (permission, format, a directory), else 125.
+ */
+function exitStatus(e: { step?: string; errno?: number }): number {
+  if (e.step !== 'execve' || e.errno === undefined) return 125;
+  return e.errno === ENOENT || e.errno === ENOTDIR ? 127 : 126;
 }

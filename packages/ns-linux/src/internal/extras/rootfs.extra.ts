@@ -20,7 +20,8 @@ const FORBIDDEN_TARGETS = ['/proc', '/sys'];
  * the rootfs is bound onto itself, proc (`<rootfs>/proc`, nosuid,nodev,noexec) and tmpfs (`<rootfs>/tmp`,
  * nosuid,nodev,noexec, size 1m, mode 1777) are mounted per `automount`, then `mounts`, then pivot_root. Every
  * target is resolved inside the rootfs (openat2 RESOLVE_IN_ROOT), so a symlink cannot lead a mount outside.
- * Without a mount namespace: chroot (as Unit); nothing is mounted, because the mounts would land in the host's
+ * With `mount` and `pid` but no rootfs, a fresh proc is mounted on `/proc` (unless `automount.procfs` is false), so
+ * the app sees only its own processes. Without a mount namespace: chroot (as Unit); nothing is mounted, because the mounts would land in the host's
  * mount namespace (`automount` is then ignored and `mounts` refused).
  */
 export class RootfsExtra implements IsolationExtra {
@@ -104,11 +105,16 @@ export class RootfsExtra implements IsolationExtra {
       return;
     }
     const root = rootfs ?? '';
+    const noexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+    if (!rootfs && namespaceOn(app, 'pid') && iso.automount?.procfs !== false) {
+      // The host's /proc would list every host process (command lines; environments of same-uid ones) to an app in
+      // its own pid namespace: a fresh procfs over it, in the app's private mount namespace, lists only the app's.
+      plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT, root, target: '/proc', source: 'proc', fstype: 'proc', flags: noexec });
+    }
     if (rootfs) {
       // pivot_root needs the new root to be a mount point; binding it onto itself makes it one.
       plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT - 40, root: '', target: rootfs, source: rootfs, readonly: false });
       const auto = iso.automount ?? {};
-      const noexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
       if (auto.procfs !== false) {
         plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT, root, target: '/proc', source: 'proc', fstype: 'proc', flags: noexec });
       }
