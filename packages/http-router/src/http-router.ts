@@ -15,12 +15,19 @@ import { RequestContext } from './internal/request-context';
 import { installResponseHeaders, safeHeaderValue } from './internal/response-headers';
 import { responseClass } from './internal/server-response';
 import { serveShare } from './internal/share';
+import type { FileIdentity } from './internal/share-path';
 import { selectCertificate, type TlsCertificateEntry } from './internal/tls-config';
 
 /** Options of an HttpRouter. */
 export interface HttpRouterOptions {
   gateway: ApplicationGateway;
   logger?: RouterLogger;
+  /**
+   * `share` serves only files this user could open (see FileIdentity). Set it when the router runs with more
+   * privileges than the user files should be served as (wardend as root: its `--user`); unset, the router's own
+   * permissions decide.
+   */
+  fileIdentity?: FileIdentity;
 }
 
 /** What prepare() hands back: install the new config, or undo what prepare bound. */
@@ -79,11 +86,13 @@ export class HttpRouter implements LeanHost {
   private busyConns = 0;
   private requestsTotal = 0;
   private closed = false;
+  private readonly fileIdentity: FileIdentity | null;
 
   constructor(opts: HttpRouterOptions) {
     this.gateway = opts.gateway;
     this.leanCapable = typeof opts.gateway.handleLean === 'function';
     this.log = opts.logger ?? noopLogger;
+    this.fileIdentity = opts.fileIdentity ?? null;
   }
 
   /**
@@ -596,7 +605,7 @@ export class HttpRouter implements LeanHost {
         proxyRequest(ctx, action.proxy!, this.agent, this.log);
         return;
       case 'share':
-        serveShare(ctx, action.share!, cfg.settings).then(
+        serveShare(ctx, action.share!, cfg.settings, this.fileIdentity).then(
           (status) => {
             if (status === 0) return;
             const fb = action.share!.fallback;

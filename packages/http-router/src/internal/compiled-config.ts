@@ -96,10 +96,8 @@ export interface HttpSettings {
   logRoute: boolean;
   serverVersion: boolean;
   maxHeaderSize: number;
-  /** Lower-case extension (with dot) → MIME type. */
-  mimeByExt: Map<string, string>;
-  /** Exact file name → MIME type. */
-  mimeByName: Map<string, string>;
+  /** Lower-case `.ext` or file name (see mimeKey) → MIME type: Unit's built-in table plus `static.mime_types`. */
+  mimeTypes: Map<string, string>;
 }
 
 /** `access_log`. */
