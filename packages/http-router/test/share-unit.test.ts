@@ -197,9 +197,10 @@ describe('chroot, symlinks and mounts as Unit', () => {
     });
 
     it('answers 403 across the mount point when false, serves it when true', async () => {
+      // Without chroot every component from / counts (Unit: openat2 RESOLVE_NO_XDEV from /), so whether /index.html
+      // is served depends on where the test directory lives; the chroot case below checks that side.
       const off = await serve({ share: `${www}$uri`, traverse_mounts: false });
       expect((await fetchText(off, '/mnt/')).status).toBe(403);
-      expect((await fetchText(off, '/index.html')).body).toBe('index');
       const on = await serve({ share: `${www}$uri`, traverse_mounts: true });
       expect((await fetchText(on, '/mnt/')).body).toBe('mounted');
     });

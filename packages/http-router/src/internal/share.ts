@@ -1,5 +1,6 @@
 import { constants, promises as fsp, type Stats } from 'fs';
 import * as path from 'path';
+import { pipeline } from 'stream';
 import type { HttpSettings, ShareSpec } from './compiled-config';
 import { mimeTypeOf } from './mime-types';
 import type { RequestContext } from './request-context';
@@ -218,10 +219,10 @@ function sendFile(ctx: RequestContext, fh: fsp.FileHandle, st: Stats, type: stri
     res.end();
     return false;
   }
-  const stream = fh.createReadStream({ start, end, autoClose: true });
-  stream.on('error', () => res.destroy());
-  res.on('close', () => stream.destroy());
-  stream.pipe(res);
+  if (res.destroyed) return false; // the client went away while the file was opened: nothing to stream to
+  // pipeline, not pipe: a response closed early (client gone, timeout) destroys the file stream, which closes the
+  // file; pipe() would wait for a 'drain' that never comes and leave the descriptor to the garbage collector.
+  pipeline(fh.createReadStream({ start, end, autoClose: true }), res, () => undefined);
   return true;
 }
 
