@@ -57,42 +57,78 @@ const MAX_SYMLINKS = 40;
  */
 export async function walk(root: Reached, rel: string, o: WalkOptions): Promise<Reached | number> {
   const stack: Reached[] = [root];
-  const todo = rel.split('/').reverse();
+  const todo = rel.split('/').filter((n) => n !== '' && n !== '.');
+  todo.reverse(); // next component last
+  if (todo.length > 1 && !todo.includes('..')) {
+    // The common case, no `..`: every prefix is looked up at once (one round trip through libuv's pool instead of one
+    // per component). A symlink at some component makes the lookups past it meaningless (they went through it): the
+    // walk goes on one component at a time from there.
+    const paths: string[] = [];
+    let p = root.path;
+    for (let i = todo.length - 1; i >= 0; i--) paths.push((p = p === '/' ? `/${todo[i]}` : `${p}/${todo[i]}`));
+    const found = await Promise.all(paths.map((q) => lookup(q)));
+    for (let i = 0; i < paths.length; i++) {
+      const r = enter(stack, paths[i], found[i], root, o);
+      if (r === SYMLINK) break;
+      if (r !== ENTERED) return r;
+      todo.pop();
+    }
+  }
   let links = 0;
   while (todo.length > 0) {
     const name = todo.pop()!;
     if (name === '' || name === '.') continue;
     const cur = stack[stack.length - 1];
-    if (!cur.st.isDirectory()) return 404;
-    if (o.identity !== null && !permits(cur.st, o.identity, MAY_SEARCH)) return 403;
     if (name === '..') {
+      if (!cur.st.isDirectory()) return 404;
+      if (o.identity !== null && !permits(cur.st, o.identity, MAY_SEARCH)) return 403;
       if (stack.length > 1) stack.pop();
       continue;
     }
     const path = cur.path === '/' ? `/${name}` : `${cur.path}/${name}`;
-    let st: Stats;
+    const r = enter(stack, path, await lookup(path), root, o);
+    if (r === ENTERED) continue;
+    if (r !== SYMLINK) return r;
+    if (++links > MAX_SYMLINKS) return 403;
+    let target: string;
     try {
-      st = await fsp.lstat(path);
+      target = await fsp.readlink(path);
     } catch (e) {
       return errnoStatus(e);
     }
-    if (st.isSymbolicLink()) {
-      if (o.noSymlinks || ++links > MAX_SYMLINKS) return 403;
-      let target: string;
-      try {
-        target = await fsp.readlink(path);
-      } catch (e) {
-        return errnoStatus(e);
-      }
-      if (target.startsWith('/')) stack.length = 1;
-      const parts = target.split('/');
-      for (let i = parts.length - 1; i >= 0; i--) todo.push(parts[i]);
-      continue;
-    }
-    if (o.mounts !== null && (st.dev !== root.st.dev || o.mounts.has(path))) return 403;
-    stack.push({ path, st });
+    if (target.startsWith('/')) stack.length = 1;
+    const parts = target.split('/');
+    for (let i = parts.length - 1; i >= 0; i--) todo.push(parts[i]);
   }
   return stack[stack.length - 1];
+}
+
+/** A lookup that failed (kept as a value: several run at once and are judged in order). */
+interface Failed {
+  error: unknown;
+}
+
+function lookup(path: string): Promise<Stats | Failed> {
+  return fsp.lstat(path).catch((error: unknown) => ({ error }));
+}
+
+const ENTERED = 0;
+const SYMLINK = -1;
+
+/**
+ * One step of a walk from the top of `stack` into `path`, given its lstat (or the lookup's error): ENTERED (pushed),
+ * SYMLINK (to be followed; not pushed), or the status to answer. The directory the lookup went through must be one
+ * the identity may search, whatever the lookup found.
+ */
+function enter(stack: Reached[], path: string, found: Stats | Failed, root: Reached, o: WalkOptions): number {
+  const cur = stack[stack.length - 1];
+  if (!cur.st.isDirectory()) return 404;
+  if (o.identity !== null && !permits(cur.st, o.identity, MAY_SEARCH)) return 403;
+  if ('error' in found) return errnoStatus(found.error);
+  if (found.isSymbolicLink()) return o.noSymlinks ? 403 : SYMLINK;
+  if (o.mounts !== null && (found.dev !== root.st.dev || o.mounts.has(path))) return 403;
+  stack.push({ path, st: found });
+  return ENTERED;
 }
 
 /** `/`, reached. */
