@@ -46,5 +46,5 @@ function staticFileIdentity(options: Pick<DaemonOptions, 'user' | 'group' | 'tmp
   if ((process.geteuid?.() ?? 0) !== 0) return undefined;
   const d = planContextDefaultsFor(options);
   const c = resolveCredentials(d.defaultUser, d.defaultGroup);
-  return { uid: c.uid, gid: c.gid, groups: c.groups };
+  return c.uid === 0 ? undefined : { uid: c.uid, gid: c.gid, groups: c.groups }; // `--user root`: nothing to check
 }
