@@ -13,8 +13,8 @@ function bundle(name: string): TlsCertificate {
   const blocks = pem.match(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n/g) ?? [];
   return { key: blocks.filter((b) => b.includes('PRIVATE KEY')).join(''), cert: blocks.filter((b) => b.includes('CERTIFICATE')).join('') };
 }
-/** a: CN a.example.test, SANs a.example.test, *.wild.test; c: CN cn.example.test, SAN san.example.test; d: empty subject, SAN nosubject.example.test; e: CN cnonly.example.test, no SAN. */
-const CERTS = { a: bundle('a'), c: bundle('c'), d: bundle('d'), e: bundle('e') };
+/** a: CN a.example.test, SANs a.example.test, *.wild.test; c: CN cn.example.test, SAN san.example.test; d: empty subject, SAN nosubject.example.test; e: CN cnonly.example.test, no SAN; f: CN f.example.test, SAN san.example.test (as c). */
+const CERTS = { a: bundle('a'), c: bundle('c'), d: bundle('d'), e: bundle('e'), f: bundle('f') };
 
 const routers: HttpRouter[] = [];
 afterEach(async () => {
@@ -78,6 +78,13 @@ describe('TLS certificate choice by SNI as Unit', () => {
     const { cert, reply } = await tlsExchange(tls, 'nosubject.example.test', GET('x'));
     expect(sanOf(cert)).toBe('DNS:nosubject.example.test');
     expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('gives a name two certificates share to the later one, as Unit\'s name table does', async () => {
+    const cf = await start(['a', 'c', 'f']);
+    expect((await tlsExchange(cf.tls, 'san.example.test', GET('x'))).cert.subject.CN).toBe('f.example.test');
+    const fc = await start(['a', 'f', 'c']);
+    expect((await tlsExchange(fc.tls, 'san.example.test', GET('x'))).cert.subject.CN).toBe('cn.example.test');
   });
 
   it('gives the first certificate to a name starting with "." and to no SNI', async () => {
