@@ -19,12 +19,19 @@ import { installResponseHeaders, safeHeaderValue } from './internal/response-hea
 import { responseClass } from './internal/server-response';
 import { serveShare } from './internal/share';
 import { UpstreamAgent } from './internal/upstream';
+import type { FileIdentity } from './internal/share-path';
 import { selectCertificate, type TlsCertificateEntry } from './internal/tls-config';
 
 /** Options of an HttpRouter. */
 export interface HttpRouterOptions {
   gateway: ApplicationGateway;
   logger?: RouterLogger;
+  /**
+   * `share` serves only files this user could open (see FileIdentity). Set it when the router runs with more
+   * privileges than the user files should be served as (wardend as root: its `--user`); unset, the router's own
+   * permissions decide.
+   */
+  fileIdentity?: FileIdentity;
 }
 
 /** What prepare() hands back: install the new config, or undo what prepare bound. */
@@ -87,12 +94,14 @@ export class HttpRouter implements LeanHost {
   private closed = false;
   /** `max_connections` over all listeners. */
   private readonly connections: ConnectionLimit;
+  private readonly fileIdentity: FileIdentity | null;
 
   constructor(opts: HttpRouterOptions) {
     this.gateway = opts.gateway;
     this.leanCapable = typeof opts.gateway.handleLean === 'function';
     this.log = opts.logger ?? noopLogger;
     this.connections = new ConnectionLimit(this.log);
+    this.fileIdentity = opts.fileIdentity ?? null;
   }
 
   /**
@@ -629,7 +638,7 @@ export class HttpRouter implements LeanHost {
         proxyRequest(ctx, action.proxy!, this.agent, cfg.settings, this.log);
         return;
       case 'share':
-        serveShare(ctx, action.share!, cfg.settings).then(
+        serveShare(ctx, action.share!, cfg.settings, this.fileIdentity).then(
           (status) => {
             if (status === 0) return;
             const fb = action.share!.fallback;

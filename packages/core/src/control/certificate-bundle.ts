@@ -114,10 +114,13 @@ function details(cert: X509Certificate): CertificateDetails {
   };
 }
 
-/** Unit's name object: the first value of each known attribute, with `alt_names` right after `common_name`. */
-function nameDetails(dn: string, altNames: string[] | undefined): Record<string, unknown> {
+/**
+ * Unit's name object: the first value of each known attribute, with `alt_names` right after `common_name`. `dn` is
+ * undefined for an empty subject or issuer (Node gives no string then): the object holds `alt_names` only, if any.
+ */
+function nameDetails(dn: string | undefined, altNames: string[] | undefined): Record<string, unknown> {
   const first = new Map<string, string>();
-  for (const line of dn.split('\n')) {
+  for (const line of dn === undefined ? [] : dn.split('\n')) {
     const eq = line.indexOf('=');
     if (eq <= 0) continue;
     const attr = line.slice(0, eq);

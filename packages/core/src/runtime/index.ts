@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
+import type { FileIdentity } from '@warden/http-router';
 import type { DependencyContainer } from 'tsyringe';
 import { TOKENS } from '../contracts';
 import { CERTIFICATE_STORE, CertificateStore } from '../control/certificate-store';
 import type { DaemonOptions } from '../daemon/daemon-options';
-import { planContextFor } from '../daemon/warden';
+import { planContextDefaultsFor, planContextFor } from '../daemon/warden';
+import { resolveCredentials } from '../isolation';
 import { AppGateway } from './app-gateway';
 import { RouterComponent } from './router-component';
 import { Supervisor } from './supervisor';
@@ -30,6 +32,19 @@ export function registerRuntime(container: DependencyContainer): void {
   const certificates = new CertificateStore(statedir, log.child({ component: 'certificates' }));
   container.register(CERTIFICATE_STORE, { useValue: certificates });
   container.register(TOKENS.ConfigComponent, { useValue: supervisor });
-  container.register(TOKENS.ConfigComponent, { useValue: new RouterComponent(gateway, log, certificates) });
+  const identity = staticFileIdentity(container.resolve<DaemonOptions>(TOKENS.DaemonOptions));
+  container.register(TOKENS.ConfigComponent, { useValue: new RouterComponent(gateway, log, certificates, identity) });
   container.register(TOKENS.AppControl, { useValue: supervisor });
+}
+
+/**
+ * Whom `share` serves files as. Unit's and nginx's routers open files as the unprivileged user; until wardend's
+ * router runs as `--user` itself, wardend as root serves only what that user (`--user`/`--group`, default
+ * nobody/nogroup, with its supplementary groups) could open. Unprivileged, wardend's own permissions decide.
+ */
+function staticFileIdentity(options: Pick<DaemonOptions, 'user' | 'group' | 'tmpdir'>): FileIdentity | undefined {
+  if ((process.geteuid?.() ?? 0) !== 0) return undefined;
+  const d = planContextDefaultsFor(options);
+  const c = resolveCredentials(d.defaultUser, d.defaultGroup);
+  return c.uid === 0 ? undefined : { uid: c.uid, gid: c.gid, groups: c.groups }; // `--user root`: nothing to check
 }

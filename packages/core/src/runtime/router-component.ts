@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { HttpRouter, RouterConfigError } from '@warden/http-router';
-import type { TlsCertificate } from '@warden/http-router';
+import type { FileIdentity, TlsCertificate } from '@warden/http-router';
 import type { ConfigComponent, PreparedChange, WardenConfig } from '../contracts';
 import { ApplyError, ConfigValidationError } from '../contracts';
 import { certificateRefs } from '../control/certificate-store';
@@ -17,8 +17,9 @@ export class RouterComponent implements ConfigComponent {
     gateway: AppGateway,
     log: Logger,
     private readonly certificates?: CertificateStore,
+    fileIdentity?: FileIdentity,
   ) {
-    this.router = new HttpRouter({ gateway, logger: log.child({ component: 'router' }) });
+    this.router = new HttpRouter({ gateway, logger: log.child({ component: 'router' }), fileIdentity });
   }
 
   async prepare(next: WardenConfig): Promise<PreparedChange> {

@@ -109,10 +109,8 @@ export interface HttpSettings {
   maxConnections: number | null;
   /** Some route or listener proxies (each client connection may hold an upstream connection too). */
   proxies: boolean;
-  /** Lower-case extension (with dot) → MIME type. */
-  mimeByExt: Map<string, string>;
-  /** Exact file name → MIME type. */
-  mimeByName: Map<string, string>;
+  /** Lower-case `.ext` or file name (see mimeKey) → MIME type: Unit's built-in table plus `static.mime_types`. */
+  mimeTypes: Map<string, string>;
 }
 
 /** `access_log`. */

@@ -14,7 +14,7 @@ import type {
   ShareSpec,
 } from './compiled-config';
 import { jp, RouterConfigError } from './errors';
-import { defaultMimeTypes } from './mime-types';
+import { addMimeTypes, defaultMimeTypes } from './mime-types';
 import { compilePatternSet, percentDecode } from './pattern';
 import { compileMatch, uriPrefixGuard } from './match-compiler';
 import { compileTemplate, truthy } from './template';
@@ -141,8 +141,7 @@ function compileSettings(settings: unknown): HttpSettings {
     proxySendTimeout: 60_000,
     maxConnections: null,
     proxies: false,
-    mimeByExt: defaultMimeTypes(),
-    mimeByName: new Map(),
+    mimeTypes: defaultMimeTypes(),
   };
   if (settings === undefined) return s;
   if (!isObject(settings)) throw new RouterConfigError('The "settings" value must be an object.', '/settings');
@@ -220,17 +219,7 @@ function compileStatic(v: unknown, path: string, s: HttpSettings): void {
   unknownKeys(v, ['mime_types'], path);
   const mt = v.mime_types;
   if (mt === undefined) return;
-  const mp = jp(path, 'mime_types');
-  if (!isObject(mt)) throw new RouterConfigError('The "mime_types" value must be an object.', mp);
-  for (const [type, exts] of Object.entries(mt)) {
-    const tp = jp(mp, type);
-    const list = Array.isArray(exts) ? exts : [exts];
-    list.forEach((e, i) => {
-      const ext = str(e, type, Array.isArray(exts) ? jp(tp, i) : tp);
-      if (ext.startsWith('.')) s.mimeByExt.set(ext.toLowerCase(), type);
-      else s.mimeByName.set(ext, type);
-    });
-  }
+  addMimeTypes(mt, jp(path, 'mime_types'), s.mimeTypes);
 }
 
 function compileAccessLog(v: unknown): AccessLog | null {
@@ -427,8 +416,10 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
   const compileShare = (v: Obj, path: string): ShareSpec => {
     const sp = jp(path, 'share');
     const list = Array.isArray(v.share) ? v.share : [v.share];
+    if (list.length === 0) throw new RouterConfigError('The "share" array must contain at least one element.', sp);
     const paths = list.map((s, i) => {
       const p = Array.isArray(v.share) ? jp(sp, i) : sp;
+      if (Array.isArray(v.share) && typeof s !== 'string') throw new RouterConfigError('The "share" array must contain only string values.', p);
       return compileTemplate(str(s, 'share', p), p).fn;
     });
     const index = v.index === undefined ? 'index.html' : str(v.index, 'index', jp(path, 'index'));

@@ -1,134 +1,167 @@
 import { constants, promises as fsp, type Stats } from 'fs';
 import * as path from 'path';
+import { pipeline } from 'stream';
 import type { HttpSettings, ShareSpec } from './compiled-config';
+import { mimeTypeOf } from './mime-types';
 import type { RequestContext } from './request-context';
+import { chrootRest, errnoStatus, fsRoot, MAY_READ, mountPoints, permits, walk, type FileIdentity, type Reached, type WalkOptions } from './share-path';
 
 /** Result of serving: 0 = answered, otherwise the status to answer with (or to try `fallback` for). */
 export type ShareResult = number;
 
-/** MIME type of a file name: exact names first, then the extension, then `application/octet-stream`. */
-export function mimeTypeOf(file: string, settings: HttpSettings): string {
-  const base = path.basename(file);
-  const byName = settings.mimeByName.get(base);
-  if (byName) return byName;
-  const ext = path.extname(base).toLowerCase();
-  return (ext && settings.mimeByExt.get(ext)) || 'application/octet-stream';
-}
+/**
+ * open(2) flags for a file to serve. O_NONBLOCK: opening a FIFO must not park a libuv thread until a writer appears
+ * (it is then refused as not a regular file); O_NOCTTY: a terminal device must not become wardend's controlling one.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 /**
- * `share`: tries each path in order and serves the first regular file found, with ETag/Last-Modified validators,
- * `If-None-Match`/`If-Modified-Since` (304) and single `Range` requests (206/416). A path outside `chroot`, a symlink
- * when `follow_symlinks` is false, or a mount crossing when `traverse_mounts` is false is refused with 403.
+ * `share`, as Unit serves it (nxt_http_static.c): a method other than GET and HEAD goes to `fallback` (405 without
+ * one); each path is tried in order and the first regular file is served, with ETag/Last-Modified validators,
+ * `If-None-Match`/`If-Modified-Since` (304) and single `Range` requests (206/416); a directory named without a
+ * trailing slash is redirected (301). When every path fails, the status of the last one is answered (or `fallback`
+ * taken): 404 for what does not exist or is not a regular file, 403 for what may not be served (`types`, `chroot`,
+ * `follow_symlinks`, `traverse_mounts`, and permissions: with `identity`, a file that user could not open).
  */
-export async function serveShare(ctx: RequestContext, spec: ShareSpec, settings: HttpSettings): Promise<ShareResult> {
+export async function serveShare(ctx: RequestContext, spec: ShareSpec, settings: HttpSettings, identity: FileIdentity | null): Promise<ShareResult> {
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-    ctx.res.statusCode = 405;
-    ctx.res.setHeader('Allow', 'GET, HEAD');
-    ctx.res.setHeader('Content-Length', 0);
-    ctx.res.end();
-    return 0;
+    if (spec.fallback === null) ctx.res.setHeader('Allow', 'GET, HEAD');
+    return 405;
   }
-  let worst = 404;
+  let status = 404;
   for (const tpl of spec.paths) {
-    const r = await tryFile(ctx, tpl(ctx), spec, settings);
-    if (r === 0) return 0;
-    if (r === 403) worst = 403;
+    status = await tryFile(ctx, tpl(ctx), spec, settings, identity);
+    if (status === 0) return 0;
   }
-  return worst;
+  return status;
 }
 
-function isInside(file: string, root: string): boolean {
-  return root === '/' || file === root || file.startsWith(root.endsWith('/') ? root : root + '/');
-}
-
-/** Walks the components of `file` below `root`: refuses symlinks and/or other filesystems as configured. */
-async function checkComponents(file: string, root: string, spec: ShareSpec): Promise<number> {
-  const rootStat = await fsp.stat(root);
-  const rel = path.relative(root, file);
-  if (rel === '') return 0;
-  let cur = root;
-  for (const seg of rel.split('/')) {
-    cur = path.join(cur, seg);
-    let st: Stats;
-    try {
-      st = await fsp.lstat(cur);
-    } catch (e) {
-      return errStatus(e);
-    }
-    if (st.isSymbolicLink()) {
-      if (!spec.followSymlinks) return 403;
-      try {
-        st = await fsp.stat(cur);
-      } catch (e) {
-        return errStatus(e);
-      }
-    }
-    if (!spec.traverseMounts && st.dev !== rootStat.dev) return 403;
+async function tryFile(ctx: RequestContext, share: string, spec: ShareSpec, settings: HttpSettings, identity: FileIdentity | null): Promise<number> {
+  if (share === '' || share.indexOf('\0') !== -1) return 404;
+  const dirShare = share.endsWith('/');
+  const file = dirShare ? share + spec.index : share;
+  let type: string | null = null;
+  if (!dirShare && spec.types !== null) {
+    // Unit tests `types` before opening, and only for a share that names a file (not for the index).
+    type = mimeTypeOf(file, settings.mimeTypes);
+    if (!spec.types(type.toLowerCase())) return 403;
   }
-  return 0;
-}
-
-function errStatus(e: unknown): number {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') return 404;
-  if (code === 'EACCES' || code === 'EPERM' || code === 'ELOOP') return 403;
-  throw e;
-}
-
-async function tryFile(ctx: RequestContext, raw: string, spec: ShareSpec, settings: HttpSettings): Promise<number> {
-  if (raw.indexOf('\0') !== -1) return 404;
-  let file = raw.endsWith('/') ? raw + spec.index : raw;
-  file = path.resolve(file);
-  let root = '/';
-  if (spec.chroot !== null) {
-    root = path.resolve(spec.chroot(ctx));
-    if (!isInside(file, root)) return 403;
-  }
-  if (!spec.followSymlinks || !spec.traverseMounts) {
-    const r = await checkComponents(file, root, spec);
-    if (r !== 0) return r;
-  }
-  let fh: fsp.FileHandle;
-  try {
-    // O_NONBLOCK: opening a FIFO must not park a libuv thread until a writer appears (it is then refused as not a
-    // regular file); it changes nothing for regular files.
-    fh = await fsp.open(file, constants.O_RDONLY | constants.O_NONBLOCK | (spec.followSymlinks ? 0 : constants.O_NOFOLLOW));
-  } catch (e) {
-    return errStatus(e);
-  }
+  const opened = await openShared(ctx, file, spec, identity);
+  if (typeof opened === 'number') return opened;
+  const { fh, st } = opened;
   let handedOff = false;
   try {
-    if (spec.chroot !== null && spec.followSymlinks) {
-      // Symlinks may point anywhere: what was opened must still be inside the chroot.
-      const [realFile, realRoot] = await Promise.all([fsp.realpath(file), fsp.realpath(root)]);
-      if (!isInside(realFile, realRoot)) return 403;
-    }
-    const st = await fh.stat();
-    if (st.isDirectory()) {
-      redirectToDirectory(ctx);
+    if (st.isFile()) {
+      handedOff = sendFile(ctx, fh, st, type ?? mimeTypeOf(file, settings.mimeTypes));
       return 0;
     }
-    if (!st.isFile()) return 404;
-    const type = mimeTypeOf(file, settings);
-    if (spec.types !== null && !spec.types(type.toLowerCase())) return 403;
-    handedOff = sendFile(ctx, fh, st, type);
+    if (!st.isDirectory() || dirShare) return 404; // sockets, FIFOs, devices; a directory as the index
+    redirectToDirectory(ctx);
     return 0;
   } finally {
     if (!handedOff) await fh.close().catch(() => undefined);
   }
 }
 
+/**
+ * Opens the file to serve, or answers the status to give instead. With no `chroot`, no restriction and no identity
+ * the kernel resolves the path in one open(2). Otherwise the path is walked component by component (share-path.ts)
+ * and the file reached is opened without following a symlink; fstat(2) on the opened descriptor must show the very
+ * inode the walk reached (a component swapped for a symlink in between is refused), and its mode is what the
+ * identity's read permission is checked on.
+ */
+async function openShared(
+  ctx: RequestContext,
+  file: string,
+  spec: ShareSpec,
+  identity: FileIdentity | null,
+): Promise<{ fh: fsp.FileHandle; st: Stats } | number> {
+  const chroot = spec.chroot === null ? '' : spec.chroot(ctx);
+  if (chroot === '' && identity === null && spec.followSymlinks && spec.traverseMounts) {
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(file, OPEN_FLAGS);
+    } catch (e) {
+      return errnoStatus(e);
+    }
+    try {
+      return { fh, st: await fh.stat() };
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      throw e;
+    }
+  }
+  const o: WalkOptions = {
+    noSymlinks: !spec.followSymlinks,
+    mounts: spec.traverseMounts ? null : await mountPoints(),
+    identity,
+  };
+  let reached: Reached | number;
+  if (chroot !== '') {
+    const rest = chrootRest(chroot, file);
+    if (rest === null) return 403;
+    // The chroot directory itself is reached as Unit opens it: an ordinary lookup (symlinks followed, no limits).
+    const root = await walk(await fsRoot(), absolute(chroot), { noSymlinks: false, mounts: null, identity });
+    if (typeof root === 'number') return root;
+    if (!root.st.isDirectory()) return 404;
+    reached = await walk(root, rest, o);
+  } else {
+    reached = await walk(await fsRoot(), absolute(file), o);
+  }
+  if (typeof reached === 'number') return reached;
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(reached.path, OPEN_FLAGS | constants.O_NOFOLLOW);
+  } catch (e) {
+    return errnoStatus(e);
+  }
+  let st: Stats;
+  try {
+    st = await fh.stat();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw e;
+  }
+  if (st.ino !== reached.st.ino || st.dev !== reached.st.dev || (identity !== null && !permits(st, identity, MAY_READ))) {
+    await fh.close().catch(() => undefined);
+    return 403;
+  }
+  return { fh, st };
+}
+
+/** A share path as an absolute one (a relative share is relative to wardend's working directory, as in Unit). */
+function absolute(p: string): string {
+  return p.startsWith('/') ? p : path.join(process.cwd(), p);
+}
+
+/**
+ * Unit's redirect of a directory named without a trailing slash: 301, `Location` = the request path (after
+ * `rewrite`), percent-encoded as nxt_encode_uri does, plus `/` and the query; no body and no Content-Type.
+ */
 function redirectToDirectory(ctx: RequestContext): void {
   const res = ctx.res;
-  const t = ctx.target;
-  const q = t.indexOf('?');
-  const location = q === -1 ? t + '/' : `${t.slice(0, q)}/${t.slice(q)}`;
+  const q = ctx.query;
   res.statusCode = 301;
-  res.setHeader('Location', location);
-  const body = '<!DOCTYPE html><title>Error 301</title><p>Error 301.\r\n';
-  res.setHeader('Content-Type', 'text/html');
-  res.setHeader('Content-Length', body.length);
-  res.end(body);
+  res.setHeader('Location', `${encodeUri(ctx.path)}/${q === '' ? '' : '?' + q}`);
+  res.setHeader('Content-Length', 0);
+  res.end();
+}
+
+/** Bytes nxt_encode_uri escapes: controls, space, `"#%<>?\\^\`{|}`, DEL and every byte from 0x80. */
+const URI_ESCAPE = (() => {
+  const t = new Uint8Array(256);
+  for (let b = 0; b < 256; b++) t[b] = b < 0x21 || b >= 0x7f || '"#%<>?\\^`{|}'.includes(String.fromCharCode(b)) ? 1 : 0;
+  return t;
+})();
+
+function encodeUri(p: string): string {
+  const bytes = Buffer.from(p, 'utf8');
+  let escape = false;
+  for (const b of bytes) if (URI_ESCAPE[b] === 1) escape = true;
+  if (!escape) return p;
+  let out = '';
+  for (const b of bytes) out += URI_ESCAPE[b] === 1 ? '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase() : String.fromCharCode(b);
+  return out;
 }
 
 /** Sends the opened file; returns true when the file handle now belongs to a stream that closes it. */
@@ -140,7 +173,7 @@ function sendFile(ctx: RequestContext, fh: fsp.FileHandle, st: Stats, type: stri
   const lastModified = new Date(mtimeSec * 1000).toUTCString();
   res.setHeader('ETag', etag);
   res.setHeader('Last-Modified', lastModified);
-  res.setHeader('Content-Type', type);
+  if (type !== '') res.setHeader('Content-Type', type);
   res.setHeader('Accept-Ranges', 'bytes');
 
   const inm = req.headers['if-none-match'];
@@ -186,10 +219,10 @@ function sendFile(ctx: RequestContext, fh: fsp.FileHandle, st: Stats, type: stri
     res.end();
     return false;
   }
-  const stream = fh.createReadStream({ start, end, autoClose: true });
-  stream.on('error', () => res.destroy());
-  res.on('close', () => stream.destroy());
-  stream.pipe(res);
+  if (res.destroyed) return false; // the client went away while the file was opened: nothing to stream to
+  // pipeline, not pipe: a response closed early (client gone, timeout) destroys the file stream, which closes the
+  // file; pipe() would wait for a 'drain' that never comes and leave the descriptor to the garbage collector.
+  pipeline(fh.createReadStream({ start, end, autoClose: true }), res, () => undefined);
   return true;
 }
 

@@ -1,7 +1,7 @@
 import { constants, createHash, createPrivateKey, randomBytes, X509Certificate } from 'crypto';
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'tls';
 import { jp, RouterConfigError } from './errors';
-import { commonName, subjectAltDnsNames } from './tls-names';
+import { sniNames } from './tls-names';
 
 /** A certificate bundle the router can serve: the private key and the chain (leaf first), both PEM. */
 export interface TlsCertificate {
@@ -12,7 +12,7 @@ export interface TlsCertificate {
 /** One certificate of a TLS listener. */
 export interface TlsCertificateEntry {
   name: string;
-  /** Lower-case host names of the leaf (CN and DNS subjectAltNames); `*.x` entries are wildcards. */
+  /** Lower-case names of the leaf (its DNS subjectAltNames, else its CN; see sniNames); `*.x` entries are wildcards. */
   hosts: string[];
   /** Secure context options: the key and chain with the listener's `conf_commands` and `session` settings. */
   options: SecureContextOptions;
@@ -85,7 +85,7 @@ export function compileTls(v: unknown, path: string, certificates: Record<string
       // OpenSSL drops a key that does not match the certificate without a word: check it here.
       if (!leaf.checkPrivateKey(createPrivateKey(material.key))) throw new Error('the private key does not match the certificate');
       createSecureContext(options);
-      hosts = hostNames(leaf);
+      hosts = sniNames(leaf.subject, leaf.subjectAltName);
     } catch (e) {
       throw new RouterConfigError(`The certificate "${name}" cannot be used: ${(e as Error).message}.`, at);
     }
@@ -220,26 +220,21 @@ function confCommands(v: unknown, path: string): SecureContextOptions {
   return out;
 }
 
-/** Lower-case names a leaf certificate serves: its CN and its DNS subjectAltNames. */
-function hostNames(leaf: X509Certificate): string[] {
-  const names = new Set<string>();
-  const cn = commonName(leaf.subject);
-  if (cn !== undefined && cn !== '') names.add(cn.toLowerCase());
-  for (const n of subjectAltDnsNames(leaf.subjectAltName) ?? []) names.add(n.toLowerCase());
-  return [...names];
-}
-
 /**
- * The certificate for an SNI name, as Unit picks it: an exact host name first, then a wildcard (`*.example.com`
- * covers one label: `a.example.com`, not `example.com` or `a.b.example.com`), else the first certificate.
+ * The certificate for an SNI name, as Unit picks it (nxt_openssl_servername): an exact name first, then a wildcard
+ * (`*.example.com` covers one label: `a.example.com`, not `example.com` or `a.b.example.com`), else the first
+ * certificate; an empty name or one starting with `.` gets the first. A name two certificates share goes to the later
+ * one, as in Unit's name table.
  */
 export function selectCertificate(tls: CompiledTls, servername: string): TlsCertificateEntry {
   const name = servername.toLowerCase();
-  for (const c of tls.certs) if (c.hosts.includes(name)) return c;
-  const dot = name.indexOf('.');
+  if (name === '' || name.startsWith('.')) return tls.certs[0];
+  const certs = tls.certs;
+  for (let i = certs.length - 1; i >= 0; i--) if (certs[i].hosts.includes(name)) return certs[i];
+  const dot = name.indexOf('.', 1);
   if (dot > 0) {
     const wild = '*' + name.slice(dot);
-    for (const c of tls.certs) if (c.hosts.includes(wild)) return c;
+    for (let i = certs.length - 1; i >= 0; i--) if (certs[i].hosts.includes(wild)) return certs[i];
   }
-  return tls.certs[0];
+  return certs[0];
 }

@@ -19,8 +19,30 @@ export function subjectAltDnsNames(san: string | undefined): string[] | undefine
   return names;
 }
 
-/** The first CN of a distinguished name as Node prints it (`X509Certificate.subject`, one `KEY=value` a line). */
-export function commonName(dn: string): string | undefined {
+/**
+ * The first CN of a distinguished name as Node prints it (`X509Certificate.subject`, one `KEY=value` a line);
+ * Node gives undefined for an empty subject.
+ */
+export function commonName(dn: string | undefined): string | undefined {
+  if (dn === undefined) return undefined;
   for (const line of dn.split('\n')) if (line.startsWith('CN=')) return line.slice(3);
   return undefined;
+}
+
+/**
+ * The lower-case names a certificate is chosen by for SNI, as Unit takes them (nxt_openssl_cert_get_names): the DNS
+ * entries of its subjectAltName when it has that extension (the CN then does not count), else its CN. A wildcard is
+ * kept only in the `*.rest` form.
+ */
+export function sniNames(subject: string | undefined, subjectAltName: string | undefined): string[] {
+  const dns = subjectAltDnsNames(subjectAltName);
+  const cn = commonName(subject);
+  const names = dns ?? (cn === undefined ? [] : [cn]);
+  const out: string[] = [];
+  for (const n of names) {
+    const name = n.toLowerCase();
+    if (name === '' || (name.startsWith('*') && !name.startsWith('*.')) || name === '*.' || out.includes(name)) continue;
+    out.push(name);
+  }
+  return out;
 }
