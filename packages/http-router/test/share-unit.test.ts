@@ -141,6 +141,12 @@ describe('share paths, index and redirects as Unit', () => {
     expect((await configError({ share: [`${www}$uri`, 1] })).message).toBe('The "share" array must contain only string values.');
   });
 
+  it('refuses "$$uri" in a share path, as Unit does (a lone "$" is no variable)', async () => {
+    const e = await configError({ share: `${www}$$uri` });
+    expect(e.message).toMatch(/^Invalid variable at position \d+/);
+    expect(e.path).toBe('/routes/0/action/share');
+  });
+
   it('answers the status of the last share path when none can be served', async () => {
     const chroot = `${www}/chroot`;
     const port = await serve({ share: [`${chroot}/missing$uri`, `${www}$uri`], chroot }); // 404, then 403 (outside)
