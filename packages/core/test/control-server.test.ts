@@ -93,11 +93,12 @@ describe('control server (HTTP on a unix socket)', () => {
 describe('parseControlAddress', () => {
   it.each([
     ['unix:/run/w.sock', { kind: 'unix', path: '/run/w.sock' }],
+    ['/run/w.sock', { kind: 'unix', path: '/run/w.sock' }],
     ['127.0.0.1:8080', { kind: 'tcp', host: '127.0.0.1', port: 8080 }],
     ['[::1]:80', { kind: 'tcp', host: '::1', port: 80 }],
   ])('%s', (value, expected) => expect(parseControlAddress(value)).toEqual(expected));
 
-  it.each(['unix:', '8080', 'host:99999', 'http://x'])('rejects %s', (value) => {
+  it.each(['unix:', '8080', 'host:99999', 'http://x', 'run/w.sock'])('rejects %s', (value) => {
     expect(() => parseControlAddress(value)).toThrow(WardenError);
   });
 });
