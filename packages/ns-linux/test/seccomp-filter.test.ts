@@ -1,3 +1,5 @@
+import { readFileSync } from 'fs';
+import * as path from 'path';
 import { ConfigValidationError } from '@warden/core';
 import { encodeProgram, RET } from '../src/internal/seccomp/bpf';
 import { CLONE_NAMESPACE_FLAGS, DEFAULT_ALLOWED, ESSENTIAL, PERSONALITY_VALUES, SOCKET_FAMILIES } from '../src/internal/seccomp/default-profile';
@@ -139,6 +141,16 @@ describe('seccomp filter compiler', () => {
     expect(text).toHaveLength(prog.length * 16);
     expect(text.slice(0, 32)).toBe('0020000000000004' + '00150100c000003e'); // ld arch; jeq AUDIT_ARCH_X86_64
     expect(decodeProgram(text)).toEqual(prog);
+  });
+});
+
+describe('the default profile against Docker\'s', () => {
+  it('allows what Docker allows without capabilities, except ptrace, process_vm_readv/writev and modify_ldt, plus file_getattr/file_setattr', () => {
+    const docker = readFileSync(path.join(__dirname, 'fixtures/docker-default-allowed.txt'), 'utf8')
+      .split('\n').filter((l) => l && !l.startsWith('#'));
+    const ours = [...DEFAULT_ALLOWED, 'clone', 'clone3', 'personality', 'socket'];
+    expect(docker.filter((n) => !ours.includes(n)).sort()).toEqual(['modify_ldt', 'process_vm_readv', 'process_vm_writev', 'ptrace']);
+    expect(ours.filter((n) => !docker.includes(n)).sort()).toEqual(['file_getattr', 'file_setattr']);
   });
 });
 

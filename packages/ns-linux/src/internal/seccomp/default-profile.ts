@@ -22,7 +22,7 @@ export const DEFAULT_ALLOWED: readonly string[] = [
   'listxattrat', 'llistxattr', 'lremovexattr', 'lsetxattr', 'removexattr', 'removexattrat', 'setxattr', 'setxattrat',
   // Events, polling, timers.
   'epoll_create', 'epoll_create1', 'epoll_ctl', 'epoll_ctl_old', 'epoll_pwait', 'epoll_pwait2', 'epoll_wait',
-  'epoll_wait_old', 'eventfd', 'eventfd2', 'fanotify_mark', 'inotify_add_watch', 'inotify_init', 'inotify_init1',
+  'epoll_wait_old', 'eventfd', 'eventfd2', 'pipe', 'pipe2', 'fanotify_mark', 'inotify_add_watch', 'inotify_init', 'inotify_init1',
   'inotify_rm_watch', 'pause', 'poll', 'ppoll', 'pselect6', 'select', 'signalfd', 'signalfd4', 'timerfd_create',
   'timerfd_gettime', 'timerfd_settime', 'alarm', 'getitimer', 'setitimer', 'timer_create', 'timer_delete',
   'timer_getoverrun', 'timer_gettime', 'timer_settime', 'nanosleep', 'clock_nanosleep', 'clock_getres',
