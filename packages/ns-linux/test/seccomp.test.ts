@@ -1,4 +1,4 @@
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import type { AppConfig, AppPrototype } from '@warden/core';
@@ -115,5 +115,27 @@ describeRoot('seccomp filter in app processes (requires root)', () => {
     } finally {
       await proto.close();
     }
+  });
+
+  describe('warden-isolate', () => {
+    const PKG = path.resolve(__dirname, '..');
+    // The CLI runs from dist/, like an installed package.
+    beforeAll(() => execFileSync(path.resolve(PKG, '../../node_modules/.bin/tsc'), ['-b', PKG], { stdio: 'inherit' }));
+    const isolate = (isolation: unknown, command: string[]) =>
+      spawnSync(process.execPath, [path.join(PKG, 'bin/warden-isolate.js'), '--user', 'root', '--isolation', JSON.stringify(isolation), '--', ...command],
+        { encoding: 'utf8', timeout: 20000 });
+
+    it('takes the same seccomp key: the default profile refuses mount with EPERM, and kill ends the command with SIGSYS (128+31)', () => {
+      const r = isolate({ seccomp: 'default' }, [probe, 'mount', 'getpid']);
+      expect([r.status, JSON.parse(r.stdout)]).toEqual([0, { mount: EPERM, getpid: 0 }]);
+      expect(isolate({ seccomp: { action: 'kill' } }, [probe, 'mount']).status).toBe(128 + 31);
+    });
+
+    it('refuses an unknown system call naming it, before anything runs', () => {
+      const r = isolate({ seccomp: { allow: ['frobnicate'] } }, [probe, 'getpid']);
+      expect(r.status).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain('Unknown system call "frobnicate" in "seccomp.allow".');
+    });
   });
 });
