@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'child_process';
-import { readFileSync } from 'fs';
+import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import type { AppConfig, AppPrototype } from '@warden/core';
 import { cleanup, describeRoot, runProbe, setupNative, startPrototype } from './helpers';
@@ -129,6 +129,20 @@ describeRoot('seccomp filter in app processes (requires root)', () => {
       const r = isolate({ seccomp: 'default' }, [probe, 'mount', 'getpid']);
       expect([r.status, JSON.parse(r.stdout)]).toEqual([0, { mount: EPERM, getpid: 0 }]);
       expect(isolate({ seccomp: { action: 'kill' } }, [probe, 'mount']).status).toBe(128 + 31);
+    });
+
+    const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
+    (setpriv ? it : it.skip)('installs the filter for an unprivileged caller too (run as nobody: no_new_privs makes it allowed)', () => {
+      const asNobody = (isolation: unknown) =>
+        spawnSync(setpriv!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(PKG, 'bin/warden-isolate.js'),
+          '--isolation', JSON.stringify(isolation), '--', probe, 'ptrace', 'keyctl', 'getpid'], { encoding: 'utf8', timeout: 20000 });
+      // ptrace of oneself answers ESRCH and an unknown keyctl command EOPNOTSUPP for any user; the filter says EPERM.
+      const plain = asNobody({});
+      expect(JSON.parse(plain.stdout)).toEqual({ ptrace: 3, keyctl: 95, getpid: 0 });
+      for (const namespaces of [{}, { credential: true, pid: true }]) {
+        const r = asNobody({ namespaces, seccomp: 'default' });
+        expect([namespaces, r.stderr, JSON.parse(r.stdout)]).toEqual([namespaces, '', { ptrace: EPERM, keyctl: EPERM, getpid: 0 }]);
+      }
     });
 
     it('refuses an unknown system call naming it, before anything runs', () => {
