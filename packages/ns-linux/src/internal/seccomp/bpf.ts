@@ -49,6 +49,7 @@ export const BPF_MAXINSNS = 4096;
 /** Conditional jumps reach at most 255 instructions ahead; farther targets go through a JA. */
 export const MAX_COND_JUMP = 255;
 
+/** One instruction; `k` is kept as an unsigned 32-bit number. */
 export const insn = (code: number, k = 0, jt = 0, jf = 0): BpfInsn => ({ code, jt, jf, k: k >>> 0 });
 
 /**

@@ -24,6 +24,7 @@ interface ArchInfo {
   x32Bit?: number;
 }
 
+/** Per architecture: its AUDIT_ARCH value, its syscall table, and the x32 bit where there is one. */
 export const ARCHES: Readonly<Record<SeccompArch, ArchInfo>> = {
   x86_64: { audit: 0xc000003e, table: X86_64_SYSCALLS, x32Bit: 0x40000000 },
   aarch64: { audit: 0xc00000b7, table: AARCH64_SYSCALLS },
