@@ -52,6 +52,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "seccomp.h"
+
 #define CTL_FD 3
 #define STATUS_FD 4
 #define MAX_MSG (8 * 1024 * 1024)
@@ -364,6 +366,8 @@ static void parse_plan(struct plan *pl) {
       if (r->n != 2) die("plan", EINVAL, "caps op");
       pl->has_caps = 1;
       pl->keep_caps = unum(r->s[1], "caps mask");
+    } else if (!strcmp(r->s[0], "seccomp")) {
+      if (r->n != 2 || seccomp_parse(r->s[1]) < 0) die("plan", EINVAL, "seccomp op");
     }
   }
 }
@@ -492,7 +496,7 @@ static void op_args(struct rec *r, int n) {
 static void run_op(struct rec *r) {
   const char *op = r->s[0];
   struct target t;
-  if (!strcmp(op, "rlimit") || !strcmp(op, "caps") || !strcmp(op, "no_new_privs")) return;
+  if (!strcmp(op, "rlimit") || !strcmp(op, "caps") || !strcmp(op, "no_new_privs") || !strcmp(op, "seccomp")) return;
 
   if (!strcmp(op, "make_rprivate")) {
     /* Stop mount events propagating between our new mount namespace and the host, in both directions. */
@@ -624,7 +628,7 @@ struct spawn_req {
 /*
  * Runs in the forked app process. Only async-signal-safe calls (raw syscalls) until execve. Order:
  * signals → report host pid → fds → rlimits → bounding set → setgroups/setresgid/setresuid → capabilities
- * → no_new_privs → parent-death signal → chdir → execve.
+ * → no_new_privs → parent-death signal → chdir → seccomp filter → execve.
  */
 static void app_child(const struct plan *pl, const struct spawn_req *rq, int errfd, int hostproc) {
   /* P blocks SIGCHLD (for signalfd) and ignores terminal signals; the app starts with defaults. */
@@ -706,6 +710,8 @@ static void app_child(const struct plan *pl, const struct spawn_req *rq, int err
   /* Die with the prototype (setresuid above cleared any earlier parent-death signal). */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) child_fail(errfd, "pdeathsig", errno);
   if (rq->cwd && *rq->cwd && chdir(rq->cwd) < 0) child_fail(errfd, "chdir", errno);
+  /* Last: the syscall filter (with no_new_privs), so that none of the steps above needs to be allowed by it. */
+  if (seccomp_install() < 0) child_fail(errfd, "seccomp", errno);
   execve(rq->exe, rq->argv, rq->envp);
   child_fail(errfd, "execve", errno);
 }

@@ -6,6 +6,7 @@ import { HostnameExtra } from './internal/extras/hostname.extra';
 import { IdMapExtra } from './internal/extras/id-map.extra';
 import { CapabilitiesExtra, NewPrivsExtra, RlimitsExtra } from './internal/extras/privileges.extra';
 import { RootfsExtra } from './internal/extras/rootfs.extra';
+import { SeccompExtra } from './internal/extras/seccomp.extra';
 import { CgroupNamespaceProvider } from './internal/providers/cgroup-namespace.provider';
 import { CredentialNamespaceProvider } from './internal/providers/credential-namespace.provider';
 import { IpcNamespaceProvider } from './internal/providers/ipc-namespace.provider';
@@ -39,6 +40,7 @@ export function isolationExtras(): IsolationExtra[] {
     new CapabilitiesExtra(),
     new RlimitsExtra(),
     new CgroupExtra(),
+    new SeccompExtra(),
   ];
 }
 

@@ -26,6 +26,7 @@ describe('isolation schema fragments under core\'s strict ajv', () => {
         mounts: [{ source: '/data', target: '/data', readonly: true }, { type: 'tmpfs', target: '/run', options: 'size=1m' }],
         new_privs: false, capabilities: ['net_bind_service'], rlimits: { nofile: 1024, core: { soft: 0, hard: 0 }, as: 'unlimited' },
         cgroup: { path: 'apps/a', memory_max: '64M', pids_max: 20, cpu_max: '50000 100000' }, hostname: 'a',
+        seccomp: { base: 'default', allow: ['ptrace'], deny: ['mount'], action: 'kill' },
       })),
     ).not.toThrow();
   });
@@ -38,7 +39,22 @@ describe('isolation schema fragments under core\'s strict ajv', () => {
     [{ rlimits: { bogus: 1 } }],
     [{ cgroup: {} }],
     [{ mounts: [{ source: '/a' }] }],
+    [{ seccomp: 'strict' }],
+    [{ seccomp: { allow: 'ptrace' } }],
+    [{ seccomp: { allow: ['no such call'] } }],
+    [{ seccomp: { action: 'trap' } }],
   ])('rejects %j with a ConfigValidationError', (isolation) => {
     expect(() => validator().validate(app(isolation))).toThrow(ConfigValidationError);
+  });
+
+  it('refuses a seccomp list naming an unknown system call with the name and the JSON path, as Unit-style detail', () => {
+    let err: ConfigValidationError | undefined;
+    try {
+      validator().validate(app({ seccomp: { deny: ['mount', 'frobnicate'] } }));
+    } catch (e) {
+      err = e as ConfigValidationError;
+    }
+    expect(err?.message).toBe('Unknown system call "frobnicate" in "seccomp.deny".');
+    expect(err?.path).toBe('/applications/a/isolation/seccomp/deny/1');
   });
 });

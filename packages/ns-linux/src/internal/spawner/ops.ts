@@ -19,6 +19,7 @@ export const OP_ARGS: Readonly<Record<string, readonly string[]>> = {
   rlimit: ['resource', 'soft', 'hard'],
   no_new_privs: [],
   caps: ['keep'],
+  seccomp: ['filter'],
 };
 
 /** Defaults for optional arguments. */
