@@ -46,6 +46,10 @@ export class ControlServer {
   async listen(address: ControlAddress): Promise<void> {
     const server = createServer((req, res) => void this.onRequest(req, res));
     server.keepAliveTimeout = 0;
+    // A client may shut down its write side once its request is sent (`curl` does not, `nc -N` and scripts do):
+    // node:http would then abort the request and end the socket before the answer. With half-open allowed, the answer
+    // is written and the connection closed after it (Connection: close), as Unit does.
+    (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     server.headersTimeout = 30_000;
     server.requestTimeout = 120_000;
     this.server = server;
