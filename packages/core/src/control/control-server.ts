@@ -87,14 +87,21 @@ export class ControlServer {
     }
   }
 
-  /** Stops accepting, closes open connections and removes the unix socket. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting and removes the unix socket. Requests being handled (a PUT waiting for its apply) get their answer
+   * for up to `graceMs`; idle connections, and whatever is still open after the grace, are closed.
+   */
+  async close(graceMs = 0): Promise<void> {
     const server = this.server;
     this.server = undefined;
     if (server) {
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
       });
     }
     if (this.unixPath) {
@@ -165,6 +172,15 @@ function listenOn(server: Server, start: () => void): Promise<void> {
     });
     start();
   });
+}
+
+/**
+ * Checks a control address before anything else starts: for a unix socket, creates its directory, removes a stale
+ * socket left by a killed daemon (nobody accepts on it) and refuses with WARDEN_ERR_CONTROL_IN_USE when another
+ * process serves it. `listen()` checks again, so a socket that appears meanwhile is still refused.
+ */
+export async function claimControlAddress(address: ControlAddress): Promise<void> {
+  if (address.kind === 'unix') await prepareSocketPath(address.path);
 }
 
 /** Creates the socket's directory; removes a stale socket left by a dead daemon, refuses a live one. */
