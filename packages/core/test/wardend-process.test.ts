@@ -332,12 +332,17 @@ describe('wardend signals, pid file and control socket', () => {
   it('writes the pid file before the control socket appears', async () => {
     const pid = join(dir, 'wardend.pid');
     const seen: string[] = [];
-    // inotify reports creations in order; a name is recorded the first time it is reported and exists.
+    // inotify reports creations in order; a name is recorded the first time it is reported. The events may reach us
+    // after the readiness line, so the watch stays until both names were reported.
+    let both!: () => void;
+    const bothSeen = new Promise<void>((r) => (both = r));
     const watcher = watch(dir, (_event, name) => {
-      if (name && !seen.includes(name) && ['wardend.pid', 'control.sock'].includes(name) && existsSync(join(dir, name))) seen.push(name);
+      if (name && !seen.includes(name) && ['wardend.pid', 'control.sock'].includes(name)) seen.push(name);
+      if (seen.length === 2) both();
     });
     try {
       await start([...base(), '--pid', pid]);
+      await bothSeen;
     } finally {
       watcher.close();
     }
