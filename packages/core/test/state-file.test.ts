@@ -83,6 +83,14 @@ describe('state file (conf.json) at start', () => {
     expect(r.lines.find((l) => l.msg.includes('was not accepted'))!.msg).toContain(join(dir, copy));
   });
 
+  it('a state dir from before last-good copies gets one when its conf.json is restored', async () => {
+    writeFileSync(join(dir, 'conf.json'), JSON.stringify(A));
+    const r = restarted(dir);
+    await r.controller.restore();
+    expect(r.controller.config).toEqual(A);
+    expect(JSON.parse(readFileSync(join(dir, LAST_GOOD_FILE), 'utf8'))).toEqual(A);
+  });
+
   it('a second corrupt file on the same second gets its own name', () => {
     const store = new ConfigStore(dir);
     store.init();

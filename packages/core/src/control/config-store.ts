@@ -109,6 +109,19 @@ export class ConfigStore {
   }
 
   /**
+   * Makes sure the last good copy exists once `conf.json` has been accepted at start (a state dir written by an
+   * older wardend has none): copies `conf.json` to it when it is missing. A failure only costs the copy.
+   */
+  ensureLastGood(): void {
+    if (existsSync(this.lastGoodFile)) return;
+    try {
+      writeFileAtomic(this.lastGoodFile, readFileSync(this.file), join(this.dir, `${CONFIG_FILE}.tmp-${process.pid}`));
+    } catch {
+      /* the next save writes it */
+    }
+  }
+
+  /**
    * Atomically replaces the persisted config, then its last good copy. A crash between the two leaves `conf.json` new
    * and the copy one config older; both are complete files.
    */

@@ -163,6 +163,7 @@ export class Controller {
       const restored = saved.config;
       try {
         await this.queue.run(() => this.applyNow(restored, false));
+        this.store?.ensureLastGood();
         this.log.info({ file: saved.file }, 'saved configuration restored');
       } catch (e) {
         const keptAs = this.store?.keepRejected();
