@@ -4,6 +4,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { createServer, request } from 'http';
 import { createServer as createTcpServer } from 'net';
+import { IGNORED_SIGNALS, STOP_SIGNALS } from '../src/daemon/main';
 import { buildCore, controlRequest, FIXTURE_PLUGIN, freePort, runWardend, spawnTextWardend, startWardend, waitForStderr } from './process-helpers';
 import type { RunningWardend } from './process-helpers';
 
@@ -445,6 +446,13 @@ describe('wardend log formats', () => {
   it('piped, the default log is JSON lines', async () => {
     const w = await start(base());
     for (const line of w.stderr().trimEnd().split('\n')) expect(JSON.parse(line)).toHaveProperty('level');
+  });
+
+  it('wardend --help documents every signal it handles and the log formats', async () => {
+    const r = await runWardend(['--help']);
+    expect(r.code).toBe(0);
+    for (const signal of [...STOP_SIGNALS, ...IGNORED_SIGNALS, 'SIGUSR1']) expect(r.stdout).toContain(signal);
+    expect(r.stdout).toContain('--log-format');
   });
 
   it('refuses an unknown --log-format', async () => {
