@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'fs';
 import { spawnSync } from 'child_process';
+import { createConnection } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import pino from 'pino';
 import { WardenError } from '../src/contracts';
+import type { ConfigComponent } from '../src/contracts';
 import { ControlServer, parseControlAddress } from '../src/control/control-server';
 import { harness } from './harness';
 import { controlRequest } from './process-helpers';
@@ -76,6 +78,43 @@ describe('control server (HTTP on a unix socket)', () => {
     const file = join(dir, 'plain');
     writeFileSync(file, 'x');
     await expect(serve({}, file)).rejects.toThrow(/is not a socket/);
+  });
+
+  it('answers a client that shuts down its write side after sending the request (half-close)', async () => {
+    // The apply outlasts the client's FIN, as a real apply (validate, start apps, fsync) does: it finishes only once
+    // the client has shut down its write side and the server has had time to see it.
+    let halfClosed!: () => void;
+    const finSent = new Promise<void>((resolve) => (halfClosed = resolve));
+    const slowComponent: ConfigComponent = {
+      name: 'slow',
+      order: 1,
+      prepare: async () => {
+        await finSent;
+        await new Promise((r) => setTimeout(r, 100));
+        return { commit: async () => undefined, rollback: async () => undefined };
+      },
+      shutdown: async () => undefined,
+    };
+    const h = harness({ components: [slowComponent] });
+    const path = join(dir, 'hc.sock');
+    const s = new ControlServer(h.api, silent, {});
+    servers.push(s);
+    await s.listen({ kind: 'unix', path });
+    const body = '{"listeners": {}}';
+    const answer = await new Promise<string>((resolve, reject) => {
+      const c = createConnection(path, () => {
+        c.write(`PUT /config HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        c.end(halfClosed); // shutdown(SHUT_WR): the request is complete, the client still reads
+      });
+      let text = '';
+      c.setEncoding('utf8');
+      c.on('data', (d: string) => (text += d));
+      c.on('close', () => resolve(text));
+      c.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toContain('"success": "Reconfiguration done."');
+    expect(h.controller.config).toEqual({ listeners: {} });
   });
 
   it('rejects bodies above the limit with 413', async () => {

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'child_process';
 import type { ChildProcess } from 'child_process';
 import { existsSync } from 'fs';
 import { request } from 'http';
+import { createServer } from 'net';
 import { join } from 'path';
 
 export const CORE_DIR = join(__dirname, '..');
@@ -93,4 +94,88 @@ export function controlRequest(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves with the first stderr line of `w` that contains `text` (including lines already written). */
+export function waitForStderr(w: RunningWardend, text: string, ms = 20000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const find = () => w.stderr().split('\n').find((l) => l.includes(text));
+    const onData = () => {
+      const line = find();
+      if (line === undefined) return;
+      finish();
+      resolve(line);
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error(`"${text}" did not appear on wardend's stderr within ${ms} ms:\n${w.stderr().slice(-2000)}`));
+    }, ms);
+    const finish = () => {
+      clearTimeout(timer);
+      w.proc.stderr!.off('data', onData);
+    };
+    w.proc.stderr!.on('data', onData);
+    onData();
+  });
+}
+
+/** A wardend whose output is read as text (any --log-format), optionally on a terminal. */
+export interface TextWardend {
+  proc: ChildProcess;
+  /** Everything written so far (stderr, or the terminal's output). */
+  output(): string;
+  /** Resolves once `text` has been written. */
+  waitFor(text: string, ms?: number): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts `wardend --no-daemon ...args`. With `tty`, wardend runs on a pseudo-terminal made by util-linux `script`
+ * (its stderr is then a terminal); signal it through its pid file, `proc` is `script`.
+ */
+export function spawnTextWardend(args: string[], tty = false): TextWardend {
+  const argv = [process.execPath, WARDEND, '--no-daemon', ...args];
+  const proc = tty
+    ? spawn('script', ['-qefc', argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' '), '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const waiters = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiters) w();
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const waitFor = (text: string, ms = 20000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!out.includes(text)) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`"${text}" was not written within ${ms} ms:\n${out.slice(-2000)}`));
+      }, ms);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+  return { proc, output: () => out, waitFor, exited };
 }

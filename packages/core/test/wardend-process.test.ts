@@ -2,7 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, wa
 import { dirname } from 'path';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { buildCore, controlRequest, FIXTURE_PLUGIN, runWardend, startWardend } from './process-helpers';
+import { createServer, request } from 'http';
+import { createServer as createTcpServer } from 'net';
+import { IGNORED_SIGNALS, STOP_SIGNALS } from '../src/daemon/main';
+import { buildCore, controlRequest, FIXTURE_PLUGIN, freePort, runWardend, spawnTextWardend, startWardend, waitForStderr } from './process-helpers';
 import type { RunningWardend } from './process-helpers';
 
 // Real wardend processes, from the built bin/wardend.js. Configs used here start no application processes
@@ -261,5 +264,200 @@ describe('wardend process', () => {
     const r = await runWardend([...base(), '--plugin', 'warden-plugin-nonexistent']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('WARDEN_ERR_PLUGIN_LOAD');
+  });
+});
+
+/** GET http://127.0.0.1:port/ → status and body. */
+function httpGet(port: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+describe('wardend signals, pid file and control socket', () => {
+  const socketOf = () => join(dir, 'control.sock');
+
+  it('stops gracefully on SIGQUIT: a request in flight is answered, then the socket and pid file are removed and it exits 0', async () => {
+    const pid = join(dir, 'wardend.pid');
+    // An upstream that holds the request until wardend has received SIGQUIT.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let arrived!: () => void;
+    const reached = new Promise<void>((r) => (arrived = r));
+    const upstream = createServer((_req, res) => {
+      arrived();
+      void held.then(() => res.end('late answer'));
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    try {
+      const port = await freePort();
+      const w = await start([...base(), '--pid', pid]);
+      const config = {
+        listeners: { [`127.0.0.1:${port}`]: { pass: 'routes' } },
+        routes: [{ action: { proxy: `http://127.0.0.1:${(upstream.address() as { port: number }).port}` } }],
+      };
+      expect((await controlRequest(w.control, 'PUT', '/config', JSON.stringify(config))).status).toBe(200);
+      const answer = httpGet(port);
+      await reached;
+      const logged = waitForStderr(w, '"signal":"SIGQUIT"');
+      w.proc.kill('SIGQUIT');
+      expect(JSON.parse(await logged)).toMatchObject({ msg: 'signal received', action: 'graceful shutdown' });
+      release();
+      expect(await answer).toEqual({ status: 200, body: 'late answer' });
+      expect(await w.exited).toEqual({ code: 0, signal: null });
+      expect(existsSync(socketOf())).toBe(false);
+      expect(existsSync(pid)).toBe(false);
+      expect(w.stderr()).toContain('"msg":"wardend stopped"');
+    } finally {
+      release();
+      upstream.close();
+    }
+  }, 30_000);
+
+  it.each(['SIGUSR2', 'SIGHUP'])('logs and ignores %s: the daemon keeps serving', async (signal) => {
+    const w = await start(base());
+    const logged = waitForStderr(w, `"signal":"${signal}"`);
+    w.proc.kill(signal as NodeJS.Signals);
+    expect(JSON.parse(await logged)).toMatchObject({ msg: 'signal received', action: 'ignored' });
+    expect((await controlRequest(w.control, 'GET', '/config')).status).toBe(200);
+    expect(w.proc.exitCode).toBeNull();
+  });
+
+  it('writes the pid file before the control socket appears', async () => {
+    const pid = join(dir, 'wardend.pid');
+    const seen: string[] = [];
+    // inotify reports creations in order; a name is recorded the first time it is reported. The events may reach us
+    // after the readiness line, so the watch stays until both names were reported.
+    let both!: () => void;
+    const bothSeen = new Promise<void>((r) => (both = r));
+    const watcher = watch(dir, (_event, name) => {
+      if (name && !seen.includes(name) && ['wardend.pid', 'control.sock'].includes(name)) seen.push(name);
+      if (seen.length === 2) both();
+    });
+    try {
+      await start([...base(), '--pid', pid]);
+      await bothSeen;
+    } finally {
+      watcher.close();
+    }
+    expect(seen).toEqual(['wardend.pid', 'control.sock']);
+  });
+
+  it('replaces the socket and pid file a SIGKILLed wardend left behind, and says so', async () => {
+    const pid = join(dir, 'wardend.pid');
+    const first = await start([...base(), '--pid', pid]);
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    expect(existsSync(socketOf())).toBe(true);
+    expect(readFileSync(pid, 'utf8').trim()).toBe(String(first.proc.pid));
+    const second = await start([...base(), '--pid', pid]);
+    expect(readFileSync(pid, 'utf8').trim()).toBe(String(second.proc.pid));
+    expect(second.stderr()).toContain(`replacing the stale pid file ${pid} (process ${first.proc.pid} is gone)`);
+    expect((await controlRequest(second.control, 'GET', '/config')).status).toBe(200);
+  });
+
+  it('refuses to start beside a running wardend that owns the pid file or the control socket, touching neither', async () => {
+    const pid = join(dir, 'wardend.pid');
+    const running = await start([...base(), '--pid', pid]);
+    const samePid = await runWardend(['--no-daemon', ...base().slice(0, -2), '--control', `unix:${join(dir, 'other.sock')}`, '--pid', pid]);
+    expect(samePid.code).toBe(1);
+    expect(samePid.stderr).toContain(`WARDEN_ERR_PID_IN_USE: The pid file ${pid} names process ${running.proc.pid}, a wardend that is running`);
+    expect(existsSync(join(dir, 'other.sock'))).toBe(false);
+    const otherPid = join(dir, 'other.pid');
+    const sameSocket = await runWardend(['--no-daemon', ...base(), '--pid', otherPid]);
+    expect(sameSocket.code).toBe(1);
+    expect(sameSocket.stderr).toContain('WARDEN_ERR_CONTROL_IN_USE');
+    expect(existsSync(otherPid)).toBe(false);
+    // The running one is untouched.
+    expect(readFileSync(pid, 'utf8').trim()).toBe(String(running.proc.pid));
+    expect((await controlRequest(running.control, 'GET', '/config')).status).toBe(200);
+  });
+
+  it('moves a truncated conf.json aside at start, logs the path, and restores the last good config', async () => {
+    const w = await start(base());
+    expect((await controlRequest(w.control, 'PUT', '/config', JSON.stringify(settings(5)))).status).toBe(200);
+    w.proc.kill('SIGTERM');
+    await w.exited;
+    const conf = join(dir, 'state', 'conf.json');
+    writeFileSync(conf, readFileSync(conf).subarray(0, 10));
+    const w2 = await start(base());
+    expect((await controlRequest(w2.control, 'GET', '/config')).json).toEqual(settings(5));
+    const line = JSON.parse(await waitForStderr(w2, 'is corrupt'));
+    expect(line.movedTo).toMatch(/conf\.json\.corrupt-\d{8}T\d{6}Z$/);
+    expect(line.msg).toContain(line.movedTo);
+    expect(readFileSync(line.movedTo)).toHaveLength(10);
+  });
+});
+
+/** Unit's error-log line: `YYYY/MM/DD HH:MM:SS [level] pid#tid message`. */
+const UNIT_LINE = /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} \[(alert|error|warn|notice|info|debug)\] (\d+)#\2 \S/;
+
+describe('wardend log formats', () => {
+  it("--log-format unit writes Unit's error-log lines with Unit's messages: start, a failed reconfiguration, a signal", async () => {
+    const busy = createTcpServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const w = spawnTextWardend([...base(), '--log-format', 'unit']);
+    try {
+      await w.waitFor('wardend ready');
+      const pid = w.proc.pid!;
+      const port = (busy.address() as { port: number }).port;
+      const cfg = { listeners: { [`127.0.0.1:${port}`]: { pass: 'routes' } }, routes: [{ action: { return: 204 } }] };
+      expect((await controlRequest(`unix:${join(dir, 'control.sock')}`, 'PUT', '/config', JSON.stringify(cfg))).status).toBe(500);
+      w.proc.kill('SIGQUIT');
+      expect(await w.exited).toEqual({ code: 0, signal: null });
+      const lines = w.output().trimEnd().split('\n');
+      for (const line of lines) expect(line).toMatch(UNIT_LINE);
+      const messages = lines.map((l) => l.slice(20));
+      expect(messages).toContain(`[info] ${pid}#${pid} router started`);
+      expect(messages).toContain(`[info] ${pid}#${pid} controller started`);
+      expect(messages.some((m) => m.startsWith(`[alert] ${pid}#${pid} failed to apply new conf`))).toBe(true);
+      expect(messages).toContain(`[notice] ${pid}#${pid} signal 3 (SIGQUIT) received, graceful shutdown`);
+    } finally {
+      w.proc.kill('SIGKILL');
+      busy.close();
+    }
+  }, 30_000);
+
+  it.each([
+    ['no --log-format', 'unit', []],
+    ['--log-format json', 'json', ['--log-format', 'json']],
+  ])('on a terminal with %s the log is %s lines', async (_name, expected, extra) => {
+    const pid = join(dir, 'tty.pid');
+    const w = spawnTextWardend([...base(), '--pid', pid, ...extra], true);
+    try {
+      await w.waitFor('wardend ready');
+      process.kill(Number(readFileSync(pid, 'utf8')), 'SIGTERM');
+      await w.exited;
+    } finally {
+      w.proc.kill('SIGKILL');
+    }
+    const lines = w.output().split(/\r?\n/).filter((l) => l.includes('wardend'));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expected === 'unit' ? expect(line).toMatch(UNIT_LINE) : expect(JSON.parse(line)).toHaveProperty('msg');
+  }, 30_000);
+
+  it('piped, the default log is JSON lines', async () => {
+    const w = await start(base());
+    for (const line of w.stderr().trimEnd().split('\n')) expect(JSON.parse(line)).toHaveProperty('level');
+  });
+
+  it('wardend --help documents every signal it handles and the log formats', async () => {
+    const r = await runWardend(['--help']);
+    expect(r.code).toBe(0);
+    for (const signal of [...STOP_SIGNALS, ...IGNORED_SIGNALS, 'SIGUSR1']) expect(r.stdout).toContain(signal);
+    expect(r.stdout).toContain('--log-format');
+  });
+
+  it('refuses an unknown --log-format', async () => {
+    const r = await runWardend(['--log-format', 'xml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--log-format "xml" is not one of auto, json, unit.');
   });
 });

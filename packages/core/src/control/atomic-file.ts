@@ -2,14 +2,15 @@ import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } fro
 import { dirname } from 'path';
 
 /**
- * Writes `data` to `file` atomically and durably: the temp file `tmp` (same filesystem) is written with mode 0600 and
+ * Writes `data` to `file` atomically and durably: the temp file `tmp` (same filesystem) is written with `mode` (0600
+ * unless given) and
  * fsynced, renamed over `file`, then the directory of `file` is fsynced so the rename itself survives a crash. A crash
  * at any point leaves either the old file or the new one, never a partial one. On failure the temp file is removed
  * and the error thrown.
  */
-export function writeFileAtomic(file: string, data: Buffer, tmp: string): void {
+export function writeFileAtomic(file: string, data: Buffer, tmp: string, mode = 0o600): void {
   try {
-    const fd = openSync(tmp, 'w', 0o600);
+    const fd = openSync(tmp, 'w', mode);
     try {
       let off = 0;
       while (off < data.length) off += writeSync(fd, data, off);

@@ -46,6 +46,10 @@ export class ControlServer {
   async listen(address: ControlAddress): Promise<void> {
     const server = createServer((req, res) => void this.onRequest(req, res));
     server.keepAliveTimeout = 0;
+    // A client may shut down its write side once its request is sent (`curl` does not, `nc -N` and scripts do):
+    // node:http would then abort the request and end the socket before the answer. With half-open allowed, the answer
+    // is written and the connection closed after it (Connection: close), as Unit does.
+    (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     server.headersTimeout = 30_000;
     server.requestTimeout = 120_000;
     this.server = server;
@@ -83,14 +87,21 @@ export class ControlServer {
     }
   }
 
-  /** Stops accepting, closes open connections and removes the unix socket. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting and removes the unix socket. Requests being handled (a PUT waiting for its apply) get their answer
+   * for up to `graceMs`; idle connections, and whatever is still open after the grace, are closed.
+   */
+  async close(graceMs = 0): Promise<void> {
     const server = this.server;
     this.server = undefined;
     if (server) {
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
       });
     }
     if (this.unixPath) {
@@ -161,6 +172,15 @@ function listenOn(server: Server, start: () => void): Promise<void> {
     });
     start();
   });
+}
+
+/**
+ * Checks a control address before anything else starts: for a unix socket, creates its directory, removes a stale
+ * socket left by a killed daemon (nobody accepts on it) and refuses with WARDEN_ERR_CONTROL_IN_USE when another
+ * process serves it. `listen()` checks again, so a socket that appears meanwhile is still refused.
+ */
+export async function claimControlAddress(address: ControlAddress): Promise<void> {
+  if (address.kind === 'unix') await prepareSocketPath(address.path);
 }
 
 /** Creates the socket's directory; removes a stale socket left by a dead daemon, refuses a live one. */

@@ -5,7 +5,7 @@ import type { AppControl, ConfigComponent, PreparedChange, WardenConfig } from '
 import { ConfigValidationError, TOKENS, WardenError } from '../contracts';
 import type { ConfigValidator } from '../config/config-validator';
 import { applyDetail, applyFailure, ControlError, errorBody, notFound } from './control-error';
-import type { ConfigStore } from './config-store';
+import type { ConfigStore, SavedState } from './config-store';
 import { CERTIFICATE_STORE, certificateRefs } from './certificate-store';
 import type { CertificateStore } from './certificate-store';
 import { sharedIdentityWarning } from '../isolation/shared-identity';
@@ -131,27 +131,50 @@ export class Controller {
 
   /**
    * Start-up: applies the config saved in the state dir; when there is none, the `initialFile` (`--config`), which
-   * is then saved. A saved config that no longer applies (e.g. a plugin is gone) is logged and the daemon starts
-   * with an empty config, leaving the file in place until a new config is accepted. A bad `initialFile` throws.
+   * is then saved. A `conf.json` that is not JSON is moved aside (`conf.json.corrupt-<time>`, logged with its path)
+   * and the last good copy is applied and saved in its place; without a usable copy the daemon starts with an empty
+   * config. A saved config that parses but no longer applies (e.g. a plugin is gone) is logged, copied aside
+   * (`conf.json.rejected-<time>`) and left in place for the next start; the daemon starts empty. A bad
+   * `initialFile` throws.
    */
   async restore(initialFile?: string): Promise<void> {
     this.store?.init();
     this.certificates?.init();
-    let saved: WardenConfig | undefined;
+    let saved: SavedState = { kind: 'none' };
     try {
-      saved = this.store?.load();
+      if (this.store) saved = this.store.loadAtStart();
     } catch (e) {
       this.log.error({ err: e }, 'the saved configuration cannot be read; starting with an empty configuration');
       return;
     }
-    if (saved !== undefined) {
-      const restored = saved;
+    if (saved.kind === 'corrupt') {
+      const { file, corrupt, reason, lastGood } = saved;
+      const fields = { file, movedTo: corrupt, reason, lastGood: lastGood?.file };
+      if (!lastGood) {
+        this.log.error(fields, `the saved configuration ${file} is corrupt (${reason}); moved it to ${corrupt}; no last good copy, starting with an empty configuration`);
+        return;
+      }
+      this.log.error(fields, `the saved configuration ${file} is corrupt (${reason}); moved it to ${corrupt}; restoring the last good copy ${lastGood.file}`);
+      try {
+        await this.queue.run(() => this.applyNow(lastGood.config, true));
+        this.log.info({ file: lastGood.file }, 'last good configuration restored');
+      } catch (e) {
+        this.log.error({ reason: rejection(e), file: lastGood.file }, 'the last good configuration was not accepted; starting with an empty configuration');
+      }
+      return;
+    }
+    if (saved.kind === 'saved') {
+      const restored = saved.config;
       try {
         await this.queue.run(() => this.applyNow(restored, false));
-        this.log.info({ file: this.store?.file }, 'saved configuration restored');
+        this.store?.ensureLastGood();
+        this.log.info({ file: saved.file }, 'saved configuration restored');
       } catch (e) {
-        const body = e instanceof ControlError ? e.response.body : { error: (e as Error).message };
-        this.log.error({ reason: body, file: this.store?.file }, 'the saved configuration was not accepted; starting with an empty configuration');
+        const keptAs = this.store?.keepRejected();
+        this.log.error(
+          { reason: rejection(e), file: saved.file, keptAs },
+          `the saved configuration ${saved.file} was not accepted; starting with an empty configuration${keptAs ? ` (a copy is kept as ${keptAs})` : ''}`,
+        );
       }
       return;
     }
@@ -241,6 +264,11 @@ export class Controller {
       }
     });
   }
+}
+
+/** The control-API body of a failed apply, for the log. */
+function rejection(e: unknown): unknown {
+  return e instanceof ControlError ? e.response.body : { error: (e as Error).message };
 }
 
 function deepMerge(base: unknown, extra: unknown): unknown {

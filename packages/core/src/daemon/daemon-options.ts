@@ -1,6 +1,8 @@
 import { homedir } from 'os';
 import { join } from 'path';
 import { WardenError } from '../contracts';
+import { LOG_FORMATS } from './logger';
+import type { LogFormat } from './logger';
 
 /** The parsed `wardend` command line (registered as TOKENS.DaemonOptions). */
 export interface DaemonOptions {
@@ -16,6 +18,8 @@ export interface DaemonOptions {
   statedir: string;
   /** `--log`: log file; stderr when absent. */
   log?: string;
+  /** `--log-format`: `json`, `unit` or `auto` (default: `unit` on a terminal, `json` otherwise). */
+  logFormat: LogFormat | 'auto';
   /** `--pid`: pid file. */
   pid?: string;
   /** `--tmpdir`: wardend's runtime files. */
@@ -58,12 +62,14 @@ export function defaultPaths(env: NodeJS.ProcessEnv = process.env, uid = process
 export const USAGE = `Usage: wardend [options]
 
   --no-daemon              run in the foreground
-  --control ADDR           control API address: unix:/path or IP:port
+  --control ADDR           control API address: unix:/path (or a bare /path) or IP:port
   --control-mode MODE      control socket permissions, octal (default 600)
   --control-user USER      control socket owner
   --control-group GROUP    control socket group
   --statedir DIR           where the accepted configuration is saved
   --log FILE               log file (default: stderr)
+  --log-format FORMAT      json (pino lines), unit (Unit's error-log lines) or auto
+                           (default: unit on a terminal, json otherwise)
   --pid FILE               pid file
   --tmpdir DIR             directory for runtime files
   --user USER              default user of applications
@@ -74,10 +80,26 @@ export const USAGE = `Usage: wardend [options]
   --print-schema           print the configuration schema and exit
   --version                print the version and exit
   --help                   print this help and exit
+
+Signals:
+  SIGTERM, SIGINT, SIGQUIT stop gracefully: stop accepting, let in-flight requests
+                           finish (up to 5 s), stop the apps, remove the control
+                           socket and the pid file, exit 0
+  SIGUSR1                  reopen the log files (after logrotate moved them)
+  SIGHUP, SIGUSR2          logged and ignored
+  SIGKILL                  leaves the control socket and pid file behind; the next
+                           start finds them stale and replaces them (a running
+                           wardend is never replaced: the start is refused)
+
+Files:
+  The pid file (--pid) is written before the control socket is created.
+  <statedir>/conf.json            the accepted configuration
+  <statedir>/conf.json.last-good  a copy of it, restored when conf.json is damaged
+  <statedir>/conf.json.corrupt-*  a damaged conf.json, moved aside at start
 `;
 
 const VALUE_FLAGS = new Set([
-  'control', 'control-mode', 'control-user', 'control-group', 'statedir', 'log', 'pid', 'tmpdir', 'user', 'group', 'config', 'plugin',
+  'control', 'control-mode', 'control-user', 'control-group', 'statedir', 'log', 'log-format', 'pid', 'tmpdir', 'user', 'group', 'config', 'plugin',
 ]);
 const BOOL_FLAGS = new Set(['no-daemon', 'print-schema', 'version', 'help', 'no-default-plugins']);
 
@@ -109,6 +131,8 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
     if (!/^[0-7]{1,4}$/.test(values['control-mode'])) throw usageError(`--control-mode "${values['control-mode']}" is not an octal mode such as 600 or 660.`);
     controlMode = parseInt(values['control-mode'], 8);
   }
+  const logFormat = (values['log-format'] ?? 'auto') as LogFormat | 'auto';
+  if (!LOG_FORMATS.includes(logFormat)) throw usageError(`--log-format "${logFormat}" is not one of ${LOG_FORMATS.join(', ')}.`);
   return {
     noDaemon: bools.has('no-daemon'),
     control: values.control ?? defaults.control,
@@ -117,6 +141,7 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
     controlGroup: values['control-group'],
     statedir: values.statedir ?? defaults.statedir,
     log: values.log,
+    logFormat,
     pid: values.pid,
     tmpdir: values.tmpdir ?? defaults.tmpdir,
     user: values.user,

@@ -1,15 +1,61 @@
+import { isatty } from 'tty';
 import pino from 'pino';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
+import { unitLogLine } from './unit-log-format';
 
 /**
- * The daemon's single pino logger: JSON lines to stderr, or appended to `file` (`--log`). Writes are synchronous so
- * that the readiness line and the last lines before an exit are never lost. Read them with `pino-pretty`.
+ * How log lines are written: `json` (one pino JSON object per line: every field kept, what log pipelines and `jq`
+ * read) or `unit` (NGINX Unit's error-log lines, `YYYY/MM/DD HH:MM:SS [level] pid#tid message`, with Unit's wording
+ * where Unit logs the same event). `auto` picks `unit` when the log goes to a terminal and `json` otherwise.
  */
-export function createLogger(file?: string, level = process.env.WARDEN_LOG_LEVEL ?? 'info'): Logger {
+export type LogFormat = 'json' | 'unit';
+
+/** The `--log-format` values. */
+export const LOG_FORMATS: readonly (LogFormat | 'auto')[] = ['auto', 'json', 'unit'];
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  /** Default `auto`. */
+  format?: LogFormat | 'auto';
+  /** pino level; default `$WARDEN_LOG_LEVEL` or `info`. */
+  level?: string;
+}
+
+/**
+ * `auto` → `unit` when the log goes to a terminal (people read it there), `json` otherwise (a file, a pipe, journald,
+ * a container runtime: a program reads it, and JSON keeps every field).
+ */
+export function resolveLogFormat(format: LogFormat | 'auto', toTerminal: boolean): LogFormat {
+  if (format !== 'auto') return format;
+  return toTerminal ? 'unit' : 'json';
+}
+
+/**
+ * The daemon's single pino logger: to stderr, or appended to `file` (`--log`), in the chosen format. Writes are
+ * synchronous so that the readiness line and the last lines before an exit are never lost.
+ */
+export function createLogger(file?: string, options: LoggerOptions = {}): Logger {
+  const level = options.level ?? process.env.WARDEN_LOG_LEVEL ?? 'info';
   const dest = file ? pino.destination({ dest: file, sync: true, mkdir: true, append: true }) : pino.destination({ fd: 2, sync: true });
-  const log = pino({ name: 'wardend', level, base: { pid: process.pid } }, dest);
+  const format = resolveLogFormat(options.format ?? 'auto', file === undefined && isatty(2));
+  const log = pino({ name: 'wardend', level, base: { pid: process.pid } }, format === 'unit' ? unitStream(dest) : dest);
   if (file) logFiles.set(log, dest);
   return log;
+}
+
+/** A stream that turns each pino JSON line into a Unit line before writing it to `dest`. */
+function unitStream(dest: DestinationStream): DestinationStream {
+  return {
+    write(line: string) {
+      let text: string;
+      try {
+        text = unitLogLine(JSON.parse(line));
+      } catch {
+        text = line; // never lose a line to a formatting problem
+      }
+      dest.write(text);
+    },
+  };
 }
 
 /** Log files opened by createLogger, by logger (stderr loggers have none). */

@@ -48,43 +48,63 @@ export async function main(argv: string[]): Promise<number | undefined> {
   return runForeground(options);
 }
 
+/**
+ * The signals wardend handles (documented in `wardend --help`). SIGTERM, SIGINT and SIGQUIT stop it gracefully, as
+ * Unit's main process does (Unit 1.35 handles all three the same way; nginx's SIGQUIT is its graceful stop):
+ * listeners stop accepting, in-flight requests finish (up to the grace), apps stop, the control socket and pid file
+ * are removed, exit 0. SIGUSR1 reopens the log files (Unit, nginx). SIGHUP and SIGUSR2 are logged and ignored: Unit
+ * ignores SIGHUP, and nginx's SIGUSR2 (binary upgrade) has no equivalent here; neither must kill the server.
+ */
+export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
+/** Signals that are logged and otherwise ignored. */
+export const IGNORED_SIGNALS = ['SIGHUP', 'SIGUSR2'] as const;
+
 async function runForeground(options: DaemonOptions): Promise<number | undefined> {
   const readyFd = process.env[READY_FD_ENV] ? Number(process.env[READY_FD_ENV]) : undefined;
   delete process.env[READY_FD_ENV];
-  // Unit: SIGUSR1 reopens the log files (after logrotate moved them). Registered before anything else: Node's own
-  // default for SIGUSR1 is to start the inspector, which would swallow a signal sent early without reopening.
-  let started: Awaited<ReturnType<typeof startWarden>> | undefined;
-  process.on('SIGUSR1', () => void started?.reopenLogs());
-  let warden;
+  // Every handled signal is registered before anything else: a signal that arrives during start-up (restoring the
+  // config can take seconds) must not take the default action (SIGQUIT, SIGUSR2: terminate on the spot; SIGUSR1:
+  // Node starts its inspector). A stop signal received then is acted on as soon as the start has finished.
+  let warden: Awaited<ReturnType<typeof startWarden>> | undefined;
+  let stopRequested: string | undefined;
+  const shutdown = (signal: string) => {
+    if (!warden) {
+      stopRequested ??= signal;
+      return;
+    }
+    const w = warden;
+    w.log.info({ signal, action: 'graceful shutdown' }, 'signal received');
+    w.stop().then(
+      () => process.exit(0),
+      (e) => {
+        w.log.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, () => shutdown(signal));
+  for (const signal of IGNORED_SIGNALS) process.on(signal, () => warden?.log.info({ signal, action: 'ignored' }, 'signal received'));
+  process.on('SIGUSR1', () => {
+    warden?.log.info({ signal: 'SIGUSR1', action: 'log files rotation' }, 'signal received');
+    void warden?.reopenLogs();
+  });
   try {
     warden = await startWarden(options);
   } catch (e) {
     if (readyFd !== undefined) report(readyFd, `error ${describe(e)}`);
     return fatal(e);
   }
-  started = warden;
-  const shutdown = (signal: string) => {
-    warden.log.info({ signal }, 'signal received');
-    warden.stop().then(
-      () => process.exit(0),
-      (e) => {
-        warden.log.error({ err: e }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => warden.log.info('SIGHUP ignored'));
+  const started = warden;
   process.on('unhandledRejection', (e) => {
-    warden.log.error({ err: e }, 'unhandled promise rejection (a bug; the daemon keeps running)');
+    started.log.error({ err: e }, 'unhandled promise rejection (a bug; the daemon keeps running)');
   });
   process.on('uncaughtException', (e) => {
-    warden.log.fatal({ err: e }, 'uncaught exception; stopping');
-    warden.stop().finally(() => process.exit(1));
+    started.log.fatal({ err: e }, 'uncaught exception; stopping');
+    started.stop().finally(() => process.exit(1));
   });
   // Ready only once every signal handler is in place: a caller may signal us as soon as it reads this.
-  if (readyFd !== undefined) report(readyFd, `ready ${warden.control}`);
+  if (readyFd !== undefined) report(readyFd, `ready ${started.control}`);
+  if (stopRequested) shutdown(stopRequested);
   return undefined;
 }
 

@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { unlinkSync, writeFileSync } from 'fs';
 import type { Logger } from 'pino';
 import { container as rootContainer } from 'tsyringe';
 import type { DependencyContainer } from 'tsyringe';
@@ -10,13 +9,17 @@ import { buildPlanContext, planContextDefaults } from '../config/plan-context';
 import type { PlanContextDefaults } from '../config/plan-context';
 import { ConfigStore } from '../control/config-store';
 import { ControlApi } from '../control/control-api';
-import { ControlServer, parseControlAddress } from '../control/control-server';
+import { claimControlAddress, ControlServer, parseControlAddress } from '../control/control-server';
 import { Controller } from '../control/controller';
 import { DEFAULT_PLUGINS, loadPlugins } from '../plugins/plugin-loader';
 import type { PluginRequest } from '../plugins/plugin-loader';
 import { registerRuntime } from '../runtime';
 import type { DaemonOptions } from './daemon-options';
 import { createLogger, reopenLogFile } from './logger';
+import { claimPidFile, releasePidFile } from './pid-file';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION: string = require('../../package.json').version;
 
 /** A running wardend: its container, controller and control server. */
 export interface Warden {
@@ -47,7 +50,7 @@ export async function composeContainer(
   deps: { container?: DependencyContainer; log?: Logger } = {},
 ): Promise<{ container: DependencyContainer; log: Logger; validator: ConfigValidator }> {
   const container = deps.container ?? rootContainer.createChildContainer();
-  const log = deps.log ?? createLogger(options.log);
+  const log = deps.log ?? createLogger(options.log, { format: options.logFormat });
   container.register(TOKENS.Logger, { useValue: log });
   container.register(TOKENS.DaemonOptions, { useValue: options });
   await loadPlugins(container, pluginRequests(options), log);
@@ -77,41 +80,50 @@ export function planContextFor(container: DependencyContainer): (appName: string
   return (appName, app) => buildPlanContext(appName, app, planContextDefaultsFor(options));
 }
 
+/** How long a stop waits for control requests in progress (a PUT being applied) to be answered. */
+const CONTROL_CLOSE_GRACE_MS = 5000;
+
 /**
- * Starts wardend in this process: compose the container, restore the saved config (or `--config`), start the
- * control server, write the pid file and log the readiness line `wardend ready`.
+ * Starts wardend in this process, in Unit's order: refuse if another wardend owns the pid file or the control socket
+ * (stale ones left by a killed wardend are replaced), write the pid file, restore the saved config (or `--config`),
+ * then create the control socket and log the readiness line `wardend ready`. So the pid file exists before the
+ * control socket appears: a script that waits for the socket can read the pid file. A failure removes the pid file.
  */
 export async function startWarden(options: DaemonOptions, deps: { container?: DependencyContainer; log?: Logger } = {}): Promise<Warden> {
   const { container, log, validator } = await composeContainer(options, deps);
-  const controller = new Controller(container, validator, new ConfigStore(options.statedir), log.child({ component: 'controller' }));
+  log.info({ version: VERSION }, `wardend ${VERSION} started`);
   const address = parseControlAddress(options.control);
-  await controller.restore(options.config);
+  if (options.pid) claimPidFile(options.pid, log);
+  const releasePid = () => options.pid && releasePidFile(options.pid);
+  const controller = new Controller(container, validator, new ConfigStore(options.statedir), log.child({ component: 'controller' }));
   const server = new ControlServer(new ControlApi(controller), log.child({ component: 'control' }), {
     mode: options.controlMode,
     user: options.controlUser,
     group: options.controlGroup,
   });
   try {
-    await server.listen(address);
+    await claimControlAddress(address);
+    log.info('router started');
+    await controller.restore(options.config);
+    try {
+      await server.listen(address);
+    } catch (e) {
+      await controller.shutdown();
+      throw e;
+    }
   } catch (e) {
-    await controller.shutdown();
+    releasePid();
     throw e;
   }
-  if (options.pid) writeFileSync(options.pid, `${process.pid}\n`);
+  log.info({ control: server.boundAddress }, 'controller started');
   const control = server.boundAddress!;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       log.info('wardend stopping');
-      await server.close();
+      await server.close(CONTROL_CLOSE_GRACE_MS);
       await controller.shutdown();
-      if (options.pid) {
-        try {
-          unlinkSync(options.pid);
-        } catch {
-          /* already gone */
-        }
-      }
+      releasePid();
       log.info('wardend stopped');
     })());
   const reopenLogs = async () => {

@@ -111,7 +111,9 @@ export class LinuxPrototype implements AppPrototype {
     if (options.stdio !== 'inherit') {
       for (const [name, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
         if (!stream) continue;
-        createInterface({ input: stream }).on('line', (line) => this.log.info({ app: appName, stream: name }, line));
+        // The logger is already this app's child (it carries `app`); stderr at warn as for apps without isolation.
+        createInterface({ input: stream }).on('line', (line) =>
+          name === 'stderr' ? this.log.warn({ stream: name }, line) : this.log.info({ stream: name }, line));
       }
     }
   }
