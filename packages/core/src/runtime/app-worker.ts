@@ -17,6 +17,21 @@ export interface WorkerExit {
 }
 
 /**
+ * A request in flight on a worker, as the gateway tracks it (an intrusive list: no allocation per request). The
+ * supervisor moves the ones the app has not read yet to another process when this one stops reading.
+ */
+export interface InFlight {
+  prev: InFlight | null;
+  next: InFlight | null;
+  /** The channel's write position when the request was sent (see RouterChannel.writePosition). */
+  sentAt: number;
+  /** Whether the request may be sent again elsewhere: no body, an idempotent method, no response yet. */
+  movable(): boolean;
+  /** Sends the request to `to` instead (the stream on this worker is aborted). */
+  moveTo(to: AppWorker): void;
+}
+
+/**
  * One process of an application with its shared-memory channel. Started either with a plain spawn (apps without
  * `isolation`) or through the app's isolation prototype, so that every process of an isolated app shares its
  * namespaces.
@@ -27,6 +42,17 @@ export class AppWorker {
   served = 0;
   /** Host pid, known once spawned. */
   pid = 0;
+  /** Requests dispatched here and not finished (client aborts included: they end here, the app may still be busy). */
+  inflight = 0;
+  /** When the last request finished (or the process became ready): idle time counts from here, as in Unit. */
+  idleSince = 0;
+  /** Out of rotation: it has unread requests and has not read any for a while (see AppPool's health check). */
+  stalled = false;
+  /** Health check state: the app's read position last seen, and when it last moved (or had nothing to read). */
+  lastRead = 0;
+  progressAt = 0;
+  /** Head of the list of requests in flight. */
+  private first: InFlight | null = null;
   readonly exited: Promise<WorkerExit>;
   private resolveExit!: (exit: WorkerExit) => void;
   private stopping = false;
@@ -44,6 +70,33 @@ export class AppWorker {
     return this.channel.activeStreams;
   }
 
+  /** Counts a request dispatched to this process. */
+  attach(r: InFlight): void {
+    this.inflight++;
+    r.prev = null;
+    r.next = this.first;
+    if (this.first) this.first.prev = r;
+    this.first = r;
+  }
+
+  /** The request finished (answered, failed, timed out, aborted by the client) or moved elsewhere. */
+  detach(r: InFlight): void {
+    if (r.prev) r.prev.next = r.next;
+    else if (this.first === r) this.first = r.next;
+    else return; // not on this worker's list
+    if (r.next) r.next.prev = r.prev;
+    r.prev = r.next = null;
+    if (--this.inflight === 0) this.idleSince = Date.now();
+  }
+
+  /** Requests in flight whose REQUEST frame the app has provably not read (it lies at or after its read position). */
+  unread(): InFlight[] {
+    const read = this.channel.readPosition();
+    const out: InFlight[] = [];
+    for (let r = this.first; r; r = r.next) if (((read - r.sentAt) | 0) <= 0 && r.movable()) out.push(r);
+    return out;
+  }
+
   /**
    * Starts the process and waits until its app says READY on the channel. Rejects with an ApplyError naming the
    * step when the process cannot be started, exits first, or is not ready within `readyTimeoutMs`.
@@ -55,11 +108,17 @@ export class AppWorker {
     prototype: AppPrototype | undefined,
     readyTimeoutMs: number,
   ): Promise<void> {
+    if (this.state !== 'starting') throw new ApplyError('the process was stopped before it started', appName, 'start');
     const env = { ...spec.env, ...this.channel.env() };
     const withEnv: LaunchSpec = { ...spec, env };
     try {
       if (prototype) {
         const proc = await prototype.spawn(withEnv, this.channel.fds);
+        if ((this.state as WorkerState) === 'exited') {
+          // Stopped while the prototype forked it.
+          proc.kill('SIGKILL');
+          throw new ApplyError('the process was stopped before it started', appName, 'start');
+        }
         this.process = proc;
         this.pid = proc.pid;
         proc.exited.then((e) => this.onExit(e.code, e.signal), () => this.onExit(null, null));
@@ -104,6 +163,7 @@ export class AppWorker {
       clearTimeout(timer);
     }
     if (this.state === 'starting') this.state = 'running';
+    this.idleSince = this.progressAt = Date.now();
   }
 
   private plainSpawn(spec: LaunchSpec, creds: Credentials | undefined): ChildProcess {
@@ -142,6 +202,11 @@ export class AppWorker {
   async stop(graceMs: number): Promise<WorkerExit> {
     if (this.state === 'exited') return this.exited;
     this.stopping = true;
+    if (!this.process) {
+      // Not spawned yet (waiting for its prototype): nothing to wait for.
+      this.onExit(null, null);
+      return this.exited;
+    }
     this.state = 'draining';
     this.channel.shutdown();
     const timer = setTimeout(() => this.kill('SIGTERM'), graceMs);
@@ -152,6 +217,15 @@ export class AppWorker {
       clearTimeout(timer);
       clearTimeout(hard);
     }
+  }
+
+  /** Replaces a process that stopped responding: SIGTERM now, SIGKILL after `killAfterMs` (a stopped process ignores SIGTERM). */
+  terminate(killAfterMs: number): Promise<WorkerExit> {
+    if (this.state === 'exited') return this.exited;
+    this.state = 'draining';
+    this.kill('SIGTERM');
+    const hard = setTimeout(() => this.kill('SIGKILL'), killAfterMs);
+    return this.exited.finally(() => clearTimeout(hard));
   }
 
   kill(signal: NodeJS.Signals): void {

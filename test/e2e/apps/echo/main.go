@@ -1,4 +1,5 @@
-// echo streams every request body back, for body round-trip tests; /slow streams a chunk, waits, streams another.
+// echo streams every request body back, for body round-trip tests; /slow streams a chunk, waits, streams another;
+// /count counts the requests this process served (in-memory state).
 package main
 
 import (
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"warden.dev/warden"
@@ -31,6 +33,10 @@ func main() {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		fmt.Fprintf(w, "slept %d ms\n", ms)
+	})
+	var hits atomic.Int64 // in-memory state: lost when the process is replaced
+	http.HandleFunc("/count", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d", hits.Add(1))
 	})
 	http.HandleFunc("/pid", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%d", os.Getpid())
