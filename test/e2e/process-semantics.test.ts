@@ -3,7 +3,7 @@
 // until the first request, and idle processes above `spare` stop `idle_timeout` seconds after their last request.
 import { copyFileSync } from 'fs';
 import { join } from 'path';
-import { ROOT, cleanup, freePort, goBuild, haveGo, http, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
+import { ROOT, cleanup, goBuild, haveGo, http, putAppWithListener, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
 const describeGo = haveGo() ? describe : describe.skip;
 if (!haveGo()) console.warn('process semantics e2e skipped: `go` is not installed (scripts/setup.sh installs golang-go)');
@@ -19,14 +19,8 @@ describeGo('process semantics as in Unit', () => {
   let fixedPort: number;
   let lastUse = 0;
 
-  /** PUTs one app with its own listener; returns the port. */
-  async function app(name: string, conf: Record<string, unknown>): Promise<number> {
-    const port = await freePort();
-    const res = await w.control('PUT', `/config/applications/${name}`, { type: 'external', executable: echo, ...conf });
-    expect(res).toEqual({ status: 200, body: { success: 'Reconfiguration done.' } });
-    expect((await w.control('PUT', `/config/listeners/127.0.0.1:${port}`, { pass: `applications/${name}` })).status).toBe(200);
-    return port;
-  }
+  const app = (name: string, conf: Record<string, unknown>) =>
+    putAppWithListener(w, name, { type: 'external', executable: echo, ...conf });
   const status = async (name: string) => (await w.control('GET', `/status/applications/${name}`)).body;
   const text = async (port: number, path: string) => (await http(port, path)).body.toString();
 
