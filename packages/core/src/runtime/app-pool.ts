@@ -61,7 +61,7 @@ export const HEALTH_DEADLINE_MS = 10_000;
 /** A process being replaced gets SIGTERM, then SIGKILL after this long (a stopped process only dies of SIGKILL). */
 export const KILL_GRACE_MS = 2000;
 /** Processes started at the same time; each spawn is its own event-loop turn, so listeners keep serving. */
-export const START_CONCURRENCY = 8;
+export const START_CONCURRENCY = 4;
 /** How often the pool looks at its processes (stalls, idle processes, waiting requests). */
 const CHECK_MS = 100;
 /** Backoff between failed starts (of processes or of the prototype): 100 ms doubling up to 5 s. */

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'child_process';
 import { openSync, closeSync } from 'fs';
 import { isAbsolute, resolve } from 'path';
 import type { Logger } from 'pino';
 import { RouterChannel } from '@warden/shm-transport';
 import type { AppPrototype, AppProcess, Credentials, LaunchSpec } from '../contracts';
 import { ApplyError } from '../contracts';
+import { spawnOffThread, type ThreadProcess } from './spawn-thread';
 
 /** Lifecycle of one app process as the pool sees it. */
 export type WorkerState = 'starting' | 'running' | 'draining' | 'exited';
@@ -56,7 +56,7 @@ export class AppWorker {
   readonly exited: Promise<WorkerExit>;
   private resolveExit!: (exit: WorkerExit) => void;
   private stopping = false;
-  private process?: AppProcess | ChildProcess;
+  private process?: AppProcess;
 
   constructor(
     readonly channel: RouterChannel,
@@ -125,14 +125,15 @@ export class AppWorker {
       } else {
         const child = this.plainSpawn(withEnv, creds);
         this.process = child;
-        this.pid = child.pid ?? 0;
-        child.on('exit', (code, signal) => this.onExit(code, signal));
-        await new Promise<void>((ok, fail) => {
-          child.once('spawn', ok);
-          child.once('error', (err: NodeJS.ErrnoException) =>
-            fail(new ApplyError(`cannot execute "${spec.executable}": ${err.message}`, appName, 'exec', errnoOf(err))),
-          );
-        });
+        child.exited.then((e) => this.onExit(e.code, e.signal));
+        try {
+          await child.spawned;
+        } catch (e) {
+          this.stopping = true; // its exit (reported right after this) is the failed start, not a crash
+          const err = e as NodeJS.ErrnoException;
+          throw new ApplyError(`cannot execute "${spec.executable}": ${err.message}`, appName, 'exec', errnoOf(err));
+        }
+        this.pid = child.pid;
       }
     } finally {
       this.channel.closeChildFds();
@@ -166,28 +167,34 @@ export class AppWorker {
     this.idleSince = this.progressAt = Date.now();
   }
 
-  private plainSpawn(spec: LaunchSpec, creds: Credentials | undefined): ChildProcess {
+  /** Starts the process from the spawn thread (wardend's event loop never waits for fork and exec). */
+  private plainSpawn(spec: LaunchSpec, creds: Credentials | undefined): ThreadProcess {
     const cwd = spec.cwd ?? process.cwd();
     const file = isAbsolute(spec.executable) ? spec.executable : resolve(cwd, spec.executable);
     const out = spec.stdout ? openSync(spec.stdout, 'a') : 'pipe';
     const err = spec.stderr ? openSync(spec.stderr, 'a') : 'pipe';
     const root = process.geteuid?.() === 0;
-    try {
-      const child = spawn(file, spec.argv.slice(1), {
+    const child = spawnOffThread(
+      {
+        file,
         argv0: spec.argv[0] ?? file,
+        args: spec.argv.slice(1),
         cwd,
         env: spec.env,
-        stdio: ['ignore', out, err, ...this.channel.fds],
+        stdout: out,
+        stderr: err,
+        fds: this.channel.fds,
         uid: root && creds ? creds.uid : undefined,
         gid: root && creds ? creds.gid : undefined,
-      });
-      forwardLines(child.stdout, (line) => this.log.info({ stream: 'stdout' }, line));
-      forwardLines(child.stderr, (line) => this.log.warn({ stream: 'stderr' }, line));
-      return child;
-    } finally {
+      },
+      (stream, line) => (stream === 'stdout' ? this.log.info({ stream }, line) : this.log.warn({ stream }, line)),
+    );
+    const close = () => {
       if (typeof out === 'number') closeSync(out);
       if (typeof err === 'number') closeSync(err);
-    }
+    };
+    child.spawned.then(close, close);
+    return child;
   }
 
   private onExit(code: number | null, signal: string | null): void {
@@ -245,20 +252,4 @@ export function describeExit(e: { code: number | null; signal: string | null }):
 
 function errnoOf(err: NodeJS.ErrnoException): number | undefined {
   return typeof err.errno === 'number' ? Math.abs(err.errno) : undefined;
-}
-
-function forwardLines(stream: NodeJS.ReadableStream | null, emit: (line: string) => void): void {
-  if (!stream) return;
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) if (line) emit(line);
-    if (rest.length > 16384) {
-      emit(rest);
-      rest = '';
-    }
-  });
-  stream.on('end', () => rest && emit(rest));
 }
