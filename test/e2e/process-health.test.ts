@@ -131,6 +131,17 @@ describeGo('process health', () => {
     expect(w.log()).not.toMatch(/its prototype is not running/);
   });
 
+  (isRoot ? it : it.skip)('kills what an exited app process left in its pid namespace before replacing it', async () => {
+    const port = await app('forker', { processes: 1, isolation: { namespaces: { pid: true } } });
+    expect((await timedGet(port, '/fork?n=5', 2000)).body).toBe('forked 5');
+    const [proto] = prototypesOf(w.proc.pid);
+    const comms = () => childrenOf(proto!).map((c) => readFileSync(`/proc/${c}/comm`, 'utf8').trim());
+    expect((await timedGet(port, '/exit', 2000)).body).toBe('bye');
+    await waitUntil(async () => (await timedGet(port, '/pid', 2000)).status === 200 && !comms().includes('sleep'), 'a replacement serves and no sleep is left', 8000);
+    expect(comms()).toEqual(['echo']);
+    expect(await w.waitForLog(/killed processes the app process left behind/, 5000)).toMatch(/"killed":5/);
+  });
+
   it('refuses more processes than the documented bound of 512 with a reason', async () => {
     const res = await w.control('PUT', '/config/applications/huge', { type: 'external', executable: echo, processes: 100000 });
     expect(res.status).toBe(400);
