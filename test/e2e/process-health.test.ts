@@ -1,6 +1,6 @@
 // Issue 16: one stuck process must not blackhole its app; a dead prototype is recreated; a large pool starts without
 // stalling the server.
-import { readFileSync } from 'fs';
+import { existsSync, readFileSync, rmSync } from 'fs';
 import { request } from 'http';
 import { cpus, loadavg } from 'os';
 import { join } from 'path';
@@ -206,3 +206,45 @@ describeGo('an apply in progress at SIGTERM', () => {
     }
   });
 });
+
+const describeRootGo = isRoot && haveGo() ? describe : describe.skip;
+if (!isRoot) console.warn('stale cgroup e2e skipped: requires root (cgroups)');
+
+describeRootGo('cgroups of a SIGKILLed wardend', () => {
+  it('are removed when the next wardend starts', async () => {
+    const dir = worldDir('warden-stale-cg-');
+    const echo = goBuild(join(ROOT, 'test/e2e/apps/echo'), join(dir, 'echo'));
+    const cgPath = `warden-stale-${process.pid}-${Date.now()}`;
+    let w: Wardend | undefined;
+    try {
+      w = await startWardend([], dir);
+      const res = await w.control('PUT', '/config', {
+        listeners: {},
+        applications: { cg: { type: 'external', executable: echo, isolation: { namespaces: { pid: true }, cgroup: { path: cgPath } } } },
+      });
+      expect(res.status).toBe(200);
+      // The app's cgroup, in the pids hierarchy (under wardend's own cgroup there).
+      const own = /^\d+:pids:(.*)$/m.exec(readFileSync(`/proc/${w.proc.pid}/cgroup`, 'utf8'))?.[1];
+      if (own === undefined) {
+        console.warn('stale cgroup e2e: no v1 pids hierarchy on this machine; only checking that the restart works');
+      }
+      const cgDir = own !== undefined ? join('/sys/fs/cgroup/pids', own, cgPath) : undefined;
+      if (cgDir) expect(existsSync(cgDir)).toBe(true);
+      const exited = new Promise((ok) => w!.proc.once('exit', ok));
+      w.proc.kill('SIGKILL');
+      await exited;
+      if (cgDir) {
+        await waitUntil(() => readFileSync(join(cgDir, 'cgroup.procs'), 'utf8').trim() === '', 'the app processes died with wardend', 5000);
+        expect(existsSync(cgDir)).toBe(true); // left behind
+      }
+      rmSync(join(dir, 'state', 'conf.json')); // the next wardend runs without that app
+      w = await startWardend([], dir);
+      if (cgDir) expect(existsSync(cgDir)).toBe(false);
+      expect(w.log()).toMatch(cgDir ? /removed the cgroups a previous wardend left behind/ : /wardend ready/);
+    } finally {
+      await w?.stop();
+      cleanup(dir);
+    }
+  });
+});
+
