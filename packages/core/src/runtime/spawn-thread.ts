@@ -114,6 +114,7 @@ export function spawnOffThread(req: SpawnRequest, onLine: (stream: 'stdout' | 's
   const id = nextId++;
   let pid = 0;
   let done = false;
+  let pendingSignal: NodeJS.Signals | undefined;
   let resolveExit!: (e: { code: number | null; signal: string | null }) => void;
   const exited = new Promise<{ code: number | null; signal: string | null }>((r) => (resolveExit = r));
   let settle!: { ok: () => void; fail: (e: Error) => void };
@@ -126,7 +127,11 @@ export function spawnOffThread(req: SpawnRequest, onLine: (stream: 'stdout' | 's
     exited,
     spawned,
     kill(signal: NodeJS.Signals = 'SIGTERM') {
-      if (done || pid <= 0) return;
+      if (done) return;
+      if (pid <= 0) {
+        pendingSignal = signal; // not spawned yet: delivered as soon as it is
+        return;
+      }
       try {
         process.kill(pid, signal);
       } catch {
@@ -138,6 +143,7 @@ export function spawnOffThread(req: SpawnRequest, onLine: (stream: 'stdout' | 's
     onSpawn: (p) => {
       pid = p;
       settle.ok();
+      if (pendingSignal) proc.kill(pendingSignal);
     },
     onError: (err) => {
       done = true;
