@@ -93,6 +93,18 @@ describeGo('process health', () => {
     await waitUntil(async () => (await status('hung')).processes.running === 2, 'two processes run again', 8000);
   });
 
+  it('replaces the only process of an app after the 10 s health deadline and serves the requests it never read', async () => {
+    const port = await app('lonely', {});
+    const victim = Number((await timedGet(port, '/pid', 2000)).body);
+    process.kill(victim, 'SIGSTOP');
+    stopped.push(victim);
+    const answer = await timedGet(port, '/pid', 15000);
+    expect(answer.status).toBe(200);
+    expect(Number(answer.body)).not.toBe(victim);
+    expect(answer.ms).toBeGreaterThanOrEqual(9000); // it waited for the health deadline, no longer
+    await waitUntil(() => !alive(victim), 'the stopped process was killed', 5000);
+  }, 30000);
+
   it('counts a request whose client went away as in flight on a process that never read it', async () => {
     const port = await app('aborted', { processes: 2 });
     const first = Number((await timedGet(port, '/pid', 2000)).body);

@@ -118,12 +118,25 @@ abstract class Dispatch implements InFlight, RouterStreamSink {
   }
 
   moveTo(to: AppWorker): void {
-    const old = this.stream;
-    this.worker.detach(this);
-    old.setSink(IGNORE);
-    old.abort();
+    if (this.done) return;
+    this.release();
     this.send(to);
   }
+
+  release(): void {
+    this.worker.detach(this);
+    this.stream.setSink(IGNORE);
+    this.stream.abort();
+  }
+
+  giveUp(): void {
+    if (this.done) return;
+    this.finish();
+    this.answer(503);
+  }
+
+  /** Answers `status` with the error page if nothing was sent yet, else drops the connection. */
+  abstract answer(status: number): void;
 
   /** Ends this request's life on its worker (idempotent). */
   finish(): void {
@@ -191,6 +204,10 @@ class LeanForward extends Dispatch implements LeanHandler {
     if (this.done) return;
     this.finish();
     this.ex.fail(502);
+  }
+
+  answer(status: number): void {
+    this.ex.fail(status);
   }
 
   // LeanHandler: client -> app.
@@ -307,7 +324,11 @@ class Forward extends Dispatch {
   onError(): void {
     if (this.done) return;
     this.finish();
-    if (!this.res.headersSent) fail(this.res, 502);
+    this.answer(502);
+  }
+
+  answer(status: number): void {
+    if (!this.res.headersSent) fail(this.res, status);
     else this.res.destroy();
   }
 }
@@ -316,8 +337,7 @@ function onTimeout(f: Forward): void {
   if (f.done) return;
   f.finish();
   f.stream.abort();
-  if (!f.res.headersSent) fail(f.res, 503);
-  else f.res.destroy();
+  f.answer(503);
 }
 
 function onRequestData(this: WithForward<IncomingMessage>, chunk: Buffer): void {

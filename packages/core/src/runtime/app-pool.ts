@@ -365,8 +365,8 @@ export class AppPool {
       const quiet = now - w.progressAt;
       if (quiet >= this.healthDeadlineMs) {
         this.deps.log.error({ app_pid: w.pid, quiet_ms: quiet }, 'app process has not read its requests in time; replacing it');
-        this.rescue(w);
         void w.terminate(KILL_GRACE_MS);
+        this.rescue(w, true);
         this.scheduleRecovery();
         continue;
       }
@@ -374,20 +374,28 @@ export class AppPool {
         w.stalled = true;
         this.deps.log.warn({ app_pid: w.pid, quiet_ms: quiet, inflight: w.inflight }, 'app process is not reading its requests; out of rotation');
       }
-      if (w.stalled) this.rescue(w);
+      if (w.stalled) this.rescue(w, false);
     }
   }
 
-  /** Moves the requests a stalled process never read to a healthy one (starting one if none runs and one may). */
-  private rescue(w: AppWorker): void {
+  /**
+   * Moves the requests a stalled process never read to a healthy one. With none running, they wait for the next
+   * process to become ready if one is starting or may start, or if `w` is being replaced anyway; otherwise they stay
+   * (the process may recover).
+   */
+  private rescue(w: AppWorker, replacing: boolean): void {
     if (w.inflight === 0) return;
     for (const r of w.unread()) {
       const to = this.leastBusy();
-      if (!to) {
-        if (this.starting + this.queued === 0 && this.live() < this.policy.max) this.requestStart(1);
-        return;
+      if (to) {
+        r.moveTo(to);
+        continue;
       }
-      r.moveTo(to);
+      const canGrow = this.live() < this.policy.max;
+      if (this.closed || this.waiting.length >= MAX_WAITING || !(replacing || canGrow || this.starting + this.queued > 0)) return;
+      r.release();
+      this.waiting.push({ cb: (next) => (next ? r.moveTo(next) : r.giveUp()), at: Date.now() });
+      if (this.starting + this.queued === 0 && canGrow) this.requestStart(1);
     }
   }
 

@@ -27,8 +27,12 @@ export interface InFlight {
   sentAt: number;
   /** Whether the request may be sent again elsewhere: no body, an idempotent method, no response yet. */
   movable(): boolean;
-  /** Sends the request to `to` instead (the stream on this worker is aborted). */
+  /** Sends the request to `to` instead (the stream on this worker is aborted, unless release() did it already). */
   moveTo(to: AppWorker): void;
+  /** Takes the request off this worker (its stream aborted) until moveTo() or giveUp(). */
+  release(): void;
+  /** No process took it over: the client gets 503 (unless it went away meanwhile). */
+  giveUp(): void;
 }
 
 /**
