@@ -107,6 +107,8 @@ describe('config schema', () => {
     [app({ processes: 0 }), '/applications/a/processes', 'The "processes" number must be equal to or greater than 1.'],
     [app({ processes: { max: 0 } }), '/applications/a/processes/max', 'The "max" number must be equal to or greater than 1.'],
     [app({ processes: { spare: -1 } }), '/applications/a/processes/spare', 'The "spare" number must not be negative.'],
+    [app({ processes: 100000 }), '/applications/a/processes', 'The "processes" number must not exceed 512 (Warden: each process holds a 2 MiB shared-memory channel and a file descriptor in wardend).'],
+    [app({ processes: { max: 513 } }), '/applications/a/processes/max', 'The "max" number must not exceed 512 (Warden: each process holds a 2 MiB shared-memory channel and a file descriptor in wardend).'],
     [app({ limits: { requests: -1 } }), '/applications/a/limits/requests', 'The "requests" number must not be negative.'],
     [app({ arguments: ['a\u0000b'] }), '/applications/a/arguments', 'The "arguments" array must not contain strings with null character.'],
     [{ routes: [{ match: { uri: '/a/**' }, action: { return: 200 } }] }, '/routes/0/match/uri', 'The "match" pattern must not contain double "*" markers.'],

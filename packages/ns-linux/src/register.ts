@@ -1,6 +1,8 @@
+import { join } from 'path';
 import type { DependencyContainer } from 'tsyringe';
 import type { IsolationExtra, NamespaceProvider } from '@warden/core';
 import { TOKENS } from '@warden/core';
+import { sweepStaleCgroups, useCgroupRegistry } from './internal/cgroup/cgroup-placement';
 import { CgroupExtra } from './internal/extras/cgroup.extra';
 import { HostnameExtra } from './internal/extras/hostname.extra';
 import { IdMapExtra } from './internal/extras/id-map.extra';
@@ -55,4 +57,11 @@ export function register(container: DependencyContainer, options: LinuxSpawnerOp
     options.logger ??
     (() => (container.isRegistered(TOKENS.Logger, true) ? container.resolve<LoggerLike>(TOKENS.Logger) : undefined));
   container.register(TOKENS.ProcessSpawner, { useValue: new LinuxProcessSpawner({ ...options, logger }) });
+  if (container.isRegistered(TOKENS.DaemonOptions, true)) {
+    // The cgroups of apps are listed in the state dir; those a killed wardend left (empty) are removed now.
+    useCgroupRegistry(join(container.resolve<{ statedir: string }>(TOKENS.DaemonOptions).statedir, 'cgroups'));
+    const removed = sweepStaleCgroups();
+    const log = typeof logger === 'function' ? logger() : logger;
+    if (removed.length > 0) log?.warn({ removed }, 'removed the cgroups a previous wardend left behind');
+  }
 }

@@ -187,6 +187,20 @@ export class RouterChannel extends Endpoint {
     return s;
   }
 
+  /**
+   * Free-running count (u32) of the bytes written for the app so far: a frame sent after reading it lies at or after
+   * this position. With {@link readPosition} it tells whether the app has read anything since (its position passed
+   * this one), without any per-frame bookkeeping: the supervisor uses it to find app processes that stopped reading.
+   */
+  get writePosition(): number {
+    return this.out.position;
+  }
+
+  /** How far the app has read the request ring (free-running u32, as the app wrote it: not validated). */
+  readPosition(): number {
+    return this.out.consumerPosition();
+  }
+
   /** Asks the app to finish in-flight requests and exit. */
   shutdown(): void {
     if (this.closed || this.shutdownSent) return;

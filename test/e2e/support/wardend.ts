@@ -199,3 +199,13 @@ export async function waitUntil(ok: () => boolean | Promise<boolean>, what: stri
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** PUTs application `name` and a listener on a free loopback port passing to it; returns the port. Throws on an error answer. */
+export async function putAppWithListener(w: Wardend, name: string, app: Record<string, unknown>): Promise<number> {
+  const port = await freePort();
+  const res = await w.control('PUT', `/config/applications/${name}`, app);
+  if (res.status !== 200) throw new Error(`PUT application ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  const l = await w.control('PUT', `/config/listeners/127.0.0.1:${port}`, { pass: `applications/${name}` });
+  if (l.status !== 200) throw new Error(`PUT listener for ${name}: ${l.status} ${JSON.stringify(l.body)}`);
+  return port;
+}

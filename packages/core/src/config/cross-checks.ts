@@ -156,19 +156,27 @@ function checkAction(config: WardenConfig, action: Record<string, unknown>, path
   if (action.fallback) checkAction(config, action.fallback as Record<string, unknown>, `${path}/fallback`);
 }
 
+/**
+ * Most processes one application may have (`processes` as an integer, or `max`). Unit accepts up to 2^31-1; Warden
+ * bounds it because every app process holds a 2 MiB shared-memory channel and a file descriptor in wardend, so
+ * `processes: 100000` would exhaust wardend's memory and fds long before it helped anyone.
+ */
+export const MAX_APP_PROCESSES = 512;
+const WHY_MAX = ' (Warden: each process holds a 2 MiB shared-memory channel and a file descriptor in wardend).';
+
 function checkApplication(name: string, app: AppConfig): void {
   const processes = app.processes;
   const at = (...segs: string[]) => ptr('applications', name, 'processes', ...segs);
   if (typeof processes === 'number') {
     if (processes < 1) fail('The "processes" number must be equal to or greater than 1.', at(), 'WARDEN_ERR_CONFIG_RANGE');
-    if (processes > 2147483647) fail('The "processes" number must not exceed 2147483647.', at(), 'WARDEN_ERR_CONFIG_RANGE');
+    if (processes > MAX_APP_PROCESSES) fail(`The "processes" number must not exceed ${MAX_APP_PROCESSES}${WHY_MAX}`, at(), 'WARDEN_ERR_CONFIG_RANGE');
   } else if (processes !== null && typeof processes === 'object') {
     const max = processes.max ?? 1;
     const spare = processes.spare ?? 0;
     const idle = processes.idle_timeout ?? 15;
     if (spare < 0) fail('The "spare" number must not be negative.', at('spare'), 'WARDEN_ERR_CONFIG_RANGE');
     if (max < 1) fail('The "max" number must be equal to or greater than 1.', at('max'), 'WARDEN_ERR_CONFIG_RANGE');
-    if (max > 2147483647) fail('The "max" number must not exceed 2147483647.', at('max'), 'WARDEN_ERR_CONFIG_RANGE');
+    if (max > MAX_APP_PROCESSES) fail(`The "max" number must not exceed ${MAX_APP_PROCESSES}${WHY_MAX}`, at('max'), 'WARDEN_ERR_CONFIG_RANGE');
     if (spare > max) fail('The "spare" number must be less than or equal to "max".', at('spare'), 'WARDEN_ERR_CONFIG_RANGE');
     if (idle < 0) fail('The "idle_timeout" number must not be negative.', at('idle_timeout'), 'WARDEN_ERR_CONFIG_RANGE');
     if (idle > 2147483) fail('The "idle_timeout" number must not exceed 2147483.', at('idle_timeout'), 'WARDEN_ERR_CONFIG_RANGE');

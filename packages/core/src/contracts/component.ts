@@ -14,6 +14,11 @@ export interface ConfigComponent {
   prepare(next: WardenConfig, current: WardenConfig): Promise<PreparedChange>;
   /** Stop everything (daemon shutdown). */
   shutdown(): Promise<void>;
+  /**
+   * The daemon is stopping: make a `prepare` in progress fail soon (it then rolls back), so that shutdown, which
+   * waits for the change lock, is not held up by a long apply. Called before `shutdown`, outside the lock.
+   */
+  abort?(): void;
   /** This component's part of `GET /status`, merged into Unit's shape. */
   status?(): Record<string, unknown>;
   /** Reopen the files this component writes (SIGUSR1, after log rotation): the access log. */

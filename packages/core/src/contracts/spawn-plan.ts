@@ -83,6 +83,11 @@ export interface AppPrototype {
   spawn(spec: LaunchSpec, fds: number[]): Promise<AppProcess>;
   /** Stop every process and the prototype, run parent-hook cleanups. */
   close(): Promise<void>;
+  /**
+   * Resolves when the prototype has exited, for whatever reason (its processes are gone with it). The supervisor
+   * recreates a prototype that exits without being closed.
+   */
+  readonly done?: Promise<unknown>;
 }
 
 /** Registered by ns-linux: creates prototypes for apps with an `isolation` object. */

@@ -252,8 +252,9 @@ export class Controller {
     });
   }
 
-  /** Stops every component (reverse order), after any change in progress. */
+  /** Stops every component (reverse order), after any change in progress (which components are asked to abort). */
   shutdown(): Promise<void> {
+    for (const c of this.components) c.abort?.();
     return this.queue.run(async () => {
       for (const c of [...this.components].reverse()) {
         try {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'http';
 import type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo } from '@warden/http-router';
 import type { RequestHead, RouterStream, RouterStreamSink } from '@warden/shm-transport';
 import type { AppPool } from './app-pool';
-import type { AppWorker } from './app-worker';
+import type { AppWorker, InFlight } from './app-worker';
 
 /** Looks up the pool of an app by name (the supervisor). */
 export interface PoolDirectory {
@@ -59,7 +59,7 @@ export class AppGateway implements ApplicationGateway {
 
 function forwardLean(worker: AppWorker, timeoutMs: number, ex: LeanExchange): void {
   const info = ex.info;
-  const stream = worker.channel.request({
+  const head: RequestHead = {
     method: ex.method,
     target: ex.target,
     httpVersion: ex.httpVersion,
@@ -70,29 +70,108 @@ function forwardLean(worker: AppWorker, timeoutMs: number, ex: LeanExchange): vo
     localPort: info.localPort,
     tls: info.scheme === 'https',
     contentLength: ex.contentLength,
-  });
-  const f = new LeanForward(stream, ex);
-  stream.setSink(f); // before anything can fire: a failed request() errors the stream on the next tick only
+  };
+  const f = new LeanForward(head, ex);
+  f.send(worker);
   if (timeoutMs > 0) f.timer = setTimeout(onLeanTimeout, timeoutMs, f);
   ex.attach(f); // request body (if any) flows from here; a client already gone aborts at once
 }
+
+/** Methods whose request may be sent again to another process when the first one never read it (RFC 9110 9.2.2). */
+function idempotent(method: string): boolean {
+  return method !== 'POST' && method !== 'PATCH' && method !== 'CONNECT' && method !== 'LOCK';
+}
+
+/**
+ * What both request paths share: the head, the stream on the current worker, and the worker's in-flight list
+ * membership (counts for least-busy dispatch and idle time; lets the supervisor move a request the app never read).
+ */
+abstract class Dispatch implements InFlight, RouterStreamSink {
+  prev: InFlight | null = null;
+  next: InFlight | null = null;
+  sentAt = 0;
+  done = false;
+  responded = false;
+  timer: NodeJS.Timeout | undefined = undefined;
+  worker!: AppWorker;
+  stream!: RouterStream;
+
+  constructor(readonly head: RequestHead) {}
+
+  abstract onResponse(status: number, headers: string[]): void;
+  abstract onData(chunk: Buffer, last: boolean): void;
+  abstract onEnd(): void;
+  abstract onDrain(): void;
+  abstract onError(err: Error): void;
+
+  /** Sends the request head (and END when there is no body) on `worker`'s channel. */
+  send(worker: AppWorker): void {
+    this.worker = worker;
+    this.sentAt = worker.channel.writePosition;
+    worker.attach(this);
+    this.stream = worker.channel.request(this.head);
+    this.stream.setSink(this); // before anything can fire: a failed request() errors the stream on the next tick only
+  }
+
+  movable(): boolean {
+    return !this.done && !this.responded && this.head.contentLength === 0 && idempotent(this.head.method);
+  }
+
+  moveTo(to: AppWorker): void {
+    if (this.done) return;
+    this.release();
+    this.send(to);
+  }
+
+  release(): void {
+    this.worker.detach(this);
+    this.stream.setSink(IGNORE);
+    this.stream.abort();
+  }
+
+  giveUp(): void {
+    if (this.done) return;
+    this.finish();
+    this.answer(503);
+  }
+
+  /** Answers `status` with the error page if nothing was sent yet, else drops the connection. */
+  abstract answer(status: number): void;
+
+  /** Ends this request's life on its worker (idempotent). */
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.worker.detach(this);
+  }
+}
+
+/** The sink of an abandoned stream (moved to another process): whatever still comes is dropped. */
+const IGNORE: RouterStreamSink = {
+  onResponse() {},
+  onData() {},
+  onEnd() {},
+  onDrain() {},
+  onError() {},
+};
 
 /**
  * One lean request in flight: the app's response (as the stream's sink) goes to the exchange, the client's body
  * (as the exchange's handler) goes to the stream; back-pressure both ways.
  */
-class LeanForward implements RouterStreamSink, LeanHandler {
-  done = false;
-  timer: NodeJS.Timeout | undefined = undefined;
-
+class LeanForward extends Dispatch implements LeanHandler {
   constructor(
-    readonly stream: RouterStream,
+    head: RequestHead,
     readonly ex: LeanExchange,
-  ) {}
+  ) {
+    super(head);
+  }
 
   // RouterStreamSink: app -> client.
   onResponse(status: number, headers: string[]): void {
     if (this.done) return;
+    this.responded = true;
     if (!this.ex.respond(status, headers)) {
       // A head HTTP forbids: this request fails with 502, the app's other requests go on.
       this.finish();
@@ -127,6 +206,10 @@ class LeanForward implements RouterStreamSink, LeanHandler {
     this.ex.fail(502);
   }
 
+  answer(status: number): void {
+    this.ex.fail(status);
+  }
+
   // LeanHandler: client -> app.
   onBody(chunk: Buffer): boolean {
     return this.stream.writeBody(chunk);
@@ -144,11 +227,6 @@ class LeanForward implements RouterStreamSink, LeanHandler {
     if (this.done) return;
     this.finish();
     this.stream.abort();
-  }
-
-  finish(): void {
-    this.done = true;
-    if (this.timer) clearTimeout(this.timer);
   }
 }
 
@@ -177,9 +255,8 @@ function forward(worker: AppWorker, timeoutMs: number, req: IncomingMessage, res
     tls: info.scheme === 'https',
     contentLength: cl !== undefined ? Number(cl) : req.headers['transfer-encoding'] ? -1 : 0,
   };
-  const stream = worker.channel.request(head);
-  const f = new Forward(stream, req, res);
-  stream.setSink(f); // before anything can fire: a failed request() errors the stream on the next tick only
+  const f = new Forward(head, req, res);
+  f.send(worker);
   if (timeoutMs > 0) f.timer = setTimeout(onTimeout, timeoutMs, f);
   // Request body: client → app, pausing the client while the channel is full.
   if (head.contentLength !== 0) {
@@ -187,7 +264,7 @@ function forward(worker: AppWorker, timeoutMs: number, req: IncomingMessage, res
     req.on('data', onRequestData);
     req.on('end', onRequestEnd);
   } else {
-    stream.endBody();
+    f.stream.endBody();
   }
   (res as WithForward<ServerResponse>)[kForward] = f;
   res.on('close', onResponseClose);
@@ -197,18 +274,18 @@ function forward(worker: AppWorker, timeoutMs: number, req: IncomingMessage, res
  * One request in flight: receives the app's response from the stream (as its sink) and writes it to the client,
  * pausing the stream while the client is slow. `done` once the response ended, failed or the client went away.
  */
-class Forward implements RouterStreamSink {
-  done = false;
-  timer: NodeJS.Timeout | undefined = undefined;
-
+class Forward extends Dispatch {
   constructor(
-    readonly stream: RouterStream,
+    head: RequestHead,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-  ) {}
+  ) {
+    super(head);
+  }
 
   onResponse(status: number, headers: string[]): void {
     if (this.done) return;
+    this.responded = true;
     try {
       this.res.writeHead(status, headers);
     } catch {
@@ -247,22 +324,20 @@ class Forward implements RouterStreamSink {
   onError(): void {
     if (this.done) return;
     this.finish();
-    if (!this.res.headersSent) fail(this.res, 502);
-    else this.res.destroy();
+    this.answer(502);
   }
 
-  finish(): void {
-    this.done = true;
-    if (this.timer) clearTimeout(this.timer);
+  answer(status: number): void {
+    if (!this.res.headersSent) fail(this.res, status);
+    else this.res.destroy();
   }
 }
 
 function onTimeout(f: Forward): void {
   if (f.done) return;
-  f.done = true;
+  f.finish();
   f.stream.abort();
-  if (!f.res.headersSent) fail(f.res, 503);
-  else f.res.destroy();
+  f.answer(503);
 }
 
 function onRequestData(this: WithForward<IncomingMessage>, chunk: Buffer): void {

@@ -2,15 +2,19 @@ import type { Logger } from 'pino';
 import { RouterChannel } from '@warden/shm-transport';
 import type { AppConfig, AppLauncher, AppPrototype, LaunchSpec, PlanContext, ProcessSpawner, SpawnPlan } from '../contracts';
 import { ApplyError } from '../contracts';
-import { AppWorker, describeExit } from './app-worker';
+import { AppWorker, describeExit, type WorkerExit } from './app-worker';
 
-/** Process-count policy of one app: Unit's `processes` as an integer (static) or `{max, spare, idle_timeout}`. */
+/**
+ * Process-count policy of one app, Unit's `processes`: absent or an integer N means N processes started with the
+ * config and kept (max = spare = N, never stopped for idleness); an object `{max, spare, idle_timeout}` (defaults
+ * 1, 0, 15 s) keeps `spare` processes, starts more on demand up to `max`, and stops idle ones above `spare`.
+ */
 export interface PoolPolicy {
-  /** Processes started up front and kept (static N, or `spare` but at least 1 at start). */
+  /** Processes started with the config and kept running: `spare` (0 = none until the first request). */
   initial: number;
   max: number;
   spare: number;
-  /** Stop idle processes beyond `spare` after this long; 0 = never (static pools). */
+  /** Stop idle processes beyond `spare` after this long (counted from the end of their last request); 0 = never. */
   idleTimeoutMs: number;
   /** `limits.requests`: replace a process after this many requests (0 = never). */
   maxRequests: number;
@@ -18,23 +22,26 @@ export interface PoolPolicy {
   timeoutMs: number;
 }
 
-/** Unit's defaults: `processes` absent = `{max: 1, spare: 0, idle_timeout: 15}`. */
+/** Unit's mapping (nxt_router.c): `processes` absent = 1; an integer N = `{max: N, spare: N}`; an object's keys default to 1, 0, 15. */
 export function poolPolicy(app: AppConfig): PoolPolicy {
   const p = app.processes;
   const limits = app.limits ?? {};
   const common = { maxRequests: limits.requests ?? 0, timeoutMs: Math.round((limits.timeout ?? 0) * 1000) };
-  if (typeof p === 'number') return { initial: p, max: p, spare: p, idleTimeoutMs: 0, ...common };
-  const max = p?.max ?? 1;
-  const spare = p?.spare ?? 0;
-  return { initial: Math.max(1, spare), max, spare, idleTimeoutMs: (p?.idle_timeout ?? 15) * 1000, ...common };
+  if (p === undefined || p === null || typeof p === 'number') {
+    const n = typeof p === 'number' ? p : 1;
+    return { initial: n, max: n, spare: n, idleTimeoutMs: 0, ...common };
+  }
+  const max = p.max ?? 1;
+  const spare = p.spare ?? 0;
+  return { initial: spare, max, spare, idleTimeoutMs: (p.idle_timeout ?? 15) * 1000, ...common };
 }
 
 /** Everything a pool needs from the daemon, resolved once per app. */
 export interface PoolDeps {
   launcher: AppLauncher;
   ctx: PlanContext;
-  /** Present when the app has an `isolation` object. */
-  isolation?: { spawner: ProcessSpawner; plan: SpawnPlan };
+  /** Present when the app has an `isolation` object; `plan()` builds a fresh plan for each prototype. */
+  isolation?: { spawner: ProcessSpawner; plan: () => SpawnPlan };
   log: Logger;
   readyTimeoutMs: number;
   drainGraceMs: number;
@@ -44,18 +51,40 @@ type Waiter = (worker: AppWorker | undefined) => void;
 
 /** Longest queue of requests waiting for a process before new ones get 503. */
 const MAX_WAITING = 4096;
+/**
+ * A process that has requests it has not read, and has read nothing for this long, is out of rotation: new requests
+ * go to the other processes, and the requests it never read (no body, idempotent method) are moved to another one.
+ */
+export const STALL_MS = 300;
+/** Without `limits.timeout`, a process that stays stalled this long is replaced (with it, after `limits.timeout`). */
+export const HEALTH_DEADLINE_MS = 10_000;
+/** A process being replaced gets SIGTERM, then SIGKILL after this long (a stopped process only dies of SIGKILL). */
+export const KILL_GRACE_MS = 2000;
+/** Processes started at the same time; each spawn is its own event-loop turn, so listeners keep serving. */
+export const START_CONCURRENCY = 4;
+/** How often the pool looks at its processes (stalls, idle processes, waiting requests). */
+const CHECK_MS = 100;
+/** Backoff between failed starts (of processes or of the prototype): 100 ms doubling up to 5 s. */
+const backoff = (failures: number) => (failures === 0 ? 0 : Math.min(100 * 2 ** (failures - 1), 5000));
 
 /**
- * The processes of one application: starts them (through the isolation prototype when the app is isolated),
- * scales between `spare` and `max`, replaces crashed processes with backoff, replaces a process after
- * `limits.requests`, and drains gracefully.
+ * The processes of one application: starts them (through the isolation prototype when the app is isolated, which is
+ * recreated with backoff when it dies), scales between `spare` and `max`, dispatches to the least busy process,
+ * takes processes that stopped reading their requests out of rotation and replaces them, replaces crashed processes
+ * with backoff, replaces a process after `limits.requests`, and drains gracefully.
  */
 export class AppPool {
   readonly policy: PoolPolicy;
   readonly workers: AppWorker[] = [];
+  /** Processes being started (spawned, not ready yet). */
   private starting = 0;
-  private readonly waiting: Waiter[] = [];
+  /** Starts asked for but not begun yet (at most START_CONCURRENCY run at once). */
+  private queued = 0;
+  private pumping = false;
+  private readonly waiting: { cb: Waiter; at: number }[] = [];
   private prototype?: AppPrototype;
+  private protoStart?: Promise<AppPrototype>;
+  private readonly origin = new WeakMap<AppWorker, AppPrototype>();
   private spec!: LaunchSpec;
   private closed = false;
   private failures = 0;
@@ -65,8 +94,10 @@ export class AppPool {
    */
   private violations = 0;
   private restartTimer?: NodeJS.Timeout;
-  private idleTimer?: NodeJS.Timeout;
-  private readonly lastBusy = new WeakMap<AppWorker, number>();
+  private timer?: NodeJS.Timeout;
+  /** Longest wait for a process before a request gets 503: `limits.timeout`, else the time a process may take to start. */
+  private readonly waitMs: number;
+  private readonly healthDeadlineMs: number;
 
   constructor(
     readonly name: string,
@@ -74,34 +105,39 @@ export class AppPool {
     private readonly deps: PoolDeps,
   ) {
     this.policy = poolPolicy(config);
+    this.waitMs = this.policy.timeoutMs || deps.readyTimeoutMs;
+    this.healthDeadlineMs = this.policy.timeoutMs || HEALTH_DEADLINE_MS;
   }
 
-  /** Starts the prototype (if isolated) and the initial processes; rejects with an ApplyError if any fails. */
+  /**
+   * Starts the prototype (if isolated) and the first processes (up to START_CONCURRENCY of `spare`); rejects with an
+   * ApplyError if any fails. The rest of `spare` start in the background, so that a large pool neither holds the
+   * change lock nor blocks the event loop while it starts. With `spare: 0` no process starts until a request comes.
+   */
   async start(): Promise<void> {
-    this.spec = this.deps.launcher.launch(this.config, this.deps.ctx);
-    if (this.deps.isolation) {
-      this.prototype = await this.deps.isolation.spawner.createPrototype(this.name, this.deps.isolation.plan);
-    }
     try {
+      this.spec = this.deps.launcher.launch(this.config, this.deps.ctx);
+      if (this.deps.isolation) await this.ensurePrototype(true);
+      const first = Math.min(this.policy.initial, START_CONCURRENCY);
       const starts: Promise<AppWorker>[] = [];
-      for (let i = 0; i < this.policy.initial; i++) starts.push(this.startWorker());
+      for (let i = 0; i < first; i++) starts.push(this.startWorker());
       const results = await Promise.allSettled(starts);
       const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
       if (failed) throw failed.reason;
+      if (this.closed) throw new ApplyError('the application was stopped while it started', this.name, 'start');
     } catch (err) {
       await this.close(0);
       throw err;
     }
-    if (this.policy.idleTimeoutMs > 0) {
-      const every = Math.max(250, Math.min(this.policy.idleTimeoutMs / 2, 5000));
-      this.idleTimer = setInterval(() => this.reapIdle(), every);
-      this.idleTimer.unref();
-    }
+    this.timer = setInterval(() => this.tick(), CHECK_MS);
+    this.timer.unref();
+    this.scheduleRecovery();
   }
 
   /**
    * Hands a process to `cb` for one request: the least busy running one, or the next that becomes ready (starting
-   * one if allowed). `cb(undefined)` when the app cannot take the request (closed, or too many waiting).
+   * one if allowed). `cb(undefined)` when the app cannot take the request (closed, too many waiting, no process
+   * could be started, or none became ready in time).
    */
   acquire(cb: Waiter): void {
     const worker = this.pick();
@@ -113,30 +149,34 @@ export class AppPool {
       cb(undefined);
       return;
     }
-    this.waiting.push(cb);
-    if (this.starting === 0 && this.workers.length < this.policy.max) this.spawnInBackground();
+    this.waiting.push({ cb, at: Date.now() });
+    if (this.starting + this.queued === 0 && this.live() < this.policy.max) this.requestStart(1);
+  }
+
+  /** The running process with the fewest requests in flight that is not stalled; undefined if none. */
+  private leastBusy(): AppWorker | undefined {
+    let best: AppWorker | undefined;
+    for (const w of this.workers) {
+      if (w.state !== 'running' || w.stalled) continue;
+      if (!best || w.inflight < best.inflight) best = w;
+    }
+    return best;
   }
 
   private pick(): AppWorker | undefined {
-    let best: AppWorker | undefined;
-    let bestActive = Infinity;
-    let running = 0;
-    for (const w of this.workers) {
-      if (w.state !== 'running') continue;
-      running++;
-      const a = w.active;
-      if (a < bestActive) {
-        best = w;
-        bestActive = a;
-      }
-    }
-    if (!best) return undefined;
-    // Every process busy and room to grow: start one more for the requests to come.
-    if (bestActive > 0 && this.starting === 0 && running + this.starting < this.policy.max && !this.closed) {
-      this.spawnInBackground();
+    let best = this.leastBusy();
+    const canGrow = this.starting + this.queued === 0 && this.live() < this.policy.max && !this.closed;
+    if (!best) {
+      // Every running process is stalled (or there is none): wait for a new one if one may start, else queue the
+      // request behind the least loaded stalled one (it may recover; if not, it is replaced).
+      if (canGrow) return undefined;
+      for (const w of this.workers) if (w.state === 'running' && (!best || w.inflight < best.inflight)) best = w;
+      if (!best) return undefined;
+    } else if (best.inflight > 0 && canGrow) {
+      // Every process busy and room to grow: start one more for the requests to come.
+      this.requestStart(1);
     }
     best.served++;
-    this.lastBusy.set(best, Date.now());
     if (this.policy.maxRequests > 0 && best.served >= this.policy.maxRequests) this.retire(best, 'request limit');
     return best;
   }
@@ -145,10 +185,53 @@ export class AppPool {
   private retire(worker: AppWorker, why: string): void {
     worker.state = 'draining';
     this.deps.log.info({ app_pid: worker.pid, served: worker.served }, `replacing app process (${why})`);
-    const stillNeeded = this.workers.filter((w) => w.state === 'running').length < Math.max(1, this.policy.spare);
-    if (stillNeeded) this.spawnInBackground();
+    if (this.running() < Math.max(1, this.policy.spare)) this.requestStart(1);
     // Defer the shutdown so that the request this worker was just picked for is sent first.
     setImmediate(() => void worker.stop(this.deps.drainGraceMs));
+  }
+
+  private running(): number {
+    let n = 0;
+    for (const w of this.workers) if (w.state === 'running') n++;
+    return n;
+  }
+
+  /** Processes running or on their way. */
+  private live(): number {
+    let n = this.queued;
+    for (const w of this.workers) if (w.state === 'running' || w.state === 'starting') n++;
+    return n;
+  }
+
+  private requestStart(n: number): void {
+    if (this.closed) return;
+    this.queued += n;
+    this.pumpStarts();
+  }
+
+  /** Begins queued starts, one per event-loop turn, at most START_CONCURRENCY at once. */
+  private pumpStarts(): void {
+    if (this.pumping || this.closed || this.queued === 0 || this.starting >= START_CONCURRENCY) return;
+    this.pumping = true;
+    setImmediate(() => {
+      this.pumping = false;
+      if (this.closed || this.queued === 0 || this.starting >= START_CONCURRENCY) return;
+      this.queued--;
+      this.startWorker().then(
+        () => (this.failures = 0),
+        (err: Error) => this.onStartFailed(err),
+      );
+      this.pumpStarts();
+    });
+  }
+
+  private onStartFailed(err: Error): void {
+    if (this.closed) return;
+    this.failures++;
+    this.deps.log.error({ err: err.message, attempt: this.failures }, 'app process failed to start');
+    // Nothing serves: the requests waiting for this start fail now (503, as in Unit) rather than at their deadline.
+    if (this.live() === 0) for (const w of this.waiting.splice(0)) w.cb(undefined);
+    this.scheduleRecovery();
   }
 
   private startWorker(): Promise<AppWorker> {
@@ -156,47 +239,91 @@ export class AppPool {
     const worker = new AppWorker(channel, this.deps.log);
     this.workers.push(worker);
     this.starting++;
-    const started = worker
-      .start(this.name, this.spec, this.deps.ctx.credentials, this.prototype, this.deps.readyTimeoutMs)
-      .then(
-        () => {
-          this.starting--;
-          this.lastBusy.set(worker, Date.now());
-          this.flushWaiting();
-          return worker;
-        },
-        (err: unknown) => {
-          this.starting--;
-          this.remove(worker);
-          throw err;
-        },
-      );
     worker.exited.then((exit) => this.onWorkerExit(worker, exit));
-    return started;
-  }
-
-  private spawnInBackground(): void {
-    this.startWorker().then(
-      () => (this.failures = 0),
-      (err: Error) => {
-        this.deps.log.error({ err: err.message }, 'app process failed to start');
-        this.scheduleRecovery();
+    const run = async () => {
+      const proto = this.deps.isolation ? await this.ensurePrototype(false) : undefined;
+      if (this.closed) throw new ApplyError('the application was stopped while it started', this.name, 'start');
+      if (proto) this.origin.set(worker, proto);
+      await worker.start(this.name, this.spec, this.deps.ctx.credentials, proto, this.deps.readyTimeoutMs);
+    };
+    return run().then(
+      () => {
+        this.starting--;
+        this.flushWaiting();
+        this.pumpStarts();
+        return worker;
+      },
+      (err: unknown) => {
+        this.starting--;
+        this.remove(worker);
+        channel.closeChildFds();
+        channel.close();
+        this.pumpStarts();
+        throw err;
       },
     );
+  }
+
+  /** The live prototype, or the one being (re)created. The first (at apply) fails fast; later ones retry with backoff. */
+  private ensurePrototype(first: boolean): Promise<AppPrototype> {
+    if (this.prototype) return Promise.resolve(this.prototype);
+    this.protoStart ??= this.createPrototype(first).finally(() => (this.protoStart = undefined));
+    return this.protoStart;
+  }
+
+  private async createPrototype(first: boolean, previous?: AppPrototype): Promise<AppPrototype> {
+    const iso = this.deps.isolation!;
+    if (previous) {
+      // Its cleanups (the cgroup) run before the new one sets up the same things again.
+      await previous.close().catch((err: Error) => this.deps.log.warn({ err: err.message }, 'closing the dead prototype failed'));
+    }
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new ApplyError('the application was stopped while it started', this.name, 'prototype');
+      if (!first) this.deps.log.info({ attempt }, 'starting the prototype of the application');
+      try {
+        const proto = await iso.spawner.createPrototype(this.name, iso.plan());
+        if (this.closed) {
+          await proto.close();
+          throw new ApplyError('the application was stopped while it started', this.name, 'prototype');
+        }
+        this.prototype = proto;
+        proto.done?.then(() => this.onPrototypeExit(proto));
+        return proto;
+      } catch (err) {
+        if (first || this.closed) throw err;
+        const delay = backoff(attempt);
+        this.deps.log.error({ err: (err as Error).message, attempt, retry_in_ms: delay }, 'the prototype failed to start');
+        await new Promise((r) => setTimeout(r, delay).unref());
+      }
+    }
+  }
+
+  /** The prototype died (killed, crashed): its processes went with it; a new one is created at once, then with backoff. */
+  private onPrototypeExit(proto: AppPrototype): void {
+    if (this.prototype !== proto) return;
+    this.prototype = undefined;
+    if (this.closed) return;
+    this.deps.log.error({ prototype_pid: proto.pid }, 'the prototype of the application exited; recreating it');
+    this.protoStart ??= this.createPrototype(false, proto).finally(() => (this.protoStart = undefined));
+    this.protoStart.catch(() => undefined);
+    this.scheduleRecovery();
   }
 
   private flushWaiting(): void {
     while (this.waiting.length > 0) {
       const worker = this.pick();
       if (!worker) return;
-      this.waiting.shift()!(worker);
+      this.waiting.shift()!.cb(worker);
     }
   }
 
-  private onWorkerExit(worker: AppWorker, exit: { code: number | null; signal: string | null; expected: boolean }): void {
+  private onWorkerExit(worker: AppWorker, exit: WorkerExit): void {
     this.remove(worker);
     if (this.closed) return;
-    if (!exit.expected) {
+    // Its prototype died and took it along: not a failure of the app (the prototype is being recreated).
+    const proto = this.origin.get(worker);
+    const withPrototype = proto !== undefined && proto !== this.prototype;
+    if (!exit.expected && !withPrototype) {
       this.deps.log.error({ app_pid: worker.pid, code: exit.code, signal: exit.signal }, `app process exited unexpectedly (${describeExit(exit)})`);
       this.failures++;
     }
@@ -204,31 +331,91 @@ export class AppPool {
     this.scheduleRecovery();
   }
 
-  /** Keeps the pool at its minimum (and serves waiting requests), restarting with exponential backoff after failures. */
+  /** Keeps the pool at `spare` processes (and one for waiting requests), restarting with exponential backoff after failures. */
   private scheduleRecovery(): void {
     if (this.closed || this.restartTimer) return;
-    const live = this.workers.filter((w) => w.state === 'running' || w.state === 'starting').length;
-    const want = Math.max(this.policy.spare, this.waiting.length > 0 ? 1 : 0, this.policy.initial > 0 && typeof this.config.processes === 'number' ? this.policy.initial : 0);
-    if (live >= want) return;
-    const n = Math.max(this.failures, this.violations);
-    const delay = n === 0 ? 0 : Math.min(100 * 2 ** (n - 1), 5000);
+    const want = () => Math.max(this.policy.spare, this.waiting.length > 0 ? 1 : 0);
+    if (this.live() >= want()) return;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
-      const now = this.workers.filter((w) => w.state === 'running' || w.state === 'starting').length;
-      for (let i = now; i < want && !this.closed; i++) this.spawnInBackground();
-    }, delay);
+      const missing = want() - this.live();
+      if (missing > 0) this.requestStart(missing);
+    }, backoff(Math.max(this.failures, this.violations)));
   }
 
-  private reapIdle(): void {
+  private tick(): void {
     const now = Date.now();
-    let idle = this.workers.filter((w) => w.state === 'running' && w.active === 0);
-    for (const w of idle) {
-      if (idle.length <= this.policy.spare) break;
-      if (now - (this.lastBusy.get(w) ?? now) >= this.policy.idleTimeoutMs) {
-        this.deps.log.info({ app_pid: w.pid }, 'stopping idle app process');
-        void w.stop(this.deps.drainGraceMs);
-        idle = idle.filter((x) => x !== w);
+    while (this.waiting.length > 0 && now - this.waiting[0]!.at >= this.waitMs) this.waiting.shift()!.cb(undefined);
+    this.checkHealth(now);
+    if (this.policy.idleTimeoutMs > 0) this.reapIdle(now);
+  }
+
+  /**
+   * A process whose channel holds requests it has not read, and that read nothing for STALL_MS, is stalled (stopped,
+   * hung, or busy in a loop that never yields): it leaves the rotation and the requests it never read move to a
+   * healthy process. Stalled for `limits.timeout` (or HEALTH_DEADLINE_MS), it is replaced.
+   */
+  private checkHealth(now: number): void {
+    for (const w of [...this.workers]) {
+      if (w.state !== 'running') continue;
+      const read = w.channel.readPosition();
+      if (read === w.channel.writePosition || read !== w.lastRead) {
+        w.lastRead = read;
+        w.progressAt = now;
+        if (w.stalled) {
+          w.stalled = false;
+          this.deps.log.info({ app_pid: w.pid }, 'app process reads its requests again; back in rotation');
+        }
+        continue;
       }
+      const quiet = now - w.progressAt;
+      if (quiet >= this.healthDeadlineMs) {
+        this.deps.log.error({ app_pid: w.pid, quiet_ms: quiet }, 'app process has not read its requests in time; replacing it');
+        void w.terminate(KILL_GRACE_MS);
+        this.rescue(w, true);
+        this.scheduleRecovery();
+        continue;
+      }
+      if (!w.stalled && quiet >= STALL_MS) {
+        w.stalled = true;
+        this.deps.log.warn({ app_pid: w.pid, quiet_ms: quiet, inflight: w.inflight }, 'app process is not reading its requests; out of rotation');
+      }
+      if (w.stalled) this.rescue(w, false);
+    }
+  }
+
+  /**
+   * Moves the requests a stalled process never read to a healthy one. With none running, they wait for the next
+   * process to become ready if one is starting or may start, or if `w` is being replaced anyway; otherwise they stay
+   * (the process may recover).
+   */
+  private rescue(w: AppWorker, replacing: boolean): void {
+    if (w.inflight === 0) return;
+    for (const r of w.unread()) {
+      const to = this.leastBusy();
+      if (to) {
+        r.moveTo(to);
+        continue;
+      }
+      const canGrow = this.live() < this.policy.max;
+      if (this.closed || this.waiting.length >= MAX_WAITING || !(replacing || canGrow || this.starting + this.queued > 0)) return;
+      r.release();
+      this.waiting.push({ cb: (next) => (next ? r.moveTo(next) : r.giveUp()), at: Date.now() });
+      if (this.starting + this.queued === 0 && canGrow) this.requestStart(1);
+    }
+  }
+
+  /** Stops the processes idle for `idle_timeout` beyond `spare`, those idle longest first (Unit's idle_ports order). */
+  private reapIdle(now: number): void {
+    const idle = this.workers.filter((w) => w.state === 'running' && w.inflight === 0);
+    let excess = idle.length - this.policy.spare;
+    if (excess <= 0) return;
+    idle.sort((a, b) => a.idleSince - b.idleSince);
+    for (const w of idle) {
+      if (excess <= 0 || now - w.idleSince < this.policy.idleTimeoutMs) break;
+      this.deps.log.info({ app_pid: w.pid, idle_ms: now - w.idleSince }, 'stopping idle app process');
+      void w.stop(this.deps.drainGraceMs);
+      excess--;
     }
   }
 
@@ -245,11 +432,10 @@ export class AppPool {
     for (const w of this.workers) {
       if (w.state !== 'running') continue;
       running++;
-      const a = w.active;
-      active += a;
-      if (a === 0) idle++;
+      active += w.inflight;
+      if (w.inflight === 0) idle++;
     }
-    return { processes: { running, starting: this.starting, idle }, requests: { active } };
+    return { processes: { running, starting: this.starting + this.queued, idle }, requests: { active } };
   }
 
   /** Host pids of the live processes (for logs and tests). */
@@ -257,15 +443,23 @@ export class AppPool {
     return this.workers.filter((w) => w.state === 'running').map((w) => w.pid);
   }
 
+  /** Host pid of the prototype, if the app is isolated and its prototype runs (for tests). */
+  prototypePid(): number | undefined {
+    return this.prototype?.pid;
+  }
+
   /** Graceful stop: in-flight requests finish (up to `graceMs`), then the prototype goes. */
   async close(graceMs = this.deps.drainGraceMs): Promise<void> {
     this.closed = true;
+    this.queued = 0;
     clearTimeout(this.restartTimer);
-    clearInterval(this.idleTimer);
-    for (const cb of this.waiting.splice(0)) cb(undefined);
+    clearInterval(this.timer);
+    for (const w of this.waiting.splice(0)) w.cb(undefined);
     await Promise.all(this.workers.map((w) => w.stop(graceMs)));
-    if (this.prototype) {
-      await this.prototype.close().catch((err: Error) => this.deps.log.warn({ err: err.message }, 'closing the prototype failed'));
+    const proto = this.prototype;
+    this.prototype = undefined;
+    if (proto) {
+      await proto.close().catch((err: Error) => this.deps.log.warn({ err: err.message }, 'closing the prototype failed'));
     }
   }
 }

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'child_process';
 import { openSync, closeSync } from 'fs';
 import { isAbsolute, resolve } from 'path';
 import type { Logger } from 'pino';
 import { RouterChannel } from '@warden/shm-transport';
 import type { AppPrototype, AppProcess, Credentials, LaunchSpec } from '../contracts';
 import { ApplyError } from '../contracts';
+import { spawnOffThread, type ThreadProcess } from './spawn-thread';
 
 /** Lifecycle of one app process as the pool sees it. */
 export type WorkerState = 'starting' | 'running' | 'draining' | 'exited';
@@ -14,6 +14,25 @@ export interface WorkerExit {
   code: number | null;
   signal: string | null;
   expected: boolean;
+}
+
+/**
+ * A request in flight on a worker, as the gateway tracks it (an intrusive list: no allocation per request). The
+ * supervisor moves the ones the app has not read yet to another process when this one stops reading.
+ */
+export interface InFlight {
+  prev: InFlight | null;
+  next: InFlight | null;
+  /** The channel's write position when the request was sent (see RouterChannel.writePosition). */
+  sentAt: number;
+  /** Whether the request may be sent again elsewhere: no body, an idempotent method, no response yet. */
+  movable(): boolean;
+  /** Sends the request to `to` instead (the stream on this worker is aborted, unless release() did it already). */
+  moveTo(to: AppWorker): void;
+  /** Takes the request off this worker (its stream aborted) until moveTo() or giveUp(). */
+  release(): void;
+  /** No process took it over: the client gets 503 (unless it went away meanwhile). */
+  giveUp(): void;
 }
 
 /**
@@ -27,12 +46,23 @@ export class AppWorker {
   served = 0;
   /** Host pid, known once spawned. */
   pid = 0;
+  /** Requests dispatched here and not finished (client aborts included: they end here, the app may still be busy). */
+  inflight = 0;
+  /** When the last request finished (or the process became ready): idle time counts from here, as in Unit. */
+  idleSince = 0;
+  /** Out of rotation: it has unread requests and has not read any for a while (see AppPool's health check). */
+  stalled = false;
+  /** Health check state: the app's read position last seen, and when it last moved (or had nothing to read). */
+  lastRead = 0;
+  progressAt = 0;
+  /** Head of the list of requests in flight. */
+  private first: InFlight | null = null;
   readonly exited: Promise<WorkerExit>;
   private resolveExit!: (exit: WorkerExit) => void;
   private stopping = false;
   /** Killed because its channel closed on a protocol violation (the pool backs off replacing such processes). */
   brokeProtocol = false;
-  private process?: AppProcess | ChildProcess;
+  private process?: AppProcess;
 
   constructor(
     readonly channel: RouterChannel,
@@ -67,6 +97,33 @@ export class AppWorker {
     return this.channel.activeStreams;
   }
 
+  /** Counts a request dispatched to this process. */
+  attach(r: InFlight): void {
+    this.inflight++;
+    r.prev = null;
+    r.next = this.first;
+    if (this.first) this.first.prev = r;
+    this.first = r;
+  }
+
+  /** The request finished (answered, failed, timed out, aborted by the client) or moved elsewhere. */
+  detach(r: InFlight): void {
+    if (r.prev) r.prev.next = r.next;
+    else if (this.first === r) this.first = r.next;
+    else return; // not on this worker's list
+    if (r.next) r.next.prev = r.prev;
+    r.prev = r.next = null;
+    if (--this.inflight === 0) this.idleSince = Date.now();
+  }
+
+  /** Requests in flight whose REQUEST frame the app has provably not read (it lies at or after its read position). */
+  unread(): InFlight[] {
+    const read = this.channel.readPosition();
+    const out: InFlight[] = [];
+    for (let r = this.first; r; r = r.next) if (((read - r.sentAt) | 0) <= 0 && r.movable()) out.push(r);
+    return out;
+  }
+
   /**
    * Starts the process and waits until its app says READY on the channel. Rejects with an ApplyError naming the
    * step when the process cannot be started, exits first, or is not ready within `readyTimeoutMs`.
@@ -78,25 +135,32 @@ export class AppWorker {
     prototype: AppPrototype | undefined,
     readyTimeoutMs: number,
   ): Promise<void> {
+    if (this.state !== 'starting') throw new ApplyError('the process was stopped before it started', appName, 'start');
     const env = { ...spec.env, ...this.channel.env() };
     const withEnv: LaunchSpec = { ...spec, env };
     try {
       if (prototype) {
         const proc = await prototype.spawn(withEnv, this.channel.fds);
+        if ((this.state as WorkerState) === 'exited') {
+          // Stopped while the prototype forked it.
+          proc.kill('SIGKILL');
+          throw new ApplyError('the process was stopped before it started', appName, 'start');
+        }
         this.process = proc;
         this.pid = proc.pid;
         proc.exited.then((e) => this.onExit(e.code, e.signal), () => this.onExit(null, null));
       } else {
         const child = this.plainSpawn(withEnv, creds);
         this.process = child;
-        this.pid = child.pid ?? 0;
-        child.on('exit', (code, signal) => this.onExit(code, signal));
-        await new Promise<void>((ok, fail) => {
-          child.once('spawn', ok);
-          child.once('error', (err: NodeJS.ErrnoException) =>
-            fail(new ApplyError(`cannot execute "${spec.executable}": ${err.message}`, appName, 'exec', errnoOf(err))),
-          );
-        });
+        child.exited.then((e) => this.onExit(e.code, e.signal));
+        try {
+          await child.spawned;
+        } catch (e) {
+          this.stopping = true; // its exit (reported right after this) is the failed start, not a crash
+          const err = e as NodeJS.ErrnoException;
+          throw new ApplyError(`cannot execute "${spec.executable}": ${err.message}`, appName, 'exec', errnoOf(err));
+        }
+        this.pid = child.pid;
       }
     } finally {
       this.channel.closeChildFds();
@@ -127,30 +191,37 @@ export class AppWorker {
       clearTimeout(timer);
     }
     if (this.state === 'starting') this.state = 'running';
+    this.idleSince = this.progressAt = Date.now();
   }
 
-  private plainSpawn(spec: LaunchSpec, creds: Credentials | undefined): ChildProcess {
+  /** Starts the process from the spawn thread (wardend's event loop never waits for fork and exec). */
+  private plainSpawn(spec: LaunchSpec, creds: Credentials | undefined): ThreadProcess {
     const cwd = spec.cwd ?? process.cwd();
     const file = isAbsolute(spec.executable) ? spec.executable : resolve(cwd, spec.executable);
     const out = spec.stdout ? openSync(spec.stdout, 'a') : 'pipe';
     const err = spec.stderr ? openSync(spec.stderr, 'a') : 'pipe';
     const root = process.geteuid?.() === 0;
-    try {
-      const child = spawn(file, spec.argv.slice(1), {
+    const child = spawnOffThread(
+      {
+        file,
         argv0: spec.argv[0] ?? file,
+        args: spec.argv.slice(1),
         cwd,
         env: spec.env,
-        stdio: ['ignore', out, err, ...this.channel.fds],
+        stdout: out,
+        stderr: err,
+        fds: this.channel.fds,
         uid: root && creds ? creds.uid : undefined,
         gid: root && creds ? creds.gid : undefined,
-      });
-      forwardLines(child.stdout, (line) => this.log.info({ stream: 'stdout' }, line));
-      forwardLines(child.stderr, (line) => this.log.warn({ stream: 'stderr' }, line));
-      return child;
-    } finally {
+      },
+      (stream, line) => (stream === 'stdout' ? this.log.info({ stream }, line) : this.log.warn({ stream }, line)),
+    );
+    const close = () => {
       if (typeof out === 'number') closeSync(out);
       if (typeof err === 'number') closeSync(err);
-    }
+    };
+    child.spawned.then(close, close);
+    return child;
   }
 
   private onExit(code: number | null, signal: string | null): void {
@@ -165,6 +236,11 @@ export class AppWorker {
   async stop(graceMs: number): Promise<WorkerExit> {
     if (this.state === 'exited') return this.exited;
     this.stopping = true;
+    if (!this.process) {
+      // Not spawned yet (waiting for its prototype): nothing to wait for.
+      this.onExit(null, null);
+      return this.exited;
+    }
     this.state = 'draining';
     this.channel.shutdown();
     const timer = setTimeout(() => this.kill('SIGTERM'), graceMs);
@@ -175,6 +251,15 @@ export class AppWorker {
       clearTimeout(timer);
       clearTimeout(hard);
     }
+  }
+
+  /** Replaces a process that stopped responding: SIGTERM now, SIGKILL after `killAfterMs` (a stopped process ignores SIGTERM). */
+  terminate(killAfterMs: number): Promise<WorkerExit> {
+    if (this.state === 'exited') return this.exited;
+    this.state = 'draining';
+    this.kill('SIGTERM');
+    const hard = setTimeout(() => this.kill('SIGKILL'), killAfterMs);
+    return this.exited.finally(() => clearTimeout(hard));
   }
 
   kill(signal: NodeJS.Signals): void {
@@ -194,20 +279,4 @@ export function describeExit(e: { code: number | null; signal: string | null }):
 
 function errnoOf(err: NodeJS.ErrnoException): number | undefined {
   return typeof err.errno === 'number' ? Math.abs(err.errno) : undefined;
-}
-
-function forwardLines(stream: NodeJS.ReadableStream | null, emit: (line: string) => void): void {
-  if (!stream) return;
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) if (line) emit(line);
-    if (rest.length > 16384) {
-      emit(rest);
-      rest = '';
-    }
-  });
-  stream.on('end', () => rest && emit(rest));
 }

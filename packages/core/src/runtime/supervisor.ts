@@ -22,6 +22,8 @@ export interface SupervisorOptions {
   readyTimeoutMs?: number;
   /** How long draining processes may take to finish in-flight requests. */
   drainGraceMs?: number;
+  /** How long an apply may take to start its new apps before it fails and rolls back (default 30 s). */
+  applyDeadlineMs?: number;
 }
 
 /**
@@ -37,6 +39,10 @@ export class Supervisor implements ConfigComponent, AppControl {
   private keys = new Map<string, string>();
   private readonly readyTimeoutMs: number;
   private readonly drainGraceMs: number;
+  private readonly applyDeadlineMs: number;
+  /** Pools being started by a prepare or restart in progress (closed at once by shutdown()). */
+  private readonly inProgress = new Set<AppPool>();
+  private stopping = false;
 
   constructor(
     private readonly container: DependencyContainer,
@@ -45,6 +51,44 @@ export class Supervisor implements ConfigComponent, AppControl {
   ) {
     this.readyTimeoutMs = options.readyTimeoutMs ?? 15000;
     this.drainGraceMs = options.drainGraceMs ?? 10000;
+    this.applyDeadlineMs = options.applyDeadlineMs ?? 30000;
+  }
+
+  /**
+   * Starts new pools within the apply deadline. A pool that fails, or is not up when the deadline passes, fails
+   * the whole start: every pool started here is closed again and the error (an ApplyError naming the app) thrown.
+   */
+  private async startPools(pools: AppPool[]): Promise<void> {
+    if (this.stopping && pools.length > 0) throw new ApplyError('wardend is stopping', pools[0]!.name, 'start');
+    for (const p of pools) this.inProgress.add(p);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, fail) => {
+      timer = setTimeout(() => {
+        const late = pools.find((p) => this.inProgress.has(p));
+        fail(new ApplyError(`the application did not start within the apply deadline of ${this.applyDeadlineMs} ms`, late?.name ?? '', 'deadline'));
+      }, this.applyDeadlineMs);
+    });
+    try {
+      const starts = pools.map((pool) =>
+        pool.start().then(
+          () => void this.inProgress.delete(pool),
+          (err) => Promise.reject(asApplyError(pool.name, err)),
+        ),
+      );
+      await Promise.race([Promise.all(starts), deadline]);
+    } catch (err) {
+      await Promise.all(pools.map((p) => p.close(0)));
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      for (const p of pools) this.inProgress.delete(p);
+    }
+  }
+
+  /** SIGTERM during an apply: the pools it is starting stop now, so the apply fails and rolls back at once. */
+  abort(): void {
+    this.stopping = true;
+    for (const p of this.inProgress) void p.close(0);
   }
 
   /** The pool serving `app`, if it runs. Hot path: a map lookup. */
@@ -73,14 +117,7 @@ export class Supervisor implements ConfigComponent, AppControl {
       nextPools.set(name, pool);
       started.push(pool);
     }
-    const results = await Promise.allSettled(
-      started.map((pool) => pool.start().catch((err) => Promise.reject(asApplyError(pool.name, err)))),
-    );
-    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-    if (failed) {
-      await Promise.all(started.map((p) => p.close(0)));
-      throw failed.reason;
-    }
+    await this.startPools(started);
     return {
       commit: async () => {
         const previous = this.pools;
@@ -104,14 +141,25 @@ export class Supervisor implements ConfigComponent, AppControl {
       throw new ConfigValidationError(`Unknown application type "${app.type}".`, `/applications/${name}/type`);
     }
     const ctx = this.options.contextFor(name, app);
-    let isolation: { spawner: ProcessSpawner; plan: ReturnType<typeof buildSpawnPlan> } | undefined;
+    let isolation: { spawner: ProcessSpawner; plan: () => ReturnType<typeof buildSpawnPlan> } | undefined;
     if (app.isolation) {
       if (!this.container.isRegistered(TOKENS.ProcessSpawner, true)) {
         throw new ApplyError('isolation needs the @warden/ns-linux plugin, which is not loaded', name, 'isolation');
       }
       const spawner = this.container.resolve<ProcessSpawner>(TOKENS.ProcessSpawner);
       const languageDeps = app.isolation.rootfs !== undefined ? launcher.launch(app, ctx).languageDeps : undefined;
-      isolation = { spawner, plan: buildSpawnPlan(this.container, app, languageDeps ? { ...ctx, languageDeps } : ctx) };
+      const planCtx = languageDeps ? { ...ctx, languageDeps } : ctx;
+      const first = buildSpawnPlan(this.container, app, planCtx); // may throw: before any pool starts
+      let fresh = true;
+      // A fresh plan for each prototype: a recreated prototype must not share parent-hook state with the dead one.
+      const plan = () => {
+        if (fresh) {
+          fresh = false;
+          return first;
+        }
+        return buildSpawnPlan(this.container, app, planCtx);
+      };
+      isolation = { spawner, plan };
     }
     return new AppPool(name, app, {
       launcher,
@@ -133,7 +181,7 @@ export class Supervisor implements ConfigComponent, AppControl {
     const current = this.pools.get(app);
     if (!current) throw new ApplyError(`application "${app}" does not exist`, app, 'restart');
     const fresh = this.createPool(app, current.config);
-    await fresh.start().catch((err) => Promise.reject(asApplyError(app, err)));
+    await this.startPools([fresh]);
     if (this.pools.get(app) !== current) {
       await fresh.close(0);
       throw new ApplyError('the application was reconfigured during the restart', app, 'restart');
@@ -150,6 +198,7 @@ export class Supervisor implements ConfigComponent, AppControl {
   }
 
   async shutdown(): Promise<void> {
+    this.abort();
     const pools = [...this.pools.values()];
     this.pools = new Map();
     this.keys = new Map();

@@ -113,6 +113,16 @@ export class RingWriter extends RingEnd {
     return false;
   }
 
+  /** Our counter: where the next frame goes (free-running u32; frames queued for ring space come after it). */
+  get position(): number {
+    return this.tail;
+  }
+
+  /** The consumer's counter as it is in shared memory now (not validated: for progress checks only). */
+  consumerPosition(): number {
+    return Atomics.load(this.u32, this.iHead);
+  }
+
   /** Bytes written but not yet consumed. */
   used(): number {
     return this.size - this.free();

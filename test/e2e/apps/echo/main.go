@@ -1,4 +1,6 @@
-// echo streams every request body back, for body round-trip tests; /slow streams a chunk, waits, streams another.
+// echo streams every request body back, for body round-trip tests; /slow streams a chunk, waits, streams another;
+// /count counts the requests this process served (in-memory state); /fork?n=N starts N children that outlive the
+// process; /exit exits (code 3).
 package main
 
 import (
@@ -7,7 +9,9 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"warden.dev/warden"
@@ -31,6 +35,26 @@ func main() {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		fmt.Fprintf(w, "slept %d ms\n", ms)
+	})
+	var hits atomic.Int64 // in-memory state: lost when the process is replaced
+	http.HandleFunc("/count", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d", hits.Add(1))
+	})
+	http.HandleFunc("/fork", func(w http.ResponseWriter, r *http.Request) {
+		// Children that outlive the process (they sleep for ten minutes).
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		for i := 0; i < n; i++ {
+			if err := exec.Command("/bin/sleep", "600").Start(); err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+		}
+		fmt.Fprintf(w, "forked %d", n)
+	})
+	http.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "bye")
+		w.(http.Flusher).Flush()
+		go func() { time.Sleep(50 * time.Millisecond); os.Exit(3) }()
 	})
 	http.HandleFunc("/pid", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%d", os.Getpid())

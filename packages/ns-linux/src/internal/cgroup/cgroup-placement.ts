@@ -1,4 +1,4 @@
-import { promises as fs, readdirSync, readFileSync } from 'fs';
+import { promises as fs, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import type { ParentHook } from '@warden/core';
 import { PHASE } from '@warden/core';
@@ -19,6 +19,57 @@ interface Target {
 }
 
 const CONTROLLER_OF: Record<keyof CgroupLimits, string> = { memory_max: 'memory', pids_max: 'pids', cpu_max: 'cpu' };
+
+let registryFile: string | undefined;
+
+/**
+ * Where the cgroup directories this wardend creates are listed (one per line; wardend uses `<statedir>/cgroups`), so
+ * that the next wardend removes those a killed one left behind ({@link sweepStaleCgroups}). Unset: nothing recorded.
+ */
+export function useCgroupRegistry(file: string | undefined): void {
+  registryFile = file;
+}
+
+function readRegistry(): string[] {
+  if (!registryFile) return [];
+  try {
+    return readFileSync(registryFile, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** Adds or removes directories in the registry (best effort: a registry that cannot be written is skipped). */
+function updateRegistry(add: string[], remove: string[]): void {
+  if (!registryFile || (add.length === 0 && remove.length === 0)) return;
+  const gone = new Set(remove);
+  const lines = [...new Set([...readRegistry().filter((d) => !gone.has(d)), ...add])];
+  try {
+    writeFileSync(registryFile, lines.length ? `${lines.join('\n')}\n` : '', { mode: 0o600 });
+  } catch {
+    // no state dir yet, or read-only: the cleanup of a clean stop still works
+  }
+}
+
+/**
+ * Removes the cgroups listed in the registry that hold no process and no child cgroup (what a SIGKILLed wardend
+ * left: its app processes died with it, their directories stayed), deepest first; keeps the others listed. Returns
+ * the directories removed.
+ */
+export function sweepStaleCgroups(): string[] {
+  const removed: string[] = [];
+  for (const dir of readRegistry().sort((a, b) => b.length - a.length)) {
+    if (hasProcesses(dir) || hasChildren(dir)) continue;
+    try {
+      rmdirSync(dir);
+      removed.push(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') removed.push(dir);
+    }
+  }
+  updateRegistry([], removed);
+  return removed;
+}
 
 /**
  * Parent hook that creates the app's cgroup in every relevant hierarchy, writes the limits and moves the prototype
@@ -57,6 +108,7 @@ export class CgroupPlacement implements ParentHook {
     this.targets = this.plannedTargets();
     if (!this.targets.length) throw Object.assign(new Error('no cgroup hierarchy is mounted'), { errno: 2 });
     for (const t of this.targets) await this.mkdirs(t);
+    updateRegistry(this.created, []);
     const v2 = this.targets.find((t) => t.h.version === 2);
     for (const key of Object.keys(this.limits) as (keyof CgroupLimits)[]) {
       const value = this.limits[key];
@@ -110,14 +162,19 @@ export class CgroupPlacement implements ParentHook {
     this.created = [];
     this.targets = [];
     const order = [...new Set([...leaves, ...created])].sort((a, b) => b.length - a.length);
+    const removed: string[] = [];
     for (const dir of order) {
       for (let i = 0; ; i++) {
         try {
           await fs.rmdir(dir);
+          removed.push(dir);
           break;
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT') break;
+          if (code === 'ENOENT') {
+            removed.push(dir);
+            break;
+          }
           // EBUSY: in use by other processes, or child cgroups; ENOTEMPTY on some kernels for the latter.
           if ((code !== 'EBUSY' && code !== 'ENOTEMPTY') || hasProcesses(dir) || hasChildren(dir)) break;
           // Empty but busy: the last processes are still being torn down by the kernel.
@@ -126,6 +183,7 @@ export class CgroupPlacement implements ParentHook {
         }
       }
     }
+    updateRegistry([], removed);
   }
 
   private async mkdirs(t: Target): Promise<void> {

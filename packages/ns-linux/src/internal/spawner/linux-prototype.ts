@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'child_process';
-import { closeSync, openSync } from 'fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'fs';
 import { constants as osConstants } from 'os';
 import { createInterface } from 'readline';
 import type { Readable } from 'stream';
@@ -308,7 +308,8 @@ export class LinuxPrototype implements AppPrototype {
         if (!proc) return;
         const signal = typeof e.signal === 'number' ? SIGNAL_NAMES.get(e.signal) ?? String(e.signal) : null;
         this.procs.delete(proc.pid);
-        proc.finish(typeof e.code === 'number' ? e.code : null, signal);
+        // What it left behind goes before its exit is reported, so before the supervisor starts a replacement.
+        void this.killLeftovers(proc.pid).finally(() => proc.finish(typeof e.code === 'number' ? e.code : null, signal));
         const oom = this.oomKills();
         if (signal === 'SIGKILL' && oom > this.oomSeen) {
           this.log.warn({ app_pid: proc.pid, oomKills: oom }, 'app process killed by the OOM killer (cgroup memory_max)');
@@ -331,6 +332,34 @@ export class LinuxPrototype implements AppPrototype {
         }
       }
     }
+  }
+
+  /**
+   * Kills the processes an exited app process left behind. Orphans are re-parented to the prototype (PID 1 of the
+   * pid namespace, or a child subreaper without one), so every child of the prototype that is not an app process it
+   * spawned is a leftover: a daemon the app forked, or what remains of a fork bomb (which would otherwise keep its
+   * share of `pids_max` and make the replacement crash-loop). Killed in rounds, as the children of each killed one
+   * come back to the prototype in turn. Runs only while no spawn is in flight: a process being forked is a child
+   * that is not yet known as an app process.
+   */
+  private async killLeftovers(exitedPid: number): Promise<void> {
+    if (!this.prototypePid || this.exited) return;
+    let killed = 0;
+    for (let round = 0; round < 50 && !this.exited; round++) {
+      for (let waited = 0; this.spawns.size > 0 && waited < 100; waited++) await sleep(10);
+      const left = childrenOf(this.prototypePid).filter((pid) => !this.procs.has(pid));
+      if (left.length === 0) break;
+      for (const pid of left) {
+        try {
+          process.kill(pid, 'SIGKILL');
+          killed++;
+        } catch {
+          // gone meanwhile
+        }
+      }
+      await sleep(10);
+    }
+    if (killed > 0) this.log.warn({ app: this.appName, app_pid: exitedPid, killed }, 'killed processes the app process left behind');
   }
 
   /** OOM kills so far, from parent hooks that can tell (the cgroup placement has `oomKills()`). */
@@ -366,6 +395,29 @@ export class LinuxPrototype implements AppPrototype {
     for (const p of this.procs.values()) p.finish(null, 'SIGKILL');
     this.procs.clear();
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Host pids of the children of `pid` (all its threads), from procfs; [] when it is gone. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) if (c.trim()) out.push(Number(c));
+    } catch {
+      // thread gone
+    }
+  }
+  return out;
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
