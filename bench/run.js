@@ -1,125 +1,127 @@
 #!/usr/bin/env node
-// End-to-end benchmark: the same app served directly and through wardend (listener → router → shared memory → app),
-// measured with wrk in one run; prints requests/s of both and the ratio. Two apps: the Go hello app (net/http
-// directly, `external` under wardend) and the Node hello app (node:http directly, `node` type under wardend).
-// Usage: node bench/run.js [--duration 10] [--connections 64] [--runs 1] [--apps go,node]
-//        (needs wrk and go; run `npm run build` first)
-// With --runs N, direct and wardend are measured back to back N times (both servers stay up, the idle one costs
-// nothing) and every run's ratio is printed with the median: this machine is noisy, one pair proves little.
+// Warden's benchmark suite (issue 17). Scenarios, each on its own fresh wardend:
+//   throughput  the Go and Node bench apps directly vs through wardend, and all namespaces off vs on, in
+//               interleaved rounds (A/B/A/B) with wrk: GET 64 B and 64 KiB at each connection count, POST 1 MiB echo
+//   cold        PUT /config → first 200: Go with no namespaces, Go with all, Node (median of --samples)
+//   memory      wardend RSS idle, with 10 apps, with 10,000 idle keep-alive connections; per app: prototype, channel
+//   reconfig    time to apply a 1,000-route config; failed requests during 100 reconfigurations under load
+// Prints one Markdown report (machine line, throughput table, figures table), writes bench/results/<date>[-tag].json
+// and .svg, and with --readme puts the report into bench/README.md.
+// Usage: node bench/run.js [--only throughput,cold,memory,reconfig] [--quick] [--duration 5] [--rounds 3]
+//          [--threads 1] [--connections 32,256] [--apps go,node] [--samples 20] [--reconfigs 100] [--routes 1000]
+//          [--idle-connections 10000] [--tag NAME] [--label TEXT] [--readme] [--no-save]
+// (needs wrk and go; run `npm run build` first; namespaces and 10,000 connections need root)
 'use strict';
-const { spawn, execFileSync } = require('child_process');
+const { execFileSync } = require('child_process');
 const fs = require('fs');
-const http = require('http');
 const os = require('os');
 const path = require('path');
 
-const { arg, need, freePort, control } = require('./support');
+const { arg, flag, need, buildGoApp, startWardend, workDir } = require('./support');
+const { markdownReport, svgChart, replaceLatest } = require('./report');
+const { throughput } = require('./scenarios/throughput');
+const { coldStart } = require('./scenarios/cold-start');
+const { memory } = require('./scenarios/memory');
+const { reconfig } = require('./scenarios/reconfig');
 
-const ROOT = path.resolve(__dirname, '..');
-const DURATION = Number(arg('duration', 10));
-const CONNECTIONS = Number(arg('connections', 64));
-const THREADS = Number(arg('threads', 2));
-const RUNS = Math.max(1, Number(arg('runs', 1)));
-const APPS = String(arg('apps', 'go,node')).split(',');
+const SCENARIOS = ['throughput', 'cold', 'memory', 'reconfig'];
+const quick = flag('quick');
+const num = (name, full, short) => Number(arg(name, quick ? short : full));
+const o = {
+  only: String(arg('only', SCENARIOS.join(','))).split(','),
+  duration: num('duration', 5, 1),
+  rounds: Math.max(1, num('rounds', 3, 1)),
+  warmup: num('warmup', 2, 0),
+  threads: num('threads', 1, 1),
+  connections: String(arg('connections', '32,256')).split(',').map(Number),
+  apps: String(arg('apps', 'go,node')).split(','),
+  samples: num('samples', 20, 5),
+  reconfigs: num('reconfigs', 100, 100),
+  applies: num('applies', 5, 3),
+  routes: num('routes', 1000, 1000),
+  idleConnections: num('idle-connections', 10000, 10000),
+  settleMs: num('settle', 2000, 500),
+  isolation: process.getuid() === 0,
+};
 
-function waitForPort(port, timeoutMs = 15000) {
-  const until = Date.now() + timeoutMs;
-  return new Promise((ok, fail) => {
-    const tryOnce = () => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/' }, (res) => {
-        res.resume();
-        res.on('end', ok);
-      });
-      req.on('error', () => (Date.now() > until ? fail(new Error(`port ${port} never answered`)) : setTimeout(tryOnce, 100)));
-    };
-    tryOnce();
-  });
-}
+const version = (cmd, args) => {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].trim();
+  } catch (e) {
+    return String(e.stdout || '').split('\n')[0].trim() || '?';
+  }
+};
 
-function wrk(port) {
-  const out = execFileSync('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', `http://127.0.0.1:${port}/`], {
-    encoding: 'utf8',
-  });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
-  const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1];
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
-  return { rps, p99, errors: Number(errors) };
+function machine() {
+  return {
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model.replace(/\s+/g, ' ').trim() ?? '?',
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.versions.node,
+    go: version('go', ['version']).replace(/^go version /, '').replace(/ .*/, ''),
+    wrk: version('wrk', ['-v']).replace(/ \[.*/, '').replace(/ Copyright.*/, ''),
+    loadStart: os.loadavg(),
+  };
 }
 
 async function main() {
+  for (const s of o.only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (${SCENARIOS.join(', ')})`);
+  for (const a of o.apps) if (!['go', 'node'].includes(a)) throw new Error(`unknown app "${a}" (go, node)`);
   need('wrk');
   need('go');
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
-  fs.chmodSync(work, 0o755);
-  const bin = path.join(work, 'hello');
-  execFileSync('go', ['build', '-o', bin, '.'], {
-    cwd: path.join(ROOT, 'bench/apps/hello'),
-    env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
-    stdio: 'inherit',
-  });
-  const procs = [];
-  process.on('exit', () => procs.forEach((p) => p.kill('SIGKILL')));
-  try {
-    const socket = path.join(work, 'control.sock');
-    const wardend = spawn(
-      process.execPath,
-      [path.join(ROOT, 'packages/core/bin/wardend.js'), '--no-daemon', '--control', `unix:${socket}`, '--statedir', path.join(work, 'state'), '--log', path.join(work, 'wardend.log')],
-      { stdio: 'inherit', env: { ...process.env, WARDEN_LOG_LEVEL: 'warn' } },
-    );
-    procs.push(wardend);
-    for (let i = 0; i < 200 && !fs.existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
-    await control(socket, 'PUT', '/config', { listeners: {}, applications: {} });
-    const nodeApp = path.join(ROOT, 'bench/apps/hello-node/app.js');
-    const apps = {
-      go: { title: 'hello (Go)', direct: 'direct (net/http)', argv: (addr) => [bin, addr], config: { type: 'external', executable: bin, processes: 1 } },
-      node: {
-        title: 'hello (Node)', direct: 'direct (node:http)', argv: (addr) => [process.execPath, nodeApp, addr],
-        config: { type: 'node', working_directory: path.dirname(nodeApp), script: 'app.js', processes: 1 },
-      },
-    };
-    for (const name of APPS) {
-      const app = apps[name];
-      if (!app) throw new Error(`unknown app "${name}" (go, node)`);
-      // Baseline: the app serving HTTP itself.
-      const directPort = await freePort();
-      const [cmd, ...args] = app.argv(`127.0.0.1:${directPort}`);
-      const direct = spawn(cmd, args, { stdio: 'ignore' });
-      procs.push(direct);
-      await waitForPort(directPort);
-      // The same app through wardend.
-      const port = await freePort();
-      await control(socket, 'PUT', `/config/applications/${name}`, app.config);
-      await control(socket, 'PUT', `/config/listeners/127.0.0.1:${port}`, { pass: `applications/${name}` });
-      await waitForPort(port);
-      wrk(directPort); // warm-up
-      wrk(port); // warm-up
-
-      const line = (label, r) => `${label.padEnd(28)} ${r.rps.toFixed(0).padStart(9)} req/s   p99 ${String(r.p99).padStart(8)}   non-2xx ${r.errors}`;
-      console.log(`\n${app.title}, wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, ${os.cpus().length} cores, ${new Date().toISOString()}`);
-      const ratios = [];
-      for (let run = 1; run <= RUNS; run++) {
-        const base = wrk(directPort);
-        const warden = wrk(port);
-        const ratio = warden.rps / base.rps;
-        ratios.push(ratio);
-        if (RUNS > 1) console.log(`run ${run}/${RUNS}`);
-        console.log(line(app.direct, base));
-        console.log(line('through wardend (shm)', warden));
-        console.log(`ratio wardend/direct: ${ratio.toFixed(2)}x   (target >= 0.75x)`);
-      }
-      if (RUNS > 1) {
-        const sorted = [...ratios].sort((a, b) => a - b);
-        const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-        console.log(`ratios: ${ratios.map((r) => r.toFixed(2)).join(' ')}   median ${median.toFixed(2)}x`);
-      }
-      direct.kill('SIGTERM');
-      await control(socket, 'DELETE', `/config/listeners/127.0.0.1:${port}`);
-      await control(socket, 'DELETE', `/config/applications/${name}`);
+  if (!o.isolation) console.error('bench: not root: the all-namespaces cases are skipped');
+  const dir = workDir();
+  const ctx = { dir, bin: buildGoApp(dir), log: (line) => console.error(line) };
+  const result = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    label: arg('label', quick ? 'quick run' : undefined),
+    machine: machine(),
+    options: { duration: o.duration, rounds: o.rounds, threads: o.threads, connections: o.connections, samples: o.samples },
+  };
+  // Each scenario on a fresh wardend, so one cannot leave state (or memory) behind for the next.
+  const withWardend = async (name, fn) => {
+    if (!o.only.includes(name)) return undefined;
+    console.error(`bench: ${name}`);
+    const wdir = fs.mkdtempSync(path.join(dir, `${name}-`));
+    fs.chmodSync(wdir, 0o755);
+    const w = await startWardend(wdir);
+    try {
+      return await fn(w);
+    } finally {
+      await w.stop();
     }
+  };
+  try {
+    result.throughput = await withWardend('throughput', (w) => throughput(w, ctx, o));
+    result.cold = await withWardend('cold', (w) => coldStart(w, ctx, o));
+    result.memory = await withWardend('memory', (w) => memory(w, ctx, { apps: 10, connections: o.idleConnections, settleMs: o.settleMs, isolation: o.isolation }));
+    result.reconfig = await withWardend('reconfig', (w) => reconfig(w, ctx, o));
   } finally {
-    procs.forEach((p) => p.kill('SIGTERM'));
-    await new Promise((r) => setTimeout(r, 300));
-    fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  result.machine.loadEnd = os.loadavg();
+
+  const report = markdownReport(result);
+  console.log(`\n${report}\n`);
+  if (!flag('no-save')) {
+    const tag = arg('tag', undefined);
+    const base = path.join(__dirname, 'results', `${result.date.slice(0, 10)}${tag ? `-${tag}` : ''}`);
+    fs.mkdirSync(path.dirname(base), { recursive: true });
+    fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
+    if (result.throughput?.length) fs.writeFileSync(`${base}.svg`, svgChart(result));
+    console.error(`bench: wrote ${path.relative(process.cwd(), base)}.json${result.throughput?.length ? ' and .svg' : ''}`);
+    if (flag('readme')) {
+      const readme = path.join(__dirname, 'README.md');
+      const chart = result.throughput?.length ? `\n\n![ratios](results/${path.basename(base)}.svg)` : '';
+      fs.writeFileSync(readme, replaceLatest(fs.readFileSync(readme, 'utf8'), report + chart));
+      console.error('bench: updated bench/README.md');
+    }
+  }
+  const failed = (result.throughput ?? []).some((c) => [...c.a.rounds, ...c.b.rounds].some((r) => r.errors)) || result.reconfig?.failed > 0;
+  if (failed) {
+    console.error('bench: some requests failed (see the Failed column)');
+    process.exitCode = 2;
   }
 }
 
