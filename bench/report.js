@@ -128,7 +128,8 @@ function svgChart(r) {
   const cases = (r.throughput ?? []).map((c) => ({ name: `${c.name}, ${c.connections} conns`, ...summarize(c) }));
   const W = 820, left = 300, right = 60, top = 56, rowH = 34, barH = 12;
   const H = top + Math.max(1, cases.length) * rowH + 40;
-  const max = Math.max(2, ...cases.flatMap((c) => [c.rpsRatio, c.p99Ratio].filter(Number.isFinite)));
+  // The axis runs to 2× at least and 4× at most; a longer bar is cut at the edge (its label keeps the value).
+  const max = Math.min(4, Math.ceil(Math.max(2, ...cases.flatMap((c) => [c.rpsRatio, c.p99Ratio].filter(Number.isFinite)))));
   const x = (v) => left + (v / max) * (W - left - right);
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
@@ -150,8 +151,9 @@ function svgChart(r) {
       [c.p99Ratio, '#e8892b', y + 3 + barH + 2],
     ].forEach(([v, color, by]) => {
       if (!Number.isFinite(v)) return;
-      out.push(`<rect x="${left}" y="${by}" width="${(x(v) - left).toFixed(1)}" height="${barH}" fill="${color}"/>`);
-      out.push(`<text x="${(x(v) + 4).toFixed(1)}" y="${by + barH - 2}" font-size="11">${v.toFixed(2)}</text>`);
+      const end = x(Math.min(v, max));
+      out.push(`<rect x="${left}" y="${by}" width="${(end - left).toFixed(1)}" height="${barH}" fill="${color}"/>`);
+      out.push(`<text x="${(Math.min(end, W - right) + 4).toFixed(1)}" y="${by + barH - 2}" font-size="11">${v.toFixed(2)}</text>`);
     });
   });
   out.push('</svg>');

@@ -111,3 +111,15 @@ describe('bench report', () => {
     expect(replaceLatest('# Bench\n', 'table')).toBe('# Bench\n\n<!-- bench:latest -->\ntable\n<!-- /bench:latest -->\n');
   });
 });
+
+describe('bench chart axis', () => {
+  it('cuts a bar longer than 4× at the edge and keeps its value as the label', () => {
+    const c = RESULT.throughput[0];
+    const wide = { ...RESULT, throughput: [{ ...c, b: { ...c.b, rounds: c.a.rounds.map((r) => ({ ...r, rps: r.rps * 10 })) } }] };
+    const svg = svgChart(wide);
+    expect(svg).toContain('>10.00</text>');
+    expect(svg).toContain('>4.0×</text>');
+    const widths = [...svg.matchAll(/<rect x="300" y="\d+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(Math.max(...widths)).toBeLessThanOrEqual(820 - 300 - 60);
+  });
+});
