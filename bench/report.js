@@ -91,10 +91,12 @@ function figuresTable(r) {
   if (m) {
     rows.push(['wardend RSS, idle (no apps)', mb(m.idleKb), '≤ 50 MB']);
     rows.push([`wardend RSS, ${m.apps} apps`, `${mb(m.appsKb)} (+${mb((m.appsKb - m.idleKb) / m.apps)} per app)`, '']);
-    rows.push([`wardend RSS, ${fmtInt(m.connections)} idle keep-alive connections`, `${mb(m.connectionsKb)} (+${mb(m.connectionsKb - m.appsKb)})`, '≤ +40 MB']);
+    const closed = m.closedMeanwhile ? `; ${fmtInt(m.closedMeanwhile)} closed by wardend while idle` : '';
+    rows.push([`wardend RSS, ${fmtInt(m.connections)} idle keep-alive connections`, `${mb(m.connectionsKb)} (+${mb(m.connectionsKb - m.appsKb)}${closed})`, '≤ +40 MB']);
     rows.push(['Per isolated app: prototype RSS (its spawn helper)', `${mb(m.prototypeKb)} (${mb(m.helperKb)})`, '≤ 2 MB']);
     rows.push(['Per app process: Go app RSS; channel mapping, resident in app / in wardend', `${mb(m.appRssKb)}; ${mb(m.channelKb)}, ${mb(m.channelAppRssKb)} / ${mb(m.wardendChannelRssKb)}`, '']);
   }
+  for (const [scenario, kb] of Object.entries(r.peakRssKb ?? {})) rows.push([`wardend peak RSS (VmHWM), ${scenario} scenario`, mb(kb), '']);
   const q = r.reconfig;
   if (q) {
     rows.push([`Apply a config with ${fmtInt(q.routes)} routes (median of ${q.applyMs.length})`, `${fmt(median(q.applyMs), 1)} ms`, '']);
@@ -108,7 +110,7 @@ function machineLine(r) {
   const m = r.machine;
   return (
     `${r.date}, ${m.cores} × ${m.cpu}, ${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}, ${m.go}, ${m.wrk}; ` +
-    `load average ${m.loadStart.map((x) => x.toFixed(1)).join(' ')} at start; wrk -t${r.options.threads}, ${r.options.duration} s × ${r.options.rounds} rounds` +
+    `load average ${m.loadStart.map((x) => x.toFixed(1)).join(' ')} at start${m.loadEnd ? `, ${m.loadEnd.map((x) => x.toFixed(1)).join(' ')} at end` : ''}; wrk -t${r.options.threads}, ${r.options.duration} s × ${r.options.rounds} rounds` +
     (r.label ? ` — **${r.label}**` : '')
   );
 }

@@ -10,6 +10,7 @@
 // Usage: node bench/run.js [--only throughput,cold,memory,reconfig] [--quick] [--duration 5] [--rounds 3]
 //          [--threads 1] [--connections 32,256] [--apps go,node] [--samples 20] [--reconfigs 100] [--routes 1000]
 //          [--idle-connections 10000] [--tag NAME] [--label TEXT] [--readme] [--no-save]
+//        node bench/run.js --from bench/results/FILE.json [--readme]   (re-render a saved result)
 // (needs wrk and go; run `npm run build` first; namespaces and 10,000 connections need root)
 'use strict';
 const { execFileSync } = require('child_process');
@@ -17,7 +18,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { arg, flag, need, buildGoApp, startWardend, workDir } = require('./support');
+const { arg, flag, need, buildGoApp, startWardend, statusKb, workDir } = require('./support');
 const { markdownReport, svgChart, replaceLatest } = require('./report');
 const { throughput } = require('./scenarios/throughput');
 const { coldStart } = require('./scenarios/cold-start');
@@ -65,7 +66,30 @@ function machine() {
   };
 }
 
+/** Prints the report of `result`, writes its JSON and SVG under bench/results (unless --no-save), updates the README (--readme). */
+function output(result, base) {
+  const report = markdownReport(result);
+  console.log(`\n${report}\n`);
+  if (flag('no-save')) return;
+  fs.mkdirSync(path.dirname(base), { recursive: true });
+  fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
+  if (result.throughput?.length) fs.writeFileSync(`${base}.svg`, svgChart(result));
+  console.error(`bench: wrote ${path.relative(process.cwd(), base)}.json${result.throughput?.length ? ' and .svg' : ''}`);
+  if (flag('readme')) {
+    const readme = path.join(__dirname, 'README.md');
+    const chart = result.throughput?.length ? `\n\n![ratios](results/${path.basename(base)}.svg)` : '';
+    fs.writeFileSync(readme, replaceLatest(fs.readFileSync(readme, 'utf8'), report + chart));
+    console.error('bench: updated bench/README.md');
+  }
+}
+
 async function main() {
+  const from = arg('from', undefined);
+  if (from) {
+    // Re-render a saved result (after a change to the report's format) without measuring again.
+    output(JSON.parse(fs.readFileSync(from, 'utf8')), path.resolve(from).replace(/\.json$/, ''));
+    return;
+  }
   for (const s of o.only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (${SCENARIOS.join(', ')})`);
   for (const a of o.apps) if (!['go', 'node'].includes(a)) throw new Error(`unknown app "${a}" (go, node)`);
   need('wrk');
@@ -89,6 +113,7 @@ async function main() {
     try {
       return await fn(w);
     } finally {
+      (result.peakRssKb ??= {})[name] = statusKb(w.pid, 'VmHWM');
       await w.stop();
     }
   };
@@ -102,25 +127,11 @@ async function main() {
   }
   result.machine.loadEnd = os.loadavg();
 
-  const report = markdownReport(result);
-  console.log(`\n${report}\n`);
-  if (!flag('no-save')) {
-    const tag = arg('tag', undefined);
-    const base = path.join(__dirname, 'results', `${result.date.slice(0, 10)}${tag ? `-${tag}` : ''}`);
-    fs.mkdirSync(path.dirname(base), { recursive: true });
-    fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
-    if (result.throughput?.length) fs.writeFileSync(`${base}.svg`, svgChart(result));
-    console.error(`bench: wrote ${path.relative(process.cwd(), base)}.json${result.throughput?.length ? ' and .svg' : ''}`);
-    if (flag('readme')) {
-      const readme = path.join(__dirname, 'README.md');
-      const chart = result.throughput?.length ? `\n\n![ratios](results/${path.basename(base)}.svg)` : '';
-      fs.writeFileSync(readme, replaceLatest(fs.readFileSync(readme, 'utf8'), report + chart));
-      console.error('bench: updated bench/README.md');
-    }
-  }
-  const failed = (result.throughput ?? []).some((c) => [...c.a.rounds, ...c.b.rounds].some((r) => r.errors)) || result.reconfig?.failed > 0;
+  const tag = arg('tag', undefined);
+  output(result, path.join(__dirname, 'results', `${result.date.slice(0, 10)}${tag ? `-${tag}` : ''}`));
+  const failed = (result.throughput ?? []).some((c) => [...c.a.rounds, ...c.b.rounds].some((r) => r.errors)) || result.reconfig?.failed > 0 || result.memory?.closedMeanwhile > 0;
   if (failed) {
-    console.error('bench: some requests failed (see the Failed column)');
+    console.error('bench: some requests or idle connections failed (see the report)');
     process.exitCode = 2;
   }
 }

@@ -92,7 +92,8 @@ async function memory(w, ctx, o) {
   sockets.forEach((s) => s.once('close', () => closed++));
   await sleep(o.settleMs);
   const connectionsKb = statusKb(w.pid, 'VmRSS');
-  log(`  wardend with ${sockets.length} idle connections: ${(connectionsKb / 1024).toFixed(1)} MB (${closed} closed meanwhile)`);
+  const closedMeanwhile = closed;
+  log(`  wardend with ${sockets.length} idle connections: ${(connectionsKb / 1024).toFixed(1)} MB (${closedMeanwhile} closed meanwhile)`);
   sockets.forEach((s) => s.destroy());
   await w.control('PUT', '/config', { listeners: {}, applications: {} });
 
@@ -101,7 +102,7 @@ async function memory(w, ctx, o) {
     apps: o.apps,
     appsKb,
     connections: sockets.length,
-    closedMeanwhile: closed,
+    closedMeanwhile,
     connectionsKb,
     prototypeKb,
     helperKb,

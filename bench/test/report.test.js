@@ -20,7 +20,7 @@ const round = (rps, p50, p99, errors = 0) => ({ rps, p50, p99, requests: rps * 5
 const RESULT = {
   date: '2026-01-02T03:04:05Z',
   label: 'fixture',
-  machine: { cores: 2, cpu: 'Test CPU', memGiB: 4, kernel: '6.1.0', node: '20.0.0', go: 'go1.19', wrk: 'wrk 4.1.0', loadStart: [0.1, 0.2, 0.3] },
+  machine: { cores: 2, cpu: 'Test CPU', memGiB: 4, kernel: '6.1.0', node: '20.0.0', go: 'go1.19', wrk: 'wrk 4.1.0', loadStart: [0.1, 0.2, 0.3], loadEnd: [1, 2, 3] },
   options: { duration: 5, rounds: 3, threads: 1 },
   throughput: [
     {
@@ -32,6 +32,7 @@ const RESULT = {
   ],
   cold: [{ name: 'Go, no namespaces', firstMs: 31.25, putMs: 30.5, samples: [{}, {}] }],
   memory: { idleKb: 51200, apps: 10, appsKb: 61440, connections: 10000, connectionsKb: 81920, prototypeKb: 1400, helperKb: 1500, appRssKb: 4500, channelKb: 2052, channelAppRssKb: 12, wardendChannelRssKb: 16 },
+  peakRssKb: { throughput: 92160 },
   reconfig: { routes: 1000, applyMs: [10, 30, 20], reconfigs: 100, requests: 123456, failed: 0 },
 };
 
@@ -84,13 +85,15 @@ describe('bench report', () => {
     expect(t).toContain('| wardend RSS, 10,000 idle keep-alive connections | 80.0 MB (+20.0 MB) | ≤ +40 MB |');
     expect(t).toContain('| Per isolated app: prototype RSS (its spawn helper) | 1.4 MB (1.5 MB) | ≤ 2 MB |');
     expect(t).toContain('| Per app process: Go app RSS; channel mapping, resident in app / in wardend | 4.4 MB; 2.0 MB, 12 kB / 16 kB |  |');
+    expect(t).toContain('| wardend peak RSS (VmHWM), throughput scenario | 90.0 MB |  |');
+    expect(figuresTable({ memory: { ...RESULT.memory, closedMeanwhile: 3 } })).toContain('(+20.0 MB; 3 closed by wardend while idle)');
     expect(t).toContain('| Apply a config with 1,000 routes (median of 3) | 20.0 ms |  |');
     expect(t).toContain('| Failed requests during 100 reconfigurations under load (123,456 requests) | 0 | 0 |');
   });
 
   it('names the machine, the run and its label above the tables', () => {
     expect(markdownReport(RESULT).split('\n')[0]).toBe(
-      '2026-01-02T03:04:05Z, 2 × Test CPU, 4 GiB, Linux 6.1.0, Node 20.0.0, go1.19, wrk 4.1.0; load average 0.1 0.2 0.3 at start; wrk -t1, 5 s × 3 rounds — **fixture**',
+      '2026-01-02T03:04:05Z, 2 × Test CPU, 4 GiB, Linux 6.1.0, Node 20.0.0, go1.19, wrk 4.1.0; load average 0.1 0.2 0.3 at start, 1.0 2.0 3.0 at end; wrk -t1, 5 s × 3 rounds — **fixture**',
     );
   });
 
