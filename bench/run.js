@@ -31,7 +31,7 @@ const num = (name, full, short) => Number(arg(name, quick ? short : full));
 const o = {
   only: String(arg('only', SCENARIOS.join(','))).split(','),
   duration: num('duration', 5, 1),
-  rounds: Math.max(1, num('rounds', 3, 1)),
+  rounds: Math.max(1, Number(arg('rounds', arg('runs', quick ? 1 : 3)))), // --runs: the old name
   warmup: num('warmup', 2, 0),
   threads: num('threads', 1, 1),
   connections: String(arg('connections', '32,256')).split(',').map(Number),
