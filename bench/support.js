@@ -162,10 +162,10 @@ function workDir(prefix = 'warden-bench-') {
   return dir;
 }
 
-/** The wrk script that turns every request into a POST of `bytes` bytes to /echo; returns its path. */
+/** The wrk script that turns every request into a POST of `bytes` bytes; returns its path. */
 function postScript(dir, bytes) {
   const file = path.join(dir, `post-${bytes}.lua`);
-  fs.writeFileSync(file, `wrk.method = "POST"\nwrk.path = "/echo"\nwrk.body = string.rep("x", ${bytes})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);
+  fs.writeFileSync(file, `wrk.method = "POST"\nwrk.body = string.rep("x", ${bytes})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);
   return file;
 }
 

@@ -24,8 +24,8 @@ function plan(apps, connections, isolation) {
 const SIDE_LABEL = { direct: 'direct', wardend: 'wardend', 'wardend-ns': 'wardend, all ns' };
 
 /**
- * Runs the throughput cases on the wardend `w` (apps and listeners are added here and removed at the end); returns
- * the cases with every round's figures. `o`: { apps, connections, duration, rounds, threads, isolation, warmup }.
+ * Runs the throughput cases on the wardend `w` (the apps and listeners added here stay until the caller stops it) and
+ * on the apps served directly (stopped here); returns the cases with every round's figures. `o`: { apps, connections, duration, rounds, threads, isolation, warmup }.
  */
 async function throughput(w, ctx, o) {
   const { bin, dir, log } = ctx;
@@ -51,7 +51,7 @@ async function throughput(w, ctx, o) {
     const warm = new Set();
     for (const c of cases) {
       const run = (side, duration) =>
-        wrk(`http://127.0.0.1:${servers[`${c.app}:${side}`]}${c.post ? '' : c.path}`, {
+        wrk(`http://127.0.0.1:${servers[`${c.app}:${side}`]}${c.path}`, {
           threads: o.threads,
           connections: c.connections,
           duration,
