@@ -13,5 +13,6 @@ module.exports = {
     '<rootDir>/packages/app-types',
     '<rootDir>/packages/unit-http',
     '<rootDir>/test',
+    '<rootDir>/bench',
   ],
 };

@@ -1,226 +1,138 @@
 #!/usr/bin/env node
-// End-to-end benchmark: the same app served directly and through wardend (listener → router → shared memory → app),
-// measured with wrk in one run; prints requests/s of both and the ratio. Two apps: the Go hello app (net/http
-// directly, `external` under wardend) and the Node hello app (node:http directly, `node` type under wardend).
-// Usage: node bench/run.js [--duration 10] [--connections 64] [--runs 1] [--apps go,node] [--seccomp [--cold 15]]
-//        (needs wrk and go; run `npm run build` first)
-// With --runs N, direct and wardend are measured back to back N times (both servers stay up, the idle one costs
-// nothing) and every run's ratio is printed with the median: this machine is noisy, one pair proves little.
-// With --seccomp the baseline is the same app through wardend in a prototype without a filter (`isolation: {}`) and
-// the subject runs under the default seccomp profile (`isolation: {seccomp: "default"}`); then the cold start
-// (PUT of the app until "Reconfiguration done.", first process ready) of both is timed --cold N times, alternating,
-// and last the filter itself: the CPU time of a C loop of getppid calls (bench/apps/syscall-loop) through
-// warden-isolate without and with the default profile, --syscall-rounds N alternating rounds.
+// Warden's benchmark suite (issue 17). Scenarios, each on its own fresh wardend:
+//   throughput  the Go and Node bench apps directly vs through wardend, and all namespaces off vs on, in
+//               interleaved rounds (A/B/A/B) with wrk: GET 64 B and 64 KiB at each connection count, POST 1 MiB echo
+//   cold        PUT /config → first 200: Go with no namespaces, Go with all, Node (median of --samples)
+//   memory      wardend RSS idle, with 10 apps, with 10,000 idle keep-alive connections; per app: prototype, channel
+//   reconfig    time to apply a 1,000-route config; failed requests during 100 reconfigurations under load
+// Prints one Markdown report (machine line, throughput table, figures table), writes bench/results/<date>[-tag].json
+// and .svg, and with --readme puts the report into bench/README.md.
+// Usage: node bench/run.js [--only throughput,cold,memory,reconfig] [--quick] [--duration 5] [--rounds 3]
+//          [--threads 1] [--connections 32,256] [--apps go,node] [--samples 20] [--reconfigs 100] [--routes 1000]
+//          [--idle-connections 10000] [--tag NAME] [--label TEXT] [--readme] [--no-save]
+//        node bench/run.js --from bench/results/FILE.json [--readme]   (re-render a saved result)
+// (needs wrk and go; run `npm run build` first; namespaces and 10,000 connections need root)
 'use strict';
-const { spawn, execFileSync } = require('child_process');
+const { execFileSync } = require('child_process');
 const fs = require('fs');
-const http = require('http');
 const os = require('os');
 const path = require('path');
 
-const { arg, need, freePort, control } = require('./support');
+const { arg, flag, need, buildGoApp, startWardend, statusKb, workDir } = require('./support');
+const { markdownReport, svgChart, replaceLatest } = require('./report');
+const { throughput } = require('./scenarios/throughput');
+const { coldStart } = require('./scenarios/cold-start');
+const { memory } = require('./scenarios/memory');
+const { reconfig } = require('./scenarios/reconfig');
 
-const ROOT = path.resolve(__dirname, '..');
-const DURATION = Number(arg('duration', 10));
-const CONNECTIONS = Number(arg('connections', 64));
-const THREADS = Number(arg('threads', 2));
-const RUNS = Math.max(1, Number(arg('runs', 1)));
-const APPS = String(arg('apps', 'go,node')).split(',');
-const SECCOMP = process.argv.includes('--seccomp');
-const COLD = Number(arg('cold', 15));
-const SYSCALL_ROUNDS = Number(arg('syscall-rounds', 21));
+const SCENARIOS = ['throughput', 'cold', 'memory', 'reconfig'];
+const quick = flag('quick');
+const num = (name, full, short) => Number(arg(name, quick ? short : full));
+const o = {
+  only: String(arg('only', SCENARIOS.join(','))).split(','),
+  duration: num('duration', 5, 1),
+  rounds: Math.max(1, Number(arg('rounds', arg('runs', quick ? 1 : 3)))), // --runs: the old name
+  warmup: num('warmup', 2, 0),
+  threads: num('threads', 1, 1),
+  connections: String(arg('connections', '32,256')).split(',').map(Number),
+  apps: String(arg('apps', 'go,node')).split(','),
+  samples: num('samples', 20, 5),
+  reconfigs: num('reconfigs', 100, 100),
+  applies: num('applies', 5, 3),
+  routes: num('routes', 1000, 1000),
+  idleConnections: num('idle-connections', 10000, 10000),
+  settleMs: num('settle', 2000, 500),
+  isolation: process.getuid() === 0,
+};
 
-function waitForPort(port, timeoutMs = 15000) {
-  const until = Date.now() + timeoutMs;
-  return new Promise((ok, fail) => {
-    const tryOnce = () => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/' }, (res) => {
-        res.resume();
-        res.on('end', ok);
-      });
-      req.on('error', () => (Date.now() > until ? fail(new Error(`port ${port} never answered`)) : setTimeout(tryOnce, 100)));
-    };
-    tryOnce();
-  });
-}
-
-function wrk(port) {
-  const out = execFileSync('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', `http://127.0.0.1:${port}/`], {
-    encoding: 'utf8',
-  });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
-  const requests = Number(/(\d+) requests in/.exec(out)[1]);
-  const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1];
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
-  return { rps, p99, errors: Number(errors), requests };
-}
-
-/**
- * CPU time (utime + stime, clock ticks) of the app processes whose command line contains `match`, with (`filtered`)
- * or without a seccomp filter (the `Seccomp:` line of /proc/PID/status): with --seccomp both variants run the same
- * binary, and this tells their processes apart.
- */
-function appTicks(match, filtered) {
-  let ticks = 0;
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(match)) continue;
-      const mode = /^Seccomp:\s+(\d)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-      if ((mode === '2') !== filtered) continue;
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // the process went away
-    }
+const version = (cmd, args) => {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].trim();
+  } catch (e) {
+    return String(e.stdout || '').split('\n')[0].trim() || '?';
   }
-  return ticks;
+};
+
+function machine() {
+  return {
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model.replace(/\s+/g, ' ').trim() ?? '?',
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.versions.node,
+    go: version('go', ['version']).replace(/^go version /, '').replace(/ .*/, ''),
+    wrk: version('wrk', ['-v']).replace(/ \[.*/, '').replace(/ Copyright.*/, ''),
+    loadStart: os.loadavg(),
+  };
 }
 
-/** wrk on `port`, with the CPU the app processes (see appTicks) spent per request, in microseconds. */
-function wrkWithCpu(port, match, filtered) {
-  const before = appTicks(match, filtered);
-  const r = wrk(port);
-  r.cpuUs = ((appTicks(match, filtered) - before) * 1e4) / r.requests; // 100 ticks/s
-  return r;
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-/** Times PUT /config/applications/X (prototype + first process ready) without and with seccomp, alternating. */
-async function coldStart(socket, name, config) {
-  const times = { plain: [], seccomp: [] };
-  for (let i = 0; i < COLD; i++) {
-    const order = i % 2 ? ['seccomp', 'plain'] : ['plain', 'seccomp'];
-    for (const variant of order) {
-      const isolation = variant === 'seccomp' ? { seccomp: 'default' } : {};
-      const t0 = process.hrtime.bigint();
-      await control(socket, 'PUT', `/config/applications/${name}-cold`, { ...config, isolation });
-      times[variant].push(Number(process.hrtime.bigint() - t0) / 1e6);
-      await control(socket, 'DELETE', `/config/applications/${name}-cold`);
-    }
+/** Prints the report of `result`, writes its JSON and SVG under bench/results (unless --no-save), updates the README (--readme). */
+function output(result, base) {
+  const report = markdownReport(result);
+  console.log(`\n${report}\n`);
+  if (flag('no-save')) return;
+  fs.mkdirSync(path.dirname(base), { recursive: true });
+  fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
+  if (result.throughput?.length) fs.writeFileSync(`${base}.svg`, svgChart(result));
+  console.error(`bench: wrote ${path.relative(process.cwd(), base)}.json${result.throughput?.length ? ' and .svg' : ''}`);
+  if (flag('readme')) {
+    const readme = path.join(__dirname, 'README.md');
+    const chart = result.throughput?.length ? `\n\n![ratios](results/${path.basename(base)}.svg)` : '';
+    fs.writeFileSync(readme, replaceLatest(fs.readFileSync(readme, 'utf8'), report + chart));
+    console.error('bench: updated bench/README.md');
   }
-  const fmt = (xs) => `median ${median(xs).toFixed(1)} ms (${xs.map((x) => x.toFixed(0)).join(' ')})`;
-  console.log(`cold start ${name}, ${COLD} alternating rounds: no seccomp ${fmt(times.plain)}`);
-  console.log(`cold start ${name}, ${COLD} alternating rounds: seccomp   ${fmt(times.seccomp)}`);
-}
-
-/** CPU ns per getppid call without and with the default seccomp profile, alternating rounds through warden-isolate. */
-function syscallCost(work) {
-  const loop = path.join(work, 'syscall-loop');
-  execFileSync('cc', ['-O2', '-static', '-o', loop, path.join(ROOT, 'bench/apps/syscall-loop/loop.c')]);
-  const run = (isolation) =>
-    Number(execFileSync(process.execPath, [path.join(ROOT, 'packages/ns-linux/bin/warden-isolate.js'), '--isolation',
-      JSON.stringify(isolation), '--', loop, '500000'], { encoding: 'utf8' }));
-  const ns = { plain: [], seccomp: [] };
-  for (let r = 0; r < SYSCALL_ROUNDS; r++) {
-    for (const v of r % 2 ? ['seccomp', 'plain'] : ['plain', 'seccomp']) ns[v].push(run(v === 'seccomp' ? { seccomp: 'default' } : {}));
-  }
-  const fmt = (xs) => `median ${median(xs).toFixed(1)} ns (${xs.map((x) => x.toFixed(0)).join(' ')})`;
-  console.log(`\nCPU time per getppid call, 500000 calls x ${SYSCALL_ROUNDS} alternating rounds, ${new Date().toISOString()}`);
-  console.log(`no seccomp       ${fmt(ns.plain)}`);
-  console.log(`seccomp default  ${fmt(ns.seccomp)}`);
-  const ratios = ns.seccomp.map((x, i) => x / ns.plain[i]);
-  console.log(`filter cost ${(median(ns.seccomp) - median(ns.plain)).toFixed(1)} ns per call (difference of medians), ` +
-    `median of per-round ratios ${median(ratios).toFixed(3)}x`);
 }
 
 async function main() {
+  const from = arg('from', undefined);
+  if (from) {
+    // Re-render a saved result (after a change to the report's format) without measuring again.
+    output(JSON.parse(fs.readFileSync(from, 'utf8')), path.resolve(from).replace(/\.json$/, ''));
+    return;
+  }
+  for (const s of o.only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (${SCENARIOS.join(', ')})`);
+  for (const a of o.apps) if (!['go', 'node'].includes(a)) throw new Error(`unknown app "${a}" (go, node)`);
   need('wrk');
   need('go');
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
-  fs.chmodSync(work, 0o755);
-  const bin = path.join(work, 'hello');
-  execFileSync('go', ['build', '-o', bin, '.'], {
-    cwd: path.join(ROOT, 'bench/apps/hello'),
-    env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
-    stdio: 'inherit',
-  });
-  const procs = [];
-  process.on('exit', () => procs.forEach((p) => p.kill('SIGKILL')));
-  try {
-    const socket = path.join(work, 'control.sock');
-    const wardend = spawn(
-      process.execPath,
-      [path.join(ROOT, 'packages/core/bin/wardend.js'), '--no-daemon', '--control', `unix:${socket}`, '--statedir', path.join(work, 'state'), '--log', path.join(work, 'wardend.log')],
-      { stdio: 'inherit', env: { ...process.env, WARDEN_LOG_LEVEL: 'warn' } },
-    );
-    procs.push(wardend);
-    for (let i = 0; i < 200 && !fs.existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
-    await control(socket, 'PUT', '/config', { listeners: {}, applications: {} });
-    const nodeApp = path.join(ROOT, 'bench/apps/hello-node/app.js');
-    const apps = {
-      go: { title: 'hello (Go)', match: bin, direct: 'direct (net/http)', argv: (addr) => [bin, addr], config: { type: 'external', executable: bin, processes: 1 } },
-      node: {
-        title: 'hello (Node)', match: 'app.js', direct: 'direct (node:http)', argv: (addr) => [process.execPath, nodeApp, addr],
-        config: { type: 'node', working_directory: path.dirname(nodeApp), script: 'app.js', processes: 1 },
-      },
-    };
-    for (const name of APPS) {
-      const app = apps[name];
-      if (!app) throw new Error(`unknown app "${name}" (go, node)`);
-      const directPort = await freePort();
-      let direct;
-      if (SECCOMP) {
-        // Baseline: the app through wardend in its prototype, without a filter.
-        app.direct = 'wardend, no seccomp';
-        await control(socket, 'PUT', `/config/applications/${name}-plain`, { ...app.config, isolation: {} });
-        await control(socket, 'PUT', `/config/listeners/127.0.0.1:${directPort}`, { pass: `applications/${name}-plain` });
-        app.config = { ...app.config, isolation: { seccomp: 'default' } };
-      } else {
-        // Baseline: the app serving HTTP itself.
-        const [cmd, ...args] = app.argv(`127.0.0.1:${directPort}`);
-        direct = spawn(cmd, args, { stdio: 'ignore' });
-        procs.push(direct);
-      }
-      await waitForPort(directPort);
-      // The same app through wardend (with --seccomp: under the default profile).
-      const port = await freePort();
-      await control(socket, 'PUT', `/config/applications/${name}`, app.config);
-      await control(socket, 'PUT', `/config/listeners/127.0.0.1:${port}`, { pass: `applications/${name}` });
-      await waitForPort(port);
-      wrk(directPort); // warm-up
-      wrk(port); // warm-up
-
-      const line = (label, r) => `${label.padEnd(28)} ${r.rps.toFixed(0).padStart(9)} req/s   p99 ${String(r.p99).padStart(8)}   non-2xx ${r.errors}` +
-        (r.cpuUs === undefined ? '' : `   app CPU ${r.cpuUs.toFixed(1)} us/req`);
-      console.log(`\n${app.title}, wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, ${os.cpus().length} cores, ${new Date().toISOString()}`);
-      const ratios = [];
-      const cpuRatios = [];
-      for (let run = 1; run <= RUNS; run++) {
-        // With --seccomp the order alternates, so that neither side always runs on a warmer (or busier) machine.
-        const flip = SECCOMP && run % 2 === 0;
-        const measure = (p) => (SECCOMP ? wrkWithCpu(p, app.match, p === port) : wrk(p));
-        const first = measure(flip ? port : directPort);
-        const second = measure(flip ? directPort : port);
-        const [base, warden] = flip ? [second, first] : [first, second];
-        const ratio = warden.rps / base.rps;
-        ratios.push(ratio);
-        if (SECCOMP) cpuRatios.push(warden.cpuUs / base.cpuUs);
-        if (RUNS > 1) console.log(`run ${run}/${RUNS}`);
-        console.log(line(app.direct, base));
-        console.log(line(SECCOMP ? 'wardend, seccomp default' : 'through wardend (shm)', warden));
-        console.log(SECCOMP ? `ratio seccomp/no seccomp: ${ratio.toFixed(3)}x` : `ratio wardend/direct: ${ratio.toFixed(2)}x   (target >= 0.75x)`);
-      }
-      if (RUNS > 1) console.log(`ratios: ${ratios.map((r) => r.toFixed(2)).join(' ')}   median ${median(ratios).toFixed(3)}x`);
-      if (SECCOMP) console.log(`app CPU per request seccomp/no seccomp: ${cpuRatios.map((r) => r.toFixed(2)).join(' ')}   median ${median(cpuRatios).toFixed(3)}x`);
-      if (direct) direct.kill('SIGTERM');
-      else {
-        await control(socket, 'DELETE', `/config/listeners/127.0.0.1:${directPort}`);
-        await control(socket, 'DELETE', `/config/applications/${name}-plain`);
-      }
-      await control(socket, 'DELETE', `/config/listeners/127.0.0.1:${port}`);
-      await control(socket, 'DELETE', `/config/applications/${name}`);
-      if (SECCOMP) await coldStart(socket, name, app.config);
+  if (!o.isolation) console.error('bench: not root: the all-namespaces cases are skipped');
+  const dir = workDir();
+  const ctx = { dir, bin: buildGoApp(dir), log: (line) => console.error(line) };
+  const result = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    label: arg('label', quick ? 'quick run' : undefined),
+    machine: machine(),
+    options: { duration: o.duration, rounds: o.rounds, threads: o.threads, connections: o.connections, samples: o.samples },
+  };
+  // Each scenario on a fresh wardend, so one cannot leave state (or memory) behind for the next.
+  const withWardend = async (name, fn) => {
+    if (!o.only.includes(name)) return undefined;
+    console.error(`bench: ${name}`);
+    const wdir = fs.mkdtempSync(path.join(dir, `${name}-`));
+    fs.chmodSync(wdir, 0o755);
+    const w = await startWardend(wdir);
+    try {
+      return await fn(w);
+    } finally {
+      (result.peakRssKb ??= {})[name] = statusKb(w.pid, 'VmHWM');
+      await w.stop();
     }
-    if (SECCOMP) syscallCost(work);
+  };
+  try {
+    result.throughput = await withWardend('throughput', (w) => throughput(w, ctx, o));
+    result.cold = await withWardend('cold', (w) => coldStart(w, ctx, o));
+    result.memory = await withWardend('memory', (w) => memory(w, ctx, { apps: 10, connections: o.idleConnections, settleMs: o.settleMs, isolation: o.isolation }));
+    result.reconfig = await withWardend('reconfig', (w) => reconfig(w, ctx, o));
   } finally {
-    procs.forEach((p) => p.kill('SIGTERM'));
-    await new Promise((r) => setTimeout(r, 300));
-    fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  result.machine.loadEnd = os.loadavg();
+
+  const tag = arg('tag', undefined);
+  output(result, path.join(__dirname, 'results', `${result.date.slice(0, 10)}${tag ? `-${tag}` : ''}`));
+  const failed = (result.throughput ?? []).some((c) => [...c.a.rounds, ...c.b.rounds].some((r) => r.errors)) || result.reconfig?.failed > 0 || result.memory?.closedMeanwhile > 0;
+  if (failed) {
+    console.error('bench: some requests or idle connections failed (see the report)');
+    process.exitCode = 2;
   }
 }
 

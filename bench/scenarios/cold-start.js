@@ -1,0 +1,47 @@
+// Cold start: the time from sending `PUT /config` (a new listener passing to a new app) to the first 200 on that
+// listener, per variant, the variants interleaved sample by sample; between samples the app and listener are removed
+// (PUT of an empty config), so every sample starts a new prototype and a new app process. Also records when the PUT
+// itself was answered (wardend answers once the app's first process is ready).
+'use strict';
+const { performance } = require('perf_hooks');
+const { appConfig, freePort, get, median } = require('../support');
+
+/** The variants measured: Go with no isolation, Go with every namespace (root only), the Node app. */
+function variants(isolation) {
+  return [
+    { name: 'Go, no namespaces', app: 'go', isolated: false },
+    ...(isolation ? [{ name: 'Go, all namespaces', app: 'go', isolated: true }] : []),
+    { name: 'Node, no namespaces', app: 'node', isolated: false },
+  ];
+}
+
+/** One sample: ms to the PUT's answer and to the first 200. */
+async function sample(w, bin, v) {
+  const port = await freePort();
+  const config = { listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/cold' } }, applications: { cold: appConfig(v.app, bin, v.isolated) } };
+  const t0 = performance.now();
+  await w.control('PUT', '/config', config);
+  const put = performance.now() - t0;
+  for (;;) {
+    const status = await get(port).catch(() => 0);
+    if (status === 200) break;
+    if (performance.now() - t0 > 30000) throw new Error(`cold start (${v.name}): no 200 within 30 s (last ${status})`);
+  }
+  const first = performance.now() - t0;
+  await w.control('PUT', '/config', { listeners: {}, applications: {} });
+  return { put, first };
+}
+
+/** Runs `samples` interleaved samples of every variant on wardend `w`; returns [{ name, firstMs, putMs, samples }]. */
+async function coldStart(w, ctx, o) {
+  const vs = variants(o.isolation).map((v) => ({ ...v, samples: [] }));
+  await sample(w, ctx.bin, vs[0]); // warm the page cache and wardend's code paths
+  for (let i = 0; i < o.samples; i++) for (const v of vs) v.samples.push(await sample(w, ctx.bin, v));
+  return vs.map((v) => {
+    const r = { name: v.name, firstMs: median(v.samples.map((s) => s.first)), putMs: median(v.samples.map((s) => s.put)), samples: v.samples };
+    ctx.log(`  cold start, ${v.name}: first 200 after ${r.firstMs.toFixed(1)} ms (PUT answered after ${r.putMs.toFixed(1)} ms)`);
+    return r;
+  });
+}
+
+module.exports = { coldStart, variants };

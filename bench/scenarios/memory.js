@@ -1,0 +1,116 @@
+// Memory: wardend's RSS (VmRSS of /proc/PID/status) idle with no apps, then with N Go apps (one process each, each
+// behind its own listener, all answered once), then with 10,000 idle keep-alive connections on one listener (each
+// has had one request answered and stays open). Per app, from the process tree under wardend: the prototype's RSS
+// (the app's parent) and its spawn helper's (the prototype's parent), the app process's RSS, and the channel's cost:
+// the memfd mapping's size and the part of it resident in the app and in wardend (from /proc/PID/smaps). The
+// prototype exists only for isolated apps (a plain app is spawned by wardend directly), so it is measured on one
+// extra app with every namespace on.
+'use strict';
+const net = require('net');
+const path = require('path');
+const { appConfig, channelMappings, descendants, freePort, median, raiseFdLimit, sleep, statusKb, waitFor200 } = require('../support');
+
+/** Opens `n` keep-alive connections to `port`, each after one answered GET; resolves with the sockets. */
+async function openIdle(port, n, parallel = 200) {
+  const sockets = [];
+  let next = 0;
+  const one = () =>
+    new Promise((ok, fail) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.setNoDelay(true);
+      let got = '';
+      const onData = (d) => {
+        got += d.toString('latin1');
+        if (/\r\n\r\n[\s\S]{64}$/.test(got)) {
+          s.off('data', onData);
+          if (!got.startsWith('HTTP/1.1 200')) return fail(new Error(`idle connection ${sockets.length}: ${got.split('\r\n')[0]}`));
+          ok(s);
+        }
+      };
+      s.on('data', onData);
+      s.on('error', fail);
+      s.on('connect', () => s.write('GET / HTTP/1.1\r\nHost: bench\r\n\r\n'));
+    });
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      sockets.push(await one());
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return sockets;
+}
+
+/** Memory figures of wardend `w` (started by the caller with no config); `o`: { apps, connections, settleMs }. */
+async function memory(w, ctx, o) {
+  const { bin, log } = ctx;
+  await sleep(o.settleMs);
+  const idleKb = statusKb(w.pid, 'VmRSS');
+  log(`  wardend idle: ${(idleKb / 1024).toFixed(1)} MB`);
+
+  const ports = [];
+  const config = { listeners: {}, applications: {} };
+  for (let i = 0; i < o.apps; i++) {
+    ports.push(await freePort());
+    config.listeners[`127.0.0.1:${ports[i]}`] = { pass: `applications/app${i}` };
+    config.applications[`app${i}`] = appConfig('go', bin);
+  }
+  await w.control('PUT', '/config', config);
+  for (const p of ports) await waitFor200(p);
+  await sleep(o.settleMs);
+  const appsKb = statusKb(w.pid, 'VmRSS');
+  log(`  wardend with ${o.apps} apps: ${(appsKb / 1024).toFixed(1)} MB`);
+
+  // Per app process, the channel: the memfd mapping in the app (size, resident) and wardend's side of it.
+  const appProcs = descendants(w.pid).filter((p) => p.comm === path.basename(bin));
+  const per = appProcs.map((a) => ({ appRssKb: statusKb(a.pid, 'VmRSS'), channelKb: channelMappings(a.pid).sizeKb, channelAppRssKb: channelMappings(a.pid).rssKb }));
+  const wardendChannels = channelMappings(w.pid);
+
+  // A prototype exists for an isolated app (wardend → spawn helper → prototype → app processes): one more app with
+  // every namespace on (root only), its prototype's and helper's RSS.
+  let prototypeKb = NaN;
+  let helperKb = NaN;
+  if (o.isolation) {
+    await w.control('PUT', '/config/applications/isolated', appConfig('go', bin, true));
+    const tree = descendants(w.pid);
+    const app = tree.find((p) => p.comm === path.basename(bin) && !appProcs.some((a) => a.pid === p.pid));
+    const proto = app && tree.find((p) => p.pid === app.ppid);
+    const helper = proto && tree.find((p) => p.pid === proto.ppid);
+    if (proto && proto.pid !== w.pid) prototypeKb = statusKb(proto.pid, 'VmRSS');
+    if (helper && helper.pid !== w.pid) helperKb = statusKb(helper.pid, 'VmRSS');
+    await w.control('DELETE', '/config/applications/isolated');
+  }
+  const med = (k) => median(per.map((p) => p[k]).filter(Number.isFinite));
+
+  // Idle keep-alive connections: both ends need an fd each.
+  const want = o.connections + 1000;
+  const mine = raiseFdLimit(want);
+  const theirs = raiseFdLimit(want, w.pid);
+  if (mine < want || theirs < want) throw new Error(`open-file limit too low for ${o.connections} connections (bench ${mine}, wardend ${theirs}; run as root or raise ulimit -n)`);
+  const sockets = await openIdle(ports[0], o.connections);
+  let closed = 0;
+  sockets.forEach((s) => s.once('close', () => closed++));
+  await sleep(o.settleMs);
+  const connectionsKb = statusKb(w.pid, 'VmRSS');
+  const closedMeanwhile = closed;
+  log(`  wardend with ${sockets.length} idle connections: ${(connectionsKb / 1024).toFixed(1)} MB (${closedMeanwhile} closed meanwhile)`);
+  sockets.forEach((s) => s.destroy());
+  await w.control('PUT', '/config', { listeners: {}, applications: {} });
+
+  return {
+    idleKb,
+    apps: o.apps,
+    appsKb,
+    connections: sockets.length,
+    closedMeanwhile,
+    connectionsKb,
+    prototypeKb,
+    helperKb,
+    appRssKb: med('appRssKb'),
+    channelKb: med('channelKb'),
+    channelAppRssKb: med('channelAppRssKb'),
+    wardendChannelRssKb: wardendChannels.rssKb / Math.max(1, wardendChannels.count),
+  };
+}
+
+module.exports = { memory };
