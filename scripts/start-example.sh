@@ -19,6 +19,17 @@ if [ "$(id -u)" -ne 0 ]; then
     fs.writeFileSync(f, JSON.stringify(c, null, 2));' "$config"
   echo "start-example: not root, so the app runs without isolation" >&2
 fi
-echo "start-example: config $config; control socket $work/control.sock" >&2
+# wardend restores its saved state before it looks at --config: say which config will run, and how to reset.
+if [ "${WARDEN_EXAMPLE_RESET:-}" = 1 ]; then
+  rm -rf "$work/state"
+fi
+if [ -s "$work/state/conf.json" ]; then
+  echo "start-example: restoring the config saved by the last run ($work/state/conf.json), with the changes made" \
+    "through the control API; the example itself is $config." >&2
+  echo "start-example: to start from the example again: WARDEN_EXAMPLE_RESET=1 npm start" >&2
+else
+  echo "start-example: starting the example config $config" >&2
+fi
+echo "start-example: control socket $work/control.sock (export WARDEN_CONTROL=unix:$work/control.sock)" >&2
 exec node packages/core/bin/wardend.js --no-daemon --control "unix:$work/control.sock" --statedir "$work/state" \
   --config "$config" "$@"

@@ -120,4 +120,12 @@ describeGo('the supervisor: process pools, limits, restarts', () => {
     expect(res.body.detail).toMatch(/broken/);
     expect((await w.control('GET', '/config')).body).toEqual(before);
   });
+
+  it('says that an executable which is no Warden app exited, with its code, and what an app must use', async () => {
+    const res = await w.control('PUT', '/config/applications/not-an-app', { type: 'external', executable: '/bin/true' });
+    expect(res.status).toBe(500);
+    expect(res.body.detail).toMatch(/exited before it was ready \(exit code 0\)/);
+    expect(res.body.detail).toContain('warden.ListenAndServe');
+    expect(res.body.detail).not.toContain('PEER_GONE');
+  });
 });

@@ -1,3 +1,4 @@
+import { defaultPaths } from '../src/daemon/daemon-options';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, watch, writeFileSync } from 'fs';
 import { dirname } from 'path';
 import { tmpdir } from 'os';
@@ -215,10 +216,13 @@ describe('wardend process', () => {
     expect(r.stderr).toContain('warden-plugin-nonexistent');
   });
 
-  it('--version and unknown flags', async () => {
+  it('--version, -h, and unknown flags exit 2 as a usage error (as warden and warden-isolate do)', async () => {
     expect((await runWardend(['--version'])).stdout).toMatch(/^wardend version: \d+\.\d+\.\d+/);
+    const short = await runWardend(['-h']);
+    expect(short.code).toBe(0);
+    expect(short.stdout).toContain('Usage: wardend');
     const bad = await runWardend(['--frobnicate']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('Unknown option "--frobnicate"');
   });
 
@@ -453,11 +457,16 @@ describe('wardend log formats', () => {
     expect(r.code).toBe(0);
     for (const signal of [...STOP_SIGNALS, ...IGNORED_SIGNALS, 'SIGUSR1']) expect(r.stdout).toContain(signal);
     expect(r.stdout).toContain('--log-format');
+    // The defaults that apply: control socket, state dir, and where the log goes when daemonised.
+    const d = defaultPaths(process.env);
+    expect(r.stdout).toContain(`(default: ${d.control})`);
+    expect(r.stdout).toContain(`(default: ${d.statedir})`);
+    expect(r.stdout).toContain('<statedir>/wardend.log when daemonised');
   });
 
   it('refuses an unknown --log-format', async () => {
     const r = await runWardend(['--log-format', 'xml']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('--log-format "xml" is not one of auto, json, unit.');
   });
 });

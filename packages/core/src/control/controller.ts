@@ -252,9 +252,18 @@ export class Controller {
     });
   }
 
+  /**
+   * Asks the components to abort a change in progress (an apply still starting processes fails and rolls back at
+   * once). Called first when wardend stops, so that the control request waiting on that change is answered before the
+   * control server closes.
+   */
+  abortChanges(): void {
+    for (const c of this.components) c.abort?.();
+  }
+
   /** Stops every component (reverse order), after any change in progress (which components are asked to abort). */
   shutdown(): Promise<void> {
-    for (const c of this.components) c.abort?.();
+    this.abortChanges();
     return this.queue.run(async () => {
       for (const c of [...this.components].reverse()) {
         try {

@@ -58,28 +58,38 @@ export function defaultPaths(env: NodeJS.ProcessEnv = process.env, uid = process
   };
 }
 
-/** `wardend --help`. */
-export const USAGE = `Usage: wardend [options]
+/** `wardend --help`, with the defaults that apply for this user and environment. */
+export function wardendUsage(env: NodeJS.ProcessEnv = process.env, uid = process.geteuid?.() ?? 0): string {
+  const d = defaultPaths(env, uid);
+  return `Usage: wardend [options]
+
+Without --no-daemon wardend goes to the background once its control socket is up
+and logs to --log, else to <statedir>/wardend.log. In the foreground it logs to
+stderr (Unit's line format on a terminal, JSON lines otherwise).
 
   --no-daemon              run in the foreground
   --control ADDR           control API address: unix:/path (or a bare /path) or IP:port
+                           (default: ${d.control})
   --control-mode MODE      control socket permissions, octal (default 600)
   --control-user USER      control socket owner
   --control-group GROUP    control socket group
   --statedir DIR           where the accepted configuration is saved
-  --log FILE               log file (default: stderr)
+                           (default: ${d.statedir})
+  --log FILE               log file (default: stderr in the foreground,
+                           <statedir>/wardend.log when daemonised)
   --log-format FORMAT      json (pino lines), unit (Unit's error-log lines) or auto
                            (default: unit on a terminal, json otherwise)
   --pid FILE               pid file
-  --tmpdir DIR             directory for runtime files
-  --user USER              default user of applications
+  --tmpdir DIR             directory for runtime files (default: ${d.tmpdir})
+  --user USER              default user of applications (default: nobody as root,
+                           else your own)
   --group GROUP            default group of applications
   --config FILE            initial configuration, used when the state dir has none
   --plugin MODULE          load a plugin module (repeatable)
   --no-default-plugins     do not load the bundled plugins
   --print-schema           print the configuration schema and exit
   --version                print the version and exit
-  --help                   print this help and exit
+  -h, --help               print this help and exit
 
 Signals:
   SIGTERM, SIGINT, SIGQUIT stop gracefully: stop accepting, let in-flight requests
@@ -96,7 +106,10 @@ Files:
   <statedir>/conf.json            the accepted configuration
   <statedir>/conf.json.last-good  a copy of it, restored when conf.json is damaged
   <statedir>/conf.json.corrupt-*  a damaged conf.json, moved aside at start
+
+Exit status: 0 success, 1 start-up failed, 2 usage error.
 `;
+}
 
 const VALUE_FLAGS = new Set([
   'control', 'control-mode', 'control-user', 'control-group', 'statedir', 'log', 'log-format', 'pid', 'tmpdir', 'user', 'group', 'config', 'plugin',
@@ -109,7 +122,7 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const plugins: string[] = [];
   const bools = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+    const arg = argv[i] === '-h' ? '--help' : argv[i];
     const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
     if (!m) throw usageError(`Unexpected argument "${arg}".`);
     const [, name, inline] = m;

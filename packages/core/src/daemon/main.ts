@@ -3,7 +3,7 @@ import { spawn } from 'child_process';
 import { closeSync, writeSync } from 'fs';
 import { join } from 'path';
 import { WardenError } from '../contracts';
-import { parseDaemonArgs, USAGE } from './daemon-options';
+import { parseDaemonArgs, wardendUsage } from './daemon-options';
 import type { DaemonOptions } from './daemon-options';
 import { closeInheritedFds } from './inherited-fds';
 import { composeContainer, startWarden } from './warden';
@@ -28,7 +28,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     return fatal(e);
   }
   if (options.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(wardendUsage());
     return 0;
   }
   if (options.version) {
@@ -166,7 +166,8 @@ function describe(e: unknown): string {
   return e instanceof WardenError ? `${e.code}: ${e.message}` : String((e as Error)?.message ?? e);
 }
 
+/** Reports a start-up failure: exit 1, or 2 for a usage error (as `warden` and `warden-isolate`). */
 function fatal(e: unknown): number {
   process.stderr.write(`wardend: ${describe(e)}\n`);
-  return 1;
+  return e instanceof WardenError && e.code === 'WARDEN_ERR_USAGE' ? 2 : 1;
 }

@@ -121,6 +121,9 @@ export async function startWarden(options: DaemonOptions, deps: { container?: De
   const stop = () =>
     (stopping ??= (async () => {
       log.info('wardend stopping');
+      // An apply in progress is aborted first: its control request then gets its answer while the server closes,
+      // instead of holding the close for the whole grace.
+      controller.abortChanges();
       await server.close(CONTROL_CLOSE_GRACE_MS);
       await controller.shutdown();
       releasePid();

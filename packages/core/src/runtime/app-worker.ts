@@ -6,6 +6,10 @@ import type { AppPrototype, AppProcess, Credentials, LaunchSpec } from '../contr
 import { ApplyError } from '../contracts';
 import { spawnOffThread, type ThreadProcess } from './spawn-thread';
 
+/** Said when an app process exits before it speaks the channel: the usual cause is an executable that is no Warden app. */
+const SPEAK_THE_CHANNEL =
+  'an app must serve through Warden\'s channel: a Go app calls warden.ListenAndServe (or unit.ListenAndServe), a Node app runs as type "node" or with unit-http';
+
 /** Lifecycle of one app process as the pool sees it. */
 export type WorkerState = 'starting' | 'running' | 'draining' | 'exited';
 
@@ -168,14 +172,18 @@ export class AppWorker {
     this.log.info({ app_pid: this.pid }, 'app process started');
     let timer: NodeJS.Timeout | undefined;
     try {
+      const exitedEarly = (e: WorkerExit) =>
+        new ApplyError(`the process exited before it was ready (${describeExit(e)}); ${SPEAK_THE_CHANNEL}`, appName, 'ready');
       await Promise.race([
-        this.channel.ready,
+        // A process that exits closes its end of the channel, which may be seen before its exit status: wait for the
+        // status (briefly) so that the error says the process exited, and how, rather than that the peer went away.
+        this.channel.ready.catch(async (e: unknown) => {
+          if ((e as { code?: string })?.code !== 'WARDEN_ERR_SHM_PEER_GONE') throw e;
+          const exit = await Promise.race([this.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000).unref())]);
+          throw exit ? exitedEarly(exit) : e;
+        }),
         this.exited.then((e) => {
-          throw new ApplyError(
-            `the process exited before it was ready (${describeExit(e)})`,
-            appName,
-            'ready',
-          );
+          throw exitedEarly(e);
         }),
         new Promise((_, fail) => {
           timer = setTimeout(
