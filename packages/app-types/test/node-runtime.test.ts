@@ -178,6 +178,16 @@ describe('ServerResponse over the channel', () => {
     expect(r.log[r.log.length - 1]).toBe('end');
   });
 
+  it('passes the app\'s Connection header to the router (which closes the client connection on close)', async () => {
+    const h = await serve((_req, res) => {
+      res.setHeader('Connection', 'close');
+      res.end('bye');
+    });
+    const r = h.channel.request();
+    await r.finished();
+    expect(r.header('connection')).toBe('close');
+  });
+
   it('adds Content-Length for a body given whole to end(), and 0 for an empty end()', async () => {
     const h = await serve((req, res) => {
       if (req.url === '/empty') res.end();

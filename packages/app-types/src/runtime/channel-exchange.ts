@@ -50,8 +50,12 @@ const kNeedDrain: symbol | undefined = (() => {
   return Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kNeedDrain');
 })();
 
-/** Hop-by-hop headers that describe the app-side connection; the router frames the client connection itself. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+/**
+ * Hop-by-hop headers that describe the app-side connection; the router frames the client connection itself.
+ * `Connection` is passed on: the router honours `close` (it closes the client connection after the response, as
+ * node:http does) and adds `keep-alive` itself when the app set none.
+ */
+const HOP_BY_HOP = new Set(['keep-alive', 'transfer-encoding']);
 
 let dateCache = '';
 let dateSecond = -1;

@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'child_process';
+import { connect } from 'net';
+import { join } from 'path';
+import { ROOT, cleanup, freePort, startWardend, worldDir, type Wardend } from './support/wardend';
+
+const APP_DIR = join(ROOT, 'test/e2e/apps/parity');
+
+/** What a client saw on one connection: the bytes it read, and how the connection ended. */
+interface Seen {
+  text: string;
+  /** 'open': still open when `until` held; 'closed': the server closed it; 'error': reset. */
+  end: 'open' | 'closed' | 'error';
+}
+
+/** Writes `data` on a new connection; collects until `until(text)` holds or the server ends the connection. */
+function exchange(port: number, data: string, until: (t: string) => boolean = () => false): Promise<Seen> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    let text = '';
+    let done = false;
+    const finish = (end: Seen['end']) => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      resolve({ text, end });
+    };
+    sock.on('data', (d) => {
+      text += d.toString('latin1');
+      if (until(text)) finish('open');
+    });
+    sock.on('error', () => finish('error'));
+    sock.on('end', () => finish('closed'));
+    sock.on('close', () => finish('closed'));
+    sock.write(data);
+  });
+}
+
+/** Headers the two servers legitimately differ in (time, server name, keep-alive timeout) removed; headers sorted. */
+function normalise(text: string): string {
+  return text
+    .split('\r\n\r\n')
+    .map((part) => {
+      if (!/^HTTP\/1\.[01] \d{3}/.test(part)) return part;
+      const [status, ...lines] = part.split('\r\n');
+      const kept = lines.filter((l) => !/^(date|server|keep-alive):/i.test(l)).map((l) => l.toLowerCase()).sort();
+      return [status, ...kept].join('\r\n');
+    })
+    .join('\r\n\r\n');
+}
+
+/** A complete response with a Content-Length body (enough for this app's answers). */
+function responses(n: number): (t: string) => boolean {
+  return (t) => {
+    let count = 0;
+    let rest = t;
+    for (;;) {
+      const head = rest.indexOf('\r\n\r\n');
+      if (head < 0) return false;
+      const m = /content-length: (\d+)/i.exec(rest.slice(0, head));
+      const end = head + 4 + (m ? Number(m[1]) : 0);
+      if (rest.length < end) return false;
+      count++;
+      if (count >= n) return true;
+      rest = rest.slice(end);
+    }
+  };
+}
+
+describe('the same Node app, directly and through wardend', () => {
+  let dir: string;
+  let w: Wardend;
+  let direct: ChildProcess;
+  let directPort: number;
+  let wardenPort: number;
+
+  beforeAll(async () => {
+    dir = worldDir('warden-parity-');
+    directPort = await freePort();
+    direct = spawn(process.execPath, ['app.js'], { cwd: APP_DIR, env: { ...process.env, PORT: String(directPort) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((ok, fail) => {
+      let out = '';
+      direct.stdout!.on('data', (d) => {
+        out += d;
+        if (out.includes('listening')) ok();
+      });
+      direct.once('exit', (code) => fail(new Error(`direct app exited with ${code}`)));
+    });
+    w = await startWardend([], dir);
+    wardenPort = await freePort();
+    const res = await w.control('PUT', '/config', {
+      listeners: { [`127.0.0.1:${wardenPort}`]: { pass: 'applications/parity' } },
+      applications: { parity: { type: 'node', working_directory: APP_DIR, script: 'app.js', processes: 1 } },
+    });
+    expect(res.status).toBe(200);
+  });
+  afterAll(async () => {
+    direct?.kill();
+    await w?.stop();
+    cleanup(dir);
+  });
+
+  async function both(data: string, until?: (t: string) => boolean): Promise<[Seen, Seen]> {
+    return [await exchange(directPort, data, until), await exchange(wardenPort, data, until)];
+  }
+
+  it('honours the app\'s Connection: close: same response, connection closed, the next pipelined request unanswered', async () => {
+    const [d, w] = await both('GET /close HTTP/1.1\r\nHost: x\r\n\r\nGET /other HTTP/1.1\r\nHost: x\r\n\r\n', responses(2));
+    expect(d.end).toBe('closed');
+    expect(d.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(d.text).not.toMatch(/ok\n$/);
+    expect(normalise(w.text)).toBe(normalise(d.text));
+    expect(w.end).toBe('closed');
+  });
+});
