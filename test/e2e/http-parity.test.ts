@@ -111,4 +111,17 @@ describe('the same Node app, directly and through wardend', () => {
     expect(normalise(w.text)).toBe(normalise(d.text));
     expect(w.end).toBe('closed');
   });
+
+  it('resets the client connection when the app destroys the response before any output, as directly (no 502)', async () => {
+    const [d, w] = await both('GET /destroy HTTP/1.1\r\nHost: x\r\n\r\n', responses(1));
+    expect(d).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+    expect(w).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+  });
+
+  it('resets the client connection on res.destroy() on the node:http path too (a request the lean parser hands over)', async () => {
+    // An absolute-form target with a body of unknown length goes through node:http in wardend.
+    const [d, w] = await both('POST /destroy HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', responses(1));
+    expect(d).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+    expect(w).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+  });
 });

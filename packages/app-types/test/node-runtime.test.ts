@@ -365,11 +365,12 @@ describe('aborts, errors and shutdown', () => {
     expect(h.binding.activeRequests).toBe(0);
   });
 
-  it('res.destroy() by the app aborts the stream', async () => {
+  it('res.destroy() by the app resets the stream (the router resets the client connection, no 502)', async () => {
     const h = await serve((_req, res) => res.destroy(new Error('boom')));
     const r = h.channel.request();
     await r.finished();
     expect(r.aborted).toBe(true);
+    expect(r.reset).toBe(true);
     expect(r.status).toBeNull();
   });
 
@@ -380,6 +381,7 @@ describe('aborts, errors and shutdown', () => {
     const r = h.channel.request();
     await r.finished();
     expect(r.aborted).toBe(true);
+    expect(r.reset).toBe(false);
     expect((h.thrown[0] as Error).message).toBe('handler bug');
   });
 

@@ -80,9 +80,13 @@ export class AppRequest extends StreamCore<AppRequestSink> {
     else this.emit('abort');
   }
 
-  /** The app failed this request: the router answers 502 if no response was sent yet, else cuts the response. */
-  abort(): void {
-    (this._ep as AppChannel)._abortStream(this);
+  /**
+   * The app failed this request: the router answers 502 if no response was sent yet, else cuts the response. With
+   * `reset`, the app dropped the connection on purpose (node's `res.destroy()`): the router resets the client
+   * connection without an error page, as a server that closed its socket would.
+   */
+  abort(reset = false): void {
+    (this._ep as AppChannel)._abortStream(this, reset ? AbortReason.RESET : AbortReason.APP_ERROR);
   }
 
   /** Whether the request was aborted (client gone, channel closed, or abort() called). */
@@ -171,12 +175,12 @@ export class AppChannel extends Endpoint {
     this.sendHead(len, s.id, null, status, headers);
   }
 
-  /** @internal */ _abortStream(s: AppRequest): void {
+  /** @internal */ _abortStream(s: AppRequest, reason: AbortReason = AbortReason.APP_ERROR): void {
     if (s._dead || this.streams.get(s.id) !== s) return;
     this.streams.delete(s.id);
     s._aborted = true;
     s._kill();
-    this.sendSimple(FrameType.ABORT, s.id, AbortReason.APP_ERROR);
+    this.sendSimple(FrameType.ABORT, s.id, reason);
   }
 
   protected override onStreamData(s: StreamCore, off: number, len: number, flags: number): void {

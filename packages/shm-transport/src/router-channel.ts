@@ -263,7 +263,12 @@ export class RouterChannel extends Endpoint {
         if (!s) return;
         this.streams.delete(stream);
         s._kill();
-        emitError(s, new ShmError(ShmErrorCode.STREAM_ABORTED, `the app aborted stream ${stream} (reason ${arg})`));
+        emitError(
+          s,
+          arg === AbortReason.RESET
+            ? new ShmError(ShmErrorCode.STREAM_RESET, `the app reset stream ${stream}`)
+            : new ShmError(ShmErrorCode.STREAM_ABORTED, `the app aborted stream ${stream} (reason ${arg})`),
+        );
         return;
       }
       case FrameType.READY:

@@ -343,9 +343,12 @@ describe('channel (both ends in one process)', () => {
     const appAborts: string[] = [];
     app.on('request', (r: AppRequest) => {
       if (r.target === '/fail') r.abort();
+      else if (r.target === '/reset') r.abort(true);
       else r.on('abort', () => appAborts.push(r.target));
     });
     await expect(collect(router.request(head({ target: '/fail' })))).rejects.toMatchObject({ code: 'WARDEN_ERR_SHM_STREAM_ABORTED' });
+    // ABORT reason 3: the app reset the stream (the router resets the client connection, no 502).
+    await expect(collect(router.request(head({ target: '/reset' })))).rejects.toMatchObject({ code: 'WARDEN_ERR_SHM_STREAM_RESET' });
     const s = router.request(head({ target: '/slow' }));
     await new Promise((r) => setImmediate(r));
     s.abort();

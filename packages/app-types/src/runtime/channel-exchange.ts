@@ -192,7 +192,7 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
         } catch (err) {
           // E.g. a head larger than a channel frame: fail this request (the router answers 502), keep the process.
           runtimeLogger().error({ err, status: this.statusCode }, 'cannot send the response head over the channel');
-          socket.destroy();
+          socket.fail();
           return false;
         }
       }

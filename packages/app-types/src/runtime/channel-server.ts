@@ -228,7 +228,7 @@ export class ChannelBinding {
     } catch (err) {
       // As with Node's own server, a throwing handler is an uncaught exception; the request is failed first so
       // the router answers at once instead of waiting for the process to die.
-      exchange.socket.destroy();
+      exchange.socket.fail();
       this.rethrow(err);
     }
   }

@@ -77,11 +77,21 @@ export class ChannelSocket extends Duplex {
     this.responseEnded = true;
   }
 
+  /** The app failed the request (a throwing handler, a head the channel cannot carry): the router answers 502. */
+  fail(): void {
+    if (!this.responseEnded) {
+      this.responseEnded = true;
+      this.stream.abort(false);
+    }
+    this.destroy();
+  }
+
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     if (!this.responseEnded) {
-      // The app destroyed the response (or the client went away): the router answers 502 if nothing was sent yet.
+      // The app destroyed the socket or the response (`res.destroy()`): as node:http's socket.destroy(), the client
+      // connection is reset, with no response if none was sent.
       this.responseEnded = true;
-      this.stream.abort();
+      this.stream.abort(true);
     }
     callback(err);
   }

@@ -14,7 +14,8 @@ export interface ChannelRequest extends EventEmitter, Readonly<RequestHead> {
   respond(status: number, headers: string[]): void;
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer): void;
-  abort(): void;
+  /** Fails the request (the router answers 502); `reset`: the app dropped the connection (the client's is reset). */
+  abort(reset?: boolean): void;
 }
 
 /**

@@ -87,8 +87,11 @@ export class FakeAppRequest extends EventEmitter implements ChannelRequest {
     this.log.push('end');
     this.settle();
   }
-  abort(): void {
+  /** Set by abort(true): the app reset the connection. */
+  reset = false;
+  abort(reset = false): void {
     this.aborted = true;
+    this.reset = reset;
     this.log.push('abort');
     this.settle();
   }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'http';
 import type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo } from '@warden/http-router';
-import type { RequestHead, RouterStream, RouterStreamSink } from '@warden/shm-transport';
+import { ShmErrorCode, type RequestHead, type RouterStream, type RouterStreamSink } from '@warden/shm-transport';
 import type { AppPool } from './app-pool';
 import type { AppWorker } from './app-worker';
 
@@ -121,10 +121,11 @@ class LeanForward implements RouterStreamSink, LeanHandler {
     this.ex.resumeBody();
   }
 
-  onError(): void {
+  onError(err: Error): void {
     if (this.done) return;
     this.finish();
-    this.ex.fail(502);
+    if (isReset(err)) this.ex.reset();
+    else this.ex.fail(502);
   }
 
   // LeanHandler: client -> app.
@@ -244,10 +245,10 @@ class Forward implements RouterStreamSink {
     this.req.resume();
   }
 
-  onError(): void {
+  onError(err: Error): void {
     if (this.done) return;
     this.finish();
-    if (!this.res.headersSent) fail(this.res, 502);
+    if (!this.res.headersSent && !isReset(err)) fail(this.res, 502);
     else this.res.destroy();
   }
 
@@ -278,6 +279,11 @@ function onResponseClose(this: WithForward<ServerResponse>): void {
   if (f.done) return;
   f.finish();
   f.stream.abort();
+}
+
+/** The app reset the stream (node's `res.destroy()`): the client connection is dropped, no error page. */
+function isReset(err: Error): boolean {
+  return (err as { code?: string }).code === ShmErrorCode.STREAM_RESET;
 }
 
 const REASONS: Record<number, string> = { 502: 'Bad Gateway', 503: 'Service Unavailable' };

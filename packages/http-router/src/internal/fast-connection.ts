@@ -769,6 +769,13 @@ export class FastExchange implements LeanExchange, LeanHead {
     this.sendError(status, false);
   }
 
+  reset(): void {
+    if (this.done) return;
+    this.done = true;
+    this.queue = null;
+    this.conn.sock.destroy();
+  }
+
   /** @internal Unit's error page; `close` ends the connection after it. */
   sendError(status: number, close: boolean): void {
     if (this.done) return;

@@ -49,6 +49,8 @@ export interface LeanExchange {
   end(): void;
   /** Answers `status` with the error page if nothing was sent yet, else drops the connection. */
   fail(status: number): void;
+  /** Drops the client connection now, with no (further) response: the app reset it (node's `res.destroy()`). */
+  reset(): void;
 }
 
 /** What the gateway gives a LeanExchange to receive the request body and connection events. */

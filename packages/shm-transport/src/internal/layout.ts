@@ -48,6 +48,8 @@ export const FLAG_END = 1;
 export enum AbortReason {
   CLIENT_GONE = 1,
   APP_ERROR = 2,
+  /** From the app: it dropped the connection (node's `res.destroy()`): reset the client connection, no error page. */
+  RESET = 3,
 }
 
 /** Default size of each ring. */
