@@ -48,7 +48,7 @@ function normalise(text: string): string {
     .join('\r\n\r\n');
 }
 
-/** A complete response with a Content-Length body (enough for this app's answers). */
+/** `n` complete responses (Content-Length or chunked bodies: enough for this app's answers). */
 function responses(n: number): (t: string) => boolean {
   return (t) => {
     let count = 0;
@@ -56,8 +56,11 @@ function responses(n: number): (t: string) => boolean {
     for (;;) {
       const head = rest.indexOf('\r\n\r\n');
       if (head < 0) return false;
-      const m = /content-length: (\d+)/i.exec(rest.slice(0, head));
-      const end = head + 4 + (m ? Number(m[1]) : 0);
+      const fields = rest.slice(0, head);
+      const m = /content-length: (\d+)/i.exec(fields);
+      const last = /transfer-encoding: chunked/i.test(fields) ? rest.indexOf('\r\n0\r\n\r\n', head) : 0;
+      if (last < 0) return false;
+      const end = last > 0 ? last + 7 : head + 4 + (m ? Number(m[1]) : 0);
       if (rest.length < end) return false;
       count++;
       if (count >= n) return true;
@@ -123,5 +126,16 @@ describe('the same Node app, directly and through wardend', () => {
     const [d, w] = await both('POST /destroy HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', responses(1));
     expect(d).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
     expect(w).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+  });
+
+  it('keeps a custom reason phrase (lean path and node:http path)', async () => {
+    for (const req of [
+      'GET /reason HTTP/1.1\r\nHost: x\r\n\r\n',
+      'POST /reason HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ]) {
+      const [d, w] = await both(req, responses(1));
+      expect(d.text).toMatch(/^HTTP\/1\.1 299 Custom Reason\r\n/);
+      expect(normalise(w.text)).toBe(normalise(d.text));
+    }
   });
 });

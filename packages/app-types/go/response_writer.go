@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"warden.dev/warden/shm"
 )
 
 // Pools: a response costs no large allocation (net/http pools the same things).
@@ -375,4 +377,19 @@ func sortKeys(keys []string) {
 			keys[j], keys[j-1] = keys[j-1], keys[j]
 		}
 	}
+}
+
+func init() { shm.ReasonPhrase = netHTTPReason }
+
+// netHTTPReason is the reason phrase net/http writes for a status ("status code N" for one it has no text for), and
+// whether it differs from node:http's, which wardend writes when told nothing: those are sent over the channel.
+func netHTTPReason(code int) (string, bool) {
+	text := http.StatusText(code)
+	switch {
+	case text == "":
+		return "status code " + strconv.Itoa(code), true
+	case code == 413, code == 414, code == 416, code == 418:
+		return text, true
+	}
+	return text, false
 }

@@ -178,6 +178,23 @@ describe('ServerResponse over the channel', () => {
     expect(r.log[r.log.length - 1]).toBe('end');
   });
 
+  it('sends the app\'s own reason phrase, and none for the standard one', async () => {
+    const h = await serve((req, res) => {
+      if (req.url === '/custom') res.writeHead(299, 'Custom Reason').end();
+      else if (req.url === '/message') {
+        res.statusMessage = 'Fine';
+        res.end();
+      } else res.writeHead(404).end();
+    });
+    const reasons: unknown[] = [];
+    for (const url of ['/custom', '/message', '/standard']) {
+      const r = h.channel.request({ target: url });
+      await r.finished();
+      reasons.push(r.reason);
+    }
+    expect(reasons).toEqual(['Custom Reason', 'Fine', undefined]);
+  });
+
   it('passes the app\'s Connection header to the router (which closes the client connection on close)', async () => {
     const h = await serve((_req, res) => {
       res.setHeader('Connection', 'close');

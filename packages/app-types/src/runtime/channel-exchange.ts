@@ -188,7 +188,11 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
       this[kHead] = undefined;
       if (!socket.destroyed) {
         try {
-          stream.respond(this.statusCode, head);
+          const status = this.statusCode;
+          const reason = this.statusMessage;
+          // Only a phrase of the app's own goes over the channel; the router writes the standard one itself.
+          if (reason && reason !== (http.STATUS_CODES[status] || 'unknown')) stream.respond(status, head, reason);
+          else stream.respond(status, head);
         } catch (err) {
           // E.g. a head larger than a channel frame: fail this request (the router answers 502), keep the process.
           runtimeLogger().error({ err, status: this.statusCode }, 'cannot send the response head over the channel');

@@ -91,9 +91,9 @@ class LeanForward implements RouterStreamSink, LeanHandler {
   ) {}
 
   // RouterStreamSink: app -> client.
-  onResponse(status: number, headers: string[]): void {
+  onResponse(status: number, headers: string[], reason?: string, http10?: boolean): void {
     if (this.done) return;
-    if (!this.ex.respond(status, headers)) {
+    if (!this.ex.respond(status, headers, reason, http10)) {
       // A head HTTP forbids: this request fails with 502, the app's other requests go on.
       this.finish();
       this.stream.abort();
@@ -208,10 +208,12 @@ class Forward implements RouterStreamSink {
     readonly res: ServerResponse,
   ) {}
 
-  onResponse(status: number, headers: string[]): void {
+  onResponse(status: number, headers: string[], reason?: string): void {
     if (this.done) return;
     try {
-      this.res.writeHead(status, headers);
+      // (node:http writes every status line as HTTP/1.1: an app's HTTP/1.0 line is not kept on this path.)
+      if (reason === undefined) this.res.writeHead(status, headers);
+      else this.res.writeHead(status, reason, headers);
     } catch {
       // A head HTTP forbids (bad field name or value, status): this request fails with 502, the app's other
       // requests go on (an exception here would otherwise close the whole channel).
