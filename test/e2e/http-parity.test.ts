@@ -138,4 +138,19 @@ describe('the same Node app, directly and through wardend', () => {
       expect(normalise(w.text)).toBe(normalise(d.text));
     }
   });
+
+  it('res.setTimeout fires its callback after the idle time, as directly', async () => {
+    const [d, w] = await both('GET /res-timeout HTTP/1.1\r\nHost: x\r\n\r\n', responses(1));
+    expect(d.text).toMatch(/res timeout fired\n/);
+    expect(normalise(w.text)).toBe(normalise(d.text));
+  });
+
+  it('req.setTimeout fires while the request body is incomplete; on a complete GET nobody listens and the connection is reset, as directly', async () => {
+    const [d, w] = await both('POST /req-timeout HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345', responses(1));
+    expect(d.text).toMatch(/req timeout fired\n/);
+    expect(normalise(w.text)).toBe(normalise(d.text));
+    const [dg, wg] = await both('GET /req-timeout HTTP/1.1\r\nHost: x\r\n\r\n', responses(1));
+    expect(dg).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+    expect(wg).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+  });
 });

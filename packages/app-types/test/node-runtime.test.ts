@@ -391,6 +391,19 @@ describe('aborts, errors and shutdown', () => {
     expect(r.status).toBeNull();
   });
 
+  it('res.setTimeout fires its callback; with no listener anywhere the timeout resets the stream, as node:http does', async () => {
+    const h = await serve((req, res) => {
+      if (req.url === '/listened') res.setTimeout(5, () => res.end('late'));
+      else req.socket.setTimeout(5);
+    });
+    const listened = h.channel.request({ target: '/listened' });
+    await listened.finished();
+    expect(listened.body().toString()).toBe('late');
+    const unheard = h.channel.request({ target: '/unheard' });
+    await unheard.finished();
+    expect(unheard.reset).toBe(true);
+  });
+
   it('a handler that throws fails its request and the exception stays uncaught', async () => {
     const h = await serve(() => {
       throw new Error('handler bug');

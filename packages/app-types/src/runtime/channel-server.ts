@@ -221,6 +221,7 @@ export class ChannelBinding {
     }
     const [server, state] = entry;
     const exchange = createExchange(stream, { IncomingMessage: state.IncomingMessage, ServerResponse: state.ServerResponse });
+    exchange.socket.server = server;
     state.inflight.add(exchange);
     exchange.done.then(() => state.inflight.delete(exchange));
     try {

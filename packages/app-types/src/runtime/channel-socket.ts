@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'events';
 import { Duplex } from 'stream';
 import type { ChannelRequest } from './channel-types';
 
@@ -18,6 +19,10 @@ export class ChannelSocket extends Duplex {
   readonly encrypted: boolean | undefined;
   /** Set by `ServerResponse.assignSocket`. */
   _httpMessage: unknown = null;
+  /** The http.Server this request came to (as `net.Socket.server`): its 'timeout' event is emitted on a timeout. */
+  server: EventEmitter | null = null;
+  /** Armed by setTimeout (req.setTimeout, res.setTimeout call it) only: no timer per request otherwise. */
+  private timer: NodeJS.Timeout | null = null;
   private written = 0;
   private responseEnded = false;
 
@@ -47,6 +52,7 @@ export class ChannelSocket extends Duplex {
       return;
     }
     this.written += chunk.length;
+    if (this.timer !== null) this.timer.refresh();
     if (this.stream.write(chunk)) {
       callback();
     } else {
@@ -56,6 +62,7 @@ export class ChannelSocket extends Duplex {
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
     let ok = true;
+    if (this.timer !== null) this.timer.refresh();
     for (const { chunk } of chunks) {
       if (chunk.length === 0) continue;
       this.written += chunk.length;
@@ -67,6 +74,7 @@ export class ChannelSocket extends Duplex {
 
   /** Called once the response is complete: the stream is ended and a later destroy must not abort it. */
   endResponse(): void {
+    this.clearTimer();
     if (this.responseEnded) return;
     this.responseEnded = true;
     this.stream.end();
@@ -87,6 +95,7 @@ export class ChannelSocket extends Duplex {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.clearTimer();
     if (!this.responseEnded) {
       // The app destroyed the socket or the response (`res.destroy()`): as node:http's socket.destroy(), the client
       // connection is reset, with no response if none was sent.
@@ -96,10 +105,35 @@ export class ChannelSocket extends Duplex {
     callback(err);
   }
 
-  /** Idle timeouts of the client connection are the router's; accepted for compatibility. */
-  setTimeout(_ms: number, callback?: () => void): this {
+  /**
+   * As `net.Socket.setTimeout` inside an http.Server: after `ms` without response bytes written, 'timeout' is emitted
+   * here, then as node:http's server does: on the request (if its body is incomplete), the response and the server;
+   * when none of them listens, the socket is destroyed (the client connection reset). 0 disarms it.
+   */
+  setTimeout(ms: number, callback?: () => void): this {
     if (callback) this.once('timeout', callback);
+    this.clearTimer();
+    if (ms > 0 && !this.destroyed && !this.responseEnded) this.timer = setTimeout(onSocketTimeout, ms, this);
     return this;
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  /** @internal The timer of setTimeout fired (node:http's socketOnTimeout). */
+  _timedOut(): void {
+    this.timer = null;
+    this.emit('timeout');
+    const res = this._httpMessage as (EventEmitter & { req?: EventEmitter & { complete?: boolean } }) | null;
+    const req = res?.req;
+    const reqHandled = req !== undefined && !req.complete && req.emit('timeout', this);
+    const resHandled = res !== null && res.emit('timeout', this);
+    const serverHandled = this.server !== null && this.server.emit('timeout', this);
+    if (!reqHandled && !resHandled && !serverHandled) this.destroy();
   }
   setNoDelay(_noDelay?: boolean): this {
     return this;
@@ -117,4 +151,8 @@ export class ChannelSocket extends Duplex {
   address(): { address: string; family: string; port: number } {
     return { address: this.localAddress, family: this.localAddress.includes(':') ? 'IPv6' : 'IPv4', port: this.localPort };
   }
+}
+
+function onSocketTimeout(socket: ChannelSocket): void {
+  socket._timedOut();
 }
