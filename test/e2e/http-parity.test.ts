@@ -153,4 +153,19 @@ describe('the same Node app, directly and through wardend', () => {
     expect(dg).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
     expect(wg).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
   });
+
+  it('req.socket carries the connection facts node:http gives (addresses, ports, bytes, readyState)', async () => {
+    const [d, w] = await both('GET /socket HTTP/1.1\r\nHost: x\r\n\r\n', responses(1));
+    const body = (t: string) => {
+      const j = JSON.parse(t.slice(t.indexOf('\r\n\r\n') + 4));
+      delete j.socket;
+      delete j.connections;
+      return j;
+    };
+    expect(body(d.text)).toEqual({
+      remoteAddress: '127.0.0.1', remotePortIsNumber: true, localAddress: '127.0.0.1', localPortIsNumber: true,
+      bytesReadIsNumber: true, bytesWrittenIsNumber: true, readyState: 'open', encrypted: null,
+    });
+    expect(body(w.text)).toEqual(body(d.text));
+  });
 });

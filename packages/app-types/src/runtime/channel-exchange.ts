@@ -226,6 +226,7 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
 
   // Request body: pushed as it arrives; a full readable buffer pauses the channel stream until `_read`.
   const onData = (chunk: Buffer): void => {
+    socket.bodyRead += chunk.length;
     if (!req.push(chunk)) stream.pause();
   };
   const onEnd = (): void => {

@@ -43,6 +43,26 @@ export class ChannelSocket extends Duplex {
     return this.written;
   }
 
+  /** @internal Request body bytes received (counted by the exchange). */
+  bodyRead = 0;
+
+  /**
+   * Bytes of this request read from the client: its head as HTTP/1.1 text (request line, fields, CRLFs; computed on
+   * access, as wardend received it up to whitespace and case) plus the body bytes received so far.
+   */
+  get bytesRead(): number {
+    const s = this.stream;
+    let n = s.method.length + s.target.length + s.httpVersion.length + 9 + 2; // "M T HTTP/v\r\n" ... "\r\n"
+    const h = s.headers;
+    for (let i = 0; i < h.length; i += 2) n += h[i].length + h[i + 1].length + 4;
+    return n + this.bodyRead;
+  }
+
+  /** As `net.Socket.readyState`: 'open' while the request is served, 'closed' once destroyed. */
+  get readyState(): 'open' | 'closed' {
+    return this.destroyed ? 'closed' : 'open';
+  }
+
   /** The request body is delivered to the IncomingMessage directly; the socket's readable side stays empty. */
   override _read(): void {}
 
