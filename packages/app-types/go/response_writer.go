@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"warden.dev/warden/shm"
 )
 
 // Pools: a response costs no large allocation (net/http pools the same things).
@@ -378,8 +376,6 @@ func sortKeys(keys []string) {
 		}
 	}
 }
-
-func init() { shm.ReasonPhrase = netHTTPReason }
 
 // netHTTPReason is the reason phrase net/http writes for a status ("status code N" for one it has no text for), and
 // whether it differs from node:http's, which wardend writes when told nothing: those are sent over the channel.
