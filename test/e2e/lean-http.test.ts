@@ -142,12 +142,21 @@ describeGo('lean HTTP/1.1 path through wardend', () => {
     expect(mixed.text).toMatch(/ok(\r\n0\r\n\r\n)?$/);
   });
 
-  it('HTTP/1.0: Connection: close by default, keep-alive when asked', async () => {
+  it('HTTP/1.0: Connection: close by default, keep-alive when asked, and an HTTP/1.0 status line as net/http writes', async () => {
     const plain = await raw(port, 'GET /pid HTTP/1.0\r\n\r\n');
-    expect(plain.text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*Connection: close\r\n/);
+    expect(plain.text).toMatch(/^HTTP\/1\.0 200 OK\r\n[^]*Connection: close\r\n/);
     const ka = await raw(port, 'GET /pid HTTP/1.0\r\nConnection: keep-alive\r\n\r\n', (t) => /\r\n\r\n\d+$/.test(t));
     expect(ka.text).toContain('Connection: keep-alive\r\n');
     ka.sock.destroy();
+  });
+
+  it('writes net/http\'s reason phrases where they differ from the standard ones', async () => {
+    const unknown = await raw(port, 'GET /status?code=299 HTTP/1.1\r\nHost: x\r\n\r\n', (t) => t.includes('\r\n\r\n'));
+    expect(unknown.text).toMatch(/^HTTP\/1\.1 299 status code 299\r\n/);
+    unknown.sock.destroy();
+    const own = await raw(port, 'GET /status?code=413 HTTP/1.1\r\nHost: x\r\n\r\n', (t) => t.includes('\r\n\r\n'));
+    expect(own.text).toMatch(/^HTTP\/1\.1 413 Request Entity Too Large\r\n/);
+    own.sock.destroy();
   });
 
   it('413 over max_body_size and 400 for bad targets', async () => {

@@ -33,3 +33,6 @@ func reuseStreams(ch *channel) { hook.ReuseStreams(ch) }
 
 // Serve serves handler over an open channel until shutdown (nil) or until the channel fails (its error).
 func Serve(ch *shm.Channel, handler http.Handler) error { return serve(ch, handler) }
+
+// net/http's status line through the channel (see netHTTPReason in response_writer.go).
+func init() { shm.ReasonPhrase = netHTTPReason }

@@ -376,3 +376,16 @@ func sortKeys(keys []string) {
 		}
 	}
 }
+
+// netHTTPReason is the reason phrase net/http writes for a status ("status code N" for one it has no text for), and
+// whether it differs from node:http's, which wardend writes when told nothing: those are sent over the channel.
+func netHTTPReason(code int) (string, bool) {
+	text := http.StatusText(code)
+	switch {
+	case text == "":
+		return "status code " + strconv.Itoa(code), true
+	case code == 413, code == 414, code == 416, code == 418:
+		return text, true
+	}
+	return text, false
+}

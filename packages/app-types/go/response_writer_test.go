@@ -194,3 +194,15 @@ func TestRepeatedHeadersKeepOrderAndAreSortedByName(t *testing.T) {
 		t.Errorf("headers %s, want %s", got, want)
 	}
 }
+
+func TestReasonPhraseIsSentWhereNetHTTPDiffersFromNode(t *testing.T) {
+	for _, c := range []struct {
+		code int
+		text string
+		send bool
+	}{{200, "OK", false}, {404, "Not Found", false}, {299, "status code 299", true}, {413, "Request Entity Too Large", true}} {
+		if text, send := netHTTPReason(c.code); text != c.text || send != c.send {
+			t.Errorf("%d: got %q %v, want %q %v", c.code, text, send, c.text, c.send)
+		}
+	}
+}

@@ -178,6 +178,33 @@ describe('ServerResponse over the channel', () => {
     expect(r.log[r.log.length - 1]).toBe('end');
   });
 
+  it('sends the app\'s own reason phrase, and none for the standard one', async () => {
+    const h = await serve((req, res) => {
+      if (req.url === '/custom') res.writeHead(299, 'Custom Reason').end();
+      else if (req.url === '/message') {
+        res.statusMessage = 'Fine';
+        res.end();
+      } else res.writeHead(404).end();
+    });
+    const reasons: unknown[] = [];
+    for (const url of ['/custom', '/message', '/standard']) {
+      const r = h.channel.request({ target: url });
+      await r.finished();
+      reasons.push(r.reason);
+    }
+    expect(reasons).toEqual(['Custom Reason', 'Fine', undefined]);
+  });
+
+  it('passes the app\'s Connection header to the router (which closes the client connection on close)', async () => {
+    const h = await serve((_req, res) => {
+      res.setHeader('Connection', 'close');
+      res.end('bye');
+    });
+    const r = h.channel.request();
+    await r.finished();
+    expect(r.header('connection')).toBe('close');
+  });
+
   it('adds Content-Length for a body given whole to end(), and 0 for an empty end()', async () => {
     const h = await serve((req, res) => {
       if (req.url === '/empty') res.end();
@@ -355,12 +382,26 @@ describe('aborts, errors and shutdown', () => {
     expect(h.binding.activeRequests).toBe(0);
   });
 
-  it('res.destroy() by the app aborts the stream', async () => {
+  it('res.destroy() by the app resets the stream (the router resets the client connection, no 502)', async () => {
     const h = await serve((_req, res) => res.destroy(new Error('boom')));
     const r = h.channel.request();
     await r.finished();
     expect(r.aborted).toBe(true);
+    expect(r.reset).toBe(true);
     expect(r.status).toBeNull();
+  });
+
+  it('res.setTimeout fires its callback; with no listener anywhere the timeout resets the stream, as node:http does', async () => {
+    const h = await serve((req, res) => {
+      if (req.url === '/listened') res.setTimeout(5, () => res.end('late'));
+      else req.socket.setTimeout(5);
+    });
+    const listened = h.channel.request({ target: '/listened' });
+    await listened.finished();
+    expect(listened.body().toString()).toBe('late');
+    const unheard = h.channel.request({ target: '/unheard' });
+    await unheard.finished();
+    expect(unheard.reset).toBe(true);
   });
 
   it('a handler that throws fails its request and the exception stays uncaught', async () => {
@@ -370,6 +411,7 @@ describe('aborts, errors and shutdown', () => {
     const r = h.channel.request();
     await r.finished();
     expect(r.aborted).toBe(true);
+    expect(r.reset).toBe(false);
     expect((h.thrown[0] as Error).message).toBe('handler bug');
   });
 

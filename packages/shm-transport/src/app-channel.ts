@@ -3,7 +3,7 @@ import type { AppRequestSink } from './types';
 import { decodeRequest, PositionCache, protocolError, responseFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
-  AbortReason, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
+  AbortReason, FEATURE_RESPONSE_LINE, FLAG_END, FRAME_HEADER, FrameType, H_FEATURES, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
   H_VERSION, HEADER_BYTES, HOST_LITTLE_ENDIAN, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
@@ -42,15 +42,22 @@ export class AppRequest extends StreamCore<AppRequestSink> {
     this.contentLength = h.contentLength;
   }
 
-  /** Sends the status line and headers (flat list). Throws if called twice. */
-  respond(status: number, headers: string[]): void {
+  /**
+   * Sends the status line and headers (flat list). Throws if called twice. `reason`: a reason phrase other than the
+   * router's standard one; `http10`: the status line says HTTP/1.0. Both reach the client only through a router that
+   * offers them (`AppChannel.statusLineExtensions`), and are dropped otherwise.
+   */
+  respond(status: number, headers: string[], reason?: string, http10?: boolean): void {
     if (this._responded) throw new ShmError(ShmErrorCode.PROTOCOL, 'respond() called twice');
     if (!Number.isInteger(status) || status < 100 || status > 999) {
       throw new ShmError(ShmErrorCode.PROTOCOL, `status ${status} out of range 100..999`);
     }
     (this._ep as AppChannel)._checkHeaders(headers);
+    if (reason !== undefined && (typeof reason !== 'string' || /[^\t\x20-\x7e\x80-\xff]/.test(reason))) {
+      throw new ShmError(ShmErrorCode.PROTOCOL, 'the reason phrase must be a string of HTAB, SP, visible ASCII or obs-text');
+    }
     this._responded = true;
-    (this._ep as AppChannel)._respond(this, status, headers);
+    (this._ep as AppChannel)._respond(this, status, headers, reason, http10 === true);
   }
 
   /** Writes a response body chunk (respond(200, []) implied if not yet called); false => wait for 'drain'. */
@@ -80,9 +87,13 @@ export class AppRequest extends StreamCore<AppRequestSink> {
     else this.emit('abort');
   }
 
-  /** The app failed this request: the router answers 502 if no response was sent yet, else cuts the response. */
-  abort(): void {
-    (this._ep as AppChannel)._abortStream(this);
+  /**
+   * The app failed this request: the router answers 502 if no response was sent yet, else cuts the response. With
+   * `reset`, the app dropped the connection on purpose (node's `res.destroy()`): the router resets the client
+   * connection without an error page, as a server that closed its socket would.
+   */
+  abort(reset = false): void {
+    (this._ep as AppChannel)._abortStream(this, reset ? AbortReason.RESET : AbortReason.APP_ERROR);
   }
 
   /** Whether the request was aborted (client gone, channel closed, or abort() called). */
@@ -96,8 +107,15 @@ export class AppChannel extends Endpoint {
   private closeEmitted = false;
   private readonly headCache = new PositionCache();
 
-  private constructor(mem: ArrayBuffer, doorbellFd: number, ringBytes: number, maxFrame: number, window: number) {
+  /**
+   * The router carries a reason phrase and an HTTP/1.0 status line (FEATURE_RESPONSE_LINE in the header's features):
+   * `respond()` sends them only then (an older router would refuse the frame).
+   */
+  readonly statusLineExtensions: boolean;
+
+  private constructor(mem: ArrayBuffer, doorbellFd: number, ringBytes: number, maxFrame: number, window: number, features = 0) {
     super({ mem, doorbellFd, side: 1, ringBytes, maxFrame, window, spinTurns: Number(process.env.WARDEN_SHM_SPIN ?? 0) });
+    this.statusLineExtensions = (features & FEATURE_RESPONSE_LINE) !== 0;
   }
 
   /**
@@ -139,7 +157,7 @@ export class AppChannel extends Endpoint {
     if (maxFrame < 256 || maxFrame > ringBytes / 4 || maxFrame % 8 !== 0) throw bad(`max frame ${maxFrame}`);
     if (window < 1024 || window > 0x40000000) throw bad(`stream window ${window}`);
     try {
-      return new AppChannel(mem, doorbellFd, ringBytes, maxFrame, window);
+      return new AppChannel(mem, doorbellFd, ringBytes, maxFrame, window, h.readUInt32LE(H_FEATURES));
     } catch (e) {
       throw new ShmError(ShmErrorCode.BAD_SETUP, `cannot use fd ${doorbellFd} as the doorbell: ${(e as Error).message}`);
     }
@@ -162,21 +180,24 @@ export class AppChannel extends Endpoint {
     throw new ShmError(ShmErrorCode.PROTOCOL, 'headers must be a flat [name, value, ...] array of strings');
   }
 
-  /** @internal */ _respond(s: AppRequest, status: number, headers: string[]): void {
+  /** @internal */ _respond(s: AppRequest, status: number, headers: string[], reason?: string, http10 = false): void {
     if (this.closed || s._dead) return;
-    const len = this.headEncoder.matchesResponse(headers) ? this.headEncoder.responseBytes() : responseFrameBytes(headers);
+    const ext = this.statusLineExtensions;
+    const why = ext && reason !== undefined ? reason : null;
+    const len = why !== null ? responseFrameBytes(headers, why)
+      : this.headEncoder.matchesResponse(headers) ? this.headEncoder.responseBytes() : responseFrameBytes(headers);
     if (len > this.maxChunk + FRAME_HEADER) {
       throw new ShmError(ShmErrorCode.HEAD_TOO_LARGE, `response head of ${len} bytes exceeds the frame limit`);
     }
-    this.sendHead(len, s.id, null, status, headers);
+    this.sendHead(len, s.id, null, status, headers, why, ext && http10);
   }
 
-  /** @internal */ _abortStream(s: AppRequest): void {
+  /** @internal */ _abortStream(s: AppRequest, reason: AbortReason = AbortReason.APP_ERROR): void {
     if (s._dead || this.streams.get(s.id) !== s) return;
     this.streams.delete(s.id);
     s._aborted = true;
     s._kill();
-    this.sendSimple(FrameType.ABORT, s.id, AbortReason.APP_ERROR);
+    this.sendSimple(FrameType.ABORT, s.id, reason);
   }
 
   protected override onStreamData(s: StreamCore, off: number, len: number, flags: number): void {

@@ -8,6 +8,8 @@ export const ShmErrorCode = {
   CLOSED: 'WARDEN_ERR_SHM_CLOSED',
   /** The other end aborted this stream (app failed the request / client went away). */
   STREAM_ABORTED: 'WARDEN_ERR_SHM_STREAM_ABORTED',
+  /** The app reset this stream (ABORT reason 3): the client connection is to be reset, with no error page. */
+  STREAM_RESET: 'WARDEN_ERR_SHM_STREAM_RESET',
   /** A request or response head does not fit in one frame (see maxFrameBytes in PROTOCOL.md). */
   HEAD_TOO_LARGE: 'WARDEN_ERR_SHM_HEAD_TOO_LARGE',
   /** WARDEN_CHANNEL is malformed or the inherited memory does not hold a valid channel header. */

@@ -2,11 +2,11 @@ import * as fs from 'fs';
 import type { ShmLogger as Logger } from './types';
 import { ShmError, ShmErrorCode } from './errors';
 import type { RequestHead, RouterStreamSink } from './types';
-import { checkRequestHead, checkRequestNumbers, decodeResponseHeaders, PositionCache, protocolError, requestFrameBytes } from './internal/codec';
+import { checkRequestHead, checkRequestNumbers, decodeResponseHeaders, decodeResponseWithReason, PositionCache, protocolError, requestFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
   AbortReason, DEFAULT_RING_BYTES, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
-  H_STREAM_WINDOW, H_VERSION, HEADER_BYTES, HOST_LITTLE_ENDIAN, RING_CTL, C_TAIL, C_HEAD, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
+  H_FEATURES, H_STREAM_WINDOW, H_VERSION, ROUTER_FEATURES, FLAG_HTTP10, FLAG_REASON, HEADER_BYTES, HOST_LITTLE_ENDIAN, RING_CTL, C_TAIL, C_HEAD, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
 
@@ -123,6 +123,7 @@ export class RouterChannel extends Endpoint {
     h.writeUInt32LE(ringBytes, H_RING_BYTES);
     h.writeUInt32LE(maxFrame, H_MAX_FRAME);
     h.writeUInt32LE(window, H_STREAM_WINDOW);
+    h.writeUInt32LE(ROUTER_FEATURES, H_FEATURES);
     const start = (opts.counterStart ?? 0) >>> 0;
     for (const ctl of RING_CTL) {
       h.writeUInt32LE(start, ctl + C_TAIL);
@@ -249,18 +250,22 @@ export class RouterChannel extends Endpoint {
     if (s._responseEnded && this.streams.get(s.id) === s) this.streams.delete(s.id);
   }
 
-  protected handleFrame(type: number, _flags: number, stream: number, arg: number, off: number, len: number): void {
+  protected handleFrame(type: number, flags: number, stream: number, arg: number, off: number, len: number): void {
     if (this.handleStreamFrame(type, stream, arg, off, len)) return;
     switch (type) {
       case FrameType.RESPONSE: {
-        const headers = decodeResponseHeaders(this.buf, off, len, this.headCache);
+        let headers: string[];
+        let reason: string | undefined;
+        if (flags & FLAG_REASON) ({ headers, reason } = decodeResponseWithReason(this.buf, off, len));
+        else headers = decodeResponseHeaders(this.buf, off, len, this.headCache);
+        const http10 = (flags & FLAG_HTTP10) !== 0;
         const status = this.buf.readUInt32LE(off + 12);
         const s = this.streams.get(stream) as RouterStream | undefined;
         if (!s) return; // aborted by us meanwhile
         if (s._gotResponse) throw protocolError(`second RESPONSE on stream ${stream}`);
         s._gotResponse = true;
-        if (s._sink !== null) s._sink.onResponse(status, headers);
-        else s.emit('response', status, headers);
+        if (s._sink !== null) s._sink.onResponse(status, headers, reason, http10);
+        else s.emit('response', status, headers, reason, http10);
         return;
       }
       case FrameType.END: {
@@ -277,7 +282,12 @@ export class RouterChannel extends Endpoint {
         if (!s) return;
         this.streams.delete(stream);
         s._kill();
-        emitError(s, new ShmError(ShmErrorCode.STREAM_ABORTED, `the app aborted stream ${stream} (reason ${arg})`));
+        emitError(
+          s,
+          arg === AbortReason.RESET
+            ? new ShmError(ShmErrorCode.STREAM_RESET, `the app reset stream ${stream}`)
+            : new ShmError(ShmErrorCode.STREAM_ABORTED, `the app aborted stream ${stream} (reason ${arg})`),
+        );
         return;
       }
       case FrameType.READY:

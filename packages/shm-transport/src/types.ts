@@ -39,8 +39,11 @@ export interface StreamSink {
  * EventEmitter listeners. Called in the same situations as the events of the same name.
  */
 export interface RouterStreamSink extends StreamSink {
-  /** The response head ('response'). */
-  onResponse(status: number, headers: string[]): void;
+  /**
+   * The response head ('response'). `reason`: the app's own reason phrase (undefined: the standard one); `http10`:
+   * answer with an HTTP/1.0 status line.
+   */
+  onResponse(status: number, headers: string[], reason?: string, http10?: boolean): void;
   /** The stream failed ('error'): the app aborted it, or the channel closed. */
   onError(err: Error): void;
 }

@@ -338,14 +338,50 @@ describe('channel (both ends in one process)', () => {
     expect(() => s.emit('error', new Error('unhandled'))).toThrow('unhandled'); // the usual rule for 'error'
   });
 
+  it('carries the app\'s reason phrase and an HTTP/1.0 status line to the router, which offers them in its header', async () => {
+    ({ router, app } = inProcessPair());
+    expect(app.statusLineExtensions).toBe(true);
+    app.on('request', (r: AppRequest) => {
+      if (r.target === '/reason') r.respond(299, ['X-A', '1'], 'Custom Reason', true);
+      else r.respond(200, []);
+      r.end();
+    });
+    const got: unknown[] = [];
+    for (const target of ['/reason', '/plain']) {
+      const s = router.request(head({ target }));
+      s.on('response', (status, headers, reason, http10) => got.push([status, headers, reason, http10]));
+      await collect(s);
+    }
+    expect(got).toEqual([[299, ['X-A', '1'], 'Custom Reason', true], [200, [], undefined, false]]);
+  });
+
+  it('refuses a reason phrase with a line break at the app end', async () => {
+    ({ router, app } = inProcessPair());
+    const errors: string[] = [];
+    app.on('request', (r: AppRequest) => {
+      try {
+        r.respond(200, [], 'OK\r\nX-Injected: 1');
+      } catch (e) {
+        errors.push((e as Error).message);
+        r.respond(200, []);
+      }
+      r.end();
+    });
+    await collect(router.request(head({})));
+    expect(errors[0]).toMatch(/reason phrase/);
+  });
+
   it('aborts in both directions', async () => {
     ({ router, app } = inProcessPair());
     const appAborts: string[] = [];
     app.on('request', (r: AppRequest) => {
       if (r.target === '/fail') r.abort();
+      else if (r.target === '/reset') r.abort(true);
       else r.on('abort', () => appAborts.push(r.target));
     });
     await expect(collect(router.request(head({ target: '/fail' })))).rejects.toMatchObject({ code: 'WARDEN_ERR_SHM_STREAM_ABORTED' });
+    // ABORT reason 3: the app reset the stream (the router resets the client connection, no 502).
+    await expect(collect(router.request(head({ target: '/reset' })))).rejects.toMatchObject({ code: 'WARDEN_ERR_SHM_STREAM_RESET' });
     const s = router.request(head({ target: '/slow' }));
     await new Promise((r) => setImmediate(r));
     s.abort();

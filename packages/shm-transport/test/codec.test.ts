@@ -41,13 +41,23 @@ describe('frame codec against the shared test vectors', () => {
     expect(chunked.readBigInt64LE(16)).toBe(-1n); // unknown length = all ones
   });
 
+  it('lays out a RESPONSE with a reason phrase and an HTTP/1.0 status line as PROTOCOL.md describes', () => {
+    const b = fs.readFileSync(path.join(DIR, 'response-reason.bin'));
+    expect(b[5]).toBe(1); // flags: REASON
+    expect(b.readUInt32LE(12)).toBe(299); // status in arg
+    expect(b.readUInt32LE(16)).toBe(1); // header pairs
+    expect(b.readUInt32LE(32)).toBe(13); // after "X-A", "1": the reason phrase
+    expect(b.toString('latin1', 36, 49)).toBe('Custom Reason');
+    expect(fs.readFileSync(path.join(DIR, 'response-http10-reason.bin'))[5]).toBe(3); // REASON | HTTP10
+  });
+
   it('keeps header bytes as latin1 (one byte per character)', () => {
     const f = decodeFrame(fs.readFileSync(path.join(DIR, 'request-post-tls-chunked.bin'))) as Extract<Frame, { type: 'REQUEST' }>;
     expect(f.head.headers[7]).toBe('caf\u00e9');
   });
 
   it('rejects every truncation of a valid REQUEST and RESPONSE', () => {
-    for (const file of ['request-post-tls-chunked.bin', 'response-200.bin']) {
+    for (const file of ['request-post-tls-chunked.bin', 'response-200.bin', 'response-reason.bin']) {
       const bin = fs.readFileSync(path.join(DIR, file));
       const len = bin.readUInt32LE(0);
       for (let cut = 16; cut < len; cut++) {

@@ -49,6 +49,7 @@ type Channel struct {
 	mem      []byte
 	window   uint32
 	maxChunk int
+	features uint32     // the router's extensions (header word hFeatures)
 	in       ringReader // ring 0, reader goroutine only
 	out      ringWriter // ring 1, guarded by wmu
 	bell     *os.File
@@ -165,7 +166,7 @@ func Open(memFd, bellFd int) (*Channel, error) {
 		return bad(fmt.Sprintf("doorbell fd %d: %v", bellFd, err))
 	}
 	c := &Channel{
-		mem: mem, window: window, maxChunk: int(maxFrame) - frameHeader,
+		mem: mem, window: window, maxChunk: int(maxFrame) - frameHeader, features: le.Uint32(mem[hFeatures:]),
 		bell:    os.NewFile(uintptr(bellFd), "warden-doorbell"),
 		streams: make(map[uint32]*Stream),
 	}

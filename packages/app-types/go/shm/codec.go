@@ -26,8 +26,9 @@ type frame struct {
 	Stream  uint32
 	Arg     uint32 // status (RESPONSE), reason (ABORT), credit (WINDOW)
 	Request *rawRequest
-	Headers []string // RESPONSE
-	Data    []byte   // DATA
+	Headers []string   // RESPONSE
+	Data    []byte     // DATA
+	Line    statusLine // RESPONSE: the status-line extensions (flagReason, flagHTTP10)
 }
 
 func protoErr(format string, a ...interface{}) error {
@@ -85,14 +86,41 @@ func encodeRequest(b []byte, stream uint32, r *rawRequest) {
 	}
 }
 
-func responseLen(headers []string) int { return frameHeader + 4 + stringsLen(headers) }
+// statusLine is what a RESPONSE says about its status line beyond the status: its own reason phrase and/or HTTP/1.0.
+type statusLine struct {
+	Reason    string
+	HasReason bool
+	HTTP10    bool
+}
 
-func encodeResponse(b []byte, stream uint32, status int, headers []string) {
-	putHeader(b, uint32(responseLen(headers)), typeResponse, 0, stream, uint32(status))
+func (l statusLine) flags() uint8 {
+	var f uint8
+	if l.HasReason {
+		f |= flagReason
+	}
+	if l.HTTP10 {
+		f |= flagHTTP10
+	}
+	return f
+}
+
+func responseLen(headers []string, l statusLine) int {
+	n := frameHeader + 4 + stringsLen(headers)
+	if l.HasReason {
+		n += 4 + len(l.Reason)
+	}
+	return n
+}
+
+func encodeResponse(b []byte, stream uint32, status int, headers []string, l statusLine) {
+	putHeader(b, uint32(responseLen(headers, l)), typeResponse, l.flags(), stream, uint32(status))
 	le.PutUint32(b[frameHeader:], uint32(len(headers)/2))
 	p := frameHeader + 4
 	for _, h := range headers {
 		p = putString(b, p, h)
+	}
+	if l.HasReason {
+		putString(b, p, l.Reason)
 	}
 }
 
@@ -180,30 +208,45 @@ func decodeRequestInto(b []byte, r *rawRequest) error {
 	return nil
 }
 
-func decodeResponse(b []byte) (int, []string, error) {
+func decodeResponse(b []byte) (int, []string, statusLine, error) {
+	var l statusLine
+	l.HTTP10 = b[5]&flagHTTP10 != 0
+	l.HasReason = b[5]&flagReason != 0
+	status, hs, reason, err := decodeResponseStrings(b, l.HasReason)
+	l.Reason = reason
+	return status, hs, l, err
+}
+
+func decodeResponseStrings(b []byte, hasReason bool) (int, []string, string, error) {
 	if len(b) < frameHeader+4 {
-		return 0, nil, protoErr("RESPONSE frame too short")
+		return 0, nil, "", protoErr("RESPONSE frame too short")
 	}
 	status := int(le.Uint32(b[12:]))
 	if status < 100 || status > 999 {
-		return 0, nil, protoErr("RESPONSE status %d out of range", status)
+		return 0, nil, "", protoErr("RESPONSE status %d out of range", status)
 	}
 	pairs := int(le.Uint32(b[frameHeader:]))
 	rd := &strReader{b: b, str: string(b), p: frameHeader + 4}
 	if pairs < 0 || pairs > (len(b)-rd.p)/8 {
-		return 0, nil, protoErr("RESPONSE header count larger than the frame")
+		return 0, nil, "", protoErr("RESPONSE header count larger than the frame")
 	}
 	hs := make([]string, 2*pairs)
 	var err error
 	for i := range hs {
 		if hs[i], err = rd.next(); err != nil {
-			return 0, nil, err
+			return 0, nil, "", err
+		}
+	}
+	var reason string
+	if hasReason {
+		if reason, err = rd.next(); err != nil {
+			return 0, nil, "", err
 		}
 	}
 	if rd.p != len(b) {
-		return 0, nil, protoErr("RESPONSE frame has trailing bytes")
+		return 0, nil, "", protoErr("RESPONSE frame has trailing bytes")
 	}
-	return status, hs, nil
+	return status, hs, reason, nil
 }
 
 // encodeFrame encodes f padded with zeros to a multiple of 8 bytes (its size in a ring).
@@ -213,7 +256,7 @@ func encodeFrame(f *frame) []byte {
 	case typeRequest:
 		n = requestLen(f.Request)
 	case typeResponse:
-		n = responseLen(f.Headers)
+		n = responseLen(f.Headers, f.Line)
 	case typeData:
 		n = frameHeader + len(f.Data)
 	}
@@ -222,7 +265,7 @@ func encodeFrame(f *frame) []byte {
 	case typeRequest:
 		encodeRequest(b, f.Stream, f.Request)
 	case typeResponse:
-		encodeResponse(b, f.Stream, int(f.Arg), f.Headers)
+		encodeResponse(b, f.Stream, int(f.Arg), f.Headers, f.Line)
 	case typeData:
 		putHeader(b, uint32(n), typeData, f.Flags, f.Stream, 0)
 		copy(b[frameHeader:], f.Data)
@@ -249,7 +292,7 @@ func decodeFrame(b []byte) (*frame, error) {
 		f.Request, err = decodeRequest(b)
 	case typeResponse:
 		var st int
-		st, f.Headers, err = decodeResponse(b)
+		st, f.Headers, f.Line, err = decodeResponse(b)
 		f.Arg = uint32(st)
 	case typeData:
 		f.Data = append([]byte{}, b[frameHeader:]...)

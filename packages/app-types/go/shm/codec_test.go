@@ -34,6 +34,8 @@ type jsonFrame struct {
 	Headers []string  `json:"headers"`
 	Data    string    `json:"data"`
 	Reason  uint32    `json:"reason"`
+	Phrase  *string   `json:"reasonPhrase"`
+	HTTP10  bool      `json:"http10"`
 	Credit  uint32    `json:"credit"`
 	End     bool      `json:"end"`
 }
@@ -68,6 +70,10 @@ func (j *jsonFrame) toFrame(t *testing.T) *frame {
 		}
 	case "RESPONSE":
 		f.Type, f.Arg, f.Headers = typeResponse, j.Status, latin1All(j.Headers)
+		f.Line.HTTP10 = j.HTTP10
+		if j.Phrase != nil {
+			f.Line.Reason, f.Line.HasReason = latin1(*j.Phrase), true
+		}
 	case "DATA":
 		f.Type = typeData
 		d, err := hex.DecodeString(j.Data)

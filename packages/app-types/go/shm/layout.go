@@ -12,6 +12,7 @@ const (
 	hRingBytes   = 12
 	hMaxFrame    = 16
 	hWindow      = 20
+	hFeatures    = 24 // extensions the router implements (featureResponseLine)
 
 	// Control blocks: ring 0 (router→app) at 64, ring 1 (app→router) at 320. Fields, each on its own cache line:
 	ctlRing0          = 64
@@ -42,6 +43,12 @@ const (
 const (
 	flagTLS = 1 // REQUEST: client connection is TLS
 	flagEnd = 1 // DATA: last chunk of the body, no END frame follows
+
+	flagReason = 1 // RESPONSE: a reason phrase (str) follows the header pairs
+	flagHTTP10 = 2 // RESPONSE: the status line says HTTP/1.0
+
+	// featureResponseLine: the router reads flagReason and flagHTTP10 (bit of the header's features word).
+	featureResponseLine = 1
 
 	abortClientGone = 1
 	abortAppError   = 2

@@ -168,7 +168,26 @@ func (s *Stream) WriteHeader(status int, headers []string) error {
 	}
 	s.headerSent = true
 	s.mu.Unlock()
-	return s.c.writeFrame(n, func(b []byte) { encodeResponse(b, s.id, status, headers) })
+	l := s.statusLine(status)
+	return s.c.writeFrame(n, func(b []byte) { encodeResponse(b, s.id, status, headers, l) })
+}
+
+// ReasonPhrase, when set (the warden package sets it to net/http's phrases), gives the reason phrase of a status
+// and whether the router must be told it (false: the router's standard phrase, node:http's, is the same).
+var ReasonPhrase func(status int) (string, bool)
+
+// statusLine is this stream's status-line extensions, sent only to a router that reads them (featureResponseLine):
+// an HTTP/1.0 line for an HTTP/1.0 request, and the reason phrase where ReasonPhrase says it differs.
+func (s *Stream) statusLine(status int) statusLine {
+	var l statusLine
+	if s.c.features&featureResponseLine == 0 {
+		return l
+	}
+	l.HTTP10 = s.head.Proto == "HTTP/1.0"
+	if ReasonPhrase != nil {
+		l.Reason, l.HasReason = ReasonPhrase(status)
+	}
+	return l
 }
 
 // headBlockedLocked says why no head may be sent now (s.mu held): the stream was aborted, or a head went out.
@@ -190,7 +209,7 @@ func (s *Stream) checkHead(status int, headers []string) (int, error) {
 	if len(headers)%2 != 0 {
 		return 0, fmt.Errorf("warden/shm: headers must be a flat [name, value, ...] list")
 	}
-	n := responseLen(headers)
+	n := responseLen(headers, s.statusLine(status))
 	if n > s.c.maxChunk+frameHeader {
 		return 0, fmt.Errorf("warden/shm: response head of %d bytes exceeds the frame limit", n)
 	}
@@ -226,7 +245,8 @@ func (s *Stream) WriteResponse(status int, headers []string, body []byte) error 
 	s.mu.Unlock()
 	s.c.forget(s)
 	d := frameHeader + len(body)
-	return s.c.writeFrames2(n, func(b []byte) { encodeResponse(b, s.id, status, headers) }, d, func(b []byte) {
+	l := s.statusLine(status)
+	return s.c.writeFrames2(n, func(b []byte) { encodeResponse(b, s.id, status, headers, l) }, d, func(b []byte) {
 		putHeader(b, uint32(d), typeData, flagEnd, s.id, 0)
 		copy(b[frameHeader:], body)
 	})

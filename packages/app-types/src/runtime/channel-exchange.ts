@@ -50,8 +50,12 @@ const kNeedDrain: symbol | undefined = (() => {
   return Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kNeedDrain');
 })();
 
-/** Hop-by-hop headers that describe the app-side connection; the router frames the client connection itself. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+/**
+ * Hop-by-hop headers that describe the app-side connection; the router frames the client connection itself.
+ * `Connection` is passed on: the router honours `close` (it closes the client connection after the response, as
+ * node:http does) and adds `keep-alive` itself when the app set none.
+ */
+const HOP_BY_HOP = new Set(['keep-alive', 'transfer-encoding']);
 
 let dateCache = '';
 let dateSecond = -1;
@@ -184,11 +188,15 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
       this[kHead] = undefined;
       if (!socket.destroyed) {
         try {
-          stream.respond(this.statusCode, head);
+          const status = this.statusCode;
+          const reason = this.statusMessage;
+          // Only a phrase of the app's own goes over the channel; the router writes the standard one itself.
+          if (reason && reason !== (http.STATUS_CODES[status] || 'unknown')) stream.respond(status, head, reason);
+          else stream.respond(status, head);
         } catch (err) {
           // E.g. a head larger than a channel frame: fail this request (the router answers 502), keep the process.
           runtimeLogger().error({ err, status: this.statusCode }, 'cannot send the response head over the channel');
-          socket.destroy();
+          socket.fail();
           return false;
         }
       }
@@ -218,6 +226,7 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
 
   // Request body: pushed as it arrives; a full readable buffer pauses the channel stream until `_read`.
   const onData = (chunk: Buffer): void => {
+    socket.bodyRead += chunk.length;
     if (!req.push(chunk)) stream.pause();
   };
   const onEnd = (): void => {

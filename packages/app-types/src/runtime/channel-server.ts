@@ -221,6 +221,7 @@ export class ChannelBinding {
     }
     const [server, state] = entry;
     const exchange = createExchange(stream, { IncomingMessage: state.IncomingMessage, ServerResponse: state.ServerResponse });
+    exchange.socket.server = server;
     state.inflight.add(exchange);
     exchange.done.then(() => state.inflight.delete(exchange));
     try {
@@ -228,7 +229,7 @@ export class ChannelBinding {
     } catch (err) {
       // As with Node's own server, a throwing handler is an uncaught exception; the request is failed first so
       // the router answers at once instead of waiting for the process to die.
-      exchange.socket.destroy();
+      exchange.socket.fail();
       this.rethrow(err);
     }
   }

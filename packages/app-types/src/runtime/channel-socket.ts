@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'events';
 import { Duplex } from 'stream';
 import type { ChannelRequest } from './channel-types';
 
@@ -18,6 +19,10 @@ export class ChannelSocket extends Duplex {
   readonly encrypted: boolean | undefined;
   /** Set by `ServerResponse.assignSocket`. */
   _httpMessage: unknown = null;
+  /** The http.Server this request came to (as `net.Socket.server`): its 'timeout' event is emitted on a timeout. */
+  server: EventEmitter | null = null;
+  /** Armed by setTimeout (req.setTimeout, res.setTimeout call it) only: no timer per request otherwise. */
+  private timer: NodeJS.Timeout | null = null;
   private written = 0;
   private responseEnded = false;
 
@@ -38,6 +43,26 @@ export class ChannelSocket extends Duplex {
     return this.written;
   }
 
+  /** @internal Request body bytes received (counted by the exchange). */
+  bodyRead = 0;
+
+  /**
+   * Bytes of this request read from the client: its head as HTTP/1.1 text (request line, fields, CRLFs; computed on
+   * access, as wardend received it up to whitespace and case) plus the body bytes received so far.
+   */
+  get bytesRead(): number {
+    const s = this.stream;
+    let n = s.method.length + s.target.length + s.httpVersion.length + 9 + 2; // "M T HTTP/v\r\n" ... "\r\n"
+    const h = s.headers;
+    for (let i = 0; i < h.length; i += 2) n += h[i].length + h[i + 1].length + 4;
+    return n + this.bodyRead;
+  }
+
+  /** As `net.Socket.readyState`: 'open' while the request is served, 'closed' once destroyed. */
+  get readyState(): 'open' | 'closed' {
+    return this.destroyed ? 'closed' : 'open';
+  }
+
   /** The request body is delivered to the IncomingMessage directly; the socket's readable side stays empty. */
   override _read(): void {}
 
@@ -47,6 +72,7 @@ export class ChannelSocket extends Duplex {
       return;
     }
     this.written += chunk.length;
+    if (this.timer !== null) this.timer.refresh();
     if (this.stream.write(chunk)) {
       callback();
     } else {
@@ -56,6 +82,7 @@ export class ChannelSocket extends Duplex {
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
     let ok = true;
+    if (this.timer !== null) this.timer.refresh();
     for (const { chunk } of chunks) {
       if (chunk.length === 0) continue;
       this.written += chunk.length;
@@ -67,6 +94,7 @@ export class ChannelSocket extends Duplex {
 
   /** Called once the response is complete: the stream is ended and a later destroy must not abort it. */
   endResponse(): void {
+    this.clearTimer();
     if (this.responseEnded) return;
     this.responseEnded = true;
     this.stream.end();
@@ -77,19 +105,55 @@ export class ChannelSocket extends Duplex {
     this.responseEnded = true;
   }
 
-  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+  /** The app failed the request (a throwing handler, a head the channel cannot carry): the router answers 502. */
+  fail(): void {
     if (!this.responseEnded) {
-      // The app destroyed the response (or the client went away): the router answers 502 if nothing was sent yet.
       this.responseEnded = true;
-      this.stream.abort();
+      this.stream.abort(false);
+    }
+    this.destroy();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.clearTimer();
+    if (!this.responseEnded) {
+      // The app destroyed the socket or the response (`res.destroy()`): as node:http's socket.destroy(), the client
+      // connection is reset, with no response if none was sent.
+      this.responseEnded = true;
+      this.stream.abort(true);
     }
     callback(err);
   }
 
-  /** Idle timeouts of the client connection are the router's; accepted for compatibility. */
-  setTimeout(_ms: number, callback?: () => void): this {
+  /**
+   * As `net.Socket.setTimeout` inside an http.Server: after `ms` without response bytes written, 'timeout' is emitted
+   * here, then as node:http's server does: on the request (if its body is incomplete), the response and the server;
+   * when none of them listens, the socket is destroyed (the client connection reset). 0 disarms it.
+   */
+  setTimeout(ms: number, callback?: () => void): this {
     if (callback) this.once('timeout', callback);
+    this.clearTimer();
+    if (ms > 0 && !this.destroyed && !this.responseEnded) this.timer = setTimeout(onSocketTimeout, ms, this);
     return this;
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  /** @internal The timer of setTimeout fired (node:http's socketOnTimeout). */
+  _timedOut(): void {
+    this.timer = null;
+    this.emit('timeout');
+    const res = this._httpMessage as (EventEmitter & { req?: EventEmitter & { complete?: boolean } }) | null;
+    const req = res?.req;
+    const reqHandled = req !== undefined && !req.complete && req.emit('timeout', this);
+    const resHandled = res !== null && res.emit('timeout', this);
+    const serverHandled = this.server !== null && this.server.emit('timeout', this);
+    if (!reqHandled && !resHandled && !serverHandled) this.destroy();
   }
   setNoDelay(_noDelay?: boolean): this {
     return this;
@@ -107,4 +171,8 @@ export class ChannelSocket extends Duplex {
   address(): { address: string; family: string; port: number } {
     return { address: this.localAddress, family: this.localAddress.includes(':') ? 'IPv6' : 'IPv4', port: this.localPort };
   }
+}
+
+function onSocketTimeout(socket: ChannelSocket): void {
+  socket._timedOut();
 }

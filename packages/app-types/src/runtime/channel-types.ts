@@ -11,10 +11,12 @@ export interface ChannelRequest extends EventEmitter, Readonly<RequestHead> {
   readonly id: number;
   pause(): void;
   resume(): void;
-  respond(status: number, headers: string[]): void;
+  /** The response head; `reason`: the app's own reason phrase (node's `statusMessage`), when not the standard one. */
+  respond(status: number, headers: string[], reason?: string): void;
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer): void;
-  abort(): void;
+  /** Fails the request (the router answers 502); `reset`: the app dropped the connection (the client's is reset). */
+  abort(reset?: boolean): void;
 }
 
 /**

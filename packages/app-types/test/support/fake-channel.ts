@@ -66,9 +66,12 @@ export class FakeAppRequest extends EventEmitter implements ChannelRequest {
     this.paused = false;
     this.emit('resumed');
   }
-  respond(status: number, headers: string[]): void {
+  /** The reason phrase given to respond() (undefined: the standard one). */
+  reason: string | undefined = undefined;
+  respond(status: number, headers: string[], reason?: string): void {
     if (this.status !== null) throw new Error('respond called twice');
     this.status = status;
+    this.reason = reason;
     this.responseHeaders = headers;
     this.log.push('respond');
   }
@@ -87,8 +90,11 @@ export class FakeAppRequest extends EventEmitter implements ChannelRequest {
     this.log.push('end');
     this.settle();
   }
-  abort(): void {
+  /** Set by abort(true): the app reset the connection. */
+  reset = false;
+  abort(reset = false): void {
     this.aborted = true;
+    this.reset = reset;
     this.log.push('abort');
     this.settle();
   }

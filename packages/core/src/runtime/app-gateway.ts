@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'http';
 import type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo } from '@warden/http-router';
-import type { RequestHead, RouterStream, RouterStreamSink } from '@warden/shm-transport';
+import { ShmErrorCode, type RequestHead, type RouterStream, type RouterStreamSink } from '@warden/shm-transport';
 import type { AppPool } from './app-pool';
 import type { AppWorker, InFlight } from './app-worker';
 
@@ -98,7 +98,7 @@ abstract class Dispatch implements InFlight, RouterStreamSink {
 
   constructor(readonly head: RequestHead) {}
 
-  abstract onResponse(status: number, headers: string[]): void;
+  abstract onResponse(status: number, headers: string[], reason?: string, http10?: boolean): void;
   abstract onData(chunk: Buffer, last: boolean): void;
   abstract onEnd(): void;
   abstract onDrain(): void;
@@ -169,10 +169,10 @@ class LeanForward extends Dispatch implements LeanHandler {
   }
 
   // RouterStreamSink: app -> client.
-  onResponse(status: number, headers: string[]): void {
+  onResponse(status: number, headers: string[], reason?: string, http10?: boolean): void {
     if (this.done) return;
     this.responded = true;
-    if (!this.ex.respond(status, headers)) {
+    if (!this.ex.respond(status, headers, reason, http10)) {
       // A head HTTP forbids: this request fails with 502, the app's other requests go on.
       this.finish();
       this.stream.abort();
@@ -200,10 +200,11 @@ class LeanForward extends Dispatch implements LeanHandler {
     this.ex.resumeBody();
   }
 
-  onError(): void {
+  onError(err: Error): void {
     if (this.done) return;
     this.finish();
-    this.ex.fail(502);
+    if (isReset(err)) this.ex.reset();
+    else this.ex.fail(502);
   }
 
   answer(status: number): void {
@@ -283,11 +284,13 @@ class Forward extends Dispatch {
     super(head);
   }
 
-  onResponse(status: number, headers: string[]): void {
+  onResponse(status: number, headers: string[], reason?: string): void {
     if (this.done) return;
     this.responded = true;
     try {
-      this.res.writeHead(status, headers);
+      // (node:http writes every status line as HTTP/1.1: an app's HTTP/1.0 line is not kept on this path.)
+      if (reason === undefined) this.res.writeHead(status, headers);
+      else this.res.writeHead(status, reason, headers);
     } catch {
       // A head HTTP forbids (bad field name or value, status): this request fails with 502, the app's other
       // requests go on (an exception here would otherwise close the whole channel).
@@ -321,10 +324,11 @@ class Forward extends Dispatch {
     this.req.resume();
   }
 
-  onError(): void {
+  onError(err: Error): void {
     if (this.done) return;
     this.finish();
-    this.answer(502);
+    if (isReset(err)) this.res.destroy();
+    else this.answer(502);
   }
 
   answer(status: number): void {
@@ -353,6 +357,11 @@ function onResponseClose(this: WithForward<ServerResponse>): void {
   if (f.done) return;
   f.finish();
   f.stream.abort();
+}
+
+/** The app reset the stream (node's `res.destroy()`): the client connection is dropped, no error page. */
+function isReset(err: Error): boolean {
+  return (err as { code?: string }).code === ShmErrorCode.STREAM_RESET;
 }
 
 const REASONS: Record<number, string> = { 502: 'Bad Gateway', 503: 'Service Unavailable' };

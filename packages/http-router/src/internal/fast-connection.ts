@@ -99,6 +99,19 @@ function statusLine(status: number): string {
   return (statusLines[status] ??= 'HTTP/1.1 ' + status + ' ' + (STATUS_CODES[status] || 'unknown') + '\r\n');
 }
 
+/**
+ * The status line with the app's own reason phrase and/or HTTP/1.0 (the cached line when neither differs), or null
+ * when the phrase has bytes a status line cannot carry.
+ */
+function customStatusLine(status: number, reason: string | undefined, http10: boolean | undefined): string | null {
+  const standard = STATUS_CODES[status] || 'unknown';
+  if (reason === undefined || reason === standard) {
+    if (http10 !== true) return statusLine(status);
+    reason = standard;
+  } else if (typeof reason !== 'string' || !isFieldValue(reason)) return null;
+  return (http10 === true ? 'HTTP/1.0 ' : 'HTTP/1.1 ') + status + ' ' + reason + '\r\n';
+}
+
 /** 'Connection: keep-alive' with node:http's Keep-Alive line for an idle_timeout, cached for the last value. */
 let keepAliveFor = -1;
 let keepAliveLines = '';
@@ -636,11 +649,12 @@ export class FastExchange implements LeanExchange, LeanHead {
     else if (this.queued > QUEUE_LIMIT) this.conn.pause(P_QUEUE);
   }
 
-  respond(status: number, headers: string[]): boolean {
+  respond(status: number, headers: string[], reason?: string, http10?: boolean): boolean {
     if (this.done) return true; // the client is gone: nothing to refuse
     if (this.head !== null || this.started) return false;
     if (!Number.isInteger(status) || status < 100 || status > 999 || !Array.isArray(headers) || headers.length % 2 !== 0) return false;
-    let h = statusLine(status);
+    let h = reason === undefined && http10 !== true ? statusLine(status) : customStatusLine(status, reason, http10);
+    if (h === null) return false;
     let hasServer = false;
     let hasDate = false;
     let conn = 0; // 0: none from the app, 1: keep, 2: close
@@ -767,6 +781,13 @@ export class FastExchange implements LeanExchange, LeanHead {
     }
     this.head = null;
     this.sendError(status, false);
+  }
+
+  reset(): void {
+    if (this.done) return;
+    this.done = true;
+    this.queue = null;
+    this.conn.sock.destroy();
   }
 
   /** @internal Unit's error page; `close` ends the connection after it. */

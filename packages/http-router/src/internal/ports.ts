@@ -41,14 +41,19 @@ export interface LeanExchange {
   attach(handler: LeanHandler): void;
   /** Reading the request body goes on after `onBody` returned false. */
   resumeBody(): void;
-  /** Sets the response head; false when HTTP forbids it (status, field name or value): nothing is sent, call fail(). */
-  respond(status: number, headers: string[]): boolean;
+  /**
+   * Sets the response head; false when HTTP forbids it (status, field name or value, reason phrase): nothing is
+   * sent, call fail(). `reason`: the app's reason phrase (default: node:http's); `http10`: an HTTP/1.0 status line.
+   */
+  respond(status: number, headers: string[], reason?: string, http10?: boolean): boolean;
   /** Response body bytes; `last` completes the response. False: the client is slow, wait for `onWritable`. */
   write(chunk: Buffer, last: boolean): boolean;
   /** Completes the response. */
   end(): void;
   /** Answers `status` with the error page if nothing was sent yet, else drops the connection. */
   fail(status: number): void;
+  /** Drops the client connection now, with no (further) response: the app reset it (node's `res.destroy()`). */
+  reset(): void;
 }
 
 /** What the gateway gives a LeanExchange to receive the request body and connection events. */

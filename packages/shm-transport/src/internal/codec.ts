@@ -3,7 +3,7 @@
 // scratch Buffer (back-pressure queue, test vectors). Decoders validate every length against the frame: they are
 // fed bytes a hostile app controls.
 import type { RequestHead } from '../types';
-import { align8, FLAG_END, FLAG_TLS, FRAME_HEADER, FrameType } from './layout';
+import { align8, FLAG_END, FLAG_HTTP10, FLAG_REASON, FLAG_TLS, FRAME_HEADER, FrameType } from './layout';
 import { ShmError, ShmErrorCode } from '../errors';
 
 /** Thrown by decoders and ring checks; the channel closes with it. */
@@ -381,26 +381,38 @@ export function decodeRequest(b: Buffer, off: number, len: number, cache: Positi
   };
 }
 
-/** Frame length of a RESPONSE frame. */
-export function responseFrameBytes(headers: string[]): number {
-  return FRAME_HEADER + 4 + stringsBytes(headers);
+/** Frame length of a RESPONSE frame (`reason`: the phrase carried with FLAG_REASON, else null). */
+export function responseFrameBytes(headers: string[], reason: string | null = null): number {
+  return FRAME_HEADER + 4 + stringsBytes(headers) + (reason === null ? 0 : 4 + reason.length);
 }
 
-/** Writes a whole RESPONSE frame (`cache`: as for {@link encodeRequest}). */
+/**
+ * Writes a whole RESPONSE frame (`cache`: as for {@link encodeRequest}). `reason` (FLAG_REASON) and `http10`
+ * (FLAG_HTTP10) are the status-line extensions: only for a router that offers FEATURE_RESPONSE_LINE.
+ */
 export function encodeResponse(
   b: Buffer, off: number, len: number, stream: number, status: number, headers: string[], cache: EncodeCache | null = null,
+  reason: string | null = null, http10 = false,
 ): void {
+  const flags = (reason === null ? 0 : FLAG_REASON) | (http10 ? FLAG_HTTP10 : 0);
+  if (reason !== null) cache = null; // the cached section holds headers only
   const w = cache !== null ? cache.view.at(b, off) : null;
   if (w !== null) {
     const i = off >>> 2;
     w[i] = len;
-    w[i + 1] = FrameType.RESPONSE;
+    w[i + 1] = FrameType.RESPONSE | (flags << 8);
     w[i + 2] = stream;
     w[i + 3] = status;
     w[i + 4] = headers.length >>> 1;
   } else {
-    writeFrameHeader(b, off, len, FrameType.RESPONSE, 0, stream, status);
+    writeFrameHeader(b, off, len, FrameType.RESPONSE, flags, stream, status);
     putU32(b, off + FRAME_HEADER, headers.length >>> 1);
+  }
+  if (reason !== null) {
+    let q = off + FRAME_HEADER + 4;
+    for (let i = 0; i < headers.length; i++) q = putString(b, q, headers[i]);
+    putString(b, q, reason);
+    return;
   }
   let p = off + FRAME_HEADER + 4;
   const n = off + len - p;
@@ -413,22 +425,45 @@ export function encodeResponse(
   if (cache !== null) cache.keep(b, start, n, headers.slice()); // a copy: the caller may change its array later
 }
 
-/** Decodes a RESPONSE frame: status (100..999) and flat headers. */
-export function decodeResponse(b: Buffer, off: number, len: number): { status: number; headers: string[] } {
-  const headers = decodeResponseHeaders(b, off, len, null);
-  return { status: b.readUInt32LE(off + 12), headers };
+/** Decodes a RESPONSE frame: status (100..999), flat headers and the status-line extensions when flagged. */
+export function decodeResponse(
+  b: Buffer, off: number, len: number,
+): { status: number; headers: string[]; reason?: string; http10?: boolean } {
+  const flags = b[off + 5];
+  const out: { status: number; headers: string[]; reason?: string; http10?: boolean } =
+    flags & FLAG_REASON ? decodeResponseWithReason(b, off, len) : { status: b.readUInt32LE(off + 12), headers: decodeResponseHeaders(b, off, len, null) };
+  if (flags & FLAG_HTTP10) out.http10 = true;
+  return out;
+}
+
+/** Checks a RESPONSE frame's status and header count (`after`: bytes the strings after the headers need at least). */
+function responsePairs(b: Buffer, off: number, len: number, after: number): number {
+  const status = b.readUInt32LE(off + 12);
+  if (status < 100 || status > 999) throw protocolError(`RESPONSE status ${status} out of range`);
+  const p = off + FRAME_HEADER + 4;
+  if (p > off + len) throw protocolError('RESPONSE frame too short');
+  const pairs = b.readUInt32LE(p - 4);
+  if (pairs > (off + len - p - after) / 8) throw protocolError('RESPONSE header count larger than the frame');
+  return pairs;
+}
+
+/** Decodes a RESPONSE frame with FLAG_REASON: the reason phrase is the string after the header pairs. */
+export function decodeResponseWithReason(b: Buffer, off: number, len: number): { status: number; headers: string[]; reason: string } {
+  const end = off + len;
+  const pairs = responsePairs(b, off, len, 4);
+  const r = new StringReader(b, off + FRAME_HEADER + 4, end, null);
+  const headers = new Array<string>(pairs * 2);
+  for (let i = 0; i < pairs * 2; i++) headers[i] = r.next();
+  const reason = r.next();
+  if (r.p !== end) throw protocolError('RESPONSE frame has trailing bytes');
+  return { status: b.readUInt32LE(off + 12), headers, reason };
 }
 
 /** Checks a RESPONSE frame's status (read it with `b.readUInt32LE(off + 12)`) and decodes its flat headers. */
 export function decodeResponseHeaders(b: Buffer, off: number, len: number, cache: PositionCache | null): string[] {
   const end = off + len;
-  const status = b.readUInt32LE(off + 12);
-  if (status < 100 || status > 999) throw protocolError(`RESPONSE status ${status} out of range`);
-  let p = off + FRAME_HEADER;
-  if (p + 4 > end) throw protocolError('RESPONSE frame too short');
-  const pairs = b.readUInt32LE(p);
-  p += 4;
-  if (pairs > (end - p) / 8) throw protocolError('RESPONSE header count larger than the frame');
+  const p = off + FRAME_HEADER + 4;
+  const pairs = responsePairs(b, off, len, 0);
   const same = cache !== null ? cache.repeat(b, p, end - p, pairs) : null;
   if (same !== null) return same.slice();
   const r = new StringReader(b, p, end, cache);
@@ -442,7 +477,7 @@ export function decodeResponseHeaders(b: Buffer, off: number, len: number, cache
 /** A whole frame as a value (test vectors, debugging). */
 export type Frame =
   | { type: 'REQUEST'; stream: number; head: RequestHead }
-  | { type: 'RESPONSE'; stream: number; status: number; headers: string[] }
+  | { type: 'RESPONSE'; stream: number; status: number; headers: string[]; reasonPhrase?: string; http10?: boolean }
   | { type: 'DATA'; stream: number; data: Buffer; end?: boolean }
   | { type: 'END'; stream: number }
   | { type: 'ABORT'; stream: number; reason: number }
@@ -455,14 +490,14 @@ export function encodeFrame(f: Frame): Buffer {
   let len: number;
   switch (f.type) {
     case 'REQUEST': len = requestFrameBytes(f.head); break;
-    case 'RESPONSE': len = responseFrameBytes(f.headers); break;
+    case 'RESPONSE': len = responseFrameBytes(f.headers, f.reasonPhrase ?? null); break;
     case 'DATA': len = FRAME_HEADER + f.data.length; break;
     default: len = FRAME_HEADER;
   }
   const b = Buffer.alloc(align8(len));
   switch (f.type) {
     case 'REQUEST': encodeRequest(b, 0, len, f.stream, f.head); break;
-    case 'RESPONSE': encodeResponse(b, 0, len, f.stream, f.status, f.headers); break;
+    case 'RESPONSE': encodeResponse(b, 0, len, f.stream, f.status, f.headers, null, f.reasonPhrase ?? null, f.http10 === true); break;
     case 'DATA': writeFrameHeader(b, 0, len, FrameType.DATA, f.end ? FLAG_END : 0, f.stream, 0); f.data.copy(b, FRAME_HEADER); break;
     case 'END': writeFrameHeader(b, 0, len, FrameType.END, 0, f.stream, 0); break;
     case 'ABORT': writeFrameHeader(b, 0, len, FrameType.ABORT, 0, f.stream, f.reason); break;
@@ -483,7 +518,10 @@ export function decodeFrame(b: Buffer): Frame {
   const arg = b.readUInt32LE(12);
   switch (type) {
     case FrameType.REQUEST: return { type: 'REQUEST', stream, head: decodeRequest(b, 0, len) };
-    case FrameType.RESPONSE: { const r = decodeResponse(b, 0, len); return { type: 'RESPONSE', stream, ...r }; }
+    case FrameType.RESPONSE: {
+      const { reason, ...r } = decodeResponse(b, 0, len);
+      return reason === undefined ? { type: 'RESPONSE', stream, ...r } : { type: 'RESPONSE', stream, ...r, reasonPhrase: reason };
+    }
     case FrameType.DATA: {
       const data = Buffer.from(b.subarray(FRAME_HEADER, len));
       return b[5] & FLAG_END ? { type: 'DATA', stream, data, end: true } : { type: 'DATA', stream, data };

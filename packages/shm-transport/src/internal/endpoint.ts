@@ -376,21 +376,24 @@ export abstract class Endpoint extends EventEmitter {
    * Sends a REQUEST (`req` given) or RESPONSE frame of `len` bytes, encoded straight into the ring when it fits
    * (no closure, no scratch buffer on the hot path). Never throws.
    */
-  protected sendHead(len: number, id: number, req: RequestHead | null, status: number, headers: string[] | null): void {
+  protected sendHead(
+    len: number, id: number, req: RequestHead | null, status: number, headers: string[] | null, reason: string | null = null,
+    http10 = false,
+  ): void {
     if (this.closed) return;
     try {
       if (this.pending.length === 0) {
         const off = this.out.reserve(len);
         if (off >= 0) {
           if (req) encodeRequest(this.buf, off, len, id, req, this.headEncoder);
-          else encodeResponse(this.buf, off, len, id, status, headers!, this.headEncoder);
+          else encodeResponse(this.buf, off, len, id, status, headers!, this.headEncoder, reason, http10);
           this.committed(len);
           return;
         }
       }
       const b = Buffer.allocUnsafe(len);
       if (req) encodeRequest(b, 0, len, id, req, this.headEncoder);
-      else encodeResponse(b, 0, len, id, status, headers!, this.headEncoder);
+      else encodeResponse(b, 0, len, id, status, headers!, this.headEncoder, reason, http10);
       this.pending.push(b);
       this.needSpace(len);
     } catch (e) {

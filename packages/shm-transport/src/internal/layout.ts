@@ -14,6 +14,13 @@ export const H_HEADER_BYTES = 8;
 export const H_RING_BYTES = 12;
 export const H_MAX_FRAME = 16;
 export const H_STREAM_WINDOW = 20;
+/** Extensions the router implements (bits, see FEATURE_*); an app uses an extension only when its bit is set. */
+export const H_FEATURES = 24;
+
+/** Feature bit: the router reads RESPONSE flags REASON (a reason phrase after the headers) and HTTP10. */
+export const FEATURE_RESPONSE_LINE = 1;
+/** Features this implementation of the router end offers. */
+export const ROUTER_FEATURES = FEATURE_RESPONSE_LINE;
 
 /** Ring 0 carries router→app frames, ring 1 app→router frames. Control block offsets: */
 export const RING_CTL = [64, 320] as const;
@@ -41,6 +48,10 @@ export enum FrameType {
 
 /** REQUEST flags bit: the client connection is TLS. */
 export const FLAG_TLS = 1;
+/** RESPONSE flags bit: a reason phrase (str) follows the header pairs. */
+export const FLAG_REASON = 1;
+/** RESPONSE flags bit: the status line says HTTP/1.0 (Go's net/http answers an HTTP/1.0 request so). */
+export const FLAG_HTTP10 = 2;
 /** DATA flags bit: last chunk of this direction's body (no END frame follows). */
 export const FLAG_END = 1;
 
@@ -48,6 +59,8 @@ export const FLAG_END = 1;
 export enum AbortReason {
   CLIENT_GONE = 1,
   APP_ERROR = 2,
+  /** From the app: it dropped the connection (node's `res.destroy()`): reset the client connection, no error page. */
+  RESET = 3,
 }
 
 /** Default size of each ring. */

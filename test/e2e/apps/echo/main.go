@@ -59,6 +59,10 @@ func main() {
 	http.HandleFunc("/pid", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%d", os.Getpid())
 	})
+	http.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+		w.WriteHeader(code)
+	})
 	addr := ":8080"
 	if len(os.Args) > 1 {
 		addr = os.Args[1]

@@ -27,3 +27,6 @@ const defaultContentType = "text/html; charset=utf-8"
 const setURLScheme = true
 
 func reuseStreams(ch *channel) { hook.ReuseStreams(ch) }
+
+// net/http's status line through the channel (see netHTTPReason in response_writer.go).
+func init() { shm.ReasonPhrase = netHTTPReason }

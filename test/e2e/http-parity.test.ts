@@ -1,0 +1,171 @@
+import { spawn, type ChildProcess } from 'child_process';
+import { connect } from 'net';
+import { join } from 'path';
+import { ROOT, cleanup, freePort, startWardend, worldDir, type Wardend } from './support/wardend';
+
+const APP_DIR = join(ROOT, 'test/e2e/apps/parity');
+
+/** What a client saw on one connection: the bytes it read, and how the connection ended. */
+interface Seen {
+  text: string;
+  /** 'open': still open when `until` held; 'closed': the server closed it; 'error': reset. */
+  end: 'open' | 'closed' | 'error';
+}
+
+/** Writes `data` on a new connection; collects until `until(text)` holds or the server ends the connection. */
+function exchange(port: number, data: string, until: (t: string) => boolean = () => false): Promise<Seen> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    let text = '';
+    let done = false;
+    const finish = (end: Seen['end']) => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      resolve({ text, end });
+    };
+    sock.on('data', (d) => {
+      text += d.toString('latin1');
+      if (until(text)) finish('open');
+    });
+    sock.on('error', () => finish('error'));
+    sock.on('end', () => finish('closed'));
+    sock.on('close', () => finish('closed'));
+    sock.write(data);
+  });
+}
+
+/** Headers the two servers legitimately differ in (time, server name, keep-alive timeout) removed; headers sorted. */
+function normalise(text: string): string {
+  return text
+    .split('\r\n\r\n')
+    .map((part) => {
+      if (!/^HTTP\/1\.[01] \d{3}/.test(part)) return part;
+      const [status, ...lines] = part.split('\r\n');
+      const kept = lines.filter((l) => !/^(date|server|keep-alive):/i.test(l)).map((l) => l.toLowerCase()).sort();
+      return [status, ...kept].join('\r\n');
+    })
+    .join('\r\n\r\n');
+}
+
+/** `n` complete responses (Content-Length or chunked bodies: enough for this app's answers). */
+function responses(n: number): (t: string) => boolean {
+  return (t) => {
+    let count = 0;
+    let rest = t;
+    for (;;) {
+      const head = rest.indexOf('\r\n\r\n');
+      if (head < 0) return false;
+      const fields = rest.slice(0, head);
+      const m = /content-length: (\d+)/i.exec(fields);
+      const last = /transfer-encoding: chunked/i.test(fields) ? rest.indexOf('\r\n0\r\n\r\n', head) : 0;
+      if (last < 0) return false;
+      const end = last > 0 ? last + 7 : head + 4 + (m ? Number(m[1]) : 0);
+      if (rest.length < end) return false;
+      count++;
+      if (count >= n) return true;
+      rest = rest.slice(end);
+    }
+  };
+}
+
+describe('the same Node app, directly and through wardend', () => {
+  let dir: string;
+  let w: Wardend;
+  let direct: ChildProcess;
+  let directPort: number;
+  let wardenPort: number;
+
+  beforeAll(async () => {
+    dir = worldDir('warden-parity-');
+    directPort = await freePort();
+    direct = spawn(process.execPath, ['app.js'], { cwd: APP_DIR, env: { ...process.env, PORT: String(directPort) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((ok, fail) => {
+      let out = '';
+      direct.stdout!.on('data', (d) => {
+        out += d;
+        if (out.includes('listening')) ok();
+      });
+      direct.once('exit', (code) => fail(new Error(`direct app exited with ${code}`)));
+    });
+    w = await startWardend([], dir);
+    wardenPort = await freePort();
+    const res = await w.control('PUT', '/config', {
+      listeners: { [`127.0.0.1:${wardenPort}`]: { pass: 'applications/parity' } },
+      applications: { parity: { type: 'node', working_directory: APP_DIR, script: 'app.js', processes: 1 } },
+    });
+    expect(res.status).toBe(200);
+  });
+  afterAll(async () => {
+    direct?.kill();
+    await w?.stop();
+    cleanup(dir);
+  });
+
+  async function both(data: string, until?: (t: string) => boolean): Promise<[Seen, Seen]> {
+    return [await exchange(directPort, data, until), await exchange(wardenPort, data, until)];
+  }
+
+  it('honours the app\'s Connection: close: same response, connection closed, the next pipelined request unanswered', async () => {
+    const [d, w] = await both('GET /close HTTP/1.1\r\nHost: x\r\n\r\nGET /other HTTP/1.1\r\nHost: x\r\n\r\n', responses(2));
+    expect(d.end).toBe('closed');
+    expect(d.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(d.text).not.toMatch(/ok\n$/);
+    expect(normalise(w.text)).toBe(normalise(d.text));
+    expect(w.end).toBe('closed');
+  });
+
+  it('resets the client connection when the app destroys the response before any output, as directly (no 502)', async () => {
+    const [d, w] = await both('GET /destroy HTTP/1.1\r\nHost: x\r\n\r\n', responses(1));
+    expect(d).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+    expect(w).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+  });
+
+  it('resets the client connection on res.destroy() on the node:http path too (a request the lean parser hands over)', async () => {
+    // An absolute-form target with a body of unknown length goes through node:http in wardend.
+    const [d, w] = await both('POST /destroy HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', responses(1));
+    expect(d).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+    expect(w).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+  });
+
+  it('keeps a custom reason phrase (lean path and node:http path)', async () => {
+    for (const req of [
+      'GET /reason HTTP/1.1\r\nHost: x\r\n\r\n',
+      'POST /reason HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ]) {
+      const [d, w] = await both(req, responses(1));
+      expect(d.text).toMatch(/^HTTP\/1\.1 299 Custom Reason\r\n/);
+      expect(normalise(w.text)).toBe(normalise(d.text));
+    }
+  });
+
+  it('res.setTimeout fires its callback after the idle time, as directly', async () => {
+    const [d, w] = await both('GET /res-timeout HTTP/1.1\r\nHost: x\r\n\r\n', responses(1));
+    expect(d.text).toMatch(/res timeout fired\n/);
+    expect(normalise(w.text)).toBe(normalise(d.text));
+  });
+
+  it('req.setTimeout fires while the request body is incomplete; on a complete GET nobody listens and the connection is reset, as directly', async () => {
+    const [d, w] = await both('POST /req-timeout HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345', responses(1));
+    expect(d.text).toMatch(/req timeout fired\n/);
+    expect(normalise(w.text)).toBe(normalise(d.text));
+    const [dg, wg] = await both('GET /req-timeout HTTP/1.1\r\nHost: x\r\n\r\n', responses(1));
+    expect(dg).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+    expect(wg).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
+  });
+
+  it('req.socket carries the connection facts node:http gives (addresses, ports, bytes, readyState)', async () => {
+    const [d, w] = await both('GET /socket HTTP/1.1\r\nHost: x\r\n\r\n', responses(1));
+    const body = (t: string) => {
+      const j = JSON.parse(t.slice(t.indexOf('\r\n\r\n') + 4));
+      delete j.socket;
+      delete j.connections;
+      return j;
+    };
+    expect(body(d.text)).toEqual({
+      remoteAddress: '127.0.0.1', remotePortIsNumber: true, localAddress: '127.0.0.1', localPortIsNumber: true,
+      bytesReadIsNumber: true, bytesWrittenIsNumber: true, readyState: 'open', encrypted: null,
+    });
+    expect(body(w.text)).toEqual(body(d.text));
+  });
+});
