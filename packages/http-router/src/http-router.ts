@@ -7,6 +7,7 @@ import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings,
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { ConnectionLimit } from './internal/connection-limit';
 import { errorPageBody, sendError } from './internal/error-page';
+import { normalizeHeads } from './internal/head-normalizer';
 import { FastConnection, idleCloseResponse, LeanConnections, kLean, type FastExchange, type LeanHost } from './internal/fast-connection';
 import { lowerIs } from './internal/fast-parser';
 import { LeanRequestView } from './internal/lean-request-view';
@@ -292,6 +293,7 @@ export class HttpRouter implements LeanHost {
       if (this.active?.timesRequests) watchRequestStart(sock);
     });
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
+    http.on('timeout', this.onSocketTimeout);
     http.on('connect', (req: IncomingMessage, sock: Socket) => {
       this.requestsTotal++;
       refuseHead(sock, (req.url ?? '').charCodeAt(0) === 47 ? 405 : 400, this.serverHeader);
@@ -363,8 +365,34 @@ export class HttpRouter implements LeanHost {
   private onAccept(entry: ListenerEntry, sock: Sock): void {
     this.onConnection(entry, sock);
     if (entry.lean && entry.live) new FastConnection(sock, entry, sock[kConn]!, this);
-    else entry.http.emit('connection', sock);
+    else this.leanHandOff(entry, sock, null);
   }
+
+  /**
+   * A socket timeout of a node:http connection ('timeout' of its http.Server, which then leaves the socket to us): a request or response that watches
+   * its own timeout (body_read_timeout, send_timeout) decides there; a kept-alive connection idle for idle_timeout
+   * gets Unit's 408 and is closed (nxt_h1p_idle_timeout); anything else is dropped, as node:http would.
+   */
+  private readonly onSocketTimeout = (sock: Sock): void => {
+    const s = sock as Sock & { _httpMessage?: ServerResponse | null; parser?: { incoming?: IncomingMessage | null } | null };
+    const res = s._httpMessage;
+    if (res !== null && res !== undefined) {
+      if (res.listenerCount('timeout') === 0) sock.destroy();
+      return;
+    }
+    const req = s.parser?.incoming;
+    if (req !== null && req !== undefined && !req.complete) {
+      if (req.listenerCount('timeout') === 0) sock.destroy();
+      return;
+    }
+    const st = sock[kConn];
+    if (st === undefined || st.busy > 0 || !sock.writable) {
+      sock.destroy();
+      return;
+    }
+    sock.end(idleCloseResponse(this.serverHeader));
+    sock.destroySoon();
+  };
 
   /** @internal LeanHost */
   leanSettings(): HttpSettings | null {
@@ -448,8 +476,17 @@ export class HttpRouter implements LeanHost {
     this.log.error({ err }, what);
   }
 
-  /** @internal LeanHost */
-  leanHandOff(entry: ListenerEntry, sock: Socket): void {
+  /**
+   * @internal LeanHost. Gives a connection to the listener's node:http server, with `rest` (bytes read and not
+   * consumed) put back first. Every byte node:http reads goes through a HeadNormalizer, so node:http takes the heads
+   * Unit takes and llhttp refuses (bare LF line ends, spaces in the target) and keeps refusing the rest.
+   */
+  leanHandOff(entry: ListenerEntry, sock: Socket, rest: Buffer | null): void {
+    const heads = normalizeHeads(sock, entry.maxHeaderSize);
+    if (rest !== null) {
+      const out = heads.feed(rest);
+      if (out.length > 0) sock.unshift(out);
+    }
     entry.http.emit('connection', sock);
   }
 
