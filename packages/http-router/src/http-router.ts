@@ -517,6 +517,10 @@ export class HttpRouter implements LeanHost {
   /** @internal */
   responseDone(st: ConnState, res: Res): void {
     if (st.busy > 0 && --st.busy === 0) this.busyConns--;
+    // node:http waits idle_timeout + 1 s on a kept-alive connection (a margin for its Keep-Alive hint); Unit closes
+    // at idle_timeout (with its 408: onSocketTimeout).
+    const idle = st.entry.http.keepAliveTimeout;
+    if (st.busy === 0 && idle > 0 && st.sock.timeout === idle + 1000) st.sock.setTimeout(idle);
     const ctx = res[kCtx];
     if (ctx && this.active?.accessLog && this.accessLogStream) this.writeAccessLog(ctx);
     if (st.entry.closing && st.busy === 0) {

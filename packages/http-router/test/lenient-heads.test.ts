@@ -126,9 +126,11 @@ describe.each(PATHS)('idle_timeout on a kept-alive connection (%s)', (kind) => {
   it("gets Unit's 408 (Content-Length: 0, Connection: close) and the connection is closed", async () => {
     const { port } = await start(kind, { pass: 'applications/app' }, { settings: { http: { idle_timeout: 0.3 } } });
     const c = await keptAliveConnection(port);
+    const idleSince = Date.now();
     c.sock.on('end', () => c.sock.end());
     await c.closed;
     const rest = c.text().slice(c.first);
+    expect(Date.now() - idleSince).toBeLessThan(1250); // at idle_timeout (node:http alone would wait 1 s more)
     expect(rest).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\nServer: Warden[^\r]*\r\nConnection: close\r\nContent-Length: 0\r\nDate: [^\r]+\r\n\r\n$/);
   });
 });

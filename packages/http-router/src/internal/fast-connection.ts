@@ -230,6 +230,7 @@ export class FastConnection {
     if (this.phase !== IDLE && this.phase !== HEAD) return;
     if (answer) {
       this.phase = CLOSED;
+      this.since = Date.now(); // the client gets send_timeout (or 30 s) to take the answer and close
       this.buf = null;
       this.sock.end(idleCloseResponse(this.host.serverHeader));
     } else this.sock.destroy();

@@ -14,6 +14,7 @@
  */
 
 import type { Socket } from 'net';
+import { TCHAR } from './fast-parser';
 
 const HEAD = 0; // at the start of a request (leading CR/LF are passed through)
 const REQUEST_LINE = 7; // after the method and its space
@@ -48,9 +49,6 @@ function nameIs(buf: Buffer, at: number, end: number, lower: string): boolean {
   return true;
 }
 
-function isTchar(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || (c !== 0 && "!#$%&'*+-.^_`|~".indexOf(String.fromCharCode(c)) !== -1);
-}
 
 /** The request-head rewriter of one connection (see the file comment). */
 export class HeadNormalizer {
@@ -185,7 +183,7 @@ export class HeadNormalizer {
             break;
           }
           let m = p;
-          while (m < len && m - p < 32 && isTchar(data[m])) m++;
+          while (m < len && m - p < 32 && TCHAR[data[m]] === 1) m++;
           if (m === len && m - p < 32) return this.hold(data, from, p, out);
           if (m === p || data[m] !== 32) {
             this.state = PASS;
@@ -279,7 +277,7 @@ export class HeadNormalizer {
     for (let i = p; i < end; i++) if (data[i] === 13 || data[i] === 0) return this.refuse(lfOnly);
     const c0 = data[p];
     let colon = p;
-    while (colon < end && isTchar(data[colon])) colon++;
+    while (colon < end && TCHAR[data[colon]] === 1) colon++;
     if (c0 === 32 || c0 === 9 || colon === p || colon === end || data[colon] !== 58) {
       this.passAfter = true; // obs-fold or a bad name: node:http decides, nothing more is rewritten
     } else {
