@@ -1,7 +1,10 @@
 import { createHash } from 'crypto';
 import { connect } from 'net';
+import { connect as tlsConnect } from 'tls';
+import { HttpRouter } from '../src';
 import { HeadNormalizer } from '../src/internal/head-normalizer';
-import { rawRequest } from './helpers';
+import { EchoGateway, rawRequest, tlsFixture } from './helpers';
+import { LeanGateway } from './lean-gateway';
 import { keptAliveConnection, PathRouters, PATHS } from './paths';
 
 /**
@@ -132,6 +135,39 @@ describe.each(PATHS)('idle_timeout on a kept-alive connection (%s)', (kind) => {
     const rest = c.text().slice(c.first);
     expect(Date.now() - idleSince).toBeLessThan(1250); // at idle_timeout (node:http alone would wait 1 s more)
     expect(rest).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\nServer: Warden[^\r]*\r\nConnection: close\r\nContent-Length: 0\r\nDate: [^\r]+\r\n\r\n$/);
+  });
+});
+
+describe.each([
+  ['node:http', () => new EchoGateway()],
+  ['lean', () => new LeanGateway()],
+])('over TLS (%s)', (_kind, gateway) => {
+  const tlsRouters: HttpRouter[] = [];
+  afterEach(() => Promise.all(tlsRouters.splice(0).map((r) => r.close(100))));
+
+  it('bare-LF heads around a chunked body are served, and the idle connection gets the 408', async () => {
+    const router = new HttpRouter({ gateway: gateway() });
+    tlsRouters.push(router);
+    await (await router.prepare({
+      applications: { app: {} },
+      certificates: { a: tlsFixture('a') },
+      settings: { http: { idle_timeout: 0.3 } },
+      listeners: { '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a' } } },
+    })).commit();
+    const port = router.addresses()['127.0.0.1:0'].port;
+    const text = await new Promise<string>((resolve, reject) => {
+      const sock = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () =>
+        sock.write('POST /1 HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n2\r\nab\r\n0\r\n\r\nGET /2 y HTTP/1.1\nHost: x\n\n'),
+      );
+      let t = '';
+      sock.on('data', (d: Buffer) => (t += d.toString('latin1')));
+      sock.on('end', () => sock.end());
+      sock.on('close', () => resolve(t));
+      sock.on('error', reject);
+    });
+    expect(statuses(text)).toEqual([200, 200, 408]);
+    expect(appViews(text).map((v) => decodeURIComponent(v.url))).toEqual(['/1', '/2 y']);
+    expect(text).toMatch(/\r\n\r\nHTTP\/1\.1 408 Request Timeout\r\n[^]*\r\nContent-Length: 0\r\n[^]*\r\n\r\n$/);
   });
 });
 
