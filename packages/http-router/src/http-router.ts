@@ -7,7 +7,7 @@ import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings,
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { ConnectionLimit } from './internal/connection-limit';
 import { errorPageBody, sendError } from './internal/error-page';
-import { normalizeHeads } from './internal/head-normalizer';
+import { normalizeHeads, type HeadNormalizer } from './internal/head-normalizer';
 import { FastConnection, idleCloseResponse, LeanConnections, kLean, type FastExchange, type LeanHost } from './internal/fast-connection';
 import { lowerIs } from './internal/fast-parser';
 import { LeanRequestView } from './internal/lean-request-view';
@@ -56,6 +56,10 @@ interface ConnState extends BaseConnState {
   router: HttpRouter;
   /** When node:http's parser began the current request (its first byte), ms; 0 when not watched. */
   requestStart: number;
+  /** Requests node:http parsed on this connection. */
+  httpRequests: number;
+  /** What rewrites the heads node:http reads (set when node:http gets the connection). */
+  heads: HeadNormalizer | null;
 }
 
 type Sock = Socket & { [kConn]?: ConnState; [kLean]?: FastConnection };
@@ -483,6 +487,8 @@ export class HttpRouter implements LeanHost {
    */
   leanHandOff(entry: ListenerEntry, sock: Socket, rest: Buffer | null): void {
     const heads = normalizeHeads(sock, entry.maxHeaderSize);
+    const st = (sock as Sock)[kConn];
+    if (st !== undefined) st.heads = heads;
     if (rest !== null) {
       const out = heads.feed(rest);
       if (out.length > 0) sock.unshift(out);
@@ -494,7 +500,7 @@ export class HttpRouter implements LeanHost {
     if (sock[kConn] !== undefined) return; // counted when accepted (handed over from the lean path)
     this.accepted++;
     this.openConns++;
-    sock[kConn] = { sock, busy: 0, info: null, entry, router: this, requestStart: 0 };
+    sock[kConn] = { sock, busy: 0, info: null, entry, router: this, requestStart: 0, httpRequests: 0, heads: null };
     entry.sockets.add(sock);
     sock.once('close', onSocketClose);
   }
@@ -546,6 +552,10 @@ export class HttpRouter implements LeanHost {
       if (st.busy++ === 0) this.busyConns++;
       res[kConn] = st;
       res.on('close', onResponseClose);
+      // A target whose spaces the HeadNormalizer encoded for llhttp: routing, variables and the app see it as
+      // received, as in Unit.
+      const original = st.heads?.originalTarget(++st.httpRequests);
+      if (original !== undefined) req.url = original;
     }
     const refusal = headRefusal(req);
     const cfg = this.active;

@@ -67,6 +67,10 @@ export class HeadNormalizer {
   private chunked = false;
   /** Something after it is not followed (Upgrade, CONNECT, obs-fold, odd framing): PASS once it is complete. */
   private passAfter = false;
+  /** Heads begun (1 = the first given to node:http). */
+  private heads = 0;
+  /** The targets as received of heads whose target was rewritten, by head number. */
+  private targets: Map<number, string> | null = null;
 
   /** `maxHeadBytes`: node:http's header size limit; a head that long is passed as it is (node:http answers 431). */
   constructor(private readonly maxHeadBytes: number) {}
@@ -74,6 +78,18 @@ export class HeadNormalizer {
   /** True once the rest of the connection passes untouched. */
   get passing(): boolean {
     return this.state === PASS;
+  }
+
+  /**
+   * The target as received of the `n`th head (1-based, counted from the first byte given to this normaliser) when
+   * its spaces were encoded, else undefined; each is handed out once. node:http numbers its requests the same way.
+   */
+  originalTarget(n: number): string | undefined {
+    const m = this.targets;
+    if (m === null) return undefined;
+    const t = m.get(n);
+    if (t !== undefined) m.delete(n);
+    return t;
   }
 
   /** The bytes node:http gets for `chunk` (the chunk itself when nothing changes; empty while a head is incomplete). */
@@ -220,6 +236,7 @@ export class HeadNormalizer {
   }
 
   private startHead(connect: boolean): void {
+    this.heads++;
     this.lfHead = false;
     this.headBytes = 0;
     this.contentLength = -1;
@@ -261,6 +278,7 @@ export class HeadNormalizer {
         }
       }
     }
+    if (spaces) (this.targets ??= new Map()).set(this.heads, latin1(data, ts, te));
     if (spaces) return Buffer.from(latin1(data, ts, te).replace(/ /g, '%20') + ' ' + latin1(data, vs, end) + '\r\n', 'latin1');
     return lfOnly ? Buffer.concat([data.subarray(p, lf), CRLF_TAIL]) : null;
   }
