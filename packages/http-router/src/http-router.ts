@@ -7,6 +7,7 @@ import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings,
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { ConnectionLimit } from './internal/connection-limit';
 import { errorPageBody, sendError } from './internal/error-page';
+import { normalizeHeads, type HeadNormalizer } from './internal/head-normalizer';
 import { FastConnection, idleCloseResponse, LeanConnections, kLean, type FastExchange, type LeanHost } from './internal/fast-connection';
 import { lowerIs } from './internal/fast-parser';
 import { LeanRequestView } from './internal/lean-request-view';
@@ -55,6 +56,10 @@ interface ConnState extends BaseConnState {
   router: HttpRouter;
   /** When node:http's parser began the current request (its first byte), ms; 0 when not watched. */
   requestStart: number;
+  /** Requests node:http parsed on this connection. */
+  httpRequests: number;
+  /** What rewrites the heads node:http reads (set when node:http gets the connection). */
+  heads: HeadNormalizer | null;
 }
 
 type Sock = Socket & { [kConn]?: ConnState; [kLean]?: FastConnection };
@@ -292,6 +297,7 @@ export class HttpRouter implements LeanHost {
       if (this.active?.timesRequests) watchRequestStart(sock);
     });
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
+    http.on('timeout', this.onSocketTimeout);
     http.on('connect', (req: IncomingMessage, sock: Socket) => {
       this.requestsTotal++;
       refuseHead(sock, (req.url ?? '').charCodeAt(0) === 47 ? 405 : 400, this.serverHeader);
@@ -363,8 +369,34 @@ export class HttpRouter implements LeanHost {
   private onAccept(entry: ListenerEntry, sock: Sock): void {
     this.onConnection(entry, sock);
     if (entry.lean && entry.live) new FastConnection(sock, entry, sock[kConn]!, this);
-    else entry.http.emit('connection', sock);
+    else this.leanHandOff(entry, sock, null);
   }
+
+  /**
+   * A socket timeout of a node:http connection ('timeout' of its http.Server, which then leaves the socket to us): a request or response that watches
+   * its own timeout (body_read_timeout, send_timeout) decides there; a kept-alive connection idle for idle_timeout
+   * gets Unit's 408 and is closed (nxt_h1p_idle_timeout); anything else is dropped, as node:http would.
+   */
+  private readonly onSocketTimeout = (sock: Sock): void => {
+    const s = sock as Sock & { _httpMessage?: ServerResponse | null; parser?: { incoming?: IncomingMessage | null } | null };
+    const res = s._httpMessage;
+    if (res !== null && res !== undefined) {
+      if (res.listenerCount('timeout') === 0) sock.destroy();
+      return;
+    }
+    const req = s.parser?.incoming;
+    if (req !== null && req !== undefined && !req.complete) {
+      if (req.listenerCount('timeout') === 0) sock.destroy();
+      return;
+    }
+    const st = sock[kConn];
+    if (st === undefined || st.busy > 0 || !sock.writable) {
+      sock.destroy();
+      return;
+    }
+    sock.end(idleCloseResponse(this.serverHeader));
+    sock.destroySoon();
+  };
 
   /** @internal LeanHost */
   leanSettings(): HttpSettings | null {
@@ -448,8 +480,19 @@ export class HttpRouter implements LeanHost {
     this.log.error({ err }, what);
   }
 
-  /** @internal LeanHost */
-  leanHandOff(entry: ListenerEntry, sock: Socket): void {
+  /**
+   * @internal LeanHost. Gives a connection to the listener's node:http server, with `rest` (bytes read and not
+   * consumed) put back first. Every byte node:http reads goes through a HeadNormalizer, so node:http takes the heads
+   * Unit takes and llhttp refuses (bare LF line ends, spaces in the target) and keeps refusing the rest.
+   */
+  leanHandOff(entry: ListenerEntry, sock: Socket, rest: Buffer | null): void {
+    const heads = normalizeHeads(sock, entry.maxHeaderSize);
+    const st = (sock as Sock)[kConn];
+    if (st !== undefined) st.heads = heads;
+    if (rest !== null) {
+      const out = heads.feed(rest);
+      if (out.length > 0) sock.unshift(out);
+    }
     entry.http.emit('connection', sock);
   }
 
@@ -457,7 +500,7 @@ export class HttpRouter implements LeanHost {
     if (sock[kConn] !== undefined) return; // counted when accepted (handed over from the lean path)
     this.accepted++;
     this.openConns++;
-    sock[kConn] = { sock, busy: 0, info: null, entry, router: this, requestStart: 0 };
+    sock[kConn] = { sock, busy: 0, info: null, entry, router: this, requestStart: 0, httpRequests: 0, heads: null };
     entry.sockets.add(sock);
     sock.once('close', onSocketClose);
   }
@@ -480,6 +523,10 @@ export class HttpRouter implements LeanHost {
   /** @internal */
   responseDone(st: ConnState, res: Res): void {
     if (st.busy > 0 && --st.busy === 0) this.busyConns--;
+    // node:http waits idle_timeout + 1 s on a kept-alive connection (a margin for its Keep-Alive hint); Unit closes
+    // at idle_timeout (with its 408: onSocketTimeout).
+    const idle = st.entry.http.keepAliveTimeout;
+    if (st.busy === 0 && idle > 0 && st.sock.timeout === idle + 1000) st.sock.setTimeout(idle);
     const ctx = res[kCtx];
     if (ctx && this.active?.accessLog && this.accessLogStream) this.writeAccessLog(ctx);
     if (st.entry.closing && st.busy === 0) {
@@ -505,6 +552,10 @@ export class HttpRouter implements LeanHost {
       if (st.busy++ === 0) this.busyConns++;
       res[kConn] = st;
       res.on('close', onResponseClose);
+      // A target whose spaces the HeadNormalizer encoded for llhttp: routing, variables and the app see it as
+      // received, as in Unit.
+      const original = st.heads?.originalTarget(++st.httpRequests);
+      if (original !== undefined) req.url = original;
     }
     const refusal = headRefusal(req);
     const cfg = this.active;

@@ -1,5 +1,7 @@
 import { request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'http';
+import { readFileSync } from 'fs';
 import { connect } from 'net';
+import { join } from 'path';
 import { HttpRouter, type ApplicationGateway, type RequestInfo, type RouterConfig } from '../src';
 
 /** A gateway that answers with what it was asked, as JSON. */
@@ -86,4 +88,11 @@ export async function startRouter(
   await prepared.commit();
   const port = router.addresses()['127.0.0.1:0'].port;
   return { router, port, gateway };
+}
+
+/** A key/cert pair from a bundle in test/fixtures/tls (made by make.sh; test-only keys). */
+export function tlsFixture(name: string): { key: string; cert: string } {
+  const pem = readFileSync(join(__dirname, 'fixtures/tls', `${name}.pem`), 'latin1');
+  const blocks = pem.match(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n/g) ?? [];
+  return { key: blocks.filter((b) => b.includes('PRIVATE KEY')).join(''), cert: blocks.filter((b) => b.includes('CERTIFICATE')).join('') };
 }

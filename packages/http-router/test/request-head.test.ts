@@ -1,39 +1,16 @@
 import fs from 'fs';
-import os from 'os';
-import path from 'path';
-import type { ApplicationGateway } from '../src';
-import { HttpRouter } from '../src';
-import { EchoGateway, rawRequest, startRouter } from './helpers';
-import { LeanGateway } from './lean-gateway';
+import { rawRequest } from './helpers';
+import type { LeanGateway } from './lean-gateway';
+import { PathRouters, PATHS, type PathKind } from './paths';
 
 /**
  * Request heads Unit refuses or reads differently from node:http, on both HTTP paths: node:http alone (a gateway
  * without the lean method, or a listener with an access log) and the lean path (which hands what it does not take
  * to node:http on the same connection).
  */
-const routers: HttpRouter[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(routers.splice(0).map((r) => r.close(100)));
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-type PathKind = 'node:http' | 'lean' | 'node:http with access log';
-const PATHS: PathKind[] = ['node:http', 'lean', 'node:http with access log'];
-
-async function start(kind: PathKind, listener: Record<string, unknown>, rest: Parameters<typeof startRouter>[1] = {}) {
-  const gw: ApplicationGateway & { calls: number } = kind === 'lean' ? new LeanGateway() : new EchoGateway();
-  let log: string | null = null;
-  if (kind === 'node:http with access log') {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'router-head-'));
-    dirs.push(dir);
-    log = path.join(dir, 'access.log');
-    rest = { ...rest, access_log: { path: log, format: '$status $host $uri' } };
-  }
-  const s = await startRouter(listener, rest, gw);
-  routers.push(s.router);
-  return { ...s, gw, log };
-}
+const paths = new PathRouters();
+afterEach(() => paths.cleanup());
+const start = (kind: PathKind, listener: Record<string, unknown>, rest: Parameters<typeof paths.start>[2] = {}) => paths.start(kind, listener, rest);
 
 function status(text: string): number {
   const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
@@ -105,8 +82,7 @@ describe.each(PATHS)('absolute-form request targets (%s)', (kind) => {
     expect(appView(a).headers.host).toBe('site.example');
     await rawRequest(port, 'GET http://other/app HTTP/1.1\r\nHost: site.example\r\n\r\n');
     if (log !== null) {
-      await router.close(100);
-      routers.splice(routers.indexOf(router), 1);
+      await paths.close(router);
       expect(fs.readFileSync(log, 'utf8')).toBe('301 site.example /r\n200 site.example /app\n400 site.example /\n');
     }
   });
@@ -189,11 +165,11 @@ describe('heads Unit tolerates', () => {
     }
   });
 
-  it('node:http alone (listeners with an access log, forwarded or log_route) still refuses them with 400: a known difference', async () => {
+  it('node:http alone (listeners with an access log, forwarded or log_route) serves them too (HeadNormalizer)', async () => {
     for (const kind of ['node:http', 'node:http with access log'] as const) {
       const { port } = await start(kind, { pass: 'applications/app' });
-      expect(status(await rawRequest(port, lfHead))).toBe(400);
-      expect(status(await rawRequest(port, spaced))).toBe(400);
+      expect([kind, status(await rawRequest(port, lfHead))]).toEqual([kind, 200]);
+      expect([kind, status(await rawRequest(port, spaced))]).toEqual([kind, 200]);
     }
   });
 });

@@ -1,18 +1,11 @@
-import { readFileSync } from 'fs';
 import { connect as netConnect } from 'net';
-import { join } from 'path';
 import { connect as tlsConnect, type PeerCertificate } from 'tls';
 import { HttpRouter, type TlsCertificate } from '../src';
-import { EchoGateway } from './helpers';
+import { EchoGateway, tlsFixture } from './helpers';
 
 // Certificate choice by SNI as Unit 1.35 makes it (src/nxt_openssl.c: nxt_openssl_cert_get_names,
 // nxt_openssl_servername; test/test_tls_sni.py). Fixtures: see fixtures/tls/make.sh.
-const FIXTURES = join(__dirname, 'fixtures/tls');
-function bundle(name: string): TlsCertificate {
-  const pem = readFileSync(join(FIXTURES, `${name}.pem`), 'latin1');
-  const blocks = pem.match(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n/g) ?? [];
-  return { key: blocks.filter((b) => b.includes('PRIVATE KEY')).join(''), cert: blocks.filter((b) => b.includes('CERTIFICATE')).join('') };
-}
+const bundle = (name: string): TlsCertificate => tlsFixture(name);
 /** a: CN a.example.test, SANs a.example.test, *.wild.test; c: CN cn.example.test, SAN san.example.test; d: empty subject, SAN nosubject.example.test; e: CN cnonly.example.test, no SAN; f: CN f.example.test, SAN san.example.test (as c). */
 const CERTS = { a: bundle('a'), c: bundle('c'), d: bundle('d'), e: bundle('e'), f: bundle('f') };
 

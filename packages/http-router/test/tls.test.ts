@@ -6,18 +6,13 @@ import { join } from 'path';
 import { connect as tlsConnect, type TLSSocket } from 'tls';
 import { clientHelloServerName } from '../src/internal/client-hello';
 import { HttpRouter, RouterConfigError, type ApplicationGateway, type RouterConfig, type TlsCertificate } from '../src';
-import { EchoGateway, fetchText } from './helpers';
+import { EchoGateway, fetchText, tlsFixture } from './helpers';
 import { LeanGateway } from './lean-gateway';
 
 const FIXTURES = join(__dirname, 'fixtures/tls');
 const CA = readFileSync(join(FIXTURES, 'ca.pem'));
 
-/** Splits a fixture bundle into the router's key/cert pair. */
-function bundle(name: string): TlsCertificate {
-  const pem = readFileSync(join(FIXTURES, `${name}.pem`), 'latin1');
-  const blocks = pem.match(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n/g) ?? [];
-  return { key: blocks.filter((b) => b.includes('PRIVATE KEY')).join(''), cert: blocks.filter((b) => b.includes('CERTIFICATE')).join('') };
-}
+const bundle = (name: string): TlsCertificate => tlsFixture(name);
 const CERTS = { a: bundle('a'), b: bundle('b') };
 
 interface TlsReply {

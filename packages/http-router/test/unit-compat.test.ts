@@ -5,6 +5,7 @@ import { connect } from 'net';
 import { HttpRouter, RouterConfigError, passSegments } from '../src';
 import { EchoGateway, fetchText, rawRequest, startRouter } from './helpers';
 import { LeanGateway } from './lean-gateway';
+import { keptAliveConnection } from './paths';
 
 /** Routing, actions and variables as Unit 1.35 answers them (issue 15, "Routing, actions, variables"). */
 const routers: HttpRouter[] = [];
@@ -205,16 +206,10 @@ describe('kept-alive connections of a removed listener', () => {
     ['lean', () => new LeanGateway()],
   ])('%s: an idle one gets Unit\'s 408 and is closed when the listener goes (config cleared)', async (_k, gw) => {
     const { router, port } = await start({ pass: 'applications/app' }, {}, gw());
-    const sock = connect(port, '127.0.0.1');
-    let text = '';
-    sock.on('data', (d) => (text += d.toString('latin1')));
-    const closed = new Promise((r) => sock.on('close', r));
-    sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    while (!/\}(\r\n0\r\n\r\n)?$/.test(text)) await new Promise((r) => sock.once('data', r));
-    const first = text.length;
+    const c = await keptAliveConnection(port);
     await (await router.prepare({ listeners: {} })).commit();
-    await closed;
-    const rest = text.slice(first);
+    await c.closed;
+    const rest = c.text().slice(c.first);
     expect(rest).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(rest).toMatch(/\r\nConnection: close\r\n/);
     expect(rest).toMatch(/\r\nContent-Length: 0\r\n/);

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'http';
 import type { Socket } from 'net';
 import type { HttpSettings } from './compiled-config';
 import { errorPageBody } from './error-page';
-import { canonicalHead, HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHead } from './fast-parser';
+import { HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHead } from './fast-parser';
 import type { ConnState, ListenerEntry } from './listener-entry';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
 import { normalizePath } from './request-target';
@@ -29,8 +29,8 @@ export interface LeanHost {
   leanDispatch(app: string, target: string | undefined, ex: FastExchange): void;
   /** Logs an unexpected error. */
   leanError(err: unknown, what: string): void;
-  /** Gives the socket to the listener's node:http server (its unconsumed bytes are already put back). */
-  leanHandOff(entry: ListenerEntry, sock: Socket): void;
+  /** Gives the socket to the listener's node:http server, with the bytes not consumed yet (`rest`). */
+  leanHandOff(entry: ListenerEntry, sock: Socket, rest: Buffer | null): void;
 }
 
 /** Where a socket on the lean path keeps its FastConnection. */
@@ -243,6 +243,7 @@ export class FastConnection {
     if (this.phase !== IDLE && this.phase !== HEAD) return;
     if (answer) {
       this.phase = CLOSED;
+      this.since = Date.now(); // the client gets send_timeout (or 30 s) to take the answer and close
       this.buf = null;
       this.sock.end(idleCloseResponse(this.host.serverHeader));
     } else this.sock.destroy();
@@ -320,9 +321,7 @@ export class FastConnection {
         }
         const t = this.host.leanTarget(this.entry, this.st, ex);
         if (t === null) {
-          // A head Unit takes and node:http would refuse (bare LF line ends, spaces in the target) goes over
-          // rewritten the way node:http takes it.
-          if (ex.lenient) this.buf = n === b.length ? canonicalHead(ex) : Buffer.concat([canonicalHead(ex), b.subarray(n)]);
+          // node:http serves it (a head Unit takes and llhttp would refuse is rewritten on the way: HeadNormalizer).
           this.handOff();
           return;
         }
@@ -437,11 +436,10 @@ export class FastConnection {
       sock.destroy();
       return;
     }
-    // Paused while the bytes go back and node:http attaches (it takes the handle over), then resumed: the bytes
-    // put back are emitted to node:http on the next tick, before anything the socket reads later.
+    // Paused while the bytes go back and node:http attaches, then resumed: the bytes put back are emitted to
+    // node:http on the next tick, before anything the socket reads later.
     sock.pause();
-    if (rest !== null) sock.unshift(rest);
-    this.host.leanHandOff(this.entry, sock);
+    this.host.leanHandOff(this.entry, sock, rest);
     this.paused = 0;
     sock.resume();
   }
@@ -550,11 +548,14 @@ export class FastConnection {
     }
     const elapsed = now - this.since;
     switch (this.phase) {
-      case IDLE: {
-        const t = this.served === 0 ? s.headerReadTimeout : s.idleTimeout;
-        if (t > 0 && elapsed >= t) sock.destroy();
+      case IDLE:
+        if (this.served === 0) {
+          if (s.headerReadTimeout > 0 && elapsed >= s.headerReadTimeout) sock.destroy();
+        } else if (s.idleTimeout > 0 && elapsed >= s.idleTimeout) {
+          // A kept-alive connection idle for idle_timeout: Unit's 408, then the close (nxt_h1p_idle_timeout).
+          this.closeIfIdle(true);
+        }
         return;
-      }
       case HEAD:
         if (s.headerReadTimeout > 0 && elapsed >= s.headerReadTimeout) {
           sock.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');

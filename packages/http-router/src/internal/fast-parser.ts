@@ -28,8 +28,8 @@ export interface LeanHead {
   /** The client asked to keep the connection (HTTP/1.1 default, HTTP/1.0 with `Connection: keep-alive`). */
   keepAlive: boolean;
   /**
-   * The head is one Unit takes and node:http does not (bare LF line ends, spaces in or around the target): to hand
-   * it to node:http it must be rewritten (canonicalHead).
+   * The head is one Unit takes and llhttp does not (bare LF line ends, spaces in or around the target); handed to
+   * node:http, it is rewritten on the way (HeadNormalizer).
    */
   lenient: boolean;
 }
@@ -235,15 +235,4 @@ export function lowerIs(s: string, at: number, lower: string): boolean {
     if ((s.charCodeAt(at + i) | 0x20) !== lower.charCodeAt(i)) return false;
   }
   return true;
-}
-
-/**
- * A head the lean path parsed, written as node:http takes it (CRLF line ends, spaces in the target as %20), for
- * handing a lenient head (LeanHead.lenient) to node:http: same method, target, version and fields.
- */
-export function canonicalHead(h: LeanHead): Buffer {
-  let t = `${h.method} ${h.target.replace(/ /g, '%20')} HTTP/${h.httpVersion}\r\n`;
-  const raw = h.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) t += `${raw[i]}: ${raw[i + 1]}\r\n`;
-  return Buffer.from(t + '\r\n', 'latin1');
 }
