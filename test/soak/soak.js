@@ -30,6 +30,7 @@ const DEFAULTS = {
   connections: 256,
   warmup: 5,
   isolated: process.getuid?.() === 0,
+  kills: true,
   killPrototypes: true,
   changeEveryMs: 1000,
   requestTimeoutMs: 20000,
@@ -353,7 +354,7 @@ async function chaosLoop({ w, port, apps, until, o, chaos }) {
     tick++;
     const left = tickEnd - Date.now();
     if (left > 0) await sleep(Math.random() * left);
-    if (Date.now() < until) killOne(w.pid, apps, o, chaos.kills);
+    if (o.kills && Date.now() < until) killOne(w.pid, apps, o, chaos.kills);
     const rest = tickEnd - Date.now();
     if (rest > 0) await sleep(rest);
   }
@@ -522,6 +523,7 @@ function verdict({ o, apps, stats, chaos, start, end, settled, wardendLog }) {
   if (process.env.SOAK_DEBUG) {
     for (const f of a.unexplained) {
       const rel = (k) => ({ ...k, rel: k.at - f.start, done: k.done && k.done - f.start });
+      if (f.pid) console.log(wardendLog.split('\n').filter((l) => l.includes(`"app_pid":${f.pid}`)).join('\n'));
       console.log(JSON.stringify({ f, kills: chaos.kills.filter((k) => Math.abs(k.at - f.end) < 5000).map(rel), restarts: chaos.restarts.filter((k) => Math.abs(k.at - f.end) < 5000).map(rel) }));
     }
   }
@@ -583,6 +585,7 @@ if (require.main === module) {
   const opts = {
     duration: Number(arg('duration', DEFAULTS.duration)),
     connections: Number(arg('connections', DEFAULTS.connections)),
+    kills: !process.argv.includes('--no-kills'),
     killPrototypes: !process.argv.includes('--no-prototype-kills'),
     isolated: DEFAULTS.isolated && !process.argv.includes('--no-isolated'),
   };
