@@ -23,7 +23,7 @@ const POST_BODY = randomBytes(1 << 20);
  * half `Connection: close`); `isolated` adds the app `iso` (pid/mount/network/uts/ipc/user namespaces; needs root);
  * `killPrototypes` lets the chaos loop kill `iso`'s prototype too; `fdTolerance` is how many more fds wardend may
  * hold at the end than at the start; `killGraceMs` and `killNoticeMs` bound the time window of `attribute`.
- * `SOAK_DEBUG=1` in the environment prints every unexplained failure with the kills and restarts around it.
+ * `SOAK_DEBUG=1` in the environment prints every unexplained failure with the kills and config changes around it.
  */
 const DEFAULTS = {
   duration: 120,
@@ -60,7 +60,7 @@ async function runSoak(options = {}) {
     const config = initialConfig(port, apps, goBin);
     await w.change('PUT', '/config', config);
     const stats = newStats();
-    const chaos = { kills: [], restarts: [], changes: { ok: 0, failed: [] }, extraListener: null };
+    const chaos = { kills: [], changeLog: [], changes: { ok: 0, failed: [] }, extraListener: null };
 
     // Warm up every request kind, then measure the starting point with no client connection open.
     await traffic({ port, apps, connections: o.connections, until: Date.now() + o.warmup * 1000, o, stats: newStats() });
@@ -331,14 +331,14 @@ async function chaosLoop({ w, port, apps, until, o, chaos }) {
   while (Date.now() < until) {
     const tickEnd = Date.now() + o.changeEveryMs;
     const kind = ['flip', 'env', 'listener'][tick % 3];
+    const change = { at: Date.now(), kind: kind === 'env' ? `restart ${apps[Math.floor(tick / 3) % apps.length]}` : kind === 'listener' ? (chaos.extraListener ? 'listener removed' : 'listener added') : kind };
+    chaos.changeLog.push(change);
     try {
       if (kind === 'flip') {
         await w.change('PUT', '/config/routes/0/action/pass', `applications/${tick % 2 ? 'node' : 'go'}`);
       } else if (kind === 'env') {
         const app = apps[Math.floor(tick / 3) % apps.length];
-        chaos.restarts.push({ at: Date.now(), app });
         await w.change('PUT', `/config/applications/${app}/environment/SOAK_GEN`, String(++gen));
-        chaos.restarts[chaos.restarts.length - 1].done = Date.now();
       } else if (chaos.extraListener) {
         await w.change('DELETE', `/config/listeners/${encodeURIComponent(chaos.extraListener)}`);
         chaos.extraListener = null;
@@ -348,6 +348,7 @@ async function chaosLoop({ w, port, apps, until, o, chaos }) {
         chaos.extraListener = addr;
       }
       chaos.changes.ok++;
+      change.done = Date.now();
     } catch (e) {
       chaos.changes.failed.push(`${kind}: ${e.message}`);
     }
@@ -524,7 +525,7 @@ function verdict({ o, apps, stats, chaos, start, end, settled, wardendLog }) {
     for (const f of a.unexplained) {
       const rel = (k) => ({ ...k, rel: k.at - f.start, done: k.done && k.done - f.start });
       if (f.pid) console.log(wardendLog.split('\n').filter((l) => l.includes(`"app_pid":${f.pid}`)).join('\n'));
-      console.log(JSON.stringify({ f, kills: chaos.kills.filter((k) => Math.abs(k.at - f.end) < 5000).map(rel), restarts: chaos.restarts.filter((k) => Math.abs(k.at - f.end) < 5000).map(rel) }));
+      console.log(JSON.stringify({ f, kills: chaos.kills.filter((k) => Math.abs(k.at - f.end) < 5000).map(rel), changes: chaos.changeLog.filter((k) => Math.abs(k.at - f.end) < 5000).map(rel) }));
     }
   }
   const problems = [];
