@@ -13,9 +13,8 @@ describeGo('soak: 20 s of mixed traffic while the config changes every second an
   let r: SoakReport;
 
   beforeAll(async () => {
-    // Prototype kills are off here until prototype recreation (issue 16, item 2) is on main: today a killed
-    // prototype leaves its app without processes until its config changes (requests time out or get 503).
-    r = await runSoak({ duration: 20, connections: 32, isolated: isRoot, killPrototypes: false, log: () => {} });
+    // As root the isolated app's prototype is killed too, at random (a quarter of the kills): wardend recreates it.
+    r = await runSoak({ duration: 20, connections: 32, isolated: isRoot, killPrototypes: isRoot, log: () => {} });
     console.log(r.text);
   }, 180000);
 
@@ -23,6 +22,7 @@ describeGo('soak: 20 s of mixed traffic while the config changes every second an
     // Lower bounds that hold on a loaded 2-core machine (a restart there can take 2 s, so fewer ticks happen).
     for (const kind of ['get', 'post', 'slow', 'flip']) expect([kind, r.requests.byKind[kind] >= 5]).toEqual([kind, true]);
     expect(r.kills.processes).toBeGreaterThanOrEqual(5);
+    if (isRoot) expect(r.kills.prototypes).toBeGreaterThanOrEqual(1);
     expect(r.changes.ok).toBeGreaterThanOrEqual(5);
   });
 
@@ -51,6 +51,4 @@ describeGo('soak: 20 s of mixed traffic while the config changes every second an
   it('grows its RSS by less than 20 %', () => {
     expect(r.rssGrowth).toBeLessThan(0.2);
   });
-
-  it.todo('also kills the isolated app\'s prototype at random and still fails only requests in flight on killed processes (enable killPrototypes once prototype recreation, issue 16 item 2, is on main)');
 });

@@ -412,7 +412,7 @@ function nsPid(pid) {
 }
 
 /**
- * SIGKILLs one random app process, or (a quarter of the time, when allowed) the prototype of an isolated app, which
+ * SIGKILLs one random app process, or (the first time it can and then a quarter of the time, when allowed) the prototype of an isolated app, which
  * takes every process of that app with it (PID 1 of their pid namespace). Records who was killed and when.
  */
 function killOne(wardendPid, apps, o, kills) {
@@ -425,7 +425,8 @@ function killOne(wardendPid, apps, o, kills) {
       if (p.comm.startsWith('warden-spawn') && kids.length > 0) protos.push({ ...p, app: kids[0].app, kids });
     }
   }
-  const useProto = protos.length > 0 && Math.random() < 0.25;
+  // The first kill that can take a prototype does (so every run kills at least one), then a quarter of them.
+  const useProto = protos.length > 0 && (!kills.some((k) => k.kind === 'prototype') || Math.random() < 0.25);
   const target = useProto ? protos[Math.floor(Math.random() * protos.length)] : appProcs[Math.floor(Math.random() * appProcs.length)];
   if (!target) return;
   const victims = (useProto ? target.kids : [target]).map((p) => ({ hostPid: p.pid, nsPid: nsPid(p.pid) }));
