@@ -14,8 +14,8 @@ FROM ${NODE_IMAGE} AS build
 # make, a C/C++ compiler and python3: the native parts (spawn helper, addons) are built from source here.
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends make gcc g++ python3 \
     && rm -rf /var/lib/apt/lists/* \
-    && npm config set nodedir "$(dirname "$(dirname "$(command -v node)")")"
-# (node-gyp then uses the headers of the image's node instead of downloading them)
+    && echo "nodedir=$(dirname "$(dirname "$(command -v node)")")" >> /root/.npmrc
+# (nodedir: node-gyp uses the headers of the image's node instead of downloading them)
 WORKDIR /src
 COPY . .
 # Built, packed and installed the way a user installs it: from the npm pack tarballs, production dependencies only.
