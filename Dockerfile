@@ -31,7 +31,9 @@ RUN npm ci --no-audit --no-fund && npm run build \
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini \
     && rm -rf /var/lib/apt/lists/* \
-    && mkdir -p /etc/warden /var/lib/warden /run/warden /srv/hello
+    && mkdir -p /etc/warden /var/lib/warden /run/warden /srv/hello \
+    && chown 10001:10001 /var/lib/warden /run/warden
+# (owned by the rootless variant's user, 10001: a volume mounted there inherits it; root writes there anyway)
 COPY --from=build /opt/warden /opt/warden
 COPY deploy/example/config.json /etc/warden/config.json
 COPY deploy/example/app.js /srv/hello/app.js
