@@ -12,6 +12,10 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+# Cross compiler for the arm64 prebuilt native binaries that `npm pack` ships (scripts/prebuild-native.js).
+if [ "$(uname -m)" = x86_64 ]; then
+  command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need[*]}; run as root or install them: apt-get install -y ${need[*]}" >&2

@@ -31,18 +31,25 @@ export function tuneAllocatorOnce(n: NativeShm): void {
   n.tuneAllocator(64 << 20, 4 << 20);
 }
 
-/** Loads the addon once; a clear error if the package was not built. */
+/**
+ * Loads the addon once, with node-gyp-build: a local build (build/Release, from `npm run build` or a compile at
+ * install time) wins, then the prebuilt binary shipped in the package (prebuilds/<platform>-<arch>/), so an installed
+ * package needs no compiler on linux x64/arm64 (glibc). A clear error when neither is there.
+ */
 export function native(): NativeShm {
   if (cached) return cached;
   // src/internal and dist/internal are both two levels below the package root.
-  const file = path.join(__dirname, '..', '..', 'build', 'Release', 'warden_shm.node');
+  const root = path.join(__dirname, '..', '..');
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    cached = require(file) as NativeShm;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => unknown;
+    cached = load(root) as NativeShm;
   } catch (e) {
     throw new ShmError(
       ShmErrorCode.NATIVE,
-      `cannot load the native addon ${file} (${(e as Error).message}); run "npm run build -w @warden/shm-transport"`,
+      `cannot load the native addon of @warden/shm-transport from ${root} (${(e as Error).message.trim()}); ` +
+        'no prebuilt binary fits this platform: build it with "npx node-gyp rebuild" in that directory ' +
+        '(or "npm run build -w @warden/shm-transport" in the repository)',
     );
   }
   return cached;

@@ -7,23 +7,52 @@ export interface FdPass {
   send(fd: number, data: Buffer, fds?: number[]): void;
 }
 
-const NATIVE_BIN = path.resolve(__dirname, '../../../native/bin');
+const PACKAGE_ROOT = path.resolve(__dirname, '../../..');
+/** Where `make -C native` puts its output (a checkout, or a compile at install time). */
+const NATIVE_BIN = path.join(PACKAGE_ROOT, 'native/bin');
+/**
+ * Binaries built before packing (scripts/prebuild-native.js at the repository root), for glibc on linux x64/arm64;
+ * used when there is no local build. On musl there is none: build with make.
+ */
+function prebuilt(file: string): string | undefined {
+  if (!isGlibc()) return undefined;
+  const f = path.join(PACKAGE_ROOT, 'prebuilds', `${process.platform}-${process.arch}`, file);
+  return existsSync(f) ? f : undefined;
+}
 
-/** Path of the spawn helper binary (built by `npm run build` in this package, or `make -C native`). */
+let glibc: boolean | undefined;
+function isGlibc(): boolean {
+  if (glibc !== undefined) return glibc;
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  glibc = typeof report?.header?.glibcVersionRuntime === 'string';
+  return glibc;
+}
+
+/**
+ * Path of the spawn helper binary: `WARDEN_SPAWN_HELPER`, else the local build (`npm run build` in this package, or
+ * `make -C native`), else the prebuilt one shipped in the package for this platform.
+ */
 export function helperPath(): string {
-  return process.env.WARDEN_SPAWN_HELPER ?? path.join(NATIVE_BIN, 'warden-spawn');
+  if (process.env.WARDEN_SPAWN_HELPER) return process.env.WARDEN_SPAWN_HELPER;
+  const local = path.join(NATIVE_BIN, 'warden-spawn');
+  return existsSync(local) ? local : (prebuilt('warden-spawn') ?? local);
 }
 
 let addon: FdPass | undefined;
 
-/** Loads the fd-passing addon once; throws an actionable error when it was not built. */
+/** Loads the fd-passing addon once (local build first, then the prebuilt one); an actionable error when neither is there. */
 export function fdPass(): FdPass {
   if (addon) return addon;
-  const file = path.join(NATIVE_BIN, 'fd-pass.node');
-  if (!existsSync(file)) {
-    throw Object.assign(new Error(`${file} is missing: run "npm run build -w @warden/ns-linux" (or make -C native).`), {
-      code: 'WARDEN_ERR_NS_NATIVE_MISSING',
-    });
+  const local = path.join(NATIVE_BIN, 'fd-pass.node');
+  const file = existsSync(local) ? local : prebuilt('fd-pass.node');
+  if (!file) {
+    throw Object.assign(
+      new Error(
+        `${local} is missing and no prebuilt binary fits ${process.platform}-${process.arch}: ` +
+          `run "make -C native" in ${PACKAGE_ROOT} (or "npm run build -w @warden/ns-linux" in the repository).`,
+      ),
+      { code: 'WARDEN_ERR_NS_NATIVE_MISSING' },
+    );
   }
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   addon = require(file) as FdPass;
