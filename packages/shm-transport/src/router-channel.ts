@@ -214,6 +214,17 @@ export class RouterChannel extends Endpoint {
     this.closeWith(err);
   }
 
+  /**
+   * The app process is known to have exited (its exit status came, possibly before its doorbell's EOF): first
+   * deliver what it published before it went — the end of a response it finished while draining after SHUTDOWN —
+   * then close; streams still open get `err`.
+   */
+  closeAfterExit(err: Error): void {
+    if (this.closed) return;
+    this.takePublished();
+    if (!this.closed) this.closeWith(err);
+  }
+
   /** @internal */ _abortStream(s: RouterStream): void {
     if (s._dead || this.streams.get(s.id) !== s) return;
     this.streams.delete(s.id);

@@ -116,6 +116,22 @@ describe('router end against a hostile app', () => {
     expect(await c).toMatchObject({ code: 'WARDEN_ERR_SHM_PEER_GONE' });
   });
 
+  it('closeAfterExit: an exit status seen before the doorbell EOF still delivers what the app published, then closes with the given error', async () => {
+    const c = closed(router);
+    const got = new Promise<string>((resolve, reject) => {
+      let body = '';
+      stream.on('data', (b: Buffer) => (body += b.toString()));
+      stream.on('end', () => resolve(body));
+      stream.on('error', reject);
+    });
+    app.frame({ type: 'RESPONSE', stream: 1, status: 200, headers: [] });
+    app.frame({ type: 'DATA', stream: 1, data: Buffer.from('drained to the end'), end: true });
+    Atomics.store(app.u32, (RING_CTL[1] + C_TAIL) >> 2, app.tail); // published; its doorbell byte not read yet
+    router.closeAfterExit(new Error('app process 1 exited (exit code 0)')); // wardend learnt of the exit first
+    expect(await got).toBe('drained to the end');
+    expect(await c).toMatchObject({ message: 'app process 1 exited (exit code 0)' });
+  });
+
   it('closes with a protocol error, not as peer gone, when what the app left behind is malformed', async () => {
     const c = closed(router);
     Atomics.store(app.u32, (RING_CTL[1] + C_TAIL) >> 2, RING + 8); // more than a ring ahead, no doorbell byte

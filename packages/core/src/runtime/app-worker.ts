@@ -236,7 +236,9 @@ export class AppWorker {
     if (this.state === 'exited') return;
     this.state = 'exited';
     const exit = { code, signal, expected: this.stopping };
-    this.channel.close(new Error(`app process ${this.pid} exited (${describeExit(exit)})`));
+    // The exit status may come before the doorbell's EOF: what the app published before it exited (the rest of a
+    // response it finished while draining) is delivered first.
+    this.channel.closeAfterExit(new Error(`app process ${this.pid} exited (${describeExit(exit)})`));
     this.resolveExit(exit);
   }
 

@@ -310,6 +310,20 @@ export abstract class Endpoint extends EventEmitter {
    */
   private peerGone(err?: Error): void {
     if (this.closed) return;
+    const left = this.takePublished();
+    if (this.closed) return;
+    // When the peer left frames behind, 'close' comes a turn after what they delivered (as it would have after the
+    // doorbell byte), so that code reacting to a stream's end can still subscribe to the channel's close.
+    if (left) setImmediate(() => this.onPeerGone(err));
+    else this.onPeerGone(err);
+  }
+
+  /**
+   * Handles every frame the peer published and has not been read yet, whether or not its doorbell byte came (a peer
+   * that is gone publishes nothing new, so this ends). Returns whether there were any. A protocol error fails the
+   * channel, as in any drain.
+   */
+  protected takePublished(): boolean {
     let left = false;
     try {
       // Bounded: a ring holds fewer frames than this many drain budgets, and a dead peer publishes nothing new.
@@ -319,13 +333,8 @@ export abstract class Endpoint extends EventEmitter {
       }
     } catch (e) {
       this.fail(e); // counters moved the wrong way: a protocol error, as in any drain
-      return;
     }
-    if (this.closed) return;
-    // When the peer left frames behind, 'close' comes a turn after what they delivered (as it would have after the
-    // doorbell byte), so that code reacting to a stream's end can still subscribe to the channel's close.
-    if (left) setImmediate(() => this.onPeerGone(err));
-    else this.onPeerGone(err);
+    return left;
   }
 
   /** Tears down everything; emits 'close' once. Subclasses extend it to fail their streams. */
