@@ -15,11 +15,11 @@
 'use strict';
 const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
-const http = require('http');
 const os = require('os');
 const path = require('path');
 
-const { arg, need, freePort, control } = require('./support');
+const { arg, need, freePort, control, waitFor200 } = require('./support');
+const { median, parseWrk } = require('./report');
 
 const ROOT = path.resolve(__dirname, '..');
 const DURATION = Number(arg('duration', 10));
@@ -31,29 +31,10 @@ const SECCOMP = process.argv.includes('--seccomp');
 const COLD = Number(arg('cold', 15));
 const SYSCALL_ROUNDS = Number(arg('syscall-rounds', 21));
 
-function waitForPort(port, timeoutMs = 15000) {
-  const until = Date.now() + timeoutMs;
-  return new Promise((ok, fail) => {
-    const tryOnce = () => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/' }, (res) => {
-        res.resume();
-        res.on('end', ok);
-      });
-      req.on('error', () => (Date.now() > until ? fail(new Error(`port ${port} never answered`)) : setTimeout(tryOnce, 100)));
-    };
-    tryOnce();
-  });
-}
-
 function wrk(port) {
-  const out = execFileSync('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', `http://127.0.0.1:${port}/`], {
+  return parseWrk(execFileSync('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', `http://127.0.0.1:${port}/`], {
     encoding: 'utf8',
-  });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
-  const requests = Number(/(\d+) requests in/.exec(out)[1]);
-  const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1];
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
-  return { rps, p99, errors: Number(errors), requests };
+  }));
 }
 
 /**
@@ -84,11 +65,6 @@ function wrkWithCpu(port, match, filtered) {
   const r = wrk(port);
   r.cpuUs = ((appTicks(match, filtered) - before) * 1e4) / r.requests; // 100 ticks/s
   return r;
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** Times PUT /config/applications/X (prototype + first process ready) without and with seccomp, alternating. */
@@ -177,16 +153,16 @@ async function main() {
         direct = spawn(cmd, args, { stdio: 'ignore' });
         procs.push(direct);
       }
-      await waitForPort(directPort);
+      await waitFor200(directPort);
       // The same app through wardend (with --seccomp: under the default profile).
       const port = await freePort();
       await control(socket, 'PUT', `/config/applications/${name}`, app.config);
       await control(socket, 'PUT', `/config/listeners/127.0.0.1:${port}`, { pass: `applications/${name}` });
-      await waitForPort(port);
+      await waitFor200(port);
       wrk(directPort); // warm-up
       wrk(port); // warm-up
 
-      const line = (label, r) => `${label.padEnd(28)} ${r.rps.toFixed(0).padStart(9)} req/s   p99 ${String(r.p99).padStart(8)}   non-2xx ${r.errors}` +
+      const line = (label, r) => `${label.padEnd(28)} ${r.rps.toFixed(0).padStart(9)} req/s   p99 ${`${r.p99} ms`.padStart(10)}   failed ${r.errors}` +
         (r.cpuUs === undefined ? '' : `   app CPU ${r.cpuUs.toFixed(1)} us/req`);
       console.log(`\n${app.title}, wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, ${os.cpus().length} cores, ${new Date().toISOString()}`);
       const ratios = [];

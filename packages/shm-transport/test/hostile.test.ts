@@ -42,6 +42,16 @@ function closed(router: RouterChannel): Promise<Error | undefined> {
   return new Promise((r) => router.once('close', r));
 }
 
+/** The response body a stream delivers, as text; rejects when the stream fails. */
+function bodyOf(stream: RouterStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    stream.on('data', (b: Buffer) => (body += b.toString()));
+    stream.on('end', () => resolve(body));
+    stream.on('error', reject);
+  });
+}
+
 /** Waits until the router has consumed everything published (or closed). */
 async function settle(router: RouterChannel, h: HostileApp): Promise<void> {
   const iHead = (RING_CTL[1] + C_HEAD) >> 2;
@@ -101,12 +111,7 @@ describe('router end against a hostile app', () => {
 
   it('takes a response published without a doorbell before the app went away, then closes as peer gone', async () => {
     const c = closed(router);
-    const got = new Promise<string>((resolve, reject) => {
-      let body = '';
-      stream.on('data', (b: Buffer) => (body += b.toString()));
-      stream.on('end', () => resolve(body));
-      stream.on('error', reject);
-    });
+    const got = bodyOf(stream);
     app.frame({ type: 'RESPONSE', stream: 1, status: 200, headers: [] });
     app.frame({ type: 'DATA', stream: 1, data: Buffer.from('last words'), end: true });
     Atomics.store(app.u32, (RING_CTL[1] + C_TAIL) >> 2, app.tail); // published, but no doorbell byte
@@ -118,12 +123,7 @@ describe('router end against a hostile app', () => {
 
   it('closeAfterExit: an exit status seen before the doorbell EOF still delivers what the app published, then closes with the given error', async () => {
     const c = closed(router);
-    const got = new Promise<string>((resolve, reject) => {
-      let body = '';
-      stream.on('data', (b: Buffer) => (body += b.toString()));
-      stream.on('end', () => resolve(body));
-      stream.on('error', reject);
-    });
+    const got = bodyOf(stream);
     app.frame({ type: 'RESPONSE', stream: 1, status: 200, headers: [] });
     app.frame({ type: 'DATA', stream: 1, data: Buffer.from('drained to the end'), end: true });
     Atomics.store(app.u32, (RING_CTL[1] + C_TAIL) >> 2, app.tail); // published; its doorbell byte not read yet
