@@ -14,8 +14,8 @@ import { buildCore, CORE_DIR } from './process-helpers';
  */
 const PUBLIC_VALUES = [
   'ApplyError', 'ConfigValidationError', 'ConfigValidator', 'DEFAULT_PLUGINS', 'PHASE', 'TOKENS', 'WardenError',
-  'buildPlanContext', 'buildSpawnPlan', 'defaultPaths', 'loadPlugins', 'parseDaemonArgs', 'planContextDefaults',
-  'startWarden',
+  'buildPlanContext', 'buildSpawnPlan', 'defaultPaths', 'isWardenError', 'loadPlugins', 'parseDaemonArgs',
+  'planContextDefaults', 'startWarden',
 ];
 const PUBLIC_TYPES = [
   'AppConfig', 'AppControl', 'AppLauncher', 'AppProcess', 'AppPrototype', 'ChildOp', 'ConfigComponent', 'Credentials',

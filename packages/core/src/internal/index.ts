@@ -27,3 +27,5 @@ export { composeContainer, pluginRequests } from '../daemon/warden';
 export { createLogger } from '../daemon/logger';
 export type { LogFormat, LoggerOptions } from '../daemon/logger';
 export { registerRuntime } from '../runtime';
+export { ERROR_CODES } from '../contracts/error-codes';
+export type { CoreErrorCode } from '../contracts/error-codes';
