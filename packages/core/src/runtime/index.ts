@@ -4,7 +4,7 @@ import type { DependencyContainer } from 'tsyringe';
 import { TOKENS } from '../contracts';
 import { CERTIFICATE_STORE, CertificateStore } from '../control/certificate-store';
 import type { DaemonOptions } from '../daemon/daemon-options';
-import { planContextDefaultsFor, planContextFor } from '../daemon/warden';
+import { planContextDefaultsFor, planContextFor } from '../config/plan-context';
 import { resolveCredentials } from '../isolation';
 import { AppGateway } from './app-gateway';
 import { RouterComponent } from './router-component';
