@@ -33,6 +33,11 @@ export interface HttpRouterOptions {
    * permissions decide.
    */
   fileIdentity?: FileIdentity;
+  /**
+   * Accept port 0 in listener addresses (bind any free port; see addresses()). Unit refuses port 0, and so does the
+   * router by default; embedders and tests that want an ephemeral port set this.
+   */
+  ephemeralPorts?: boolean;
 }
 
 /** What prepare() hands back: install the new config, or undo what prepare bound. */
@@ -100,6 +105,7 @@ export class HttpRouter implements LeanHost {
   /** `max_connections` over all listeners. */
   private readonly connections: ConnectionLimit;
   private readonly fileIdentity: FileIdentity | null;
+  private readonly ephemeralPorts: boolean;
 
   constructor(opts: HttpRouterOptions) {
     this.gateway = opts.gateway;
@@ -107,6 +113,7 @@ export class HttpRouter implements LeanHost {
     this.log = opts.logger ?? noopLogger;
     this.connections = new ConnectionLimit(this.log);
     this.fileIdentity = opts.fileIdentity ?? null;
+    this.ephemeralPorts = opts.ephemeralPorts === true;
   }
 
   /**
@@ -116,7 +123,7 @@ export class HttpRouter implements LeanHost {
   async prepare(config: RouterConfig): Promise<PreparedRouterChange> {
     if (this.closed) throw new Error('the router is closed');
     if (this.pending) throw new Error('another router change is prepared and not yet committed or rolled back');
-    const compiled = compileRouterConfig(config);
+    const compiled = compileRouterConfig(config, { ephemeralPorts: this.ephemeralPorts });
     const added: ListenerEntry[] = [];
     const logPath = compiled.accessLog?.path ?? null;
     let logFile: fsp.FileHandle | null = null;
@@ -996,7 +1003,8 @@ function listen(server: NetServer, l: CompiledListener): Promise<void> {
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen({ host: l.host, port: l.port, backlog: l.backlog, ipv6Only: l.ipv6Only, exclusive: true });
+    if (l.path !== null) server.listen({ path: l.path, backlog: l.backlog, exclusive: true });
+    else server.listen({ host: l.host, port: l.port, backlog: l.backlog, ipv6Only: l.ipv6Only, exclusive: true });
   });
 }
 

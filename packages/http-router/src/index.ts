@@ -2,6 +2,8 @@ export { HttpRouter, type HttpRouterOptions, type PreparedRouterChange, type Rou
 export { RouterConfigError, ROUTER_CONFIG_ERROR } from './internal/errors';
 export type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo, RouterLogger } from './internal/ports';
 export { passSegments, type RouterConfig } from './internal/config-compiler';
+export { ROUTER_ROOT_PROPERTIES, ROUTER_SCHEMA_DEFS, type RouterJsonSchema } from './config-schema';
+export { checkRouterConfig, type RouterCheckOptions, type RouterConfigProblem } from './config-check';
 export type { TlsCertificate } from './internal/tls-config';
 export type { FileIdentity } from './internal/share-path';
 export { RouteMatcher, type MatchRequest, type RouteMatch } from './route-matcher';
