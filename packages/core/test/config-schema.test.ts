@@ -150,6 +150,9 @@ describe('config schema', () => {
     [{ settings: { http: { static: { mime_types: { 'text/x': 1 } } } } }, '/settings/http/static/mime_types/text~1x', 'The "text/x" value must be a string or an array, but not an integer number.'],
     [{ access_log: 1 }, '/access_log', 'The "access_log" value must be a string or an object, but not an integer number.'],
     [{ access_log: { path: '/x', colour: 1 } }, '/access_log/colour', 'Unknown parameter "colour".'],
+    // The router's schema (http-router) rejects keys it does not know, with the JSON path.
+    [{ settings: { http: { nope: 1 } } }, '/settings/http/nope', 'Unknown parameter "nope".'],
+    [{ listeners: { '*:80': { pass: 'routes', colour: 'red' } }, routes: [] }, '/listeners/*:80/colour', 'Unknown parameter "colour".'],
   ])('rejects %j', (config, path, message) => {
     const e = errorOf(v, config);
     expect({ path: e.path, message: e.message }).toEqual({ path, message });
