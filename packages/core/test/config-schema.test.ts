@@ -146,7 +146,7 @@ describe('config schema', () => {
     [{ routes: [{ action: { return: 200, index: 'x' } }] }, '/routes/0/action/index', 'Unknown parameter "index".'],
     [{ routes: [{ action: { proxy: 'ftp://x' } }] }, '/routes/0/action/proxy', 'The "proxy" address is invalid "ftp://x".'],
     [{ upstreams: { u: {} } }, '/upstreams/u', 'The "u" upstream must contain "servers" object value.'],
-    [{ settings: { http: { idle_timeout: '1' } } }, '/settings/http/idle_timeout', 'The "idle_timeout" value must be an integer number, but not a string.'],
+    [{ settings: { http: { idle_timeout: '1' } } }, '/settings/http/idle_timeout', 'The "idle_timeout" value must be a number, but not a string.'],
     [{ settings: { http: { static: { mime_types: { 'text/x': 1 } } } } }, '/settings/http/static/mime_types/text~1x', 'The "text/x" value must be a string or an array, but not an integer number.'],
     [{ access_log: 1 }, '/access_log', 'The "access_log" value must be a string or an object, but not an integer number.'],
     [{ access_log: { path: '/x', colour: 1 } }, '/access_log/colour', 'Unknown parameter "colour".'],

@@ -1,5 +1,8 @@
+import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
+import { ROUTER_ROOT_PROPERTIES, ROUTER_SCHEMA_DEFS } from './config-schema';
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { RouterConfigError } from './internal/errors';
+import { schemaProblem } from './schema-errors';
 
 /** One rule a router config breaks: where (JSON pointer), a stable code, and Unit's sentence. */
 export interface RouterConfigProblem {
@@ -32,5 +35,32 @@ export function checkRouterConfig(config: RouterConfig, opts: RouterCheckOptions
   } catch (e) {
     if (e instanceof RouterConfigError) return [{ path: e.path, code: e.code, message: e.message }];
     throw e;
+  }
+}
+
+/**
+ * The router's schema on its own, as `HttpRouter.prepare` and RouteMatcher check what they are given: the router's
+ * root keys, `settings.http` (other `settings` keys belong to the embedder) and `applications` (objects, by name).
+ */
+let standalone: ValidateFunction | null = null;
+
+/**
+ * Checks the JSON part of a router config against the router's schema (compiled once per process); throws
+ * RouterConfigError with Unit's sentence, the JSON path and a stable code for the first mistake.
+ */
+export function assertRouterSchema(config: RouterConfig): void {
+  standalone ??= new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile({
+    type: 'object',
+    properties: {
+      ...ROUTER_ROOT_PROPERTIES,
+      settings: { type: 'object', properties: { http: { $ref: '#/$defs/settingsHttp' } } },
+      applications: { type: 'object', additionalProperties: { type: 'object' } },
+    },
+    $defs: ROUTER_SCHEMA_DEFS,
+  });
+  const { certificates: _material, ...json } = config;
+  if (!standalone(json)) {
+    const p = schemaProblem(standalone.errors ?? []);
+    throw new RouterConfigError(p.message, p.path, p.code);
   }
 }

@@ -13,8 +13,8 @@ const str: RouterJsonSchema = { type: 'string' };
 const bool: RouterJsonSchema = { type: 'boolean' };
 const uint: RouterJsonSchema = { type: 'integer', minimum: 0 };
 const strings: RouterJsonSchema = { $ref: '#/$defs/stringOrStrings' };
-/** A timeout in whole seconds, as Unit takes it, at most what a Node timer holds. */
-const seconds: RouterJsonSchema = { type: 'integer', minimum: 0, maximum: 2147483 };
+/** A timeout in seconds, at most what a Node timer holds: Unit takes whole seconds; Warden also takes fractions. */
+const seconds: RouterJsonSchema = { type: 'number', minimum: 0, maximum: 2147483 };
 /** A Warden timeout in seconds, fractions allowed. */
 const fractionalSeconds: RouterJsonSchema = { type: 'number', minimum: 0, maximum: 2147483 };
 

@@ -4,6 +4,7 @@ import { promises as fsp, type WriteStream } from 'fs';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'tls';
 import { readClientHello } from './internal/client-hello';
 import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings, Pass, PassTarget } from './internal/compiled-config';
+import { assertRouterSchema } from './config-check';
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { ConnectionLimit } from './internal/connection-limit';
 import { errorPageBody, sendError } from './internal/error-page';
@@ -123,6 +124,7 @@ export class HttpRouter implements LeanHost {
   async prepare(config: RouterConfig): Promise<PreparedRouterChange> {
     if (this.closed) throw new Error('the router is closed');
     if (this.pending) throw new Error('another router change is prepared and not yet committed or rolled back');
+    assertRouterSchema(config);
     const compiled = compileRouterConfig(config, { ephemeralPorts: this.ephemeralPorts });
     const added: ListenerEntry[] = [];
     const logPath = compiled.accessLog?.path ?? null;

@@ -4,6 +4,7 @@ export type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo, Router
 export { passSegments, type RouterConfig } from './internal/config-compiler';
 export { ROUTER_ROOT_PROPERTIES, ROUTER_SCHEMA_DEFS, type RouterJsonSchema } from './config-schema';
 export { checkRouterConfig, type RouterCheckOptions, type RouterConfigProblem } from './config-check';
+export { describeType, schemaProblem, type SchemaError, type SchemaSentence } from './schema-errors';
 export type { TlsCertificate } from './internal/tls-config';
 export type { FileIdentity } from './internal/share-path';
 export { RouteMatcher, type MatchRequest, type RouteMatch } from './route-matcher';

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'http';
 import type { CompiledConfig, RouteStep } from './internal/compiled-config';
+import { assertRouterSchema } from './config-check';
 import { compileRouterConfig } from './internal/config-compiler';
 import { RequestContext } from './internal/request-context';
 
@@ -38,7 +39,9 @@ export class RouteMatcher {
 
   /** Compiles `routes` (array or object of named arrays); throws RouterConfigError on bad semantics. */
   constructor(routes: unknown, opts: { upstreams?: object } = {}) {
-    this.compiled = compileRouterConfig({ routes, upstreams: opts.upstreams }, { anyApplication: true });
+    const config = { routes, upstreams: opts.upstreams };
+    assertRouterSchema(config);
+    this.compiled = compileRouterConfig(config, { anyApplication: true });
   }
 
   /** The matching step of route `name` (default: the array form), or null when no step matches (Unit: 404). */

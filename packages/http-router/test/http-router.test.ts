@@ -212,7 +212,9 @@ describe('forwarded', () => {
   it('requires source', async () => {
     const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
     await expect(router.prepare({ routes: [], listeners: { '127.0.0.1:0': { pass: 'routes', forwarded: { client_ip: 'X-F' } } } })).rejects.toMatchObject({
-      path: '/listeners/127.0.0.1:0/forwarded/source',
+      // The schema reports a missing key at the object that lacks it (as for every required key).
+      path: '/listeners/127.0.0.1:0/forwarded',
+      message: 'Required parameter "source" is missing.',
     });
   });
 });
