@@ -7,6 +7,7 @@ import type { WardenConfig } from '../src/contracts';
 import type { AppGateway } from '../src/runtime/app-gateway';
 import { RouterComponent } from '../src/runtime/router-component';
 import { DONE, harness } from './harness';
+import { freePort } from './process-helpers';
 
 const FIXTURES = join(__dirname, '../../http-router/test/fixtures/tls');
 const A = readFileSync(join(FIXTURES, 'a.pem'));
@@ -149,10 +150,11 @@ describe('control API: /certificates', () => {
   it('the router component serves HTTPS with the stored bundle a listener names (any case)', async () => {
     await h.req('PUT', '/certificates/a', A);
     const router = new RouterComponent({} as AppGateway, pino({ level: 'silent' }), h.certificates);
-    const config = { listeners: { '127.0.0.1:0': { pass: 'routes', tls: { certificate: 'A' } } }, routes: [{ action: { return: 204 } }] };
+    // A real port: wardend refuses port 0 in listener names, as Unit does.
+    const port = await freePort();
+    const config = { listeners: { [`127.0.0.1:${port}`]: { pass: 'routes', tls: { certificate: 'A' } } }, routes: [{ action: { return: 204 } }] };
     await (await router.prepare(config as WardenConfig)).commit();
     try {
-      const port = (router as unknown as { router: { addresses(): Record<string, { port: number }> } }).router.addresses()['127.0.0.1:0'].port;
       const { status, cn } = await new Promise<{ status: number; cn: string }>((resolve, reject) => {
         httpsRequest({ host: '127.0.0.1', port, ca: readFileSync(join(FIXTURES, 'ca.pem')), servername: 'a.example.test', agent: false }, (res) => {
           const cn = String((res.socket as TLSSocket).getPeerCertificate().subject.CN);

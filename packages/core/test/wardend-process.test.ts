@@ -207,6 +207,10 @@ describe('wardend process', () => {
     const schema = JSON.parse(r.stdout);
     expect(Object.keys(schema.properties).sort()).toEqual(['access_log', 'applications', 'listeners', 'routes', 'settings', 'upstreams']);
     expect(JSON.stringify(schema.$defs.application)).toContain('"fixture"');
+    // The router's schema, as http-router exports it: what the router accepts is what the schema shows.
+    expect(schema.$defs.listener.properties).toHaveProperty('application');
+    expect(schema.$defs.settingsHttp.properties).toHaveProperty('proxy_read_timeout');
+    expect(schema.properties.settings.properties.http).toEqual({ $ref: '#/$defs/settingsHttp' });
   });
 
   it('a --plugin that cannot be loaded is a clear error and exit 1', async () => {

@@ -3,6 +3,7 @@ import type { promises as fsp } from 'fs';
 import { AccessLogWriter } from './internal/access-log';
 import { ActionRunner } from './internal/action-runner';
 import type { CompiledConfig, CompiledListener } from './internal/compiled-config';
+import { assertRouterSchema } from './config-check';
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { ConnectionLimit } from './internal/connection-limit';
 import { FastConnection, kLean } from './internal/fast-connection';
@@ -33,6 +34,11 @@ export interface HttpRouterOptions {
    * CompletedRequest): the hook for metrics. Unset, requests are not timed.
    */
   onRequestDone?: RequestDoneHook;
+  /**
+   * Accept port 0 in listener addresses (bind any free port; see addresses()). Unit refuses port 0, and so does the
+   * router by default; embedders and tests that want an ephemeral port set this.
+   */
+  ephemeralPorts?: boolean;
 }
 
 /** What prepare() hands back: install the new config, or undo what prepare bound. */
@@ -67,6 +73,7 @@ export class HttpRouter {
   private readonly agent = new UpstreamAgent();
   /** `max_connections` over all listeners. */
   private readonly connections: ConnectionLimit;
+  private readonly ephemeralPorts: boolean;
   private readonly counters: RouterCounters;
   private readonly accessLog: AccessLogWriter;
   private readonly node: NodeHttpPath;
@@ -79,6 +86,7 @@ export class HttpRouter {
     this.leanCapable = typeof gateway.handleLean === 'function';
     const log = (this.log = opts.logger ?? noopLogger);
     this.connections = new ConnectionLimit(log);
+    this.ephemeralPorts = opts.ephemeralPorts === true;
     this.counters = new RouterCounters(opts.onRequestDone ?? null);
     this.accessLog = new AccessLogWriter(log);
     const config = () => this.active;
@@ -124,7 +132,8 @@ export class HttpRouter {
   async prepare(config: RouterConfig): Promise<PreparedRouterChange> {
     if (this.closed) throw new Error('the router is closed');
     if (this.pending) throw new Error('another router change is prepared and not yet committed or rolled back');
-    const compiled = compileRouterConfig(config);
+    assertRouterSchema(config);
+    const compiled = compileRouterConfig(config, { ephemeralPorts: this.ephemeralPorts });
     this.pending = true;
     let logFile: fsp.FileHandle | null = null;
     let added: ListenerEntry[];

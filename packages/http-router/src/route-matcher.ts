@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'http';
 import type { CompiledConfig, Pass } from './internal/compiled-config';
+import { assertRouterSchema } from './config-check';
 import { compileRouterConfig } from './internal/config-compiler';
 import { RequestContext, type RequestView } from './internal/request-context';
 import { resolveRoute, type RouteWalk } from './internal/resolve-route';
@@ -42,7 +43,9 @@ export class RouteMatcher {
 
   /** Compiles `routes` (array or object of named arrays); throws RouterConfigError on bad semantics. */
   constructor(routes: unknown, opts: { upstreams?: object } = {}) {
-    this.compiled = compileRouterConfig({ routes, upstreams: opts.upstreams }, { anyApplication: true });
+    const config = { routes, upstreams: opts.upstreams };
+    assertRouterSchema(config);
+    this.compiled = compileRouterConfig(config, { anyApplication: true });
   }
 
   /** The matching step of route `name` (default: the array form), or null when no step matches (Unit: 404). */

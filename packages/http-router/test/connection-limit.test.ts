@@ -104,7 +104,7 @@ describe('ConnectionLimit', () => {
 describe('max_connections on a router', () => {
   it('closes client connections beyond settings.http.max_connections and serves again when one ends', async () => {
     const { lines, logger } = capture();
-    const router = new HttpRouter({ gateway: new EchoGateway(), logger });
+    const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway(), logger });
     const listeners = { '127.0.0.1:0': { pass: 'applications/app' } };
     await (await router.prepare({ listeners, applications: { app: {} }, settings: { http: { max_connections: 3 } } })).commit();
     const port = router.addresses()['127.0.0.1:0'].port;

@@ -79,7 +79,7 @@ export async function startRouter(
   rest: Omit<RouterConfig, 'listeners'> = {},
   gateway: ApplicationGateway = new EchoGateway(),
 ): Promise<{ router: HttpRouter; port: number; gateway: ApplicationGateway }> {
-  const router = new HttpRouter({ gateway });
+  const router = new HttpRouter({ ephemeralPorts: true, gateway });
   const prepared = await router.prepare({
     applications: { app: {}, other: {}, multi: { targets: { front: {}, back: {} } } },
     ...rest,

@@ -430,7 +430,7 @@ describe('lean path: hand-off to node:http', () => {
 
   it('a connection switches to node:http when a reconfiguration takes the lean path away', async () => {
     const gw = new LeanGateway();
-    const router = new HttpRouter({ gateway: gw });
+    const router = new HttpRouter({ ephemeralPorts: true, gateway: gw });
     routers.push(router);
     const routes = [{ action: { pass: 'applications/app', response_headers: { 'X-R': '1' } } }];
     const cfg = (pass: string) => ({ applications: { app: {} }, routes, listeners: { '127.0.0.1:0': { pass } } });
@@ -493,7 +493,7 @@ describe('lean path: timeouts and closing', () => {
 
   it('an in-flight request on a removed listener finishes, then its connection closes; idle ones close at once', async () => {
     const gw = new LeanGateway();
-    const router = new HttpRouter({ gateway: gw });
+    const router = new HttpRouter({ ephemeralPorts: true, gateway: gw });
     routers.push(router);
     await (await router.prepare({ applications: { app: {} }, listeners: { '127.0.0.1:0': { pass: 'applications/app' } } })).commit();
     const port = router.addresses()['127.0.0.1:0'].port;
@@ -515,7 +515,7 @@ describe('lean path: timeouts and closing', () => {
 
   it('close() waits for in-flight lean requests up to the grace period, then drops them', async () => {
     const gw = new LeanGateway();
-    const router = new HttpRouter({ gateway: gw });
+    const router = new HttpRouter({ ephemeralPorts: true, gateway: gw });
     await (await router.prepare({ applications: { app: {} }, listeners: { '127.0.0.1:0': { pass: 'applications/app' } } })).commit();
     const port = router.addresses()['127.0.0.1:0'].port;
     const pending = fetchText(port, '/never');

@@ -147,7 +147,7 @@ describe.each([
   afterEach(() => Promise.all(tlsRouters.splice(0).map((r) => r.close(100))));
 
   it('bare-LF heads around a chunked body are served, and the idle connection gets the 408', async () => {
-    const router = new HttpRouter({ gateway: gateway() });
+    const router = new HttpRouter({ ephemeralPorts: true, gateway: gateway() });
     tlsRouters.push(router);
     await (await router.prepare({
       applications: { app: {} },

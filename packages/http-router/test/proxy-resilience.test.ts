@@ -22,7 +22,7 @@ interface Captured {
 async function router(config: (port: number) => Omit<RouterConfig, 'listeners'>): Promise<{ router: HttpRouter; port: number; logs: Captured[] }> {
   const logs: Captured[] = [];
   const push = (level: string) => (obj: unknown, msg?: string) => logs.push({ level, obj, msg });
-  const r = new HttpRouter({ gateway: new EchoGateway(), logger: { info: push('info'), warn: push('warn'), error: push('error'), debug: push('debug') } });
+  const r = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway(), logger: { info: push('info'), warn: push('warn'), error: push('error'), debug: push('debug') } });
   closers.push(() => r.close(100));
   // Bind first (port 0), then install the config that may name the router's own port.
   await (await r.prepare({ listeners: { '127.0.0.1:0': { pass: 'routes' } }, routes: [] })).commit();
@@ -158,7 +158,7 @@ describe('proxy timeouts', () => {
   });
 
   it('accepts the timeouts in settings.http and rejects bad values with the JSON path', async () => {
-    const r = new HttpRouter({ gateway: new EchoGateway() });
+    const r = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
     closers.push(() => r.close(100));
     await expect(r.prepare({ settings: { http: { proxy_read_timeout: -1 } } })).rejects.toMatchObject({ path: '/settings/http/proxy_read_timeout' });
     await expect(r.prepare({ settings: { http: { proxy_connect_timeout: 'x' } } })).rejects.toMatchObject({ path: '/settings/http/proxy_connect_timeout' });

@@ -14,6 +14,7 @@ describe('onRequestDone', () => {
     let wake = () => {};
     const router = new HttpRouter({
       gateway,
+      ephemeralPorts: true,
       onRequestDone: (r) => {
         done.push({ ...r });
         wake();

@@ -43,7 +43,7 @@ afterEach(async () => {
 });
 
 async function serve(action: Record<string, unknown>, identity: FileIdentity | null = NOBODY): Promise<number> {
-  const router = new HttpRouter({ gateway: new EchoGateway(), fileIdentity: identity ?? undefined });
+  const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway(), fileIdentity: identity ?? undefined });
   routers.push(router);
   await (await router.prepare({ routes: [{ action }], listeners: { '127.0.0.1:0': { pass: 'routes' } } })).commit();
   return router.addresses()['127.0.0.1:0'].port;

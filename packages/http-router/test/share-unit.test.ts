@@ -44,14 +44,14 @@ afterEach(async () => {
 });
 
 async function serve(action: Record<string, unknown>, settings?: object): Promise<number> {
-  const router = new HttpRouter({ gateway: new EchoGateway() });
+  const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
   routers.push(router);
   await (await router.prepare({ applications: { app: {} }, routes: [{ action }], settings, listeners: { '127.0.0.1:0': { pass: 'routes' } } })).commit();
   return router.addresses()['127.0.0.1:0'].port;
 }
 
 async function configError(action: Record<string, unknown>, settings?: object): Promise<RouterConfigError> {
-  const router = new HttpRouter({ gateway: new EchoGateway() });
+  const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
   routers.push(router);
   try {
     await router.prepare({ routes: [{ action }], settings, listeners: { '127.0.0.1:0': { pass: 'routes' } } });

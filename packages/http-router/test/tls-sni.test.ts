@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 async function start(certificate: string[]): Promise<{ tls: number; plain: number }> {
-  const router = new HttpRouter({ gateway: new EchoGateway() });
+  const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
   routers.push(router);
   const config = {
     applications: { app: {} },

@@ -57,7 +57,7 @@ afterEach(async () => {
 });
 
 async function start(listeners: Record<string, Record<string, unknown>>, rest: Omit<RouterConfig, 'listeners'> = {}, gateway: ApplicationGateway = new LeanGateway()) {
-  const router = new HttpRouter({ gateway });
+  const router = new HttpRouter({ ephemeralPorts: true, gateway });
   routers.push(router);
   const config = { applications: { app: {} }, certificates: CERTS, ...rest, listeners };
   await (await router.prepare(config)).commit();
@@ -238,7 +238,7 @@ describe('ClientHello SNI reader', () => {
 
 describe('TLS listener configuration errors', () => {
   const compile = async (tls: unknown, certificates: Record<string, TlsCertificate> = CERTS) => {
-    const router = new HttpRouter({ gateway: new EchoGateway() });
+    const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
     routers.push(router);
     try {
       await router.prepare({ applications: { app: {} }, certificates, listeners: { '127.0.0.1:0': { pass: 'applications/app', tls } } });

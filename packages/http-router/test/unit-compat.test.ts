@@ -25,7 +25,7 @@ function tmpFile(name: string): string {
   return path.join(dir, name);
 }
 async function compileError(config: Parameters<HttpRouter['prepare']>[0]): Promise<RouterConfigError> {
-  const router = new HttpRouter({ gateway: new EchoGateway() });
+  const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
   routers.push(router);
   try {
     await router.prepare(config);

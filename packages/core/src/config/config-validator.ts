@@ -4,6 +4,7 @@ import { join } from 'path';
 import Ajv2020 from 'ajv/dist/2020';
 import type { ValidateFunction } from 'ajv';
 import type { DependencyContainer } from 'tsyringe';
+import { checkRouterConfig } from '@warden/http-router';
 import type { AppConfig, JsonSchema, WardenConfig } from '../contracts';
 import { ConfigValidationError, WardenError } from '../contracts';
 import { validateIsolation } from '../isolation';
@@ -55,7 +56,8 @@ export function isPrecompiled(schema: JsonSchema): boolean {
 
 /**
  * Validates whole configs: the schema assembled from the container (compiled once, ajv `allErrors` + `strict`),
- * then the cross-reference checks, then per application the isolation plugins' and its launcher's semantic checks.
+ * then the router's rules (http-router's checkRouterConfig: listeners, routes, upstreams, `settings.http`), then the
+ * applications' cross-field checks, then per application the isolation plugins' and its launcher's semantic checks.
  * Every failure is one ConfigValidationError whose message is one sentence and whose `path` is the JSON path.
  */
 export class ConfigValidator {
@@ -86,6 +88,8 @@ export class ConfigValidator {
     this.checkTypes(config);
     if (!this.check(config)) throw translateAjvErrors(this.check.errors ?? []);
     const cfg = config as WardenConfig;
+    const [problem] = checkRouterConfig(cfg);
+    if (problem) throw new ConfigValidationError(problem.message, problem.path, problem.code);
     crossCheck(cfg);
     for (const [name, app] of Object.entries(cfg.applications ?? {})) this.validateApp(name, app);
     return cfg;

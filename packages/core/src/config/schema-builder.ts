@@ -2,7 +2,8 @@ import type { DependencyContainer } from 'tsyringe';
 import type { AppLauncher, JsonSchema } from '../contracts';
 import { TOKENS, WardenError } from '../contracts';
 import { isolationPlugins } from '../isolation';
-import { BASE_DEFS, BASE_ROOT_PROPERTIES, COMMON_APP_PROPERTIES } from './base-schema';
+import { ROUTER_ROOT_PROPERTIES, ROUTER_SCHEMA_DEFS } from '@warden/http-router';
+import { BASE_ROOT_PROPERTIES, COMMON_APP_PROPERTIES } from './base-schema';
 
 /** The app launchers registered in a container (empty when none are). */
 export function appLaunchers(container: DependencyContainer): AppLauncher[] {
@@ -13,7 +14,8 @@ export function appLaunchers(container: DependencyContainer): AppLauncher[] {
  * Assembles the whole config schema from core's base schema and every plugin registered in the container:
  * one application branch per AppLauncher (common keys + the launcher's keys, selected by `type`), the
  * `isolation.namespaces` object from the NamespaceProviders and the other `isolation` keys from the IsolationExtras.
- * Two plugins claiming the same type or key is an error at start.
+ * `listeners`, `routes`, `upstreams`, `settings.http` and `access_log` are @warden/http-router's schema, as it
+ * exports it. Two plugins claiming the same type or key is an error at start.
  */
 export function buildConfigSchema(container: DependencyContainer): JsonSchema {
   const { providers, extras } = isolationPlugins(container);
@@ -67,10 +69,10 @@ export function buildConfigSchema(container: DependencyContainer): JsonSchema {
     $id: 'urn:warden:config',
     title: 'Warden configuration (NGINX Unit compatible)',
     type: 'object',
-    properties: BASE_ROOT_PROPERTIES,
+    properties: { listeners: ROUTER_ROOT_PROPERTIES.listeners, routes: ROUTER_ROOT_PROPERTIES.routes, ...BASE_ROOT_PROPERTIES, ...ROUTER_ROOT_PROPERTIES },
     additionalProperties: false,
     $defs: {
-      ...BASE_DEFS,
+      ...ROUTER_SCHEMA_DEFS,
       application,
       isolation: { type: 'object', properties: isolationProps, additionalProperties: false },
     },

@@ -6,22 +6,9 @@
  */
 export const ERROR_CODES = {
   // Configuration (400 `Invalid configuration.` on the control API; the detail names the JSON path).
-  WARDEN_ERR_CONFIG_INVALID: 'The config does not match the schema (the generic validation error).',
-  WARDEN_ERR_CONFIG_REQUIRED: 'A required key is missing.',
-  WARDEN_ERR_CONFIG_UNKNOWN: 'A key the schema does not know.',
-  WARDEN_ERR_CONFIG_TYPE: 'A value has the wrong JSON type.',
-  WARDEN_ERR_CONFIG_ENUM: 'A value is not one of the allowed ones.',
-  WARDEN_ERR_CONFIG_RANGE: 'A number or a length is out of its range.',
-  WARDEN_ERR_CONFIG_FORMAT: 'A string has an invalid format.',
   WARDEN_ERR_CONFIG_APP_TYPE: 'No plugin provides the application `type`.',
   WARDEN_ERR_CONFIG_ARGUMENTS: 'An application argument holds a null character.',
   WARDEN_ERR_CONFIG_ENVIRONMENT: 'An environment variable name or value is invalid.',
-  WARDEN_ERR_CONFIG_LISTENER: 'A listener address is invalid.',
-  WARDEN_ERR_CONFIG_PASS: '`pass` names a route, application or upstream that does not exist, or is malformed.',
-  WARDEN_ERR_CONFIG_ACTION: 'A route action is invalid.',
-  WARDEN_ERR_CONFIG_MATCH: 'A route match condition is invalid.',
-  WARDEN_ERR_CONFIG_UPSTREAM: 'An upstream or one of its servers is invalid.',
-  WARDEN_ERR_CONFIG_TLS: 'A listener `tls` object is invalid.',
   WARDEN_ERR_CONFIG_CERTIFICATE: 'A listener names a certificate bundle that is not stored.',
   WARDEN_ERR_CONFIG_PLUGIN: "A plugin's semantic check of its part of the config failed.",
   WARDEN_ERR_CONFIG_FILE: 'The `--config` file cannot be read or parsed.',

@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from 'net';
-import { RouterConfigError } from './errors';
+import { MATCH_ERROR, RouterConfigError } from './errors';
 
 /** A compiled test of a peer address and port (`source` / `destination`, `forwarded.source`); port -1 = any. */
 export type AddressTest = (addr: string, port: number) => boolean;
@@ -57,7 +57,7 @@ function ipv6ToBigInt(s: string): bigint {
 }
 
 function badAddress(raw: string, path: string): RouterConfigError {
-  return new RouterConfigError(`The "${raw}" address is invalid.`, path);
+  return new RouterConfigError(`The "${raw}" address is invalid.`, path, MATCH_ERROR);
 }
 
 function parsePorts(spec: string, raw: string, path: string): [number, number] {
@@ -97,7 +97,7 @@ function parseRange(addr: string, raw: string, path: string): { family: 0 | 4 | 
 }
 
 function compileRule(raw: unknown, path: string): AddrRule {
-  if (typeof raw !== 'string') throw new RouterConfigError('An address pattern must be a string.', path);
+  if (typeof raw !== 'string') throw new RouterConfigError('An address pattern must be a string.', path, MATCH_ERROR);
   let s = raw.trim();
   let negative = false;
   if (s.startsWith('!')) {

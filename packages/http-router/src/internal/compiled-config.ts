@@ -77,6 +77,8 @@ export interface CompiledListener {
   host: string;
   port: number;
   ipv6Only: boolean;
+  /** Unix socket path (`unix:/path`; abstract names start with NUL), or null for an IP listener. */
+  path: string | null;
   backlog: number | undefined;
   pass: Pass;
   forwarded: Forwarded | null;

@@ -13,7 +13,7 @@ import type {
   RouteStep,
   ShareSpec,
 } from './compiled-config';
-import { jp, RouterConfigError } from './errors';
+import { ACTION_ERROR, jp, LISTENER_ERROR, PASS_ERROR, RANGE_ERROR, RouterConfigError, UPSTREAM_ERROR } from './errors';
 import { addMimeTypes, defaultMimeTypes } from './mime-types';
 import { compilePatternSet, percentDecode } from './pattern';
 import { compileMatch, uriPrefixGuard } from './match-compiler';
@@ -43,8 +43,8 @@ function isObject(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function unknownKeys(obj: Obj, allowed: readonly string[], path: string): void {
-  for (const k of Object.keys(obj)) if (!allowed.includes(k)) throw new RouterConfigError(`Unknown parameter "${k}".`, jp(path, k));
+function unknownKeys(obj: Obj, allowed: readonly string[], path: string, code?: string): void {
+  for (const k of Object.keys(obj)) if (!allowed.includes(k)) throw new RouterConfigError(`Unknown parameter "${k}".`, jp(path, k), code);
 }
 
 function str(v: unknown, name: string, path: string): string {
@@ -52,9 +52,33 @@ function str(v: unknown, name: string, path: string): string {
   return v;
 }
 
-/** Parses `IP:port`, `*:port`, `[v6]:port` into a bind host, port and canonical key. */
-export function parseListenAddress(name: string, path: string): { host: string; port: number; ipv6Only: boolean; key: string } {
-  const bad = () => new RouterConfigError(`The listener address "${name}" is invalid.`, path);
+/** Where a listener binds: an IP address and port, or a unix socket path (`path`, abstract names start with NUL). */
+export interface ListenAddress {
+  host: string;
+  port: number;
+  ipv6Only: boolean;
+  /** Unix socket path for `unix:/path` (`\0name` for `unix:@name`); null for IP listeners. */
+  path: string | null;
+  /** Canonical bind key: two listeners with the same key are the same socket. */
+  key: string;
+}
+
+/** Longest unix socket path (sun_path holds 108 bytes with the terminating NUL). */
+const MAX_UNIX_PATH = 107;
+
+/**
+ * Parses a listener (or upstream server, or proxy) address as Unit's nxt_sockaddr_parse does: `unix:/path` and
+ * `unix:@abstract` (at least two characters after `unix:`, at most 107 bytes), `[v6]:port`, `IP:port` and
+ * `*:port`, with a port from 1 to 65535; a bare port (`8080`) or host name is invalid. `ephemeralPort` also
+ * accepts port 0 (any free port), which Unit refuses: for embedders and tests of the standalone router only.
+ */
+export function parseListenAddress(name: string, path: string, ephemeralPort = false): ListenAddress {
+  const bad = () => new RouterConfigError(`The listener address "${name}" is invalid.`, path, LISTENER_ERROR);
+  if (name.length > 6 && name.startsWith('unix:')) {
+    const sock = name.slice(5);
+    if (Buffer.byteLength(sock) > MAX_UNIX_PATH) throw bad();
+    return { host: '', port: 0, ipv6Only: false, path: sock.startsWith('@') ? '\0' + sock.slice(1) : sock, key: name };
+  }
   let host: string;
   let portText: string;
   let v6 = false;
@@ -66,32 +90,33 @@ export function parseListenAddress(name: string, path: string): { host: string; 
     if (!isIPv6(host)) throw bad();
     v6 = true;
   } else {
-    const colon = name.lastIndexOf(':');
+    const colon = name.indexOf(':');
     if (colon <= 0) throw bad();
     host = name.slice(0, colon);
     portText = name.slice(colon + 1);
     if (host === '*') host = '0.0.0.0';
     else if (!isIPv4(host)) throw bad();
   }
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw bad();
   const port = Number(portText);
+  if (!/^\d{1,5}$/.test(portText) || port > 65535 || (port === 0 && !ephemeralPort)) throw bad();
   const key = v6 ? `[${host.toLowerCase()}]:${port}` : `${host}:${port}`;
-  return { host, port, ipv6Only: v6, key };
+  return { host, port, ipv6Only: v6, path: null, key };
 }
 
+/** An upstream server address (`IP:port`, `[v6]:port`), in Unit's words when it does not parse. */
 function parseServerAddress(text: string, path: string): ProxyTarget {
   try {
     const a = parseListenAddress(text, path);
-    if (a.host === '0.0.0.0' && text.startsWith('*')) throw new Error('wildcard');
+    if (a.path !== null || text.startsWith('*')) throw new Error('not a server address');
     return { host: a.host, port: a.port, socketPath: undefined, text };
   } catch {
-    throw new RouterConfigError(`The "${text}" address is invalid.`, path);
+    throw new RouterConfigError(`The "${text}" is not valid server address.`, path, UPSTREAM_ERROR);
   }
 }
 
 function parseProxy(v: unknown, path: string): ProxyTarget {
   const text = str(v, 'proxy', path);
-  const bad = () => new RouterConfigError(`The "proxy" address "${text}" is invalid.`, path);
+  const bad = () => new RouterConfigError(`The "proxy" address is invalid "${text}".`, path, ACTION_ERROR);
   if (!text.startsWith('http://')) throw bad();
   const rest = text.slice(7);
   if (rest.startsWith('unix:')) {
@@ -101,7 +126,7 @@ function parseProxy(v: unknown, path: string): ProxyTarget {
   }
   try {
     const a = parseListenAddress(rest, path);
-    if (rest.startsWith('*')) throw bad();
+    if (a.path !== null || rest.startsWith('*')) throw bad();
     return { host: a.host, port: a.port, socketPath: undefined, text };
   } catch {
     throw bad();
@@ -190,6 +215,10 @@ function compileSettings(settings: unknown): HttpSettings {
       case 'chunked_transform':
         bool(v, k, p);
         break;
+      // Unit options this router accepts and does not use yet (see the README's gaps).
+      case 'body_temp_path':
+      case 'websocket':
+        break;
       case 'static':
         compileStatic(v, p, s);
         break;
@@ -259,8 +288,24 @@ export function passSegments(text: string): string[] | null {
   return out;
 }
 
-/** Compiles and checks a whole router config; throws RouterConfigError with the JSON path of the first problem. */
-export function compileRouterConfig(config: RouterConfig, opts: { anyApplication?: boolean } = {}): CompiledConfig {
+/** How a router config is compiled or checked. */
+export interface RouterCompileOptions {
+  /** `applications/<name>` may name any application (RouteMatcher: the config has no `applications`). */
+  anyApplication?: boolean;
+  /** Port 0 (any free port) is a valid listener port, which Unit refuses: for embedders and tests only. */
+  ephemeralPorts?: boolean;
+  /**
+   * Check only: `tls.certificate` names are not looked up in `certificates` (the caller checks that they exist;
+   * their key and chain are checked when the router compiles the config it runs).
+   */
+  checkOnly?: boolean;
+}
+
+/**
+ * Compiles a whole router config that matches the router's schema (routerConfigSchema); throws RouterConfigError
+ * with the JSON path and a stable code for the first rule it breaks (checkRouterConfig reports the same).
+ */
+export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOptions = {}): CompiledConfig {
   const apps = isObject(config.applications) ? (config.applications as Obj) : {};
   const anyApp = opts.anyApplication === true;
   const settings = compileSettings(config.settings);
@@ -336,20 +381,29 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
     const text = str(v, 'pass', path);
     const tpl = compileTemplate(text, path);
     if (tpl.constant === null) return { text, target: null, dynamic: tpl.fn };
-    if (passSegments(text) === null) throw new RouterConfigError(`Request "pass" value "${text}" is invalid.`, path);
+    if (passSegments(text) === null) throw new RouterConfigError(`Request "pass" value "${text}" is invalid.`, path, PASS_ERROR);
     const target = resolvePass(text);
-    if (!target) throw new RouterConfigError(`Request "pass" points to invalid location "${text}".`, path);
+    if (!target) throw new RouterConfigError(`Request "pass" points to invalid location "${text}".`, path, PASS_ERROR);
     return { text, target, dynamic: null };
+  };
+
+  // Unit's older listener spelling `"application": "<name>"`: the name as written (not percent-decoded).
+  const applicationPass = (v: unknown, path: string): Pass => {
+    const app = str(v, 'application', path);
+    if (!anyApp && !isObject(apps[app])) {
+      throw new RouterConfigError(`Listening socket is assigned for a non existing application "${app}".`, path, PASS_ERROR);
+    }
+    return { text: `applications/${app}`, target: { kind: 'app', app, target: undefined }, dynamic: null };
   };
 
   const compileAction = (v: unknown, path: string): Action => {
     if (!isObject(v)) throw new RouterConfigError('The "action" value must be an object.', path);
     const kinds = (['pass', 'share', 'proxy', 'return'] as const).filter((k) => v[k] !== undefined);
     if (kinds.length === 0) {
-      throw new RouterConfigError('The "action" object must have one of "pass", "share", "proxy", or "return" options set.', path);
+      throw new RouterConfigError('The "action" object must have either "pass", "return", "share", or "proxy" option set.', path, ACTION_ERROR);
     }
     if (kinds.length > 1) {
-      throw new RouterConfigError('The "action" object must have just one of "pass", "share", "proxy", or "return" options set.', path);
+      throw new RouterConfigError('The "action" object must have just one of "pass", "return", "share", or "proxy" options set.', path, ACTION_ERROR);
     }
     const kind = kinds[0];
     const allowed: Record<typeof kind, string[]> = {
@@ -358,7 +412,8 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
       return: ['return', 'location'],
       share: ['share', 'index', 'types', 'fallback', 'chroot', 'follow_symlinks', 'traverse_mounts'],
     };
-    unknownKeys(v, [...allowed[kind], 'rewrite', 'response_headers'], path);
+    // As Unit's per-action member tables: an option of another action is an unknown parameter here.
+    unknownKeys(v, [...allowed[kind], 'rewrite', 'response_headers'], path, ACTION_ERROR);
     const action: Action = {
       json: v,
       kind,
@@ -379,7 +434,7 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
         const hp = jp(rp, name);
         if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new RouterConfigError(`The "${name}" header name is invalid.`, hp);
         if (name.toLowerCase() === 'content-length') {
-          throw new RouterConfigError(`The "${name}" response header value is not supported.`, hp);
+          throw new RouterConfigError(`The "${name}" response header value is not supported.`, hp, ACTION_ERROR);
         }
         if (value !== null && typeof value !== 'string') {
           throw new RouterConfigError(`The "${name}" response header value must be a string or null.`, hp);
@@ -398,7 +453,7 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
       case 'return': {
         const rp = jp(path, 'return');
         if (typeof v.return !== 'number' || !Number.isInteger(v.return) || v.return < 0 || v.return > 999) {
-          throw new RouterConfigError('The "return" value is out of allowed range.', rp);
+          throw new RouterConfigError('The "return" value is out of allowed HTTP status code range 0-999.', rp, RANGE_ERROR);
         }
         action.status = v.return;
         if (v.location !== undefined) {
@@ -450,17 +505,18 @@ export function compileRouterConfig(config: RouterConfig, opts: { anyApplication
     if (!isObject(config.listeners)) throw new RouterConfigError('The "listeners" value must be an object.', '/listeners');
     for (const [name, l] of Object.entries(config.listeners)) {
       const p = jp('/listeners', name);
-      const addr = parseListenAddress(name, p);
+      const addr = parseListenAddress(name, p, opts.ephemeralPorts === true);
       if (!isObject(l)) throw new RouterConfigError(`The "${name}" listener must be an object.`, p);
-      unknownKeys(l, ['pass', 'backlog', 'forwarded', 'client_ip', 'tls'], p);
-      if (l.pass === undefined) throw new RouterConfigError('The "pass" option is required.', jp(p, 'pass'));
+      unknownKeys(l, ['pass', 'application', 'backlog', 'forwarded', 'client_ip', 'tls'], p);
+      if (l.pass === undefined && l.application === undefined) throw new RouterConfigError('The "pass" option is required.', jp(p, 'pass'), PASS_ERROR);
       const backlog = l.backlog === undefined ? undefined : num(l.backlog, 'backlog', jp(p, 'backlog'), 0, 2 ** 31 - 1);
       const fw = l.forwarded ?? l.client_ip;
       const fwPath = jp(p, l.forwarded !== undefined ? 'forwarded' : 'client_ip');
       const forwarded = fw === undefined ? null : compileForwarded(fw, fwPath, l.client_ip !== undefined && l.forwarded === undefined);
-      if (listeners.has(addr.key)) throw new RouterConfigError(`The listener "${name}" duplicates another listener's address.`, p);
-      const tls = l.tls === undefined ? null : compileTls(l.tls, jp(p, 'tls'), config.certificates ?? {});
-      listeners.set(addr.key, { name, ...addr, backlog, pass: compilePass(l.pass, jp(p, 'pass')), forwarded, tls });
+      if (listeners.has(addr.key)) throw new RouterConfigError(`The listener "${name}" duplicates another listener's address.`, p, LISTENER_ERROR);
+      const tls = l.tls === undefined ? null : compileTls(l.tls, jp(p, 'tls'), opts.checkOnly === true ? null : (config.certificates ?? {}));
+      const pass = l.pass !== undefined ? compilePass(l.pass, jp(p, 'pass')) : applicationPass(l.application, jp(p, 'application'));
+      listeners.set(addr.key, { name, ...addr, backlog, pass, forwarded, tls });
     }
   }
 

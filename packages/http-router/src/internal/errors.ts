@@ -1,5 +1,21 @@
-/** Stable code of every semantic config error raised by the router compiler. */
+/** Stable code of a config the router cannot run for a reason no more specific code below names. */
 export const ROUTER_CONFIG_ERROR = 'WARDEN_ERR_ROUTER_CONFIG';
+/** A listener address Unit would not parse, or two listeners on one address. */
+export const LISTENER_ERROR = 'WARDEN_ERR_CONFIG_LISTENER';
+/** A `pass` (or a listener's `application`) that is malformed or names nothing. */
+export const PASS_ERROR = 'WARDEN_ERR_CONFIG_PASS';
+/** An `action` object with none or several of pass/share/proxy/return, an option of another action, a bad proxy. */
+export const ACTION_ERROR = 'WARDEN_ERR_CONFIG_ACTION';
+/** A `match` condition or pattern Unit refuses (`**`, bad scheme, bad regex, bad address, bad encoding). */
+export const MATCH_ERROR = 'WARDEN_ERR_CONFIG_MATCH';
+/** A listener's `tls` value (session, ticket keys, conf_commands) Unit or this build refuses. */
+export const TLS_ERROR = 'WARDEN_ERR_CONFIG_TLS';
+/** An upstream server address Unit would not parse. */
+export const UPSTREAM_ERROR = 'WARDEN_ERR_CONFIG_UPSTREAM';
+/** A string with variables that does not parse or names an unknown variable. */
+export const VARIABLE_ERROR = 'WARDEN_ERR_CONFIG_VARIABLE';
+/** A number outside the range Unit allows. */
+export const RANGE_ERROR = 'WARDEN_ERR_CONFIG_RANGE';
 
 /**
  * A config the router cannot run: the message is Unit's wording where Unit has one, `path` is the JSON pointer of

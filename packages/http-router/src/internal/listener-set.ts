@@ -139,6 +139,7 @@ function listen(server: NetServer, l: CompiledListener): Promise<void> {
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen({ host: l.host, port: l.port, backlog: l.backlog, ipv6Only: l.ipv6Only, exclusive: true });
+    if (l.path !== null) server.listen({ path: l.path, backlog: l.backlog, exclusive: true });
+    else server.listen({ host: l.host, port: l.port, backlog: l.backlog, ipv6Only: l.ipv6Only, exclusive: true });
   });
 }

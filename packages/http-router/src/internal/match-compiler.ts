@@ -1,5 +1,5 @@
 import { compileAddressSet } from './address-pattern';
-import { jp, RouterConfigError } from './errors';
+import { jp, MATCH_ERROR, RouterConfigError } from './errors';
 import { compilePatternSet, type PatternMode, type StringTest } from './pattern';
 import type { RequestContext } from './request-context';
 import { compileTemplate, truthy } from './template';
@@ -29,6 +29,7 @@ function compileFieldSets(key: string, value: unknown, path: string, mode: Patte
     const names: string[] = [];
     const tests: StringTest[] = [];
     for (const [name, pat] of Object.entries(obj)) {
+      if (name === '') throw new RouterConfigError('The "match" pattern objects must not contain empty member names.', jp(p, name), MATCH_ERROR);
       names.push(foldName ? name.toLowerCase() : name);
       tests.push(compilePatternSet(pat, mode, jp(p, name)));
     }
@@ -89,7 +90,7 @@ export function compileMatch(match: unknown, path: string): MatchTest | null {
       }
       case 'scheme': {
         if (typeof value !== 'string' || !/^https?$/i.test(value)) {
-          throw new RouterConfigError(`The "scheme" can either be "http" or "https", but not "${String(value)}".`, p);
+          throw new RouterConfigError('The "scheme" can either be "http" or "https".', p, MATCH_ERROR);
         }
         const want = value.toLowerCase();
         tests.push({ cost: 0, t: (c) => c.scheme === want });

@@ -1,4 +1,4 @@
-import { RouterConfigError } from './errors';
+import { MATCH_ERROR, RouterConfigError } from './errors';
 
 /** A compiled test of one string value. */
 export type StringTest = (value: string) => boolean;
@@ -53,7 +53,7 @@ function fold(s: string, mode: PatternMode): string {
 /** Compiles a wildcard body (no `!`/`~`) into a test; `**` is refused as Unit does. */
 function compileWildcard(p: string, path: string): StringTest {
   if (p.includes('**')) {
-    throw new RouterConfigError(`The "${p}" pattern must not contain double "*" markers.`, path);
+    throw new RouterConfigError('The "match" pattern must not contain double "*" markers.', path, MATCH_ERROR);
   }
   if (p === '*') return () => true;
   const parts = p.split('*');
@@ -84,7 +84,7 @@ function compileWildcard(p: string, path: string): StringTest {
 
 function compileOne(raw: unknown, mode: PatternMode, path: string): OnePattern {
   if (typeof raw !== 'string') {
-    throw new RouterConfigError(`The "${lastKey(path)}" pattern must be a string.`, path);
+    throw new RouterConfigError(`The "${lastKey(path)}" pattern must be a string.`, path, MATCH_ERROR);
   }
   let p = raw;
   let negative = false;
@@ -97,13 +97,13 @@ function compileOne(raw: unknown, mode: PatternMode, path: string): OnePattern {
     try {
       re = new RegExp(p.slice(1), mode.fold === 'none' ? '' : 'i');
     } catch (e) {
-      throw new RouterConfigError(`Invalid regular expression "${p.slice(1)}": ${(e as Error).message}.`, path);
+      throw new RouterConfigError(`Invalid regular expression "${p.slice(1)}": ${(e as Error).message}.`, path, MATCH_ERROR);
     }
     return { negative, test: (v) => re.test(v) };
   }
   if (mode.decode !== 'none') {
     const d = percentDecode(p, mode.decode === 'form');
-    if (d === null) throw new RouterConfigError(`The "${raw}" pattern has an invalid percent-encoding.`, path);
+    if (d === null) throw new RouterConfigError(`The "${raw}" pattern has an invalid percent-encoding.`, path, MATCH_ERROR);
     p = d;
   }
   return { negative, test: compileWildcard(fold(p, mode), path) };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'crypto';
-import { RouterConfigError } from './errors';
+import { RouterConfigError, VARIABLE_ERROR } from './errors';
 import type { RequestContext } from './request-context';
 
 /** A compiled string with Unit variables, evaluated per request. */
@@ -136,11 +136,11 @@ export function compileTemplate(text: string, path: string, logging = false): Co
     while (k < text.length && isNameChar(text.charCodeAt(k))) k++;
     const name = text.slice(bracket ? i + 2 : i + 1, k);
     if (name === '' || (bracket && text.charCodeAt(k) !== 125)) {
-      throw new RouterConfigError(`Invalid variable at position ${i}`, path);
+      throw new RouterConfigError(`Invalid variable at position ${i}`, path, VARIABLE_ERROR);
     }
     const end = bracket ? k + 1 : k;
     const getter = variable(name, logging ? '-' : '');
-    if (!getter) throw new RouterConfigError(`Unknown variable "${name}"`, path);
+    if (!getter) throw new RouterConfigError(`Unknown variable "${name}"`, path, VARIABLE_ERROR);
     vars.push(name);
     if (lit !== '') parts.push(lit);
     lit = '';

@@ -1,6 +1,6 @@
 import { constants, createHash, createPrivateKey, randomBytes, X509Certificate } from 'crypto';
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'tls';
-import { jp, RouterConfigError } from './errors';
+import { jp, RouterConfigError, TLS_ERROR } from './errors';
 import { sniNames } from './tls-names';
 
 /** A certificate bundle the router can serve: the private key and the chain (leaf first), both PEM. */
@@ -61,12 +61,13 @@ const CONF_COMMANDS = 'CipherString, Ciphersuites, MinProtocol, MaxProtocol, Gro
 /**
  * Compiles a listener's `tls` object (Unit's shape: `certificate` string or non-empty array, `conf_commands`,
  * `session {cache_size, timeout, tickets}`) against the available certificates. Every certificate's secure context
- * is made once now, so a key or chain OpenSSL refuses fails the prepare, not the first handshake.
+ * is made once now, so a key or chain OpenSSL refuses fails the prepare, not the first handshake. `certificates`
+ * null: check the values only (no certificate is looked up; `certs` is empty).
  */
-export function compileTls(v: unknown, path: string, certificates: Record<string, TlsCertificate>): CompiledTls {
-  if (!isObject(v)) throw new RouterConfigError('The "tls" value must be an object.', path);
+export function compileTls(v: unknown, path: string, certificates: Record<string, TlsCertificate> | null): CompiledTls {
+  if (!isObject(v)) throw new RouterConfigError('The "tls" value must be an object.', path, TLS_ERROR);
   for (const k of Object.keys(v)) {
-    if (k !== 'certificate' && k !== 'conf_commands' && k !== 'session') throw new RouterConfigError(`Unknown parameter "${k}".`, jp(path, k));
+    if (k !== 'certificate' && k !== 'conf_commands' && k !== 'session') throw new RouterConfigError(`Unknown parameter "${k}".`, jp(path, k), TLS_ERROR);
   }
   const common = sessionOptions(v.session, jp(path, 'session'));
   const sessionCacheSize = common.cacheSize;
@@ -74,6 +75,7 @@ export function compileTls(v: unknown, path: string, certificates: Record<string
 
   const cp = jp(path, 'certificate');
   const names = certificateNames(v.certificate, cp);
+  if (certificates === null) return { certs: [], sessionCacheSize, signature: '' };
   const certs = names.map((name, i): TlsCertificateEntry => {
     const at = Array.isArray(v.certificate) ? jp(cp, i) : cp;
     const material = Object.prototype.hasOwnProperty.call(certificates, name) ? certificates[name] : undefined;
@@ -97,12 +99,12 @@ export function compileTls(v: unknown, path: string, certificates: Record<string
 }
 
 function certificateNames(v: unknown, path: string): string[] {
-  if (v === undefined) throw new RouterConfigError('Required parameter "certificate" is missing.', path);
+  if (v === undefined) throw new RouterConfigError('Required parameter "certificate" is missing.', path, TLS_ERROR);
   if (typeof v === 'string') return [v];
-  if (!Array.isArray(v)) throw new RouterConfigError('The "certificate" value must be a string or an array.', path);
-  if (v.length === 0) throw new RouterConfigError('The "certificate" array must contain at least one element.', path);
+  if (!Array.isArray(v)) throw new RouterConfigError('The "certificate" value must be a string or an array.', path, TLS_ERROR);
+  if (v.length === 0) throw new RouterConfigError('The "certificate" array must contain at least one element.', path, TLS_ERROR);
   return v.map((n, i) => {
-    if (typeof n !== 'string') throw new RouterConfigError('The "certificate" array must contain only string values.', jp(path, i));
+    if (typeof n !== 'string') throw new RouterConfigError('The "certificate" array must contain only string values.', jp(path, i), TLS_ERROR);
     return n;
   });
 }
@@ -112,25 +114,25 @@ function sessionOptions(v: unknown, path: string): { options: SecureContextOptio
   let cacheSize = 0;
   let tickets: unknown = false;
   if (v !== undefined) {
-    if (!isObject(v)) throw new RouterConfigError('The "session" value must be an object.', path);
+    if (!isObject(v)) throw new RouterConfigError('The "session" value must be an object.', path, TLS_ERROR);
     for (const [k, value] of Object.entries(v)) {
       const p = jp(path, k);
       switch (k) {
         case 'cache_size':
-          if (!Number.isInteger(value)) throw new RouterConfigError('The "cache_size" value must be an integer number.', p);
-          if ((value as number) < 0) throw new RouterConfigError('The "cache_size" number must not be negative.', p);
+          if (!Number.isInteger(value)) throw new RouterConfigError('The "cache_size" value must be an integer number.', p, TLS_ERROR);
+          if ((value as number) < 0) throw new RouterConfigError('The "cache_size" number must not be negative.', p, TLS_ERROR);
           cacheSize = value as number;
           break;
         case 'timeout':
-          if (!Number.isInteger(value)) throw new RouterConfigError('The "timeout" value must be an integer number.', p);
-          if ((value as number) <= 0) throw new RouterConfigError('The "timeout" number must be greater than zero.', p);
+          if (!Number.isInteger(value)) throw new RouterConfigError('The "timeout" value must be an integer number.', p, TLS_ERROR);
+          if ((value as number) <= 0) throw new RouterConfigError('The "timeout" number must be greater than zero.', p, TLS_ERROR);
           options.sessionTimeout = value as number;
           break;
         case 'tickets':
           tickets = value;
           break;
         default:
-          throw new RouterConfigError(`Unknown parameter "${k}".`, p);
+          throw new RouterConfigError(`Unknown parameter "${k}".`, p, TLS_ERROR);
       }
     }
   }
@@ -142,12 +144,9 @@ function sessionOptions(v: unknown, path: string): { options: SecureContextOptio
     options.ticketKeys = randomBytes(48);
   } else {
     const keys = typeof tickets === 'string' ? [tickets] : tickets;
-    if (!Array.isArray(keys)) throw new RouterConfigError('The "tickets" value must be a boolean, a string or an array.', tp);
+    if (!Array.isArray(keys)) throw new RouterConfigError('The "tickets" value must be a boolean, a string or an array.', tp, TLS_ERROR);
     if (keys.length !== 1) {
-      throw new RouterConfigError(
-        `The "tickets" array holds ${keys.length} keys; this build takes exactly one (Node's TLS has no decrypt-only keys for rotation).`,
-        tp,
-      );
+      throw new RouterConfigError(`The "tickets" array holds ${keys.length} keys; this build takes exactly one (Node's TLS has no decrypt-only keys for rotation).`, tp, TLS_ERROR);
     }
     options.ticketKeys = ticketKey(keys[0], Array.isArray(tickets) ? jp(tp, 0) : tp);
   }
@@ -155,25 +154,25 @@ function sessionOptions(v: unknown, path: string): { options: SecureContextOptio
 }
 
 function ticketKey(v: unknown, path: string): Buffer {
-  if (typeof v !== 'string') throw new RouterConfigError('The "key" array must contain only string values.', path);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) throw new RouterConfigError(`Invalid Base64 format for the ticket key "${v}".`, path);
+  if (typeof v !== 'string') throw new RouterConfigError('The "key" array must contain only string values.', path, TLS_ERROR);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) throw new RouterConfigError(`Invalid Base64 format for the ticket key "${v}".`, path, TLS_ERROR);
   const key = Buffer.from(v, 'base64');
   if (key.length !== 48 && key.length !== 80) {
-    throw new RouterConfigError(`Invalid length ${key.length} of the ticket key "${v}".  Must be 48 or 80 bytes.`, path);
+    throw new RouterConfigError(`Invalid length ${key.length} of the ticket key "${v}".  Must be 48 or 80 bytes.`, path, TLS_ERROR);
   }
-  if (key.length === 80) throw new RouterConfigError(`The ticket key "${v}" is 80 bytes long; this build takes 48-byte keys only.`, path);
+  if (key.length === 80) throw new RouterConfigError(`The ticket key "${v}" is 80 bytes long; this build takes 48-byte keys only.`, path, TLS_ERROR);
   return key;
 }
 
 function confCommands(v: unknown, path: string): SecureContextOptions {
   const out: SecureContextOptions = {};
   if (v === undefined) return out;
-  if (!isObject(v)) throw new RouterConfigError('The "conf_commands" value must be an object.', path);
+  if (!isObject(v)) throw new RouterConfigError('The "conf_commands" value must be an object.', path, TLS_ERROR);
   let cipherString: string | undefined;
   let suites: string | undefined;
   for (const [name, value] of Object.entries(v)) {
     const p = jp(path, name);
-    if (typeof value !== 'string') throw new RouterConfigError(`The "${name}" value must be a string.`, p);
+    if (typeof value !== 'string') throw new RouterConfigError(`The "${name}" value must be a string.`, p, TLS_ERROR);
     switch (name.toLowerCase()) {
       case 'cipherstring':
         cipherString = value;
@@ -184,7 +183,7 @@ function confCommands(v: unknown, path: string): SecureContextOptions {
       case 'minprotocol':
       case 'maxprotocol': {
         const version = PROTOCOLS.get(value.toLowerCase());
-        if (version === undefined) throw new RouterConfigError(`The "${name}" value "${value}" is not one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3.`, p);
+        if (version === undefined) throw new RouterConfigError(`The "${name}" value "${value}" is not one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3.`, p, TLS_ERROR);
         if (name.toLowerCase() === 'minprotocol') out.minVersion = version;
         else out.maxVersion = version;
         break;
@@ -200,11 +199,11 @@ function confCommands(v: unknown, path: string): SecureContextOptions {
         for (const opt of value.split(',').map((o) => o.trim().toLowerCase())) {
           if (opt === 'serverpreference') out.honorCipherOrder = true;
           else if (opt === '-serverpreference') out.honorCipherOrder = false;
-          else throw new RouterConfigError(`The "Options" value "${opt}" is not supported by this build; it applies ServerPreference and -ServerPreference only.`, p);
+          else throw new RouterConfigError(`The "Options" value "${opt}" is not supported by this build; it applies ServerPreference and -ServerPreference only.`, p, TLS_ERROR);
         }
         break;
       default:
-        throw new RouterConfigError(`The "conf_commands" command "${name}" is not supported by this build; it applies ${CONF_COMMANDS}.`, p);
+        throw new RouterConfigError(`The "conf_commands" command "${name}" is not supported by this build; it applies ${CONF_COMMANDS}.`, p, TLS_ERROR);
     }
   }
   // Node takes TLSv1.3 suites and older cipher lists in one string.
@@ -214,7 +213,7 @@ function confCommands(v: unknown, path: string): SecureContextOptions {
     try {
       createSecureContext(out);
     } catch (e) {
-      throw new RouterConfigError(`The "conf_commands" cannot be applied: ${(e as Error).message}.`, path);
+      throw new RouterConfigError(`The "conf_commands" cannot be applied: ${(e as Error).message}.`, path, TLS_ERROR);
     }
   }
   return out;

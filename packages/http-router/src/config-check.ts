@@ -1,0 +1,66 @@
+import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
+import { ROUTER_ROOT_PROPERTIES, ROUTER_SCHEMA_DEFS } from './config-schema';
+import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
+import { RouterConfigError } from './internal/errors';
+import { schemaProblem } from './schema-errors';
+
+/** One rule a router config breaks: where (JSON pointer), a stable code, and Unit's sentence. */
+export interface RouterConfigProblem {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/** What checkRouterConfig may take for granted. */
+export interface RouterCheckOptions {
+  /** `applications/<name>` may name any application (the config has no `applications` to look them up in). */
+  anyApplication?: boolean;
+  /** Accept port 0 in listener addresses (Unit does not). */
+  ephemeralPorts?: boolean;
+}
+
+/**
+ * The router's rules that JSON Schema does not express, for a config that already matches the router's schema
+ * (ROUTER_SCHEMA_DEFS / ROUTER_ROOT_PROPERTIES): listener addresses as Unit parses them (`IP:port`, `*:port`,
+ * `[v6]:port`, `unix:/path`, `unix:@name`; port 1-65535), `pass` targets (percent-decoded segments that name an
+ * application of `config.applications`, an upstream or a route), exactly one action per step and only its options,
+ * patterns, addresses, variables, `settings.http.static.mime_types`, upstream servers and the `tls` values.
+ * Certificates are not looked up (the caller knows which exist). Returns the problems found, first one first
+ * (today the check stops at the first); an empty array means the router will compile the config.
+ */
+export function checkRouterConfig(config: RouterConfig, opts: RouterCheckOptions = {}): RouterConfigProblem[] {
+  try {
+    compileRouterConfig(config, { ...opts, checkOnly: true });
+    return [];
+  } catch (e) {
+    if (e instanceof RouterConfigError) return [{ path: e.path, code: e.code, message: e.message }];
+    throw e;
+  }
+}
+
+/**
+ * The router's schema on its own, as `HttpRouter.prepare` and RouteMatcher check what they are given: the router's
+ * root keys, `settings.http` (other `settings` keys belong to the embedder) and `applications` (objects, by name).
+ */
+let standalone: ValidateFunction | null = null;
+
+/**
+ * Checks the JSON part of a router config against the router's schema (compiled once per process); throws
+ * RouterConfigError with Unit's sentence, the JSON path and a stable code for the first mistake.
+ */
+export function assertRouterSchema(config: RouterConfig): void {
+  standalone ??= new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile({
+    type: 'object',
+    properties: {
+      ...ROUTER_ROOT_PROPERTIES,
+      settings: { type: 'object', properties: { http: { $ref: '#/$defs/settingsHttp' } } },
+      applications: { type: 'object', additionalProperties: { type: 'object' } },
+    },
+    $defs: ROUTER_SCHEMA_DEFS,
+  });
+  const { certificates: _material, ...json } = config;
+  if (!standalone(json)) {
+    const p = schemaProblem(standalone.errors ?? []);
+    throw new RouterConfigError(p.message, p.path, p.code);
+  }
+}

@@ -1,0 +1,190 @@
+/*
+ * The router's part of a Unit config, as JSON Schema data (draft 2020-12): `listeners`, `routes`, `upstreams`,
+ * `settings.http` and `access_log`. This is the one place their shape is written: wardend compiles it with ajv into
+ * the whole config schema (what `wardend --print-schema` shows), and checkRouterConfig adds the rules JSON Schema
+ * cannot say (listener addresses, `pass` targets, one action per step, patterns, variables, TLS values).
+ * A new Unit option for these objects is added here and in the compiler that reads it, nowhere else.
+ */
+
+/** A JSON Schema object. */
+export type RouterJsonSchema = Record<string, unknown>;
+
+const str: RouterJsonSchema = { type: 'string' };
+const bool: RouterJsonSchema = { type: 'boolean' };
+const uint: RouterJsonSchema = { type: 'integer', minimum: 0 };
+const strings: RouterJsonSchema = { $ref: '#/$defs/stringOrStrings' };
+/** A timeout in seconds, at most what a Node timer holds: Unit takes whole seconds; Warden also takes fractions. */
+const seconds: RouterJsonSchema = { type: 'number', minimum: 0, maximum: 2147483 };
+/** A Warden timeout in seconds, fractions allowed. */
+const fractionalSeconds: RouterJsonSchema = { type: 'number', minimum: 0, maximum: 2147483 };
+
+/**
+ * The `$defs` the router's schema uses (patterns, match objects, actions, route steps, listeners, upstreams,
+ * `settings.http`). References are `#/$defs/<name>`: merge them into the `$defs` of the schema that embeds
+ * {@link ROUTER_ROOT_PROPERTIES}.
+ */
+export const ROUTER_SCHEMA_DEFS: Record<string, RouterJsonSchema> = {
+  stringOrStrings: { type: ['string', 'array'], items: str },
+  matchObject: {
+    type: ['object', 'array'],
+    additionalProperties: strings,
+    items: { type: 'object', additionalProperties: strings },
+  },
+  match: {
+    type: 'object',
+    properties: {
+      method: strings,
+      host: strings,
+      uri: strings,
+      query: strings,
+      scheme: str,
+      source: strings,
+      destination: strings,
+      arguments: { $ref: '#/$defs/matchObject' },
+      headers: { $ref: '#/$defs/matchObject' },
+      cookies: { $ref: '#/$defs/matchObject' },
+      if: str,
+    },
+    additionalProperties: false,
+  },
+  // Every option of every action; which ones go together (one of pass/share/proxy/return, and only that action's
+  // options) is checkRouterConfig's rule, in Unit's words.
+  action: {
+    type: 'object',
+    properties: {
+      pass: str,
+      share: strings,
+      index: str,
+      types: strings,
+      fallback: { $ref: '#/$defs/action' },
+      chroot: str,
+      follow_symlinks: bool,
+      traverse_mounts: bool,
+      proxy: str,
+      return: { type: 'integer' },
+      location: str,
+      rewrite: str,
+      response_headers: { type: 'object', additionalProperties: { type: ['string', 'null'] } },
+    },
+    additionalProperties: false,
+  },
+  routeStep: {
+    type: 'object',
+    properties: { match: { $ref: '#/$defs/match' }, action: { $ref: '#/$defs/action' } },
+    required: ['action'],
+    additionalProperties: false,
+  },
+  routeSteps: { type: 'array', items: { $ref: '#/$defs/routeStep' } },
+  listener: {
+    type: 'object',
+    properties: {
+      pass: str,
+      // Unit's deprecated spelling of `"pass": "applications/<name>"`.
+      application: str,
+      backlog: { type: 'integer', minimum: -1, maximum: 2147483647 },
+      tls: {
+        type: 'object',
+        properties: {
+          certificate: strings,
+          conf_commands: { type: 'object', additionalProperties: str },
+          session: {
+            type: 'object',
+            properties: {
+              cache_size: uint,
+              timeout: uint,
+              tickets: { type: ['boolean', 'string', 'array'], items: str },
+            },
+            additionalProperties: false,
+          },
+        },
+        required: ['certificate'],
+        additionalProperties: false,
+      },
+      // Unit's older form of `forwarded` (client IP only).
+      client_ip: {
+        type: 'object',
+        properties: { header: str, source: strings, recursive: bool },
+        required: ['header', 'source'],
+        additionalProperties: false,
+      },
+      forwarded: {
+        type: 'object',
+        properties: { client_ip: str, protocol: str, source: strings, recursive: bool },
+        required: ['source'],
+        additionalProperties: false,
+      },
+    },
+    additionalProperties: false,
+  },
+  upstream: {
+    type: 'object',
+    properties: {
+      servers: {
+        type: 'object',
+        additionalProperties: {
+          type: 'object',
+          properties: { weight: { type: 'number', minimum: 0, maximum: 1000000 } },
+          additionalProperties: false,
+        },
+      },
+    },
+    required: ['servers'],
+    additionalProperties: false,
+  },
+  settingsHttp: {
+    type: 'object',
+    properties: {
+      header_read_timeout: seconds,
+      body_read_timeout: seconds,
+      send_timeout: seconds,
+      idle_timeout: seconds,
+      large_header_buffer_size: { type: 'integer', minimum: 1, maximum: 16777216 },
+      large_header_buffers: { type: 'integer', minimum: 1, maximum: 1024 },
+      body_buffer_size: { type: 'integer', minimum: 0, maximum: 2147483648 },
+      max_body_size: uint,
+      body_temp_path: str,
+      discard_unsafe_fields: bool,
+      log_route: bool,
+      server_version: bool,
+      chunked_transform: bool,
+      // Warden extensions (seconds; fractions allowed): proxy timeouts as nginx's (default 60), and the client
+      // connection limit (default derived from RLIMIT_NOFILE, see the README).
+      proxy_connect_timeout: fractionalSeconds,
+      proxy_read_timeout: fractionalSeconds,
+      proxy_send_timeout: fractionalSeconds,
+      max_connections: { type: 'integer', minimum: 1, maximum: 2147483647 },
+      websocket: {
+        type: 'object',
+        properties: { read_timeout: uint, keepalive_interval: uint, max_frame_size: uint },
+        additionalProperties: false,
+      },
+      static: {
+        type: 'object',
+        properties: { mime_types: { type: 'object', additionalProperties: strings } },
+        additionalProperties: false,
+      },
+    },
+    additionalProperties: false,
+  },
+  accessLog: {
+    type: ['string', 'object'],
+    properties: { path: str, format: str, if: str },
+    required: ['path'],
+    additionalProperties: false,
+  },
+};
+
+/**
+ * The root keys the router owns, referring to {@link ROUTER_SCHEMA_DEFS}. `settings` itself belongs to the
+ * embedding schema, which puts `http: { $ref: '#/$defs/settingsHttp' }` among its keys.
+ */
+export const ROUTER_ROOT_PROPERTIES: Record<string, RouterJsonSchema> = {
+  listeners: { type: 'object', additionalProperties: { $ref: '#/$defs/listener' } },
+  routes: {
+    type: ['array', 'object'],
+    items: { $ref: '#/$defs/routeStep' },
+    additionalProperties: { $ref: '#/$defs/routeSteps' },
+  },
+  upstreams: { type: 'object', additionalProperties: { $ref: '#/$defs/upstream' } },
+  access_log: { $ref: '#/$defs/accessLog' },
+};
