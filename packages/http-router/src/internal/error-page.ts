@@ -1,8 +1,23 @@
-import type { ServerResponse } from 'http';
+import { STATUS_CODES, type ServerResponse } from 'http';
+
+const statusLines: string[] = [];
+
+/** `HTTP/1.1 <status> <node:http's phrase>` CRLF, made once per status. */
+export function statusLine(status: number): string {
+  return (statusLines[status] ??= 'HTTP/1.1 ' + status + ' ' + (STATUS_CODES[status] || 'unknown') + '\r\n');
+}
 
 /** Unit's small HTML error page for `status` (node:http and lean paths). */
 export function errorPageBody(status: number): string {
   return `<!DOCTYPE html><title>Error ${status}</title><p>Error ${status}.\r\n`;
+}
+
+/**
+ * Unit's error page written raw (the lean path, heads node:http refused), up to its connection field: status line,
+ * Content-Type, Content-Length, Server, Date, in the order node:http writes sendError's.
+ */
+export function errorPageHead(status: number, body: string, serverHeader: string, date: string): string {
+  return statusLine(status) + 'Content-Type: text/html\r\nContent-Length: ' + body.length + '\r\nServer: ' + serverHeader + '\r\nDate: ' + date + '\r\n';
 }
 
 /** Sends Unit's small HTML error page with `status` and closes the response (no-op when already answered). */

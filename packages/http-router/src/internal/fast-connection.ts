@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'http';
 import type { Socket } from 'net';
 import type { HttpSettings } from './compiled-config';
-import { errorPageBody } from './error-page';
+import { errorPageBody, errorPageHead, statusLine } from './error-page';
 import { HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHead } from './fast-parser';
 import type { ConnState, ListenerEntry } from './listener-entry';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
@@ -92,11 +92,6 @@ function isFieldValue(s: string): boolean {
     if ((c < 32 && c !== 9) || c === 127 || c > 255) return false;
   }
   return true;
-}
-/** Status lines by code, made on first use ('HTTP/1.1 200 OK\r\n'; node:http's reason phrases). */
-const statusLines: string[] = [];
-function statusLine(status: number): string {
-  return (statusLines[status] ??= 'HTTP/1.1 ' + status + ' ' + (STATUS_CODES[status] || 'unknown') + '\r\n');
 }
 
 /**
@@ -803,8 +798,7 @@ export class FastExchange implements LeanExchange, LeanHead {
     const body = errorPageBody(status);
     const c = this.conn;
     this.status = status;
-    let h = statusLine(status) + 'Content-Type: text/html\r\nContent-Length: ' + body.length +
-      '\r\nServer: ' + c.host.serverHeader + '\r\nDate: ' + utcDate() + '\r\n';
+    let h = errorPageHead(status, body, c.host.serverHeader, utcDate());
     const keep = !close && this.keepAlive && !c.entry.closing;
     h += keep ? keepAliveHead(c.settingsIdle(), true) : 'Connection: close\r\n';
     h += '\r\n';

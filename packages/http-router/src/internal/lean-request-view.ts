@@ -1,12 +1,13 @@
 import type { LeanHead } from './fast-parser';
+import type { RequestView } from './request-context';
 
 /**
- * The part of IncomingMessage that route matching reads (RequestContext: method, url, httpVersion, headers,
- * headersDistinct), for a request parsed on the lean path. Only for heads without repeated field names: node:http
+ * The RequestView (what routing and variables read: method, url, httpVersion, headers, headersDistinct) of a
+ * request parsed on the lean path. Only for heads without repeated field names: node:http
  * joins or drops repeated fields by rules of its own, so such requests are left to node:http to keep matching
  * identical on both paths.
  */
-export class LeanRequestView {
+export class LeanRequestView implements RequestView {
   private constructor(
     readonly method: string,
     public url: string,

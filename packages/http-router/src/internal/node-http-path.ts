@@ -1,10 +1,10 @@
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
 import { isIP, type Socket } from 'net';
 import type { TLSSocket } from 'tls';
 import type { ActionRunner } from './action-runner';
 import type { AccessLogWriter } from './access-log';
 import type { CompiledConfig, Forwarded } from './compiled-config';
-import { errorPageBody, sendError } from './error-page';
+import { errorPageBody, errorPageHead, sendError } from './error-page';
 import { kLean, idleCloseResponse, type FastConnection } from './fast-connection';
 import { lowerIs } from './fast-parser';
 import { normalizeHeads, type HeadNormalizer } from './head-normalizer';
@@ -298,10 +298,7 @@ function headRefusal(req: IncomingMessage): number {
  */
 function refuseHead(sock: Socket, status: number, serverHeader: string): void {
   const body = errorPageBody(status);
-  sock.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nServer: ${serverHeader}\r\nDate: ${new Date().toUTCString()}\r\n` +
-      `Content-Type: text/html\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  sock.end(errorPageHead(status, body, serverHeader, new Date().toUTCString()) + 'Connection: close\r\n\r\n' + body);
   sock.destroySoon();
 }
 
