@@ -22,9 +22,9 @@ export interface LeanHost {
   leanTarget(entry: ListenerEntry, st: ConnState, ex: FastExchange): { app: string; target: string | undefined } | null;
   /** Connection facts of `st` (built once). */
   leanInfo(st: ConnState): RequestInfo;
-  /** A request started / its response completed (counters). */
+  /** A request started / its response completed (`status` sent, 0: none; `app` that served it, or null). */
   leanStarted(st: ConnState): void;
-  leanDone(st: ConnState): void;
+  leanDone(st: ConnState, status: number, app: string | null): void;
   /** Hands the request to the gateway (errors answered 500 by the caller). */
   leanDispatch(app: string, target: string | undefined, ex: FastExchange): void;
   /** Logs an unexpected error. */
@@ -357,6 +357,7 @@ export class FastConnection {
       }
     }
     ex.info = this.host.leanInfo(this.st);
+    ex.app = app;
     try {
       this.host.leanDispatch(app, target, ex);
     } catch (err) {
@@ -386,7 +387,7 @@ export class FastConnection {
   /** @internal The response of `ex` is complete. */
   exchangeDone(ex: FastExchange): void {
     if (ex !== this.ex) return;
-    this.host.leanDone(this.st);
+    this.host.leanDone(this.st, ex.status, ex.app);
     if (ex.last || this.entry.closing) {
       this.finish();
       return;
@@ -466,7 +467,7 @@ export class FastConnection {
     const ex = this.ex;
     this.ex = null;
     if (ex !== null && !ex.done) {
-      this.host.leanDone(this.st);
+      this.host.leanDone(this.st, 0, ex.app);
       ex.abort();
     }
     this.finish();
@@ -593,6 +594,10 @@ export class FastExchange implements LeanExchange, LeanHead {
   info!: RequestInfo;
   /** @internal Set by route matching, which validated the target already (and may have rewritten it). */
   targetChecked = false;
+  /** @internal The status sent (0: none yet). */
+  status = 0;
+  /** @internal The application the request was handed to (null: answered by the router). */
+  app: string | null = null;
   /** @internal */ handler: LeanHandler | null = null;
   /** @internal The response is complete, or the client went away. */
   done = false;
@@ -717,6 +722,7 @@ export class FastExchange implements LeanExchange, LeanHead {
       }
     }
     this.noBody = bodyless;
+    this.status = status;
     this.lengthLeft = bodyless ? -1 : cl;
     this.last = !keep;
     this.head = h + '\r\n';
@@ -796,6 +802,7 @@ export class FastExchange implements LeanExchange, LeanHead {
     if (this.done) return;
     const body = errorPageBody(status);
     const c = this.conn;
+    this.status = status;
     let h = statusLine(status) + 'Content-Type: text/html\r\nContent-Length: ' + body.length +
       '\r\nServer: ' + c.host.serverHeader + '\r\nDate: ' + utcDate() + '\r\n';
     const keep = !close && this.keepAlive && !c.entry.closing;
