@@ -23,7 +23,7 @@ export const ERROR_CODES = {
   WARDEN_ERR_CONFIG_UPSTREAM: 'An upstream or one of its servers is invalid.',
   WARDEN_ERR_CONFIG_TLS: 'A listener `tls` object is invalid.',
   WARDEN_ERR_CONFIG_CERTIFICATE: 'A listener names a certificate bundle that is not stored.',
-  WARDEN_ERR_CONFIG_PLUGIN: "A plugin's semantic check of its part of the config failed.",
+  WARDEN_ERR_CONFIG_PLUGIN: "A plugin's check of an application threw an error that is not a ConfigValidationError.",
   WARDEN_ERR_CONFIG_FILE: 'The `--config` file cannot be read or parsed.',
   WARDEN_ERR_CONFIG_PATH_NOT_FOUND: 'A control-API path names no value (404 `Value doesn\'t exist.`).',
   WARDEN_ERR_CONFIG_PATH_METHOD: 'The method cannot be used on that control-API path (405 `Method isn\'t allowed.`).',
