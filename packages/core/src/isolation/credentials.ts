@@ -39,8 +39,17 @@ export function readUserDatabase(env: NodeJS.ProcessEnv = process.env): UserData
   const path = env.PATH ?? '';
   let found = haveGetent.get(path);
   if (found === undefined) haveGetent.set(path, (found = getent(env, ['passwd', '0']) !== 'missing'));
-  return found ? nssUserDatabase(env) : fileUserDatabase();
+  if (!found) return fileUserDatabase();
+  // One validation looks up every app's user: share one cached database for a second rather than run getent each time.
+  const now = Date.now();
+  const recent = recentDatabases.get(path);
+  if (recent && now - recent.at < 1000) return recent.db;
+  const db = nssUserDatabase(env);
+  recentDatabases.set(path, { db, at: now });
+  return db;
 }
+
+const recentDatabases = new Map<string, { db: UserDatabase; at: number }>();
 
 /** Whether a `getent` is on this PATH (probed once per PATH). */
 const haveGetent = new Map<string, boolean>();
