@@ -1,5 +1,6 @@
 import { readFileSync } from 'fs';
 import { defaultPaths } from '../daemon/daemon-options';
+import { parseCommandLine } from './command-line';
 import { editConfig, successLine } from './warden-config-edit';
 import { controlRequest, encodeConfigPath, encodeSegment, parseControlTarget, WardenCliError } from './warden-control-client';
 import type { WardenControlResponse, WardenControlTarget } from './warden-control-client';
@@ -56,31 +57,33 @@ interface ParsedArgs {
   words: string[];
 }
 
+/** warden's options, as `util.parseArgs` reads them. */
+const OPTIONS = {
+  control: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
 /** Splits the command line into options (anywhere before `--`) and words; `-` is a word (stdin). */
 function parseArgs(argv: string[]): ParsedArgs {
-  const parsed: ParsedArgs = { json: false, help: false, version: false, words: [] };
-  let optionsDone = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (optionsDone || arg === '-' || !arg.startsWith('-')) {
-      parsed.words.push(arg);
-    } else if (arg === '--') {
-      optionsDone = true;
-    } else if (arg === '--json') {
-      parsed.json = true;
-    } else if (arg === '--help' || arg === '-h') {
-      parsed.help = true;
-    } else if (arg === '--version') {
-      parsed.version = true;
-    } else if (arg === '--control' || arg.startsWith('--control=')) {
-      const value = arg === '--control' ? argv[++i] : arg.slice('--control='.length);
-      if (value === undefined || value === '') throw usage('--control needs a value: unix:/path/to/control.sock or IP:port');
-      parsed.control = value;
-    } else {
-      throw usage(`unknown option "${arg}"`);
-    }
-  }
-  return parsed;
+  const { values, positionals } = parseCommandLine(
+    argv,
+    OPTIONS,
+    (p): never => {
+      if (p.kind === 'needs-value' && p.option === '--control') throw usage('--control needs a value: unix:/path/to/control.sock or IP:port');
+      if (p.kind === 'no-value') throw usage(`${p.option} takes no value`);
+      throw usage(`unknown option "${p.kind === 'positional' ? p.value : p.option}"`);
+    },
+    true,
+  );
+  return {
+    control: values.control as string | undefined,
+    json: values.json === true,
+    help: values.help === true,
+    version: values.version === true,
+    words: positionals,
+  };
 }
 
 function usage(message: string): WardenCliError {

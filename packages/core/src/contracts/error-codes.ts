@@ -10,7 +10,7 @@ export const ERROR_CODES = {
   WARDEN_ERR_CONFIG_ARGUMENTS: 'An application argument holds a null character.',
   WARDEN_ERR_CONFIG_ENVIRONMENT: 'An environment variable name or value is invalid.',
   WARDEN_ERR_CONFIG_CERTIFICATE: 'A listener names a certificate bundle that is not stored.',
-  WARDEN_ERR_CONFIG_PLUGIN: "A plugin's semantic check of its part of the config failed.",
+  WARDEN_ERR_CONFIG_PLUGIN: "A plugin's check of an application threw an error that is not a ConfigValidationError.",
   WARDEN_ERR_CONFIG_FILE: 'The `--config` file cannot be read or parsed.',
   WARDEN_ERR_CONFIG_PATH_NOT_FOUND: 'A control-API path names no value (404 `Value doesn\'t exist.`).',
   WARDEN_ERR_CONFIG_PATH_METHOD: 'The method cannot be used on that control-API path (405 `Method isn\'t allowed.`).',

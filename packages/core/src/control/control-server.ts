@@ -215,7 +215,7 @@ async function prepareSocketPath(path: string): Promise<void> {
 
 function lookupGroup(group: string): number {
   if (/^\d+$/.test(group)) return Number(group);
-  const entry = readUserDatabase().groups.find((g) => g.name === group);
+  const entry = readUserDatabase().group(group);
   if (!entry) throw new Error(`group "${group}" is not found`);
   return entry.gid;
 }

@@ -1,6 +1,7 @@
 import { homedir } from 'os';
 import { join } from 'path';
 import { WardenError } from '../contracts';
+import { parseCommandLine } from '../cli/command-line';
 import { LOG_FORMATS } from './logger';
 import type { LogFormat } from './logger';
 
@@ -111,33 +112,26 @@ Exit status: 0 success, 1 start-up failed, 2 usage error.
 `;
 }
 
-const VALUE_FLAGS = new Set([
-  'control', 'control-mode', 'control-user', 'control-group', 'statedir', 'log', 'log-format', 'pid', 'tmpdir', 'user', 'group', 'config', 'plugin',
-]);
-const BOOL_FLAGS = new Set(['no-daemon', 'print-schema', 'version', 'help', 'no-default-plugins']);
+const string = { type: 'string' } as const;
+const flag = { type: 'boolean' } as const;
+/** wardend's options, as `util.parseArgs` reads them. */
+const OPTIONS = {
+  control: string, 'control-mode': string, 'control-user': string, 'control-group': string, statedir: string,
+  log: string, 'log-format': string, pid: string, tmpdir: string, user: string, group: string, config: string,
+  plugin: { type: 'string', multiple: true },
+  'no-daemon': flag, 'print-schema': flag, version: flag, help: { type: 'boolean', short: 'h' }, 'no-default-plugins': flag,
+} as const;
 
-/** Parses the command line (`--flag value` or `--flag=value`); unknown flags throw WardenError. */
+/** Parses the command line (`--flag value` or `--flag=value`, `-h`); a usage problem throws WardenError. */
 export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonOptions {
-  const values: Record<string, string> = {};
-  const plugins: string[] = [];
-  const bools = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] === '-h' ? '--help' : argv[i];
-    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    if (!m) throw usageError(`Unexpected argument "${arg}".`);
-    const [, name, inline] = m;
-    if (BOOL_FLAGS.has(name)) {
-      if (inline !== undefined) throw usageError(`--${name} takes no value.`);
-      bools.add(name);
-    } else if (VALUE_FLAGS.has(name)) {
-      const value = inline ?? argv[++i];
-      if (value === undefined || value === '') throw usageError(`--${name} needs a value.`);
-      if (name === 'plugin') plugins.push(value);
-      else values[name] = value;
-    } else {
-      throw usageError(`Unknown option "--${name}".`);
-    }
-  }
+  const { values: v } = parseCommandLine(argv, OPTIONS, (p): never => {
+    if (p.kind === 'positional') throw usageError(`Unexpected argument "${p.value}".`);
+    if (p.kind === 'unknown') throw usageError(`Unknown option "${p.option}".`);
+    throw usageError(p.kind === 'no-value' ? `${p.option} takes no value.` : `${p.option} needs a value.`);
+  });
+  const values = v as Record<string, string | undefined>;
+  const plugins = (v.plugin as string[] | undefined) ?? [];
+  const bools = new Set(Object.keys(v).filter((k) => v[k] === true));
   const defaults = defaultPaths(env);
   let controlMode = 0o600;
   if (values['control-mode'] !== undefined) {

@@ -1,87 +1,157 @@
+import { spawnSync } from 'child_process';
 import { readFileSync } from 'fs';
 import type { Credentials, PlanContext } from '../contracts';
 import { ConfigValidationError } from '../contracts';
 
-interface PasswdEntry {
+/** One user, as getpwnam(3) gives it. */
+export interface PasswdEntry {
   name: string;
   uid: number;
   gid: number;
   home: string;
 }
-interface GroupEntry {
+/** One group, as getgrnam(3) gives it. */
+export interface GroupEntry {
   name: string;
   gid: number;
   members: string[];
 }
 
-/** The host's user database (`/etc/passwd`, `/etc/group`), parsed once per call to {@link resolveCredentials}. */
+/**
+ * The host's user database, looked up one key at a time as Unit does with getpwnam/getgrnam/getgrouplist, so that
+ * users and groups from every NSS source (files, LDAP, sssd, systemd) are found, not only `/etc/passwd`.
+ */
 export interface UserDatabase {
-  passwd: PasswdEntry[];
-  groups: GroupEntry[];
+  /** The user of that name, or of that uid when `key` is a number. */
+  user(key: string): PasswdEntry | undefined;
+  /** The group of that name, or of that gid when `key` is a number. */
+  group(key: string): GroupEntry | undefined;
+  /** `gid` and the gids of the groups that list `user` as a member (getgrouplist(user, gid)). */
+  groupsOf(user: string, gid: number): number[];
 }
 
-/** Reads the host's user database. `root` lets tests use a fake `/etc`. */
-export function readUserDatabase(root = '/etc'): UserDatabase {
-  const passwd = readLines(`${root}/passwd`).map((line) => {
-    const f = line.split(':');
-    return { name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '/' };
-  });
-  const groups = readLines(`${root}/group`).map((line) => {
-    const f = line.split(':');
-    return { name: f[0], gid: Number(f[2]), members: f[3] ? f[3].split(',').filter(Boolean) : [] };
-  });
-  return { passwd, groups };
+/**
+ * The host's user database through NSS: `getent` (found on `env.PATH`), which asks every source nsswitch.conf names.
+ * Only when there is no `getent` (a minimal container) does it fall back to parsing `/etc/passwd` and `/etc/group`,
+ * which misses NSS-only users. Each lookup is cached for the life of the returned object.
+ */
+export function readUserDatabase(env: NodeJS.ProcessEnv = process.env): UserDatabase {
+  const path = env.PATH ?? '';
+  let found = haveGetent.get(path);
+  if (found === undefined) haveGetent.set(path, (found = getent(env, ['passwd', '0']) !== 'missing'));
+  if (!found) return fileUserDatabase();
+  // One validation looks up every app's user: share one cached database for a second rather than run getent each time.
+  const now = Date.now();
+  const recent = recentDatabases.get(path);
+  if (recent && now - recent.at < 1000) return recent.db;
+  const db = nssUserDatabase(env);
+  recentDatabases.set(path, { db, at: now });
+  return db;
 }
 
-function readLines(path: string): string[] {
-  let text: string;
+const recentDatabases = new Map<string, { db: UserDatabase; at: number }>();
+
+/** Whether a `getent` is on this PATH (probed once per PATH). */
+const haveGetent = new Map<string, boolean>();
+
+/** Runs `getent ARGS`: its output, `undefined` when the key is not found, `'missing'` when there is no getent. */
+function getent(env: NodeJS.ProcessEnv, args: string[]): string | undefined | 'missing' {
+  const r = spawnSync('getent', args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return 'missing';
+  return r.status === 0 ? r.stdout : undefined;
+}
+
+function nssUserDatabase(env: NodeJS.ProcessEnv): UserDatabase {
+  const cache = new Map<string, string | undefined>();
+  const lookup = (args: string[]) => {
+    const key = args.join('\0');
+    if (!cache.has(key)) {
+      const out = getent(env, args);
+      cache.set(key, out === 'missing' ? undefined : out);
+    }
+    return cache.get(key);
+  };
+  return {
+    user: (key) => parsePasswd(lookup(['passwd', key]) ?? '')[0],
+    group: (key) => parseGroups(lookup(['group', key]) ?? '')[0],
+    groupsOf(user, gid) {
+      // `getent initgroups` (glibc) prints getgrouplist without a base group; without it, every group listing the user.
+      const line = lookup(['initgroups', user]);
+      const listed = line !== undefined
+        ? line.trim().split(/\s+/).slice(1).map(Number)
+        : parseGroups(lookup(['group']) ?? '').filter((g) => g.members.includes(user)).map((g) => g.gid);
+      return [...new Set([gid, ...listed.filter((n) => Number.isInteger(n))])];
+    },
+  };
+}
+
+/** The fallback without `getent`: `<root>/passwd` and `<root>/group` parsed (NSS-only users are not found). */
+export function fileUserDatabase(root = '/etc'): UserDatabase {
+  const passwd = parsePasswd(readText(`${root}/passwd`));
+  const groups = parseGroups(readText(`${root}/group`));
+  const byKey = <T extends { name: string }>(list: T[], id: (e: T) => number) => (key: string) =>
+    /^\d+$/.test(key) ? list.find((e) => id(e) === Number(key)) : list.find((e) => e.name === key);
+  return {
+    user: byKey(passwd, (p) => p.uid),
+    group: byKey(groups, (g) => g.gid),
+    groupsOf: (user, gid) => [...new Set([gid, ...groups.filter((g) => g.members.includes(user)).map((g) => g.gid)])],
+  };
+}
+
+function readText(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch {
-    return [];
+    return '';
   }
-  return text.split('\n').filter((l) => l && !l.startsWith('#') && l.split(':').length >= 4);
+}
+
+function records(text: string): string[][] {
+  return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':')).filter((f) => f.length >= 4);
+}
+
+function parsePasswd(text: string): PasswdEntry[] {
+  return records(text).map((f) => ({ name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] || '/' }));
+}
+
+function parseGroups(text: string): GroupEntry[] {
+  return records(text).map((f) => ({ name: f[0], gid: Number(f[2]), members: f[3] ? f[3].split(',').filter(Boolean) : [] }));
 }
 
 /**
  * Resolves an app's `user` and `group` the way Unit does: names (or numeric ids) are looked up in the host's user
- * database; the group defaults to the user's primary group; supplementary groups come from the group file. With a
- * credential namespace the resulting ids are the ids inside it (`"user": "root"` is uid 0 inside).
+ * database (NSS, see {@link readUserDatabase}); the group defaults to the user's primary group; supplementary groups
+ * are getgrouplist's. With a credential namespace the resulting ids are the ids inside it (`"user": "root"` is uid 0
+ * inside).
  */
 export function resolveCredentials(user: string, group: string | undefined, db = readUserDatabase()): Credentials {
-  const pw = /^\d+$/.test(user)
-    ? db.passwd.find((p) => p.uid === Number(user)) ?? { name: user, uid: Number(user), gid: Number(user), home: '/' }
-    : db.passwd.find((p) => p.name === user);
+  const numeric = (key: string) => /^\d+$/.test(key);
+  const pw = db.user(user) ?? (numeric(user) ? { name: user, uid: Number(user), gid: Number(user), home: '/' } : undefined);
   if (!pw) {
     throw new ConfigValidationError(`User "${user}" is not found.`, undefined, 'WARDEN_ERR_CREDENTIALS_USER');
   }
   let gid = pw.gid;
-  let groupName = db.groups.find((g) => g.gid === pw.gid)?.name ?? String(pw.gid);
+  let groupName = db.group(String(pw.gid))?.name ?? String(pw.gid);
   if (group !== undefined) {
-    const gr = /^\d+$/.test(group)
-      ? db.groups.find((g) => g.gid === Number(group)) ?? { name: group, gid: Number(group), members: [] }
-      : db.groups.find((g) => g.name === group);
+    const gr = db.group(group) ?? (numeric(group) ? { name: group, gid: Number(group), members: [] } : undefined);
     if (!gr) {
       throw new ConfigValidationError(`Group "${group}" is not found.`, undefined, 'WARDEN_ERR_CREDENTIALS_GROUP');
     }
     gid = gr.gid;
     groupName = gr.name;
   }
-  const groups = new Set<number>([gid]);
-  for (const g of db.groups) if (g.members.includes(pw.name)) groups.add(g.gid);
-  return { user: pw.name, uid: pw.uid, group: groupName, gid, groups: [...groups], home: pw.home };
+  return { user: pw.name, uid: pw.uid, group: groupName, gid, groups: db.groupsOf(pw.name, gid), home: pw.home };
 }
 
 /** Unit's default app user/group: the daemon's own when unprivileged; `nobody` and its group when root. */
 export function defaultAppUser(db = readUserDatabase()): { user: string; group: string } {
   const uid = process.geteuid?.() ?? 0;
   if (uid !== 0) {
-    const me = db.passwd.find((p) => p.uid === uid);
     const gid = process.getegid?.() ?? 0;
-    return { user: me?.name ?? String(uid), group: db.groups.find((g) => g.gid === gid)?.name ?? String(gid) };
+    return { user: db.user(String(uid))?.name ?? String(uid), group: db.group(String(gid))?.name ?? String(gid) };
   }
-  const nobody = db.passwd.find((p) => p.name === 'nobody');
-  const group = nobody ? db.groups.find((g) => g.gid === nobody.gid)?.name ?? String(nobody.gid) : 'nogroup';
+  const nobody = db.user('nobody');
+  const group = nobody ? db.group(String(nobody.gid))?.name ?? String(nobody.gid) : 'nogroup';
   return { user: 'nobody', group };
 }
 

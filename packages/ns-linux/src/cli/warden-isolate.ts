@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { accessSync, constants as fsConstants } from 'fs';
 import { constants as osConstants } from 'os';
 import * as path from 'path';
+import { parseArgs as parseCommandLine } from 'util';
 import { container as rootContainer, DependencyContainer } from 'tsyringe';
 import {
   AppConfig,
@@ -43,43 +44,45 @@ class UsageError extends WardenError {
   }
 }
 
-/** Parses argv (without node and the script); throws a usage error with a sentence to show. */
+/** warden-isolate's options, as `util.parseArgs` reads them. */
+const OPTIONS = {
+  isolation: { type: 'string' },
+  user: { type: 'string' },
+  group: { type: 'string' },
+  plugin: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parses argv (without node and the script): options, then `--` and COMMAND; throws a usage error with a sentence. */
 export function parseArgs(argv: string[]): IsolateArgs | 'help' {
-  let isolation: unknown;
-  let user: string | undefined;
-  let group: string | undefined;
-  const plugins: string[] = [];
-  let i = 0;
-  const value = (flag: string) => {
-    if (i + 1 >= argv.length) throw new UsageError(`${flag} needs a value`);
-    return argv[++i];
-  };
-  for (; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') {
-      i++;
-      break;
+  const { tokens, values } = parseCommandLine({ args: argv, options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  const end = tokens.find((t) => t.kind === 'option-terminator')?.index ?? argv.length;
+  for (const t of tokens) {
+    if (t.index >= end) break;
+    if (t.kind === 'positional') throw new UsageError(`unknown option ${t.value}`);
+    if (t.kind !== 'option') continue;
+    const flag = t.name === 'help' && (t.rawName === '-h' || t.rawName === '--help');
+    if (flag && t.value === undefined) return 'help';
+    if (flag || !Object.prototype.hasOwnProperty.call(OPTIONS, t.name) || t.rawName !== `--${t.name}`) {
+      throw new UsageError(`unknown option ${t.inlineValue ? `${t.rawName}=${t.value}` : t.rawName}`);
     }
-    if (a === '-h' || a === '--help') return 'help';
-    else if (a === '--isolation') {
-      const text = value(a);
-      try {
-        isolation = JSON.parse(text);
-      } catch (err) {
-        throw new UsageError(`--isolation is not valid JSON: ${(err as Error).message}`);
-      }
-    } else if (a === '--user') user = value(a);
-    else if (a === '--group') group = value(a);
-    else if (a === '--plugin') plugins.push(value(a));
-    else throw new UsageError(`unknown option ${a}`);
+    if (t.value === undefined) throw new UsageError(`${t.rawName} needs a value`);
   }
-  const command = argv.slice(i);
-  if (isolation === undefined) throw new UsageError('--isolation is required');
+  let isolation: unknown;
+  if (values.isolation === undefined) throw new UsageError('--isolation is required');
+  try {
+    isolation = JSON.parse(values.isolation as string);
+  } catch (err) {
+    throw new UsageError(`--isolation is not valid JSON: ${(err as Error).message}`);
+  }
   if (typeof isolation !== 'object' || isolation === null || Array.isArray(isolation)) {
     throw new UsageError('--isolation must be a JSON object');
   }
+  const command = argv.slice(end + 1);
   if (!command.length) throw new UsageError('no COMMAND given after --');
-  return { isolation: isolation as IsolationConfig, user, group, plugins, command };
+  const user = values.user as string | undefined;
+  const group = values.group as string | undefined;
+  return { isolation: isolation as IsolationConfig, user, group, plugins: (values.plugin as string[] | undefined) ?? [], command };
 }
 
 function findExecutable(cmd: string, rooted: boolean): string {

@@ -1,0 +1,68 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { buildPlanContext } from '../src/config/plan-context';
+import type { PlanContextDefaults } from '../src/config/plan-context';
+import { readUserDatabase, resolveCredentials } from '../src/isolation';
+
+/** A `getent` that knows one user only NSS has (LDAP, sssd): `ldapuser` is in no /etc/passwd. */
+const FAKE_GETENT = `#!/bin/sh
+case "$1 $2" in
+  "passwd 0"|"passwd root") echo "root:x:0:0:root:/root:/bin/sh" ;;
+  "passwd ldapuser"|"passwd 4242") echo "ldapuser:*:4242:4242:LDAP user:/home/ldap:/bin/sh" ;;
+  "group 4242"|"group ldapgroup") echo "ldapgroup:*:4242:" ;;
+  "group 5000"|"group ldapextra") echo "ldapextra:*:5000:ldapuser" ;;
+  "initgroups ldapuser") echo "ldapuser              5000" ;;
+  *) exit 2 ;;
+esac
+`;
+
+describe('user and group lookup', () => {
+  let dir: string;
+  let fakeBin: string;
+  let emptyBin: string;
+  const savedPath = process.env.PATH;
+  const defaults: PlanContextDefaults = { defaultUser: 'nobody', defaultGroup: 'nogroup', tmpdir: '/tmp' };
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'warden-nss-'));
+    fakeBin = join(dir, 'bin');
+    emptyBin = join(dir, 'empty');
+    mkdirSync(fakeBin);
+    mkdirSync(emptyBin);
+    writeFileSync(join(fakeBin, 'getent'), FAKE_GETENT);
+    chmodSync(join(fakeBin, 'getent'), 0o755);
+  });
+  afterEach(() => {
+    process.env.PATH = savedPath;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('finds an application user known only through NSS (getent), with its groups', () => {
+    process.env.PATH = `${fakeBin}:${savedPath}`;
+    const ctx = buildPlanContext('a', { type: 'external', executable: '/bin/true', user: 'ldapuser' }, defaults);
+    expect(ctx.credentials).toEqual({ user: 'ldapuser', uid: 4242, group: 'ldapgroup', gid: 4242, groups: [4242, 5000], home: '/home/ldap' });
+  });
+
+  it('looks up numeric ids and explicit groups through getent too', () => {
+    const db = readUserDatabase({ PATH: fakeBin });
+    expect(resolveCredentials('4242', 'ldapextra', db)).toEqual({ user: 'ldapuser', uid: 4242, group: 'ldapextra', gid: 5000, groups: [5000], home: '/home/ldap' });
+  });
+
+  it('keeps the clear error for a user or group no source knows', () => {
+    process.env.PATH = `${fakeBin}:${savedPath}`;
+    const app = { type: 'external', executable: '/bin/true' };
+    expect(() => buildPlanContext('a', { ...app, user: 'ghost' }, defaults)).toThrow(
+      expect.objectContaining({ message: 'User "ghost" is not found.', code: 'WARDEN_ERR_CREDENTIALS_USER', path: '/applications/a/user' }),
+    );
+    expect(() => buildPlanContext('a', { ...app, user: 'ldapuser', group: 'ghosts' }, defaults)).toThrow(
+      expect.objectContaining({ message: 'Group "ghosts" is not found.', code: 'WARDEN_ERR_CREDENTIALS_GROUP', path: '/applications/a/group' }),
+    );
+  });
+
+  it('falls back to /etc/passwd and /etc/group when there is no getent (and then misses NSS-only users)', () => {
+    const db = readUserDatabase({ PATH: emptyBin });
+    expect(resolveCredentials('root', undefined, db)).toMatchObject({ user: 'root', uid: 0, gid: 0 });
+    expect(() => resolveCredentials('ldapuser', undefined, db)).toThrow('User "ldapuser" is not found.');
+  });
+});
