@@ -46,3 +46,27 @@ describe('spawn plan builder', () => {
     expect(b.childOps).toEqual([]);
   });
 });
+
+describe('ChildOp type', () => {
+  // Each of these fails to compile (type-checked tests) and is refused at run time (JavaScript plugins).
+  const wrong: Array<[string, unknown]> = [
+    // @ts-expect-error misspelt argument
+    ['has no argument "targte"', { op: 'mount', phase: PHASE.MOUNT_SYSTEM, target: '/x', targte: '/x' } satisfies ChildOp],
+    // @ts-expect-error an op that is not in CHILD_OPS
+    ['unknown child op "reboot"', { op: 'reboot', phase: PHASE.HOST } satisfies ChildOp],
+    // @ts-expect-error a parent hook's step
+    ['not one of the child steps', { op: 'loopback_up', phase: PHASE.IDMAP } satisfies ChildOp],
+    // @ts-expect-error a numeric offset instead of a named step
+    ['not one of the child steps', { op: 'loopback_up', phase: 300 } satisfies ChildOp],
+    // @ts-expect-error a required argument left out
+    ['missing argument "hostname"', { op: 'sethostname', phase: PHASE.HOST } satisfies ChildOp],
+  ];
+  it.each(wrong)('refuses an op whose error says: %s', (message, op) => {
+    expect(() => new PlanBuilder().addChildOp(op as ChildOp)).toThrow(message);
+  });
+
+  it('narrows on `op` to that op\'s arguments', () => {
+    const op: ChildOp = { op: 'bind', phase: PHASE.MOUNT_CONFIG, target: '/t', source: '/s', readonly: true };
+    expect(op.op === 'bind' ? op.readonly : undefined).toBe(true);
+  });
+});
