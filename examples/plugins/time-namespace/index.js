@@ -1,7 +1,7 @@
 'use strict';
 /**
  * warden-plugin-time-namespace — an example of a third-party Warden plugin, written only against @warden/core's
- * public contracts (TOKENS, PHASE, ConfigValidationError) and the ns-linux child-op vocabulary.
+ * public contracts (TOKENS, PHASE, ConfigValidationError) and its child op vocabulary (CHILD_OPS).
  *
  * It adds:
  *   isolation.namespaces.time: true          a time namespace of its own (CLONE_NEWTIME, Linux >= 5.6)
@@ -25,9 +25,9 @@ const timeNamespace = {
   schema: { type: 'boolean' },
   plan(app, value, plan) {
     if (value !== true) return;
-    // The spawn helper unshares CLONE_NEWTIME in the prototype after release, so the app processes it forks are
-    // the first members of the namespace: the only moment its offsets can still be written.
-    plan.addCloneFlag(CLONE_NEWTIME);
+    // Not a clone flag: created by unshare(2) in the prototype after the release, so the app processes it forks
+    // are the first members of the namespace, and its offsets (written next, see timeOffsets) can still be set.
+    plan.addChildOp({ op: 'unshare', phase: PHASE.NAMESPACE_SETUP, flags: CLONE_NEWTIME });
   },
 };
 
@@ -66,7 +66,8 @@ const timeOffsets = {
       .map((clock) => `${clock} ${offsets[clock]} 0\n`)
       .join('');
     if (!lines) return;
-    // One write(2) of all lines, before any process has entered the namespace (see time_namespaces(7)).
+    // One write(2) of all lines, before any process has entered the namespace (see time_namespaces(7)). Same step
+    // as the provider's unshare, which comes first: providers plan before extras.
     plan.addChildOp({ op: 'write_file', phase: PHASE.NAMESPACE_SETUP, path: '/proc/self/timens_offsets', data: lines });
   },
 };

@@ -16,6 +16,8 @@ const PUBLIC_VALUES = [
   'ApplyError', 'ConfigValidationError', 'ConfigValidator', 'DEFAULT_PLUGINS', 'PHASE', 'TOKENS', 'WardenError',
   'buildPlanContext', 'buildSpawnPlan', 'defaultPaths', 'isWardenError', 'loadPlugins', 'parseDaemonArgs',
   'planContextDefaults', 'startWarden',
+  // The spawn plan's vocabulary (a plugin adds child ops and orders them by named step).
+  'CHILD_OPS', 'ChildOpError', 'PHASE_ORDER', 'encodeChildOp',
 ];
 const PUBLIC_TYPES = [
   'AppConfig', 'AppControl', 'AppLauncher', 'AppProcess', 'AppPrototype', 'ChildOp', 'ConfigComponent', 'Credentials',
@@ -23,6 +25,7 @@ const PUBLIC_TYPES = [
   'LoadedPlugin', 'NamespaceProvider', 'ParentHook', 'PlanContext', 'PlanContextDefaults', 'PluginRequest',
   'PreparedChange', 'ProcessSpawner', 'SpawnPlan', 'SpawnPlanBuilder', 'Warden', 'WardenConfig', 'WardenOptions',
   'WardenPlugin',
+  'ArgKind', 'ChildOpName', 'ChildPhase', 'ParentPhase', 'Phase',
 ];
 
 /** Every name `src/index.ts` exports, values and types apart, as the compiler sees them. */

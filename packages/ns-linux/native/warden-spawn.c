@@ -52,6 +52,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child-ops.h" /* the op vocabulary, generated from @warden/core's CHILD_OPS */
 #include "seccomp.h"
 
 #define CTL_FD 3
@@ -308,7 +309,8 @@ struct plan {
   gid_t groups[NGROUPS_MAX > 256 ? 256 : NGROUPS_MAX];
   int ngroups;
   int cred_mode;
-  struct msg m; /* records 1.. are child ops */
+  struct msg m;          /* records 1.. are child ops */
+  enum child_op *ops;    /* ops[i]: which op record i is (index 0 unused) */
   /* per-process ops, collected from the op records */
   struct {
     int resource;
@@ -351,23 +353,39 @@ static void parse_plan(struct plan *pl) {
     p = *e == ',' ? e + 1 : e;
   }
   pl->cred_mode = (int)num(r0->s[5], "credential mode");
+  pl->ops = calloc((size_t)pl->m.nrec, sizeof(*pl->ops));
+  if (!pl->ops) die("plan", ENOMEM, NULL);
   for (int i = 1; i < pl->m.nrec; i++) {
     struct rec *r = &pl->m.recs[i];
     if (r->n < 1) die("plan", EBADMSG, "empty op");
-    if (!strcmp(r->s[0], "rlimit")) {
-      if (r->n != 4 || pl->nrlimits >= 32) die("plan", EINVAL, "rlimit op");
-      pl->rlimits[pl->nrlimits].resource = (int)num(r->s[1], "rlimit resource");
-      pl->rlimits[pl->nrlimits].lim.rlim_cur = !strcmp(r->s[2], "inf") ? RLIM_INFINITY : unum(r->s[2], "rlimit");
-      pl->rlimits[pl->nrlimits].lim.rlim_max = !strcmp(r->s[3], "inf") ? RLIM_INFINITY : unum(r->s[3], "rlimit");
+    /* Name -> op by the generated table; the argument count is checked here, once, for every op. */
+    int op = 0;
+    while (op < OP_COUNT && strcmp(r->s[0], CHILD_OP_DEFS[op].name) != 0) op++;
+    if (op == OP_COUNT) die(r->s[0], EINVAL, "unknown op");
+    if (r->n != CHILD_OP_DEFS[op].nargs + 1) die(r->s[0], EINVAL, "wrong number of arguments");
+    pl->ops[i] = (enum child_op)op;
+    if (CHILD_OP_DEFS[op].runs != RUNS_PROCESS) continue;
+    /* Per-process ops are collected here and applied in each app process (app_child), in its fixed order. */
+    switch ((enum child_op)op) {
+    case OP_RLIMIT:
+      if (pl->nrlimits >= 32) die("plan", EINVAL, "rlimit op");
+      pl->rlimits[pl->nrlimits].resource = (int)num(r->s[ARG_RLIMIT_RESOURCE], "rlimit resource");
+      pl->rlimits[pl->nrlimits].lim.rlim_cur = !strcmp(r->s[ARG_RLIMIT_SOFT], "inf") ? RLIM_INFINITY : unum(r->s[ARG_RLIMIT_SOFT], "rlimit");
+      pl->rlimits[pl->nrlimits].lim.rlim_max = !strcmp(r->s[ARG_RLIMIT_HARD], "inf") ? RLIM_INFINITY : unum(r->s[ARG_RLIMIT_HARD], "rlimit");
       pl->nrlimits++;
-    } else if (!strcmp(r->s[0], "no_new_privs")) {
+      break;
+    case OP_NO_NEW_PRIVS:
       pl->no_new_privs = 1;
-    } else if (!strcmp(r->s[0], "caps")) {
-      if (r->n != 2) die("plan", EINVAL, "caps op");
+      break;
+    case OP_CAPS:
       pl->has_caps = 1;
-      pl->keep_caps = unum(r->s[1], "caps mask");
-    } else if (!strcmp(r->s[0], "seccomp")) {
-      if (r->n != 2 || seccomp_parse(r->s[1]) < 0) die("plan", EINVAL, "seccomp op");
+      pl->keep_caps = unum(r->s[ARG_CAPS_KEEP], "caps mask");
+      break;
+    case OP_SECCOMP:
+      if (seccomp_parse(r->s[ARG_SECCOMP_FILTER]) < 0) die("plan", EINVAL, "seccomp op");
+      break;
+    default:
+      die(r->s[0], EINVAL, "per-process op not implemented");
     }
   }
 }
@@ -488,90 +506,104 @@ static unsigned long locked_flags(const char *path) {
   return f;
 }
 
-static void op_args(struct rec *r, int n) {
-  if (r->n != n + 1) die(r->s[0], EINVAL, "wrong number of arguments");
-}
-
-/* Runs one namespace-wide op in P. Per-process ops (rlimit, caps, no_new_privs) were collected by parse_plan. */
-static void run_op(struct rec *r) {
-  const char *op = r->s[0];
+/*
+ * Runs one namespace-wide op in P (its argument count was checked by parse_plan). Per-process ops were collected by
+ * parse_plan. The switch names every op of the generated enum and has no default: an op added to CHILD_OPS without
+ * code here does not compile (-Werror=switch).
+ */
+static void run_op(struct rec *r, enum child_op op) {
+  char **a = r->s;
   struct target t;
-  if (!strcmp(op, "rlimit") || !strcmp(op, "caps") || !strcmp(op, "no_new_privs") || !strcmp(op, "seccomp")) return;
-
-  if (!strcmp(op, "make_rprivate")) {
+  switch (op) {
+  case OP_RLIMIT:
+  case OP_NO_NEW_PRIVS:
+  case OP_CAPS:
+  case OP_SECCOMP:
+    return; /* per-process: applied in app_child */
+  case OP_COUNT:
+    die(a[0], EINVAL, "unknown op");
+    return;
+  case OP_MAKE_RPRIVATE:
     /* Stop mount events propagating between our new mount namespace and the host, in both directions. */
-    op_args(r, 0);
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make_rprivate", errno, "/");
-  } else if (!strcmp(op, "mount")) {
-    /* mount ROOT TARGET SOURCE FSTYPE FLAGS DATA: a filesystem at TARGET resolved inside ROOT ("" = host path). */
-    op_args(r, 6);
-    if (resolve_target(&t, r->s[1], r->s[2], 1, 0) < 0) die("mount", errno, r->s[2]);
-    if (mount(r->s[3], t.path, r->s[4], (unsigned long)unum(r->s[5], "mount flags"), *r->s[6] ? r->s[6] : NULL) < 0)
-      die("mount", errno, r->s[2]);
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die(a[0], errno, "/");
+    return;
+  case OP_MOUNT:
+    /* A filesystem at TARGET resolved inside ROOT ("" = host path), mounted through /proc/self/fd/N. */
+    if (resolve_target(&t, a[ARG_MOUNT_ROOT], a[ARG_MOUNT_TARGET], 1, 0) < 0) die(a[0], errno, a[ARG_MOUNT_TARGET]);
+    if (mount(a[ARG_MOUNT_SOURCE], t.path, a[ARG_MOUNT_FSTYPE], (unsigned long)unum(a[ARG_MOUNT_FLAGS], "mount flags"),
+              *a[ARG_MOUNT_DATA] ? a[ARG_MOUNT_DATA] : NULL) < 0)
+      die(a[0], errno, a[ARG_MOUNT_TARGET]);
     target_close(&t);
-  } else if (!strcmp(op, "bind")) {
-    /* bind ROOT TARGET SOURCE READONLY: bind-mount host path SOURCE at TARGET inside ROOT, optionally read-only. */
-    op_args(r, 4);
+    return;
+  case OP_BIND: {
+    /* Bind-mount host path SOURCE at TARGET inside ROOT (recursively), optionally read-only. */
+    const char *target = a[ARG_BIND_TARGET], *source = a[ARG_BIND_SOURCE];
     struct stat st;
-    if (stat(r->s[3], &st) < 0) die("bind", errno, r->s[3]);
-    if (resolve_target(&t, r->s[1], r->s[2], 1, !S_ISDIR(st.st_mode)) < 0) die("bind", errno, r->s[2]);
-    if (mount(r->s[3], t.path, NULL, MS_BIND | MS_REC, NULL) < 0) die("bind", errno, r->s[2]);
+    if (stat(source, &st) < 0) die(a[0], errno, source);
+    if (resolve_target(&t, a[ARG_BIND_ROOT], target, 1, !S_ISDIR(st.st_mode)) < 0) die(a[0], errno, target);
+    if (mount(source, t.path, NULL, MS_BIND | MS_REC, NULL) < 0) die(a[0], errno, target);
     target_close(&t);
-    if (!strcmp(r->s[4], "1")) {
+    if (!strcmp(a[ARG_BIND_READONLY], "1")) {
       /* Read-only needs a second, remount step on the new mount: resolve the target again (the fd we had names
        * the directory underneath), and repeat the flags the kernel locked for us. */
-      if (resolve_target(&t, r->s[1], r->s[2], 0, 0) < 0) die("bind_readonly", errno, r->s[2]);
+      if (resolve_target(&t, a[ARG_BIND_ROOT], target, 0, 0) < 0) die("bind_readonly", errno, target);
       unsigned long keep = locked_flags(t.path);
-      if (mount(NULL, t.path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0) die("bind_readonly", errno, r->s[2]);
+      if (mount(NULL, t.path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0) die("bind_readonly", errno, target);
       target_close(&t);
     }
-  } else if (!strcmp(op, "mkdir")) {
-    /* mkdir ROOT PATH: create a directory (and parents) inside ROOT. */
-    op_args(r, 2);
-    if (resolve_target(&t, r->s[1], r->s[2], 1, 0) < 0) die("mkdir", errno, r->s[2]);
+    return;
+  }
+  case OP_MKDIR:
+    /* A directory (and its parents) inside ROOT: resolving with create=1 makes them. */
+    if (resolve_target(&t, a[ARG_MKDIR_ROOT], a[ARG_MKDIR_PATH], 1, 0) < 0) die(a[0], errno, a[ARG_MKDIR_PATH]);
     target_close(&t);
-  } else if (!strcmp(op, "pivot_root")) {
-    /* pivot_root ROOT: make ROOT the root of this mount namespace and detach the old root entirely. */
-    op_args(r, 1);
-    if (chdir(r->s[1]) < 0) die("pivot_root", errno, r->s[1]);
+    return;
+  case OP_PIVOT_ROOT:
+    /* Make ROOT the root of this mount namespace and detach the old root entirely. */
+    if (chdir(a[ARG_PIVOT_ROOT_ROOT]) < 0) die(a[0], errno, a[ARG_PIVOT_ROOT_ROOT]);
     /* pivot_root(".", "."): the old root ends up stacked on top of the new one, at "/". */
-    if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root", errno, r->s[1]);
+    if (syscall(SYS_pivot_root, ".", ".") < 0) die(a[0], errno, a[ARG_PIVOT_ROOT_ROOT]);
     /* Detach the old root (lazy: nothing may still use it, but a busy mount must not stop us). */
-    if (umount2(".", MNT_DETACH) < 0) die("pivot_root", errno, "detach old root");
-    if (chdir("/") < 0) die("pivot_root", errno, "/");
-  } else if (!strcmp(op, "chroot")) {
-    /* chroot ROOT: without a mount namespace, as Unit does. */
-    op_args(r, 1);
-    if (chdir(r->s[1]) < 0 || chroot(".") < 0 || chdir("/") < 0) die("chroot", errno, r->s[1]);
-  } else if (!strcmp(op, "sethostname")) {
-    op_args(r, 1);
-    if (sethostname(r->s[1], strlen(r->s[1])) < 0) die("sethostname", errno, r->s[1]);
-  } else if (!strcmp(op, "loopback_up")) {
+    if (umount2(".", MNT_DETACH) < 0) die(a[0], errno, "detach old root");
+    if (chdir("/") < 0) die(a[0], errno, "/");
+    return;
+  case OP_CHROOT:
+    /* Without a mount namespace, as Unit does. */
+    if (chdir(a[ARG_CHROOT_ROOT]) < 0 || chroot(".") < 0 || chdir("/") < 0) die(a[0], errno, a[ARG_CHROOT_ROOT]);
+    return;
+  case OP_SETHOSTNAME:
+    /* In our own UTS namespace. */
+    if (sethostname(a[ARG_SETHOSTNAME_HOSTNAME], strlen(a[ARG_SETHOSTNAME_HOSTNAME])) < 0) die(a[0], errno, a[ARG_SETHOSTNAME_HOSTNAME]);
+    return;
+  case OP_LOOPBACK_UP: {
     /* A new network namespace has only "lo", and it is down: set IFF_UP with SIOCSIFFLAGS. */
-    op_args(r, 0);
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) die("loopback_up", errno, "socket");
+    if (s < 0) die(a[0], errno, "socket");
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
     strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die("loopback_up", errno, "SIOCGIFFLAGS");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die(a[0], errno, "SIOCGIFFLAGS");
     ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die("loopback_up", errno, "SIOCSIFFLAGS");
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die(a[0], errno, "SIOCSIFFLAGS");
     close(s);
-  } else if (!strcmp(op, "unshare")) {
-    /* unshare FLAGS: a namespace for the app processes (e.g. CLONE_NEWTIME, which affects children only). */
-    op_args(r, 1);
-    if (unshare((int)unum(r->s[1], "unshare flags")) < 0) die("unshare", errno, r->s[1]);
-  } else if (!strcmp(op, "write_file")) {
-    /* write_file PATH DATA: one write(2), as /proc files such as timens_offsets require. */
-    op_args(r, 2);
-    int fd = open(r->s[1], O_WRONLY | O_CLOEXEC);
-    if (fd < 0) die("write_file", errno, r->s[1]);
-    size_t n = strlen(r->s[2]);
-    if (write(fd, r->s[2], n) != (ssize_t)n) die("write_file", errno, r->s[1]);
+    return;
+  }
+  case OP_UNSHARE:
+    /* A namespace made now, after the release, rather than at the clone: the plan says which. Some kinds move P
+     * itself (cgroup: rooted at the cgroup wardend has placed us in by now); others only its future children (time:
+     * its offsets can be written until the first app process enters it). */
+    if (unshare((int)unum(a[ARG_UNSHARE_FLAGS], "unshare flags")) < 0) die(a[0], errno, a[ARG_UNSHARE_FLAGS]);
+    return;
+  case OP_WRITE_FILE: {
+    /* One write(2) of DATA to an existing file, as /proc files such as timens_offsets require. */
+    const char *path = a[ARG_WRITE_FILE_PATH], *data = a[ARG_WRITE_FILE_DATA];
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) die(a[0], errno, path);
+    size_t n = strlen(data);
+    if (write(fd, data, n) != (ssize_t)n) die(a[0], errno, path);
     close(fd);
-  } else {
-    die(op, EINVAL, "unknown op");
+    return;
+  }
   }
 }
 
@@ -583,18 +615,23 @@ static void run_op(struct rec *r) {
  */
 static void prepare_mount_points(const struct plan *pl) {
   for (int i = 1; i < pl->m.nrec; i++) {
-    struct rec *r = &pl->m.recs[i];
-    const char *op = r->s[0];
+    char **a = pl->m.recs[i].s;
+    const char *root, *target;
     int is_file = 0;
-    if (!strcmp(op, "bind") && r->n == 5) {
+    if (pl->ops[i] == OP_BIND) {
       struct stat st;
-      if (stat(r->s[3], &st) < 0) continue;
+      if (stat(a[ARG_BIND_SOURCE], &st) < 0) continue;
       is_file = !S_ISDIR(st.st_mode);
-    } else if (!((!strcmp(op, "mount") && r->n == 7) || (!strcmp(op, "mkdir") && r->n == 3))) {
+      root = a[ARG_BIND_ROOT], target = a[ARG_BIND_TARGET];
+    } else if (pl->ops[i] == OP_MOUNT) {
+      root = a[ARG_MOUNT_ROOT], target = a[ARG_MOUNT_TARGET];
+    } else if (pl->ops[i] == OP_MKDIR) {
+      root = a[ARG_MKDIR_ROOT], target = a[ARG_MKDIR_PATH];
+    } else {
       continue;
     }
-    if (!*r->s[1]) continue; /* host path, not inside a rootfs: nothing to prepare */
-    int fd = open_in_root(r->s[1], r->s[2], 1, is_file);
+    if (!*root) continue; /* host path, not inside a rootfs: nothing to prepare */
+    int fd = open_in_root(root, target, 1, is_file);
     if (fd >= 0) close(fd);
   }
 }
@@ -864,11 +901,6 @@ static void prototype_main(struct plan *pl, pid_t helper_pid) {
   if (rel.nrec < 1 || rel.recs[0].n < 1 || strcmp(rel.recs[0].s[0], "release") != 0) _exit(0);
   msg_free(&rel);
 
-  /* Namespaces created after release: cgroup (its root is the cgroup wardend just placed us in) and time (applies
-   * to our children; its offsets are written by a later write_file op). */
-  if ((pl->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) die("unshare_cgroup", errno, NULL);
-  if ((pl->clone_flags & CLONE_NEWTIME) && unshare(CLONE_NEWTIME) < 0) die("unshare_time", errno, NULL);
-
   if (pl->clone_flags & CLONE_NEWUSER) {
     /* Become root of the new user namespace when 0 is mapped (else stay the unmapped/own id): the ops below then
      * create files as that user. Capabilities in the namespace are full either way. */
@@ -877,7 +909,8 @@ static void prototype_main(struct plan *pl, pid_t helper_pid) {
   }
   if (!pid_ns) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); /* orphans of app processes come back to us */
 
-  for (int i = 1; i < pl->m.nrec; i++) run_op(&pl->m.recs[i]);
+  /* The namespace-wide ops, in plan order (namespaces created after the release by `unshare` among them). */
+  for (int i = 1; i < pl->m.nrec; i++) run_op(&pl->m.recs[i], pl->ops[i]);
 
   /* Not dumpable from now on: ptrace of the prototype and its /proc files then need capabilities in the host's user
    * namespace (where its mm was created), so an app that is root inside its user namespace cannot take it over (it
@@ -922,7 +955,8 @@ static void prototype_main(struct plan *pl, pid_t helper_pid) {
 /* ------------------------------------------------------------------------------------------------ helper (H) */
 
 static pid_t clone_prototype(unsigned long long flags) {
-  /* clone3 when available (it also takes CLONE_NEWTIME, which clone() cannot); fork-like: no new stack. */
+  /* clone3 when available (it takes every CLONE_NEW* flag; clone() has no room for the newest); fork-like: no new
+   * stack. The flags are the plan's, as they are: namespaces that must be made later come as `unshare` ops. */
   struct clone_args ca;
   memset(&ca, 0, sizeof(ca));
   ca.flags = flags;
@@ -965,8 +999,7 @@ int main(int argc, char **argv) {
 
   prepare_mount_points(&pl);
   pid_t self = getpid();
-  unsigned long long at_clone = pl.clone_flags & ~(unsigned long long)(CLONE_NEWCGROUP | CLONE_NEWTIME);
-  pid_t p = clone_prototype(at_clone);
+  pid_t p = clone_prototype(pl.clone_flags);
   if (p < 0) die("clone", errno, NULL);
   if (p == 0) {
     prototype_main(&pl, self);

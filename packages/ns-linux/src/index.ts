@@ -7,5 +7,4 @@ export { LinuxProcessSpawner } from './internal/spawner/linux-process-spawner';
 export type { LinuxSpawnerOptions } from './internal/spawner/linux-process-spawner';
 export { LinuxPrototype } from './internal/spawner/linux-prototype';
 export type { LoggerLike } from './internal/spawner/logger';
-export { OP_ARGS } from './internal/spawner/ops';
 export { CLONE } from './internal/clone-flags';

@@ -1,6 +1,6 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { ConfigValidationError, loadPlugins, ProcessSpawner, TOKENS } from '@warden/core';
+import { ConfigValidationError, loadPlugins, PHASE, ProcessSpawner, TOKENS } from '@warden/core';
 import { cleanup, describeRoot, planFor, pluginContainer, runProbe, setupNative } from './helpers';
 
 const PLUGIN = path.resolve(__dirname, '../../../examples/plugins/time-namespace');
@@ -21,9 +21,11 @@ describe('example plugin: time namespace (examples/plugins/time-namespace)', () 
     expect(() => planFor(app, c)).toThrow(ConfigValidationError);
     expect(() => planFor(app, c)).toThrow('"time_offsets" is set but "isolation.namespaces.time" is false or unset.');
     const { plan } = planFor({ ...app, isolation: { namespaces: { time: true }, time_offsets: { monotonic: 5 } } }, c);
-    expect(plan.cloneFlags & 0x80).toBe(0x80);
+    // No clone flag: the time namespace is an unshare op, followed by its offsets, in the same named step.
+    expect(plan.cloneFlags & 0x80).toBe(0);
     expect(plan.childOps).toEqual([
-      { op: 'write_file', phase: 200, path: '/proc/self/timens_offsets', data: 'monotonic 5 0\n' },
+      { op: 'unshare', phase: PHASE.NAMESPACE_SETUP, flags: 0x80 },
+      { op: 'write_file', phase: PHASE.NAMESPACE_SETUP, path: '/proc/self/timens_offsets', data: 'monotonic 5 0\n' },
     ]);
   });
 });

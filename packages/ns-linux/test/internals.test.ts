@@ -4,7 +4,8 @@ import * as path from 'path';
 import { PassThrough } from 'stream';
 import { readCgroupLayout } from '../src/internal/cgroup/cgroup-layout';
 import { CgroupPlacement } from '../src/internal/cgroup/cgroup-placement';
-import { encodeMessage, encodeOp } from '../src/internal/spawner/ops';
+import { encodeChildOp as encodeOp, type ChildOp } from '@warden/core';
+import { encodeMessage } from '../src/internal/spawner/ops';
 import { HelperEvent, readEvents } from '../src/internal/spawner/status-channel';
 
 describe('helper wire format', () => {
@@ -18,11 +19,27 @@ describe('helper wire format', () => {
     expect(buf[23]).toBe(0);
   });
 
-  it('refuses NUL bytes, unknown ops and missing arguments', () => {
+  it('refuses NUL bytes, unknown ops, unknown phases and missing, unknown or ill-typed arguments', () => {
+    // What a plugin written in JavaScript could pass (TypeScript refuses these at compile time).
+    const bad = (op: object) => () => encodeOp(op as ChildOp);
     expect(() => encodeMessage([['a\u0000b']])).toThrow('NUL');
-    expect(() => encodeOp({ op: 'format_disk', phase: 1 })).toThrow('unknown child op "format_disk"');
-    expect(() => encodeOp({ op: 'sethostname', phase: 1 })).toThrow('missing argument "hostname"');
-    expect(encodeOp({ op: 'bind', phase: 1, target: '/t', source: '/s', readonly: true })).toEqual(['bind', '', '/t', '/s', '1']);
+    expect(bad({ op: 'format_disk', phase: 'host' })).toThrow('unknown child op "format_disk"');
+    expect(bad({ op: 'sethostname', phase: 'host' })).toThrow('child op "sethostname" is missing argument "hostname"');
+    expect(bad({ op: 'sethostname', phase: 300, hostname: 'h' })).toThrow('has phase 300, not one of the child steps of PHASE');
+    expect(bad({ op: 'sethostname', phase: 'idmap', hostname: 'h' })).toThrow('not one of the child steps');
+    expect(bad({ op: 'sethostname', phase: 'host', hostname: 'h', root: '/' })).toThrow('has no argument "root"');
+    expect(bad({ op: 'mount', phase: 'mount_system', target: '/t', flags: -1 })).toThrow('"flags" must be a non-negative integer');
+    expect(bad({ op: 'rlimit', phase: 'drop_privs', resource: 7, soft: 'lots', hard: 1 })).toThrow('"soft" must be a non-negative integer or "inf"');
+    expect(bad({ op: 'bind', phase: 'mount_config', target: '/t', source: '/s', readonly: 'yes' })).toThrow('"readonly" must be a boolean');
+    expect(bad({ op: 'write_file', phase: 'host', path: '/p', data: 'a\u0000' })).toThrow('"data" contains a NUL byte');
+  });
+
+  it('encodes an op as [name, arg...] in the table\'s order, with defaults, decimal numbers and 1/0', () => {
+    expect(encodeOp({ op: 'bind', phase: 'mount_config', target: '/t', source: '/s', readonly: true })).toEqual(['bind', '', '/t', '/s', '1']);
+    expect(encodeOp({ op: 'caps', phase: 'drop_privs', keep: 1n << 63n })).toEqual(['caps', '9223372036854775808']);
+    expect(encodeOp({ op: 'rlimit', phase: 'drop_privs', resource: 7, soft: 'inf', hard: 0 })).toEqual(['rlimit', '7', 'inf', '0']);
+    expect(encodeOp({ op: 'mount', phase: 'mount_system', target: '/proc', source: 'proc', fstype: 'proc', flags: 14 }))
+      .toEqual(['mount', '', '/proc', 'proc', 'proc', '14', '']);
   });
 });
 

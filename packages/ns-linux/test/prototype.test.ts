@@ -1,6 +1,6 @@
 import { closeSync, readFileSync } from 'fs';
 import * as path from 'path';
-import { ApplyError, ProcessSpawner, TOKENS } from '@warden/core';
+import { ApplyError, PHASE, ProcessSpawner, TOKENS } from '@warden/core';
 import { fdPass } from '../src/internal/spawner/native';
 import {
   childrenOf,
@@ -196,7 +196,7 @@ describeRoot('prototype and app processes (requires root)', () => {
 
   it('turns a failing child op into ApplyError naming the step and errno', async () => {
     const { plan, c } = planFor({ type: 'external', isolation: { namespaces: { mount: true } } });
-    plan.childOps.push({ op: 'mount', phase: 300, target: '/nonexistent-warden/x', source: 'none', fstype: 'tmpfs' });
+    plan.childOps.push({ op: 'mount', phase: PHASE.MOUNT_SYSTEM, target: '/nonexistent-warden/x', source: 'none', fstype: 'tmpfs' });
     const err = await c.resolve<ProcessSpawner>(TOKENS.ProcessSpawner).createPrototype('probe', plan).catch((e) => e);
     expect(err).toBeInstanceOf(ApplyError);
     expect([err.step, err.errno]).toEqual(['mount', 2]);

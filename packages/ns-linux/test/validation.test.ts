@@ -92,14 +92,21 @@ describe('isolation validation through core (Unit messages)', () => {
       '"hostname" is set but "isolation.namespaces.uname" is false or unset.');
   });
 
-  it('plans clone flags, ops by phase and the id-map hook', () => {
+  it('plans clone flags, ops by named step (the cgroup namespace as an unshare after the release) and the id-map hook', () => {
     const app: AppConfig = {
       type: 'external',
       isolation: { namespaces: { credential: true, pid: true, mount: true, network: true, uname: true, ipc: true, cgroup: true }, hostname: 'h' },
     };
     const plan = buildSpawnPlan(pluginContainer(), app, ctx());
-    expect(plan.cloneFlags).toBe(CLONE.NEWUSER | CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWNET | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP);
-    expect(plan.childOps.map((o) => o.op)).toEqual(['make_rprivate', 'mount', 'loopback_up', 'sethostname']); // mount: a fresh /proc
+    expect(plan.cloneFlags).toBe(CLONE.NEWUSER | CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWNET | CLONE.NEWUTS | CLONE.NEWIPC);
+    expect(plan.childOps.map((o) => [o.op, o.phase])).toEqual([
+      ['unshare', PHASE.NAMESPACE_SETUP],
+      ['make_rprivate', PHASE.MOUNT_PROPAGATION],
+      ['mount', PHASE.MOUNT_SYSTEM], // a fresh /proc
+      ['loopback_up', PHASE.HOST],
+      ['sethostname', PHASE.HOST],
+    ]);
+    expect(plan.childOps[0]).toEqual({ op: 'unshare', phase: PHASE.NAMESPACE_SETUP, flags: CLONE.NEWCGROUP });
     expect(plan.parentHooks.map((h) => [h.name, h.phase])).toEqual([['idmap', PHASE.IDMAP]]);
     expect([plan.uid, plan.gid]).toEqual([1000, 1000]);
   });

@@ -1,6 +1,14 @@
 import * as http from 'http';
 import { ChannelSocket } from './channel-socket';
 import type { ChannelRequest } from './channel-types';
+import {
+  isOutHeaders,
+  replaceStoreHeader,
+  resumeScheduled,
+  takeNeedDrain,
+  type IncomingInternals,
+  type OutgoingInternals,
+} from './node-internals';
 import { runtimeLogger } from './runtime-logger';
 
 // Design (see README "Node runtime"): the request and response are the real `http.IncomingMessage` and
@@ -14,41 +22,6 @@ import { runtimeLogger } from './runtime-logger';
 //   path gives cork/uncork batching, write callbacks, 'finish' and back-pressure.
 // The overrides are own properties, not a subclass: express and others replace the prototype of req/res
 // (Object.setPrototypeOf(res, app.response)), which would drop subclass methods.
-
-/** Node's OutgoingMessage internals used here (stable from Node 18 to 22, checked by the tests). */
-interface OutgoingInternals {
-  _header: string | null;
-  _headerSent: boolean;
-  _hasBody: boolean;
-  _contentLength: number | null;
-  _removedContLen: boolean;
-  _closed: boolean;
-  chunkedEncoding: boolean;
-  sendDate: boolean;
-  statusCode: number;
-  _sent100: boolean;
-  _storeHeader(firstLine: string, headers: unknown): void;
-  _send(data: unknown, encoding?: unknown, callback?: unknown, byteLength?: unknown): boolean;
-  _writeRaw(data: unknown, encoding?: unknown, callback?: unknown, byteLength?: unknown): boolean;
-  writeContinue(cb?: () => void): void;
-  writeProcessing(cb?: () => void): void;
-  writeEarlyHints(hints: unknown, cb?: () => void): void;
-  [key: symbol]: unknown;
-}
-
-interface IncomingInternals {
-  _addHeaderLines?(headers: string[], n: number): void;
-  _read(n: number): void;
-  _dump(): void;
-  _consuming: boolean;
-}
-
-// `res.write()` sets an internal kNeedDrain flag that only the HTTP server's socket handling clears; find the symbol
-// once so the 'drain' we emit keeps `writableNeedDrain` right.
-const kNeedDrain: symbol | undefined = (() => {
-  const probe = new http.OutgoingMessage();
-  return Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kNeedDrain');
-})();
 
 /**
  * Hop-by-hop headers that describe the app-side connection; the router frames the client connection itself.
@@ -103,10 +76,10 @@ function storeHeader(this: http.ServerResponse & OutgoingInternals, firstLine: s
         }
         for (let i = 0; i < headers.length; i += 2) add(String(headers[i]), headers[i + 1], true);
       }
-    } else if (headers === (this as unknown as { [k: symbol]: unknown })[kOutHeaders()]) {
+    } else if (isOutHeaders(this, headers)) {
       // The progressive API's store ({lowercase: [name, value]}), already validated by setHeader.
-      for (const key in headers as Record<string, [string, unknown]>) {
-        const entry = (headers as Record<string, [string, unknown]>)[key];
+      for (const key in headers) {
+        const entry = headers[key];
         add(entry[0], entry[1], false);
       }
     } else {
@@ -124,16 +97,6 @@ function storeHeader(this: http.ServerResponse & OutgoingInternals, firstLine: s
   this._header = firstLine;
   this._headerSent = false;
   this[kHead] = flat;
-}
-
-let kOutHeadersSymbol: symbol | null | undefined;
-function kOutHeaders(): symbol {
-  if (kOutHeadersSymbol === undefined) {
-    const probe = new http.OutgoingMessage();
-    probe.setHeader('x', '1');
-    kOutHeadersSymbol = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kOutHeaders') ?? null;
-  }
-  return kOutHeadersSymbol ?? Symbol('missing');
 }
 
 /** One request/response pair served over a channel stream. */
@@ -180,7 +143,7 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
   };
 
   const res = new SR(req) as unknown as http.ServerResponse & OutgoingInternals;
-  res._storeHeader = storeHeader;
+  replaceStoreHeader(res, storeHeader);
   res._send = function channelSend(data, encoding, callback, byteLength): boolean {
     if (!this._headerSent && this._header !== null) {
       this._headerSent = true;
@@ -217,10 +180,7 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
   res.assignSocket(socket as never);
 
   socket.on('drain', () => {
-    if (kNeedDrain !== undefined) {
-      if (!res[kNeedDrain]) return;
-      res[kNeedDrain] = false;
-    }
+    if (!takeNeedDrain(res)) return;
     if (!res.writableEnded) res.emit('drain');
   });
 
@@ -259,8 +219,7 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
   res.once('finish', () => {
     socket.endResponse();
     // What Node's server does when a response finishes: pull an unread body off the wire, detach, emit 'close'.
-    const state = (req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState;
-    if (!req._consuming && !state.resumeScheduled) req._dump();
+    if (!req._consuming && !resumeScheduled(req)) req._dump();
     if (socket._httpMessage === res) res.detachSocket(socket as never);
     process.nextTick(() => {
       if (!res._closed) {

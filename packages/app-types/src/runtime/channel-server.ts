@@ -2,6 +2,7 @@ import type * as http from 'http';
 import * as net from 'net';
 import { createExchange, type ChannelExchange } from './channel-exchange';
 import type { ChannelEndpoint, ChannelRequest } from './channel-types';
+import { serverClasses } from './node-internals';
 import { runtimeLogger } from './runtime-logger';
 
 /** Options of {@link ChannelBinding}. */
@@ -64,10 +65,6 @@ function addressFor(request: ListenRequest): net.AddressInfo | string {
   return { address: '::', family: 'IPv6', port };
 }
 
-function symbolNamed(obj: object, description: string): symbol | undefined {
-  return Object.getOwnPropertySymbols(obj).find((s) => s.description === description);
-}
-
 /**
  * Serves `http.Server` instances over one channel: `listen()` on them binds no port, the server emits 'listening'
  * and the channel sends READY; every request of the channel becomes a `'request'` event of the first listening
@@ -126,13 +123,9 @@ export class ChannelBinding {
       );
       return server;
     }
-    const own = server as unknown as Record<symbol, unknown>;
-    const kIM = symbolNamed(server, 'IncomingMessage');
-    const kSR = symbolNamed(server, 'ServerResponse');
     const state: ServerState = {
       address: addressFor(request),
-      IncomingMessage: kIM ? (own[kIM] as typeof http.IncomingMessage) : undefined,
-      ServerResponse: kSR ? (own[kSR] as typeof http.ServerResponse) : undefined,
+      ...serverClasses(server),
       inflight: new Set(),
       closing: false,
       closed: false,

@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   WARDEN_ERR_CLI_INPUT: 'An input file of warden cannot be read (exit status 2).',
   WARDEN_ERR_CLI_CONTROL_ADDRESS: "warden's `--control` is malformed (exit status 2).",
   WARDEN_ERR_CLI_UNREACHABLE: 'warden cannot reach wardend (exit status 1).',
+  WARDEN_ERR_CHILD_OP: 'A plugin added a spawn-plan op outside the vocabulary (CHILD_OPS) or with bad arguments.',
 } as const;
 
 /** A stable code of @warden/core. */

@@ -1,42 +1,15 @@
+import type { ChildOp, ParentPhase } from './child-ops';
 import type { LaunchSpec } from './plugin';
-
-/**
- * An operation the C helper performs in the child, between clone and exec, from its fixed vocabulary. ns-linux
- * documents the vocabulary; `op` selects it, the remaining fields are its arguments. Ops run in ascending `phase`.
- */
-export interface ChildOp {
-  op: string;
-  phase: number;
-  [arg: string]: unknown;
-}
 
 /** Work wardend does on the host after the clone and before the child is released (id maps, cgroup placement). */
 export interface ParentHook {
   name: string;
-  phase: number;
+  phase: ParentPhase;
   /** `pid` is the child's pid as seen from the host. */
   run(pid: number): Promise<void>;
   /** Undo on failure or when the app goes away (e.g. remove an empty cgroup). */
   cleanup?(): Promise<void>;
 }
-
-/** Well-known phases: providers declare phases, never each other's names. */
-export const PHASE = {
-  /** Parent: id maps (must precede everything that needs privileges in the new user ns). */
-  IDMAP: 100,
-  /** Parent: cgroup placement. */
-  CGROUP: 150,
-  /** Child: set up credentials inside the user ns (setgroups/setgid/setuid happen late, see DROP_PRIVS). */
-  NAMESPACE_SETUP: 200,
-  /** Child: mounts inside the new mount ns. */
-  MOUNT: 300,
-  /** Child: pivot_root / chroot. */
-  ROOT: 400,
-  /** Child: hostname, loopback. */
-  HOST: 500,
-  /** Child: rlimits, capabilities, no_new_privs, then setgid/setuid. */
-  DROP_PRIVS: 900,
-} as const;
 
 /** Collects the plan for one application: every provider and extra adds to it. */
 export interface SpawnPlanBuilder {
@@ -45,6 +18,7 @@ export interface SpawnPlanBuilder {
   childOps: ChildOp[];
   parentHooks: ParentHook[];
   addCloneFlag(flag: number): void;
+  /** Adds a child op; throws `ChildOpError` when it is not one of `CHILD_OPS` with valid arguments. */
   addChildOp(op: ChildOp): void;
   addParentHook(hook: ParentHook): void;
 }

@@ -9,7 +9,7 @@ import type {
   SpawnPlan,
   SpawnPlanBuilder,
 } from '../contracts';
-import { ConfigValidationError, TOKENS } from '../contracts';
+import { ConfigValidationError, encodeChildOp, PHASE_ORDER, TOKENS, type Phase } from '../contracts';
 
 /** Mutable plan that providers add to; {@link finish} sorts it by phase. */
 export class PlanBuilder implements SpawnPlanBuilder {
@@ -21,16 +21,20 @@ export class PlanBuilder implements SpawnPlanBuilder {
     this.cloneFlags |= flag;
   }
   addChildOp(op: ChildOp): void {
+    encodeChildOp(op); // a bad op from a (JavaScript) plugin fails here, naming the op, before anything starts
     this.childOps.push(op);
   }
   addParentHook(hook: ParentHook): void {
     this.parentHooks.push(hook);
   }
 
-  /** The finished plan; ops and hooks in ascending phase, stable within a phase (insertion order). */
+  /** The finished plan; ops and hooks in PHASE order, stable within a step (insertion order). */
   finish(ctx: PlanContext): SpawnPlan {
-    const byPhase = <T extends { phase: number }>(xs: T[]) =>
-      xs.map((x, i) => [x, i] as const).sort((a, b) => a[0].phase - b[0].phase || a[1] - b[1]).map(([x]) => x);
+    const byPhase = <T extends { phase: Phase }>(xs: T[]) =>
+      xs
+        .map((x, i) => [x, i] as const)
+        .sort((a, b) => PHASE_ORDER[a[0].phase] - PHASE_ORDER[b[0].phase] || a[1] - b[1])
+        .map(([x]) => x);
     return {
       cloneFlags: this.cloneFlags,
       childOps: byPhase(this.childOps),

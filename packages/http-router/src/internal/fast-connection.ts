@@ -6,6 +6,7 @@ import { HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHea
 import type { ConnState, ListenerEntry } from './listener-entry';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
 import { normalizePath } from './request-target';
+import { latin1Write } from './node-buffer';
 
 /** What a lean connection needs from the router. */
 export interface LeanHost {
@@ -58,10 +59,6 @@ const QUEUE_LIMIT = 64 * 1024;
 const COPY_LIMIT = 16 * 1024;
 
 const EMPTY: string[] = [];
-
-interface Latin1Buffer {
-  latin1Write(s: string, off: number, len: number): number;
-}
 
 // The Date header, as node:http makes it: cached for the current second.
 let dateCache = '';
@@ -516,9 +513,9 @@ export class FastConnection {
     if (bl <= COPY_LIMIT) {
       const out = Buffer.allocUnsafe(hl + bl + tl);
       let o = 0;
-      if (hl > 0) o += (out as unknown as Latin1Buffer).latin1Write(head!, 0, hl);
+      if (hl > 0) o += latin1Write(out, head!, 0, hl);
       if (bl > 0) o += body!.copy(out, o);
-      if (tl > 0) (out as unknown as Latin1Buffer).latin1Write(tail!, o, tl);
+      if (tl > 0) latin1Write(out, tail!, o, tl);
       return sock.write(out);
     }
     sock.cork();

@@ -9,6 +9,7 @@
  */
 
 import { isValidHost } from './request-target';
+import { latin1Slice } from './node-buffer';
 
 /** More bytes are needed. */
 export const HEAD_INCOMPLETE = 0;
@@ -50,11 +51,6 @@ for (let c = 0; c < 256; c++) {
 /** Methods taken on the lean path (interned: no string allocated for them). */
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'];
 
-/** Buffer's undocumented direct latin1 decoder (what toString('latin1') calls, minus the argument handling). */
-interface Latin1Buffer {
-  latin1Slice(start: number, end: number): string;
-}
-
 /** Largest number of header fields taken on the lean path. */
 const MAX_FIELDS = 100;
 
@@ -83,7 +79,7 @@ export function parseHead(buf: Buffer, len: number, searchFrom: number, maxHeadB
       const lfEnd = lf + 2;
       if (lfEnd >= maxHeadBytes) return fallback('head too large');
       for (let i = 0; i < lfEnd; i++) if (buf[i] === 13) return fallback('CR in a head with bare LF line ends');
-      const t = (buf as unknown as Latin1Buffer).latin1Slice(0, lfEnd - 1); // each line ending in LF
+      const t = latin1Slice(buf, 0, lfEnd - 1); // each line ending in LF
       return parseLines(t, lfEnd, '\n', discardUnsafe, out);
     }
     if (len >= maxHeadBytes) return fallback('head too large');
@@ -98,7 +94,7 @@ export function parseHead(buf: Buffer, len: number, searchFrom: number, maxHeadB
   }
   end += 4;
   if (end >= maxHeadBytes) return fallback('head too large');
-  const s = (buf as unknown as Latin1Buffer).latin1Slice(0, end - 2); // request line and fields, each ending in CRLF
+  const s = latin1Slice(buf, 0, end - 2); // request line and fields, each ending in CRLF
   return parseLines(s, end, '\r\n', discardUnsafe, out);
 }
 

@@ -15,6 +15,7 @@
 
 import type { Socket } from 'net';
 import { TCHAR } from './fast-parser';
+import { latin1Slice } from './node-buffer';
 
 const HEAD = 0; // at the start of a request (leading CR/LF are passed through)
 const REQUEST_LINE = 7; // after the method and its space
@@ -34,13 +35,6 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 const CRLF_TAIL = CRLF;
 const NUL = Buffer.from([0]);
 
-interface Latin1Buffer {
-  latin1Slice(start: number, end: number): string;
-}
-
-function latin1(buf: Buffer, start: number, end: number): string {
-  return (buf as unknown as Latin1Buffer).latin1Slice(start, end);
-}
 
 /** buf[at .. at+lower.length) equals `lower` ignoring ASCII case (`lower` is lower-case letters and '-'). */
 function nameIs(buf: Buffer, at: number, end: number, lower: string): boolean {
@@ -278,8 +272,8 @@ export class HeadNormalizer {
         }
       }
     }
-    if (spaces) (this.targets ??= new Map()).set(this.heads, latin1(data, ts, te));
-    if (spaces) return Buffer.from(latin1(data, ts, te).replace(/ /g, '%20') + ' ' + latin1(data, vs, end) + '\r\n', 'latin1');
+    if (spaces) (this.targets ??= new Map()).set(this.heads, latin1Slice(data, ts, te));
+    if (spaces) return Buffer.from(latin1Slice(data, ts, te).replace(/ /g, '%20') + ' ' + latin1Slice(data, vs, end) + '\r\n', 'latin1');
     return lfOnly ? Buffer.concat([data.subarray(p, lf), CRLF_TAIL]) : null;
   }
 

@@ -5,6 +5,7 @@
 import type { RequestHead } from '../types';
 import { align8, FLAG_END, FLAG_HTTP10, FLAG_REASON, FLAG_TLS, FRAME_HEADER, FrameType } from './layout';
 import { ShmError, ShmErrorCode } from '../errors';
+import { latin1Slice, latin1Write } from './node-buffer';
 
 /** Thrown by decoders and ring checks; the channel closes with it. */
 export function protocolError(msg: string): ShmError {
@@ -12,12 +13,6 @@ export function protocolError(msg: string): ShmError {
 }
 
 const TWO32 = 0x1_0000_0000;
-
-// Node's Buffer has fast latin1 accessors that @types/node does not declare.
-interface Latin1Buffer {
-  latin1Write(s: string, off: number, len: number): number;
-  latin1Slice(start: number, end: number): string;
-}
 
 /** Writes the 16-byte frame header. (Plain byte stores: Buffer.writeUInt32LE's argument checks cost more.) */
 export function writeFrameHeader(
@@ -64,7 +59,7 @@ function putString(b: Buffer, off: number, s: string): number {
   if (n <= 48) {
     for (let i = 0; i < n; i++) b[off + i] = s.charCodeAt(i);
   } else {
-    (b as unknown as Latin1Buffer).latin1Write(s, off, n);
+    latin1Write(b, s, off, n);
   }
   return off + n;
 }
@@ -89,7 +84,7 @@ function decodeShort(b: Buffer, s: number, n: number): string {
     }
     if (same) return c;
   }
-  const str = (b as unknown as Latin1Buffer).latin1Slice(s, s + n);
+  const str = latin1Slice(b, s, s + n);
   if (c === undefined && interned.size < INTERN_MAX_ENTRIES) interned.set(h, str);
   return str;
 }
@@ -333,11 +328,11 @@ class StringReader {
         while (i < n && c.charCodeAt(i) === b[s + i]) i++;
         if (i === n) return c;
       }
-      const str = n <= INTERN_MAX_LEN ? decodeShort(b, s, n) : (b as unknown as Latin1Buffer).latin1Slice(s, s + n);
+      const str = n <= INTERN_MAX_LEN ? decodeShort(b, s, n) : latin1Slice(b, s, s + n);
       if (n <= MAX_CACHED_LENGTH) cache.last[k] = str;
       return str;
     }
-    return n <= INTERN_MAX_LEN ? decodeShort(b, s, n) : (b as unknown as Latin1Buffer).latin1Slice(s, s + n);
+    return n <= INTERN_MAX_LEN ? decodeShort(b, s, n) : latin1Slice(b, s, s + n);
   }
 }
 

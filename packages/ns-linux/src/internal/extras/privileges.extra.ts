@@ -70,7 +70,7 @@ export class CapabilitiesExtra implements IsolationExtra {
     if (!Array.isArray(caps)) return;
     let mask = 0n;
     for (const c of caps as string[]) mask |= 1n << BigInt(capNumber(c) as number);
-    plan.addChildOp({ op: 'caps', phase: PHASE.DROP_PRIVS, keep: mask.toString() });
+    plan.addChildOp({ op: 'caps', phase: PHASE.DROP_PRIVS, keep: mask });
   }
 }
 
@@ -128,7 +128,7 @@ export class RlimitsExtra implements IsolationExtra {
   plan(app: AppConfig, plan: SpawnPlanBuilder): void {
     const limits = app.isolation?.rlimits as Record<string, RlimitValue> | undefined;
     if (!limits) return;
-    const str = (v: number | 'unlimited') => (v === 'unlimited' ? 'inf' : String(v));
+    const str = (v: number | 'unlimited') => (v === 'unlimited' ? 'inf' : v);
     for (const [name, value] of Object.entries(limits)) {
       const [soft, hard] = typeof value === 'object' ? [value.soft, value.hard] : [value, value];
       plan.addChildOp({ op: 'rlimit', phase: PHASE.DROP_PRIVS, resource: RLIMITS[name], soft: str(soft), hard: str(hard) });

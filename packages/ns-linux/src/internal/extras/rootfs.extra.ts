@@ -109,34 +109,34 @@ export class RootfsExtra implements IsolationExtra {
     if (!rootfs && namespaceOn(app, 'pid') && iso.automount?.procfs !== false) {
       // The host's /proc would list every host process (command lines; environments of same-uid ones) to an app in
       // its own pid namespace: a fresh procfs over it, in the app's private mount namespace, lists only the app's.
-      plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT, root, target: '/proc', source: 'proc', fstype: 'proc', flags: noexec });
+      plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT_SYSTEM, root, target: '/proc', source: 'proc', fstype: 'proc', flags: noexec });
     }
     if (rootfs) {
       // pivot_root needs the new root to be a mount point; binding it onto itself makes it one.
-      plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT - 40, root: '', target: rootfs, source: rootfs, readonly: false });
+      plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT_ROOTFS, root: '', target: rootfs, source: rootfs, readonly: false });
       const auto = iso.automount ?? {};
       if (auto.procfs !== false) {
-        plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT, root, target: '/proc', source: 'proc', fstype: 'proc', flags: noexec });
+        plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT_SYSTEM, root, target: '/proc', source: 'proc', fstype: 'proc', flags: noexec });
       }
       if (auto.tmpfs !== false) {
-        plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT, root, target: '/tmp', source: 'tmpfs', fstype: 'tmpfs',
+        plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT_SYSTEM, root, target: '/tmp', source: 'tmpfs', fstype: 'tmpfs',
           flags: noexec, data: 'size=1m,mode=1777' });
       }
       if (auto.language_deps !== false) {
         // The runtime's own files (for a `node` app: the node binary, its shared libraries and loader, Warden's
         // runtime modules), read-only at the same paths, so the interpreter runs inside a rootfs holding only the app.
         for (const dep of ctx.languageDeps ?? []) {
-          plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT + 5, root, target: dep, source: dep, readonly: true });
+          plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT_LANGUAGE_DEPS, root, target: dep, source: dep, readonly: true });
         }
       }
     }
     for (const m of (iso.mounts as MountEntry[] | undefined) ?? []) {
       const target = path.posix.normalize(m.target);
       if ((m.type ?? 'bind') === 'tmpfs') {
-        plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT + 10, root, target, source: m.source ?? 'tmpfs', fstype: 'tmpfs',
+        plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT_CONFIG, root, target, source: m.source ?? 'tmpfs', fstype: 'tmpfs',
           flags: MS.NOSUID | MS.NODEV | (m.readonly ? MS.RDONLY : 0), data: m.options ?? '' });
       } else {
-        plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT + 10, root, target, source: m.source as string,
+        plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT_CONFIG, root, target, source: m.source as string,
           readonly: m.readonly === true });
       }
     }

@@ -3,18 +3,25 @@ import type { AppConfig, JsonSchema, NamespaceProvider, PlanContext, SpawnPlanBu
 /** Schema of every namespace key: a boolean, default false (Unit). */
 export const BOOLEAN_SCHEMA: JsonSchema = { type: 'boolean' };
 
-/** A namespace that is just its clone flag, plus optional child ops when enabled. */
+type PlanStep = (app: AppConfig, plan: SpawnPlanBuilder, ctx: PlanContext) => void;
+
+/**
+ * A namespace that is its clone flag, plus optional child ops, when enabled. `create` replaces adding the clone flag
+ * (for a namespace made later by an `unshare` op).
+ */
 export class BooleanNamespaceProvider implements NamespaceProvider {
   readonly schema = BOOLEAN_SCHEMA;
   constructor(
     readonly key: string,
     readonly cloneFlag: number,
-    private readonly extra?: (app: AppConfig, plan: SpawnPlanBuilder, ctx: PlanContext) => void,
+    private readonly extra?: PlanStep,
+    private readonly create?: PlanStep,
   ) {}
 
   plan(app: AppConfig, value: unknown, plan: SpawnPlanBuilder, ctx: PlanContext): void {
     if (value !== true) return;
-    plan.addCloneFlag(this.cloneFlag);
+    if (this.create) this.create(app, plan, ctx);
+    else plan.addCloneFlag(this.cloneFlag);
     this.extra?.(app, plan, ctx);
   }
 }

@@ -8,6 +8,6 @@ import { BooleanNamespaceProvider } from './boolean-namespace';
  */
 export class MountNamespaceProvider extends BooleanNamespaceProvider {
   constructor() {
-    super('mount', CLONE.NEWNS, (_app, plan) => plan.addChildOp({ op: 'make_rprivate', phase: PHASE.MOUNT - 50 }));
+    super('mount', CLONE.NEWNS, (_app, plan) => plan.addChildOp({ op: 'make_rprivate', phase: PHASE.MOUNT_PROPAGATION }));
   }
 }

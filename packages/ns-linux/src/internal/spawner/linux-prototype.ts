@@ -4,11 +4,11 @@ import { constants as osConstants } from 'os';
 import { createInterface } from 'readline';
 import type { Readable } from 'stream';
 import type { AppProcess, AppPrototype, LaunchSpec, ParentHook, SpawnPlan } from '@warden/core';
-import { ApplyError } from '@warden/core';
+import { ApplyError, encodeChildOp } from '@warden/core';
 import { CLONE } from '../clone-flags';
 import type { LoggerLike } from './logger';
 import { fdPass, helperPath } from './native';
-import { encodeMessage, encodeOp } from './ops';
+import { encodeMessage } from './ops';
 import { HelperEvent, readEvents } from './status-channel';
 
 /** Options of {@link LinuxPrototype.start}. */
@@ -177,7 +177,7 @@ export class LinuxPrototype implements AppPrototype {
     const cred = privileged ? CRED_SETGROUPS | CRED_SETIDS : userns ? CRED_SETIDS : 0;
     const head = ['plan', String(plan.cloneFlags >>> 0), String(plan.uid), String(plan.gid), plan.groups.join(','),
       String(cred)];
-    return [head, ...plan.childOps.map(encodeOp)];
+    return [head, ...plan.childOps.map(encodeChildOp)];
   }
 
   /** Starts one app process inside the prototype's namespaces; `fds` appear at 3, 4, ... in it. */
