@@ -86,7 +86,7 @@ describe('frame codec against the shared test vectors', () => {
 describe('decoding with a position cache (strings repeated at the same place reused without allocating)', () => {
   const head = (over: Partial<RequestHead>): RequestHead => ({
     method: 'GET', target: '/a', httpVersion: '1.1', headers: ['host', 'x', 'accept', '*/*'], remoteAddress: '10.0.0.1',
-    remotePort: 1, localAddress: '10.0.0.2', localPort: 2, tls: false, contentLength: 0, ...over,
+    remotePort: 1, localAddress: '10.0.0.2', localPort: 2, tls: false, contentLength: 0, connection: 0, ...over,
   });
   const roundTrip = (h: RequestHead, cache: PositionCache): RequestHead => {
     const len = requestFrameBytes(h);
