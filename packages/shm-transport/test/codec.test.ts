@@ -57,7 +57,7 @@ describe('frame codec against the shared test vectors', () => {
   });
 
   it('rejects every truncation of a valid REQUEST and RESPONSE', () => {
-    for (const file of ['request-post-tls-chunked.bin', 'response-200.bin', 'response-reason.bin']) {
+    for (const file of ['request-post-tls-chunked.bin', 'response-200.bin', 'response-reason.bin', 'trailers.bin', 'info-103.bin']) {
       const bin = fs.readFileSync(path.join(DIR, file));
       const len = bin.readUInt32LE(0);
       for (let cut = 16; cut < len; cut++) {
