@@ -303,23 +303,30 @@ func (s *Stream) Flush() error {
 
 // Close ends the response (END frame). The stream is finished afterwards; unread request body is discarded.
 func (s *Stream) Close() error {
-	s.mu.Lock()
-	if s.aborted {
-		s.mu.Unlock()
-		return ErrAborted
+	if done, err := s.markEnded(); done {
+		return err
 	}
-	if s.ended {
-		s.mu.Unlock()
-		return nil
-	}
-	if !s.headerSent {
-		s.mu.Unlock()
-		return fmt.Errorf("warden/shm: Close before WriteHeader")
-	}
-	s.ended = true
-	s.mu.Unlock()
-	s.c.forget(s)
 	return s.c.sendSimple(typeEnd, s.id, 0)
+}
+
+// markEnded marks the response ended and forgets the stream; done = nothing more to send (err says why, nil when
+// it had ended already).
+func (s *Stream) markEnded() (done bool, err error) {
+	s.mu.Lock()
+	switch {
+	case s.aborted:
+		err = ErrAborted
+	case s.ended:
+	case !s.headerSent:
+		err = fmt.Errorf("warden/shm: Close before WriteHeader")
+	default:
+		s.ended = true
+		s.mu.Unlock()
+		s.c.forget(s) // outside s.mu: forget takes the channel's lock
+		return false, nil
+	}
+	s.mu.Unlock()
+	return true, err
 }
 
 // CloseWithTrailers ends the response with trailer fields (flat [name, value, ...]): a TRAILERS frame, then END.
@@ -336,22 +343,9 @@ func (s *Stream) CloseWithTrailers(trailers []string) error {
 	if n > s.c.maxChunk+frameHeader {
 		return fmt.Errorf("warden/shm: trailers of %d bytes exceed the frame limit", n)
 	}
-	s.mu.Lock()
-	if s.aborted {
-		s.mu.Unlock()
-		return ErrAborted
+	if done, err := s.markEnded(); done {
+		return err
 	}
-	if s.ended {
-		s.mu.Unlock()
-		return nil
-	}
-	if !s.headerSent {
-		s.mu.Unlock()
-		return fmt.Errorf("warden/shm: Close before WriteHeader")
-	}
-	s.ended = true
-	s.mu.Unlock()
-	s.c.forget(s)
 	return s.c.writeFrames2(n, func(b []byte) { encodeHeaders(b, typeTrailers, s.id, 0, trailers) }, frameHeader, func(b []byte) {
 		putHeader(b, frameHeader, typeEnd, 0, s.id, 0)
 	})
