@@ -1,5 +1,6 @@
 export { HttpRouter, type HttpRouterOptions, type PreparedRouterChange, type RouterStats } from './http-router';
 export { RouterConfigError, ROUTER_CONFIG_ERROR } from './internal/errors';
+export { NodeExchange } from './internal/node-exchange';
 export type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo, RouterLogger } from './internal/ports';
 export { passSegments, type RouterConfig } from './internal/config-compiler';
 export type { TlsCertificate } from './internal/tls-config';
