@@ -154,6 +154,32 @@ describe('the same Node app, directly and through wardend', () => {
     expect(wg).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
   });
 
+  it('sends the app\'s trailers after the chunked body, as directly (lean path and node:http path)', async () => {
+    for (const req of [
+      'GET /trailers HTTP/1.1\r\nHost: x\r\n\r\n',
+      'POST /trailers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ]) {
+      const [d, w] = await both(req, (t) => /\r\n0\r\n(.+\r\n)*\r\n$/.test(t));
+      expect(d.text).toMatch(/\r\n0\r\nX-Checksum: abc123\r\nServer-Timing: db;dur=53\r\n\r\n$/);
+      expect(normalise(w.text)).toBe(normalise(d.text));
+      expect(w.text.slice(w.text.indexOf('\r\n\r\n'))).toBe(d.text.slice(d.text.indexOf('\r\n\r\n')));
+    }
+  });
+
+  it('sends res.writeEarlyHints as a 103 before the response, as directly (lean path and node:http path)', async () => {
+    for (const req of [
+      'GET /hints HTTP/1.1\r\nHost: x\r\n\r\n',
+      'POST /hints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ]) {
+      const [d, w] = await both(req, (t) => t.includes('after hints\n'));
+      expect(d.text).toMatch(
+        /^HTTP\/1\.1 103 Early Hints\r\nLink: <\/a\.css>; rel=preload; as=style, <\/b\.js>; rel=preload; as=script\r\nx-hint: yes\r\n\r\nHTTP\/1\.1 200 OK\r\n/,
+      );
+      expect(w.text.slice(0, w.text.indexOf('\r\n\r\n') + 4)).toBe(d.text.slice(0, d.text.indexOf('\r\n\r\n') + 4));
+      expect(normalise(w.text)).toBe(normalise(d.text));
+    }
+  });
+
   it('req.socket carries the connection facts node:http gives (addresses, ports, bytes, readyState)', async () => {
     const [d, w] = await both('GET /socket HTTP/1.1\r\nHost: x\r\n\r\n', responses(1));
     const body = (t: string) => {

@@ -27,6 +27,8 @@ interface OutgoingInternals {
   sendDate: boolean;
   statusCode: number;
   _sent100: boolean;
+  /** What addTrailers collected: "Name: value\r\n" lines (validated by node). */
+  _trailer: string;
   _storeHeader(firstLine: string, headers: unknown): void;
   _send(data: unknown, encoding?: unknown, callback?: unknown, byteLength?: unknown): boolean;
   _writeRaw(data: unknown, encoding?: unknown, callback?: unknown, byteLength?: unknown): boolean;
@@ -126,6 +128,16 @@ function storeHeader(this: http.ServerResponse & OutgoingInternals, firstLine: s
   this[kHead] = flat;
 }
 
+/** The fields of node's `_trailer` text ("Name: value\r\n" lines, written by addTrailers) as a flat list. */
+function trailerPairs(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) out.push(line.slice(0, colon), line.slice(colon + 1).replace(/^ /, ''));
+  }
+  return out;
+}
+
 let kOutHeadersSymbol: symbol | null | undefined;
 function kOutHeaders(): symbol {
   if (kOutHeadersSymbol === undefined) {
@@ -211,7 +223,18 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
   res.writeProcessing = function channelProcessing(cb?: () => void): void {
     if (cb) process.nextTick(cb);
   };
-  res.writeEarlyHints = function channelEarlyHints(_hints: unknown, cb?: () => void): void {
+  // As node's writeEarlyHints: nothing without a `link`; else `Link` first, then the other hints as given.
+  res.writeEarlyHints = function channelEarlyHints(hints: unknown, cb?: () => void): void {
+    const h = hints as Record<string, unknown> | null;
+    if (h === null || typeof h !== 'object') {
+      throw Object.assign(new TypeError('The "hints" argument must be of type object'), { code: 'ERR_INVALID_ARG_TYPE' });
+    }
+    const link = Array.isArray(h.link) ? h.link.join(', ') : h.link;
+    if (typeof link === 'string' && link.length > 0 && !this.headersSent) {
+      const pairs = ['Link', link];
+      for (const key of Object.keys(h)) if (key !== 'link') pairs.push(key, String(h[key]));
+      stream.info?.(103, pairs);
+    }
     if (cb) process.nextTick(cb);
   };
   res.assignSocket(socket as never);
@@ -257,6 +280,8 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
   });
 
   res.once('finish', () => {
+    const trailer = res._trailer;
+    if (trailer) stream.trailers?.(trailerPairs(trailer));
     socket.endResponse();
     // What Node's server does when a response finishes: pull an unread body off the wire, detach, emit 'close'.
     const state = (req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState;

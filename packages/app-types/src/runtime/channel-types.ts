@@ -17,6 +17,10 @@ export interface ChannelRequest extends EventEmitter, Readonly<RequestHead> {
   end(chunk?: Buffer): void;
   /** Fails the request (the router answers 502); `reset`: the app dropped the connection (the client's is reset). */
   abort(reset?: boolean): void;
+  /** Response trailers, sent before the end; false when the router does not take them (then dropped). */
+  trailers?(headers: string[]): boolean;
+  /** A 1xx response before the final head; false when the router does not take them (then dropped). */
+  info?(status: number, headers: string[]): boolean;
 }
 
 /**

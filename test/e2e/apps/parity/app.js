@@ -22,6 +22,15 @@ const server = http.createServer((req, res) => {
     req.setTimeout(100, () => res.end('req timeout fired\n'));
   } else if (path === '/res-timeout') {
     res.setTimeout(100, () => res.end('res timeout fired\n'));
+  } else if (path === '/trailers') {
+    res.writeHead(200, { 'Content-Type': 'text/plain', Trailer: 'X-Checksum' });
+    res.write('part one\n');
+    res.addTrailers({ 'X-Checksum': 'abc123', 'Server-Timing': 'db;dur=53' });
+    res.end('part two\n');
+  } else if (path === '/hints') {
+    res.writeEarlyHints({ link: ['</a.css>; rel=preload; as=style', '</b.js>; rel=preload; as=script'], 'x-hint': 'yes' });
+    res.setHeader('Content-Type', 'text/plain');
+    res.end('after hints\n');
   } else if (path === '/socket') {
     const s = req.socket;
     if (!ids.has(s)) ids.set(s, nextId++);
