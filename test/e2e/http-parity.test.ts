@@ -180,17 +180,38 @@ describe('the same Node app, directly and through wardend', () => {
     }
   });
 
+  it('gives the requests of one keep-alive connection one socket, emits \'connection\' once and the socket\'s \'close\' when the client closes, as directly (lean path and node:http path)', async () => {
+    const get = 'GET /socket HTTP/1.1\r\nHost: x\r\n\r\n';
+    const post = 'POST /socket HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
+    const bodies = (t: string) =>
+      t.split(/HTTP\/1\.1 200 OK\r\n/).slice(1).map((r) => JSON.parse(r.slice(r.indexOf('\r\n\r\n') + 4, r.lastIndexOf('}') + 1)));
+    for (const port of [directPort, wardenPort]) {
+      const seen = await exchange(port, get + get + post, responses(3));
+      const [a, b, c] = bodies(seen.text);
+      // One socket for the three requests, announced once.
+      expect([b.socket, c.socket]).toEqual([a.socket, a.socket]);
+      expect([b.connections, c.connections]).toEqual([a.connections, a.connections]);
+      // The client closed that connection (exchange() destroys it): a later connection sees one more 'close'.
+      let later = a;
+      for (let i = 0; i < 50 && later.closed <= a.closed; i++) later = bodies((await exchange(port, get, responses(1))).text)[0];
+      expect(later.closed).toBeGreaterThan(a.closed);
+      expect(later.socket).not.toBe(a.socket);
+      expect(later.connections).toBeGreaterThan(a.connections);
+    }
+  });
+
   it('req.socket carries the connection facts node:http gives (addresses, ports, bytes, readyState)', async () => {
     const [d, w] = await both('GET /socket HTTP/1.1\r\nHost: x\r\n\r\n', responses(1));
     const body = (t: string) => {
       const j = JSON.parse(t.slice(t.indexOf('\r\n\r\n') + 4));
       delete j.socket;
       delete j.connections;
+      delete j.closed;
       return j;
     };
     expect(body(d.text)).toEqual({
       remoteAddress: '127.0.0.1', remotePortIsNumber: true, localAddress: '127.0.0.1', localPortIsNumber: true,
-      bytesReadIsNumber: true, bytesWrittenIsNumber: true, readyState: 'open', encrypted: null,
+      bytesReadIsNumber: true, bytesWrittenIsNumber: true, readyState: 'open', encrypted: null, sameSocketAsResponse: true,
     });
     expect(body(w.text)).toEqual(body(d.text));
   });

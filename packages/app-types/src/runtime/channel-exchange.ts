@@ -168,8 +168,8 @@ export interface ExchangeOptions {
  * Builds a real `http.IncomingMessage` and `http.ServerResponse` for one channel stream and wires body, response,
  * flow control and aborts. The caller emits `'request'` with them.
  */
-export function createExchange(stream: ChannelRequest, options: ExchangeOptions = {}): ChannelExchange {
-  const socket = new ChannelSocket(stream);
+export function createExchange(stream: ChannelRequest, options: ExchangeOptions = {}, connection?: ChannelSocket): ChannelExchange {
+  const socket = connection ?? new ChannelSocket(stream);
   const IM = options.IncomingMessage ?? http.IncomingMessage;
   const SR = options.ServerResponse ?? http.ServerResponse;
 
@@ -237,15 +237,17 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
     }
     if (cb) process.nextTick(cb);
   };
-  res.assignSocket(socket as never);
+  socket.use(stream, () => res.assignSocket(socket as never));
 
-  socket.on('drain', () => {
+  const onDrain = (): void => {
+    if (socket._httpMessage !== res) return; // another response of the connection
     if (kNeedDrain !== undefined) {
       if (!res[kNeedDrain]) return;
       res[kNeedDrain] = false;
     }
     if (!res.writableEnded) res.emit('drain');
-  });
+  };
+  socket.on('drain', onDrain);
 
   // Request body: pushed as it arrives; a full readable buffer pauses the channel stream until `_read`.
   const onData = (chunk: Buffer): void => {
@@ -266,6 +268,8 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
   const finishExchange = (): void => {
     if (over) return;
     over = true;
+    socket.off('drain', onDrain);
+    socket.off('close', onSocketClose);
     settle();
   };
 
@@ -273,9 +277,9 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
     if (over) return;
     // Like a client that closed its TCP connection: req 'aborted' (when its body was incomplete) and 'close',
     // res 'close' (through the socket's close listener that assignSocket installed).
-    socket.markAborted();
+    socket.markAborted(stream);
     req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
-    socket.destroy();
+    if (socket._httpMessage === res || connection === undefined) socket.destroy();
     finishExchange();
   });
 
@@ -286,7 +290,10 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
     // What Node's server does when a response finishes: pull an unread body off the wire, detach, emit 'close'.
     const state = (req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState;
     if (!req._consuming && !state.resumeScheduled) req._dump();
-    if (socket._httpMessage === res) res.detachSocket(socket as never);
+    if (socket._httpMessage === res) {
+      res.detachSocket(socket as never);
+      socket.release(); // a pipelined request of the same connection may write now
+    }
     process.nextTick(() => {
       if (!res._closed) {
         res._closed = true;
@@ -296,11 +303,13 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
     });
     finishExchange();
   });
-  socket.once('close', () => {
-    // res.destroy() by the app, or an abort: the stream was aborted in the socket's _destroy.
+  // res.destroy() by the app, an abort, or the client connection closed: the stream was aborted in the socket's
+  // _destroy (or by the router).
+  function onSocketClose(): void {
     if (!req.complete && !req.destroyed) req.destroy();
     finishExchange();
-  });
+  }
+  socket.once('close', onSocketClose);
 
   return { req, res, socket, done };
 }

@@ -9,6 +9,8 @@ import type { AppChannel, AppRequest, RequestHead } from '@warden/shm-transport'
  */
 export interface ChannelRequest extends EventEmitter, Readonly<RequestHead> {
   readonly id: number;
+  /** The client connection's id (the same for the requests of a keep-alive connection); 0 or absent: not told. */
+  readonly connection?: number;
   pause(): void;
   resume(): void;
   /** The response head; `reason`: the app's own reason phrase (node's `statusMessage`), when not the standard one. */
@@ -25,10 +27,11 @@ export interface ChannelRequest extends EventEmitter, Readonly<RequestHead> {
 
 /**
  * The app end of a channel, as `@warden/shm-transport`'s `AppChannel` provides it.
- * Events: `'request'` (ChannelRequest), `'shutdown'`, `'close'` (err?).
+ * Events: `'request'` (ChannelRequest), `'shutdown'`, `'close'` (err?), `'connection-close'` (connection id).
  */
 export interface ChannelEndpoint extends EventEmitter {
-  markReady(): void;
+  /** READY; `connections`: ask for connection ids (`ChannelRequest.connection`) and 'connection-close' events. */
+  markReady(capabilities?: { connections?: boolean }): void;
   close(): void;
 }
 

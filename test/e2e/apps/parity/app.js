@@ -38,6 +38,8 @@ const server = http.createServer((req, res) => {
     res.end(JSON.stringify({
       socket: ids.get(s),
       connections,
+      closed,
+      sameSocketAsResponse: res.socket === s,
       remoteAddress: s.remoteAddress,
       remotePortIsNumber: typeof s.remotePort === 'number' && s.remotePort > 0,
       localAddress: s.localAddress,
@@ -52,7 +54,11 @@ const server = http.createServer((req, res) => {
     res.end('ok\n');
   }
 });
-server.on('connection', () => connections++);
+let closed = 0;
+server.on('connection', (s) => {
+  connections++;
+  s.on('close', () => closed++);
+});
 server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   console.log(`listening ${server.address().port}`);
 });
