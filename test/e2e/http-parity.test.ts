@@ -1,73 +1,9 @@
 import { spawn, type ChildProcess } from 'child_process';
-import { connect } from 'net';
 import { join } from 'path';
+import { exchange, normalise, responses, type Seen } from './support/parity';
 import { ROOT, cleanup, freePort, startWardend, worldDir, type Wardend } from './support/wardend';
 
 const APP_DIR = join(ROOT, 'test/e2e/apps/parity');
-
-/** What a client saw on one connection: the bytes it read, and how the connection ended. */
-interface Seen {
-  text: string;
-  /** 'open': still open when `until` held; 'closed': the server closed it; 'error': reset. */
-  end: 'open' | 'closed' | 'error';
-}
-
-/** Writes `data` on a new connection; collects until `until(text)` holds or the server ends the connection. */
-function exchange(port: number, data: string, until: (t: string) => boolean = () => false): Promise<Seen> {
-  return new Promise((resolve) => {
-    const sock = connect(port, '127.0.0.1');
-    let text = '';
-    let done = false;
-    const finish = (end: Seen['end']) => {
-      if (done) return;
-      done = true;
-      sock.destroy();
-      resolve({ text, end });
-    };
-    sock.on('data', (d) => {
-      text += d.toString('latin1');
-      if (until(text)) finish('open');
-    });
-    sock.on('error', () => finish('error'));
-    sock.on('end', () => finish('closed'));
-    sock.on('close', () => finish('closed'));
-    sock.write(data);
-  });
-}
-
-/** Headers the two servers legitimately differ in (time, server name, keep-alive timeout) removed; headers sorted. */
-function normalise(text: string): string {
-  return text
-    .split('\r\n\r\n')
-    .map((part) => {
-      if (!/^HTTP\/1\.[01] \d{3}/.test(part)) return part;
-      const [status, ...lines] = part.split('\r\n');
-      const kept = lines.filter((l) => !/^(date|server|keep-alive):/i.test(l)).map((l) => l.toLowerCase()).sort();
-      return [status, ...kept].join('\r\n');
-    })
-    .join('\r\n\r\n');
-}
-
-/** `n` complete responses (Content-Length or chunked bodies: enough for this app's answers). */
-function responses(n: number): (t: string) => boolean {
-  return (t) => {
-    let count = 0;
-    let rest = t;
-    for (;;) {
-      const head = rest.indexOf('\r\n\r\n');
-      if (head < 0) return false;
-      const fields = rest.slice(0, head);
-      const m = /content-length: (\d+)/i.exec(fields);
-      const last = /transfer-encoding: chunked/i.test(fields) ? rest.indexOf('\r\n0\r\n\r\n', head) : 0;
-      if (last < 0) return false;
-      const end = last > 0 ? last + 7 : head + 4 + (m ? Number(m[1]) : 0);
-      if (rest.length < end) return false;
-      count++;
-      if (count >= n) return true;
-      rest = rest.slice(end);
-    }
-  };
-}
 
 describe('the same Node app, directly and through wardend', () => {
   let dir: string;
