@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'child_process';
 import { join } from 'path';
-import { exchange, normalise, type Seen } from './support/parity';
-import { ROOT, cleanup, freePort, goBuild, haveGo, startWardend, worldDir, type Wardend } from './support/wardend';
+import { exchange, normalise, sendBoth, stopBoth, type Seen } from './support/parity';
+import { ROOT, freePort, goBuild, haveGo, startWardend, worldDir, type Wardend } from './support/wardend';
 
 const describeGo = haveGo() ? describe : describe.skip;
 if (!haveGo()) console.warn('http-parity-go e2e skipped: `go` is not installed (scripts/setup.sh installs golang-go)');
@@ -35,15 +35,9 @@ describeGo('the same Go app, directly and through wardend', () => {
     });
     expect(res.status).toBe(200);
   });
-  afterAll(async () => {
-    direct?.kill();
-    await w?.stop();
-    cleanup(dir);
-  });
+  afterAll(() => stopBoth(direct, w, dir));
 
-  async function both(data: string, until?: (t: string) => boolean): Promise<[Seen, Seen]> {
-    return [await exchange(directPort, data, until), await exchange(wardenPort, data, until)];
-  }
+  const both = (data: string, until?: (t: string) => boolean): Promise<[Seen, Seen]> => sendBoth(directPort, wardenPort, data, until);
   // wardend frames every keep-alive response as node:http does (Connection: keep-alive), net/http says nothing.
   const same = (t: string) => normalise(t).replace(/\r\nconnection: keep-alive(?=\r\n)/, '');
   const requests = (path: string) => [

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'child_process';
 import { join } from 'path';
-import { exchange, normalise, responses, type Seen } from './support/parity';
-import { ROOT, cleanup, freePort, startWardend, worldDir, type Wardend } from './support/wardend';
+import { exchange, normalise, sendBoth, stopBoth, responses, type Seen } from './support/parity';
+import { ROOT, freePort, startWardend, worldDir, type Wardend } from './support/wardend';
 
 const APP_DIR = join(ROOT, 'test/e2e/apps/parity');
 
@@ -32,15 +32,9 @@ describe('the same Node app, directly and through wardend', () => {
     });
     expect(res.status).toBe(200);
   });
-  afterAll(async () => {
-    direct?.kill();
-    await w?.stop();
-    cleanup(dir);
-  });
+  afterAll(() => stopBoth(direct, w, dir));
 
-  async function both(data: string, until?: (t: string) => boolean): Promise<[Seen, Seen]> {
-    return [await exchange(directPort, data, until), await exchange(wardenPort, data, until)];
-  }
+  const both = (data: string, until?: (t: string) => boolean): Promise<[Seen, Seen]> => sendBoth(directPort, wardenPort, data, until);
 
   it('honours the app\'s Connection: close: same response, connection closed, the next pipelined request unanswered', async () => {
     const [d, w] = await both('GET /close HTTP/1.1\r\nHost: x\r\n\r\nGET /other HTTP/1.1\r\nHost: x\r\n\r\n', responses(2));

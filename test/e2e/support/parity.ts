@@ -1,6 +1,20 @@
 // Helpers of the "same app, directly and through wardend, same bytes" tests: raw exchanges on one connection, and
 // the comparison of what two servers answered.
+import type { ChildProcess } from 'child_process';
 import { connect } from 'net';
+import { cleanup, type Wardend } from './wardend';
+
+/** The same request on a new connection to the app served directly, then through wardend. */
+export async function sendBoth(directPort: number, wardenPort: number, data: string, until?: (t: string) => boolean): Promise<[Seen, Seen]> {
+  return [await exchange(directPort, data, until), await exchange(wardenPort, data, until)];
+}
+
+/** Ends a parity test: the direct app, wardend, the test's directory. */
+export async function stopBoth(direct: ChildProcess | undefined, w: Wardend | undefined, dir: string): Promise<void> {
+  direct?.kill();
+  await w?.stop();
+  cleanup(dir);
+}
 
 /** What a client saw on one connection: the bytes it read, and how the connection ended. */
 export interface Seen {
