@@ -237,7 +237,7 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
     }
     if (cb) process.nextTick(cb);
   };
-  socket.use(stream, () => res.assignSocket(socket as never));
+  socket.use(stream, res);
 
   const onDrain = (): void => {
     if (socket._httpMessage !== res) return; // another response of the connection

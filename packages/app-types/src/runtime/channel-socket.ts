@@ -69,22 +69,23 @@ export class ChannelSocket extends Duplex {
   }
 
   /**
-   * Gives the socket to `stream`'s response: `assign` (which calls `res.assignSocket`) runs now when the socket is
-   * free, else once the responses before it finished (node:http queues a pipelined response the same way).
+   * Gives the socket to `stream`'s response `res` (`res.assignSocket`) now when the socket is free, else once the
+   * responses before it finished (node:http queues a pipelined response the same way).
    */
-  use(stream: ChannelRequest, assign: () => void): void {
-    const start = (): void => {
-      if (this.stream !== stream) {
-        this.readBefore += headBytes(this.stream) + this.bodyRead;
-        this.bodyRead = 0;
-        this.stream = stream;
-      }
-      this.responseEnded = false;
-      this.busy = true;
-      assign();
-    };
-    if (!this.busy) start();
-    else (this.waiting ??= []).push({ stream, start });
+  use(stream: ChannelRequest, res: { assignSocket(socket: never): void }): void {
+    if (!this.busy) this.start(stream, res);
+    else (this.waiting ??= []).push({ stream, start: () => this.start(stream, res) });
+  }
+
+  private start(stream: ChannelRequest, res: { assignSocket(socket: never): void }): void {
+    if (this.stream !== stream) {
+      this.readBefore += headBytes(this.stream) + this.bodyRead;
+      this.bodyRead = 0;
+      this.stream = stream;
+    }
+    this.responseEnded = false;
+    this.busy = true;
+    res.assignSocket(this as never);
   }
 
   /** The current response finished and was detached: the next waiting request gets the socket. */
