@@ -1,73 +1,9 @@
 import { spawn, type ChildProcess } from 'child_process';
-import { connect } from 'net';
 import { join } from 'path';
-import { ROOT, cleanup, freePort, startWardend, worldDir, type Wardend } from './support/wardend';
+import { exchange, normalise, sendBoth, stopBoth, responses, type Seen } from './support/parity';
+import { ROOT, freePort, startWardend, worldDir, type Wardend } from './support/wardend';
 
 const APP_DIR = join(ROOT, 'test/e2e/apps/parity');
-
-/** What a client saw on one connection: the bytes it read, and how the connection ended. */
-interface Seen {
-  text: string;
-  /** 'open': still open when `until` held; 'closed': the server closed it; 'error': reset. */
-  end: 'open' | 'closed' | 'error';
-}
-
-/** Writes `data` on a new connection; collects until `until(text)` holds or the server ends the connection. */
-function exchange(port: number, data: string, until: (t: string) => boolean = () => false): Promise<Seen> {
-  return new Promise((resolve) => {
-    const sock = connect(port, '127.0.0.1');
-    let text = '';
-    let done = false;
-    const finish = (end: Seen['end']) => {
-      if (done) return;
-      done = true;
-      sock.destroy();
-      resolve({ text, end });
-    };
-    sock.on('data', (d) => {
-      text += d.toString('latin1');
-      if (until(text)) finish('open');
-    });
-    sock.on('error', () => finish('error'));
-    sock.on('end', () => finish('closed'));
-    sock.on('close', () => finish('closed'));
-    sock.write(data);
-  });
-}
-
-/** Headers the two servers legitimately differ in (time, server name, keep-alive timeout) removed; headers sorted. */
-function normalise(text: string): string {
-  return text
-    .split('\r\n\r\n')
-    .map((part) => {
-      if (!/^HTTP\/1\.[01] \d{3}/.test(part)) return part;
-      const [status, ...lines] = part.split('\r\n');
-      const kept = lines.filter((l) => !/^(date|server|keep-alive):/i.test(l)).map((l) => l.toLowerCase()).sort();
-      return [status, ...kept].join('\r\n');
-    })
-    .join('\r\n\r\n');
-}
-
-/** `n` complete responses (Content-Length or chunked bodies: enough for this app's answers). */
-function responses(n: number): (t: string) => boolean {
-  return (t) => {
-    let count = 0;
-    let rest = t;
-    for (;;) {
-      const head = rest.indexOf('\r\n\r\n');
-      if (head < 0) return false;
-      const fields = rest.slice(0, head);
-      const m = /content-length: (\d+)/i.exec(fields);
-      const last = /transfer-encoding: chunked/i.test(fields) ? rest.indexOf('\r\n0\r\n\r\n', head) : 0;
-      if (last < 0) return false;
-      const end = last > 0 ? last + 7 : head + 4 + (m ? Number(m[1]) : 0);
-      if (rest.length < end) return false;
-      count++;
-      if (count >= n) return true;
-      rest = rest.slice(end);
-    }
-  };
-}
 
 describe('the same Node app, directly and through wardend', () => {
   let dir: string;
@@ -96,15 +32,9 @@ describe('the same Node app, directly and through wardend', () => {
     });
     expect(res.status).toBe(200);
   });
-  afterAll(async () => {
-    direct?.kill();
-    await w?.stop();
-    cleanup(dir);
-  });
+  afterAll(() => stopBoth(direct, w, dir));
 
-  async function both(data: string, until?: (t: string) => boolean): Promise<[Seen, Seen]> {
-    return [await exchange(directPort, data, until), await exchange(wardenPort, data, until)];
-  }
+  const both = (data: string, until?: (t: string) => boolean): Promise<[Seen, Seen]> => sendBoth(directPort, wardenPort, data, until);
 
   it('honours the app\'s Connection: close: same response, connection closed, the next pipelined request unanswered', async () => {
     const [d, w] = await both('GET /close HTTP/1.1\r\nHost: x\r\n\r\nGET /other HTTP/1.1\r\nHost: x\r\n\r\n', responses(2));
@@ -154,17 +84,64 @@ describe('the same Node app, directly and through wardend', () => {
     expect(wg).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
   });
 
+  it('sends the app\'s trailers after the chunked body, as directly (lean path and node:http path)', async () => {
+    for (const req of [
+      'GET /trailers HTTP/1.1\r\nHost: x\r\n\r\n',
+      'POST /trailers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ]) {
+      const [d, w] = await both(req, (t) => /\r\n0\r\n(.+\r\n)*\r\n$/.test(t));
+      expect(d.text).toMatch(/\r\n0\r\nX-Checksum: abc123\r\nServer-Timing: db;dur=53\r\n\r\n$/);
+      expect(normalise(w.text)).toBe(normalise(d.text));
+      expect(w.text.slice(w.text.indexOf('\r\n\r\n'))).toBe(d.text.slice(d.text.indexOf('\r\n\r\n')));
+    }
+  });
+
+  it('sends res.writeEarlyHints as a 103 before the response, as directly (lean path and node:http path)', async () => {
+    for (const req of [
+      'GET /hints HTTP/1.1\r\nHost: x\r\n\r\n',
+      'POST /hints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ]) {
+      const [d, w] = await both(req, (t) => t.includes('after hints\n'));
+      expect(d.text).toMatch(
+        /^HTTP\/1\.1 103 Early Hints\r\nLink: <\/a\.css>; rel=preload; as=style, <\/b\.js>; rel=preload; as=script\r\nx-hint: yes\r\n\r\nHTTP\/1\.1 200 OK\r\n/,
+      );
+      expect(w.text.slice(0, w.text.indexOf('\r\n\r\n') + 4)).toBe(d.text.slice(0, d.text.indexOf('\r\n\r\n') + 4));
+      expect(normalise(w.text)).toBe(normalise(d.text));
+    }
+  });
+
+  it('gives the requests of one keep-alive connection one socket, emits \'connection\' once and the socket\'s \'close\' when the client closes, as directly (lean path and node:http path)', async () => {
+    const get = 'GET /socket HTTP/1.1\r\nHost: x\r\n\r\n';
+    const post = 'POST /socket HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
+    const bodies = (t: string) =>
+      t.split(/HTTP\/1\.1 200 OK\r\n/).slice(1).map((r) => JSON.parse(r.slice(r.indexOf('\r\n\r\n') + 4, r.lastIndexOf('}') + 1)));
+    for (const port of [directPort, wardenPort]) {
+      const seen = await exchange(port, get + get + post, responses(3));
+      const [a, b, c] = bodies(seen.text);
+      // One socket for the three requests, announced once.
+      expect([b.socket, c.socket]).toEqual([a.socket, a.socket]);
+      expect([b.connections, c.connections]).toEqual([a.connections, a.connections]);
+      // The client closed that connection (exchange() destroys it): a later connection sees one more 'close'.
+      let later = a;
+      for (let i = 0; i < 50 && later.closed <= a.closed; i++) later = bodies((await exchange(port, get, responses(1))).text)[0];
+      expect(later.closed).toBeGreaterThan(a.closed);
+      expect(later.socket).not.toBe(a.socket);
+      expect(later.connections).toBeGreaterThan(a.connections);
+    }
+  });
+
   it('req.socket carries the connection facts node:http gives (addresses, ports, bytes, readyState)', async () => {
     const [d, w] = await both('GET /socket HTTP/1.1\r\nHost: x\r\n\r\n', responses(1));
     const body = (t: string) => {
       const j = JSON.parse(t.slice(t.indexOf('\r\n\r\n') + 4));
       delete j.socket;
       delete j.connections;
+      delete j.closed;
       return j;
     };
     expect(body(d.text)).toEqual({
       remoteAddress: '127.0.0.1', remotePortIsNumber: true, localAddress: '127.0.0.1', localPortIsNumber: true,
-      bytesReadIsNumber: true, bytesWrittenIsNumber: true, readyState: 'open', encrypted: null,
+      bytesReadIsNumber: true, bytesWrittenIsNumber: true, readyState: 'open', encrypted: null, sameSocketAsResponse: true,
     });
     expect(body(w.text)).toEqual(body(d.text));
   });

@@ -27,6 +27,10 @@ type responseStream interface {
 	WriteHeader(status int, headers []string) error
 	Write(p []byte) (int, error)
 	Close() error
+	// CloseWithTrailers ends the response with trailer fields (Close when there are none).
+	CloseWithTrailers(trailers []string) error
+	// Info sends a 1xx response head before the final one.
+	Info(status int, headers []string) error
 }
 
 var _ responseStream = (*stream)(nil)
@@ -45,7 +49,9 @@ type responseWriter struct {
 	bw          *bufio.Writer
 	written     int64
 	err         error
-	noBody      bool // status or method forbids a body
+	noBody      bool     // status or method forbids a body
+	trailers    bool     // the head announced trailers (a Trailer header or a TrailerPrefix key): no Content-Length
+	declared    []string // trailer names the Trailer header declared (canonical), as net/http's declareTrailer keeps them
 }
 
 // writerPool holds response writers with their (emptied) header maps: a handler's w.Header().Set then reuses the
@@ -94,6 +100,16 @@ func (w *responseWriter) WriteHeader(code int) {
 		return
 	}
 	if code >= 100 && code < 200 {
+		// As net/http (Go 1.19+): a 1xx other than 100 and 101 goes out at once with the headers set so far (minus
+		// Content-Length and Transfer-Encoding); wardend answers Expect: 100-continue itself.
+		if code != http.StatusContinue && code != http.StatusSwitchingProtocols {
+			lp := listPool.Get().(*[]string)
+			list := flatten(w.header, &headExtras{dropLength: true, dropTE: true}, (*lp)[:0])
+			if err := w.s.Info(code, list); err != nil {
+				logger.Printf("warden: cannot send %d for %s %s: %v", code, w.req.Method, w.req.RequestURI, err)
+			}
+			putList(lp, list)
+		}
 		return
 	}
 	w.wroteHeader = true
@@ -149,6 +165,10 @@ func (w *responseWriter) commit(final bool) error {
 		return w.err
 	}
 	w.committed = true
+	w.trailers = hasTrailers(w.header)
+	if w.trailers {
+		w.declareTrailers()
+	}
 	lp := listPool.Get().(*[]string)
 	list := w.headList(final, (*lp)[:0])
 	err := w.s.WriteHeader(w.status, list)
@@ -187,12 +207,13 @@ func (w *responseWriter) headList(final bool, list []string) []string {
 				x.contentType = http.DetectContentType(w.buf)
 			}
 		}
-		if final && te == "" && first(h, "Content-Length") == "" {
+		if final && te == "" && first(h, "Content-Length") == "" && !w.trailers {
 			if w.req.Method != http.MethodHead || w.written > 0 {
 				x.contentLength = strconv.FormatInt(w.written, 10)
 			}
 		}
 	}
+	x.dropTrailers = true
 	return flatten(h, &x, list)
 }
 
@@ -210,6 +231,7 @@ type headExtras struct {
 	contentLength string // replace the map's Content-Length, if any
 	dropLength    bool   // leave out Content-Length
 	dropTE        bool   // leave out Transfer-Encoding
+	dropTrailers  bool   // leave out the TrailerPrefix keys (they are trailers, not head fields)
 }
 
 // ReadFrom implements io.ReaderFrom so that io.Copy(w, r.Body) uses a pooled buffer instead of allocating 32 KiB.
@@ -269,7 +291,7 @@ func (w *responseWriter) finish() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if ws := w.whole; ws != nil && !w.committed {
+	if ws := w.whole; ws != nil && !w.committed && !hasTrailers(w.header) {
 		// The whole body is in w.buf: head, body and end go out together.
 		w.committed = true
 		lp := listPool.Get().(*[]string)
@@ -289,7 +311,67 @@ func (w *responseWriter) finish() {
 	if err := w.bw.Flush(); err != nil {
 		return
 	}
-	w.s.Close()
+	if !w.trailers && !hasTrailerKeys(w.header) {
+		w.s.Close()
+		return
+	}
+	lp := listPool.Get().(*[]string)
+	list := w.finalTrailers((*lp)[:0])
+	w.s.CloseWithTrailers(list)
+	putList(lp, list)
+}
+
+// hasTrailers reports whether the handler announced trailers: a Trailer header or a TrailerPrefix key (net/http's
+// chunkWriter then sends no Content-Length, so that the trailers can follow a chunked body).
+func hasTrailers(h http.Header) bool {
+	_, declared := h["Trailer"]
+	return declared || hasTrailerKeys(h)
+}
+
+func hasTrailerKeys(h http.Header) bool {
+	for k := range h {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// forbiddenTrailers are the names net/http never sends as trailers (httpguts.ValidTrailerHeader).
+var forbiddenTrailers = map[string]bool{
+	"Authorization": true, "Cache-Control": true, "Connection": true, "Content-Encoding": true, "Content-Length": true,
+	"Content-Range": true, "Content-Type": true, "Expect": true, "Host": true, "Keep-Alive": true, "Max-Forwards": true,
+	"Pragma": true, "Proxy-Authenticate": true, "Proxy-Authorization": true, "Proxy-Connection": true, "Range": true,
+	"Realm": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Www-Authenticate": true,
+}
+
+// declareTrailers notes the names of the Trailer header when the head goes out (net/http's declareTrailer).
+func (w *responseWriter) declareTrailers() {
+	for _, v := range w.header["Trailer"] {
+		for _, name := range strings.Split(v, ",") {
+			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
+			if name != "" && !forbiddenTrailers[name] {
+				w.declared = append(w.declared, name)
+			}
+		}
+	}
+}
+
+// finalTrailers is net/http's finalTrailers as a flat list in the order its Header.Write writes them (sorted names):
+// the TrailerPrefix keys (prefix removed, name as given) and the declared names' values at the end of the handler.
+func (w *responseWriter) finalTrailers(out []string) []string {
+	t := make(http.Header)
+	for k, vv := range w.header {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			t[strings.TrimPrefix(k, http.TrailerPrefix)] = vv
+		}
+	}
+	for _, k := range w.declared {
+		for _, v := range w.header[k] {
+			t.Add(k, v)
+		}
+	}
+	return flatten(t, &headExtras{}, out)
 }
 
 // putList returns a head list to the pool (the stream copied it into the ring; nothing keeps it).
@@ -320,6 +402,8 @@ func flatten(h http.Header, x *headExtras, out []string) []string {
 		case k == "Content-Length" && (x.dropLength || x.contentLength != ""):
 			continue
 		case k == "Transfer-Encoding" && x.dropTE:
+			continue
+		case x.dropTrailers && strings.HasPrefix(k, http.TrailerPrefix):
 			continue
 		}
 		keys = append(keys, k)

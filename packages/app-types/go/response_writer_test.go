@@ -18,6 +18,8 @@ type recorder struct {
 	body    bytes.Buffer
 	writes  int
 	closed  bool
+	trailer []string   // what CloseWithTrailers got
+	infos   [][]string // what Info got: status first, then the fields
 }
 
 func (r *recorder) WriteHeader(status int, headers []string) error {
@@ -28,6 +30,14 @@ func (r *recorder) WriteHeader(status int, headers []string) error {
 }
 func (r *recorder) Write(p []byte) (int, error) { r.writes++; return r.body.Write(p) }
 func (r *recorder) Close() error                { r.closed = true; return nil }
+func (r *recorder) CloseWithTrailers(t []string) error {
+	r.trailer = append([]string(nil), t...)
+	return r.Close()
+}
+func (r *recorder) Info(status int, h []string) error {
+	r.infos = append(r.infos, append([]string{fmt.Sprint(status)}, h...))
+	return nil
+}
 
 func (r *recorder) header(name string) (string, bool) {
 	for i := 0; i+1 < len(r.headers); i += 2 {
@@ -204,5 +214,52 @@ func TestReasonPhraseIsSentWhereNetHTTPDiffersFromNode(t *testing.T) {
 		if text, send := netHTTPReason(c.code); text != c.text || send != c.send {
 			t.Errorf("%d: got %q %v, want %q %v", c.code, text, send, c.text, c.send)
 		}
+	}
+}
+
+func TestTrailersDeclaredAndPrefixedGoAfterTheBodyAsNetHTTPSendsThem(t *testing.T) {
+	rec := run("GET", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Sum, Content-Length")
+		io.WriteString(w, "body")
+		w.Header().Set("X-Sum", "42")
+		w.Header().Set(http.TrailerPrefix+"x-late", "yes")
+	})
+	if _, ok := rec.header("Content-Length"); ok {
+		t.Fatalf("a response with trailers must not get a Content-Length: %v", rec.headers)
+	}
+	if v, _ := rec.header("Trailer"); v != "X-Sum, Content-Length" {
+		t.Fatalf("Trailer header %q", v)
+	}
+	for _, h := range rec.headers {
+		if strings.HasPrefix(h, http.TrailerPrefix) {
+			t.Fatalf("a TrailerPrefix key went into the head: %v", rec.headers)
+		}
+	}
+	if got := fmt.Sprint(rec.trailer); got != "[X-Sum 42 x-late yes]" {
+		t.Fatalf("trailers %s", got)
+	}
+}
+
+func TestNoTrailersMeansPlainClose(t *testing.T) {
+	rec := run("GET", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "x") })
+	if rec.trailer != nil || !rec.closed {
+		t.Fatalf("trailers %v closed %v", rec.trailer, rec.closed)
+	}
+}
+
+func TestWriteHeader103SendsTheHeadersSetSoFarThenTheFinalStatus(t *testing.T) {
+	rec := run("GET", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</a.css>; rel=preload")
+		w.Header().Set("Content-Length", "1")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.WriteHeader(http.StatusContinue) // wardend answers Expect itself: not sent
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "x")
+	})
+	if got := fmt.Sprint(rec.infos); got != "[[103 Link </a.css>; rel=preload]]" {
+		t.Fatalf("1xx heads %s", got)
+	}
+	if rec.status != 200 {
+		t.Fatalf("status %d", rec.status)
 	}
 }

@@ -21,10 +21,17 @@ type served struct {
 // startServe runs Serve(ch, handler) over a fresh channel and consumes its READY frame.
 func startServe(tb testing.TB, handler http.Handler) *served {
 	tb.Helper()
+	return startServeWith(tb, handler, 0)
+}
+
+// startServeWith is startServe with the router's features word set (featureTrailers, featureEarlyHints, ...).
+func startServeWith(tb testing.TB, handler http.Handler, features uint32) *served {
+	tb.Helper()
 	r, err := shmtest.New(tb.TempDir(), 1<<21)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	r.SetFeatures(features)
 	ch, err := shm.Open(r.AppFds())
 	if err != nil {
 		tb.Fatal(err)

@@ -265,7 +265,8 @@ func serveStream(s *stream, handler http.Handler) {
 		if p := recover(); p != nil {
 			x.body.Close()
 			if p == http.ErrAbortHandler {
-				s.Abort()
+				// As net/http: the client connection is dropped without a response (or the rest of one), no log.
+				s.Reset()
 				return
 			}
 			buf := make([]byte, 16<<10)

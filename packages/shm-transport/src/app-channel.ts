@@ -1,9 +1,9 @@
 import { ShmError, ShmErrorCode } from './errors';
 import type { AppRequestSink } from './types';
-import { decodeRequest, PositionCache, protocolError, responseFrameBytes } from './internal/codec';
+import { decodeRequest, headerFrameBytes, PositionCache, protocolError, responseFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
-  AbortReason, FEATURE_RESPONSE_LINE, FLAG_END, FRAME_HEADER, FrameType, H_FEATURES, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
+  AbortReason, CAP_CONNECTIONS, FEATURE_CONNECTIONS, FEATURE_EARLY_HINTS, FEATURE_RESPONSE_LINE, FEATURE_TRAILERS, FLAG_END, FRAME_HEADER, FrameType, H_FEATURES, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
   H_VERSION, HEADER_BYTES, HOST_LITTLE_ENDIAN, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
@@ -25,6 +25,11 @@ export class AppRequest extends StreamCore<AppRequestSink> {
   readonly tls: boolean;
   /** -1 when unknown (chunked). */
   readonly contentLength: number;
+  /**
+   * Id of the client connection this request came on (the same for all requests of a keep-alive connection); 0 when
+   * the router does not say (an app that did not ask with `markReady({connections: true})`, or an older router).
+   */
+  readonly connection: number;
   /** @internal */ _responded = false;
   /** @internal */ _aborted = false;
 
@@ -40,6 +45,35 @@ export class AppRequest extends StreamCore<AppRequestSink> {
     this.localPort = h.localPort;
     this.tls = h.tls;
     this.contentLength = h.contentLength;
+    this.connection = h.connection ?? 0;
+  }
+
+  /**
+   * Sends response trailers (flat [name, value, ...]) after the body, right before the end: the router writes them
+   * as the trailer section of a chunked response, as node:http does. Returns false (and sends nothing) when the
+   * router does not take trailers (`AppChannel.trailers` false) or the response already ended.
+   */
+  trailers(headers: string[]): boolean {
+    const ep = this._ep as AppChannel;
+    if (!ep.trailersSupported || this._dead || this._sendDone || this._endQueued) return false;
+    ep._checkTrailers(headers);
+    this._trailers = headers.slice();
+    return true;
+  }
+
+  /**
+   * Sends a 1xx response (e.g. 103 Early Hints) before the final one. Returns false (and sends nothing) when the
+   * router does not take them (`AppChannel.earlyHints` false) or the final response head was sent already.
+   */
+  info(status: number, headers: string[]): boolean {
+    const ep = this._ep as AppChannel;
+    if (!ep.earlyHints || this._dead || this._responded) return false;
+    if (!Number.isInteger(status) || status < 100 || status > 199 || status === 101) {
+      throw new ShmError(ShmErrorCode.PROTOCOL, `informational status ${status} must be 1xx other than 101`);
+    }
+    ep._checkTrailers(headers);
+    ep._info(this, status, headers);
+    return true;
   }
 
   /**
@@ -112,10 +146,19 @@ export class AppChannel extends Endpoint {
    * `respond()` sends them only then (an older router would refuse the frame).
    */
   readonly statusLineExtensions: boolean;
+  /** The router gives connection ids and CONN_CLOSED (FEATURE_CONNECTIONS) to an app that asks in `markReady`. */
+  readonly connectionIds: boolean;
+  /** The router takes response trailers (FEATURE_TRAILERS): `AppRequest.trailers()` sends them only then. */
+  readonly trailersSupported: boolean;
+  /** The router takes 1xx responses (FEATURE_EARLY_HINTS): `AppRequest.info()` sends them only then. */
+  readonly earlyHints: boolean;
 
   private constructor(mem: ArrayBuffer, doorbellFd: number, ringBytes: number, maxFrame: number, window: number, features = 0) {
     super({ mem, doorbellFd, side: 1, ringBytes, maxFrame, window, spinTurns: Number(process.env.WARDEN_SHM_SPIN ?? 0) });
     this.statusLineExtensions = (features & FEATURE_RESPONSE_LINE) !== 0;
+    this.connectionIds = (features & FEATURE_CONNECTIONS) !== 0;
+    this.trailersSupported = (features & FEATURE_TRAILERS) !== 0;
+    this.earlyHints = (features & FEATURE_EARLY_HINTS) !== 0;
   }
 
   /**
@@ -163,9 +206,12 @@ export class AppChannel extends Endpoint {
     }
   }
 
-  /** Tells the router that the app serves (READY). */
-  markReady(): void {
-    this.sendSimple(FrameType.READY, 0, 0);
+  /**
+   * Tells the router that the app serves (READY). `connections`: ask for connection ids in requests and
+   * 'connection-close' events (CONN_CLOSED frames); a router without FEATURE_CONNECTIONS ignores the request.
+   */
+  markReady(capabilities: { connections?: boolean } = {}): void {
+    this.sendSimple(FrameType.READY, 0, capabilities.connections ? CAP_CONNECTIONS : 0);
   }
 
   /** Closes the channel (the router sees the app as gone). */
@@ -178,6 +224,18 @@ export class AppChannel extends Endpoint {
     // The same strings as the last response head sent (an app answering with a fixed head) are known to be valid.
     if (this.headEncoder.matchesResponse(headers) || isStringPairs(headers)) return;
     throw new ShmError(ShmErrorCode.PROTOCOL, 'headers must be a flat [name, value, ...] array of strings');
+  }
+
+  /** @internal Throws unless `headers` is a flat [name, value, ...] array of strings (trailers, 1xx heads). */
+  _checkTrailers(headers: string[]): void {
+    if (!isStringPairs(headers)) throw new ShmError(ShmErrorCode.PROTOCOL, 'headers must be a flat [name, value, ...] array of strings');
+    const len = headerFrameBytes(headers);
+    if (len > this.maxChunk + FRAME_HEADER) throw new ShmError(ShmErrorCode.HEAD_TOO_LARGE, `a header section of ${len} bytes exceeds the frame limit`);
+  }
+
+  /** @internal */ _info(s: AppRequest, status: number, headers: string[]): void {
+    if (this.closed || s._dead) return;
+    this.sendHeaders(FrameType.INFO, s.id, status, headers);
   }
 
   /** @internal */ _respond(s: AppRequest, status: number, headers: string[], reason?: string, http10 = false): void {
@@ -253,6 +311,10 @@ export class AppChannel extends Endpoint {
       }
       case FrameType.SHUTDOWN:
         this.emit('shutdown');
+        return;
+      case FrameType.CONN_CLOSED:
+        // The client connection `arg` closed (only sent to an app that asked for connection ids).
+        this.emit('connection-close', arg);
         return;
       default:
         throw protocolError(`unexpected frame type ${type} from the router`);

@@ -2,10 +2,10 @@ import * as fs from 'fs';
 import type { ShmLogger as Logger } from './types';
 import { ShmError, ShmErrorCode } from './errors';
 import type { RequestHead, RouterStreamSink } from './types';
-import { checkRequestHead, checkRequestNumbers, decodeResponseHeaders, decodeResponseWithReason, PositionCache, protocolError, requestFrameBytes } from './internal/codec';
+import { checkRequestHead, checkRequestNumbers, decodeHeaderFrame, decodeResponseHeaders, decodeResponseWithReason, PositionCache, protocolError, requestFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
-  AbortReason, DEFAULT_RING_BYTES, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
+  AbortReason, CAP_CONNECTIONS, DEFAULT_RING_BYTES, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
   H_FEATURES, H_STREAM_WINDOW, H_VERSION, ROUTER_FEATURES, FLAG_HTTP10, FLAG_REASON, HEADER_BYTES, HOST_LITTLE_ENDIAN, RING_CTL, C_TAIL, C_HEAD, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
@@ -71,6 +71,8 @@ export class RouterChannel extends Endpoint {
   private resolveReady!: () => void;
   private rejectReady!: (e: Error) => void;
   private isReady = false;
+  /** The app asked for connection ids (CAP_CONNECTIONS in its READY). */
+  private connectionIdsWanted = false;
   private nextId = 1;
   private shutdownSent = false;
   private childFdsOpen = true;
@@ -155,8 +157,25 @@ export class RouterChannel extends Endpoint {
     this.childFdsOpen = false;
   }
 
-  /** Starts a request. Never throws for a closed channel: the stream errors instead (on the next tick). */
+  /**
+   * Whether the app asked for connection ids (CAP_CONNECTIONS in its READY): then `request()` passes
+   * `head.connection` on, and {@link connectionClosed} tells the app when that client connection closed.
+   */
+  get connectionIds(): boolean {
+    return this.connectionIdsWanted;
+  }
+
+  /** Tells the app that client connection `id` closed (CONN_CLOSED), if it asked for connection ids. */
+  connectionClosed(id: number): void {
+    if (this.connectionIdsWanted && id !== 0 && !this.closed) this.sendSimple(FrameType.CONN_CLOSED, 0, id >>> 0);
+  }
+
+  /**
+   * Starts a request. Never throws for a closed channel: the stream errors instead (on the next tick).
+   * `head.connection` reaches the app only when it asked for connection ids ({@link connectionIds}).
+   */
   request(head: RequestHead): RouterStream {
+    if (head.connection && !this.connectionIdsWanted) head = { ...head, connection: 0 };
     let id = this.nextId;
     while (this.streams.has(id)) id = id >= 0xffffffff ? 1 : id + 1; // after a wrap: skip ids still open
     this.nextId = id >= 0xffffffff ? 1 : id + 1;
@@ -301,10 +320,29 @@ export class RouterChannel extends Endpoint {
         );
         return;
       }
+      case FrameType.TRAILERS: {
+        const headers = decodeHeaderFrame(this.buf, off, len);
+        const s = this.streams.get(stream) as RouterStream | undefined;
+        if (!s) return;
+        if (!s._gotResponse) throw protocolError(`TRAILERS before RESPONSE on stream ${stream}`);
+        if (s._sink !== null) s._sink.onTrailers?.(headers);
+        else s.emit('trailers', headers);
+        return;
+      }
+      case FrameType.INFO: {
+        const headers = decodeHeaderFrame(this.buf, off, len);
+        const s = this.streams.get(stream) as RouterStream | undefined;
+        if (!s) return;
+        if (s._gotResponse) throw protocolError(`INFO after RESPONSE on stream ${stream}`);
+        if (s._sink !== null) s._sink.onInfo?.(arg, headers);
+        else s.emit('info', arg, headers);
+        return;
+      }
       case FrameType.READY:
         if (len !== FRAME_HEADER) throw protocolError('READY frame with a payload');
         if (!this.isReady) {
           this.isReady = true;
+          this.connectionIdsWanted = (arg & CAP_CONNECTIONS) !== 0;
           this.resolveReady();
           this.emit('ready');
         }

@@ -16,6 +16,11 @@ export interface RequestHead {
   tls: boolean;
   /** Body length; -1 = unknown (chunked). */
   contentLength: number;
+  /**
+   * Id of the client connection (REQUEST `arg`, PROTOCOL.md "Connections"): the same for every request of one
+   * keep-alive connection, non-zero only towards an app that announced CAP_CONNECTIONS; 0 or absent = not told.
+   */
+  connection?: number;
 }
 
 /** The part of a pino logger this package uses (a pino.Logger fits). */
@@ -46,6 +51,10 @@ export interface RouterStreamSink extends StreamSink {
   onResponse(status: number, headers: string[], reason?: string, http10?: boolean): void;
   /** The stream failed ('error'): the app aborted it, or the channel closed. */
   onError(err: Error): void;
+  /** Response trailers ('trailers'), after the last body chunk and before the end (TRAILERS frame). */
+  onTrailers?(headers: string[]): void;
+  /** A 1xx response before the final one ('info'), e.g. 103 Early Hints (INFO frame). */
+  onInfo?(status: number, headers: string[]): void;
 }
 
 /**

@@ -57,7 +57,7 @@ describe('frame codec against the shared test vectors', () => {
   });
 
   it('rejects every truncation of a valid REQUEST and RESPONSE', () => {
-    for (const file of ['request-post-tls-chunked.bin', 'response-200.bin', 'response-reason.bin']) {
+    for (const file of ['request-post-tls-chunked.bin', 'response-200.bin', 'response-reason.bin', 'trailers.bin', 'info-103.bin']) {
       const bin = fs.readFileSync(path.join(DIR, file));
       const len = bin.readUInt32LE(0);
       for (let cut = 16; cut < len; cut++) {
@@ -86,7 +86,7 @@ describe('frame codec against the shared test vectors', () => {
 describe('decoding with a position cache (strings repeated at the same place reused without allocating)', () => {
   const head = (over: Partial<RequestHead>): RequestHead => ({
     method: 'GET', target: '/a', httpVersion: '1.1', headers: ['host', 'x', 'accept', '*/*'], remoteAddress: '10.0.0.1',
-    remotePort: 1, localAddress: '10.0.0.2', localPort: 2, tls: false, contentLength: 0, ...over,
+    remotePort: 1, localAddress: '10.0.0.2', localPort: 2, tls: false, contentLength: 0, connection: 0, ...over,
   });
   const roundTrip = (h: RequestHead, cache: PositionCache): RequestHead => {
     const len = requestFrameBytes(h);

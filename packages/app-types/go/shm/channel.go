@@ -278,6 +278,9 @@ func (c *Channel) recycle(s *Stream) {
 	}
 }
 
+// Trailers reports whether the router takes response trailers (CloseWithTrailers sends them only then).
+func (c *Channel) Trailers() bool { return c.features&featureTrailers != 0 }
+
 // Ready tells wardend that the app serves (READY frame).
 func (c *Channel) Ready() error {
 	return c.writeFrame(frameHeader, func(b []byte) { putHeader(b, frameHeader, typeReady, 0, 0, 0) })
@@ -658,6 +661,8 @@ func (c *Channel) handle(f []byte) error {
 		if s := c.lookup(id); s != nil {
 			return s.addCredit(arg)
 		}
+	case typeConnClosed:
+		// Sent only to an app that asked for connection ids (this package does not): nothing to do.
 	case typeShutdown:
 		c.smu.Lock()
 		c.shutdown = true

@@ -16,7 +16,8 @@ type rawRequest struct {
 	LocalAddress            string
 	LocalPort               uint16
 	TLS                     bool
-	ContentLength           int64 // -1 unknown
+	ContentLength           int64  // -1 unknown
+	Connection              uint32 // client connection id (frame arg), 0 = not told
 }
 
 // frame is one frame as a value (tests, vectors); the hot path encodes in place.
@@ -24,9 +25,9 @@ type frame struct {
 	Type    uint8
 	Flags   uint8 // DATA: flagEnd
 	Stream  uint32
-	Arg     uint32 // status (RESPONSE), reason (ABORT), credit (WINDOW)
+	Arg     uint32 // status (RESPONSE, INFO), reason (ABORT), credit (WINDOW), capabilities (READY), connection (REQUEST, CONN_CLOSED)
 	Request *rawRequest
-	Headers []string   // RESPONSE
+	Headers []string   // RESPONSE, TRAILERS, INFO
 	Data    []byte     // DATA
 	Line    statusLine // RESPONSE: the status-line extensions (flagReason, flagHTTP10)
 }
@@ -69,7 +70,7 @@ func encodeRequest(b []byte, stream uint32, r *rawRequest) {
 	if r.TLS {
 		flags = flagTLS
 	}
-	putHeader(b, uint32(n), typeRequest, flags, stream, 0)
+	putHeader(b, uint32(n), typeRequest, flags, stream, r.Connection)
 	p := frameHeader
 	le.PutUint64(b[p:], uint64(r.ContentLength)) // -1 → all ones
 	le.PutUint16(b[p+8:], r.RemotePort)
@@ -124,6 +125,47 @@ func encodeResponse(b []byte, stream uint32, status int, headers []string, l sta
 	}
 }
 
+// headersLen is the length of a TRAILERS or INFO frame: header pairs as in RESPONSE.
+func headersLen(headers []string) int { return frameHeader + 4 + stringsLen(headers) }
+
+// encodeHeaders writes a TRAILERS (arg 0) or INFO (arg = 1xx status) frame.
+func encodeHeaders(b []byte, typ uint8, stream, arg uint32, headers []string) {
+	putHeader(b, uint32(headersLen(headers)), typ, 0, stream, arg)
+	le.PutUint32(b[frameHeader:], uint32(len(headers)/2))
+	p := frameHeader + 4
+	for _, h := range headers {
+		p = putString(b, p, h)
+	}
+}
+
+// decodeHeaders decodes the header pairs of a TRAILERS or INFO frame (b exactly the frame).
+func decodeHeaders(b []byte) ([]string, error) {
+	if len(b) < frameHeader+4 {
+		return nil, protoErr("TRAILERS/INFO frame too short")
+	}
+	if b[4] == typeInfo {
+		if st := le.Uint32(b[12:]); st < 100 || st > 199 || st == 101 {
+			return nil, protoErr("INFO status %d is not 1xx (101 excluded)", st)
+		}
+	}
+	pairs := int(le.Uint32(b[frameHeader:]))
+	rd := &strReader{b: b, str: string(b), p: frameHeader + 4}
+	if pairs < 0 || pairs > (len(b)-rd.p)/8 {
+		return nil, protoErr("TRAILERS/INFO header count larger than the frame")
+	}
+	hs := make([]string, 2*pairs)
+	var err error
+	for i := range hs {
+		if hs[i], err = rd.next(); err != nil {
+			return nil, err
+		}
+	}
+	if rd.p != len(b) {
+		return nil, protoErr("TRAILERS/INFO frame has trailing bytes")
+	}
+	return hs, nil
+}
+
 // strReader reads the length-prefixed strings of a frame: lengths from b, the strings themselves as substrings of
 // str, which holds the same bytes (one string conversion per frame instead of one per field).
 type strReader struct {
@@ -161,6 +203,7 @@ func decodeRequestInto(b []byte, r *rawRequest) error {
 	}
 	p := b[frameHeader:]
 	r.TLS = b[5]&flagTLS != 0
+	r.Connection = le.Uint32(b[12:])
 	cl := le.Uint64(p)
 	if cl == ^uint64(0) {
 		r.ContentLength = -1
@@ -259,6 +302,8 @@ func encodeFrame(f *frame) []byte {
 		n = responseLen(f.Headers, f.Line)
 	case typeData:
 		n = frameHeader + len(f.Data)
+	case typeTrailers, typeInfo:
+		n = headersLen(f.Headers)
 	}
 	b := make([]byte, align8(uint32(n)))
 	switch f.Type {
@@ -269,6 +314,8 @@ func encodeFrame(f *frame) []byte {
 	case typeData:
 		putHeader(b, uint32(n), typeData, f.Flags, f.Stream, 0)
 		copy(b[frameHeader:], f.Data)
+	case typeTrailers, typeInfo:
+		encodeHeaders(b, f.Type, f.Stream, f.Arg, f.Headers)
 	default:
 		putHeader(b, uint32(n), f.Type, 0, f.Stream, f.Arg)
 	}
@@ -297,7 +344,9 @@ func decodeFrame(b []byte) (*frame, error) {
 	case typeData:
 		f.Data = append([]byte{}, b[frameHeader:]...)
 		f.Flags = b[5] & flagEnd
-	case typeEnd, typeAbort, typeWindow, typeReady, typeShutdown:
+	case typeTrailers, typeInfo:
+		f.Headers, err = decodeHeaders(b)
+	case typeEnd, typeAbort, typeWindow, typeReady, typeShutdown, typeConnClosed:
 		if n != frameHeader {
 			err = protoErr("frame type %d with a payload", f.Type)
 		}

@@ -38,6 +38,8 @@ type jsonFrame struct {
 	HTTP10  bool      `json:"http10"`
 	Credit  uint32    `json:"credit"`
 	End     bool      `json:"end"`
+	Conn    uint32    `json:"connection"`
+	Caps    uint32    `json:"capabilities"`
 }
 
 // latin1 turns a JSON (UTF-8) string into the one-byte-per-character string on the wire.
@@ -66,8 +68,9 @@ func (j *jsonFrame) toFrame(t *testing.T) *frame {
 		f.Request = &rawRequest{
 			Method: h.Method, Target: latin1(h.Target), Version: h.HTTPVersion, Headers: latin1All(h.Headers),
 			RemoteAddress: h.RemoteAddress, RemotePort: h.RemotePort, LocalAddress: h.LocalAddress,
-			LocalPort: h.LocalPort, TLS: h.TLS, ContentLength: h.ContentLength,
+			LocalPort: h.LocalPort, TLS: h.TLS, ContentLength: h.ContentLength, Connection: j.Conn,
 		}
+		f.Arg = j.Conn
 	case "RESPONSE":
 		f.Type, f.Arg, f.Headers = typeResponse, j.Status, latin1All(j.Headers)
 		f.Line.HTTP10 = j.HTTP10
@@ -91,7 +94,13 @@ func (j *jsonFrame) toFrame(t *testing.T) *frame {
 	case "WINDOW":
 		f.Type, f.Arg = typeWindow, j.Credit
 	case "READY":
-		f.Type = typeReady
+		f.Type, f.Arg = typeReady, j.Caps
+	case "CONN_CLOSED":
+		f.Type, f.Arg = typeConnClosed, j.Conn
+	case "TRAILERS":
+		f.Type, f.Headers = typeTrailers, latin1All(j.Headers)
+	case "INFO":
+		f.Type, f.Arg, f.Headers = typeInfo, j.Status, latin1All(j.Headers)
 	case "SHUTDOWN":
 		f.Type = typeShutdown
 	default:
@@ -145,7 +154,7 @@ func TestCodecAgainstSharedVectors(t *testing.T) {
 }
 
 func TestDecodeRejectsTruncatedFrames(t *testing.T) {
-	for _, file := range []string{"request-post-tls-chunked.bin", "response-200.bin"} {
+	for _, file := range []string{"request-post-tls-chunked.bin", "response-200.bin", "trailers.bin", "info-103.bin"} {
 		bin, err := os.ReadFile(filepath.Join(vectorDir, file))
 		if err != nil {
 			t.Fatal(err)

@@ -38,6 +38,10 @@ const (
 	typeWindow   = 6
 	typeReady    = 7
 	typeShutdown = 8
+	// Extensions, each sent only to a peer that said it understands it (PROTOCOL.md):
+	typeConnClosed = 9  // router→app, stream 0, arg = connection id (only to an app that announced capConnections)
+	typeTrailers   = 10 // app→router: response trailers, before END (only with featureTrailers)
+	typeInfo       = 11 // app→router: a 1xx response before RESPONSE, arg = status (only with featureEarlyHints)
 )
 
 const (
@@ -49,9 +53,20 @@ const (
 
 	// featureResponseLine: the router reads flagReason and flagHTTP10 (bit of the header's features word).
 	featureResponseLine = 1
+	// featureConnections: connection ids in REQUEST arg and CONN_CLOSED, for an app whose READY asks for them.
+	featureConnections = 2
+	// featureTrailers: the router takes TRAILERS frames.
+	featureTrailers = 8
+	// featureEarlyHints: the router takes INFO frames (1xx responses).
+	featureEarlyHints = 16
+
+	// capConnections: READY arg bit, the app wants connection ids (this package does not ask: net/http's handlers
+	// see no connection object beyond RemoteAddr/LocalAddr).
+	capConnections = 1
 
 	abortClientGone = 1
 	abortAppError   = 2
+	abortReset      = 3 // app→router: the app dropped the connection on purpose (panic(http.ErrAbortHandler))
 )
 
 func align8(n uint32) uint32 { return (n + 7) &^ 7 }

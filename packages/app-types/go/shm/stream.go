@@ -303,27 +303,87 @@ func (s *Stream) Flush() error {
 
 // Close ends the response (END frame). The stream is finished afterwards; unread request body is discarded.
 func (s *Stream) Close() error {
-	s.mu.Lock()
-	if s.aborted {
-		s.mu.Unlock()
-		return ErrAborted
+	if done, err := s.markEnded(); done {
+		return err
 	}
-	if s.ended {
-		s.mu.Unlock()
-		return nil
-	}
-	if !s.headerSent {
-		s.mu.Unlock()
-		return fmt.Errorf("warden/shm: Close before WriteHeader")
-	}
-	s.ended = true
-	s.mu.Unlock()
-	s.c.forget(s)
 	return s.c.sendSimple(typeEnd, s.id, 0)
 }
 
+// markEnded marks the response ended and forgets the stream; done = nothing more to send (err says why, nil when
+// it had ended already).
+func (s *Stream) markEnded() (done bool, err error) {
+	s.mu.Lock()
+	switch {
+	case s.aborted:
+		err = ErrAborted
+	case s.ended:
+	case !s.headerSent:
+		err = fmt.Errorf("warden/shm: Close before WriteHeader")
+	default:
+		s.ended = true
+		s.mu.Unlock()
+		s.c.forget(s) // outside s.mu: forget takes the channel's lock
+		return false, nil
+	}
+	s.mu.Unlock()
+	return true, err
+}
+
+// CloseWithTrailers ends the response with trailer fields (flat [name, value, ...]): a TRAILERS frame, then END.
+// wardend writes them as the trailer section of a chunked response. To a router without trailer support (or with
+// no trailers) it is Close.
+func (s *Stream) CloseWithTrailers(trailers []string) error {
+	if len(trailers) == 0 || !s.c.Trailers() {
+		return s.Close()
+	}
+	if len(trailers)%2 != 0 {
+		return fmt.Errorf("warden/shm: trailers must be a flat [name, value, ...] list")
+	}
+	n := headersLen(trailers)
+	if n > s.c.maxChunk+frameHeader {
+		return fmt.Errorf("warden/shm: trailers of %d bytes exceed the frame limit", n)
+	}
+	if done, err := s.markEnded(); done {
+		return err
+	}
+	return s.c.writeFrames2(n, func(b []byte) { encodeHeaders(b, typeTrailers, s.id, 0, trailers) }, frameHeader, func(b []byte) {
+		putHeader(b, frameHeader, typeEnd, 0, s.id, 0)
+	})
+}
+
+// Info sends a 1xx response (103 Early Hints, 102 Processing; not 101) before the final head, with its own fields.
+// To a router without 1xx support it sends nothing (nil).
+func (s *Stream) Info(status int, headers []string) error {
+	if status < 100 || status > 199 || status == 101 {
+		return fmt.Errorf("warden/shm: informational status %d must be 1xx other than 101", status)
+	}
+	if s.c.features&featureEarlyHints == 0 {
+		return nil
+	}
+	if len(headers)%2 != 0 {
+		return fmt.Errorf("warden/shm: headers must be a flat [name, value, ...] list")
+	}
+	n := headersLen(headers)
+	if n > s.c.maxChunk+frameHeader {
+		return fmt.Errorf("warden/shm: a 1xx head of %d bytes exceeds the frame limit", n)
+	}
+	s.mu.Lock()
+	if err := s.headBlockedLocked(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	s.mu.Unlock()
+	return s.c.writeFrame(n, func(b []byte) { encodeHeaders(b, typeInfo, s.id, uint32(status), headers) })
+}
+
+// Reset drops the client connection on purpose, as net/http does for panic(http.ErrAbortHandler): wardend closes
+// the client connection without any (further) response.
+func (s *Stream) Reset() { s.abort(abortReset) }
+
 // Abort fails the request: wardend answers 502 if no response head was sent yet, else cuts the response.
-func (s *Stream) Abort() {
+func (s *Stream) Abort() { s.abort(abortAppError) }
+
+func (s *Stream) abort(reason uint32) {
 	s.mu.Lock()
 	if s.aborted || s.ended {
 		s.mu.Unlock()
@@ -331,7 +391,7 @@ func (s *Stream) Abort() {
 	}
 	s.mu.Unlock()
 	s.c.forget(s)
-	s.c.sendSimple(typeAbort, s.id, abortAppError)
+	s.c.sendSimple(typeAbort, s.id, reason)
 	s.peerAbort()
 }
 

@@ -99,6 +99,16 @@ function storeHeader(this: http.ServerResponse & OutgoingInternals, firstLine: s
   this[kHead] = flat;
 }
 
+/** The fields of node's `_trailer` text ("Name: value\r\n" lines, written by addTrailers) as a flat list. */
+function trailerPairs(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) out.push(line.slice(0, colon), line.slice(colon + 1).replace(/^ /, ''));
+  }
+  return out;
+}
+
 /** One request/response pair served over a channel stream. */
 export interface ChannelExchange {
   req: http.IncomingMessage;
@@ -119,8 +129,8 @@ export interface ExchangeOptions {
  * Builds a real `http.IncomingMessage` and `http.ServerResponse` for one channel stream and wires body, response,
  * flow control and aborts. The caller emits `'request'` with them.
  */
-export function createExchange(stream: ChannelRequest, options: ExchangeOptions = {}): ChannelExchange {
-  const socket = new ChannelSocket(stream);
+export function createExchange(stream: ChannelRequest, options: ExchangeOptions = {}, connection?: ChannelSocket): ChannelExchange {
+  const socket = connection ?? new ChannelSocket(stream);
   const IM = options.IncomingMessage ?? http.IncomingMessage;
   const SR = options.ServerResponse ?? http.ServerResponse;
 
@@ -174,15 +184,28 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
   res.writeProcessing = function channelProcessing(cb?: () => void): void {
     if (cb) process.nextTick(cb);
   };
-  res.writeEarlyHints = function channelEarlyHints(_hints: unknown, cb?: () => void): void {
+  // As node's writeEarlyHints: nothing without a `link`; else `Link` first, then the other hints as given.
+  res.writeEarlyHints = function channelEarlyHints(hints: unknown, cb?: () => void): void {
+    const h = hints as Record<string, unknown> | null;
+    if (h === null || typeof h !== 'object') {
+      throw Object.assign(new TypeError('The "hints" argument must be of type object'), { code: 'ERR_INVALID_ARG_TYPE' });
+    }
+    const link = Array.isArray(h.link) ? h.link.join(', ') : h.link;
+    if (typeof link === 'string' && link.length > 0 && !this.headersSent) {
+      const pairs = ['Link', link];
+      for (const key of Object.keys(h)) if (key !== 'link') pairs.push(key, String(h[key]));
+      stream.info?.(103, pairs);
+    }
     if (cb) process.nextTick(cb);
   };
-  res.assignSocket(socket as never);
+  socket.use(stream, res);
 
-  socket.on('drain', () => {
+  const onDrain = (): void => {
+    if (socket._httpMessage !== res) return; // another response of the connection
     if (!takeNeedDrain(res)) return;
     if (!res.writableEnded) res.emit('drain');
-  });
+  };
+  socket.on('drain', onDrain);
 
   // Request body: pushed as it arrives; a full readable buffer pauses the channel stream until `_read`.
   const onData = (chunk: Buffer): void => {
@@ -203,6 +226,8 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
   const finishExchange = (): void => {
     if (over) return;
     over = true;
+    socket.off('drain', onDrain);
+    socket.off('close', onSocketClose);
     settle();
   };
 
@@ -210,17 +235,22 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
     if (over) return;
     // Like a client that closed its TCP connection: req 'aborted' (when its body was incomplete) and 'close',
     // res 'close' (through the socket's close listener that assignSocket installed).
-    socket.markAborted();
+    socket.markAborted(stream);
     req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
-    socket.destroy();
+    if (socket._httpMessage === res || connection === undefined) socket.destroy();
     finishExchange();
   });
 
   res.once('finish', () => {
+    const trailer = res._trailer;
+    if (trailer) stream.trailers?.(trailerPairs(trailer));
     socket.endResponse();
     // What Node's server does when a response finishes: pull an unread body off the wire, detach, emit 'close'.
     if (!req._consuming && !resumeScheduled(req)) req._dump();
-    if (socket._httpMessage === res) res.detachSocket(socket as never);
+    if (socket._httpMessage === res) {
+      res.detachSocket(socket as never);
+      socket.release(); // a pipelined request of the same connection may write now
+    }
     process.nextTick(() => {
       if (!res._closed) {
         res._closed = true;
@@ -230,11 +260,13 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
     });
     finishExchange();
   });
-  socket.once('close', () => {
-    // res.destroy() by the app, or an abort: the stream was aborted in the socket's _destroy.
+  // res.destroy() by the app, an abort, or the client connection closed: the stream was aborted in the socket's
+  // _destroy (or by the router).
+  function onSocketClose(): void {
     if (!req.complete && !req.destroyed) req.destroy();
     finishExchange();
-  });
+  }
+  socket.once('close', onSocketClose);
 
   return { req, res, socket, done };
 }

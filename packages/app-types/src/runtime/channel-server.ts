@@ -1,6 +1,7 @@
 import type * as http from 'http';
 import * as net from 'net';
 import { createExchange, type ChannelExchange } from './channel-exchange';
+import { ChannelSocket } from './channel-socket';
 import type { ChannelEndpoint, ChannelRequest } from './channel-types';
 import { serverClasses } from './node-internals';
 import { runtimeLogger } from './runtime-logger';
@@ -73,6 +74,8 @@ function addressFor(request: ListenRequest): net.AddressInfo | string {
  */
 export class ChannelBinding {
   private readonly servers = new Map<http.Server, ServerState>();
+  /** The sockets of the client connections the router told us about (by connection id), until they close. */
+  private readonly connections = new Map<number, ChannelSocket>();
   private readySent = false;
   private shuttingDown = false;
   private channelClosed = false;
@@ -92,6 +95,12 @@ export class ChannelBinding {
         }));
     channel.on('request', (stream: ChannelRequest) => this.onRequest(stream));
     channel.on('shutdown', () => this.onShutdown());
+    channel.on('connection-close', (id: number) => {
+      const socket = this.connections.get(id);
+      if (socket === undefined) return;
+      this.connections.delete(id);
+      socket.clientClosed();
+    });
     channel.on('close', (err?: Error) => this.onChannelClose(err));
   }
 
@@ -138,7 +147,7 @@ export class ChannelBinding {
       server.emit('listening');
       if (!this.readySent && !this.channelClosed) {
         this.readySent = true;
-        this.channel.markReady();
+        this.channel.markReady({ connections: true });
       }
     });
     return server;
@@ -173,6 +182,11 @@ export class ChannelBinding {
     s.closeAllConnections = function closeAllConnections(): void {
       for (const ex of state.inflight) ex.socket.destroy();
     };
+    // node:http's own 'connection' listener would parse our socket as a TCP connection (and arm its own timeouts):
+    // under wardend the server accepts nothing, and 'connection' reaches the app's listeners only.
+    for (const l of server.listeners('connection')) {
+      if ((l as { name?: string }).name === 'connectionListener') server.removeListener('connection', l as (...a: unknown[]) => void);
+    }
     s.ref = () => server;
     s.unref = () => server;
   }
@@ -213,7 +227,8 @@ export class ChannelBinding {
       return;
     }
     const [server, state] = entry;
-    const exchange = createExchange(stream, { IncomingMessage: state.IncomingMessage, ServerResponse: state.ServerResponse });
+    const socket = this.connectionSocket(stream, server);
+    const exchange = createExchange(stream, { IncomingMessage: state.IncomingMessage, ServerResponse: state.ServerResponse }, socket);
     exchange.socket.server = server;
     state.inflight.add(exchange);
     exchange.done.then(() => state.inflight.delete(exchange));
@@ -225,6 +240,28 @@ export class ChannelBinding {
       exchange.socket.fail();
       this.rethrow(err);
     }
+  }
+
+  /**
+   * The socket of the request's client connection: the one its earlier requests used, or a new one, announced with
+   * the server's 'connection' event as node:http does. Undefined when the router gives no connection ids (an older
+   * wardend): the exchange then has a socket of its own.
+   */
+  private connectionSocket(stream: ChannelRequest, server: http.Server): ChannelSocket | undefined {
+    const id = stream.connection;
+    if (!id) return undefined;
+    let socket = this.connections.get(id);
+    if (socket === undefined || socket.destroyed) {
+      socket = new ChannelSocket(stream);
+      socket.server = server;
+      this.connections.set(id, socket);
+      const s = socket;
+      s.once('close', () => {
+        if (this.connections.get(id) === s) this.connections.delete(id);
+      });
+      server.emit('connection', socket);
+    }
+    return socket;
   }
 
   private onShutdown(): void {

@@ -3,9 +3,14 @@ import { Duplex } from 'stream';
 import type { ChannelRequest } from './channel-types';
 
 /**
- * Stands in for the TCP socket of one request: `req.socket` / `res.socket`. It carries the peer's addresses, takes
- * the response body (the ServerResponse writes its body bytes to it; no HTTP framing, see channel-response.ts) and
- * passes it to the channel stream with the channel's flow control. One socket per request, like an HTTP/2 stream.
+ * Stands in for the TCP socket of a client connection: `req.socket` / `res.socket`. It carries the peer's addresses,
+ * takes the response body (the ServerResponse writes its body bytes to it; no HTTP framing, see channel-exchange.ts)
+ * and passes it to the current request's channel stream with the channel's flow control.
+ *
+ * With a router that gives connection ids (PROTOCOL.md "Connections") it is one object per client connection, as in
+ * node:http: the requests of a keep-alive connection share it, one response at a time (a pipelined request waits
+ * for the socket, see {@link use}), and it closes when the client connection closes. Without them (an older
+ * wardend) it serves one request.
  */
 export class ChannelSocket extends Duplex {
   /** Client address and port as the router saw them. */
@@ -25,8 +30,16 @@ export class ChannelSocket extends Duplex {
   private timer: NodeJS.Timeout | null = null;
   private written = 0;
   private responseEnded = false;
+  /** The request whose response the socket carries now (its writes go to this stream). */
+  private stream: ChannelRequest;
+  /** A response is assigned and not finished yet. */
+  private busy = false;
+  /** Requests of this connection waiting for the socket (pipelined); null when none. */
+  private waiting: { stream: ChannelRequest; start: () => void }[] | null = null;
+  /** Bytes read for the requests served before the current one. */
+  private readBefore = 0;
 
-  constructor(private readonly stream: ChannelRequest) {
+  constructor(stream: ChannelRequest) {
     super({ allowHalfOpen: true, decodeStrings: true, emitClose: true });
     this.remoteAddress = stream.remoteAddress;
     this.remotePort = stream.remotePort;
@@ -34,6 +47,7 @@ export class ChannelSocket extends Duplex {
     this.localAddress = stream.localAddress;
     this.localPort = stream.localPort;
     this.encrypted = stream.tls ? true : undefined;
+    this.stream = stream;
     // A net.Socket inside http.Server always has an error listener; without one, res.destroy(err) would crash.
     this.on('error', () => undefined);
   }
@@ -51,11 +65,41 @@ export class ChannelSocket extends Duplex {
    * access, as wardend received it up to whitespace and case) plus the body bytes received so far.
    */
   get bytesRead(): number {
-    const s = this.stream;
-    let n = s.method.length + s.target.length + s.httpVersion.length + 9 + 2; // "M T HTTP/v\r\n" ... "\r\n"
-    const h = s.headers;
-    for (let i = 0; i < h.length; i += 2) n += h[i].length + h[i + 1].length + 4;
-    return n + this.bodyRead;
+    return this.readBefore + headBytes(this.stream) + this.bodyRead;
+  }
+
+  /**
+   * Gives the socket to `stream`'s response `res` (`res.assignSocket`) now when the socket is free, else once the
+   * responses before it finished (node:http queues a pipelined response the same way).
+   */
+  use(stream: ChannelRequest, res: { assignSocket(socket: never): void }): void {
+    if (!this.busy) this.start(stream, res);
+    else (this.waiting ??= []).push({ stream, start: () => this.start(stream, res) });
+  }
+
+  private start(stream: ChannelRequest, res: { assignSocket(socket: never): void }): void {
+    if (this.stream !== stream) {
+      this.readBefore += headBytes(this.stream) + this.bodyRead;
+      this.bodyRead = 0;
+      this.stream = stream;
+    }
+    this.responseEnded = false;
+    this.busy = true;
+    res.assignSocket(this as never);
+  }
+
+  /** The current response finished and was detached: the next waiting request gets the socket. */
+  release(): void {
+    this.busy = false;
+    const next = this.waiting?.shift();
+    if (next !== undefined && !this.destroyed) next.start();
+  }
+
+  /** The client connection closed (CONN_CLOSED): the socket closes, nothing is sent to the router for it. */
+  clientClosed(): void {
+    this.responseEnded = true;
+    this.waiting = null;
+    this.destroy();
   }
 
   /** As `net.Socket.readyState`: 'open' while the request is served, 'closed' once destroyed. */
@@ -101,8 +145,9 @@ export class ChannelSocket extends Duplex {
   }
 
   /** The client went away: the stream is gone, destroying the socket must not abort it again. */
-  markAborted(): void {
-    this.responseEnded = true;
+  markAborted(stream: ChannelRequest = this.stream): void {
+    if (stream === this.stream) this.responseEnded = true;
+    else if (this.waiting !== null) this.waiting = this.waiting.filter((w) => w.stream !== stream);
   }
 
   /** The app failed the request (a throwing handler, a head the channel cannot carry): the router answers 502. */
@@ -122,6 +167,10 @@ export class ChannelSocket extends Duplex {
       this.responseEnded = true;
       this.stream.abort(true);
     }
+    // Pipelined requests still waiting for the socket go with the connection.
+    const waiting = this.waiting;
+    this.waiting = null;
+    if (waiting !== null) for (const w of waiting) w.stream.abort(true);
     callback(err);
   }
 
@@ -171,6 +220,14 @@ export class ChannelSocket extends Duplex {
   address(): { address: string; family: string; port: number } {
     return { address: this.localAddress, family: this.localAddress.includes(':') ? 'IPv6' : 'IPv4', port: this.localPort };
   }
+}
+
+/** Bytes of a request head as HTTP/1.1 text (request line, fields, CRLFs), as wardend received it up to case. */
+function headBytes(s: ChannelRequest): number {
+  let n = s.method.length + s.target.length + s.httpVersion.length + 9 + 2; // "M T HTTP/v\r\n" ... "\r\n"
+  const h = s.headers;
+  for (let i = 0; i < h.length; i += 2) n += h[i].length + h[i + 1].length + 4;
+  return n;
 }
 
 function onSocketTimeout(socket: ChannelSocket): void {

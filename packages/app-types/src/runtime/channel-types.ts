@@ -9,6 +9,8 @@ import type { AppChannel, AppRequest, RequestHead } from '@warden/shm-transport'
  */
 export interface ChannelRequest extends EventEmitter, Readonly<RequestHead> {
   readonly id: number;
+  /** The client connection's id (the same for the requests of a keep-alive connection); 0 or absent: not told. */
+  readonly connection?: number;
   pause(): void;
   resume(): void;
   /** The response head; `reason`: the app's own reason phrase (node's `statusMessage`), when not the standard one. */
@@ -17,14 +19,19 @@ export interface ChannelRequest extends EventEmitter, Readonly<RequestHead> {
   end(chunk?: Buffer): void;
   /** Fails the request (the router answers 502); `reset`: the app dropped the connection (the client's is reset). */
   abort(reset?: boolean): void;
+  /** Response trailers, sent before the end; false when the router does not take them (then dropped). */
+  trailers?(headers: string[]): boolean;
+  /** A 1xx response before the final head; false when the router does not take them (then dropped). */
+  info?(status: number, headers: string[]): boolean;
 }
 
 /**
  * The app end of a channel, as `@warden/shm-transport`'s `AppChannel` provides it.
- * Events: `'request'` (ChannelRequest), `'shutdown'`, `'close'` (err?).
+ * Events: `'request'` (ChannelRequest), `'shutdown'`, `'close'` (err?), `'connection-close'` (connection id).
  */
 export interface ChannelEndpoint extends EventEmitter {
-  markReady(): void;
+  /** READY; `connections`: ask for connection ids (`ChannelRequest.connection`) and 'connection-close' events. */
+  markReady(capabilities?: { connections?: boolean }): void;
   close(): void;
 }
 

@@ -19,6 +19,8 @@ export interface OutgoingInternals {
   sendDate: boolean;
   statusCode: number;
   _sent100: boolean;
+  /** What addTrailers collected: "Name: value\r\n" lines (validated by node). */
+  _trailer: string;
   /** Where Node serialises status line and headers into text: replaced per response by {@link replaceStoreHeader}. */
   _storeHeader(firstLine: string, headers: unknown): void;
   _send(data: unknown, encoding?: unknown, callback?: unknown, byteLength?: unknown): boolean;
@@ -172,6 +174,11 @@ export function checkNodeInternals(): InternalProblem[] {
     const missing = ['_header', '_headerSent', '_hasBody', '_contentLength', '_removedContLen', '_closed', 'chunkedEncoding',
       'sendDate', '_sent100'].filter((f) => !(f in res));
     return missing.length ? `missing ${missing.join(', ')}` : undefined;
+  });
+  check('OutgoingMessage._trailer (addTrailers)', () => {
+    const res = probeResponse();
+    res.addTrailers({ 'X-Sum': 'abc' });
+    return res._trailer === 'X-Sum: abc\r\n' ? undefined : `addTrailers left ${JSON.stringify(res._trailer)}`;
   });
   check('kNeedDrain (OutgoingMessage)', () => {
     if (kNeedDrain === undefined) return 'no own symbol described "kNeedDrain" on a new OutgoingMessage';

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'http';
+import type { Socket } from 'net';
 import { NodeExchange, type ApplicationGateway, type LeanExchange, type LeanHandler, type RequestInfo } from '@warden/http-router';
-import { ShmErrorCode, type RequestHead, type RouterStream, type RouterStreamSink } from '@warden/shm-transport';
+import { ShmErrorCode, type RequestHead, type RouterChannel, type RouterStream, type RouterStreamSink } from '@warden/shm-transport';
 import type { AppPool } from './app-pool';
 import type { AppWorker, InFlight } from './app-worker';
 
@@ -109,7 +110,10 @@ class Forward implements InFlight, RouterStreamSink, LeanHandler {
     this.worker = worker;
     this.sentAt = worker.channel.writePosition;
     worker.attach(this);
-    this.stream = worker.channel.request(this.head);
+    const channel = worker.channel;
+    // An app that asked for connection ids (the Node runtime: one socket per client connection) gets this one's.
+    this.head.connection = channel.connectionIds ? connectionId(this.ex.socket, channel) : 0;
+    this.stream = channel.request(this.head);
     this.stream.setSink(this); // before anything can fire: a failed request() errors the stream on the next tick only
   }
 
@@ -177,6 +181,14 @@ class Forward implements InFlight, RouterStreamSink, LeanHandler {
     this.ex.resumeBody();
   }
 
+  onTrailers(headers: string[]): void {
+    if (!this.done) this.ex.trailers(headers);
+  }
+
+  onInfo(status: number, headers: string[]): void {
+    if (!this.done) this.ex.informational(status, headers);
+  }
+
   onError(err: Error): void {
     if (this.done) return;
     this.finish();
@@ -202,6 +214,39 @@ class Forward implements InFlight, RouterStreamSink, LeanHandler {
     this.finish();
     this.stream.abort();
   }
+}
+
+/**
+ * A client connection as apps see it (PROTOCOL.md "Connections"): its id, and the channels that got a request with
+ * it (usually one), each told CONN_CLOSED when the connection closes.
+ */
+interface ClientConnection {
+  readonly id: number;
+  channels: RouterChannel[];
+}
+
+const connections = new WeakMap<Socket, ClientConnection>();
+let lastConnectionId = 0;
+
+/** The id of the client connection `sock` (made on its first request), noting that `channel` knows it. */
+function connectionId(sock: Socket, channel: RouterChannel): number {
+  let c = connections.get(sock);
+  if (c === undefined) {
+    lastConnectionId = lastConnectionId >= 0xffffffff ? 1 : lastConnectionId + 1;
+    const conn: ClientConnection = { id: lastConnectionId, channels: [channel] };
+    c = conn;
+    connections.set(sock, conn);
+    if (sock.destroyed) process.nextTick(connectionClosed, conn);
+    else sock.once('close', () => connectionClosed(conn));
+  } else if (!c.channels.includes(channel)) {
+    c.channels.push(channel);
+  }
+  return c.id;
+}
+
+function connectionClosed(c: ClientConnection): void {
+  for (const ch of c.channels) ch.connectionClosed(c.id);
+  c.channels = [];
 }
 
 function onTimeout(f: Forward): void {

@@ -606,6 +606,8 @@ export class FastExchange implements LeanExchange, LeanHead {
   private noBody = false;
   private chunked = false;
   private lengthLeft = -1;
+  /** The trailer section ("Name: value\r\n" lines) to send with the last chunk; '' = none. */
+  private trailer = '';
 
   constructor(private readonly conn: FastConnection) {}
 
@@ -745,7 +747,7 @@ export class FastExchange implements LeanExchange, LeanHead {
       if (this.chunked) {
         const size = data.length.toString(16) + '\r\n';
         head = head === null ? size : head + size;
-        tail = last ? '\r\n0\r\n\r\n' : '\r\n';
+        tail = last ? '\r\n0\r\n' + this.trailer + '\r\n' : '\r\n';
       }
       this.started = true;
       ok = data.length > 0 || head !== null ? this.conn.send(head, data, tail) : true;
@@ -762,7 +764,7 @@ export class FastExchange implements LeanExchange, LeanHead {
     if (this.done) return;
     const head = this.head;
     this.head = null;
-    const tail = this.chunked ? '0\r\n\r\n' : null;
+    const tail = this.chunked ? '0\r\n' + this.trailer + '\r\n' : null;
     if (head !== null || tail !== null) {
       this.started = true;
       this.conn.send(head, null, tail === null ? null : tail);
@@ -787,6 +789,35 @@ export class FastExchange implements LeanExchange, LeanHead {
     this.done = true;
     this.queue = null;
     this.conn.sock.destroy();
+  }
+
+  get socket(): Socket {
+    return this.conn.sock;
+  }
+
+  trailers(headers: string[]): void {
+    if (this.done || !Array.isArray(headers)) return;
+    let t = '';
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      const name = headers[i];
+      const value = headers[i + 1];
+      if (typeof name !== 'string' || typeof value !== 'string' || !isToken(name) || !isFieldValue(value)) return;
+      t += name + ': ' + value + '\r\n';
+    }
+    this.trailer = t;
+  }
+
+  informational(status: number, headers: string[]): void {
+    if (this.done || this.started || this.httpVersion !== '1.1' || status < 100 || status > 199 || status === 101) return;
+    if (!Array.isArray(headers)) return;
+    let h = statusLine(status);
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      const name = headers[i];
+      const value = headers[i + 1];
+      if (typeof name !== 'string' || typeof value !== 'string' || !isToken(name) || !isFieldValue(value)) return;
+      h += name + ': ' + value + '\r\n';
+    }
+    this.conn.send(h + '\r\n', null, null);
   }
 
   /** @internal Unit's error page; `close` ends the connection after it. */

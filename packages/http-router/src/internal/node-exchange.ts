@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'http';
+import { STATUS_CODES, validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'http';
+import type { Socket } from 'net';
 import { sendError } from './error-page';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
 
@@ -82,6 +83,37 @@ export class NodeExchange implements LeanExchange {
 
   reset(): void {
     this.res.destroy();
+  }
+
+  get socket(): Socket {
+    return this.req.socket;
+  }
+
+  trailers(headers: string[]): void {
+    const pairs: [string, string][] = [];
+    for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
+    try {
+      this.res.addTrailers(pairs);
+    } catch {
+      // A field HTTP forbids: the trailers are dropped, the response itself is fine.
+    }
+  }
+
+  informational(status: number, headers: string[]): void {
+    const res = this.res;
+    if (res.headersSent || this.httpVersion !== '1.1' || status < 100 || status > 199 || status === 101) return;
+    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] || 'unknown'}\r\n`;
+    try {
+      for (let i = 0; i + 1 < headers.length; i += 2) {
+        validateHeaderName(headers[i]);
+        validateHeaderValue(headers[i], headers[i + 1]);
+        head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      }
+    } catch {
+      return;
+    }
+    // What node's own writeEarlyHints does: the 1xx head straight onto the connection, before the final head.
+    (res as unknown as { _writeRaw(data: string, encoding: string): boolean })._writeRaw(head + '\r\n', 'latin1');
   }
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'http';
+import type { Socket } from 'net';
 
 /** Connection facts handed to the gateway with every request. Treat as read-only: one object may serve a connection. */
 export interface RequestInfo {
@@ -54,6 +55,21 @@ export interface LeanExchange {
   fail(status: number): void;
   /** Drops the client connection now, with no (further) response: the app reset it (node's `res.destroy()`). */
   reset(): void;
+  /**
+   * The client connection's socket: the same object for every request of one keep-alive connection (a TLS socket for
+   * https); its 'close' is the connection's end. For identity and close only: the exchange does the I/O.
+   */
+  readonly socket: Socket;
+  /**
+   * Response trailers (flat [name, value, ...]), sent after the body when the response is chunked (as node:http's
+   * `addTrailers`: dropped otherwise, and so are fields HTTP forbids). Call before end() / the last write.
+   */
+  trailers(headers: string[]): void;
+  /**
+   * Sends a 1xx response (103 Early Hints, 102 ...; not 101) before the final head: status line, fields, empty line.
+   * Ignored once the final head is out, for an HTTP/1.0 client (RFC 9110 15.2) and when a field is not valid.
+   */
+  informational(status: number, headers: string[]): void;
 }
 
 /** What the gateway gives a LeanExchange to receive the request body and connection events. */

@@ -107,13 +107,13 @@ export function encodeRequest(
     w[i] = len;
     w[i + 1] = FrameType.REQUEST | ((h.tls ? FLAG_TLS : 0) << 8);
     w[i + 2] = stream;
-    w[i + 3] = 0;
+    w[i + 3] = h.connection ?? 0;
     w[i + 4] = lo;
     w[i + 5] = hi;
     w[i + 6] = ports;
     w[i + 7] = h.headers.length >>> 1;
   } else {
-    writeFrameHeader(b, off, len, FrameType.REQUEST, h.tls ? FLAG_TLS : 0, stream, 0);
+    writeFrameHeader(b, off, len, FrameType.REQUEST, h.tls ? FLAG_TLS : 0, stream, (h.connection ?? 0) >>> 0);
     const q = off + FRAME_HEADER;
     putU32(b, q, lo);
     putU32(b, q + 4, hi);
@@ -276,6 +276,8 @@ export function checkRequestNumbers(h: RequestHead): string | null {
   const cl = h.contentLength;
   if (!Number.isSafeInteger(cl) || cl < -1) return 'contentLength must be an integer >= -1';
   if (!Number.isInteger(h.remotePort) || !Number.isInteger(h.localPort)) return 'ports must be integers';
+  const c = h.connection;
+  if (c !== undefined && (!Number.isInteger(c) || c < 0 || c > 0xffffffff)) return 'connection must be a u32';
   return null;
 }
 
@@ -354,11 +356,12 @@ export function decodeRequest(b: Buffer, off: number, len: number, cache: Positi
   // Each header string needs at least 4 bytes: reject absurd counts before allocating.
   if (pairs > (end - p) / 8) throw protocolError('REQUEST header count larger than the frame');
   const tls = (b[off + 5] & FLAG_TLS) !== 0;
+  const connection = b.readUInt32LE(off + 12);
   const same = cache !== null ? cache.repeat(b, p, end - p, pairs) : null;
   if (same !== null) {
     return {
       method: same[0], target: same[1], httpVersion: same[2], headers: same.slice(5), remoteAddress: same[3], remotePort,
-      localAddress: same[4], localPort, tls, contentLength,
+      localAddress: same[4], localPort, tls, contentLength, connection,
     };
   }
   const r = new StringReader(b, p, end, cache);
@@ -372,8 +375,39 @@ export function decodeRequest(b: Buffer, off: number, len: number, cache: Positi
   if (r.p !== end) throw protocolError('REQUEST frame has trailing bytes');
   if (cache !== null) cache.keep(b, p, end - p, pairs, [method, target, httpVersion, remoteAddress, localAddress, ...headers]);
   return {
-    method, target, httpVersion, headers, remoteAddress, remotePort, localAddress, localPort, tls, contentLength,
+    method, target, httpVersion, headers, remoteAddress, remotePort, localAddress, localPort, tls, contentLength, connection,
   };
+}
+
+/** Frame length of a TRAILERS or INFO frame: header pairs as in RESPONSE. */
+export function headerFrameBytes(headers: string[]): number {
+  return FRAME_HEADER + 4 + stringsBytes(headers);
+}
+
+/** Writes a TRAILERS (arg 0) or INFO (arg = 1xx status) frame of `len` = headerFrameBytes(headers) bytes. */
+export function encodeHeaderFrame(b: Buffer, off: number, len: number, type: number, stream: number, arg: number, headers: string[]): void {
+  writeFrameHeader(b, off, len, type, 0, stream, arg);
+  putU32(b, off + FRAME_HEADER, headers.length >>> 1);
+  let p = off + FRAME_HEADER + 4;
+  for (let i = 0; i < headers.length; i++) p = putString(b, p, headers[i]);
+}
+
+/** Decodes the header pairs of a TRAILERS or INFO frame (INFO's status, in arg, is checked to be 100..199 but 101). */
+export function decodeHeaderFrame(b: Buffer, off: number, len: number): string[] {
+  const end = off + len;
+  const p = off + FRAME_HEADER + 4;
+  if (p > end) throw protocolError('TRAILERS/INFO frame too short');
+  if (b[off + 4] === FrameType.INFO) {
+    const status = b.readUInt32LE(off + 12);
+    if (status < 100 || status > 199 || status === 101) throw protocolError(`INFO status ${status} is not 1xx (101 excluded)`);
+  }
+  const pairs = b.readUInt32LE(p - 4);
+  if (pairs > (end - p) / 8) throw protocolError('TRAILERS/INFO header count larger than the frame');
+  const r = new StringReader(b, p, end, null);
+  const headers = new Array<string>(pairs * 2);
+  for (let i = 0; i < pairs * 2; i++) headers[i] = r.next();
+  if (r.p !== end) throw protocolError('TRAILERS/INFO frame has trailing bytes');
+  return headers;
 }
 
 /** Frame length of a RESPONSE frame (`reason`: the phrase carried with FLAG_REASON, else null). */
@@ -471,14 +505,17 @@ export function decodeResponseHeaders(b: Buffer, off: number, len: number, cache
 
 /** A whole frame as a value (test vectors, debugging). */
 export type Frame =
-  | { type: 'REQUEST'; stream: number; head: RequestHead }
+  | { type: 'REQUEST'; stream: number; head: RequestHead; connection?: number }
   | { type: 'RESPONSE'; stream: number; status: number; headers: string[]; reasonPhrase?: string; http10?: boolean }
   | { type: 'DATA'; stream: number; data: Buffer; end?: boolean }
   | { type: 'END'; stream: number }
   | { type: 'ABORT'; stream: number; reason: number }
   | { type: 'WINDOW'; stream: number; credit: number }
-  | { type: 'READY' }
-  | { type: 'SHUTDOWN' };
+  | { type: 'READY'; capabilities?: number }
+  | { type: 'SHUTDOWN' }
+  | { type: 'CONN_CLOSED'; connection: number }
+  | { type: 'TRAILERS'; stream: number; headers: string[] }
+  | { type: 'INFO'; stream: number; status: number; headers: string[] };
 
 /** Encodes one frame into a new Buffer, padded with zeros to a multiple of 8 bytes (its size in a ring). */
 export function encodeFrame(f: Frame): Buffer {
@@ -487,18 +524,22 @@ export function encodeFrame(f: Frame): Buffer {
     case 'REQUEST': len = requestFrameBytes(f.head); break;
     case 'RESPONSE': len = responseFrameBytes(f.headers, f.reasonPhrase ?? null); break;
     case 'DATA': len = FRAME_HEADER + f.data.length; break;
+    case 'TRAILERS': case 'INFO': len = headerFrameBytes(f.headers); break;
     default: len = FRAME_HEADER;
   }
   const b = Buffer.alloc(align8(len));
   switch (f.type) {
-    case 'REQUEST': encodeRequest(b, 0, len, f.stream, f.head); break;
+    case 'REQUEST': encodeRequest(b, 0, len, f.stream, f.connection ? { ...f.head, connection: f.connection } : f.head); break;
     case 'RESPONSE': encodeResponse(b, 0, len, f.stream, f.status, f.headers, null, f.reasonPhrase ?? null, f.http10 === true); break;
     case 'DATA': writeFrameHeader(b, 0, len, FrameType.DATA, f.end ? FLAG_END : 0, f.stream, 0); f.data.copy(b, FRAME_HEADER); break;
     case 'END': writeFrameHeader(b, 0, len, FrameType.END, 0, f.stream, 0); break;
     case 'ABORT': writeFrameHeader(b, 0, len, FrameType.ABORT, 0, f.stream, f.reason); break;
     case 'WINDOW': writeFrameHeader(b, 0, len, FrameType.WINDOW, 0, f.stream, f.credit); break;
-    case 'READY': writeFrameHeader(b, 0, len, FrameType.READY, 0, 0, 0); break;
+    case 'READY': writeFrameHeader(b, 0, len, FrameType.READY, 0, 0, f.capabilities ?? 0); break;
     case 'SHUTDOWN': writeFrameHeader(b, 0, len, FrameType.SHUTDOWN, 0, 0, 0); break;
+    case 'CONN_CLOSED': writeFrameHeader(b, 0, len, FrameType.CONN_CLOSED, 0, 0, f.connection); break;
+    case 'TRAILERS': encodeHeaderFrame(b, 0, len, FrameType.TRAILERS, f.stream, 0, f.headers); break;
+    case 'INFO': encodeHeaderFrame(b, 0, len, FrameType.INFO, f.stream, f.status, f.headers); break;
   }
   return b;
 }
@@ -512,7 +553,10 @@ export function decodeFrame(b: Buffer): Frame {
   const stream = b.readUInt32LE(8);
   const arg = b.readUInt32LE(12);
   switch (type) {
-    case FrameType.REQUEST: return { type: 'REQUEST', stream, head: decodeRequest(b, 0, len) };
+    case FrameType.REQUEST: {
+      const { connection, ...head } = decodeRequest(b, 0, len);
+      return connection ? { type: 'REQUEST', stream, head, connection } : { type: 'REQUEST', stream, head };
+    }
     case FrameType.RESPONSE: {
       const { reason, ...r } = decodeResponse(b, 0, len);
       return reason === undefined ? { type: 'RESPONSE', stream, ...r } : { type: 'RESPONSE', stream, ...r, reasonPhrase: reason };
@@ -524,8 +568,11 @@ export function decodeFrame(b: Buffer): Frame {
     case FrameType.END: return { type: 'END', stream };
     case FrameType.ABORT: return { type: 'ABORT', stream, reason: arg };
     case FrameType.WINDOW: return { type: 'WINDOW', stream, credit: arg };
-    case FrameType.READY: return { type: 'READY' };
+    case FrameType.READY: return arg ? { type: 'READY', capabilities: arg } : { type: 'READY' };
     case FrameType.SHUTDOWN: return { type: 'SHUTDOWN' };
+    case FrameType.CONN_CLOSED: return { type: 'CONN_CLOSED', connection: arg };
+    case FrameType.TRAILERS: return { type: 'TRAILERS', stream, headers: decodeHeaderFrame(b, 0, len) };
+    case FrameType.INFO: return { type: 'INFO', stream, status: arg, headers: decodeHeaderFrame(b, 0, len) };
     default: throw protocolError(`unknown frame type ${type}`);
   }
 }

@@ -4,7 +4,7 @@ import { EventEmitter } from 'events';
 import * as net from 'net';
 import type { ShmLogger as Logger } from '../types';
 import { ShmError, ShmErrorCode } from '../errors';
-import { EncodeCache, encodeRequest, encodeResponse, protocolError, writeFrameHeader } from './codec';
+import { EncodeCache, encodeHeaderFrame, encodeRequest, encodeResponse, headerFrameBytes, protocolError, writeFrameHeader } from './codec';
 import type { RequestHead, StreamSink } from '../types';
 import { FLAG_END, FRAME_HEADER, FrameType, HEADER_BYTES, RING_CTL } from './layout';
 import { RingReader, RingWriter } from './ring';
@@ -91,6 +91,8 @@ export abstract class StreamCore<S extends StreamSink = StreamSink> {
   /** @internal */ _endQueued = false;
   /** @internal */ _needDrain = false;
   /** @internal */ _sendDone = false;
+  /** @internal Trailers to send (TRAILERS frame) right before our END; null = none (the usual case). */
+  _trailers: string[] | null = null;
   // receive side
   /** @internal */ _recvCredit: number;
   /** @internal */ _unacked = 0;
@@ -135,7 +137,7 @@ export abstract class StreamCore<S extends StreamSink = StreamSink> {
    */
   protected sendLast(chunk: Buffer): void {
     if (this._dead || this._sendDone || this._endQueued) return;
-    const idle = this._backlog === null || this._backlog.length === 0;
+    const idle = (this._backlog === null || this._backlog.length === 0) && this._trailers === null;
     if (idle && chunk.length <= this._sendCredit && this._ep._writeLast(this, chunk)) return;
     this.sendData(chunk);
     this.sendEnd();
@@ -410,6 +412,28 @@ export abstract class Endpoint extends EventEmitter {
     }
   }
 
+  /** Sends a TRAILERS or INFO frame (header pairs; `arg`: INFO's status). Never throws. */
+  protected sendHeaders(type: number, stream: number, arg: number, headers: string[]): void {
+    if (this.closed) return;
+    const len = headerFrameBytes(headers);
+    try {
+      if (this.pending.length === 0) {
+        const off = this.out.reserve(len);
+        if (off >= 0) {
+          encodeHeaderFrame(this.buf, off, len, type, stream, arg, headers);
+          this.committed(len);
+          return;
+        }
+      }
+      const b = Buffer.allocUnsafe(len);
+      encodeHeaderFrame(b, 0, len, type, stream, arg, headers);
+      this.pending.push(b);
+      this.needSpace(len);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
   /** @internal */ _sendWindow(stream: number, credit: number): void {
     this.sendSimple(FrameType.WINDOW, stream, credit);
   }
@@ -469,7 +493,7 @@ export abstract class Endpoint extends EventEmitter {
         return;
       }
       // The last chunk of a body whose end is queued carries the END flag: one frame less per message.
-      const last = n === chunk.length && backlog.length === 1 && s._endQueued;
+      const last = n === chunk.length && backlog.length === 1 && s._endQueued && s._trailers === null;
       this.putData(off, s, chunk, n, last);
       s._backlogBytes -= n;
       if (n === chunk.length) backlog.shift();
@@ -481,6 +505,10 @@ export abstract class Endpoint extends EventEmitter {
     }
     if (s._endQueued) {
       s._endQueued = false;
+      if (s._trailers !== null) {
+        this.sendHeaders(FrameType.TRAILERS, s.id, 0, s._trailers);
+        s._trailers = null;
+      }
       this.sendSimple(FrameType.END, s.id, 0);
       this.endSent(s);
     }

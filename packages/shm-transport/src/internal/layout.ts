@@ -19,8 +19,20 @@ export const H_FEATURES = 24;
 
 /** Feature bit: the router reads RESPONSE flags REASON (a reason phrase after the headers) and HTTP10. */
 export const FEATURE_RESPONSE_LINE = 1;
+/**
+ * Feature bit: the router keeps one id per client connection: REQUEST `arg` carries it and CONN_CLOSED reports its
+ * end, to an app that announced CAP_CONNECTIONS in its READY.
+ */
+export const FEATURE_CONNECTIONS = 2;
+/** Feature bit: the router takes TRAILERS frames (response trailers, sent to the client as chunked trailers). */
+export const FEATURE_TRAILERS = 8;
+/** Feature bit: the router takes INFO frames (1xx responses before the final one, e.g. 103 Early Hints). */
+export const FEATURE_EARLY_HINTS = 16;
 /** Features this implementation of the router end offers. */
-export const ROUTER_FEATURES = FEATURE_RESPONSE_LINE;
+export const ROUTER_FEATURES = FEATURE_RESPONSE_LINE | FEATURE_CONNECTIONS | FEATURE_TRAILERS | FEATURE_EARLY_HINTS;
+
+/** READY `arg` bit (app capabilities): the app wants connection ids in REQUEST and CONN_CLOSED frames. */
+export const CAP_CONNECTIONS = 1;
 
 /** Ring 0 carries router→app frames, ring 1 app→router frames. Control block offsets: */
 export const RING_CTL = [64, 320] as const;
@@ -44,6 +56,12 @@ export enum FrameType {
   WINDOW = 6,
   READY = 7,
   SHUTDOWN = 8,
+  /** Router→app, stream 0, arg = connection id: that client connection closed (only with CAP_CONNECTIONS). */
+  CONN_CLOSED = 9,
+  /** App→router, on a stream before its END: response trailers (header pairs as in RESPONSE). */
+  TRAILERS = 10,
+  /** App→router, on a stream before its RESPONSE: a 1xx response (arg = status, header pairs as in RESPONSE). */
+  INFO = 11,
 }
 
 /** REQUEST flags bit: the client connection is TLS. */

@@ -63,6 +63,25 @@ func main() {
 		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
 		w.WriteHeader(code)
 	})
+	http.HandleFunc("/trailers", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "part one\n")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "part two\n")
+		w.Header().Set("X-Checksum", "abc123")
+		w.Header().Set(http.TrailerPrefix+"Server-Timing", "db;dur=53")
+	})
+	http.HandleFunc("/hints", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</a.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "after hints\n")
+	})
+	http.HandleFunc("/abort-handler", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "never seen")
+		panic(http.ErrAbortHandler)
+	})
 	addr := ":8080"
 	if len(os.Args) > 1 {
 		addr = os.Args[1]

@@ -22,6 +22,15 @@ const server = http.createServer((req, res) => {
     req.setTimeout(100, () => res.end('req timeout fired\n'));
   } else if (path === '/res-timeout') {
     res.setTimeout(100, () => res.end('res timeout fired\n'));
+  } else if (path === '/trailers') {
+    res.writeHead(200, { 'Content-Type': 'text/plain', Trailer: 'X-Checksum' });
+    res.write('part one\n');
+    res.addTrailers({ 'X-Checksum': 'abc123', 'Server-Timing': 'db;dur=53' });
+    res.end('part two\n');
+  } else if (path === '/hints') {
+    res.writeEarlyHints({ link: ['</a.css>; rel=preload; as=style', '</b.js>; rel=preload; as=script'], 'x-hint': 'yes' });
+    res.setHeader('Content-Type', 'text/plain');
+    res.end('after hints\n');
   } else if (path === '/socket') {
     const s = req.socket;
     if (!ids.has(s)) ids.set(s, nextId++);
@@ -29,6 +38,8 @@ const server = http.createServer((req, res) => {
     res.end(JSON.stringify({
       socket: ids.get(s),
       connections,
+      closed,
+      sameSocketAsResponse: res.socket === s,
       remoteAddress: s.remoteAddress,
       remotePortIsNumber: typeof s.remotePort === 'number' && s.remotePort > 0,
       localAddress: s.localAddress,
@@ -43,7 +54,11 @@ const server = http.createServer((req, res) => {
     res.end('ok\n');
   }
 });
-server.on('connection', () => connections++);
+let closed = 0;
+server.on('connection', (s) => {
+  connections++;
+  s.on('close', () => closed++);
+});
 server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   console.log(`listening ${server.address().port}`);
 });

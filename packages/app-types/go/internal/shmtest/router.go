@@ -28,6 +28,8 @@ const (
 	TypeWindow   = 6
 	TypeReady    = 7
 	TypeShutdown = 8
+	TypeTrailers = 10
+	TypeInfo     = 11
 	FlagEnd      = 1
 )
 
@@ -97,6 +99,9 @@ func New(dir string, ringBytes uint32) (*Router, error) {
 
 // AppFds are the memfd and doorbell fds of the app end (for shm.Open, which takes them over).
 func (r *Router) AppFds() (memFd, bellFd int) { return r.appMem, r.appBell }
+
+// SetFeatures sets the header's features word (PROTOCOL.md §2): call it before the app end opens the channel.
+func (r *Router) SetFeatures(f uint32) { le.PutUint32(r.mem[24:], f) }
 
 // Close closes the router's doorbell (the app sees the router gone); Unmap releases the memory.
 func (r *Router) Close() {
