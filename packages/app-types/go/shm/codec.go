@@ -16,6 +16,7 @@ type rawRequest struct {
 	LocalAddress            string
 	LocalPort               uint16
 	TLS                     bool
+	Upgrade                 bool  // flagUpgrade: the stream becomes a tunnel if the app answers 101
 	ContentLength           int64 // -1 unknown
 }
 
@@ -68,6 +69,9 @@ func encodeRequest(b []byte, stream uint32, r *rawRequest) {
 	var flags uint8
 	if r.TLS {
 		flags = flagTLS
+	}
+	if r.Upgrade {
+		flags |= flagUpgrade
 	}
 	putHeader(b, uint32(n), typeRequest, flags, stream, 0)
 	p := frameHeader
@@ -161,6 +165,7 @@ func decodeRequestInto(b []byte, r *rawRequest) error {
 	}
 	p := b[frameHeader:]
 	r.TLS = b[5]&flagTLS != 0
+	r.Upgrade = b[5]&flagUpgrade != 0
 	cl := le.Uint64(p)
 	if cl == ^uint64(0) {
 		r.ContentLength = -1

@@ -23,6 +23,7 @@ type jsonHead struct {
 	LocalAddress  string   `json:"localAddress"`
 	LocalPort     uint16   `json:"localPort"`
 	TLS           bool     `json:"tls"`
+	Upgrade       bool     `json:"upgrade"`
 	ContentLength int64    `json:"contentLength"`
 }
 
@@ -37,6 +38,7 @@ type jsonFrame struct {
 	Phrase  *string   `json:"reasonPhrase"`
 	HTTP10  bool      `json:"http10"`
 	Credit  uint32    `json:"credit"`
+	Caps    uint32    `json:"capabilities"`
 	End     bool      `json:"end"`
 }
 
@@ -66,7 +68,7 @@ func (j *jsonFrame) toFrame(t *testing.T) *frame {
 		f.Request = &rawRequest{
 			Method: h.Method, Target: latin1(h.Target), Version: h.HTTPVersion, Headers: latin1All(h.Headers),
 			RemoteAddress: h.RemoteAddress, RemotePort: h.RemotePort, LocalAddress: h.LocalAddress,
-			LocalPort: h.LocalPort, TLS: h.TLS, ContentLength: h.ContentLength,
+			LocalPort: h.LocalPort, TLS: h.TLS, Upgrade: h.Upgrade, ContentLength: h.ContentLength,
 		}
 	case "RESPONSE":
 		f.Type, f.Arg, f.Headers = typeResponse, j.Status, latin1All(j.Headers)
@@ -91,7 +93,7 @@ func (j *jsonFrame) toFrame(t *testing.T) *frame {
 	case "WINDOW":
 		f.Type, f.Arg = typeWindow, j.Credit
 	case "READY":
-		f.Type = typeReady
+		f.Type, f.Arg = typeReady, j.Caps
 	case "SHUTDOWN":
 		f.Type = typeShutdown
 	default:

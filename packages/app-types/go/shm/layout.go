@@ -41,14 +41,19 @@ const (
 )
 
 const (
-	flagTLS = 1 // REQUEST: client connection is TLS
-	flagEnd = 1 // DATA: last chunk of the body, no END frame follows
+	flagTLS     = 1 // REQUEST: client connection is TLS
+	flagUpgrade = 2 // REQUEST: an upgrade request (only to an app that announced capUpgrade)
+	flagEnd     = 1 // DATA: last chunk of the body, no END frame follows
 
 	flagReason = 1 // RESPONSE: a reason phrase (str) follows the header pairs
 	flagHTTP10 = 2 // RESPONSE: the status line says HTTP/1.0
 
 	// featureResponseLine: the router reads flagReason and flagHTTP10 (bit of the header's features word).
 	featureResponseLine = 1
+	// featureUpgrade: the router tunnels a stream whose UPGRADE request the app answered with 101.
+	featureUpgrade = 4
+	// capUpgrade: READY arg bit, the app takes UPGRADE requests.
+	capUpgrade = 2
 
 	abortClientGone = 1
 	abortAppError   = 2

@@ -3,7 +3,7 @@
 // scratch Buffer (back-pressure queue, test vectors). Decoders validate every length against the frame: they are
 // fed bytes a hostile app controls.
 import type { RequestHead } from '../types';
-import { align8, FLAG_END, FLAG_HTTP10, FLAG_REASON, FLAG_TLS, FRAME_HEADER, FrameType } from './layout';
+import { align8, FLAG_END, FLAG_HTTP10, FLAG_REASON, FLAG_TLS, FLAG_UPGRADE, FRAME_HEADER, FrameType } from './layout';
 import { ShmError, ShmErrorCode } from '../errors';
 
 /** Thrown by decoders and ring checks; the channel closes with it. */
@@ -105,12 +105,13 @@ export function encodeRequest(
   const lo = cl < 0 ? 0xffffffff : cl % TWO32;
   const hi = cl < 0 ? 0xffffffff : Math.floor(cl / TWO32);
   const ports = (h.remotePort & 0xffff) | ((h.localPort & 0xffff) << 16);
+  const flags = (h.tls ? FLAG_TLS : 0) | (h.upgrade === true ? FLAG_UPGRADE : 0);
   const w = cache !== null ? cache.view.at(b, off) : null;
   if (w !== null) {
     // Aligned (always so in a ring): the header and fixed part as eight 32-bit stores (little-endian host).
     const i = off >>> 2;
     w[i] = len;
-    w[i + 1] = FrameType.REQUEST | ((h.tls ? FLAG_TLS : 0) << 8);
+    w[i + 1] = FrameType.REQUEST | (flags << 8);
     w[i + 2] = stream;
     w[i + 3] = 0;
     w[i + 4] = lo;
@@ -118,7 +119,7 @@ export function encodeRequest(
     w[i + 6] = ports;
     w[i + 7] = h.headers.length >>> 1;
   } else {
-    writeFrameHeader(b, off, len, FrameType.REQUEST, h.tls ? FLAG_TLS : 0, stream, 0);
+    writeFrameHeader(b, off, len, FrameType.REQUEST, flags, stream, 0);
     const q = off + FRAME_HEADER;
     putU32(b, q, lo);
     putU32(b, q + 4, hi);
@@ -359,11 +360,12 @@ export function decodeRequest(b: Buffer, off: number, len: number, cache: Positi
   // Each header string needs at least 4 bytes: reject absurd counts before allocating.
   if (pairs > (end - p) / 8) throw protocolError('REQUEST header count larger than the frame');
   const tls = (b[off + 5] & FLAG_TLS) !== 0;
+  const upgrade = (b[off + 5] & FLAG_UPGRADE) !== 0;
   const same = cache !== null ? cache.repeat(b, p, end - p, pairs) : null;
   if (same !== null) {
     return {
       method: same[0], target: same[1], httpVersion: same[2], headers: same.slice(5), remoteAddress: same[3], remotePort,
-      localAddress: same[4], localPort, tls, contentLength,
+      localAddress: same[4], localPort, tls, upgrade, contentLength,
     };
   }
   const r = new StringReader(b, p, end, cache);
@@ -377,7 +379,7 @@ export function decodeRequest(b: Buffer, off: number, len: number, cache: Positi
   if (r.p !== end) throw protocolError('REQUEST frame has trailing bytes');
   if (cache !== null) cache.keep(b, p, end - p, pairs, [method, target, httpVersion, remoteAddress, localAddress, ...headers]);
   return {
-    method, target, httpVersion, headers, remoteAddress, remotePort, localAddress, localPort, tls, contentLength,
+    method, target, httpVersion, headers, remoteAddress, remotePort, localAddress, localPort, tls, upgrade, contentLength,
   };
 }
 
@@ -482,7 +484,7 @@ export type Frame =
   | { type: 'END'; stream: number }
   | { type: 'ABORT'; stream: number; reason: number }
   | { type: 'WINDOW'; stream: number; credit: number }
-  | { type: 'READY' }
+  | { type: 'READY'; capabilities?: number }
   | { type: 'SHUTDOWN' };
 
 /** Encodes one frame into a new Buffer, padded with zeros to a multiple of 8 bytes (its size in a ring). */
@@ -502,7 +504,7 @@ export function encodeFrame(f: Frame): Buffer {
     case 'END': writeFrameHeader(b, 0, len, FrameType.END, 0, f.stream, 0); break;
     case 'ABORT': writeFrameHeader(b, 0, len, FrameType.ABORT, 0, f.stream, f.reason); break;
     case 'WINDOW': writeFrameHeader(b, 0, len, FrameType.WINDOW, 0, f.stream, f.credit); break;
-    case 'READY': writeFrameHeader(b, 0, len, FrameType.READY, 0, 0, 0); break;
+    case 'READY': writeFrameHeader(b, 0, len, FrameType.READY, 0, 0, f.capabilities ?? 0); break;
     case 'SHUTDOWN': writeFrameHeader(b, 0, len, FrameType.SHUTDOWN, 0, 0, 0); break;
   }
   return b;
@@ -529,7 +531,7 @@ export function decodeFrame(b: Buffer): Frame {
     case FrameType.END: return { type: 'END', stream };
     case FrameType.ABORT: return { type: 'ABORT', stream, reason: arg };
     case FrameType.WINDOW: return { type: 'WINDOW', stream, credit: arg };
-    case FrameType.READY: return { type: 'READY' };
+    case FrameType.READY: return arg === 0 ? { type: 'READY' } : { type: 'READY', capabilities: arg };
     case FrameType.SHUTDOWN: return { type: 'SHUTDOWN' };
     default: throw protocolError(`unknown frame type ${type}`);
   }
