@@ -20,6 +20,7 @@ import { installResponseHeaders, safeHeaderValue } from './internal/response-hea
 import { responseClass } from './internal/server-response';
 import { serveShare } from './internal/share';
 import { UpstreamAgent } from './internal/upstream';
+import { upgradeResponse } from './internal/upgrade';
 import type { FileIdentity } from './internal/share-path';
 import { selectCertificate, type TlsCertificateEntry } from './internal/tls-config';
 
@@ -297,6 +298,9 @@ export class HttpRouter implements LeanHost {
       if (this.active?.timesRequests) watchRequestStart(sock);
     });
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
+    // Upgrade requests are routed like others, answered on the raw socket (see internal/upgrade.ts).
+    http.on('upgrade', (req: IncomingMessage, sock: Socket, head: Buffer) =>
+      this.onRequest(entry, req, upgradeResponse(this.responseClass, req, sock, head)));
     http.on('timeout', this.onSocketTimeout);
     http.on('connect', (req: IncomingMessage, sock: Socket) => {
       this.requestsTotal++;

@@ -1,8 +1,12 @@
 import type * as http from 'http';
 import * as net from 'net';
 import { createExchange, type ChannelExchange } from './channel-exchange';
+import { emitUpgrade } from './channel-upgrade';
 import type { ChannelEndpoint, ChannelRequest } from './channel-types';
 import { runtimeLogger } from './runtime-logger';
+
+/** READY capability UPGRADE (PROTOCOL.md): this runtime serves upgrade requests through 'upgrade'. */
+const CAP_UPGRADE = 2;
 
 /** Options of {@link ChannelBinding}. */
 export interface ChannelBindingOptions {
@@ -145,7 +149,7 @@ export class ChannelBinding {
       server.emit('listening');
       if (!this.readySent && !this.channelClosed) {
         this.readySent = true;
-        this.channel.markReady();
+        this.channel.markReady(CAP_UPGRADE);
       }
     });
     return server;
@@ -220,6 +224,16 @@ export class ChannelBinding {
       return;
     }
     const [server, state] = entry;
+    if (stream.upgrade === true && server.listenerCount('upgrade') > 0) {
+      // node:http emits 'upgrade' only when someone listens; otherwise the request goes to 'request' (below).
+      try {
+        emitUpgrade(server, stream, state.IncomingMessage);
+      } catch (err) {
+        stream.abort(false);
+        this.rethrow(err);
+      }
+      return;
+    }
     const exchange = createExchange(stream, { IncomingMessage: state.IncomingMessage, ServerResponse: state.ServerResponse });
     exchange.socket.server = server;
     state.inflight.add(exchange);

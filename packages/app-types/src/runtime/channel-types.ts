@@ -24,7 +24,8 @@ export interface ChannelRequest extends EventEmitter, Readonly<RequestHead> {
  * Events: `'request'` (ChannelRequest), `'shutdown'`, `'close'` (err?).
  */
 export interface ChannelEndpoint extends EventEmitter {
-  markReady(): void;
+  /** READY; `capabilities`: the READY arg bits the app takes (AppChannel.CAP_UPGRADE). */
+  markReady(capabilities?: number): void;
   close(): void;
 }
 

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'http';
-import type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo } from '@warden/http-router';
+import { upgradeOf, type ApplicationGateway, type LeanExchange, type LeanHandler, type RequestInfo } from '@warden/http-router';
 import { ShmErrorCode, type RequestHead, type RouterStream, type RouterStreamSink } from '@warden/shm-transport';
 import type { AppPool } from './app-pool';
 import type { AppWorker, InFlight } from './app-worker';
+import { forwardUpgrade } from './upgrade-tunnel';
 
 /** Looks up the pool of an app by name (the supervisor). */
 export interface PoolDirectory {
@@ -256,6 +257,14 @@ function forward(worker: AppWorker, timeoutMs: number, req: IncomingMessage, res
     tls: info.scheme === 'https',
     contentLength: cl !== undefined ? Number(cl) : req.headers['transfer-encoding'] ? -1 : 0,
   };
+  const up = upgradeOf(req);
+  if (up !== null && worker.channel.takesUpgrades) {
+    // The client's bytes after the head are the stream's request side (PROTOCOL.md "Upgrades").
+    head.upgrade = true;
+    head.contentLength = -1;
+    forwardUpgrade(worker, timeoutMs, head, res, up, fail);
+    return;
+  }
   const f = new Forward(head, req, res);
   f.send(worker);
   if (timeoutMs > 0) f.timer = setTimeout(onTimeout, timeoutMs, f);
