@@ -1,5 +1,6 @@
 export { HttpRouter, type HttpRouterOptions, type PreparedRouterChange, type RouterStats } from './http-router';
 export { RouterConfigError, ROUTER_CONFIG_ERROR } from './internal/errors';
+export { NodeExchange } from './internal/node-exchange';
 export type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo, RouterLogger } from './internal/ports';
 export { passSegments, type RouterConfig } from './internal/config-compiler';
 export type { TlsCertificate } from './internal/tls-config';
@@ -7,3 +8,4 @@ export type { FileIdentity } from './internal/share-path';
 export { RouteMatcher, type MatchRequest, type RouteMatch } from './route-matcher';
 export { subjectAltDnsNames } from './internal/tls-names';
 export { upgradeOf, switchingHead, type UpgradeRequest } from './internal/upgrade';
+export { TunnelExchange } from './internal/tunnel-exchange';

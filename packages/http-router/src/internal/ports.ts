@@ -54,6 +54,14 @@ export interface LeanExchange {
   fail(status: number): void;
   /** Drops the client connection now, with no (further) response: the app reset it (node's `res.destroy()`). */
   reset(): void;
+  /**
+   * Present only on an upgrade request the exchange can tunnel (see TunnelExchange). Called before `attach` when the
+   * request goes to an app with the UPGRADE flag: the client's bytes after the head become the request body (body
+   * length unknown; the body ends when the client closes its sending side); `respond(101, ...)` then writes the 101
+   * head to the client, after which `write` carries bytes of the new protocol, `end` half-closes the connection, and
+   * `onAbort` comes when the connection closed.
+   */
+  startTunnel?(): void;
 }
 
 /** What the gateway gives a LeanExchange to receive the request body and connection events. */
