@@ -4,7 +4,7 @@ import { createServer, type Server } from 'http';
 import { join } from 'path';
 import WebSocket, { WebSocketServer } from 'ws';
 import { io as ioClient } from 'socket.io-client';
-import { ROOT, cleanup, freePort, http, putAppWithListener, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
+import { ROOT, cleanup, freePort, goBuild, haveGo, http, putAppWithListener, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
 const APP_DIR = join(ROOT, 'test/e2e/apps/ws-node');
 const HELLO_DIR = join(ROOT, 'packages/app-types/test/fixtures');
@@ -241,5 +241,59 @@ describe('upgrade requests to apps and actions that do not upgrade', () => {
       wss.close();
       upstream.close();
     }
+  });
+});
+
+const describeGo = haveGo() ? describe : describe.skip;
+if (!haveGo()) console.warn('Go WebSocket e2e skipped: `go` is not installed (scripts/setup.sh installs golang-go)');
+
+describeGo('a Go app hijacking upgrade requests (http.Hijacker over the channel)', () => {
+  let dir: string;
+  let w: Wardend;
+  let port: number;
+
+  beforeAll(async () => {
+    dir = worldDir('warden-ws-go-');
+    const exe = goBuild(join(ROOT, 'test/e2e/apps/ws-go'), join(dir, 'ws-go'));
+    w = await startWardend([], dir);
+    await w.control('PUT', '/config', { listeners: {}, applications: {} });
+    port = await putAppWithListener(w, 'wsgo', { type: 'external', executable: exe });
+  }, 120_000);
+  afterAll(async () => {
+    await w?.stop();
+    cleanup(dir);
+  });
+
+  it('echoes text and 1 MiB binary messages through a stdlib WebSocket handshake on the hijacked net.Conn', async () => {
+    const ws = await connect(port);
+    const n = 1000;
+    const got: string[] = [];
+    const all = new Promise<void>((ok) =>
+      ws.on('message', (d, isBinary) => {
+        if (!isBinary) got.push(d.toString());
+        if (got.length === n) ok();
+      }),
+    );
+    for (let i = 0; i < n; i++) ws.send(`go ${i}`);
+    await all;
+    expect(got).toEqual(Array.from({ length: n }, (_, i) => `go ${i}`));
+    ws.removeAllListeners('message');
+    const big = Buffer.alloc(1 << 20, 5);
+    ws.send(big);
+    const [echo, isBinary] = await once(ws, 'message');
+    expect(isBinary).toBe(true);
+    expect((echo as Buffer).equals(big)).toBe(true);
+    ws.ping(Buffer.from('go ping'));
+    const [pong] = await once(ws, 'pong');
+    expect((pong as Buffer).toString()).toBe('go ping');
+    ws.close(4003, 'go away');
+    const [code] = await once(ws, 'close');
+    expect(code).toBe(4003);
+  });
+
+  it('still serves plain requests of the same app', async () => {
+    const res = await http(port, '/plain');
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('plain');
   });
 });
