@@ -37,7 +37,8 @@ describe('WebSockets through wardend (upgrade requests tunnelled over the channe
   beforeAll(async () => {
     dir = worldDir('warden-ws-');
     w = await startWardend([], dir);
-    await w.control('PUT', '/config', { listeners: {}, applications: {} });
+    // Unit's default max_frame_size (1 MiB, header included) refuses a 1 MiB payload: room for the 1 MiB frames.
+    await w.control('PUT', '/config', { listeners: {}, applications: {}, settings: { http: { websocket: { max_frame_size: 4 << 20 } } } });
     port = await putAppWithListener(w, 'ws', { type: 'node', working_directory: APP_DIR, script: 'server.js' });
   });
   afterAll(async () => {
@@ -196,6 +197,61 @@ describe('WebSockets through wardend (upgrade requests tunnelled over the channe
   }, 60_000);
 });
 
+describe("Unit's settings.http.websocket applied to WebSocket tunnels", () => {
+  let dir: string;
+  let w: Wardend;
+  let port: number;
+
+  beforeAll(async () => {
+    dir = worldDir('warden-ws-settings-');
+    w = await startWardend([], dir);
+    const res = await w.control('PUT', '/config', {
+      listeners: {},
+      applications: {},
+      settings: { http: { websocket: { max_frame_size: 1024, read_timeout: 2, keepalive_interval: 1 } } },
+    });
+    expect(res.status).toBe(200);
+    port = await putAppWithListener(w, 'ws', { type: 'node', working_directory: APP_DIR, script: 'server.js' });
+  });
+  afterAll(async () => {
+    await w?.stop();
+    cleanup(dir);
+  });
+
+  it('closes with 1009 a client frame larger than max_frame_size (header included), and passes one that fits', async () => {
+    const ws = await connect(port);
+    ws.send(Buffer.alloc(1000, 1));
+    const [echo] = await once(ws, 'message');
+    expect((echo as Buffer).length).toBe(1000);
+    ws.send(Buffer.alloc(1100, 2));
+    const [code, reason] = await once(ws, 'close');
+    expect(code).toBe(1009);
+    expect((reason as Buffer).toString()).toBe('Message too big');
+  });
+
+  it('pings an idle client every keepalive_interval, and its pongs keep it within read_timeout', async () => {
+    const ws = await connect(port);
+    let pings = 0;
+    ws.on('ping', () => pings++);
+    await waitUntil(() => pings >= 3, 'three pings from the router', 10_000);
+    expect(ws.readyState).toBe(WebSocket.OPEN); // 3 s > read_timeout: the pongs counted as client bytes
+    ws.close();
+    await once(ws, 'close');
+  });
+
+  it('closes with 1001 a client that sends nothing for read_timeout', async () => {
+    const ws = await connect(port, '/echo', { autoPong: false } as WebSocket.ClientOptions);
+    const [code] = await once(ws, 'close');
+    expect(code).toBe(1001);
+  });
+
+  it('refuses an unknown key in settings.http.websocket', async () => {
+    const res = await w.control('PUT', '/config/settings/http/websocket', { max_frame: 1 });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).toMatch(/max_frame/);
+  });
+});
+
 describe('upgrade requests to apps and actions that do not upgrade', () => {
   let dir: string;
   let w: Wardend;
@@ -256,7 +312,7 @@ describeGo('a Go app hijacking upgrade requests (http.Hijacker over the channel)
     dir = worldDir('warden-ws-go-');
     const exe = goBuild(join(ROOT, 'test/e2e/apps/ws-go'), join(dir, 'ws-go'));
     w = await startWardend([], dir);
-    await w.control('PUT', '/config', { listeners: {}, applications: {} });
+    await w.control('PUT', '/config', { listeners: {}, applications: {}, settings: { http: { websocket: { max_frame_size: 4 << 20 } } } });
     port = await putAppWithListener(w, 'wsgo', { type: 'external', executable: exe });
   }, 120_000);
   afterAll(async () => {

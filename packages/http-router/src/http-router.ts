@@ -300,7 +300,7 @@ export class HttpRouter implements LeanHost {
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entry, req, res));
     // Upgrade requests are routed like others, answered on the raw socket (see internal/upgrade.ts).
     http.on('upgrade', (req: IncomingMessage, sock: Socket, head: Buffer) =>
-      this.onRequest(entry, req, upgradeResponse(this.responseClass, req, sock, head)));
+      this.onRequest(entry, req, upgradeResponse(this.responseClass, req, sock, head, this.active?.settings.websocket ?? null)));
     http.on('timeout', this.onSocketTimeout);
     http.on('connect', (req: IncomingMessage, sock: Socket) => {
       this.requestsTotal++;

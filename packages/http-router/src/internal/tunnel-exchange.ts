@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'http';
 import { NodeExchange } from './node-exchange';
 import type { LeanHandler, RequestInfo } from './ports';
 import { switchingHead, type UpgradeRequest } from './upgrade';
+import { WebSocketGuard } from './websocket-guard';
 
 /**
  * An upgrade request node:http gave up to the router, seen through the LeanExchange contract. Until `startTunnel()` it
@@ -15,6 +16,8 @@ export class TunnelExchange extends NodeExchange {
   private tunnelling = false;
   private open = false;
   private handler: LeanHandler | null = null;
+  /** Unit's websocket settings at work once a WebSocket tunnel is open. */
+  private guard: WebSocketGuard | null = null;
 
   constructor(
     req: IncomingMessage,
@@ -43,10 +46,14 @@ export class TunnelExchange extends NodeExchange {
     }
     if (this.up.head.length > 0 && !handler.onBody(this.up.head)) sock.pause();
     sock.on('data', (chunk: Buffer) => {
+      if (this.guard !== null && !this.guard.fromClientBytes(chunk)) return;
       if (!handler.onBody(chunk)) sock.pause();
     });
     sock.on('end', () => handler.onBodyEnd());
-    sock.on('close', () => handler.onAbort());
+    sock.on('close', () => {
+      this.guard?.stop();
+      handler.onAbort();
+    });
     sock.resume();
   }
 
@@ -64,12 +71,15 @@ export class TunnelExchange extends NodeExchange {
     const sock = this.up.socket;
     sock.setTimeout(0); // request timeouts end here: the tunnel lives as long as both sides want
     sock.write(text);
+    const ws = this.up.websocket;
+    if (ws !== null) this.guard = new WebSocketGuard(ws, sock, () => this.handler?.onAbort());
     return true;
   }
 
   override write(chunk: Buffer, last: boolean): boolean {
     if (!this.open) return super.write(chunk, last);
     const sock = this.up.socket;
+    this.guard?.toClientBytes(chunk);
     const ok = sock.write(chunk);
     if (last) sock.end();
     else if (!ok) sock.once('drain', () => this.handler?.onWritable());

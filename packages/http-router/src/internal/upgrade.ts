@@ -4,6 +4,7 @@
 // connection closes); a `pass` to an application that takes upgrades, and `proxy`, tunnel the connection instead.
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'http';
 import type { Socket } from 'net';
+import type { WebSocketSettings } from './compiled-config';
 
 const kUpgrade = Symbol.for('warden.router.upgrade');
 
@@ -13,6 +14,8 @@ export interface UpgradeRequest {
   readonly socket: Socket;
   /** Bytes the client sent after the request head, already read from the socket. */
   readonly head: Buffer;
+  /** `settings.http.websocket` when the upgrade is to WebSocket (`Upgrade: websocket`), else null. */
+  readonly websocket: WebSocketSettings | null;
 }
 
 /**
@@ -29,9 +32,10 @@ export function upgradeOf(req: IncomingMessage): UpgradeRequest | null {
  * answers it when nothing tunnels: written onto the socket, `Connection: close`, the connection ended after it.
  */
 export function upgradeResponse<R extends ServerResponse>(
-  Res: new (req: IncomingMessage) => R, req: IncomingMessage, socket: Socket, head: Buffer,
+  Res: new (req: IncomingMessage) => R, req: IncomingMessage, socket: Socket, head: Buffer, ws: WebSocketSettings | null,
 ): R {
-  (req as IncomingMessage & { [kUpgrade]?: UpgradeRequest })[kUpgrade] = { socket, head };
+  const websocket = ws !== null && /^\s*websocket\s*$/i.test(String(req.headers.upgrade)) ? ws : null;
+  (req as IncomingMessage & { [kUpgrade]?: UpgradeRequest })[kUpgrade] = { socket, head, websocket };
   const res = new Res(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket);
