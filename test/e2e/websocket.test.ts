@@ -128,6 +128,20 @@ describe('WebSockets through wardend (upgrade requests tunnelled over the channe
     await waitUntil(async () => (await stats(port)).open === before, 'the app saw the socket close');
   });
 
+  it('survives a client that resets its connection (RST) while the app streams to it', async () => {
+    const ws = await connect(port);
+    ws.send('flood:64');
+    await once(ws, 'message'); // the stream is flowing
+    (ws as unknown as { _socket: { resetAndDestroy(): void } })._socket.resetAndDestroy();
+    const again = await connect(port);
+    again.send('still here');
+    const [d] = await once(again, 'message');
+    expect(d.toString()).toBe('still here');
+    again.close();
+    await once(again, 'close');
+    expect(w.proc.exitCode).toBeNull();
+  });
+
   it('keeps wardend memory bounded while a client reads nothing and the app sends 256 MiB', async () => {
     const ws = await connect(port);
     const sock = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;

@@ -36,6 +36,10 @@ export function upgradeResponse<R extends ServerResponse>(
 ): R {
   const websocket = ws !== null && /^\s*websocket\s*$/i.test(String(req.headers.upgrade)) ? ws : null;
   (req as IncomingMessage & { [kUpgrade]?: UpgradeRequest })[kUpgrade] = { socket, head, websocket };
+  // node:http took its 'error' and 'timeout' listeners off the socket when it gave it up: a reset client must not
+  // become an uncaught exception, and the router's timeouts (send_timeout until an answer) still end it.
+  socket.on('error', () => socket.destroy());
+  socket.on('timeout', () => socket.destroy());
   const res = new Res(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket);
