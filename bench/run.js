@@ -7,7 +7,7 @@
 //   reconfig    time to apply a 1,000-route config; failed requests during 100 reconfigurations under load
 // Prints one Markdown report (machine line, throughput table, figures table), writes bench/results/<date>[-tag].json
 // and .svg, and with --readme puts the report into bench/README.md.
-// Usage: node bench/run.js [--only throughput,cold,memory,reconfig] [--quick] [--duration 5] [--rounds 3]
+// Usage: node bench/run.js [--only throughput,cold,memory,reconfig,ws] [--quick] [--duration 5] [--rounds 3]
 //          [--threads 1] [--connections 32,256] [--apps go,node] [--samples 20] [--reconfigs 100] [--routes 1000]
 //          [--idle-connections 10000] [--tag NAME] [--label TEXT] [--readme] [--no-save]
 //        node bench/run.js --from bench/results/FILE.json [--readme]   (re-render a saved result)
@@ -24,8 +24,9 @@ const { throughput } = require('./scenarios/throughput');
 const { coldStart } = require('./scenarios/cold-start');
 const { memory } = require('./scenarios/memory');
 const { reconfig } = require('./scenarios/reconfig');
+const { websocket } = require('./scenarios/websocket');
 
-const SCENARIOS = ['throughput', 'cold', 'memory', 'reconfig'];
+const SCENARIOS = ['throughput', 'cold', 'memory', 'reconfig', 'ws'];
 const quick = flag('quick');
 const num = (name, full, short) => Number(arg(name, quick ? short : full));
 const o = {
@@ -43,6 +44,9 @@ const o = {
   idleConnections: num('idle-connections', 10000, 10000),
   settleMs: num('settle', 2000, 500),
   isolation: process.getuid() === 0,
+  wsClients: num('ws-clients', 32, 8),
+  wsWindow: num('ws-window', 16, 16),
+  wsIdle: num('ws-idle', 2000, 500),
 };
 
 const version = (cmd, args) => {
@@ -122,6 +126,7 @@ async function main() {
     result.cold = await withWardend('cold', (w) => coldStart(w, ctx, o));
     result.memory = await withWardend('memory', (w) => memory(w, ctx, { apps: 10, connections: o.idleConnections, settleMs: o.settleMs, isolation: o.isolation }));
     result.reconfig = await withWardend('reconfig', (w) => reconfig(w, ctx, o));
+    result.ws = await withWardend('ws', (w) => websocket(w, ctx, { duration: o.duration, rounds: o.rounds, clients: o.wsClients, window: o.wsWindow, idle: o.wsIdle }));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

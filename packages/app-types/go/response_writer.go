@@ -52,6 +52,7 @@ type responseWriter struct {
 	noBody      bool     // status or method forbids a body
 	trailers    bool     // the head announced trailers (a Trailer header or a TrailerPrefix key): no Content-Length
 	declared    []string // trailer names the Trailer header declared (canonical), as net/http's declareTrailer keeps them
+	hijacked    bool     // Hijack took the connection (hijack.go): the handler's return ends nothing
 }
 
 // writerPool holds response writers with their (emptied) header maps: a handler's w.Header().Set then reuses the
@@ -97,6 +98,13 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	if w.wroteHeader {
 		logger.Printf("warden: superfluous WriteHeader(%d) for %s %s", code, w.req.Method, w.req.RequestURI)
+		return
+	}
+	if s, ok := w.s.(*stream); ok && code == http.StatusSwitchingProtocols && s.Head().Upgrade {
+		// The head of an upgrade: sent at Hijack (hijack.go), as net/http does.
+		w.wroteHeader = true
+		w.status = code
+		w.noBody = true
 		return
 	}
 	if code >= 100 && code < 200 {
@@ -288,6 +296,9 @@ func (w *responseWriter) Flush() {
 
 // finish runs after the handler returned: head (with Content-Length if the body is still buffered), body, END.
 func (w *responseWriter) finish() {
+	if w.hijacked {
+		return // the hijacked connection's Close ends the stream
+	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}

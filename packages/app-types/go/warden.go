@@ -158,7 +158,8 @@ func newRequest(s *stream, x *exchange) (*http.Request, context.CancelFunc, erro
 		Method: h.Method, URL: u, Proto: h.Proto, ProtoMajor: major, ProtoMinor: minor, Header: hdr,
 		Host: host, RemoteAddr: h.RemoteAddr, RequestURI: h.Target, ContentLength: h.ContentLength,
 	}
-	if h.ContentLength == 0 {
+	if h.ContentLength == 0 || h.Upgrade {
+		// An upgrade request has no body: the client's bytes after the head are read through Hijack.
 		r.Body = http.NoBody
 	} else {
 		x.body.s = s

@@ -17,3 +17,5 @@ export type { TlsCertificate } from './internal/tls-config';
 export type { FileIdentity } from './internal/share-path';
 export { RouteMatcher, type MatchRequest, type RouteMatch } from './route-matcher';
 export { subjectAltDnsNames } from './internal/tls-names';
+export { upgradeOf, switchingHead, type UpgradeRequest } from './internal/upgrade';
+export { TunnelExchange } from './internal/tunnel-exchange';

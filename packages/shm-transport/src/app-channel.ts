@@ -3,7 +3,7 @@ import type { AppRequestSink } from './types';
 import { decodeRequest, headerFrameBytes, PositionCache, protocolError, responseFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
-  AbortReason, CAP_CONNECTIONS, FEATURE_CONNECTIONS, FEATURE_EARLY_HINTS, FEATURE_RESPONSE_LINE, FEATURE_TRAILERS, FLAG_END, FRAME_HEADER, FrameType, H_FEATURES, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
+  AbortReason, CAP_CONNECTIONS, CAP_UPGRADE, FEATURE_CONNECTIONS, FEATURE_EARLY_HINTS, FEATURE_RESPONSE_LINE, FEATURE_TRAILERS, FEATURE_UPGRADE, FLAG_END, FRAME_HEADER, FrameType, H_FEATURES, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
   H_VERSION, HEADER_BYTES, HOST_LITTLE_ENDIAN, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
@@ -30,6 +30,13 @@ export class AppRequest extends StreamCore<AppRequestSink> {
    * the router does not say (an app that did not ask with `markReady({connections: true})`, or an older router).
    */
   readonly connection: number;
+  /**
+   * An upgrade request (REQUEST flag UPGRADE): its body is the client's byte stream after the head. Answering 101
+   * makes the stream a tunnel: `write`/`end` send bytes to the client and 'data'/'end' deliver the client's until each
+   * direction's end (or abort()).
+   */
+  readonly upgrade: boolean;
+  /** @internal Answered 101 to an upgrade request. */ _tunnel = false;
   /** @internal */ _responded = false;
   /** @internal */ _aborted = false;
 
@@ -44,6 +51,7 @@ export class AppRequest extends StreamCore<AppRequestSink> {
     this.localAddress = h.localAddress;
     this.localPort = h.localPort;
     this.tls = h.tls;
+    this.upgrade = h.upgrade === true;
     this.contentLength = h.contentLength;
     this.connection = h.connection ?? 0;
   }
@@ -91,6 +99,7 @@ export class AppRequest extends StreamCore<AppRequestSink> {
       throw new ShmError(ShmErrorCode.PROTOCOL, 'the reason phrase must be a string of HTAB, SP, visible ASCII or obs-text');
     }
     this._responded = true;
+    if (status === 101 && this.upgrade) this._tunnel = true;
     (this._ep as AppChannel)._respond(this, status, headers, reason, http10 === true);
   }
 
@@ -153,12 +162,16 @@ export class AppChannel extends Endpoint {
   /** The router takes 1xx responses (FEATURE_EARLY_HINTS): `AppRequest.info()` sends them only then. */
   readonly earlyHints: boolean;
 
+  /** The router tunnels upgraded streams (FEATURE_UPGRADE): announce CAP_UPGRADE with markReady to get them. */
+  readonly upgrades: boolean;
+
   private constructor(mem: ArrayBuffer, doorbellFd: number, ringBytes: number, maxFrame: number, window: number, features = 0) {
     super({ mem, doorbellFd, side: 1, ringBytes, maxFrame, window, spinTurns: Number(process.env.WARDEN_SHM_SPIN ?? 0) });
     this.statusLineExtensions = (features & FEATURE_RESPONSE_LINE) !== 0;
     this.connectionIds = (features & FEATURE_CONNECTIONS) !== 0;
     this.trailersSupported = (features & FEATURE_TRAILERS) !== 0;
     this.earlyHints = (features & FEATURE_EARLY_HINTS) !== 0;
+    this.upgrades = (features & FEATURE_UPGRADE) !== 0;
   }
 
   /**
@@ -209,10 +222,16 @@ export class AppChannel extends Endpoint {
   /**
    * Tells the router that the app serves (READY). `connections`: ask for connection ids in requests and
    * 'connection-close' events (CONN_CLOSED frames); a router without FEATURE_CONNECTIONS ignores the request.
+   * `upgrade`: the app takes upgrade requests (REQUEST flag UPGRADE: it answers 101 and then tunnels); asked only of a
+   * router that offers FEATURE_UPGRADE.
    */
-  markReady(capabilities: { connections?: boolean } = {}): void {
-    this.sendSimple(FrameType.READY, 0, capabilities.connections ? CAP_CONNECTIONS : 0);
+  markReady(capabilities: { connections?: boolean; upgrade?: boolean } = {}): void {
+    const upgrade = capabilities.upgrade === true && this.upgrades ? CAP_UPGRADE : 0;
+    this.sendSimple(FrameType.READY, 0, (capabilities.connections ? CAP_CONNECTIONS : 0) | upgrade);
   }
+
+  /** READY capability: the app takes upgrade requests (see PROTOCOL.md). */
+  static readonly CAP_UPGRADE = CAP_UPGRADE;
 
   /** Closes the channel (the router sees the app as gone). */
   close(): void {
@@ -260,12 +279,20 @@ export class AppChannel extends Endpoint {
 
   protected override onStreamData(s: StreamCore, off: number, len: number, flags: number): void {
     super.onStreamData(s, off, len, flags);
-    if (flags & FLAG_END && !s._dead) s._onEnd();
+    if (flags & FLAG_END && !s._dead) this.requestEnded(s as AppRequest);
   }
 
   protected override onStreamEndSent(s: StreamCore): void {
-    // Response complete: the request is over (late request-body frames are ignored).
+    // Response complete: the request is over (late request-body frames are ignored) — except on a tunnel, whose
+    // client side is open until its own END.
+    if ((s as AppRequest)._tunnel && !s._recvEnded) return;
     if (this.streams.get(s.id) === s) this.streams.delete(s.id);
+  }
+
+  /** The router's direction ended: a tunnel whose app side ended too is over. */
+  private requestEnded(s: AppRequest): void {
+    s._onEnd();
+    if (s._tunnel && s._sendDone && this.streams.get(s.id) === s) this.streams.delete(s.id);
   }
 
   protected closeWith(err?: Error): void {
@@ -297,8 +324,8 @@ export class AppChannel extends Endpoint {
         return;
       }
       case FrameType.END: {
-        const s = this.streams.get(stream);
-        if (s) s._onEnd();
+        const s = this.streams.get(stream) as AppRequest | undefined;
+        if (s) this.requestEnded(s);
         return;
       }
       case FrameType.ABORT: {

@@ -5,7 +5,7 @@ import type { RequestHead, RouterStreamSink } from './types';
 import { checkRequestHead, checkRequestNumbers, decodeHeaderFrame, decodeResponseHeaders, decodeResponseWithReason, PositionCache, protocolError, requestFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
-  AbortReason, CAP_CONNECTIONS, DEFAULT_RING_BYTES, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
+  AbortReason, CAP_CONNECTIONS, CAP_UPGRADE, DEFAULT_RING_BYTES, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
   H_FEATURES, H_STREAM_WINDOW, H_VERSION, ROUTER_FEATURES, FLAG_HTTP10, FLAG_REASON, HEADER_BYTES, HOST_LITTLE_ENDIAN, RING_CTL, C_TAIL, C_HEAD, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
@@ -28,10 +28,16 @@ export interface RouterChannelOptions {
 export class RouterStream extends StreamCore<RouterStreamSink> {
   /** @internal */ _gotResponse = false;
   /** @internal */ _responseEnded = false;
+  /** @internal Sent with the UPGRADE flag. */ _upgrade = false;
+  /**
+   * The app answered this upgrade request with 101: the stream is a tunnel, open in each direction until that
+   * direction's END (retired when both ended, or on ABORT).
+   */
+  tunnel = false;
 
-  /** Sends a request body chunk; false => wait for 'drain' (memory stays bounded). */
+  /** Sends a request body chunk (on a tunnel: client bytes); false => wait for 'drain' (memory stays bounded). */
   writeBody(chunk: Buffer): boolean {
-    if (this._responseEnded) return true; // the app answered already: the rest of the body is not needed
+    if (this._responseEnded && !this.tunnel) return true; // the app answered already: the rest of the body is not needed
     return this.sendData(chunk);
   }
 
@@ -40,7 +46,7 @@ export class RouterStream extends StreamCore<RouterStreamSink> {
    * the end). Like a last writeBody it may exceed the app's credit: it is then held by reference until credit comes.
    */
   endBody(chunk?: Buffer): void {
-    if (this._responseEnded) return;
+    if (this._responseEnded && !this.tunnel) return;
     if (chunk !== undefined && chunk.length > 0) this.sendLast(chunk);
     else this.sendEnd();
   }
@@ -75,6 +81,7 @@ export class RouterChannel extends Endpoint {
   private connectionIdsWanted = false;
   private nextId = 1;
   private shutdownSent = false;
+  private capabilities = 0;
   private childFdsOpen = true;
   private closeErr?: Error;
   private readonly headCache = new PositionCache();
@@ -134,6 +141,14 @@ export class RouterChannel extends Endpoint {
     return new RouterChannel(mem.buffer, mem.fd, pair, ringBytes, maxFrame, window, opts);
   }
 
+  /**
+   * The app announced (READY capability UPGRADE) that it takes upgrade requests: only then may a head carry
+   * `upgrade: true`.
+   */
+  get takesUpgrades(): boolean {
+    return (this.capabilities & CAP_UPGRADE) !== 0;
+  }
+
   /** Environment variables for the app process (WARDEN_CHANNEL, see PROTOCOL.md). */
   env(): Record<string, string> {
     return { WARDEN_CHANNEL: `v${VERSION}:fds=3,4` };
@@ -191,6 +206,13 @@ export class RouterChannel extends Endpoint {
     if (bad) {
       this.failLater(s, new ShmError(ShmErrorCode.PROTOCOL, `invalid request head: ${bad}`));
       return s;
+    }
+    if (head.upgrade === true) {
+      if (!this.takesUpgrades || head.contentLength !== -1) {
+        this.failLater(s, new ShmError(ShmErrorCode.PROTOCOL, 'invalid request head: upgrade needs an app that announced UPGRADE and contentLength -1'));
+        return s;
+      }
+      s._upgrade = true;
     }
     const len = same ? this.headEncoder.requestBytes() : requestFrameBytes(head);
     if (len > this.maxChunk + FRAME_HEADER) {
@@ -277,7 +299,12 @@ export class RouterChannel extends Endpoint {
   }
 
   private retireIfDone(s: RouterStream): void {
-    if (s._responseEnded && this.streams.get(s.id) === s) this.streams.delete(s.id);
+    if (s._responseEnded && (!s.tunnel || s._sendDone) && this.streams.get(s.id) === s) this.streams.delete(s.id);
+  }
+
+  protected override onStreamEndSent(s: StreamCore): void {
+    // A tunnel whose app side had ended already is over once the client side's END is out.
+    if ((s as RouterStream).tunnel) this.retireIfDone(s as RouterStream);
   }
 
   protected handleFrame(type: number, flags: number, stream: number, arg: number, off: number, len: number): void {
@@ -294,6 +321,7 @@ export class RouterChannel extends Endpoint {
         if (!s) return; // aborted by us meanwhile
         if (s._gotResponse) throw protocolError(`second RESPONSE on stream ${stream}`);
         s._gotResponse = true;
+        if (status === 101 && s._upgrade) s.tunnel = true;
         if (s._sink !== null) s._sink.onResponse(status, headers, reason, http10);
         else s.emit('response', status, headers, reason, http10);
         return;
@@ -343,6 +371,7 @@ export class RouterChannel extends Endpoint {
         if (!this.isReady) {
           this.isReady = true;
           this.connectionIdsWanted = (arg & CAP_CONNECTIONS) !== 0;
+          this.capabilities = arg;
           this.resolveReady();
           this.emit('ready');
         }
@@ -359,9 +388,15 @@ export class RouterChannel extends Endpoint {
     if (flags & FLAG_END && !rs._dead) this.endResponse(rs);
   }
 
-  /** The response is complete: the rest of the request body (if any) is not needed any more. */
+  /** The response is complete: the rest of the request body (if any) is not needed any more (unless a tunnel). */
   private endResponse(s: RouterStream): void {
     s._responseEnded = true;
+    if (s.tunnel) {
+      // Only the app's direction ended: the client's keeps flowing until its own END.
+      if (s._sendDone) this.retireIfDone(s);
+      s._onEnd();
+      return;
+    }
     s._dropBacklog();
     if (s._needDrain) {
       s._needDrain = false;

@@ -14,6 +14,11 @@ export interface RequestHead {
   localPort: number;
   /** The client connection is TLS. */
   tls: boolean;
+  /**
+   * An upgrade request (REQUEST flag UPGRADE): the router-to-app direction carries the client's bytes after the head
+   * (contentLength -1), and a 101 answer turns the stream into a two-way tunnel. Decoders always set it.
+   */
+  upgrade?: boolean;
   /** Body length; -1 = unknown (chunked). */
   contentLength: number;
   /**

@@ -10,6 +10,11 @@ const DIR = path.join(__dirname, 'vectors');
 const vectors: { file: string; frame: Record<string, unknown> }[] = JSON.parse(fs.readFileSync(path.join(DIR, 'vectors.json'), 'utf8'));
 
 function fromJson(f: Record<string, unknown>): Frame {
+  if (f.type === 'REQUEST') {
+    // Decoders always say whether the UPGRADE flag is set; the vectors name it only where it is.
+    const head = f.head as Record<string, unknown>;
+    return { ...f, head: { ...head, upgrade: head.upgrade === true } } as Frame;
+  }
   return (f.type === 'DATA' ? { ...f, data: Buffer.from(f.data as string, 'hex') } : f) as Frame;
 }
 
@@ -51,6 +56,15 @@ describe('frame codec against the shared test vectors', () => {
     expect(fs.readFileSync(path.join(DIR, 'response-http10-reason.bin'))[5]).toBe(3); // REASON | HTTP10
   });
 
+  it('lays out the upgrade extensions as PROTOCOL.md describes (REQUEST flag bit 1, READY capabilities in arg)', () => {
+    const req = fs.readFileSync(path.join(DIR, 'request-upgrade.bin'));
+    expect(req[5]).toBe(3); // TLS | UPGRADE
+    expect(req.readBigInt64LE(16)).toBe(-1n); // the client's bytes after the head: unknown length
+    const ready = fs.readFileSync(path.join(DIR, 'ready-upgrade.bin'));
+    expect(ready[4]).toBe(7);
+    expect(ready.readUInt32LE(12)).toBe(2); // capability bit 1: UPGRADE
+  });
+
   it('keeps header bytes as latin1 (one byte per character)', () => {
     const f = decodeFrame(fs.readFileSync(path.join(DIR, 'request-post-tls-chunked.bin'))) as Extract<Frame, { type: 'REQUEST' }>;
     expect(f.head.headers[7]).toBe('caf\u00e9');
@@ -86,7 +100,7 @@ describe('frame codec against the shared test vectors', () => {
 describe('decoding with a position cache (strings repeated at the same place reused without allocating)', () => {
   const head = (over: Partial<RequestHead>): RequestHead => ({
     method: 'GET', target: '/a', httpVersion: '1.1', headers: ['host', 'x', 'accept', '*/*'], remoteAddress: '10.0.0.1',
-    remotePort: 1, localAddress: '10.0.0.2', localPort: 2, tls: false, contentLength: 0, connection: 0, ...over,
+    remotePort: 1, localAddress: '10.0.0.2', localPort: 2, tls: false, upgrade: false, contentLength: 0, connection: 0, ...over,
   });
   const roundTrip = (h: RequestHead, cache: PositionCache): RequestHead => {
     const len = requestFrameBytes(h);

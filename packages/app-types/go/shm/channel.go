@@ -273,7 +273,7 @@ func (c *Channel) work(s *Stream) {
 // delivers lands in the recycled stream, which only the reader goroutine itself takes out of the pool again and
 // resets (newStream) — after that delivery.
 func (c *Channel) recycle(s *Stream) {
-	if atomic.LoadInt32(&s.forgotten) != 0 {
+	if atomic.LoadInt32(&s.forgotten) != 0 && atomic.LoadInt32(&s.hijacked) == 0 {
 		c.streamPool.Put(s)
 	}
 }
@@ -281,9 +281,14 @@ func (c *Channel) recycle(s *Stream) {
 // Trailers reports whether the router takes response trailers (CloseWithTrailers sends them only then).
 func (c *Channel) Trailers() bool { return c.features&featureTrailers != 0 }
 
-// Ready tells wardend that the app serves (READY frame).
+// Ready tells wardend that the app serves (READY frame), announcing capability UPGRADE when the router offers it:
+// this end tunnels a stream answered 101 (see Stream.Tunnel).
 func (c *Channel) Ready() error {
-	return c.writeFrame(frameHeader, func(b []byte) { putHeader(b, frameHeader, typeReady, 0, 0, 0) })
+	var caps uint32
+	if c.features&featureUpgrade != 0 {
+		caps |= capUpgrade
+	}
+	return c.writeFrame(frameHeader, func(b []byte) { putHeader(b, frameHeader, typeReady, 0, 0, caps) })
 }
 
 // Accept returns the next request; io.EOF once wardend asked for a shutdown (queued requests are returned first)

@@ -16,6 +16,7 @@ type rawRequest struct {
 	LocalAddress            string
 	LocalPort               uint16
 	TLS                     bool
+	Upgrade                 bool   // flagUpgrade: the stream becomes a tunnel if the app answers 101
 	ContentLength           int64  // -1 unknown
 	Connection              uint32 // client connection id (frame arg), 0 = not told
 }
@@ -69,6 +70,9 @@ func encodeRequest(b []byte, stream uint32, r *rawRequest) {
 	var flags uint8
 	if r.TLS {
 		flags = flagTLS
+	}
+	if r.Upgrade {
+		flags |= flagUpgrade
 	}
 	putHeader(b, uint32(n), typeRequest, flags, stream, r.Connection)
 	p := frameHeader
@@ -204,6 +208,7 @@ func decodeRequestInto(b []byte, r *rawRequest) error {
 	p := b[frameHeader:]
 	r.TLS = b[5]&flagTLS != 0
 	r.Connection = le.Uint32(b[12:])
+	r.Upgrade = b[5]&flagUpgrade != 0
 	cl := le.Uint64(p)
 	if cl == ^uint64(0) {
 		r.ContentLength = -1

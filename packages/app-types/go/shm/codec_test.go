@@ -23,6 +23,7 @@ type jsonHead struct {
 	LocalAddress  string   `json:"localAddress"`
 	LocalPort     uint16   `json:"localPort"`
 	TLS           bool     `json:"tls"`
+	Upgrade       bool     `json:"upgrade"`
 	ContentLength int64    `json:"contentLength"`
 }
 
@@ -37,9 +38,9 @@ type jsonFrame struct {
 	Phrase  *string   `json:"reasonPhrase"`
 	HTTP10  bool      `json:"http10"`
 	Credit  uint32    `json:"credit"`
+	Caps    uint32    `json:"capabilities"`
 	End     bool      `json:"end"`
 	Conn    uint32    `json:"connection"`
-	Caps    uint32    `json:"capabilities"`
 }
 
 // latin1 turns a JSON (UTF-8) string into the one-byte-per-character string on the wire.
@@ -68,7 +69,7 @@ func (j *jsonFrame) toFrame(t *testing.T) *frame {
 		f.Request = &rawRequest{
 			Method: h.Method, Target: latin1(h.Target), Version: h.HTTPVersion, Headers: latin1All(h.Headers),
 			RemoteAddress: h.RemoteAddress, RemotePort: h.RemotePort, LocalAddress: h.LocalAddress,
-			LocalPort: h.LocalPort, TLS: h.TLS, ContentLength: h.ContentLength, Connection: j.Conn,
+			LocalPort: h.LocalPort, TLS: h.TLS, Upgrade: h.Upgrade, ContentLength: h.ContentLength, Connection: j.Conn,
 		}
 		f.Arg = j.Conn
 	case "RESPONSE":

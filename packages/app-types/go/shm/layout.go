@@ -45,8 +45,9 @@ const (
 )
 
 const (
-	flagTLS = 1 // REQUEST: client connection is TLS
-	flagEnd = 1 // DATA: last chunk of the body, no END frame follows
+	flagTLS     = 1 // REQUEST: client connection is TLS
+	flagUpgrade = 2 // REQUEST: an upgrade request (only to an app that announced capUpgrade)
+	flagEnd     = 1 // DATA: last chunk of the body, no END frame follows
 
 	flagReason = 1 // RESPONSE: a reason phrase (str) follows the header pairs
 	flagHTTP10 = 2 // RESPONSE: the status line says HTTP/1.0
@@ -55,6 +56,8 @@ const (
 	featureResponseLine = 1
 	// featureConnections: connection ids in REQUEST arg and CONN_CLOSED, for an app whose READY asks for them.
 	featureConnections = 2
+	// featureUpgrade: the router tunnels a stream whose UPGRADE request the app answered with 101.
+	featureUpgrade = 4
 	// featureTrailers: the router takes TRAILERS frames.
 	featureTrailers = 8
 	// featureEarlyHints: the router takes INFO frames (1xx responses).
@@ -63,6 +66,8 @@ const (
 	// capConnections: READY arg bit, the app wants connection ids (this package does not ask: net/http's handlers
 	// see no connection object beyond RemoteAddr/LocalAddr).
 	capConnections = 1
+	// capUpgrade: READY arg bit, the app takes UPGRADE requests.
+	capUpgrade = 2
 
 	abortClientGone = 1
 	abortAppError   = 2

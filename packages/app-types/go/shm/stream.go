@@ -14,6 +14,9 @@ type Head struct {
 	RemoteAddr, LocalAddr string   // host:port
 	TLS                   bool
 	ContentLength         int64 // -1 unknown
+	// Upgrade: an upgrade request the router tunnels if the response is 101 (PROTOCOL.md "Upgrades"): the body is
+	// the client's byte stream after the head (ContentLength -1).
+	Upgrade bool
 }
 
 // Stream is one request/response exchange. Its methods are safe to call from the goroutine serving it while other
@@ -38,6 +41,8 @@ type Stream struct {
 	ended      bool
 	onAbort    func()
 	forgotten  int32 // atomic: taken out of the channel's map by forget (see recycle)
+	tunnel     bool  // a 101 answered an upgrade request: each direction lasts until its own END
+	hijacked   int32 // atomic: handed to code that may outlive the handler (never recycled)
 }
 
 // closedChan is what Done returns for a stream aborted before anyone asked for its channel.
@@ -59,7 +64,7 @@ func newStream(c *Channel, id uint32, r *rawRequest) *Stream {
 			Method: r.Method, Target: r.Target, Proto: protoName(r.Version), Headers: r.Headers,
 			RemoteAddr: c.remoteAddr.hostPort(r.RemoteAddress, r.RemotePort),
 			LocalAddr:  c.localAddr.hostPort(r.LocalAddress, r.LocalPort),
-			TLS:        r.TLS, ContentLength: r.ContentLength,
+			TLS:        r.TLS, ContentLength: r.ContentLength, Upgrade: r.Upgrade,
 		},
 	}
 	s.cond.L = &s.mu
@@ -167,9 +172,20 @@ func (s *Stream) WriteHeader(status int, headers []string) error {
 		return err
 	}
 	s.headerSent = true
+	s.tunnel = status == 101 && s.head.Upgrade
 	s.mu.Unlock()
 	l := s.statusLine(status)
 	return s.c.writeFrame(n, func(b []byte) { encodeResponse(b, s.id, status, headers, l) })
+}
+
+// Hijack marks the stream as used beyond its handler (a hijacked connection): it is never recycled.
+func (s *Stream) Hijack() { atomic.StoreInt32(&s.hijacked, 1) }
+
+// Tunnel reports whether the stream became a tunnel (101 to an upgrade request).
+func (s *Stream) Tunnel() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tunnel
 }
 
 // ReasonPhrase, when set (the warden package sets it to net/http's phrases), gives the reason phrase of a status
@@ -321,8 +337,12 @@ func (s *Stream) markEnded() (done bool, err error) {
 		err = fmt.Errorf("warden/shm: Close before WriteHeader")
 	default:
 		s.ended = true
+		// A tunnel's client side stays open until its own END (then pushEnd forgets the stream).
+		keep := s.tunnel && !s.recvEnd
 		s.mu.Unlock()
-		s.c.forget(s) // outside s.mu: forget takes the channel's lock
+		if !keep {
+			s.c.forget(s) // outside s.mu: forget takes the channel's lock
+		}
 		return false, nil
 	}
 	s.mu.Unlock()
@@ -417,22 +437,29 @@ func (s *Stream) peerAbort() {
 // pushData queues a DATA payload (and the end of the body when end is set).
 func (s *Stream) pushData(b []byte, end bool) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if uint32(len(b)) > s.recvCredit {
+		s.mu.Unlock()
 		return protoErr("stream %d: %d bytes sent with %d of credit", s.id, len(b), s.recvCredit)
 	}
 	s.recvCredit -= uint32(len(b))
 	if s.aborted || s.recvEnd {
+		s.mu.Unlock()
 		return nil
 	}
 	if len(b) > 0 {
 		s.recvQ = append(s.recvQ, b)
 	}
+	done := false
 	if end {
 		s.recvEnd = true
+		done = s.tunnel && s.ended
 	}
 	if len(b) > 0 || end {
 		s.cond.Broadcast()
+	}
+	s.mu.Unlock()
+	if done {
+		s.c.forget(s) // both directions of a tunnel ended
 	}
 	return nil
 }
@@ -440,8 +467,12 @@ func (s *Stream) pushData(b []byte, end bool) error {
 func (s *Stream) pushEnd() {
 	s.mu.Lock()
 	s.recvEnd = true
+	done := s.tunnel && s.ended
 	s.cond.Broadcast()
 	s.mu.Unlock()
+	if done {
+		s.c.forget(s) // both directions of a tunnel ended
+	}
 }
 
 func (s *Stream) addCredit(n uint32) error {

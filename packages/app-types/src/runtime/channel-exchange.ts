@@ -109,6 +109,23 @@ function trailerPairs(text: string): string[] {
   return out;
 }
 
+/** Sets the request line and headers of `req` from the channel's request head, as Node's parser would. */
+export function fillRequest(req: http.IncomingMessage, stream: ChannelRequest): void {
+  const r = req as http.IncomingMessage & IncomingInternals;
+  r.method = stream.method;
+  r.url = stream.target;
+  const version = /^(\d+)\.(\d+)$/.exec(stream.httpVersion);
+  r.httpVersionMajor = version ? Number(version[1]) : 1;
+  r.httpVersionMinor = version ? Number(version[2]) : 1;
+  r.httpVersion = `${r.httpVersionMajor}.${r.httpVersionMinor}`;
+  const raw = stream.headers.slice();
+  if (typeof r._addHeaderLines === 'function') {
+    r._addHeaderLines(raw, raw.length);
+  } else {
+    r.rawHeaders = raw;
+  }
+}
+
 /** One request/response pair served over a channel stream. */
 export interface ChannelExchange {
   req: http.IncomingMessage;
@@ -135,18 +152,7 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
   const SR = options.ServerResponse ?? http.ServerResponse;
 
   const req = new IM(socket as never) as http.IncomingMessage & IncomingInternals;
-  req.method = stream.method;
-  req.url = stream.target;
-  const version = /^(\d+)\.(\d+)$/.exec(stream.httpVersion);
-  req.httpVersionMajor = version ? Number(version[1]) : 1;
-  req.httpVersionMinor = version ? Number(version[2]) : 1;
-  req.httpVersion = `${req.httpVersionMajor}.${req.httpVersionMinor}`;
-  const raw = stream.headers.slice();
-  if (typeof req._addHeaderLines === 'function') {
-    req._addHeaderLines(raw, raw.length);
-  } else {
-    req.rawHeaders = raw;
-  }
+  fillRequest(req, stream);
   req._read = function channelRead(): void {
     this._consuming = true;
     stream.resume();
@@ -216,8 +222,14 @@ export function createExchange(stream: ChannelRequest, options: ExchangeOptions 
     req.complete = true;
     req.push(null);
   };
-  stream.on('data', onData);
-  stream.on('end', onEnd);
+  if (stream.upgrade === true) {
+    // An upgrade request served as a plain request (no 'upgrade' listener): as node:http, it has no body; the
+    // client's bytes after the head are dropped.
+    onEnd();
+  } else {
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+  }
 
   let settle!: () => void;
   const done = new Promise<void>((resolve) => (settle = resolve));

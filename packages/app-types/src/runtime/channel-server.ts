@@ -2,6 +2,7 @@ import type * as http from 'http';
 import * as net from 'net';
 import { createExchange, type ChannelExchange } from './channel-exchange';
 import { ChannelSocket } from './channel-socket';
+import { emitUpgrade } from './channel-upgrade';
 import type { ChannelEndpoint, ChannelRequest } from './channel-types';
 import { serverClasses } from './node-internals';
 import { runtimeLogger } from './runtime-logger';
@@ -147,7 +148,7 @@ export class ChannelBinding {
       server.emit('listening');
       if (!this.readySent && !this.channelClosed) {
         this.readySent = true;
-        this.channel.markReady({ connections: true });
+        this.channel.markReady({ connections: true, upgrade: true });
       }
     });
     return server;
@@ -227,6 +228,16 @@ export class ChannelBinding {
       return;
     }
     const [server, state] = entry;
+    if (stream.upgrade === true && server.listenerCount('upgrade') > 0) {
+      // node:http emits 'upgrade' only when someone listens; otherwise the request goes to 'request' (below).
+      try {
+        emitUpgrade(server, stream, state.IncomingMessage);
+      } catch (err) {
+        stream.abort(false);
+        this.rethrow(err);
+      }
+      return;
+    }
     const socket = this.connectionSocket(stream, server);
     const exchange = createExchange(stream, { IncomingMessage: state.IncomingMessage, ServerResponse: state.ServerResponse }, socket);
     exchange.socket.server = server;

@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'events';
-import { Duplex } from 'stream';
+import { ChannelDuplex } from './channel-duplex';
 import type { ChannelRequest } from './channel-types';
 
 /**
@@ -12,16 +12,7 @@ import type { ChannelRequest } from './channel-types';
  * for the socket, see {@link use}), and it closes when the client connection closes. Without them (an older
  * wardend) it serves one request.
  */
-export class ChannelSocket extends Duplex {
-  /** Client address and port as the router saw them. */
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly remoteFamily: string;
-  /** The listener's address and port. */
-  readonly localAddress: string;
-  readonly localPort: number;
-  /** True when the client connected over TLS (express's `req.protocol`, `req.secure` read it). */
-  readonly encrypted: boolean | undefined;
+export class ChannelSocket extends ChannelDuplex {
   /** Set by `ServerResponse.assignSocket`. */
   _httpMessage: unknown = null;
   /** The http.Server this request came to (as `net.Socket.server`): its 'timeout' event is emitted on a timeout. */
@@ -40,16 +31,8 @@ export class ChannelSocket extends Duplex {
   private readBefore = 0;
 
   constructor(stream: ChannelRequest) {
-    super({ allowHalfOpen: true, decodeStrings: true, emitClose: true });
-    this.remoteAddress = stream.remoteAddress;
-    this.remotePort = stream.remotePort;
-    this.remoteFamily = stream.remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
-    this.localAddress = stream.localAddress;
-    this.localPort = stream.localPort;
-    this.encrypted = stream.tls ? true : undefined;
+    super(stream);
     this.stream = stream;
-    // A net.Socket inside http.Server always has an error listener; without one, res.destroy(err) would crash.
-    this.on('error', () => undefined);
   }
 
   /** Bytes of response body handed to the channel. */
@@ -203,22 +186,6 @@ export class ChannelSocket extends Duplex {
     const resHandled = res !== null && res.emit('timeout', this);
     const serverHandled = this.server !== null && this.server.emit('timeout', this);
     if (!reqHandled && !resHandled && !serverHandled) this.destroy();
-  }
-  setNoDelay(_noDelay?: boolean): this {
-    return this;
-  }
-  setKeepAlive(_enable?: boolean, _delay?: number): this {
-    return this;
-  }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
-    return this;
-  }
-  /** The listener's address, as `net.Socket.address()` gives it. */
-  address(): { address: string; family: string; port: number } {
-    return { address: this.localAddress, family: this.localAddress.includes(':') ? 'IPv6' : 'IPv4', port: this.localPort };
   }
 }
 

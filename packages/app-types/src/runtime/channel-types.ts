@@ -30,8 +30,8 @@ export interface ChannelRequest extends EventEmitter, Readonly<RequestHead> {
  * Events: `'request'` (ChannelRequest), `'shutdown'`, `'close'` (err?), `'connection-close'` (connection id).
  */
 export interface ChannelEndpoint extends EventEmitter {
-  /** READY; `connections`: ask for connection ids (`ChannelRequest.connection`) and 'connection-close' events. */
-  markReady(capabilities?: { connections?: boolean }): void;
+  /** READY; `connections`: ask for connection ids (`ChannelRequest.connection`) and 'connection-close' events; `upgrade`: take upgrade requests. */
+  markReady(capabilities?: { connections?: boolean; upgrade?: boolean }): void;
   close(): void;
 }
 

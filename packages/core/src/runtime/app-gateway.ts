@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'http';
 import type { Socket } from 'net';
-import { NodeExchange, type ApplicationGateway, type LeanExchange, type LeanHandler, type RequestInfo } from '@warden/http-router';
+import { NodeExchange, TunnelExchange, upgradeOf, type ApplicationGateway, type LeanExchange, type LeanHandler, type RequestInfo } from '@warden/http-router';
 import { ShmErrorCode, type RequestHead, type RouterChannel, type RouterStream, type RouterStreamSink } from '@warden/shm-transport';
 import type { AppPool } from './app-pool';
 import type { AppWorker, InFlight } from './app-worker';
@@ -29,7 +29,8 @@ export class AppGateway implements ApplicationGateway {
 
   /** The node:http path: the same forwarding as handleLean() (the request seen as a LeanExchange). */
   handle(app: string, target: string | undefined, req: IncomingMessage, res: ServerResponse, info: RequestInfo): void {
-    this.handleLean(app, target, new NodeExchange(req, res, info));
+    const up = upgradeOf(req);
+    this.handleLean(app, target, up === null ? new NodeExchange(req, res, info) : new TunnelExchange(req, res, info, up));
   }
 
   /**
@@ -64,6 +65,13 @@ function forward(worker: AppWorker, timeoutMs: number, ex: LeanExchange): void {
     tls: info.scheme === 'https',
     contentLength: ex.contentLength,
   };
+  if (ex.startTunnel !== undefined && worker.channel.takesUpgrades) {
+    // An upgrade request to an app that takes them: the client's bytes after the head are the request side of the
+    // stream, and a 101 makes it a tunnel (PROTOCOL.md "Upgrades").
+    ex.startTunnel();
+    head.upgrade = true;
+    head.contentLength = -1;
+  }
   const f = new Forward(head, ex);
   f.send(worker);
   if (timeoutMs > 0) f.timer = setTimeout(onTimeout, timeoutMs, f);
@@ -152,6 +160,11 @@ class Forward implements InFlight, RouterStreamSink, LeanHandler {
   onResponse(status: number, headers: string[], reason?: string, http10?: boolean): void {
     if (this.done) return;
     this.responded = true;
+    if (this.stream.tunnel && this.timer) {
+      // A tunnel lives as long as both sides want: `limits.timeout` covers the wait for the app's answer only.
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (!this.ex.respond(status, headers, reason, http10)) {
       // A head HTTP forbids: this request fails with 502, the app's other requests go on (an exception here would
       // otherwise close the whole channel).
@@ -163,16 +176,21 @@ class Forward implements InFlight, RouterStreamSink, LeanHandler {
 
   onData(chunk: Buffer, last: boolean): void {
     if (this.done) return;
-    if (last) {
+    if (last && !this.stream.tunnel) {
       this.finish();
       this.ex.write(chunk, true);
       return;
     }
-    if (!this.ex.write(chunk, false)) this.stream.pause();
+    if (!this.ex.write(chunk, last)) this.stream.pause();
   }
 
   onEnd(): void {
     if (this.done) return;
+    if (this.stream.tunnel) {
+      // The app ended its side of a tunnel: the client's lives on until the connection closes (onAbort).
+      this.ex.end();
+      return;
+    }
     this.finish();
     this.ex.end();
   }

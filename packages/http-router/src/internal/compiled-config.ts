@@ -113,6 +113,18 @@ export interface HttpSettings {
   proxies: boolean;
   /** Lower-case `.ext` or file name (see mimeKey) → MIME type: Unit's built-in table plus `static.mime_types`. */
   mimeTypes: Map<string, string>;
+  /** `websocket` (Unit's): applied to WebSocket connections tunnelled to an app (see websocket-guard.ts). */
+  websocket: WebSocketSettings;
+}
+
+/** `settings.http.websocket`, in bytes and milliseconds (0 = off). */
+export interface WebSocketSettings {
+  /** Largest client frame, header included (default 1 MiB); larger → close 1009. */
+  maxFrameSize: number;
+  /** Longest wait for the next bytes of a client frame (default 60 s); then close 1001. */
+  readTimeout: number;
+  /** Idle time after which the router pings the client (default 30 s). */
+  keepaliveInterval: number;
 }
 
 /** `access_log`. */

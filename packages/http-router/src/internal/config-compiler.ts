@@ -150,6 +150,27 @@ function bool(v: unknown, name: string, path: string): boolean {
   return v;
 }
 
+/** Unit's `settings.http.websocket` keys (its defaults: 1 MiB, 60 s, 30 s). */
+function compileWebSocket(v: unknown, base: string, s: HttpSettings): void {
+  if (!isObject(v)) throw new RouterConfigError('The "websocket" value must be an object.', base);
+  for (const [k, x] of Object.entries(v)) {
+    const p = jp(base, k);
+    switch (k) {
+      case 'max_frame_size':
+        s.websocket.maxFrameSize = num(x, k, p, 0, 2 ** 53);
+        break;
+      case 'read_timeout':
+        s.websocket.readTimeout = timeoutMs(x, k, p);
+        break;
+      case 'keepalive_interval':
+        s.websocket.keepaliveInterval = timeoutMs(x, k, p);
+        break;
+      default:
+        throw new RouterConfigError(`Unknown parameter "${k}".`, p);
+    }
+  }
+}
+
 function compileSettings(settings: unknown): HttpSettings {
   const s: HttpSettings = {
     headerReadTimeout: 30_000,
@@ -167,6 +188,7 @@ function compileSettings(settings: unknown): HttpSettings {
     maxConnections: null,
     proxies: false,
     mimeTypes: defaultMimeTypes(),
+    websocket: { maxFrameSize: 1_048_576, readTimeout: 60_000, keepaliveInterval: 30_000 },
   };
   if (settings === undefined) return s;
   if (!isObject(settings)) throw new RouterConfigError('The "settings" value must be an object.', '/settings');
@@ -217,10 +239,12 @@ function compileSettings(settings: unknown): HttpSettings {
         break;
       // Unit options this router accepts and does not use yet (see the README's gaps).
       case 'body_temp_path':
-      case 'websocket':
         break;
       case 'static':
         compileStatic(v, p, s);
+        break;
+      case 'websocket':
+        compileWebSocket(v, p, s);
         break;
       case 'proxy_connect_timeout':
         s.proxyConnectTimeout = timeoutMs(v, k, p);

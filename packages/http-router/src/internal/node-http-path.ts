@@ -14,6 +14,7 @@ import { NodeRequestContext } from './request-context';
 import { isValidHost, normalizePath } from './request-target';
 import type { RouterCounters } from './router-stats';
 import { responseClass, type ServerHeaderSource } from './server-response';
+import { upgradeResponse } from './upgrade';
 
 /** What node:http's path needs from the router. */
 export interface NodeHttpDeps {
@@ -78,6 +79,9 @@ export class NodeHttpPath {
       if (this.deps.config()?.timesRequests) watchRequestStart(sock);
     });
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entryOf(), req, res));
+    // Upgrade requests are routed like others, answered on the raw socket (see upgrade.ts).
+    http.on('upgrade', (req: IncomingMessage, sock: Socket, head: Buffer) =>
+      this.onRequest(entryOf(), req, upgradeResponse(this.responseClass, req, sock, head, this.deps.config()?.settings.websocket ?? null)));
     http.on('timeout', this.onSocketTimeout);
     http.on('connect', (req: IncomingMessage, sock: Socket) => {
       this.deps.counters.requestRefused();

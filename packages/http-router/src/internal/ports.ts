@@ -70,6 +70,14 @@ export interface LeanExchange {
    * Ignored once the final head is out, for an HTTP/1.0 client (RFC 9110 15.2) and when a field is not valid.
    */
   informational(status: number, headers: string[]): void;
+  /**
+   * Present only on an upgrade request the exchange can tunnel (see TunnelExchange). Called before `attach` when the
+   * request goes to an app with the UPGRADE flag: the client's bytes after the head become the request body (body
+   * length unknown; the body ends when the client closes its sending side); `respond(101, ...)` then writes the 101
+   * head to the client, after which `write` carries bytes of the new protocol, `end` half-closes the connection, and
+   * `onAbort` comes when the connection closed.
+   */
+  startTunnel?(): void;
 }
 
 /** What the gateway gives a LeanExchange to receive the request body and connection events. */

@@ -4,6 +4,7 @@ import type { HttpSettings, ProxyTarget } from './compiled-config';
 import { sendError } from './error-page';
 import type { RouterLogger } from './ports';
 import type { NodeRequestContext } from './request-context';
+import { spliceSockets, switchingHead, upgradeOf } from './upgrade';
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) never forwarded in either direction. */
 const HOP_BY_HOP = new Set([
@@ -91,6 +92,12 @@ export function proxyRequest(ctx: NodeRequestContext, target: ProxyTarget, agent
   }
   const via = `${req.httpVersion} ${VIA_NAME}`;
   headers.via = headers.via === undefined ? via : `${String(headers.via)}, ${via}`;
+  const upgrade = upgradeOf(req);
+  if (upgrade !== null) {
+    // The upgrade goes on to the upstream (its hop-by-hop fields are this hop's request to switch).
+    headers.connection = 'upgrade';
+    headers.upgrade = req.headers.upgrade;
+  }
   const chunked = req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined;
   if (chunked) headers['transfer-encoding'] = 'chunked';
   const preq = request({
@@ -127,6 +134,23 @@ export function proxyRequest(ctx: NodeRequestContext, target: ProxyTarget, agent
     preq.setTimeout(s.proxyReadTimeout);
   });
   preq.on('timeout', () => expire(phase));
+  if (upgrade !== null) {
+    preq.on('upgrade', (pres: IncomingMessage, psock: Socket, phead: Buffer) => {
+      const head = finished ? null : switchingHead(pres.statusCode ?? 101, pres.statusMessage, pres.rawHeaders);
+      if (head === null) {
+        psock.destroy();
+        if (!finished) sendError(res, 502);
+        return;
+      }
+      finished = true;
+      res.statusCode = 101;
+      const client = upgrade.socket;
+      client.write(head);
+      if (phead.length > 0) client.write(phead);
+      if (upgrade.head.length > 0) psock.write(upgrade.head);
+      spliceSockets(client, psock);
+    });
+  }
   preq.on('response', (pres: IncomingMessage) => {
     if (finished) {
       pres.resume();

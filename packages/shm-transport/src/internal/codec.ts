@@ -3,7 +3,7 @@
 // scratch Buffer (back-pressure queue, test vectors). Decoders validate every length against the frame: they are
 // fed bytes a hostile app controls.
 import type { RequestHead } from '../types';
-import { align8, FLAG_END, FLAG_HTTP10, FLAG_REASON, FLAG_TLS, FRAME_HEADER, FrameType } from './layout';
+import { align8, FLAG_END, FLAG_HTTP10, FLAG_REASON, FLAG_TLS, FLAG_UPGRADE, FRAME_HEADER, FrameType } from './layout';
 import { ShmError, ShmErrorCode } from '../errors';
 import { latin1Slice, latin1Write } from './node-buffer';
 
@@ -100,12 +100,13 @@ export function encodeRequest(
   const lo = cl < 0 ? 0xffffffff : cl % TWO32;
   const hi = cl < 0 ? 0xffffffff : Math.floor(cl / TWO32);
   const ports = (h.remotePort & 0xffff) | ((h.localPort & 0xffff) << 16);
+  const flags = (h.tls ? FLAG_TLS : 0) | (h.upgrade === true ? FLAG_UPGRADE : 0);
   const w = cache !== null ? cache.view.at(b, off) : null;
   if (w !== null) {
     // Aligned (always so in a ring): the header and fixed part as eight 32-bit stores (little-endian host).
     const i = off >>> 2;
     w[i] = len;
-    w[i + 1] = FrameType.REQUEST | ((h.tls ? FLAG_TLS : 0) << 8);
+    w[i + 1] = FrameType.REQUEST | (flags << 8);
     w[i + 2] = stream;
     w[i + 3] = h.connection ?? 0;
     w[i + 4] = lo;
@@ -113,7 +114,7 @@ export function encodeRequest(
     w[i + 6] = ports;
     w[i + 7] = h.headers.length >>> 1;
   } else {
-    writeFrameHeader(b, off, len, FrameType.REQUEST, h.tls ? FLAG_TLS : 0, stream, (h.connection ?? 0) >>> 0);
+    writeFrameHeader(b, off, len, FrameType.REQUEST, flags, stream, (h.connection ?? 0) >>> 0);
     const q = off + FRAME_HEADER;
     putU32(b, q, lo);
     putU32(b, q + 4, hi);
@@ -357,11 +358,12 @@ export function decodeRequest(b: Buffer, off: number, len: number, cache: Positi
   if (pairs > (end - p) / 8) throw protocolError('REQUEST header count larger than the frame');
   const tls = (b[off + 5] & FLAG_TLS) !== 0;
   const connection = b.readUInt32LE(off + 12);
+  const upgrade = (b[off + 5] & FLAG_UPGRADE) !== 0;
   const same = cache !== null ? cache.repeat(b, p, end - p, pairs) : null;
   if (same !== null) {
     return {
       method: same[0], target: same[1], httpVersion: same[2], headers: same.slice(5), remoteAddress: same[3], remotePort,
-      localAddress: same[4], localPort, tls, contentLength, connection,
+      localAddress: same[4], localPort, tls, upgrade, contentLength, connection,
     };
   }
   const r = new StringReader(b, p, end, cache);
@@ -375,7 +377,7 @@ export function decodeRequest(b: Buffer, off: number, len: number, cache: Positi
   if (r.p !== end) throw protocolError('REQUEST frame has trailing bytes');
   if (cache !== null) cache.keep(b, p, end - p, pairs, [method, target, httpVersion, remoteAddress, localAddress, ...headers]);
   return {
-    method, target, httpVersion, headers, remoteAddress, remotePort, localAddress, localPort, tls, contentLength, connection,
+    method, target, httpVersion, headers, remoteAddress, remotePort, localAddress, localPort, tls, upgrade, contentLength, connection,
   };
 }
 

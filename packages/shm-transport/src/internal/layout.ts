@@ -24,15 +24,22 @@ export const FEATURE_RESPONSE_LINE = 1;
  * end, to an app that announced CAP_CONNECTIONS in its READY.
  */
 export const FEATURE_CONNECTIONS = 2;
+/**
+ * Feature bit: the router tunnels upgraded connections (REQUEST flag UPGRADE to an app that announced
+ * CAP_UPGRADE; after a 101 the stream carries bytes both ways until both sides ended it).
+ */
+export const FEATURE_UPGRADE = 4;
 /** Feature bit: the router takes TRAILERS frames (response trailers, sent to the client as chunked trailers). */
 export const FEATURE_TRAILERS = 8;
 /** Feature bit: the router takes INFO frames (1xx responses before the final one, e.g. 103 Early Hints). */
 export const FEATURE_EARLY_HINTS = 16;
 /** Features this implementation of the router end offers. */
-export const ROUTER_FEATURES = FEATURE_RESPONSE_LINE | FEATURE_CONNECTIONS | FEATURE_TRAILERS | FEATURE_EARLY_HINTS;
+export const ROUTER_FEATURES = FEATURE_RESPONSE_LINE | FEATURE_CONNECTIONS | FEATURE_UPGRADE | FEATURE_TRAILERS | FEATURE_EARLY_HINTS;
 
 /** READY `arg` bit (app capabilities): the app wants connection ids in REQUEST and CONN_CLOSED frames. */
 export const CAP_CONNECTIONS = 1;
+/** READY `arg` bit (app capability): the app takes REQUEST flag UPGRADE (it answers 101 and then tunnels). */
+export const CAP_UPGRADE = 2;
 
 /** Ring 0 carries router→app frames, ring 1 app→router frames. Control block offsets: */
 export const RING_CTL = [64, 320] as const;
@@ -66,6 +73,11 @@ export enum FrameType {
 
 /** REQUEST flags bit: the client connection is TLS. */
 export const FLAG_TLS = 1;
+/**
+ * REQUEST flags bit: an upgrade request (`Upgrade` + `Connection: upgrade`) whose stream becomes a tunnel when the app
+ * answers 101. Sent only to an app that announced CAP_UPGRADE.
+ */
+export const FLAG_UPGRADE = 2;
 /** RESPONSE flags bit: a reason phrase (str) follows the header pairs. */
 export const FLAG_REASON = 1;
 /** RESPONSE flags bit: the status line says HTTP/1.0 (Go's net/http answers an HTTP/1.0 request so). */
