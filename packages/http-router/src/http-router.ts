@@ -1,6 +1,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'http';
 import { createServer as createNetServer, isIP, type Server as NetServer, type Socket } from 'net';
 import { promises as fsp, type WriteStream } from 'fs';
+import { performance } from 'perf_hooks';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'tls';
 import { readClientHello } from './internal/client-hello';
 import type { Action, CompiledConfig, CompiledListener, Forwarded, HttpSettings, Pass, PassTarget } from './internal/compiled-config';
@@ -12,7 +13,7 @@ import { FastConnection, idleCloseResponse, LeanConnections, kLean, type FastExc
 import { lowerIs } from './internal/fast-parser';
 import { LeanRequestView } from './internal/lean-request-view';
 import { ListenerEntry, type ConnState as BaseConnState } from './internal/listener-entry';
-import type { ApplicationGateway, RequestInfo, RouterLogger } from './internal/ports';
+import type { ApplicationGateway, RequestInfo, RequestObserver, RouterLogger } from './internal/ports';
 import { proxyRequest } from './internal/proxy';
 import { RequestContext } from './internal/request-context';
 import { encodeLocation, isValidHost } from './internal/request-target';
@@ -33,6 +34,8 @@ export interface HttpRouterOptions {
    * permissions decide.
    */
   fileIdentity?: FileIdentity;
+  /** Told once per request when it completed (metrics); unset, nothing is timed. */
+  observer?: RequestObserver;
 }
 
 /** What prepare() hands back: install the new config, or undo what prepare bound. */
@@ -51,6 +54,8 @@ const VERSION = '0.1.0';
 const MAX_PASS_DEPTH = 16;
 const kConn = Symbol('warden.router.conn');
 const kCtx = Symbol('warden.router.ctx');
+const kStart = Symbol('warden.router.start');
+const kApp = Symbol('warden.router.app');
 
 interface ConnState extends BaseConnState {
   router: HttpRouter;
@@ -63,7 +68,7 @@ interface ConnState extends BaseConnState {
 }
 
 type Sock = Socket & { [kConn]?: ConnState; [kLean]?: FastConnection };
-type Res = ServerResponse & { [kConn]?: ConnState; [kCtx]?: RequestContext };
+type Res = ServerResponse & { [kConn]?: ConnState; [kCtx]?: RequestContext; [kStart]?: number; [kApp]?: string };
 
 const noopLogger: RouterLogger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -100,6 +105,7 @@ export class HttpRouter implements LeanHost {
   /** `max_connections` over all listeners. */
   private readonly connections: ConnectionLimit;
   private readonly fileIdentity: FileIdentity | null;
+  private readonly observer: RequestObserver | null;
 
   constructor(opts: HttpRouterOptions) {
     this.gateway = opts.gateway;
@@ -107,6 +113,7 @@ export class HttpRouter implements LeanHost {
     this.log = opts.logger ?? noopLogger;
     this.connections = new ConnectionLimit(this.log);
     this.fileIdentity = opts.fileIdentity ?? null;
+    this.observer = opts.observer ?? null;
   }
 
   /**
@@ -460,14 +467,16 @@ export class HttpRouter implements LeanHost {
   }
 
   /** @internal LeanHost */
-  leanStarted(st: BaseConnState): void {
+  leanStarted(st: BaseConnState, ex: FastExchange): void {
     this.requestsTotal++;
+    if (this.observer !== null) ex.start = performance.now();
     if (st.busy++ === 0) this.busyConns++;
   }
 
   /** @internal LeanHost */
-  leanDone(st: BaseConnState): void {
+  leanDone(st: BaseConnState, ex: FastExchange): void {
     if (st.busy > 0 && --st.busy === 0) this.busyConns--;
+    if (this.observer !== null) this.observer.requestDone(st.entry.listener.name, ex.app, ex.done ? ex.status : 0, ex.start);
   }
 
   /** @internal LeanHost */
@@ -529,6 +538,9 @@ export class HttpRouter implements LeanHost {
     if (st.busy === 0 && idle > 0 && st.sock.timeout === idle + 1000) st.sock.setTimeout(idle);
     const ctx = res[kCtx];
     if (ctx && this.active?.accessLog && this.accessLogStream) this.writeAccessLog(ctx);
+    if (this.observer !== null) {
+      this.observer.requestDone(st.entry.listener.name, res[kApp] ?? '', res.headersSent ? res.statusCode : 0, res[kStart] ?? 0);
+    }
     if (st.entry.closing && st.busy === 0) {
       if (!st.sock.destroyed) st.sock.end();
     }
@@ -546,6 +558,7 @@ export class HttpRouter implements LeanHost {
 
   private onRequest(entry: ListenerEntry, req: IncomingMessage, res: Res): void {
     this.requestsTotal++;
+    if (this.observer !== null) res[kStart] = performance.now();
     const sock = req.socket as Sock;
     const st = sock[kConn];
     if (st) {
@@ -605,6 +618,7 @@ export class HttpRouter implements LeanHost {
           }
         }
         const t = l.pass.target as { app: string; target: string | undefined };
+        if (this.observer !== null) res[kApp] = t.app;
         this.gateway.handle(t.app, t.target, req, res, st ? connInfo(st, sock) : connInfo(null, sock));
         return;
       }
@@ -635,6 +649,7 @@ export class HttpRouter implements LeanHost {
     }
     switch (target.kind) {
       case 'app':
+        if (this.observer !== null) (ctx.res as Res)[kApp] = target.app;
         this.gateway.handle(target.app, target.target, ctx.req, ctx.res, {
           remoteAddress: ctx.remoteAddress,
           remotePort: ctx.remotePort,

@@ -22,9 +22,10 @@ export interface LeanHost {
   leanTarget(entry: ListenerEntry, st: ConnState, ex: FastExchange): { app: string; target: string | undefined } | null;
   /** Connection facts of `st` (built once). */
   leanInfo(st: ConnState): RequestInfo;
-  /** A request started / its response completed (counters). */
-  leanStarted(st: ConnState): void;
-  leanDone(st: ConnState): void;
+  /** A request started (counters; sets `ex.start` when requests are observed). */
+  leanStarted(st: ConnState, ex: FastExchange): void;
+  /** `ex` completed or was abandoned by the client (its `status` is 0 then). */
+  leanDone(st: ConnState, ex: FastExchange): void;
   /** Hands the request to the gateway (errors answered 500 by the caller). */
   leanDispatch(app: string, target: string | undefined, ex: FastExchange): void;
   /** Logs an unexpected error. */
@@ -338,7 +339,8 @@ export class FastConnection {
 
   private start(ex: FastExchange, app: string, target: string | undefined, s: HttpSettings): void {
     this.ex = ex;
-    this.host.leanStarted(this.st);
+    ex.app = app;
+    this.host.leanStarted(this.st, ex);
     const cl = ex.contentLength;
     this.bodyLeft = cl;
     this.phase = cl > 0 ? BODY : RESPONSE;
@@ -386,7 +388,7 @@ export class FastConnection {
   /** @internal The response of `ex` is complete. */
   exchangeDone(ex: FastExchange): void {
     if (ex !== this.ex) return;
-    this.host.leanDone(this.st);
+    this.host.leanDone(this.st, ex);
     if (ex.last || this.entry.closing) {
       this.finish();
       return;
@@ -466,7 +468,7 @@ export class FastConnection {
     const ex = this.ex;
     this.ex = null;
     if (ex !== null && !ex.done) {
-      this.host.leanDone(this.st);
+      this.host.leanDone(this.st, ex);
       ex.abort();
     }
     this.finish();
@@ -593,6 +595,12 @@ export class FastExchange implements LeanExchange, LeanHead {
   info!: RequestInfo;
   /** @internal Set by route matching, which validated the target already (and may have rewritten it). */
   targetChecked = false;
+  /** @internal The application serving it (metrics). */
+  app = '';
+  /** @internal The status sent (0: none yet). */
+  status = 0;
+  /** @internal `performance.now()` at its start, when requests are observed. */
+  start = 0;
   /** @internal */ handler: LeanHandler | null = null;
   /** @internal The response is complete, or the client went away. */
   done = false;
@@ -656,6 +664,7 @@ export class FastExchange implements LeanExchange, LeanHead {
     if (!Number.isInteger(status) || status < 100 || status > 999 || !Array.isArray(headers) || headers.length % 2 !== 0) return false;
     let h = reason === undefined && http10 !== true ? statusLine(status) : customStatusLine(status, reason, http10);
     if (h === null) return false;
+    this.status = status;
     let hasServer = false;
     let hasDate = false;
     let conn = 0; // 0: none from the app, 1: keep, 2: close
@@ -794,6 +803,7 @@ export class FastExchange implements LeanExchange, LeanHead {
   /** @internal Unit's error page; `close` ends the connection after it. */
   sendError(status: number, close: boolean): void {
     if (this.done) return;
+    this.status = status;
     const body = errorPageBody(status);
     const c = this.conn;
     let h = statusLine(status) + 'Content-Type: text/html\r\nContent-Length: ' + body.length +
