@@ -1,4 +1,5 @@
 import { readFileSync } from 'fs';
+import { top } from './warden-top';
 import { defaultPaths } from '../daemon/daemon-options';
 import { editConfig, successLine } from './warden-config-edit';
 import { controlRequest, encodeConfigPath, encodeSegment, parseControlTarget, WardenCliError } from './warden-control-client';
@@ -31,6 +32,8 @@ Commands:
   cert put NAME FILE|-           upload a PEM bundle (certificates and key) from FILE or stdin
   cert delete NAME               delete a bundle no listener uses
   status [PATH]                  print the status (connections, requests, applications)
+  top [--once]                   listeners, applications, processes with their isolation, request
+                                 and error rates, refreshed every 2 s (--once: one frame)
   restart APP                    restart every process of application APP
 
 PATH is a JSON path below /config (or /status), keys written literally and separated
@@ -51,6 +54,7 @@ Exit status: 0 success, 1 wardend refused the request or could not be reached,
 interface ParsedArgs {
   control?: string;
   json: boolean;
+  once: boolean;
   help: boolean;
   version: boolean;
   words: string[];
@@ -58,7 +62,7 @@ interface ParsedArgs {
 
 /** Splits the command line into options (anywhere before `--`) and words; `-` is a word (stdin). */
 function parseArgs(argv: string[]): ParsedArgs {
-  const parsed: ParsedArgs = { json: false, help: false, version: false, words: [] };
+  const parsed: ParsedArgs = { json: false, once: false, help: false, version: false, words: [] };
   let optionsDone = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -68,6 +72,8 @@ function parseArgs(argv: string[]): ParsedArgs {
       optionsDone = true;
     } else if (arg === '--json') {
       parsed.json = true;
+    } else if (arg === '--once') {
+      parsed.once = true;
     } else if (arg === '--help' || arg === '-h') {
       parsed.help = true;
     } else if (arg === '--version') {
@@ -96,11 +102,14 @@ export function resolveControl(option: string | undefined, env: NodeJS.ProcessEn
 export interface WardenIo {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Output is a terminal (`warden top` clears it between frames). */
+  tty?: boolean;
 }
 
 const processIo: WardenIo = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
+  tty: process.stdout.isTTY === true,
 };
 
 /** The `warden` command line. Resolves with the exit status (0 ok, 1 request failed, 2 usage error); never rejects. */
@@ -133,6 +142,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: WardenIo): Promis
   const target = parseControlTarget(resolveControl(args.control, env));
   const ctx: CommandContext = { target, json: args.json, io };
 
+  if (command === 'top') {
+    arity('top [--once]', rest, 0, 0);
+    return top(target, io.out, { once: args.once, tty: io.tty ?? false });
+  }
   if (command === 'status') {
     arity('status [PATH]', rest, 0, 1);
     return show(ctx, '/status' + encodeConfigPath(rest[0]));

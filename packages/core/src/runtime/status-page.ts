@@ -39,7 +39,7 @@ const errors = (r) => r.codes["4xx"] + r.codes["5xx"];
 const fmt = (n) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const ms = (r) => (r.total > 0 ? (1000 * r.latencySum / r.total).toFixed(2) + " ms" : "–");
 function map(entry) {
-  return entry.map((m) => m.hostId + "→" + m.containerId + (m.size > 1 ? " (" + m.size + ")" : "")).join(", ");
+  return entry.map((m) => m.host + "→" + m.container + (m.size > 1 ? " (" + m.size + ")" : "")).join(", ");
 }
 function isolation(i) {
   if (!i) return "none";
