@@ -4,6 +4,9 @@ const path = require('path');
 module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.test.json') }] },
-  moduleNameMapper: { '^@warden/([a-z-]+)$': path.join(__dirname, 'packages/$1/src') },
+  moduleNameMapper: {
+    '^@warden/([a-z-]+)$': path.join(__dirname, 'packages/$1/src'),
+    '^@warden/([a-z-]+)/internal$': path.join(__dirname, 'packages/$1/src/internal'),
+  },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
 };

@@ -1,30 +1,20 @@
+/**
+ * `@warden/core`'s public API: what a plugin author and an embedder may rely on. Everything else is internal
+ * (`@warden/core/internal` holds it for Warden's own tests; it is not part of the API). `test/public-api.test.ts`
+ * pins this list, so that a new export is a deliberate decision.
+ */
 import 'reflect-metadata';
+// The plugin contract: tokens, phases, provider/launcher/spawner interfaces, config and spawn-plan types, errors.
 export * from './contracts';
-export * from './isolation';
-export { ConfigValidator, validationDetail } from './config/config-validator';
-export { buildConfigSchema, appLaunchers } from './config/schema-builder';
+// Validating and planning an application outside the daemon (what `warden-isolate` does).
+export { ConfigValidator } from './config/config-validator';
 export { buildPlanContext, planContextDefaults } from './config/plan-context';
 export type { PlanContextDefaults } from './config/plan-context';
-export { translateAjvErrors } from './config/error-translator';
-export { parseJson, JsonParseError } from './control/json-parser';
-export type { JsonLocation } from './control/json-parser';
-export { Controller } from './control/controller';
-export { ControlApi } from './control/control-api';
-export { ControlServer, parseControlAddress } from './control/control-server';
-export type { ControlAddress, ControlSocketOptions } from './control/control-server';
-export { ControlError } from './control/control-error';
-export type { ControlResponse } from './control/control-error';
-export { ConfigStore, CONFIG_FILE, LAST_GOOD_FILE } from './control/config-store';
-export type { SavedState } from './control/config-store';
-export { CertificateStore, CERTIFICATE_STORE, CERTS_DIR, certificateRefs } from './control/certificate-store';
-export type { StoredCertificate, CertificateRef } from './control/certificate-store';
-export { parseBundle, CertificateBundleError } from './control/certificate-bundle';
-export type { BundleInfo, CertificateBundle, CertificateDetails } from './control/certificate-bundle';
+export { buildSpawnPlan } from './isolation';
 export { loadPlugins, DEFAULT_PLUGINS } from './plugins/plugin-loader';
 export type { PluginRequest, LoadedPlugin } from './plugins/plugin-loader';
+// Embedding: wardend in this process.
+export { startWarden } from './daemon/warden';
+export type { Warden, WardenOptions } from './daemon/warden';
 export { parseDaemonArgs, defaultPaths } from './daemon/daemon-options';
 export type { DaemonOptions } from './daemon/daemon-options';
-export { startWarden, composeContainer, planContextFor, planContextDefaultsFor, pluginRequests } from './daemon/warden';
-export type { Warden } from './daemon/warden';
-export { createLogger } from './daemon/logger';
-export type { LogFormat, LoggerOptions } from './daemon/logger';

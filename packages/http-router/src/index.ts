@@ -1,6 +1,14 @@
-export { HttpRouter, type HttpRouterOptions, type PreparedRouterChange, type RouterStats } from './http-router';
+export {
+  HttpRouter,
+  type CompletedRequest,
+  type HttpRouterOptions,
+  type PreparedRouterChange,
+  type RequestDoneHook,
+  type RouterStats,
+} from './http-router';
 export { RouterConfigError, ROUTER_CONFIG_ERROR } from './internal/errors';
-export type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo, RequestObserver, RouterLogger } from './internal/ports';
+export { NodeExchange } from './internal/node-exchange';
+export type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo, RouterLogger } from './internal/ports';
 export { passSegments, type RouterConfig } from './internal/config-compiler';
 export type { TlsCertificate } from './internal/tls-config';
 export type { FileIdentity } from './internal/share-path';

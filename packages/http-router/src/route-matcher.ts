@@ -1,7 +1,8 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'http';
-import type { CompiledConfig, RouteStep } from './internal/compiled-config';
+import type { IncomingHttpHeaders, IncomingMessage } from 'http';
+import type { CompiledConfig, Pass } from './internal/compiled-config';
 import { compileRouterConfig } from './internal/config-compiler';
-import { RequestContext } from './internal/request-context';
+import { RequestContext, type RequestView } from './internal/request-context';
+import { resolveRoute, type RouteWalk } from './internal/resolve-route';
 
 /** The request facts a standalone RouteMatcher needs. */
 export interface MatchRequest {
@@ -27,14 +28,17 @@ export interface RouteMatch {
   action: Record<string, unknown>;
 }
 
-const fakeRes = { statusCode: 200, getHeader: () => undefined } as unknown as ServerResponse;
+/** RouteMatcher walks routes without a response: steps with `response_headers` are taken, nothing is logged. */
+const MATCH_WALK: RouteWalk = { log: null, responseHeaders: () => true };
 
 /**
  * Unit's route matching without any server: compile `routes` once, then ask which step a request hits. Use it to
- * route inside your own server. `pass: "routes/<name>"` actions are followed; any other action is returned.
+ * route inside your own server. `pass` actions leading to routes are followed (with their `rewrite`, as the router
+ * follows them, up to Unit's 256 actions); the step whose action ends the walk is returned.
  */
 export class RouteMatcher {
   private readonly compiled: CompiledConfig;
+  private readonly starts = new Map<string, Pass>();
 
   /** Compiles `routes` (array or object of named arrays); throws RouterConfigError on bad semantics. */
   constructor(routes: unknown, opts: { upstreams?: object } = {}) {
@@ -43,22 +47,9 @@ export class RouteMatcher {
 
   /** The matching step of route `name` (default: the array form), or null when no step matches (Unit: 404). */
   match(request: MatchRequest, name = ''): RouteMatch | null {
-    const req = {
-      method: request.method,
-      url: request.url,
-      headers: request.headers,
-      httpVersion: request.httpVersion ?? '1.1',
-    } as unknown as IncomingMessage;
+    const head: RequestView = { method: request.method, url: request.url, headers: request.headers, httpVersion: request.httpVersion ?? '1.1' };
     return this.run(
-      new RequestContext(
-        req,
-        fakeRes,
-        request.remoteAddress ?? '',
-        request.remotePort ?? 0,
-        request.localAddress ?? '',
-        request.localPort ?? 0,
-        request.scheme ?? 'http',
-      ),
+      new RequestContext(head, null, request.remoteAddress ?? '', request.remotePort ?? 0, request.localAddress ?? '', request.localPort ?? 0, request.scheme ?? 'http'),
       name,
     );
   }
@@ -67,38 +58,34 @@ export class RouteMatcher {
   matchIncoming(req: IncomingMessage, name = ''): RouteMatch | null {
     const s = req.socket;
     const tls = (s as { encrypted?: boolean }).encrypted === true;
-    return this.run(
-      new RequestContext(req, fakeRes, s.remoteAddress ?? '', s.remotePort ?? 0, s.localAddress ?? '', s.localPort ?? 0, tls ? 'https' : 'http'),
-      name,
-    );
+    // The view, not `req`: a rewrite on the way must not change the caller's req.url.
+    const head: RequestView = { method: req.method, url: req.url, headers: req.headers, headersDistinct: req.headersDistinct, httpVersion: req.httpVersion };
+    return this.run(new RequestContext(head, null, s.remoteAddress ?? '', s.remotePort ?? 0, s.localAddress ?? '', s.localPort ?? 0, tls ? 'https' : 'http'), name);
   }
 
   private run(ctx: RequestContext, name: string): RouteMatch | null {
     if (!ctx.parse()) return null;
-    let routeName = name;
-    let steps: RouteStep[] | undefined = this.compiled.routes.get(name);
-    for (let depth = 0; steps && depth < 16; depth++) {
-      let hit = -1;
-      const uri = ctx.path;
-      for (let i = 0; i < steps.length; i++) {
-        const p = steps[i].uriPrefix;
-        if (p !== null && !uri.startsWith(p)) continue;
-        const t = steps[i].test;
-        if (t === null || t(ctx)) {
-          hit = i;
-          break;
-        }
-      }
-      if (hit < 0) return null;
-      const action = steps[hit].action;
-      const target = action.kind === 'pass' ? action.pass!.target : null;
-      if (target?.kind === 'route') {
-        routeName = target.name;
-        steps = target.steps;
-        continue;
-      }
-      return { route: routeName, step: hit, action: action.json };
+    const start = this.start(name);
+    if (start === null) return null;
+    let r;
+    try {
+      r = resolveRoute(ctx, start, this.compiled, MATCH_WALK);
+    } catch {
+      return null; // a variable only a response has, in a pass or rewrite
     }
-    return null;
+    if (typeof r === 'number' || ctx.action === null) return null;
+    return { route: ctx.route, step: ctx.step, action: ctx.action.json };
+  }
+
+  /** A `pass` to route `name`, made once per name. */
+  private start(name: string): Pass | null {
+    let p = this.starts.get(name);
+    if (p === undefined) {
+      const steps = this.compiled.routes.get(name);
+      if (steps === undefined) return null;
+      p = { text: name === '' ? 'routes' : `routes/${name}`, target: { kind: 'route', name, steps }, dynamic: null };
+      this.starts.set(name, p);
+    }
+    return p;
   }
 }

@@ -11,11 +11,10 @@ import {
   buildSpawnPlan,
   PlanContext,
   ProcessSpawner,
-  resolveCredentials,
   SpawnPlan,
   TOKENS,
-  validateIsolation,
 } from '@warden/core';
+import { resolveCredentials, validateIsolation } from '@warden/core/internal';
 import { register } from '@warden/ns-linux';
 
 jest.setTimeout(60000);

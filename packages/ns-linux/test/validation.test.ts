@@ -1,4 +1,5 @@
-import { AppConfig, ConfigValidationError, PlanContext, validateIsolation, buildSpawnPlan, PHASE } from '@warden/core';
+import { AppConfig, ConfigValidationError, PlanContext, buildSpawnPlan, PHASE } from '@warden/core';
+import { validateIsolation } from '@warden/core/internal';
 import { CLONE } from '@warden/ns-linux';
 import { pluginContainer } from './helpers';
 

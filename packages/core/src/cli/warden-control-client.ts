@@ -1,18 +1,19 @@
 import { request } from 'http';
 import type { RequestOptions } from 'http';
+import { WardenError } from '../contracts/errors';
 import { parseControlAddress } from '../control/control-address';
 import type { ControlAddress } from '../control/control-address';
 
 /** A `warden` failure with a stable code, the exit status to use and a message for the user. */
-export class WardenCliError extends Error {
+export class WardenCliError extends WardenError {
   constructor(
     /** Stable code, `WARDEN_ERR_CLI_...`. */
-    readonly code: string,
+    code: string,
     message: string,
     /** Process exit status: 1 request failed, 2 usage or input error. */
     readonly exitCode: 1 | 2,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'WardenCliError';
   }
 }

@@ -1,6 +1,8 @@
 import { tmpdir as osTmpdir } from 'os';
+import type { DependencyContainer } from 'tsyringe';
 import type { AppConfig, PlanContext } from '../contracts';
-import { ConfigValidationError, WardenError } from '../contracts';
+import { ConfigValidationError, TOKENS, WardenError } from '../contracts';
+import type { DaemonOptions } from '../daemon/daemon-options';
 import { defaultAppUser, resolveCredentials } from '../isolation';
 import type { UserDatabase } from '../isolation';
 import { ptr } from './cross-checks';
@@ -65,4 +67,25 @@ export function buildPlanContext(appName: string, app: AppConfig, defaults: Plan
     tmpdir: defaults.tmpdir,
     credentials,
   };
+}
+
+const defaultsCache = new WeakMap<object, PlanContextDefaults>();
+
+/** The daemon-wide PlanContext defaults of a command line (computed once per options object). */
+export function planContextDefaultsFor(options: Pick<DaemonOptions, 'user' | 'group' | 'tmpdir'>): PlanContextDefaults {
+  let d = defaultsCache.get(options);
+  if (!d) {
+    d = planContextDefaults({ user: options.user, group: options.group, tmpdir: options.tmpdir });
+    defaultsCache.set(options, d);
+  }
+  return d;
+}
+
+/**
+ * The PlanContext factory the supervisor must use, identical to the one validation uses: reads TOKENS.DaemonOptions
+ * from the container.
+ */
+export function planContextFor(container: DependencyContainer): (appName: string, app: AppConfig) => PlanContext {
+  const options = container.resolve<DaemonOptions>(TOKENS.DaemonOptions);
+  return (appName, app) => buildPlanContext(appName, app, planContextDefaultsFor(options));
 }

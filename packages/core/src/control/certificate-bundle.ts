@@ -1,11 +1,12 @@
 import { createPrivateKey, X509Certificate } from 'crypto';
 import type { KeyObject } from 'crypto';
 import { subjectAltDnsNames as dnsNames } from '@warden/http-router';
+import { WardenError } from '../contracts';
 
 /** A PEM bundle that cannot be used as a certificate chain; `message` says why (the control API's `detail`). */
-export class CertificateBundleError extends Error {
+export class CertificateBundleError extends WardenError {
   constructor(message: string) {
-    super(message);
+    super('WARDEN_ERR_CERTIFICATE_INVALID', message);
     this.name = 'CertificateBundleError';
   }
 }

@@ -2,14 +2,18 @@
  * Addressing values inside the config by URL path, with Unit's rules: segments are percent-decoded object keys or
  * array indexes; one trailing `/` is ignored. All edits return a new tree and never touch the input.
  */
+import { WardenError } from '../contracts';
 
 /** Why a path operation could not be done; the control API maps it to Unit's status and body. */
 export type PathFailure = 'not-found' | 'not-allowed';
 
 /** Thrown by the edit functions. */
-export class ConfigPathError extends Error {
+export class ConfigPathError extends WardenError {
   constructor(readonly reason: PathFailure) {
-    super(reason === 'not-found' ? "Value doesn't exist." : "Method isn't allowed.");
+    super(
+      reason === 'not-found' ? 'WARDEN_ERR_CONFIG_PATH_NOT_FOUND' : 'WARDEN_ERR_CONFIG_PATH_METHOD',
+      reason === 'not-found' ? "Value doesn't exist." : "Method isn't allowed.",
+    );
     this.name = 'ConfigPathError';
   }
 }

@@ -1,5 +1,5 @@
 import { constants } from 'os';
-import { ApplyError, ConfigValidationError } from '../contracts';
+import { ApplyError, ConfigValidationError, WardenError } from '../contracts';
 import { validationDetail } from '../config/config-validator';
 
 /** A control-API answer: status code and Unit's JSON body. */
@@ -11,9 +11,9 @@ export interface ControlResponse {
 }
 
 /** An operation of the control API that ends in one of Unit's error answers. */
-export class ControlError extends Error {
+export class ControlError extends WardenError {
   constructor(readonly response: ControlResponse) {
-    super(String((response.body as { error?: string }).error ?? 'error'));
+    super('WARDEN_ERR_CONTROL_ANSWER', String((response.body as { error?: string }).error ?? 'error'));
     this.name = 'ControlError';
   }
 }

@@ -1,3 +1,5 @@
+import { WardenError } from '../contracts';
+
 /** Where a JSON document is broken: byte offset (0-based), line and column (1-based), as Unit reports it. */
 export interface JsonLocation {
   offset: number;
@@ -6,14 +8,13 @@ export interface JsonLocation {
 }
 
 /** A request body that is not valid JSON. Becomes 400 `Invalid JSON.` with `location` and `detail`. */
-export class JsonParseError extends Error {
-  readonly code = 'WARDEN_ERR_JSON_INVALID';
+export class JsonParseError extends WardenError {
   constructor(
     /** What is wrong, as a sentence. */
     readonly detail: string,
     readonly location: JsonLocation,
   ) {
-    super(`${detail} (line ${location.line}, column ${location.column})`);
+    super('WARDEN_ERR_JSON_INVALID', `${detail} (line ${location.line}, column ${location.column})`);
     this.name = 'JsonParseError';
   }
 }

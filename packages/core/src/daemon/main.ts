@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { spawn } from 'child_process';
 import { closeSync, writeSync } from 'fs';
 import { join } from 'path';
-import { WardenError } from '../contracts';
+import { isWardenError } from '../contracts';
 import { parseDaemonArgs, wardendUsage } from './daemon-options';
 import type { DaemonOptions } from './daemon-options';
 import { closeInheritedFds } from './inherited-fds';
@@ -163,11 +163,11 @@ function report(fd: number, line: string): void {
 }
 
 function describe(e: unknown): string {
-  return e instanceof WardenError ? `${e.code}: ${e.message}` : String((e as Error)?.message ?? e);
+  return isWardenError(e) ? `${e.code}: ${e.message}` : String((e as Error)?.message ?? e);
 }
 
 /** Reports a start-up failure: exit 1, or 2 for a usage error (as `warden` and `warden-isolate`). */
 function fatal(e: unknown): number {
   process.stderr.write(`wardend: ${describe(e)}\n`);
-  return e instanceof WardenError && e.code === 'WARDEN_ERR_USAGE' ? 2 : 1;
+  return isWardenError(e, 'WARDEN_ERR_USAGE') ? 2 : 1;
 }

@@ -2,11 +2,9 @@ import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { container as rootContainer } from 'tsyringe';
 import type { DependencyContainer } from 'tsyringe';
-import type { AppConfig, PlanContext } from '../contracts';
 import { TOKENS } from '../contracts';
 import { ConfigValidator } from '../config/config-validator';
-import { buildPlanContext, planContextDefaults } from '../config/plan-context';
-import type { PlanContextDefaults } from '../config/plan-context';
+import { planContextDefaultsFor } from '../config/plan-context';
 import { ConfigStore } from '../control/config-store';
 import { ControlApi, OBSERVABILITY } from '../control/control-api';
 import type { ObservabilityEndpoints } from '../control/control-api';
@@ -15,6 +13,7 @@ import { Controller } from '../control/controller';
 import { DEFAULT_PLUGINS, loadPlugins } from '../plugins/plugin-loader';
 import type { PluginRequest } from '../plugins/plugin-loader';
 import { registerRuntime } from '../runtime';
+import { parseDaemonArgs } from './daemon-options';
 import type { DaemonOptions } from './daemon-options';
 import { createLogger, reopenLogFile } from './logger';
 import { claimPidFile, releasePidFile } from './pid-file';
@@ -60,25 +59,15 @@ export async function composeContainer(
   return { container, log, validator };
 }
 
-const defaultsCache = new WeakMap<object, PlanContextDefaults>();
-
-/** The daemon-wide PlanContext defaults of a command line (computed once per options object). */
-export function planContextDefaultsFor(options: Pick<DaemonOptions, 'user' | 'group' | 'tmpdir'>): PlanContextDefaults {
-  let d = defaultsCache.get(options);
-  if (!d) {
-    d = planContextDefaults({ user: options.user, group: options.group, tmpdir: options.tmpdir });
-    defaultsCache.set(options, d);
-  }
-  return d;
-}
-
 /**
- * The PlanContext factory the supervisor must use, identical to the one validation uses: reads TOKENS.DaemonOptions
- * from the container.
+ * What an embedder passes to {@link startWarden}: any of wardend's options (its command line, parsed); those left
+ * out take wardend's defaults, as `parseDaemonArgs([])` gives them.
  */
-export function planContextFor(container: DependencyContainer): (appName: string, app: AppConfig) => PlanContext {
-  const options = container.resolve<DaemonOptions>(TOKENS.DaemonOptions);
-  return (appName, app) => buildPlanContext(appName, app, planContextDefaultsFor(options));
+export type WardenOptions = Partial<DaemonOptions>;
+
+function withDefaults(options: WardenOptions): DaemonOptions {
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return { ...parseDaemonArgs([]), ...given };
 }
 
 /** How long a stop waits for control requests in progress (a PUT being applied) to be answered. */
@@ -89,8 +78,11 @@ const CONTROL_CLOSE_GRACE_MS = 5000;
  * (stale ones left by a killed wardend are replaced), write the pid file, restore the saved config (or `--config`),
  * then create the control socket and log the readiness line `wardend ready`. So the pid file exists before the
  * control socket appears: a script that waits for the socket can read the pid file. A failure removes the pid file.
+ * The embedder's entry: `startWarden({ control: 'unix:/run/app/w.sock', statedir })`; `deps.log` replaces the
+ * logger (a pino logger), `deps.container` the parent container.
  */
-export async function startWarden(options: DaemonOptions, deps: { container?: DependencyContainer; log?: Logger } = {}): Promise<Warden> {
+export async function startWarden(given: WardenOptions = {}, deps: { container?: DependencyContainer; log?: Logger } = {}): Promise<Warden> {
+  const options = withDefaults(given);
   const { container, log, validator } = await composeContainer(options, deps);
   log.info({ version: VERSION }, `wardend ${VERSION} started`);
   const address = parseControlAddress(options.control);

@@ -4,7 +4,7 @@ import type { DependencyContainer } from 'tsyringe';
 import { TOKENS } from '../contracts';
 import { CERTIFICATE_STORE, CertificateStore } from '../control/certificate-store';
 import type { DaemonOptions } from '../daemon/daemon-options';
-import { planContextDefaultsFor, planContextFor } from '../daemon/warden';
+import { planContextDefaultsFor, planContextFor } from '../config/plan-context';
 import { resolveCredentials } from '../isolation';
 import { AppGateway } from './app-gateway';
 import { RouterComponent } from './router-component';
@@ -38,7 +38,7 @@ export function registerRuntime(container: DependencyContainer): void {
   container.register(CERTIFICATE_STORE, { useValue: certificates });
   container.register(TOKENS.ConfigComponent, { useValue: supervisor });
   const identity = staticFileIdentity(container.resolve<DaemonOptions>(TOKENS.DaemonOptions));
-  const router = new RouterComponent(gateway, log, certificates, identity, metrics);
+  const router = new RouterComponent(gateway, log, certificates, identity, metrics.requestDone);
   container.register(TOKENS.ConfigComponent, { useValue: router });
   const connections = () => router.connections();
   metrics.attach({

@@ -1,7 +1,6 @@
-import { performance } from 'perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Metric } from 'prom-client';
-import type { RequestObserver, RouterStats } from '@warden/http-router';
+import type { CompletedRequest, RouterStats } from '@warden/http-router';
 import { processState } from './overview';
 
 /** Upper bounds (seconds) of the request latency histograms. */
@@ -75,10 +74,11 @@ export interface MetricsSources {
 /**
  * wardend's Prometheus metrics (prom-client registry): requests by status class and latency per listener and per
  * application, connections, app processes by state, restarts, spawn latency and channel back-pressure, plus
- * prom-client's default process metrics. The request path calls only {@link requestDone} (no allocation after the
+ * prom-client's default process metrics. The request path calls only {@link requestDone}, http-router's
+ * `onRequestDone` hook (no allocation after the
  * first request of a listener or app); everything else is read when scraped.
  */
-export class WardenMetrics implements RequestObserver {
+export class WardenMetrics {
   readonly registry = new Registry();
   private readonly listeners = new Map<string, RequestSeries>();
   private readonly apps = new Map<string, RequestSeries>();
@@ -104,20 +104,21 @@ export class WardenMetrics implements RequestObserver {
     return s;
   }
 
-  /** RequestObserver: once per request, on the request path. */
-  requestDone(listener: string, app: string, status: number, start: number): void {
-    const seconds = (performance.now() - start) / 1000;
+  /** http-router's per-request completion hook (`onRequestDone`): once per request, on the request path. */
+  readonly requestDone = (r: CompletedRequest): void => {
+    const { listener, app, status } = r;
+    const seconds = r.durationMs / 1000;
     const cls = status < 100 ? 0 : status >= 600 ? 5 : (status / 100) | 0;
     let l = this.listeners.get(listener);
     if (l === undefined) this.listeners.set(listener, (l = new RequestSeries()));
     l.codes[cls]!++;
     l.latency.observe(seconds);
-    if (app === '') return;
+    if (app === null) return;
     let a = this.apps.get(app);
     if (a === undefined) this.apps.set(app, (a = new RequestSeries()));
     a.codes[cls]!++;
     a.latency.observe(seconds);
-  }
+  };
 
   /** Request totals of one listener or application (zeros before its first request). */
   requests(kind: 'listener' | 'app', name: string): { total: number; codes: Record<string, number>; latencySum: number } {

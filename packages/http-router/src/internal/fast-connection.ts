@@ -22,10 +22,9 @@ export interface LeanHost {
   leanTarget(entry: ListenerEntry, st: ConnState, ex: FastExchange): { app: string; target: string | undefined } | null;
   /** Connection facts of `st` (built once). */
   leanInfo(st: ConnState): RequestInfo;
-  /** A request started (counters; sets `ex.start` when requests are observed). */
-  leanStarted(st: ConnState, ex: FastExchange): void;
-  /** `ex` completed or was abandoned by the client (its `status` is 0 then). */
-  leanDone(st: ConnState, ex: FastExchange): void;
+  /** A request started / its response completed (`status` sent, 0: none; `app` that served it, or null). */
+  leanStarted(st: ConnState): void;
+  leanDone(st: ConnState, status: number, app: string | null): void;
   /** Hands the request to the gateway (errors answered 500 by the caller). */
   leanDispatch(app: string, target: string | undefined, ex: FastExchange): void;
   /** Logs an unexpected error. */
@@ -339,8 +338,7 @@ export class FastConnection {
 
   private start(ex: FastExchange, app: string, target: string | undefined, s: HttpSettings): void {
     this.ex = ex;
-    ex.app = app;
-    this.host.leanStarted(this.st, ex);
+    this.host.leanStarted(this.st);
     const cl = ex.contentLength;
     this.bodyLeft = cl;
     this.phase = cl > 0 ? BODY : RESPONSE;
@@ -359,6 +357,7 @@ export class FastConnection {
       }
     }
     ex.info = this.host.leanInfo(this.st);
+    ex.app = app;
     try {
       this.host.leanDispatch(app, target, ex);
     } catch (err) {
@@ -388,7 +387,7 @@ export class FastConnection {
   /** @internal The response of `ex` is complete. */
   exchangeDone(ex: FastExchange): void {
     if (ex !== this.ex) return;
-    this.host.leanDone(this.st, ex);
+    this.host.leanDone(this.st, ex.status, ex.app);
     if (ex.last || this.entry.closing) {
       this.finish();
       return;
@@ -468,7 +467,7 @@ export class FastConnection {
     const ex = this.ex;
     this.ex = null;
     if (ex !== null && !ex.done) {
-      this.host.leanDone(this.st, ex);
+      this.host.leanDone(this.st, 0, ex.app);
       ex.abort();
     }
     this.finish();
@@ -595,12 +594,10 @@ export class FastExchange implements LeanExchange, LeanHead {
   info!: RequestInfo;
   /** @internal Set by route matching, which validated the target already (and may have rewritten it). */
   targetChecked = false;
-  /** @internal The application serving it (metrics). */
-  app = '';
   /** @internal The status sent (0: none yet). */
   status = 0;
-  /** @internal `performance.now()` at its start, when requests are observed. */
-  start = 0;
+  /** @internal The application the request was handed to (null: answered by the router). */
+  app: string | null = null;
   /** @internal */ handler: LeanHandler | null = null;
   /** @internal The response is complete, or the client went away. */
   done = false;
@@ -664,7 +661,6 @@ export class FastExchange implements LeanExchange, LeanHead {
     if (!Number.isInteger(status) || status < 100 || status > 999 || !Array.isArray(headers) || headers.length % 2 !== 0) return false;
     let h = reason === undefined && http10 !== true ? statusLine(status) : customStatusLine(status, reason, http10);
     if (h === null) return false;
-    this.status = status;
     let hasServer = false;
     let hasDate = false;
     let conn = 0; // 0: none from the app, 1: keep, 2: close
@@ -726,6 +722,7 @@ export class FastExchange implements LeanExchange, LeanHead {
       }
     }
     this.noBody = bodyless;
+    this.status = status;
     this.lengthLeft = bodyless ? -1 : cl;
     this.last = !keep;
     this.head = h + '\r\n';
@@ -803,9 +800,9 @@ export class FastExchange implements LeanExchange, LeanHead {
   /** @internal Unit's error page; `close` ends the connection after it. */
   sendError(status: number, close: boolean): void {
     if (this.done) return;
-    this.status = status;
     const body = errorPageBody(status);
     const c = this.conn;
+    this.status = status;
     let h = statusLine(status) + 'Content-Type: text/html\r\nContent-Length: ' + body.length +
       '\r\nServer: ' + c.host.serverHeader + '\r\nDate: ' + utcDate() + '\r\n';
     const keep = !close && this.keepAlive && !c.entry.closing;

@@ -11,6 +11,8 @@ export interface ConnState {
   /** Connection facts, built on first use. */
   info: RequestInfo | null;
   entry: ListenerEntry;
+  /** When the request in flight started (ms; only noted when a completion hook wants durations). */
+  startedAt: number;
 }
 
 /**

@@ -68,19 +68,6 @@ export interface LeanHandler {
   onAbort(): void;
 }
 
-/**
- * Told once per request, when its response completed or the client went away (metrics). Called on the request path:
- * keep it cheap and allocation-free.
- */
-export interface RequestObserver {
-  /**
-   * `listener`: the listener's config name ("127.0.0.1:8080"); `app`: the application that served the request, ''
-   * when none did (return, share, proxy, an error page); `status`: the response status, 0 when the client went away
-   * before a response was sent; `start`: `performance.now()` when the request began.
-   */
-  requestDone(listener: string, app: string, status: number, start: number): void;
-}
-
 /** The pino-compatible subset the router logs with. */
 export interface RouterLogger {
   info(obj: unknown, msg?: string): void;

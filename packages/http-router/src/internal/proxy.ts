@@ -3,7 +3,7 @@ import type { Socket } from 'net';
 import type { HttpSettings, ProxyTarget } from './compiled-config';
 import { sendError } from './error-page';
 import type { RouterLogger } from './ports';
-import type { RequestContext } from './request-context';
+import type { NodeRequestContext } from './request-context';
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) never forwarded in either direction. */
 const HOP_BY_HOP = new Set([
@@ -71,7 +71,7 @@ type TimeoutPhase = 'connect' | 'send' | 'read';
  * (or a cut connection once the response started); a request that already passed {@link MAX_PROXY_HOPS} Warden
  * proxies gives 508.
  */
-export function proxyRequest(ctx: RequestContext, target: ProxyTarget, agent: Agent, s: HttpSettings, log: RouterLogger): void {
+export function proxyRequest(ctx: NodeRequestContext, target: ProxyTarget, agent: Agent, s: HttpSettings, log: RouterLogger): void {
   const req = ctx.req;
   const res = ctx.res;
   const hops = proxyHops(req.headers.via);

@@ -1,6 +1,19 @@
-import type { IncomingMessage, ServerResponse } from 'http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'http';
+import type { Action } from './compiled-config';
 import { percentDecode } from './pattern';
 import { normalizePath } from './request-target';
+
+/**
+ * The part of a request head that routing and variables read. An IncomingMessage is one; so are the lean path's
+ * view (LeanRequestView) and RouteMatcher's request.
+ */
+export interface RequestView {
+  readonly method?: string;
+  url?: string;
+  readonly httpVersion: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly headersDistinct?: Record<string, string[] | undefined>;
+}
 
 /**
  * Everything routing, variables and actions read from one request, computed lazily and at most once. One object per
@@ -16,8 +29,14 @@ export class RequestContext {
   readonly originalTarget: string;
   /** Response body bytes written so far (only counted when a log format needs it). */
   bodyBytes = 0;
-  /** Number of nested `pass` hops taken, to stop loops. */
-  depth = 0;
+  /** Actions run for this request so far (Unit's `pass_count`: see resolveRoute). */
+  actions = 0;
+  /** The route whose step was taken last (`''`: the array form), its step index, and that step's action. */
+  route = '';
+  step = -1;
+  action: Action | null = null;
+  /** The application the request was handed to (null: none). */
+  app: string | null = null;
   /** Set by `return` for status codes Node cannot send (0–99); reported as `$status`. */
   rawStatus = -1;
   /** When the first byte of the request came (ms), for `$request_time`; 0: unknown. */
@@ -31,8 +50,9 @@ export class RequestContext {
   private cookiesValue: Map<string, string[]> | null = null;
 
   constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    readonly req: RequestView,
+    /** The response (node:http path); null while only routing (lean path, RouteMatcher). */
+    readonly res: ServerResponse | null,
     public remoteAddress: string,
     public remotePort: number,
     readonly localAddress: string,
@@ -106,7 +126,7 @@ export class RequestContext {
 
   /** Every occurrence of a request header, unjoined; undefined when absent. `name` is lower-case. */
   headerAll(name: string): string[] | string | undefined {
-    const distinct = this.req.headersDistinct as Record<string, string[] | undefined> | undefined;
+    const distinct = this.req.headersDistinct;
     if (distinct !== undefined) return distinct[name];
     return this.req.headers[name];
   }
@@ -151,8 +171,32 @@ export class RequestContext {
     return m;
   }
 
+  /** The response; throws while only routing (a response variable in a `pass` or `rewrite` on the lean path). */
+  get response(): ServerResponse {
+    if (this.res === null) throw new Error('no response while routing');
+    return this.res;
+  }
+
   /** The status sent or about to be sent. */
   get status(): number {
-    return this.rawStatus >= 0 ? this.rawStatus : this.res.statusCode;
+    return this.rawStatus >= 0 ? this.rawStatus : this.response.statusCode;
+  }
+}
+
+/** A request node:http parsed and its response: what the actions (share, proxy, return, the access log) work on. */
+export class NodeRequestContext extends RequestContext {
+  declare readonly req: IncomingMessage;
+  declare readonly res: ServerResponse;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    remoteAddress: string,
+    remotePort: number,
+    localAddress: string,
+    localPort: number,
+    scheme: 'http' | 'https',
+  ) {
+    super(req, res, remoteAddress, remotePort, localAddress, localPort, scheme);
   }
 }

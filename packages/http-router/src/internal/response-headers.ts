@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'http';
-import type { RequestContext } from './request-context';
+import type { NodeRequestContext } from './request-context';
 import type { Template } from './template';
 
 type WriteHead = ServerResponse['writeHead'];
@@ -18,7 +18,7 @@ export function safeHeaderValue(v: string): string {
  * Applies an action's `response_headers` to whatever the action (or the app) sends: `writeHead` of this one response
  * is wrapped so the headers are set or removed last, after the app's own, with `$status` already known.
  */
-export function installResponseHeaders(ctx: RequestContext, list: Array<{ name: string; value: Template | null }>): void {
+export function installResponseHeaders(ctx: NodeRequestContext, list: Array<{ name: string; value: Template | null }>): void {
   const res = ctx.res;
   const orig: WriteHead = res.writeHead;
   const wrapped = function (this: ServerResponse, status: number, a?: unknown, b?: unknown): ServerResponse {

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { pipeline } from 'stream';
 import type { HttpSettings, ShareSpec } from './compiled-config';
 import { mimeTypeOf } from './mime-types';
-import type { RequestContext } from './request-context';
+import type { NodeRequestContext } from './request-context';
 import { chrootRest, errnoStatus, fsRoot, MAY_READ, mountPoints, permits, walk, type FileIdentity, type Reached, type WalkOptions } from './share-path';
 
 /** Result of serving: 0 = answered, otherwise the status to answer with (or to try `fallback` for). */
@@ -23,7 +23,7 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTT
  * taken): 404 for what does not exist or is not a regular file, 403 for what may not be served (`types`, `chroot`,
  * `follow_symlinks`, `traverse_mounts`, and permissions: with `identity`, a file that user could not open).
  */
-export async function serveShare(ctx: RequestContext, spec: ShareSpec, settings: HttpSettings, identity: FileIdentity | null): Promise<ShareResult> {
+export async function serveShare(ctx: NodeRequestContext, spec: ShareSpec, settings: HttpSettings, identity: FileIdentity | null): Promise<ShareResult> {
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
     if (spec.fallback === null) ctx.res.setHeader('Allow', 'GET, HEAD');
     return 405;
@@ -36,7 +36,7 @@ export async function serveShare(ctx: RequestContext, spec: ShareSpec, settings:
   return status;
 }
 
-async function tryFile(ctx: RequestContext, share: string, spec: ShareSpec, settings: HttpSettings, identity: FileIdentity | null): Promise<number> {
+async function tryFile(ctx: NodeRequestContext, share: string, spec: ShareSpec, settings: HttpSettings, identity: FileIdentity | null): Promise<number> {
   if (share === '' || share.indexOf('\0') !== -1) return 404;
   const dirShare = share.endsWith('/');
   const file = dirShare ? share + spec.index : share;
@@ -71,7 +71,7 @@ async function tryFile(ctx: RequestContext, share: string, spec: ShareSpec, sett
  * identity's read permission is checked on.
  */
 async function openShared(
-  ctx: RequestContext,
+  ctx: NodeRequestContext,
   file: string,
   spec: ShareSpec,
   identity: FileIdentity | null,
@@ -138,7 +138,7 @@ function absolute(p: string): string {
  * Unit's redirect of a directory named without a trailing slash: 301, `Location` = the request path (after
  * `rewrite`), percent-encoded as nxt_encode_uri does, plus `/` and the query; no body and no Content-Type.
  */
-function redirectToDirectory(ctx: RequestContext): void {
+function redirectToDirectory(ctx: NodeRequestContext): void {
   const res = ctx.res;
   const q = ctx.query;
   res.statusCode = 301;
@@ -165,7 +165,7 @@ function encodeUri(p: string): string {
 }
 
 /** Sends the opened file; returns true when the file handle now belongs to a stream that closes it. */
-function sendFile(ctx: RequestContext, fh: fsp.FileHandle, st: Stats, type: string): boolean {
+function sendFile(ctx: NodeRequestContext, fh: fsp.FileHandle, st: Stats, type: string): boolean {
   const req = ctx.req;
   const res = ctx.res;
   const mtimeSec = Math.floor(st.mtimeMs / 1000);

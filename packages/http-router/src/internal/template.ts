@@ -98,7 +98,7 @@ function variable(name: string, absent: string): Template | null {
   if (name.startsWith('response_header_') && name.length > 16) {
     const h = name.slice(16).toLowerCase().replace(/_/g, '-');
     return (c) => {
-      const v = c.res.getHeader(h);
+      const v = c.response.getHeader(h);
       return v === undefined ? absent : Array.isArray(v) ? v.join(', ') : String(v);
     };
   }

@@ -36,7 +36,12 @@ export interface IsolateArgs {
   command: string[];
 }
 
-class UsageError extends Error {}
+/** A wrong command line: exit status 2 and the usage text. */
+class UsageError extends WardenError {
+  constructor(message: string) {
+    super('WARDEN_ERR_ISOLATE_USAGE', message);
+  }
+}
 
 /** Parses argv (without node and the script); throws a usage error with a sentence to show. */
 export function parseArgs(argv: string[]): IsolateArgs | 'help' {

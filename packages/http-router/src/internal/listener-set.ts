@@ -1,0 +1,144 @@
+import type { Server as NetServer, Socket } from 'net';
+import type { CompiledConfig, CompiledListener } from './compiled-config';
+import type { ListenerEntry } from './listener-entry';
+
+/** What a listener set needs from the router: making a listener's servers, and closing its connections. */
+export interface ListenerFactory {
+  /** The servers of a new listener (not listening yet). */
+  create(l: CompiledListener, compiled: CompiledConfig): ListenerEntry;
+  /** A node:http connection of a listener a reconfiguration removed: answer it Unit's 408 if it is idle. */
+  answerIdle(sock: Socket): void;
+  /** A lean connection of a closing listener: closed if idle (`answer`: with Unit's 408 first). */
+  closeLeanIdle(sock: Socket, answer: boolean): void;
+}
+
+/**
+ * The bound listeners by canonical address: binding those a config adds (prepare), switching each to the committed
+ * config and draining those it removed (install), and closing them all.
+ */
+export class ListenerSet {
+  private readonly entries = new Map<string, ListenerEntry>();
+  /** Listeners removed by a reconfiguration whose last connections are still finishing. */
+  private readonly draining = new Set<ListenerEntry>();
+
+  constructor(private readonly factory: ListenerFactory) {}
+
+  /**
+   * Binds the listeners of `compiled` not bound yet; returns them (for rollback). On a listen error, what this call
+   * bound is closed and the error thrown.
+   */
+  async bind(compiled: CompiledConfig): Promise<ListenerEntry[]> {
+    const added: ListenerEntry[] = [];
+    try {
+      for (const l of compiled.listeners.values()) {
+        if (this.entries.has(l.key)) continue;
+        const entry = this.factory.create(l, compiled);
+        await listen(entry.server, l);
+        added.push(entry);
+        this.entries.set(l.key, entry);
+      }
+    } catch (err) {
+      for (const e of added) {
+        this.entries.delete(e.listener.key);
+        e.server.close();
+        e.http.close();
+      }
+      throw err;
+    }
+    return added;
+  }
+
+  /** Undoes bind(). */
+  async unbind(added: ListenerEntry[]): Promise<void> {
+    await Promise.all(
+      added.map(async (e) => {
+        this.entries.delete(e.listener.key);
+        await this.closeEntry(e, false);
+      }),
+    );
+  }
+
+  /**
+   * Switches every listener to its part of the committed config (`update` sets what depends on the config); those
+   * it no longer has stop accepting and close once their connections finished.
+   */
+  install(compiled: CompiledConfig, update: (entry: ListenerEntry, l: CompiledListener) => void): void {
+    for (const [key, entry] of this.entries) {
+      const l = compiled.listeners.get(key);
+      if (!l) {
+        this.entries.delete(key);
+        entry.closing = true;
+        entry.live = false;
+        this.draining.add(entry);
+        void this.closeEntry(entry, true).then(() => this.draining.delete(entry));
+        continue;
+      }
+      const prevTls = entry.listener.tls;
+      if (l.tls !== null && prevTls !== null && l.tls.signature === prevTls.signature) l.tls = prevTls; // keeps sessions
+      entry.listener = l;
+      entry.live = true;
+      update(entry, l);
+    }
+  }
+
+  /** The bound address of each listener, by its config name (useful with port 0). */
+  addresses(): Record<string, { address: string; port: number }> {
+    const out: Record<string, { address: string; port: number }> = {};
+    for (const e of this.entries.values()) {
+      const a = e.server.address();
+      if (a && typeof a === 'object') out[e.listener.name] = { address: a.address, port: a.port };
+    }
+    return out;
+  }
+
+  /** Stops accepting everywhere; connections still open after `graceMs` are dropped. */
+  async close(graceMs: number): Promise<void> {
+    const entries = [...this.entries.values(), ...this.draining];
+    this.entries.clear();
+    this.draining.clear();
+    await Promise.all(
+      entries.map(async (e) => {
+        e.live = false;
+        const timer = setTimeout(() => {
+          for (const sock of e.sockets) sock.destroy();
+        }, graceMs);
+        timer.unref();
+        await this.closeEntry(e, false);
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  /**
+   * Stops accepting; idle connections close now, busy ones after their current response. Resolves once the last
+   * connection closed. `answer`: idle connections get Unit's 408 first (a listener removed by a reconfiguration, as
+   * Unit does); else they close silently (shutdown, rollback).
+   */
+  private closeEntry(entry: ListenerEntry, answer: boolean): Promise<void> {
+    entry.closing = true;
+    if (entry.server.listening) entry.server.close();
+    // Before node:http's close drops its idle connections: the answer is written first.
+    if (answer) for (const sock of entry.sockets) this.factory.answerIdle(sock);
+    entry.http.close(); // stops node:http's connection checks and closes its idle connections
+    for (const sock of entry.handshakes.values()) sock.destroy(); // TLS handshakes not done yet
+    entry.handshakes.clear();
+    for (const sock of entry.sockets) this.factory.closeLeanIdle(sock, answer);
+    return entry.whenEmpty();
+  }
+}
+
+function listen(server: NetServer, l: CompiledListener): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host: l.host, port: l.port, backlog: l.backlog, ipv6Only: l.ipv6Only, exclusive: true });
+  });
+}

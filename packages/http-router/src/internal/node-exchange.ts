@@ -1,0 +1,102 @@
+import type { IncomingMessage, ServerResponse } from 'http';
+import { sendError } from './error-page';
+import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
+
+/** Where the exchange's handler hangs on the request and response objects (no closures per request). */
+const kHandler = Symbol('warden.handler');
+type WithHandler<T> = T & { [kHandler]?: LeanHandler };
+
+/**
+ * A request node:http parsed, seen through the {@link LeanExchange} contract, so that a gateway serves both HTTP paths
+ * with one forwarder. Differences from the lean path: `contentLength` is -1 for a chunked request body, and an app's
+ * HTTP/1.0 status line is sent as HTTP/1.1 (node:http writes every status line itself).
+ */
+export class NodeExchange implements LeanExchange {
+  readonly method: string;
+  readonly target: string;
+  readonly httpVersion: string;
+  readonly rawHeaders: string[];
+  readonly contentLength: number;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly info: RequestInfo,
+  ) {
+    this.method = req.method ?? 'GET';
+    this.target = req.url ?? '/';
+    this.httpVersion = req.httpVersion;
+    this.rawHeaders = req.rawHeaders;
+    const cl = req.headers['content-length'];
+    this.contentLength = cl !== undefined ? Number(cl) : req.headers['transfer-encoding'] ? -1 : 0;
+  }
+
+  attach(handler: LeanHandler): void {
+    const { req, res } = this;
+    // Request body: client -> handler, pausing the client while the handler cannot take more.
+    if (this.contentLength !== 0) {
+      (req as WithHandler<IncomingMessage>)[kHandler] = handler;
+      req.on('data', onRequestData);
+      req.on('end', onRequestEnd);
+    } else {
+      handler.onBodyEnd();
+    }
+    (res as WithHandler<ServerResponse>)[kHandler] = handler;
+    if (res.destroyed) handler.onAbort(); // the client went away while the request waited for a process
+    else res.on('close', onResponseClose);
+  }
+
+  resumeBody(): void {
+    this.req.resume();
+  }
+
+  respond(status: number, headers: string[], reason?: string): boolean {
+    try {
+      if (reason === undefined) this.res.writeHead(status, headers);
+      else this.res.writeHead(status, reason, headers);
+      return true;
+    } catch {
+      return false; // a head HTTP forbids (bad field name or value, status)
+    }
+  }
+
+  write(chunk: Buffer, last: boolean): boolean {
+    if (last) {
+      // The whole rest of the body is here: head and body leave in one write, no separate end.
+      this.res.end(chunk);
+      return true;
+    }
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', onResponseDrain);
+    return false;
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  fail(status: number): void {
+    if (this.res.destroyed) this.res.destroy();
+    else sendError(this.res, status);
+  }
+
+  reset(): void {
+    this.res.destroy();
+  }
+}
+
+function onRequestData(this: WithHandler<IncomingMessage>, chunk: Buffer): void {
+  if (!this[kHandler]!.onBody(chunk)) this.pause();
+}
+
+function onRequestEnd(this: WithHandler<IncomingMessage>): void {
+  this[kHandler]!.onBodyEnd();
+}
+
+function onResponseDrain(this: WithHandler<ServerResponse>): void {
+  this[kHandler]!.onWritable();
+}
+
+function onResponseClose(this: WithHandler<ServerResponse>): void {
+  if (!this.writableEnded) this[kHandler]!.onAbort();
+}

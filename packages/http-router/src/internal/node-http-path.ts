@@ -1,0 +1,484 @@
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'http';
+import { isIP, type Socket } from 'net';
+import type { TLSSocket } from 'tls';
+import type { ActionRunner } from './action-runner';
+import type { AccessLogWriter } from './access-log';
+import type { CompiledConfig, Forwarded } from './compiled-config';
+import { errorPageBody, sendError } from './error-page';
+import { kLean, idleCloseResponse, type FastConnection } from './fast-connection';
+import { lowerIs } from './fast-parser';
+import { normalizeHeads, type HeadNormalizer } from './head-normalizer';
+import { ListenerEntry, type ConnState as BaseConnState } from './listener-entry';
+import type { ApplicationGateway, RequestInfo, RouterLogger } from './ports';
+import { NodeRequestContext } from './request-context';
+import { isValidHost, normalizePath } from './request-target';
+import type { RouterCounters } from './router-stats';
+import { responseClass, type ServerHeaderSource } from './server-response';
+
+/** What node:http's path needs from the router. */
+export interface NodeHttpDeps {
+  gateway: ApplicationGateway;
+  log: RouterLogger;
+  counters: RouterCounters;
+  accessLog: AccessLogWriter;
+  actions: ActionRunner;
+  /** The `Server` header value source. */
+  server: ServerHeaderSource;
+  /** The running config (null: none yet). */
+  config(): CompiledConfig | null;
+}
+
+const kConn = Symbol('warden.router.conn');
+const kCtx = Symbol('warden.router.ctx');
+
+/** A connection's bookkeeping on both paths, with what node:http's path adds. */
+export interface ConnState extends BaseConnState {
+  owner: NodeHttpPath;
+  /** When node:http's parser began the current request (its first byte), ms; 0 when not watched. */
+  requestStart: number;
+  /** Requests node:http parsed on this connection. */
+  httpRequests: number;
+  /** What rewrites the heads node:http reads (set when node:http gets the connection). */
+  heads: HeadNormalizer | null;
+  /** The application the current node:http request was handed to (null: none). */
+  app: string | null;
+}
+
+type Sock = Socket & { [kConn]?: ConnState; [kLean]?: FastConnection };
+type Res = ServerResponse & { [kConn]?: ConnState; [kCtx]?: NodeRequestContext };
+
+/**
+ * node:http's side of the router: each listener's node:http server (it never listens: connections are handed to
+ * it), connection bookkeeping for both paths, and the requests node:http parses: Unit's head checks, body limits
+ * and timeouts, `forwarded`, then the listener's pass through the action runner; the access log line and the
+ * completion hook when the response is done.
+ */
+export class NodeHttpPath {
+  private readonly responseClass: typeof ServerResponse;
+
+  constructor(private readonly deps: NodeHttpDeps) {
+    this.responseClass = responseClass(deps.server);
+  }
+
+  /** The node:http server of a new listener (its connections come from handOff). */
+  createServer(compiled: CompiledConfig, entryOf: () => ListenerEntry): Server {
+    const http = createServer({
+      ServerResponse: this.responseClass,
+      requireHostHeader: false, // Unit takes HTTP/1.1 without Host (an empty host for matching)
+      maxHeaderSize: compiled.settings.maxHeaderSize,
+      requestTimeout: 0,
+      connectionsCheckingInterval: Math.max(250, Math.min(30_000, compiled.settings.headerReadTimeout / 4 || 30_000)),
+    });
+    // The node:http server never listens itself (the net server accepts and hands connections over); this starts
+    // its connection tracking (header_read_timeout checks, closeIdleConnections) as listening would.
+    http.emit('listening');
+    applyTimeouts(http, compiled);
+    http.on('connection', (sock: Sock) => {
+      this.track(entryOf(), sock);
+      if (this.deps.config()?.timesRequests) watchRequestStart(sock);
+    });
+    http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entryOf(), req, res));
+    http.on('timeout', this.onSocketTimeout);
+    http.on('connect', (req: IncomingMessage, sock: Socket) => {
+      this.deps.counters.requestRefused();
+      refuseHead(sock, (req.url ?? '').charCodeAt(0) === 47 ? 405 : 400, this.deps.server.serverHeader);
+    });
+    http.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock: Socket) => {
+      const inFlight = (sock as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+      if (err.code === 'ECONNRESET' || !sock.writable || (inFlight && inFlight.headersSent)) sock.destroy();
+      else refuseHead(sock, clientErrorStatus(err), this.deps.server.serverHeader);
+    });
+    return http;
+  }
+
+  /** Applies a committed config's timeouts to a listener's node:http server. */
+  configure(entry: ListenerEntry, compiled: CompiledConfig): void {
+    applyTimeouts(entry.http, compiled);
+  }
+
+  /** Counts and tracks a new connection of `entry` (once: a connection handed over from the lean path is known). */
+  track(entry: ListenerEntry, sock: Sock): ConnState {
+    const known = sock[kConn];
+    if (known !== undefined) return known;
+    this.deps.counters.connectionOpened();
+    const st: ConnState = { sock, busy: 0, info: null, entry, startedAt: 0, owner: this, requestStart: 0, httpRequests: 0, heads: null, app: null };
+    sock[kConn] = st;
+    entry.sockets.add(sock);
+    sock.once('close', onSocketClose);
+    return st;
+  }
+
+  /**
+   * Gives a connection to the listener's node:http server, with `rest` (bytes read and not consumed) put back first.
+   * Every byte node:http reads goes through a HeadNormalizer, so node:http takes the heads Unit takes and llhttp
+   * refuses (bare LF line ends, spaces in the target) and keeps refusing the rest.
+   */
+  handOff(entry: ListenerEntry, sock: Socket, rest: Buffer | null): void {
+    const heads = normalizeHeads(sock, entry.maxHeaderSize);
+    const st = (sock as Sock)[kConn];
+    if (st !== undefined) st.heads = heads;
+    if (rest !== null) {
+      const out = heads.feed(rest);
+      if (out.length > 0) sock.unshift(out);
+    }
+    entry.http.emit('connection', sock);
+  }
+
+  /** A node:http connection of a listener a reconfiguration removed: Unit's 408 if it is idle. */
+  answerIdle(sock: Socket): void {
+    const st = (sock as Sock)[kConn];
+    if ((sock as Sock)[kLean] === undefined && st !== undefined && st.busy === 0 && sock.writable) sock.end(idleCloseResponse(this.deps.server.serverHeader));
+  }
+
+  /** Connection facts of `st` (built once per connection). */
+  info(st: BaseConnState): RequestInfo {
+    return connInfo(st as ConnState, st.sock);
+  }
+
+  /** @internal Current send_timeout in ms. */
+  sendTimeout(): number {
+    return this.deps.config()?.settings.sendTimeout ?? 0;
+  }
+
+  /** @internal */
+  connectionClosed(st: ConnState, sock: Socket): void {
+    this.deps.counters.connectionClosed(st);
+    st.entry.sockets.delete(sock);
+    st.entry.socketGone();
+  }
+
+  /** @internal The response of the node:http request in flight on `st` is done (completed or dropped). */
+  responseDone(st: ConnState, res: Res): void {
+    const ctx = res[kCtx];
+    const status = !res.headersSent ? 0 : ctx !== undefined && ctx.rawStatus >= 0 ? ctx.rawStatus : res.statusCode;
+    this.deps.counters.requestDone(st, status, ctx !== undefined ? ctx.app : st.app, 'node:http');
+    st.app = null;
+    // node:http waits idle_timeout + 1 s on a kept-alive connection (a margin for its Keep-Alive hint); Unit closes
+    // at idle_timeout (with its 408: onSocketTimeout).
+    const idle = st.entry.http.keepAliveTimeout;
+    if (st.busy === 0 && idle > 0 && st.sock.timeout === idle + 1000) st.sock.setTimeout(idle);
+    const log = this.deps.config()?.accessLog;
+    if (ctx && log) this.deps.accessLog.write(log, ctx);
+    if (st.entry.closing && st.busy === 0) {
+      if (!st.sock.destroyed) st.sock.end();
+    }
+  }
+
+  /**
+   * A socket timeout of a node:http connection ('timeout' of its http.Server, which then leaves the socket to us): a request or response that watches
+   * its own timeout (body_read_timeout, send_timeout) decides there; a kept-alive connection idle for idle_timeout
+   * gets Unit's 408 and is closed (nxt_h1p_idle_timeout); anything else is dropped, as node:http would.
+   */
+  private readonly onSocketTimeout = (sock: Sock): void => {
+    const s = sock as Sock & { _httpMessage?: ServerResponse | null; parser?: { incoming?: IncomingMessage | null } | null };
+    const res = s._httpMessage;
+    if (res !== null && res !== undefined) {
+      if (res.listenerCount('timeout') === 0) sock.destroy();
+      return;
+    }
+    const req = s.parser?.incoming;
+    if (req !== null && req !== undefined && !req.complete) {
+      if (req.listenerCount('timeout') === 0) sock.destroy();
+      return;
+    }
+    const st = sock[kConn];
+    if (st === undefined || st.busy > 0 || !sock.writable) {
+      sock.destroy();
+      return;
+    }
+    sock.end(idleCloseResponse(this.deps.server.serverHeader));
+    sock.destroySoon();
+  };
+
+  private onRequest(entry: ListenerEntry, req: IncomingMessage, res: Res): void {
+    const sock = req.socket as Sock;
+    const st = sock[kConn];
+    if (!st) this.deps.counters.requestRefused();
+    else {
+      this.deps.counters.requestStarted(st);
+      res[kConn] = st;
+      res.on('close', onResponseClose);
+      // A target whose spaces the HeadNormalizer encoded for llhttp: routing, variables and the app see it as
+      // received, as in Unit.
+      const original = st.heads?.originalTarget(++st.httpRequests);
+      if (original !== undefined) req.url = original;
+    }
+    const refusal = headRefusal(req);
+    const cfg = this.deps.config();
+    if (!entry.live || cfg === null) {
+      sendError(res, 503, true);
+      return;
+    }
+    if (entry.closing) res.shouldKeepAlive = false;
+    const s = cfg.settings;
+    if (s.discardUnsafeFields) discardUnsafe(req);
+    let ctx: NodeRequestContext | null = null;
+    if (!entry.fast) {
+      ctx = new NodeRequestContext(req, res, sock.remoteAddress ?? '', sock.remotePort ?? 0, sock.localAddress ?? '', sock.localPort ?? 0, schemeOf(sock));
+      res[kCtx] = ctx;
+      ctx.startTime = st !== undefined && st.requestStart !== 0 ? st.requestStart : Date.now();
+      if (cfg.accessLog !== null && cfg.accessLog.countsBytes) countBodyBytes(ctx);
+      if (entry.listener.forwarded) applyForwarded(ctx, entry.listener.forwarded);
+    }
+    if (refusal !== 0) {
+      sendError(res, refusal, true); // after the context exists: the access log records it
+      return;
+    }
+
+    // Body limits and timeouts.
+    const cl = req.headers['content-length'];
+    const hasBody = cl !== undefined ? cl !== '0' : req.headers['transfer-encoding'] !== undefined;
+    if (cl !== undefined && Number(cl) > s.maxBodySize) {
+      sendError(res, 413, true);
+      return;
+    }
+    if (hasBody && cl === undefined) limitChunkedBody(req, res, s.maxBodySize);
+    const timeout = hasBody ? s.bodyReadTimeout : s.sendTimeout;
+    if (timeout > 0) {
+      sock.setTimeout(timeout);
+      res.on('timeout', onResponseTimeout);
+    }
+
+    const l = entry.listener;
+    try {
+      if (ctx === null) {
+        const url = req.url ?? '';
+        if (url.charCodeAt(0) !== 47 || url.indexOf('%') !== -1 || url.indexOf('/.') !== -1) {
+          const q = url.indexOf('?');
+          if (url.charCodeAt(0) !== 47 || normalizePath(q === -1 ? url : url.slice(0, q)) === null) {
+            sendError(res, 400, true);
+            return;
+          }
+        }
+        const t = l.pass.target as { app: string; target: string | undefined };
+        if (st) st.app = t.app;
+        this.deps.gateway.handle(t.app, t.target, req, res, st ? connInfo(st, sock) : connInfo(null, sock));
+        return;
+      }
+      if (!ctx.parse()) {
+        sendError(res, 400, true);
+        return;
+      }
+      this.deps.actions.run(ctx, l.pass, cfg);
+    } catch (err) {
+      this.deps.log.error({ err, url: req.url }, 'request handling failed');
+      sendError(res, 500);
+    }
+  }
+
+}
+
+/**
+ * What Unit refuses in a request head that node:http accepts (0: nothing). Unit's parser (nxt_http_parse.c) takes
+ * HTTP/1.x only: another `HTTP/d.d` is 505, a line without a version (HTTP/0.9) 400; a target that is not
+ * origin-form is 400 (see RequestContext.parse); a second Host field or a Host with `/` or an empty label is 400
+ * (nxt_http_request_host). Transfer-Encoding in an HTTP/1.0 request is 400 as in nginx: a 1.0 peer cannot mean it,
+ * and a proxy in front may frame the body differently (request smuggling).
+ */
+function headRefusal(req: IncomingMessage): number {
+  if (req.httpVersionMajor !== 1) return req.httpVersionMajor === 0 ? 400 : 505;
+  const url = req.url ?? '';
+  if (url.charCodeAt(0) !== 47 /* / */) return 400;
+  const raw = req.rawHeaders;
+  let host = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 4 && lowerIs(name, 0, 'host')) {
+      if (host || !isValidHost(raw[i + 1])) return 400;
+      host = true;
+    } else if (name.length === 17 && req.httpVersionMinor === 0 && lowerIs(name, 0, 'transfer-encoding')) return 400;
+  }
+  return 0;
+}
+
+/**
+ * Answers a request node:http does not hand to 'request' with Unit's error page and closes the connection: a CONNECT
+ * (node:http offers it as a tunnel; Unit parses only origin-form targets, so its `host:port` CONNECT is 400 there,
+ * and one with a `/` target is 405 here: Warden tunnels nothing), or a head node:http's parser refused.
+ */
+function refuseHead(sock: Socket, status: number, serverHeader: string): void {
+  const body = errorPageBody(status);
+  sock.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nServer: ${serverHeader}\r\nDate: ${new Date().toUTCString()}\r\n` +
+      `Content-Type: text/html\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  sock.destroySoon();
+}
+
+/**
+ * The status for a head node:http's parser refused, as node:http's own default answers (431 for a head too large,
+ * 408 for header_read_timeout, 400 otherwise), except that a well-formed `HTTP/d.d` version other than 1.x is 505,
+ * as in Unit.
+ */
+function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): number {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 431;
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 413;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    case 'HPE_INVALID_VERSION': {
+      const raw = err.rawPacket;
+      if (raw === undefined) return 400;
+      const eol = raw.indexOf(10);
+      const line = raw.toString('latin1', 0, eol === -1 ? raw.length : eol);
+      const m = / HTTP\/(\d)\.\d\r?$/.exec(line);
+      return m !== null && m[1] !== '1' ? 505 : 400; // HTTP/1.x: the version is not what node:http refused
+    }
+    default:
+      return 400;
+  }
+}
+
+/** node:http's parser calls the function in this slot when it begins a message (HTTPParser.kOnMessageBegin). */
+const kOnMessageBegin = 0;
+
+/**
+ * Notes on the connection when node:http's parser begins each request, for `$request_time` (Unit counts from the
+ * first byte of the request, not from the end of its head). Without node's parser object (another Node version),
+ * requests are timed from their head instead.
+ */
+function watchRequestStart(sock: Sock): void {
+  const st = sock[kConn];
+  const parser = (sock as Socket & { parser?: Record<number, unknown> }).parser;
+  if (st === undefined || parser === undefined || parser === null) return;
+  parser[kOnMessageBegin] = () => {
+    st.requestStart = Date.now();
+  };
+}
+
+function onSocketClose(this: Sock): void {
+  const st = this[kConn];
+  if (st) st.owner.connectionClosed(st, this);
+}
+
+function onResponseClose(this: Res): void {
+  const st = this[kConn];
+  if (st) st.owner.responseDone(st, this);
+}
+
+/** Socket inactivity: a client that stops sending its body or stops reading the response is dropped. */
+function onResponseTimeout(this: Res, sock: Socket): void {
+  const req = this.req;
+  if (!req.complete || this.writableLength > 0 || this.writableNeedDrain) {
+    sock.destroy();
+    return;
+  }
+  // The body is in and the client is waiting for an app that is still working: not the client's fault. Keep
+  // watching the connection, from now on with send_timeout (the response side).
+  const send = this[kConn]?.owner.sendTimeout();
+  sock.setTimeout(send !== undefined && send > 0 ? send : (sock.timeout ?? 0));
+}
+
+function connInfo(st: ConnState | null, sock: Socket): RequestInfo {
+  if (st && st.info) return st.info;
+  const info: RequestInfo = {
+    remoteAddress: sock.remoteAddress ?? '',
+    remotePort: sock.remotePort ?? 0,
+    localAddress: sock.localAddress ?? '',
+    localPort: sock.localPort ?? 0,
+    scheme: schemeOf(sock),
+  };
+  if (st) st.info = info;
+  return info;
+}
+
+function applyForwarded(ctx: NodeRequestContext, fw: Forwarded): void {
+  if (!fw.source(ctx.remoteAddress, ctx.remotePort)) return;
+  if (fw.clientIp !== null) {
+    const v = ctx.header(fw.clientIp);
+    if (v) {
+      const list = v.split(',');
+      let chosen = '';
+      for (let i = list.length - 1; i >= 0; i--) {
+        chosen = list[i].trim();
+        if (!fw.recursive || !isIP(chosen) || !fw.source(chosen, -1)) break;
+      }
+      if (isIP(chosen)) {
+        ctx.remoteAddress = chosen;
+        ctx.remotePort = 0;
+      }
+    }
+  }
+  if (fw.protocol !== null) {
+    const v = ctx.header(fw.protocol);
+    if (v) {
+      const last = v.slice(v.lastIndexOf(',') + 1).trim().toLowerCase();
+      if (last === 'https' || last === 'on') ctx.scheme = 'https';
+      else if (last === 'http') ctx.scheme = 'http';
+    }
+  }
+}
+
+/** Drops header fields whose names hold anything but letters, digits and `-` (Unit's discard_unsafe_fields). */
+function discardUnsafe(req: IncomingMessage): void {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    for (let k = 0; k < name.length; k++) {
+      const c = name.charCodeAt(k) | 0x20;
+      if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 0x2d)) {
+        delete req.headers[name.toLowerCase()];
+        raw.splice(i, 2);
+        i -= 2;
+        break;
+      }
+    }
+  }
+}
+
+/** Counts the body bytes of a chunked request as the parser pushes them, answering 413 past `max`. */
+function limitChunkedBody(req: IncomingMessage, res: ServerResponse, max: number): void {
+  let total = 0;
+  const push = req.push;
+  req.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk !== null && chunk !== undefined) {
+      total += (chunk as Buffer).length;
+      if (total > max) {
+        // Swallow the rest (no 'end' reaches the handler) and answer 413 once; later writes by the handler are
+        // ignored so a gateway still streaming cannot throw on a response that is already sent.
+        req.push = () => false;
+        if (!res.headersSent) {
+          sendError(res, 413, true);
+          res.writeHead = () => res;
+          res.write = () => true;
+          res.end = () => res;
+        } else res.destroy();
+        return false;
+      }
+    }
+    return push.call(this, chunk, encoding);
+  };
+}
+
+/** Counts response body bytes for `$body_bytes_sent`. */
+function countBodyBytes(ctx: NodeRequestContext): void {
+  const res = ctx.res;
+  const write = res.write;
+  const end = res.end;
+  const add = (chunk: unknown, enc: unknown) => {
+    if (typeof chunk === 'string') ctx.bodyBytes += Buffer.byteLength(chunk, typeof enc === 'string' ? (enc as BufferEncoding) : 'utf8');
+    else if (chunk && typeof (chunk as Buffer).length === 'number') ctx.bodyBytes += (chunk as Buffer).length;
+  };
+  res.write = function (this: ServerResponse, chunk: unknown, enc?: unknown, cb?: unknown) {
+    add(chunk, enc);
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, enc, cb);
+  } as ServerResponse['write'];
+  res.end = function (this: ServerResponse, chunk?: unknown, enc?: unknown, cb?: unknown) {
+    if (typeof chunk !== 'function') add(chunk, enc);
+    return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, enc, cb);
+  } as ServerResponse['end'];
+}
+
+function applyTimeouts(server: Server, cfg: CompiledConfig): void {
+  const s = cfg.settings;
+  server.headersTimeout = s.headerReadTimeout;
+  server.keepAliveTimeout = s.idleTimeout;
+}
+
+/** `https` on a TLS connection. */
+function schemeOf(sock: Socket): 'http' | 'https' {
+  return (sock as TLSSocket).encrypted === true ? 'https' : 'http';
+}
+
