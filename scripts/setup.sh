@@ -12,6 +12,8 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+# Headless browser for the status page test (test/e2e/status-page.test.ts renders /ui and takes a screenshot).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # Cross compiler for the arm64 prebuilt native binaries that `npm pack` ships (scripts/prebuild-native.js).
 if [ "$(uname -m)" = x86_64 ]; then
   command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu)

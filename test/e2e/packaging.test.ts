@@ -4,11 +4,11 @@
 // into a temporary prefix (the bundled server, @warden/server).
 import { spawn } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'fs';
 import { createServer, type Server } from 'http';
 import type { AddressInfo } from 'net';
-import { join } from 'path';
-import { ROOT, cleanup, controlRequest, freePort, http, isRoot, worldDir } from './support/wardend';
+import { join, relative } from 'path';
+import { ROOT, cleanup, controlRequest, freePort, haveGo, http, isRoot, worldDir } from './support/wardend';
 
 interface Packed {
   name: string;
@@ -163,6 +163,37 @@ describe('packages installed from their npm pack tarballs', () => {
     // Without aarch64-linux-gnu-gcc (scripts/setup.sh installs it) the arm64 prebuilds cannot be made here.
     if (!CROSS_ARM64) process.stderr.write('packaging test: aarch64-linux-gnu-gcc missing: arm64 prebuilds not checked\n');
   });
+
+  it("ships the Go module unit.nginx.org/go complete: the files go/unit links to are in the tarball as files", () => {
+    const files = packed.find((p) => p.name === '@warden/app-types')!.files.map((f) => f.path);
+    const linked = readdirSync(join(ROOT, 'packages/app-types/go/unit/internal'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isSymbolicLink())
+      .map((e) => join('go/unit/internal', relative(join(ROOT, 'packages/app-types/go/unit/internal'), join(e.parentPath ?? e.path, e.name))));
+    expect(linked.length).toBeGreaterThan(0);
+    expect(linked.filter((f) => !files.includes(f))).toEqual([]);
+    // The links are back in the checkout after packing.
+    for (const f of linked) expect(lstatSync(join(ROOT, 'packages/app-types', f)).isSymbolicLink()).toBe(true);
+  });
+
+  it('builds a Go app written for Unit against the installed go/unit module, as the Go README tells', async () => {
+    if (!haveGo()) {
+      console.warn('skipped: go is not installed');
+      return;
+    }
+    const unitDir = join(consumer, 'node_modules/@warden/app-types/go/unit');
+    const app = join(dir, 'unit-app');
+    mkdirSync(app);
+    writeFileSync(
+      join(app, 'go.mod'),
+      `module example.com/unitapp\n\ngo 1.19\n\nrequire unit.nginx.org/go v0.0.0\n\nreplace unit.nginx.org/go => ${unitDir}\n`,
+    );
+    writeFileSync(
+      join(app, 'main.go'),
+      'package main\n\nimport (\n\t"io"\n\t"net/http"\n\n\tunit "unit.nginx.org/go"\n)\n\nfunc main() {\n\thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })\n\tunit.ListenAndServe(":8080", nil)\n}\n',
+    );
+    await run('go', ['build', '-o', join(app, 'app'), '.'], { cwd: app, env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off' } });
+    expect(existsSync(join(app, 'app'))).toBe(true);
+  }, 120000);
 
   it('declares @types/node in every package whose public declarations use Node types', () => {
     const usesNode = /reference types="node"|from '(node:)?(http|https|net|tls|fs|events|stream|child_process|os|path|url|buffer|util|crypto)'|\bNodeJS\.|\bBuffer\b/;

@@ -975,7 +975,11 @@ int main(int argc, char **argv) {
   /* Die with wardend (the thread that spawned us). If it is already gone, stop now. */
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (getppid() != wardend) return 1;
-  /* Terminal signals go to the app (same process group); the helper and prototype ignore them. */
+  /* `--setsid` (wardend's apps): a session and process group of our own, inherited by the prototype and every app
+   * process, so that Ctrl-C on the terminal running wardend (SIGINT to its foreground process group) reaches only
+   * wardend, which stops the apps gracefully. Without it (warden-isolate) terminal signals reach the app directly
+   * (same process group); the helper and prototype ignore them. */
+  if (argc > 1 && !strcmp(argv[1], "--setsid")) setsid();
   signal(SIGINT, SIG_IGN);
   signal(SIGQUIT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'fs';
+import { top } from './warden-top';
 import { defaultPaths } from '../daemon/daemon-options';
 import { parseCommandLine } from './command-line';
 import { editConfig, successLine } from './warden-config-edit';
@@ -32,6 +33,8 @@ Commands:
   cert put NAME FILE|-           upload a PEM bundle (certificates and key) from FILE or stdin
   cert delete NAME               delete a bundle no listener uses
   status [PATH]                  print the status (connections, requests, applications)
+  top [--once]                   listeners, applications, processes with their isolation, request
+                                 and error rates, refreshed every 2 s (--once: one frame)
   restart APP                    restart every process of application APP
 
 PATH is a JSON path below /config (or /status), keys written literally and separated
@@ -52,6 +55,7 @@ Exit status: 0 success, 1 wardend refused the request or could not be reached,
 interface ParsedArgs {
   control?: string;
   json: boolean;
+  once: boolean;
   help: boolean;
   version: boolean;
   words: string[];
@@ -61,6 +65,7 @@ interface ParsedArgs {
 const OPTIONS = {
   control: { type: 'string' },
   json: { type: 'boolean' },
+  once: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -80,6 +85,7 @@ function parseArgs(argv: string[]): ParsedArgs {
   return {
     control: values.control as string | undefined,
     json: values.json === true,
+    once: values.once === true,
     help: values.help === true,
     version: values.version === true,
     words: positionals,
@@ -99,11 +105,14 @@ export function resolveControl(option: string | undefined, env: NodeJS.ProcessEn
 export interface WardenIo {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Output is a terminal (`warden top` clears it between frames). */
+  tty?: boolean;
 }
 
 const processIo: WardenIo = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
+  tty: process.stdout.isTTY === true,
 };
 
 /** The `warden` command line. Resolves with the exit status (0 ok, 1 request failed, 2 usage error); never rejects. */
@@ -136,6 +145,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: WardenIo): Promis
   const target = parseControlTarget(resolveControl(args.control, env));
   const ctx: CommandContext = { target, json: args.json, io };
 
+  if (command === 'top') {
+    arity('top [--once]', rest, 0, 0);
+    return top(target, io.out, { once: args.once, tty: io.tty ?? false });
+  }
   if (command === 'status') {
     arity('status [PATH]', rest, 0, 1);
     return show(ctx, '/status' + encodeConfigPath(rest[0]));

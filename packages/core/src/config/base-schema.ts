@@ -46,6 +46,12 @@ export const BASE_ROOT_PROPERTIES: Record<string, JsonSchema> = {
     properties: {
       http: { $ref: '#/$defs/settingsHttp' },
       js_module: { type: ['string', 'array'], items: str },
+      // Warden extension: a plain HTTP address that serves only GET /metrics, /ui and /ui/overview.json.
+      metrics: {
+        type: 'object',
+        properties: { listen: { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[0-9]{1,3}(\\.[0-9]{1,3}){3}|\\*):[0-9]{1,5}$' } },
+        additionalProperties: false,
+      },
       telemetry: {
         type: 'object',
         properties: {

@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   WARDEN_ERR_CONFIG_APP_TYPE: 'No plugin provides the application `type`.',
   WARDEN_ERR_CONFIG_ARGUMENTS: 'An application argument holds a null character.',
   WARDEN_ERR_CONFIG_ENVIRONMENT: 'An environment variable name or value is invalid.',
+  WARDEN_ERR_CONFIG_METRICS_LISTEN: '`settings.metrics.listen` is not `IP:port`.',
   WARDEN_ERR_CONFIG_CERTIFICATE: 'A listener names a certificate bundle that is not stored.',
   WARDEN_ERR_CONFIG_PLUGIN: "A plugin's check of an application threw an error that is not a ConfigValidationError.",
   WARDEN_ERR_CONFIG_FILE: 'The `--config` file cannot be read or parsed.',
@@ -52,6 +53,7 @@ export const ERROR_CODES = {
   WARDEN_ERR_CLI_CONTROL_ADDRESS: "warden's `--control` is malformed (exit status 2).",
   WARDEN_ERR_CLI_UNREACHABLE: 'warden cannot reach wardend (exit status 1).',
   WARDEN_ERR_CHILD_OP: 'A plugin added a spawn-plan op outside the vocabulary (CHILD_OPS) or with bad arguments.',
+  WARDEN_ERR_CLI_REQUEST: 'wardend refused a request of `warden top` (exit status 1).',
 } as const;
 
 /** A stable code of @warden/core. */

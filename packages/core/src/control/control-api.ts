@@ -1,3 +1,4 @@
+import type { WardenConfig } from '../contracts';
 import type { Controller } from './controller';
 import { handleCertificates } from './certificates-api';
 import { ConfigPathError, deleteAt, getAt, postAt, putAt, splitPath } from './config-path';
@@ -7,13 +8,49 @@ import { JsonParseError, parseJson } from './json-parser';
 
 const DONE: ControlResponse = { status: 200, body: { success: 'Reconfiguration done.' } };
 
+/** What serves `/metrics` and `/ui` (the runtime registers it; absent, those paths are Unit's "Invalid path."). */
+export interface ObservabilityEndpoints {
+  /** The Prometheus exposition and its content type. */
+  metrics(): Promise<{ contentType: string; text: string }>;
+  /** The status page's JSON snapshot of the running `config`. */
+  overview(config: WardenConfig): unknown;
+  /** The status page (one self-contained HTML document). */
+  page(): string;
+}
+
+/** Container token of the ObservabilityEndpoints. */
+export const OBSERVABILITY = 'warden:Observability';
+
+/**
+ * Answers the read-only observability paths (`GET /metrics`, `/ui`, `/ui/overview.json`), or undefined for any
+ * other path. Shared by the control socket and the optional `settings.metrics.listen` address.
+ */
+export async function observabilityResponse(
+  endpoints: ObservabilityEndpoints | undefined,
+  config: () => WardenConfig,
+  method: string,
+  path: string,
+): Promise<ControlResponse | undefined> {
+  if (endpoints === undefined || (path !== '/metrics' && path !== '/ui' && path !== '/ui/overview.json')) return undefined;
+  if (method !== 'GET' && method !== 'HEAD') throw notAllowed();
+  if (path === '/metrics') {
+    const m = await endpoints.metrics();
+    return { status: 200, body: m.text, contentType: m.contentType };
+  }
+  if (path === '/ui') return { status: 200, body: endpoints.page(), contentType: 'text/html; charset=utf-8' };
+  return { status: 200, body: JSON.stringify(endpoints.overview(config())), contentType: 'application/json' };
+}
+
 /**
  * Unit's control API as a function of (method, path, body) → (status, JSON body), independent of the transport:
  * `/config[/...]` (GET, PUT, POST, DELETE), `/`, `/certificates[/...]`, `/status[/...]`,
  * `/control/applications/<name>/restart`.
  */
 export class ControlApi {
-  constructor(private readonly controller: Controller) {}
+  constructor(
+    private readonly controller: Controller,
+    private readonly observability?: ObservabilityEndpoints,
+  ) {}
 
   /** Answers one request. Never throws: every failure is one of Unit's error bodies. */
   async handle(method: string, url: string, body: Buffer = Buffer.alloc(0)): Promise<ControlResponse> {
@@ -28,6 +65,8 @@ export class ControlApi {
   private async route(method: string, url: string, body: Buffer): Promise<ControlResponse> {
     const q = url.indexOf('?');
     const path = q >= 0 ? url.slice(0, q) : url;
+    const observed = await observabilityResponse(this.observability, () => this.controller.config, method, path);
+    if (observed !== undefined) return observed;
     if (path === '/' || path === '') {
       if (method !== 'GET') throw notAllowed();
       const certificates = this.controller.certificates?.info();

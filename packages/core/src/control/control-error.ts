@@ -6,6 +6,8 @@ import { validationDetail } from '../config/config-validator';
 export interface ControlResponse {
   status: number;
   body: unknown;
+  /** Set for the answers that are not JSON (`/metrics`, `/ui`): `body` is then the text sent as is. */
+  contentType?: string;
 }
 
 /** An operation of the control API that ends in one of Unit's error answers. */

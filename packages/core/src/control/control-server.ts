@@ -144,15 +144,15 @@ export class ControlServer {
     }
     const response = await this.api.handle(req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks));
     this.log.debug({ method: req.method, url: req.url, status: response.status }, 'control request');
-    send(res, response.status, response.body);
+    send(res, response.status, response.body, response.contentType);
   }
 }
 
-/** Unit's output: pretty-printed JSON, connection closed after the answer. */
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const data = Buffer.from(JSON.stringify(body, null, '\t') + '\n');
+/** Unit's output: pretty-printed JSON (or a text answer as is), connection closed after the answer. */
+function send(res: ServerResponse, status: number, body: unknown, contentType?: string): void {
+  const data = Buffer.from(contentType !== undefined ? String(body) : JSON.stringify(body, null, '\t') + '\n');
   res.writeHead(status, {
-    'Content-Type': 'application/json',
+    'Content-Type': contentType ?? 'application/json',
     'Content-Length': data.length,
     Connection: 'close',
     Server: 'Warden',

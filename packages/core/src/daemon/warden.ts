@@ -6,7 +6,8 @@ import { TOKENS } from '../contracts';
 import { ConfigValidator } from '../config/config-validator';
 import { planContextDefaultsFor } from '../config/plan-context';
 import { ConfigStore } from '../control/config-store';
-import { ControlApi } from '../control/control-api';
+import { ControlApi, OBSERVABILITY } from '../control/control-api';
+import type { ObservabilityEndpoints } from '../control/control-api';
 import { claimControlAddress, ControlServer, parseControlAddress } from '../control/control-server';
 import { Controller } from '../control/controller';
 import { DEFAULT_PLUGINS, loadPlugins } from '../plugins/plugin-loader';
@@ -88,7 +89,8 @@ export async function startWarden(given: WardenOptions = {}, deps: { container?:
   if (options.pid) claimPidFile(options.pid, log);
   const releasePid = () => options.pid && releasePidFile(options.pid);
   const controller = new Controller(container, validator, new ConfigStore(options.statedir), log.child({ component: 'controller' }));
-  const server = new ControlServer(new ControlApi(controller), log.child({ component: 'control' }), {
+  const observability = container.isRegistered(OBSERVABILITY, true) ? container.resolve<ObservabilityEndpoints>(OBSERVABILITY) : undefined;
+  const server = new ControlServer(new ControlApi(controller, observability), log.child({ component: 'control' }), {
     mode: options.controlMode,
     user: options.controlUser,
     group: options.controlGroup,

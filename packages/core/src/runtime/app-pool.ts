@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import { RouterChannel } from '@warden/shm-transport';
 import type { AppConfig, AppLauncher, AppPrototype, LaunchSpec, PlanContext, ProcessSpawner, SpawnPlan } from '../contracts';
 import { ApplyError } from '../contracts';
+import { performance } from 'perf_hooks';
 import { AppWorker, describeExit, type WorkerExit } from './app-worker';
+import type { AppStats } from './warden-metrics';
 
 /**
  * Process-count policy of one app, Unit's `processes`: absent or an integer N means N processes started with the
@@ -45,6 +47,8 @@ export interface PoolDeps {
   log: Logger;
   readyTimeoutMs: number;
   drainGraceMs: number;
+  /** The app's counters for the metrics (restarts, spawn latency, back-pressure of retired channels). */
+  stats?: AppStats;
 }
 
 type Waiter = (worker: AppWorker | undefined) => void;
@@ -244,7 +248,9 @@ export class AppPool {
       const proto = this.deps.isolation ? await this.ensurePrototype(false) : undefined;
       if (this.closed) throw new ApplyError('the application was stopped while it started', this.name, 'start');
       if (proto) this.origin.set(worker, proto);
+      const t0 = performance.now();
       await worker.start(this.name, this.spec, this.deps.ctx.credentials, proto, this.deps.readyTimeoutMs);
+      this.deps.stats?.spawn.observe((performance.now() - t0) / 1000);
     };
     return run().then(
       () => {
@@ -326,6 +332,7 @@ export class AppPool {
     if (!exit.expected && !withPrototype) {
       this.deps.log.error({ app_pid: worker.pid, code: exit.code, signal: exit.signal }, `app process exited unexpectedly (${describeExit(exit)})`);
       this.failures++;
+      if (this.deps.stats) this.deps.stats.crashes++;
     }
     if (worker.brokeProtocol) this.violations++;
     this.scheduleRecovery();
@@ -371,6 +378,7 @@ export class AppPool {
       const quiet = now - w.progressAt;
       if (quiet >= this.healthDeadlineMs) {
         this.deps.log.error({ app_pid: w.pid, quiet_ms: quiet }, 'app process has not read its requests in time; replacing it');
+        if (this.deps.stats) this.deps.stats.stalls++;
         void w.terminate(KILL_GRACE_MS);
         this.rescue(w, true);
         this.scheduleRecovery();
@@ -421,7 +429,13 @@ export class AppPool {
 
   private remove(worker: AppWorker): void {
     const i = this.workers.indexOf(worker);
-    if (i >= 0) this.workers.splice(i, 1);
+    if (i < 0) return;
+    this.workers.splice(i, 1);
+    const stats = this.deps.stats;
+    if (stats) {
+      stats.retiredRingFull += worker.channel.ringFullWaits;
+      stats.retiredCreditWaits += worker.channel.creditWaits;
+    }
   }
 
   /** Unit's `/status/applications/<name>` shape. */

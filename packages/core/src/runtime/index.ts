@@ -9,6 +9,9 @@ import { resolveCredentials } from '../isolation';
 import { AppGateway } from './app-gateway';
 import { RouterComponent } from './router-component';
 import { Supervisor } from './supervisor';
+import { OBSERVABILITY } from '../control/control-api';
+import { Observability } from './observability';
+import { WardenMetrics } from './warden-metrics';
 
 export { Supervisor, canonicalJson } from './supervisor';
 export { AppGateway } from './app-gateway';
@@ -24,8 +27,10 @@ export type { PoolPolicy } from './app-pool';
  */
 export function registerRuntime(container: DependencyContainer): void {
   const log = container.resolve<Logger>(TOKENS.Logger);
+  const metrics = new WardenMetrics();
   const supervisor = new Supervisor(container, log.child({ component: 'supervisor' }), {
     contextFor: planContextFor(container),
+    metrics,
   });
   const gateway = new AppGateway(supervisor);
   const { statedir } = container.resolve<DaemonOptions>(TOKENS.DaemonOptions);
@@ -33,7 +38,16 @@ export function registerRuntime(container: DependencyContainer): void {
   container.register(CERTIFICATE_STORE, { useValue: certificates });
   container.register(TOKENS.ConfigComponent, { useValue: supervisor });
   const identity = staticFileIdentity(container.resolve<DaemonOptions>(TOKENS.DaemonOptions));
-  container.register(TOKENS.ConfigComponent, { useValue: new RouterComponent(gateway, log, certificates, identity) });
+  const router = new RouterComponent(gateway, log, certificates, identity, metrics.requestDone);
+  container.register(TOKENS.ConfigComponent, { useValue: router });
+  const connections = () => router.connections();
+  metrics.attach({
+    connections,
+    apps: () => [...supervisor.runningPools()].map(([name, pool]) => ({ name, processes: pool.workers, starting: 0 })),
+  });
+  const observability = new Observability(metrics, supervisor, connections, log.child({ component: 'metrics' }));
+  container.register(TOKENS.ConfigComponent, { useValue: observability });
+  container.register(OBSERVABILITY, { useValue: observability });
   container.register(TOKENS.AppControl, { useValue: supervisor });
 }
 

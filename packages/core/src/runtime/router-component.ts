@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { HttpRouter, RouterConfigError } from '@warden/http-router';
-import type { FileIdentity, TlsCertificate } from '@warden/http-router';
+import type { FileIdentity, RequestDoneHook, RouterStats, TlsCertificate } from '@warden/http-router';
 import type { ConfigComponent, PreparedChange, WardenConfig } from '../contracts';
 import { ApplyError, ConfigValidationError } from '../contracts';
 import { certificateRefs } from '../control/certificate-store';
@@ -18,8 +18,14 @@ export class RouterComponent implements ConfigComponent {
     log: Logger,
     private readonly certificates?: CertificateStore,
     fileIdentity?: FileIdentity,
+    onRequestDone?: RequestDoneHook,
   ) {
-    this.router = new HttpRouter({ gateway, logger: log.child({ component: 'router' }), fileIdentity });
+    this.router = new HttpRouter({ gateway, logger: log.child({ component: 'router' }), fileIdentity, onRequestDone });
+  }
+
+  /** Unit's connection counters. */
+  connections(): RouterStats['connections'] {
+    return this.router.stats().connections;
   }
 
   async prepare(next: WardenConfig): Promise<PreparedChange> {

@@ -52,7 +52,9 @@ parentPort.on('message', (m) => {
   const fail = (e) => parentPort.postMessage({ id: m.id, ev: 'error', message: e.message, code: e.code, errno: e.errno });
   let child;
   try {
-    child = spawn(m.file, m.args, { argv0: m.argv0, cwd: m.cwd, env: m.env, uid: m.uid, gid: m.gid,
+    // detached: a session of its own (setsid), so a terminal's Ctrl-C (SIGINT to wardend's process group) reaches
+    // only wardend, which stops the app gracefully.
+    child = spawn(m.file, m.args, { argv0: m.argv0, cwd: m.cwd, env: m.env, uid: m.uid, gid: m.gid, detached: true,
       stdio: ['ignore', m.stdout, m.stderr, ...m.fds] });
   } catch (e) {
     fail(e);

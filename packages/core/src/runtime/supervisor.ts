@@ -13,6 +13,7 @@ import type {
 import { ApplyError, ConfigValidationError, TOKENS } from '../contracts';
 import { buildSpawnPlan } from '../isolation';
 import { AppPool, asApplyError } from './app-pool';
+import type { WardenMetrics } from './warden-metrics';
 
 /** Options of the supervisor that are not part of the config. */
 export interface SupervisorOptions {
@@ -24,6 +25,8 @@ export interface SupervisorOptions {
   drainGraceMs?: number;
   /** How long an apply may take to start its new apps before it fails and rolls back (default 30 s). */
   applyDeadlineMs?: number;
+  /** Where the pools count restarts, spawn latency and back-pressure (absent: not counted). */
+  metrics?: WardenMetrics;
 }
 
 /**
@@ -100,6 +103,11 @@ export class Supervisor implements ConfigComponent, AppControl {
     return this.pools.has(app);
   }
 
+  /** The running pools by application name (status page, metrics). */
+  runningPools(): ReadonlyMap<string, AppPool> {
+    return this.pools;
+  }
+
   async prepare(next: WardenConfig): Promise<PreparedChange> {
     const apps = next.applications ?? {};
     const nextPools = new Map<string, AppPool>();
@@ -168,6 +176,7 @@ export class Supervisor implements ConfigComponent, AppControl {
       log: this.log.child({ app: name }),
       readyTimeoutMs: this.readyTimeoutMs,
       drainGraceMs: this.drainGraceMs,
+      stats: this.options.metrics?.app(name),
     });
   }
 
@@ -187,6 +196,7 @@ export class Supervisor implements ConfigComponent, AppControl {
       throw new ApplyError('the application was reconfigured during the restart', app, 'restart');
     }
     this.pools.set(app, fresh);
+    if (this.options.metrics) this.options.metrics.app(app).restarts += current.workers.length;
     this.log.info({ app }, 'application restarted');
     void current.close();
   }

@@ -127,6 +127,7 @@ export abstract class StreamCore<S extends StreamSink = StreamSink> {
     }
     if (this._backlogBytes <= this._sendCredit) return true;
     this._needDrain = true;
+    this._ep.creditWaits++;
     return false;
   }
 
@@ -243,6 +244,12 @@ export abstract class Endpoint extends EventEmitter {
   private readonly doorbellFd: number;
   private readonly nat: NativeShm;
   private pending: Buffer[] = [];
+  /**
+   * Back-pressure counters (monotonic, for metrics): times a frame found the outgoing ring full and waited for the peer
+   * to free space, and times a stream's body went beyond the peer's credit (its writer was told to wait for 'drain').
+   */
+  ringFullWaits = 0;
+  creditWaits = 0;
   private blocked = new Set<StreamCore>();
   private readonly dirty: (StreamCore | null)[] = [];
   private dirtyCount = 0;
@@ -593,6 +600,7 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   private needSpace(len: number): void {
+    this.ringFullWaits++;
     // Ask the consumer to ring when it frees space; if space appeared meanwhile, retry on the next turn.
     if (this.out.waitForSpace(len)) this.scheduleDrain();
   }

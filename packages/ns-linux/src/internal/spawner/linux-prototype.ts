@@ -133,7 +133,9 @@ export class LinuxPrototype implements AppPrototype {
     let child: ChildProcess;
     try {
       const io = options.stdio === 'inherit' ? 'inherit' : 'pipe';
-      child = spawn(helperPath(), [], {
+      // Apps of wardend get a session of their own (not the terminal's process group); warden-isolate's command,
+      // which shares our terminal, stays in ours.
+      child = spawn(helperPath(), options.stdio === 'inherit' ? [] : ['--setsid'], {
         stdio: [options.stdio === 'inherit' ? 'inherit' : 'ignore', io, io, theirs, 'pipe'],
       });
     } catch (err) {

@@ -1,0 +1,279 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Metric } from 'prom-client';
+import type { CompletedRequest, RouterStats } from '@warden/http-router';
+import { processState } from './overview';
+
+/** Upper bounds (seconds) of the request latency histograms. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Upper bounds (seconds) of the spawn latency histogram (process start to READY). */
+export const SPAWN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** The `code` label of the request counters: status class, `aborted` when the client left before a response. */
+const CLASSES = ['aborted', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/**
+ * A histogram kept as plain numbers: `observe` is a bucket search and three additions (no allocation), so it can
+ * run once per request. prom-client's own `observe` hashes its labels and allocates on every call (about 1 µs per
+ * request measured here); this one is exported through prom-client's registry at scrape time instead.
+ */
+export class HistogramCounts {
+  readonly buckets: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(readonly bounds: readonly number[]) {
+    this.buckets = new Float64Array(bounds.length);
+  }
+
+  observe(v: number): void {
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && v > b[i]!) i++;
+    if (i < b.length) this.buckets[i]!++;
+    this.sum += v;
+    this.count++;
+  }
+}
+
+/** Requests of one listener or one application: count per status class and the latency histogram. */
+class RequestSeries {
+  readonly codes = new Float64Array(CLASSES.length);
+  readonly latency = new HistogramCounts(LATENCY_BUCKETS);
+}
+
+/** The per-application counters that outlive the application's pools (a restart makes a new pool). */
+export class AppStats {
+  /** Processes replaced because they exited unexpectedly (crash, kill, OOM). */
+  crashes = 0;
+  /** Processes replaced because they stopped reading their requests. */
+  stalls = 0;
+  /** `/control/applications/<app>/restart` and reconfigurations that replaced every process. */
+  restarts = 0;
+  /** Process start to READY, seconds. */
+  readonly spawn = new HistogramCounts(SPAWN_BUCKETS);
+  /** Back-pressure counts of channels whose processes are gone (those of live ones are read at scrape time). */
+  retiredRingFull = 0;
+  retiredCreditWaits = 0;
+}
+
+/** One process as the metrics see it. */
+export interface ProcessView {
+  readonly state: string;
+  readonly stalled: boolean;
+  readonly inflight: number;
+  readonly channel: { readonly ringFullWaits: number; readonly creditWaits: number };
+}
+
+/** What the metrics read at scrape time. */
+export interface MetricsSources {
+  /** Unit's connection counters of the router. */
+  connections(): RouterStats['connections'];
+  /** The running applications and their processes (processes being started count as `starting`). */
+  apps(): Iterable<{ name: string; processes: Iterable<ProcessView>; starting: number }>;
+}
+
+/**
+ * wardend's Prometheus metrics (prom-client registry): requests by status class and latency per listener and per
+ * application, connections, app processes by state, restarts, spawn latency and channel back-pressure, plus
+ * prom-client's default process metrics. The request path calls only {@link requestDone}, http-router's
+ * `onRequestDone` hook (no allocation after the
+ * first request of a listener or app); everything else is read when scraped.
+ */
+export class WardenMetrics {
+  readonly registry = new Registry();
+  private readonly listeners = new Map<string, RequestSeries>();
+  private readonly apps = new Map<string, RequestSeries>();
+  private readonly appStats = new Map<string, AppStats>();
+  private sources: MetricsSources | null = null;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'warden_' });
+    this.defineRequestMetrics('listener', this.listeners, 'warden_http');
+    this.defineRequestMetrics('app', this.apps, 'warden_app');
+    this.defineRuntimeMetrics();
+  }
+
+  /** Where connection and process numbers come from (set once the router and supervisor exist). */
+  attach(sources: MetricsSources): void {
+    this.sources = sources;
+  }
+
+  /** The counters of application `app` (created at its first pool). */
+  app(name: string): AppStats {
+    let s = this.appStats.get(name);
+    if (s === undefined) this.appStats.set(name, (s = new AppStats()));
+    return s;
+  }
+
+  /** http-router's per-request completion hook (`onRequestDone`): once per request, on the request path. */
+  readonly requestDone = (r: CompletedRequest): void => {
+    const { listener, app, status } = r;
+    const seconds = r.durationMs / 1000;
+    const cls = status < 100 ? 0 : status >= 600 ? 5 : (status / 100) | 0;
+    let l = this.listeners.get(listener);
+    if (l === undefined) this.listeners.set(listener, (l = new RequestSeries()));
+    l.codes[cls]!++;
+    l.latency.observe(seconds);
+    if (app === null) return;
+    let a = this.apps.get(app);
+    if (a === undefined) this.apps.set(app, (a = new RequestSeries()));
+    a.codes[cls]!++;
+    a.latency.observe(seconds);
+  };
+
+  /** Request totals of one listener or application (zeros before its first request). */
+  requests(kind: 'listener' | 'app', name: string): { total: number; codes: Record<string, number>; latencySum: number } {
+    const s = (kind === 'listener' ? this.listeners : this.apps).get(name);
+    const codes: Record<string, number> = {};
+    for (let i = 0; i < CLASSES.length; i++) codes[CLASSES[i]!] = s?.codes[i] ?? 0;
+    return { total: s?.latency.count ?? 0, codes, latencySum: s?.latency.sum ?? 0 };
+  }
+
+  /** The exposition (Prometheus text format 0.0.4) and its content type. */
+  async exposition(): Promise<{ contentType: string; text: string }> {
+    return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+  }
+
+  private defineRequestMetrics(label: string, series: Map<string, RequestSeries>, prefix: string): void {
+    const what = label === 'listener' ? 'listener' : 'application';
+    new Counter({
+      name: `${prefix}_requests_total`,
+      help: `Requests completed per ${what} and status class (code="aborted": the client went away before a response)`,
+      labelNames: [label, 'code'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [name, s] of series) {
+          for (let i = 0; i < CLASSES.length; i++) if (s.codes[i]! > 0) this.inc({ [label]: name, code: CLASSES[i] }, s.codes[i]!);
+        }
+      },
+    });
+    this.registry.registerMetric(
+      histogramMetric(`${prefix}_request_duration_seconds`, `Request latency per ${what}, from the request head to the end of the response`, label, LATENCY_BUCKETS, () =>
+        mapValues(series, (s) => s.latency),
+      ),
+    );
+  }
+
+  private defineRuntimeMetrics(): void {
+    const self = this;
+    const r = [this.registry];
+    new Gauge({
+      name: 'warden_connections',
+      help: 'Client connections open now, by state (active: a request in progress)',
+      labelNames: ['state'],
+      registers: r,
+      collect() {
+        const c = self.sources?.connections();
+        this.set({ state: 'active' }, c?.active ?? 0);
+        this.set({ state: 'idle' }, c?.idle ?? 0);
+      },
+    });
+    new Counter({
+      name: 'warden_connections_accepted_total',
+      help: 'Client connections accepted',
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(self.sources?.connections().accepted ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'warden_app_processes',
+      help: 'Application processes by state (starting, idle, busy, stalled: out of rotation, draining)',
+      labelNames: ['app', 'state'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const app of self.sources?.apps() ?? []) {
+          const n: Record<string, number> = { starting: app.starting, idle: 0, busy: 0, stalled: 0, draining: 0 };
+          for (const p of app.processes) {
+            const state = processState(p);
+            if (state in n) n[state]!++;
+          }
+          for (const [state, v] of Object.entries(n)) this.set({ app: app.name, state }, v);
+        }
+      },
+    });
+    new Counter({
+      name: 'warden_app_restarts_total',
+      help: 'Application processes replaced, by cause (crash: exited unexpectedly; stall: stopped reading requests; restart: control API restart)',
+      labelNames: ['app', 'cause'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [app, s] of self.appStats) {
+          this.inc({ app, cause: 'crash' }, s.crashes);
+          this.inc({ app, cause: 'stall' }, s.stalls);
+          this.inc({ app, cause: 'restart' }, s.restarts);
+        }
+      },
+    });
+    this.registry.registerMetric(
+      histogramMetric('warden_app_spawn_duration_seconds', 'Application process start until the process said READY on its channel', 'app', SPAWN_BUCKETS, () =>
+        mapValues(this.appStats, (s) => s.spawn),
+      ),
+    );
+    const backPressure = (name: string, help: string, retired: (s: AppStats) => number, live: (p: ProcessView) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['app'],
+        registers: r,
+        collect() {
+          this.reset();
+          const liveByApp = new Map<string, number>();
+          for (const app of self.sources?.apps() ?? []) {
+            let n = 0;
+            for (const p of app.processes) n += live(p);
+            liveByApp.set(app.name, n);
+          }
+          for (const [app, s] of self.appStats) this.inc({ app }, retired(s) + (liveByApp.get(app) ?? 0));
+        },
+      });
+    backPressure(
+      'warden_channel_ring_full_total',
+      "Times wardend found an app process's request ring full and waited for the process to read (the app is slower than its traffic)",
+      (s) => s.retiredRingFull,
+      (p) => p.channel.ringFullWaits,
+    );
+    backPressure(
+      'warden_channel_credit_waits_total',
+      "Times a request body sent to an app process went beyond the process's flow-control window and waited for it",
+      (s) => s.retiredCreditWaits,
+      (p) => p.channel.creditWaits,
+    );
+  }
+}
+
+function* mapValues<K, V, W>(m: Map<K, V>, f: (v: V) => W): Iterable<[K, W]> {
+  for (const [k, v] of m) yield [k, f(v)];
+}
+
+/**
+ * A prom-client registry entry for histograms kept in {@link HistogramCounts}: the registry formats what `get()`
+ * returns exactly as it does for its own Histogram (`_bucket` with cumulative `le`, `+Inf`, `_sum`, `_count`).
+ */
+function histogramMetric(name: string, help: string, label: string, bounds: readonly number[], series: () => Iterable<[string, HistogramCounts]>): Metric {
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset() {},
+    async get() {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      for (const [key, h] of series()) {
+        let acc = 0;
+        for (let i = 0; i < bounds.length; i++) {
+          acc += h.buckets[i]!;
+          values.push({ labels: { [label]: key, le: bounds[i]! }, value: acc, metricName: `${name}_bucket` });
+        }
+        values.push({ labels: { [label]: key, le: '+Inf' }, value: h.count, metricName: `${name}_bucket` });
+        values.push({ labels: { [label]: key }, value: h.sum, metricName: `${name}_sum` });
+        values.push({ labels: { [label]: key }, value: h.count, metricName: `${name}_count` });
+      }
+      return { name, help, type: 'histogram', values, aggregator: 'sum' };
+    },
+  };
+  return metric as unknown as Metric;
+}
