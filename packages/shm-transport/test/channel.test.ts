@@ -274,9 +274,10 @@ describe('channel (both ends in one process)', () => {
     expect(body.subarray(20000).toString()).toBe('3');
     expect(seen['/echo']).toEqual(['data 3 true', 'end', 'wait', 'drain']);
     const s = router.request(head({ target: '/hang' }));
-    while (seen['/hang']?.length !== 1) await new Promise((r) => setImmediate(r));
+    const callsOf = (target: string): number => seen[target]?.length ?? 0;
+    while (callsOf('/hang') !== 1) await new Promise((r) => setImmediate(r));
     s.abort();
-    while (seen['/hang'].length !== 2) await new Promise((r) => setImmediate(r));
+    while (callsOf('/hang') !== 2) await new Promise((r) => setImmediate(r));
     expect(seen['/hang']).toEqual(['end', 'abort']);
   });
 
