@@ -14,5 +14,6 @@ module.exports = {
     '<rootDir>/packages/unit-http',
     '<rootDir>/test',
     '<rootDir>/bench',
+    '<rootDir>/scripts/eslint',
   ],
 };

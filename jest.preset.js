@@ -1,5 +1,6 @@
 // Shared jest settings: TypeScript through ts-jest, and @warden/* resolved to each package's sources so that
-// unit tests never depend on a stale build.
+// unit tests never depend on a stale build. ts-jest only transpiles (tsconfig.test.json sets isolatedModules): the
+// tests are type-checked by `npm run typecheck` (tsconfig.typecheck.json, the same options and @warden/* paths).
 const path = require('path');
 module.exports = {
   testEnvironment: 'node',

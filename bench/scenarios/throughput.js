@@ -60,7 +60,10 @@ async function throughput(w, ctx, o) {
       const [sa, sb] = [c.a, c.b];
       for (const side of [sa, sb]) {
         const key = `${c.app}:${side}:${c.path}`;
-        if (o.warmup && !warm.has(key)) await run(side, o.warmup), warm.add(key);
+        if (o.warmup && !warm.has(key)) {
+          await run(side, o.warmup);
+          warm.add(key);
+        }
       }
       c.a = { label: SIDE_LABEL[sa], rounds: [] };
       c.b = { label: SIDE_LABEL[sb], rounds: [] };

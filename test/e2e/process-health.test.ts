@@ -44,8 +44,9 @@ function childrenOf(pid: number): number[] {
 }
 
 /** The prototypes of wardend's isolated apps: the children of its spawn helpers. */
-function prototypesOf(wardendPid: number): number[] {
-  const helpers = childrenOf(wardendPid).filter((c) => readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'warden-spawn');
+function prototypesOf(wardend: Wardend): number[] {
+  if (wardend.proc.pid === undefined) throw new Error('wardend was not spawned');
+  const helpers = childrenOf(wardend.proc.pid).filter((c) => readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'warden-spawn');
   return helpers.flatMap(childrenOf);
 }
 
@@ -121,10 +122,10 @@ describeGo('process health', () => {
   });
 
   (isRoot ? it : it.skip)('recreates a prototype killed with SIGKILL: serving resumes within 2 s and no request hangs', async () => {
-    const others = new Set(prototypesOf(w.proc.pid)); // of the other isolated apps of this wardend
+    const others = new Set(prototypesOf(w)); // of the other isolated apps of this wardend
     const port = await app('phoenix', { processes: 2, isolation: { namespaces: { pid: true } } });
     expect((await timedGet(port, '/pid', 2000)).status).toBe(200);
-    const [proto] = prototypesOf(w.proc.pid).filter((p) => !others.has(p));
+    const [proto] = prototypesOf(w).filter((p) => !others.has(p));
     expect(proto).toBeGreaterThan(0);
     const results: { at: number; status: number; ms: number }[] = [];
     let stop = false;
@@ -141,16 +142,16 @@ describeGo('process health', () => {
     expect(resumed.at + resumed.ms - killedAt).toBeLessThan(2000);
     expect(results.filter((r) => r.status === 0)).toEqual([]); // nothing hung until the client gave up
     expect(results.every((r) => [200, 502, 503].includes(r.status))).toBe(true);
-    expect(prototypesOf(w.proc.pid)).not.toContain(proto);
+    expect(prototypesOf(w)).not.toContain(proto);
     expect(w.log()).toMatch(/the prototype of the application exited; recreating it/);
     expect(w.log()).not.toMatch(/its prototype is not running/);
   });
 
   (isRoot ? it : it.skip)('kills what an exited app process left in its pid namespace before replacing it', async () => {
-    const others = new Set(prototypesOf(w.proc.pid)); // of the other isolated apps of this wardend
+    const others = new Set(prototypesOf(w)); // of the other isolated apps of this wardend
     const port = await app('forker', { processes: 1, isolation: { namespaces: { pid: true } } });
     expect((await timedGet(port, '/fork?n=5', 2000)).body).toBe('forked 5');
-    const [proto] = prototypesOf(w.proc.pid).filter((p) => !others.has(p));
+    const [proto] = prototypesOf(w).filter((p) => !others.has(p));
     const descendants = (pid: number): number[] => childrenOf(pid).flatMap((c) => [c, ...descendants(c)]);
     const comms = () => descendants(proto!).map((c) => readFileSync(`/proc/${c}/comm`, 'utf8').trim());
     expect(comms().sort()).toEqual(['echo', 'sleep', 'sleep', 'sleep', 'sleep', 'sleep']);

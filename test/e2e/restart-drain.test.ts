@@ -52,7 +52,7 @@ describeGo('draining on a restart', () => {
         expect(r.status).toBe(200);
         for (; sent < 4; sent++) req.write(part);
         req.end();
-      })();
+      })().catch((e: unknown) => req.destroy(e as Error)); // a failed PUT fails the answer below with its message
     });
     expect(await done).toEqual({ status: 200, bytes: 4 * part.length });
   });

@@ -110,7 +110,7 @@ describe('WebSockets through wardend (upgrade requests tunnelled over the channe
       const answers: unknown[] = [];
       for (let i = 0; i < 20; i++) {
         socket.emit('echo', { i, text: 'héllo' });
-        const [payload] = await once(socket, 'echo');
+        const payload = await new Promise<unknown>((ok) => socket.once('echo', ok));
         answers.push(payload);
       }
       expect(answers).toEqual(Array.from({ length: 20 }, (_, i) => ({ i, text: 'héllo' })));

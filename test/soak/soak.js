@@ -71,7 +71,7 @@ async function runSoak(options = {}) {
     const until = Date.now() + o.duration * 1000;
     await Promise.all([
       traffic({ port, apps, connections: o.connections, until, o, stats }),
-      chaosLoop({ w, port, apps, until, o, chaos }),
+      chaosLoop({ w, apps, until, o, chaos }),
     ]);
     for (const k of chaos.kills) k.noticed = Math.max(...k.victims.map((v) => w.exitNoticed(v.hostPid) ?? k.at + o.killNoticeMs));
     if (chaos.extraListener) await w.change('DELETE', `/config/listeners/${encodeURIComponent(chaos.extraListener)}`).catch(() => {});
@@ -325,7 +325,7 @@ function one(port, agent, req, o, stats) {
  * tick. Kills and changes never overlap, so that an apply is never failed by a kill of the process it is starting
  * (that would be a correct 500, not a fault).
  */
-async function chaosLoop({ w, port, apps, until, o, chaos }) {
+async function chaosLoop({ w, apps, until, o, chaos }) {
   let tick = 0;
   let gen = 0;
   while (Date.now() < until) {

@@ -4,7 +4,7 @@ import { once } from 'events';
 import { Readable } from 'stream';
 import { createHash } from 'crypto';
 import { ChannelBinding, parseListenArgs } from '../src/runtime';
-import { FakeAppChannel, type FakeAppRequest } from './support/fake-channel';
+import { FakeAppChannel } from './support/fake-channel';
 
 interface Harness {
   channel: FakeAppChannel;

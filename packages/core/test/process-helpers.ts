@@ -51,7 +51,7 @@ export function startWardend(args: string[], env: NodeJS.ProcessEnv = process.en
         }
       }
     });
-    exited.then(({ code, signal }) => reject(new Error(`wardend exited (${code ?? signal}) before it was ready:\n${err}`)));
+    void exited.then(({ code, signal }) => reject(new Error(`wardend exited (${code ?? signal}) before it was ready:\n${err}`)));
   });
 }
 

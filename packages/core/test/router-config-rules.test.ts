@@ -32,6 +32,7 @@ class PrepareSpy implements ConfigComponent {
     this.prepared++;
     return { commit: async () => undefined, rollback: async () => undefined };
   }
+  async shutdown(): Promise<void> {}
 }
 
 function getOverUnixSocket(socketPath: string, path: string): Promise<{ status: number; body: string }> {

@@ -25,7 +25,7 @@ function supervisor(options: { applyDeadlineMs?: number; readyTimeoutMs?: number
       defaultUser: 'nobody',
       defaultGroup: 'nogroup',
       tmpdir: '/tmp',
-      credentials: { user: 'nobody', uid: 65534, group: 'nogroup', gid: 65534 },
+      credentials: { user: 'nobody', uid: 65534, group: 'nogroup', gid: 65534, groups: [65534], home: '/nonexistent' },
     }),
     ...options,
   });
@@ -47,7 +47,7 @@ describe('the supervisor', () => {
   it('fails an apply that has not started its apps within the apply deadline, naming the app and step', async () => {
     const s = supervisor({ applyDeadlineMs: 300, readyTimeoutMs: 20000 });
     const t0 = Date.now();
-    const err = await s.prepare(mute, {}).then(
+    const err = await s.prepare(mute).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -61,7 +61,7 @@ describe('the supervisor', () => {
   it('abort() makes a prepare in progress fail at once (SIGTERM during an apply)', async () => {
     const s = supervisor({ readyTimeoutMs: 20000 });
     const t0 = Date.now();
-    const prepared = s.prepare(mute, {}).then(
+    const prepared = s.prepare(mute).then(
       () => undefined,
       (e: unknown) => e,
     );

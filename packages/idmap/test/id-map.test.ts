@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, promises as fsPromises, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { formatIdMap, IdMapError, parseIdMap, resolveIdMaps, validateIdMaps, writeIdMaps } from '@warden/idmap';
@@ -190,12 +190,11 @@ describe('formatIdMap and writeIdMaps', () => {
     mkdirSync(path.join(proc, '42'));
     const order: string[] = [];
     for (const f of ['uid_map', 'setgroups', 'gid_map']) writeFileSync(path.join(proc, '42', f), '');
-    const fsMod = require('fs').promises;
-    const open = fsMod.open;
-    fsMod.open = (file: string, ...rest: unknown[]) => {
-      order.push(path.basename(file));
+    const open = fsPromises.open;
+    const spy = jest.spyOn(fsPromises, 'open').mockImplementation((file, ...rest) => {
+      order.push(path.basename(String(file)));
       return open(file, ...rest);
-    };
+    });
     try {
       await writeIdMaps(42, {
         uidmap: [{ container: 0, host: 1000, size: 1 }],
@@ -204,7 +203,7 @@ describe('formatIdMap and writeIdMaps', () => {
         procRoot: proc,
       });
     } finally {
-      fsMod.open = open;
+      spy.mockRestore();
     }
     expect(order).toEqual(['uid_map', 'setgroups', 'gid_map']);
     expect(readFileSync(path.join(proc, '42', 'uid_map'), 'utf8')).toBe('0 1000 1\n');
@@ -216,7 +215,7 @@ describe('formatIdMap and writeIdMaps', () => {
     const proc = mkdtempSync(path.join(tmpdir(), 'idmap-'));
     mkdirSync(path.join(proc, '7'));
     await writeIdMaps(7, { uidmap: [{ container: 0, host: 0, size: 1 }], gidmap: [], denySetgroups: false, procRoot: proc });
-    expect(require('fs').existsSync(path.join(proc, '7', 'setgroups'))).toBe(false);
+    expect(existsSync(path.join(proc, '7', 'setgroups'))).toBe(false);
     rmSync(proc, { recursive: true });
   });
 

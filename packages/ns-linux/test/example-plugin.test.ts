@@ -1,4 +1,4 @@
-import { spawnSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as path from 'path';
 import { ConfigValidationError, loadPlugins, PHASE, ProcessSpawner, TOKENS } from '@warden/core';
 import { cleanup, describeRoot, planFor, pluginContainer, runProbe, setupNative } from './helpers';
@@ -58,7 +58,7 @@ describeRoot('example plugin changes what the probe sees (requires root)', () =>
   });
 
   it('loads with warden-isolate --plugin', () => {
-    require('child_process').execFileSync(path.resolve(__dirname, '../../../node_modules/.bin/tsc'), ['-b', path.resolve(__dirname, '..')]);
+    execFileSync(path.resolve(__dirname, '../../../node_modules/.bin/tsc'), ['-b', path.resolve(__dirname, '..')]);
     const r = spawnSync(process.execPath, [path.resolve(__dirname, '../bin/warden-isolate.js'), '--plugin', PLUGIN,
       '--isolation', JSON.stringify({ namespaces: { time: true }, time_offsets: { monotonic: DAY } }), '--', probe, 'time'],
     { encoding: 'utf8' });

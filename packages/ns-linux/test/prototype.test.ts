@@ -1,4 +1,5 @@
 import { closeSync, readFileSync } from 'fs';
+import { hostname } from 'os';
 import * as path from 'path';
 import { ApplyError, PHASE, ProcessSpawner, TOKENS } from '@warden/core';
 import { fdPass } from '../src/internal/spawner/native';
@@ -159,7 +160,7 @@ describeRoot('prototype and app processes (requires root)', () => {
     const plain = await startPrototype({ type: 'external', isolation: { namespaces: { uname: true } } });
     try {
       expect((await runProbe(named, probe, dir)).report.hostname).toBe('app-1');
-      expect((await runProbe(plain, probe, dir)).report.hostname).toBe(require('os').hostname());
+      expect((await runProbe(plain, probe, dir)).report.hostname).toBe(hostname());
     } finally {
       await named.close();
       await plain.close();

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { ApplyError, AppConfig } from '@warden/core';
 import { cleanup, describeRoot, runProbe, setupNative, startPrototype, validationMessage } from './helpers';
@@ -19,7 +19,7 @@ describeRoot('rootfs, automount and mounts (requires root)', () => {
     copyFileSync(probe, path.join(rootfs, 'probe'));
     hostData = mkdtempSync(path.join(dir, 'data-'));
     writeFileSync(path.join(hostData, 'hello.txt'), 'from the host');
-    require('fs').chmodSync(hostData, 0o755);
+    chmodSync(hostData, 0o755);
   });
   afterAll(() => cleanup(dir));
 
@@ -83,7 +83,7 @@ describeRoot('rootfs, automount and mounts (requires root)', () => {
     };
     const report = await run(isolation, ['write', '/rw/written.txt']);
     expect(report.write).toBe(0);
-    expect(require('fs').readFileSync(path.join(hostData, 'written.txt'), 'utf8')).toBe('x');
+    expect(readFileSync(path.join(hostData, 'written.txt'), 'utf8')).toBe('x');
     expect(mountPoints(report)).toEqual(expect.arrayContaining(['/rw', '/scratch']));
   });
 
@@ -102,7 +102,7 @@ describeRoot('rootfs, automount and mounts (requires root)', () => {
     expect(report.read).toBe('from the host');
     // The bind landed at <rootfs>/<outside>, inside the root, not on the host directory.
     expect(mountPoints(report)).toContain(outside);
-    const hostMounts = require('fs').readFileSync('/proc/self/mounts', 'utf8');
+    const hostMounts = readFileSync('/proc/self/mounts', 'utf8');
     expect(hostMounts).not.toContain(outside);
   });
 
@@ -124,7 +124,7 @@ describeRoot('rootfs, automount and mounts (requires root)', () => {
 
   it('works in a user namespace with a root-owned rootfs that has no mount points yet', async () => {
     const bare = mkdtempSync(path.join(dir, 'bare-'));
-    require('fs').chmodSync(bare, 0o755);
+    chmodSync(bare, 0o755);
     copyFileSync(probe, path.join(bare, 'probe'));
     const map = [{ container: 0, host: 1000, size: 1000 }];
     const report = await run({

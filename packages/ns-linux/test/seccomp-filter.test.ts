@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
-import { ConfigValidationError } from '@warden/core';
+import { ConfigValidationError, type IsolationConfig } from '@warden/core';
 import { encodeProgram, RET } from '../src/internal/seccomp/bpf';
 import { CLONE_NAMESPACE_FLAGS, DEFAULT_ALLOWED, ESSENTIAL, PERSONALITY_VALUES, SOCKET_FAMILIES } from '../src/internal/seccomp/default-profile';
 import { ARCHES, compileFilter, SeccompArch, SeccompPolicy } from '../src/internal/seccomp/filter-compiler';
@@ -200,7 +200,7 @@ describe('isolation.seccomp configuration', () => {
   });
 
   it('adds no filter when seccomp is absent or unconfined (Unit configs run as before), one op otherwise', () => {
-    const ops = (isolation: object) => planFor({ type: 'external', isolation }).plan.childOps.filter((o) => o.op === 'seccomp');
+    const ops = (isolation: IsolationConfig) => planFor({ type: 'external', isolation }).plan.childOps.filter((o) => o.op === 'seccomp');
     expect(ops({})).toEqual([]);
     expect(ops({ seccomp: 'unconfined' })).toEqual([]);
     expect(ops({ seccomp: { base: 'unconfined' } })).toEqual([]);

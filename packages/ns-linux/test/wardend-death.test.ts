@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'child_process';
-import { existsSync } from 'fs';
+import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import { describeRoot, waitUntil } from './helpers';
 
@@ -8,7 +8,7 @@ const PKG = path.resolve(__dirname, '..');
 function alive(pid: number): boolean {
   // a zombie has no /proc/PID/exe target; treat it as dead
   try {
-    return existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(require('fs').readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
   } catch {
     return false;
   }

@@ -1,3 +1,4 @@
+import { closeSync } from 'fs';
 import { ShmError, ShmErrorCode } from './errors';
 import type { AppRequestSink } from './types';
 import { decodeRequest, headerFrameBytes, PositionCache, protocolError, responseFrameBytes } from './internal/codec';
@@ -195,7 +196,7 @@ export class AppChannel extends Endpoint {
       mem = n.mapMemory(memFd);
       // Our children must not inherit the channel (the doorbell would hide our death from the router).
       n.setCloexec(doorbellFd);
-      require('fs').closeSync(memFd); // the mapping keeps the memory alive
+      closeSync(memFd); // the mapping keeps the memory alive
     } catch (e) {
       throw new ShmError(ShmErrorCode.BAD_SETUP, `cannot map the channel memory at fd ${memFd}: ${(e as Error).message}`);
     }

@@ -1,6 +1,8 @@
 import * as crypto from 'crypto';
 import { EventEmitter, once } from 'events';
+import * as fs from 'fs';
 import { AppChannel, AppRequest, RouterChannel } from '../src';
+import { native } from '../src/internal/native';
 import { collect, head, inProcessPair, sendBody } from './helpers';
 
 /** Echo server on an in-process app end: streams the request body back with back-pressure. */
@@ -274,9 +276,10 @@ describe('channel (both ends in one process)', () => {
     expect(body.subarray(20000).toString()).toBe('3');
     expect(seen['/echo']).toEqual(['data 3 true', 'end', 'wait', 'drain']);
     const s = router.request(head({ target: '/hang' }));
-    while (seen['/hang']?.length !== 1) await new Promise((r) => setImmediate(r));
+    const callsOf = (target: string): number => seen[target]?.length ?? 0;
+    while (callsOf('/hang') !== 1) await new Promise((r) => setImmediate(r));
     s.abort();
-    while (seen['/hang'].length !== 2) await new Promise((r) => setImmediate(r));
+    while (callsOf('/hang') !== 2) await new Promise((r) => setImmediate(r));
     expect(seen['/hang']).toEqual(['end', 'abort']);
   });
 
@@ -399,8 +402,7 @@ describe('AppChannel.fromEnv', () => {
     expect(() => AppChannel.fromEnv({ WARDEN_CHANNEL: 'v1:fds=999,998' })).toThrow(/WARDEN_ERR_SHM_SETUP: cannot map/);
     // A memfd that does not hold a channel header.
     const router = RouterChannel.create({ ringBytes: 1 << 16 });
-    const fs = require('fs') as typeof import('fs');
-    const u32 = new Uint32Array(require('../src/internal/native').native().mapMemory(router.fds[0]), 0, 4);
+    const u32 = new Uint32Array(native().mapMemory(router.fds[0]), 0, 4);
     u32[0] = 0; // break the magic
     const memFd = fs.openSync(`/proc/self/fd/${router.fds[0]}`, 'r+');
     expect(() => AppChannel.open(memFd, router.fds[1])).toThrow(/WARDEN_ERR_SHM_SETUP: channel memory at fd \d+: bad magic/);

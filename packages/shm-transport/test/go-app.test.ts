@@ -24,7 +24,6 @@ function findGo(): string | null {
 const go = findGo();
 const describeGo = go ? describe : describe.skip;
 if (!go) {
-  // eslint-disable-next-line no-console
   console.warn('skipping Go cross-language tests: no `go` toolchain found (CI installs golang-go)');
 }
 

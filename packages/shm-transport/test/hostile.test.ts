@@ -178,7 +178,7 @@ describe('router end under fuzzing', () => {
   async function run(write: (a: HostileApp) => void): Promise<'closed' | 'open'> {
     const router = RouterChannel.create({ ringBytes: RING });
     const app = new HostileApp(router);
-    let result: 'closed' | 'open' = 'open';
+    let result = 'open' as 'closed' | 'open'; // set by the 'close' listener
     let closeErr: Error | undefined;
     router.on('close', (e?: Error) => {
       result = 'closed';

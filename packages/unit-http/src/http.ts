@@ -29,6 +29,8 @@ export class Server extends WardenServer {
 }
 
 /** `createServer([options,] [requestListener])` returning a unit-http {@link Server}. */
+export function createServer(requestListener?: nodeHttp.RequestListener): Server;
+export function createServer(options: unknown, requestListener?: nodeHttp.RequestListener): Server;
 export function createServer(options?: unknown, requestListener?: nodeHttp.RequestListener): Server {
   return new Server(options, requestListener);
 }

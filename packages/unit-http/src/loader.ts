@@ -56,5 +56,4 @@ function install(): void {
 }
 
 // `module.parent` of a `--require`d module is Node's 'internal/preload' module.
-// eslint-disable-next-line @typescript-eslint/no-deprecated
 if ((module as { parent?: { id?: string } | null }).parent?.id === 'internal/preload') install();

@@ -242,7 +242,7 @@ export class ChannelBinding {
     const exchange = createExchange(stream, { IncomingMessage: state.IncomingMessage, ServerResponse: state.ServerResponse }, socket);
     exchange.socket.server = server;
     state.inflight.add(exchange);
-    exchange.done.then(() => state.inflight.delete(exchange));
+    void exchange.done.then(() => state.inflight.delete(exchange));
     try {
       server.emit('request', exchange.req, exchange.res);
     } catch (err) {

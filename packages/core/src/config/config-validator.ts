@@ -38,6 +38,7 @@ export function precompiledPath(key: string): string {
 export function compile(key: string, schema: JsonSchema): ValidateFunction {
   const file = precompiledPath(key);
   let fn: ValidateFunction | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the build's generated CommonJS module, by path
   if (existsSync(file)) fn = require(file) as ValidateFunction;
   fn ??= new Ajv2020(AJV_OPTIONS).compile(schema);
   compiled.set(key, fn);

@@ -100,7 +100,7 @@ async function runForeground(options: DaemonOptions): Promise<number | undefined
   });
   process.on('uncaughtException', (e) => {
     started.log.fatal({ err: e }, 'uncaught exception; stopping');
-    started.stop().finally(() => process.exit(1));
+    void started.stop().finally(() => process.exit(1));
   });
   // Ready only once every signal handler is in place: a caller may signal us as soon as it reads this.
   if (readyFd !== undefined) report(readyFd, `ready ${started.control}`);

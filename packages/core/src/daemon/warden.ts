@@ -54,7 +54,7 @@ export async function composeContainer(
   container.register(TOKENS.Logger, { useValue: log });
   container.register(TOKENS.DaemonOptions, { useValue: options });
   await loadPlugins(container, pluginRequests(options), log);
-  await registerRuntime(container);
+  registerRuntime(container);
   const validator = new ConfigValidator(container, planContextDefaultsFor(options));
   return { container, log, validator };
 }

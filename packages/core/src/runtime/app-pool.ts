@@ -243,7 +243,7 @@ export class AppPool {
     const worker = new AppWorker(channel, this.deps.log);
     this.workers.push(worker);
     this.starting++;
-    worker.exited.then((exit) => this.onWorkerExit(worker, exit));
+    void worker.exited.then((exit) => this.onWorkerExit(worker, exit));
     const run = async () => {
       const proto = this.deps.isolation ? await this.ensurePrototype(false) : undefined;
       if (this.closed) throw new ApplyError('the application was stopped while it started', this.name, 'start');
@@ -293,7 +293,7 @@ export class AppPool {
           throw new ApplyError('the application was stopped while it started', this.name, 'prototype');
         }
         this.prototype = proto;
-        proto.done?.then(() => this.onPrototypeExit(proto));
+        void proto.done?.then(() => this.onPrototypeExit(proto));
         return proto;
       } catch (err) {
         if (first || this.closed) throw err;

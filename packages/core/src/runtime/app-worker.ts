@@ -156,7 +156,7 @@ export class AppWorker {
       } else {
         const child = this.plainSpawn(withEnv, creds);
         this.process = child;
-        child.exited.then((e) => this.onExit(e.code, e.signal));
+        void child.exited.then((e) => this.onExit(e.code, e.signal));
         try {
           await child.spawned;
         } catch (e) {

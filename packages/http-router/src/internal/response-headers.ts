@@ -10,7 +10,6 @@ type WriteHead = ServerResponse['writeHead'];
  * visible ASCII, space and tab is percent-encoded.
  */
 export function safeHeaderValue(v: string): string {
-  // eslint-disable-next-line no-control-regex
   return /[^\t\x20-\x7e]/.test(v) ? v.replace(/[^\t\x20-\x7e]/g, (c) => encodeURIComponent(c)) : v;
 }
 

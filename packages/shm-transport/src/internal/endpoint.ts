@@ -78,7 +78,10 @@ class ChunkSlab {
  * (Node supports emitters that never called the constructor, as `util.inherits` users did), so a stream that
  * delivers through a sink — one per request on the hot path — never pays for a table it does not use.
  */
+// The interface merges EventEmitter's methods into the class's type (the prototype gets them at the end of the file).
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unused-vars
 export interface StreamCore<S extends StreamSink = StreamSink> extends EventEmitter {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export abstract class StreamCore<S extends StreamSink = StreamSink> {
   /** @internal */ _ep: Endpoint;
   /** Stream id (unique per channel while the stream is open). */
@@ -347,7 +350,7 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   /** Tears down everything; emits 'close' once. Subclasses extend it to fail their streams. */
-  protected teardown(err?: Error): boolean {
+  protected teardown(_err?: Error): boolean {
     if (this.closed) return false;
     // Frames written in this drain but not yet published (an app that answers and closes in one callback) go out.
     if (this.unpublished) {

@@ -54,7 +54,7 @@ export function fdPass(): FdPass {
       { code: 'WARDEN_ERR_NS_NATIVE_MISSING' },
     );
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   addon = require(file) as FdPass;
   return addon;
 }
