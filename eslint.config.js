@@ -37,10 +37,7 @@ module.exports = defineConfig(
   {
     rules: {
       // `_name` marks a parameter kept for its position (overrides of node's APIs); `catch (err)` may ignore err.
-      '@typescript-eslint/no-unused-vars': [
-        'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
-      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
       // `ok && next()` and `cond ? a() : b()` are statements here.
       '@typescript-eslint/no-unused-expressions': ['error', { allowShortCircuit: true, allowTernary: true }],
       // `import http = require('http')` is the typed CommonJS import unit-http needs (it re-exports node:http).

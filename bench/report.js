@@ -74,27 +74,45 @@ function throughputTable(cases) {
     rows.push([...base, s.a.label, fmtInt(s.a.rps), fmt(s.a.p50), fmt(s.a.p99), '1.00', '1.00', String(s.a.errors)]);
     rows.push([...base, s.b.label, fmtInt(s.b.rps), fmt(s.b.p50), fmt(s.b.p99), fmt(s.rpsRatio), fmt(s.p99Ratio), String(s.b.errors)]);
   }
-  return markdownTable(
-    ['Scenario', 'Conns', 'Server', 'req/s', 'p50 ms', 'p99 ms', 'req/s ratio', 'p99 ratio', 'Failed'],
-    rows,
-    [false, true, false, true, true, true, true, true, true],
-  );
+  return markdownTable(['Scenario', 'Conns', 'Server', 'req/s', 'p50 ms', 'p99 ms', 'req/s ratio', 'p99 ratio', 'Failed'], rows, [
+    false,
+    true,
+    false,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]);
 }
 
 /** The table of the other scenarios (cold start, memory, reconfiguration): measure, value, target. */
 function figuresTable(r) {
   const rows = [];
   for (const c of r.cold ?? []) {
-    rows.push([`Cold start, ${c.name}: PUT /config → first 200 (median of ${c.samples.length})`, `${fmt(c.firstMs, 1)} ms (PUT answered after ${fmt(c.putMs, 1)} ms)`, '≤ 20 ms']);
+    rows.push([
+      `Cold start, ${c.name}: PUT /config → first 200 (median of ${c.samples.length})`,
+      `${fmt(c.firstMs, 1)} ms (PUT answered after ${fmt(c.putMs, 1)} ms)`,
+      '≤ 20 ms',
+    ]);
   }
   const m = r.memory;
   if (m) {
     rows.push(['wardend RSS, idle (no apps)', mb(m.idleKb), '≤ 50 MB']);
     rows.push([`wardend RSS, ${m.apps} apps`, `${mb(m.appsKb)} (+${mb((m.appsKb - m.idleKb) / m.apps)} per app)`, '']);
     const closed = m.closedMeanwhile ? `; ${fmtInt(m.closedMeanwhile)} closed by wardend while idle` : '';
-    rows.push([`wardend RSS, ${fmtInt(m.connections)} idle keep-alive connections`, `${mb(m.connectionsKb)} (+${mb(m.connectionsKb - m.appsKb)}${closed})`, '≤ +40 MB']);
+    rows.push([
+      `wardend RSS, ${fmtInt(m.connections)} idle keep-alive connections`,
+      `${mb(m.connectionsKb)} (+${mb(m.connectionsKb - m.appsKb)}${closed})`,
+      '≤ +40 MB',
+    ]);
     rows.push(['Per isolated app: prototype RSS (its spawn helper)', `${mb(m.prototypeKb)} (${mb(m.helperKb)})`, '≤ 2 MB']);
-    rows.push(['Per app process: Go app RSS; channel mapping, resident in app / in wardend', `${mb(m.appRssKb)}; ${mb(m.channelKb)}, ${mb(m.channelAppRssKb)} / ${mb(m.wardendChannelRssKb)}`, '']);
+    rows.push([
+      'Per app process: Go app RSS; channel mapping, resident in app / in wardend',
+      `${mb(m.appRssKb)}; ${mb(m.channelKb)}, ${mb(m.channelAppRssKb)} / ${mb(m.wardendChannelRssKb)}`,
+      '',
+    ]);
   }
   for (const [scenario, kb] of Object.entries(r.peakRssKb ?? {})) rows.push([`wardend peak RSS (VmHWM), ${scenario} scenario`, mb(kb), '']);
   const q = r.reconfig;
@@ -128,7 +146,12 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
  */
 function svgChart(r) {
   const cases = (r.throughput ?? []).map((c) => ({ name: `${c.name}, ${c.connections} conns`, ...summarize(c) }));
-  const W = 820, left = 300, right = 60, top = 56, rowH = 34, barH = 12;
+  const W = 820,
+    left = 300,
+    right = 60,
+    top = 56,
+    rowH = 34,
+    barH = 12;
   const H = top + Math.max(1, cases.length) * rowH + 40;
   // The axis runs to 2× at least and 4× at most; a longer bar is cut at the edge (its label keeps the value).
   const max = Math.min(4, Math.ceil(Math.max(2, ...cases.flatMap((c) => [c.rpsRatio, c.p99Ratio].filter(Number.isFinite)))));
@@ -174,4 +197,16 @@ function replaceLatest(readme, section) {
   return readme.slice(0, i) + block + readme.slice(j + END.length);
 }
 
-module.exports = { parseDuration, parseWrk, median, summarize, markdownTable, throughputTable, figuresTable, machineLine, markdownReport, svgChart, replaceLatest };
+module.exports = {
+  parseDuration,
+  parseWrk,
+  median,
+  summarize,
+  markdownTable,
+  throughputTable,
+  figuresTable,
+  machineLine,
+  markdownReport,
+  svgChart,
+  replaceLatest,
+};

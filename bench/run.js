@@ -51,9 +51,15 @@ const o = {
 
 const version = (cmd, args) => {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].trim();
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .split('\n')[0]
+      .trim();
   } catch (e) {
-    return String(e.stdout || '').split('\n')[0].trim() || '?';
+    return (
+      String(e.stdout || '')
+        .split('\n')[0]
+        .trim() || '?'
+    );
   }
 };
 
@@ -64,8 +70,12 @@ function machine() {
     memGiB: Math.round(os.totalmem() / 2 ** 30),
     kernel: os.release(),
     node: process.versions.node,
-    go: version('go', ['version']).replace(/^go version /, '').replace(/ .*/, ''),
-    wrk: version('wrk', ['-v']).replace(/ \[.*/, '').replace(/ Copyright.*/, ''),
+    go: version('go', ['version'])
+      .replace(/^go version /, '')
+      .replace(/ .*/, ''),
+    wrk: version('wrk', ['-v'])
+      .replace(/ \[.*/, '')
+      .replace(/ Copyright.*/, ''),
     loadStart: os.loadavg(),
   };
 }
@@ -124,9 +134,13 @@ async function main() {
   try {
     result.throughput = await withWardend('throughput', (w) => throughput(w, ctx, o));
     result.cold = await withWardend('cold', (w) => coldStart(w, ctx, o));
-    result.memory = await withWardend('memory', (w) => memory(w, ctx, { apps: 10, connections: o.idleConnections, settleMs: o.settleMs, isolation: o.isolation }));
+    result.memory = await withWardend('memory', (w) =>
+      memory(w, ctx, { apps: 10, connections: o.idleConnections, settleMs: o.settleMs, isolation: o.isolation }),
+    );
     result.reconfig = await withWardend('reconfig', (w) => reconfig(w, ctx, o));
-    result.ws = await withWardend('ws', (w) => websocket(w, ctx, { duration: o.duration, rounds: o.rounds, clients: o.wsClients, window: o.wsWindow, idle: o.wsIdle }));
+    result.ws = await withWardend('ws', (w) =>
+      websocket(w, ctx, { duration: o.duration, rounds: o.rounds, clients: o.wsClients, window: o.wsWindow, idle: o.wsIdle }),
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -134,7 +148,10 @@ async function main() {
 
   const tag = arg('tag', undefined);
   output(result, path.join(__dirname, 'results', `${result.date.slice(0, 10)}${tag ? `-${tag}` : ''}`));
-  const failed = (result.throughput ?? []).some((c) => [...c.a.rounds, ...c.b.rounds].some((r) => r.errors)) || result.reconfig?.failed > 0 || result.memory?.closedMeanwhile > 0;
+  const failed =
+    (result.throughput ?? []).some((c) => [...c.a.rounds, ...c.b.rounds].some((r) => r.errors)) ||
+    result.reconfig?.failed > 0 ||
+    result.memory?.closedMeanwhile > 0;
   if (failed) {
     console.error('bench: some requests or idle connections failed (see the report)');
     process.exitCode = 2;

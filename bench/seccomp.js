@@ -32,9 +32,11 @@ const COLD = Number(arg('cold', 15));
 const SYSCALL_ROUNDS = Number(arg('syscall-rounds', 21));
 
 function wrk(port) {
-  return parseWrk(execFileSync('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', `http://127.0.0.1:${port}/`], {
-    encoding: 'utf8',
-  }));
+  return parseWrk(
+    execFileSync('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', `http://127.0.0.1:${port}/`], {
+      encoding: 'utf8',
+    }),
+  );
 }
 
 /**
@@ -90,8 +92,13 @@ function syscallCost(work) {
   const loop = path.join(work, 'syscall-loop');
   execFileSync('cc', ['-O2', '-static', '-o', loop, path.join(ROOT, 'bench/apps/syscall-loop/loop.c')]);
   const run = (isolation) =>
-    Number(execFileSync(process.execPath, [path.join(ROOT, 'packages/ns-linux/bin/warden-isolate.js'), '--isolation',
-      JSON.stringify(isolation), '--', loop, '500000'], { encoding: 'utf8' }));
+    Number(
+      execFileSync(
+        process.execPath,
+        [path.join(ROOT, 'packages/ns-linux/bin/warden-isolate.js'), '--isolation', JSON.stringify(isolation), '--', loop, '500000'],
+        { encoding: 'utf8' },
+      ),
+    );
   const ns = { plain: [], seccomp: [] };
   for (let r = 0; r < SYSCALL_ROUNDS; r++) {
     for (const v of r % 2 ? ['seccomp', 'plain'] : ['plain', 'seccomp']) ns[v].push(run(v === 'seccomp' ? { seccomp: 'default' } : {}));
@@ -101,8 +108,10 @@ function syscallCost(work) {
   console.log(`no seccomp       ${fmt(ns.plain)}`);
   console.log(`seccomp default  ${fmt(ns.seccomp)}`);
   const ratios = ns.seccomp.map((x, i) => x / ns.plain[i]);
-  console.log(`filter cost ${(median(ns.seccomp) - median(ns.plain)).toFixed(1)} ns per call (difference of medians), ` +
-    `median of per-round ratios ${median(ratios).toFixed(3)}x`);
+  console.log(
+    `filter cost ${(median(ns.seccomp) - median(ns.plain)).toFixed(1)} ns per call (difference of medians), ` +
+      `median of per-round ratios ${median(ratios).toFixed(3)}x`,
+  );
 }
 
 async function main() {
@@ -122,7 +131,16 @@ async function main() {
     const socket = path.join(work, 'control.sock');
     const wardend = spawn(
       process.execPath,
-      [path.join(ROOT, 'packages/core/bin/wardend.js'), '--no-daemon', '--control', `unix:${socket}`, '--statedir', path.join(work, 'state'), '--log', path.join(work, 'wardend.log')],
+      [
+        path.join(ROOT, 'packages/core/bin/wardend.js'),
+        '--no-daemon',
+        '--control',
+        `unix:${socket}`,
+        '--statedir',
+        path.join(work, 'state'),
+        '--log',
+        path.join(work, 'wardend.log'),
+      ],
       { stdio: 'inherit', env: { ...process.env, WARDEN_LOG_LEVEL: 'warn' } },
     );
     procs.push(wardend);
@@ -130,9 +148,18 @@ async function main() {
     await control(socket, 'PUT', '/config', { listeners: {}, applications: {} });
     const nodeApp = path.join(ROOT, 'bench/apps/hello-node/app.js');
     const apps = {
-      go: { title: 'hello (Go)', match: bin, direct: 'direct (net/http)', argv: (addr) => [bin, addr], config: { type: 'external', executable: bin, processes: 1 } },
+      go: {
+        title: 'hello (Go)',
+        match: bin,
+        direct: 'direct (net/http)',
+        argv: (addr) => [bin, addr],
+        config: { type: 'external', executable: bin, processes: 1 },
+      },
       node: {
-        title: 'hello (Node)', match: 'app.js', direct: 'direct (node:http)', argv: (addr) => [process.execPath, nodeApp, addr],
+        title: 'hello (Node)',
+        match: 'app.js',
+        direct: 'direct (node:http)',
+        argv: (addr) => [process.execPath, nodeApp, addr],
         config: { type: 'node', working_directory: path.dirname(nodeApp), script: 'app.js', processes: 1 },
       },
     };
@@ -162,7 +189,8 @@ async function main() {
       wrk(directPort); // warm-up
       wrk(port); // warm-up
 
-      const line = (label, r) => `${label.padEnd(28)} ${r.rps.toFixed(0).padStart(9)} req/s   p99 ${`${r.p99} ms`.padStart(10)}   failed ${r.errors}` +
+      const line = (label, r) =>
+        `${label.padEnd(28)} ${r.rps.toFixed(0).padStart(9)} req/s   p99 ${`${r.p99} ms`.padStart(10)}   failed ${r.errors}` +
         (r.cpuUs === undefined ? '' : `   app CPU ${r.cpuUs.toFixed(1)} us/req`);
       console.log(`\n${app.title}, wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, ${os.cpus().length} cores, ${new Date().toISOString()}`);
       const ratios = [];
@@ -183,7 +211,8 @@ async function main() {
         console.log(SECCOMP ? `ratio seccomp/no seccomp: ${ratio.toFixed(3)}x` : `ratio wardend/direct: ${ratio.toFixed(2)}x   (target >= 0.75x)`);
       }
       if (RUNS > 1) console.log(`ratios: ${ratios.map((r) => r.toFixed(2)).join(' ')}   median ${median(ratios).toFixed(3)}x`);
-      if (SECCOMP) console.log(`app CPU per request seccomp/no seccomp: ${cpuRatios.map((r) => r.toFixed(2)).join(' ')}   median ${median(cpuRatios).toFixed(3)}x`);
+      if (SECCOMP)
+        console.log(`app CPU per request seccomp/no seccomp: ${cpuRatios.map((r) => r.toFixed(2)).join(' ')}   median ${median(cpuRatios).toFixed(3)}x`);
       if (direct) direct.kill('SIGTERM');
       else {
         await control(socket, 'DELETE', `/config/listeners/127.0.0.1:${directPort}`);

@@ -128,13 +128,31 @@ async function startWardend(dir) {
   const socket = path.join(dir, 'control.sock');
   const proc = spawn(
     process.execPath,
-    [path.join(ROOT, 'packages/core/bin/wardend.js'), '--no-daemon', '--control', `unix:${socket}`, '--statedir', path.join(dir, 'state'), '--tmpdir', dir, '--log', path.join(dir, 'wardend.log')],
+    [
+      path.join(ROOT, 'packages/core/bin/wardend.js'),
+      '--no-daemon',
+      '--control',
+      `unix:${socket}`,
+      '--statedir',
+      path.join(dir, 'state'),
+      '--tmpdir',
+      dir,
+      '--log',
+      path.join(dir, 'wardend.log'),
+    ],
     { stdio: 'inherit', env: { ...process.env, WARDEN_LOG_LEVEL: 'warn' } },
   );
   const exited = new Promise((r) => proc.once('exit', r));
   for (let i = 0; ; i++) {
     if (proc.exitCode !== null) throw new Error(`wardend exited (${proc.exitCode}); see ${dir}/wardend.log`);
-    if (fs.existsSync(socket) && (await control(socket, 'GET', '/config').then(() => true, () => false))) break;
+    if (
+      fs.existsSync(socket) &&
+      (await control(socket, 'GET', '/config').then(
+        () => true,
+        () => false,
+      ))
+    )
+      break;
     if (i > 400) throw new Error('wardend control socket never answered');
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -28,8 +28,9 @@ function main() {
     process.exit(2);
   }
   const refresh = args.includes('--refresh');
-  const cacheRoot = process.env.WARDEN_NODE_CACHE || (process.getuid() === 0 ? '/var/cache/warden/node' :
-    path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'warden', 'node'));
+  const cacheRoot =
+    process.env.WARDEN_NODE_CACHE ||
+    (process.getuid() === 0 ? '/var/cache/warden/node' : path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'warden', 'node'));
   const dir = path.join(cacheRoot, major);
   const bin = path.join(dir, 'bin', 'node');
   if (!refresh && isNode(bin, major)) return print(bin);
@@ -38,13 +39,11 @@ function main() {
   fs.mkdirSync(cacheRoot, { recursive: true, mode: 0o755 });
   const tmp = fs.mkdtempSync(path.join(cacheRoot, `.fetch-${major}-`));
   try {
-    const out = execFileSync('npm', ['pack', pkg, '--pack-destination', tmp, '--json', '--silent'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = execFileSync('npm', ['pack', pkg, '--pack-destination', tmp, '--json', '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     const [{ filename }] = JSON.parse(out);
     const unpacked = path.join(tmp, 'unpacked');
     fs.mkdirSync(unpacked);
-    execFileSync('tar', ['-xzf', path.join(tmp, path.basename(filename)), '-C', unpacked, 'package/bin/node', 'package/include'],
-      { stdio: 'inherit' });
+    execFileSync('tar', ['-xzf', path.join(tmp, path.basename(filename)), '-C', unpacked, 'package/bin/node', 'package/include'], { stdio: 'inherit' });
     const staged = path.join(unpacked, 'package');
     fs.chmodSync(staged, 0o755);
     if (!isNode(path.join(staged, 'bin', 'node'), major)) throw new Error(`${pkg} holds no working node ${major} binary`);

@@ -74,7 +74,11 @@ function buildAddon(t, tmp, out) {
   if (!env.npm_config_nodedir && fs.existsSync(path.join(nodedir, 'include/node/node_api.h'))) env.npm_config_nodedir = nodedir;
   if (t.prefix) Object.assign(env, { CC: `${t.prefix}gcc`, CXX: `${t.prefix}g++`, LINK: `${t.prefix}g++`, PREBUILD_STRIP_BIN: `${t.prefix}strip` });
   // --target: the running node, whose headers are installed (npm's nodedir); N-API makes the binary version-independent.
-  run(process.execPath, [require.resolve('prebuildify/bin.js', { paths: [ROOT] }), '--napi', '--strip', '--tag-libc', '--arch', t.arch, '-t', process.versions.node], { cwd: tmp, env });
+  run(
+    process.execPath,
+    [require.resolve('prebuildify/bin.js', { paths: [ROOT] }), '--napi', '--strip', '--tag-libc', '--arch', t.arch, '-t', process.versions.node],
+    { cwd: tmp, env },
+  );
   for (const f of fs.readdirSync(path.join(tmp, 'prebuilds', `linux-${t.arch}`))) {
     fs.copyFileSync(path.join(tmp, 'prebuilds', `linux-${t.arch}`, f), path.join(out, f));
   }

@@ -63,7 +63,11 @@ async function memory(w, ctx, o) {
 
   // Per app process, the channel: the memfd mapping in the app (size, resident) and wardend's side of it.
   const appProcs = descendants(w.pid).filter((p) => p.comm === path.basename(bin));
-  const per = appProcs.map((a) => ({ appRssKb: statusKb(a.pid, 'VmRSS'), channelKb: channelMappings(a.pid).sizeKb, channelAppRssKb: channelMappings(a.pid).rssKb }));
+  const per = appProcs.map((a) => ({
+    appRssKb: statusKb(a.pid, 'VmRSS'),
+    channelKb: channelMappings(a.pid).sizeKb,
+    channelAppRssKb: channelMappings(a.pid).rssKb,
+  }));
   const wardendChannels = channelMappings(w.pid);
 
   // A prototype exists for an isolated app (wardend → spawn helper → prototype → app processes): one more app with
@@ -86,7 +90,8 @@ async function memory(w, ctx, o) {
   const want = o.connections + 1000;
   const mine = raiseFdLimit(want);
   const theirs = raiseFdLimit(want, w.pid);
-  if (mine < want || theirs < want) throw new Error(`open-file limit too low for ${o.connections} connections (bench ${mine}, wardend ${theirs}; run as root or raise ulimit -n)`);
+  if (mine < want || theirs < want)
+    throw new Error(`open-file limit too low for ${o.connections} connections (bench ${mine}, wardend ${theirs}; run as root or raise ulimit -n)`);
   const sockets = await openIdle(ports[0], o.connections);
   let closed = 0;
   sockets.forEach((s) => s.once('close', () => closed++));

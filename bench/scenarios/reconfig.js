@@ -49,7 +49,9 @@ async function reconfig(w, ctx, o) {
   const elapsed = performance.now() - t0;
   const r = await load.result;
   await w.control('PUT', '/config', { listeners: {}, applications: {} });
-  log(`  ${o.routes} routes applied in ${applyMs.map((t) => t.toFixed(0)).join(', ')} ms; ${done} reconfigurations in ${(elapsed / 1000).toFixed(1)} s under load: ${r.requests} requests, ${r.errors} failed`);
+  log(
+    `  ${o.routes} routes applied in ${applyMs.map((t) => t.toFixed(0)).join(', ')} ms; ${done} reconfigurations in ${(elapsed / 1000).toFixed(1)} s under load: ${r.requests} requests, ${r.errors} failed`,
+  );
   return { routes: o.routes, applyMs, reconfigs: done, seconds: elapsed / 1000, requests: r.requests, failed: r.errors, rps: r.rps, p99: r.p99 };
 }
 

@@ -12,7 +12,10 @@ const LABEL = { go: 'Go', node: 'Node' };
 function plan(apps, connections, isolation) {
   const cases = [];
   for (const app of apps) {
-    for (const [size, path] of [['64 B', '/'], ['64 KiB', '/64k']]) {
+    for (const [size, path] of [
+      ['64 B', '/'],
+      ['64 KiB', '/64k'],
+    ]) {
       for (const c of connections) cases.push({ name: `${LABEL[app]} GET ${size}`, app, path, connections: c, a: 'direct', b: 'wardend' });
     }
     cases.push({ name: `${LABEL[app]} POST 1 MiB echo`, app, path: '/echo', post: 1 << 20, connections: connections[0], a: 'direct', b: 'wardend' });
@@ -36,7 +39,10 @@ async function throughput(w, ctx, o) {
       const d = await startDirect(app, bin);
       direct.push(d.proc);
       servers[`${app}:direct`] = d.port;
-      for (const [side, isolated] of [['wardend', false], ['wardend-ns', true]]) {
+      for (const [side, isolated] of [
+        ['wardend', false],
+        ['wardend-ns', true],
+      ]) {
         if (isolated && !o.isolation) continue;
         const port = await freePort();
         const name = `${app}${isolated ? '-ns' : ''}`;
@@ -72,7 +78,9 @@ async function throughput(w, ctx, o) {
         c.b.rounds.push(await run(sb, o.duration));
       }
       const last = (s) => s.rounds[s.rounds.length - 1];
-      log(`  ${c.name}, ${c.connections} conns: ${c.a.label} ${Math.round(last(c.a).rps)} req/s p99 ${last(c.a).p99} ms | ${c.b.label} ${Math.round(last(c.b).rps)} req/s p99 ${last(c.b).p99} ms`);
+      log(
+        `  ${c.name}, ${c.connections} conns: ${c.a.label} ${Math.round(last(c.a).rps)} req/s p99 ${last(c.a).p99} ms | ${c.b.label} ${Math.round(last(c.b).rps)} req/s p99 ${last(c.b).p99} ms`,
+      );
     }
     return cases;
   } finally {

@@ -102,7 +102,9 @@ async function websocket(w, ctx, o) {
     rssAfterKb: after,
     kbPerIdleWebSocket: (after - before) / o.idle,
   };
-  ctx.log(`  64 B echo: ${result.wardendPerSec.toFixed(0)}/s through wardend vs ${result.directPerSec.toFixed(0)}/s direct (${(result.ratio * 100).toFixed(0)} %)`);
+  ctx.log(
+    `  64 B echo: ${result.wardendPerSec.toFixed(0)}/s through wardend vs ${result.directPerSec.toFixed(0)}/s direct (${(result.ratio * 100).toFixed(0)} %)`,
+  );
   ctx.log(`  idle WebSockets: ${o.idle} cost wardend ${((after - before) / 1024).toFixed(1)} MB RSS, ${result.kbPerIdleWebSocket.toFixed(1)} KB each`);
   return result;
 }

@@ -20,7 +20,17 @@ const round = (rps, p50, p99, errors = 0) => ({ rps, p50, p99, requests: rps * 5
 const RESULT = {
   date: '2026-01-02T03:04:05Z',
   label: 'fixture',
-  machine: { cores: 2, cpu: 'Test CPU', memGiB: 4, kernel: '6.1.0', node: '20.0.0', go: 'go1.19', wrk: 'wrk 4.1.0', loadStart: [0.1, 0.2, 0.3], loadEnd: [1, 2, 3] },
+  machine: {
+    cores: 2,
+    cpu: 'Test CPU',
+    memGiB: 4,
+    kernel: '6.1.0',
+    node: '20.0.0',
+    go: 'go1.19',
+    wrk: 'wrk 4.1.0',
+    loadStart: [0.1, 0.2, 0.3],
+    loadEnd: [1, 2, 3],
+  },
   options: { duration: 5, rounds: 3, threads: 1 },
   throughput: [
     {
@@ -31,7 +41,19 @@ const RESULT = {
     },
   ],
   cold: [{ name: 'Go, no namespaces', firstMs: 31.25, putMs: 30.5, samples: [{}, {}] }],
-  memory: { idleKb: 51200, apps: 10, appsKb: 61440, connections: 10000, connectionsKb: 81920, prototypeKb: 1400, helperKb: 1500, appRssKb: 4500, channelKb: 2052, channelAppRssKb: 12, wardendChannelRssKb: 16 },
+  memory: {
+    idleKb: 51200,
+    apps: 10,
+    appsKb: 61440,
+    connections: 10000,
+    connectionsKb: 81920,
+    prototypeKb: 1400,
+    helperKb: 1500,
+    appRssKb: 4500,
+    channelKb: 2052,
+    channelAppRssKb: 12,
+    wardendChannelRssKb: 16,
+  },
   peakRssKb: { throughput: 92160 },
   reconfig: { routes: 1000, applyMs: [10, 30, 20], reconfigs: 100, requests: 123456, failed: 0 },
 };

@@ -14,7 +14,10 @@ const memoryDir = isRoot ? cgroupDirOf(process.pid, 'memory') : undefined;
 const pidsDir = isRoot ? cgroupDirOf(process.pid, 'pids') : undefined;
 const ready = isRoot && haveGo() && !!memoryDir && !!pidsDir && existsSync(memoryDir) && existsSync(pidsDir);
 const describeRoot = ready ? describe : describe.skip;
-if (!ready) console.warn(`cgroup-limits e2e skipped: ${!isRoot ? 'requires root' : !haveGo() ? 'go is not installed' : 'no v1 memory and pids controllers on this machine'}`);
+if (!ready)
+  console.warn(
+    `cgroup-limits e2e skipped: ${!isRoot ? 'requires root' : !haveGo() ? 'go is not installed' : 'no v1 memory and pids controllers on this machine'}`,
+  );
 
 describeRoot('cgroup limits through wardend', () => {
   let dir: string;
@@ -36,14 +39,20 @@ describeRoot('cgroup limits through wardend', () => {
     const port = await freePort();
     const res = await w.control('PUT', '/config', {
       listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/hog' } },
-      applications: { hog: { type: 'external', executable: hog, processes: 1, isolation: { namespaces: { pid: true }, cgroup: { path: group, memory_max: '64M' } } } },
+      applications: {
+        hog: { type: 'external', executable: hog, processes: 1, isolation: { namespaces: { pid: true }, cgroup: { path: group, memory_max: '64M' } } },
+      },
     });
     expect(res).toEqual({ status: 200, body: { success: 'Reconfiguration done.' } });
     const cg = join(cgroupDirOf(w.proc.pid!, 'memory')!, group);
     expect(existsSync(cg)).toBe(true);
     expect(Number(readFileSync(join(cg, 'memory.limit_in_bytes'), 'utf8'))).toBe(64 << 20);
 
-    const startedPids = () => w.log().split('\n').filter((l) => l.includes('app process started') && l.includes('"app":"hog"')).length;
+    const startedPids = () =>
+      w
+        .log()
+        .split('\n')
+        .filter((l) => l.includes('app process started') && l.includes('"app":"hog"')).length;
     const started = startedPids();
     const killed = await http(port, '/alloc?mb=256');
     expect(killed.status).toBe(502);

@@ -47,7 +47,17 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     ]);
     for (const { file, doc } of docs) {
       const Model = modelOf(doc.apiVersion, doc.kind);
-      expect({ file, error: (() => { try { new Model(doc).validate(); return null; } catch (e) { return (e as Error).message; } })() }).toEqual({ file, error: null });
+      expect({
+        file,
+        error: (() => {
+          try {
+            new Model(doc).validate();
+            return null;
+          } catch (e) {
+            return (e as Error).message;
+          }
+        })(),
+      }).toEqual({ file, error: null });
     }
   });
 
@@ -73,7 +83,11 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
   });
 
   it('gives the rootful pod SYS_ADMIN and NET_ADMIN, and the rootless one no capability and no privilege escalation', () => {
-    const byName = Object.fromEntries(manifests().filter((m) => m.doc.kind === 'Deployment').map((m) => [m.doc.metadata.name, m.doc.spec.template.spec]));
+    const byName = Object.fromEntries(
+      manifests()
+        .filter((m) => m.doc.kind === 'Deployment')
+        .map((m) => [m.doc.metadata.name, m.doc.spec.template.spec]),
+    );
     expect(byName.warden.containers[0].securityContext.capabilities.add).toEqual(['SYS_ADMIN', 'NET_ADMIN']);
     const rootless = byName['warden-rootless'];
     expect(rootless.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
@@ -108,7 +122,10 @@ describe('the example config of the image and the manifests, served by wardend',
     const w = await startWardend([], dir, { uid: 65534, gid: 65534 });
     try {
       const port = await freePort();
-      expect(await w.control('PUT', '/config', localConfig('config-rootless.json', port, dir))).toEqual({ status: 200, body: { success: 'Reconfiguration done.' } });
+      expect(await w.control('PUT', '/config', localConfig('config-rootless.json', port, dir))).toEqual({
+        status: 200,
+        body: { success: 'Reconfiguration done.' },
+      });
       expect((await http(port, '/healthz')).status).toBe(200);
       // Its user namespace maps only wardend's own uid (Unit's unprivileged rule); its pid namespace is its own.
       const seen = JSON.parse((await http(port, '/')).body.toString());

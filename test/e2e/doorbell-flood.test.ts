@@ -17,10 +17,7 @@ describe('an app that floods its doorbell', () => {
     const app = { type: 'external', executable: process.execPath, arguments: [FLOOD], processes: 1 };
     const res = await w.control('PUT', '/config', {
       listeners: { [`127.0.0.1:${port}`]: { pass: 'routes' } },
-      routes: [
-        { match: { uri: '/other' }, action: { pass: 'applications/other' } },
-        { action: { pass: 'applications/flood' } },
-      ],
+      routes: [{ match: { uri: '/other' }, action: { pass: 'applications/other' } }, { action: { pass: 'applications/flood' } }],
       applications: { flood: app, other: app },
     });
     expect(res.status).toBe(200);

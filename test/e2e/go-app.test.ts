@@ -54,9 +54,7 @@ describeGo('a Go app served by wardend over shared memory', () => {
   it('round-trips request bodies through the echo app intact', async () => {
     const echo = goBuild(join(ROOT, 'test/e2e/apps/echo'), join(dir, 'echo'));
     const echoPort = await freePort();
-    expect(
-      (await w.control('PUT', `/config/applications/echo`, { type: 'external', executable: echo })).status,
-    ).toBe(200);
+    expect((await w.control('PUT', `/config/applications/echo`, { type: 'external', executable: echo })).status).toBe(200);
     // Unit's default max_body_size is 8 MiB; the 50 MiB body needs more.
     expect((await w.control('PUT', '/config/settings', { http: { max_body_size: 64 << 20 } })).status).toBe(200);
     const over = await http(port, '/', { method: 'POST', body: randomBytes(65 << 20) }).catch(() => ({ status: 413 }));

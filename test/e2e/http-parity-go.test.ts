@@ -73,7 +73,11 @@ describeGo('the same Go app, directly and through wardend', () => {
 
   it('keeps serving keep-alive connections of an app that did not ask for connection ids after they close', async () => {
     for (let i = 0; i < 3; i++) {
-      const s = await exchange(wardenPort, 'GET /pid HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\n\r\n', (t) => (t.match(/HTTP\/1\.1 200 OK/g) ?? []).length === 2 && /\r\n\r\n\d+$/.test(t));
+      const s = await exchange(
+        wardenPort,
+        'GET /pid HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\n\r\n',
+        (t) => (t.match(/HTTP\/1\.1 200 OK/g) ?? []).length === 2 && /\r\n\r\n\d+$/.test(t),
+      );
       expect(s.end).toBe('open');
     }
   });

@@ -36,7 +36,7 @@ describe('the same Node app, directly and through wardend', () => {
 
   const both = (data: string, until?: (t: string) => boolean): Promise<[Seen, Seen]> => sendBoth(directPort, wardenPort, data, until);
 
-  it('honours the app\'s Connection: close: same response, connection closed, the next pipelined request unanswered', async () => {
+  it("honours the app's Connection: close: same response, connection closed, the next pipelined request unanswered", async () => {
     const [d, w] = await both('GET /close HTTP/1.1\r\nHost: x\r\n\r\nGET /other HTTP/1.1\r\nHost: x\r\n\r\n', responses(2));
     expect(d.end).toBe('closed');
     expect(d.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
@@ -59,10 +59,7 @@ describe('the same Node app, directly and through wardend', () => {
   });
 
   it('keeps a custom reason phrase (lean path and node:http path)', async () => {
-    for (const req of [
-      'GET /reason HTTP/1.1\r\nHost: x\r\n\r\n',
-      'POST /reason HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
-    ]) {
+    for (const req of ['GET /reason HTTP/1.1\r\nHost: x\r\n\r\n', 'POST /reason HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n']) {
       const [d, w] = await both(req, responses(1));
       expect(d.text).toMatch(/^HTTP\/1\.1 299 Custom Reason\r\n/);
       expect(normalise(w.text)).toBe(normalise(d.text));
@@ -84,11 +81,8 @@ describe('the same Node app, directly and through wardend', () => {
     expect(wg).toEqual({ text: '', end: expect.stringMatching(/closed|error/) });
   });
 
-  it('sends the app\'s trailers after the chunked body, as directly (lean path and node:http path)', async () => {
-    for (const req of [
-      'GET /trailers HTTP/1.1\r\nHost: x\r\n\r\n',
-      'POST /trailers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
-    ]) {
+  it("sends the app's trailers after the chunked body, as directly (lean path and node:http path)", async () => {
+    for (const req of ['GET /trailers HTTP/1.1\r\nHost: x\r\n\r\n', 'POST /trailers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n']) {
       const [d, w] = await both(req, (t) => /\r\n0\r\n(.+\r\n)*\r\n$/.test(t));
       expect(d.text).toMatch(/\r\n0\r\nX-Checksum: abc123\r\nServer-Timing: db;dur=53\r\n\r\n$/);
       expect(normalise(w.text)).toBe(normalise(d.text));
@@ -97,10 +91,7 @@ describe('the same Node app, directly and through wardend', () => {
   });
 
   it('sends res.writeEarlyHints as a 103 before the response, as directly (lean path and node:http path)', async () => {
-    for (const req of [
-      'GET /hints HTTP/1.1\r\nHost: x\r\n\r\n',
-      'POST /hints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
-    ]) {
+    for (const req of ['GET /hints HTTP/1.1\r\nHost: x\r\n\r\n', 'POST /hints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n']) {
       const [d, w] = await both(req, (t) => t.includes('after hints\n'));
       expect(d.text).toMatch(
         /^HTTP\/1\.1 103 Early Hints\r\nLink: <\/a\.css>; rel=preload; as=style, <\/b\.js>; rel=preload; as=script\r\nx-hint: yes\r\n\r\nHTTP\/1\.1 200 OK\r\n/,
@@ -110,11 +101,14 @@ describe('the same Node app, directly and through wardend', () => {
     }
   });
 
-  it('gives the requests of one keep-alive connection one socket, emits \'connection\' once and the socket\'s \'close\' when the client closes, as directly (lean path and node:http path)', async () => {
+  it("gives the requests of one keep-alive connection one socket, emits 'connection' once and the socket's 'close' when the client closes, as directly (lean path and node:http path)", async () => {
     const get = 'GET /socket HTTP/1.1\r\nHost: x\r\n\r\n';
     const post = 'POST /socket HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
     const bodies = (t: string) =>
-      t.split(/HTTP\/1\.1 200 OK\r\n/).slice(1).map((r) => JSON.parse(r.slice(r.indexOf('\r\n\r\n') + 4, r.lastIndexOf('}') + 1)));
+      t
+        .split(/HTTP\/1\.1 200 OK\r\n/)
+        .slice(1)
+        .map((r) => JSON.parse(r.slice(r.indexOf('\r\n\r\n') + 4, r.lastIndexOf('}') + 1)));
     for (const port of [directPort, wardenPort]) {
       const seen = await exchange(port, get + get + post, responses(3));
       const [a, b, c] = bodies(seen.text);
@@ -140,8 +134,15 @@ describe('the same Node app, directly and through wardend', () => {
       return j;
     };
     expect(body(d.text)).toEqual({
-      remoteAddress: '127.0.0.1', remotePortIsNumber: true, localAddress: '127.0.0.1', localPortIsNumber: true,
-      bytesReadIsNumber: true, bytesWrittenIsNumber: true, readyState: 'open', encrypted: null, sameSocketAsResponse: true,
+      remoteAddress: '127.0.0.1',
+      remotePortIsNumber: true,
+      localAddress: '127.0.0.1',
+      localPortIsNumber: true,
+      bytesReadIsNumber: true,
+      bytesWrittenIsNumber: true,
+      readyState: 'open',
+      encrypted: null,
+      sameSocketAsResponse: true,
     });
     expect(body(w.text)).toEqual(body(d.text));
   });

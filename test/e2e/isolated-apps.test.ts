@@ -74,13 +74,16 @@ describeRoot('Go and Node apps with every namespace on, served over shared memor
   });
 
   it('app processes run as host uid 1000 as mapped', async () => {
-    const pids = w.log().split('\n').filter((l) => l.includes('app process started') && l.includes('"app":"echo"'));
+    const pids = w
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('app process started') && l.includes('"app":"echo"'));
     const entry = JSON.parse(pids[pids.length - 1]);
     const status = readFileSync(`/proc/${entry.app_pid}/status`, 'utf8');
     expect(/^Uid:\s+(\d+)/m.exec(status)![1]).toBe('1000');
   });
 
-  it('answers 400 with Unit\'s message for an invalid isolation object, and 500 naming the step for a runtime failure', async () => {
+  it("answers 400 with Unit's message for an invalid isolation object, and 500 naming the step for a runtime failure", async () => {
     const before = (await w.control('GET', '/config')).body;
     const bad = await w.control('PUT', '/config/applications/echo/isolation', {
       namespaces: { pid: true },

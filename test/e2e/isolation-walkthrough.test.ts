@@ -23,7 +23,10 @@ const ENV = { ...process.env, WARDEN_CONTROL: `unix:${W}/control.sock`, PATH: `$
 
 /** Text as the document shows it: the private directory and port replaced by the stable ones. */
 function shown(text: string): string {
-  return text.split(W).join(SHOWN_DIR).replace(new RegExp(`(127\\.0\\.0\\.1|\\*):${PORT}\\b`, 'g'), `$1:${SHOWN_PORT}`);
+  return text
+    .split(W)
+    .join(SHOWN_DIR)
+    .replace(new RegExp(`(127\\.0\\.0\\.1|\\*):${PORT}\\b`, 'g'), `$1:${SHOWN_PORT}`);
 }
 const NS = ['USER', 'PID', 'IPC', 'CGROUP', 'UTS', 'MNT', 'NET'] as const;
 const NS_FILE: Record<(typeof NS)[number], string> = { USER: 'user', PID: 'pid', IPC: 'ipc', CGROUP: 'cgroup', UTS: 'uts', MNT: 'mnt', NET: 'net' };
@@ -119,11 +122,15 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
     wardendNs = hostNs(wardendPid);
   });
 
-  it('2. without isolation the app shares wardend\'s namespaces and runs as nobody', () => {
+  it("2. without isolation the app shares wardend's namespaces and runs as nobody", () => {
     const [put, out] = step(
       'No isolation',
-      'A listener on `*:8080` passes to the app; the app has no `isolation` object. It runs as `nobody` (Unit\'s default user when the server runs as root) and its namespace ids are those of wardend itself (compare with `readlink /proc/<wardend pid>/ns/*`).',
-      [`npx warden config put ${W}/config.json`, `curl -s http://127.0.0.1:${PORT}/`, `readlink /proc/$(cat ${W}/wardend.pid)/ns/{user,pid,ipc,cgroup,uts,mnt,net}`],
+      "A listener on `*:8080` passes to the app; the app has no `isolation` object. It runs as `nobody` (Unit's default user when the server runs as root) and its namespace ids are those of wardend itself (compare with `readlink /proc/<wardend pid>/ns/*`).",
+      [
+        `npx warden config put ${W}/config.json`,
+        `curl -s http://127.0.0.1:${PORT}/`,
+        `readlink /proc/$(cat ${W}/wardend.pid)/ns/{user,pid,ipc,cgroup,uts,mnt,net}`,
+      ],
       { [`${W}/config.json`]: { listeners: { [`*:${PORT}`]: { pass: 'applications/inspect' } }, applications: { inspect: app() } } },
     );
     expect(put.trim()).toBe('Reconfiguration done.');
@@ -136,7 +143,11 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
     const [put, out, ps] = step(
       'Six namespaces, root inside, uid 1000 outside',
       'One `PUT` of the application object turns on all six of Unit\'s namespaces with `"user": "root"` and a map of container ids 0–999 to host ids 1000–1999. wardend restarts the app by itself. In its own pid namespace the prototype (Warden\'s small C helper that holds the namespaces and forks every process of the app) is PID 1, so the app is PID 2, as under Unit. It is uid 0 and gid 0, and every namespace id differs from the host\'s except IPC (Unit has no ipc namespace; see step 6). From the host, `ps` shows it running as uid 1000.',
-      [`npx warden config put applications/inspect ${W}/app.json`, `curl -s http://127.0.0.1:${PORT}/`, `ps -o uid,gid,pid,args -p $(pgrep -x -f ${W}/ns-inspect)`],
+      [
+        `npx warden config put applications/inspect ${W}/app.json`,
+        `curl -s http://127.0.0.1:${PORT}/`,
+        `ps -o uid,gid,pid,args -p $(pgrep -x -f ${W}/ns-inspect)`,
+      ],
       { [`${W}/app.json`]: app({ namespaces: allNamespaces, ...maps }, { user: 'root' }) },
     );
     expect(put.trim()).toBe('Reconfiguration done.');
@@ -153,25 +164,32 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
   it('4. in its network namespace the app has only lo, and still answers HTTP', () => {
     const [links, out] = step(
       'No network, still serving',
-      'Inside the app\'s network namespace there is only the loopback interface. The app has no way to reach the network, and no way to be reached except through wardend, which hands it requests over shared memory.',
+      "Inside the app's network namespace there is only the loopback interface. The app has no way to reach the network, and no way to be reached except through wardend, which hands it requests over shared memory.",
       [`nsenter --all -t $(pgrep -x -f ${W}/ns-inspect) ip -o link`, `curl -s -o /dev/null -w "%{http_code}\\n" http://127.0.0.1:${PORT}/`],
     );
-    const names = links.trim().split('\n').map((l) => l.split(':')[1].trim());
+    const names = links
+      .trim()
+      .split('\n')
+      .map((l) => l.split(':')[1].trim());
     expect(names).toEqual(['lo']);
     expect(links).toMatch(/UP/);
     expect(out.trim()).toBe('200');
   });
 
-  it('5. without the network namespace the app sees the host\'s interfaces', () => {
+  it("5. without the network namespace the app sees the host's interfaces", () => {
     const [del, out] = step(
       'Back on the host network',
-      'Deleting the `network` key (one request) restarts the app in the host\'s network namespace: it now sees the host\'s interfaces.',
+      "Deleting the `network` key (one request) restarts the app in the host's network namespace: it now sees the host's interfaces.",
       ['npx warden config delete applications/inspect/isolation/namespaces/network', `curl -s http://127.0.0.1:${PORT}/`],
     );
     expect(del.trim()).toBe('Reconfiguration done.');
     const seen = JSON.parse(out);
     expect(seen.NS.NET).toBe(hostNs('self').NET);
-    const hostIfaces = readFileSync('/proc/self/net/dev', 'utf8').split('\n').slice(2).filter(Boolean).map((l) => l.split(':')[0].trim());
+    const hostIfaces = readFileSync('/proc/self/net/dev', 'utf8')
+      .split('\n')
+      .slice(2)
+      .filter(Boolean)
+      .map((l) => l.split(':')[0].trim());
     expect(seen.Interfaces.sort()).toEqual(hostIfaces.sort());
   });
 
@@ -191,7 +209,11 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
     const [, put, out] = step(
       'A root filesystem with nothing but the app',
       'With `rootfs` the app is pivoted into a directory that contains only its binary (`executable` is then a path inside it). `automount` adds `/proc` and `/tmp`. There is no `/bin/sh` to run, and the app still answers through wardend.',
-      [`mkdir -p ${W}/rootfs && cp ${W}/ns-inspect ${W}/rootfs/`, `npx warden config put applications/inspect ${W}/app-rootfs.json`, `curl -s http://127.0.0.1:${PORT}/`],
+      [
+        `mkdir -p ${W}/rootfs && cp ${W}/ns-inspect ${W}/rootfs/`,
+        `npx warden config put applications/inspect ${W}/app-rootfs.json`,
+        `curl -s http://127.0.0.1:${PORT}/`,
+      ],
       {
         [`${W}/app-rootfs.json`]: {
           type: 'external',
@@ -210,7 +232,7 @@ describeRoot('the isolation walkthrough (docs/isolation.md)', () => {
   it('8. the status and the saved config', () => {
     const [status] = step(
       'Status, and stopping',
-      '`warden status` shows Unit\'s status object. The accepted config is saved in the state directory and comes back when wardend restarts. wardend stops cleanly on SIGTERM.',
+      "`warden status` shows Unit's status object. The accepted config is saved in the state directory and comes back when wardend restarts. wardend stops cleanly on SIGTERM.",
       ['npx warden status', `kill $(cat ${W}/wardend.pid)`],
     );
     const st = JSON.parse(status);
@@ -226,7 +248,7 @@ function renderDoc(): string {
     'This walkthrough runs a Go app under wardend and turns on isolation one piece at a time. Every command below was',
     'run by `test/e2e/isolation-walkthrough.test.ts`, and every output is what that run printed (regenerate this file',
     'with `npm run docs:isolation`). Namespace ids and pids differ from machine to machine; the relations between them',
-    'are what the test asserts. Run it as root on Linux after the README\'s set-up (`./scripts/setup.sh && npm run build`),',
+    "are what the test asserts. Run it as root on Linux after the README's set-up (`./scripts/setup.sh && npm run build`),",
     'from the repository root.',
     '',
   ];

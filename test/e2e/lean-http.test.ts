@@ -65,7 +65,9 @@ describeGo('lean HTTP/1.1 path through wardend', () => {
           let t = '';
           res.on('data', (c) => (t += c));
           res.on('end', () => ok(t));
-        }).on('error', fail).end();
+        })
+          .on('error', fail)
+          .end();
       });
       pids.add(r);
     }
@@ -127,7 +129,10 @@ describeGo('lean HTTP/1.1 path through wardend', () => {
   });
 
   it('hands chunked bodies and Expect: 100-continue to node:http; an absolute-form target is 400 as in Unit', async () => {
-    const chunked = await raw(port, 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n');
+    const chunked = await raw(
+      port,
+      'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
+    );
     expect(chunked.text).toMatch(/^HTTP\/1\.1 200 OK[^]*hello world/);
     const expect100 = await raw(port, 'POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc');
     expect(expect100.text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK[^]*abc/);
@@ -150,7 +155,7 @@ describeGo('lean HTTP/1.1 path through wardend', () => {
     ka.sock.destroy();
   });
 
-  it('writes net/http\'s reason phrases where they differ from the standard ones', async () => {
+  it("writes net/http's reason phrases where they differ from the standard ones", async () => {
     const unknown = await raw(port, 'GET /status?code=299 HTTP/1.1\r\nHost: x\r\n\r\n', (t) => t.includes('\r\n\r\n'));
     expect(unknown.text).toMatch(/^HTTP\/1\.1 299 status code 299\r\n/);
     unknown.sock.destroy();
@@ -167,7 +172,23 @@ describeGo('lean HTTP/1.1 path through wardend', () => {
   it('survives malformed input and still serves', async () => {
     let seed = 11;
     const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
-    const pieces = ['GET ', 'POST ', '/echo', '/pid', '%', ' HTTP/1.1\r\n', ' HTTP/1.0\r\n', 'Host: x\r\n', 'Content-Length: 4\r\n', 'Transfer-Encoding: chunked\r\n', '\r\n', '\n', '\0', '\xff', 'x'];
+    const pieces = [
+      'GET ',
+      'POST ',
+      '/echo',
+      '/pid',
+      '%',
+      ' HTTP/1.1\r\n',
+      ' HTTP/1.0\r\n',
+      'Host: x\r\n',
+      'Content-Length: 4\r\n',
+      'Transfer-Encoding: chunked\r\n',
+      '\r\n',
+      '\n',
+      '\0',
+      '\xff',
+      'x',
+    ];
     await Promise.all(
       Array.from({ length: 40 }, () => {
         let s = '';

@@ -26,9 +26,7 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.on('error', fail);
-    child.on('close', (code) =>
-      code === 0 ? ok(out) : fail(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${out}\n${err}`)),
-    );
+    child.on('close', (code) => (code === 0 ? ok(out) : fail(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${out}\n${err}`))));
   });
 }
 
@@ -156,7 +154,12 @@ describe('packages installed from their npm pack tarballs', () => {
   });
 
   it('ships prebuilt native binaries for linux x64 and arm64 (glibc) and no compiled-here build directory', () => {
-    const names = (pkg: string) => packed.find((p) => p.name === pkg)!.files.map((f) => f.path).filter((f) => f.startsWith('prebuilds/')).sort();
+    const names = (pkg: string) =>
+      packed
+        .find((p) => p.name === pkg)!
+        .files.map((f) => f.path)
+        .filter((f) => f.startsWith('prebuilds/'))
+        .sort();
     const arches = CROSS_ARM64 || process.arch === 'arm64' ? ['arm64', 'x64'] : [process.arch];
     expect(names('@warden/shm-transport')).toEqual(arches.map((a) => `prebuilds/linux-${a}/@warden+shm-transport.glibc.node`));
     expect(names('@warden/ns-linux')).toEqual(arches.flatMap((a) => [`prebuilds/linux-${a}/fd-pass.node`, `prebuilds/linux-${a}/warden-spawn`]));
@@ -164,7 +167,7 @@ describe('packages installed from their npm pack tarballs', () => {
     if (!CROSS_ARM64) process.stderr.write('packaging test: aarch64-linux-gnu-gcc missing: arm64 prebuilds not checked\n');
   });
 
-  it("ships the Go module unit.nginx.org/go complete: the files go/unit links to are in the tarball as files", () => {
+  it('ships the Go module unit.nginx.org/go complete: the files go/unit links to are in the tarball as files', () => {
     const files = packed.find((p) => p.name === '@warden/app-types')!.files.map((f) => f.path);
     const linked = readdirSync(join(ROOT, 'packages/app-types/go/unit/internal'), { recursive: true, withFileTypes: true })
       .filter((e) => e.isSymbolicLink())
@@ -196,10 +199,14 @@ describe('packages installed from their npm pack tarballs', () => {
   }, 120000);
 
   it('declares @types/node in every package whose public declarations use Node types', () => {
-    const usesNode = /reference types="node"|from '(node:)?(http|https|net|tls|fs|events|stream|child_process|os|path|url|buffer|util|crypto)'|\bNodeJS\.|\bBuffer\b/;
+    const usesNode =
+      /reference types="node"|from '(node:)?(http|https|net|tls|fs|events|stream|child_process|os|path|url|buffer|util|crypto)'|\bNodeJS\.|\bBuffer\b/;
     for (const w of WORKSPACES) {
       const pkg = JSON.parse(readFileSync(join(ROOT, 'packages', w, 'package.json'), 'utf8'));
-      const dts = packed.find((p) => p.name === pkg.name)!.files.map((f) => f.path).filter((f) => f.endsWith('.d.ts'));
+      const dts = packed
+        .find((p) => p.name === pkg.name)!
+        .files.map((f) => f.path)
+        .filter((f) => f.endsWith('.d.ts'));
       const needs = dts.some((f) => usesNode.test(readFileSync(join(ROOT, 'packages', w, f), 'utf8')));
       expect({ [pkg.name]: needs && !pkg.dependencies?.['@types/node'] }).toEqual({ [pkg.name]: false });
     }
@@ -250,7 +257,15 @@ export const used = [entries, config, RouteMatcher, RouterChannel, ShmError, Con
     // node16 checks every declaration file too (skipLibCheck off: an undeclared type dependency is an error there);
     // node10 (main/types/typesVersions instead of exports) only needs to resolve the same imports.
     const tsconfig = (module: string, resolution: string) => ({
-      compilerOptions: { strict: true, noEmit: true, target: 'ES2022', module, moduleResolution: resolution, esModuleInterop: true, skipLibCheck: resolution === 'node10' },
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        target: 'ES2022',
+        module,
+        moduleResolution: resolution,
+        esModuleInterop: true,
+        skipLibCheck: resolution === 'node10',
+      },
       files: ['index.ts'],
     });
     writeFileSync(join(consumer, 'tsconfig.node16.json'), JSON.stringify(tsconfig('node16', 'node16')));

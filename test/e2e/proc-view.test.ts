@@ -8,7 +8,10 @@ const ready = isRoot && haveGo();
 const describeRoot = ready ? describe : describe.skip;
 if (!ready) console.warn(`proc-view e2e skipped: ${isRoot ? 'go is not installed' : 'requires root (pid and mount namespaces)'}`);
 
-const hostProcMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === '/proc');
+const hostProcMounts = () =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[4] === '/proc');
 
 describeRoot('an app with pid and mount namespaces and no rootfs sees only its own processes in /proc', () => {
   let dir: string;
@@ -51,7 +54,7 @@ describeRoot('an app with pid and mount namespaces and no rootfs sees only its o
     expect((await http(port.host, `/exists?path=/proc/${w.proc.pid}`)).body.toString()).toBe('true');
   });
 
-  it('leaves the host\'s mounts unchanged', () => {
+  it("leaves the host's mounts unchanged", () => {
     expect(hostProcMounts()).toEqual(hostMountsBefore);
   });
 });

@@ -56,8 +56,7 @@ describeGo('process health', () => {
   let w: Wardend;
   const stopped: number[] = [];
 
-  const app = (name: string, conf: Record<string, unknown>) =>
-    putAppWithListener(w, name, { type: 'external', executable: echo, ...conf });
+  const app = (name: string, conf: Record<string, unknown>) => putAppWithListener(w, name, { type: 'external', executable: echo, ...conf });
   const status = async (name: string) => (await w.control('GET', `/status/applications/${name}`)).body;
 
   beforeAll(async () => {
@@ -157,10 +156,14 @@ describeGo('process health', () => {
     expect(comms().sort()).toEqual(['echo', 'sleep', 'sleep', 'sleep', 'sleep', 'sleep']);
     const before = (await timedGet(port, '/pid', 2000)).body;
     expect((await timedGet(port, '/exit', 2000)).body).toBe('bye');
-    await waitUntil(async () => {
-      const r = await timedGet(port, '/pid', 2000);
-      return r.status === 200 && r.body !== before; // served by the replacement
-    }, 'a replacement serves', 8000);
+    await waitUntil(
+      async () => {
+        const r = await timedGet(port, '/pid', 2000);
+        return r.status === 200 && r.body !== before; // served by the replacement
+      },
+      'a replacement serves',
+      8000,
+    );
     expect(comms()).toEqual(['echo']); // the replacement, and nothing the old process left
     expect(await w.waitForLog(/killed processes the app process left behind/, 5000)).toMatch(/"killed":5/);
   });
@@ -195,7 +198,9 @@ describeGo('process health', () => {
     await probe;
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
-    console.log(`300 processes started in ${took} ms; probe: ${latencies.length} requests, p50 ${latencies[Math.floor(latencies.length / 2)]} ms, p99 ${p99} ms, max ${latencies[latencies.length - 1]} ms`);
+    console.log(
+      `300 processes started in ${took} ms; probe: ${latencies.length} requests, p50 ${latencies[Math.floor(latencies.length / 2)]} ms, p99 ${p99} ms, max ${latencies[latencies.length - 1]} ms`,
+    );
     // The bound is for a machine that is not overloaded; on one whose run queue is longer than its cores (shared CI,
     // `npm test` running suites in parallel), scheduling delays alone exceed it, and the bound is only a sanity check.
     const overloaded = loadavg()[0]! > cpus().length;
@@ -212,10 +217,12 @@ describeGo('an apply in progress at SIGTERM', () => {
     try {
       w = await startWardend([], dir);
       // A process that never says READY: the apply would wait for the whole ready timeout (15 s).
-      const put = w.control('PUT', '/config', {
-        listeners: {},
-        applications: { mute: { type: 'external', executable: '/bin/sleep', arguments: ['60'] } },
-      }).catch(() => undefined); // answered 500 or cut by the exit: either way not applied
+      const put = w
+        .control('PUT', '/config', {
+          listeners: {},
+          applications: { mute: { type: 'external', executable: '/bin/sleep', arguments: ['60'] } },
+        })
+        .catch(() => undefined); // answered 500 or cut by the exit: either way not applied
       await w.waitForLog(/app process started/);
       const t0 = Date.now();
       const exited = new Promise<number | null>((ok) => w!.proc.once('exit', (code) => ok(code)));
@@ -270,4 +277,3 @@ describeRootGo('cgroups of a SIGKILLed wardend', () => {
     }
   });
 });
-

@@ -19,8 +19,7 @@ describeGo('process semantics as in Unit', () => {
   let fixedPort: number;
   let lastUse = 0;
 
-  const app = (name: string, conf: Record<string, unknown>) =>
-    putAppWithListener(w, name, { type: 'external', executable: echo, ...conf });
+  const app = (name: string, conf: Record<string, unknown>) => putAppWithListener(w, name, { type: 'external', executable: echo, ...conf });
   const status = async (name: string) => (await w.control('GET', `/status/applications/${name}`)).body;
   const text = async (port: number, path: string) => (await http(port, path)).body.toString();
 

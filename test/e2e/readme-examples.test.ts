@@ -41,42 +41,46 @@ describe('README examples', () => {
   });
 
   const runnable = EXAMPLES.filter((e) => e.notRun === null).map((e) => [label(e), e] as const);
-  it.each(runnable)('%s runs', async (_where, example) => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-readme-'));
-    const port = await freePort();
-    const serves = /\b(8080|8400)\b/.test(example.code);
-    const code = example.code.replace(/\b(8080|8400)\b/g, String(port));
-    writeFileSync(join(dir, 'example.js'), code);
-    const child = spawn(process.execPath, ['example.js'], {
-      cwd: dir,
-      env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules'), PORT: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    try {
-      if (!serves) {
-        expect({ code: await exited, out }).toEqual({ code: 0, out: expect.any(String) });
-        return;
+  it.each(runnable)(
+    '%s runs',
+    async (_where, example) => {
+      const dir = mkdtempSync(join(tmpdir(), 'warden-readme-'));
+      const port = await freePort();
+      const serves = /\b(8080|8400)\b/.test(example.code);
+      const code = example.code.replace(/\b(8080|8400)\b/g, String(port));
+      writeFileSync(join(dir, 'example.js'), code);
+      const child = spawn(process.execPath, ['example.js'], {
+        cwd: dir,
+        env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules'), PORT: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      try {
+        if (!serves) {
+          expect({ code: await exited, out }).toEqual({ code: 0, out: expect.any(String) });
+          return;
+        }
+        let answer: { status: number; body: Buffer } | undefined;
+        await waitUntil(async () => {
+          if (child.exitCode !== null) throw new Error(`the example exited (${child.exitCode}):\n${out}`);
+          answer = await http(port, '/', { headers: { Connection: 'close' } }).catch(() => undefined);
+          return answer !== undefined;
+        }, `the example answering on port ${port}`);
+        expect(answer!.status).toBe(200);
+        if (code.includes("'/static/*'")) {
+          // The http-router example's share serves a file that exists.
+          const file = await http(port, '/static/hello.txt', { headers: { Connection: 'close' } });
+          expect({ status: file.status, body: file.body.toString() }).toEqual({ status: 200, body: 'hello from a file\n' });
+        }
+      } finally {
+        child.kill('SIGINT');
+        if (child.exitCode === null) await exited;
+        cleanup(dir);
       }
-      let answer: { status: number; body: Buffer } | undefined;
-      await waitUntil(async () => {
-        if (child.exitCode !== null) throw new Error(`the example exited (${child.exitCode}):\n${out}`);
-        answer = await http(port, '/', { headers: { Connection: 'close' } }).catch(() => undefined);
-        return answer !== undefined;
-      }, `the example answering on port ${port}`);
-      expect(answer!.status).toBe(200);
-      if (code.includes("'/static/*'")) {
-        // The http-router example's share serves a file that exists.
-        const file = await http(port, '/static/hello.txt', { headers: { Connection: 'close' } });
-        expect({ status: file.status, body: file.body.toString() }).toEqual({ status: 200, body: 'hello from a file\n' });
-      }
-    } finally {
-      child.kill('SIGINT');
-      if (child.exitCode === null) await exited;
-      cleanup(dir);
-    }
-  }, 30000);
+    },
+    30000,
+  );
 });

@@ -21,7 +21,13 @@ describeGo('draining on a restart', () => {
       listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/go' } },
       applications: {
         go: { type: 'external', executable: bin, processes: 1, environment: { SOAK_APP: 'go', SOAK_GEN: '0' } },
-        node: { type: 'node', working_directory: join(ROOT, 'test/soak/apps/node'), script: 'app.js', processes: 1, environment: { SOAK_APP: 'node', SOAK_GEN: '0' } },
+        node: {
+          type: 'node',
+          working_directory: join(ROOT, 'test/soak/apps/node'),
+          script: 'app.js',
+          processes: 1,
+          environment: { SOAK_APP: 'node', SOAK_GEN: '0' },
+        },
       },
       settings: { http: { max_body_size: 4 << 20 } },
     });

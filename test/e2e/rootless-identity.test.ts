@@ -40,9 +40,15 @@ describeRoot('an unprivileged wardend refuses app identities it cannot give', ()
 
   it('refuses another user and another group the same way, also with other namespaces', async () => {
     const other = await w.control('PUT', '/config', { applications: { a: app({ user: 'daemon', isolation: { namespaces: { pid: true } } }) } });
-    expect([other.status, other.body.detail]).toEqual([400, expect.stringMatching(/^WARDEN_ERR_CREDENTIALS_UNPRIVILEGED at \/applications\/a\/user: The "user" value "daemon"/)]);
+    expect([other.status, other.body.detail]).toEqual([
+      400,
+      expect.stringMatching(/^WARDEN_ERR_CREDENTIALS_UNPRIVILEGED at \/applications\/a\/user: The "user" value "daemon"/),
+    ]);
     const group = await w.control('PUT', '/config', { applications: { a: app({ group: 'root' }) } });
-    expect([group.status, group.body.detail]).toEqual([400, expect.stringMatching(/^WARDEN_ERR_CREDENTIALS_UNPRIVILEGED at \/applications\/a\/group: The "group" value "root" \(gid 0\)/)]);
+    expect([group.status, group.body.detail]).toEqual([
+      400,
+      expect.stringMatching(/^WARDEN_ERR_CREDENTIALS_UNPRIVILEGED at \/applications\/a\/group: The "group" value "root" \(gid 0\)/),
+    ]);
   });
 
   it('lets wardend\'s own user, and "root" inside a credential namespace, through validation', async () => {

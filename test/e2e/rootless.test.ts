@@ -40,7 +40,7 @@ describeRoot('rootless: wardend as an unprivileged user', () => {
     cleanup(dir);
   });
 
-  it('runs the app in its own namespaces, as the daemon\'s own uid, with only lo', async () => {
+  it("runs the app in its own namespaces, as the daemon's own uid, with only lo", async () => {
     const seen = JSON.parse((await http(port, '/')).body.toString());
     expect(seen.UID).toBe(65534);
     expect(seen.PID).toBe(2);
@@ -50,7 +50,7 @@ describeRoot('rootless: wardend as an unprivileged user', () => {
     }
   });
 
-  it('refuses maps an unprivileged daemon may not write, with Unit\'s rule', async () => {
+  it("refuses maps an unprivileged daemon may not write, with Unit's rule", async () => {
     const res = await w.control('PUT', '/config/applications/inspect/isolation/uidmap', [{ container: 0, host: 0, size: 1 }]);
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('Invalid configuration.');

@@ -5,7 +5,7 @@ import { ROOT, cleanup, freePort, goBuild, haveGo, http, isRoot, startWardend, w
 const FIXTURES = join(ROOT, 'packages/app-types/test/fixtures');
 const ready = isRoot && haveGo() && (process.arch === 'x64' || process.arch === 'arm64');
 const describeRoot = ready ? describe : describe.skip;
-if (!ready) console.warn('seccomp e2e skipped: needs root (apps run as root to get past the kernel\'s own checks), go, and x86_64 or aarch64');
+if (!ready) console.warn("seccomp e2e skipped: needs root (apps run as root to get past the kernel's own checks), go, and x86_64 or aarch64");
 
 const EPERM = 1;
 const DENIED = ['mount', 'unshare', 'kexec_load', 'bpf', 'ptrace', 'keyctl', 'add_key', 'perf_event_open'];
@@ -25,7 +25,10 @@ describeRoot('seccomp: Go and Node apps under the default profile, served over s
     const probe = goBuild(join(ROOT, 'test/e2e/apps/sysprobe'), join(dir, 'sysprobe'));
     w = await startWardend([], dir);
     const go = (seccomp?: unknown) => ({
-      type: 'external', executable: probe, user: 'root', isolation: seccomp === undefined ? { namespaces } : { namespaces, seccomp },
+      type: 'external',
+      executable: probe,
+      user: 'root',
+      isolation: seccomp === undefined ? { namespaces } : { namespaces, seccomp },
     });
     const apps: Record<string, unknown> = {
       plain: go(), // a Unit config: isolation without seccomp

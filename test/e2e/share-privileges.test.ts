@@ -37,10 +37,7 @@ describeRoot('wardend as root serves static files only as its unprivileged user 
     port = await freePort();
     const res = await w.control('PUT', '/config', {
       listeners: { [`127.0.0.1:${port}`]: { pass: 'routes' } },
-      routes: [
-        { match: { headers: { 'X-Chroot': 'yes' } }, action: { share: `${www}$uri`, chroot: www } },
-        { action: { share: `${www}$uri` } },
-      ],
+      routes: [{ match: { headers: { 'X-Chroot': 'yes' } }, action: { share: `${www}$uri`, chroot: www } }, { action: { share: `${www}$uri` } }],
     });
     expect(res.body).toEqual({ success: 'Reconfiguration done.' });
   });

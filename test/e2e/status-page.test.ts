@@ -11,7 +11,11 @@ const WARDEN = join(ROOT, 'packages/core/bin/warden.js');
 function chromiumPath(): string | null {
   for (const name of ['chromium', 'chromium-browser']) {
     try {
-      return execFileSync('sh', ['-c', `command -v ${name}`]).toString().trim() || null;
+      return (
+        execFileSync('sh', ['-c', `command -v ${name}`])
+          .toString()
+          .trim() || null
+      );
     } catch {
       /* next */
     }
@@ -38,7 +42,11 @@ describe('status page and warden top', () => {
     appPort = await freePort();
     uiPort = await freePort();
     const isolation = isRoot
-      ? { namespaces: { credential: true, pid: true, mount: true, network: true, uname: true }, uidmap: [{ container: 0, host: 100000, size: 65536 }], gidmap: [{ container: 0, host: 100000, size: 65536 }] }
+      ? {
+          namespaces: { credential: true, pid: true, mount: true, network: true, uname: true },
+          uidmap: [{ container: 0, host: 100000, size: 65536 }],
+          gidmap: [{ container: 0, host: 100000, size: 65536 }],
+        }
       : undefined;
     const res = await w.control('PUT', '/config', {
       listeners: { [`127.0.0.1:${appPort}`]: { pass: 'applications/hello' } },
@@ -81,7 +89,14 @@ describe('status page and warden top', () => {
       return;
     }
     const url = `http://127.0.0.1:${uiPort}/ui`;
-    const common = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--user-data-dir=${join(dir, 'chromium')}`, '--virtual-time-budget=5000'];
+    const common = [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      `--user-data-dir=${join(dir, 'chromium')}`,
+      '--virtual-time-budget=5000',
+    ];
     const dom = await runFile(chromium, [...common, '--dump-dom', url], 90000);
     expect(dom.out).toContain('data-loaded="1"');
     expect(dom.out).toContain(`data-listener="127.0.0.1:${appPort}"`);

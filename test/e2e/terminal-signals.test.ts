@@ -37,39 +37,46 @@ describe('Ctrl-C on the terminal running wardend in the foreground', () => {
     ['a plain app', undefined],
     ['an isolated app (pid and mount namespaces)', { namespaces: { pid: true, mount: true } }],
   ];
-  it.each(cases)('stops %s gracefully instead of the app getting SIGINT itself', async (_what, isolation) => {
-    if (isolation && !isRoot) {
-      console.warn('skipped: isolated apps need root (namespaces)');
-      return;
-    }
-    const dir = worldDir('warden-sigint-');
-    const logs = join(dir, 'logs');
-    mkdirSync(logs);
-    chmodSync(logs, 0o777); // the app runs as nobody when wardend is root
-    const signalLog = join(logs, 'signals.log');
-    writeFileSync(join(dir, 'app.js'), SIGNAL_APP);
-    const w = startInGroup(dir);
-    try {
-      await waitUntil(() => existsSync(w.socket) && /wardend ready/.test(w.out()), 'wardend ready');
-      const port = await freePort();
-      const res = await controlRequest(w.socket, 'PUT', '/config', {
-        listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/sig' } },
-        applications: {
-          sig: { type: 'node', working_directory: dir, script: 'app.js', environment: { SIGNAL_LOG: signalLog }, ...(isolation ? { isolation } : {}) },
-        },
-      });
-      expect(res).toEqual({ status: 200, body: { success: 'Reconfiguration done.' } });
-      expect((await http(port, '/', { headers: { Connection: 'close' } })).status).toBe(200);
+  it.each(cases)(
+    'stops %s gracefully instead of the app getting SIGINT itself',
+    async (_what, isolation) => {
+      if (isolation && !isRoot) {
+        console.warn('skipped: isolated apps need root (namespaces)');
+        return;
+      }
+      const dir = worldDir('warden-sigint-');
+      const logs = join(dir, 'logs');
+      mkdirSync(logs);
+      chmodSync(logs, 0o777); // the app runs as nobody when wardend is root
+      const signalLog = join(logs, 'signals.log');
+      writeFileSync(join(dir, 'app.js'), SIGNAL_APP);
+      const w = startInGroup(dir);
+      try {
+        await waitUntil(() => existsSync(w.socket) && /wardend ready/.test(w.out()), 'wardend ready');
+        const port = await freePort();
+        const res = await controlRequest(w.socket, 'PUT', '/config', {
+          listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/sig' } },
+          applications: {
+            sig: { type: 'node', working_directory: dir, script: 'app.js', environment: { SIGNAL_LOG: signalLog }, ...(isolation ? { isolation } : {}) },
+          },
+        });
+        expect(res).toEqual({ status: 200, body: { success: 'Reconfiguration done.' } });
+        expect((await http(port, '/', { headers: { Connection: 'close' } })).status).toBe(200);
 
-      process.kill(-w.proc.pid!, 'SIGINT'); // what the terminal does on Ctrl-C: the whole foreground process group
-      expect(await w.exited).toBe(0);
-      expect(w.out()).toMatch(/wardend stopped/);
-      const lines = readFileSync(signalLog, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
-      expect(lines).not.toContain('SIGINT');
-      expect(lines).toContain('exit'); // stopped by wardend (channel shutdown, SIGTERM after the grace)
-    } finally {
-      if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
-      cleanup(dir);
-    }
-  }, 60000);
+        process.kill(-w.proc.pid!, 'SIGINT'); // what the terminal does on Ctrl-C: the whole foreground process group
+        expect(await w.exited).toBe(0);
+        expect(w.out()).toMatch(/wardend stopped/);
+        const lines = readFileSync(signalLog, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ')[0]);
+        expect(lines).not.toContain('SIGINT');
+        expect(lines).toContain('exit'); // stopped by wardend (channel shutdown, SIGTERM after the grace)
+      } finally {
+        if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
+        cleanup(dir);
+      }
+    },
+    60000,
+  );
 });

@@ -89,7 +89,10 @@ describe('TLS listeners of a running wardend', () => {
   it('refuses to delete a certificate in use and a config naming a missing one', async () => {
     expect(await w.control('DELETE', '/certificates/a')).toMatchObject({ status: 400, body: { error: 'Certificate is used in the configuration.' } });
     const bad = await w.control('PUT', `/config/listeners/127.0.0.1:${port}/tls/certificate`, '"missing"');
-    expect(bad).toMatchObject({ status: 400, body: { error: 'Invalid configuration.', detail: expect.stringContaining('Certificate "missing" is not found.') } });
+    expect(bad).toMatchObject({
+      status: 400,
+      body: { error: 'Invalid configuration.', detail: expect.stringContaining('Certificate "missing" is not found.') },
+    });
     expect((await httpsGet(port, '/', 'a.example.test')).status).toBe(200);
   });
 
@@ -98,7 +101,10 @@ describe('TLS listeners of a running wardend', () => {
     const src = join(dir, 'gotls');
     mkdirSync(src);
     writeFileSync(join(src, 'main.go'), GO_APP);
-    writeFileSync(join(src, 'go.mod'), `module warden.dev/test/gotls\n\ngo 1.19\n\nrequire warden.dev/warden v0.0.0\n\nreplace warden.dev/warden => ${join(ROOT, 'packages/app-types/go')}\n`);
+    writeFileSync(
+      join(src, 'go.mod'),
+      `module warden.dev/test/gotls\n\ngo 1.19\n\nrequire warden.dev/warden v0.0.0\n\nreplace warden.dev/warden => ${join(ROOT, 'packages/app-types/go')}\n`,
+    );
     const bin = goBuild(src, join(dir, 'gotls-app'));
     const goPort = await freePort();
     expect((await w.control('PUT', '/config/applications/go', { type: 'external', executable: bin })).status).toBe(200);

@@ -87,7 +87,7 @@ describe('Node apps written for Unit (unit-http) served by wardend', () => {
     expect(JSON.parse(res.body.toString())).toMatchObject({ kind: 'explicit', httpIsNode: true });
   });
 
-  it('logs Unit\'s warning when createServer is given options', async () => {
+  it("logs Unit's warning when createServer is given options", async () => {
     await w.waitForLog(new RegExp(UNIT_WARNING));
   });
 
@@ -124,7 +124,7 @@ describe('Node apps written for Unit (unit-http) served by wardend', () => {
     expect(errors).toEqual(['ERR_HTTP_HEADERS_SENT', 'ERR_HTTP_HEADERS_SENT', 'ERR_HTTP_HEADERS_SENT', 'ERR_HTTP_HEADERS_SENT']);
   });
 
-  (expressAvailable ? it : it.skip)('serves an express app through the loader with a unit-http server and Unit\'s tolerance', async () => {
+  (expressAvailable ? it : it.skip)("serves an express app through the loader with a unit-http server and Unit's tolerance", async () => {
     const hello = await http(ports.express, '/hello');
     expect(JSON.parse(hello.body.toString())).toEqual({ kind: 'express', unitServer: true });
     const late = await http(ports.express, '/write-then-writehead');
@@ -160,7 +160,7 @@ describeGo('a Go app written for Unit (unit.nginx.org/go) served by wardend', ()
     cleanup(dir);
   });
 
-  it('builds with a replace line only and answers through wardend, with Unit\'s default Content-Type and URL scheme', async () => {
+  it("builds with a replace line only and answers through wardend, with Unit's default Content-Type and URL scheme", async () => {
     const res = await http(port, '/hello');
     expect(res.status).toBe(200);
     expect(res.body.toString()).toBe('Hello from a Unit Go app: GET /hello (http)\n');
@@ -192,7 +192,7 @@ describeGo('a Go app written for Unit (unit.nginx.org/go) served by wardend', ()
     expect(createHash('sha256').update(res.body).digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
   });
 
-  it('links every file of Warden\'s Go packages into the unit.nginx.org/go module (its go test)', () => {
+  it("links every file of Warden's Go packages into the unit.nginx.org/go module (its go test)", () => {
     execFileSync('go', ['test', '-count=1', '.'], {
       cwd: UNIT_GO_MODULE,
       env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },

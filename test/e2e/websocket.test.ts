@@ -186,7 +186,9 @@ describe('WebSockets through wardend (upgrade requests tunnelled over the channe
     );
     expect(replies).toEqual(sockets.map((_, i) => `hi ${i}`));
     const after = rss(pid);
-    process.stdout.write(`wardend RSS: ${(before / 2 ** 20).toFixed(1)} MiB before, ${(after / 2 ** 20).toFixed(1)} MiB with 1,000 WebSockets open: ${((after - before) / 1000 / 1024).toFixed(1)} KiB per connection\n`);
+    process.stdout.write(
+      `wardend RSS: ${(before / 2 ** 20).toFixed(1)} MiB before, ${(after / 2 ** 20).toFixed(1)} MiB with 1,000 WebSockets open: ${((after - before) / 1000 / 1024).toFixed(1)} KiB per connection\n`,
+    );
     await Promise.all(
       sockets.map((ws) => {
         ws.close();

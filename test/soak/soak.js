@@ -69,10 +69,7 @@ async function runSoak(options = {}) {
 
     o.log(`soak: ${o.duration} s, ${o.connections} connections, apps ${apps.join(', ')}, prototype kills ${o.isolated && o.killPrototypes ? 'on' : 'off'}`);
     const until = Date.now() + o.duration * 1000;
-    await Promise.all([
-      traffic({ port, apps, connections: o.connections, until, o, stats }),
-      chaosLoop({ w, apps, until, o, chaos }),
-    ]);
+    await Promise.all([traffic({ port, apps, connections: o.connections, until, o, stats }), chaosLoop({ w, apps, until, o, chaos })]);
     for (const k of chaos.kills) k.noticed = Math.max(...k.victims.map((v) => w.exitNoticed(v.hostPid) ?? k.at + o.killNoticeMs));
     if (chaos.extraListener) await w.change('DELETE', `/config/listeners/${encodeURIComponent(chaos.extraListener)}`).catch(() => {});
 
@@ -209,7 +206,8 @@ function initialConfig(port, apps, goBin) {
     go: { type: 'external', executable: goBin, processes: 2, environment: env('go') },
     node: { type: 'node', working_directory: path.join(APPS, 'node'), script: 'app.js', processes: 2, environment: env('node') },
   };
-  if (apps.includes('iso')) applications.iso = { type: 'external', executable: goBin, processes: 2, user: 'root', environment: env('iso'), isolation: ISOLATION };
+  if (apps.includes('iso'))
+    applications.iso = { type: 'external', executable: goBin, processes: 2, user: 'root', environment: env('iso'), isolation: ISOLATION };
   return {
     listeners: { [`127.0.0.1:${port}`]: { pass: 'routes' } },
     routes: [
@@ -331,7 +329,17 @@ async function chaosLoop({ w, apps, until, o, chaos }) {
   while (Date.now() < until) {
     const tickEnd = Date.now() + o.changeEveryMs;
     const kind = ['flip', 'env', 'listener'][tick % 3];
-    const change = { at: Date.now(), kind: kind === 'env' ? `restart ${apps[Math.floor(tick / 3) % apps.length]}` : kind === 'listener' ? (chaos.extraListener ? 'listener removed' : 'listener added') : kind };
+    const change = {
+      at: Date.now(),
+      kind:
+        kind === 'env'
+          ? `restart ${apps[Math.floor(tick / 3) % apps.length]}`
+          : kind === 'listener'
+            ? chaos.extraListener
+              ? 'listener removed'
+              : 'listener added'
+            : kind,
+    };
     chaos.changeLog.push(change);
     try {
       if (kind === 'flip') {
@@ -508,10 +516,13 @@ function attribute(failed, kills, graceMs, noticeMs) {
         out.byPid++;
         continue;
       }
-    } else if ((f.status === 0 || f.status === 502) && mine.some((k) => {
+    } else if (
+      (f.status === 0 || f.status === 502) &&
+      mine.some((k) => {
         const noticed = k.noticed ?? k.at + noticeMs;
         return f.start <= noticed && f.end <= noticed + graceMs;
-      })) {
+      })
+    ) {
       out.byWindow++;
       continue;
     }
@@ -525,15 +536,29 @@ function verdict({ o, apps, stats, chaos, start, end, settled, wardendLog }) {
   if (process.env.SOAK_DEBUG) {
     for (const f of a.unexplained) {
       const rel = (k) => ({ ...k, rel: k.at - f.start, done: k.done && k.done - f.start });
-      if (f.pid) console.log(wardendLog.split('\n').filter((l) => l.includes(`"app_pid":${f.pid}`)).join('\n'));
-      console.log(JSON.stringify({ f, kills: chaos.kills.filter((k) => Math.abs(k.at - f.end) < 5000).map(rel), changes: chaos.changeLog.filter((k) => Math.abs(k.at - f.end) < 5000).map(rel) }));
+      if (f.pid)
+        console.log(
+          wardendLog
+            .split('\n')
+            .filter((l) => l.includes(`"app_pid":${f.pid}`))
+            .join('\n'),
+        );
+      console.log(
+        JSON.stringify({
+          f,
+          kills: chaos.kills.filter((k) => Math.abs(k.at - f.end) < 5000).map(rel),
+          changes: chaos.changeLog.filter((k) => Math.abs(k.at - f.end) < 5000).map(rel),
+        }),
+      );
     }
   }
   const problems = [];
-  if (stats.answered + stats.failed.length !== stats.sent) problems.push(`${stats.sent - stats.answered - stats.failed.length} requests neither answered nor failed`);
+  if (stats.answered + stats.failed.length !== stats.sent)
+    problems.push(`${stats.sent - stats.answered - stats.failed.length} requests neither answered nor failed`);
   if (a.unexplained.length > 0) problems.push(`${a.unexplained.length} failures not explained by a kill`);
   if (chaos.changes.failed.length > 0) problems.push(`${chaos.changes.failed.length} config changes failed`);
-  if (end.fds > start.fds + o.fdTolerance) problems.push(`wardend holds ${end.fds} fds, ${end.fds - start.fds} more than at the start (tolerance ${o.fdTolerance})`);
+  if (end.fds > start.fds + o.fdTolerance)
+    problems.push(`wardend holds ${end.fds} fds, ${end.fds - start.fds} more than at the start (tolerance ${o.fdTolerance})`);
   const growth = end.rssKiB / start.rssKiB - 1;
   if (growth >= o.rssGrowthLimit) problems.push(`RSS grew ${(growth * 100).toFixed(1)} % (limit ${o.rssGrowthLimit * 100} %)`);
   if (end.zombies.length > 0) problems.push(`zombies: ${end.zombies.join(', ')}`);
@@ -547,7 +572,15 @@ function verdict({ o, apps, stats, chaos, start, end, settled, wardendLog }) {
     passed: problems.length === 0,
     problems,
     options: { duration: o.duration, connections: o.connections, apps, killPrototypes: o.isolated && o.killPrototypes },
-    requests: { sent: stats.sent, answered: stats.answered, failed: stats.failed.length, killedByPid: a.byPid, killedByWindow: a.byWindow, unexplained: a.unexplained.length, byKind: stats.byKind },
+    requests: {
+      sent: stats.sent,
+      answered: stats.answered,
+      failed: stats.failed.length,
+      killedByPid: a.byPid,
+      killedByWindow: a.byWindow,
+      unexplained: a.unexplained.length,
+      byKind: stats.byKind,
+    },
     unexplainedReasons: why,
     kills: { processes: chaos.kills.filter((k) => k.kind === 'process').length, prototypes: chaos.kills.filter((k) => k.kind === 'prototype').length },
     changes: { ok: chaos.changes.ok, failed: chaos.changes.failed },
@@ -566,7 +599,9 @@ function format(r) {
   return [
     `soak ${r.passed ? 'PASSED' : 'FAILED'} (${r.options.duration} s, ${r.options.connections} connections, apps ${r.options.apps.join(', ')}, prototype kills ${r.options.killPrototypes ? 'on' : 'off'})`,
     `  requests: sent ${q.sent}, answered ${q.answered}, failed ${q.failed} (killed with their process: ${q.killedByPid + q.killedByWindow} = ${q.killedByPid} by pid header + ${q.killedByWindow} by time window; unexplained ${q.unexplained})`,
-    `  by kind: ${Object.entries(q.byKind).map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    `  by kind: ${Object.entries(q.byKind)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
     `  chaos: ${r.kills.processes} app processes and ${r.kills.prototypes} prototypes killed, ${r.changes.ok} config changes applied, ${r.changes.failed.length} failed`,
     `  wardend at start: ${procs(r.start)}`,
     `  wardend at end:   ${procs(r.end)} (RSS ${r.rssGrowth >= 0 ? '+' : ''}${(r.rssGrowth * 100).toFixed(1)} %)`,

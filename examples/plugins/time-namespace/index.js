@@ -46,14 +46,16 @@ const timeOffsets = {
     if (offsets === undefined) return;
     const where = `/applications/${ctx.appName}/isolation/time_offsets`;
     if (!(app.isolation.namespaces && app.isolation.namespaces.time === true)) {
-      throw new ConfigValidationError('"time_offsets" is set but "isolation.namespaces.time" is false or unset.', where,
-        'WARDEN_ERR_TIME_OFFSETS');
+      throw new ConfigValidationError('"time_offsets" is set but "isolation.namespaces.time" is false or unset.', where, 'WARDEN_ERR_TIME_OFFSETS');
     }
     for (const clock of ['monotonic', 'boottime']) {
       const v = offsets[clock];
       if (v !== undefined && (!Number.isInteger(v) || Math.abs(v) > MAX_OFFSET)) {
-        throw new ConfigValidationError(`The "${clock}" offset must be an integer number of seconds within ±${MAX_OFFSET}.`,
-          `${where}/${clock}`, 'WARDEN_ERR_TIME_OFFSETS');
+        throw new ConfigValidationError(
+          `The "${clock}" offset must be an integer number of seconds within ±${MAX_OFFSET}.`,
+          `${where}/${clock}`,
+          'WARDEN_ERR_TIME_OFFSETS',
+        );
       }
     }
   },

@@ -1,12 +1,5 @@
 import type { AppConfig, AppLauncher, JsonSchema, LaunchSpec, PlanContext } from '@warden/core';
-import {
-  ARGUMENTS_SCHEMA,
-  appArguments,
-  appEnvironment,
-  noPathLookup,
-  requireString,
-  validateCommon,
-} from './internal/app-validation';
+import { ARGUMENTS_SCHEMA, appArguments, appEnvironment, noPathLookup, requireString, validateCommon } from './internal/app-validation';
 
 /**
  * Unit's `external` application type (and `go`, its alias): runs `executable` directly with `arguments`. The

@@ -41,10 +41,7 @@ export class NodeLauncher implements AppLauncher {
     if (app.node !== undefined) {
       const node = requireString(app, 'node', ctx);
       if (!node.startsWith('/')) {
-        throw new ConfigValidationError(
-          `The "node" value must be an absolute path to a Node.js binary, but it is "${node}".`,
-          appPath(ctx, 'node'),
-        );
+        throw new ConfigValidationError(`The "node" value must be an absolute path to a Node.js binary, but it is "${node}".`, appPath(ctx, 'node'));
       }
     }
     validateCommon(app, ctx);

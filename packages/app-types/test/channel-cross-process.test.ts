@@ -202,10 +202,7 @@ describe('Node apps over the real channel', () => {
 
   const root = process.getuid?.() === 0;
   (root ? it : it.skip)('serves the app when it runs as an unprivileged user, as wardend started as root does (requires root)', async () => {
-    const app = await start(
-      new NodeLauncher().launch({ type: 'node', script: 'hello-cjs.js', working_directory: FIXTURES }, ctx),
-      { uid: 65534, gid: 65534 },
-    );
+    const app = await start(new NodeLauncher().launch({ type: 'node', script: 'hello-cjs.js', working_directory: FIXTURES }, ctx), { uid: 65534, gid: 65534 });
     await exercise(app, 'cjs');
     await shutdownCleanly(app);
   });
@@ -248,12 +245,7 @@ describe('Node apps over the real channel', () => {
     await exercise(app, 'express');
     const info = JSON.parse((await roundTrip(app.channel, 'GET', '/info?q=1')).body.toString());
     expect(info).toEqual({ ip: '203.0.113.9', protocol: 'http', hostname: 'app.test', query: { q: '1' } });
-    const json = await roundTrip(app.channel, 'POST', '/json', Buffer.from('{"a":[1,2]}'), [
-      'Content-Type',
-      'application/json',
-      'Content-Length',
-      '11',
-    ]);
+    const json = await roundTrip(app.channel, 'POST', '/json', Buffer.from('{"a":[1,2]}'), ['Content-Type', 'application/json', 'Content-Length', '11']);
     expect(json.status).toBe(201);
     expect(JSON.parse(json.body.toString())).toEqual({ got: { a: [1, 2] } });
     await shutdownCleanly(app);

@@ -67,7 +67,7 @@ describe('ExternalLauncher', () => {
     expect(launcher.launch({ type: 'go', executable: 'bin/app' }, ctx).executable).toBe('bin/app');
   });
 
-  it('does not pass wardend\'s own environment to the app', () => {
+  it("does not pass wardend's own environment to the app", () => {
     process.env.WARDEN_TEST_LEAK = 'leak';
     try {
       expect(launcher.launch({ type: 'external', executable: '/bin/true' }, ctx).env).toEqual({});
@@ -76,7 +76,7 @@ describe('ExternalLauncher', () => {
     }
   });
 
-  it('rejects a missing or empty executable with Unit\'s wording', () => {
+  it("rejects a missing or empty executable with Unit's wording", () => {
     const missing = errorOf(() => launcher.validate({ type: 'external' }, ctx));
     expect(missing.message).toBe('Required parameter "executable" is missing.');
     expect(missing.path).toBe('/applications/hello/executable');
@@ -86,23 +86,19 @@ describe('ExternalLauncher', () => {
 
   it('rejects environment names that are empty or contain "=", and non-string values', () => {
     const base = { type: 'external', executable: '/bin/true' };
-    expect(errorOf(() => launcher.validate({ ...base, environment: { '': 'x' } }, ctx)).message).toBe(
-      'The environment name must not be empty.',
-    );
+    expect(errorOf(() => launcher.validate({ ...base, environment: { '': 'x' } }, ctx)).message).toBe('The environment name must not be empty.');
     const eq = errorOf(() => launcher.validate({ ...base, environment: { 'A=B': 'x' } }, ctx));
     expect(eq.message).toBe('The environment name "A=B" must not contain "=".');
     expect(eq.path).toBe('/applications/hello/environment/A=B');
-    expect(
-      errorOf(() => launcher.validate({ ...base, environment: { A: 1 as unknown as string } }, ctx)).message,
-    ).toBe('The "A" environment value must be a string.');
+    expect(errorOf(() => launcher.validate({ ...base, environment: { A: 1 as unknown as string } }, ctx)).message).toBe(
+      'The "A" environment value must be a string.',
+    );
   });
 
   it('rejects non-string arguments', () => {
     const err = errorOf(() => launcher.validate({ type: 'external', executable: '/bin/true', arguments: ['a', 1] }, ctx));
     expect(err.path).toBe('/applications/hello/arguments/1');
-    expect(errorOf(() => launcher.validate({ type: 'external', executable: '/bin/true', arguments: 'a' }, ctx)).message).toMatch(
-      /array of strings/,
-    );
+    expect(errorOf(() => launcher.validate({ type: 'external', executable: '/bin/true', arguments: 'a' }, ctx)).message).toMatch(/array of strings/);
   });
 
   it('declares executable as required in its schema fragment', () => {
@@ -135,7 +131,10 @@ describe('NodeLauncher', () => {
     expect(deps).toContain(elfInterpreter(realpathSync(process.execPath)));
     expect(deps.some((d) => existsSync(join(d, 'node_modules', '@warden')))).toBe(true);
     // Every library node has loaded lies under one of the listed paths.
-    for (const lib of readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.slice(l.indexOf('/'))).filter((f) => /\.so(\.\d+)*$/.test(f))) {
+    for (const lib of readFileSync('/proc/self/maps', 'utf8')
+      .split('\n')
+      .map((l) => l.slice(l.indexOf('/')))
+      .filter((f) => /\.so(\.\d+)*$/.test(f))) {
       expect(deps.some((d) => lib === d || lib.startsWith(`${d}/`))).toBe(true);
     }
     // No path inside another listed one.
@@ -151,13 +150,16 @@ describe('NodeLauncher', () => {
   it('finds the library directories in a maps file and the Warden root above a file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'maps-'));
     const maps = join(dir, 'maps');
-    writeFileSync(maps, [
-      '55d0-55d1 r--p 00000000 fd:01 1 /usr/bin/node',
-      '7f00-7f01 r-xp 00000000 fd:01 2 /usr/lib/x86_64-linux-gnu/libc.so.6',
-      '7f02-7f03 r-xp 00000000 fd:01 3 /opt/x/libfoo.so',
-      '7f04-7f05 rw-p 00000000 00:00 0 [heap]',
-      '7f06-7f07 r-xp 00000000 fd:01 4 /work/build/Release/addon.node',
-    ].join('\n'));
+    writeFileSync(
+      maps,
+      [
+        '55d0-55d1 r--p 00000000 fd:01 1 /usr/bin/node',
+        '7f00-7f01 r-xp 00000000 fd:01 2 /usr/lib/x86_64-linux-gnu/libc.so.6',
+        '7f02-7f03 r-xp 00000000 fd:01 3 /opt/x/libfoo.so',
+        '7f04-7f05 rw-p 00000000 00:00 0 [heap]',
+        '7f06-7f07 r-xp 00000000 fd:01 4 /work/build/Release/addon.node',
+      ].join('\n'),
+    );
     expect(mappedLibraryDirs(maps)).toEqual(['/opt/x', '/usr/lib/x86_64-linux-gnu']);
     rmSync(dir, { recursive: true, force: true });
     expect(wardenRoot(PRELOAD_PATH)).toBe(join(__dirname, '..', '..', '..'));
@@ -172,11 +174,7 @@ describe('NodeLauncher', () => {
   it('rejects a missing script and a relative node path', () => {
     const launcher = new NodeLauncher();
     expect(errorOf(() => launcher.validate({ type: 'node' }, ctx)).message).toBe('Required parameter "script" is missing.');
-    expect(errorOf(() => launcher.validate({ type: 'node', script: 'a.js', node: 'node' }, ctx)).path).toBe(
-      '/applications/hello/node',
-    );
-    expect(errorOf(() => launcher.validate({ type: 'node', script: 'a.js', environment: { 'X=': '' } }, ctx)).message).toMatch(
-      /must not contain "="/,
-    );
+    expect(errorOf(() => launcher.validate({ type: 'node', script: 'a.js', node: 'node' }, ctx)).path).toBe('/applications/hello/node');
+    expect(errorOf(() => launcher.validate({ type: 'node', script: 'a.js', environment: { 'X=': '' } }, ctx)).message).toMatch(/must not contain "="/);
   });
 });

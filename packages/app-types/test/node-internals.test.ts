@@ -10,8 +10,9 @@ describe(`node internals the runtime relies on (Node ${process.version})`, () =>
   });
 
   it('names the internal and the Node version in the failure message', () => {
-    expect(describeProblems([{ internal: 'kNeedDrain (OutgoingMessage)', detail: 'no such symbol' }], 'v99.0.0'))
-      .toBe('Node v99.0.0 changed kNeedDrain (OutgoingMessage): no such symbol');
+    expect(describeProblems([{ internal: 'kNeedDrain (OutgoingMessage)', detail: 'no such symbol' }], 'v99.0.0')).toBe(
+      'Node v99.0.0 changed kNeedDrain (OutgoingMessage): no such symbol',
+    );
   });
 
   it('takeNeedDrain reports and clears the flag that write() set when the socket was full', () => {

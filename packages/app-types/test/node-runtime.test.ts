@@ -178,7 +178,7 @@ describe('ServerResponse over the channel', () => {
     expect(r.log[r.log.length - 1]).toBe('end');
   });
 
-  it('sends the app\'s own reason phrase, and none for the standard one', async () => {
+  it("sends the app's own reason phrase, and none for the standard one", async () => {
     const h = await serve((req, res) => {
       if (req.url === '/custom') res.writeHead(299, 'Custom Reason').end();
       else if (req.url === '/message') {
@@ -195,7 +195,7 @@ describe('ServerResponse over the channel', () => {
     expect(reasons).toEqual(['Custom Reason', 'Fine', undefined]);
   });
 
-  it('passes the app\'s Connection header to the router (which closes the client connection on close)', async () => {
+  it("passes the app's Connection header to the router (which closes the client connection on close)", async () => {
     const h = await serve((_req, res) => {
       res.setHeader('Connection', 'close');
       res.end('bye');
@@ -468,4 +468,3 @@ describe('aborts, errors and shutdown', () => {
     expect(h.exits).toEqual([1]);
   });
 });
-

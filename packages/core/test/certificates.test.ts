@@ -13,8 +13,14 @@ const FIXTURES = join(__dirname, '../../http-router/test/fixtures/tls');
 const A = readFileSync(join(FIXTURES, 'a.pem'));
 const B = readFileSync(join(FIXTURES, 'b.pem'));
 const blocks = (pem: Buffer) => pem.toString('latin1').match(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n/g) ?? [];
-const certsOf = (pem: Buffer) => blocks(pem).filter((b) => b.includes('CERTIFICATE')).join('');
-const keyOf = (pem: Buffer) => blocks(pem).filter((b) => b.includes('PRIVATE KEY')).join('');
+const certsOf = (pem: Buffer) =>
+  blocks(pem)
+    .filter((b) => b.includes('CERTIFICATE'))
+    .join('');
+const keyOf = (pem: Buffer) =>
+  blocks(pem)
+    .filter((b) => b.includes('PRIVATE KEY'))
+    .join('');
 
 const UPLOADED = { status: 200, body: { success: 'Certificate chain uploaded.' } };
 const DELETED = { status: 200, body: { success: 'Certificate deleted.' } };
@@ -100,7 +106,7 @@ describe('control API: /certificates', () => {
     expect((await h.req('GET', '/certificates')).body).toEqual({});
   });
 
-  it('refuses bad names and methods with Unit\'s answers', async () => {
+  it("refuses bad names and methods with Unit's answers", async () => {
     const badName = { error: 'Invalid certificate name.' };
     expect(await h.req('PUT', '/certificates', A)).toMatchObject({ status: 400, body: badName });
     expect(await h.req('PUT', '/certificates/a/key', A)).toMatchObject({ status: 400, body: badName });
@@ -116,7 +122,10 @@ describe('control API: /certificates', () => {
     const res = await h.req('PUT', '/config', JSON.stringify(tlsListener(['a', 'nope'])));
     expect(res).toEqual({
       status: 400,
-      body: { error: 'Invalid configuration.', detail: 'WARDEN_ERR_CONFIG_CERTIFICATE at /listeners/127.0.0.1:8443/tls/certificate/1: Certificate "nope" is not found.' },
+      body: {
+        error: 'Invalid configuration.',
+        detail: 'WARDEN_ERR_CONFIG_CERTIFICATE at /listeners/127.0.0.1:8443/tls/certificate/1: Certificate "nope" is not found.',
+      },
     });
     expect((await h.req('GET', '/config/listeners/127.0.0.1:8443/tls/certificate')).body).toBe('a');
     const empty = await h.req('PUT', '/config/listeners/127.0.0.1:8443/tls/certificate', '[]');

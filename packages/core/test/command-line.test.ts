@@ -45,7 +45,10 @@ describe('warden command line (util.parseArgs)', () => {
   it('takes options anywhere before --, words after -- as words, and keeps its usage sentences', async () => {
     expect((await run(['-h'])).out).toContain('Usage: warden');
     expect(await run(['config', '--control=nowhere', 'get'])).toMatchObject({ code: 2, err: expect.stringContaining('"nowhere" is invalid') });
-    expect(await run(['--json=1', 'status'])).toMatchObject({ code: 2, err: 'warden: --json takes no value\nRun "warden --help" for the commands and options.\n' });
+    expect(await run(['--json=1', 'status'])).toMatchObject({
+      code: 2,
+      err: 'warden: --json takes no value\nRun "warden --help" for the commands and options.\n',
+    });
     expect(await run(['config', 'get', '--', '--verbose', 'x'])).toMatchObject({ code: 2, err: expect.stringContaining('too many arguments') });
     expect(await run(['--control'])).toMatchObject({ code: 2, err: expect.stringContaining('--control needs a value: unix:/path/to/control.sock') });
     expect(await run(['status', '--verbose'])).toMatchObject({ code: 2, err: expect.stringContaining('unknown option "--verbose"') });

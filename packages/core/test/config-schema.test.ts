@@ -10,12 +10,32 @@ import { fakeExternalLauncher, fakeNamespace } from './harness';
 const uidmapExtra: IsolationExtra = {
   keys: ['uidmap', 'gidmap'],
   schema: {
-    uidmap: { type: 'array', items: { type: 'object', properties: { container: { type: 'integer' }, host: { type: 'integer' }, size: { type: 'integer' } }, required: ['container', 'host', 'size'], additionalProperties: false } },
-    gidmap: { type: 'array', items: { type: 'object', properties: { container: { type: 'integer' }, host: { type: 'integer' }, size: { type: 'integer' } }, required: ['container', 'host', 'size'], additionalProperties: false } },
+    uidmap: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { container: { type: 'integer' }, host: { type: 'integer' }, size: { type: 'integer' } },
+        required: ['container', 'host', 'size'],
+        additionalProperties: false,
+      },
+    },
+    gidmap: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { container: { type: 'integer' }, host: { type: 'integer' }, size: { type: 'integer' } },
+        required: ['container', 'host', 'size'],
+        additionalProperties: false,
+      },
+    },
   },
   validate(app) {
     if (app.isolation?.uidmap && app.isolation.namespaces?.credential !== true) {
-      throw new ConfigValidationError('"uidmap" is set but "isolation.namespaces.credential" is false or unset.', '/applications/a/isolation/uidmap', 'WARDEN_ERR_IDMAP_NO_CREDENTIAL');
+      throw new ConfigValidationError(
+        '"uidmap" is set but "isolation.namespaces.credential" is false or unset.',
+        '/applications/a/isolation/uidmap',
+        'WARDEN_ERR_IDMAP_NO_CREDENTIAL',
+      );
     }
   },
   plan: () => undefined,
@@ -49,21 +69,47 @@ describe('config schema', () => {
     const config = {
       listeners: {
         '*:8080': { pass: 'routes/main' },
-        '127.0.0.1:8081': { pass: 'applications/a', backlog: 128, forwarded: { client_ip: 'X-Forwarded-For', source: ['10.0.0.0/8'], recursive: false, protocol: 'X-Forwarded-Proto' } },
+        '127.0.0.1:8081': {
+          pass: 'applications/a',
+          backlog: 128,
+          forwarded: { client_ip: 'X-Forwarded-For', source: ['10.0.0.0/8'], recursive: false, protocol: 'X-Forwarded-Proto' },
+        },
         '[::1]:8082': { pass: 'upstreams/pool' },
-        '127.0.0.1:8443': { pass: 'applications/a', tls: { certificate: 'bundle', session: { cache_size: 10, timeout: 60, tickets: false }, conf_commands: { MinProtocol: 'TLSv1.2' } } },
+        '127.0.0.1:8443': {
+          pass: 'applications/a',
+          tls: { certificate: 'bundle', session: { cache_size: 10, timeout: 60, tickets: false }, conf_commands: { MinProtocol: 'TLSv1.2' } },
+        },
       },
       routes: {
         main: [
           {
             match: {
-              method: ['GET', 'HEAD'], host: '*.example.com', uri: ['/api/*', '!/api/private*'], query: 'a=1', scheme: 'http',
-              source: ['127.0.0.1', '10.0.0.0/8'], destination: '*:8080', arguments: { id: '~^[0-9]+$' },
-              headers: [{ 'User-Agent': '*curl*' }, { Accept: 'text/*' }], cookies: { session: '*' }, if: '$arg_debug',
+              method: ['GET', 'HEAD'],
+              host: '*.example.com',
+              uri: ['/api/*', '!/api/private*'],
+              query: 'a=1',
+              scheme: 'http',
+              source: ['127.0.0.1', '10.0.0.0/8'],
+              destination: '*:8080',
+              arguments: { id: '~^[0-9]+$' },
+              headers: [{ 'User-Agent': '*curl*' }, { Accept: 'text/*' }],
+              cookies: { session: '*' },
+              if: '$arg_debug',
             },
             action: { pass: 'applications/a', rewrite: '/v1$uri', response_headers: { 'X-Warden': 'yes', Server: null } },
           },
-          { match: { uri: '/static/*' }, action: { share: ['/srv/www$uri', '/srv/alt$uri'], index: 'index.html', types: ['text/*'], chroot: '/srv', follow_symlinks: false, traverse_mounts: true, fallback: { return: 404 } } },
+          {
+            match: { uri: '/static/*' },
+            action: {
+              share: ['/srv/www$uri', '/srv/alt$uri'],
+              index: 'index.html',
+              types: ['text/*'],
+              chroot: '/srv',
+              follow_symlinks: false,
+              traverse_mounts: true,
+              fallback: { return: 404 },
+            },
+          },
           { match: { uri: '/old' }, action: { return: 301, location: 'https://example.com/new' } },
           { action: { proxy: 'http://127.0.0.1:9000' } },
           { action: { pass: '$host' } },
@@ -71,29 +117,61 @@ describe('config schema', () => {
       },
       applications: {
         a: {
-          type: 'external', executable: '/srv/app', arguments: ['--port', '0'], processes: { max: 4, spare: 1, idle_timeout: 20 },
-          limits: { timeout: 10, requests: 1000 }, working_directory: '/srv', environment: { MODE: 'prod' }, stdout: '/tmp/out', stderr: '/tmp/err',
-          isolation: { namespaces: { credential: true, pid: true, mount: false, network: false, uname: true, cgroup: false }, uidmap: [{ container: 0, host: 1000, size: 1 }] },
+          type: 'external',
+          executable: '/srv/app',
+          arguments: ['--port', '0'],
+          processes: { max: 4, spare: 1, idle_timeout: 20 },
+          limits: { timeout: 10, requests: 1000 },
+          working_directory: '/srv',
+          environment: { MODE: 'prod' },
+          stdout: '/tmp/out',
+          stderr: '/tmp/err',
+          isolation: {
+            namespaces: { credential: true, pid: true, mount: false, network: false, uname: true, cgroup: false },
+            uidmap: [{ container: 0, host: 1000, size: 1 }],
+          },
         },
         b: { type: 'go', executable: '/srv/b', processes: 2 },
       },
       upstreams: { pool: { servers: { '127.0.0.1:9001': { weight: 2 }, '127.0.0.1:9002': {} } } },
       settings: {
         http: {
-          header_read_timeout: 30, body_read_timeout: 30, send_timeout: 30, idle_timeout: 180, large_header_buffer_size: 8192, large_header_buffers: 4,
-          body_buffer_size: 16384, max_body_size: 8388608, body_temp_path: '/tmp', discard_unsafe_fields: true, log_route: false, server_version: true,
-          chunked_transform: false, static: { mime_types: { 'text/x-code': ['.c', '.h'], 'text/plain': '.log' } },
-          proxy_connect_timeout: 5, proxy_read_timeout: 0.5, proxy_send_timeout: 60, max_connections: 10000,
+          header_read_timeout: 30,
+          body_read_timeout: 30,
+          send_timeout: 30,
+          idle_timeout: 180,
+          large_header_buffer_size: 8192,
+          large_header_buffers: 4,
+          body_buffer_size: 16384,
+          max_body_size: 8388608,
+          body_temp_path: '/tmp',
+          discard_unsafe_fields: true,
+          log_route: false,
+          server_version: true,
+          chunked_transform: false,
+          static: { mime_types: { 'text/x-code': ['.c', '.h'], 'text/plain': '.log' } },
+          proxy_connect_timeout: 5,
+          proxy_read_timeout: 0.5,
+          proxy_send_timeout: 60,
+          max_connections: 10000,
         },
       },
       access_log: { path: '/var/log/access.log', format: '$remote_addr "$request_line" $status', if: '$status' },
     };
     expect(() => v.validate(config)).not.toThrow();
-    expect(() => v.validate({ routes: [{ match: { scheme: 'HTTPS', uri: ['~^/a[**]$', '*/x/*'] }, action: { return: 200 } }], listeners: { '*:80': { pass: 'routes' } }, access_log: '/tmp/a.log' })).not.toThrow();
+    expect(() =>
+      v.validate({
+        routes: [{ match: { scheme: 'HTTPS', uri: ['~^/a[**]$', '*/x/*'] }, action: { return: 200 } }],
+        listeners: { '*:80': { pass: 'routes' } },
+        access_log: '/tmp/a.log',
+      }),
+    ).not.toThrow();
     expect(() => v.validate({})).not.toThrow();
     // pass segments are percent-decoded as in Unit: this names the app "loader/unit_http".
     const loader = { type: 'external', executable: '/bin/true' };
-    expect(() => v.validate({ applications: { 'loader/unit_http': loader }, listeners: { '*:80': { pass: 'applications/loader%2Funit_http' } } })).not.toThrow();
+    expect(() =>
+      v.validate({ applications: { 'loader/unit_http': loader }, listeners: { '*:80': { pass: 'applications/loader%2Funit_http' } } }),
+    ).not.toThrow();
   });
 
   it.each([
@@ -107,21 +185,41 @@ describe('config schema', () => {
     [app({ processes: 0 }), '/applications/a/processes', 'The "processes" number must be equal to or greater than 1.'],
     [app({ processes: { max: 0 } }), '/applications/a/processes/max', 'The "max" number must be equal to or greater than 1.'],
     [app({ processes: { spare: -1 } }), '/applications/a/processes/spare', 'The "spare" number must not be negative.'],
-    [app({ processes: 100000 }), '/applications/a/processes', 'The "processes" number must not exceed 512 (Warden: each process holds a 2 MiB shared-memory channel and a file descriptor in wardend).'],
-    [app({ processes: { max: 513 } }), '/applications/a/processes/max', 'The "max" number must not exceed 512 (Warden: each process holds a 2 MiB shared-memory channel and a file descriptor in wardend).'],
+    [
+      app({ processes: 100000 }),
+      '/applications/a/processes',
+      'The "processes" number must not exceed 512 (Warden: each process holds a 2 MiB shared-memory channel and a file descriptor in wardend).',
+    ],
+    [
+      app({ processes: { max: 513 } }),
+      '/applications/a/processes/max',
+      'The "max" number must not exceed 512 (Warden: each process holds a 2 MiB shared-memory channel and a file descriptor in wardend).',
+    ],
     [app({ limits: { requests: -1 } }), '/applications/a/limits/requests', 'The "requests" number must not be negative.'],
     [app({ arguments: ['a\u0000b'] }), '/applications/a/arguments', 'The "arguments" array must not contain strings with null character.'],
     [{ routes: [{ match: { uri: '/a/**' }, action: { return: 200 } }] }, '/routes/0/match/uri', 'The "match" pattern must not contain double "*" markers.'],
-    [{ routes: [{ match: { headers: [{ Host: ['x', '!**'] }] }, action: { return: 200 } }] }, '/routes/0/match/headers/0/Host/1', 'The "match" pattern must not contain double "*" markers.'],
+    [
+      { routes: [{ match: { headers: [{ Host: ['x', '!**'] }] }, action: { return: 200 } }] },
+      '/routes/0/match/headers/0/Host/1',
+      'The "match" pattern must not contain double "*" markers.',
+    ],
     [{ settings: { http: { proxy_read_timeout: -1 } } }, '/settings/http/proxy_read_timeout', 'The "proxy_read_timeout" number must not be negative.'],
     [{ settings: { http: { max_connections: 0 } } }, '/settings/http/max_connections', 'The "max_connections" number must be equal to or greater than 1.'],
     [{ upstreams: { u: { servers: { 'example.com:80': {} } } } }, '/upstreams/u/servers/example.com:80', 'The "example.com:80" is not valid server address.'],
-    [{ upstreams: { u: { servers: { '127.0.0.1:80': { weight: -1 } } } } }, '/upstreams/u/servers/127.0.0.1:80/weight', 'The "weight" number must be positive.'],
+    [
+      { upstreams: { u: { servers: { '127.0.0.1:80': { weight: -1 } } } } },
+      '/upstreams/u/servers/127.0.0.1:80/weight',
+      'The "weight" number must be positive.',
+    ],
     [{ listeners: { '*:80': { application: 'nope' } } }, '/listeners/*:80/application', 'Listening socket is assigned for a non existing application "nope".'],
     [app({ isolation: { namespaces: { ipc: true } } }), '/applications/a/isolation/namespaces/ipc', 'Unknown parameter "ipc".'],
     [app({ isolation: { namespaces: { pid: 'yes' } } }), '/applications/a/isolation/namespaces/pid', 'The "pid" value must be a boolean, but not a string.'],
     [app({ isolation: { uidmap: [{ container: 0, host: 0 }] } }), '/applications/a/isolation/uidmap/0', 'Required parameter "size" is missing.'],
-    [app({ isolation: { uidmap: [{ container: 0, host: 0, size: 1 }] } }), '/applications/a/isolation/uidmap', '"uidmap" is set but "isolation.namespaces.credential" is false or unset.'],
+    [
+      app({ isolation: { uidmap: [{ container: 0, host: 0, size: 1 }] } }),
+      '/applications/a/isolation/uidmap',
+      '"uidmap" is set but "isolation.namespaces.credential" is false or unset.',
+    ],
     [app({ isolation: { rootfs: '/x' } }), '/applications/a/isolation/rootfs', 'Unknown parameter "rootfs".'],
     [app({ user: 'no-such-user-here' }), '/applications/a/user', 'User "no-such-user-here" is not found.'],
     [{ applications: { a: { executable: '/x' } } }, '/applications/a', 'Required parameter "type" is missing.'],
@@ -137,7 +235,11 @@ describe('config schema', () => {
     [{ listeners: { '*:80': { forwarded: { client_ip: 'X-F' } } } }, '/listeners/*:80/forwarded', 'Required parameter "source" is missing.'],
     [{ routes: [{ match: {} }] }, '/routes/0', 'Required parameter "action" is missing.'],
     [{ routes: [{ action: {} }] }, '/routes/0/action', 'The "action" object must have either "pass", "return", "share", or "proxy" option set.'],
-    [{ routes: [{ action: { return: 200, proxy: 'http://a:1' } }] }, '/routes/0/action', 'The "action" object must have just one of "pass", "return", "share", or "proxy" options set.'],
+    [
+      { routes: [{ action: { return: 200, proxy: 'http://a:1' } }] },
+      '/routes/0/action',
+      'The "action" object must have just one of "pass", "return", "share", or "proxy" options set.',
+    ],
     [{ routes: [{ action: { return: 1000 } }] }, '/routes/0/action/return', 'The "return" value is out of allowed HTTP status code range 0-999.'],
     [{ routes: [{ action: { pass: 'upstreams/x' } }] }, '/routes/0/action/pass', 'Request "pass" points to invalid location "upstreams/x".'],
     [{ routes: [{ match: { scheme: 'ftp' }, action: { return: 200 } }] }, '/routes/0/match/scheme', 'The "scheme" can either be "http" or "https".'],
@@ -147,7 +249,11 @@ describe('config schema', () => {
     [{ routes: [{ action: { proxy: 'ftp://x' } }] }, '/routes/0/action/proxy', 'The "proxy" address is invalid "ftp://x".'],
     [{ upstreams: { u: {} } }, '/upstreams/u', 'The "u" upstream must contain "servers" object value.'],
     [{ settings: { http: { idle_timeout: '1' } } }, '/settings/http/idle_timeout', 'The "idle_timeout" value must be a number, but not a string.'],
-    [{ settings: { http: { static: { mime_types: { 'text/x': 1 } } } } }, '/settings/http/static/mime_types/text~1x', 'The "text/x" value must be a string or an array, but not an integer number.'],
+    [
+      { settings: { http: { static: { mime_types: { 'text/x': 1 } } } } },
+      '/settings/http/static/mime_types/text~1x',
+      'The "text/x" value must be a string or an array, but not an integer number.',
+    ],
     [{ access_log: 1 }, '/access_log', 'The "access_log" value must be a string or an object, but not an integer number.'],
     [{ access_log: { path: '/x', colour: 1 } }, '/access_log/colour', 'Unknown parameter "colour".'],
     // The router's schema (http-router) rejects keys it does not know, with the JSON path.
@@ -192,19 +298,19 @@ describe('buildPlanContext', () => {
     expect(ctx.credentials).toMatchObject({ user: 'root', group: 'root' });
   });
 
-  it('--user without --group takes that user\'s primary group; unknown defaults are a start-up error', () => {
+  it("--user without --group takes that user's primary group; unknown defaults are a start-up error", () => {
     expect(planContextDefaults({ user: 'root', tmpdir: '/tmp' })).toEqual({ defaultUser: 'root', defaultGroup: 'root', tmpdir: '/tmp' });
     expect(() => planContextDefaults({ user: 'no-such-user-x' })).toThrow(WardenError);
     expect(() => planContextDefaults({ group: 'no-such-group-x' })).toThrow(/--group "no-such-group-x"/);
   });
 
-  it('without --user, the defaults are Unit\'s: nobody as root, else the daemon\'s own user', () => {
+  it("without --user, the defaults are Unit's: nobody as root, else the daemon's own user", () => {
     const d = planContextDefaults();
     if (process.geteuid!() === 0) expect(d.defaultUser).toBe('nobody');
     else expect(buildPlanContext('a', { type: 'external' }, d).credentials.uid).toBe(process.geteuid!());
   });
 
-  it('an unknown group is a validation error at the app\'s group path', () => {
+  it("an unknown group is a validation error at the app's group path", () => {
     expect(() => buildPlanContext('a', { type: 'external', user: 'root', group: 'no-such-group-x' }, planContextDefaults({ tmpdir: '/tmp' }))).toThrow(
       expect.objectContaining({ path: '/applications/a/group', message: 'Group "no-such-group-x" is not found.' }),
     );

@@ -136,7 +136,7 @@ describe('control API: JSON parsing', () => {
   });
 });
 
-describe('control API: schema errors in Unit\'s words', () => {
+describe("control API: schema errors in Unit's words", () => {
   let h: ReturnType<typeof harness>;
   beforeEach(() => (h = harness()));
   afterEach(() => h.cleanup());
@@ -289,7 +289,7 @@ describe('control API: /, /status and restart', () => {
     h.cleanup();
   });
 
-  it('GET /status has Unit\'s shape with zeros for each app, and sub-paths; a bad path is 404 Invalid path.', async () => {
+  it("GET /status has Unit's shape with zeros for each app, and sub-paths; a bad path is 404 Invalid path.", async () => {
     const h = harness();
     await put(h, '/config', { applications: { a: app, b: app } });
     const zero = { processes: { running: 0, starting: 0, idle: 0 }, requests: { active: 0 } };
@@ -305,7 +305,7 @@ describe('control API: /, /status and restart', () => {
     h.cleanup();
   });
 
-  it('merges each component\'s status into the shape', async () => {
+  it("merges each component's status into the shape", async () => {
     const h = harness({
       components: [
         {
@@ -358,7 +358,7 @@ describe('control API: /, /status and restart', () => {
 });
 
 describe('control API: hostile input', () => {
-  it('answers every random body and path with one of Unit\'s bodies, never throwing', async () => {
+  it("answers every random body and path with one of Unit's bodies, never throwing", async () => {
     const h = harness();
     let seed = 12345;
     const rnd = (n: number) => {

@@ -32,7 +32,7 @@ describe('control server (HTTP on a unix socket)', () => {
     return { h, s, control: `unix:${path}`, path };
   }
 
-  it('serves the API with Unit\'s framing: tab-indented JSON, application/json, Connection: close', async () => {
+  it("serves the API with Unit's framing: tab-indented JSON, application/json, Connection: close", async () => {
     const { control } = await serve();
     const r = await controlRequest(control, 'PUT', '/config/', '{"listeners": {}}');
     expect(r.status).toBe(200);

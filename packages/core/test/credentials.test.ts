@@ -46,7 +46,14 @@ describe('user and group lookup', () => {
 
   it('looks up numeric ids and explicit groups through getent too', () => {
     const db = readUserDatabase({ PATH: fakeBin });
-    expect(resolveCredentials('4242', 'ldapextra', db)).toEqual({ user: 'ldapuser', uid: 4242, group: 'ldapextra', gid: 5000, groups: [5000], home: '/home/ldap' });
+    expect(resolveCredentials('4242', 'ldapextra', db)).toEqual({
+      user: 'ldapuser',
+      uid: 4242,
+      group: 'ldapextra',
+      gid: 5000,
+      groups: [5000],
+      home: '/home/ldap',
+    });
   });
 
   it('keeps the clear error for a user or group no source knows', () => {

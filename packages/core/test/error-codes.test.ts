@@ -27,7 +27,9 @@ function packages(): Map<string, { catalogue: Record<string, string>; deps: stri
     const catalogueFile = name === 'core' ? join(dir, 'src', 'contracts', 'error-codes.ts') : join(dir, 'src', 'error-codes.ts');
     if (!statSync(join(dir, 'src'), { throwIfNoEntry: false })) continue;
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    const deps = Object.keys(pkg.dependencies ?? {}).filter((d) => d.startsWith('@warden/')).map((d) => d.slice('@warden/'.length));
+    const deps = Object.keys(pkg.dependencies ?? {})
+      .filter((d) => d.startsWith('@warden/'))
+      .map((d) => d.slice('@warden/'.length));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     out.set(name, { catalogue: require(catalogueFile).ERROR_CODES, deps, dir });
   }
@@ -64,7 +66,10 @@ describe('error code catalogues', () => {
     const owners = new Map<string, string>();
     const unused: string[] = [];
     for (const [name, { dir, catalogue }] of all) {
-      const text = files(join(dir, 'src'), /\.ts$/).filter((f) => !f.endsWith('error-codes.ts')).map((f) => readFileSync(f, 'utf8')).join('\n');
+      const text = files(join(dir, 'src'), /\.ts$/)
+        .filter((f) => !f.endsWith('error-codes.ts'))
+        .map((f) => readFileSync(f, 'utf8'))
+        .join('\n');
       for (const code of Object.keys(catalogue)) {
         expect(`${code} in ${owners.get(code) ?? name}`).toBe(`${code} in ${name}`);
         owners.set(code, name);

@@ -34,9 +34,7 @@ export interface RunningWardend {
 export function startWardend(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunningWardend> {
   const proc = spawn(process.execPath, [WARDEND, '--no-daemon', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let err = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (d: string) => {
@@ -111,7 +109,11 @@ export function freePort(): Promise<number> {
 /** Resolves with the first stderr line of `w` that contains `text` (including lines already written). */
 export function waitForStderr(w: RunningWardend, text: string, ms = 20000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const find = () => w.stderr().split('\n').find((l) => l.includes(text));
+    const find = () =>
+      w
+        .stderr()
+        .split('\n')
+        .find((l) => l.includes(text));
     const onData = () => {
       const line = find();
       if (line === undefined) return;

@@ -13,19 +13,62 @@ import { buildCore, CORE_DIR } from './process-helpers';
  * `@warden/core/internal`.
  */
 const PUBLIC_VALUES = [
-  'ApplyError', 'ConfigValidationError', 'ConfigValidator', 'DEFAULT_PLUGINS', 'PHASE', 'TOKENS', 'WardenError',
-  'buildPlanContext', 'buildSpawnPlan', 'defaultPaths', 'isWardenError', 'loadPlugins', 'parseDaemonArgs',
-  'planContextDefaults', 'startWarden',
+  'ApplyError',
+  'ConfigValidationError',
+  'ConfigValidator',
+  'DEFAULT_PLUGINS',
+  'PHASE',
+  'TOKENS',
+  'WardenError',
+  'buildPlanContext',
+  'buildSpawnPlan',
+  'defaultPaths',
+  'isWardenError',
+  'loadPlugins',
+  'parseDaemonArgs',
+  'planContextDefaults',
+  'startWarden',
   // The spawn plan's vocabulary (a plugin adds child ops and orders them by named step).
-  'CHILD_OPS', 'ChildOpError', 'PHASE_ORDER', 'encodeChildOp',
+  'CHILD_OPS',
+  'ChildOpError',
+  'PHASE_ORDER',
+  'encodeChildOp',
 ];
 const PUBLIC_TYPES = [
-  'AppConfig', 'AppControl', 'AppLauncher', 'AppProcess', 'AppPrototype', 'ChildOp', 'ConfigComponent', 'Credentials',
-  'DaemonOptions', 'IdMapEntry', 'IsolationConfig', 'IsolationExtra', 'JsonSchema', 'LaunchSpec', 'ListenerConfig',
-  'LoadedPlugin', 'NamespaceProvider', 'ParentHook', 'PlanContext', 'PlanContextDefaults', 'PluginRequest',
-  'PreparedChange', 'ProcessSpawner', 'SpawnPlan', 'SpawnPlanBuilder', 'Warden', 'WardenConfig', 'WardenOptions',
+  'AppConfig',
+  'AppControl',
+  'AppLauncher',
+  'AppProcess',
+  'AppPrototype',
+  'ChildOp',
+  'ConfigComponent',
+  'Credentials',
+  'DaemonOptions',
+  'IdMapEntry',
+  'IsolationConfig',
+  'IsolationExtra',
+  'JsonSchema',
+  'LaunchSpec',
+  'ListenerConfig',
+  'LoadedPlugin',
+  'NamespaceProvider',
+  'ParentHook',
+  'PlanContext',
+  'PlanContextDefaults',
+  'PluginRequest',
+  'PreparedChange',
+  'ProcessSpawner',
+  'SpawnPlan',
+  'SpawnPlanBuilder',
+  'Warden',
+  'WardenConfig',
+  'WardenOptions',
   'WardenPlugin',
-  'ArgKind', 'ChildOpName', 'ChildPhase', 'ParentPhase', 'Phase',
+  'ArgKind',
+  'ChildOpName',
+  'ChildPhase',
+  'ParentPhase',
+  'Phase',
 ];
 
 /** Every name `src/index.ts` exports, values and types apart, as the compiler sees them. */
@@ -78,7 +121,10 @@ describe('public API of @warden/core', () => {
       const body = await new Promise<string>((resolve, reject) => {
         const req = request({ socketPath: socket, path: '/config', method: 'PUT' }, (res) => {
           let text = '';
-          res.setEncoding('utf8').on('data', (c) => (text += c)).on('end', () => resolve(text));
+          res
+            .setEncoding('utf8')
+            .on('data', (c) => (text += c))
+            .on('end', () => resolve(text));
         });
         req.on('error', reject).end('{"listeners": {}, "applications": {}}');
       });

@@ -97,14 +97,19 @@ describe('router rules through the control API (one owner, decided as Unit)', ()
   it('percent-decodes "applications/my%20app" to the application "my app", and requests reach it', async () => {
     const sock = join(dir, 'app.sock');
     const app = { type: 'external', executable: '/bin/true' };
-    expect(await put({ listeners: { [`unix:${sock}`]: { pass: 'applications/my%20app' } }, applications: { 'my app': app } })).toEqual({ status: 200, body: DONE });
+    expect(await put({ listeners: { [`unix:${sock}`]: { pass: 'applications/my%20app' } }, applications: { 'my app': app } })).toEqual({
+      status: 200,
+      body: DONE,
+    });
     expect(await getOverUnixSocket(sock, '/')).toEqual({ status: 200, body: 'app=my app' });
   });
 
   it('refuses "applications/my%20app" when only an application literally named "my%20app" exists, with the pass code', async () => {
     const app = { type: 'external', executable: '/bin/true' };
     expect(await put({ listeners: { [`unix:${join(dir, 'b.sock')}`]: { pass: 'applications/my%20app' } }, applications: { 'my%20app': app } })).toEqual(
-      invalid(`WARDEN_ERR_CONFIG_PASS at /listeners/unix:${join(dir, 'b.sock').replace(/~/g, '~0').replace(/\//g, '~1')}/pass: Request "pass" points to invalid location "applications/my%20app".`),
+      invalid(
+        `WARDEN_ERR_CONFIG_PASS at /listeners/unix:${join(dir, 'b.sock').replace(/~/g, '~0').replace(/\//g, '~1')}/pass: Request "pass" points to invalid location "applications/my%20app".`,
+      ),
     );
     expect(spy.prepared).toBe(0);
   });

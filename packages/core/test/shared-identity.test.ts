@@ -46,8 +46,10 @@ describe('applying a config whose apps share a uid', () => {
   const warnings = () => lines.filter((l) => l.level === 40 && /without a credential namespace/.test(l.msg));
 
   it('logs a warning naming the apps and the uid when two apps share one without a credential namespace', async () => {
-    expect(await h.req('PUT', '/config', JSON.stringify({ applications: { a: app(), b: app({ isolation: { namespaces: { pid: true } } }) } })))
-      .toEqual({ status: 200, body: DONE });
+    expect(await h.req('PUT', '/config', JSON.stringify({ applications: { a: app(), b: app({ isolation: { namespaces: { pid: true } } }) } }))).toEqual({
+      status: 200,
+      body: DONE,
+    });
     const [w, ...more] = warnings();
     expect(more).toEqual([]);
     expect(w.applications).toEqual(['a', 'b']);

@@ -65,7 +65,7 @@ describe('ChildOp type', () => {
     expect(() => new PlanBuilder().addChildOp(op as ChildOp)).toThrow(message);
   });
 
-  it('narrows on `op` to that op\'s arguments', () => {
+  it("narrows on `op` to that op's arguments", () => {
     const op: ChildOp = { op: 'bind', phase: PHASE.MOUNT_CONFIG, target: '/t', source: '/s', readonly: true };
     expect(op.op === 'bind' ? op.readonly : undefined).toBe(true);
   });

@@ -14,7 +14,12 @@ describe("Unit's error-log line format (--log-format unit)", () => {
 
   it("maps pino's levels to Unit's: debug, info, warn, error, alert", () => {
     expect([10, 20, 30, 40, 50, 60].map((level) => /\[(\w+)\]/.exec(at({ level, msg: 'x' }))![1])).toEqual([
-      'debug', 'debug', 'info', 'warn', 'error', 'alert',
+      'debug',
+      'debug',
+      'info',
+      'warn',
+      'error',
+      'alert',
     ]);
   });
 
@@ -44,12 +49,19 @@ describe("Unit's error-log line format (--log-format unit)", () => {
   });
 
   it('logs a corrupt or rejected saved config with Unit\'s "restore previous configuration" wording and the paths', () => {
-    expect(at({ level: 50, msg: 'x', file: '/s/conf.json', movedTo: '/s/conf.json.corrupt-1', reason: 'Unexpected end', lastGood: '/s/conf.json.last-good' })).toContain(
+    expect(
+      at({ level: 50, msg: 'x', file: '/s/conf.json', movedTo: '/s/conf.json.corrupt-1', reason: 'Unexpected end', lastGood: '/s/conf.json.last-good' }),
+    ).toContain(
       '[alert] 4321#4321 failed to restore previous configuration: file is corrupted (Unexpected end); moved /s/conf.json to /s/conf.json.corrupt-1; restoring the last good copy /s/conf.json.last-good',
     );
-    expect(at({ level: 50, msg: 'the saved configuration /s/conf.json was not accepted; starting empty', reason: { error: 'Invalid configuration.', detail: 'Unknown parameter "x".' }, keptAs: '/k' })).toContain(
-      '[alert] 4321#4321 the previous configuration is invalid: Invalid configuration. Unknown parameter "x". (a copy is kept as /k)',
-    );
+    expect(
+      at({
+        level: 50,
+        msg: 'the saved configuration /s/conf.json was not accepted; starting empty',
+        reason: { error: 'Invalid configuration.', detail: 'Unknown parameter "x".' },
+        keptAs: '/k',
+      }),
+    ).toContain('[alert] 4321#4321 the previous configuration is invalid: Invalid configuration. Unknown parameter "x". (a copy is kept as /k)');
   });
 
   it('keeps the app name once on app output lines', () => {
@@ -57,7 +69,7 @@ describe("Unit's error-log line format (--log-format unit)", () => {
     expect(at({ level: 40, app: 'web', stream: 'stderr', msg: 'oops' })).toBe('2026/12/06 07:05:09 [warn] 4321#4321 "web" stderr: oops\n');
   });
 
-  it('writes other records as Warden\'s message with key=value fields, errors by their message, on one line', () => {
+  it("writes other records as Warden's message with key=value fields, errors by their message, on one line", () => {
     expect(at({ msg: 'wardend ready', control: 'unix:/run/w.sock', statedir: '/var/lib/warden' })).toBe(
       '2026/12/06 07:05:09 [info] 4321#4321 wardend ready control=unix:/run/w.sock statedir=/var/lib/warden\n',
     );

@@ -131,9 +131,11 @@ describe('warden CLI: command line', () => {
     expect(r.stderr).toBe(`warden: cannot reach wardend at unix:${sock} (is it running? ENOENT)\n`);
   });
 
-  it('takes the address from --control, else WARDEN_CONTROL, else wardend\'s default socket', async () => {
+  it("takes the address from --control, else WARDEN_CONTROL, else wardend's default socket", async () => {
     await load();
-    const viaOption = await warden(['--control', control, 'config', 'get', 'settings/http/idle_timeout'], { env: { WARDEN_CONTROL: 'unix:/nonexistent/x.sock' } });
+    const viaOption = await warden(['--control', control, 'config', 'get', 'settings/http/idle_timeout'], {
+      env: { WARDEN_CONTROL: 'unix:/nonexistent/x.sock' },
+    });
     expect(viaOption).toEqual({ code: 0, stdout: '30\n', stderr: '' });
     const viaEnv = await warden(['config', 'get', 'settings/http/idle_timeout']);
     expect(viaEnv).toEqual({ code: 0, stdout: '30\n', stderr: '' });
@@ -279,7 +281,7 @@ describe('warden CLI: status and restart', () => {
     expect(await warden(['restart', 'zz'])).toEqual({
       code: 1,
       stdout: '',
-      stderr: "warden: Value doesn't exist: GET /control/applications/zz/restart\n  there is no application \"zz\" in /config/applications\n",
+      stderr: 'warden: Value doesn\'t exist: GET /control/applications/zz/restart\n  there is no application "zz" in /config/applications\n',
     });
     expect(await warden(['restart', 'broken'])).toEqual({
       code: 1,
@@ -355,7 +357,9 @@ if (mode === 'valid') {
     await load();
     const r = await warden(['config', 'edit'], { env: editEnv('bad-config'), stdin: 'n\n' });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('warden: Invalid configuration: Required parameter "executable" is missing.\n  at /applications/a (WARDEN_ERR_CONFIG_REQUIRED)\nEdit again? [Y/n] \n');
+    expect(r.stderr).toContain(
+      'warden: Invalid configuration: Required parameter "executable" is missing.\n  at /applications/a (WARDEN_ERR_CONFIG_REQUIRED)\nEdit again? [Y/n] \n',
+    );
     const kept = editDirs();
     expect(kept).toHaveLength(1);
     expect(JSON.parse(readFileSync(join(dir, kept[0], 'config.json'), 'utf8')).applications).toEqual({ a: { type: 'external' } });

@@ -258,7 +258,9 @@ describe('wardend process', () => {
       process.kill(daemonPid, 'SIGUSR1');
       await reopened;
       // The daemon still serves, and logs into the new file; the old one kept what it had.
-      expect((await controlRequest(`unix:${join(dir, 'control.sock')}`, 'PUT', '/config/settings', JSON.stringify({ http: { idle_timeout: 7 } }))).status).toBe(200);
+      expect((await controlRequest(`unix:${join(dir, 'control.sock')}`, 'PUT', '/config/settings', JSON.stringify({ http: { idle_timeout: 7 } }))).status).toBe(
+        200,
+      );
       await waitForLine(log, 'configuration applied');
       expect(readFileSync(`${log}.1`, 'utf8')).toContain('wardend ready');
       expect(readFileSync(`${log}.1`, 'utf8')).not.toContain('log files reopened');
@@ -436,20 +438,27 @@ describe('wardend log formats', () => {
   it.each([
     ['no --log-format', 'unit', []],
     ['--log-format json', 'json', ['--log-format', 'json']],
-  ])('on a terminal with %s the log is %s lines', async (_name, expected, extra) => {
-    const pid = join(dir, 'tty.pid');
-    const w = spawnTextWardend([...base(), '--pid', pid, ...extra], true);
-    try {
-      await w.waitFor('wardend ready');
-      process.kill(Number(readFileSync(pid, 'utf8')), 'SIGTERM');
-      await w.exited;
-    } finally {
-      w.proc.kill('SIGKILL');
-    }
-    const lines = w.output().split(/\r?\n/).filter((l) => l.includes('wardend'));
-    expect(lines.length).toBeGreaterThan(0);
-    for (const line of lines) expected === 'unit' ? expect(line).toMatch(UNIT_LINE) : expect(JSON.parse(line)).toHaveProperty('msg');
-  }, 30_000);
+  ])(
+    'on a terminal with %s the log is %s lines',
+    async (_name, expected, extra) => {
+      const pid = join(dir, 'tty.pid');
+      const w = spawnTextWardend([...base(), '--pid', pid, ...extra], true);
+      try {
+        await w.waitFor('wardend ready');
+        process.kill(Number(readFileSync(pid, 'utf8')), 'SIGTERM');
+        await w.exited;
+      } finally {
+        w.proc.kill('SIGKILL');
+      }
+      const lines = w
+        .output()
+        .split(/\r?\n/)
+        .filter((l) => l.includes('wardend'));
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) expected === 'unit' ? expect(line).toMatch(UNIT_LINE) : expect(JSON.parse(line)).toHaveProperty('msg');
+    },
+    30_000,
+  );
 
   it('piped, the default log is JSON lines', async () => {
     const w = await start(base());

@@ -51,7 +51,10 @@ async function main() {
   for (let i = 0; i < 49; i++) routes.push({ match: { uri: `/api/v${i}/*`, method: ['GET', 'POST'] }, action: { pass: 'applications/app' } });
   routes.push({ action: { return: 404 } });
   const results = [];
-  for (const [label, pass] of [['fast path (listener → app)', 'applications/app'], ['50-step routes (step 10 hits)', 'routes']]) {
+  for (const [label, pass] of [
+    ['fast path (listener → app)', 'applications/app'],
+    ['50-step routes (step 10 hits)', 'routes'],
+  ]) {
     const router = new HttpRouter({ gateway: { handle: (_a, _t, req, res) => handler(req, res) } });
     const p = await router.prepare({ applications: { app: {} }, routes, listeners: { '127.0.0.1:0': { pass } } });
     await p.commit();

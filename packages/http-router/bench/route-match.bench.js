@@ -7,7 +7,8 @@ const routes = [];
 for (let i = 0; i < 10; i++) routes.push({ match: { uri: `/api/v${i}/*`, method: ['GET', 'POST'] }, action: { pass: `applications/api${i}` } });
 for (let i = 0; i < 10; i++) routes.push({ match: { host: `*.site${i}.example.com`, uri: '!/admin/*' }, action: { share: `/srv/site${i}$uri` } });
 for (let i = 0; i < 10; i++) routes.push({ match: { uri: `~^/users/[0-9]+/item${i}$` }, action: { return: 200 } });
-for (let i = 0; i < 10; i++) routes.push({ match: { headers: { 'X-Tenant': `tenant-${i}` }, arguments: { mode: ['fast', 'slow'] } }, action: { pass: 'applications/tenant' } });
+for (let i = 0; i < 10; i++)
+  routes.push({ match: { headers: { 'X-Tenant': `tenant-${i}` }, arguments: { mode: ['fast', 'slow'] } }, action: { pass: 'applications/tenant' } });
 for (let i = 0; i < 9; i++) routes.push({ match: { source: [`10.${i}.0.0/16`, '!10.0.0.1'], uri: `*.ext${i}` }, action: { proxy: 'http://127.0.0.1:9000' } });
 routes.push({ action: { return: 404 } });
 if (routes.length !== 50) throw new Error(`expected 50 routes, got ${routes.length}`);
@@ -45,4 +46,6 @@ const t0 = process.hrtime.bigint();
 const n = run(ms);
 const secs = Number(process.hrtime.bigint() - t0) / 1e9;
 const rate = Math.round(n / secs);
-console.log(`http-router: ${rate.toLocaleString('en-US')} matches/s over a 50-route config (mix of 6 requests, first to last step and a miss; node ${process.version})`);
+console.log(
+  `http-router: ${rate.toLocaleString('en-US')} matches/s over a 50-route config (mix of 6 requests, first to last step and a miss; node ${process.version})`,
+);

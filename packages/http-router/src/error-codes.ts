@@ -1,6 +1,6 @@
 /** Every stable error code @warden/http-router raises, with its meaning. */
 export const ERROR_CODES = {
-  WARDEN_ERR_ROUTER_CONFIG: 'A config the router cannot run (the path and Unit\'s sentence say why).',
+  WARDEN_ERR_ROUTER_CONFIG: "A config the router cannot run (the path and Unit's sentence say why).",
   WARDEN_ERR_CONFIG_INVALID: 'The config does not match the schema (the generic validation error).',
   WARDEN_ERR_CONFIG_REQUIRED: 'A required key is missing.',
   WARDEN_ERR_CONFIG_UNKNOWN: 'A key the schema does not know.',

@@ -1,11 +1,4 @@
-export {
-  HttpRouter,
-  type CompletedRequest,
-  type HttpRouterOptions,
-  type PreparedRouterChange,
-  type RequestDoneHook,
-  type RouterStats,
-} from './http-router';
+export { HttpRouter, type CompletedRequest, type HttpRouterOptions, type PreparedRouterChange, type RequestDoneHook, type RouterStats } from './http-router';
 export { RouterConfigError, ROUTER_CONFIG_ERROR } from './internal/errors';
 export { NodeExchange } from './internal/node-exchange';
 export type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo, RouterLogger } from './internal/ports';

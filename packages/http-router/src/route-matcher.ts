@@ -52,7 +52,15 @@ export class RouteMatcher {
   match(request: MatchRequest, name = ''): RouteMatch | null {
     const head: RequestView = { method: request.method, url: request.url, headers: request.headers, httpVersion: request.httpVersion ?? '1.1' };
     return this.run(
-      new RequestContext(head, null, request.remoteAddress ?? '', request.remotePort ?? 0, request.localAddress ?? '', request.localPort ?? 0, request.scheme ?? 'http'),
+      new RequestContext(
+        head,
+        null,
+        request.remoteAddress ?? '',
+        request.remotePort ?? 0,
+        request.localAddress ?? '',
+        request.localPort ?? 0,
+        request.scheme ?? 'http',
+      ),
       name,
     );
   }
@@ -63,7 +71,10 @@ export class RouteMatcher {
     const tls = (s as { encrypted?: boolean }).encrypted === true;
     // The view, not `req`: a rewrite on the way must not change the caller's req.url.
     const head: RequestView = { method: req.method, url: req.url, headers: req.headers, headersDistinct: req.headersDistinct, httpVersion: req.httpVersion };
-    return this.run(new RequestContext(head, null, s.remoteAddress ?? '', s.remotePort ?? 0, s.localAddress ?? '', s.localPort ?? 0, tls ? 'https' : 'http'), name);
+    return this.run(
+      new RequestContext(head, null, s.remoteAddress ?? '', s.remotePort ?? 0, s.localAddress ?? '', s.localPort ?? 0, tls ? 'https' : 'http'),
+      name,
+    );
   }
 
   private run(ctx: RequestContext, name: string): RouteMatch | null {

@@ -33,7 +33,10 @@ export function describeType(value: unknown): string {
 /** The JSON Pointer segments of an instance path, unescaped. */
 function segments(pointer: string): string[] {
   if (!pointer) return [];
-  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /** The name Unit uses for the value at a path: its key, or for an array element its array's key. */
@@ -64,13 +67,18 @@ const routerSentence: SchemaSentence = (err, segs, name, inArray) => {
   // `The "arguments" array must contain only string values.`
   if (err.keyword === 'type' && inArray) {
     const expected = String(p.type).split(',');
-    if (expected.length === 1 && ARRAY_WORDS[expected[0]]) return problem(`The "${name}" array must contain only ${ARRAY_WORDS[expected[0]]} values.`, path, 'WARDEN_ERR_CONFIG_TYPE');
+    if (expected.length === 1 && ARRAY_WORDS[expected[0]])
+      return problem(`The "${name}" array must contain only ${ARRAY_WORDS[expected[0]]} values.`, path, 'WARDEN_ERR_CONFIG_TYPE');
   }
   if (err.keyword === 'required' && p.missingProperty === 'servers' && segs.length === 2 && segs[0] === 'upstreams') {
     return problem(`The "${segs[1]}" upstream must contain "servers" object value.`, path, 'WARDEN_ERR_CONFIG_REQUIRED');
   }
   if (name === 'weight' && (err.keyword === 'minimum' || err.keyword === 'maximum')) {
-    return problem(err.keyword === 'minimum' ? 'The "weight" number must be positive.' : 'The "weight" number must not exceed 1,000,000.', path, 'WARDEN_ERR_CONFIG_RANGE');
+    return problem(
+      err.keyword === 'minimum' ? 'The "weight" number must be positive.' : 'The "weight" number must not exceed 1,000,000.',
+      path,
+      'WARDEN_ERR_CONFIG_RANGE',
+    );
   }
   if (err.keyword === 'minimum' && p.limit === 0) return problem(`The "${name}" number must not be negative.`, path, 'WARDEN_ERR_CONFIG_RANGE');
   return undefined;
@@ -112,7 +120,9 @@ export function schemaProblem(errors: SchemaError[], special?: SchemaSentence): 
     case 'minimum':
     case 'exclusiveMinimum':
       return problem(
-        err.keyword === 'minimum' ? `The "${name}" number must be equal to or greater than ${p.limit}.` : `The "${name}" number must be greater than ${p.limit}.`,
+        err.keyword === 'minimum'
+          ? `The "${name}" number must be equal to or greater than ${p.limit}.`
+          : `The "${name}" number must be greater than ${p.limit}.`,
         path,
         'WARDEN_ERR_CONFIG_RANGE',
       );
@@ -124,7 +134,11 @@ export function schemaProblem(errors: SchemaError[], special?: SchemaSentence): 
         'WARDEN_ERR_CONFIG_RANGE',
       );
     case 'minLength':
-      return problem(p.limit === 1 ? `${subject} must not be empty.` : `${subject} must be at least ${p.limit} characters long.`, path, 'WARDEN_ERR_CONFIG_RANGE');
+      return problem(
+        p.limit === 1 ? `${subject} must not be empty.` : `${subject} must be at least ${p.limit} characters long.`,
+        path,
+        'WARDEN_ERR_CONFIG_RANGE',
+      );
     case 'maxLength':
       return problem(`${subject} must be at most ${p.limit} characters long.`, path, 'WARDEN_ERR_CONFIG_RANGE');
     case 'minItems':

@@ -16,7 +16,11 @@ describe('checkRouterConfig: the rules JSON Schema does not say, decided as Unit
   });
 
   it.each(['8080', '127.0.0.1:0', '*:65536', 'localhost:80', 'unix:a', `unix:/${'x'.repeat(107)}`, '[::1]80'])('refuses the listener address %s', (name) => {
-    expect(problem(name)).toEqual({ path: `/listeners/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`, code: 'WARDEN_ERR_CONFIG_LISTENER', message: `The listener address "${name}" is invalid.` });
+    expect(problem(name)).toEqual({
+      path: `/listeners/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+      code: 'WARDEN_ERR_CONFIG_LISTENER',
+      message: `The listener address "${name}" is invalid.`,
+    });
   });
 
   it('accepts port 0 only when the embedder asks for ephemeral ports', () => {

@@ -34,7 +34,10 @@ describe('the default connection limit', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'router-limits-'));
     try {
       const file = path.join(dir, 'limits');
-      fs.writeFileSync(file, 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            300                  4096                 files     \n');
+      fs.writeFileSync(
+        file,
+        'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            300                  4096                 files     \n',
+      );
       expect(readOpenFilesLimit(file)).toBe(300);
       fs.writeFileSync(file, 'Max open files            unlimited            unlimited            files     \n');
       expect(readOpenFilesLimit(file)).toBeNull();

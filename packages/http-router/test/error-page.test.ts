@@ -4,7 +4,11 @@ import { LeanGateway } from './lean-gateway';
 
 /** The field names of a raw response head, in order. */
 function fieldNames(raw: string): string[] {
-  return raw.split('\r\n\r\n')[0].split('\r\n').slice(1).map((l) => l.slice(0, l.indexOf(':')));
+  return raw
+    .split('\r\n\r\n')[0]
+    .split('\r\n')
+    .slice(1)
+    .map((l) => l.slice(0, l.indexOf(':')));
 }
 
 describe("Unit's error page", () => {

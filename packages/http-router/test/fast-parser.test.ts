@@ -106,7 +106,7 @@ describe('parseHead: the common case', () => {
   });
 });
 
-describe("parseHead: what Unit tolerates", () => {
+describe('parseHead: what Unit tolerates', () => {
   it('takes a head whose lines all end in a bare LF, split anywhere', () => {
     const text = 'GET /a?b=1 HTTP/1.1\nHost: x\nX-A:  v \n\nNEXT';
     const want = Buffer.byteLength(text) - 4;

@@ -59,7 +59,7 @@ describe('listeners and pass', () => {
     expect(r.body).toContain('Error 404');
   });
 
-  it('refuses pass targets that do not exist with Unit\'s message and path', async () => {
+  it("refuses pass targets that do not exist with Unit's message and path", async () => {
     const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
     routers.push(router);
     for (const [pass, extra] of [
@@ -71,9 +71,9 @@ describe('listeners and pass', () => {
       ['upstreams/u', {}],
       ['elsewhere', {}],
     ] as const) {
-      await expect(
-        router.prepare({ applications: { multi: { targets: { t: {} } } }, ...extra, listeners: { '127.0.0.1:0': { pass } } }),
-      ).rejects.toMatchObject({ message: `Request "pass" points to invalid location "${pass}".`, path: '/listeners/127.0.0.1:0/pass' });
+      await expect(router.prepare({ applications: { multi: { targets: { t: {} } } }, ...extra, listeners: { '127.0.0.1:0': { pass } } })).rejects.toMatchObject(
+        { message: `Request "pass" points to invalid location "${pass}".`, path: '/listeners/127.0.0.1:0/pass' },
+      );
     }
     await expect(router.prepare({ listeners: { 'localhost:80': { pass: 'routes' } } })).rejects.toBeInstanceOf(RouterConfigError);
     await expect(router.prepare({ listeners: { '*:99999': { pass: 'routes' } } })).rejects.toThrow(/listener address/);
@@ -100,7 +100,9 @@ describe('listeners and pass', () => {
     const port = (blocker.address() as AddressInfo).port;
     const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
     routers.push(router);
-    await expect(router.prepare({ applications: { app: {} }, listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/app' } } })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await expect(router.prepare({ applications: { app: {} }, listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/app' } } })).rejects.toMatchObject({
+      code: 'EADDRINUSE',
+    });
     expect(router.addresses()).toEqual({});
     blocker.close();
   });
@@ -120,10 +122,7 @@ describe('return', () => {
   });
 
   it('sends location with variables', async () => {
-    const { port } = await start(
-      { pass: 'routes' },
-      { routes: [{ action: { return: 301, location: 'https://$host${uri}?from=$arg_f&m=$method$dollar' } }] },
-    );
+    const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: 301, location: 'https://$host${uri}?from=$arg_f&m=$method$dollar' } }] });
     const r = await fetchText(port, '/a%20b?f=x', { headers: { host: 'Example.COM:8080' } });
     expect(r.status).toBe(301);
     expect(r.headers.location).toBe('https://example.com/a%20b?from=x&m=GET$'); // encoded as Unit encodes it
@@ -145,7 +144,10 @@ describe('return', () => {
 
 describe('rewrite and response_headers', () => {
   it('rewrites the URI before passing to the app', async () => {
-    const { port } = await start({ pass: 'routes' }, { routes: [{ match: { uri: '/old/*' }, action: { rewrite: '/new$uri?q=$arg_q', pass: 'applications/app' } }] });
+    const { port } = await start(
+      { pass: 'routes' },
+      { routes: [{ match: { uri: '/old/*' }, action: { rewrite: '/new$uri?q=$arg_q', pass: 'applications/app' } }] },
+    );
     const body = JSON.parse((await fetchText(port, '/old/x?q=1')).body);
     expect(body.url).toBe('/new/old/x?q=1');
   });
@@ -162,7 +164,11 @@ describe('rewrite and response_headers', () => {
   it('sets and removes response headers after the app wrote its own', async () => {
     const { port } = await start(
       { pass: 'routes' },
-      { routes: [{ action: { pass: 'applications/app', response_headers: { 'X-App': null, 'X-Status': '$status', 'Cache-Control': 'no-store', 'X-Uri': '$uri' } } }] },
+      {
+        routes: [
+          { action: { pass: 'applications/app', response_headers: { 'X-App': null, 'X-Status': '$status', 'Cache-Control': 'no-store', 'X-Uri': '$uri' } } },
+        ],
+      },
     );
     const r = await fetchText(port, '/p');
     expect(r.headers['x-app']).toBeUndefined();
@@ -387,7 +393,10 @@ describe('stats and access_log', () => {
     await fetchText(port, '/err', { method: 'POST' });
     await router.close(100);
     routers.splice(routers.indexOf(router), 1);
-    const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    const lines = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     expect(lines).toEqual(['127.0.0.1 "GET /a?x=1 HTTP/1.1" 200 0 /a probe/1', '127.0.0.1 "POST /err HTTP/1.1" 200 0 /err -']); // no User-Agent: "-" as in Unit
     fs.rmSync(dir, { recursive: true });
   });
@@ -423,8 +432,13 @@ describe('stats and access_log', () => {
 
 describe('header occurrences', () => {
   it('matches a repeated header only when every occurrence matches', async () => {
-    const { port } = await start({ pass: 'routes' }, { routes: [{ match: { headers: { 'X-Role': 'admin*' } }, action: { return: 200 } }, { action: { return: 403 } }] });
-    expect(await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Role: admin\r\nX-Role: administrator\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 200/);
+    const { port } = await start(
+      { pass: 'routes' },
+      { routes: [{ match: { headers: { 'X-Role': 'admin*' } }, action: { return: 200 } }, { action: { return: 403 } }] },
+    );
+    expect(await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Role: admin\r\nX-Role: administrator\r\nConnection: close\r\n\r\n')).toMatch(
+      /^HTTP\/1\.1 200/,
+    );
     expect(await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Role: admin\r\nX-Role: guest\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 403/);
   });
 });
@@ -465,8 +479,30 @@ describe('hostile input never crashes the router', () => {
   });
 
   it('survives random bytes and still serves', async () => {
-    const { port } = await start({ pass: 'routes' }, { routes: [{ match: { uri: '/ok' }, action: { return: 204 } }, { action: { pass: 'applications/app' } }] });
-    const pieces = ['GET ', 'POST ', '/', '%', '%2e', '..', '?', '&', '=', ' HTTP/1.1\r\n', 'Host: x\r\n', 'Content-Length: 3\r\n', 'Transfer-Encoding: chunked\r\n', '\r\n', '\0', '\xff', 'Cookie: a=1;;=;\r\n', 'X_Y: z\r\n'];
+    const { port } = await start(
+      { pass: 'routes' },
+      { routes: [{ match: { uri: '/ok' }, action: { return: 204 } }, { action: { pass: 'applications/app' } }] },
+    );
+    const pieces = [
+      'GET ',
+      'POST ',
+      '/',
+      '%',
+      '%2e',
+      '..',
+      '?',
+      '&',
+      '=',
+      ' HTTP/1.1\r\n',
+      'Host: x\r\n',
+      'Content-Length: 3\r\n',
+      'Transfer-Encoding: chunked\r\n',
+      '\r\n',
+      '\0',
+      '\xff',
+      'Cookie: a=1;;=;\r\n',
+      'X_Y: z\r\n',
+    ];
     await sendRandomRequests(port, pieces, 42, 60, 12);
     expect((await fetchText(port, '/ok')).status).toBe(204);
   });

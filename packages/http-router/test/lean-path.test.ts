@@ -97,7 +97,14 @@ describe('lean path: requests and responses', () => {
       ].join('\r\n'),
     );
     expect(head).toMatch(/\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n/);
-    expect(JSON.parse(body)).toMatchObject({ app: 'app', url: '/', method: 'GET', version: '1.1', headers: ['Host', 'x'], info: { remoteAddress: '127.0.0.1', localPort: port, scheme: 'http' } });
+    expect(JSON.parse(body)).toMatchObject({
+      app: 'app',
+      url: '/',
+      method: 'GET',
+      version: '1.1',
+      headers: ['Host', 'x'],
+      info: { remoteAddress: '127.0.0.1', localPort: port, scheme: 'http' },
+    });
 
     // node:http, answering the same way through `handle`, sends the same head.
     const plain: ApplicationGateway = {
@@ -165,7 +172,11 @@ describe('lean path: requests and responses', () => {
       await new Promise((r) => setImmediate(r));
     }
     expect(strip(await raw.end())).toBe(whole);
-    expect([...whole.matchAll(/"url":"([^"]+)","method":"(\w+)"[^]*?"size":(\d+)/g)].map((m) => m.slice(1).join(' '))).toEqual(['/a POST 7', '/b GET 0', '/c PUT 1']);
+    expect([...whole.matchAll(/"url":"([^"]+)","method":"(\w+)"[^]*?"size":(\d+)/g)].map((m) => m.slice(1).join(' '))).toEqual([
+      '/a POST 7',
+      '/b GET 0',
+      '/c PUT 1',
+    ]);
   });
 
   it('HEAD: the head with its Content-Length, no body', async () => {
@@ -288,7 +299,9 @@ describe('lean path: requests and responses', () => {
     const raw = new Raw(port).write('GET /bad HTTP/1.1\r\nHost: x\r\n\r\n' + GET);
     const text = await raw.until((t) => t.endsWith('}'));
     raw.sock.destroy();
-    expect(text).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\nContent-Type: text\/html\r\nContent-Length: 54\r\nServer: Warden\/0\.1\.0\r\nDate: [^\r]+\r\nConnection: keep-alive\r\nKeep-Alive: timeout=180\r\n\r\n<!DOCTYPE html><title>Error 502<\/title><p>Error 502\.\r\n/);
+    expect(text).toMatch(
+      /^HTTP\/1\.1 502 Bad Gateway\r\nContent-Type: text\/html\r\nContent-Length: 54\r\nServer: Warden\/0\.1\.0\r\nDate: [^\r]+\r\nConnection: keep-alive\r\nKeep-Alive: timeout=180\r\n\r\n<!DOCTYPE html><title>Error 502<\/title><p>Error 502\.\r\n/,
+    );
     expect(text).not.toContain('Injected');
   });
 
@@ -315,7 +328,9 @@ describe('lean path: limits and errors', () => {
     expect(await new Raw(port).write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world').end()).toMatch(
       /^HTTP\/1\.1 413 Payload Too Large\r\nContent-Type: text\/html\r\nContent-Length: 54\r\nServer: Warden\/0\.1\.0\r\nDate: [^\r]+\r\nConnection: close\r\n\r\n<!DOCTYPE html>/,
     );
-    expect(await new Raw(port).write('GET /a/%2e%2e/%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n').end()).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[^]*Connection: close\r\n/);
+    expect(await new Raw(port).write('GET /a/%2e%2e/%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n').end()).toMatch(
+      /^HTTP\/1\.1 400 Bad Request\r\n[^]*Connection: close\r\n/,
+    );
     expect(JSON.parse((await fetchText(port, '/', { method: 'POST', body: '0123456789' })).body).size).toBe(10);
     expect(gw.lean).toBe(1); // the refused ones never reached the gateway
   });
@@ -330,12 +345,36 @@ describe('lean path: limits and errors', () => {
     const { port } = await start(undefined, {}, new Failing());
     const raw = new Raw(port).write('GET /throw HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     const text = await raw.end();
-    expect(text).toMatch(/^HTTP\/1\.1 500 Internal Server Error\r\n[^]*Connection: keep-alive[^]*HTTP\/1\.1 503 Service Unavailable\r\n[^]*Connection: close\r\n/);
+    expect(text).toMatch(
+      /^HTTP\/1\.1 500 Internal Server Error\r\n[^]*Connection: keep-alive[^]*HTTP\/1\.1 503 Service Unavailable\r\n[^]*Connection: close\r\n/,
+    );
   });
 
   it('never crashes on random bytes and still serves', async () => {
     const { port } = await start();
-    const pieces = ['GET ', 'POST ', 'HEAD ', '/', '%', '%2e', '..', '?', ' HTTP/1.1\r\n', ' HTTP/1.0\r\n', 'Host: x\r\n', 'Content-Length: 3\r\n', 'Content-Length: 99999999\r\n', 'Transfer-Encoding: chunked\r\n', 'Connection: close\r\n', '\r\n', '\n', '\0', '\xff', 'abc', 'X_Y: z\r\n'];
+    const pieces = [
+      'GET ',
+      'POST ',
+      'HEAD ',
+      '/',
+      '%',
+      '%2e',
+      '..',
+      '?',
+      ' HTTP/1.1\r\n',
+      ' HTTP/1.0\r\n',
+      'Host: x\r\n',
+      'Content-Length: 3\r\n',
+      'Content-Length: 99999999\r\n',
+      'Transfer-Encoding: chunked\r\n',
+      'Connection: close\r\n',
+      '\r\n',
+      '\n',
+      '\0',
+      '\xff',
+      'abc',
+      'X_Y: z\r\n',
+    ];
     await sendRandomRequests(port, pieces, 7, 150, 14);
     expect((await fetchText(port, '/')).status).toBe(200);
   });
@@ -344,7 +383,11 @@ describe('lean path: limits and errors', () => {
 describe('lean path: hand-off to node:http', () => {
   it.each([
     ['a chunked request body', 'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', /"body":"abc"/],
-    ['Expect: 100-continue', 'POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nxyz', /HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK[^]*"body":"xyz"/],
+    [
+      'Expect: 100-continue',
+      'POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nxyz',
+      /HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK[^]*"body":"xyz"/,
+    ],
     ['obs-text in a field', 'GET /o HTTP/1.1\r\nHost: x\r\nX-A: caf\xe9\r\n\r\n', /"url":"\/o"/],
   ])('%s goes to node:http, after lean requests on the same connection', async (_n, req, want) => {
     const { port, gw } = await start();

@@ -53,9 +53,13 @@ describe.each(PATHS)('heads Unit takes (%s)', (kind) => {
   });
 
   it('spaces in the target and around it are taken as Unit takes them (the version is the last word)', async () => {
-    const { port } = await start(kind, { pass: 'routes' }, {
-      routes: [{ match: { uri: '/a b/c' }, action: { pass: 'applications/app' } }, { action: { return: 404 } }],
-    });
+    const { port } = await start(
+      kind,
+      { pass: 'routes' },
+      {
+        routes: [{ match: { uri: '/a b/c' }, action: { pass: 'applications/app' } }, { action: { return: 404 } }],
+      },
+    );
     const text = await rawRequest(port, 'GET   /a b/c?q=1 2   HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(statuses(text)).toEqual([200]);
     expect(appViews(text)[0].url).toBe('/a b/c?q=1 2'); // as received, as Unit hands it on
@@ -149,12 +153,14 @@ describe.each([
   it('bare-LF heads around a chunked body are served, and the idle connection gets the 408', async () => {
     const router = new HttpRouter({ ephemeralPorts: true, gateway: gateway() });
     tlsRouters.push(router);
-    await (await router.prepare({
-      applications: { app: {} },
-      certificates: { a: tlsFixture('a') },
-      settings: { http: { idle_timeout: 0.3 } },
-      listeners: { '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a' } } },
-    })).commit();
+    await (
+      await router.prepare({
+        applications: { app: {} },
+        certificates: { a: tlsFixture('a') },
+        settings: { http: { idle_timeout: 0.3 } },
+        listeners: { '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a' } } },
+      })
+    ).commit();
     const port = router.addresses()['127.0.0.1:0'].port;
     const text = await new Promise<string>((resolve, reject) => {
       const sock = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () =>
@@ -182,9 +188,12 @@ describe('HeadNormalizer', () => {
   });
 
   it('gives the same bytes however the input is split', () => {
-    const input = 'POST /a b HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n3;e=1\r\nx\ny\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.1\nContent-Length: 2\n\n\n\nGET /z HTTP/1.0\n\n';
+    const input =
+      'POST /a b HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n3;e=1\r\nx\ny\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.1\nContent-Length: 2\n\n\n\nGET /z HTTP/1.0\n\n';
     const want = run(new HeadNormalizer(16384), [input]);
-    expect(want).toBe('POST /a%20b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nx\ny\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.1\r\nContent-Length: 2\r\n\r\n\n\nGET /z HTTP/1.0\r\n\r\n');
+    expect(want).toBe(
+      'POST /a%20b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nx\ny\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.1\r\nContent-Length: 2\r\n\r\n\n\nGET /z HTTP/1.0\r\n\r\n',
+    );
     for (let cut = 1; cut < input.length; cut++) {
       expect([cut, run(new HeadNormalizer(16384), [input.slice(0, cut), input.slice(cut)])]).toEqual([cut, want]);
     }

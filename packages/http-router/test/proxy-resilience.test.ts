@@ -22,7 +22,11 @@ interface Captured {
 async function router(config: (port: number) => Omit<RouterConfig, 'listeners'>): Promise<{ router: HttpRouter; port: number; logs: Captured[] }> {
   const logs: Captured[] = [];
   const push = (level: string) => (obj: unknown, msg?: string) => logs.push({ level, obj, msg });
-  const r = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway(), logger: { info: push('info'), warn: push('warn'), error: push('error'), debug: push('debug') } });
+  const r = new HttpRouter({
+    ephemeralPorts: true,
+    gateway: new EchoGateway(),
+    logger: { info: push('info'), warn: push('warn'), error: push('error'), debug: push('debug') },
+  });
   closers.push(() => r.close(100));
   // Bind first (port 0), then install the config that may name the router's own port.
   await (await r.prepare({ listeners: { '127.0.0.1:0': { pass: 'routes' } }, routes: [] })).commit();
@@ -52,10 +56,9 @@ async function listen(server: Server): Promise<{ port: number; open: Set<Socket>
 /** Fails the test instead of hanging it when the router never answers (what it did before the timeouts). */
 function answered(p: Promise<Reply>, ms: number): Promise<Reply> {
   let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<Reply>((_, fail) => (timer = setTimeout(() => fail(new Error(`no answer within ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<Reply>((_, fail) => (timer = setTimeout(() => fail(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 function proxyTo(port: number, http: Record<string, unknown>): (own: number) => Omit<RouterConfig, 'listeners'> {
@@ -70,9 +73,13 @@ function proxyTo(port: number, http: Record<string, unknown>): (own: number) => 
 async function unacceptingPort(): Promise<number | null> {
   let py: ChildProcess;
   try {
-    py = spawn('python3', ['-c', 'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'], {
-      stdio: ['pipe', 'pipe', 'ignore'],
-    });
+    py = spawn(
+      'python3',
+      ['-c', 'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'],
+      {
+        stdio: ['pipe', 'pipe', 'ignore'],
+      },
+    );
   } catch {
     return null;
   }

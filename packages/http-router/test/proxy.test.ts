@@ -32,7 +32,13 @@ async function backend(name: string, listenOn: number | string = 0): Promise<{ s
   });
   server.keepAliveTimeout = 100;
   await new Promise<void>((r) => (typeof listenOn === 'string' ? server.listen(listenOn, r) : server.listen(listenOn, '127.0.0.1', r)));
-  closers.push(() => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  closers.push(
+    () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   const a = server.address();
   return { server, port: typeof a === 'object' && a ? (a as AddressInfo).port : 0, seen };
 }
@@ -69,7 +75,10 @@ describe('proxy', () => {
   it('streams a chunked request body', async () => {
     const b = await backend('b1');
     const port = await router({ pass: 'routes' }, { routes: [{ action: { proxy: `http://127.0.0.1:${b.port}` } }] });
-    const raw = await rawRequest(port, 'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n');
+    const raw = await rawRequest(
+      port,
+      'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n',
+    );
     expect(raw).toContain('"body":"abcde"');
   });
 

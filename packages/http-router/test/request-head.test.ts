@@ -59,7 +59,12 @@ describe.each(PATHS)('absolute-form request targets (%s)', (kind) => {
     ['the Host field', { headers: { host: 'admin.local' } }],
   ])('match on %s: every absolute-form spelling is 400, never the app', async (_key, match) => {
     const { port, gw } = await start(kind, { pass: 'routes' }, { routes: [{ match, action: { return: 403 } }, { action: { pass: 'applications/app' } }] });
-    for (const target of ['http://admin.local/admin?k=1', 'https://admin.local/admin?k=1', 'http://admin.local:80/admin?k=1', 'http://x@admin.local/admin?k=1']) {
+    for (const target of [
+      'http://admin.local/admin?k=1',
+      'https://admin.local/admin?k=1',
+      'http://admin.local:80/admin?k=1',
+      'http://x@admin.local/admin?k=1',
+    ]) {
       expect([target, status(await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: public\r\n\r\n`))]).toEqual([target, 400]);
     }
     expect(gw.calls).toBe(0);
@@ -73,9 +78,13 @@ describe.each(PATHS)('absolute-form request targets (%s)', (kind) => {
   });
 
   it('$host, the access log and the Host the app sees are the same value', async () => {
-    const { port, router, log } = await start(kind, { pass: 'routes' }, {
-      routes: [{ match: { uri: '/r' }, action: { return: 301, location: 'http://$host/moved' } }, { action: { pass: 'applications/app' } }],
-    });
+    const { port, router, log } = await start(
+      kind,
+      { pass: 'routes' },
+      {
+        routes: [{ match: { uri: '/r' }, action: { return: 301, location: 'http://$host/moved' } }, { action: { pass: 'applications/app' } }],
+      },
+    );
     const r = await rawRequest(port, 'GET /r HTTP/1.1\r\nHost: Site.Example:8080\r\nConnection: close\r\n\r\n');
     expect(r).toMatch(/\r\nLocation: http:\/\/site\.example\/moved\r\n/);
     const a = await rawRequest(port, 'GET /app HTTP/1.1\r\nHost: site.example\r\nConnection: close\r\n\r\n');
@@ -111,9 +120,13 @@ describe.each(PATHS)('request lines and fields Unit refuses (%s)', (kind) => {
   });
 
   it('HTTP/1.1 without Host is served with an empty host, as in Unit', async () => {
-    const { port, gw } = await start(kind, { pass: 'routes' }, {
-      routes: [{ match: { host: '' }, action: { pass: 'applications/app' } }, { action: { return: 404 } }],
-    });
+    const { port, gw } = await start(
+      kind,
+      { pass: 'routes' },
+      {
+        routes: [{ match: { host: '' }, action: { pass: 'applications/app' } }, { action: { return: 404 } }],
+      },
+    );
     const text = await rawRequest(port, 'GET /nohost HTTP/1.1\r\nConnection: close\r\n\r\n');
     expect(status(text)).toBe(200);
     expect(appView(text).url).toBe('/nohost');
@@ -143,13 +156,17 @@ describe('heads Unit tolerates', () => {
   });
 
   it('lean path through routes: matched on the decoded target, also when the action is answered by node:http', async () => {
-    const { port } = await start('lean', { pass: 'routes' }, {
-      routes: [
-        { match: { uri: '/a b' }, action: { return: 204 } },
-        { match: { uri: '/lf' }, action: { return: 200, location: '$request_uri' } },
-        { action: { pass: 'applications/app' } },
-      ],
-    });
+    const { port } = await start(
+      'lean',
+      { pass: 'routes' },
+      {
+        routes: [
+          { match: { uri: '/a b' }, action: { return: 204 } },
+          { match: { uri: '/lf' }, action: { return: 200, location: '$request_uri' } },
+          { action: { pass: 'applications/app' } },
+        ],
+      },
+    );
     expect(status(await rawRequest(port, spaced))).toBe(204);
     const lf = await rawRequest(port, lfHead);
     expect(status(lf)).toBe(200);

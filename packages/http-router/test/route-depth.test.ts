@@ -17,7 +17,7 @@ describe.each(PATHS)('pass chains on the %s path', (kind) => {
   const routers = new PathRouters();
   afterEach(() => routers.cleanup());
 
-  it('follows 255 routes to the app (256 actions, Unit\'s limit)', async () => {
+  it("follows 255 routes to the app (256 actions, Unit's limit)", async () => {
     const s = await routers.start(kind, { pass: 'routes/r0' }, { routes: chain(255, { pass: 'applications/app' }) });
     const r = await fetchText(s.port, '/x');
     expect(r.status).toBe(200);

@@ -4,7 +4,8 @@ import { RouteMatcher, RouterConfigError, type MatchRequest } from '../src';
 function hits(match: Record<string, unknown>, req: Partial<MatchRequest>): boolean {
   const m = new RouteMatcher([{ match, action: { return: 200 } }]);
   return (
-    m.match({ method: 'GET', url: '/', headers: {}, remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 8080, ...req }) !== null
+    m.match({ method: 'GET', url: '/', headers: {}, remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 8080, ...req }) !==
+    null
   );
 }
 
@@ -148,14 +149,8 @@ describe('source and destination', () => {
 describe('steps and if', () => {
   it('takes the first matching step and follows pass to named routes', () => {
     const m = new RouteMatcher({
-      main: [
-        { match: { uri: '/api/*' }, action: { pass: 'routes/api' } },
-        { action: { share: '/www$uri' } },
-      ],
-      api: [
-        { match: { method: 'POST' }, action: { pass: 'applications/writer' } },
-        { action: { pass: 'applications/reader' } },
-      ],
+      main: [{ match: { uri: '/api/*' }, action: { pass: 'routes/api' } }, { action: { share: '/www$uri' } }],
+      api: [{ match: { method: 'POST' }, action: { pass: 'applications/writer' } }, { action: { pass: 'applications/reader' } }],
     });
     expect(m.match({ method: 'POST', url: '/api/x', headers: {} }, 'main')).toEqual({ route: 'api', step: 0, action: { pass: 'applications/writer' } });
     expect(m.match({ method: 'GET', url: '/api/x', headers: {} }, 'main')?.action).toEqual({ pass: 'applications/reader' });
@@ -200,7 +195,12 @@ describe('compile errors', () => {
     ['return out of range', [{ action: { return: 1000 } }], '/routes/0/action/return', /out of allowed HTTP status code range 0-999/],
     ['location without return', [{ action: { pass: 'applications/a', location: '/x' } }], '/routes/0/action/location', /Unknown parameter/],
     ['unknown variable', [{ action: { return: 301, location: '$nope' } }], '/routes/0/action/location', /Unknown variable "nope"/],
-    ['content-length header', [{ action: { return: 200, response_headers: { 'Content-Length': '1' } } }], '/routes/0/action/response_headers/Content-Length', /not supported/],
+    [
+      'content-length header',
+      [{ action: { return: 200, response_headers: { 'Content-Length': '1' } } }],
+      '/routes/0/action/response_headers/Content-Length',
+      /not supported/,
+    ],
     ['pass to a missing route', [{ action: { pass: 'routes/x' } }], '/routes/0/action/pass', /invalid location "routes\/x"/],
     ['bad proxy', [{ action: { proxy: 'https://1.2.3.4:1' } }], '/routes/0/action/proxy', /invalid/],
     ['arguments not an object', [{ match: { arguments: 'x' }, action: { return: 200 } }], '/routes/0/match/arguments', /object/],

@@ -91,7 +91,10 @@ describe('MIME types as Unit', () => {
   });
 
   it('refuses an extension declared for two types, compared without case', async () => {
-    const e = await configError({ share: `${www}$uri` }, { http: { static: { mime_types: { 'text/x-code': ['.h', '.c', 'readme'], 'text/plain': 'README' } } } });
+    const e = await configError(
+      { share: `${www}$uri` },
+      { http: { static: { mime_types: { 'text/x-code': ['.h', '.c', 'readme'], 'text/plain': 'README' } } } },
+    );
     expect(e.message).toBe('The "README" file extension has been declared for "text/x-code" and "text/plain" MIME types at the same time.');
     expect(e.path).toBe('/settings/http/static/mime_types/text~1plain');
     const e2 = await configError({ share: `${www}$uri` }, { http: { static: { mime_types: { 'text/x-code': ['.h', '.c'], 'text/plain': ['.C'] } } } });

@@ -73,7 +73,7 @@ describe('TLS certificate choice by SNI as Unit', () => {
     expect(reply).toMatch(/^HTTP\/1\.1 200 /);
   });
 
-  it('gives a name two certificates share to the later one, as Unit\'s name table does', async () => {
+  it("gives a name two certificates share to the later one, as Unit's name table does", async () => {
     const cf = await start(['a', 'c', 'f']);
     expect((await tlsExchange(cf.tls, 'san.example.test', GET('x'))).cert.subject.CN).toBe('f.example.test');
     const fc = await start(['a', 'f', 'c']);

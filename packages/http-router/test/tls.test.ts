@@ -56,7 +56,11 @@ afterEach(async () => {
   await Promise.all(routers.splice(0).map((r) => r.close(100)));
 });
 
-async function start(listeners: Record<string, Record<string, unknown>>, rest: Omit<RouterConfig, 'listeners'> = {}, gateway: ApplicationGateway = new LeanGateway()) {
+async function start(
+  listeners: Record<string, Record<string, unknown>>,
+  rest: Omit<RouterConfig, 'listeners'> = {},
+  gateway: ApplicationGateway = new LeanGateway(),
+) {
   const router = new HttpRouter({ ephemeralPorts: true, gateway });
   routers.push(router);
   const config = { applications: { app: {} }, certificates: CERTS, ...rest, listeners };
@@ -77,7 +81,11 @@ describe('TLS listeners', () => {
   });
 
   it('serves HTTPS through node:http (gateway without the lean method, routes, forwarded) with scheme https', async () => {
-    const { port } = await start({ '127.0.0.1:0': { pass: 'routes', tls: { certificate: 'a' } } }, { routes: [{ action: { pass: 'applications/app' } }] }, new EchoGateway());
+    const { port } = await start(
+      { '127.0.0.1:0': { pass: 'routes', tls: { certificate: 'a' } } },
+      { routes: [{ action: { pass: 'applications/app' } }] },
+      new EchoGateway(),
+    );
     const res = await httpsGet(port('127.0.0.1:0'), '/via-routes', { method: 'POST', headers: { 'content-length': '0' } });
     expect(res.status).toBe(200);
     const echo = JSON.parse(res.body);
@@ -179,7 +187,9 @@ describe('TLS listeners', () => {
   });
 
   it('applies conf_commands Node supports: MinProtocol TLSv1.3 refuses a TLSv1.2-only client', async () => {
-    const { port } = await start({ '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a', conf_commands: { MinProtocol: 'TLSv1.3', Options: 'ServerPreference' } } } });
+    const { port } = await start({
+      '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a', conf_commands: { MinProtocol: 'TLSv1.3', Options: 'ServerPreference' } } },
+    });
     expect((await httpsGet(port('127.0.0.1:0'), '/')).socket.getProtocol()).toBe('TLSv1.3');
     await expect(httpsGet(port('127.0.0.1:0'), '/', { maxVersion: 'TLSv1.2' })).rejects.toThrow();
   });
@@ -249,9 +259,12 @@ describe('TLS listener configuration errors', () => {
     throw new Error('accepted');
   };
 
-  it('refuses unknown certificates and bad certificate values in Unit\'s words', async () => {
+  it("refuses unknown certificates and bad certificate values in Unit's words", async () => {
     expect(await compile({ certificate: 'nope' })).toEqual({ message: 'Certificate "nope" is not found.', path: '/listeners/127.0.0.1:0/tls/certificate' });
-    expect(await compile({ certificate: ['a', 'nope'] })).toEqual({ message: 'Certificate "nope" is not found.', path: '/listeners/127.0.0.1:0/tls/certificate/1' });
+    expect(await compile({ certificate: ['a', 'nope'] })).toEqual({
+      message: 'Certificate "nope" is not found.',
+      path: '/listeners/127.0.0.1:0/tls/certificate/1',
+    });
     expect((await compile({ certificate: [] })).message).toBe('The "certificate" array must contain at least one element.');
     expect((await compile({ certificate: [1] })).message).toBe('The "certificate" array must contain only string values.');
     expect((await compile({})).message).toBe('Required parameter "certificate" is missing.');
@@ -278,7 +291,9 @@ describe('TLS listener configuration errors', () => {
     expect((await compile({ certificate: 'a', session: { cache_size: -1 } })).message).toBe('The "cache_size" number must not be negative.');
     expect((await compile({ certificate: 'a', session: { tickets: '!!' } })).message).toBe('Invalid Base64 format for the ticket key "!!".');
     const short = Buffer.alloc(16).toString('base64');
-    expect((await compile({ certificate: 'a', session: { tickets: short } })).message).toBe(`Invalid length 16 of the ticket key "${short}".  Must be 48 or 80 bytes.`);
+    expect((await compile({ certificate: 'a', session: { tickets: short } })).message).toBe(
+      `Invalid length 16 of the ticket key "${short}".  Must be 48 or 80 bytes.`,
+    );
     const k80 = Buffer.alloc(80, 1).toString('base64');
     expect((await compile({ certificate: 'a', session: { tickets: k80 } })).message).toMatch(/80 bytes long; this build takes 48-byte keys only/);
     const k48 = Buffer.alloc(48, 2).toString('base64');

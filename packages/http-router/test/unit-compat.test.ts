@@ -73,7 +73,7 @@ describe('return as Unit answers it', () => {
     [399, 'HTTP/1.1 399 '],
     [307, 'HTTP/1.1 307 '],
     [200, 'HTTP/1.1 200 OK'],
-  ])('%d: Content-Length 0, no error page, Unit\'s reason phrase (none when Unit has none)', async (status, line) => {
+  ])("%d: Content-Length 0, no error page, Unit's reason phrase (none when Unit has none)", async (status, line) => {
     const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: status } }] });
     const t = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(statusLine(t)).toBe(line);
@@ -139,7 +139,10 @@ describe('variables as Unit computes them', () => {
 
   it('$request_time counts from the first byte of the request, not from the end of its head', async () => {
     const log = tmpFile('access.log');
-    const { port, router } = await start({ pass: 'routes' }, { routes: [{ action: { return: 204 } }], access_log: { path: log, format: '$request_time $uri' } });
+    const { port, router } = await start(
+      { pass: 'routes' },
+      { routes: [{ action: { return: 204 } }], access_log: { path: log, format: '$request_time $uri' } },
+    );
     const sock = connect(port, '127.0.0.1');
     await new Promise((r) => sock.once('connect', r));
     sock.write('GET /slow HTTP/1.1\r\nHo');
@@ -155,7 +158,11 @@ describe('variables as Unit computes them', () => {
     sock.destroy();
     await router.close(100);
     routers.splice(routers.indexOf(router), 1);
-    const [slow, fast] = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    const [slow, fast] = fs
+      .readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
     expect(slow[1]).toBe('/slow');
     expect(Number(slow[0])).toBeGreaterThanOrEqual(0.29);
     expect(fast[1]).toBe('/fast');
@@ -165,7 +172,10 @@ describe('variables as Unit computes them', () => {
 
   it('access log lines write "-" for a header, argument or cookie the request lacks, as Unit does', async () => {
     const log = tmpFile('access.log');
-    const { port, router } = await start({ pass: 'routes' }, { routes: [{ action: { return: 204 } }], access_log: { path: log, format: '[$header_referer] [$arg_a] [$cookie_c] [$uri]' } });
+    const { port, router } = await start(
+      { pass: 'routes' },
+      { routes: [{ action: { return: 204 } }], access_log: { path: log, format: '[$header_referer] [$arg_a] [$cookie_c] [$uri]' } },
+    );
     await fetchText(port, '/x');
     await fetchText(port, '/y?a=1', { headers: { Referer: 'r', Cookie: 'c=2' } });
     const combined = tmpFile('combined.log');
@@ -204,7 +214,7 @@ describe('kept-alive connections of a removed listener', () => {
   it.each([
     ['node:http', () => new EchoGateway()],
     ['lean', () => new LeanGateway()],
-  ])('%s: an idle one gets Unit\'s 408 and is closed when the listener goes (config cleared)', async (_k, gw) => {
+  ])("%s: an idle one gets Unit's 408 and is closed when the listener goes (config cleared)", async (_k, gw) => {
     const { router, port } = await start({ pass: 'applications/app' }, {}, gw());
     const c = await keptAliveConnection(port);
     await (await router.prepare({ listeners: {} })).commit();

@@ -14,7 +14,11 @@ async function main() {
     // our own uid/gid become root inside (all an unprivileged caller may map; `unshare -r` does the same)
     uidmap: [{ container: 0, host: ids.daemonUid, size: 1 }],
     gidmap: [{ container: 0, host: ids.daemonGid, size: 1 }],
-    ...ids, user: 'root', uid: 0, gid: 0, groups: [0],
+    ...ids,
+    user: 'root',
+    uid: 0,
+    gid: 0,
+    groups: [0],
   });
   await writeIdMaps(child.pid, resolveIdMaps(maps, { ...ids, uid: 0, gid: 0 })); // uid_map, setgroups, gid_map
   child.stdin.end('\n'); // prints uid=0(root) gid=0(root) groups=0(root)

@@ -17,8 +17,10 @@ const runnable = process.getuid?.() === 0 && unshare !== undefined;
   it('works for an unprivileged caller too (setgroups denied before gid_map)', () => {
     const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
     if (!setpriv) return;
-    const r = spawnSync(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath,
-      path.join(PKG, 'examples/map-own-user.js')], { encoding: 'utf8', timeout: 10000 });
+    const r = spawnSync(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(PKG, 'examples/map-own-user.js')], {
+      encoding: 'utf8',
+      timeout: 10000,
+    });
     expect(r.stdout).toBe('uid=0(root) gid=0(root) groups=0(root)\n');
   });
 });

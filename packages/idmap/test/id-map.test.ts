@@ -28,14 +28,28 @@ describe('parseIdMap', () => {
 
   it('rejects overlapping host ranges, naming both entries', () => {
     const e = error(() =>
-      parseIdMap([{ container: 0, host: 1000, size: 1000 }, { container: 5000, host: 1500, size: 10 }], 'uidmap'));
+      parseIdMap(
+        [
+          { container: 0, host: 1000, size: 1000 },
+          { container: 5000, host: 1500, size: 10 },
+        ],
+        'uidmap',
+      ),
+    );
     expect(e.code).toBe('WARDEN_ERR_IDMAP_RANGE');
     expect(e.message).toBe('uidmap entry 0 maps host 1000..1999, which overlaps entry 1.');
   });
 
   it('rejects overlapping container ranges', () => {
     const e = error(() =>
-      parseIdMap([{ container: 0, host: 1000, size: 10 }, { container: 5, host: 5000, size: 10 }], 'gidmap'));
+      parseIdMap(
+        [
+          { container: 0, host: 1000, size: 10 },
+          { container: 5, host: 5000, size: 10 },
+        ],
+        'gidmap',
+      ),
+    );
     expect(e.message).toBe('gidmap entry 0 maps container 0..9, which overlaps entry 1.');
   });
 
@@ -65,24 +79,26 @@ describe('validateIdMaps (Unit rules and messages)', () => {
   });
 
   it('privileged: the app uid must be inside a container range', () => {
-    const e = error(() =>
-      validateIdMaps({ ...privileged, ...app, credential: true, uidmap: [{ container: 0, host: 100000, size: 1000 }] }));
+    const e = error(() => validateIdMaps({ ...privileged, ...app, credential: true, uidmap: [{ container: 0, host: 100000, size: 1000 }] }));
     expect(e.message).toBe('"uidmap" field has no "container" entry for user "app" (uid 1000).');
     expect(e.code).toBe('WARDEN_ERR_IDMAP_NOT_COVERED');
   });
 
   it('privileged: the app gid must be inside a container range', () => {
-    const e = error(() =>
-      validateIdMaps({ ...privileged, ...app, credential: true, gidmap: [{ container: 0, host: 100000, size: 1000 }] }));
+    const e = error(() => validateIdMaps({ ...privileged, ...app, credential: true, gidmap: [{ container: 0, host: 100000, size: 1000 }] }));
     expect(e.message).toBe('"gidmap" field has no "container" entry for gid 1000.');
   });
 
   it('privileged: every supplementary gid must be mapped', () => {
     const e = error(() =>
       validateIdMaps({
-        ...privileged, ...app, groups: [1000, 27, 5000], credential: true,
+        ...privileged,
+        ...app,
+        groups: [1000, 27, 5000],
+        credential: true,
         gidmap: [{ container: 0, host: 100000, size: 1001 }],
-      }));
+      }),
+    );
     expect(e.message).toBe('"gidmap" field has missing suplementary gid mappings (found 2 out of 3).');
   });
 
@@ -94,54 +110,59 @@ describe('validateIdMaps (Unit rules and messages)', () => {
   it('privileged: accepts maps covering uid, gid and groups', () => {
     const map = [{ container: 0, host: 1000, size: 1000 }];
     expect(validateIdMaps({ ...privileged, ...root, credential: true, uidmap: map, gidmap: map })).toEqual({
-      uidmap: map, gidmap: map,
+      uidmap: map,
+      gidmap: map,
     });
   });
 
   it('unprivileged: at most one entry', () => {
     const e = error(() =>
       validateIdMaps({
-        ...unprivileged, ...app, credential: true,
-        uidmap: [{ container: 1000, host: 1000, size: 1 }, { container: 0, host: 5, size: 1 }],
-      }));
+        ...unprivileged,
+        ...app,
+        credential: true,
+        uidmap: [
+          { container: 1000, host: 1000, size: 1 },
+          { container: 0, host: 5, size: 1 },
+        ],
+      }),
+    );
     expect(e.message).toBe('"uidmap" field has 2 entries but unprivileged unit has a maximum of 1 map.');
     const g = error(() =>
       validateIdMaps({
-        ...unprivileged, ...app, credential: true,
-        gidmap: [{ container: 1000, host: 1000, size: 1 }, { container: 0, host: 5, size: 1 }],
-      }));
+        ...unprivileged,
+        ...app,
+        credential: true,
+        gidmap: [
+          { container: 1000, host: 1000, size: 1 },
+          { container: 0, host: 5, size: 1 },
+        ],
+      }),
+    );
     expect(g.message).toBe('"gidmap" field has 2 entries but unprivileged unit has a maximum of 1 map.');
   });
 
   it('unprivileged: only its own euid/egid', () => {
-    const e = error(() =>
-      validateIdMaps({ ...unprivileged, ...app, credential: true, uidmap: [{ container: 0, host: 0, size: 1 }] }));
-    expect(e.message).toBe(
-      '"uidmap" field has an entry for host uid 0 but unprivileged unit can only map itself (uid 1000) into child namespaces.');
-    const g = error(() =>
-      validateIdMaps({ ...unprivileged, ...app, credential: true, gidmap: [{ container: 1000, host: 0, size: 1 }] }));
-    expect(g.message).toBe(
-      '"gidmap" field has an entry for host gid 0 but unprivileged unit can only map itself (gid 1000) into child namespaces.');
+    const e = error(() => validateIdMaps({ ...unprivileged, ...app, credential: true, uidmap: [{ container: 0, host: 0, size: 1 }] }));
+    expect(e.message).toBe('"uidmap" field has an entry for host uid 0 but unprivileged unit can only map itself (uid 1000) into child namespaces.');
+    const g = error(() => validateIdMaps({ ...unprivileged, ...app, credential: true, gidmap: [{ container: 1000, host: 0, size: 1 }] }));
+    expect(g.message).toBe('"gidmap" field has an entry for host gid 0 but unprivileged unit can only map itself (gid 1000) into child namespaces.');
   });
 
   it('unprivileged: size 1', () => {
-    const e = error(() =>
-      validateIdMaps({ ...unprivileged, ...app, credential: true, gidmap: [{ container: 1000, host: 1000, size: 2 }] }));
+    const e = error(() => validateIdMaps({ ...unprivileged, ...app, credential: true, gidmap: [{ container: 1000, host: 1000, size: 2 }] }));
     expect(e.message).toBe('"gidmap" field has an entry with "size": 2, but for unprivileged unit it must be 1.');
-    const u = error(() =>
-      validateIdMaps({ ...unprivileged, ...app, credential: true, uidmap: [{ container: 0, host: 1000, size: 3 }] }));
+    const u = error(() => validateIdMaps({ ...unprivileged, ...app, credential: true, uidmap: [{ container: 0, host: 1000, size: 3 }] }));
     expect(u.message).toBe('"uidmap" field has an entry with "size": 3, but for unprivileged unit it must be 1.');
   });
 
   it('unprivileged: the gid entry must map the app gid', () => {
-    const e = error(() =>
-      validateIdMaps({ ...unprivileged, ...app, credential: true, gidmap: [{ container: 0, host: 1000, size: 1 }] }));
+    const e = error(() => validateIdMaps({ ...unprivileged, ...app, credential: true, gidmap: [{ container: 0, host: 1000, size: 1 }] }));
     expect(e.message).toBe('"gidmap" field has no "container" entry for gid 1000.');
   });
 
   it('unprivileged: the uid entry must map the app uid', () => {
-    const e = error(() =>
-      validateIdMaps({ ...unprivileged, ...app, credential: true, uidmap: [{ container: 0, host: 1000, size: 1 }] }));
+    const e = error(() => validateIdMaps({ ...unprivileged, ...app, credential: true, uidmap: [{ container: 0, host: 1000, size: 1 }] }));
     expect(e.message).toBe('"uidmap" field has no "container" entry for user "app" (uid 1000).');
   });
 
@@ -152,9 +173,7 @@ describe('validateIdMaps (Unit rules and messages)', () => {
 
   it('unprivileged: accepts its own id as root inside', () => {
     const map = [{ container: 0, host: 1000, size: 1 }];
-    expect(() =>
-      validateIdMaps({ ...unprivileged, user: 'root', uid: 0, gid: 0, groups: [0], credential: true, uidmap: map, gidmap: map }),
-    ).not.toThrow();
+    expect(() => validateIdMaps({ ...unprivileged, user: 'root', uid: 0, gid: 0, groups: [0], credential: true, uidmap: map, gidmap: map })).not.toThrow();
   });
 });
 
@@ -181,8 +200,12 @@ describe('resolveIdMaps (defaults)', () => {
 
 describe('formatIdMap and writeIdMaps', () => {
   it('formats one "container host size" line per entry', () => {
-    expect(formatIdMap([{ container: 0, host: 1000, size: 1000 }, { container: 5000, host: 9000, size: 1 }])).toBe(
-      '0 1000 1000\n5000 9000 1\n');
+    expect(
+      formatIdMap([
+        { container: 0, host: 1000, size: 1000 },
+        { container: 5000, host: 9000, size: 1 },
+      ]),
+    ).toBe('0 1000 1000\n5000 9000 1\n');
   });
 
   it('writes uid_map, then setgroups=deny (unprivileged), then gid_map', async () => {

@@ -67,7 +67,11 @@ function defines(source, args) {
 /** name → number of `arch` ('x86_64' | 'aarch64') from the installed UAPI headers. */
 function fromHeaders(arch) {
   if (arch === 'x86_64') return defines('#include <asm/unistd_64.h>\n', []);
-  if (arch === 'aarch64') return defines('#include <asm-generic/unistd.h>\n', ARM64_WANTS.map((w) => `-D${w}`));
+  if (arch === 'aarch64')
+    return defines(
+      '#include <asm-generic/unistd.h>\n',
+      ARM64_WANTS.map((w) => `-D${w}`),
+    );
   throw new Error(`unknown arch ${arch}`);
 }
 

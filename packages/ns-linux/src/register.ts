@@ -53,9 +53,7 @@ export function isolationExtras(): IsolationExtra[] {
 export function register(container: DependencyContainer, options: LinuxSpawnerOptions = {}): void {
   for (const p of namespaceProviders()) container.register(TOKENS.NamespaceProvider, { useValue: p });
   for (const x of isolationExtras()) container.register(TOKENS.IsolationExtra, { useValue: x });
-  const logger =
-    options.logger ??
-    (() => (container.isRegistered(TOKENS.Logger, true) ? container.resolve<LoggerLike>(TOKENS.Logger) : undefined));
+  const logger = options.logger ?? (() => (container.isRegistered(TOKENS.Logger, true) ? container.resolve<LoggerLike>(TOKENS.Logger) : undefined));
   container.register(TOKENS.ProcessSpawner, { useValue: new LinuxProcessSpawner({ ...options, logger }) });
   if (container.isRegistered(TOKENS.DaemonOptions, true)) {
     // The cgroups of apps are listed in the state dir; those a killed wardend left (empty) are removed now.

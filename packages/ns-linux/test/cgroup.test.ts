@@ -11,7 +11,7 @@ const hasMemory = !!v1('memory') || !!v2?.controllers.includes('memory');
 
 describe('cgroup validation', () => {
   const check = (cgroup: unknown) => validationMessage({ cgroup });
-  it.each(['', '../x', 'a/../b', '/', './a'])('refuses the path %j with Unit\'s message', (p) => {
+  it.each(['', '../x', 'a/../b', '/', './a'])("refuses the path %j with Unit's message", (p) => {
     expect(check({ path: p })).toBe(`The cgroup path "${p}" is invalid.`);
   });
   it('accepts limits and refuses bad ones', () => {
@@ -33,21 +33,26 @@ describeRoot('cgroup placement and limits (requires root)', () => {
 
   const own = (h: { ownDir: string }) => path.join(h.ownDir, name);
 
-  it('places the app in the cgroup (relative to wardend\'s own) on every hierarchy and removes it on close', async () => {
+  it("places the app in the cgroup (relative to wardend's own) on every hierarchy and removes it on close", async () => {
     const proto = await startPrototype({ type: 'external', isolation: { namespaces: { pid: true }, cgroup: { path: name } } });
     let report;
     try {
       report = (await runProbe(proto, probe, dir)).report;
       for (const h of layout.filter((x) => x.version === 2 || x.controllers.some((c) => ['pids', 'memory', 'cpu'].includes(c)))) {
         expect(existsSync(own(h))).toBe(true);
-        expect(readFileSync(path.join(own(h), 'cgroup.procs'), 'utf8').trim().split('\n')).toContain(String(proto.pid));
+        expect(
+          readFileSync(path.join(own(h), 'cgroup.procs'), 'utf8')
+            .trim()
+            .split('\n'),
+        ).toContain(String(proto.pid));
       }
     } finally {
       await proto.close();
     }
     const lines = report.cgroup.split('\n');
     if (v2) expect(lines).toContain(`0::${path.join(v2.ownDir.slice(v2.mount.length) || '/', name)}`);
-    if (v1('memory')) expect(lines.some((l: string) => l.endsWith(`:memory:${path.join(v1('memory')!.ownDir.slice(v1('memory')!.mount.length), name)}`))).toBe(true);
+    if (v1('memory'))
+      expect(lines.some((l: string) => l.endsWith(`:memory:${path.join(v1('memory')!.ownDir.slice(v1('memory')!.mount.length), name)}`))).toBe(true);
     for (const h of layout) expect(existsSync(own(h))).toBe(false);
   });
 
@@ -81,7 +86,13 @@ describeRoot('cgroup placement and limits (requires root)', () => {
     const warnings: string[] = [];
     const { planFor } = await import('./helpers');
     const { LinuxProcessSpawner } = await import('@warden/ns-linux');
-    const logger = { info() {}, error() {}, warn(_o: object, msg?: string) { warnings.push(String(msg)); } };
+    const logger = {
+      info() {},
+      error() {},
+      warn(_o: object, msg?: string) {
+        warnings.push(String(msg));
+      },
+    };
     const { plan } = planFor({ type: 'external', isolation: { namespaces: { pid: true }, cgroup: { path: name, memory_max: '32M' } } });
     const proto = await new LinuxProcessSpawner({ logger }).createPrototype('hog', plan);
     try {

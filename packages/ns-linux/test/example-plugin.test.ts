@@ -59,9 +59,20 @@ describeRoot('example plugin changes what the probe sees (requires root)', () =>
 
   it('loads with warden-isolate --plugin', () => {
     execFileSync(path.resolve(__dirname, '../../../node_modules/.bin/tsc'), ['-b', path.resolve(__dirname, '..')]);
-    const r = spawnSync(process.execPath, [path.resolve(__dirname, '../bin/warden-isolate.js'), '--plugin', PLUGIN,
-      '--isolation', JSON.stringify({ namespaces: { time: true }, time_offsets: { monotonic: DAY } }), '--', probe, 'time'],
-    { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.resolve(__dirname, '../bin/warden-isolate.js'),
+        '--plugin',
+        PLUGIN,
+        '--isolation',
+        JSON.stringify({ namespaces: { time: true }, time_offsets: { monotonic: DAY } }),
+        '--',
+        probe,
+        'time',
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(0);
     const host = JSON.parse(spawnSync(probe, ['time'], { encoding: 'utf8' }).stdout);
     expect(JSON.parse(r.stdout).monotonic - host.monotonic).toBeGreaterThanOrEqual(DAY - 60);

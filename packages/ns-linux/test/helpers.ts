@@ -4,16 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { container as rootContainer, DependencyContainer } from 'tsyringe';
-import {
-  AppConfig,
-  AppPrototype,
-  ConfigValidationError,
-  buildSpawnPlan,
-  PlanContext,
-  ProcessSpawner,
-  SpawnPlan,
-  TOKENS,
-} from '@warden/core';
+import { AppConfig, AppPrototype, ConfigValidationError, buildSpawnPlan, PlanContext, ProcessSpawner, SpawnPlan, TOKENS } from '@warden/core';
 import { resolveCredentials, validateIsolation } from '@warden/core/internal';
 import { register } from '@warden/ns-linux';
 
@@ -176,6 +167,8 @@ export function childrenOf(pid: number): number[] {
 
 /** A field of /proc/PID/status as seen from the host. */
 export function hostStatus(pid: number, key: string): string | undefined {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${key}:`));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${key}:`));
   return line?.slice(key.length + 1).trim();
 }

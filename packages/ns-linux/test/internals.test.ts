@@ -34,12 +34,19 @@ describe('helper wire format', () => {
     expect(bad({ op: 'write_file', phase: 'host', path: '/p', data: 'a\u0000' })).toThrow('"data" contains a NUL byte');
   });
 
-  it('encodes an op as [name, arg...] in the table\'s order, with defaults, decimal numbers and 1/0', () => {
+  it("encodes an op as [name, arg...] in the table's order, with defaults, decimal numbers and 1/0", () => {
     expect(encodeOp({ op: 'bind', phase: 'mount_config', target: '/t', source: '/s', readonly: true })).toEqual(['bind', '', '/t', '/s', '1']);
     expect(encodeOp({ op: 'caps', phase: 'drop_privs', keep: 1n << 63n })).toEqual(['caps', '9223372036854775808']);
     expect(encodeOp({ op: 'rlimit', phase: 'drop_privs', resource: 7, soft: 'inf', hard: 0 })).toEqual(['rlimit', '7', 'inf', '0']);
-    expect(encodeOp({ op: 'mount', phase: 'mount_system', target: '/proc', source: 'proc', fstype: 'proc', flags: 14 }))
-      .toEqual(['mount', '', '/proc', 'proc', 'proc', '14', '']);
+    expect(encodeOp({ op: 'mount', phase: 'mount_system', target: '/proc', source: 'proc', fstype: 'proc', flags: 14 })).toEqual([
+      'mount',
+      '',
+      '/proc',
+      'proc',
+      'proc',
+      '14',
+      '',
+    ]);
   });
 });
 
@@ -48,7 +55,11 @@ describe('status channel', () => {
     const stream = new PassThrough();
     const events: HelperEvent[] = [];
     const bad: string[] = [];
-    readEvents(stream, (e) => events.push(e), (l) => bad.push(l));
+    readEvents(
+      stream,
+      (e) => events.push(e),
+      (l) => bad.push(l),
+    );
     stream.write('{"ev":"clo');
     stream.write('ned","pid":5}\nnot json\n[1,2]\n{"pid":3}\n\n{"ev":"ready"}\n');
     expect(events).toEqual([{ ev: 'cloned', pid: 5 }, { ev: 'ready' }]);
@@ -58,7 +69,11 @@ describe('status channel', () => {
   it('drops an endless line instead of buffering it forever', () => {
     const stream = new PassThrough();
     const bad: string[] = [];
-    readEvents(stream, () => undefined, (l) => bad.push(l));
+    readEvents(
+      stream,
+      () => undefined,
+      (l) => bad.push(l),
+    );
     stream.write('x'.repeat((1 << 20) + 10));
     expect(bad).toHaveLength(1);
   });

@@ -2,7 +2,13 @@ import { describeRoot, cleanup, hostNamespaces, runProbe, setupNative, startProt
 
 const ALL = ['cgroup', 'credential', 'pid', 'mount', 'network', 'uname', 'ipc'] as const;
 const NS_FILE: Record<(typeof ALL)[number], string> = {
-  cgroup: 'cgroup', credential: 'user', pid: 'pid', mount: 'mnt', network: 'net', uname: 'uts', ipc: 'ipc',
+  cgroup: 'cgroup',
+  credential: 'user',
+  pid: 'pid',
+  mount: 'mnt',
+  network: 'net',
+  uname: 'uts',
+  ipc: 'ipc',
 };
 
 describeRoot('namespaces (requires root)', () => {

@@ -8,7 +8,9 @@ import { describeRoot, isolate, nativeFixture, ProbeReport, runProbe, startProto
 
 /** The host's mounts at /proc, from this process's mountinfo. */
 const hostProcMounts = () =>
-  readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === '/proc');
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[4] === '/proc');
 
 describeRoot('the /proc an app with a pid namespace sees (requires root)', () => {
   const native = nativeFixture({ cli: true });
@@ -30,14 +32,17 @@ describeRoot('the /proc an app with a pid namespace sees (requires root)', () =>
     expect(hostProcMounts()).toEqual(before);
   });
 
-  it('does not show wardend\'s (here: the test\'s) pid, also with a credential namespace', async () => {
+  it("does not show wardend's (here: the test's) pid, also with a credential namespace", async () => {
     const map = [{ container: 0, host: 1000, size: 1000 }];
-    const report = await run({ namespaces: { credential: true, pid: true, mount: true }, uidmap: map, gidmap: map },
-      ['exists', `/proc/${process.pid}`], 'root');
+    const report = await run(
+      { namespaces: { credential: true, pid: true, mount: true }, uidmap: map, gidmap: map },
+      ['exists', `/proc/${process.pid}`],
+      'root',
+    );
     expect(report.exists).toBe(false);
   });
 
-  it('keeps the host\'s /proc with automount.procfs false', async () => {
+  it("keeps the host's /proc with automount.procfs false", async () => {
     const report = await run({ namespaces: { pid: true, mount: true }, automount: { procfs: false } }, ['exists', `/proc/${process.pid}`]);
     expect(report.exists).toBe(true);
   });

@@ -3,17 +3,7 @@ import { hostname } from 'os';
 import * as path from 'path';
 import { ApplyError, PHASE, ProcessSpawner, TOKENS } from '@warden/core';
 import { fdPass } from '../src/internal/spawner/native';
-import {
-  childrenOf,
-  cleanup,
-  describeRoot,
-  hostStatus,
-  planFor,
-  runProbe,
-  setupNative,
-  startPrototype,
-  waitUntil,
-} from './helpers';
+import { childrenOf, cleanup, describeRoot, hostStatus, planFor, runProbe, setupNative, startPrototype, waitUntil } from './helpers';
 
 describeRoot('prototype and app processes (requires root)', () => {
   let dir: string;
@@ -48,7 +38,10 @@ describeRoot('prototype and app processes (requires root)', () => {
       // both alive now; let them go
       for (const [ours] of pairs) closeSync(ours);
       const exits = await Promise.all(procs.map((p) => p.exited));
-      expect(exits).toEqual([{ code: 0, signal: null }, { code: 0, signal: null }]);
+      expect(exits).toEqual([
+        { code: 0, signal: null },
+        { code: 0, signal: null },
+      ]);
       const [a, b] = outs.map((f) => JSON.parse(readFileSync(f, 'utf8')));
       expect(a.ns).toEqual(b.ns);
       expect([a.pid, b.pid].sort()).toEqual([2, 3]);
@@ -122,7 +115,9 @@ describeRoot('prototype and app processes (requires root)', () => {
   it('writes maps of more than 5 lines (the kernel takes up to 340)', async () => {
     const map = Array.from({ length: 20 }, (_, i) => ({ container: i * 100, host: 100000 + i * 100, size: 100 }));
     const proto = await startPrototype({
-      type: 'external', user: 'root', isolation: { namespaces: { credential: true }, uidmap: map, gidmap: map },
+      type: 'external',
+      user: 'root',
+      isolation: { namespaces: { credential: true }, uidmap: map, gidmap: map },
     });
     try {
       const { report, hostPid } = await runProbe(proto, probe, dir, ['read', '/proc/self/uid_map']);
@@ -198,7 +193,10 @@ describeRoot('prototype and app processes (requires root)', () => {
   it('turns a failing child op into ApplyError naming the step and errno', async () => {
     const { plan, c } = planFor({ type: 'external', isolation: { namespaces: { mount: true } } });
     plan.childOps.push({ op: 'mount', phase: PHASE.MOUNT_SYSTEM, target: '/nonexistent-warden/x', source: 'none', fstype: 'tmpfs' });
-    const err = await c.resolve<ProcessSpawner>(TOKENS.ProcessSpawner).createPrototype('probe', plan).catch((e) => e);
+    const err = await c
+      .resolve<ProcessSpawner>(TOKENS.ProcessSpawner)
+      .createPrototype('probe', plan)
+      .catch((e) => e);
     expect(err).toBeInstanceOf(ApplyError);
     expect([err.step, err.errno]).toEqual(['mount', 2]);
     expect(err.message).toContain('/nonexistent-warden/x');

@@ -4,7 +4,10 @@ import { ApplyError, AppConfig } from '@warden/core';
 import { cleanup, describeRoot, runProbe, setupNative, startPrototype, validationMessage } from './helpers';
 
 function mountPoints(report: { mounts: string | null }): string[] {
-  return (report.mounts ?? '').split('\n').filter(Boolean).map((l) => l.split(' ')[1]);
+  return (report.mounts ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ')[1]);
 }
 
 describeRoot('rootfs, automount and mounts (requires root)', () => {
@@ -46,10 +49,7 @@ describeRoot('rootfs, automount and mounts (requires root)', () => {
   });
 
   it('mounts neither proc nor tmp when automount is off', async () => {
-    const report = await run(
-      { namespaces: { mount: true, pid: true }, rootfs, automount: { procfs: false, tmpfs: false } },
-      ['exists', '/tmp/x'],
-    );
+    const report = await run({ namespaces: { mount: true, pid: true }, rootfs, automount: { procfs: false, tmpfs: false } }, ['exists', '/tmp/x']);
     expect(report.mounts).toBeNull(); // no /proc inside
     expect(report.NoNewPrivs).toBeNull();
   });
@@ -110,16 +110,16 @@ describeRoot('rootfs, automount and mounts (requires root)', () => {
     const check = validationMessage;
     expect(check({ rootfs: '/' })).toBe('rootfs requires an absolute path other than "/"');
     expect(check({ namespaces: { credential: true, mount: true }, rootfs: '/srv' })).toBe(
-      '"automount.procfs" needs "isolation.namespaces.pid" when "credential" is on; turn "pid" on or set "procfs" to false.');
+      '"automount.procfs" needs "isolation.namespaces.pid" when "credential" is on; turn "pid" on or set "procfs" to false.',
+    );
     expect(check({ namespaces: { credential: true, mount: true }, rootfs: '/srv', automount: { procfs: false } })).toBe('valid');
     expect(check({ rootfs: 'relative' })).toBe('rootfs requires an absolute path other than "/"');
     expect(check({ namespaces: { mount: true }, mounts: [{ source: '/x', target: '/proc/sys' }] })).toBe(
-      'The "target" of "mounts" entry 0 must not be inside /proc or /sys.');
+      'The "target" of "mounts" entry 0 must not be inside /proc or /sys.',
+    );
     expect(check({ namespaces: { mount: true }, mounts: [{ source: '/x', target: '/sys' }] })).toContain('/proc or /sys');
-    expect(check({ mounts: [{ source: '/x', target: '/y' }] })).toBe(
-      '"mounts" is set but "isolation.namespaces.mount" is false or unset.');
-    expect(check({ namespaces: { mount: true }, mounts: [{ target: '/y' }] })).toBe(
-      'The "source" of "mounts" entry 0 must be an absolute path on the host.');
+    expect(check({ mounts: [{ source: '/x', target: '/y' }] })).toBe('"mounts" is set but "isolation.namespaces.mount" is false or unset.');
+    expect(check({ namespaces: { mount: true }, mounts: [{ target: '/y' }] })).toBe('The "source" of "mounts" entry 0 must be an absolute path on the host.');
   });
 
   it('works in a user namespace with a root-owned rootfs that has no mount points yet', async () => {
@@ -127,28 +127,29 @@ describeRoot('rootfs, automount and mounts (requires root)', () => {
     chmodSync(bare, 0o755);
     copyFileSync(probe, path.join(bare, 'probe'));
     const map = [{ container: 0, host: 1000, size: 1000 }];
-    const report = await run({
-      namespaces: { credential: true, mount: true, pid: true },
-      rootfs: bare,
-      uidmap: map,
-      gidmap: map,
-      mounts: [{ source: hostData, target: '/srv/data', readonly: true }],
-    }, ['read', '/srv/data/hello.txt']);
+    const report = await run(
+      {
+        namespaces: { credential: true, mount: true, pid: true },
+        rootfs: bare,
+        uidmap: map,
+        gidmap: map,
+        mounts: [{ source: hostData, target: '/srv/data', readonly: true }],
+      },
+      ['read', '/srv/data/hello.txt'],
+    );
     expect([report.uid, report.pid, report.read]).toEqual([0, 2, 'from the host']);
     expect(mountPoints(report)).toEqual(expect.arrayContaining(['/proc', '/tmp', '/srv/data']));
   });
 
   it('keeps the prototype (PID 1) out of reach of an app that is root in its user namespace', async () => {
     const map = [{ container: 0, host: 1000, size: 1000 }];
-    const report = await run({ namespaces: { credential: true, mount: true, pid: true }, rootfs, uidmap: map, gidmap: map },
-      ['read', '/proc/1/environ']);
+    const report = await run({ namespaces: { credential: true, mount: true, pid: true }, rootfs, uidmap: map, gidmap: map }, ['read', '/proc/1/environ']);
     expect([report.uid, report.pid]).toEqual([0, 2]);
     expect(report.read_error).toBe(13); // EACCES: not dumpable
   });
 
   it('reports a missing rootfs as ApplyError with the step', async () => {
-    const err = await startPrototype({ type: 'external', isolation: { namespaces: { mount: true }, rootfs: '/nonexistent-rootfs' } })
-      .catch((e) => e);
+    const err = await startPrototype({ type: 'external', isolation: { namespaces: { mount: true }, rootfs: '/nonexistent-rootfs' } }).catch((e) => e);
     expect(err).toBeInstanceOf(ApplyError);
     expect([err.step, err.errno]).toEqual(['bind', 2]);
   });

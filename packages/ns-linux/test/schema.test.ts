@@ -15,19 +15,30 @@ function validator() {
 
 const app = (isolation: unknown) => ({ applications: { a: { type: 'external', executable: '/bin/true', user: 'root', isolation } } });
 
-describe('isolation schema fragments under core\'s strict ajv', () => {
+describe("isolation schema fragments under core's strict ajv", () => {
   it('compile into the config schema and accept a full isolation object', () => {
     const v = validator();
     const map = [{ container: 0, host: 1000, size: 1000 }];
     expect(() =>
-      v.validate(app({
-        namespaces: { cgroup: true, credential: true, pid: true, mount: true, network: true, uname: true, ipc: true },
-        uidmap: map, gidmap: map, rootfs: '/srv/root', automount: { procfs: true, tmpfs: false, language_deps: false },
-        mounts: [{ source: '/data', target: '/data', readonly: true }, { type: 'tmpfs', target: '/run', options: 'size=1m' }],
-        new_privs: false, capabilities: ['net_bind_service'], rlimits: { nofile: 1024, core: { soft: 0, hard: 0 }, as: 'unlimited' },
-        cgroup: { path: 'apps/a', memory_max: '64M', pids_max: 20, cpu_max: '50000 100000' }, hostname: 'a',
-        seccomp: { base: 'default', allow: ['ptrace'], deny: ['mount'], action: 'kill' },
-      })),
+      v.validate(
+        app({
+          namespaces: { cgroup: true, credential: true, pid: true, mount: true, network: true, uname: true, ipc: true },
+          uidmap: map,
+          gidmap: map,
+          rootfs: '/srv/root',
+          automount: { procfs: true, tmpfs: false, language_deps: false },
+          mounts: [
+            { source: '/data', target: '/data', readonly: true },
+            { type: 'tmpfs', target: '/run', options: 'size=1m' },
+          ],
+          new_privs: false,
+          capabilities: ['net_bind_service'],
+          rlimits: { nofile: 1024, core: { soft: 0, hard: 0 }, as: 'unlimited' },
+          cgroup: { path: 'apps/a', memory_max: '64M', pids_max: 20, cpu_max: '50000 100000' },
+          hostname: 'a',
+          seccomp: { base: 'default', allow: ['ptrace'], deny: ['mount'], action: 'kill' },
+        }),
+      ),
     ).not.toThrow();
   });
 

@@ -30,8 +30,10 @@ function verdict(prog: ReturnType<typeof compileFilter>, arch: SeccompArch, name
   return runFilter(prog, { nr, arch: ARCHES[arch].audit, args }).ret;
 }
 
-const NAMES = Object.fromEntries(ARCH_LIST.map((a) => [a, new Map(Object.entries(ARCHES[a].table).map(([n, nr]) => [nr, n]))])) as
-  Record<SeccompArch, Map<number, string>>;
+const NAMES = Object.fromEntries(ARCH_LIST.map((a) => [a, new Map(Object.entries(ARCHES[a].table).map(([n, nr]) => [nr, n]))])) as Record<
+  SeccompArch,
+  Map<number, string>
+>;
 
 /** What the policy means, written from its description: the oracle every compiled program is checked against. */
 function expected(p: SeccompPolicy, arch: SeccompArch, nr: number, args: bigint[]): number {
@@ -54,8 +56,7 @@ function expected(p: SeccompPolicy, arch: SeccompArch, nr: number, args: bigint[
 /** Every syscall number of the table and past it, with the argument values the checks distinguish. */
 function checkAll(p: SeccompPolicy, arch: SeccompArch): { maxSteps: number } {
   const prog = compileFilter(p, arch);
-  const argSets: bigint[][] = [[], [0x10000000n], [0x11n], [8n], [0x20008n], [0xffffffffn], [1n], [2n], [10n], [16n], [17n], [40n],
-    [0x1_0000_0002n]];
+  const argSets: bigint[][] = [[], [0x10000000n], [0x11n], [8n], [0x20008n], [0xffffffffn], [1n], [2n], [10n], [16n], [17n], [40n], [0x1_0000_0002n]];
   let maxSteps = 0;
   const wrong: string[] = [];
   const numbers = [...Array(600).keys(), 0x3fffffff, 0x40000000 + 39, 0xfffffffe];
@@ -72,11 +73,14 @@ function checkAll(p: SeccompPolicy, arch: SeccompArch): { maxSteps: number } {
 }
 
 describe('seccomp filter compiler', () => {
-  it.each(ARCH_LIST)('allows the default profile on %s and refuses mount, unshare, kexec_load, bpf, ptrace, keyctl, add_key, perf_event_open with EPERM', (arch) => {
-    const prog = compileFilter(policy(), arch);
-    for (const name of DEFAULT_ALLOWED.filter((n) => n in ARCHES[arch].table)) expect([name, verdict(prog, arch, name)]).toEqual([name, RET.ALLOW]);
-    for (const name of DENIED_BY_DEFAULT) expect([name, verdict(prog, arch, name)]).toEqual([name, EPERM]);
-  });
+  it.each(ARCH_LIST)(
+    'allows the default profile on %s and refuses mount, unshare, kexec_load, bpf, ptrace, keyctl, add_key, perf_event_open with EPERM',
+    (arch) => {
+      const prog = compileFilter(policy(), arch);
+      for (const name of DEFAULT_ALLOWED.filter((n) => n in ARCHES[arch].table)) expect([name, verdict(prog, arch, name)]).toEqual([name, RET.ALLOW]);
+      for (const name of DENIED_BY_DEFAULT) expect([name, verdict(prog, arch, name)]).toEqual([name, EPERM]);
+    },
+  );
 
   it.each(ARCH_LIST)('checks arguments on %s: clone without namespace flags, four socket families, five personalities; clone3 gets ENOSYS', (arch) => {
     const prog = compileFilter(policy(), arch);
@@ -144,10 +148,11 @@ describe('seccomp filter compiler', () => {
   });
 });
 
-describe('the default profile against Docker\'s', () => {
+describe("the default profile against Docker's", () => {
   it('allows what Docker allows without capabilities, except ptrace, process_vm_readv/writev and modify_ldt, plus file_getattr/file_setattr', () => {
     const docker = readFileSync(path.join(__dirname, 'fixtures/docker-default-allowed.txt'), 'utf8')
-      .split('\n').filter((l) => l && !l.startsWith('#'));
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
     const ours = [...DEFAULT_ALLOWED, 'clone', 'clone3', 'personality', 'socket'];
     expect(docker.filter((n) => !ours.includes(n)).sort()).toEqual(['modify_ldt', 'process_vm_readv', 'process_vm_writev', 'ptrace']);
     expect(ours.filter((n) => !docker.includes(n)).sort()).toEqual(['file_getattr', 'file_setattr']);
@@ -189,12 +194,15 @@ describe('isolation.seccomp configuration', () => {
     expect(validationMessage({ seccomp: { action: 'trap' } })).toBe('The "action" value must be "errno", "kill" or "log", but not "trap".');
     expect(validationMessage({ seccomp: { profile: 'default' } })).toBe('Unknown parameter "profile".');
     expect(validationMessage({ seccomp: { allow: ['mount'], deny: ['mount'] } })).toBe(
-      'The system call "mount" is both in "seccomp.allow" and in "seccomp.deny".');
+      'The system call "mount" is both in "seccomp.allow" and in "seccomp.deny".',
+    );
     expect(validationMessage({ seccomp: { deny: ['execve'] } })).toBe('The system call "execve" cannot be denied: no program can start or end without it.');
     expect(validationMessage({ seccomp: { base: 'unconfined', allow: ['mount'] } })).toBe(
-      'With the "unconfined" base every system call is allowed: list only "deny".');
+      'With the "unconfined" base every system call is allowed: list only "deny".',
+    );
     expect(validationMessage({ seccomp: 'default', new_privs: true })).toBe(
-      '"seccomp" installs its filter with no_new_privs: remove "new_privs": true or set "seccomp": "unconfined".');
+      '"seccomp" installs its filter with no_new_privs: remove "new_privs": true or set "seccomp": "unconfined".',
+    );
     expect(validationMessage({ seccomp: 'unconfined', new_privs: true })).toBe('valid');
     expect(validationMessage({ seccomp: { base: 'default', allow: ['open'], deny: ['ptrace'], action: 'kill' } })).toBe('valid');
   });

@@ -109,7 +109,10 @@ describeRoot('seccomp filter in app processes (requires root)', () => {
   });
 
   it('every process of the app gets the filter, and the prototype keeps doing its job (mounts, forks) for each', async () => {
-    const proto = await startPrototype({ ...withSeccomp('default'), isolation: { ...withSeccomp('default').isolation, namespaces: { mount: true, pid: true, uname: true }, hostname: 'seccomp' } });
+    const proto = await startPrototype({
+      ...withSeccomp('default'),
+      isolation: { ...withSeccomp('default').isolation, namespaces: { mount: true, pid: true, uname: true }, hostname: 'seccomp' },
+    });
     try {
       for (let i = 0; i < 3; i++) expect((await callsIn(proto, ['mount', 'getpid'])).errno).toEqual({ mount: EPERM, getpid: 0 });
     } finally {
@@ -122,8 +125,10 @@ describeRoot('seccomp filter in app processes (requires root)', () => {
     // The CLI runs from dist/, like an installed package.
     beforeAll(() => execFileSync(path.resolve(PKG, '../../node_modules/.bin/tsc'), ['-b', PKG], { stdio: 'inherit' }));
     const isolate = (isolation: unknown, command: string[]) =>
-      spawnSync(process.execPath, [path.join(PKG, 'bin/warden-isolate.js'), '--user', 'root', '--isolation', JSON.stringify(isolation), '--', ...command],
-        { encoding: 'utf8', timeout: 20000 });
+      spawnSync(process.execPath, [path.join(PKG, 'bin/warden-isolate.js'), '--user', 'root', '--isolation', JSON.stringify(isolation), '--', ...command], {
+        encoding: 'utf8',
+        timeout: 20000,
+      });
 
     it('takes the same seccomp key: the default profile refuses mount with EPERM, and kill ends the command with SIGSYS (128+31)', () => {
       const r = isolate({ seccomp: 'default' }, [probe, 'mount', 'getpid']);
@@ -134,8 +139,24 @@ describeRoot('seccomp filter in app processes (requires root)', () => {
     const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
     (setpriv ? it : it.skip)('installs the filter for an unprivileged caller too (run as nobody: no_new_privs makes it allowed)', () => {
       const asNobody = (isolation: unknown) =>
-        spawnSync(setpriv!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(PKG, 'bin/warden-isolate.js'),
-          '--isolation', JSON.stringify(isolation), '--', probe, 'ptrace', 'keyctl', 'getpid'], { encoding: 'utf8', timeout: 20000 });
+        spawnSync(
+          setpriv!,
+          [
+            '--reuid=65534',
+            '--regid=65534',
+            '--clear-groups',
+            process.execPath,
+            path.join(PKG, 'bin/warden-isolate.js'),
+            '--isolation',
+            JSON.stringify(isolation),
+            '--',
+            probe,
+            'ptrace',
+            'keyctl',
+            'getpid',
+          ],
+          { encoding: 'utf8', timeout: 20000 },
+        );
       // ptrace of oneself answers ESRCH and an unknown keyctl command EOPNOTSUPP for any user; the filter says EPERM.
       const plain = asNobody({});
       expect(JSON.parse(plain.stdout)).toEqual({ ptrace: 3, keyctl: 95, getpid: 0 });

@@ -23,8 +23,9 @@ describeRoot('when wardend dies (requires root)', () => {
     ['with a pid namespace', { namespaces: { pid: true } }],
     ['without a pid namespace', { namespaces: { uname: true } }],
   ])('the prototype and its app processes die too (%s)', async (_name, isolation) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'fixtures/orphaned-wardend.js'), JSON.stringify(isolation),
-      '/bin/sleep', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(__dirname, 'fixtures/orphaned-wardend.js'), JSON.stringify(isolation), '/bin/sleep', '1000'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const line = await new Promise<string>((resolve, reject) => {
       let buf = '';
       child.stdout!.on('data', (d) => {

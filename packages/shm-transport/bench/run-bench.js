@@ -34,8 +34,16 @@ const CASES = [
 
 function head(size) {
   return {
-    method: 'POST', target: '/bench', httpVersion: '1.1', headers: ['host', 'bench', 'content-type', 'application/octet-stream'],
-    remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 80, tls: false, contentLength: size,
+    method: 'POST',
+    target: '/bench',
+    httpVersion: '1.1',
+    headers: ['host', 'bench', 'content-type', 'application/octet-stream'],
+    remoteAddress: '127.0.0.1',
+    remotePort: 40000,
+    localAddress: '127.0.0.1',
+    localPort: 80,
+    tls: false,
+    contentLength: size,
   };
 }
 
@@ -56,11 +64,12 @@ function drive(inflight, one, pid) {
     let stopped = false;
     let count = 0;
     let t0 = 0;
-    const start = () => one((err) => {
-      if (err) return reject(err);
-      if (measuring) count++;
-      if (!stopped) start();
-    });
+    const start = () =>
+      one((err) => {
+        if (err) return reject(err);
+        if (measuring) count++;
+        if (!stopped) start();
+      });
     for (let i = 0; i < inflight; i++) start();
     setTimeout(() => {
       measuring = true;
@@ -99,7 +108,8 @@ async function benchShm(size, inflight, goBin) {
   const ch = RouterChannel.create({ ringBytes: 1 << 21, spinTurns: Number(process.env.WARDEN_SHM_SPIN || 0) });
   const argv = goBin ? [goBin] : [process.execPath, path.join(__dirname, 'shm-echo-app.js')];
   const child = spawn(argv[0], argv.slice(1), {
-    stdio: ['ignore', 'inherit', 'inherit', ch.fds[0], ch.fds[1]], env: { ...process.env, ...ch.env() },
+    stdio: ['ignore', 'inherit', 'inherit', ch.fds[0], ch.fds[1]],
+    env: { ...process.env, ...ch.env() },
   });
   ch.closeChildFds();
   await ch.ready;
@@ -123,11 +133,15 @@ async function benchShm(size, inflight, goBin) {
       this.done(e);
     }
   }
-  const rate = await drive(inflight, (done) => {
-    const s = ch.request(h);
-    s.setSink(new Sink(done));
-    s.endBody(payload); // the whole body: one DATA frame with the END flag, like the socket baselines' single write
-  }, child.pid);
+  const rate = await drive(
+    inflight,
+    (done) => {
+      const s = ch.request(h);
+      s.setSink(new Sink(done));
+      s.endBody(payload); // the whole body: one DATA frame with the END flag, like the socket baselines' single write
+    },
+    child.pid,
+  );
   const exited = new Promise((r) => child.once('exit', r));
   ch.shutdown();
   await exited;
@@ -158,11 +172,15 @@ async function benchSocket(inflight, script, encode, makeReader, cork = false) {
   });
   // Corked: the requests sent from the answers of one read chunk go out in one write (see unix-frames-echo-app.js).
   sock.on('data', cork ? corked(sock, reader) : reader);
-  const rate = await drive(inflight, (done) => {
-    const id = nextId++;
-    waiting.set(id, done);
-    sock.write(encode(id)); // a fresh buffer per request, as a real client would build
-  }, child.pid);
+  const rate = await drive(
+    inflight,
+    (done) => {
+      const id = nextId++;
+      waiting.set(id, done);
+      sock.write(encode(id)); // a fresh buffer per request, as a real client would build
+    },
+    child.pid,
+  );
   sock.destroy();
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
@@ -174,11 +192,16 @@ async function benchSocket(inflight, script, encode, makeReader, cork = false) {
 function benchUnix(size, inflight) {
   const frame = Buffer.alloc(8 + size, 0x61);
   frame.writeUInt32LE(size, 4);
-  return benchSocket(inflight, 'unix-echo-app.js', (id) => {
-    const f = Buffer.from(frame);
-    f.writeUInt32LE(id, 0);
-    return f;
-  }, (complete) => frameReader(8, bareSize, (b, off, n) => complete(b.readUInt32LE(off), n === 8 + size ? null : new Error('short'))));
+  return benchSocket(
+    inflight,
+    'unix-echo-app.js',
+    (id) => {
+      const f = Buffer.from(frame);
+      f.writeUInt32LE(id, 0);
+      return f;
+    },
+    (complete) => frameReader(8, bareSize, (b, off, n) => complete(b.readUInt32LE(off), n === 8 + size ? null : new Error('short'))),
+  );
 }
 
 /** The channel's own frames (same codec, same request head) over a unix socket instead of the rings. */
@@ -190,18 +213,29 @@ function benchUnixFrames(size, inflight, cork = false) {
   const payload = Buffer.alloc(size, 0x61);
   const h = { ...head(size), target: '/echo' };
   const rlen = requestFrameBytes(h);
-  return benchSocket(inflight, 'unix-frames-echo-app.js', (id) => {
-    const f = Buffer.allocUnsafe(align8(rlen) + align8(FRAME_HEADER + size));
-    encodeRequest(f, 0, rlen, id, h, encoder);
-    writeFrameHeader(f, align8(rlen), FRAME_HEADER + size, FrameType.DATA, FLAG_END, id, 0);
-    payload.copy(f, align8(rlen) + FRAME_HEADER);
-    return f;
-  }, (complete) => frameReader(FRAME_HEADER, (b, off) => align8(b.readUInt32LE(off)), (b, off) => {
-    const len = b.readUInt32LE(off);
-    const type = b[off + 4];
-    if (type === FrameType.RESPONSE) decodeResponseHeaders(b, off, len, cache);
-    else if (type === FrameType.DATA && b[off + 5] & FLAG_END) complete(b.readUInt32LE(off + 8), len - FRAME_HEADER === size ? null : new Error('short'));
-  }), cork);
+  return benchSocket(
+    inflight,
+    'unix-frames-echo-app.js',
+    (id) => {
+      const f = Buffer.allocUnsafe(align8(rlen) + align8(FRAME_HEADER + size));
+      encodeRequest(f, 0, rlen, id, h, encoder);
+      writeFrameHeader(f, align8(rlen), FRAME_HEADER + size, FrameType.DATA, FLAG_END, id, 0);
+      payload.copy(f, align8(rlen) + FRAME_HEADER);
+      return f;
+    },
+    (complete) =>
+      frameReader(
+        FRAME_HEADER,
+        (b, off) => align8(b.readUInt32LE(off)),
+        (b, off) => {
+          const len = b.readUInt32LE(off);
+          const type = b[off + 4];
+          if (type === FrameType.RESPONSE) decodeResponseHeaders(b, off, len, cache);
+          else if (type === FrameType.DATA && b[off + 5] & FLAG_END) complete(b.readUInt32LE(off + 8), len - FRAME_HEADER === size ? null : new Error('short'));
+        },
+      ),
+    cork,
+  );
 }
 
 async function benchHttp(size, inflight) {
@@ -213,15 +247,19 @@ async function benchHttp(size, inflight) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: inflight });
   const payload = Buffer.alloc(size, 0x61);
   const headers = { host: 'bench', 'content-type': 'application/octet-stream', 'content-length': size };
-  const r = await drive(inflight, (done) => {
-    const req = http.request({ socketPath: sockPath, agent, method: 'POST', path: '/bench', headers }, (res) => {
-      let got = 0;
-      res.on('data', (c) => (got += c.length));
-      res.on('end', () => done(got === size ? null : new Error('short')));
-    });
-    req.on('error', done);
-    req.end(payload);
-  }, child.pid);
+  const r = await drive(
+    inflight,
+    (done) => {
+      const req = http.request({ socketPath: sockPath, agent, method: 'POST', path: '/bench', headers }, (res) => {
+        let got = 0;
+        res.on('data', (c) => (got += c.length));
+        res.on('end', () => done(got === size ? null : new Error('short')));
+      });
+      req.on('error', done);
+      req.end(payload);
+    },
+    child.pid,
+  );
   agent.destroy();
   child.kill('SIGTERM');
   await new Promise((res) => child.once('exit', res));
@@ -243,7 +281,12 @@ const median = (xs) => {
   process.stdout.write(
     `shm-transport bench: ${os.cpus().length} CPUs, node ${process.version}, ${ROUNDS} rounds of ${SECONDS}s per transport and case, echo round trips between two processes\n`,
   );
-  process.stdout.write(`machine load average at start: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  process.stdout.write(
+    `machine load average at start: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n`,
+  );
   process.stdout.write('Medians over the rounds; ratios are the median of the ratios measured within each round (range in brackets).\n');
   process.stdout.write('payload   in-flight  transport     round trips/s   MB/s (each way)   CPU µs/round trip (both processes)   per round\n');
   const goBin = buildGoApp();

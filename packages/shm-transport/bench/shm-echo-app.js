@@ -11,7 +11,8 @@ class Echo {
     this.req = req;
   }
   onData(c, last) {
-    if (last) this.req.end(c); // the end of the body: the echo ends with it (one DATA frame with the END flag)
+    if (last)
+      this.req.end(c); // the end of the body: the echo ends with it (one DATA frame with the END flag)
     else this.req.write(c);
   }
   onEnd() {

@@ -5,7 +5,10 @@ const path = process.argv[2];
 const { bareSize, frameReader } = require('./framing.js');
 
 const server = net.createServer((sock) => {
-  sock.on('data', frameReader(8, bareSize, (b, off, n) => sock.write(b.subarray(off, off + n))));
+  sock.on(
+    'data',
+    frameReader(8, bareSize, (b, off, n) => sock.write(b.subarray(off, off + n))),
+  );
   sock.on('error', () => undefined);
 });
 server.listen(path, () => process.stdout.write('ready\n'));

@@ -15,9 +15,16 @@ async function main() {
   await ch.ready;
 
   const head = {
-    method: 'POST', target: '/upper?x=1', httpVersion: '1.1', headers: ['Host', 'example.test'],
-    remoteAddress: '127.0.0.1', remotePort: 50000, localAddress: '127.0.0.1', localPort: 8080,
-    tls: false, contentLength: -1,
+    method: 'POST',
+    target: '/upper?x=1',
+    httpVersion: '1.1',
+    headers: ['Host', 'example.test'],
+    remoteAddress: '127.0.0.1',
+    remotePort: 50000,
+    localAddress: '127.0.0.1',
+    localPort: 8080,
+    tls: false,
+    contentLength: -1,
   };
   for (const body of ['hello', 'shared memory']) {
     const s = ch.request(head);

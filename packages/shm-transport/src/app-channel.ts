@@ -4,8 +4,31 @@ import type { AppRequestSink } from './types';
 import { decodeRequest, headerFrameBytes, PositionCache, protocolError, responseFrameBytes } from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
-  AbortReason, CAP_CONNECTIONS, CAP_UPGRADE, FEATURE_CONNECTIONS, FEATURE_EARLY_HINTS, FEATURE_RESPONSE_LINE, FEATURE_TRAILERS, FEATURE_UPGRADE, FLAG_END, FRAME_HEADER, FrameType, H_FEATURES, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES, H_STREAM_WINDOW,
-  H_VERSION, HEADER_BYTES, HOST_LITTLE_ENDIAN, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
+  AbortReason,
+  CAP_CONNECTIONS,
+  CAP_UPGRADE,
+  FEATURE_CONNECTIONS,
+  FEATURE_EARLY_HINTS,
+  FEATURE_RESPONSE_LINE,
+  FEATURE_TRAILERS,
+  FEATURE_UPGRADE,
+  FLAG_END,
+  FRAME_HEADER,
+  FrameType,
+  H_FEATURES,
+  H_HEADER_BYTES,
+  H_MAGIC,
+  H_MAX_FRAME,
+  H_RING_BYTES,
+  H_STREAM_WINDOW,
+  H_VERSION,
+  HEADER_BYTES,
+  HOST_LITTLE_ENDIAN,
+  MAGIC,
+  MAX_RING_BYTES,
+  MIN_RING_BYTES,
+  memoryBytes,
+  VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
 
@@ -262,8 +285,12 @@ export class AppChannel extends Endpoint {
     if (this.closed || s._dead) return;
     const ext = this.statusLineExtensions;
     const why = ext && reason !== undefined ? reason : null;
-    const len = why !== null ? responseFrameBytes(headers, why)
-      : this.headEncoder.matchesResponse(headers) ? this.headEncoder.responseBytes() : responseFrameBytes(headers);
+    const len =
+      why !== null
+        ? responseFrameBytes(headers, why)
+        : this.headEncoder.matchesResponse(headers)
+          ? this.headEncoder.responseBytes()
+          : responseFrameBytes(headers);
     if (len > this.maxChunk + FRAME_HEADER) {
       throw new ShmError(ShmErrorCode.HEAD_TOO_LARGE, `response head of ${len} bytes exceeds the frame limit`);
     }

@@ -2,11 +2,45 @@ import * as fs from 'fs';
 import type { ShmLogger as Logger } from './types';
 import { ShmError, ShmErrorCode } from './errors';
 import type { RequestHead, RouterStreamSink } from './types';
-import { checkRequestHead, checkRequestNumbers, decodeHeaderFrame, decodeResponseHeaders, decodeResponseWithReason, PositionCache, protocolError, requestFrameBytes } from './internal/codec';
+import {
+  checkRequestHead,
+  checkRequestNumbers,
+  decodeHeaderFrame,
+  decodeResponseHeaders,
+  decodeResponseWithReason,
+  PositionCache,
+  protocolError,
+  requestFrameBytes,
+} from './internal/codec';
 import { Endpoint, StreamCore } from './internal/endpoint';
 import {
-  AbortReason, CAP_CONNECTIONS, CAP_UPGRADE, DEFAULT_RING_BYTES, FLAG_END, FRAME_HEADER, FrameType, H_HEADER_BYTES, H_MAGIC, H_MAX_FRAME, H_RING_BYTES,
-  H_FEATURES, H_STREAM_WINDOW, H_VERSION, ROUTER_FEATURES, FLAG_HTTP10, FLAG_REASON, HEADER_BYTES, HOST_LITTLE_ENDIAN, RING_CTL, C_TAIL, C_HEAD, MAGIC, MAX_RING_BYTES, MIN_RING_BYTES, memoryBytes, VERSION,
+  AbortReason,
+  CAP_CONNECTIONS,
+  CAP_UPGRADE,
+  DEFAULT_RING_BYTES,
+  FLAG_END,
+  FRAME_HEADER,
+  FrameType,
+  H_HEADER_BYTES,
+  H_MAGIC,
+  H_MAX_FRAME,
+  H_RING_BYTES,
+  H_FEATURES,
+  H_STREAM_WINDOW,
+  H_VERSION,
+  ROUTER_FEATURES,
+  FLAG_HTTP10,
+  FLAG_REASON,
+  HEADER_BYTES,
+  HOST_LITTLE_ENDIAN,
+  RING_CTL,
+  C_TAIL,
+  C_HEAD,
+  MAGIC,
+  MAX_RING_BYTES,
+  MIN_RING_BYTES,
+  memoryBytes,
+  VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
 
@@ -86,10 +120,7 @@ export class RouterChannel extends Endpoint {
   private closeErr?: Error;
   private readonly headCache = new PositionCache();
 
-  private constructor(
-    mem: ArrayBuffer, memFd: number, fds: [number, number], ringBytes: number, maxFrame: number, window: number,
-    opts: RouterChannelOptions,
-  ) {
+  private constructor(mem: ArrayBuffer, memFd: number, fds: [number, number], ringBytes: number, maxFrame: number, window: number, opts: RouterChannelOptions) {
     super({ mem, doorbellFd: fds[0], side: 0, ringBytes, maxFrame, window, logger: opts.logger, spinTurns: opts.spinTurns });
     this.fds = [memFd, fds[1]];
     this.ready = new Promise<void>((res, rej) => {
@@ -216,7 +247,10 @@ export class RouterChannel extends Endpoint {
     }
     const len = same ? this.headEncoder.requestBytes() : requestFrameBytes(head);
     if (len > this.maxChunk + FRAME_HEADER) {
-      this.failLater(s, new ShmError(ShmErrorCode.HEAD_TOO_LARGE, `request head of ${len} bytes exceeds the frame limit of ${this.maxChunk + FRAME_HEADER} bytes`));
+      this.failLater(
+        s,
+        new ShmError(ShmErrorCode.HEAD_TOO_LARGE, `request head of ${len} bytes exceeds the frame limit of ${this.maxChunk + FRAME_HEADER} bytes`),
+      );
       return s;
     }
     this.streams.set(s);

@@ -151,7 +151,10 @@ describe('channel (both ends in one process)', () => {
       head({ target: '/ok', headers: [...hs, 'odd'] }),
     ];
     for (const h of bad) {
-      await expect(collect(router.request(h))).rejects.toMatchObject({ code: 'WARDEN_ERR_SHM_PROTOCOL', message: expect.stringMatching(/invalid request head/) });
+      await expect(collect(router.request(h))).rejects.toMatchObject({
+        code: 'WARDEN_ERR_SHM_PROTOCOL',
+        message: expect.stringMatching(/invalid request head/),
+      });
     }
     expect((await collect(router.request(head({ target: '/ok', headers: hs })))).status).toBe(200);
   });
@@ -341,7 +344,7 @@ describe('channel (both ends in one process)', () => {
     expect(() => s.emit('error', new Error('unhandled'))).toThrow('unhandled'); // the usual rule for 'error'
   });
 
-  it('carries the app\'s reason phrase and an HTTP/1.0 status line to the router, which offers them in its header', async () => {
+  it("carries the app's reason phrase and an HTTP/1.0 status line to the router, which offers them in its header", async () => {
     ({ router, app } = inProcessPair());
     expect(app.statusLineExtensions).toBe(true);
     app.on('request', (r: AppRequest) => {
@@ -355,7 +358,10 @@ describe('channel (both ends in one process)', () => {
       s.on('response', (status, headers, reason, http10) => got.push([status, headers, reason, http10]));
       await collect(s);
     }
-    expect(got).toEqual([[299, ['X-A', '1'], 'Custom Reason', true], [200, [], undefined, false]]);
+    expect(got).toEqual([
+      [299, ['X-A', '1'], 'Custom Reason', true],
+      [200, [], undefined, false],
+    ]);
   });
 
   it('refuses a reason phrase with a line break at the app end', async () => {

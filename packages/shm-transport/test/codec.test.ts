@@ -2,7 +2,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { decodeFrame, encodeFrame, Frame } from '../src';
 import {
-  decodeRequest, decodeResponseHeaders, EncodeCache, encodeRequest, encodeResponse, PositionCache, requestFrameBytes, responseFrameBytes,
+  decodeRequest,
+  decodeResponseHeaders,
+  EncodeCache,
+  encodeRequest,
+  encodeResponse,
+  PositionCache,
+  requestFrameBytes,
+  responseFrameBytes,
 } from '../src/internal/codec';
 import type { RequestHead } from '../src';
 
@@ -99,8 +106,19 @@ describe('frame codec against the shared test vectors', () => {
 
 describe('decoding with a position cache (strings repeated at the same place reused without allocating)', () => {
   const head = (over: Partial<RequestHead>): RequestHead => ({
-    method: 'GET', target: '/a', httpVersion: '1.1', headers: ['host', 'x', 'accept', '*/*'], remoteAddress: '10.0.0.1',
-    remotePort: 1, localAddress: '10.0.0.2', localPort: 2, tls: false, upgrade: false, contentLength: 0, connection: 0, ...over,
+    method: 'GET',
+    target: '/a',
+    httpVersion: '1.1',
+    headers: ['host', 'x', 'accept', '*/*'],
+    remoteAddress: '10.0.0.1',
+    remotePort: 1,
+    localAddress: '10.0.0.2',
+    localPort: 2,
+    tls: false,
+    upgrade: false,
+    contentLength: 0,
+    connection: 0,
+    ...over,
   });
   const roundTrip = (h: RequestHead, cache: PositionCache): RequestHead => {
     const len = requestFrameBytes(h);

@@ -26,8 +26,16 @@ describe('router end and Node app end in two processes', () => {
 
   it('passes every field of the request head', async () => {
     const h = head({
-      method: 'PATCH', target: '/headers?q=%20', httpVersion: '1.0', headers: ['Host', 'h', 'X-A', 'b', 'x-a', 'c'],
-      remoteAddress: '::1', remotePort: 65535, localAddress: '10.0.0.1', localPort: 1, tls: true, contentLength: -1,
+      method: 'PATCH',
+      target: '/headers?q=%20',
+      httpVersion: '1.0',
+      headers: ['Host', 'h', 'X-A', 'b', 'x-a', 'c'],
+      remoteAddress: '::1',
+      remotePort: 65535,
+      localAddress: '10.0.0.1',
+      localPort: 1,
+      tls: true,
+      contentLength: -1,
     });
     const s = ch.request(h);
     s.endBody();
@@ -46,9 +54,7 @@ describe('router end and Node app end in two processes', () => {
   });
 
   it('serves many concurrent streams', async () => {
-    const results = await Promise.all(
-      Array.from({ length: 500 }, (_, i) => collect(ch.request(head({ target: `/hello?i=${i}` })))),
-    );
+    const results = await Promise.all(Array.from({ length: 500 }, (_, i) => collect(ch.request(head({ target: `/hello?i=${i}` })))));
     results.forEach((r, i) => expect(r.body.toString()).toBe(`hello GET /hello?i=${i}`));
     expect(ch.activeStreams).toBe(0);
   });

@@ -67,10 +67,17 @@ describeGo('router end and the Go app (warden.ListenAndServe) in two processes',
   });
 
   it('gives the handler a full http.Request', async () => {
-    const s = ch.request(head({
-      method: 'PUT', target: '/headers?a=1&b=2', headers: ['Host', 'app.test:8443', 'x-multi', 'one', 'X-Multi', 'two'],
-      remoteAddress: '::1', remotePort: 1234, tls: true, contentLength: 3,
-    }));
+    const s = ch.request(
+      head({
+        method: 'PUT',
+        target: '/headers?a=1&b=2',
+        headers: ['Host', 'app.test:8443', 'x-multi', 'one', 'X-Multi', 'two'],
+        remoteAddress: '::1',
+        remotePort: 1234,
+        tls: true,
+        contentLength: 3,
+      }),
+    );
     s.writeBody(Buffer.from('abc'));
     s.endBody();
     const text = (await collect(s)).body.toString();
@@ -142,7 +149,8 @@ describeGo('the Go app in new network and ipc namespaces', () => {
       });
       const ch = RouterChannel.create();
       const child = spawn('unshare', ['--net', '--ipc', '--', bin], {
-        stdio: ['ignore', 'pipe', 'pipe', ch.fds[0], ch.fds[1]], env: { ...process.env, ...ch.env() },
+        stdio: ['ignore', 'pipe', 'pipe', ch.fds[0], ch.fds[1]],
+        env: { ...process.env, ...ch.env() },
       });
       ch.closeChildFds();
       await ch.ready;

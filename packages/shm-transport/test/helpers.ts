@@ -23,9 +23,17 @@ export const stderrOf = new WeakMap<ChildProcess, string>();
 /** A request head with defaults. */
 export function head(over: Partial<RequestHead> = {}): RequestHead {
   return {
-    method: 'GET', target: '/hello', httpVersion: '1.1', headers: ['host', 'example.test'],
-    remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 8080, tls: false,
-    contentLength: 0, ...over,
+    method: 'GET',
+    target: '/hello',
+    httpVersion: '1.1',
+    headers: ['host', 'example.test'],
+    remoteAddress: '127.0.0.1',
+    remotePort: 40000,
+    localAddress: '127.0.0.1',
+    localPort: 8080,
+    tls: false,
+    contentLength: 0,
+    ...over,
   };
 }
 

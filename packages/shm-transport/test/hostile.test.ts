@@ -76,27 +76,147 @@ describe('router end against a hostile app', () => {
   afterEach(() => router.close());
 
   const cases: [string, (a: HostileApp, r: RouterChannel, s: RouterStream) => void | Promise<void>, RegExp][] = [
-    ['tail moved backwards', async (a, r) => { a.frame({ type: 'READY' }); a.publish(); await settle(r, a); a.publish(a.tail - 8); }, /moved backwards/],
+    [
+      'tail moved backwards',
+      async (a, r) => {
+        a.frame({ type: 'READY' });
+        a.publish();
+        await settle(r, a);
+        a.publish(a.tail - 8);
+      },
+      /moved backwards/,
+    ],
     ['tail more than a ring ahead', (a) => a.publish(RING + 8), /more than a ring ahead/],
-    ['frame length 0', (a) => { a.put(Buffer.alloc(16)); a.buf.writeUInt32LE(0, HEADER_BYTES + RING); a.buf[HEADER_BYTES + RING + 4] = 3; a.publish(); }, /length 0 out of range/],
-    ['frame longer than the max frame', (a) => { const b = encodeFrame({ type: 'END', stream: 1 }); b.writeUInt32LE(RING, 0); a.put(b); a.publish(); }, /out of range/],
-    ['frame longer than published', (a) => { const b = encodeFrame({ type: 'DATA', stream: 1, data: Buffer.alloc(100) }); a.put(b); a.publish(a.tail - 64); }, /longer than the/],
-    ['PAD of the wrong length', (a) => { const b = Buffer.alloc(16); b.writeUInt32LE(16, 0); a.put(b); a.publish(); }, /bad PAD/],
-    ['unknown frame type', (a) => { const b = encodeFrame({ type: 'END', stream: 1 }); b[4] = 200; a.put(b); a.publish(); }, /unexpected frame type 200/],
-    ['REQUEST from the app', (a) => { a.frame({ type: 'REQUEST', stream: 1, head: head() }); a.publish(); }, /unexpected frame type 1/],
-    ['DATA before RESPONSE', (a) => { a.frame({ type: 'DATA', stream: 1, data: Buffer.from('x') }); a.publish(); }, /DATA before RESPONSE/],
-    ['END before RESPONSE', (a) => { a.frame({ type: 'END', stream: 1 }); a.publish(); }, /END before RESPONSE/],
-    ['second RESPONSE', (a) => { a.frame({ type: 'RESPONSE', stream: 1, status: 200, headers: [] }); a.frame({ type: 'RESPONSE', stream: 1, status: 200, headers: [] }); a.publish(); }, /second RESPONSE/],
-    ['DATA beyond the credit', (a, _r, s) => {
-      s.pause(); // no credit comes back while paused
-      a.frame({ type: 'RESPONSE', stream: 1, status: 200, headers: [] });
-      for (let i = 0; i < 3; i++) a.frame({ type: 'DATA', stream: 1, data: Buffer.alloc(RING / 8) });
-      a.publish();
-    }, /credit/],
-    ['RESPONSE with a header count past the frame', (a) => { const b = encodeFrame({ type: 'RESPONSE', stream: 1, status: 200, headers: ['a', 'b'] }); b.writeUInt32LE(1000, 16); a.put(b); a.publish(); }, /header count/],
-    ['RESPONSE string running past the frame', (a) => { const b = encodeFrame({ type: 'RESPONSE', stream: 1, status: 200, headers: ['a', 'b'] }); b.writeUInt32LE(0xfffffff0, 20); a.put(b); a.publish(); }, /runs past/],
-    ['WINDOW credit overflow', (a) => { a.frame({ type: 'WINDOW', stream: 1, credit: 0x7fffffff }); a.publish(); }, /bad WINDOW credit/],
-    ['READY with a payload', (a) => { const b = encodeFrame({ type: 'DATA', stream: 0, data: Buffer.alloc(8) }); b[4] = 7; a.put(b); a.publish(); }, /READY frame with a payload/],
+    [
+      'frame length 0',
+      (a) => {
+        a.put(Buffer.alloc(16));
+        a.buf.writeUInt32LE(0, HEADER_BYTES + RING);
+        a.buf[HEADER_BYTES + RING + 4] = 3;
+        a.publish();
+      },
+      /length 0 out of range/,
+    ],
+    [
+      'frame longer than the max frame',
+      (a) => {
+        const b = encodeFrame({ type: 'END', stream: 1 });
+        b.writeUInt32LE(RING, 0);
+        a.put(b);
+        a.publish();
+      },
+      /out of range/,
+    ],
+    [
+      'frame longer than published',
+      (a) => {
+        const b = encodeFrame({ type: 'DATA', stream: 1, data: Buffer.alloc(100) });
+        a.put(b);
+        a.publish(a.tail - 64);
+      },
+      /longer than the/,
+    ],
+    [
+      'PAD of the wrong length',
+      (a) => {
+        const b = Buffer.alloc(16);
+        b.writeUInt32LE(16, 0);
+        a.put(b);
+        a.publish();
+      },
+      /bad PAD/,
+    ],
+    [
+      'unknown frame type',
+      (a) => {
+        const b = encodeFrame({ type: 'END', stream: 1 });
+        b[4] = 200;
+        a.put(b);
+        a.publish();
+      },
+      /unexpected frame type 200/,
+    ],
+    [
+      'REQUEST from the app',
+      (a) => {
+        a.frame({ type: 'REQUEST', stream: 1, head: head() });
+        a.publish();
+      },
+      /unexpected frame type 1/,
+    ],
+    [
+      'DATA before RESPONSE',
+      (a) => {
+        a.frame({ type: 'DATA', stream: 1, data: Buffer.from('x') });
+        a.publish();
+      },
+      /DATA before RESPONSE/,
+    ],
+    [
+      'END before RESPONSE',
+      (a) => {
+        a.frame({ type: 'END', stream: 1 });
+        a.publish();
+      },
+      /END before RESPONSE/,
+    ],
+    [
+      'second RESPONSE',
+      (a) => {
+        a.frame({ type: 'RESPONSE', stream: 1, status: 200, headers: [] });
+        a.frame({ type: 'RESPONSE', stream: 1, status: 200, headers: [] });
+        a.publish();
+      },
+      /second RESPONSE/,
+    ],
+    [
+      'DATA beyond the credit',
+      (a, _r, s) => {
+        s.pause(); // no credit comes back while paused
+        a.frame({ type: 'RESPONSE', stream: 1, status: 200, headers: [] });
+        for (let i = 0; i < 3; i++) a.frame({ type: 'DATA', stream: 1, data: Buffer.alloc(RING / 8) });
+        a.publish();
+      },
+      /credit/,
+    ],
+    [
+      'RESPONSE with a header count past the frame',
+      (a) => {
+        const b = encodeFrame({ type: 'RESPONSE', stream: 1, status: 200, headers: ['a', 'b'] });
+        b.writeUInt32LE(1000, 16);
+        a.put(b);
+        a.publish();
+      },
+      /header count/,
+    ],
+    [
+      'RESPONSE string running past the frame',
+      (a) => {
+        const b = encodeFrame({ type: 'RESPONSE', stream: 1, status: 200, headers: ['a', 'b'] });
+        b.writeUInt32LE(0xfffffff0, 20);
+        a.put(b);
+        a.publish();
+      },
+      /runs past/,
+    ],
+    [
+      'WINDOW credit overflow',
+      (a) => {
+        a.frame({ type: 'WINDOW', stream: 1, credit: 0x7fffffff });
+        a.publish();
+      },
+      /bad WINDOW credit/,
+    ],
+    [
+      'READY with a payload',
+      (a) => {
+        const b = encodeFrame({ type: 'DATA', stream: 0, data: Buffer.alloc(8) });
+        b[4] = 7;
+        a.put(b);
+        a.publish();
+      },
+      /READY frame with a payload/,
+    ],
   ];
 
   it.each(cases)('closes the channel on %s', async (_name, act, why) => {

@@ -3,8 +3,10 @@ import { DIRECT_LATIN1, latin1Slice, latin1Write } from '../src/internal/node-bu
 describe(`Buffer's direct latin1 codec (Node ${process.version})`, () => {
   it('exists on this Node (Buffer.prototype.latin1Write and latin1Slice)', () => {
     if (!DIRECT_LATIN1) {
-      throw new Error(`Node ${process.version} changed Buffer.prototype.latin1Write/latin1Slice: not functions any more ` +
-        '(the documented, slower buf.write/toString are used instead); see src/internal/node-buffer.ts');
+      throw new Error(
+        `Node ${process.version} changed Buffer.prototype.latin1Write/latin1Slice: not functions any more ` +
+          '(the documented, slower buf.write/toString are used instead); see src/internal/node-buffer.ts',
+      );
     }
   });
 

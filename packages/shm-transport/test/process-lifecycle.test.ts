@@ -102,25 +102,22 @@ describe('channel across processes: lifecycle and limits', () => {
   });
 
   const ns = netIpcNamespaces();
-  (ns.ok ? it : it.skip)(
-    `works with the app in new network and ipc namespaces${ns.skipReason}`,
-    async () => {
-      const ch = RouterChannel.create();
-      const child = spawnApp(ch, 'app-echo.ts', { prefix: ['unshare', '--net', '--ipc', '--'] });
-      await ch.ready;
-      const r = await collect(ch.request(head({ target: '/ns' })));
-      const ns = JSON.parse(r.body.toString());
-      expect(ns.net).not.toBe(fs.readlinkSync('/proc/self/ns/net'));
-      expect(ns.ipc).not.toBe(fs.readlinkSync('/proc/self/ns/ipc'));
-      expect(ns.interfaces.filter((i: string) => i !== 'lo')).toEqual([]); // no network: at most lo
-      const body = crypto.randomBytes(3 << 20);
-      const s = ch.request(head({ method: 'POST', target: '/echo', contentLength: body.length }));
-      const done = collect(s);
-      s.writeBody(body);
-      s.endBody();
-      expect((await done).body.equals(body)).toBe(true);
-      ch.shutdown();
-      expect((await exited(child)).code).toBe(0);
-    },
-  );
+  (ns.ok ? it : it.skip)(`works with the app in new network and ipc namespaces${ns.skipReason}`, async () => {
+    const ch = RouterChannel.create();
+    const child = spawnApp(ch, 'app-echo.ts', { prefix: ['unshare', '--net', '--ipc', '--'] });
+    await ch.ready;
+    const r = await collect(ch.request(head({ target: '/ns' })));
+    const ns = JSON.parse(r.body.toString());
+    expect(ns.net).not.toBe(fs.readlinkSync('/proc/self/ns/net'));
+    expect(ns.ipc).not.toBe(fs.readlinkSync('/proc/self/ns/ipc'));
+    expect(ns.interfaces.filter((i: string) => i !== 'lo')).toEqual([]); // no network: at most lo
+    const body = crypto.randomBytes(3 << 20);
+    const s = ch.request(head({ method: 'POST', target: '/echo', contentLength: body.length }));
+    const done = collect(s);
+    s.writeBody(body);
+    s.endBody();
+    expect((await done).body.equals(body)).toBe(true);
+    ch.shutdown();
+    expect((await exited(child)).code).toBe(0);
+  });
 });

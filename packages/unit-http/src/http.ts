@@ -8,8 +8,7 @@ import { Server as WardenServer } from '@warden/app-types/http';
 import { ServerResponse as UnitServerResponse } from './server-response';
 
 // The warning Unit's unit-http prints when `createServer`/`new Server` gets an options object (Unit ignores it).
-const UNSUPPORTED_OPTIONS_WARNING =
-  'http.Server constructor was called with unsupported options, using default settings';
+const UNSUPPORTED_OPTIONS_WARNING = 'http.Server constructor was called with unsupported options, using default settings';
 
 /**
  * unit-http's `Server`: an `http.Server` served over wardend's channel when the process runs under wardend (it then

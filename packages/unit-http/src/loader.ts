@@ -29,12 +29,8 @@ function install(): void {
   const unitHttp = require('./http') as unknown;
   const websocketPath = require.resolve('./websocket');
   // Compiled files of unit-http and of Warden's runtime: a lazy `require('http')` of theirs must get node:http.
-  const ownRoots = [
-    __dirname + path.sep,
-    path.join(path.dirname(require.resolve('@warden/app-types/package.json')), 'dist') + path.sep,
-  ];
-  const fromWarden = (filename: string | undefined): boolean =>
-    filename !== undefined && ownRoots.some((root) => filename.startsWith(root));
+  const ownRoots = [__dirname + path.sep, path.join(path.dirname(require.resolve('@warden/app-types/package.json')), 'dist') + path.sep];
+  const fromWarden = (filename: string | undefined): boolean => filename !== undefined && ownRoots.some((root) => filename.startsWith(root));
 
   const substitute = function require(this: RequireHost, id: string): unknown {
     switch (id) {

@@ -153,7 +153,9 @@ describe('unit-http loaders (spawned node, built dist/)', () => {
 
   it('--require loader makes require("http"), require("node:http") and require("unit-http") unit-http', () => {
     const out = runNode([
-      '--require', path.join(DIST, 'loader.js'), '-e',
+      '--require',
+      path.join(DIST, 'loader.js'),
+      '-e',
       `const h = require('http'); console.log(JSON.stringify([h === require('node:http'), h === require('unit-http'), h.createServer === require(${JSON.stringify(path.join(DIST, 'http.js'))}).createServer]))`,
     ]);
     expect(JSON.parse(out)).toEqual([true, true, true]);
@@ -168,7 +170,11 @@ describe('unit-http loaders (spawned node, built dist/)', () => {
 
   it('--loader loader.mjs makes ES imports of "http" and "node:http" unit-http, with named exports', () => {
     const out = runNode([
-      '--no-warnings', '--loader', path.join(__dirname, '..', 'loader.mjs'), '--input-type=module', '-e',
+      '--no-warnings',
+      '--loader',
+      path.join(__dirname, '..', 'loader.mjs'),
+      '--input-type=module',
+      '-e',
       `import http, { createServer, request, STATUS_CODES } from 'http'; import * as n from 'node:http';
        const u = (await import(${JSON.stringify(path.join(DIST, 'http.js'))})).default;
        console.log(JSON.stringify([http === u, createServer === u.createServer, n.default === u, typeof request, STATUS_CODES[404]]));`,
@@ -177,8 +183,8 @@ describe('unit-http loaders (spawned node, built dist/)', () => {
   });
 
   it('tells an app that requires unit-http/websocket that WebSockets are not supported', () => {
-    expect(() =>
-      execFileSync(process.execPath, ['--require', path.join(DIST, 'loader.js'), '-e', "require('websocket')"], { stdio: 'pipe' }),
-    ).toThrow(/WARDEN_ERR_UNIT_WEBSOCKET/);
+    expect(() => execFileSync(process.execPath, ['--require', path.join(DIST, 'loader.js'), '-e', "require('websocket')"], { stdio: 'pipe' })).toThrow(
+      /WARDEN_ERR_UNIT_WEBSOCKET/,
+    );
   });
 });

@@ -57,7 +57,9 @@ describe('the import-boundaries lint rule', () => {
   it('accepts only the entry points a package exports', async () => {
     expect(await boundaryErrors('packages/unit-http/src/x.ts', "import '@warden/app-types/http';")).toEqual([]);
     expect(await boundaryErrors('packages/ns-linux/src/x.ts', "import '@warden/core/dist/runtime/supervisor';")).toEqual([
-      expect.stringMatching(/^1: warden\/import-boundaries: '@warden\/core\/dist\/runtime\/supervisor' is not an entry point of @warden\/core \(its package.json exports .*bin\/wardend\.js/),
+      expect.stringMatching(
+        /^1: warden\/import-boundaries: '@warden\/core\/dist\/runtime\/supervisor' is not an entry point of @warden\/core \(its package.json exports .*bin\/wardend\.js/,
+      ),
     ]);
     expect(await boundaryErrors('packages/core/src/x.ts', "import '@warden/nonesuch';")).toHaveLength(1);
   });
@@ -79,7 +81,9 @@ describe('the import-boundaries lint rule', () => {
 describe('the package manifests', () => {
   it.each(PACKAGES)('@warden/%s declares the @warden dependencies its boundary allows, no more', (name) => {
     const manifest = JSON.parse(readFileSync(path.join(ROOT, 'packages', name, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-    const warden = Object.keys(manifest.dependencies ?? {}).filter((d) => d.startsWith('@warden/')).map((d) => d.slice('@warden/'.length));
+    const warden = Object.keys(manifest.dependencies ?? {})
+      .filter((d) => d.startsWith('@warden/'))
+      .map((d) => d.slice('@warden/'.length));
     expect(warden.sort()).toEqual([...BOUNDARIES[name]].sort());
   });
 

@@ -53,7 +53,10 @@ export function normalise(text: string): string {
     .map((part) => {
       if (!/^HTTP\/1\.[01] \d{3}/.test(part)) return part;
       const [status, ...lines] = part.split('\r\n');
-      const kept = lines.filter((l) => !/^(date|server|keep-alive):/i.test(l)).map((l) => l.toLowerCase()).sort();
+      const kept = lines
+        .filter((l) => !/^(date|server|keep-alive):/i.test(l))
+        .map((l) => l.toLowerCase())
+        .sort();
       return [status, ...kept].join('\r\n');
     })
     .join('\r\n\r\n');

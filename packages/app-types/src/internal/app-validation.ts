@@ -42,10 +42,7 @@ export function validateCommon(app: AppConfig, ctx: PlanContext): void {
   validateArguments(app, ctx);
   const wd = app.working_directory;
   if (wd !== undefined && (typeof wd !== 'string' || wd.length === 0 || wd.includes('\0'))) {
-    throw new ConfigValidationError(
-      'The "working_directory" value must be a non-empty string.',
-      appPath(ctx, 'working_directory'),
-    );
+    throw new ConfigValidationError('The "working_directory" value must be a non-empty string.', appPath(ctx, 'working_directory'));
   }
 }
 

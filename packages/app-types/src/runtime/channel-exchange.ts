@@ -1,14 +1,7 @@
 import * as http from 'http';
 import { ChannelSocket } from './channel-socket';
 import type { ChannelRequest } from './channel-types';
-import {
-  isOutHeaders,
-  replaceStoreHeader,
-  resumeScheduled,
-  takeNeedDrain,
-  type IncomingInternals,
-  type OutgoingInternals,
-} from './node-internals';
+import { isOutHeaders, replaceStoreHeader, resumeScheduled, takeNeedDrain, type IncomingInternals, type OutgoingInternals } from './node-internals';
 import { runtimeLogger } from './runtime-logger';
 
 // Design (see README "Node runtime"): the request and response are the real `http.IncomingMessage` and
@@ -70,7 +63,7 @@ function storeHeader(this: http.ServerResponse & OutgoingInternals, firstLine: s
         for (const entry of headers as unknown[][]) add(String(entry[0]), entry[1], true);
       } else {
         if (headers.length % 2 !== 0) {
-          throw Object.assign(new TypeError('The argument \'headers\' must have an even number of entries'), {
+          throw Object.assign(new TypeError("The argument 'headers' must have an even number of entries"), {
             code: 'ERR_INVALID_ARG_VALUE',
           });
         }

@@ -126,10 +126,7 @@ export class ChannelBinding {
     if (request.callback) server.once('listening', request.callback);
     if (this.channelClosed || this.shuttingDown) {
       process.nextTick(() =>
-        server.emit(
-          'error',
-          nodeError('WARDEN_ERR_NODE_CHANNEL_CLOSED', 'The Warden channel is closed; this process cannot listen again.'),
-        ),
+        server.emit('error', nodeError('WARDEN_ERR_NODE_CHANNEL_CLOSED', 'The Warden channel is closed; this process cannot listen again.')),
       );
       return server;
     }

@@ -109,7 +109,8 @@ export class UpgradeSocket extends ChannelDuplex {
   private endStream(): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.head !== null) this.stream.abort(true); // nothing that parses as a response was written
+    if (this.head !== null)
+      this.stream.abort(true); // nothing that parses as a response was written
     else this.stream.end();
   }
 
@@ -152,10 +153,11 @@ export class UpgradeSocket extends ChannelDuplex {
   private touch(): void {
     if (this.timeoutMs === 0 || this.destroyed) return;
     if (this.timer !== null) this.timer.refresh();
-    else this.timer = setTimeout(() => {
-      this.timer = null;
-      this.emit('timeout');
-    }, this.timeoutMs);
+    else
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.emit('timeout');
+      }, this.timeoutMs);
   }
 
   private clearTimer(): void {
@@ -169,9 +171,7 @@ export class UpgradeSocket extends ChannelDuplex {
  * Emits `'upgrade'` on `server` for an upgrade stream, as node:http does: `req` (complete, no body, `upgrade` true),
  * the socket, and an empty `head` (every byte of the client after its head arrives through the socket).
  */
-export function emitUpgrade(
-  server: http.Server, stream: ChannelRequest, IM: typeof http.IncomingMessage = http.IncomingMessage,
-): UpgradeSocket {
+export function emitUpgrade(server: http.Server, stream: ChannelRequest, IM: typeof http.IncomingMessage = http.IncomingMessage): UpgradeSocket {
   const socket = new UpgradeSocket(stream);
   const req = new IM(socket as never);
   fillRequest(req, stream);

@@ -15,10 +15,7 @@ export class Server extends http.Server {
 }
 
 /** `http.createServer` returning a {@link Server}. Same arguments as Node's. */
-export function createServer(
-  options?: http.ServerOptions | http.RequestListener,
-  requestListener?: http.RequestListener,
-): Server {
+export function createServer(options?: http.ServerOptions | http.RequestListener, requestListener?: http.RequestListener): Server {
   if (typeof options === 'function') return new Server(options);
   return options ? new Server(options, requestListener) : new Server(requestListener);
 }

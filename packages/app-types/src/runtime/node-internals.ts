@@ -70,8 +70,10 @@ const kServerClasses: { IncomingMessage?: symbol; ServerResponse?: symbol } = ((
     kServerClasses.ServerResponse === undefined && 'kServerResponse',
   ].filter(Boolean);
   if (missing.length) {
-    runtimeLogger().warn({ node: process.version, missing },
-      `Node ${process.version} has no ${missing.join(', ')}: the Warden runtime works around it (see node-internals.ts)`);
+    runtimeLogger().warn(
+      { node: process.version, missing },
+      `Node ${process.version} has no ${missing.join(', ')}: the Warden runtime works around it (see node-internals.ts)`,
+    );
   }
 }
 
@@ -171,8 +173,9 @@ export function checkNodeInternals(): InternalProblem[] {
   }
   check('OutgoingMessage fields', () => {
     const res = probeResponse() as unknown as Record<string, unknown>;
-    const missing = ['_header', '_headerSent', '_hasBody', '_contentLength', '_removedContLen', '_closed', 'chunkedEncoding',
-      'sendDate', '_sent100'].filter((f) => !(f in res));
+    const missing = ['_header', '_headerSent', '_hasBody', '_contentLength', '_removedContLen', '_closed', 'chunkedEncoding', 'sendDate', '_sent100'].filter(
+      (f) => !(f in res),
+    );
     return missing.length ? `missing ${missing.join(', ')}` : undefined;
   });
   check('OutgoingMessage._trailer (addTrailers)', () => {
@@ -206,7 +209,7 @@ export function checkNodeInternals(): InternalProblem[] {
     const req = new http.IncomingMessage(null as never) as unknown as IncomingInternals & http.IncomingMessage;
     if (typeof req._addHeaderLines !== 'function' || typeof req._dump !== 'function') return 'no such methods';
     req._addHeaderLines(['Host', 'a', 'X-Two', '1', 'X-Two', '2'], 6);
-    return req.headers['x-two'] === '1, 2' && req.rawHeaders.length === 6 ? undefined : 'header lines not added as Node\'s parser adds them';
+    return req.headers['x-two'] === '1, 2' && req.rawHeaders.length === 6 ? undefined : "header lines not added as Node's parser adds them";
   });
   return problems;
 }

@@ -46,10 +46,10 @@ export function listenOverChannel(server: http.Server, args: unknown[]): http.Se
   try {
     b = processBinding();
   } catch (err) {
-    const error = Object.assign(
-      new Error(`Cannot open the Warden channel (WARDEN_CHANNEL=${CHANNEL_SPEC}): ${(err as Error).message}`),
-      { code: 'WARDEN_ERR_NODE_CHANNEL', cause: err },
-    );
+    const error = Object.assign(new Error(`Cannot open the Warden channel (WARDEN_CHANNEL=${CHANNEL_SPEC}): ${(err as Error).message}`), {
+      code: 'WARDEN_ERR_NODE_CHANNEL',
+      cause: err,
+    });
     process.nextTick(() => server.emit('error', error));
     return server;
   }

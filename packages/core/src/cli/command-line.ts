@@ -6,10 +6,7 @@ export type CommandLineOptions = NonNullable<ParseArgsConfig['options']>;
 
 /** What is wrong with a command line; each command words it in its own style (and throws). */
 export type CommandLineProblem =
-  | { kind: 'unknown'; option: string }
-  | { kind: 'needs-value'; option: string }
-  | { kind: 'no-value'; option: string }
-  | { kind: 'positional'; value: string };
+  { kind: 'unknown'; option: string } | { kind: 'needs-value'; option: string } | { kind: 'no-value'; option: string } | { kind: 'positional'; value: string };
 
 /** A parsed command line: option values by name (repeatable options as arrays) and the positional words in order. */
 export interface CommandLine {
@@ -23,12 +20,7 @@ export interface CommandLine {
  * a value (or with an empty one), a boolean given a value, and, unless `positionals` is true, any positional word
  * (`--` included).
  */
-export function parseCommandLine(
-  argv: string[],
-  options: CommandLineOptions,
-  fail: (problem: CommandLineProblem) => never,
-  positionals = false,
-): CommandLine {
+export function parseCommandLine(argv: string[], options: CommandLineOptions, fail: (problem: CommandLineProblem) => never, positionals = false): CommandLine {
   const parsed = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   for (const t of parsed.tokens) {
     if (t.kind === 'option-terminator') {

@@ -272,7 +272,11 @@ async function readInput(file: string): Promise<{ source: WardenSource; data: Bu
       data = readFileSync(file);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      throw new WardenCliError('WARDEN_ERR_CLI_INPUT', `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.message}`, 2);
+      throw new WardenCliError(
+        'WARDEN_ERR_CLI_INPUT',
+        `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.message}`,
+        2,
+      );
     }
   }
   return { source: { name, text: data.toString('utf8') }, data };

@@ -67,7 +67,10 @@ export function locationLines(loc: WardenTextLocation, source?: WardenSource): s
     }
     if (shown.length <= 300) {
       // Keep tabs in the caret line so that it lines up under tab-indented text.
-      const prefix = Array.from(shown).slice(0, column - 1).map((ch) => (ch === '\t' ? '\t' : ' ')).join('');
+      const prefix = Array.from(shown)
+        .slice(0, column - 1)
+        .map((ch) => (ch === '\t' ? '\t' : ' '))
+        .join('');
       out.push(`    ${shown}`, `    ${prefix}^`);
     }
   }

@@ -21,7 +21,9 @@ export function renderTop(o: Overview, previous?: Overview): string {
   const dt = previous ? (o.time - previous.time) / 1000 : 0;
   const lines: string[] = [];
   const c = o.connections;
-  lines.push(`wardend pid ${o.pid}, up ${o.uptime} s; connections ${c.active} active, ${c.idle} idle, ${c.accepted} accepted; ${new Date(o.time).toISOString()}`);
+  lines.push(
+    `wardend pid ${o.pid}, up ${o.uptime} s; connections ${c.active} active, ${c.idle} idle, ${c.accepted} accepted; ${new Date(o.time).toISOString()}`,
+  );
   lines.push('');
   lines.push(`${pad('LISTENER', 24)}${pad('PASS', 28)}${lpad('REQ/S', 9)}${lpad('ERR/S', 9)}${lpad('TOTAL', 10)}${lpad('MEAN', 12)}`);
   for (const l of o.listeners) {
@@ -31,7 +33,9 @@ export function renderTop(o: Overview, previous?: Overview): string {
     );
   }
   lines.push('');
-  lines.push(`${pad('APPLICATION', 24)}${pad('TYPE', 10)}${lpad('PROCS', 6)}${lpad('REQ/S', 9)}${lpad('ERR/S', 9)}${lpad('TOTAL', 10)}${lpad('RESTARTS', 10)}  ISOLATION`);
+  lines.push(
+    `${pad('APPLICATION', 24)}${pad('TYPE', 10)}${lpad('PROCS', 6)}${lpad('REQ/S', 9)}${lpad('ERR/S', 9)}${lpad('TOTAL', 10)}${lpad('RESTARTS', 10)}  ISOLATION`,
+  );
   for (const a of o.applications) {
     const b = previous?.applications.find((x) => x.name === a.name)?.requests;
     const restarts = a.restarts.crash + a.restarts.stall + a.restarts.restart;
@@ -46,7 +50,8 @@ export function renderTop(o: Overview, previous?: Overview): string {
 
 function isolationText(i: Overview['applications'][number]['isolation']): string {
   if (i === null) return 'none';
-  const maps = (m: unknown[]) => (m as { host?: number; container?: number; size?: number }[]).map((e) => `${e.host}->${e.container}(${e.size ?? 1})`).join(',');
+  const maps = (m: unknown[]) =>
+    (m as { host?: number; container?: number; size?: number }[]).map((e) => `${e.host}->${e.container}(${e.size ?? 1})`).join(',');
   const parts = [`ns: ${i.namespaces.join(',') || 'none'}`];
   if (i.uidmap.length > 0) parts.push(`uidmap ${maps(i.uidmap)}`);
   if (i.gidmap.length > 0) parts.push(`gidmap ${maps(i.gidmap)}`);
@@ -59,7 +64,11 @@ function isolationText(i: Overview['applications'][number]['isolation']): string
 export async function fetchOverview(target: WardenControlTarget): Promise<Overview> {
   const res = await controlRequest(target, 'GET', '/ui/overview.json');
   if (res.status !== 200 || res.json === undefined) {
-    throw new WardenCliError('WARDEN_ERR_CLI_REQUEST', `wardend at ${target.text} answered ${res.status} to GET /ui/overview.json (${res.text.trim().slice(0, 200)})`, 1);
+    throw new WardenCliError(
+      'WARDEN_ERR_CLI_REQUEST',
+      `wardend at ${target.text} answered ${res.status} to GET /ui/overview.json (${res.text.trim().slice(0, 200)})`,
+      1,
+    );
   }
   return res.json as Overview;
 }

@@ -103,8 +103,7 @@ export class ConfigValidator {
    * Throws ConfigValidationError.
    */
   validateIsolation(name: string, app: AppConfig): void {
-    this.isolationCheck ??= compiled.get(`isolation:${this.key}`) ??
-      compile(`isolation:${this.key}`, isolationSchema(this.schema));
+    this.isolationCheck ??= compiled.get(`isolation:${this.key}`) ?? compile(`isolation:${this.key}`, isolationSchema(this.schema));
     const at = ptr('applications', name, 'isolation');
     if (!this.isolationCheck(app.isolation ?? {})) {
       throw translateAjvErrors((this.isolationCheck.errors ?? []).map((e) => ({ ...e, instancePath: at + e.instancePath })));

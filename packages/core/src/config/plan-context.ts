@@ -27,7 +27,11 @@ export function planContextDefaults(options: { user?: string; group?: string; tm
     return { defaultUser: fallback.user, defaultGroup: group, tmpdir };
   }
   const user = options.user;
-  const creds = checkDefault(() => resolveCredentials(user, options.group, db), options.group === undefined ? '--user' : '--user/--group', options.group ?? user);
+  const creds = checkDefault(
+    () => resolveCredentials(user, options.group, db),
+    options.group === undefined ? '--user' : '--user/--group',
+    options.group ?? user,
+  );
   return { defaultUser: user, defaultGroup: creds.group, tmpdir };
 }
 

@@ -38,9 +38,7 @@ export type ParentPhase = typeof PHASE.IDMAP | typeof PHASE.CGROUP;
 export type ChildPhase = Exclude<Phase, ParentPhase>;
 
 /** Rank of each step: the order of {@link PHASE}'s keys. */
-export const PHASE_ORDER: Readonly<Record<Phase, number>> = Object.fromEntries(
-  Object.values(PHASE).map((p, i) => [p, i]),
-) as Record<Phase, number>;
+export const PHASE_ORDER: Readonly<Record<Phase, number>> = Object.fromEntries(Object.values(PHASE).map((p, i) => [p, i])) as Record<Phase, number>;
 
 /**
  * How an argument is written and sent: `string` as is (no NUL byte); `uint` a non-negative integer (number or

@@ -56,7 +56,10 @@ export class CertificateStore {
       for (const f of readdirSync(this.stateDir)) if (f.startsWith(TMP_PREFIX)) unlinkSync(join(this.stateDir, f));
       names = readdirSync(this.dir);
     } catch (e) {
-      throw new WardenError('WARDEN_ERR_STATE_DIR', `Cannot use the certificate store ${this.dir}: ${(e as Error).message}. Check --statedir and its permissions.`);
+      throw new WardenError(
+        'WARDEN_ERR_STATE_DIR',
+        `Cannot use the certificate store ${this.dir}: ${(e as Error).message}. Check --statedir and its permissions.`,
+      );
     }
     this.byKey.clear();
     for (const name of names) {

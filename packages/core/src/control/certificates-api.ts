@@ -33,7 +33,11 @@ export async function handleCertificates(controller: Controller, method: string,
     case 'PUT':
       return controller.exclusive(() => {
         if (store.get(name) !== undefined) {
-          throw fail(400, 'Certificate already exists.', `WARDEN_ERR_CERTIFICATE_EXISTS: "${name}" is stored already; delete it first or upload under a new name.`);
+          throw fail(
+            400,
+            'Certificate already exists.',
+            `WARDEN_ERR_CERTIFICATE_EXISTS: "${name}" is stored already; delete it first or upload under a new name.`,
+          );
         }
         try {
           store.add(name, body);

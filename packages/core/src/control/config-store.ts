@@ -46,7 +46,10 @@ export class ConfigStore {
         if (name.startsWith(`${CONFIG_FILE}.tmp-`)) unlinkSync(join(this.dir, name));
       }
     } catch (e) {
-      throw new WardenError('WARDEN_ERR_STATE_DIR', `Cannot use the state directory ${this.dir}: ${(e as Error).message}. Check --statedir and its permissions.`);
+      throw new WardenError(
+        'WARDEN_ERR_STATE_DIR',
+        `Cannot use the state directory ${this.dir}: ${(e as Error).message}. Check --statedir and its permissions.`,
+      );
     }
   }
 
@@ -156,7 +159,10 @@ export class ConfigStore {
 
   /** `conf.json.<what>-20261206T072539Z`, with `-1`, `-2`, ... when that name is taken. */
   private asideName(what: string, now: Date): string {
-    const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+    const stamp = now
+      .toISOString()
+      .replace(/\.\d+Z$/, 'Z')
+      .replace(/[-:]/g, '');
     const base = join(this.dir, `${CONFIG_FILE}.${what}-${stamp}`);
     let name = base;
     for (let i = 1; existsSync(name); i++) name = `${base}-${i}`;

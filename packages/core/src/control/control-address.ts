@@ -17,7 +17,10 @@ export function parseControlAddress(value: string): ControlAddress {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    throw new WardenError('WARDEN_ERR_CONTROL_ADDRESS', `The control address "${value}" is invalid. Use unix:/path/to/control.sock, /path/to/control.sock or IP:port (e.g. 127.0.0.1:8080).`);
+    throw new WardenError(
+      'WARDEN_ERR_CONTROL_ADDRESS',
+      `The control address "${value}" is invalid. Use unix:/path/to/control.sock, /path/to/control.sock or IP:port (e.g. 127.0.0.1:8080).`,
+    );
   }
   return { kind: 'tcp', host: m[1] ?? m[2], port };
 }

@@ -188,7 +188,10 @@ async function prepareSocketPath(path: string): Promise<void> {
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   } catch (e) {
-    throw new WardenError('WARDEN_ERR_CONTROL_SOCKET', `Cannot create the directory of the control socket ${path}: ${(e as Error).message}. Choose another --control.`);
+    throw new WardenError(
+      'WARDEN_ERR_CONTROL_SOCKET',
+      `Cannot create the directory of the control socket ${path}: ${(e as Error).message}. Choose another --control.`,
+    );
   }
   let st;
   try {
@@ -208,7 +211,10 @@ async function prepareSocketPath(path: string): Promise<void> {
     c.once('error', () => resolve(false));
   });
   if (alive) {
-    throw new WardenError('WARDEN_ERR_CONTROL_IN_USE', `Another process is already serving the control socket ${path}; stop it first or choose another --control.`);
+    throw new WardenError(
+      'WARDEN_ERR_CONTROL_IN_USE',
+      `Another process is already serving the control socket ${path}; stop it first or choose another --control.`,
+    );
   }
   unlinkSync(path);
 }

@@ -151,7 +151,10 @@ export class Controller {
       const { file, corrupt, reason, lastGood } = saved;
       const fields = { file, movedTo: corrupt, reason, lastGood: lastGood?.file };
       if (!lastGood) {
-        this.log.error(fields, `the saved configuration ${file} is corrupt (${reason}); moved it to ${corrupt}; no last good copy, starting with an empty configuration`);
+        this.log.error(
+          fields,
+          `the saved configuration ${file} is corrupt (${reason}); moved it to ${corrupt}; no last good copy, starting with an empty configuration`,
+        );
         return;
       }
       this.log.error(fields, `the saved configuration ${file} is corrupt (${reason}); moved it to ${corrupt}; restoring the last good copy ${lastGood.file}`);

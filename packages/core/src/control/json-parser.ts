@@ -40,7 +40,10 @@ class Parser {
   parseDocument(): unknown {
     if (this.buf[0] === 0xef && this.buf[1] === 0xbb && this.buf[2] === 0xbf) this.pos = 3;
     this.skipSpace();
-    if (this.pos >= this.buf.length) this.fail('An empty JSON payload isn\'t allowed. It must be either a literal (null, true, or false), a number, a string (in double quotes ""), an array (with brackets []), or an object (with braces {}).');
+    if (this.pos >= this.buf.length)
+      this.fail(
+        'An empty JSON payload isn\'t allowed. It must be either a literal (null, true, or false), a number, a string (in double quotes ""), an array (with brackets []), or an object (with braces {}).',
+      );
     const value = this.parseValue();
     this.skipSpace();
     if (this.pos < this.buf.length) this.fail('Unexpected character after the end of a valid JSON value.');
@@ -78,7 +81,7 @@ class Parser {
           const start = this.pos;
           this.pos += 2;
           while (this.pos < b.length && !(b[this.pos] === 0x2a && b[this.pos + 1] === 0x2f)) this.pos++;
-          if (this.pos >= b.length) this.fail('Unexpected end of JSON payload. There\'s an unclosed multi-line comment (/* ... */).', start);
+          if (this.pos >= b.length) this.fail("Unexpected end of JSON payload. There's an unclosed multi-line comment (/* ... */).", start);
           this.pos += 2;
         } else {
           this.fail('Unexpected character. A comment must start with "//" or "/*".');
@@ -99,7 +102,9 @@ class Parser {
     if (this.matchLiteral('true')) return true;
     if (this.matchLiteral('false')) return false;
     if (this.matchLiteral('null')) return null;
-    this.fail('A valid JSON value is expected here. It must be either a literal (null, true, or false), a number, a string (in double quotes ""), an array (with brackets []), or an object (with braces {}).');
+    this.fail(
+      'A valid JSON value is expected here. It must be either a literal (null, true, or false), a number, a string (in double quotes ""), an array (with brackets []), or an object (with braces {}).',
+    );
   }
 
   private matchLiteral(word: string): boolean {
@@ -125,8 +130,11 @@ class Parser {
     }
     for (;;) {
       this.skipSpace();
-      if (this.pos >= this.buf.length) this.fail('Unexpected end of JSON payload. There\'s an object without a closing brace (}).', start);
-      if (this.buf[this.pos] !== 0x22) this.fail('A double quote (") is expected here. There must be a valid JSON object member starts with a name, which is a string enclosed in double quotes.');
+      if (this.pos >= this.buf.length) this.fail("Unexpected end of JSON payload. There's an object without a closing brace (}).", start);
+      if (this.buf[this.pos] !== 0x22)
+        this.fail(
+          'A double quote (") is expected here. There must be a valid JSON object member starts with a name, which is a string enclosed in double quotes.',
+        );
       const keyAt = this.pos;
       const key = this.parseString();
       if (Object.prototype.hasOwnProperty.call(obj, key)) this.fail('Duplicate object member. All JSON object members must have unique names.', keyAt);
@@ -147,8 +155,10 @@ class Parser {
         this.depth--;
         return obj;
       }
-      if (c === undefined) this.fail('Unexpected end of JSON payload. There\'s an object without a closing brace (}).', start);
-      this.fail('Either a closing brace (}) or a comma (,) is expected here. Each JSON object must be enclosed in braces and its members must be separated by commas.');
+      if (c === undefined) this.fail("Unexpected end of JSON payload. There's an object without a closing brace (}).", start);
+      this.fail(
+        'Either a closing brace (}) or a comma (,) is expected here. Each JSON object must be enclosed in braces and its members must be separated by commas.',
+      );
     }
   }
 
@@ -165,7 +175,7 @@ class Parser {
     }
     for (;;) {
       this.skipSpace();
-      if (this.pos >= this.buf.length) this.fail('Unexpected end of JSON payload. There\'s an array without a closing bracket (]).', start);
+      if (this.pos >= this.buf.length) this.fail("Unexpected end of JSON payload. There's an array without a closing bracket (]).", start);
       arr.push(this.parseValue());
       this.skipSpace();
       const c = this.buf[this.pos];
@@ -178,8 +188,10 @@ class Parser {
         this.depth--;
         return arr;
       }
-      if (c === undefined) this.fail('Unexpected end of JSON payload. There\'s an array without a closing bracket (]).', start);
-      this.fail('Either a closing bracket (]) or a comma (,) is expected here. Each array must be enclosed in brackets and its members must be separated by commas.');
+      if (c === undefined) this.fail("Unexpected end of JSON payload. There's an array without a closing bracket (]).", start);
+      this.fail(
+        'Either a closing bracket (]) or a comma (,) is expected here. Each array must be enclosed in brackets and its members must be separated by commas.',
+      );
     }
   }
 

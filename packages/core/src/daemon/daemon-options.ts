@@ -116,10 +116,24 @@ const string = { type: 'string' } as const;
 const flag = { type: 'boolean' } as const;
 /** wardend's options, as `util.parseArgs` reads them. */
 const OPTIONS = {
-  control: string, 'control-mode': string, 'control-user': string, 'control-group': string, statedir: string,
-  log: string, 'log-format': string, pid: string, tmpdir: string, user: string, group: string, config: string,
+  control: string,
+  'control-mode': string,
+  'control-user': string,
+  'control-group': string,
+  statedir: string,
+  log: string,
+  'log-format': string,
+  pid: string,
+  tmpdir: string,
+  user: string,
+  group: string,
+  config: string,
   plugin: { type: 'string', multiple: true },
-  'no-daemon': flag, 'print-schema': flag, version: flag, help: { type: 'boolean', short: 'h' }, 'no-default-plugins': flag,
+  'no-daemon': flag,
+  'print-schema': flag,
+  version: flag,
+  help: { type: 'boolean', short: 'h' },
+  'no-default-plugins': flag,
 } as const;
 
 /** Parses the command line (`--flag value` or `--flag=value`, `-h`); a usage problem throws WardenError. */

@@ -77,9 +77,12 @@ function nssUserDatabase(env: NodeJS.ProcessEnv): UserDatabase {
     groupsOf(user, gid) {
       // `getent initgroups` (glibc) prints getgrouplist without a base group; without it, every group listing the user.
       const line = lookup(['initgroups', user]);
-      const listed = line !== undefined
-        ? line.trim().split(/\s+/).slice(1).map(Number)
-        : parseGroups(lookup(['group']) ?? '').filter((g) => g.members.includes(user)).map((g) => g.gid);
+      const listed =
+        line !== undefined
+          ? line.trim().split(/\s+/).slice(1).map(Number)
+          : parseGroups(lookup(['group']) ?? '')
+              .filter((g) => g.members.includes(user))
+              .map((g) => g.gid);
       return [...new Set([gid, ...listed.filter((n) => Number.isInteger(n))])];
     },
   };
@@ -89,8 +92,10 @@ function nssUserDatabase(env: NodeJS.ProcessEnv): UserDatabase {
 export function fileUserDatabase(root = '/etc'): UserDatabase {
   const passwd = parsePasswd(readText(`${root}/passwd`));
   const groups = parseGroups(readText(`${root}/group`));
-  const byKey = <T extends { name: string }>(list: T[], id: (e: T) => number) => (key: string) =>
-    /^\d+$/.test(key) ? list.find((e) => id(e) === Number(key)) : list.find((e) => e.name === key);
+  const byKey =
+    <T extends { name: string }>(list: T[], id: (e: T) => number) =>
+    (key: string) =>
+      /^\d+$/.test(key) ? list.find((e) => id(e) === Number(key)) : list.find((e) => e.name === key);
   return {
     user: byKey(passwd, (p) => p.uid),
     group: byKey(groups, (g) => g.gid),
@@ -107,7 +112,11 @@ function readText(path: string): string {
 }
 
 function records(text: string): string[][] {
-  return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':')).filter((f) => f.length >= 4);
+  return text
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(':'))
+    .filter((f) => f.length >= 4);
 }
 
 function parsePasswd(text: string): PasswdEntry[] {
@@ -151,7 +160,7 @@ export function defaultAppUser(db = readUserDatabase()): { user: string; group: 
     return { user: db.user(String(uid))?.name ?? String(uid), group: db.group(String(gid))?.name ?? String(gid) };
   }
   const nobody = db.user('nobody');
-  const group = nobody ? db.group(String(nobody.gid))?.name ?? String(nobody.gid) : 'nogroup';
+  const group = nobody ? (db.group(String(nobody.gid))?.name ?? String(nobody.gid)) : 'nogroup';
   return { user: 'nobody', group };
 }
 

@@ -1,14 +1,5 @@
 import type { DependencyContainer } from 'tsyringe';
-import type {
-  AppConfig,
-  ChildOp,
-  IsolationExtra,
-  NamespaceProvider,
-  ParentHook,
-  PlanContext,
-  SpawnPlan,
-  SpawnPlanBuilder,
-} from '../contracts';
+import type { AppConfig, ChildOp, IsolationExtra, NamespaceProvider, ParentHook, PlanContext, SpawnPlan, SpawnPlanBuilder } from '../contracts';
 import { ConfigValidationError, encodeChildOp, PHASE_ORDER, TOKENS, type Phase } from '../contracts';
 
 /** Mutable plan that providers add to; {@link finish} sorts it by phase. */

@@ -343,11 +343,14 @@ export class AppPool {
     if (this.closed || this.restartTimer) return;
     const want = () => Math.max(this.policy.spare, this.waiting.length > 0 ? 1 : 0);
     if (this.live() >= want()) return;
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      const missing = want() - this.live();
-      if (missing > 0) this.requestStart(missing);
-    }, backoff(Math.max(this.failures, this.violations)));
+    this.restartTimer = setTimeout(
+      () => {
+        this.restartTimer = undefined;
+        const missing = want() - this.live();
+        if (missing > 0) this.requestStart(missing);
+      },
+      backoff(Math.max(this.failures, this.violations)),
+    );
   }
 
   private tick(): void {

@@ -132,13 +132,7 @@ export class AppWorker {
    * Starts the process and waits until its app says READY on the channel. Rejects with an ApplyError naming the
    * step when the process cannot be started, exits first, or is not ready within `readyTimeoutMs`.
    */
-  async start(
-    appName: string,
-    spec: LaunchSpec,
-    creds: Credentials | undefined,
-    prototype: AppPrototype | undefined,
-    readyTimeoutMs: number,
-  ): Promise<void> {
+  async start(appName: string, spec: LaunchSpec, creds: Credentials | undefined, prototype: AppPrototype | undefined, readyTimeoutMs: number): Promise<void> {
     if (this.state !== 'starting') throw new ApplyError('the process was stopped before it started', appName, 'start');
     const env = { ...spec.env, ...this.channel.env() };
     const withEnv: LaunchSpec = { ...spec, env };
@@ -152,7 +146,10 @@ export class AppWorker {
         }
         this.process = proc;
         this.pid = proc.pid;
-        proc.exited.then((e) => this.onExit(e.code, e.signal), () => this.onExit(null, null));
+        proc.exited.then(
+          (e) => this.onExit(e.code, e.signal),
+          () => this.onExit(null, null),
+        );
       } else {
         const child = this.plainSpawn(withEnv, creds);
         this.process = child;
@@ -186,10 +183,7 @@ export class AppWorker {
           throw exitedEarly(e);
         }),
         new Promise((_, fail) => {
-          timer = setTimeout(
-            () => fail(new ApplyError(`the process was not ready within ${readyTimeoutMs} ms`, appName, 'ready')),
-            readyTimeoutMs,
-          );
+          timer = setTimeout(() => fail(new ApplyError(`the process was not ready within ${readyTimeoutMs} ms`, appName, 'ready')), readyTimeoutMs);
         }),
       ]);
     } catch (err) {

@@ -77,7 +77,9 @@ export class Observability implements ObservabilityEndpoints, ConfigComponent {
       const server = fresh;
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e: NodeJS.ErrnoException) =>
-          reject(new ApplyError(`settings.metrics.listen ${listen}: ${e.message}`, undefined, 'listen', typeof e.errno === 'number' ? Math.abs(e.errno) : undefined)),
+          reject(
+            new ApplyError(`settings.metrics.listen ${listen}: ${e.message}`, undefined, 'listen', typeof e.errno === 'number' ? Math.abs(e.errno) : undefined),
+          ),
         );
         server.listen(port, host, () => resolve());
       });

@@ -77,25 +77,38 @@ function theThread(): Worker {
   if (thread) return thread;
   const t = new Worker(THREAD, { eval: true });
   t.unref(); // never keeps wardend alive
-  t.on('message', (m: { id: number; ev: string; pid?: number; code?: unknown; signal?: string | null; stream?: 'stdout' | 'stderr'; line?: string; message?: string; errno?: number }) => {
-    const e = entries.get(m.id);
-    if (!e) return;
-    switch (m.ev) {
-      case 'spawn':
-        e.onSpawn(m.pid ?? 0);
-        return;
-      case 'error':
-        entries.delete(m.id);
-        e.onError(Object.assign(new Error(m.message ?? 'spawn failed'), { code: m.code as string | undefined, errno: m.errno }));
-        return;
-      case 'exit':
-        entries.delete(m.id);
-        e.onExit(typeof m.code === 'number' ? m.code : null, m.signal ?? null);
-        return;
-      case 'line':
-        e.onLine(m.stream!, m.line!);
-    }
-  });
+  t.on(
+    'message',
+    (m: {
+      id: number;
+      ev: string;
+      pid?: number;
+      code?: unknown;
+      signal?: string | null;
+      stream?: 'stdout' | 'stderr';
+      line?: string;
+      message?: string;
+      errno?: number;
+    }) => {
+      const e = entries.get(m.id);
+      if (!e) return;
+      switch (m.ev) {
+        case 'spawn':
+          e.onSpawn(m.pid ?? 0);
+          return;
+        case 'error':
+          entries.delete(m.id);
+          e.onError(Object.assign(new Error(m.message ?? 'spawn failed'), { code: m.code as string | undefined, errno: m.errno }));
+          return;
+        case 'exit':
+          entries.delete(m.id);
+          e.onExit(typeof m.code === 'number' ? m.code : null, m.signal ?? null);
+          return;
+        case 'line':
+          e.onLine(m.stream!, m.line!);
+      }
+    },
+  );
   t.on('error', (err) => {
     // The thread died (a bug): every process it watched is reported gone; the next spawn starts a new thread.
     thread = undefined;

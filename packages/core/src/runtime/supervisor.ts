@@ -1,15 +1,6 @@
 import type { Logger } from 'pino';
 import type { DependencyContainer } from 'tsyringe';
-import type {
-  AppConfig,
-  AppControl,
-  AppLauncher,
-  ConfigComponent,
-  PlanContext,
-  PreparedChange,
-  ProcessSpawner,
-  WardenConfig,
-} from '../contracts';
+import type { AppConfig, AppControl, AppLauncher, ConfigComponent, PlanContext, PreparedChange, ProcessSpawner, WardenConfig } from '../contracts';
 import { ApplyError, ConfigValidationError, TOKENS } from '../contracts';
 import { buildSpawnPlan } from '../isolation';
 import { AppPool, asApplyError } from './app-pool';

@@ -148,8 +148,12 @@ export class WardenMetrics {
       },
     });
     this.registry.registerMetric(
-      histogramMetric(`${prefix}_request_duration_seconds`, `Request latency per ${what}, from the request head to the end of the response`, label, LATENCY_BUCKETS, () =>
-        mapValues(series, (s) => s.latency),
+      histogramMetric(
+        `${prefix}_request_duration_seconds`,
+        `Request latency per ${what}, from the request head to the end of the response`,
+        label,
+        LATENCY_BUCKETS,
+        () => mapValues(series, (s) => s.latency),
       ),
     );
   }

@@ -34,8 +34,7 @@ export interface RouterConfig {
 }
 
 /** Unit's default access log format (combined). */
-export const DEFAULT_LOG_FORMAT =
-  '$remote_addr - - [$time_local] "$request_line" $status $body_bytes_sent "$header_referer" "$header_user_agent"';
+export const DEFAULT_LOG_FORMAT = '$remote_addr - - [$time_local] "$request_line" $status $body_bytes_sent "$header_referer" "$header_user_agent"';
 
 type Obj = Record<string, unknown>;
 
@@ -502,10 +501,8 @@ export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOpt
       return compileTemplate(str(s, 'share', p), p).fn;
     });
     const index = v.index === undefined ? 'index.html' : str(v.index, 'index', jp(path, 'index'));
-    const types =
-      v.types === undefined ? null : compilePatternSet(v.types, { fold: 'lower', decode: 'none' }, jp(path, 'types'));
-    const chroot =
-      v.chroot === undefined ? null : compileTemplate(str(v.chroot, 'chroot', jp(path, 'chroot')), jp(path, 'chroot')).fn;
+    const types = v.types === undefined ? null : compilePatternSet(v.types, { fold: 'lower', decode: 'none' }, jp(path, 'types'));
+    const chroot = v.chroot === undefined ? null : compileTemplate(str(v.chroot, 'chroot', jp(path, 'chroot')), jp(path, 'chroot')).fn;
     const followSymlinks = v.follow_symlinks === undefined ? true : bool(v.follow_symlinks, 'follow_symlinks', jp(path, 'follow_symlinks'));
     const traverseMounts = v.traverse_mounts === undefined ? true : bool(v.traverse_mounts, 'traverse_mounts', jp(path, 'traverse_mounts'));
     const fallback = v.fallback === undefined ? null : compileAction(v.fallback, jp(path, 'fallback'));
@@ -519,7 +516,11 @@ export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOpt
       if (!isObject(step)) throw new RouterConfigError('A route step must be an object.', p);
       unknownKeys(step, ['match', 'action'], p);
       if (step.action === undefined) throw new RouterConfigError('The "action" option is required.', jp(p, 'action'));
-      steps.push({ uriPrefix: uriPrefixGuard(step.match), test: compileMatch(step.match, jp(p, 'match')), action: compileAction(step.action, jp(p, 'action')) });
+      steps.push({
+        uriPrefix: uriPrefixGuard(step.match),
+        test: compileMatch(step.match, jp(p, 'match')),
+        action: compileAction(step.action, jp(p, 'action')),
+      });
     });
   }
 

@@ -707,7 +707,8 @@ export class FastExchange implements LeanExchange, LeanHead {
     } else if (conn === 2) keep = false;
     if (!bodyless) {
       if (te === 1) this.chunked = true;
-      else if (te === 2) keep = false; // an encoding we do not frame: the body ends with the connection
+      else if (te === 2)
+        keep = false; // an encoding we do not frame: the body ends with the connection
       else if (cl === -1) {
         if (http11) {
           h += 'Transfer-Encoding: chunked\r\n';

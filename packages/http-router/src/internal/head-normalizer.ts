@@ -35,14 +35,12 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 const CRLF_TAIL = CRLF;
 const NUL = Buffer.from([0]);
 
-
 /** buf[at .. at+lower.length) equals `lower` ignoring ASCII case (`lower` is lower-case letters and '-'). */
 function nameIs(buf: Buffer, at: number, end: number, lower: string): boolean {
   if (end - at !== lower.length) return false;
   for (let i = 0; i < lower.length; i++) if ((buf[at + i] | 0x20) !== lower.charCodeAt(i)) return false;
   return true;
 }
-
 
 /** The request-head rewriter of one connection (see the file comment). */
 export class HeadNormalizer {
@@ -216,7 +214,6 @@ export class HeadNormalizer {
     this.state = PASS;
     return h;
   }
-
 
   private hold(data: Buffer, from: number, p: number, out: Buffer[] | null): Buffer {
     this.held = Buffer.from(data.subarray(p)); // a copy: the socket's buffer is not ours to keep

@@ -101,4 +101,3 @@ export class LeanAdapter implements LeanHost, RouteWalk {
     this.leanConnections.stop();
   }
 }
-

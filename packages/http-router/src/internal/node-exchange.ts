@@ -43,7 +43,8 @@ export class NodeExchange implements LeanExchange {
       handler.onBodyEnd();
     }
     (res as WithHandler<ServerResponse>)[kHandler] = handler;
-    if (res.destroyed) handler.onAbort(); // the client went away while the request waited for a process
+    if (res.destroyed)
+      handler.onAbort(); // the client went away while the request waited for a process
     else res.on('close', onResponseClose);
   }
 

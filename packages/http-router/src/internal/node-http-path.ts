@@ -81,7 +81,8 @@ export class NodeHttpPath {
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entryOf(), req, res));
     // Upgrade requests are routed like others, answered on the raw socket (see upgrade.ts).
     http.on('upgrade', (req: IncomingMessage, sock: Socket, head: Buffer) =>
-      this.onRequest(entryOf(), req, upgradeResponse(this.responseClass, req, sock, head, this.deps.config()?.settings.websocket ?? null)));
+      this.onRequest(entryOf(), req, upgradeResponse(this.responseClass, req, sock, head, this.deps.config()?.settings.websocket ?? null)),
+    );
     http.on('timeout', this.onSocketTimeout);
     http.on('connect', (req: IncomingMessage, sock: Socket) => {
       this.deps.counters.requestRefused();
@@ -269,7 +270,6 @@ export class NodeHttpPath {
       sendError(res, 500);
     }
   }
-
 }
 
 /**
@@ -405,7 +405,10 @@ function applyForwarded(ctx: NodeRequestContext, fw: Forwarded): void {
   if (fw.protocol !== null) {
     const v = ctx.header(fw.protocol);
     if (v) {
-      const last = v.slice(v.lastIndexOf(',') + 1).trim().toLowerCase();
+      const last = v
+        .slice(v.lastIndexOf(',') + 1)
+        .trim()
+        .toLowerCase();
       if (last === 'https' || last === 'on') ctx.scheme = 'https';
       else if (last === 'http') ctx.scheme = 'http';
     }
@@ -482,4 +485,3 @@ function applyTimeouts(server: Server, cfg: CompiledConfig): void {
 function schemeOf(sock: Socket): 'http' | 'https' {
   return (sock as TLSSocket).encrypted === true ? 'https' : 'http';
 }
-

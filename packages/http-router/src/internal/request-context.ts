@@ -140,7 +140,7 @@ export class RequestContext {
         if (part === '') continue;
         const eq = part.indexOf('=');
         const name = percentDecode(eq < 0 ? part : part.slice(0, eq), true) ?? part;
-        const value = eq < 0 ? '' : percentDecode(part.slice(eq + 1), true) ?? part.slice(eq + 1);
+        const value = eq < 0 ? '' : (percentDecode(part.slice(eq + 1), true) ?? part.slice(eq + 1));
         const list = m.get(name);
         if (list) list.push(value);
         else m.set(name, [value]);

@@ -61,7 +61,13 @@ function tooMany(walk: RouteWalk, what: unknown): number {
 }
 
 /** The action of the first step of route `name` that `ctx` matches (recorded in ctx.route/step/action), or null. */
-function matchStep(ctx: RequestContext, name: string, steps: Extract<PassTarget, { kind: 'route' }>['steps'], cfg: CompiledConfig, walk: RouteWalk): Action | null {
+function matchStep(
+  ctx: RequestContext,
+  name: string,
+  steps: Extract<PassTarget, { kind: 'route' }>['steps'],
+  cfg: CompiledConfig,
+  walk: RouteWalk,
+): Action | null {
   const uri = ctx.path;
   const log = walk.log !== null && cfg.settings.logRoute ? walk.log : null;
   for (let i = 0; i < steps.length; i++) {

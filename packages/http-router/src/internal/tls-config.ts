@@ -56,7 +56,8 @@ const PROTOCOLS = new Map<string, SecureContextOptions['minVersion']>([
 ]);
 
 /** The OpenSSL `conf_commands` Node can apply, by lower-case name. */
-const CONF_COMMANDS = 'CipherString, Ciphersuites, MinProtocol, MaxProtocol, Groups (or Curves), SignatureAlgorithms, Options (ServerPreference, -ServerPreference)';
+const CONF_COMMANDS =
+  'CipherString, Ciphersuites, MinProtocol, MaxProtocol, Groups (or Curves), SignatureAlgorithms, Options (ServerPreference, -ServerPreference)';
 
 /**
  * Compiles a listener's `tls` object (Unit's shape: `certificate` string or non-empty array, `conf_commands`,
@@ -146,7 +147,11 @@ function sessionOptions(v: unknown, path: string): { options: SecureContextOptio
     const keys = typeof tickets === 'string' ? [tickets] : tickets;
     if (!Array.isArray(keys)) throw new RouterConfigError('The "tickets" value must be a boolean, a string or an array.', tp, TLS_ERROR);
     if (keys.length !== 1) {
-      throw new RouterConfigError(`The "tickets" array holds ${keys.length} keys; this build takes exactly one (Node's TLS has no decrypt-only keys for rotation).`, tp, TLS_ERROR);
+      throw new RouterConfigError(
+        `The "tickets" array holds ${keys.length} keys; this build takes exactly one (Node's TLS has no decrypt-only keys for rotation).`,
+        tp,
+        TLS_ERROR,
+      );
     }
     options.ticketKeys = ticketKey(keys[0], Array.isArray(tickets) ? jp(tp, 0) : tp);
   }
@@ -199,7 +204,12 @@ function confCommands(v: unknown, path: string): SecureContextOptions {
         for (const opt of value.split(',').map((o) => o.trim().toLowerCase())) {
           if (opt === 'serverpreference') out.honorCipherOrder = true;
           else if (opt === '-serverpreference') out.honorCipherOrder = false;
-          else throw new RouterConfigError(`The "Options" value "${opt}" is not supported by this build; it applies ServerPreference and -ServerPreference only.`, p, TLS_ERROR);
+          else
+            throw new RouterConfigError(
+              `The "Options" value "${opt}" is not supported by this build; it applies ServerPreference and -ServerPreference only.`,
+              p,
+              TLS_ERROR,
+            );
         }
         break;
       default:

@@ -32,7 +32,11 @@ export function upgradeOf(req: IncomingMessage): UpgradeRequest | null {
  * answers it when nothing tunnels: written onto the socket, `Connection: close`, the connection ended after it.
  */
 export function upgradeResponse<R extends ServerResponse>(
-  Res: new (req: IncomingMessage) => R, req: IncomingMessage, socket: Socket, head: Buffer, ws: WebSocketSettings | null,
+  Res: new (req: IncomingMessage) => R,
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+  ws: WebSocketSettings | null,
 ): R {
   const websocket = ws !== null && /^\s*websocket\s*$/i.test(String(req.headers.upgrade)) ? ws : null;
   (req as IncomingMessage & { [kUpgrade]?: UpgradeRequest })[kUpgrade] = { socket, head, websocket };

@@ -34,11 +34,7 @@ export function validateIdMaps(input: IdMapValidationInput): ValidatedIdMaps {
   if (!input.credential) {
     for (const field of ['uidmap', 'gidmap'] as const) {
       if (input[field] !== undefined) {
-        throw new IdMapError(
-          'WARDEN_ERR_IDMAP_NO_CREDENTIAL',
-          `"${field}" is set but "isolation.namespaces.credential" is false or unset.`,
-          field,
-        );
+        throw new IdMapError('WARDEN_ERR_IDMAP_NO_CREDENTIAL', `"${field}" is set but "isolation.namespaces.credential" is false or unset.`, field);
       }
     }
     return { uidmap, gidmap };
@@ -70,18 +66,13 @@ export function validateIdMaps(input: IdMapValidationInput): ValidatedIdMaps {
     }
     if (uidmap.length === 1 && uidmap[0].container !== input.uid) {
       // Not in Unit (the kernel would refuse setuid later with EINVAL); same wording as the privileged rule.
-      throw new IdMapError(
-        'WARDEN_ERR_IDMAP_NOT_COVERED',
-        `"uidmap" field has no "container" entry for user "${input.user}" (uid ${input.uid}).`,
-        'uidmap',
-      );
+      throw new IdMapError('WARDEN_ERR_IDMAP_NOT_COVERED', `"uidmap" field has no "container" entry for user "${input.user}" (uid ${input.uid}).`, 'uidmap');
     }
     if (extraGroups.length > 0) {
       const n = input.groups.length;
       throw new IdMapError(
         'WARDEN_ERR_IDMAP_UNPRIVILEGED',
-        `unprivileged unit disallow supplementary groups for new namespace (user "${input.user}" has ${n} ` +
-          `group${n > 1 ? 's' : ''}).`,
+        `unprivileged unit disallow supplementary groups for new namespace (user "${input.user}" has ${n} ` + `group${n > 1 ? 's' : ''}).`,
         'gidmap',
       );
     }
@@ -97,8 +88,7 @@ export function validateIdMaps(input: IdMapValidationInput): ValidatedIdMaps {
       if (m.host !== input.daemonGid) {
         throw new IdMapError(
           'WARDEN_ERR_IDMAP_UNPRIVILEGED',
-          `"gidmap" field has an entry for host gid ${m.host} but unprivileged unit can only map itself ` +
-            `(gid ${input.daemonGid}) into child namespaces.`,
+          `"gidmap" field has an entry for host gid ${m.host} but unprivileged unit can only map itself ` + `(gid ${input.daemonGid}) into child namespaces.`,
           'gidmap/0/host',
         );
       }
@@ -110,21 +100,13 @@ export function validateIdMaps(input: IdMapValidationInput): ValidatedIdMaps {
         );
       }
       if (m.container !== input.gid) {
-        throw new IdMapError(
-          'WARDEN_ERR_IDMAP_NOT_COVERED',
-          `"gidmap" field has no "container" entry for gid ${input.gid}.`,
-          'gidmap',
-        );
+        throw new IdMapError('WARDEN_ERR_IDMAP_NOT_COVERED', `"gidmap" field has no "container" entry for gid ${input.gid}.`, 'gidmap');
       }
     }
     return { uidmap, gidmap };
   }
   if (uidmap.length > 0 && !containerIdCovered(uidmap, input.uid)) {
-    throw new IdMapError(
-      'WARDEN_ERR_IDMAP_NOT_COVERED',
-      `"uidmap" field has no "container" entry for user "${input.user}" (uid ${input.uid}).`,
-      'uidmap',
-    );
+    throw new IdMapError('WARDEN_ERR_IDMAP_NOT_COVERED', `"uidmap" field has no "container" entry for user "${input.user}" (uid ${input.uid}).`, 'uidmap');
   }
   if (gidmap.length === 0) {
     if (extraGroups.length > 0) {
@@ -138,11 +120,7 @@ export function validateIdMaps(input: IdMapValidationInput): ValidatedIdMaps {
     return { uidmap, gidmap };
   }
   if (!containerIdCovered(gidmap, input.gid)) {
-    throw new IdMapError(
-      'WARDEN_ERR_IDMAP_NOT_COVERED',
-      `"gidmap" field has no "container" entry for gid ${input.gid}.`,
-      'gidmap',
-    );
+    throw new IdMapError('WARDEN_ERR_IDMAP_NOT_COVERED', `"gidmap" field has no "container" entry for gid ${input.gid}.`, 'gidmap');
   }
   const found = input.groups.filter((g) => containerIdCovered(gidmap, g)).length;
   if (found < input.groups.length) {
@@ -159,16 +137,9 @@ export function validateIdMaps(input: IdMapValidationInput): ValidatedIdMaps {
  * The maps to write: the given ones, or Unit's default when a map is empty — the app's id mapped to itself when the
  * daemon is privileged, to the daemon's euid/egid when it is not.
  */
-export function resolveIdMaps(
-  maps: ValidatedIdMaps,
-  input: Pick<IdMapValidationInput, 'daemonUid' | 'daemonGid' | 'uid' | 'gid'>,
-): ValidatedIdMaps {
+export function resolveIdMaps(maps: ValidatedIdMaps, input: Pick<IdMapValidationInput, 'daemonUid' | 'daemonGid' | 'uid' | 'gid'>): ValidatedIdMaps {
   const privileged = input.daemonUid === 0;
-  const uidmap = maps.uidmap.length
-    ? maps.uidmap
-    : [{ container: input.uid, host: privileged ? input.uid : input.daemonUid, size: 1 }];
-  const gidmap = maps.gidmap.length
-    ? maps.gidmap
-    : [{ container: input.gid, host: privileged ? input.gid : input.daemonGid, size: 1 }];
+  const uidmap = maps.uidmap.length ? maps.uidmap : [{ container: input.uid, host: privileged ? input.uid : input.daemonUid, size: 1 }];
+  const gidmap = maps.gidmap.length ? maps.gidmap : [{ container: input.gid, host: privileged ? input.gid : input.daemonGid, size: 1 }];
   return { uidmap, gidmap };
 }

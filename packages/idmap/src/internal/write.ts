@@ -36,10 +36,10 @@ async function writeOnce(file: string, text: string): Promise<void> {
     if (bytesWritten !== buf.length) throw Object.assign(new Error('short write'), { code: 'EIO', errno: -5 });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw Object.assign(
-      new IdMapError('WARDEN_ERR_IDMAP_WRITE', `Writing ${JSON.stringify(text.trim())} to ${file} failed: ${e.code ?? e.message}.`),
-      { errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined, syscall: e.code },
-    );
+    throw Object.assign(new IdMapError('WARDEN_ERR_IDMAP_WRITE', `Writing ${JSON.stringify(text.trim())} to ${file} failed: ${e.code ?? e.message}.`), {
+      errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined,
+      syscall: e.code,
+    });
   } finally {
     await handle?.close();
   }

@@ -145,10 +145,7 @@ export async function main(argv: string[]): Promise<number> {
     const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
     let proc;
     try {
-      proc = await proto.spawn(
-        { executable: findExecutable(args.command[0], rooted), argv: args.command, env, cwd: rooted ? '/' : process.cwd() },
-        [],
-      );
+      proc = await proto.spawn({ executable: findExecutable(args.command[0], rooted), argv: args.command, env, cwd: rooted ? '/' : process.cwd() }, []);
     } catch (err) {
       await proto.close();
       throw err;

@@ -15,9 +15,7 @@ export function protocolError(msg: string): ShmError {
 const TWO32 = 0x1_0000_0000;
 
 /** Writes the 16-byte frame header. (Plain byte stores: Buffer.writeUInt32LE's argument checks cost more.) */
-export function writeFrameHeader(
-  b: Buffer, off: number, len: number, type: number, flags: number, stream: number, arg: number,
-): void {
+export function writeFrameHeader(b: Buffer, off: number, len: number, type: number, flags: number, stream: number, arg: number): void {
   putU32(b, off, len);
   b[off + 4] = type;
   b[off + 5] = flags;
@@ -44,9 +42,7 @@ function stringsBytes(list: string[]): number {
 /** Frame length (header + payload, unpadded) of a REQUEST frame. */
 export function requestFrameBytes(h: RequestHead): number {
   return (
-    FRAME_HEADER + 16 +
-    20 + h.method.length + h.target.length + h.httpVersion.length + h.remoteAddress.length + h.localAddress.length +
-    stringsBytes(h.headers)
+    FRAME_HEADER + 16 + 20 + h.method.length + h.target.length + h.httpVersion.length + h.remoteAddress.length + h.localAddress.length + stringsBytes(h.headers)
   );
 }
 
@@ -93,9 +89,7 @@ function decodeShort(b: Buffer, s: number, n: number): string {
  * Writes a whole REQUEST frame of `len` = requestFrameBytes(h) bytes. With `cache`, a head whose strings are the
  * same as the last head encoded through that cache gets its string section copied instead of encoded again.
  */
-export function encodeRequest(
-  b: Buffer, off: number, len: number, stream: number, h: RequestHead, cache: EncodeCache | null = null,
-): void {
+export function encodeRequest(b: Buffer, off: number, len: number, stream: number, h: RequestHead, cache: EncodeCache | null = null): void {
   const cl = h.contentLength;
   const lo = cl < 0 ? 0xffffffff : cl % TWO32;
   const hi = cl < 0 ? 0xffffffff : Math.floor(cl / TWO32);
@@ -313,7 +307,12 @@ const MAX_CACHED_LENGTH = 256;
 /** Cursor over strings in a frame; every read is checked against the frame end. */
 class StringReader {
   private k = 0;
-  constructor(private readonly b: Buffer, public p: number, private readonly end: number, private readonly cache: PositionCache | null) {}
+  constructor(
+    private readonly b: Buffer,
+    public p: number,
+    private readonly end: number,
+    private readonly cache: PositionCache | null,
+  ) {}
   next(): string {
     if (this.p + 4 > this.end) throw protocolError('string length runs past the end of the frame');
     const b = this.b;
@@ -362,8 +361,18 @@ export function decodeRequest(b: Buffer, off: number, len: number, cache: Positi
   const same = cache !== null ? cache.repeat(b, p, end - p, pairs) : null;
   if (same !== null) {
     return {
-      method: same[0], target: same[1], httpVersion: same[2], headers: same.slice(5), remoteAddress: same[3], remotePort,
-      localAddress: same[4], localPort, tls, upgrade, contentLength, connection,
+      method: same[0],
+      target: same[1],
+      httpVersion: same[2],
+      headers: same.slice(5),
+      remoteAddress: same[3],
+      remotePort,
+      localAddress: same[4],
+      localPort,
+      tls,
+      upgrade,
+      contentLength,
+      connection,
     };
   }
   const r = new StringReader(b, p, end, cache);
@@ -377,7 +386,18 @@ export function decodeRequest(b: Buffer, off: number, len: number, cache: Positi
   if (r.p !== end) throw protocolError('REQUEST frame has trailing bytes');
   if (cache !== null) cache.keep(b, p, end - p, pairs, [method, target, httpVersion, remoteAddress, localAddress, ...headers]);
   return {
-    method, target, httpVersion, headers, remoteAddress, remotePort, localAddress, localPort, tls, upgrade, contentLength, connection,
+    method,
+    target,
+    httpVersion,
+    headers,
+    remoteAddress,
+    remotePort,
+    localAddress,
+    localPort,
+    tls,
+    upgrade,
+    contentLength,
+    connection,
   };
 }
 
@@ -422,8 +442,15 @@ export function responseFrameBytes(headers: string[], reason: string | null = nu
  * (FLAG_HTTP10) are the status-line extensions: only for a router that offers FEATURE_RESPONSE_LINE.
  */
 export function encodeResponse(
-  b: Buffer, off: number, len: number, stream: number, status: number, headers: string[], cache: EncodeCache | null = null,
-  reason: string | null = null, http10 = false,
+  b: Buffer,
+  off: number,
+  len: number,
+  stream: number,
+  status: number,
+  headers: string[],
+  cache: EncodeCache | null = null,
+  reason: string | null = null,
+  http10 = false,
 ): void {
   const flags = (reason === null ? 0 : FLAG_REASON) | (http10 ? FLAG_HTTP10 : 0);
   if (reason !== null) cache = null; // the cached section holds headers only
@@ -457,9 +484,7 @@ export function encodeResponse(
 }
 
 /** Decodes a RESPONSE frame: status (100..999), flat headers and the status-line extensions when flagged. */
-export function decodeResponse(
-  b: Buffer, off: number, len: number,
-): { status: number; headers: string[]; reason?: string; http10?: boolean } {
+export function decodeResponse(b: Buffer, off: number, len: number): { status: number; headers: string[]; reason?: string; http10?: boolean } {
   const flags = b[off + 5];
   const out: { status: number; headers: string[]; reason?: string; http10?: boolean } =
     flags & FLAG_REASON ? decodeResponseWithReason(b, off, len) : { status: b.readUInt32LE(off + 12), headers: decodeResponseHeaders(b, off, len, null) };
@@ -523,25 +548,58 @@ export type Frame =
 export function encodeFrame(f: Frame): Buffer {
   let len: number;
   switch (f.type) {
-    case 'REQUEST': len = requestFrameBytes(f.head); break;
-    case 'RESPONSE': len = responseFrameBytes(f.headers, f.reasonPhrase ?? null); break;
-    case 'DATA': len = FRAME_HEADER + f.data.length; break;
-    case 'TRAILERS': case 'INFO': len = headerFrameBytes(f.headers); break;
-    default: len = FRAME_HEADER;
+    case 'REQUEST':
+      len = requestFrameBytes(f.head);
+      break;
+    case 'RESPONSE':
+      len = responseFrameBytes(f.headers, f.reasonPhrase ?? null);
+      break;
+    case 'DATA':
+      len = FRAME_HEADER + f.data.length;
+      break;
+    case 'TRAILERS':
+    case 'INFO':
+      len = headerFrameBytes(f.headers);
+      break;
+    default:
+      len = FRAME_HEADER;
   }
   const b = Buffer.alloc(align8(len));
   switch (f.type) {
-    case 'REQUEST': encodeRequest(b, 0, len, f.stream, f.connection ? { ...f.head, connection: f.connection } : f.head); break;
-    case 'RESPONSE': encodeResponse(b, 0, len, f.stream, f.status, f.headers, null, f.reasonPhrase ?? null, f.http10 === true); break;
-    case 'DATA': writeFrameHeader(b, 0, len, FrameType.DATA, f.end ? FLAG_END : 0, f.stream, 0); f.data.copy(b, FRAME_HEADER); break;
-    case 'END': writeFrameHeader(b, 0, len, FrameType.END, 0, f.stream, 0); break;
-    case 'ABORT': writeFrameHeader(b, 0, len, FrameType.ABORT, 0, f.stream, f.reason); break;
-    case 'WINDOW': writeFrameHeader(b, 0, len, FrameType.WINDOW, 0, f.stream, f.credit); break;
-    case 'READY': writeFrameHeader(b, 0, len, FrameType.READY, 0, 0, f.capabilities ?? 0); break;
-    case 'SHUTDOWN': writeFrameHeader(b, 0, len, FrameType.SHUTDOWN, 0, 0, 0); break;
-    case 'CONN_CLOSED': writeFrameHeader(b, 0, len, FrameType.CONN_CLOSED, 0, 0, f.connection); break;
-    case 'TRAILERS': encodeHeaderFrame(b, 0, len, FrameType.TRAILERS, f.stream, 0, f.headers); break;
-    case 'INFO': encodeHeaderFrame(b, 0, len, FrameType.INFO, f.stream, f.status, f.headers); break;
+    case 'REQUEST':
+      encodeRequest(b, 0, len, f.stream, f.connection ? { ...f.head, connection: f.connection } : f.head);
+      break;
+    case 'RESPONSE':
+      encodeResponse(b, 0, len, f.stream, f.status, f.headers, null, f.reasonPhrase ?? null, f.http10 === true);
+      break;
+    case 'DATA':
+      writeFrameHeader(b, 0, len, FrameType.DATA, f.end ? FLAG_END : 0, f.stream, 0);
+      f.data.copy(b, FRAME_HEADER);
+      break;
+    case 'END':
+      writeFrameHeader(b, 0, len, FrameType.END, 0, f.stream, 0);
+      break;
+    case 'ABORT':
+      writeFrameHeader(b, 0, len, FrameType.ABORT, 0, f.stream, f.reason);
+      break;
+    case 'WINDOW':
+      writeFrameHeader(b, 0, len, FrameType.WINDOW, 0, f.stream, f.credit);
+      break;
+    case 'READY':
+      writeFrameHeader(b, 0, len, FrameType.READY, 0, 0, f.capabilities ?? 0);
+      break;
+    case 'SHUTDOWN':
+      writeFrameHeader(b, 0, len, FrameType.SHUTDOWN, 0, 0, 0);
+      break;
+    case 'CONN_CLOSED':
+      writeFrameHeader(b, 0, len, FrameType.CONN_CLOSED, 0, 0, f.connection);
+      break;
+    case 'TRAILERS':
+      encodeHeaderFrame(b, 0, len, FrameType.TRAILERS, f.stream, 0, f.headers);
+      break;
+    case 'INFO':
+      encodeHeaderFrame(b, 0, len, FrameType.INFO, f.stream, f.status, f.headers);
+      break;
   }
   return b;
 }
@@ -567,14 +625,23 @@ export function decodeFrame(b: Buffer): Frame {
       const data = Buffer.from(b.subarray(FRAME_HEADER, len));
       return b[5] & FLAG_END ? { type: 'DATA', stream, data, end: true } : { type: 'DATA', stream, data };
     }
-    case FrameType.END: return { type: 'END', stream };
-    case FrameType.ABORT: return { type: 'ABORT', stream, reason: arg };
-    case FrameType.WINDOW: return { type: 'WINDOW', stream, credit: arg };
-    case FrameType.READY: return arg ? { type: 'READY', capabilities: arg } : { type: 'READY' };
-    case FrameType.SHUTDOWN: return { type: 'SHUTDOWN' };
-    case FrameType.CONN_CLOSED: return { type: 'CONN_CLOSED', connection: arg };
-    case FrameType.TRAILERS: return { type: 'TRAILERS', stream, headers: decodeHeaderFrame(b, 0, len) };
-    case FrameType.INFO: return { type: 'INFO', stream, status: arg, headers: decodeHeaderFrame(b, 0, len) };
-    default: throw protocolError(`unknown frame type ${type}`);
+    case FrameType.END:
+      return { type: 'END', stream };
+    case FrameType.ABORT:
+      return { type: 'ABORT', stream, reason: arg };
+    case FrameType.WINDOW:
+      return { type: 'WINDOW', stream, credit: arg };
+    case FrameType.READY:
+      return arg ? { type: 'READY', capabilities: arg } : { type: 'READY' };
+    case FrameType.SHUTDOWN:
+      return { type: 'SHUTDOWN' };
+    case FrameType.CONN_CLOSED:
+      return { type: 'CONN_CLOSED', connection: arg };
+    case FrameType.TRAILERS:
+      return { type: 'TRAILERS', stream, headers: decodeHeaderFrame(b, 0, len) };
+    case FrameType.INFO:
+      return { type: 'INFO', stream, status: arg, headers: decodeHeaderFrame(b, 0, len) };
+    default:
+      throw protocolError(`unknown frame type ${type}`);
   }
 }

@@ -123,7 +123,8 @@ export abstract class StreamCore<S extends StreamSink = StreamSink> {
   protected sendData(chunk: Buffer): boolean {
     if (this._dead || this._sendDone || this._endQueued) return false;
     if (chunk.length > 0) {
-      if (this._backlog === null) this._backlog = [chunk]; // most streams send one chunk: no growing
+      if (this._backlog === null)
+        this._backlog = [chunk]; // most streams send one chunk: no growing
       else this._backlog.push(chunk);
       this._backlogBytes += chunk.length;
       this._ep._schedulePump(this);
@@ -286,9 +287,7 @@ export abstract class Endpoint extends EventEmitter {
     const outRing = init.side;
     const inRing = 1 - init.side;
     this.out = new RingWriter(this.u32, this.buf, RING_CTL[outRing], HEADER_BYTES + outRing * init.ringBytes, init.ringBytes);
-    this.in = new RingReader(
-      this.u32, this.buf, RING_CTL[inRing], HEADER_BYTES + inRing * init.ringBytes, init.ringBytes, init.maxFrame,
-    );
+    this.in = new RingReader(this.u32, this.buf, RING_CTL[inRing], HEADER_BYTES + inRing * init.ringBytes, init.ringBytes, init.maxFrame);
     // The doorbell: libuv watches the socket; a byte means "look at the rings", EOF means the peer is gone.
     // `onread` with one small reused buffer: otherwise libuv reads allocate 64 KiB per wake-up, and that external
     // memory churn alone drove a quarter of the CPU time into the garbage collector under load.
@@ -296,7 +295,9 @@ export abstract class Endpoint extends EventEmitter {
     this.nat = native();
     tuneAllocatorOnce(this.nat);
     this.doorbell = new net.Socket({
-      fd: init.doorbellFd, readable: true, writable: true,
+      fd: init.doorbellFd,
+      readable: true,
+      writable: true,
       onread: { buffer: Buffer.alloc(64), callback: this.onBell },
     } as net.SocketConstructorOpts);
     this.doorbell.on('end', () => this.peerGone());
@@ -398,7 +399,12 @@ export abstract class Endpoint extends EventEmitter {
    * (no closure, no scratch buffer on the hot path). Never throws.
    */
   protected sendHead(
-    len: number, id: number, req: RequestHead | null, status: number, headers: string[] | null, reason: string | null = null,
+    len: number,
+    id: number,
+    req: RequestHead | null,
+    status: number,
+    headers: string[] | null,
+    reason: string | null = null,
     http10 = false,
   ): void {
     if (this.closed) return;
@@ -715,8 +721,7 @@ export abstract class Endpoint extends EventEmitter {
 
   /** Closes the channel because of `e` (protocol violation, or a listener of ours threw). */
   protected fail(e: unknown): void {
-    const err =
-      e instanceof ShmError ? e : new ShmError(ShmErrorCode.LISTENER, `listener threw: ${(e as Error)?.stack ?? e}`);
+    const err = e instanceof ShmError ? e : new ShmError(ShmErrorCode.LISTENER, `listener threw: ${(e as Error)?.stack ?? e}`);
     this.log?.error({ err }, 'shm channel closed on error');
     this.closeWith(err);
   }

@@ -51,7 +51,7 @@ export class RingWriter extends RingEnd {
   free(): number {
     const head = Atomics.load(this.u32, this.iHead);
     const moved = (head - this.lastHead) >>> 0;
-    if (moved > ((this.tail - this.lastHead) >>> 0)) {
+    if (moved > (this.tail - this.lastHead) >>> 0) {
       throw protocolError(`ring head moved to ${head}, outside [${this.lastHead}, ${this.tail}]`);
     }
     this.lastHead = head;
@@ -135,7 +135,14 @@ export class RingReader extends RingEnd {
   private lastTail = 0; // last tail accepted from the producer
   private avail = 0; // bytes published beyond head as of the last tail we read
 
-  constructor(u32: Uint32Array, buf: Buffer, ctl: number, base: number, size: number, private readonly maxFrame: number) {
+  constructor(
+    u32: Uint32Array,
+    buf: Buffer,
+    ctl: number,
+    base: number,
+    size: number,
+    private readonly maxFrame: number,
+  ) {
     super(u32, buf, ctl, base, size);
     this.head = Atomics.load(u32, this.iHead);
     this.lastTail = Atomics.load(u32, this.iTail);
@@ -148,7 +155,7 @@ export class RingReader extends RingEnd {
     if (used > this.size) {
       throw protocolError(`ring tail ${tail} is outside [head ${this.head}, head + ring size]: moved backwards or more than a ring ahead`);
     }
-    if (((tail - this.lastTail) >>> 0) > used) {
+    if ((tail - this.lastTail) >>> 0 > used) {
       throw protocolError(`ring tail moved backwards from ${this.lastTail} to ${tail}`);
     }
     this.lastTail = tail;

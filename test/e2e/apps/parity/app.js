@@ -35,20 +35,22 @@ const server = http.createServer((req, res) => {
     const s = req.socket;
     if (!ids.has(s)) ids.set(s, nextId++);
     res.setHeader('Content-Type', 'application/json');
-    res.end(JSON.stringify({
-      socket: ids.get(s),
-      connections,
-      closed,
-      sameSocketAsResponse: res.socket === s,
-      remoteAddress: s.remoteAddress,
-      remotePortIsNumber: typeof s.remotePort === 'number' && s.remotePort > 0,
-      localAddress: s.localAddress,
-      localPortIsNumber: typeof s.localPort === 'number' && s.localPort > 0,
-      bytesReadIsNumber: typeof s.bytesRead === 'number' && s.bytesRead > 0,
-      bytesWrittenIsNumber: typeof s.bytesWritten === 'number',
-      readyState: s.readyState,
-      encrypted: s.encrypted ?? null,
-    }));
+    res.end(
+      JSON.stringify({
+        socket: ids.get(s),
+        connections,
+        closed,
+        sameSocketAsResponse: res.socket === s,
+        remoteAddress: s.remoteAddress,
+        remotePortIsNumber: typeof s.remotePort === 'number' && s.remotePort > 0,
+        localAddress: s.localAddress,
+        localPortIsNumber: typeof s.localPort === 'number' && s.localPort > 0,
+        bytesReadIsNumber: typeof s.bytesRead === 'number' && s.bytesRead > 0,
+        bytesWrittenIsNumber: typeof s.bytesWritten === 'number',
+        readyState: s.readyState,
+        encrypted: s.encrypted ?? null,
+      }),
+    );
   } else {
     res.setHeader('Content-Type', 'text/plain');
     res.end('ok\n');

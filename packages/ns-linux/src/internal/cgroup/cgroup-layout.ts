@@ -40,7 +40,9 @@ export function readCgroupLayout(proc = '/proc/self'): CgroupHierarchy[] {
       const controllers = safeRead(path.join(mount, 'cgroup.controllers')).trim().split(/\s+/).filter(Boolean);
       out.push({ version: 2, mount, controllers, ownDir: under(mount, root, ownPath), mountRootPath: mount });
     } else if (fstype === 'cgroup') {
-      const controllers = superOpts.split(',').filter((o) => !['rw', 'ro'].includes(o) && !o.includes('=') && o !== 'clone_children' && o !== 'noprefix' && o !== 'xattr' && o !== 'cpuset_v2_mode');
+      const controllers = superOpts
+        .split(',')
+        .filter((o) => !['rw', 'ro'].includes(o) && !o.includes('=') && o !== 'clone_children' && o !== 'noprefix' && o !== 'xattr' && o !== 'cpuset_v2_mode');
       const named = superOpts.split(',').find((o) => o.startsWith('name='));
       const key = [...controllers, ...(named ? [named] : [])].sort().join(',');
       const ownPath = own.get(key);

@@ -67,8 +67,7 @@ export class CgroupExtra implements IsolationExtra {
     if (cg.memory_max !== undefined) {
       const b = parseBytes(cg.memory_max);
       if (b === undefined) {
-        throw invalid(ctx, 'cgroup/memory_max', 'The "memory_max" value must be bytes (e.g. 67108864 or "64M") or "max".',
-          'WARDEN_ERR_ISOLATION_CGROUP');
+        throw invalid(ctx, 'cgroup/memory_max', 'The "memory_max" value must be bytes (e.g. 67108864 or "64M") or "max".', 'WARDEN_ERR_ISOLATION_CGROUP');
       }
       limits.memory_max = b;
     }
@@ -80,8 +79,12 @@ export class CgroupExtra implements IsolationExtra {
     }
     if (cg.cpu_max !== undefined) {
       if (typeof cg.cpu_max !== 'string' || !/^(max|\d+)( \d+)?$/.test(cg.cpu_max)) {
-        throw invalid(ctx, 'cgroup/cpu_max', 'The "cpu_max" value must be "QUOTA PERIOD" or "max PERIOD" in microseconds, e.g. "50000 100000".',
-          'WARDEN_ERR_ISOLATION_CGROUP');
+        throw invalid(
+          ctx,
+          'cgroup/cpu_max',
+          'The "cpu_max" value must be "QUOTA PERIOD" or "max PERIOD" in microseconds, e.g. "50000 100000".',
+          'WARDEN_ERR_ISOLATION_CGROUP',
+        );
       }
       limits.cpu_max = cg.cpu_max;
     }

@@ -13,12 +13,10 @@ export class HostnameExtra implements IsolationExtra {
     const name = app.isolation?.hostname;
     if (name === undefined) return;
     if (typeof name !== 'string' || !HOSTNAME.test(name)) {
-      throw invalid(ctx, 'hostname', `The "hostname" value must be a host name of 1 to 64 letters, digits, "." and "-".`,
-        'WARDEN_ERR_ISOLATION_HOSTNAME');
+      throw invalid(ctx, 'hostname', `The "hostname" value must be a host name of 1 to 64 letters, digits, "." and "-".`, 'WARDEN_ERR_ISOLATION_HOSTNAME');
     }
     if (!namespaceOn(app, 'uname')) {
-      throw invalid(ctx, 'hostname', `"hostname" is set but "isolation.namespaces.uname" is false or unset.`,
-        'WARDEN_ERR_ISOLATION_HOSTNAME');
+      throw invalid(ctx, 'hostname', `"hostname" is set but "isolation.namespaces.uname" is false or unset.`, 'WARDEN_ERR_ISOLATION_HOSTNAME');
     }
   }
 

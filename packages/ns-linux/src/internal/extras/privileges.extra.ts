@@ -5,19 +5,68 @@ import { invalid } from './util';
 /** Capability names (without `CAP_`, lower case) → numbers, from <linux/capability.h>. */
 export const CAPABILITIES: Readonly<Record<string, number>> = Object.fromEntries(
   [
-    'chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap',
-    'linux_immutable', 'net_bind_service', 'net_broadcast', 'net_admin', 'net_raw', 'ipc_lock', 'ipc_owner',
-    'sys_module', 'sys_rawio', 'sys_chroot', 'sys_ptrace', 'sys_pacct', 'sys_admin', 'sys_boot', 'sys_nice',
-    'sys_resource', 'sys_time', 'sys_tty_config', 'mknod', 'lease', 'audit_write', 'audit_control', 'setfcap',
-    'mac_override', 'mac_admin', 'syslog', 'wake_alarm', 'block_suspend', 'audit_read', 'perfmon', 'bpf',
+    'chown',
+    'dac_override',
+    'dac_read_search',
+    'fowner',
+    'fsetid',
+    'kill',
+    'setgid',
+    'setuid',
+    'setpcap',
+    'linux_immutable',
+    'net_bind_service',
+    'net_broadcast',
+    'net_admin',
+    'net_raw',
+    'ipc_lock',
+    'ipc_owner',
+    'sys_module',
+    'sys_rawio',
+    'sys_chroot',
+    'sys_ptrace',
+    'sys_pacct',
+    'sys_admin',
+    'sys_boot',
+    'sys_nice',
+    'sys_resource',
+    'sys_time',
+    'sys_tty_config',
+    'mknod',
+    'lease',
+    'audit_write',
+    'audit_control',
+    'setfcap',
+    'mac_override',
+    'mac_admin',
+    'syslog',
+    'wake_alarm',
+    'block_suspend',
+    'audit_read',
+    'perfmon',
+    'bpf',
     'checkpoint_restore',
   ].map((n, i) => [n, i]),
 );
 
 /** RLIMIT_* names → numbers (x86-64 / generic Linux). */
 export const RLIMITS: Readonly<Record<string, number>> = {
-  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9, locks: 10,
-  sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
+  cpu: 0,
+  fsize: 1,
+  data: 2,
+  stack: 3,
+  core: 4,
+  rss: 5,
+  nproc: 6,
+  nofile: 7,
+  memlock: 8,
+  as: 9,
+  locks: 10,
+  sigpending: 11,
+  msgqueue: 12,
+  nice: 13,
+  rtprio: 14,
+  rttime: 15,
 };
 
 function capNumber(name: string): number | undefined {
@@ -55,8 +104,7 @@ export class CapabilitiesExtra implements IsolationExtra {
     const caps = app.isolation?.capabilities;
     if (caps === undefined) return;
     if (!Array.isArray(caps)) {
-      throw invalid(ctx, 'capabilities', 'The "capabilities" value must be an array of capability names.',
-        'WARDEN_ERR_ISOLATION_CAPABILITIES');
+      throw invalid(ctx, 'capabilities', 'The "capabilities" value must be an array of capability names.', 'WARDEN_ERR_ISOLATION_CAPABILITIES');
     }
     caps.forEach((c: unknown, i: number) => {
       if (typeof c !== 'string' || capNumber(c) === undefined) {

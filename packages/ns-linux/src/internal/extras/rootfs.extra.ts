@@ -58,19 +58,20 @@ export class RootfsExtra implements IsolationExtra {
         throw invalid(ctx, 'rootfs', 'rootfs requires an absolute path other than "/"', 'WARDEN_ERR_ISOLATION_ROOTFS');
       }
     }
-    if (rootfs !== undefined && namespaceOn(app, 'mount') && namespaceOn(app, 'credential') && !namespaceOn(app, 'pid') &&
-        iso.automount?.procfs !== false) {
+    if (rootfs !== undefined && namespaceOn(app, 'mount') && namespaceOn(app, 'credential') && !namespaceOn(app, 'pid') && iso.automount?.procfs !== false) {
       // The kernel lets a user namespace mount proc only for a pid namespace it owns (EPERM otherwise).
-      throw invalid(ctx, 'automount/procfs',
+      throw invalid(
+        ctx,
+        'automount/procfs',
         '"automount.procfs" needs "isolation.namespaces.pid" when "credential" is on; turn "pid" on or set "procfs" to false.',
-        'WARDEN_ERR_ISOLATION_AUTOMOUNT');
+        'WARDEN_ERR_ISOLATION_AUTOMOUNT',
+      );
     }
     const mounts = iso.mounts;
     if (mounts === undefined) return;
     if (!Array.isArray(mounts)) throw invalid(ctx, 'mounts', 'The "mounts" value must be an array.', 'WARDEN_ERR_ISOLATION_MOUNTS');
     if (!namespaceOn(app, 'mount')) {
-      throw invalid(ctx, 'mounts', '"mounts" is set but "isolation.namespaces.mount" is false or unset.',
-        'WARDEN_ERR_ISOLATION_MOUNTS');
+      throw invalid(ctx, 'mounts', '"mounts" is set but "isolation.namespaces.mount" is false or unset.', 'WARDEN_ERR_ISOLATION_MOUNTS');
     }
     mounts.forEach((raw: unknown, i: number) => {
       const m = raw as MountEntry;
@@ -119,8 +120,16 @@ export class RootfsExtra implements IsolationExtra {
         plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT_SYSTEM, root, target: '/proc', source: 'proc', fstype: 'proc', flags: noexec });
       }
       if (auto.tmpfs !== false) {
-        plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT_SYSTEM, root, target: '/tmp', source: 'tmpfs', fstype: 'tmpfs',
-          flags: noexec, data: 'size=1m,mode=1777' });
+        plan.addChildOp({
+          op: 'mount',
+          phase: PHASE.MOUNT_SYSTEM,
+          root,
+          target: '/tmp',
+          source: 'tmpfs',
+          fstype: 'tmpfs',
+          flags: noexec,
+          data: 'size=1m,mode=1777',
+        });
       }
       if (auto.language_deps !== false) {
         // The runtime's own files (for a `node` app: the node binary, its shared libraries and loader, Warden's
@@ -133,11 +142,18 @@ export class RootfsExtra implements IsolationExtra {
     for (const m of (iso.mounts as MountEntry[] | undefined) ?? []) {
       const target = path.posix.normalize(m.target);
       if ((m.type ?? 'bind') === 'tmpfs') {
-        plan.addChildOp({ op: 'mount', phase: PHASE.MOUNT_CONFIG, root, target, source: m.source ?? 'tmpfs', fstype: 'tmpfs',
-          flags: MS.NOSUID | MS.NODEV | (m.readonly ? MS.RDONLY : 0), data: m.options ?? '' });
+        plan.addChildOp({
+          op: 'mount',
+          phase: PHASE.MOUNT_CONFIG,
+          root,
+          target,
+          source: m.source ?? 'tmpfs',
+          fstype: 'tmpfs',
+          flags: MS.NOSUID | MS.NODEV | (m.readonly ? MS.RDONLY : 0),
+          data: m.options ?? '',
+        });
       } else {
-        plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT_CONFIG, root, target, source: m.source as string,
-          readonly: m.readonly === true });
+        plan.addChildOp({ op: 'bind', phase: PHASE.MOUNT_CONFIG, root, target, source: m.source as string, readonly: m.readonly === true });
       }
     }
     if (rootfs) plan.addChildOp({ op: 'pivot_root', phase: PHASE.ROOT, root: rootfs });

@@ -9,7 +9,6 @@ import { BooleanNamespaceProvider } from './boolean-namespace';
  */
 export class CgroupNamespaceProvider extends BooleanNamespaceProvider {
   constructor() {
-    super('cgroup', CLONE.NEWCGROUP, undefined, (_app, plan) =>
-      plan.addChildOp({ op: 'unshare', phase: PHASE.NAMESPACE_SETUP, flags: CLONE.NEWCGROUP }));
+    super('cgroup', CLONE.NEWCGROUP, undefined, (_app, plan) => plan.addChildOp({ op: 'unshare', phase: PHASE.NAMESPACE_SETUP, flags: CLONE.NEWCGROUP }));
   }
 }

@@ -96,12 +96,7 @@ function intervals(byNr: Map<number, Verdict>, fallback: Verdict): { start: numb
 /** `ld arg0 (low word); jeq v0 .. jeq vn → allow; else deny`. */
 function oneOf(values: readonly number[], deny: number): BpfInsn[] {
   const n = values.length;
-  return [
-    insn(BPF.LD_ABS, SECCOMP_DATA.argLow(0)),
-    ...values.map((v, i) => insn(BPF.JEQ, v, n - i, 0)),
-    insn(BPF.RET, deny),
-    insn(BPF.RET, RET.ALLOW),
-  ];
+  return [insn(BPF.LD_ABS, SECCOMP_DATA.argLow(0)), ...values.map((v, i) => insn(BPF.JEQ, v, n - i, 0)), insn(BPF.RET, deny), insn(BPF.RET, RET.ALLOW)];
 }
 
 /**
@@ -117,12 +112,7 @@ function leaf(v: Verdict, deny: number): BpfInsn[] {
     case 'enosys':
       return [insn(BPF.RET, RET.ERRNO | ENOSYS)];
     case 'clone':
-      return [
-        insn(BPF.LD_ABS, SECCOMP_DATA.argLow(0)),
-        insn(BPF.JSET, CLONE_NAMESPACE_FLAGS, 1, 0),
-        insn(BPF.RET, RET.ALLOW),
-        insn(BPF.RET, deny),
-      ];
+      return [insn(BPF.LD_ABS, SECCOMP_DATA.argLow(0)), insn(BPF.JSET, CLONE_NAMESPACE_FLAGS, 1, 0), insn(BPF.RET, RET.ALLOW), insn(BPF.RET, deny)];
     case 'personality':
       return oneOf(PERSONALITY_VALUES, deny);
     case 'socket':

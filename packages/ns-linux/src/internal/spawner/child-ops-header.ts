@@ -29,7 +29,7 @@ export function renderChildOpsHeader(): string {
     '#ifndef WARDEN_CHILD_OPS_H',
     '#define WARDEN_CHILD_OPS_H',
     '',
-    '/* Where an op runs: once in the prototype (in plan order), or in every app process (in the helper\'s order). */',
+    "/* Where an op runs: once in the prototype (in plan order), or in every app process (in the helper's order). */",
     'enum op_runs { RUNS_PROTOTYPE, RUNS_PROCESS };',
     '',
     'enum child_op {',
@@ -69,9 +69,7 @@ export function renderChildOpsTable(): string {
   const rows = names.map((n) => {
     const d = CHILD_OPS[n];
     const args = d.args.length
-      ? d.args
-          .map((a) => `\`${a.name}\`${'default' in a ? ` = \`${JSON.stringify(a.default)}\`` : ''} (${a.kind}): ${cell(a.doc)}`)
-          .join('; ')
+      ? d.args.map((a) => `\`${a.name}\`${'default' in a ? ` = \`${JSON.stringify(a.default)}\`` : ''} (${a.kind}): ${cell(a.doc)}`).join('; ')
       : '—';
     return `| \`${n}\` | ${args} | ${d.runs === 'process' ? 'app process' : 'prototype'}: ${cell(d.doc)} |`;
   });

@@ -100,20 +100,33 @@ export class LinuxPrototype implements AppPrototype {
       child.on('exit', finished);
       child.on('error', (err) => {
         const errno = (err as NodeJS.ErrnoException).errno;
-        this.failAll(new ApplyError(`Application "${appName}": cannot start the spawn helper ${helperPath()}: ${err.message}`,
-          appName, 'helper', typeof errno === 'number' ? Math.abs(errno) : undefined));
+        this.failAll(
+          new ApplyError(
+            `Application "${appName}": cannot start the spawn helper ${helperPath()}: ${err.message}`,
+            appName,
+            'helper',
+            typeof errno === 'number' ? Math.abs(errno) : undefined,
+          ),
+        );
         // Never started (ENOENT, EACCES): there will be no 'exit'.
         if (child.pid === undefined) finished(null, null);
       });
     });
-    readEvents(child.stdio[4] as Readable, (e) => this.onEvent(e), (line) =>
-      this.log.warn({ app: appName, line: line.slice(0, 200) }, 'unexpected line on the prototype status channel'));
+    readEvents(
+      child.stdio[4] as Readable,
+      (e) => this.onEvent(e),
+      (line) => this.log.warn({ app: appName, line: line.slice(0, 200) }, 'unexpected line on the prototype status channel'),
+    );
     if (options.stdio !== 'inherit') {
-      for (const [name, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
+      for (const [name, stream] of [
+        ['stdout', child.stdout],
+        ['stderr', child.stderr],
+      ] as const) {
         if (!stream) continue;
         // The logger is already this app's child (it carries `app`); stderr at warn as for apps without isolation.
         createInterface({ input: stream }).on('line', (line) =>
-          name === 'stderr' ? this.log.warn({ stream: name }, line) : this.log.info({ stream: name }, line));
+          name === 'stderr' ? this.log.warn({ stream: name }, line) : this.log.info({ stream: name }, line),
+        );
       }
     }
   }
@@ -155,8 +168,12 @@ export class LinuxPrototype implements AppPrototype {
           await hook.run(proto.prototypePid);
         } catch (err) {
           const e = err as NodeJS.ErrnoException;
-          throw new ApplyError(`Application "${appName}": ${hook.name} failed: ${e.message}`, appName, hook.name,
-            typeof e.errno === 'number' ? Math.abs(e.errno) : undefined);
+          throw new ApplyError(
+            `Application "${appName}": ${hook.name} failed: ${e.message}`,
+            appName,
+            hook.name,
+            typeof e.errno === 'number' ? Math.abs(e.errno) : undefined,
+          );
         }
       }
       proto.send([['release']], []);
@@ -177,8 +194,7 @@ export class LinuxPrototype implements AppPrototype {
     // Privileged: set everything. Unprivileged with a user namespace: setgroups is denied, ids are mapped.
     // Unprivileged without one: the app runs as wardend's own user, nothing to change.
     const cred = privileged ? CRED_SETGROUPS | CRED_SETIDS : userns ? CRED_SETIDS : 0;
-    const head = ['plan', String(plan.cloneFlags >>> 0), String(plan.uid), String(plan.gid), plan.groups.join(','),
-      String(cred)];
+    const head = ['plan', String(plan.cloneFlags >>> 0), String(plan.uid), String(plan.gid), plan.groups.join(','), String(cred)];
     return [head, ...plan.childOps.map(encodeChildOp)];
   }
 
@@ -192,7 +208,10 @@ export class LinuxPrototype implements AppPrototype {
     const send: number[] = [];
     const idx = [-1, -1, -1];
     try {
-      for (const [i, file] of [[1, spec.stdout], [2, spec.stderr]] as const) {
+      for (const [i, file] of [
+        [1, spec.stdout],
+        [2, spec.stderr],
+      ] as const) {
         if (!file) continue;
         const fd = openSync(file, 'a', 0o640);
         opened.push(fd);
@@ -203,14 +222,12 @@ export class LinuxPrototype implements AppPrototype {
       const argv = spec.argv.length ? spec.argv : [spec.executable];
       const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
       const result = new Promise<LinuxAppProcess>((resolve, reject) => this.spawns.set(id, { resolve, reject }));
-      this.send([['spawn', String(id), spec.executable, spec.cwd ?? '', String(idx[0]), String(idx[1]),
-        String(idx[2]), String(fds.length)], argv, env], send);
+      this.send([['spawn', String(id), spec.executable, spec.cwd ?? '', String(idx[0]), String(idx[1]), String(idx[2]), String(fds.length)], argv, env], send);
       return await result;
     } catch (err) {
       this.spawns.delete(id);
       if (err instanceof ApplyError) throw err;
-      throw new ApplyError(`Application "${this.appName}": spawn failed: ${(err as Error).message}`, this.appName,
-        'spawn');
+      throw new ApplyError(`Application "${this.appName}": spawn failed: ${(err as Error).message}`, this.appName, 'spawn');
     } finally {
       for (const fd of opened) closeSync(fd);
     }
@@ -269,8 +286,7 @@ export class LinuxPrototype implements AppPrototype {
     return new Promise<HelperEvent>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new ApplyError(`Application "${this.appName}": the prototype did not report "${ev}" within ${timeoutMs} ms.`,
-          this.appName, ev));
+        reject(new ApplyError(`Application "${this.appName}": the prototype did not report "${ev}" within ${timeoutMs} ms.`, this.appName, ev));
       }, timeoutMs);
       const waiter: Waiter = {
         ev,
@@ -308,7 +324,7 @@ export class LinuxPrototype implements AppPrototype {
       case 'exit': {
         const proc = this.procs.get(Number(e.pid));
         if (!proc) return;
-        const signal = typeof e.signal === 'number' ? SIGNAL_NAMES.get(e.signal) ?? String(e.signal) : null;
+        const signal = typeof e.signal === 'number' ? (SIGNAL_NAMES.get(e.signal) ?? String(e.signal)) : null;
         this.procs.delete(proc.pid);
         // What it left behind goes before its exit is reported, so before the supervisor starts a replacement.
         void this.killLeftovers(proc.pid).finally(() => proc.finish(typeof e.code === 'number' ? e.code : null, signal));
@@ -390,9 +406,9 @@ export class LinuxPrototype implements AppPrototype {
 
   private onHelperExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.closeCtl();
-    this.failAll(this.fatal ??
-      new ApplyError(`Application "${this.appName}": the prototype exited (code ${code}, signal ${signal}).`,
-        this.appName, 'prototype'));
+    this.failAll(
+      this.fatal ?? new ApplyError(`Application "${this.appName}": the prototype exited (code ${code}, signal ${signal}).`, this.appName, 'prototype'),
+    );
     // The prototype is gone, so are its processes (pid namespace, or their parent-death signal).
     for (const p of this.procs.values()) p.finish(null, 'SIGKILL');
     this.procs.clear();
