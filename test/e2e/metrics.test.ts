@@ -1,3 +1,4 @@
+import { connect } from 'net';
 import { request } from 'http';
 import { join } from 'path';
 import { ROOT, cleanup, freePort, http, startWardend, worldDir, type Wardend } from './support/wardend';
@@ -178,6 +179,14 @@ describe('Prometheus metrics on the control socket and on settings.metrics.liste
     expect((await http(port, '/metrics', { method: 'POST' })).status).toBe(405);
     // Removing the setting closes the listener.
     expect((await w.control('DELETE', '/config/settings/metrics')).status).toBe(200);
-    await expect(http(port, '/metrics', { headers: { Connection: 'close' } })).rejects.toThrow(/ECONNREFUSED/);
+    // A new TCP connection, not one of the agent's kept-alive sockets (which the close reset).
+    const connecting = new Promise<void>((ok, fail) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        ok();
+      });
+      s.on('error', fail);
+    });
+    await expect(connecting).rejects.toThrow(/ECONNREFUSED/);
   });
 });
