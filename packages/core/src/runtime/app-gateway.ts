@@ -235,36 +235,46 @@ class Forward implements InFlight, RouterStreamSink, LeanHandler {
 }
 
 /**
- * A client connection as apps see it (PROTOCOL.md "Connections"): its id, and the channels that got a request with
- * it (usually one), each told CONN_CLOSED when the connection closes.
+ * A client connection as apps see it (PROTOCOL.md "Connections"): the channels that got a request on it (usually
+ * one) and the id each of them knows it by; each is told CONN_CLOSED when the connection closes.
  */
 interface ClientConnection {
-  readonly id: number;
   channels: RouterChannel[];
+  ids: number[];
 }
 
 const connections = new WeakMap<Socket, ClientConnection>();
-let lastConnectionId = 0;
+/**
+ * The last connection id each channel handed out. Ids are numbered per channel (per app process), not by one
+ * counter for all of wardend: from a shared counter an app could tell how many client connections wardend took,
+ * other apps' included, between two of its own requests.
+ */
+const lastIds = new WeakMap<RouterChannel, number>();
 
-/** The id of the client connection `sock` (made on its first request), noting that `channel` knows it. */
-function connectionId(sock: Socket, channel: RouterChannel): number {
+/** The id `channel` knows the client connection `sock` by (made on the connection's first request over it). */
+export function connectionId(sock: Socket, channel: RouterChannel): number {
   let c = connections.get(sock);
   if (c === undefined) {
-    lastConnectionId = lastConnectionId >= 0xffffffff ? 1 : lastConnectionId + 1;
-    const conn: ClientConnection = { id: lastConnectionId, channels: [channel] };
+    const conn: ClientConnection = { channels: [], ids: [] };
     c = conn;
     connections.set(sock, conn);
     if (sock.destroyed) process.nextTick(connectionClosed, conn);
     else sock.once('close', () => connectionClosed(conn));
-  } else if (!c.channels.includes(channel)) {
-    c.channels.push(channel);
   }
-  return c.id;
+  const known = c.channels.indexOf(channel);
+  if (known !== -1) return c.ids[known]!;
+  const last = lastIds.get(channel) ?? 0;
+  const id = last >= 0xffffffff ? 1 : last + 1;
+  lastIds.set(channel, id);
+  c.channels.push(channel);
+  c.ids.push(id);
+  return id;
 }
 
 function connectionClosed(c: ClientConnection): void {
-  for (const ch of c.channels) ch.connectionClosed(c.id);
+  for (let i = 0; i < c.channels.length; i++) c.channels[i]!.connectionClosed(c.ids[i]!);
   c.channels = [];
+  c.ids = [];
 }
 
 function onTimeout(f: Forward): void {
