@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { buildPlanContext } from '../src/config/plan-context';
@@ -71,5 +71,37 @@ describe('user and group lookup', () => {
     const db = readUserDatabase({ PATH: emptyBin });
     expect(resolveCredentials('root', undefined, db)).toMatchObject({ user: 'root', uid: 0, gid: 0 });
     expect(() => resolveCredentials('ldapuser', undefined, db)).toThrow('User "ldapuser" is not found.');
+  });
+  it('reuses a found entry for a minute and asks again for a missing name after a second (getent is a process per lookup)', () => {
+    const countingBin = join(dir, 'counting');
+    mkdirSync(countingBin);
+    const calls = join(dir, 'calls');
+    writeFileSync(calls, '');
+    writeFileSync(join(countingBin, 'getent'), FAKE_GETENT.replace('#!/bin/sh\n', `#!/bin/sh\necho "$1 $2" >> ${calls}\n`));
+    chmodSync(join(countingBin, 'getent'), 0o755);
+    const env = { PATH: `${countingBin}:${savedPath}` };
+    const asked = (what: string) =>
+      readFileSync(calls, 'utf8')
+        .split('\n')
+        .filter((l) => l === what).length;
+    const now = jest.spyOn(Date, 'now');
+    try {
+      now.mockReturnValue(1_000_000);
+      expect(readUserDatabase(env).user('ldapuser')?.uid).toBe(4242);
+      expect(readUserDatabase(env).user('nosuchuser')).toBeUndefined();
+      now.mockReturnValue(1_000_900);
+      expect(readUserDatabase(env).user('ldapuser')?.uid).toBe(4242);
+      expect(readUserDatabase(env).user('nosuchuser')).toBeUndefined();
+      expect([asked('passwd ldapuser'), asked('passwd nosuchuser')]).toEqual([1, 1]);
+      now.mockReturnValue(1_002_000); // a missing name is asked again (a user just added to LDAP), a found one is not
+      readUserDatabase(env).user('ldapuser');
+      readUserDatabase(env).user('nosuchuser');
+      expect([asked('passwd ldapuser'), asked('passwd nosuchuser')]).toEqual([1, 2]);
+      now.mockReturnValue(1_061_000); // a found one after a minute
+      readUserDatabase(env).user('ldapuser');
+      expect(asked('passwd ldapuser')).toBe(2);
+    } finally {
+      now.mockRestore();
+    }
   });
 });

@@ -33,23 +33,28 @@ export interface UserDatabase {
 /**
  * The host's user database through NSS: `getent` (found on `env.PATH`), which asks every source nsswitch.conf names.
  * Only when there is no `getent` (a minimal container) does it fall back to parsing `/etc/passwd` and `/etc/group`,
- * which misses NSS-only users. Each lookup is cached for the life of the returned object.
+ * which misses NSS-only users. Answers are reused for a while (FOUND_TTL_MS, MISSING_TTL_MS).
  */
 export function readUserDatabase(env: NodeJS.ProcessEnv = process.env): UserDatabase {
   const path = env.PATH ?? '';
   let found = haveGetent.get(path);
   if (found === undefined) haveGetent.set(path, (found = getent(env, ['passwd', '0']) !== 'missing'));
   if (!found) return fileUserDatabase();
-  // One validation looks up every app's user: share one cached database for a second rather than run getent each time.
-  const now = Date.now();
-  const recent = recentDatabases.get(path);
-  if (recent && now - recent.at < 1000) return recent.db;
-  const db = nssUserDatabase(env);
-  recentDatabases.set(path, { db, at: now });
+  let db = nssDatabases.get(path);
+  if (db === undefined) nssDatabases.set(path, (db = nssUserDatabase(env)));
   return db;
 }
 
-const recentDatabases = new Map<string, { db: UserDatabase; at: number }>();
+/** The NSS view of each PATH's getent, shared by every validation and spawn (see {@link nssUserDatabase}). */
+const nssDatabases = new Map<string, UserDatabase>();
+
+/**
+ * How long a lookup's answer is reused. getent is a process per lookup (several ms, and it blocks: spawnSync), so
+ * one apply must not run it for every app: an entry found is reused for a minute (nscd keeps passwd entries for ten),
+ * a name not found for a second, so a user added to LDAP is usable at once.
+ */
+const FOUND_TTL_MS = 60_000;
+const MISSING_TTL_MS = 1_000;
 
 /** Whether a `getent` is on this PATH (probed once per PATH). */
 const haveGetent = new Map<string, boolean>();
@@ -62,14 +67,16 @@ function getent(env: NodeJS.ProcessEnv, args: string[]): string | undefined | 'm
 }
 
 function nssUserDatabase(env: NodeJS.ProcessEnv): UserDatabase {
-  const cache = new Map<string, string | undefined>();
+  const cache = new Map<string, { out: string | undefined; at: number }>();
   const lookup = (args: string[]) => {
     const key = args.join('\0');
-    if (!cache.has(key)) {
-      const out = getent(env, args);
-      cache.set(key, out === 'missing' ? undefined : out);
-    }
-    return cache.get(key);
+    const now = Date.now();
+    const hit = cache.get(key);
+    if (hit !== undefined && now - hit.at < (hit.out === undefined ? MISSING_TTL_MS : FOUND_TTL_MS)) return hit.out;
+    const out = getent(env, args);
+    const entry = { out: out === 'missing' ? undefined : out, at: now };
+    cache.set(key, entry);
+    return entry.out;
   };
   return {
     user: (key) => parsePasswd(lookup(['passwd', key]) ?? '')[0],
