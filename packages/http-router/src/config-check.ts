@@ -20,8 +20,8 @@ export interface RouterCheckOptions {
 }
 
 /**
- * The router's rules that JSON Schema does not express, for a config that already matches the router's schema
- * (ROUTER_SCHEMA_DEFS / ROUTER_ROOT_PROPERTIES): listener addresses as Unit parses them (`IP:port`, `*:port`,
+ * Checks a router config: first against the router's schema (ROUTER_SCHEMA_DEFS / ROUTER_ROOT_PROPERTIES, which
+ * own every type, required key and stated range), then the rules JSON Schema does not express: listener addresses as Unit parses them (`IP:port`, `*:port`,
  * `[v6]:port`, `unix:/path`, `unix:@name`; port 1-65535), `pass` targets (percent-decoded segments that name an
  * application of `config.applications`, an upstream or a route), exactly one action per step and only its options,
  * patterns, addresses, variables, `settings.http.static.mime_types`, upstream servers and the `tls` values.
@@ -30,6 +30,7 @@ export interface RouterCheckOptions {
  */
 export function checkRouterConfig(config: RouterConfig, opts: RouterCheckOptions = {}): RouterConfigProblem[] {
   try {
+    assertRouterSchema(config);
     compileRouterConfig(config, { ...opts, checkOnly: true });
     return [];
   } catch (e) {

@@ -18,7 +18,7 @@ import { addMimeTypes, defaultMimeTypes } from './mime-types';
 import { compilePatternSet, percentDecode } from './pattern';
 import { compileMatch, uriPrefixGuard } from './match-compiler';
 import { compileTemplate, truthy } from './template';
-import { compileTls, type TlsCertificate } from './tls-config';
+import { compileTls, type TlsCertificate, type TlsConfig } from './tls-config';
 import { Upstream } from './upstream';
 
 /** The parts of a Unit config the router reads. */
@@ -46,10 +46,8 @@ function unknownKeys(obj: Obj, allowed: readonly string[], path: string, code?: 
   for (const k of Object.keys(obj)) if (!allowed.includes(k)) throw new RouterConfigError(`Unknown parameter "${k}".`, jp(path, k), code);
 }
 
-function str(v: unknown, name: string, path: string): string {
-  if (typeof v !== 'string') throw new RouterConfigError(`The "${name}" value must be a string.`, path);
-  return v;
-}
+/** A value the router's schema has already checked is a string (every type is the schema's rule, not this file's). */
+const str = (v: unknown): string => v as string;
 
 /** Where a listener binds: an IP address and port, or a unix socket path (`path`, abstract names start with NUL). */
 export interface ListenAddress {
@@ -113,8 +111,7 @@ function parseServerAddress(text: string, path: string): ProxyTarget {
   }
 }
 
-function parseProxy(v: unknown, path: string): ProxyTarget {
-  const text = str(v, 'proxy', path);
+function parseProxy(text: string, path: string): ProxyTarget {
   const bad = () => new RouterConfigError(`The "proxy" address is invalid "${text}".`, path, ACTION_ERROR);
   if (!text.startsWith('http://')) throw bad();
   const rest = text.slice(7);
@@ -132,11 +129,11 @@ function parseProxy(v: unknown, path: string): ProxyTarget {
   }
 }
 
+/** A number (the schema's rule) within the range the router can use, where the schema states a wider one. */
 function num(v: unknown, name: string, path: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-    throw new RouterConfigError(`The "${name}" value must be a number between ${min} and ${max}.`, path);
-  }
-  return v;
+  const n = v as number;
+  if (n < min || n > max) throw new RouterConfigError(`The "${name}" value must be a number between ${min} and ${max}.`, path);
+  return n;
 }
 
 /** A timeout in seconds (Unit's unit) as milliseconds, at most what a Node timer holds. */
@@ -144,14 +141,10 @@ function timeoutMs(v: unknown, name: string, path: string): number {
   return num(v, name, path, 0, 2 ** 31 / 1000) * 1000;
 }
 
-function bool(v: unknown, name: string, path: string): boolean {
-  if (typeof v !== 'boolean') throw new RouterConfigError(`The "${name}" value must be a boolean.`, path);
-  return v;
-}
+const bool = (v: unknown): boolean => v as boolean;
 
 /** Unit's `settings.http.websocket` keys (its defaults: 1 MiB, 60 s, 30 s). */
-function compileWebSocket(v: unknown, base: string, s: HttpSettings): void {
-  if (!isObject(v)) throw new RouterConfigError('The "websocket" value must be an object.', base);
+function compileWebSocket(v: Obj, base: string, s: HttpSettings): void {
   for (const [k, x] of Object.entries(v)) {
     const p = jp(base, k);
     switch (k) {
@@ -170,7 +163,7 @@ function compileWebSocket(v: unknown, base: string, s: HttpSettings): void {
   }
 }
 
-function compileSettings(settings: unknown): HttpSettings {
+function compileSettings(settings: { http?: Obj } | undefined): HttpSettings {
   const s: HttpSettings = {
     headerReadTimeout: 30_000,
     bodyReadTimeout: 30_000,
@@ -189,12 +182,9 @@ function compileSettings(settings: unknown): HttpSettings {
     mimeTypes: defaultMimeTypes(),
     websocket: { maxFrameSize: 1_048_576, readTimeout: 60_000, keepaliveInterval: 30_000 },
   };
-  if (settings === undefined) return s;
-  if (!isObject(settings)) throw new RouterConfigError('The "settings" value must be an object.', '/settings');
-  const http = settings.http;
+  const http = settings?.http;
   if (http === undefined) return s;
   const base = '/settings/http';
-  if (!isObject(http)) throw new RouterConfigError('The "http" value must be an object.', base);
   let bufSize = 8192;
   let bufCount = 4;
   for (const [k, v] of Object.entries(http)) {
@@ -225,25 +215,23 @@ function compileSettings(settings: unknown): HttpSettings {
         num(v, k, p, 1, 2 ** 31);
         break;
       case 'discard_unsafe_fields':
-        s.discardUnsafeFields = bool(v, k, p);
+        s.discardUnsafeFields = bool(v);
         break;
       case 'server_version':
-        s.serverVersion = bool(v, k, p);
+        s.serverVersion = bool(v);
         break;
       case 'log_route':
-        s.logRoute = bool(v, k, p);
-        break;
-      case 'chunked_transform':
-        bool(v, k, p);
+        s.logRoute = bool(v);
         break;
       // Unit options this router accepts and does not use yet (see the README's gaps).
+      case 'chunked_transform':
       case 'body_temp_path':
         break;
       case 'static':
-        compileStatic(v, p, s);
+        compileStatic(v as Obj, p, s);
         break;
       case 'websocket':
-        compileWebSocket(v, p, s);
+        compileWebSocket(v as Obj, p, s);
         break;
       case 'proxy_connect_timeout':
         s.proxyConnectTimeout = timeoutMs(v, k, p);
@@ -255,7 +243,6 @@ function compileSettings(settings: unknown): HttpSettings {
         s.proxySendTimeout = timeoutMs(v, k, p);
         break;
       case 'max_connections':
-        if (!Number.isInteger(v)) throw new RouterConfigError(`The "${k}" value must be an integer.`, p);
         s.maxConnections = num(v, k, p, 1, 2 ** 31 - 1);
         break;
       default:
@@ -266,9 +253,7 @@ function compileSettings(settings: unknown): HttpSettings {
   return s;
 }
 
-function compileStatic(v: unknown, path: string, s: HttpSettings): void {
-  if (!isObject(v)) throw new RouterConfigError('The "static" value must be an object.', path);
-  unknownKeys(v, ['mime_types'], path);
+function compileStatic(v: Obj, path: string, s: HttpSettings): void {
   const mt = v.mime_types;
   if (mt === undefined) return;
   addMimeTypes(mt, jp(path, 'mime_types'), s.mimeTypes);
@@ -280,14 +265,13 @@ function compileAccessLog(v: unknown): AccessLog | null {
   if (typeof v === 'string') {
     return { path: v, format: compileTemplate(DEFAULT_LOG_FORMAT, base, true).fn, cond: null, countsBytes: true };
   }
-  if (!isObject(v)) throw new RouterConfigError('The "access_log" value must be a string or an object.', base);
-  unknownKeys(v, ['path', 'format', 'if'], base);
-  const path = str(v.path, 'path', jp(base, 'path'));
-  const formatText = v.format === undefined ? DEFAULT_LOG_FORMAT : str(v.format, 'format', jp(base, 'format'));
+  const log = v as { path: string; format?: string; if?: string };
+  const path = log.path;
+  const formatText = log.format ?? DEFAULT_LOG_FORMAT;
   const fmt = compileTemplate(formatText, jp(base, 'format'), true);
   let cond: AccessLog['cond'] = null;
-  if (v.if !== undefined) {
-    const text = str(v.if, 'if', jp(base, 'if'));
+  if (log.if !== undefined) {
+    const text = log.if;
     const negate = text.startsWith('!');
     const t = compileTemplate(negate ? text.slice(1) : text, jp(base, 'if')).fn;
     cond = negate ? (c) => !truthy(t(c)) : (c) => truthy(t(c));
@@ -331,23 +315,17 @@ export interface RouterCompileOptions {
 export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOptions = {}): CompiledConfig {
   const apps = isObject(config.applications) ? (config.applications as Obj) : {};
   const anyApp = opts.anyApplication === true;
-  const settings = compileSettings(config.settings);
+  const settings = compileSettings(config.settings as { http?: Obj } | undefined);
 
   // Upstreams.
   const upstreams = new Map<string, Upstream>();
   if (config.upstreams !== undefined) {
-    if (!isObject(config.upstreams)) throw new RouterConfigError('The "upstreams" value must be an object.', '/upstreams');
-    for (const [name, up] of Object.entries(config.upstreams)) {
+    for (const [name, up] of Object.entries(config.upstreams as Record<string, { servers: Record<string, { weight?: number }> }>)) {
       const p = jp('/upstreams', name);
-      if (!isObject(up)) throw new RouterConfigError(`The "${name}" upstream must be an object.`, p);
-      unknownKeys(up, ['servers'], p);
-      if (!isObject(up.servers)) throw new RouterConfigError('The "servers" value must be an object.', jp(p, 'servers'));
       const servers: Array<{ target: ProxyTarget; weight: number }> = [];
       for (const [addr, srv] of Object.entries(up.servers)) {
         const sp = jp(jp(p, 'servers'), addr);
-        if (!isObject(srv)) throw new RouterConfigError(`The "${addr}" server must be an object.`, sp);
-        unknownKeys(srv, ['weight'], sp);
-        const weight = srv.weight === undefined ? 1 : num(srv.weight, 'weight', jp(sp, 'weight'), 0, 1_000_000);
+        const weight = srv.weight ?? 1;
         servers.push({ target: parseServerAddress(addr, sp), weight });
       }
       upstreams.set(name, new Upstream(name, servers));
@@ -361,13 +339,9 @@ export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOpt
   const pendingRoutes: Array<{ name: string; steps: unknown[]; path: string }> = [];
   if (config.routes !== undefined) {
     if (routesIsArray) pendingRoutes.push({ name: '', steps: config.routes as unknown[], path: '/routes' });
-    else if (isObject(config.routes)) {
-      for (const [name, steps] of Object.entries(config.routes)) {
-        const p = jp('/routes', name);
-        if (!Array.isArray(steps)) throw new RouterConfigError(`The "${name}" route must be an array.`, p);
-        pendingRoutes.push({ name, steps, path: p });
-      }
-    } else throw new RouterConfigError('The "routes" value must be an array or an object.', '/routes');
+    else {
+      for (const [name, steps] of Object.entries(config.routes as Record<string, unknown[]>)) pendingRoutes.push({ name, steps, path: jp('/routes', name) });
+    }
     for (const r of pendingRoutes) routes.set(r.name, []);
   }
 
@@ -400,8 +374,7 @@ export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOpt
     return null;
   };
 
-  const compilePass = (v: unknown, path: string): Pass => {
-    const text = str(v, 'pass', path);
+  const compilePass = (text: string, path: string): Pass => {
     const tpl = compileTemplate(text, path);
     if (tpl.constant === null) return { text, target: null, dynamic: tpl.fn };
     if (passSegments(text) === null) throw new RouterConfigError(`Request "pass" value "${text}" is invalid.`, path, PASS_ERROR);
@@ -411,16 +384,14 @@ export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOpt
   };
 
   // Unit's older listener spelling `"application": "<name>"`: the name as written (not percent-decoded).
-  const applicationPass = (v: unknown, path: string): Pass => {
-    const app = str(v, 'application', path);
+  const applicationPass = (app: string, path: string): Pass => {
     if (!anyApp && !isObject(apps[app])) {
       throw new RouterConfigError(`Listening socket is assigned for a non existing application "${app}".`, path, PASS_ERROR);
     }
     return { text: `applications/${app}`, target: { kind: 'app', app, target: undefined }, dynamic: null };
   };
 
-  const compileAction = (v: unknown, path: string): Action => {
-    if (!isObject(v)) throw new RouterConfigError('The "action" value must be an object.', path);
+  const compileAction = (v: Obj, path: string): Action => {
     const kinds = (['pass', 'share', 'proxy', 'return'] as const).filter((k) => v[k] !== undefined);
     if (kinds.length === 0) {
       throw new RouterConfigError('The "action" object must have either "pass", "return", "share", or "proxy" option set.', path, ACTION_ERROR);
@@ -448,40 +419,35 @@ export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOpt
       share: null,
       proxy: null,
     };
-    if (v.rewrite !== undefined) action.rewrite = compileTemplate(str(v.rewrite, 'rewrite', jp(path, 'rewrite')), jp(path, 'rewrite')).fn;
+    if (v.rewrite !== undefined) action.rewrite = compileTemplate(str(v.rewrite), jp(path, 'rewrite')).fn;
     if (v.response_headers !== undefined) {
       const rp = jp(path, 'response_headers');
-      if (!isObject(v.response_headers)) throw new RouterConfigError('The "response_headers" value must be an object.', rp);
       action.responseHeaders = [];
-      for (const [name, value] of Object.entries(v.response_headers)) {
+      for (const [name, value] of Object.entries(v.response_headers as Record<string, string | null>)) {
         const hp = jp(rp, name);
         if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new RouterConfigError(`The "${name}" header name is invalid.`, hp);
         if (name.toLowerCase() === 'content-length') {
           throw new RouterConfigError(`The "${name}" response header value is not supported.`, hp, ACTION_ERROR);
-        }
-        if (value !== null && typeof value !== 'string') {
-          throw new RouterConfigError(`The "${name}" response header value must be a string or null.`, hp);
         }
         action.responseHeaders.push({ name, value: value === null ? null : compileTemplate(value, hp).fn });
       }
     }
     switch (kind) {
       case 'pass':
-        action.pass = compilePass(v.pass, jp(path, 'pass'));
+        action.pass = compilePass(str(v.pass), jp(path, 'pass'));
         break;
       case 'proxy':
-        action.proxy = parseProxy(v.proxy, jp(path, 'proxy'));
+        action.proxy = parseProxy(str(v.proxy), jp(path, 'proxy'));
         settings.proxies = true;
         break;
       case 'return': {
         const rp = jp(path, 'return');
-        if (typeof v.return !== 'number' || !Number.isInteger(v.return) || v.return < 0 || v.return > 999) {
+        const status = v.return as number;
+        if (status < 0 || status > 999) {
           throw new RouterConfigError('The "return" value is out of allowed HTTP status code range 0-999.', rp, RANGE_ERROR);
         }
-        action.status = v.return;
-        if (v.location !== undefined) {
-          action.location = compileTemplate(str(v.location, 'location', jp(path, 'location')), jp(path, 'location')).fn;
-        }
+        action.status = status;
+        if (v.location !== undefined) action.location = compileTemplate(str(v.location), jp(path, 'location')).fn;
         break;
       }
       case 'share':
@@ -493,29 +459,25 @@ export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOpt
 
   const compileShare = (v: Obj, path: string): ShareSpec => {
     const sp = jp(path, 'share');
-    const list = Array.isArray(v.share) ? v.share : [v.share];
+    const list = (Array.isArray(v.share) ? v.share : [v.share]) as string[];
     if (list.length === 0) throw new RouterConfigError('The "share" array must contain at least one element.', sp);
     const paths = list.map((s, i) => {
       const p = Array.isArray(v.share) ? jp(sp, i) : sp;
-      if (Array.isArray(v.share) && typeof s !== 'string') throw new RouterConfigError('The "share" array must contain only string values.', p);
-      return compileTemplate(str(s, 'share', p), p).fn;
+      return compileTemplate(s, p).fn;
     });
-    const index = v.index === undefined ? 'index.html' : str(v.index, 'index', jp(path, 'index'));
+    const index = v.index === undefined ? 'index.html' : str(v.index);
     const types = v.types === undefined ? null : compilePatternSet(v.types, { fold: 'lower', decode: 'none' }, jp(path, 'types'));
-    const chroot = v.chroot === undefined ? null : compileTemplate(str(v.chroot, 'chroot', jp(path, 'chroot')), jp(path, 'chroot')).fn;
-    const followSymlinks = v.follow_symlinks === undefined ? true : bool(v.follow_symlinks, 'follow_symlinks', jp(path, 'follow_symlinks'));
-    const traverseMounts = v.traverse_mounts === undefined ? true : bool(v.traverse_mounts, 'traverse_mounts', jp(path, 'traverse_mounts'));
-    const fallback = v.fallback === undefined ? null : compileAction(v.fallback, jp(path, 'fallback'));
+    const chroot = v.chroot === undefined ? null : compileTemplate(str(v.chroot), jp(path, 'chroot')).fn;
+    const followSymlinks = v.follow_symlinks === undefined ? true : bool(v.follow_symlinks);
+    const traverseMounts = v.traverse_mounts === undefined ? true : bool(v.traverse_mounts);
+    const fallback = v.fallback === undefined ? null : compileAction(v.fallback as Obj, jp(path, 'fallback'));
     return { paths, index, types, chroot, followSymlinks, traverseMounts, fallback };
   };
 
   for (const r of pendingRoutes) {
     const steps = routes.get(r.name)!;
-    r.steps.forEach((step, i) => {
+    (r.steps as Array<{ match?: Obj; action: Obj }>).forEach((step, i) => {
       const p = jp(r.path, i);
-      if (!isObject(step)) throw new RouterConfigError('A route step must be an object.', p);
-      unknownKeys(step, ['match', 'action'], p);
-      if (step.action === undefined) throw new RouterConfigError('The "action" option is required.', jp(p, 'action'));
       steps.push({
         uriPrefix: uriPrefixGuard(step.match),
         test: compileMatch(step.match, jp(p, 'match')),
@@ -527,20 +489,17 @@ export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOpt
   // Listeners.
   const listeners = new Map<string, CompiledListener>();
   if (config.listeners !== undefined) {
-    if (!isObject(config.listeners)) throw new RouterConfigError('The "listeners" value must be an object.', '/listeners');
-    for (const [name, l] of Object.entries(config.listeners)) {
+    for (const [name, l] of Object.entries(config.listeners as Record<string, Obj>)) {
       const p = jp('/listeners', name);
       const addr = parseListenAddress(name, p, opts.ephemeralPorts === true);
-      if (!isObject(l)) throw new RouterConfigError(`The "${name}" listener must be an object.`, p);
-      unknownKeys(l, ['pass', 'application', 'backlog', 'forwarded', 'client_ip', 'tls'], p);
       if (l.pass === undefined && l.application === undefined) throw new RouterConfigError('The "pass" option is required.', jp(p, 'pass'), PASS_ERROR);
       const backlog = l.backlog === undefined ? undefined : num(l.backlog, 'backlog', jp(p, 'backlog'), 0, 2 ** 31 - 1);
       const fw = l.forwarded ?? l.client_ip;
       const fwPath = jp(p, l.forwarded !== undefined ? 'forwarded' : 'client_ip');
-      const forwarded = fw === undefined ? null : compileForwarded(fw, fwPath, l.client_ip !== undefined && l.forwarded === undefined);
+      const forwarded = fw === undefined ? null : compileForwarded(fw as Obj, fwPath, l.client_ip !== undefined && l.forwarded === undefined);
       if (listeners.has(addr.key)) throw new RouterConfigError(`The listener "${name}" duplicates another listener's address.`, p, LISTENER_ERROR);
-      const tls = l.tls === undefined ? null : compileTls(l.tls, jp(p, 'tls'), opts.checkOnly === true ? null : (config.certificates ?? {}));
-      const pass = l.pass !== undefined ? compilePass(l.pass, jp(p, 'pass')) : applicationPass(l.application, jp(p, 'application'));
+      const tls = l.tls === undefined ? null : compileTls(l.tls as TlsConfig, jp(p, 'tls'), opts.checkOnly === true ? null : (config.certificates ?? {}));
+      const pass = l.pass !== undefined ? compilePass(str(l.pass), jp(p, 'pass')) : applicationPass(str(l.application), jp(p, 'application'));
       listeners.set(addr.key, { name, ...addr, backlog, pass, forwarded, tls });
     }
   }
@@ -550,21 +509,17 @@ export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOpt
   return { listeners, routes, settings, accessLog: compileAccessLog(config.access_log), timesRequests, resolvePass };
 }
 
-function compileForwarded(v: unknown, path: string, legacy: boolean): Forwarded {
-  if (!isObject(v)) throw new RouterConfigError('The "forwarded" value must be an object.', path);
+function compileForwarded(v: Obj, path: string, legacy: boolean): Forwarded {
   // Unit's older `client_ip` object used `header` for the header name.
-  unknownKeys(v, legacy ? ['header', 'source', 'recursive'] : ['client_ip', 'protocol', 'source', 'recursive'], path);
-  const clientIp = legacy ? v.header : v.client_ip;
-  if (clientIp !== undefined) str(clientIp, legacy ? 'header' : 'client_ip', jp(path, legacy ? 'header' : 'client_ip'));
-  if (v.protocol !== undefined) str(v.protocol, 'protocol', jp(path, 'protocol'));
-  if (clientIp === undefined && v.protocol === undefined) {
+  const clientIp = (legacy ? v.header : v.client_ip) as string | undefined;
+  const protocol = v.protocol as string | undefined;
+  if (clientIp === undefined && protocol === undefined) {
     throw new RouterConfigError('The "forwarded" object must have either "client_ip" or "protocol" option set.', path);
   }
-  if (v.source === undefined) throw new RouterConfigError('The "source" option is required.', jp(path, 'source'));
   return {
-    clientIp: clientIp === undefined ? null : (clientIp as string).toLowerCase(),
-    protocol: v.protocol === undefined ? null : (v.protocol as string).toLowerCase(),
+    clientIp: clientIp === undefined ? null : clientIp.toLowerCase(),
+    protocol: protocol === undefined ? null : protocol.toLowerCase(),
     source: compileAddressSet(v.source, jp(path, 'source')),
-    recursive: v.recursive === undefined ? false : bool(v.recursive, 'recursive', jp(path, 'recursive')),
+    recursive: v.recursive === undefined ? false : bool(v.recursive),
   };
 }

@@ -24,8 +24,7 @@ type Lookup = (ctx: RequestContext, name: string) => string[] | string | undefin
  * that is absent fails; a field sent several times matches only when every occurrence does (Unit's rule).
  */
 function compileFieldSets(key: string, value: unknown, path: string, mode: PatternMode, lookup: Lookup, foldValue: boolean, foldName: boolean): MatchTest {
-  const compileObject = (obj: unknown, p: string): MatchTest => {
-    if (!isObject(obj)) throw new RouterConfigError(`The "${key}" value must be an object or an array of objects.`, p);
+  const compileObject = (obj: Record<string, unknown>, p: string): MatchTest => {
     const names: string[] = [];
     const tests: StringTest[] = [];
     for (const [name, pat] of Object.entries(obj)) {
@@ -49,7 +48,7 @@ function compileFieldSets(key: string, value: unknown, path: string, mode: Patte
       return true;
     };
   };
-  if (!Array.isArray(value)) return compileObject(value, path);
+  if (!Array.isArray(value)) return compileObject(value as Record<string, unknown>, path);
   const alts = value.map((o, i) => compileObject(o, jp(path, i)));
   return (ctx) => {
     for (let i = 0; i < alts.length; i++) if (alts[i](ctx)) return true;
@@ -61,9 +60,8 @@ function compileFieldSets(key: string, value: unknown, path: string, mode: Patte
  * Compiles one route step's `match` object into a single test, with Unit's case and encoding rules per key. The
  * cheapest conditions run first.
  */
-export function compileMatch(match: unknown, path: string): MatchTest | null {
+export function compileMatch(match: Record<string, unknown> | undefined, path: string): MatchTest | null {
   if (match === undefined) return null;
-  if (!isObject(match)) throw new RouterConfigError('The "match" value must be an object.', path);
   const tests: Array<{ cost: number; t: MatchTest }> = [];
   for (const [key, value] of Object.entries(match)) {
     const p = jp(path, key);
@@ -89,10 +87,8 @@ export function compileMatch(match: unknown, path: string): MatchTest | null {
         break;
       }
       case 'scheme': {
-        if (typeof value !== 'string' || !/^https?$/i.test(value)) {
-          throw new RouterConfigError('The "scheme" can either be "http" or "https".', p, MATCH_ERROR);
-        }
-        const want = value.toLowerCase();
+        const want = (value as string).toLowerCase();
+        if (want !== 'http' && want !== 'https') throw new RouterConfigError('The "scheme" can either be "http" or "https".', p, MATCH_ERROR);
         tests.push({ cost: 0, t: (c) => c.scheme === want });
         break;
       }
@@ -116,9 +112,9 @@ export function compileMatch(match: unknown, path: string): MatchTest | null {
         tests.push({ cost: 2, t: compileFieldSets(key, value, p, EXACT, (c, n) => c.cookies.get(n), false, false) });
         break;
       case 'if': {
-        if (typeof value !== 'string') throw new RouterConfigError('The "if" value must be a string.', p);
-        const negate = value.startsWith('!');
-        const tpl = compileTemplate(negate ? value.slice(1) : value, p).fn;
+        const negate = (value as string).startsWith('!');
+        const text = value as string;
+        const tpl = compileTemplate(negate ? text.slice(1) : text, p).fn;
         tests.push({ cost: 4, t: negate ? (c) => !truthy(tpl(c)) : (c) => truthy(tpl(c)) });
         break;
       }

@@ -38,9 +38,12 @@ export interface CompiledTls {
   signature: string;
 }
 
-type Obj = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A listener's `tls` object as the router's schema admits it (the schema owns these types and keys). */
+export interface TlsConfig {
+  certificate: string | string[];
+  conf_commands?: Record<string, string>;
+  session?: { cache_size?: number; timeout?: number; tickets?: boolean | string | string[] };
+}
 
 /** Unit's default `session.timeout`, seconds. */
 const DEFAULT_SESSION_TIMEOUT = 300;
@@ -65,17 +68,14 @@ const CONF_COMMANDS =
  * is made once now, so a key or chain OpenSSL refuses fails the prepare, not the first handshake. `certificates`
  * null: check the values only (no certificate is looked up; `certs` is empty).
  */
-export function compileTls(v: unknown, path: string, certificates: Record<string, TlsCertificate> | null): CompiledTls {
-  if (!isObject(v)) throw new RouterConfigError('The "tls" value must be an object.', path, TLS_ERROR);
-  for (const k of Object.keys(v)) {
-    if (k !== 'certificate' && k !== 'conf_commands' && k !== 'session') throw new RouterConfigError(`Unknown parameter "${k}".`, jp(path, k), TLS_ERROR);
-  }
+export function compileTls(v: TlsConfig, path: string, certificates: Record<string, TlsCertificate> | null): CompiledTls {
   const common = sessionOptions(v.session, jp(path, 'session'));
   const sessionCacheSize = common.cacheSize;
   const base: SecureContextOptions = { ...common.options, ...confCommands(v.conf_commands, jp(path, 'conf_commands')) };
 
   const cp = jp(path, 'certificate');
-  const names = certificateNames(v.certificate, cp);
+  const names = typeof v.certificate === 'string' ? [v.certificate] : v.certificate;
+  if (names.length === 0) throw new RouterConfigError('The "certificate" array must contain at least one element.', cp, TLS_ERROR);
   if (certificates === null) return { certs: [], sessionCacheSize, signature: '' };
   const certs = names.map((name, i): TlsCertificateEntry => {
     const at = Array.isArray(v.certificate) ? jp(cp, i) : cp;
@@ -99,43 +99,17 @@ export function compileTls(v: unknown, path: string, certificates: Record<string
   return { certs, sessionCacheSize, signature: signature.digest('hex') };
 }
 
-function certificateNames(v: unknown, path: string): string[] {
-  if (v === undefined) throw new RouterConfigError('Required parameter "certificate" is missing.', path, TLS_ERROR);
-  if (typeof v === 'string') return [v];
-  if (!Array.isArray(v)) throw new RouterConfigError('The "certificate" value must be a string or an array.', path, TLS_ERROR);
-  if (v.length === 0) throw new RouterConfigError('The "certificate" array must contain at least one element.', path, TLS_ERROR);
-  return v.map((n, i) => {
-    if (typeof n !== 'string') throw new RouterConfigError('The "certificate" array must contain only string values.', jp(path, i), TLS_ERROR);
-    return n;
-  });
-}
-
-function sessionOptions(v: unknown, path: string): { options: SecureContextOptions; cacheSize: number } {
+function sessionOptions(v: TlsConfig['session'], path: string): { options: SecureContextOptions; cacheSize: number } {
   const options: SecureContextOptions = { sessionIdContext: SESSION_ID_CONTEXT, sessionTimeout: DEFAULT_SESSION_TIMEOUT };
   let cacheSize = 0;
-  let tickets: unknown = false;
+  let tickets: boolean | string | string[] = false;
   if (v !== undefined) {
-    if (!isObject(v)) throw new RouterConfigError('The "session" value must be an object.', path, TLS_ERROR);
-    for (const [k, value] of Object.entries(v)) {
-      const p = jp(path, k);
-      switch (k) {
-        case 'cache_size':
-          if (!Number.isInteger(value)) throw new RouterConfigError('The "cache_size" value must be an integer number.', p, TLS_ERROR);
-          if ((value as number) < 0) throw new RouterConfigError('The "cache_size" number must not be negative.', p, TLS_ERROR);
-          cacheSize = value as number;
-          break;
-        case 'timeout':
-          if (!Number.isInteger(value)) throw new RouterConfigError('The "timeout" value must be an integer number.', p, TLS_ERROR);
-          if ((value as number) <= 0) throw new RouterConfigError('The "timeout" number must be greater than zero.', p, TLS_ERROR);
-          options.sessionTimeout = value as number;
-          break;
-        case 'tickets':
-          tickets = value;
-          break;
-        default:
-          throw new RouterConfigError(`Unknown parameter "${k}".`, p, TLS_ERROR);
-      }
+    if (v.cache_size !== undefined) cacheSize = v.cache_size;
+    if (v.timeout !== undefined) {
+      if (v.timeout <= 0) throw new RouterConfigError('The "timeout" number must be greater than zero.', jp(path, 'timeout'), TLS_ERROR);
+      options.sessionTimeout = v.timeout;
     }
+    if (v.tickets !== undefined) tickets = v.tickets;
   }
   const tp = jp(path, 'tickets');
   if (tickets === false) {
@@ -145,7 +119,6 @@ function sessionOptions(v: unknown, path: string): { options: SecureContextOptio
     options.ticketKeys = randomBytes(48);
   } else {
     const keys = typeof tickets === 'string' ? [tickets] : tickets;
-    if (!Array.isArray(keys)) throw new RouterConfigError('The "tickets" value must be a boolean, a string or an array.', tp, TLS_ERROR);
     if (keys.length !== 1) {
       throw new RouterConfigError(
         `The "tickets" array holds ${keys.length} keys; this build takes exactly one (Node's TLS has no decrypt-only keys for rotation).`,
@@ -158,8 +131,7 @@ function sessionOptions(v: unknown, path: string): { options: SecureContextOptio
   return { options, cacheSize };
 }
 
-function ticketKey(v: unknown, path: string): Buffer {
-  if (typeof v !== 'string') throw new RouterConfigError('The "key" array must contain only string values.', path, TLS_ERROR);
+function ticketKey(v: string, path: string): Buffer {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) throw new RouterConfigError(`Invalid Base64 format for the ticket key "${v}".`, path, TLS_ERROR);
   const key = Buffer.from(v, 'base64');
   if (key.length !== 48 && key.length !== 80) {
@@ -169,15 +141,13 @@ function ticketKey(v: unknown, path: string): Buffer {
   return key;
 }
 
-function confCommands(v: unknown, path: string): SecureContextOptions {
+function confCommands(v: TlsConfig['conf_commands'], path: string): SecureContextOptions {
   const out: SecureContextOptions = {};
   if (v === undefined) return out;
-  if (!isObject(v)) throw new RouterConfigError('The "conf_commands" value must be an object.', path, TLS_ERROR);
   let cipherString: string | undefined;
   let suites: string | undefined;
   for (const [name, value] of Object.entries(v)) {
     const p = jp(path, name);
-    if (typeof value !== 'string') throw new RouterConfigError(`The "${name}" value must be a string.`, p, TLS_ERROR);
     switch (name.toLowerCase()) {
       case 'cipherstring':
         cipherString = value;
