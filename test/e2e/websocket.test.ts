@@ -200,11 +200,14 @@ describe('WebSockets through wardend (upgrade requests tunnelled over the channe
   it('closes the clients of an app that crashes with open sockets, and serves the next connection', async () => {
     const a = await connect(port);
     const b = await connect(port);
+    const crashed = (await stats(port)).pid;
     const closed = Promise.all([once(a, 'close'), once(b, 'close')]);
     await http(port, '/crash').catch(() => undefined);
     const [[codeA], [codeB]] = await closed;
     expect(codeA).toBe(1006); // abnormal closure: the connection was dropped
     expect(codeB).toBe(1006);
+    // wardend keeps serving: a replacement process answers (a request racing the crash itself may get 502).
+    await waitUntil(async () => (await stats(port).catch(() => ({ pid: crashed }))).pid !== crashed, 'a replacement process serves');
     const c = await connect(port);
     c.send('after the crash');
     const [d] = await once(c, 'message');

@@ -80,16 +80,14 @@ export class AppWorker {
    * The router end closed the channel on an error while the process runs (a protocol violation such as a malformed
    * frame or a doorbell flood, or one of our listeners threw): the process can serve nothing more. It leaves rotation
    * and is killed; its exit counts as unexpected, so the pool replaces it with the crash backoff. A peer that went
-   * away (`WARDEN_ERR_SHM_PEER_GONE`) is exiting: it leaves rotation at once, its exit does the rest.
+   * away (`WARDEN_ERR_SHM_PEER_GONE`) is exiting: its exit does the rest.
    */
   private onChannelClosed(err?: Error): void {
     const code = (err as { code?: string } | undefined)?.code;
-    if (this.stopping || this.state === 'exited') return;
-    // Whatever closed it, the process can take no more requests: out of rotation now, not when its exit is seen (a
-    // request picked for it in between got 502; it now waits for the replacement).
-    if (this.state === 'running') this.state = 'draining';
     if (code !== 'WARDEN_ERR_SHM_PROTOCOL' && code !== 'WARDEN_ERR_SHM_LISTENER') return;
+    if (this.stopping || this.state === 'exited') return;
     this.log.error({ app_pid: this.pid, err: err!.message }, 'app process broke the channel protocol: replacing it');
+    if (this.state === 'running') this.state = 'draining';
     this.brokeProtocol = true;
     try {
       this.process?.kill('SIGKILL');
