@@ -6,14 +6,12 @@
 // Usage: node bench/doorbell-flood.js [--duration 5] [--connections 32] [--runs 3] [--settle 15]
 //        (needs wrk and go; build first). --settle: seconds between adding the flooder and measuring.
 'use strict';
-const { spawn, execFileSync } = require('child_process');
+const { execFileSync } = require('child_process');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 
-const { arg, need, freePort, control } = require('./support');
+const { ROOT, arg, need, freePort, control, workDir, buildGoApp, startWardend, median } = require('./support');
 
-const ROOT = path.resolve(__dirname, '..');
 const DURATION = Number(arg('duration', 5));
 const CONNECTIONS = Number(arg('connections', 32));
 const RUNS = Math.max(1, Number(arg('runs', 3)));
@@ -41,28 +39,15 @@ function measure(port, pid) {
   return { rps, cpuPerReq: (cpu / (rps * DURATION)) * 1e6 };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 async function main() {
   need('wrk');
   need('go');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-flood-bench-'));
-  fs.chmodSync(dir, 0o755);
-  const hello = path.join(dir, 'hello');
-  execFileSync('go', ['build', '-o', hello, '.'], {
-    cwd: path.join(ROOT, 'bench/apps/hello'),
-    env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', CGO_ENABLED: '0' },
-  });
-  const socket = path.join(dir, 'control.sock');
-  const logFile = path.join(dir, 'wardend.log');
-  const log = fs.openSync(logFile, 'w');
-  const wardend = spawn(
-    process.execPath,
-    [path.join(ROOT, 'packages/core/bin/wardend.js'), '--no-daemon', '--control', `unix:${socket}`, '--statedir', path.join(dir, 'state'), '--tmpdir', dir],
-    { stdio: ['ignore', log, log] },
-  );
+  const dir = workDir('warden-flood-bench-');
+  const hello = buildGoApp(dir);
+  const logFile = path.join(dir, 'wardend.log'); // where startWardend logs
+  const wardend = await startWardend(dir);
+  const socket = wardend.socket;
   try {
-    while (!fs.existsSync(socket)) await new Promise((r) => setTimeout(r, 50));
     const port = await freePort();
     await control(socket, 'PUT', '/config', {
       listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/good' } },
@@ -105,8 +90,7 @@ async function main() {
         `flooder processes replaced while measuring: ${replacedDuring} in ${seconds.toFixed(0)} s`,
     );
   } finally {
-    wardend.kill('SIGTERM');
-    await new Promise((r) => wardend.once('exit', r));
+    await wardend.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -18,10 +18,9 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { arg, need, freePort, control, waitFor200 } = require('./support');
-const { median, parseWrk } = require('./report');
+const { ROOT, NODE_APP, arg, need, freePort, control, waitFor200, workDir, buildGoApp, startWardend, median } = require('./support');
+const { parseWrk } = require('./report');
 
-const ROOT = path.resolve(__dirname, '..');
 const DURATION = Number(arg('duration', 10));
 const CONNECTIONS = Number(arg('connections', 64));
 const THREADS = Number(arg('threads', 2));
@@ -117,36 +116,15 @@ function syscallCost(work) {
 async function main() {
   need('wrk');
   need('go');
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
-  fs.chmodSync(work, 0o755);
-  const bin = path.join(work, 'hello');
-  execFileSync('go', ['build', '-o', bin, '.'], {
-    cwd: path.join(ROOT, 'bench/apps/hello'),
-    env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
-    stdio: 'inherit',
-  });
+  const work = workDir();
+  const bin = buildGoApp(work);
   const procs = [];
   process.on('exit', () => procs.forEach((p) => p.kill('SIGKILL')));
+  let wardend;
   try {
-    const socket = path.join(work, 'control.sock');
-    const wardend = spawn(
-      process.execPath,
-      [
-        path.join(ROOT, 'packages/core/bin/wardend.js'),
-        '--no-daemon',
-        '--control',
-        `unix:${socket}`,
-        '--statedir',
-        path.join(work, 'state'),
-        '--log',
-        path.join(work, 'wardend.log'),
-      ],
-      { stdio: 'inherit', env: { ...process.env, WARDEN_LOG_LEVEL: 'warn' } },
-    );
-    procs.push(wardend);
-    for (let i = 0; i < 200 && !fs.existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
-    await control(socket, 'PUT', '/config', { listeners: {}, applications: {} });
-    const nodeApp = path.join(ROOT, 'bench/apps/hello-node/app.js');
+    wardend = await startWardend(work);
+    const socket = wardend.socket;
+    const nodeApp = NODE_APP;
     const apps = {
       go: {
         title: 'hello (Go)',
@@ -225,6 +203,7 @@ async function main() {
     if (SECCOMP) syscallCost(work);
   } finally {
     procs.forEach((p) => p.kill('SIGTERM'));
+    await wardend?.stop();
     await new Promise((r) => setTimeout(r, 300));
     fs.rmSync(work, { recursive: true, force: true });
   }

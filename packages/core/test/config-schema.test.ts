@@ -7,27 +7,22 @@ import { buildPlanContext, planContextDefaults } from '../src/config/plan-contex
 import { buildConfigSchema } from '../src/config/schema-builder';
 import { fakeExternalLauncher, fakeNamespace } from './harness';
 
+/** An id-map array as the uidmap/gidmap keys take it. */
+const idMapSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: { container: { type: 'integer' }, host: { type: 'integer' }, size: { type: 'integer' } },
+    required: ['container', 'host', 'size'],
+    additionalProperties: false,
+  },
+};
+
 const uidmapExtra: IsolationExtra = {
   keys: ['uidmap', 'gidmap'],
   schema: {
-    uidmap: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { container: { type: 'integer' }, host: { type: 'integer' }, size: { type: 'integer' } },
-        required: ['container', 'host', 'size'],
-        additionalProperties: false,
-      },
-    },
-    gidmap: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { container: { type: 'integer' }, host: { type: 'integer' }, size: { type: 'integer' } },
-        required: ['container', 'host', 'size'],
-        additionalProperties: false,
-      },
-    },
+    uidmap: idMapSchema,
+    gidmap: idMapSchema,
   },
   validate(app) {
     if (app.isolation?.uidmap && app.isolation.namespaces?.credential !== true) {
