@@ -17,6 +17,8 @@ export interface RouterCheckOptions {
   anyApplication?: boolean;
   /** Accept port 0 in listener addresses (Unit does not). */
   ephemeralPorts?: boolean;
+  /** The caller checked `config` against the router's schema already (in its own, larger schema): skip that step. */
+  schemaChecked?: boolean;
 }
 
 /**
@@ -30,8 +32,8 @@ export interface RouterCheckOptions {
  */
 export function checkRouterConfig(config: RouterConfig, opts: RouterCheckOptions = {}): RouterConfigProblem[] {
   try {
-    assertRouterSchema(config);
-    compileRouterConfig(config, { ...opts, checkOnly: true });
+    if (opts.schemaChecked !== true) assertRouterSchema(config);
+    compileRouterConfig(config, { anyApplication: opts.anyApplication, ephemeralPorts: opts.ephemeralPorts, checkOnly: true });
     return [];
   } catch (e) {
     if (e instanceof RouterConfigError) return [{ path: e.path, code: e.code, message: e.message }];

@@ -39,6 +39,12 @@ export interface HttpRouterOptions {
    * router by default; embedders and tests that want an ephemeral port set this.
    */
   ephemeralPorts?: boolean;
+  /**
+   * The embedder checks every config against the router's schema before `prepare` (wardend compiles
+   * ROUTER_SCHEMA_DEFS into its own whole-config schema and runs `checkRouterConfig`): `prepare` then skips its own
+   * schema check. Without it, `prepare` checks the schema itself.
+   */
+  schemaChecked?: boolean;
 }
 
 /** What prepare() hands back: install the new config, or undo what prepare bound. */
@@ -74,6 +80,7 @@ export class HttpRouter {
   /** `max_connections` over all listeners. */
   private readonly connections: ConnectionLimit;
   private readonly ephemeralPorts: boolean;
+  private readonly schemaChecked: boolean;
   private readonly counters: RouterCounters;
   private readonly accessLog: AccessLogWriter;
   private readonly node: NodeHttpPath;
@@ -87,6 +94,7 @@ export class HttpRouter {
     const log = (this.log = opts.logger ?? noopLogger);
     this.connections = new ConnectionLimit(log);
     this.ephemeralPorts = opts.ephemeralPorts === true;
+    this.schemaChecked = opts.schemaChecked === true;
     this.counters = new RouterCounters(opts.onRequestDone ?? null);
     this.accessLog = new AccessLogWriter(log);
     const config = () => this.active;
@@ -132,7 +140,7 @@ export class HttpRouter {
   async prepare(config: RouterConfig): Promise<PreparedRouterChange> {
     if (this.closed) throw new Error('the router is closed');
     if (this.pending) throw new Error('another router change is prepared and not yet committed or rolled back');
-    assertRouterSchema(config);
+    if (!this.schemaChecked) assertRouterSchema(config);
     const compiled = compileRouterConfig(config, { ephemeralPorts: this.ephemeralPorts });
     this.pending = true;
     let logFile: fsp.FileHandle | null = null;

@@ -89,7 +89,8 @@ export class ConfigValidator {
     this.checkTypes(config);
     if (!this.check(config)) throw translateAjvErrors(this.check.errors ?? []);
     const cfg = config as WardenConfig;
-    const [problem] = checkRouterConfig(cfg);
+    // The schema above holds the router's (buildConfigSchema compiles ROUTER_SCHEMA_DEFS in): only the rules it cannot say remain.
+    const [problem] = checkRouterConfig(cfg, { schemaChecked: true });
     if (problem) throw new ConfigValidationError(problem.message, problem.path, problem.code);
     crossCheck(cfg);
     for (const [name, app] of Object.entries(cfg.applications ?? {})) this.validateApp(name, app);

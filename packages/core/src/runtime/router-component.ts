@@ -20,7 +20,8 @@ export class RouterComponent implements ConfigComponent {
     fileIdentity?: FileIdentity,
     onRequestDone?: RequestDoneHook,
   ) {
-    this.router = new HttpRouter({ gateway, logger: log.child({ component: 'router' }), fileIdentity, onRequestDone });
+    // The controller validated every config with the whole schema (the router's included) before prepare.
+    this.router = new HttpRouter({ gateway, logger: log.child({ component: 'router' }), fileIdentity, onRequestDone, schemaChecked: true });
   }
 
   /** Unit's connection counters. */
