@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+void RegisterProcess(Napi::Env env, Napi::Object exports);  // native/process.cc
+
 namespace {
 
 Napi::Value ThrowErrno(Napi::Env env, const char* what, int err) {
@@ -195,6 +197,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tuneAllocator", Napi::Function::New(env, TuneAllocator));
   exports.Set("SEAL_SHRINK", Napi::Number::New(env, F_SEAL_SHRINK));
   exports.Set("SEAL_GROW", Napi::Number::New(env, F_SEAL_GROW));
+  RegisterProcess(env, exports);
   return exports;
 }
 

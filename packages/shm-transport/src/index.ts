@@ -7,3 +7,5 @@ export type { AppRequestSink, RequestHead, RouterStreamSink, ShmLogger, StreamSi
 export { ShmError, ShmErrorCode } from './errors';
 export { encodeFrame, decodeFrame } from './internal/codec';
 export type { Frame } from './internal/codec';
+export { listenSocket, hardenProcess } from './process-support';
+export type { ListenAddress, BoundSocket } from './process-support';
