@@ -5,6 +5,7 @@ export type { RouterChannelOptions } from './router-channel';
 export { AppChannel, AppRequest } from './app-channel';
 export type { AppRequestSink, RequestHead, RouterStreamSink, ShmLogger, StreamSink } from './types';
 export { ShmError, ShmErrorCode } from './errors';
+export { FdSocket, closeFd } from './fd-socket';
 export { encodeFrame, decodeFrame } from './internal/codec';
 export type { Frame } from './internal/codec';
 export { listenSocket, hardenProcess } from './process-support';
