@@ -21,9 +21,9 @@ export interface RouterPoolPolicy {
 
 /** Main → router. */
 export type MainMessage =
-  | { op: 'config'; id: number; config: unknown; certificates: Record<string, { key: string | Buffer; cert: string | Buffer }> }
-  | { op: 'commit'; id: number; apps: Record<string, number> }
-  | { op: 'rollback'; id: number }
+  | { op: 'config'; id: number; change: number; config: unknown; certificates: Record<string, { key: string | Buffer; cert: string | Buffer }> }
+  | { op: 'commit'; id: number; change: number; apps: Record<string, number> }
+  | { op: 'rollback'; id: number; change: number }
   | { op: 'apps'; apps: Record<string, number> }
   | { op: 'pool'; pool: number; app: string; policy: RouterPoolPolicy }
   | { op: 'pool-closed'; pool: number }

@@ -124,7 +124,12 @@ export class RouterFleet implements ConfigComponent {
       onExit: (l, code, signal) => this.onExit(l, code, signal),
     });
     void link.up.then(
-      (u) => this.log.info({ router: index, pid: u.pid, uid: u.uid, gid: u.gid }, 'router started'),
+      (u) => {
+        // Everything a router dispatches by, sent before anything that refers to it.
+        for (const [id, p] of this.pools) link.send({ op: 'pool', pool: id, app: p.app, policy: p.policy });
+        link.send({ op: 'apps', apps: this.apps });
+        this.log.info({ router: index, pid: u.pid, uid: u.uid, gid: u.gid }, 'router started');
+      },
       (e: Error) => this.log.error({ router: index, err: e.message }, 'router failed to start'),
     );
     return link;
@@ -136,12 +141,13 @@ export class RouterFleet implements ConfigComponent {
     await this.whenUp().catch(() => undefined);
     const routers = this.live();
     if (routers.length === 0) throw new ApplyError('no router process is running', undefined, 'router');
+    const change = this.nextConfigId++;
     const message = this.configMessage(next);
     const before = new Set(this.bound.keys());
-    const results = await Promise.allSettled(routers.map((l) => l.request({ ...message, id: 0 }, 60_000)));
+    const results = await Promise.allSettled(routers.map((l) => l.request({ ...message, id: 0, change }, 60_000)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     const undo = async () => {
-      await Promise.allSettled(routers.map((l, i) => (results[i]!.status === 'fulfilled' ? l.request({ op: 'rollback', id: 0 }) : undefined)));
+      await Promise.allSettled(routers.map((l, i) => (results[i]!.status === 'fulfilled' ? l.request({ op: 'rollback', id: 0, change }) : undefined)));
       this.closeUnused(before);
     };
     if (failed) {
@@ -151,7 +157,7 @@ export class RouterFleet implements ConfigComponent {
     return {
       commit: async () => {
         this.config = next;
-        const keys = await Promise.allSettled(routers.map((l) => l.request<string[]>({ op: 'commit', id: 0, apps: this.apps })));
+        const keys = await Promise.allSettled(routers.map((l) => l.request<string[]>({ op: 'commit', id: 0, change, apps: this.apps })));
         const inUse = new Set<string>();
         for (const k of keys) if (k.status === 'fulfilled' && Array.isArray(k.value)) for (const key of k.value) inUse.add(key);
         this.closeUnused(inUse);
@@ -392,6 +398,7 @@ export class RouterFleet implements ConfigComponent {
         return;
       }
       case 'channel-failed': {
+        this.processes.get(m.token)?.pending.get(link.index)?.([]);
         const w = this.processes.get(m.token)?.readyWaits.get(link.index);
         w?.reject(Object.assign(new Error(m.message), { code: (m as { code?: string }).code }));
         return;
@@ -445,8 +452,6 @@ export class RouterFleet implements ConfigComponent {
     this.links[index - 1] = link;
     try {
       await link.up;
-      for (const [id, p] of this.pools) link.send({ op: 'pool', pool: id, app: p.app, policy: p.policy });
-      link.send({ op: 'apps', apps: this.apps });
       await Promise.allSettled(
         [...this.processes.values()]
           .filter((e) => e.pid !== 0)
@@ -457,8 +462,9 @@ export class RouterFleet implements ConfigComponent {
             link.send({ op: 'process', token: e.peer.token, pid: e.pid });
           }),
       );
-      await link.request({ ...this.configMessage(this.config), id: 0 }, 60_000);
-      await link.request({ op: 'commit', id: 0, apps: this.apps });
+      const change = this.nextConfigId++;
+      await link.request({ ...this.configMessage(this.config), id: 0, change }, 60_000);
+      await link.request({ op: 'commit', id: 0, change, apps: this.apps });
       this.log.info({ router: index, pid: link.pid }, 'router restarted');
       setTimeout(() => {
         if (link.state === 'up') this.restarts = 0;

@@ -115,13 +115,14 @@ export class RouterProcess {
 
   private onMessage(m: MainMessage): void {
     this.fdSocket.drain(); // fds sent before this message are here now
+    this.log.debug({ op: m.op }, 'message from main');
     switch (m.op) {
       case 'config':
-        void this.prepare(m.id, m.config as RouterConfig, m.certificates);
+        void this.prepare(m.id, m.change, m.config as RouterConfig, m.certificates);
         return;
       case 'commit': {
-        const change = this.prepared.get(m.id);
-        this.prepared.delete(m.id);
+        const change = this.prepared.get(m.change);
+        this.prepared.delete(m.change);
         this.setApps(m.apps);
         void (change ? change.commit() : Promise.resolve()).then(
           () => this.answer(m.id, this.router.listenerKeys()),
@@ -130,8 +131,8 @@ export class RouterProcess {
         return;
       }
       case 'rollback': {
-        const change = this.prepared.get(m.id);
-        this.prepared.delete(m.id);
+        const change = this.prepared.get(m.change);
+        this.prepared.delete(m.change);
         void (change ? change.rollback() : Promise.resolve()).then(
           () => this.answer(m.id),
           (e: Error) => this.fail(m.id, e),
@@ -206,9 +207,9 @@ export class RouterProcess {
     this.apps = next;
   }
 
-  private async prepare(id: number, config: RouterConfig, certificates: Record<string, TlsCertificate>): Promise<void> {
+  private async prepare(id: number, change: number, config: RouterConfig, certificates: Record<string, TlsCertificate>): Promise<void> {
     try {
-      this.prepared.set(id, await this.router.prepare({ ...config, certificates }));
+      this.prepared.set(change, await this.router.prepare({ ...config, certificates }));
       this.answer(id);
     } catch (e) {
       this.fail(id, e as Error);
