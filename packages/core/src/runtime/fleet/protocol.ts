@@ -21,7 +21,7 @@ export interface RouterPoolPolicy {
 
 /** Main → router. */
 export type MainMessage =
-  | { op: 'config'; id: number; change: number; config: unknown; certificates: Record<string, { key: string | Buffer; cert: string | Buffer }> }
+  | { op: 'config'; id: number; change: number; config: unknown; certificates: Record<string, { key: string | Buffer; cert: string | Buffer }>; now?: boolean; apps?: Record<string, number> }
   | { op: 'commit'; id: number; change: number; apps: Record<string, number> }
   | { op: 'rollback'; id: number; change: number }
   | { op: 'apps'; apps: Record<string, number> }

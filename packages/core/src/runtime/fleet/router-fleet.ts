@@ -139,6 +139,28 @@ export class RouterFleet implements ConfigComponent {
 
   async prepare(next: WardenConfig): Promise<PreparedChange> {
     await this.whenUp().catch(() => undefined);
+    const want = this.wanted(next);
+    // More routers: started and joined now (they take the new config with the others); fewer: stopped at commit.
+    const grown: RouterLink[] = [];
+    for (let i = this.links.length; i < want; i++) {
+      const link = this.spawn(i + 1);
+      this.links.push(link);
+      grown.push(link);
+    }
+    const ungrow = async () => {
+      for (const l of grown) {
+        const i = this.links.indexOf(l);
+        if (i >= 0) this.links[i] = null;
+        l.send({ op: 'stop', graceMs: 0 });
+      }
+      while (this.links.length > 0 && this.links[this.links.length - 1] === null) this.links.pop();
+    };
+    try {
+      await Promise.all(grown.map((l) => this.join(l)));
+    } catch (e) {
+      await ungrow();
+      throw new ApplyError(`a new router process did not start: ${(e as Error).message}`, undefined, 'router');
+    }
     const routers = this.live();
     if (routers.length === 0) throw new ApplyError('no router process is running', undefined, 'router');
     const change = this.nextConfigId++;
@@ -148,6 +170,7 @@ export class RouterFleet implements ConfigComponent {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     const undo = async () => {
       await Promise.allSettled(routers.map((l, i) => (results[i]!.status === 'fulfilled' ? l.request({ op: 'rollback', id: 0, change }) : undefined)));
+      await ungrow();
       this.closeUnused(before);
     };
     if (failed) {
@@ -161,6 +184,15 @@ export class RouterFleet implements ConfigComponent {
         const inUse = new Set<string>();
         for (const k of keys) if (k.status === 'fulfilled' && Array.isArray(k.value)) for (const key of k.value) inUse.add(key);
         this.closeUnused(inUse);
+        // Fewer routers: the last ones stop accepting and finish what they have (the listeners stay in main).
+        while (this.links.length > want) {
+          const l = this.links.pop();
+          if (!l) continue;
+          this.log.info({ router: l.index, pid: l.pid }, 'stopping router (settings.routers)');
+          l.send({ op: 'stop', graceMs: 5000 });
+          const t = setTimeout(() => l.kill('SIGKILL'), 7000);
+          void l.exited.then(() => clearTimeout(t));
+        }
       },
       rollback: undo,
     };
@@ -420,9 +452,23 @@ export class RouterFleet implements ConfigComponent {
   // ---- router lifetimes ---------------------------------------------------------------------------------------
 
   private onExit(link: RouterLink, code: number | null, signal: string | null): void {
+    this.forget(link);
+    // Its channels close with it (apps see EOF on them and keep serving the other routers).
+    for (const e of this.processes.values()) {
+      e.pending.get(link.index)?.([]);
+      e.readyWaits.get(link.index)?.resolve(); // a dead router does not hold a start back
+    }
     const i = link.index - 1;
-    if (this.links[i] !== link) return;
+    if (this.links[i] !== link) return; // stopped on purpose (fewer routers)
     this.links[i] = null;
+    if (this.stopping) return;
+    this.log.error({ router: link.index, pid: link.pid, code, signal }, 'router process exited; starting it again');
+    const delay = RESTART_MS[Math.min(this.restarts++, RESTART_MS.length - 1)]!;
+    setTimeout(() => void this.rejoin(link.index), delay).unref();
+  }
+
+  /** A router is gone: its counters so far are kept (totals never go down). */
+  private forget(link: RouterLink): void {
     const counted = this.perRouter.get(link.index);
     this.perRouter.delete(link.index);
     if (counted) {
@@ -431,40 +477,16 @@ export class RouterFleet implements ConfigComponent {
       this.retired.total += counted.total;
       addSnapshot(this.retired.requests, counted.metrics);
     }
-    // Its channels close with it (apps see EOF on them and keep serving the other routers).
-    for (const e of this.processes.values()) {
-      e.pending.get(link.index)?.([]);
-      e.readyWaits.get(link.index)?.resolve(); // a dead router does not hold a start back
-    }
-    if (this.stopping) return;
-    this.log.error({ router: link.index, pid: link.pid, code, signal }, 'router process exited; starting it again');
-    const delay = RESTART_MS[Math.min(this.restarts++, RESTART_MS.length - 1)]!;
-    setTimeout(() => void this.rejoin(link.index), delay).unref();
   }
 
-  /**
-   * A router started again: it gets the pools, a channel to every running process (passed over each process's
-   * control socket), and the running config, applied at once (the listeners stayed open in main all along).
-   */
+  /** A dead router: started again, given what it dispatches by and the running config (applied at once). */
   private async rejoin(index: number): Promise<void> {
     if (this.stopping) return;
     const link = this.spawn(index);
     this.links[index - 1] = link;
     try {
-      await link.up;
-      await Promise.allSettled(
-        [...this.processes.values()]
-          .filter((e) => e.pid !== 0)
-          .map(async (e) => {
-            const fds = await this.channelFrom(link, e);
-            this.passChannel(e, fds);
-            fds.forEach((fd) => closeSync(fd));
-            link.send({ op: 'process', token: e.peer.token, pid: e.pid });
-          }),
-      );
-      const change = this.nextConfigId++;
-      await link.request({ ...this.configMessage(this.config), id: 0, change }, 60_000);
-      await link.request({ op: 'commit', id: 0, change, apps: this.apps });
+      await this.join(link);
+      await link.request({ ...this.configMessage(this.config), id: 0, change: this.nextConfigId++, now: true, apps: this.apps }, 60_000);
       this.log.info({ router: index, pid: link.pid }, 'router restarted');
       setTimeout(() => {
         if (link.state === 'up') this.restarts = 0;
@@ -473,6 +495,31 @@ export class RouterFleet implements ConfigComponent {
       this.log.error({ router: index, err: (e as Error).message }, 'router could not rejoin');
       link.kill();
     }
+  }
+
+  /**
+   * A router that starts while apps run (a restart, or `settings.routers` grew): once up (the pools and the
+   * application map were sent then), it gets a channel to every running process, passed to the process over its
+   * control socket (the listeners stayed open in main all along).
+   */
+  private async join(link: RouterLink): Promise<void> {
+    await link.up;
+    await Promise.allSettled(
+      [...this.processes.values()]
+        .filter((e) => e.pid !== 0)
+        .map(async (e) => {
+          const fds = await this.channelFrom(link, e);
+          this.passChannel(e, fds);
+          fds.forEach((fd) => closeSync(fd));
+          link.send({ op: 'process', token: e.peer.token, pid: e.pid });
+        }),
+    );
+  }
+
+  /** `settings.routers` (Warden), else the command line's `--routers`. */
+  private wanted(config: WardenConfig): number {
+    const n = (config.settings as { routers?: number } | undefined)?.routers;
+    return typeof n === 'number' && n >= 1 ? n : this.count;
   }
 
   // ---- counters ---------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ export interface LinkEvents {
   onExit(link: RouterLink, code: number | null, signal: string | null): void;
 }
 
+/** The router's entry, compiled (also when main runs from the TypeScript sources, as under ts-jest). */
+const ROUTER_ENTRY = join(__dirname, '..', '..', '..', 'dist', 'runtime', 'fleet', 'router-entry.js');
 /** How long a router may take to start (load its code, drop privileges) before it is given up on. */
 const START_TIMEOUT_MS = 15_000;
 /** Default wait for a router's answer to a request (config prepare waits longer: binding, TLS). */
@@ -41,7 +43,7 @@ export class RouterLink {
   ) {
     const [mine, theirs] = FdSocket.pair();
     const env = { ...process.env, WARDEN_ROUTER: JSON.stringify({ ...identity, index }) };
-    this.child = spawn(process.execPath, [join(__dirname, 'router-entry.js')], {
+    this.child = spawn(process.execPath, [ROUTER_ENTRY], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc', theirs],
       env,
       serialization: 'json',

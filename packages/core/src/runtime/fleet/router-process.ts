@@ -118,7 +118,7 @@ export class RouterProcess {
     this.log.debug({ op: m.op }, 'message from main');
     switch (m.op) {
       case 'config':
-        void this.prepare(m.id, m.change, m.config as RouterConfig, m.certificates);
+        void this.prepare(m.id, m.change, m.config as RouterConfig, m.certificates, m.now === true ? (m.apps ?? {}) : undefined);
         return;
       case 'commit': {
         const change = this.prepared.get(m.change);
@@ -207,9 +207,17 @@ export class RouterProcess {
     this.apps = next;
   }
 
-  private async prepare(id: number, change: number, config: RouterConfig, certificates: Record<string, TlsCertificate>): Promise<void> {
+  /** Prepares a config; `commitNow` (a router joining the running config) commits it at once with that app map. */
+  private async prepare(id: number, change: number, config: RouterConfig, certificates: Record<string, TlsCertificate>, commitNow?: Record<string, number>): Promise<void> {
     try {
-      this.prepared.set(change, await this.router.prepare({ ...config, certificates }));
+      const prepared = await this.router.prepare({ ...config, certificates });
+      if (commitNow !== undefined) {
+        this.setApps(commitNow);
+        await prepared.commit();
+        this.answer(id, this.router.listenerKeys());
+        return;
+      }
+      this.prepared.set(change, prepared);
       this.answer(id);
     } catch (e) {
       this.fail(id, e as Error);
