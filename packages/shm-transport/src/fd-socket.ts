@@ -158,7 +158,8 @@ export function closeFd(fd: number): void {
   }
 }
 
-function closeQuietly(fd: number): void {
+/** @internal close(2) that ignores an fd already closed. */
+export function closeQuietly(fd: number): void {
   try {
     closeSync(fd);
   } catch {
