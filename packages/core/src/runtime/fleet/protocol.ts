@@ -60,7 +60,8 @@ export type RouterMessage =
   | { op: 'channel-failed'; token: number; message: string }
   | { op: 'demand'; pool: number }
   | { op: 'replace'; token: number; why: 'stalled' | 'protocol' | 'requests' }
-  | { op: 'activity'; processes: ProcessActivity[] };
+  | { op: 'activity'; processes: ProcessActivity[] }
+  | { op: 'counters'; connections: { accepted: number; active: number; idle: number; closed: number }; total: number; metrics?: unknown };
 
 /** Payload of an FdSocket message (the fds ride with it). */
 export type FdMessage =

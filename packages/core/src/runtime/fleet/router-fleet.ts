@@ -444,6 +444,15 @@ export class RouterFleet implements ConfigComponent {
       case 'activity':
         for (const a of m.processes) this.processes.get(a.token)?.peer.activity(link.index, a);
         return;
+      case 'counters': {
+        const prev = this.perRouter.get(link.index);
+        this.perRouter.set(link.index, {
+          connections: m.connections,
+          total: m.total,
+          metrics: (m.metrics as RecorderSnapshot | undefined) ?? prev?.metrics ?? emptySnapshot(),
+        });
+        return;
+      }
       default:
         return;
     }

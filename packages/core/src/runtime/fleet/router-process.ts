@@ -295,7 +295,18 @@ export class RouterProcess {
       }
     }
     if (changed.length > 0) this.send({ op: 'activity', processes: changed });
+    // Counters too, so that what a router counted is not lost if it dies between two status requests.
+    const st = this.router.stats();
+    const c = st.connections;
+    const key = `${c.accepted},${c.active},${c.idle},${c.closed},${st.requests.total}`;
+    if (key !== this.lastCounters) {
+      this.lastCounters = key;
+      this.send({ op: 'counters', connections: c, total: st.requests.total, metrics: ++this.ticks % 10 === 0 ? this.recorder.snapshot() : undefined });
+    }
   }
+
+  private lastCounters = '';
+  private ticks = 0;
 
   private async stop(graceMs: number): Promise<void> {
     if (this.stopping) return;
