@@ -124,12 +124,16 @@ async function startDirect(kind, bin) {
  * socket answers with
  * { proc, pid, socket, control(method, path, body), stop() }.
  */
-async function startWardend(dir) {
+/**
+ * Starts wardend in `dir`. `opts.args`: extra command-line options (`--routers 2`); `opts.root`: another checkout to
+ * run wardend from (a build of an older commit, to measure side by side).
+ */
+async function startWardend(dir, opts = {}) {
   const socket = path.join(dir, 'control.sock');
   const proc = spawn(
     process.execPath,
     [
-      path.join(ROOT, 'packages/core/bin/wardend.js'),
+      path.join(opts.root ?? ROOT, 'packages/core/bin/wardend.js'),
       '--no-daemon',
       '--control',
       `unix:${socket}`,
@@ -139,6 +143,7 @@ async function startWardend(dir) {
       dir,
       '--log',
       path.join(dir, 'wardend.log'),
+      ...(opts.args ?? []),
     ],
     { stdio: 'inherit', env: { ...process.env, WARDEN_LOG_LEVEL: 'warn' } },
   );

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'fs';
 import { request } from 'http';
 import { createServer } from 'net';
 import { join } from 'path';
-import { cleanup, freePort, http, isRoot, putAppWithListener, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
+import { cleanup, freePort, http, isRoot, putAppWithListener, routerPids, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
 /**
  * Issue 18: wardend is a privileged main process and unprivileged router processes. Main binds the listeners and
@@ -30,12 +30,6 @@ function children(pid: number): { pid: number; cmdline: string }[] {
     }
   }
   return out;
-}
-
-function routerPids(w: Wardend): number[] {
-  return children(w.proc.pid!)
-    .filter((c) => c.cmdline.startsWith('wardend: router'))
-    .map((c) => c.pid);
 }
 
 function status(pid: number): Record<string, string> {
@@ -154,7 +148,10 @@ describeRoot('privilege separation: main and router processes', () => {
     const l = load(port, 8);
     await waitUntil(() => l.successes.length > 20, 'the load runs');
     for (let i = 0; i < 20; i++) {
-      const res = await w.control('PUT', '/config/routes', [{ match: { uri: `/never-${i}` }, action: { return: 404 } }, { action: { pass: 'applications/a' } }]);
+      const res = await w.control('PUT', '/config/routes', [
+        { match: { uri: `/never-${i}` }, action: { return: 404 } },
+        { action: { pass: 'applications/a' } },
+      ]);
       expect(res.status).toBe(200);
       const flip = await w.control('PUT', `/config/listeners/127.0.0.1:${port}`, { pass: i % 2 === 0 ? 'routes' : 'applications/a' });
       expect(flip.status).toBe(200);

@@ -118,9 +118,9 @@ export class HttpRouter {
     this.tls = new TlsSelector(log, (entry, sock) => this.accept(entry, sock));
     this.listeners = new ListenerSet(
       {
-      create: (l, compiled) => this.createEntry(l, compiled),
-      answerIdle: (sock) => node.answerIdle(sock),
-      closeLeanIdle: (sock, answer) => (sock as Socket & { [kLean]?: FastConnection })[kLean]?.closeIfIdle(answer),
+        create: (l, compiled) => this.createEntry(l, compiled),
+        answerIdle: (sock) => node.answerIdle(sock),
+        closeLeanIdle: (sock, answer) => (sock as Socket & { [kLean]?: FastConnection })[kLean]?.closeIfIdle(answer),
       },
       opts.host ?? null,
     );

@@ -199,7 +199,7 @@ export class Controller {
 
   /** Brings the components' counters up to date (the routers are asked for theirs) before status() is read. */
   async refreshStatus(): Promise<void> {
-    await Promise.allSettled(this.components.map((c) => c.refresh?.()));
+    await Promise.allSettled(this.components.flatMap((c) => (c.refresh ? [c.refresh()] : [])));
   }
 
   /** Unit's `/status` object: zeros for every configured application, with each component's `status()` merged in. */

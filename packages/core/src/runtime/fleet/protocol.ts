@@ -21,7 +21,15 @@ export interface RouterPoolPolicy {
 
 /** Main → router. */
 export type MainMessage =
-  | { op: 'config'; id: number; change: number; config: unknown; certificates: Record<string, { key: string | Buffer; cert: string | Buffer }>; now?: boolean; apps?: Record<string, number> }
+  | {
+      op: 'config';
+      id: number;
+      change: number;
+      config: unknown;
+      certificates: Record<string, { key: string | Buffer; cert: string | Buffer }>;
+      now?: boolean;
+      apps?: Record<string, number>;
+    }
   | { op: 'commit'; id: number; change: number; apps: Record<string, number> }
   | { op: 'rollback'; id: number; change: number }
   | { op: 'apps'; apps: Record<string, number> }
@@ -53,7 +61,12 @@ export interface ProcessActivity {
 export type RouterMessage =
   | { op: 'up'; pid: number; uid: number; gid: number }
   | { op: 'answer'; id: number; ok: true; value?: unknown }
-  | { op: 'answer'; id: number; ok: false; error: { message: string; code?: string; path?: string; errno?: number; address?: string; port?: number; kind: 'config' | 'apply' } }
+  | {
+      op: 'answer';
+      id: number;
+      ok: false;
+      error: { message: string; code?: string; path?: string; errno?: number; address?: string; port?: number; kind: 'config' | 'apply' };
+    }
   | { op: 'listen'; id: number; key: string; spec: unknown }
   | { op: 'open-log'; id: number; path: string }
   | { op: 'channel-ready'; token: number }

@@ -114,7 +114,7 @@ export class RouterFleet implements ConfigComponent {
 
   /** Resolves once every router started (the first apply waits for it). */
   async whenUp(): Promise<void> {
-    await Promise.all(this.links.map((l) => l?.up));
+    await Promise.all(this.links.flatMap((l) => (l ? [l.up] : [])));
   }
 
   private spawn(index: number): RouterLink {
@@ -169,7 +169,7 @@ export class RouterFleet implements ConfigComponent {
     const results = await Promise.allSettled(routers.map((l) => l.request({ ...message, id: 0, change }, 60_000)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     const undo = async () => {
-      await Promise.allSettled(routers.map((l, i) => (results[i]!.status === 'fulfilled' ? l.request({ op: 'rollback', id: 0, change }) : undefined)));
+      await Promise.allSettled(routers.flatMap((l, i) => (results[i]!.status === 'fulfilled' ? [l.request({ op: 'rollback', id: 0, change })] : [])));
       await ungrow();
       this.closeUnused(before);
     };
@@ -251,7 +251,11 @@ export class RouterFleet implements ConfigComponent {
     let b = this.bound.get(key);
     try {
       if (b === undefined) {
-        const s = listenSocket(spec.path !== null ? { path: spec.path, backlog: spec.backlog } : { host: spec.host, port: spec.port, backlog: spec.backlog, ipv6Only: spec.ipv6Only });
+        const s = listenSocket(
+          spec.path !== null
+            ? { path: spec.path, backlog: spec.backlog }
+            : { host: spec.host, port: spec.port, backlog: spec.backlog, ipv6Only: spec.ipv6Only },
+        );
         b = { fd: s.fd, path: spec.path };
         this.bound.set(key, b);
       }
@@ -259,7 +263,12 @@ export class RouterFleet implements ConfigComponent {
     } catch (e) {
       const err = e as Error & { code?: string; errno?: number; syscall?: string; address?: string; port?: number };
       link.sendFds(
-        { op: 'listener', id, ok: false, error: { message: err.message, code: err.code, errno: err.errno, syscall: err.syscall, address: err.address, port: err.port } },
+        {
+          op: 'listener',
+          id,
+          ok: false,
+          error: { message: err.message, code: err.code, errno: err.errno, syscall: err.syscall, address: err.address, port: err.port },
+        },
         [],
       );
     }
@@ -537,7 +546,12 @@ export class RouterFleet implements ConfigComponent {
   async refresh(): Promise<void> {
     const answers = await Promise.allSettled(
       this.live().map((l) =>
-        l.request<{ connections: Connections; requests: { total: number }; metrics: RecorderSnapshot; processes: ProcessActivity[]; rss: number }>({ op: 'status', id: 0 }, 2000).then((v) => ({ l, v })),
+        l
+          .request<{ connections: Connections; requests: { total: number }; metrics: RecorderSnapshot; processes: ProcessActivity[]; rss: number }>(
+            { op: 'status', id: 0 },
+            2000,
+          )
+          .then((v) => ({ l, v })),
       ),
     );
     const connections: Connections = { accepted: this.retired.accepted, active: 0, idle: 0, closed: this.retired.closed };

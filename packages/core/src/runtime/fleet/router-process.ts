@@ -208,7 +208,13 @@ export class RouterProcess {
   }
 
   /** Prepares a config; `commitNow` (a router joining the running config) commits it at once with that app map. */
-  private async prepare(id: number, change: number, config: RouterConfig, certificates: Record<string, TlsCertificate>, commitNow?: Record<string, number>): Promise<void> {
+  private async prepare(
+    id: number,
+    change: number,
+    config: RouterConfig,
+    certificates: Record<string, TlsCertificate>,
+    commitNow?: Record<string, number>,
+  ): Promise<void> {
     try {
       const prepared = await this.router.prepare({ ...config, certificates });
       if (commitNow !== undefined) {
