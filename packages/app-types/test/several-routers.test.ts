@@ -47,7 +47,11 @@ async function start(): Promise<App> {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const main = new FdSocket(mainFd, () => undefined, () => undefined);
+  const main = new FdSocket(
+    mainFd,
+    () => undefined,
+    () => undefined,
+  );
   const app: App = {
     child,
     main,

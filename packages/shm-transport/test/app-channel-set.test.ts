@@ -30,7 +30,11 @@ function fixture(opts: { first?: boolean } = {}): Fixture {
     routers.push(r);
   }
   const set = new AppChannelSet({ channel: first, controlFd: appFd, logger });
-  const main = new FdSocket(mainFd, () => undefined, () => undefined);
+  const main = new FdSocket(
+    mainFd,
+    () => undefined,
+    () => undefined,
+  );
   return {
     set,
     main,
@@ -268,7 +272,11 @@ describe('AppChannelSet: one app process serving several routers', () => {
     const set = AppChannelSet.fromEnv({ WARDEN_CONTROL: `v1:fd=${appFd}` })!;
     expect(set.size).toBe(0);
     set.markReady();
-    const main = new FdSocket(mainFd, () => undefined, () => undefined);
+    const main = new FdSocket(
+      mainFd,
+      () => undefined,
+      () => undefined,
+    );
     const r = RouterChannel.create();
     main.send('{"op":"channel"}', r.fds);
     r.closeChildFds();

@@ -75,7 +75,11 @@ describe('FdSocket in one process', () => {
     const file = path.join(tmp, 'f');
     fs.writeFileSync(file, 'contents of the file');
     const fileFd = fs.openSync(file, 'r');
-    const sender = new FdSocket(a, () => undefined, () => undefined);
+    const sender = new FdSocket(
+      a,
+      () => undefined,
+      () => undefined,
+    );
     const inbox = new Inbox(b);
     sender.send('{"op":"file"}', [fileFd]);
     fs.closeSync(fileFd); // the receiver's copy stays valid
@@ -94,7 +98,11 @@ describe('FdSocket in one process', () => {
   it('passes a memfd whose shared memory both ends see', async () => {
     const n = native();
     const [a, b] = FdSocket.pair();
-    const sender = new FdSocket(a, () => undefined, () => undefined);
+    const sender = new FdSocket(
+      a,
+      () => undefined,
+      () => undefined,
+    );
     const inbox = new Inbox(b);
     const mem = n.createMemory(4096);
     Buffer.from(mem.buffer).write('shared bytes');
@@ -112,7 +120,11 @@ describe('FdSocket in one process', () => {
 
   it('keeps the order of many messages, each with its own fds', async () => {
     const [a, b] = FdSocket.pair();
-    const sender = new FdSocket(a, () => undefined, () => undefined);
+    const sender = new FdSocket(
+      a,
+      () => undefined,
+      () => undefined,
+    );
     const inbox = new Inbox(b);
     const files: number[] = [];
     for (let i = 0; i < 50; i++) {
@@ -138,7 +150,11 @@ describe('FdSocket in one process', () => {
 
   it('carries 16 fds in one message and a 64 KiB payload', async () => {
     const [a, b] = FdSocket.pair();
-    const sender = new FdSocket(a, () => undefined, () => undefined);
+    const sender = new FdSocket(
+      a,
+      () => undefined,
+      () => undefined,
+    );
     const inbox = new Inbox(b);
     const fds = Array.from({ length: 16 }, () => fs.openSync('/dev/null', 'r'));
     const payload = Buffer.alloc(FdSocket.MAX_PAYLOAD, 7);
@@ -154,9 +170,17 @@ describe('FdSocket in one process', () => {
 
   it('drain() dispatches every queued message synchronously, in order', () => {
     const [a, b] = FdSocket.pair();
-    const sender = new FdSocket(a, () => undefined, () => undefined);
+    const sender = new FdSocket(
+      a,
+      () => undefined,
+      () => undefined,
+    );
     const got: string[] = [];
-    const receiver = new FdSocket(b, (p) => got.push(p.toString()), () => undefined);
+    const receiver = new FdSocket(
+      b,
+      (p) => got.push(p.toString()),
+      () => undefined,
+    );
     sender.send('one');
     sender.send('two');
     expect(got).toEqual([]);
@@ -171,7 +195,11 @@ describe('FdSocket in one process', () => {
   it('calls onClose() without an error at the peer EOF, and closes its socket', async () => {
     const [a, b] = FdSocket.pair();
     const inbox = new Inbox(b);
-    const sender = new FdSocket(a, () => undefined, () => undefined);
+    const sender = new FdSocket(
+      a,
+      () => undefined,
+      () => undefined,
+    );
     sender.send('last');
     sender.close();
     expect(await inbox.closed).toBeUndefined();
@@ -200,8 +228,16 @@ describe('FdSocket in one process', () => {
     // The passed fd is one end of another pair: once every copy of it is closed, its peer sees EOF.
     const [a, b] = FdSocket.pair();
     const [x, y] = FdSocket.pair();
-    const sender = new FdSocket(a, () => undefined, () => undefined);
-    const receiver = new FdSocket(b, () => undefined, () => undefined);
+    const sender = new FdSocket(
+      a,
+      () => undefined,
+      () => undefined,
+    );
+    const receiver = new FdSocket(
+      b,
+      () => undefined,
+      () => undefined,
+    );
     const watcher = new Inbox(x);
     sender.send('unread', [y]);
     closeFd(y);
@@ -212,7 +248,11 @@ describe('FdSocket in one process', () => {
 
   it('throws EAGAIN when the peer is not reading, and "gone" once it closed', () => {
     const [a, b] = FdSocket.pair();
-    const sender = new FdSocket(a, () => undefined, () => undefined);
+    const sender = new FdSocket(
+      a,
+      () => undefined,
+      () => undefined,
+    );
     let thrown: unknown;
     for (let i = 0; i < 100000 && thrown === undefined; i++) {
       try {
@@ -231,9 +271,18 @@ describe('FdSocket in one process', () => {
 
   it('refuses an empty payload, too many fds and a non-fd', () => {
     const [a, b] = FdSocket.pair();
-    const sender = new FdSocket(a, () => undefined, () => undefined);
+    const sender = new FdSocket(
+      a,
+      () => undefined,
+      () => undefined,
+    );
     expect(() => sender.send('')).toThrow(/outside 1\.\./);
-    expect(() => sender.send('x', Array.from({ length: 17 }, () => 0))).toThrow(/17 fds exceed/);
+    expect(() =>
+      sender.send(
+        'x',
+        Array.from({ length: 17 }, () => 0),
+      ),
+    ).toThrow(/17 fds exceed/);
     expect(() => sender.send('x', [-1])).toThrow(/not a file descriptor/);
     sender.close();
     closeFd(b);
