@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'fs';
+import { readFileSync, statSync, writeFileSync } from 'fs';
 import { request } from 'http';
 import { createServer } from 'net';
 import { join } from 'path';
@@ -95,7 +95,7 @@ describeRoot('privilege separation: main and router processes', () => {
     cleanup(dir);
   });
 
-  it('runs 2 routers as --user with no capabilities and no_new_privs; ps shows "wardend: main" and "wardend: router N"', async () => {
+  it('runs 2 routers as --user with no capabilities, no_new_privs and not dumpable; ps shows "wardend: main" and "wardend: router N"', async () => {
     expect(readFileSync(`/proc/${w.proc.pid}/cmdline`, 'utf8').replace(/\0+$/, '')).toBe('wardend: main');
     const titles = children(w.proc.pid!)
       .map((c) => c.cmdline)
@@ -109,6 +109,8 @@ describeRoot('privilege separation: main and router processes', () => {
       expect(s.CapEff).toBe('0000000000000000');
       expect(s.CapPrm).toBe('0000000000000000');
       expect(s.NoNewPrivs).toBe('1');
+      // Not dumpable: the kernel then gives its /proc files to root, so a process of the same uid cannot open its memory.
+      expect(statSync(`/proc/${pid}/mem`).uid).toBe(0);
     }
     expect(status(w.proc.pid!).Uid!.split(/\s+/)[0]).toBe('0');
   });

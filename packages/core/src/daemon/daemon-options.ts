@@ -159,7 +159,9 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
   }
   let routers = availableParallelism();
   if (values.routers !== undefined) {
-    if (!/^[1-9][0-9]{0,2}$/.test(values.routers)) throw usageError(`--routers "${values.routers}" is not a number of processes from 1 to 999.`);
+    if (!/^[1-9][0-9]{0,2}$/.test(values.routers) || Number(values.routers) > 256) {
+      throw usageError(`--routers "${values.routers}" is not a number of processes from 1 to 256.`);
+    }
     routers = Number(values.routers);
   }
   const logFormat = (values['log-format'] ?? 'auto') as LogFormat | 'auto';
