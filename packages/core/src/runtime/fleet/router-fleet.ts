@@ -58,6 +58,8 @@ interface Bound {
 /** Unit's connection counters. */
 type Connections = RouterStats['connections'];
 
+/** How long after READY on its first channel a process may take to say READY on the others. */
+const ONE_CHANNEL_GRACE_MS = 5000;
 /** How long the fleet waits for a router's channel fds. */
 const CHANNEL_TIMEOUT_MS = 10_000;
 /** Backoff before a dead router is started again (doubling, reset once one stayed up for a while). */
@@ -342,14 +344,34 @@ export class RouterFleet implements ConfigComponent {
     );
     entry.control.unref();
     const first = channels[0]!;
-    const ready = Promise.all(
-      channels.map(
-        (c) =>
-          new Promise<void>((resolve, reject) => {
-            entry.readyWaits.set(c.link.index, { resolve, reject });
-          }),
-      ),
-    ).then(() => undefined);
+    const each = channels.map(
+      (c) =>
+        new Promise<void>((resolve, reject) => {
+          entry.readyWaits.set(c.link.index, { resolve, reject });
+        }),
+    );
+    // READY on the first channel and not on the others: an app that opens one channel only (AppChannel instead of
+    // AppChannelSet, an older Warden Go package) serves one router; say so instead of waiting for the ready timeout.
+    const oneOnly = (channels.length > 1 ? each[0]! : new Promise<void>(() => undefined)).then(
+      () =>
+        new Promise<void>((_, reject) => {
+          const t = setTimeout(
+            () =>
+              reject(
+                new ApplyError(
+                  `the process said READY to router ${first.link.index} only, not to the other ${channels.length - 1}: an app must serve every router ` +
+                    '(the Node runtime and the Go package do; an app on AppChannel alone, or built with an older Warden Go package, serves one: run wardend with --routers 1 or rebuild it)',
+                  undefined,
+                  'ready',
+                ),
+              ),
+            ONE_CHANNEL_GRACE_MS,
+          );
+          t.unref();
+          void Promise.all(each).then(() => clearTimeout(t), () => clearTimeout(t));
+        }),
+    );
+    const ready = Promise.race([Promise.all(each).then(() => undefined), oneOnly]);
     ready.catch(() => undefined);
     let closed = false;
     const closeAll = () => {
