@@ -75,6 +75,16 @@ export class AppChannelSet extends EventEmitter {
     }
   }
 
+  /** The control message main sends with a channel's two fds [memfd, doorbell] (PROTOCOL.md section 8). */
+  static readonly CONTROL_CHANNEL = '{"op":"channel"}';
+  /** The control message that shuts the whole app process down gracefully. */
+  static readonly CONTROL_SHUTDOWN = '{"op":"shutdown"}';
+
+  /** The environment that names the control socket at `fd` in the app process (`WARDEN_CONTROL=v1:fd=<fd>`). */
+  static controlEnv(fd: number): Record<string, string> {
+    return { WARDEN_CONTROL: `v1:fd=${fd}` };
+  }
+
   constructor(options: AppChannelSetOptions = {}) {
     super();
     this.log = options.logger;

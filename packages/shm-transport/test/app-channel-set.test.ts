@@ -42,7 +42,7 @@ function fixture(opts: { first?: boolean } = {}): Fixture {
     routers,
     first,
     give(router = RouterChannel.create()) {
-      main.send('{"op":"channel"}', router.fds);
+      main.send(AppChannelSet.CONTROL_CHANNEL, router.fds);
       router.closeChildFds();
       routers.push(router);
       return router;
@@ -186,7 +186,7 @@ describe('AppChannelSet: one app process serving several routers', () => {
     let shutdowns = 0;
     f.set.on('shutdown', () => shutdowns++);
     const first = once(f.set, 'shutdown');
-    f.main.send('{"op":"shutdown"}');
+    f.main.send(AppChannelSet.CONTROL_SHUTDOWN);
     f.main.send('{"op":"shutdown"}');
     await first;
     const late = f.give();
@@ -269,7 +269,8 @@ describe('AppChannelSet: one app process serving several routers', () => {
     expect(() => AppChannelSet.fromEnv({ WARDEN_CONTROL: `v1:fd=${notSocket}` })).toThrow(/WARDEN_ERR_SHM_SETUP.*cannot poll/);
     fs.closeSync(notSocket);
     const [mainFd, appFd] = FdSocket.pair();
-    const set = AppChannelSet.fromEnv({ WARDEN_CONTROL: `v1:fd=${appFd}` })!;
+    expect(AppChannelSet.controlEnv(appFd)).toEqual({ WARDEN_CONTROL: `v1:fd=${appFd}` });
+    const set = AppChannelSet.fromEnv(AppChannelSet.controlEnv(appFd))!;
     expect(set.size).toBe(0);
     set.markReady();
     const main = new FdSocket(
