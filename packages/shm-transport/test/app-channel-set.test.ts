@@ -262,6 +262,21 @@ describe('AppChannelSet: one app process serving several routers', () => {
     teardown(f);
   });
 
+  it("fromEnv ignores the warden CLI's WARDEN_CONTROL (a control API address), outside wardend and beside a channel", async () => {
+    for (const cli of ['unix:/run/warden/control.sock', '127.0.0.1:8443', '[::1]:8443']) {
+      expect(AppChannelSet.fromEnv({ WARDEN_CONTROL: cli })).toBeNull();
+    }
+    const r = RouterChannel.create();
+    const set = AppChannelSet.fromEnv({ ...r.env(), WARDEN_CHANNEL: `v1:fds=${r.fds[0]},${r.fds[1]}`, WARDEN_CONTROL: 'unix:/x.sock' })!;
+    r._forgetChildFds();
+    set.markReady();
+    await r.ready;
+    const closed = once(set, 'close');
+    r.close(); // no control socket: the one channel's close is the set's
+    await closed;
+    expect(() => AppChannelSet.fromEnv({ WARDEN_CONTROL: 'v2:fd=5' })).toThrow(/WARDEN_ERR_SHM_SETUP/);
+  });
+
   it('fromEnv: null outside wardend, WARDEN_CONTROL alone waits for a channel, a bad value is WARDEN_ERR_SHM_SETUP', async () => {
     expect(AppChannelSet.fromEnv({})).toBeNull();
     expect(() => AppChannelSet.fromEnv({ WARDEN_CONTROL: 'v1:fd=x' })).toThrow(/WARDEN_ERR_SHM_SETUP.*v1:fd=<socket>/);
