@@ -133,3 +133,17 @@ func TestServeSetReturnsNilAfterShutdownOnEveryChannel(t *testing.T) {
 		t.Fatal("ServeSet did not return after SHUTDOWN on both channels")
 	}
 }
+
+func TestListenAndServeIgnoresTheWardenCLIsControlAddressOutsideWardend(t *testing.T) {
+	for _, cli := range []string{"unix:/run/warden/control.sock", "127.0.0.1:8443"} {
+		t.Setenv("WARDEN_CHANNEL", "")
+		t.Setenv("WARDEN_CONTROL", cli)
+		if _, err := shm.SetFromEnv(); !errors.Is(err, shm.ErrNotUnderWarden) {
+			t.Fatalf("WARDEN_CONTROL=%s: %v, want ErrNotUnderWarden (ListenAndServe then listens normally)", cli, err)
+		}
+	}
+	t.Setenv("WARDEN_CONTROL", "v2:fd=5")
+	if _, err := shm.SetFromEnv(); err == nil || errors.Is(err, shm.ErrNotUnderWarden) {
+		t.Fatalf("WARDEN_CONTROL=v2:fd=5: %v, want a setup error", err)
+	}
+}

@@ -203,6 +203,27 @@ describe('a Node app served by several routers (WARDEN_CONTROL)', () => {
     expect(await app.exited).toEqual({ code: 0, signal: null });
   });
 
+  it("outside wardend the warden CLI's WARDEN_CONTROL (an address) changes nothing: the app listens on a real port", async () => {
+    const child = spawn(process.execPath, ['--require', PRELOAD_PATH, 'hello-cjs.js'], {
+      cwd: FIXTURES,
+      env: { PATH: process.env.PATH, PORT: '0', WARDEN_CONTROL: 'unix:/run/warden/control.sock' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /listening (\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', () => reject(new Error(`app exited: ${out} ${err}`)));
+    });
+    child.kill();
+    expect(port).toBeGreaterThan(0);
+  });
+
   it('removes WARDEN_CONTROL from the environment the app and its children see', async () => {
     const app = await start();
     expect(await json(app.routers[0], '/env')).toEqual({ channel: null, control: null });

@@ -19,6 +19,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -150,11 +151,13 @@ class FdPoll : public Napi::ObjectWrap<FdPoll> {
                         InstanceMethod("stop", &FdPoll::Stop)});
   }
 
-  FdPoll(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdPoll>(info), ctx_(info.Env(), "WardenFdSocket") {
+  FdPoll(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdPoll>(info) {
     Napi::Env env = info.Env();
     int fd = info[0].As<Napi::Number>().Int32Value();
     // The JS callback is held strongly until stop(): it (through its closure) keeps this object alive while polling.
     cb_ = Napi::Persistent(info[1].As<Napi::Function>());
+    // The async resource of the callbacks (async_hooks), destroyed by stop(): it lives exactly as long as the poll.
+    ctx_ = std::make_unique<Napi::AsyncContext>(env, "WardenFdSocket");
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
       Napi::Error::New(env, "no event loop").ThrowAsJavaScriptException();
@@ -185,7 +188,11 @@ class FdPoll : public Napi::ObjectWrap<FdPoll> {
     Napi::HandleScope scope(env);
     // MakeCallback: runs the JS callback as a libuv-originated call (async hooks, then nextTick queue and microtasks
     // when it returns), like any other I/O callback in Node.
-    self->cb_.MakeCallback(env.Global(), {Napi::Number::New(env, status)}, self->ctx_);
+    // The callback may call stop(): the async context is then destroyed after it returned, not under it.
+    self->inCallback_ = true;
+    self->cb_.MakeCallback(env.Global(), {Napi::Number::New(env, status)}, *self->ctx_);
+    self->inCallback_ = false;
+    if (self->cb_.IsEmpty()) self->ctx_.reset();
   }
 
   // Stops polling and frees the handle (asynchronously: libuv needs a loop turn to close it). The fd is the caller's.
@@ -212,11 +219,13 @@ class FdPoll : public Napi::ObjectWrap<FdPoll> {
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     Release();
     cb_.Reset();
+    if (!inCallback_) ctx_.reset();
     return info.Env().Undefined();
   }
 
   Napi::FunctionReference cb_;
-  Napi::AsyncContext ctx_;
+  std::unique_ptr<Napi::AsyncContext> ctx_;
+  bool inCallback_ = false;
   uv_poll_t* handle_ = nullptr;
 };
 

@@ -53,12 +53,13 @@ export class AppChannelSet extends EventEmitter {
 
   /**
    * Opens the set that WARDEN_CHANNEL (the first channel, see PROTOCOL.md) and WARDEN_CONTROL (`v1:fd=N`, the control
-   * socket) describe, or returns null when neither is set (not running under wardend). Throws ShmError
-   * WARDEN_ERR_SHM_SETUP when one is set but unusable.
+   * socket) describe, or returns null when neither is set (not running under wardend). A WARDEN_CONTROL that is not
+   * `v<N>:...` is the warden CLI's (see {@link isControlSpec}) and ignored. Throws ShmError WARDEN_ERR_SHM_SETUP when
+   * one is set but unusable.
    */
   static fromEnv(env: NodeJS.ProcessEnv = process.env, options: { logger?: ShmLogger } = {}): AppChannelSet | null {
     const control = env.WARDEN_CONTROL;
-    const hasControl = control !== undefined && control !== '';
+    const hasControl = AppChannelSet.isControlSpec(control);
     let controlFd: number | undefined;
     if (hasControl) {
       const m = /^v1:fd=(\d+)$/.exec(control);
@@ -73,6 +74,25 @@ export class AppChannelSet extends EventEmitter {
       channel?.close();
       throw new ShmError(ShmErrorCode.BAD_SETUP, `cannot use WARDEN_CONTROL="${control}": ${(e as Error).message}`);
     }
+  }
+
+  /** The control message main sends with a channel's two fds [memfd, doorbell] (PROTOCOL.md section 8). */
+  static readonly CONTROL_CHANNEL = '{"op":"channel"}';
+  /** The control message that shuts the whole app process down gracefully. */
+  static readonly CONTROL_SHUTDOWN = '{"op":"shutdown"}';
+
+  /**
+   * Whether a WARDEN_CONTROL value is this protocol's (`v<N>:...`, PROTOCOL.md section 8). The `warden` CLI reads the
+   * same variable as the control API's address (`unix:/path`, `IP:port`): a user who exported it for the CLI runs
+   * apps outside wardend with it set, and those must not take it for a control socket.
+   */
+  static isControlSpec(value: string | undefined): value is string {
+    return value !== undefined && /^v\d+:/.test(value);
+  }
+
+  /** The environment that names the control socket at `fd` in the app process (`WARDEN_CONTROL=v1:fd=<fd>`). */
+  static controlEnv(fd: number): Record<string, string> {
+    return { WARDEN_CONTROL: `v1:fd=${fd}` };
   }
 
   constructor(options: AppChannelSetOptions = {}) {

@@ -42,7 +42,7 @@ function fixture(opts: { first?: boolean } = {}): Fixture {
     routers,
     first,
     give(router = RouterChannel.create()) {
-      main.send('{"op":"channel"}', router.fds);
+      main.send(AppChannelSet.CONTROL_CHANNEL, router.fds);
       router.closeChildFds();
       routers.push(router);
       return router;
@@ -186,7 +186,7 @@ describe('AppChannelSet: one app process serving several routers', () => {
     let shutdowns = 0;
     f.set.on('shutdown', () => shutdowns++);
     const first = once(f.set, 'shutdown');
-    f.main.send('{"op":"shutdown"}');
+    f.main.send(AppChannelSet.CONTROL_SHUTDOWN);
     f.main.send('{"op":"shutdown"}');
     await first;
     const late = f.give();
@@ -262,6 +262,21 @@ describe('AppChannelSet: one app process serving several routers', () => {
     teardown(f);
   });
 
+  it("fromEnv ignores the warden CLI's WARDEN_CONTROL (a control API address), outside wardend and beside a channel", async () => {
+    for (const cli of ['unix:/run/warden/control.sock', '127.0.0.1:8443', '[::1]:8443']) {
+      expect(AppChannelSet.fromEnv({ WARDEN_CONTROL: cli })).toBeNull();
+    }
+    const r = RouterChannel.create();
+    const set = AppChannelSet.fromEnv({ ...r.env(), WARDEN_CHANNEL: `v1:fds=${r.fds[0]},${r.fds[1]}`, WARDEN_CONTROL: 'unix:/x.sock' })!;
+    r._forgetChildFds();
+    set.markReady();
+    await r.ready;
+    const closed = once(set, 'close');
+    r.close(); // no control socket: the one channel's close is the set's
+    await closed;
+    expect(() => AppChannelSet.fromEnv({ WARDEN_CONTROL: 'v2:fd=5' })).toThrow(/WARDEN_ERR_SHM_SETUP/);
+  });
+
   it('fromEnv: null outside wardend, WARDEN_CONTROL alone waits for a channel, a bad value is WARDEN_ERR_SHM_SETUP', async () => {
     expect(AppChannelSet.fromEnv({})).toBeNull();
     expect(() => AppChannelSet.fromEnv({ WARDEN_CONTROL: 'v1:fd=x' })).toThrow(/WARDEN_ERR_SHM_SETUP.*v1:fd=<socket>/);
@@ -269,7 +284,8 @@ describe('AppChannelSet: one app process serving several routers', () => {
     expect(() => AppChannelSet.fromEnv({ WARDEN_CONTROL: `v1:fd=${notSocket}` })).toThrow(/WARDEN_ERR_SHM_SETUP.*cannot poll/);
     fs.closeSync(notSocket);
     const [mainFd, appFd] = FdSocket.pair();
-    const set = AppChannelSet.fromEnv({ WARDEN_CONTROL: `v1:fd=${appFd}` })!;
+    expect(AppChannelSet.controlEnv(appFd)).toEqual({ WARDEN_CONTROL: `v1:fd=${appFd}` });
+    const set = AppChannelSet.fromEnv(AppChannelSet.controlEnv(appFd))!;
     expect(set.size).toBe(0);
     set.markReady();
     const main = new FdSocket(

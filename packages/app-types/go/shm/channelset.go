@@ -55,12 +55,20 @@ type setMember struct {
 	drained bool // got SHUTDOWN and its requests finished (its Serve returned), still open
 }
 
-var controlRe = regexp.MustCompile(`^v1:fd=(\d+)$`)
+var (
+	controlRe     = regexp.MustCompile(`^v1:fd=(\d+)$`)
+	controlSpecRe = regexp.MustCompile(`^v\d+:`) // a WARDEN_CONTROL of this protocol (any version)
+)
 
 // SetFromEnv opens the set that WARDEN_CHANNEL (the first channel) and WARDEN_CONTROL (v1:fd=N, the control socket)
-// describe; ErrNotUnderWarden when neither is set.
+// describe; ErrNotUnderWarden when neither is set. A WARDEN_CONTROL that is not v<N>:... is the warden CLI's control
+// API address and ignored.
 func SetFromEnv() (*ChannelSet, error) {
 	chv, ctl := os.Getenv("WARDEN_CHANNEL"), os.Getenv("WARDEN_CONTROL")
+	if !controlSpecRe.MatchString(ctl) {
+		// Not v<N>:...: the warden CLI's control API address (unix:/path, IP:port), exported by a user for the CLI.
+		ctl = ""
+	}
 	if chv == "" && ctl == "" {
 		return nil, ErrNotUnderWarden
 	}

@@ -9,10 +9,12 @@ import { runtimeLogger } from './runtime-logger';
 // `child_process.fork()`, which repeats `--require <preload>` and whose fd 3 is its IPC pipe — must not try to
 // open them; without the variable such a child listens normally. WARDEN_CONTROL (the socket over which wardend's
 // main passes the channels of its other routers, PROTOCOL.md "Several routers") likewise.
+// A WARDEN_CONTROL that is not `v<N>:...` is the warden CLI's control API address (a user exported it for the CLI):
+// not ours, left alone (the same rule as AppChannelSet.isControlSpec, here without loading the transport).
 const CHANNEL_SPEC: string | undefined = process.env.WARDEN_CHANNEL || undefined;
-const CONTROL_SPEC: string | undefined = process.env.WARDEN_CONTROL || undefined;
+const CONTROL_SPEC: string | undefined = /^v\d+:/.test(process.env.WARDEN_CONTROL ?? '') ? process.env.WARDEN_CONTROL : undefined;
 delete process.env.WARDEN_CHANNEL;
-delete process.env.WARDEN_CONTROL;
+if (CONTROL_SPEC !== undefined) delete process.env.WARDEN_CONTROL;
 const UNDER_WARDEN = CHANNEL_SPEC !== undefined || CONTROL_SPEC !== undefined;
 
 let binding: ChannelBinding | null | undefined;
