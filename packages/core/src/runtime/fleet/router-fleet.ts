@@ -1,6 +1,6 @@
 import { closeSync, openSync, unlinkSync } from 'fs';
 import type { Logger } from 'pino';
-import { FdSocket, listenSocket } from '@warden/shm-transport';
+import { AppChannelSet, FdSocket, listenSocket } from '@warden/shm-transport';
 import type { ListenSpec, RouterStats, TlsCertificate } from '@warden/http-router';
 import type { ConfigComponent, PreparedChange, WardenConfig } from '../../contracts';
 import { ApplyError, ConfigValidationError } from '../../contracts';
@@ -382,7 +382,7 @@ export class RouterFleet implements ConfigComponent {
     };
     return {
       fds: [...first.fds, controlApp],
-      env: { WARDEN_CHANNEL: 'v1:fds=3,4', WARDEN_CONTROL: 'v1:fd=5' },
+      env: { WARDEN_CHANNEL: 'v1:fds=3,4', ...AppChannelSet.controlEnv(5) },
       started: (pid: number) => {
         entry.pid = pid;
         for (const c of channels.slice(1)) this.passChannel(entry, c.fds);
@@ -414,7 +414,7 @@ export class RouterFleet implements ConfigComponent {
   /** Sends a channel's app end to a running process over its control socket. */
   private passChannel(entry: ProcessEntry, fds: number[]): void {
     try {
-      entry.control?.send(JSON.stringify({ op: 'channel' }), fds);
+      entry.control?.send(AppChannelSet.CONTROL_CHANNEL, fds);
     } catch (e) {
       this.log.warn({ app_pid: entry.pid, err: (e as Error).message }, 'cannot pass a router channel to the app process');
     }
