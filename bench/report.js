@@ -99,7 +99,10 @@ function figuresTable(r) {
   }
   const m = r.memory;
   if (m) {
-    rows.push(['wardend RSS, idle (no apps)', mb(m.idleKb), '≤ 50 MB']);
+    const split = m.idleMainKb !== undefined ? ` (main ${mb(m.idleMainKb)} + routers ${m.idleRoutersKb.map(mb).join(' + ')})` : '';
+    rows.push(['wardend RSS, idle (no apps), main and routers', `${mb(m.idleKb)}${split}`, '≤ 50 MB']);
+    if (m.idlePssKb !== undefined)
+      rows.push(['wardend PSS (shared pages counted once), idle; with the idle connections', `${mb(m.idlePssKb)}; ${mb(m.connectionsPssKb)}`, '']);
     rows.push([`wardend RSS, ${m.apps} apps`, `${mb(m.appsKb)} (+${mb((m.appsKb - m.idleKb) / m.apps)} per app)`, '']);
     const closed = m.closedMeanwhile ? `; ${fmtInt(m.closedMeanwhile)} closed by wardend while idle` : '';
     rows.push([
@@ -114,7 +117,7 @@ function figuresTable(r) {
       '',
     ]);
   }
-  for (const [scenario, kb] of Object.entries(r.peakRssKb ?? {})) rows.push([`wardend peak RSS (VmHWM), ${scenario} scenario`, mb(kb), '']);
+  for (const [scenario, kb] of Object.entries(r.peakRssKb ?? {})) rows.push([`wardend peak RSS (VmHWM, main + routers), ${scenario} scenario`, mb(kb), '']);
   const q = r.reconfig;
   if (q) {
     rows.push([`Apply a config with ${fmtInt(q.routes)} routes (median of ${q.applyMs.length})`, `${fmt(median(q.applyMs), 1)} ms`, '']);

@@ -20,7 +20,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { arg, flag, need, buildGoApp, startWardend, statusKb, workDir } = require('./support');
+const { arg, flag, need, buildGoApp, startWardend, wardendKb, workDir } = require('./support');
 const { markdownReport, svgChart, replaceLatest } = require('./report');
 const { throughput } = require('./scenarios/throughput');
 const { coldStart } = require('./scenarios/cold-start');
@@ -132,7 +132,7 @@ async function main() {
     try {
       return await fn(w);
     } finally {
-      (result.peakRssKb ??= {})[name] = statusKb(w.pid, 'VmHWM');
+      (result.peakRssKb ??= {})[name] = wardendKb(w.pid, 'VmHWM');
       await w.stop();
     }
   };
