@@ -6,6 +6,7 @@ module.exports = {
   globalTeardown: '<rootDir>/scripts/jest/teardown.js',
   projects: [
     '<rootDir>/packages/idmap',
+    '<rootDir>/packages/latin1',
     '<rootDir>/packages/shm-transport',
     '<rootDir>/packages/http-router',
     '<rootDir>/packages/core',

@@ -4,14 +4,16 @@
 'use strict';
 
 /**
- * The @warden packages each package's `src/` may import. The leaves (idmap, shm-transport, http-router) import none;
- * core imports no plugin (it loads them by name at start); plugins import core's public entry and the leaves they
+ * The @warden packages each package's `src/` may import. The leaves (idmap, shm-transport, http-router) import no
+ * other leaf and nothing above them; the two request-path leaves share `latin1` (Buffer's direct latin1 codec, the one
+ * place that reaches into that Node internal), a package with no @warden import at all. Core imports no plugin (it loads them by name at start); plugins import core's public entry and the leaves they
  * build on. A package's tests, bins and examples may also import the package itself by name.
  */
 const BOUNDARIES = {
   idmap: [],
-  'shm-transport': [],
-  'http-router': [],
+  latin1: [],
+  'shm-transport': ['latin1'],
+  'http-router': ['latin1'],
   core: ['http-router', 'shm-transport'],
   'ns-linux': ['core', 'idmap'],
   'app-types': ['core', 'shm-transport'],

@@ -217,6 +217,8 @@ describe('packages installed from their npm pack tarballs', () => {
       const assert = require('assert');
       const idmap = require('@warden/idmap');
       assert.deepStrictEqual(idmap.parseIdMap([{ container: 0, host: 1000, size: 1 }], 'uidmap').length, 1);
+      const latin1 = require('@warden/latin1');
+      assert.strictEqual(latin1.latin1Slice(Buffer.from('h\xe9', 'latin1'), 0, 2), 'h\xe9');
       const { RouteMatcher } = require('@warden/http-router');
       new RouteMatcher([{ match: { uri: '/healthz' }, action: { return: 200 } }]);
       const { RouterChannel } = require('@warden/shm-transport');
@@ -241,6 +243,7 @@ describe('packages installed from their npm pack tarballs', () => {
     writeFileSync(
       join(consumer, 'index.ts'),
       `import { parseIdMap, type IdMapEntry } from '@warden/idmap';
+import { latin1Slice, latin1Write, DIRECT_LATIN1 } from '@warden/latin1';
 import { RouteMatcher, type RouterConfig } from '@warden/http-router';
 import { RouterChannel, ShmError } from '@warden/shm-transport';
 import { ConfigValidator, WardenError } from '@warden/core';
@@ -250,7 +253,7 @@ import * as wardenHttp from '@warden/app-types/http';
 import * as unitHttp from '@warden/unit-http';
 const entries: IdMapEntry[] = parseIdMap([{ container: 0, host: 1000, size: 1 }], 'uidmap');
 const config: RouterConfig | undefined = undefined;
-export const used = [entries, config, RouteMatcher, RouterChannel, ShmError, ConfigValidator, WardenError, registerNs, registerApps,
+export const used = [entries, config, latin1Slice, latin1Write, DIRECT_LATIN1, RouteMatcher, RouterChannel, ShmError, ConfigValidator, WardenError, registerNs, registerApps,
   NodeLauncher, wardenHttp.createServer, unitHttp.createServer];
 `,
     );

@@ -40,7 +40,7 @@ describe('error code catalogues', () => {
   const all = packages();
 
   it('every package with sources has a catalogue of its codes, each with a meaning', () => {
-    expect([...all.keys()].sort()).toEqual(['app-types', 'core', 'http-router', 'idmap', 'ns-linux', 'shm-transport', 'unit-http']);
+    expect([...all.keys()].sort()).toEqual(['app-types', 'core', 'http-router', 'idmap', 'latin1', 'ns-linux', 'shm-transport', 'unit-http']);
     for (const [name, { catalogue }] of all) {
       for (const [code, meaning] of Object.entries(catalogue)) {
         expect(`${name} ${code}`).toMatch(/ WARDEN_ERR_[A-Z0-9_]+$/);

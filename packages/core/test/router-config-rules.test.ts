@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process';
 import { mkdtempSync, rmSync } from 'fs';
 import { request } from 'http';
 import { tmpdir } from 'os';
@@ -7,6 +8,7 @@ import { HttpRouter, RouterConfigError, type ApplicationGateway, type RouterConf
 import type { ConfigComponent, PreparedChange, WardenConfig } from '../src/contracts';
 import { ConfigValidationError } from '../src/contracts';
 import { DONE, harness } from './harness';
+import { freePort } from './process-helpers';
 
 /**
  * Listener addresses, `pass` targets and the router's other rules have one owner (@warden/http-router's schema and
@@ -54,6 +56,18 @@ class PrepareSpy implements ConfigComponent {
     return { commit: async () => undefined, rollback: async () => undefined };
   }
   async shutdown(): Promise<void> {}
+}
+
+/** The accept-queue limit (backlog) of the TCP socket listening on 127.0.0.1:`port`, as `ss` shows it; null without ss. */
+function listenBacklog(port: number): number | null {
+  let out: string;
+  try {
+    out = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+  } catch {
+    return null;
+  }
+  // State Recv-Q Send-Q Local Peer: for a listening socket Send-Q is its backlog.
+  return Number(out.trim().split(/\s+/)[2]);
 }
 
 function getOverUnixSocket(socketPath: string, path: string): Promise<{ status: number; body: string }> {
@@ -140,5 +154,79 @@ describe('router rules through the control API (one owner, decided as Unit)', ()
       invalid('WARDEN_ERR_CONFIG_VARIABLE at /routes/0/action/location: Unknown variable "nope"'),
     );
     expect(spy.prepared).toBe(0);
+  });
+
+  describe('numeric ranges: the schema is their one owner, and it takes what Unit 1.35 takes', () => {
+    const listenerWith = (port: number, l: Record<string, unknown>) => ({
+      listeners: { [`127.0.0.1:${port}`]: { pass: 'routes', ...l } },
+      routes: [{ action: { return: 204 } }],
+    });
+
+    it('accepts "backlog": -1 as the default backlog (Unit: NXT_LISTEN_BACKLOG, 511 on Linux) and serves on the listener', async () => {
+      const port = await freePort();
+      expect(await put(listenerWith(port, { backlog: -1 }))).toEqual({ status: 200, body: DONE });
+      const backlog = listenBacklog(port);
+      if (backlog === null) console.warn('backlog not checked: ss (iproute2) is not installed');
+      else expect(backlog).toBe(511);
+    });
+
+    it('accepts "backlog": 0, which Unit passes to listen(2)', async () => {
+      const port = await freePort();
+      expect(await put(listenerWith(port, { backlog: 0 }))).toEqual({ status: 200, body: DONE });
+    });
+
+    it('applies a stated backlog to the listening socket', async () => {
+      const port = await freePort();
+      expect(await put(listenerWith(port, { backlog: 7 }))).toEqual({ status: 200, body: DONE });
+      const backlog = listenBacklog(port);
+      if (backlog === null) console.warn('backlog not checked: ss (iproute2) is not installed');
+      else expect(backlog).toBe(7);
+    });
+
+    it.each([
+      [-2, 'The "backlog" number must be equal to or greater than -1.'],
+      [2147483648, 'The "backlog" number must not exceed 2147483647.'],
+    ])('refuses "backlog": %d with Unit\'s sentence, before any component prepares', async (backlog, sentence) => {
+      const port = await freePort();
+      expect(await put(listenerWith(port, { backlog }))).toEqual(invalid(`WARDEN_ERR_CONFIG_RANGE at /listeners/127.0.0.1:${port}/backlog: ${sentence}`));
+      expect(spy.prepared).toBe(0);
+    });
+
+    it('accepts "body_buffer_size": 0 (Unit takes any integer there)', async () => {
+      expect(await put({ settings: { http: { body_buffer_size: 0 } } })).toEqual({ status: 200, body: DONE });
+    });
+
+    it.each([0, -1])('refuses a TLS "session.timeout" of %d with Unit\'s sentence (it must be greater than zero)', async (timeout) => {
+      const port = await freePort();
+      expect(await put(listenerWith(port, { tls: { certificate: 'none', session: { timeout } } }))).toEqual(
+        invalid(`WARDEN_ERR_CONFIG_RANGE at /listeners/127.0.0.1:${port}/tls/session/timeout: The "timeout" number must be greater than zero.`),
+      );
+    });
+
+    it.each([-1, 1000])('refuses "return": %d with Unit\'s sentence', async (status) => {
+      expect(await put({ routes: [{ action: { return: status } }] })).toEqual(
+        invalid('WARDEN_ERR_CONFIG_RANGE at /routes/0/action/return: The "return" value is out of allowed HTTP status code range 0-999.'),
+      );
+    });
+
+    it.each([
+      ['read_timeout', 2147484],
+      ['keepalive_interval', 2147484],
+    ])('refuses a websocket "%s" longer than a Node timer holds with the schema\'s sentence, not a second one', async (key, value) => {
+      expect(await put({ settings: { http: { websocket: { [key]: value } } } })).toEqual(
+        invalid(
+          `WARDEN_ERR_CONFIG_RANGE at /settings/http/websocket/${key}: The "${key}" number must not exceed 2147483 (Warden: the longest a Node timer holds).`,
+        ),
+      );
+    });
+
+    it.each([
+      ['max_frame_size', { websocket: { max_frame_size: 2 ** 60 } }, '/websocket/max_frame_size'],
+      ['max_body_size', { max_body_size: 2 ** 60 }, '/max_body_size'],
+    ])('refuses a "%s" beyond 2^53 with the schema\'s sentence', async (key, http, at) => {
+      expect(await put({ settings: { http } })).toEqual(
+        invalid(`WARDEN_ERR_CONFIG_RANGE at /settings/http${at}: The "${key}" number must not exceed 9007199254740991.`),
+      );
+    });
   });
 });

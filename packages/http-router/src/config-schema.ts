@@ -11,12 +11,22 @@ export type RouterJsonSchema = Record<string, unknown>;
 
 const str: RouterJsonSchema = { type: 'string' };
 const bool: RouterJsonSchema = { type: 'boolean' };
+/*
+ * Numeric ranges are stated here and nowhere else: the compiler takes every number the schema lets through. Where
+ * Unit 1.35 checks a range (nxt_conf_validation.c) the schema says Unit's; where Unit takes any integer and Warden
+ * cannot (a timer longer than Node's, a size beyond a JavaScript integer, a negative count), the limit is Warden's
+ * and its sentence says so (schema-errors.ts).
+ */
 const uint: RouterJsonSchema = { type: 'integer', minimum: 0 };
+/** A byte size or count: what a JavaScript number holds exactly. */
+const size: RouterJsonSchema = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER };
 const strings: RouterJsonSchema = { $ref: '#/$defs/stringOrStrings' };
+/** The longest timeout in seconds a Node timer holds (2^31 - 1 ms). */
+export const MAX_TIMER_SECONDS = 2147483;
 /** A timeout in seconds, at most what a Node timer holds: Unit takes whole seconds; Warden also takes fractions. */
-const seconds: RouterJsonSchema = { type: 'number', minimum: 0, maximum: 2147483 };
-/** A Warden timeout in seconds, fractions allowed. */
-const fractionalSeconds: RouterJsonSchema = { type: 'number', minimum: 0, maximum: 2147483 };
+const seconds: RouterJsonSchema = { type: 'number', minimum: 0, maximum: MAX_TIMER_SECONDS };
+/** A timeout in whole seconds (Unit's `settings.http.websocket` ones), at most what a Node timer holds. */
+const wholeSeconds: RouterJsonSchema = { type: 'integer', minimum: 0, maximum: MAX_TIMER_SECONDS };
 
 /**
  * The `$defs` the router's schema uses (patterns, match objects, actions, route steps, listeners, upstreams,
@@ -61,7 +71,8 @@ export const ROUTER_SCHEMA_DEFS: Record<string, RouterJsonSchema> = {
       follow_symlinks: bool,
       traverse_mounts: bool,
       proxy: str,
-      return: { type: 'integer' },
+      // Unit's nxt_conf_vldt_return: an HTTP status code 0-999.
+      return: { type: 'integer', minimum: 0, maximum: 999 },
       location: str,
       rewrite: str,
       response_headers: { type: 'object', additionalProperties: { type: ['string', 'null'] } },
@@ -81,6 +92,7 @@ export const ROUTER_SCHEMA_DEFS: Record<string, RouterJsonSchema> = {
       pass: str,
       // Unit's deprecated spelling of `"pass": "applications/<name>"`.
       application: str,
+      // Unit's nxt_conf_vldt_listen_backlog: -1 (Unit's default, 511 on Linux) up to INT32_MAX.
       backlog: { type: 'integer', minimum: -1, maximum: 2147483647 },
       tls: {
         type: 'object',
@@ -91,7 +103,8 @@ export const ROUTER_SCHEMA_DEFS: Record<string, RouterJsonSchema> = {
             type: 'object',
             properties: {
               cache_size: uint,
-              timeout: uint,
+              // Unit's nxt_conf_vldt_tls_timeout: greater than zero.
+              timeout: { type: 'integer', exclusiveMinimum: 0 },
               tickets: { type: ['boolean', 'string', 'array'], items: str },
             },
             additionalProperties: false,
@@ -140,8 +153,9 @@ export const ROUTER_SCHEMA_DEFS: Record<string, RouterJsonSchema> = {
       idle_timeout: seconds,
       large_header_buffer_size: { type: 'integer', minimum: 1, maximum: 16777216 },
       large_header_buffers: { type: 'integer', minimum: 1, maximum: 1024 },
-      body_buffer_size: { type: 'integer', minimum: 0, maximum: 2147483648 },
-      max_body_size: uint,
+      // Unit takes any integer and has no range check for these sizes; Warden refuses negative ones.
+      body_buffer_size: size,
+      max_body_size: size,
       body_temp_path: str,
       discard_unsafe_fields: bool,
       log_route: bool,
@@ -149,13 +163,13 @@ export const ROUTER_SCHEMA_DEFS: Record<string, RouterJsonSchema> = {
       chunked_transform: bool,
       // Warden extensions (seconds; fractions allowed): proxy timeouts as nginx's (default 60), and the client
       // connection limit (default derived from RLIMIT_NOFILE, see the README).
-      proxy_connect_timeout: fractionalSeconds,
-      proxy_read_timeout: fractionalSeconds,
-      proxy_send_timeout: fractionalSeconds,
+      proxy_connect_timeout: seconds,
+      proxy_read_timeout: seconds,
+      proxy_send_timeout: seconds,
       max_connections: { type: 'integer', minimum: 1, maximum: 2147483647 },
       websocket: {
         type: 'object',
-        properties: { read_timeout: uint, keepalive_interval: uint, max_frame_size: uint },
+        properties: { read_timeout: wholeSeconds, keepalive_interval: wholeSeconds, max_frame_size: size },
         additionalProperties: false,
       },
       static: {

@@ -1,4 +1,5 @@
 import type { RouterConfigProblem } from './config-check';
+import { MAX_TIMER_SECONDS } from './config-schema';
 
 /** The fields of an ajv ErrorObject this translation reads. */
 export interface SchemaError {
@@ -80,7 +81,17 @@ const routerSentence: SchemaSentence = (err, segs, name, inArray) => {
       'WARDEN_ERR_CONFIG_RANGE',
     );
   }
+  // nxt_conf_vldt_return.
+  if (name === 'return' && !inArray && (err.keyword === 'minimum' || err.keyword === 'maximum')) {
+    return problem('The "return" value is out of allowed HTTP status code range 0-999.', path, 'WARDEN_ERR_CONFIG_RANGE');
+  }
   if (err.keyword === 'minimum' && p.limit === 0) return problem(`The "${name}" number must not be negative.`, path, 'WARDEN_ERR_CONFIG_RANGE');
+  // nxt_conf_vldt_tls_timeout: `The "timeout" number must be greater than zero.`
+  if (err.keyword === 'exclusiveMinimum' && p.limit === 0) return problem(`The "${name}" number must be greater than zero.`, path, 'WARDEN_ERR_CONFIG_RANGE');
+  // Unit has no upper bound on its timeouts; Warden's is a Node timer's.
+  if (err.keyword === 'maximum' && p.limit === MAX_TIMER_SECONDS) {
+    return problem(`The "${name}" number must not exceed ${MAX_TIMER_SECONDS} (Warden: the longest a Node timer holds).`, path, 'WARDEN_ERR_CONFIG_RANGE');
+  }
   return undefined;
 };
 

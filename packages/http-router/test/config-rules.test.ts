@@ -45,7 +45,8 @@ describe('checkRouterConfig: the rules JSON Schema does not say, decided as Unit
   it('checks TLS values without looking certificates up', () => {
     expect(checkRouterConfig({ listeners: { '*:443': { pass: 'routes', tls: { certificate: 'any' } } }, routes })).toEqual([]);
     expect(checkRouterConfig({ listeners: { '*:443': { pass: 'routes', tls: { certificate: 'any', session: { timeout: 0 } } } }, routes })).toEqual([
-      { path: '/listeners/*:443/tls/session/timeout', code: 'WARDEN_ERR_CONFIG_TLS', message: 'The "timeout" number must be greater than zero.' },
+      // A range like every other: the schema owns it (Unit's nxt_conf_vldt_tls_timeout), so the code is the range code.
+      { path: '/listeners/*:443/tls/session/timeout', code: 'WARDEN_ERR_CONFIG_RANGE', message: 'The "timeout" number must be greater than zero.' },
     ]);
   });
 });

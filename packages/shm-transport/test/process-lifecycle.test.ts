@@ -19,6 +19,8 @@ describe('channel across processes: lifecycle and limits', () => {
     const ch = RouterChannel.create();
     const child = spawnApp(ch, 'app-echo.ts');
     await ch.ready;
+    const appMemory = async (): Promise<{ rss: number; peak: number }> => JSON.parse((await collect(ch.request(head({ target: '/memory' })))).body.toString());
+    const app0 = await appMemory();
     const BLOCK = 1 << 20;
     const N = 100;
     const blocks = Array.from({ length: 4 }, (_, i) => block(i, BLOCK)); // reused: the body is blocks[i % 4]
@@ -49,8 +51,11 @@ describe('channel across processes: lifecycle and limits', () => {
     expect(got.digest('hex')).toBe(sent.digest('hex'));
     // Router growth well below the body size (100 MiB).
     expect(rssMax - rss0).toBeLessThan(40 * 1024 * 1024);
-    const appRss = Number((await collect(ch.request(head({ target: '/memory' })))).body.toString());
-    expect(appRss).toBeLessThan(150 * 1024 * 1024);
+    // The app's too, from its RSS when ready to its highest RSS while streaming. (Its RSS when ready is ~125 MB on
+    // Node 20 and ~140 MB on Node 22, the node binary and the TypeScript compiler this fixture runs under: an
+    // absolute bound measured those, not the channel.)
+    const app1 = await appMemory();
+    expect(app1.peak - app0.rss).toBeLessThan(40 * 1024 * 1024);
     ch.shutdown();
     await exited(child);
   }, 60000);

@@ -13,7 +13,7 @@ import type {
   RouteStep,
   ShareSpec,
 } from './compiled-config';
-import { ACTION_ERROR, jp, LISTENER_ERROR, PASS_ERROR, RANGE_ERROR, RouterConfigError, UPSTREAM_ERROR } from './errors';
+import { ACTION_ERROR, jp, LISTENER_ERROR, PASS_ERROR, RouterConfigError, UPSTREAM_ERROR } from './errors';
 import { addMimeTypes, defaultMimeTypes } from './mime-types';
 import { compilePatternSet, percentDecode } from './pattern';
 import { compileMatch, uriPrefixGuard } from './match-compiler';
@@ -129,17 +129,11 @@ function parseProxy(text: string, path: string): ProxyTarget {
   }
 }
 
-/** A number (the schema's rule) within the range the router can use, where the schema states a wider one. */
-function num(v: unknown, name: string, path: string, min: number, max: number): number {
-  const n = v as number;
-  if (n < min || n > max) throw new RouterConfigError(`The "${name}" value must be a number between ${min} and ${max}.`, path);
-  return n;
-}
+/** A timeout in seconds (Unit's unit; the schema bounds it by what a Node timer holds) as milliseconds. */
+const timeoutMs = (v: unknown): number => (v as number) * 1000;
 
-/** A timeout in seconds (Unit's unit) as milliseconds, at most what a Node timer holds. */
-function timeoutMs(v: unknown, name: string, path: string): number {
-  return num(v, name, path, 0, 2 ** 31 / 1000) * 1000;
-}
+/** A number the schema has checked, range included (config-schema.ts owns every numeric range). */
+const num = (v: unknown): number => v as number;
 
 const bool = (v: unknown): boolean => v as boolean;
 
@@ -149,13 +143,13 @@ function compileWebSocket(v: Obj, base: string, s: HttpSettings): void {
     const p = jp(base, k);
     switch (k) {
       case 'max_frame_size':
-        s.websocket.maxFrameSize = num(x, k, p, 0, 2 ** 53);
+        s.websocket.maxFrameSize = num(x);
         break;
       case 'read_timeout':
-        s.websocket.readTimeout = timeoutMs(x, k, p);
+        s.websocket.readTimeout = timeoutMs(x);
         break;
       case 'keepalive_interval':
-        s.websocket.keepaliveInterval = timeoutMs(x, k, p);
+        s.websocket.keepaliveInterval = timeoutMs(x);
         break;
       default:
         throw new RouterConfigError(`Unknown parameter "${k}".`, p);
@@ -191,28 +185,25 @@ function compileSettings(settings: { http?: Obj } | undefined): HttpSettings {
     const p = jp(base, k);
     switch (k) {
       case 'header_read_timeout':
-        s.headerReadTimeout = timeoutMs(v, k, p);
+        s.headerReadTimeout = timeoutMs(v);
         break;
       case 'body_read_timeout':
-        s.bodyReadTimeout = timeoutMs(v, k, p);
+        s.bodyReadTimeout = timeoutMs(v);
         break;
       case 'send_timeout':
-        s.sendTimeout = timeoutMs(v, k, p);
+        s.sendTimeout = timeoutMs(v);
         break;
       case 'idle_timeout':
-        s.idleTimeout = timeoutMs(v, k, p);
+        s.idleTimeout = timeoutMs(v);
         break;
       case 'max_body_size':
-        s.maxBodySize = num(v, k, p, 0, Number.MAX_SAFE_INTEGER);
+        s.maxBodySize = num(v);
         break;
       case 'large_header_buffer_size':
-        bufSize = num(v, k, p, 1, 2 ** 24);
+        bufSize = num(v);
         break;
       case 'large_header_buffers':
-        bufCount = num(v, k, p, 1, 1024);
-        break;
-      case 'body_buffer_size':
-        num(v, k, p, 1, 2 ** 31);
+        bufCount = num(v);
         break;
       case 'discard_unsafe_fields':
         s.discardUnsafeFields = bool(v);
@@ -225,6 +216,7 @@ function compileSettings(settings: { http?: Obj } | undefined): HttpSettings {
         break;
       // Unit options this router accepts and does not use yet (see the README's gaps).
       case 'chunked_transform':
+      case 'body_buffer_size':
       case 'body_temp_path':
         break;
       case 'static':
@@ -234,16 +226,16 @@ function compileSettings(settings: { http?: Obj } | undefined): HttpSettings {
         compileWebSocket(v as Obj, p, s);
         break;
       case 'proxy_connect_timeout':
-        s.proxyConnectTimeout = timeoutMs(v, k, p);
+        s.proxyConnectTimeout = timeoutMs(v);
         break;
       case 'proxy_read_timeout':
-        s.proxyReadTimeout = timeoutMs(v, k, p);
+        s.proxyReadTimeout = timeoutMs(v);
         break;
       case 'proxy_send_timeout':
-        s.proxySendTimeout = timeoutMs(v, k, p);
+        s.proxySendTimeout = timeoutMs(v);
         break;
       case 'max_connections':
-        s.maxConnections = num(v, k, p, 1, 2 ** 31 - 1);
+        s.maxConnections = num(v);
         break;
       default:
         throw new RouterConfigError(`Unknown parameter "${k}".`, p);
@@ -440,16 +432,10 @@ export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOpt
         action.proxy = parseProxy(str(v.proxy), jp(path, 'proxy'));
         settings.proxies = true;
         break;
-      case 'return': {
-        const rp = jp(path, 'return');
-        const status = v.return as number;
-        if (status < 0 || status > 999) {
-          throw new RouterConfigError('The "return" value is out of allowed HTTP status code range 0-999.', rp, RANGE_ERROR);
-        }
-        action.status = status;
+      case 'return':
+        action.status = num(v.return);
         if (v.location !== undefined) action.location = compileTemplate(str(v.location), jp(path, 'location')).fn;
         break;
-      }
       case 'share':
         action.share = compileShare(v, path);
         break;
@@ -493,7 +479,8 @@ export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOpt
       const p = jp('/listeners', name);
       const addr = parseListenAddress(name, p, opts.ephemeralPorts === true);
       if (l.pass === undefined && l.application === undefined) throw new RouterConfigError('The "pass" option is required.', jp(p, 'pass'), PASS_ERROR);
-      const backlog = l.backlog === undefined ? undefined : num(l.backlog, 'backlog', jp(p, 'backlog'), 0, 2 ** 31 - 1);
+      // -1 is Unit's "the default backlog" (NXT_LISTEN_BACKLOG, 511 on Linux): Node's default is the same 511.
+      const backlog = l.backlog === undefined || l.backlog === -1 ? undefined : num(l.backlog);
       const fw = l.forwarded ?? l.client_ip;
       const fwPath = jp(p, l.forwarded !== undefined ? 'forwarded' : 'client_ip');
       const forwarded = fw === undefined ? null : compileForwarded(fw as Obj, fwPath, l.client_ip !== undefined && l.forwarded === undefined);

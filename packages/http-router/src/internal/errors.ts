@@ -14,8 +14,6 @@ export const TLS_ERROR = 'WARDEN_ERR_CONFIG_TLS';
 export const UPSTREAM_ERROR = 'WARDEN_ERR_CONFIG_UPSTREAM';
 /** A string with variables that does not parse or names an unknown variable. */
 export const VARIABLE_ERROR = 'WARDEN_ERR_CONFIG_VARIABLE';
-/** A number outside the range Unit allows. */
-export const RANGE_ERROR = 'WARDEN_ERR_CONFIG_RANGE';
 
 /**
  * A config the router cannot run: the message is Unit's wording where Unit has one, `path` is the JSON pointer of

@@ -6,7 +6,7 @@ import { HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHea
 import type { ConnState, ListenerEntry } from './listener-entry';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
 import { normalizePath } from './request-target';
-import { latin1Write } from './node-buffer';
+import { latin1Write } from '@warden/latin1';
 
 /** What a lean connection needs from the router. */
 export interface LeanHost {

@@ -9,7 +9,7 @@
  */
 
 import { isValidHost } from './request-target';
-import { latin1Slice } from './node-buffer';
+import { latin1Slice } from '@warden/latin1';
 
 /** More bytes are needed. */
 export const HEAD_INCOMPLETE = 0;

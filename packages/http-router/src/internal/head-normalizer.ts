@@ -15,7 +15,7 @@
 
 import type { Socket } from 'net';
 import { TCHAR } from './fast-parser';
-import { latin1Slice } from './node-buffer';
+import { latin1Slice } from '@warden/latin1';
 
 const HEAD = 0; // at the start of a request (leading CR/LF are passed through)
 const REQUEST_LINE = 7; // after the method and its space

@@ -105,10 +105,8 @@ function sessionOptions(v: TlsConfig['session'], path: string): { options: Secur
   let tickets: boolean | string | string[] = false;
   if (v !== undefined) {
     if (v.cache_size !== undefined) cacheSize = v.cache_size;
-    if (v.timeout !== undefined) {
-      if (v.timeout <= 0) throw new RouterConfigError('The "timeout" number must be greater than zero.', jp(path, 'timeout'), TLS_ERROR);
-      options.sessionTimeout = v.timeout;
-    }
+    // The schema owns the range (Unit's: greater than zero).
+    if (v.timeout !== undefined) options.sessionTimeout = v.timeout;
     if (v.tickets !== undefined) tickets = v.tickets;
   }
   const tp = jp(path, 'tickets');

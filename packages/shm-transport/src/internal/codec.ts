@@ -5,7 +5,7 @@
 import type { RequestHead } from '../types';
 import { align8, FLAG_END, FLAG_HTTP10, FLAG_REASON, FLAG_TLS, FLAG_UPGRADE, FRAME_HEADER, FrameType } from './layout';
 import { ShmError, ShmErrorCode } from '../errors';
-import { latin1Slice, latin1Write } from './node-buffer';
+import { latin1Slice, latin1Write } from '@warden/latin1';
 
 /** Thrown by decoders and ring checks; the channel closes with it. */
 export function protocolError(msg: string): ShmError {
