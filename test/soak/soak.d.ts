@@ -15,6 +15,8 @@ export interface SoakOptions {
   warmup?: number;
   isolated?: boolean;
   killPrototypes?: boolean;
+  /** Kill a router process too (the first time it can, then a tenth of the kills), when there are two or more. */
+  killRouters?: boolean;
   changeEveryMs?: number;
   requestTimeoutMs?: number;
   killGraceMs?: number;
@@ -36,11 +38,13 @@ export interface SoakReport {
     failed: number;
     killedByPid: number;
     killedByWindow: number;
+    /** In flight on a router process the chaos loop killed. */
+    killedByRouter: number;
     unexplained: number;
     byKind: Record<string, number>;
   };
   unexplainedReasons: Record<string, number>;
-  kills: { processes: number; prototypes: number };
+  kills: { processes: number; prototypes: number; routers: number };
   changes: { ok: number; failed: string[] };
   settled: boolean;
   start: SoakMeasure;

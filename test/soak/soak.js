@@ -21,7 +21,8 @@ const POST_BODY = randomBytes(1 << 20);
 /**
  * Default options. `duration` and `warmup` in seconds; `connections` concurrent client connections (half keep-alive,
  * half `Connection: close`); `isolated` adds the app `iso` (pid/mount/network/uts/ipc/user namespaces; needs root);
- * `killPrototypes` lets the chaos loop kill `iso`'s prototype too; `fdTolerance` is how many more fds wardend may
+ * `killPrototypes` lets the chaos loop kill `iso`'s prototype too; `killRouters` lets it kill a router process
+ * (`wardend: router N`, which main starts again; every app's requests in flight on it fail); `fdTolerance` is how many more fds wardend may
  * hold at the end than at the start; `killGraceMs` and `killNoticeMs` bound the time window of `attribute`.
  * `SOAK_DEBUG=1` in the environment prints every unexplained failure with the kills and config changes around it.
  */
@@ -32,6 +33,7 @@ const DEFAULTS = {
   isolated: process.getuid?.() === 0,
   kills: true,
   killPrototypes: true,
+  killRouters: true,
   changeEveryMs: 1000,
   requestTimeoutMs: 20000,
   killGraceMs: 3000,
@@ -70,7 +72,9 @@ async function runSoak(options = {}) {
     o.log(`soak: ${o.duration} s, ${o.connections} connections, apps ${apps.join(', ')}, prototype kills ${o.isolated && o.killPrototypes ? 'on' : 'off'}`);
     const until = Date.now() + o.duration * 1000;
     await Promise.all([traffic({ port, apps, connections: o.connections, until, o, stats }), chaosLoop({ w, apps, until, o, chaos })]);
-    for (const k of chaos.kills) k.noticed = Math.max(...k.victims.map((v) => w.exitNoticed(v.hostPid) ?? k.at + o.killNoticeMs));
+    for (const k of chaos.kills) {
+      k.noticed = k.victims.length > 0 ? Math.max(...k.victims.map((v) => w.exitNoticed(v.hostPid) ?? k.at + o.killNoticeMs)) : k.at + o.killNoticeMs;
+    }
     if (chaos.extraListener) await w.change('DELETE', `/config/listeners/${encodeURIComponent(chaos.extraListener)}`).catch(() => {});
 
     const settled = await waitSettled(w, apps, start.fds + o.fdTolerance, o.settleTimeoutMs);
@@ -425,6 +429,19 @@ function nsPid(pid) {
  */
 function killOne(wardendPid, apps, o, kills) {
   const tree = processTree(wardendPid).filter((p) => p.state !== 'Z');
+  // A router process: the first time one can be killed, then a tenth of the time (never the last one standing).
+  const routers = tree.filter((p) => p.ppid === wardendPid && isRouter(p.pid));
+  if (o.killRouters && routers.length > 1 && (!kills.some((k) => k.kind === 'router') || Math.random() < 0.1)) {
+    const r = routers[Math.floor(Math.random() * routers.length)];
+    const at = Date.now();
+    try {
+      process.kill(r.pid, 'SIGKILL');
+    } catch {
+      return;
+    }
+    kills.push({ at, app: '*', kind: 'router', pid: r.pid, victims: [] });
+    return;
+  }
   const appProcs = tree.map((p) => ({ ...p, app: soakApp(p.pid) })).filter((p) => p.app && apps.includes(p.app));
   const protos = [];
   if (o.killPrototypes) {
@@ -461,6 +478,14 @@ function measure(wardendPid) {
     rssKiB: procs.reduce((s, p) => s + p.rssKiB, 0),
     zombies: tree.filter((p) => p.state === 'Z').map((p) => `${p.pid} (${p.comm}, parent ${p.ppid})`),
   };
+}
+
+function isRouter(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('wardend: router');
+  } catch {
+    return false;
+  }
 }
 
 function isWardend(pid) {
@@ -500,17 +525,23 @@ async function waitSettled(w, apps, maxFds, timeoutMs) {
 }
 
 /**
- * Sorts every failed request: "killed (pid)" when its app's X-Soak-Pid header names a process killed between the
+ * Sorts every failed request: "killed (router)" when a router process was killed while it was in flight; "killed (pid)" when its app's X-Soak-Pid header names a process killed between the
  * request's start and its failure; "killed (window)" when it got no head from an app (a 502 from wardend or a reset
  * before any head), a process of its app was killed before it failed, it started before wardend noticed that death
  * (`k.noticed`, from wardend's log; else the kill time + `noticeMs`) and failed within `graceMs` of the notice;
  * anything else is unexplained.
  */
 function attribute(failed, kills, graceMs, noticeMs) {
-  const out = { byPid: 0, byWindow: 0, unexplained: [] };
+  const out = { byPid: 0, byWindow: 0, byRouter: 0, unexplained: [] };
   for (const f of failed) {
+    // In flight when a router was killed (its connection was reset, with or without a response head).
+    if (kills.some((k) => k.kind === 'router' && k.at >= f.start && k.at <= f.end)) {
+      out.byRouter++;
+      continue;
+    }
     const apps = f.respApp ? [f.respApp] : f.app.split('|');
-    const mine = kills.filter((k) => apps.includes(k.app) && k.at <= f.end);
+    // A router kill (app '*') fails the requests of every app it had in flight.
+    const mine = kills.filter((k) => (k.app === '*' || apps.includes(k.app)) && k.at <= f.end);
     if (f.pid && f.respApp) {
       if (mine.some((k) => k.at >= f.start && k.victims.some((v) => v.nsPid === f.pid))) {
         out.byPid++;
@@ -578,11 +609,16 @@ function verdict({ o, apps, stats, chaos, start, end, settled, wardendLog }) {
       failed: stats.failed.length,
       killedByPid: a.byPid,
       killedByWindow: a.byWindow,
+      killedByRouter: a.byRouter,
       unexplained: a.unexplained.length,
       byKind: stats.byKind,
     },
     unexplainedReasons: why,
-    kills: { processes: chaos.kills.filter((k) => k.kind === 'process').length, prototypes: chaos.kills.filter((k) => k.kind === 'prototype').length },
+    kills: {
+      processes: chaos.kills.filter((k) => k.kind === 'process').length,
+      prototypes: chaos.kills.filter((k) => k.kind === 'prototype').length,
+      routers: chaos.kills.filter((k) => k.kind === 'router').length,
+    },
     changes: { ok: chaos.changes.ok, failed: chaos.changes.failed },
     settled,
     start,
@@ -598,7 +634,7 @@ function format(r) {
   const q = r.requests;
   return [
     `soak ${r.passed ? 'PASSED' : 'FAILED'} (${r.options.duration} s, ${r.options.connections} connections, apps ${r.options.apps.join(', ')}, prototype kills ${r.options.killPrototypes ? 'on' : 'off'})`,
-    `  requests: sent ${q.sent}, answered ${q.answered}, failed ${q.failed} (killed with their process: ${q.killedByPid + q.killedByWindow} = ${q.killedByPid} by pid header + ${q.killedByWindow} by time window; unexplained ${q.unexplained})`,
+    `  requests: sent ${q.sent}, answered ${q.answered}, failed ${q.failed} (killed with their process: ${q.killedByPid + q.killedByWindow} = ${q.killedByPid} by pid header + ${q.killedByWindow} by time window; in flight on a killed router: ${q.killedByRouter}; unexplained ${q.unexplained})`,
     `  by kind: ${Object.entries(q.byKind)
       .map(([k, n]) => `${k} ${n}`)
       .join(', ')}`,
