@@ -103,11 +103,11 @@ describe('bench report', () => {
   it('prints cold start, memory and reconfiguration figures beside their targets', () => {
     const t = figuresTable(RESULT);
     expect(t).toContain('| Cold start, Go, no namespaces: PUT /config → first 200 (median of 2) | 31.3 ms (PUT answered after 30.5 ms) | ≤ 20 ms |');
-    expect(t).toContain('| wardend RSS, idle (no apps) | 50.0 MB | ≤ 50 MB |');
+    expect(t).toContain('| wardend RSS, idle (no apps), main and routers | 50.0 MB | ≤ 50 MB |');
     expect(t).toContain('| wardend RSS, 10,000 idle keep-alive connections | 80.0 MB (+20.0 MB) | ≤ +40 MB |');
     expect(t).toContain('| Per isolated app: prototype RSS (its spawn helper) | 1.4 MB (1.5 MB) | ≤ 2 MB |');
     expect(t).toContain('| Per app process: Go app RSS; channel mapping, resident in app / in wardend | 4.4 MB; 2.0 MB, 12 kB / 16 kB |  |');
-    expect(t).toContain('| wardend peak RSS (VmHWM), throughput scenario | 90.0 MB |  |');
+    expect(t).toContain('| wardend peak RSS (VmHWM, main + routers), throughput scenario | 90.0 MB |  |');
     expect(figuresTable({ memory: { ...RESULT.memory, closedMeanwhile: 3 } })).toContain('(+20.0 MB; 3 closed by wardend while idle)');
     expect(t).toContain('| Apply a config with 1,000 routes (median of 3) | 20.0 ms |  |');
     expect(t).toContain('| Failed requests during 100 reconfigurations under load (123,456 requests) | 0 | 0 |');

@@ -1,6 +1,6 @@
-import { readFileSync, statSync, writeFileSync } from 'fs';
+import { readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'fs';
 import { request } from 'http';
-import { createServer } from 'net';
+import { connect, createServer } from 'net';
 import { join } from 'path';
 import { cleanup, freePort, http, isRoot, putAppWithListener, routerPids, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
@@ -180,6 +180,23 @@ describeRoot('privilege separation: main and router processes', () => {
     expect((await w.control('DELETE', `/config/listeners/127.0.0.1:${low}`)).status).toBe(200);
   });
 
+  it("serves settings.metrics.listen from a router process: the connection is a router's socket, not main's", async () => {
+    const mport = await freePort();
+    expect((await w.control('PUT', '/config/settings', { metrics: { listen: `127.0.0.1:${mport}` } })).status).toBe(200);
+    const sock = connect(mport, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n');
+    const head = await new Promise<string>((r) => sock.once('data', (d) => r(d.toString())));
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    expect(head).toMatch(/warden_connections/);
+    const inode = socketInode(mport, sock.localPort!);
+    const owners = [w.proc.pid!, ...routerPids(w)].filter((pid) => holds(pid, inode));
+    expect(owners).toHaveLength(1);
+    expect(routerPids(w)).toContain(owners[0]);
+    sock.destroy();
+    expect((await w.control('DELETE', '/config/settings')).status).toBe(200);
+  });
+
   it('a listener address in use fails the apply on every router and changes nothing', async () => {
     const busy = await freePort();
     const holder = createServer().listen(busy, '127.0.0.1');
@@ -195,6 +212,28 @@ describeRoot('privilege separation: main and router processes', () => {
     }
   });
 });
+
+/** The inode of the established TCP socket 127.0.0.1:local <-> 127.0.0.1:remote, from /proc/net/tcp (server side). */
+function socketInode(local: number, remote: number): string {
+  const hex = (p: number) => p.toString(16).toUpperCase().padStart(4, '0');
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1]?.endsWith(`:${hex(local)}`) && f[2]?.endsWith(`:${hex(remote)}`) && f[3] === '01') return f[9]!;
+  }
+  throw new Error(`no established socket ${local} <- ${remote}`);
+}
+
+/** Whether process `pid` has the socket `inode` among its fds. */
+function holds(pid: number, inode: string): boolean {
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`) return true;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return false;
+}
 
 /** A port below 1024 that nothing listens on (from 900 up). */
 async function freeLowPort(): Promise<number> {

@@ -1,5 +1,5 @@
-import { createServer } from 'http';
-import type { Server } from 'http';
+import { closeSync } from 'fs';
+import { listenSocket, type BoundSocket } from '@warden/shm-transport';
 import type { Logger } from 'pino';
 import type { ConfigComponent, PreparedChange, WardenConfig } from '../contracts';
 import { ApplyError, ConfigValidationError } from '../contracts';
@@ -27,7 +27,7 @@ export interface MetricsSettings {
 export class Observability implements ObservabilityEndpoints, ConfigComponent {
   readonly name = 'metrics';
   readonly order = 30;
-  private server: Server | null = null;
+  private socket: BoundSocket | null = null;
   private address: string | null = null;
   private config: WardenConfig = {};
 
@@ -38,6 +38,8 @@ export class Observability implements ObservabilityEndpoints, ConfigComponent {
     private readonly log: Logger,
     /** Fetches the routers' counters (they count requests and connections; main sums them). */
     private readonly refreshCounters: () => Promise<void> = async () => {},
+    /** Where the metrics listener's socket goes: the router processes. */
+    private readonly routers: { setMetricsListener(fd: number | null): void } = { setMetricsListener: () => undefined },
   ) {}
 
   async metrics(): Promise<{ contentType: string; text: string }> {
@@ -54,70 +56,69 @@ export class Observability implements ObservabilityEndpoints, ConfigComponent {
     return STATUS_PAGE_HTML;
   }
 
+  /** One request to the read-only endpoints, as the routers forward it from the metrics listener. */
+  async respond(method: string, path: string): Promise<{ status: number; body: string; contentType: string }> {
+    try {
+      const r = await observabilityResponse(this, () => this.config, method, path);
+      if (r === undefined) return { status: 404, body: '{"error": "Invalid path."}\n', contentType: 'application/json' };
+      return { status: r.status, body: String(r.body), contentType: r.contentType ?? 'application/json' };
+    } catch (err) {
+      if (err instanceof ControlError) return { status: err.response.status, body: JSON.stringify(err.response.body), contentType: 'application/json' };
+      return { status: 500, body: '{"error": "Internal server error."}', contentType: 'application/json' };
+    }
+  }
+
+  /**
+   * `settings.metrics.listen`: main binds the address (a bad or busy one fails the apply) and, at commit, hands the
+   * socket to the router processes, which accept and parse the requests as wardend's unprivileged user and ask main
+   * for the answers (`respond`). Nothing that parses a client's bytes runs in main.
+   */
   async prepare(next: WardenConfig): Promise<PreparedChange> {
     const listen = metricsListen(next);
     if (listen === this.address) {
       return { commit: async () => void (this.config = next), rollback: async () => {} };
     }
-    let fresh: Server | null = null;
+    let fresh: BoundSocket | null = null;
     if (listen !== null) {
       const { host, port } = parseListen(listen);
-      fresh = createServer((req, res) => {
-        const path = (req.url ?? '/').split('?')[0]!;
-        observabilityResponse(this, () => this.config, req.method ?? 'GET', path).then(
-          (r) => {
-            const status = r?.status ?? 404;
-            const body = r ? String(r.body) : '{"error": "Invalid path."}\n';
-            res.writeHead(status, { 'Content-Type': r?.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body), Server: 'Warden' });
-            res.end(req.method === 'HEAD' ? undefined : body);
-          },
-          (err: unknown) => {
-            const status = err instanceof ControlError ? err.response.status : 500;
-            res.writeHead(status, { 'Content-Type': 'application/json' });
-            res.end(JSON.stringify(err instanceof ControlError ? err.response.body : { error: 'Internal server error.' }));
-          },
+      try {
+        fresh = listenSocket({ host, port });
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        throw new ApplyError(
+          `settings.metrics.listen ${listen}: ${err.message}`,
+          undefined,
+          'listen',
+          typeof err.errno === 'number' ? Math.abs(err.errno) : undefined,
         );
-      });
-      const server = fresh;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (e: NodeJS.ErrnoException) =>
-          reject(
-            new ApplyError(`settings.metrics.listen ${listen}: ${e.message}`, undefined, 'listen', typeof e.errno === 'number' ? Math.abs(e.errno) : undefined),
-          ),
-        );
-        server.listen(port, host, () => resolve());
-      });
-      server.on('error', (err) => this.log.error({ err, listen }, 'metrics listener error'));
+      }
     }
     return {
       commit: async () => {
-        const old = this.server;
-        this.server = fresh;
+        const old = this.socket;
+        this.socket = fresh;
         this.address = listen;
         this.config = next;
+        this.routers.setMetricsListener(fresh?.fd ?? null);
         if (listen !== null) this.log.info({ listen }, 'metrics and status page listening');
-        old?.close();
-        old?.closeAllConnections();
+        if (old) closeSync(old.fd);
       },
       rollback: async () => {
-        fresh?.close();
-        fresh?.closeAllConnections();
+        if (fresh) closeSync(fresh.fd);
       },
     };
   }
 
   /** The bound port of the metrics listener (tests with port 0). */
   boundPort(): number | undefined {
-    const a = this.server?.address();
-    return a && typeof a === 'object' ? a.port : undefined;
+    return this.socket?.port;
   }
 
   async shutdown(): Promise<void> {
-    const s = this.server;
-    this.server = null;
+    const s = this.socket;
+    this.socket = null;
     this.address = null;
-    s?.close();
-    s?.closeAllConnections();
+    if (s) closeSync(s.fd);
   }
 }
 

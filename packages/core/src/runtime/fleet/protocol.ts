@@ -42,7 +42,8 @@ export type MainMessage =
   | { op: 'gone'; token: number; reason: string }
   | { op: 'status'; id: number }
   | { op: 'reopen-logs'; id: number }
-  | { op: 'stop'; graceMs: number };
+  | { op: 'stop'; graceMs: number }
+  | { op: 'observed'; id: number; status: number; contentType: string; body: string };
 
 /** Per-process activity a router reports (only processes whose numbers changed since the last report). */
 export interface ProcessActivity {
@@ -74,6 +75,7 @@ export type RouterMessage =
   | { op: 'demand'; pool: number }
   | { op: 'replace'; token: number; why: 'stalled' | 'protocol' | 'requests' }
   | { op: 'activity'; processes: ProcessActivity[] }
+  | { op: 'observe'; id: number; method: string; path: string }
   | { op: 'counters'; connections: { accepted: number; active: number; idle: number; closed: number }; total: number; metrics?: unknown };
 
 /** Payload of an FdSocket message (the fds ride with it). */
@@ -81,7 +83,9 @@ export type FdMessage =
   | { op: 'listener'; id: number; ok: true }
   | { op: 'listener'; id: number; ok: false; error: { message: string; code?: string; errno?: number; syscall?: string; address?: string; port?: number } }
   | { op: 'log'; id: number; ok: boolean; message?: string; code?: string }
-  | { op: 'channel'; token: number };
+  | { op: 'channel'; token: number }
+  /** The metrics listener's socket (with one fd), or none any more (no fd). */
+  | { op: 'metrics' };
 
 /** A main → router message that is a request (answered with `answer`). */
 export type MainRequest = Extract<MainMessage, { id: number }>;

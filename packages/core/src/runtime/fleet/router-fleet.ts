@@ -81,6 +81,16 @@ export class RouterFleet implements ConfigComponent {
   private readonly pools = new Map<number, { peer: PoolPeer; app: string; policy: RouterPoolPolicy }>();
   private readonly processes = new Map<number, ProcessEntry>();
   private nextToken = 1;
+  /** Held from a change's prepare to its commit or rollback, and while a restarted router takes the config. */
+  private lock: Promise<void> = Promise.resolve();
+  /** The metrics listener's socket (owned by the Observability component), handed to every router. */
+  private metricsFd: number | null = null;
+  /** Answers a request a router took on the metrics listener (set by the runtime: the observability endpoints). */
+  observer: (method: string, path: string) => Promise<{ status: number; body: string; contentType: string }> = async () => ({
+    status: 404,
+    body: '{"error": "Invalid path."}\n',
+    contentType: 'application/json',
+  });
   private nextConfigId = 1;
   private stopping = false;
   private restarts = 0;
@@ -130,6 +140,7 @@ export class RouterFleet implements ConfigComponent {
         // Everything a router dispatches by, sent before anything that refers to it.
         for (const [id, p] of this.pools) link.send({ op: 'pool', pool: id, app: p.app, policy: p.policy });
         link.send({ op: 'apps', apps: this.apps });
+        if (this.metricsFd !== null) this.sendMetrics(link);
         this.log.info({ router: index, pid: u.pid, uid: u.uid, gid: u.gid }, 'router started');
       },
       (e: Error) => this.log.error({ router: index, err: e.message }, 'router failed to start'),
@@ -141,6 +152,17 @@ export class RouterFleet implements ConfigComponent {
 
   async prepare(next: WardenConfig): Promise<PreparedChange> {
     await this.whenUp().catch(() => undefined);
+    // One change at a time on the routers, and no router joins (restart) in the middle of one.
+    const release = await this.acquire();
+    try {
+      return await this.prepareLocked(next, release);
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  private async prepareLocked(next: WardenConfig, release: () => void): Promise<PreparedChange> {
     const want = this.wanted(next);
     // More routers: started and joined now (they take the new config with the others); fewer: stopped at commit.
     const grown: RouterLink[] = [];
@@ -163,41 +185,68 @@ export class RouterFleet implements ConfigComponent {
       await ungrow();
       throw new ApplyError(`a new router process did not start: ${(e as Error).message}`, undefined, 'router');
     }
-    const routers = this.live();
-    if (routers.length === 0) throw new ApplyError('no router process is running', undefined, 'router');
+    const candidates = this.live();
+    if (candidates.length === 0) throw new ApplyError('no router process is running', undefined, 'router');
     const change = this.nextConfigId++;
     const message = this.configMessage(next);
     const before = new Set(this.bound.keys());
-    const results = await Promise.allSettled(routers.map((l) => l.request({ ...message, id: 0, change }, 60_000)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const results = await Promise.allSettled(candidates.map((l) => l.request({ ...message, id: 0, change }, 60_000)));
+    // A router that died meanwhile is no failure of the change: it is started again with the config in force then.
+    const routers = candidates.filter((l, i) => results[i]!.status === 'fulfilled' || l.state !== 'gone');
+    const failed = results.find((r, i): r is PromiseRejectedResult => r.status === 'rejected' && candidates[i]!.state !== 'gone');
     const undo = async () => {
-      await Promise.allSettled(routers.flatMap((l, i) => (results[i]!.status === 'fulfilled' ? [l.request({ op: 'rollback', id: 0, change })] : [])));
+      await Promise.allSettled(candidates.flatMap((l, i) => (results[i]!.status === 'fulfilled' ? [l.request({ op: 'rollback', id: 0, change })] : [])));
       await ungrow();
       this.closeUnused(before);
     };
-    if (failed) {
+    if (failed || routers.length === 0) {
       await undo();
-      throw this.asError(failed.reason as Error & Record<string, unknown>);
+      throw failed
+        ? this.asError(failed.reason as Error & Record<string, unknown>)
+        : new ApplyError('every router process exited during the change', undefined, 'router');
     }
     return {
       commit: async () => {
-        this.config = next;
-        const keys = await Promise.allSettled(routers.map((l) => l.request<string[]>({ op: 'commit', id: 0, change, apps: this.apps })));
-        const inUse = new Set<string>();
-        for (const k of keys) if (k.status === 'fulfilled' && Array.isArray(k.value)) for (const key of k.value) inUse.add(key);
-        this.closeUnused(inUse);
-        // Fewer routers: the last ones stop accepting and finish what they have (the listeners stay in main).
-        while (this.links.length > want) {
-          const l = this.links.pop();
-          if (!l) continue;
-          this.log.info({ router: l.index, pid: l.pid }, 'stopping router (settings.routers)');
-          l.send({ op: 'stop', graceMs: 5000 });
-          const t = setTimeout(() => l.kill('SIGKILL'), 7000);
-          void l.exited.then(() => clearTimeout(t));
+        try {
+          this.config = next;
+          const keys = await Promise.allSettled(routers.map((l) => l.request<string[]>({ op: 'commit', id: 0, change, apps: this.apps })));
+          // Main's sockets of the listeners no router uses any more are closed; only when every router answered
+          // (a router that died meanwhile comes back with this config and asks for what it needs).
+          if (keys.every((k) => k.status === 'fulfilled' && Array.isArray(k.value))) {
+            const inUse = new Set<string>();
+            for (const k of keys) for (const key of (k as PromiseFulfilledResult<string[]>).value) inUse.add(key);
+            this.closeUnused(inUse);
+          }
+          // Fewer routers: the last ones stop accepting and finish what they have (the listeners stay in main).
+          while (this.links.length > want) {
+            const l = this.links.pop();
+            if (!l) continue;
+            this.log.info({ router: l.index, pid: l.pid }, 'stopping router (settings.routers)');
+            l.send({ op: 'stop', graceMs: 5000 });
+            const t = setTimeout(() => l.kill('SIGKILL'), 7000);
+            void l.exited.then(() => clearTimeout(t));
+          }
+        } finally {
+          release();
         }
       },
-      rollback: undo,
+      rollback: async () => {
+        try {
+          await undo();
+        } finally {
+          release();
+        }
+      },
     };
+  }
+
+  /** Waits for the change lock; resolves with its release. */
+  private acquire(): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const prev = this.lock;
+    this.lock = prev.then(() => held);
+    return prev.then(() => release);
   }
 
   private configMessage(next: WardenConfig): { op: 'config'; config: unknown; certificates: Record<string, TlsCertificate> } {
@@ -301,6 +350,20 @@ export class RouterFleet implements ConfigComponent {
     for (const l of this.live()) l.send({ op: 'apps', apps });
   }
 
+  /** `settings.metrics.listen`'s socket (or null: none): every router accepts on it. */
+  setMetricsListener(fd: number | null): void {
+    this.metricsFd = fd;
+    for (const l of this.live()) this.sendMetrics(l);
+  }
+
+  private sendMetrics(link: RouterLink): void {
+    try {
+      link.sendFds({ op: 'metrics' }, this.metricsFd === null ? [] : [this.metricsFd]);
+    } catch (e) {
+      this.log.warn({ router: link.index, err: (e as Error).message }, 'cannot hand the metrics listener to the router');
+    }
+  }
+
   registerPool(peer: PoolPeer, app: string, policy: RouterPoolPolicy): void {
     this.pools.set(peer.id, { peer, app, policy });
     for (const l of this.live()) l.send({ op: 'pool', pool: peer.id, app, policy });
@@ -368,7 +431,10 @@ export class RouterFleet implements ConfigComponent {
             ONE_CHANNEL_GRACE_MS,
           );
           t.unref();
-          void Promise.all(each).then(() => clearTimeout(t), () => clearTimeout(t));
+          void Promise.all(each).then(
+            () => clearTimeout(t),
+            () => clearTimeout(t),
+          );
         }),
     );
     const ready = Promise.race([Promise.all(each).then(() => undefined), oneOnly]);
@@ -469,6 +535,12 @@ export class RouterFleet implements ConfigComponent {
       case 'demand':
         this.pools.get(m.pool)?.peer.demand();
         return;
+      case 'observe':
+        void this.observer(m.method, m.path).then(
+          (r) => link.send({ op: 'observed', id: m.id, ...r }),
+          () => link.send({ op: 'observed', id: m.id, status: 500, contentType: 'application/json', body: '{"error": "Internal server error."}' }),
+        );
+        return;
       case 'replace':
         this.processes.get(m.token)?.peer.replace(m.why);
         return;
@@ -526,7 +598,12 @@ export class RouterFleet implements ConfigComponent {
     this.links[index - 1] = link;
     try {
       await this.join(link);
-      await link.request({ ...this.configMessage(this.config), id: 0, change: this.nextConfigId++, now: true, apps: this.apps }, 60_000);
+      const release = await this.acquire();
+      try {
+        await link.request({ ...this.configMessage(this.config), id: 0, change: this.nextConfigId++, now: true, apps: this.apps }, 60_000);
+      } finally {
+        release();
+      }
       this.log.info({ router: index, pid: link.pid }, 'router restarted');
       setTimeout(() => {
         if (link.state === 'up') this.restarts = 0;

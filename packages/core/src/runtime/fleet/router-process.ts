@@ -1,5 +1,7 @@
+import { createServer, type Server } from 'http';
 import pino from 'pino';
 import type { Logger } from 'pino';
+import { closeSync } from 'fs';
 import { HttpRouter, RouterConfigError } from '@warden/http-router';
 import type { ListenerHost, ListenSpec, RouterConfig, TlsCertificate } from '@warden/http-router';
 import { FdSocket, hardenProcess, RouterChannel } from '@warden/shm-transport';
@@ -40,6 +42,9 @@ export class RouterProcess {
   private readonly prepared = new Map<number, PreparedChange>();
   private readonly waits = new Map<number, { resolve: (v: { msg: FdMessage; fds: number[] }) => void }>();
   private readonly recorder = new RequestRecorder();
+  /** The metrics listener (`settings.metrics.listen`), served here and answered by main. */
+  private metrics: Server | null = null;
+  private readonly observing = new Map<number, (r: { status: number; contentType: string; body: string }) => void>();
   private nextId = 1;
   private timer: NodeJS.Timeout;
   private stopping = false;
@@ -104,6 +109,11 @@ export class RouterProcess {
     try {
       msg = JSON.parse(payload.toString()) as FdMessage;
     } catch {
+      return;
+    }
+    if (msg.op === 'metrics') {
+      this.serveMetrics(fds[0]);
+      for (const fd of fds.slice(1)) closeSync(fd);
       return;
     }
     if ((msg.op === 'listener' || msg.op === 'log') && this.waits.has(msg.id)) {
@@ -190,7 +200,37 @@ export class RouterProcess {
       case 'stop':
         void this.stop(m.graceMs);
         return;
+      case 'observed':
+        this.observing.get(m.id)?.(m);
+        this.observing.delete(m.id);
+        return;
     }
+  }
+
+  /**
+   * Serves the metrics listener on `fd` (or stops serving it): GET/HEAD of `/metrics`, `/ui` and `/ui/overview.json`,
+   * answered by main (which has the numbers); parsed here, as wardend's unprivileged user.
+   */
+  private serveMetrics(fd: number | undefined): void {
+    const old = this.metrics;
+    this.metrics = null;
+    if (old) {
+      old.close();
+      old.closeAllConnections();
+    }
+    if (fd === undefined) return;
+    const server = createServer((req, res) => {
+      const id = this.nextId++;
+      const path = (req.url ?? '/').split('?')[0]!;
+      this.observing.set(id, (r) => {
+        res.writeHead(r.status, { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), Server: 'Warden' });
+        res.end(req.method === 'HEAD' ? undefined : r.body);
+      });
+      this.send({ op: 'observe', id, method: req.method ?? 'GET', path });
+    });
+    server.on('error', (err) => this.log.error({ err }, 'metrics listener error'));
+    server.listen({ fd });
+    this.metrics = server;
   }
 
   private readonly uplink = {
@@ -317,6 +357,7 @@ export class RouterProcess {
   private async stop(graceMs: number): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.serveMetrics(undefined);
     await this.router.close(graceMs);
     this.exit();
   }
