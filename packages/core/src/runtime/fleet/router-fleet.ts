@@ -1,7 +1,7 @@
 import { closeSync, openSync, unlinkSync } from 'fs';
 import type { Logger } from 'pino';
 import { AppChannelSet, FdSocket, listenSocket } from '@warden/shm-transport';
-import type { ListenSpec, RouterStats, TlsCertificate } from '@warden/http-router';
+import { parseListenAddress, type ListenSpec, type RouterStats, type TlsCertificate } from '@warden/http-router';
 import type { ConfigComponent, PreparedChange, WardenConfig } from '../../contracts';
 import { ApplyError, ConfigValidationError } from '../../contracts';
 import { certificateRefs } from '../../control/certificate-store';
@@ -81,6 +81,11 @@ export class RouterFleet implements ConfigComponent {
   private readonly pools = new Map<number, { peer: PoolPeer; app: string; policy: RouterPoolPolicy }>();
   private readonly processes = new Map<number, ProcessEntry>();
   private nextToken = 1;
+  /**
+   * What routers may ask main to open: the listeners and the access log of the running config and of the one being
+   * applied (main's own reading of the config it validated; what a router sends is only a key or a path to look up).
+   */
+  private permitted: { listeners: Map<string, ListenSpec>; logs: Set<string> } = { listeners: new Map(), logs: new Set() };
   /** Held from a change's prepare to its commit or rollback, and while a restarted router takes the config. */
   private lock: Promise<void> = Promise.resolve();
   /** The metrics listener's socket (owned by the Observability component), handed to every router. */
@@ -187,6 +192,7 @@ export class RouterFleet implements ConfigComponent {
     }
     const candidates = this.live();
     if (candidates.length === 0) throw new ApplyError('no router process is running', undefined, 'router');
+    this.permit(this.config, next);
     const change = this.nextConfigId++;
     const message = this.configMessage(next);
     const before = new Set(this.bound.keys());
@@ -195,6 +201,7 @@ export class RouterFleet implements ConfigComponent {
     const routers = candidates.filter((l, i) => results[i]!.status === 'fulfilled' || l.state !== 'gone');
     const failed = results.find((r, i): r is PromiseRejectedResult => r.status === 'rejected' && candidates[i]!.state !== 'gone');
     const undo = async () => {
+      this.permit(this.config);
       await Promise.allSettled(candidates.flatMap((l, i) => (results[i]!.status === 'fulfilled' ? [l.request({ op: 'rollback', id: 0, change })] : [])));
       await ungrow();
       this.closeUnused(before);
@@ -209,6 +216,7 @@ export class RouterFleet implements ConfigComponent {
       commit: async () => {
         try {
           this.config = next;
+          this.permit(next);
           const keys = await Promise.allSettled(routers.map((l) => l.request<string[]>({ op: 'commit', id: 0, change, apps: this.apps })));
           // Main's sockets of the listeners no router uses any more are closed; only when every router answered
           // (a router that died meanwhile comes back with this config and asks for what it needs).
@@ -238,6 +246,34 @@ export class RouterFleet implements ConfigComponent {
         }
       },
     };
+  }
+
+  /** Makes the listeners and access logs of `configs` the ones routers may ask for. */
+  private permit(...configs: WardenConfig[]): void {
+    const listeners = new Map<string, ListenSpec>();
+    const logs = new Set<string>();
+    for (const c of configs) {
+      for (const [name, l] of Object.entries(c.listeners ?? {})) {
+        try {
+          const a = parseListenAddress(name, `/listeners/${name}`);
+          const b = (l as { backlog?: number } | null)?.backlog;
+          listeners.set(a.key, {
+            key: a.key,
+            host: a.host,
+            port: a.port,
+            ipv6Only: a.ipv6Only,
+            path: a.path,
+            backlog: b === undefined || b === -1 ? undefined : b,
+          });
+        } catch {
+          /* not a listener address: the validator refused it already */
+        }
+      }
+      const log = (c as { access_log?: unknown }).access_log;
+      const path = typeof log === 'string' ? log : (log as { path?: unknown } | undefined)?.path;
+      if (typeof path === 'string') logs.add(path);
+    }
+    this.permitted = { listeners, logs };
   }
 
   /** Waits for the change lock; resolves with its release. */
@@ -298,8 +334,14 @@ export class RouterFleet implements ConfigComponent {
   }
 
   /** A router asks for the socket of a listener: bound once here, each router gets the same socket. */
-  private listen(link: RouterLink, id: number, key: string, spec: ListenSpec): void {
+  private listen(link: RouterLink, id: number, key: string): void {
     let b = this.bound.get(key);
+    const spec = this.permitted.listeners.get(key);
+    if (spec === undefined) {
+      this.log.warn({ router: link.index, key }, 'a router asked for a listener that is not in the configuration: refused');
+      link.sendFds({ op: 'listener', id, ok: false, error: { message: `"${key}" is not a listener of the configuration` } }, []);
+      return;
+    }
     try {
       if (b === undefined) {
         const s = listenSocket(
@@ -327,6 +369,11 @@ export class RouterFleet implements ConfigComponent {
 
   /** A router asks for the access log: opened here (as root, as Unit's main does), the fd handed over. */
   private openLog(link: RouterLink, id: number, path: string): void {
+    if (!this.permitted.logs.has(path)) {
+      this.log.warn({ router: link.index, path }, 'a router asked to open a file that is not the access log of the configuration: refused');
+      link.sendFds({ op: 'log', id, ok: false, message: `"${path}" is not the access log of the configuration`, code: 'EACCES' }, []);
+      return;
+    }
     let fd: number;
     try {
       fd = openSync(path, 'a');
@@ -516,7 +563,7 @@ export class RouterFleet implements ConfigComponent {
   private onMessage(link: RouterLink, m: RouterMessage): void {
     switch (m.op) {
       case 'listen':
-        this.listen(link, m.id, m.key, m.spec as ListenSpec);
+        this.listen(link, m.id, m.key);
         return;
       case 'open-log':
         this.openLog(link, m.id, m.path);
