@@ -59,6 +59,11 @@ const fmt = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
 const mb = (kb) => (!Number.isFinite(kb) ? '–' : Math.abs(kb) < 1024 ? `${Math.round(kb)} kB` : `${(kb / 1024).toFixed(1)} MB`);
 
+/** Column alignments for markdownTable: every column right-aligned (numbers) except those in `text`. */
+function rightAligned(n, text) {
+  return Array.from({ length: n }, (_, i) => !text.includes(i));
+}
+
 /** A Markdown table from a header row and rows of cells (right-aligned when `right[i]`). */
 function markdownTable(header, rows, right = []) {
   const line = (cells) => `| ${cells.join(' | ')} |`;
@@ -74,17 +79,7 @@ function throughputTable(cases) {
     rows.push([...base, s.a.label, fmtInt(s.a.rps), fmt(s.a.p50), fmt(s.a.p99), '1.00', '1.00', String(s.a.errors)]);
     rows.push([...base, s.b.label, fmtInt(s.b.rps), fmt(s.b.p50), fmt(s.b.p99), fmt(s.rpsRatio), fmt(s.p99Ratio), String(s.b.errors)]);
   }
-  return markdownTable(['Scenario', 'Conns', 'Server', 'req/s', 'p50 ms', 'p99 ms', 'req/s ratio', 'p99 ratio', 'Failed'], rows, [
-    false,
-    true,
-    false,
-    true,
-    true,
-    true,
-    true,
-    true,
-    true,
-  ]);
+  return markdownTable(['Scenario', 'Conns', 'Server', 'req/s', 'p50 ms', 'p99 ms', 'req/s ratio', 'p99 ratio', 'Failed'], rows, rightAligned(9, [0, 2]));
 }
 
 /** The table of the other scenarios (cold start, memory, reconfiguration): measure, value, target. */
@@ -156,16 +151,7 @@ function routersTables(rt) {
       ]);
     }
   }
-  const t1 = markdownTable(['Router processes', 'Conns', 'Server', 'req/s', 'p99 ms', 'req/s ratio', 'p99 ratio', 'Failed'], rows, [
-    false,
-    true,
-    false,
-    true,
-    true,
-    true,
-    true,
-    true,
-  ]);
+  const t1 = markdownTable(['Router processes', 'Conns', 'Server', 'req/s', 'p99 ms', 'req/s ratio', 'p99 ratio', 'Failed'], rows, rightAligned(8, [0, 2]));
   const cpu = rt.cpu.map((c) => [
     c.app,
     c.side,
@@ -174,7 +160,7 @@ function routersTables(rt) {
     c.usPerRequest.routers.toFixed(1),
     c.usPerRequest.apps.toFixed(1),
   ]);
-  const t2 = markdownTable(['CPU per request', 'Server', 'req/s', 'main µs', 'routers µs', 'app µs'], cpu, [false, false, true, true, true, true]);
+  const t2 = markdownTable(['CPU per request', 'Server', 'req/s', 'main µs', 'routers µs', 'app µs'], cpu, rightAligned(6, [0, 1]));
   const mb = (kb) => (kb / 1024).toFixed(1);
   const mem = rt.memory.map((m) => [
     m.app,
@@ -184,7 +170,7 @@ function routersTables(rt) {
     mb(m.loaded.mainKb),
     m.loaded.routersKb.map(mb).join(' + ') || '—',
   ]);
-  const t3 = markdownTable(['RSS (MB)', 'Server', 'main idle', 'routers idle', 'main loaded', 'routers loaded'], mem, [false, false, true, true, true, true]);
+  const t3 = markdownTable(['RSS (MB)', 'Server', 'main idle', 'routers idle', 'main loaded', 'routers loaded'], mem, rightAligned(6, [0, 1]));
   return [t1, t2, t3].join('\n\n');
 }
 

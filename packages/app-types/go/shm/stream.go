@@ -175,13 +175,8 @@ func (s *Stream) Read(p []byte) (int, error) {
 
 // WriteHeader sends the response status and headers (flat [name, value, ...]). Call once, before Write.
 func (s *Stream) WriteHeader(status int, headers []string) error {
-	n, err := s.checkHead(status, headers)
+	n, err := s.lockForHead(status, headers)
 	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if err := s.headBlockedLocked(); err != nil {
-		s.mu.Unlock()
 		return err
 	}
 	s.headerSent = true
@@ -220,6 +215,21 @@ func (s *Stream) statusLine(status int) statusLine {
 }
 
 // headBlockedLocked says why no head may be sent now (s.mu held): the stream was aborted, or a head went out.
+// lockForHead checks a response head (its encoded size is returned) and takes s.mu, held on success only, when
+// the head may still be sent.
+func (s *Stream) lockForHead(status int, headers []string) (int, error) {
+	n, err := s.checkHead(status, headers)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	if err := s.headBlockedLocked(); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	return n, nil
+}
+
 func (s *Stream) headBlockedLocked() error {
 	if s.aborted {
 		return ErrAborted
@@ -249,13 +259,8 @@ func (s *Stream) checkHead(status int, headers []string) (int, error) {
 // frame and in the send credit, that is two frames published at once (RESPONSE, then DATA with the END flag);
 // otherwise it is WriteHeader, Write and Close. Use it instead of those when the body is known in full.
 func (s *Stream) WriteResponse(status int, headers []string, body []byte) error {
-	n, err := s.checkHead(status, headers)
+	n, err := s.lockForHead(status, headers)
 	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if err := s.headBlockedLocked(); err != nil {
-		s.mu.Unlock()
 		return err
 	}
 	if len(body) > s.c.maxChunk || len(body) > int(s.sendCredit) {

@@ -28,13 +28,17 @@ export class HistogramCounts {
   }
 
   observe(v: number): void {
-    const b = this.bounds;
-    let i = 0;
-    while (i < b.length && v > b[i]!) i++;
-    if (i < b.length) this.buckets[i]!++;
-    this.sum += v;
-    this.count++;
+    observeHistogram(this, this.bounds, v);
   }
+}
+
+/** Counts `v` into histogram `h` (its bucket per upper bound `bounds`, beyond the last one only in `count`). */
+export function observeHistogram(h: { buckets: { [i: number]: number }; sum: number; count: number }, bounds: readonly number[], v: number): void {
+  let i = 0;
+  while (i < bounds.length && v > bounds[i]!) i++;
+  if (i < bounds.length) h.buckets[i]!++;
+  h.sum += v;
+  h.count++;
 }
 
 /** The per-application counters that outlive the application's pools (a restart makes a new pool). */

@@ -4,6 +4,7 @@ import type { MatchTest } from './match-compiler';
 import type { Template } from './template';
 import type { Upstream } from './upstream';
 import type { CompiledTls } from './tls-config';
+import type { ListenSpec } from './ports';
 
 /** Where a `pass` leads, resolved at compile time (or per request when it holds variables). */
 export type PassTarget =
@@ -68,18 +69,10 @@ export interface Forwarded {
   recursive: boolean;
 }
 
-/** One compiled listener. */
-export interface CompiledListener {
+/** One compiled listener: where it is bound (ListenSpec: key, host, port, ipv6Only, path, backlog) and what it does. */
+export interface CompiledListener extends ListenSpec {
   /** Name as written in the config (`127.0.0.1:8080`). */
   name: string;
-  /** Canonical bind key (`0.0.0.0:8080`, `[::1]:8080`). */
-  key: string;
-  host: string;
-  port: number;
-  ipv6Only: boolean;
-  /** Unix socket path (`unix:/path`; abstract names start with NUL), or null for an IP listener. */
-  path: string | null;
-  backlog: number | undefined;
   pass: Pass;
   forwarded: Forwarded | null;
   /** `tls`: the listener serves HTTPS with these certificates. */

@@ -102,13 +102,14 @@ export interface RouterLogger {
 
 /** What a listener is bound to, as a {@link ListenerHost} gets it. */
 export interface ListenSpec {
-  /** Canonical bind key (`0.0.0.0:8080`, `unix:/run/a.sock`): the same listener always has the same key. */
+  /** Canonical bind key (`0.0.0.0:8080`, `[::1]:8080`, `unix:/run/a.sock`): the same listener always has the same key. */
   key: string;
   host: string;
   port: number;
   ipv6Only: boolean;
-  /** Unix socket path, or null for an IP listener. */
+  /** Unix socket path (`unix:/path`; abstract names start with NUL), or null for an IP listener. */
   path: string | null;
+  /** listen(2) backlog; undefined: the default (511). */
   backlog: number | undefined;
 }
 

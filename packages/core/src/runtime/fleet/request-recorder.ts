@@ -1,5 +1,5 @@
 import type { CompletedRequest } from '@warden/http-router';
-import { LATENCY_BUCKETS } from '../warden-metrics';
+import { LATENCY_BUCKETS, observeHistogram } from '../warden-metrics';
 
 /** Status classes in the order of {@link SeriesSnapshot.codes}: `aborted`, 1xx ... 5xx. */
 export const STATUS_CLASSES = ['aborted', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -24,11 +24,7 @@ function series(): SeriesSnapshot {
 
 function observe(s: SeriesSnapshot, cls: number, seconds: number): void {
   s.codes[cls]!++;
-  let i = 0;
-  while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
-  if (i < LATENCY_BUCKETS.length) s.buckets[i]!++;
-  s.sum += seconds;
-  s.count++;
+  observeHistogram(s, LATENCY_BUCKETS, seconds);
 }
 
 /**
