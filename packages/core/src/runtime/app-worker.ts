@@ -172,7 +172,9 @@ export class AppWorker implements ProcessPeer {
         // A process that exits closes its end of the channel, which may be seen before its exit status: wait for the
         // status (briefly) so that the error says the process exited, and how, rather than that the peer went away.
         channels.ready.catch(async (e: unknown) => {
-          if ((e as { code?: string })?.code !== 'WARDEN_ERR_SHM_PEER_GONE') throw e;
+          // A channel that closed before READY (on any router) most often means the process exited: say how.
+          const code = (e as { code?: string })?.code;
+          if (code !== 'WARDEN_ERR_SHM_PEER_GONE' && code !== 'WARDEN_ERR_SHM_CLOSED') throw e;
           const exit = await Promise.race([this.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000).unref())]);
           throw exit ? exitedEarly(exit) : e;
         }),

@@ -71,7 +71,7 @@ export type RouterMessage =
   | { op: 'listen'; id: number; key: string; spec: unknown }
   | { op: 'open-log'; id: number; path: string }
   | { op: 'channel-ready'; token: number }
-  | { op: 'channel-failed'; token: number; message: string }
+  | { op: 'channel-failed'; token: number; message: string; code?: string }
   | { op: 'demand'; pool: number }
   | { op: 'replace'; token: number; why: 'stalled' | 'protocol' | 'requests' }
   | { op: 'activity'; processes: ProcessActivity[] }

@@ -576,7 +576,7 @@ export class RouterFleet implements ConfigComponent {
       case 'channel-failed': {
         this.processes.get(m.token)?.pending.get(link.index)?.([]);
         const w = this.processes.get(m.token)?.readyWaits.get(link.index);
-        w?.reject(Object.assign(new Error(m.message), { code: (m as { code?: string }).code }));
+        w?.reject(Object.assign(new Error(m.message), { code: m.code }));
         return;
       }
       case 'demand':

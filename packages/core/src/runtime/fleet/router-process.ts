@@ -304,7 +304,7 @@ export class RouterProcess {
         if (worker.state === 'starting') pool.ready(worker);
         this.send({ op: 'channel-ready', token });
       },
-      (e: Error) => this.send({ op: 'channel-failed', token, message: e.message }),
+      (e: Error) => this.send({ op: 'channel-failed', token, message: e.message, code: (e as { code?: string }).code }),
     );
     channel.on('close', (err?: Error) => {
       const code = (err as { code?: string } | undefined)?.code;

@@ -115,7 +115,7 @@ export class LinuxPrototype implements AppPrototype {
     readEvents(
       child.stdio[4] as Readable,
       (e) => this.onEvent(e),
-      (line) => this.log.warn({ app: appName, line: line.slice(0, 200) }, 'unexpected line on the prototype status channel'),
+      (line) => this.log.warn({ line: line.slice(0, 200) }, 'unexpected line on the prototype status channel'),
     );
     if (options.stdio !== 'inherit') {
       for (const [name, stream] of [
@@ -261,7 +261,7 @@ export class LinuxPrototype implements AppPrototype {
       try {
         await hook.cleanup?.();
       } catch (err) {
-        this.log.warn({ app: this.appName, hook: hook.name, err: (err as Error).message }, 'cleanup failed');
+        this.log.warn({ hook: hook.name, err: (err as Error).message }, 'cleanup failed');
       }
     }
   }
@@ -346,7 +346,7 @@ export class LinuxPrototype implements AppPrototype {
           this.waiters = this.waiters.filter((w) => w !== waiter);
           waiter.resolve(e);
         } else if (e.ev === 'error_nonfatal') {
-          this.log.warn({ app: this.appName, step: e.step, errno: e.errno }, String(e.message));
+          this.log.warn({ step: e.step, errno: e.errno }, String(e.message));
         }
       }
     }
@@ -377,7 +377,7 @@ export class LinuxPrototype implements AppPrototype {
       }
       await sleep(10);
     }
-    if (killed > 0) this.log.warn({ app: this.appName, app_pid: exitedPid, killed }, 'killed processes the app process left behind');
+    if (killed > 0) this.log.warn({ app_pid: exitedPid, killed }, 'killed processes the app process left behind'); // the logger names the app
   }
 
   /** OOM kills so far, from parent hooks that can tell (the cgroup placement has `oomKills()`). */
