@@ -99,7 +99,10 @@ function figuresTable(r) {
   }
   const m = r.memory;
   if (m) {
-    rows.push(['wardend RSS, idle (no apps)', mb(m.idleKb), '≤ 50 MB']);
+    const split = m.idleMainKb !== undefined ? ` (main ${mb(m.idleMainKb)} + routers ${m.idleRoutersKb.map(mb).join(' + ')})` : '';
+    rows.push(['wardend RSS, idle (no apps), main and routers', `${mb(m.idleKb)}${split}`, '≤ 50 MB']);
+    if (m.idlePssKb !== undefined)
+      rows.push(['wardend PSS (shared pages counted once), idle; with the idle connections', `${mb(m.idlePssKb)}; ${mb(m.connectionsPssKb)}`, '']);
     rows.push([`wardend RSS, ${m.apps} apps`, `${mb(m.appsKb)} (+${mb((m.appsKb - m.idleKb) / m.apps)} per app)`, '']);
     const closed = m.closedMeanwhile ? `; ${fmtInt(m.closedMeanwhile)} closed by wardend while idle` : '';
     rows.push([
@@ -114,7 +117,7 @@ function figuresTable(r) {
       '',
     ]);
   }
-  for (const [scenario, kb] of Object.entries(r.peakRssKb ?? {})) rows.push([`wardend peak RSS (VmHWM), ${scenario} scenario`, mb(kb), '']);
+  for (const [scenario, kb] of Object.entries(r.peakRssKb ?? {})) rows.push([`wardend peak RSS (VmHWM, main + routers), ${scenario} scenario`, mb(kb), '']);
   const q = r.reconfig;
   if (q) {
     rows.push([`Apply a config with ${fmtInt(q.routes)} routes (median of ${q.applyMs.length})`, `${fmt(median(q.applyMs), 1)} ms`, '']);
@@ -134,8 +137,61 @@ function machineLine(r) {
 }
 
 /** The whole report in Markdown: the machine line, the throughput table, the other figures. */
+/** Router processes: req/s and p99 per side (medians of the rounds, ratio to direct), CPU per request, RSS. */
+function routersTables(rt) {
+  const rows = [];
+  for (const c of rt.cases) {
+    const med = (s, k) => median(s.rounds.map((x) => x[k]));
+    const direct = c.sides[0];
+    for (const s of c.sides) {
+      rows.push([
+        c.name,
+        String(c.connections),
+        s.label,
+        String(Math.round(med(s, 'rps'))),
+        med(s, 'p99').toFixed(2),
+        (med(s, 'rps') / med(direct, 'rps')).toFixed(2),
+        (med(s, 'p99') / med(direct, 'p99')).toFixed(2),
+        String(s.rounds.reduce((a, x) => a + x.errors, 0)),
+      ]);
+    }
+  }
+  const t1 = markdownTable(['Router processes', 'Conns', 'Server', 'req/s', 'p99 ms', 'req/s ratio', 'p99 ratio', 'Failed'], rows, [
+    false,
+    true,
+    false,
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]);
+  const cpu = rt.cpu.map((c) => [
+    c.app,
+    c.side,
+    Math.round(c.rps).toString(),
+    c.usPerRequest.main.toFixed(1),
+    c.usPerRequest.routers.toFixed(1),
+    c.usPerRequest.apps.toFixed(1),
+  ]);
+  const t2 = markdownTable(['CPU per request', 'Server', 'req/s', 'main µs', 'routers µs', 'app µs'], cpu, [false, false, true, true, true, true]);
+  const mb = (kb) => (kb / 1024).toFixed(1);
+  const mem = rt.memory.map((m) => [
+    m.app,
+    m.side,
+    mb(m.idle.mainKb),
+    m.idle.routersKb.map(mb).join(' + ') || '—',
+    mb(m.loaded.mainKb),
+    m.loaded.routersKb.map(mb).join(' + ') || '—',
+  ]);
+  const t3 = markdownTable(['RSS (MB)', 'Server', 'main idle', 'routers idle', 'main loaded', 'routers loaded'], mem, [false, false, true, true, true, true]);
+  return [t1, t2, t3].join('\n\n');
+}
+
 function markdownReport(r) {
-  return [machineLine(r), r.throughput?.length ? throughputTable(r.throughput) : '', figuresTable(r)].filter(Boolean).join('\n\n');
+  return [machineLine(r), r.throughput?.length ? throughputTable(r.throughput) : '', r.routers ? routersTables(r.routers) : '', figuresTable(r)]
+    .filter(Boolean)
+    .join('\n\n');
 }
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -7,7 +7,9 @@
 //   reconfig    time to apply a 1,000-route config; failed requests during 100 reconfigurations under load
 // Prints one Markdown report (machine line, throughput table, figures table), writes bench/results/<date>[-tag].json
 // and .svg, and with --readme puts the report into bench/README.md.
-// Usage: node bench/run.js [--only throughput,cold,memory,reconfig,ws] [--quick] [--duration 5] [--rounds 3]
+//   routers     Go and Node hello directly, with 1 and 2 router processes and (--baseline DIR) a single-process
+//               wardend, interleaved; CPU per request by process role; RSS of main and routers idle and loaded
+// Usage: node bench/run.js [--only throughput,cold,memory,reconfig,ws,routers] [--baseline DIR] [--quick] [--duration 5] [--rounds 3]
 //          [--threads 1] [--connections 32,256] [--apps go,node] [--samples 20] [--reconfigs 100] [--routes 1000]
 //          [--idle-connections 10000] [--tag NAME] [--label TEXT] [--readme] [--no-save]
 //        node bench/run.js --from bench/results/FILE.json [--readme]   (re-render a saved result)
@@ -18,15 +20,16 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { arg, flag, need, buildGoApp, startWardend, statusKb, workDir } = require('./support');
+const { arg, flag, need, buildGoApp, startWardend, wardendKb, workDir } = require('./support');
 const { markdownReport, svgChart, replaceLatest } = require('./report');
 const { throughput } = require('./scenarios/throughput');
 const { coldStart } = require('./scenarios/cold-start');
 const { memory } = require('./scenarios/memory');
 const { reconfig } = require('./scenarios/reconfig');
 const { websocket } = require('./scenarios/websocket');
+const { routers } = require('./scenarios/routers');
 
-const SCENARIOS = ['throughput', 'cold', 'memory', 'reconfig', 'ws'];
+const SCENARIOS = ['throughput', 'cold', 'memory', 'reconfig', 'ws', 'routers'];
 const quick = flag('quick');
 const num = (name, full, short) => Number(arg(name, quick ? short : full));
 const o = {
@@ -47,6 +50,8 @@ const o = {
   wsClients: num('ws-clients', 32, 8),
   wsWindow: num('ws-window', 16, 16),
   wsIdle: num('ws-idle', 2000, 500),
+  // routers: a checkout of the single-process wardend (commit 971d3de, built) to measure beside the router processes.
+  baseline: arg('baseline', undefined),
 };
 
 const version = (cmd, args) => {
@@ -127,7 +132,7 @@ async function main() {
     try {
       return await fn(w);
     } finally {
-      (result.peakRssKb ??= {})[name] = statusKb(w.pid, 'VmHWM');
+      (result.peakRssKb ??= {})[name] = wardendKb(w.pid, 'VmHWM');
       await w.stop();
     }
   };
@@ -141,6 +146,10 @@ async function main() {
     result.ws = await withWardend('ws', (w) =>
       websocket(w, ctx, { duration: o.duration, rounds: o.rounds, clients: o.wsClients, window: o.wsWindow, idle: o.wsIdle }),
     );
+    if (o.only.includes('routers')) {
+      console.error('bench: routers');
+      result.routers = await routers(ctx, o);
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

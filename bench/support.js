@@ -124,12 +124,16 @@ async function startDirect(kind, bin) {
  * socket answers with
  * { proc, pid, socket, control(method, path, body), stop() }.
  */
-async function startWardend(dir) {
+/**
+ * Starts wardend in `dir`. `opts.args`: extra command-line options (`--routers 2`); `opts.root`: another checkout to
+ * run wardend from (a build of an older commit, to measure side by side).
+ */
+async function startWardend(dir, opts = {}) {
   const socket = path.join(dir, 'control.sock');
   const proc = spawn(
     process.execPath,
     [
-      path.join(ROOT, 'packages/core/bin/wardend.js'),
+      path.join(opts.root ?? ROOT, 'packages/core/bin/wardend.js'),
       '--no-daemon',
       '--control',
       `unix:${socket}`,
@@ -139,6 +143,7 @@ async function startWardend(dir) {
       dir,
       '--log',
       path.join(dir, 'wardend.log'),
+      ...(opts.args ?? []),
     ],
     { stdio: 'inherit', env: { ...process.env, WARDEN_LOG_LEVEL: 'warn' } },
   );
@@ -220,6 +225,38 @@ function statusKb(pid, field) {
   }
 }
 
+/** wardend's router processes (children of main titled `wardend: router N`). */
+function routerPids(mainPid) {
+  const out = [];
+  for (const d of descendants(mainPid)) {
+    try {
+      if (d.ppid === mainPid && fs.readFileSync(`/proc/${d.pid}/cmdline`, 'utf8').startsWith('wardend: router')) out.push(d.pid);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/** Proportional set size of `pid` in kB (shared pages such as the node binary's text counted once over the processes sharing them). */
+function pssKb(pid) {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A /proc/PID/status field in kB summed over wardend's main process and its routers (app processes not included);
+ * `Pss` sums the proportional set sizes instead (RSS counts the pages main and the routers share once per process).
+ */
+function wardendKb(mainPid, field) {
+  const f = field === 'Pss' ? pssKb : (pid) => statusKb(pid, field);
+  return [mainPid, ...routerPids(mainPid)].reduce((sum, pid) => sum + f(pid), 0);
+}
+
 /**
  * The shared-memory channel mappings of a process (memfd "warden-channel" in /proc/PID/smaps): their count, total
  * size and resident part, in kB.
@@ -279,6 +316,8 @@ function raiseFdLimit(n, pid = process.pid) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 module.exports = {
+  routerPids,
+  wardendKb,
   ROOT,
   NODE_APP,
   ALL_NAMESPACES,

@@ -1,4 +1,4 @@
-// Memory: wardend's RSS (VmRSS of /proc/PID/status) idle with no apps, then with N Go apps (one process each, each
+// Memory: wardend's RSS (VmRSS of /proc/PID/status, main and router processes summed) idle with no apps, then with N Go apps (one process each, each
 // behind its own listener, all answered once), then with 10,000 idle keep-alive connections on one listener (each
 // has had one request answered and stays open). Per app, from the process tree under wardend: the prototype's RSS
 // (the app's parent) and its spawn helper's (the prototype's parent), the app process's RSS, and the channel's cost:
@@ -8,7 +8,7 @@
 'use strict';
 const net = require('net');
 const path = require('path');
-const { appConfig, channelMappings, descendants, freePort, median, raiseFdLimit, sleep, statusKb, waitFor200 } = require('../support');
+const { appConfig, channelMappings, descendants, freePort, median, raiseFdLimit, routerPids, sleep, statusKb, waitFor200, wardendKb } = require('../support');
 
 /** Opens `n` keep-alive connections to `port`, each after one answered GET; resolves with the sockets. */
 async function openIdle(port, n, parallel = 200) {
@@ -45,8 +45,13 @@ async function openIdle(port, n, parallel = 200) {
 async function memory(w, ctx, o) {
   const { bin, log } = ctx;
   await sleep(o.settleMs);
-  const idleKb = statusKb(w.pid, 'VmRSS');
-  log(`  wardend idle: ${(idleKb / 1024).toFixed(1)} MB`);
+  const idleKb = wardendKb(w.pid, 'VmRSS');
+  const idlePssKb = wardendKb(w.pid, 'Pss');
+  const idleMainKb = statusKb(w.pid, 'VmRSS');
+  const idleRoutersKb = routerPids(w.pid).map((p) => statusKb(p, 'VmRSS'));
+  log(
+    `  wardend idle: ${(idleKb / 1024).toFixed(1)} MB (main ${(idleMainKb / 1024).toFixed(1)}, routers ${idleRoutersKb.map((k) => (k / 1024).toFixed(1)).join(' + ')})`,
+  );
 
   const ports = [];
   const config = { listeners: {}, applications: {} };
@@ -58,17 +63,21 @@ async function memory(w, ctx, o) {
   await w.control('PUT', '/config', config);
   for (const p of ports) await waitFor200(p);
   await sleep(o.settleMs);
-  const appsKb = statusKb(w.pid, 'VmRSS');
+  const appsKb = wardendKb(w.pid, 'VmRSS');
   log(`  wardend with ${o.apps} apps: ${(appsKb / 1024).toFixed(1)} MB`);
 
   // Per app process, the channel: the memfd mapping in the app (size, resident) and wardend's side of it.
-  const appProcs = descendants(w.pid).filter((p) => p.comm === path.basename(bin));
+  const routers = routerPids(w.pid);
+  const appProcs = descendants(w.pid).filter((p) => p.comm === path.basename(bin) && !routers.includes(p.pid));
   const per = appProcs.map((a) => ({
     appRssKb: statusKb(a.pid, 'VmRSS'),
     channelKb: channelMappings(a.pid).sizeKb,
     channelAppRssKb: channelMappings(a.pid).rssKb,
   }));
-  const wardendChannels = channelMappings(w.pid);
+  // wardend's side of the channels is in the routers (each maps its own channel to every app process).
+  const wardendChannels = routers
+    .map(channelMappings)
+    .reduce((a, c) => ({ count: a.count + c.count, sizeKb: a.sizeKb + c.sizeKb, rssKb: a.rssKb + c.rssKb }), { count: 0, sizeKb: 0, rssKb: 0 });
 
   // A prototype exists for an isolated app (wardend → spawn helper → prototype → app processes): one more app with
   // every namespace on (root only), its prototype's and helper's RSS.
@@ -96,7 +105,8 @@ async function memory(w, ctx, o) {
   let closed = 0;
   sockets.forEach((s) => s.once('close', () => closed++));
   await sleep(o.settleMs);
-  const connectionsKb = statusKb(w.pid, 'VmRSS');
+  const connectionsKb = wardendKb(w.pid, 'VmRSS');
+  const connectionsPssKb = wardendKb(w.pid, 'Pss');
   const closedMeanwhile = closed;
   log(`  wardend with ${sockets.length} idle connections: ${(connectionsKb / 1024).toFixed(1)} MB (${closedMeanwhile} closed meanwhile)`);
   sockets.forEach((s) => s.destroy());
@@ -104,6 +114,10 @@ async function memory(w, ctx, o) {
 
   return {
     idleKb,
+    idleMainKb,
+    idlePssKb,
+    connectionsPssKb,
+    idleRoutersKb,
     apps: o.apps,
     appsKb,
     connections: sockets.length,

@@ -6,7 +6,7 @@
 const { spawn } = require('child_process');
 const path = require('path');
 const WebSocket = require('ws');
-const { freePort, median, sleep, statusKb } = require('../support');
+const { freePort, median, sleep, wardendKb } = require('../support');
 
 const APP = path.join(__dirname, '../../test/e2e/apps/ws-node/server.js');
 
@@ -81,7 +81,7 @@ async function websocket(w, ctx, o) {
     direct.proc.kill();
   }
   await sleep(500);
-  const before = statusKb(w.pid, 'VmRSS');
+  const before = wardendKb(w.pid, 'VmRSS');
   const idle = [];
   for (let i = 0; i < o.idle; i += 100) {
     const batch = await Promise.all(Array.from({ length: Math.min(100, o.idle - i) }, () => open(port)));
@@ -89,7 +89,7 @@ async function websocket(w, ctx, o) {
     idle.push(...batch);
   }
   await sleep(1000);
-  const after = statusKb(w.pid, 'VmRSS');
+  const after = wardendKb(w.pid, 'VmRSS');
   await Promise.all(idle.map((ws) => new Promise((r) => (ws.once('close', r), ws.close()))));
   const result = {
     clients: o.clients,

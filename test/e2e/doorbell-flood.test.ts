@@ -12,7 +12,8 @@ describe('an app that floods its doorbell', () => {
 
   beforeAll(async () => {
     dir = worldDir('warden-flood-');
-    w = await startWardend([], dir);
+    // One router: the flood is on the channel to it (this app speaks one channel, AppChannel, not AppChannelSet).
+    w = await startWardend(['--routers', '1'], dir);
     port = await freePort();
     const app = { type: 'external', executable: process.execPath, arguments: [FLOOD], processes: 1 };
     const res = await w.control('PUT', '/config', {

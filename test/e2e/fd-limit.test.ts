@@ -1,10 +1,11 @@
-// wardend under a small RLIMIT_NOFILE (set on the running process with prlimit, so a few hundred sockets reach it):
+// wardend under a small RLIMIT_NOFILE (set on its running processes, main and router, with prlimit, so a few hundred
+// sockets reach it):
 // idle clients beyond the connection limit are refused, the control API keeps answering, one warning is logged,
 // an app can still be started, and service resumes when the clients go.
 import { execFileSync } from 'child_process';
 import { connect, type Socket } from 'net';
 import { join } from 'path';
-import { ROOT, cleanup, freePort, http, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
+import { ROOT, cleanup, freePort, http, routerPids, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
 const NOFILE = 300;
 
@@ -37,8 +38,16 @@ describePrlimit('wardend at its file descriptor limit', () => {
 
   beforeAll(async () => {
     dir = worldDir('warden-fdlimit-');
-    w = await startWardend([], dir);
+    // One router: the connections are its descriptors (main holds the listener and the control API). It runs as
+    // nobody, whose limits root may change only with CAP_SYS_RESOURCE: main's is lowered instead, and the router
+    // killed, so that main starts it again with that limit.
+    w = await startWardend(['--routers', '1'], dir);
+    await waitUntil(() => routerPids(w).length === 1, 'the router is up');
+    const [first] = routerPids(w);
     execFileSync('prlimit', ['--pid', String(w.proc.pid), `--nofile=${NOFILE}:${NOFILE}`]);
+    process.kill(first!, 'SIGKILL');
+    await waitUntil(() => routerPids(w).length === 1 && routerPids(w)[0] !== first, 'the router is started again');
+    await w.waitForLog(/router restarted/);
     port = await freePort();
     const res = await w.control('PUT', '/config', {
       listeners: { [`127.0.0.1:${port}`]: { pass: 'routes' } },

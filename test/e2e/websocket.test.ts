@@ -1,10 +1,22 @@
 import { once } from 'events';
-import { readFileSync } from 'fs';
 import { createServer, type Server } from 'http';
 import { join } from 'path';
 import WebSocket, { WebSocketServer } from 'ws';
 import { io as ioClient } from 'socket.io-client';
-import { ROOT, cleanup, freePort, goBuild, haveGo, http, putAppWithListener, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
+import {
+  ROOT,
+  cleanup,
+  freePort,
+  goBuild,
+  haveGo,
+  http,
+  putAppWithListener,
+  startWardend,
+  waitUntil,
+  wardendRss,
+  worldDir,
+  type Wardend,
+} from './support/wardend';
 
 const APP_DIR = join(ROOT, 'test/e2e/apps/ws-node');
 const HELLO_DIR = join(ROOT, 'packages/app-types/test/fixtures');
@@ -17,12 +29,6 @@ async function connect(port: number, path = '/echo', opts: WebSocket.ClientOptio
     ws.once('error', fail);
   });
   return ws;
-}
-
-/** Resident set size of a process, in bytes (from /proc). */
-function rss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
 }
 
 async function stats(port: number): Promise<{ open: number; closes: number[]; pid: number }> {
@@ -145,15 +151,14 @@ describe('WebSockets through wardend (upgrade requests tunnelled over the channe
   it('keeps wardend memory bounded while a client reads nothing and the app sends 256 MiB', async () => {
     const ws = await connect(port);
     const sock = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    const pid = w.proc.pid!;
-    const start = rss(pid);
+    const start = wardendRss(w);
     sock.pause();
     ws.send('flood:256');
     // Let the app push as much as the path takes: its own ws buffer fills, the channel stops granting credit.
     let peak = start;
     for (let i = 0; i < 30; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      peak = Math.max(peak, rss(pid));
+      peak = Math.max(peak, wardendRss(w));
     }
     expect(peak - start).toBeLessThan(48 << 20);
     let bytes = 0;
@@ -171,8 +176,7 @@ describe('WebSockets through wardend (upgrade requests tunnelled over the channe
   }, 120_000);
 
   it('holds 1,000 concurrent WebSocket connections, each echoing, and reports wardend memory per connection', async () => {
-    const pid = w.proc.pid!;
-    const before = rss(pid);
+    const before = wardendRss(w);
     const sockets: WebSocket[] = [];
     for (let i = 0; i < 1000; i += 50) {
       sockets.push(...(await Promise.all(Array.from({ length: 50 }, () => connect(port)))));
@@ -185,9 +189,9 @@ describe('WebSockets through wardend (upgrade requests tunnelled over the channe
       }),
     );
     expect(replies).toEqual(sockets.map((_, i) => `hi ${i}`));
-    const after = rss(pid);
+    const after = wardendRss(w);
     process.stdout.write(
-      `wardend RSS: ${(before / 2 ** 20).toFixed(1)} MiB before, ${(after / 2 ** 20).toFixed(1)} MiB with 1,000 WebSockets open: ${((after - before) / 1000 / 1024).toFixed(1)} KiB per connection\n`,
+      `wardend RSS (main and routers): ${(before / 2 ** 20).toFixed(1)} MiB before, ${(after / 2 ** 20).toFixed(1)} MiB with 1,000 WebSockets open: ${((after - before) / 1000 / 1024).toFixed(1)} KiB per connection\n`,
     );
     await Promise.all(
       sockets.map((ws) => {

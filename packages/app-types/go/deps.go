@@ -11,12 +11,13 @@ import (
 )
 
 type (
-	channel = shm.Channel
-	stream  = shm.Stream
+	channel    = shm.Channel
+	channelSet = shm.ChannelSet
+	stream     = shm.Stream
 )
 
 var (
-	channelFromEnv    = shm.FromEnv
+	channelSetFromEnv = shm.SetFromEnv
 	errNotUnderWarden = shm.ErrNotUnderWarden
 	errAborted        = shm.ErrAborted
 )
@@ -29,10 +30,14 @@ const defaultContentType = ""
 // for an origin-form request target.
 const setURLScheme = false
 
-func reuseStreams(ch *channel) { hook.ReuseStreams(ch) }
+func reuseStreams(ch interface{}) { hook.ReuseStreams(ch) } // a *channel or *channelSet
 
 // Serve serves handler over an open channel until shutdown (nil) or until the channel fails (its error).
 func Serve(ch *shm.Channel, handler http.Handler) error { return serve(ch, handler) }
+
+// ServeSet serves handler over every channel of set (one per wardend router) until a shutdown (nil) or until
+// wardend's main process is gone (shm.ErrControlGone); see shm.ChannelSet.
+func ServeSet(set *shm.ChannelSet, handler http.Handler) error { return serveSet(set, handler) }
 
 // net/http's status line through the channel (see netHTTPReason in response_writer.go).
 func init() { shm.ReasonPhrase = netHTTPReason }

@@ -1,6 +1,6 @@
 // Package warden lets a Go net/http program run under wardend: ListenAndServe serves the handler over Warden's
-// shared-memory channel when the process was started by wardend (WARDEN_CHANNEL set), and falls back to
-// http.ListenAndServe otherwise. Standard library only.
+// shared-memory channels — one per wardend router — when the process was started by wardend (WARDEN_CHANNEL or
+// WARDEN_CONTROL set), and falls back to http.ListenAndServe otherwise. Standard library only.
 package warden
 
 import (
@@ -24,18 +24,28 @@ import (
 // the one file that imports them. So these files are shared, unchanged, with the unit.nginx.org/go module (../unit),
 // which has its own deps.go.
 
-// ListenAndServe serves handler (nil = http.DefaultServeMux). Under wardend it serves over the channel, each request
-// in its own goroutine, and returns nil after wardend asked for a shutdown and all in-flight requests finished.
-// Outside wardend it is http.ListenAndServe(addr, handler).
+// ListenAndServe serves handler (nil = http.DefaultServeMux). Under wardend it serves over the channels of every
+// wardend router (the first from WARDEN_CHANNEL, the others passed over the WARDEN_CONTROL socket), each request in
+// its own goroutine, and returns nil after wardend asked for a shutdown and all in-flight requests finished, or an
+// error when wardend went away. Outside wardend it is http.ListenAndServe(addr, handler).
 func ListenAndServe(addr string, handler http.Handler) error {
-	ch, err := channelFromEnv()
+	set, err := channelSetFromEnv()
 	if errors.Is(err, errNotUnderWarden) {
 		return http.ListenAndServe(addr, handler)
 	}
 	if err != nil {
 		return err
 	}
-	return serve(ch, handler)
+	return serveSet(set, handler)
+}
+
+// serveSet serves handler over every channel of set until a shutdown (nil) or until wardend is gone (an error).
+func serveSet(set *channelSet, handler http.Handler) error {
+	if handler == nil {
+		handler = http.DefaultServeMux
+	}
+	reuseStreams(set) // serveStream does not touch a stream after it returned
+	return set.Serve(func(s *stream) { serveStream(s, handler) })
 }
 
 // serve serves handler over an open channel until shutdown (nil) or until the channel fails (its error).

@@ -2,8 +2,7 @@ import { createServer, request, type Server } from 'http';
 import type { AddressInfo } from 'net';
 import type { RouterStreamSink } from '@warden/shm-transport';
 import { AppGateway } from '../src/runtime/app-gateway';
-import type { AppPool } from '../src/runtime/app-pool';
-import type { AppWorker, InFlight } from '../src/runtime/app-worker';
+import type { ChannelWorker as AppWorker, InFlight, RouterPool as AppPool } from '../src/runtime/fleet/router-pool';
 
 /** A process stand-in: records what the gateway does on its channel. */
 function fakeWorker() {

@@ -4,8 +4,7 @@ import { request as httpsRequest } from 'https';
 import pino from 'pino';
 import type { TLSSocket } from 'tls';
 import type { WardenConfig } from '../src/contracts';
-import type { AppGateway } from '../src/runtime/app-gateway';
-import { RouterComponent } from '../src/runtime/router-component';
+import { RouterFleet } from '../src/runtime/fleet/router-fleet';
 import { DONE, harness } from './harness';
 import { freePort } from './process-helpers';
 
@@ -156,9 +155,9 @@ describe('control API: /certificates', () => {
     expect(Object.keys((await h.req('GET', '/certificates')).body as object)).toEqual(['b']);
   });
 
-  it('the router component serves HTTPS with the stored bundle a listener names (any case)', async () => {
+  it('the router processes serve HTTPS with the stored bundle a listener names (any case)', async () => {
     await h.req('PUT', '/certificates/a', A);
-    const router = new RouterComponent({} as AppGateway, pino({ level: 'silent' }), h.certificates);
+    const router = new RouterFleet(1, { uid: process.getuid!(), gid: process.getgid!(), groups: [] }, pino({ level: 'silent' }), h.certificates);
     // A real port: wardend refuses port 0 in listener names, as Unit does.
     const port = await freePort();
     const config = { listeners: { [`127.0.0.1:${port}`]: { pass: 'routes', tls: { certificate: 'A' } } }, routes: [{ action: { return: 204 } }] };

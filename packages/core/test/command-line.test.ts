@@ -1,3 +1,4 @@
+import { availableParallelism } from 'os';
 import { parseCommandLine } from '../src/cli/command-line';
 import type { CommandLineProblem } from '../src/cli/command-line';
 import { main as warden } from '../src/cli/warden-cli';
@@ -31,6 +32,14 @@ describe('wardend command line (util.parseArgs)', () => {
     expect(usageMessage(['start'])).toBe('Unexpected argument "start".');
     expect(usageMessage(['--', '--no-daemon'])).toBe('Unexpected argument "--".');
     expect(usageMessage(['--control-mode', '9'])).toBe('--control-mode "9" is not an octal mode such as 600 or 660.');
+    expect(usageMessage(['--routers', '0'])).toBe('--routers "0" is not a number of processes from 1 to 256.');
+    expect(usageMessage(['--routers', '257'])).toBe('--routers "257" is not a number of processes from 1 to 256.');
+    expect(usageMessage(['--routers', 'two'])).toBe('--routers "two" is not a number of processes from 1 to 256.');
+  });
+
+  it('runs one router process per CPU unless --routers says otherwise', () => {
+    expect(parseDaemonArgs([], env).routers).toBe(availableParallelism());
+    expect(parseDaemonArgs(['--routers', '3'], env).routers).toBe(3);
   });
 });
 

@@ -3,9 +3,9 @@ import { request } from 'http';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import pino from 'pino';
-import type { ConfigComponent, PreparedChange } from '../src/contracts';
-import type { AppGateway } from '../src/runtime/app-gateway';
-import { RouterComponent } from '../src/runtime/router-component';
+import { HttpRouter, RouterConfigError, type ApplicationGateway, type RouterConfig } from '@warden/http-router';
+import type { ConfigComponent, PreparedChange, WardenConfig } from '../src/contracts';
+import { ConfigValidationError } from '../src/contracts';
 import { DONE, harness } from './harness';
 
 /**
@@ -21,7 +21,28 @@ const namingGateway = {
     res.writeHead(200, ['Content-Type', 'text/plain']);
     res.end(`app=${app}`);
   },
-} as unknown as AppGateway;
+} as unknown as ApplicationGateway;
+
+/**
+ * The router in this process behind the control API, with the naming gateway (wardend's own routers are separate
+ * processes that dispatch to real app processes; these rules are the router's, whichever process runs it).
+ */
+class NamingRouter implements ConfigComponent {
+  readonly name = 'router';
+  readonly order = 20;
+  private readonly router = new HttpRouter({ gateway: namingGateway, logger: pino({ level: 'silent' }), schemaChecked: true });
+  async prepare(next: WardenConfig): Promise<PreparedChange> {
+    try {
+      return await this.router.prepare(next as RouterConfig);
+    } catch (e) {
+      if (e instanceof RouterConfigError) throw new ConfigValidationError(e.message, e.path, e.code);
+      throw e;
+    }
+  }
+  async shutdown(): Promise<void> {
+    await this.router.close();
+  }
+}
 
 /** Records whether any component was asked to prepare (as the supervisor would start applications). */
 class PrepareSpy implements ConfigComponent {
@@ -51,7 +72,7 @@ function getOverUnixSocket(socketPath: string, path: string): Promise<{ status: 
 describe('router rules through the control API (one owner, decided as Unit)', () => {
   let dir: string;
   let spy: PrepareSpy;
-  let router: RouterComponent;
+  let router: NamingRouter;
   let h: ReturnType<typeof harness>;
   const put = (v: unknown) => h.req('PUT', '/config', JSON.stringify(v));
   const invalid = (detail: string) => ({ status: 400, body: { error: 'Invalid configuration.', detail } });
@@ -59,7 +80,7 @@ describe('router rules through the control API (one owner, decided as Unit)', ()
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'warden-rules-'));
     spy = new PrepareSpy();
-    router = new RouterComponent(namingGateway, pino({ level: 'silent' }));
+    router = new NamingRouter();
     h = harness({ components: [spy, router] });
   });
   afterEach(async () => {

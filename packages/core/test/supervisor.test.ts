@@ -5,6 +5,7 @@ import type { WardenConfig } from '../src/contracts';
 import { ApplyError, TOKENS } from '../src/contracts';
 import { poolPolicy } from '../src/runtime/app-pool';
 import { Supervisor } from '../src/runtime/supervisor';
+import { RouterFleet } from '../src/runtime/fleet/router-fleet';
 import { fakeExternalLauncher } from './harness';
 
 // An app whose process never says READY on its channel: `/bin/sleep` runs, but is no Warden app.
@@ -13,6 +14,13 @@ const launcher = {
   ...fakeExternalLauncher,
   launch: () => ({ executable: '/bin/sleep', argv: ['sleep', '30'], env: {} }),
 };
+
+// One router process (as wardend's user: the test's own), shared by the tests below.
+let fleet: RouterFleet;
+beforeAll(() => {
+  fleet = new RouterFleet(1, { uid: process.getuid!(), gid: process.getgid!(), groups: [] }, pino({ level: 'silent' }));
+});
+afterAll(() => fleet.shutdown());
 
 function supervisor(options: { applyDeadlineMs?: number; readyTimeoutMs?: number }): Supervisor {
   const container = rootContainer.createChildContainer();
@@ -28,6 +36,7 @@ function supervisor(options: { applyDeadlineMs?: number; readyTimeoutMs?: number
       credentials: { user: 'nobody', uid: 65534, group: 'nogroup', gid: 65534, groups: [65534], home: '/nonexistent' },
     }),
     ...options,
+    fleet,
   });
 }
 

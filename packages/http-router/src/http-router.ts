@@ -1,6 +1,5 @@
 import { createServer as createNetServer, type Socket } from 'net';
-import type { promises as fsp } from 'fs';
-import { AccessLogWriter } from './internal/access-log';
+import { AccessLogWriter, type LogFile } from './internal/access-log';
 import { ActionRunner } from './internal/action-runner';
 import type { CompiledConfig, CompiledListener } from './internal/compiled-config';
 import { assertRouterSchema } from './config-check';
@@ -11,7 +10,7 @@ import { LeanAdapter } from './internal/lean-adapter';
 import { ListenerEntry } from './internal/listener-entry';
 import { ListenerSet } from './internal/listener-set';
 import { NodeHttpPath } from './internal/node-http-path';
-import type { ApplicationGateway, RouterLogger } from './internal/ports';
+import type { ApplicationGateway, ListenerHost, RouterLogger } from './internal/ports';
 import { RouterCounters, type RequestDoneHook, type RouterStats } from './internal/router-stats';
 import type { FileIdentity } from './internal/share-path';
 import { TlsSelector } from './internal/tls-selector';
@@ -45,6 +44,11 @@ export interface HttpRouterOptions {
    * schema check. Without it, `prepare` checks the schema itself.
    */
   schemaChecked?: boolean;
+  /**
+   * Binds the listeners and opens the access log for this router (wardend's unprivileged router processes get both
+   * from the privileged main process). Absent: the router binds and opens by itself.
+   */
+  host?: ListenerHost;
 }
 
 /** What prepare() hands back: install the new config, or undo what prepare bound. */
@@ -96,7 +100,7 @@ export class HttpRouter {
     this.ephemeralPorts = opts.ephemeralPorts === true;
     this.schemaChecked = opts.schemaChecked === true;
     this.counters = new RouterCounters(opts.onRequestDone ?? null);
-    this.accessLog = new AccessLogWriter(log);
+    this.accessLog = new AccessLogWriter(log, opts.host ?? null);
     const config = () => this.active;
     const server = this.serverHeaderSource();
     const actions = new ActionRunner({ gateway, agent: this.agent, log, fileIdentity: opts.fileIdentity ?? null, server });
@@ -112,11 +116,14 @@ export class HttpRouter {
       handOff: (entry, sock, rest) => node.handOff(entry, sock, rest),
     });
     this.tls = new TlsSelector(log, (entry, sock) => this.accept(entry, sock));
-    this.listeners = new ListenerSet({
-      create: (l, compiled) => this.createEntry(l, compiled),
-      answerIdle: (sock) => node.answerIdle(sock),
-      closeLeanIdle: (sock, answer) => (sock as Socket & { [kLean]?: FastConnection })[kLean]?.closeIfIdle(answer),
-    });
+    this.listeners = new ListenerSet(
+      {
+        create: (l, compiled) => this.createEntry(l, compiled),
+        answerIdle: (sock) => node.answerIdle(sock),
+        closeLeanIdle: (sock, answer) => (sock as Socket & { [kLean]?: FastConnection })[kLean]?.closeIfIdle(answer),
+      },
+      opts.host ?? null,
+    );
   }
 
   /** The current `Server` header value (changes with `settings.http.server_version`). */
@@ -143,7 +150,7 @@ export class HttpRouter {
     if (!this.schemaChecked) assertRouterSchema(config);
     const compiled = compileRouterConfig(config, { ephemeralPorts: this.ephemeralPorts });
     this.pending = true;
-    let logFile: fsp.FileHandle | null = null;
+    let logFile: LogFile | null = null;
     let added: ListenerEntry[];
     try {
       logFile = await this.accessLog.prepare(compiled.accessLog?.path ?? null);
@@ -177,6 +184,11 @@ export class HttpRouter {
   }
 
   /** Unit status counters. */
+  /** The canonical keys of the listeners bound now (`0.0.0.0:8080`, ...), draining ones excluded. */
+  listenerKeys(): string[] {
+    return this.listeners.keys();
+  }
+
   stats(): RouterStats {
     return this.counters.snapshot();
   }
@@ -200,7 +212,7 @@ export class HttpRouter {
     await this.accessLog.reopen();
   }
 
-  private install(compiled: CompiledConfig, logFile: fsp.FileHandle | null): void {
+  private install(compiled: CompiledConfig, logFile: LogFile | null): void {
     this.active = compiled;
     const s = compiled.settings;
     this.serverHeaderValue = s.serverVersion ? `Warden/${VERSION}` : 'Warden';

@@ -1,7 +1,7 @@
 export { HttpRouter, type CompletedRequest, type HttpRouterOptions, type PreparedRouterChange, type RequestDoneHook, type RouterStats } from './http-router';
 export { RouterConfigError, ROUTER_CONFIG_ERROR } from './internal/errors';
 export { NodeExchange } from './internal/node-exchange';
-export type { ApplicationGateway, LeanExchange, LeanHandler, RequestInfo, RouterLogger } from './internal/ports';
+export type { ApplicationGateway, LeanExchange, LeanHandler, ListenerHost, ListenSpec, RequestInfo, RouterLogger } from './internal/ports';
 export { passSegments, type RouterConfig } from './internal/config-compiler';
 export { ROUTER_ROOT_PROPERTIES, ROUTER_SCHEMA_DEFS, type RouterJsonSchema } from './config-schema';
 export { checkRouterConfig, type RouterCheckOptions, type RouterConfigProblem } from './config-check';

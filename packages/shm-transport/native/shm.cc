@@ -14,6 +14,8 @@
 
 #include <napi.h>
 
+#include "throw-errno.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -26,16 +28,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace {
+void RegisterProcess(Napi::Env env, Napi::Object exports);  // native/process.cc
+void InitFdSocket(Napi::Env env, Napi::Object exports);  // native/fd-socket.cc
 
-Napi::Value ThrowErrno(Napi::Env env, const char* what, int err) {
-  std::string msg = std::string(what) + ": " + strerror(err);
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, what));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
+namespace {
 
 // Finalizer of the external ArrayBuffer: the mapping lives exactly as long as some JS object can still see it, so
 // a late read after close() can never touch unmapped memory.
@@ -186,6 +182,7 @@ Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitFdSocket(env, exports);  // native/fd-socket.cc
   exports.Set("createMemory", Napi::Function::New(env, CreateMemory));
   exports.Set("mapMemory", Napi::Function::New(env, MapMemory));
   exports.Set("socketpair", Napi::Function::New(env, SocketPair));
@@ -195,6 +192,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tuneAllocator", Napi::Function::New(env, TuneAllocator));
   exports.Set("SEAL_SHRINK", Napi::Number::New(env, F_SEAL_SHRINK));
   exports.Set("SEAL_GROW", Napi::Number::New(env, F_SEAL_GROW));
+  RegisterProcess(env, exports);
   return exports;
 }
 

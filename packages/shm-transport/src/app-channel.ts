@@ -31,6 +31,7 @@ import {
   VERSION,
 } from './internal/layout';
 import { native } from './internal/native';
+import { closeQuietly } from './fd-socket';
 
 /**
  * One request received by the app. Request body: 'data' (Buffer, a copy: safe to keep), 'end', 'abort' (client went
@@ -77,7 +78,7 @@ export class AppRequest extends StreamCore<AppRequestSink> {
     this.tls = h.tls;
     this.upgrade = h.upgrade === true;
     this.contentLength = h.contentLength;
-    this.connection = h.connection ?? 0;
+    this.connection = h.connection ? ep._connectionBase + h.connection : 0;
   }
 
   /**
@@ -172,6 +173,11 @@ export class AppRequest extends StreamCore<AppRequestSink> {
 /** App end of a channel: receives requests from the router and answers them. */
 export class AppChannel extends Endpoint {
   private closeEmitted = false;
+  /**
+   * @internal Added to the router's connection ids (requests' `connection`, 'connection-close'): an AppChannelSet
+   * makes them unique across its channels this way. 0 for a channel of its own.
+   */
+  _connectionBase = 0;
   private readonly headCache = new PositionCache();
 
   /**
@@ -210,18 +216,43 @@ export class AppChannel extends Endpoint {
     return AppChannel.open(Number(m[1]), Number(m[2]));
   }
 
-  /** Opens a channel from its two inherited fds (memfd, doorbell). */
+  /**
+   * Opens a channel from its two inherited fds (memfd, doorbell). Takes ownership of both: the memfd is closed once
+   * mapped, and both are closed when it throws.
+   */
   static open(memFd: number, doorbellFd: number): AppChannel {
+    let memOpen = true;
+    try {
+      const mem = AppChannel.map(memFd);
+      memOpen = false;
+      return AppChannel.openMapped(mem, memFd, doorbellFd);
+    } catch (e) {
+      if (memOpen) closeQuietly(memFd);
+      closeQuietly(doorbellFd);
+      throw e;
+    }
+  }
+
+  /** Maps the channel memory and closes `memFd` (the mapping keeps the memory alive). */
+  private static map(memFd: number): ArrayBuffer {
     if (!HOST_LITTLE_ENDIAN) throw new ShmError(ShmErrorCode.BAD_SETUP, 'the channel needs a little-endian host');
     const n = native();
     let mem: ArrayBuffer;
     try {
       mem = n.mapMemory(memFd);
-      // Our children must not inherit the channel (the doorbell would hide our death from the router).
-      n.setCloexec(doorbellFd);
-      closeSync(memFd); // the mapping keeps the memory alive
+      closeSync(memFd);
     } catch (e) {
       throw new ShmError(ShmErrorCode.BAD_SETUP, `cannot map the channel memory at fd ${memFd}: ${(e as Error).message}`);
+    }
+    return mem;
+  }
+
+  private static openMapped(mem: ArrayBuffer, memFd: number, doorbellFd: number): AppChannel {
+    try {
+      // Our children must not inherit the channel (the doorbell would hide our death from the router).
+      native().setCloexec(doorbellFd);
+    } catch (e) {
+      throw new ShmError(ShmErrorCode.BAD_SETUP, `cannot use fd ${doorbellFd} as the doorbell: ${(e as Error).message}`);
     }
     const h = Buffer.from(mem, 0, Math.min(HEADER_BYTES, mem.byteLength));
     const bad = (why: string) => new ShmError(ShmErrorCode.BAD_SETUP, `channel memory at fd ${memFd}: ${why}`);
@@ -369,7 +400,7 @@ export class AppChannel extends Endpoint {
         return;
       case FrameType.CONN_CLOSED:
         // The client connection `arg` closed (only sent to an app that asked for connection ids).
-        this.emit('connection-close', arg);
+        this.emit('connection-close', this._connectionBase + arg);
         return;
       default:
         throw protocolError(`unexpected frame type ${type} from the router`);

@@ -8,5 +8,6 @@ export const ERROR_CODES = {
   WARDEN_ERR_SHM_HEAD_TOO_LARGE: 'A request or response head does not fit in one frame.',
   WARDEN_ERR_SHM_SETUP: 'WARDEN_CHANNEL is malformed or the inherited memory holds no valid channel.',
   WARDEN_ERR_SHM_NATIVE: 'The native addon is missing or a system call failed while creating the channel.',
+  WARDEN_ERR_SHM_FD_PASS: 'Passing a message with fds over an FdSocket failed (peer gone or not reading, bad message).',
   WARDEN_ERR_SHM_LISTENER: "A listener of the package's user threw; the channel was closed.",
 } as const;

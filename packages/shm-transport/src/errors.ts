@@ -16,6 +16,8 @@ export const ShmErrorCode = {
   BAD_SETUP: 'WARDEN_ERR_SHM_SETUP',
   /** The native addon is missing or a system call failed while creating the channel. */
   NATIVE: 'WARDEN_ERR_SHM_NATIVE',
+  /** Passing a message with fds over an FdSocket failed (peer gone, not reading, or a malformed message). */
+  FD_PASS: 'WARDEN_ERR_SHM_FD_PASS',
   /** An event listener of this package's user threw; the channel was closed to stay consistent. */
   LISTENER: 'WARDEN_ERR_SHM_LISTENER',
 } as const;

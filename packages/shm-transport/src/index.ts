@@ -3,7 +3,12 @@
 export { RouterChannel, RouterStream } from './router-channel';
 export type { RouterChannelOptions } from './router-channel';
 export { AppChannel, AppRequest } from './app-channel';
+export { AppChannelSet } from './app-channel-set';
+export type { AppChannelSetOptions } from './app-channel-set';
 export type { AppRequestSink, RequestHead, RouterStreamSink, ShmLogger, StreamSink } from './types';
 export { ShmError, ShmErrorCode } from './errors';
+export { FdSocket, closeFd } from './fd-socket';
 export { encodeFrame, decodeFrame } from './internal/codec';
 export type { Frame } from './internal/codec';
+export { listenSocket, hardenProcess } from './process-support';
+export type { ListenAddress, BoundSocket } from './process-support';

@@ -1,25 +1,10 @@
-import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RouterChannel } from '../src';
-import { collect, exited, head, netIpcNamespaces, sendBody } from './helpers';
-
-const GO_EXAMPLE = path.join(__dirname, '..', '..', 'app-types', 'go', 'examples', 'hello');
-
-function findGo(): string | null {
-  for (const p of [process.env.GO, 'go', '/usr/lib/go/bin/go', '/usr/local/go/bin/go']) {
-    if (!p) continue;
-    try {
-      execFileSync(p, ['version'], { stdio: 'ignore' });
-      return p;
-    } catch {
-      // try the next candidate
-    }
-  }
-  return null;
-}
+import { buildGoHello, collect, exited, findGo, head, netIpcNamespaces, sendBody } from './helpers';
 
 const go = findGo();
 const describeGo = go ? describe : describe.skip;
@@ -36,12 +21,7 @@ describeGo('router end and the Go app (warden.ListenAndServe) in two processes',
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-go-'));
-    bin = path.join(dir, 'hello');
-    execFileSync(go!, ['build', '-o', bin, '.'], {
-      cwd: GO_EXAMPLE,
-      env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', GOCACHE: path.join(os.tmpdir(), 'warden-gocache') },
-      stdio: 'pipe',
-    });
+    bin = buildGoHello(go!, dir);
     ch = RouterChannel.create();
     child = spawn(bin, [], { stdio: ['ignore', 'pipe', 'pipe', ch.fds[0], ch.fds[1]], env: { ...process.env, ...ch.env() } });
     ch.closeChildFds();
@@ -141,12 +121,7 @@ describeGo('the Go app in new network and ipc namespaces', () => {
     `serves over the channel with no network${ns.skipReason}`,
     async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-go-ns-'));
-      const bin = path.join(dir, 'hello');
-      execFileSync(go!, ['build', '-o', bin, '.'], {
-        cwd: GO_EXAMPLE,
-        env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', GOCACHE: path.join(os.tmpdir(), 'warden-gocache') },
-        stdio: 'pipe',
-      });
+      const bin = buildGoHello(go!, dir);
       const ch = RouterChannel.create();
       const child = spawn('unshare', ['--net', '--ipc', '--', bin], {
         stdio: ['ignore', 'pipe', 'pipe', ch.fds[0], ch.fds[1]],

@@ -1,4 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'child_process';
+import * as os from 'os';
 import * as path from 'path';
 import { RequestHead, RouterChannel, RouterStream } from '../src';
 
@@ -95,4 +96,29 @@ export function netIpcNamespaces(): { ok: boolean; skipReason: string } {
   } catch {
     return { ok: false, skipReason: ' (skipped: unshare --net --ipc failed)' };
   }
+}
+
+/** The Go toolchain to build the Go app end with, or null when there is none. */
+export function findGo(): string | null {
+  for (const p of [process.env.GO, 'go', '/usr/lib/go/bin/go', '/usr/local/go/bin/go']) {
+    if (!p) continue;
+    try {
+      execFileSync(p, ['version'], { stdio: 'ignore' });
+      return p;
+    } catch {
+      // try the next candidate
+    }
+  }
+  return null;
+}
+
+/** Builds packages/app-types/go/examples/hello (warden.ListenAndServe) into `dir`; returns the binary's path. */
+export function buildGoHello(go: string, dir: string): string {
+  const bin = path.join(dir, 'hello');
+  execFileSync(go, ['build', '-o', bin, '.'], {
+    cwd: path.join(__dirname, '..', '..', 'app-types', 'go', 'examples', 'hello'),
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', GOCACHE: path.join(os.tmpdir(), 'warden-gocache') },
+    stdio: 'pipe',
+  });
+  return bin;
 }

@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'child_process';
-import { mkdtempSync, existsSync, chmodSync, rmSync } from 'fs';
+import { mkdtempSync, existsSync, chmodSync, readFileSync, rmSync } from 'fs';
 import { request } from 'http';
 import { createServer } from 'net';
 import { tmpdir } from 'os';
@@ -208,4 +208,38 @@ export async function putAppWithListener(w: Wardend, name: string, app: Record<s
   const l = await w.control('PUT', `/config/listeners/127.0.0.1:${port}`, { pass: `applications/${name}` });
   if (l.status !== 200) throw new Error(`PUT listener for ${name}: ${l.status} ${JSON.stringify(l.body)}`);
   return port;
+}
+
+/** The router processes of a wardend (children titled `wardend: router N`), by pid. */
+export function routerPids(w: Wardend): number[] {
+  const pid = w.proc.pid!;
+  const out: number[] = [];
+  let kids: string[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return out;
+  }
+  for (const k of kids) {
+    try {
+      if (readFileSync(`/proc/${k}/cmdline`, 'utf8').startsWith('wardend: router')) out.push(Number(k));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+/** Resident memory of wardend, main and routers together, in bytes (app processes not included). */
+export function wardendRss(w: Wardend): number {
+  let kb = 0;
+  for (const pid of [w.proc.pid!, ...routerPids(w)]) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      kb += m ? Number(m[1]) : 0;
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return kb * 1024;
 }

@@ -50,6 +50,7 @@ type Channel struct {
 	window   uint32
 	maxChunk int
 	features uint32     // the router's extensions (header word hFeatures)
+	connBase uint64     // added to the router's connection ids: a ChannelSet's channel n has n<<32
 	in       ringReader // ring 0, reader goroutine only
 	out      ringWriter // ring 1, guarded by wmu
 	bell     *os.File
@@ -119,22 +120,32 @@ func FromEnv() (*Channel, error) {
 	return Open(memFd, bellFd)
 }
 
-// Open opens a channel from its two inherited fds (memfd, doorbell socket) and starts its reader goroutine.
-func Open(memFd, bellFd int) (*Channel, error) {
+// Open opens a channel from its two inherited fds (memfd, doorbell socket) and starts its reader goroutine. It takes
+// both fds over: the memfd is closed once mapped, and both are closed when Open fails.
+func Open(memFd, bellFd int) (*Channel, error) { return open(memFd, bellFd, 0) }
+
+// open is Open for channel connBase>>32 of a ChannelSet (connBase is added to the router's connection ids).
+func open(memFd, bellFd int, connBase uint64) (*Channel, error) {
 	var st syscall.Stat_t
+	fail := func(err error) (*Channel, error) {
+		syscall.Close(memFd)
+		syscall.Close(bellFd)
+		return nil, err
+	}
 	if err := syscall.Fstat(memFd, &st); err != nil {
-		return nil, fmt.Errorf("warden/shm: fstat of channel memory fd %d: %w", memFd, err)
+		return fail(fmt.Errorf("warden/shm: fstat of channel memory fd %d: %w", memFd, err))
 	}
 	if st.Size < headerBytes || st.Size > 1<<31 {
-		return nil, fmt.Errorf("warden/shm: channel memory fd %d has a bad size %d", memFd, st.Size)
+		return fail(fmt.Errorf("warden/shm: channel memory fd %d has a bad size %d", memFd, st.Size))
 	}
 	mem, err := syscall.Mmap(memFd, 0, int(st.Size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
-		return nil, fmt.Errorf("warden/shm: mmap of channel memory fd %d: %w", memFd, err)
+		return fail(fmt.Errorf("warden/shm: mmap of channel memory fd %d: %w", memFd, err))
 	}
 	syscall.Close(memFd) // the mapping keeps the memory
 	bad := func(why string) (*Channel, error) {
 		syscall.Munmap(mem)
+		syscall.Close(bellFd)
 		return nil, fmt.Errorf("warden/shm: channel memory: %s", why)
 	}
 	if le.Uint32(mem[hMagic:]) != magic {
@@ -166,7 +177,7 @@ func Open(memFd, bellFd int) (*Channel, error) {
 		return bad(fmt.Sprintf("doorbell fd %d: %v", bellFd, err))
 	}
 	c := &Channel{
-		mem: mem, window: window, maxChunk: int(maxFrame) - frameHeader, features: le.Uint32(mem[hFeatures:]),
+		mem: mem, window: window, maxChunk: int(maxFrame) - frameHeader, features: le.Uint32(mem[hFeatures:]), connBase: connBase,
 		bell:    os.NewFile(uintptr(bellFd), "warden-doorbell"),
 		streams: make(map[uint32]*Stream),
 	}
@@ -347,6 +358,16 @@ func (c *Channel) fail(err error) {
 		c.wcond.Broadcast()
 		c.wmu.Unlock()
 	})
+}
+
+// beginShutdown is what SHUTDOWN does: no more Accept, Serve returns once the running handlers did. A ChannelSet
+// calls it for the control op "shutdown".
+func (c *Channel) beginShutdown() {
+	c.smu.Lock()
+	c.shutdown = true
+	atomic.StoreInt32(&c.draining, 1)
+	c.acceptCond.Broadcast()
+	c.smu.Unlock()
 }
 
 func (c *Channel) isClosed() bool { return atomic.LoadInt32(&c.closed) != 0 }
@@ -669,11 +690,7 @@ func (c *Channel) handle(f []byte) error {
 	case typeConnClosed:
 		// Sent only to an app that asked for connection ids (this package does not): nothing to do.
 	case typeShutdown:
-		c.smu.Lock()
-		c.shutdown = true
-		atomic.StoreInt32(&c.draining, 1)
-		c.acceptCond.Broadcast()
-		c.smu.Unlock()
+		c.beginShutdown()
 	default:
 		return protoErr("unexpected frame type %d from the router", typ)
 	}

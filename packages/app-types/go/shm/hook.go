@@ -4,11 +4,9 @@ package shm
 // unchanged, with the unit.nginx.org/go module (../unit), whose copy of this file imports its own hook package.
 
 import (
-	"sync/atomic"
-
 	"warden.dev/warden/internal/hook"
 )
 
 func init() {
-	hook.ReuseStreams = func(ch interface{}) { atomic.StoreInt32(&ch.(*Channel).reuseStreams, 1) }
+	hook.ReuseStreams = markReuseStreams
 }

@@ -17,6 +17,10 @@ type Head struct {
 	// Upgrade: an upgrade request the router tunnels if the response is 101 (PROTOCOL.md "Upgrades"): the body is
 	// the client's byte stream after the head (ContentLength -1).
 	Upgrade bool
+	// Connection is the client connection's id, the same for the requests of one connection, unique across the
+	// channels of a ChannelSet (channel n's are n<<32 + the router's id); 0 = not told (this package does not ask
+	// the router for connection ids today).
+	Connection uint64
 }
 
 // Stream is one request/response exchange. Its methods are safe to call from the goroutine serving it while other
@@ -65,11 +69,20 @@ func newStream(c *Channel, id uint32, r *rawRequest) *Stream {
 			RemoteAddr: c.remoteAddr.hostPort(r.RemoteAddress, r.RemotePort),
 			LocalAddr:  c.localAddr.hostPort(r.LocalAddress, r.LocalPort),
 			TLS:        r.TLS, ContentLength: r.ContentLength, Upgrade: r.Upgrade,
+			Connection: connectionID(c.connBase, r.Connection),
 		},
 	}
 	s.cond.L = &s.mu
 	s.recvQ = s.recvArr[:0]
 	return s
+}
+
+// connectionID is a router connection id made unique across a ChannelSet (0 stays 0: not told).
+func connectionID(base uint64, id uint32) uint64 {
+	if id == 0 {
+		return 0
+	}
+	return base + uint64(id)
 }
 
 func protoName(version string) string {

@@ -68,9 +68,9 @@ function addressFor(request: ListenRequest): net.AddressInfo | string {
 }
 
 /**
- * Serves `http.Server` instances over one channel: `listen()` on them binds no port, the server emits 'listening'
- * and the channel sends READY; every request of the channel becomes a `'request'` event of the first listening
- * server. On the channel's 'shutdown' the servers stop taking requests, in-flight ones finish, then the process
+ * Serves `http.Server` instances over the process's channels (one per wardend router, as one endpoint: an
+ * AppChannelSet): `listen()` on them binds no port, the server emits 'listening' and the channels send READY; every
+ * request becomes a `'request'` event of the first listening server. On the channel's 'shutdown' the servers stop taking requests, in-flight ones finish, then the process
  * exits. One binding per process (the channel of the process).
  */
 export class ChannelBinding {
@@ -96,13 +96,26 @@ export class ChannelBinding {
         }));
     channel.on('request', (stream: ChannelRequest) => this.onRequest(stream));
     channel.on('shutdown', () => this.onShutdown());
-    channel.on('connection-close', (id: number) => {
-      const socket = this.connections.get(id);
-      if (socket === undefined) return;
-      this.connections.delete(id);
-      socket.clientClosed();
-    });
+    channel.on('connection-close', (id: number) => this.clientClosed(id));
+    channel.on('channel-close', (ordinal: number) => this.onOneChannelClose(ordinal));
     channel.on('close', (err?: Error) => this.onChannelClose(err));
+  }
+
+  /**
+   * One channel of several closed (its router died; AppChannelSet): its client connections are gone — their sockets
+   * close as if the clients had left (their requests in flight were aborted by the channel). Ids of channel n are
+   * n * 2^32 + the router's id.
+   */
+  private onOneChannelClose(ordinal: number): void {
+    for (const id of [...this.connections.keys()]) if (Math.floor(id / 2 ** 32) === ordinal) this.clientClosed(id);
+  }
+
+  /** The client connection `id` closed: its socket closes. */
+  private clientClosed(id: number): void {
+    const socket = this.connections.get(id);
+    if (socket === undefined) return;
+    this.connections.delete(id);
+    socket.clientClosed();
   }
 
   /** Requests in flight over all servers. */

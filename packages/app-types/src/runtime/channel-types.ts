@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'events';
-import type { AppChannel, AppRequest, RequestHead } from '@warden/shm-transport';
+import type { AppChannel, AppChannelSet, AppRequest, RequestHead } from '@warden/shm-transport';
 
 /**
  * The app end of a request stream, as `@warden/shm-transport`'s `AppRequest` provides it (see its README). The runtime
@@ -26,8 +26,11 @@ export interface ChannelRequest extends EventEmitter, Readonly<RequestHead> {
 }
 
 /**
- * The app end of a channel, as `@warden/shm-transport`'s `AppChannel` provides it.
- * Events: `'request'` (ChannelRequest), `'shutdown'`, `'close'` (err?), `'connection-close'` (connection id).
+ * The app end of a channel, as `@warden/shm-transport`'s `AppChannel` provides it, or of every channel of the process
+ * (one per wardend router), as its `AppChannelSet` does.
+ * Events: `'request'` (ChannelRequest), `'shutdown'`, `'close'` (err?), `'connection-close'` (connection id), and
+ * from a set `'channel-close'` (ordinal, err?): one channel closed, every connection id `c` of it
+ * (`Math.floor(c / 2^32) === ordinal`) is gone, the others serve on.
  */
 export interface ChannelEndpoint extends EventEmitter {
   /** READY; `connections`: ask for connection ids (`ChannelRequest.connection`) and 'connection-close' events; `upgrade`: take upgrade requests. */
@@ -38,4 +41,6 @@ export interface ChannelEndpoint extends EventEmitter {
 // Compile-time proof that the real transport fits these shapes (no runtime code).
 type Assert<T extends true> = T;
 /** @internal */
-export type TransportFits = Assert<AppRequest extends ChannelRequest ? (AppChannel extends ChannelEndpoint ? true : false) : false>;
+export type TransportFits = Assert<
+  AppRequest extends ChannelRequest ? (AppChannel extends ChannelEndpoint ? (AppChannelSet extends ChannelEndpoint ? true : false) : false) : false
+>;

@@ -21,6 +21,8 @@ export interface ConfigComponent {
   abort?(): void;
   /** This component's part of `GET /status`, merged into Unit's shape. */
   status?(): Record<string, unknown>;
+  /** Optional: brings what status() reports up to date (asked before `/status` is answered). */
+  refresh?(): Promise<void>;
   /** Reopen the files this component writes (SIGUSR1, after log rotation): the access log. */
   reopenLogs?(): Promise<void>;
 }

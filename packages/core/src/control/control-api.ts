@@ -13,7 +13,7 @@ export interface ObservabilityEndpoints {
   /** The Prometheus exposition and its content type. */
   metrics(): Promise<{ contentType: string; text: string }>;
   /** The status page's JSON snapshot of the running `config`. */
-  overview(config: WardenConfig): unknown;
+  overview(config: WardenConfig): unknown | Promise<unknown>;
   /** The status page (one self-contained HTML document). */
   page(): string;
 }
@@ -38,7 +38,7 @@ export async function observabilityResponse(
     return { status: 200, body: m.text, contentType: m.contentType };
   }
   if (path === '/ui') return { status: 200, body: endpoints.page(), contentType: 'text/html; charset=utf-8' };
-  return { status: 200, body: JSON.stringify(endpoints.overview(config())), contentType: 'application/json' };
+  return { status: 200, body: JSON.stringify(await endpoints.overview(config())), contentType: 'application/json' };
 }
 
 /**
@@ -69,6 +69,7 @@ export class ControlApi {
     if (observed !== undefined) return observed;
     if (path === '/' || path === '') {
       if (method !== 'GET') throw notAllowed();
+      await this.controller.refreshStatus();
       const certificates = this.controller.certificates?.info();
       const root = { config: this.controller.config, status: this.controller.status() };
       return { status: 200, body: certificates === undefined ? root : { certificates, ...root } };
@@ -84,6 +85,7 @@ export class ControlApi {
     if (head === 'status') {
       const segs = splitPath(rest);
       if (method !== 'GET') throw notAllowed();
+      await this.controller.refreshStatus();
       const found = segs && getAt(this.controller.status(), segs);
       if (!found || !found.found) throw invalidPath();
       return { status: 200, body: found.value };

@@ -197,6 +197,11 @@ export class Controller {
     this.log.info({ file: initialFile }, 'initial configuration applied');
   }
 
+  /** Brings the components' counters up to date (the routers are asked for theirs) before status() is read. */
+  async refreshStatus(): Promise<void> {
+    await Promise.allSettled(this.components.flatMap((c) => (c.refresh ? [c.refresh()] : [])));
+  }
+
   /** Unit's `/status` object: zeros for every configured application, with each component's `status()` merged in. */
   status(): Record<string, unknown> {
     const applications: Record<string, unknown> = {};

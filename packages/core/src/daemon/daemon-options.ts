@@ -1,4 +1,4 @@
-import { homedir } from 'os';
+import { availableParallelism, homedir } from 'os';
 import { join } from 'path';
 import { WardenError } from '../contracts';
 import { parseCommandLine } from '../cli/command-line';
@@ -28,6 +28,8 @@ export interface DaemonOptions {
   /** `--user`/`--group`: default credentials of apps (undefined = Unit's defaults). */
   user?: string;
   group?: string;
+  /** `--routers N`: router processes (default: the number of CPUs, `os.availableParallelism()`). */
+  routers: number;
   /** `--config`: initial config, used only when the state dir holds none. */
   config?: string;
   /** `--plugin` (repeatable): extra plugin modules, loaded after the defaults. */
@@ -85,6 +87,8 @@ stderr (Unit's line format on a terminal, JSON lines otherwise).
   --user USER              default user of applications (default: nobody as root,
                            else your own)
   --group GROUP            default group of applications
+                           (USER and GROUP also run the router processes)
+  --routers N              router processes (default: the number of CPUs, ${availableParallelism()})
   --config FILE            initial configuration, used when the state dir has none
   --plugin MODULE          load a plugin module (repeatable)
   --no-default-plugins     do not load the bundled plugins
@@ -128,6 +132,7 @@ const OPTIONS = {
   user: string,
   group: string,
   config: string,
+  routers: string,
   plugin: { type: 'string', multiple: true },
   'no-daemon': flag,
   'print-schema': flag,
@@ -152,6 +157,13 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
     if (!/^[0-7]{1,4}$/.test(values['control-mode'])) throw usageError(`--control-mode "${values['control-mode']}" is not an octal mode such as 600 or 660.`);
     controlMode = parseInt(values['control-mode'], 8);
   }
+  let routers = availableParallelism();
+  if (values.routers !== undefined) {
+    if (!/^[1-9][0-9]{0,2}$/.test(values.routers) || Number(values.routers) > 256) {
+      throw usageError(`--routers "${values.routers}" is not a number of processes from 1 to 256.`);
+    }
+    routers = Number(values.routers);
+  }
   const logFormat = (values['log-format'] ?? 'auto') as LogFormat | 'auto';
   if (!LOG_FORMATS.includes(logFormat)) throw usageError(`--log-format "${logFormat}" is not one of ${LOG_FORMATS.join(', ')}.`);
   return {
@@ -168,6 +180,7 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
     user: values.user,
     group: values.group,
     config: values.config,
+    routers,
     plugins,
     noDefaultPlugins: bools.has('no-default-plugins'),
     printSchema: bools.has('print-schema'),

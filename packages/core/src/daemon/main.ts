@@ -60,6 +60,8 @@ export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
 export const IGNORED_SIGNALS = ['SIGHUP', 'SIGUSR2'] as const;
 
 async function runForeground(options: DaemonOptions): Promise<number | undefined> {
+  // `ps` shows the roles, as Unit's `unit: main` / `unit: router`: this is main, the routers are `wardend: router N`.
+  process.title = 'wardend: main';
   const readyFd = process.env[READY_FD_ENV] ? Number(process.env[READY_FD_ENV]) : undefined;
   delete process.env[READY_FD_ENV];
   // Every handled signal is registered before anything else: a signal that arrives during start-up (restoring the

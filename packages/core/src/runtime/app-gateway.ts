@@ -2,12 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'http';
 import type { Socket } from 'net';
 import { NodeExchange, TunnelExchange, upgradeOf, type ApplicationGateway, type LeanExchange, type LeanHandler, type RequestInfo } from '@warden/http-router';
 import { ShmErrorCode, type RequestHead, type RouterChannel, type RouterStream, type RouterStreamSink } from '@warden/shm-transport';
-import type { AppPool } from './app-pool';
-import type { AppWorker, InFlight } from './app-worker';
+import type { ChannelWorker as AppWorker, InFlight, RouterPool } from './fleet/router-pool';
 
-/** Looks up the pool of an app by name (the supervisor). */
+/** Looks up the pool of an app by name (in a router process: the pools main told it about). */
 export interface PoolDirectory {
-  pool(app: string): AppPool | undefined;
+  pool(app: string): RouterPool | undefined;
 }
 
 /** Counters for `/status`. */

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
-import { RouterChannel } from '@warden/shm-transport';
 import type { AppConfig, AppLauncher, AppPrototype, LaunchSpec, PlanContext, ProcessSpawner, SpawnPlan } from '../contracts';
 import { ApplyError } from '../contracts';
 import { performance } from 'perf_hooks';
 import { AppWorker, describeExit, type WorkerExit } from './app-worker';
 import type { AppStats } from './warden-metrics';
+import type { PoolPeer, RouterFleet } from './fleet/router-fleet';
+import type { RouterPoolPolicy } from './fleet/protocol';
 
 /**
  * Process-count policy of one app, Unit's `processes`: absent or an integer N means N processes started with the
@@ -49,24 +50,18 @@ export interface PoolDeps {
   drainGraceMs: number;
   /** The app's counters for the metrics (restarts, spawn latency, back-pressure of retired channels). */
   stats?: AppStats;
+  /** The router processes: they dispatch to this pool's processes over their own channels. */
+  fleet: RouterFleet;
 }
 
-type Waiter = (worker: AppWorker | undefined) => void;
-
-/** Longest queue of requests waiting for a process before new ones get 503. */
-const MAX_WAITING = 4096;
-/**
- * A process that has requests it has not read, and has read nothing for this long, is out of rotation: new requests
- * go to the other processes, and the requests it never read (no body, idempotent method) are moved to another one.
- */
-export const STALL_MS = 300;
+let nextPoolId = 1;
 /** Without `limits.timeout`, a process that stays stalled this long is replaced (with it, after `limits.timeout`). */
 export const HEALTH_DEADLINE_MS = 10_000;
 /** A process being replaced gets SIGTERM, then SIGKILL after this long (a stopped process only dies of SIGKILL). */
 export const KILL_GRACE_MS = 2000;
 /** Processes started at the same time; each spawn is its own event-loop turn, so listeners keep serving. */
 export const START_CONCURRENCY = 4;
-/** How often the pool looks at its processes (stalls, idle processes, waiting requests). */
+/** How often the pool looks at its processes (idle processes). */
 const CHECK_MS = 100;
 /** Backoff between failed starts (of processes or of the prototype): 100 ms doubling up to 5 s. */
 const backoff = (failures: number) => (failures === 0 ? 0 : Math.min(100 * 2 ** (failures - 1), 5000));
@@ -77,7 +72,8 @@ const backoff = (failures: number) => (failures === 0 ? 0 : Math.min(100 * 2 ** 
  * takes processes that stopped reading their requests out of rotation and replaces them, replaces crashed processes
  * with backoff, replaces a process after `limits.requests`, and drains gracefully.
  */
-export class AppPool {
+export class AppPool implements PoolPeer {
+  readonly id = nextPoolId++;
   readonly policy: PoolPolicy;
   readonly workers: AppWorker[] = [];
   /** Processes being started (spawned, not ready yet). */
@@ -85,7 +81,6 @@ export class AppPool {
   /** Starts asked for but not begun yet (at most START_CONCURRENCY run at once). */
   private queued = 0;
   private pumping = false;
-  private readonly waiting: { cb: Waiter; at: number }[] = [];
   private prototype?: AppPrototype;
   private protoStart?: Promise<AppPrototype>;
   private readonly origin = new WeakMap<AppWorker, AppPrototype>();
@@ -111,6 +106,19 @@ export class AppPool {
     this.policy = poolPolicy(config);
     this.waitMs = this.policy.timeoutMs || deps.readyTimeoutMs;
     this.healthDeadlineMs = this.policy.timeoutMs || HEALTH_DEADLINE_MS;
+    deps.fleet.registerPool(this, name, this.routerPolicy());
+  }
+
+  /** What the routers need to dispatch to this pool. */
+  private routerPolicy(): RouterPoolPolicy {
+    const p = this.policy;
+    return { max: p.max, timeoutMs: p.timeoutMs, maxRequests: p.maxRequests, waitMs: this.waitMs, healthDeadlineMs: this.healthDeadlineMs };
+  }
+
+  /** PoolPeer: a router has requests waiting, or all processes busy: one more process, if `max` allows. */
+  demand(): void {
+    if (this.closed) return;
+    if (this.starting + this.queued === 0 && this.live() < this.policy.max) this.requestStart(1);
   }
 
   /**
@@ -138,55 +146,9 @@ export class AppPool {
     this.scheduleRecovery();
   }
 
-  /**
-   * Hands a process to `cb` for one request: the least busy running one, or the next that becomes ready (starting
-   * one if allowed). `cb(undefined)` when the app cannot take the request (closed, too many waiting, no process
-   * could be started, or none became ready in time).
-   */
-  acquire(cb: Waiter): void {
-    const worker = this.pick();
-    if (worker) {
-      cb(worker);
-      return;
-    }
-    if (this.closed || this.waiting.length >= MAX_WAITING) {
-      cb(undefined);
-      return;
-    }
-    this.waiting.push({ cb, at: Date.now() });
-    if (this.starting + this.queued === 0 && this.live() < this.policy.max) this.requestStart(1);
-  }
-
-  /** The running process with the fewest requests in flight that is not stalled; undefined if none. */
-  private leastBusy(): AppWorker | undefined {
-    let best: AppWorker | undefined;
-    for (const w of this.workers) {
-      if (w.state !== 'running' || w.stalled) continue;
-      if (!best || w.inflight < best.inflight) best = w;
-    }
-    return best;
-  }
-
-  private pick(): AppWorker | undefined {
-    let best = this.leastBusy();
-    const canGrow = this.starting + this.queued === 0 && this.live() < this.policy.max && !this.closed;
-    if (!best) {
-      // Every running process is stalled (or there is none): wait for a new one if one may start, else queue the
-      // request behind the least loaded stalled one (it may recover; if not, it is replaced).
-      if (canGrow) return undefined;
-      for (const w of this.workers) if (w.state === 'running' && (!best || w.inflight < best.inflight)) best = w;
-      if (!best) return undefined;
-    } else if (best.inflight > 0 && canGrow) {
-      // Every process busy and room to grow: start one more for the requests to come.
-      this.requestStart(1);
-    }
-    best.served++;
-    if (this.policy.maxRequests > 0 && best.served >= this.policy.maxRequests) this.retire(best, 'request limit');
-    return best;
-  }
-
   /** Stops taking requests on `worker`, lets its in-flight requests finish, and starts a replacement. */
   private retire(worker: AppWorker, why: string): void {
+    if (worker.state !== 'running' && worker.state !== 'starting') return;
     worker.state = 'draining';
     this.deps.log.info({ app_pid: worker.pid, served: worker.served }, `replacing app process (${why})`);
     if (this.running() < Math.max(1, this.policy.spare)) this.requestStart(1);
@@ -234,13 +196,13 @@ export class AppPool {
     this.failures++;
     this.deps.log.error({ err: err.message, attempt: this.failures }, 'app process failed to start');
     // Nothing serves: the requests waiting for this start fail now (503, as in Unit) rather than at their deadline.
-    if (this.live() === 0) for (const w of this.waiting.splice(0)) w.cb(undefined);
+    if (this.live() === 0) this.deps.fleet.poolFailed(this.id);
     this.scheduleRecovery();
   }
 
   private startWorker(): Promise<AppWorker> {
-    const channel = RouterChannel.create({ logger: this.deps.log });
-    const worker = new AppWorker(channel, this.deps.log);
+    const worker = new AppWorker(this.deps.fleet.newToken(), this.deps.fleet, this.id, this.deps.log);
+    worker.onReplace = (why) => this.onReplace(worker, why);
     this.workers.push(worker);
     this.starting++;
     void worker.exited.then((exit) => this.onWorkerExit(worker, exit));
@@ -255,15 +217,13 @@ export class AppPool {
     return run().then(
       () => {
         this.starting--;
-        this.flushWaiting();
         this.pumpStarts();
         return worker;
       },
       (err: unknown) => {
         this.starting--;
         this.remove(worker);
-        channel.closeChildFds();
-        channel.close();
+        this.deps.fleet.gone(worker.token, 'the process did not start');
         this.pumpStarts();
         throw err;
       },
@@ -315,14 +275,6 @@ export class AppPool {
     this.scheduleRecovery();
   }
 
-  private flushWaiting(): void {
-    while (this.waiting.length > 0) {
-      const worker = this.pick();
-      if (!worker) return;
-      this.waiting.shift()!.cb(worker);
-    }
-  }
-
   private onWorkerExit(worker: AppWorker, exit: WorkerExit): void {
     this.remove(worker);
     if (this.closed) return;
@@ -341,7 +293,7 @@ export class AppPool {
   /** Keeps the pool at `spare` processes (and one for waiting requests), restarting with exponential backoff after failures. */
   private scheduleRecovery(): void {
     if (this.closed || this.restartTimer) return;
-    const want = () => Math.max(this.policy.spare, this.waiting.length > 0 ? 1 : 0);
+    const want = () => this.policy.spare;
     if (this.live() >= want()) return;
     this.restartTimer = setTimeout(
       () => {
@@ -354,66 +306,24 @@ export class AppPool {
   }
 
   private tick(): void {
-    const now = Date.now();
-    while (this.waiting.length > 0 && now - this.waiting[0]!.at >= this.waitMs) this.waiting.shift()!.cb(undefined);
-    this.checkHealth(now);
-    if (this.policy.idleTimeoutMs > 0) this.reapIdle(now);
+    if (this.policy.idleTimeoutMs > 0) this.reapIdle(Date.now());
   }
 
-  /**
-   * A process whose channel holds requests it has not read, and that read nothing for STALL_MS, is stalled (stopped,
-   * hung, or busy in a loop that never yields): it leaves the rotation and the requests it never read move to a
-   * healthy process. Stalled for `limits.timeout` (or HEALTH_DEADLINE_MS), it is replaced.
-   */
-  private checkHealth(now: number): void {
-    for (const w of [...this.workers]) {
-      if (w.state !== 'running') continue;
-      const read = w.channel.readPosition();
-      if (read === w.channel.writePosition || read !== w.lastRead) {
-        w.lastRead = read;
-        w.progressAt = now;
-        if (w.stalled) {
-          w.stalled = false;
-          this.deps.log.info({ app_pid: w.pid }, 'app process reads its requests again; back in rotation');
-        }
-        continue;
-      }
-      const quiet = now - w.progressAt;
-      if (quiet >= this.healthDeadlineMs) {
-        this.deps.log.error({ app_pid: w.pid, quiet_ms: quiet }, 'app process has not read its requests in time; replacing it');
-        if (this.deps.stats) this.deps.stats.stalls++;
-        void w.terminate(KILL_GRACE_MS);
-        this.rescue(w, true);
-        this.scheduleRecovery();
-        continue;
-      }
-      if (!w.stalled && quiet >= STALL_MS) {
-        w.stalled = true;
-        this.deps.log.warn({ app_pid: w.pid, quiet_ms: quiet, inflight: w.inflight }, 'app process is not reading its requests; out of rotation');
-      }
-      if (w.stalled) this.rescue(w, false);
+  /** A router asks to replace `w`: it served `limits.requests`, stopped reading its requests, or broke the protocol. */
+  private onReplace(w: AppWorker, why: 'stalled' | 'protocol' | 'requests'): void {
+    if (this.closed || w.state === 'exited') return;
+    if (why === 'requests') {
+      this.retire(w, 'request limit');
+      return;
     }
-  }
-
-  /**
-   * Moves the requests a stalled process never read to a healthy one. With none running, they wait for the next
-   * process to become ready if one is starting or may start, or if `w` is being replaced anyway; otherwise they stay
-   * (the process may recover).
-   */
-  private rescue(w: AppWorker, replacing: boolean): void {
-    if (w.inflight === 0) return;
-    for (const r of w.unread()) {
-      const to = this.leastBusy();
-      if (to) {
-        r.moveTo(to);
-        continue;
-      }
-      const canGrow = this.live() < this.policy.max;
-      if (this.closed || this.waiting.length >= MAX_WAITING || !(replacing || canGrow || this.starting + this.queued > 0)) return;
-      r.release();
-      this.waiting.push({ cb: (next) => (next ? r.moveTo(next) : r.giveUp()), at: Date.now() });
-      if (this.starting + this.queued === 0 && canGrow) this.requestStart(1);
+    if (why === 'protocol') {
+      w.killForProtocol();
+      return;
     }
+    if (w.state !== 'running') return;
+    if (this.deps.stats) this.deps.stats.stalls++;
+    void w.terminate(KILL_GRACE_MS);
+    this.scheduleRecovery();
   }
 
   /** Stops the processes idle for `idle_timeout` beyond `spare`, those idle longest first (Unit's idle_ports order). */
@@ -436,8 +346,9 @@ export class AppPool {
     this.workers.splice(i, 1);
     const stats = this.deps.stats;
     if (stats) {
-      stats.retiredRingFull += worker.channel.ringFullWaits;
-      stats.retiredCreditWaits += worker.channel.creditWaits;
+      const c = worker.channel;
+      stats.retiredRingFull += c.ringFullWaits;
+      stats.retiredCreditWaits += c.creditWaits;
     }
   }
 
@@ -471,8 +382,8 @@ export class AppPool {
     this.queued = 0;
     clearTimeout(this.restartTimer);
     clearInterval(this.timer);
-    for (const w of this.waiting.splice(0)) w.cb(undefined);
     await Promise.all(this.workers.map((w) => w.stop(graceMs)));
+    this.deps.fleet.closePool(this.id);
     const proto = this.prototype;
     this.prototype = undefined;
     if (proto) {

@@ -1,10 +1,11 @@
 import { openSync, closeSync } from 'fs';
 import { isAbsolute, resolve } from 'path';
 import type { Logger } from 'pino';
-import { RouterChannel } from '@warden/shm-transport';
 import type { AppPrototype, AppProcess, Credentials, LaunchSpec } from '../contracts';
 import { ApplyError } from '../contracts';
 import { spawnOffThread, type ThreadProcess } from './spawn-thread';
+import type { ProcessActivity } from './fleet/protocol';
+import type { ProcessChannels, ProcessPeer, RouterFleet } from './fleet/router-fleet';
 
 /** Said when an app process exits before it speaks the channel: the usual cause is an executable that is no Warden app. */
 const SPEAK_THE_CHANNEL =
@@ -21,72 +22,94 @@ export interface WorkerExit {
 }
 
 /**
- * A request in flight on a worker, as the gateway tracks it (an intrusive list: no allocation per request). The
- * supervisor moves the ones the app has not read yet to another process when this one stops reading.
- */
-export interface InFlight {
-  prev: InFlight | null;
-  next: InFlight | null;
-  /** The channel's write position when the request was sent (see RouterChannel.writePosition). */
-  sentAt: number;
-  /** Whether the request may be sent again elsewhere: no body, an idempotent method, no response yet. */
-  movable(): boolean;
-  /** Sends the request to `to` instead (the stream on this worker is aborted, unless release() did it already). */
-  moveTo(to: AppWorker): void;
-  /** Takes the request off this worker (its stream aborted) until moveTo() or giveUp(). */
-  release(): void;
-  /** No process took it over: the client gets 503 (unless it went away meanwhile). */
-  giveUp(): void;
-}
-
-/**
  * One process of an application with its shared-memory channel. Started either with a plain spawn (apps without
  * `isolation`) or through the app's isolation prototype, so that every process of an isolated app shares its
  * namespaces.
  */
-export class AppWorker {
+export class AppWorker implements ProcessPeer {
   state: WorkerState = 'starting';
-  /** Requests dispatched to this worker since it started (for `limits.requests`). */
-  served = 0;
   /** Host pid, known once spawned. */
   pid = 0;
-  /** Requests dispatched here and not finished (client aborts included: they end here, the app may still be busy). */
-  inflight = 0;
-  /** When the last request finished (or the process became ready): idle time counts from here, as in Unit. */
-  idleSince = 0;
-  /** Out of rotation: it has unread requests and has not read any for a while (see AppPool's health check). */
-  stalled = false;
-  /** Health check state: the app's read position last seen, and when it last moved (or had nothing to read). */
-  lastRead = 0;
-  progressAt = 0;
-  /** Head of the list of requests in flight. */
-  private first: InFlight | null = null;
+  /** When the process became ready (idle time counts from here until a router reports requests). */
+  private readyAt = 0;
+  /** Each router's numbers for this process (its requests in flight, served, idle since, stalled, back-pressure). */
+  private readonly byRouter = new Map<number, ProcessActivity>();
   readonly exited: Promise<WorkerExit>;
   private resolveExit!: (exit: WorkerExit) => void;
   private stopping = false;
-  /** Killed because its channel closed on a protocol violation (the pool backs off replacing such processes). */
+  /** Killed because a router saw it break the channel protocol (the pool backs off replacing such processes). */
   brokeProtocol = false;
   private process?: AppProcess;
+  private channels?: ProcessChannels;
+  /** What the pool does when a router asks to replace this process. */
+  onReplace: (why: 'stalled' | 'protocol' | 'requests') => void = () => undefined;
 
   constructor(
-    readonly channel: RouterChannel,
+    readonly token: number,
+    private readonly fleet: RouterFleet,
+    private readonly pool: number,
     private readonly log: Logger,
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
-    channel.on('close', (err?: Error) => this.onChannelClosed(err));
   }
 
-  /**
-   * The router end closed the channel on an error while the process runs (a protocol violation such as a malformed
-   * frame or a doorbell flood, or one of our listeners threw): the process can serve nothing more. It leaves rotation
-   * and is killed; its exit counts as unexpected, so the pool replaces it with the crash backoff. A peer that went
-   * away (`WARDEN_ERR_SHM_PEER_GONE`) is exiting: its exit does the rest.
-   */
-  private onChannelClosed(err?: Error): void {
-    const code = (err as { code?: string } | undefined)?.code;
-    if (code !== 'WARDEN_ERR_SHM_PROTOCOL' && code !== 'WARDEN_ERR_SHM_LISTENER') return;
+  // ProcessPeer: what the routers report.
+  activity(router: number, a: ProcessActivity): void {
+    this.byRouter.set(router, a);
+  }
+
+  replace(why: 'stalled' | 'protocol' | 'requests'): void {
+    if (this.state === 'exited') return;
+    this.onReplace(why);
+  }
+
+  /** Requests in flight on it, over all routers. */
+  get inflight(): number {
+    let n = 0;
+    for (const a of this.byRouter.values()) n += a.inflight;
+    return n;
+  }
+
+  /** Requests the routers sent it. */
+  get served(): number {
+    let n = 0;
+    for (const a of this.byRouter.values()) n += a.served;
+    return n;
+  }
+
+  /** When its last request finished on any router (or it became ready): idle time counts from here, as in Unit. */
+  get idleSince(): number {
+    let t = this.readyAt;
+    for (const a of this.byRouter.values()) if (a.idleSince > t) t = a.idleSince;
+    return t;
+  }
+
+  /** Out of rotation on some router: it has unread requests there and has not read any for a while. */
+  get stalled(): boolean {
+    for (const a of this.byRouter.values()) if (a.stalled) return true;
+    return false;
+  }
+
+  /** Back-pressure counters of its channels, summed over the routers (metrics). */
+  get channel(): { ringFullWaits: number; creditWaits: number } {
+    let ringFullWaits = 0;
+    let creditWaits = 0;
+    for (const a of this.byRouter.values()) {
+      ringFullWaits += a.ringFullWaits;
+      creditWaits += a.creditWaits;
+    }
+    return { ringFullWaits, creditWaits };
+  }
+
+  /** Requests in flight (the status page's "active"). */
+  get active(): number {
+    return this.inflight;
+  }
+
+  /** The router asked to replace it for breaking the protocol: killed now, counted as a crash. */
+  killForProtocol(): void {
     if (this.stopping || this.state === 'exited') return;
-    this.log.error({ app_pid: this.pid, err: err!.message }, 'app process broke the channel protocol: replacing it');
+    this.log.error({ app_pid: this.pid }, 'app process broke the channel protocol: replacing it');
     if (this.state === 'running') this.state = 'draining';
     this.brokeProtocol = true;
     try {
@@ -96,49 +119,22 @@ export class AppWorker {
     }
   }
 
-  /** Active streams on this worker's channel. */
-  get active(): number {
-    return this.channel.activeStreams;
-  }
-
-  /** Counts a request dispatched to this process. */
-  attach(r: InFlight): void {
-    this.inflight++;
-    r.prev = null;
-    r.next = this.first;
-    if (this.first) this.first.prev = r;
-    this.first = r;
-  }
-
-  /** The request finished (answered, failed, timed out, aborted by the client) or moved elsewhere. */
-  detach(r: InFlight): void {
-    if (r.prev) r.prev.next = r.next;
-    else if (this.first === r) this.first = r.next;
-    else return; // not on this worker's list
-    if (r.next) r.next.prev = r.prev;
-    r.prev = r.next = null;
-    if (--this.inflight === 0) this.idleSince = Date.now();
-  }
-
-  /** Requests in flight whose REQUEST frame the app has provably not read (it lies at or after its read position). */
-  unread(): InFlight[] {
-    const read = this.channel.readPosition();
-    const out: InFlight[] = [];
-    for (let r = this.first; r; r = r.next) if (((read - r.sentAt) | 0) <= 0 && r.movable()) out.push(r);
-    return out;
-  }
-
   /**
    * Starts the process and waits until its app says READY on the channel. Rejects with an ApplyError naming the
    * step when the process cannot be started, exits first, or is not ready within `readyTimeoutMs`.
    */
   async start(appName: string, spec: LaunchSpec, creds: Credentials | undefined, prototype: AppPrototype | undefined, readyTimeoutMs: number): Promise<void> {
     if (this.state !== 'starting') throw new ApplyError('the process was stopped before it started', appName, 'start');
-    const env = { ...spec.env, ...this.channel.env() };
+    const channels = await this.fleet.openChannels(this, this.pool).catch((e: Error) => {
+      throw e instanceof ApplyError ? new ApplyError(e.message, appName, e.step) : e;
+    });
+    this.channels = channels;
+    const env = { ...spec.env, ...channels.env };
     const withEnv: LaunchSpec = { ...spec, env };
     try {
+      if ((this.state as WorkerState) === 'exited') throw new ApplyError('the process was stopped before it started', appName, 'start');
       if (prototype) {
-        const proc = await prototype.spawn(withEnv, this.channel.fds);
+        const proc = await prototype.spawn(withEnv, channels.fds);
         if ((this.state as WorkerState) === 'exited') {
           // Stopped while the prototype forked it.
           proc.kill('SIGKILL');
@@ -163,8 +159,9 @@ export class AppWorker {
         }
         this.pid = child.pid;
       }
+      channels.started(this.pid);
     } finally {
-      this.channel.closeChildFds();
+      channels.closeChildFds();
     }
     this.log.info({ app_pid: this.pid }, 'app process started');
     let timer: NodeJS.Timeout | undefined;
@@ -174,7 +171,7 @@ export class AppWorker {
       await Promise.race([
         // A process that exits closes its end of the channel, which may be seen before its exit status: wait for the
         // status (briefly) so that the error says the process exited, and how, rather than that the peer went away.
-        this.channel.ready.catch(async (e: unknown) => {
+        channels.ready.catch(async (e: unknown) => {
           if ((e as { code?: string })?.code !== 'WARDEN_ERR_SHM_PEER_GONE') throw e;
           const exit = await Promise.race([this.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000).unref())]);
           throw exit ? exitedEarly(exit) : e;
@@ -193,7 +190,7 @@ export class AppWorker {
       clearTimeout(timer);
     }
     if (this.state === 'starting') this.state = 'running';
-    this.idleSince = this.progressAt = Date.now();
+    this.readyAt = Date.now();
   }
 
   /** Starts the process from the spawn thread (wardend's event loop never waits for fork and exec). */
@@ -212,7 +209,7 @@ export class AppWorker {
         env: spec.env,
         stdout: out,
         stderr: err,
-        fds: this.channel.fds,
+        fds: this.channels!.fds,
         uid: root && creds ? creds.uid : undefined,
         gid: root && creds ? creds.gid : undefined,
       },
@@ -230,9 +227,9 @@ export class AppWorker {
     if (this.state === 'exited') return;
     this.state = 'exited';
     const exit = { code, signal, expected: this.stopping };
-    // The exit status may come before the doorbell's EOF: what the app published before it exited (the rest of a
-    // response it finished while draining) is delivered first.
-    this.channel.closeAfterExit(new Error(`app process ${this.pid} exited (${describeExit(exit)})`));
+    // Each router closes its channel once it read what the app published before it exited (the rest of a response
+    // it finished while draining).
+    this.fleet.gone(this.token, `app process ${this.pid} exited (${describeExit(exit)})`);
     this.resolveExit(exit);
   }
 
@@ -246,7 +243,7 @@ export class AppWorker {
       return this.exited;
     }
     this.state = 'draining';
-    this.channel.shutdown();
+    this.fleet.retire(this.token);
     const timer = setTimeout(() => this.kill('SIGTERM'), graceMs);
     const hard = setTimeout(() => this.kill('SIGKILL'), graceMs + 2000);
     try {

@@ -1,13 +1,11 @@
 import type { Logger } from 'pino';
-import type { FileIdentity } from '@warden/http-router';
 import type { DependencyContainer } from 'tsyringe';
 import { TOKENS } from '../contracts';
 import { CERTIFICATE_STORE, CertificateStore } from '../control/certificate-store';
 import type { DaemonOptions } from '../daemon/daemon-options';
 import { planContextDefaultsFor, planContextFor } from '../config/plan-context';
 import { resolveCredentials } from '../isolation';
-import { AppGateway } from './app-gateway';
-import { RouterComponent } from './router-component';
+import { RouterFleet } from './fleet/router-fleet';
 import { Supervisor } from './supervisor';
 import { OBSERVABILITY } from '../control/control-api';
 import { Observability } from './observability';
@@ -15,7 +13,7 @@ import { WardenMetrics } from './warden-metrics';
 
 export { Supervisor, canonicalJson } from './supervisor';
 export { AppGateway } from './app-gateway';
-export { RouterComponent } from './router-component';
+export { RouterFleet } from './fleet/router-fleet';
 export { poolPolicy } from './app-pool';
 export type { PoolPolicy } from './app-pool';
 
@@ -27,38 +25,39 @@ export type { PoolPolicy } from './app-pool';
  */
 export function registerRuntime(container: DependencyContainer): void {
   const log = container.resolve<Logger>(TOKENS.Logger);
+  const options = container.resolve<DaemonOptions>(TOKENS.DaemonOptions);
   const metrics = new WardenMetrics();
+  const { statedir } = options;
+  const certificates = new CertificateStore(statedir, log.child({ component: 'certificates' }));
+  container.register(CERTIFICATE_STORE, { useValue: certificates });
+  const fleet = new RouterFleet(options.routers, routerIdentity(options), log, certificates);
   const supervisor = new Supervisor(container, log.child({ component: 'supervisor' }), {
     contextFor: planContextFor(container),
     metrics,
+    fleet,
   });
-  const gateway = new AppGateway(supervisor);
-  const { statedir } = container.resolve<DaemonOptions>(TOKENS.DaemonOptions);
-  const certificates = new CertificateStore(statedir, log.child({ component: 'certificates' }));
-  container.register(CERTIFICATE_STORE, { useValue: certificates });
   container.register(TOKENS.ConfigComponent, { useValue: supervisor });
-  const identity = staticFileIdentity(container.resolve<DaemonOptions>(TOKENS.DaemonOptions));
-  const router = new RouterComponent(gateway, log, certificates, identity, metrics.requestDone);
-  container.register(TOKENS.ConfigComponent, { useValue: router });
-  const connections = () => router.connections();
+  container.register(TOKENS.ConfigComponent, { useValue: fleet });
+  const connections = () => fleet.connections();
   metrics.attach({
     connections,
+    requests: () => fleet.requests(),
     apps: () => [...supervisor.runningPools()].map(([name, pool]) => ({ name, processes: pool.workers, starting: 0 })),
   });
-  const observability = new Observability(metrics, supervisor, connections, log.child({ component: 'metrics' }));
+  const observability = new Observability(metrics, supervisor, connections, log.child({ component: 'metrics' }), () => fleet.refresh());
   container.register(TOKENS.ConfigComponent, { useValue: observability });
   container.register(OBSERVABILITY, { useValue: observability });
   container.register(TOKENS.AppControl, { useValue: supervisor });
 }
 
 /**
- * Whom `share` serves files as. Unit's and nginx's routers open files as the unprivileged user; until wardend's
- * router runs as `--user` itself, wardend as root serves only what that user (`--user`/`--group`, default
- * nobody/nogroup, with its supplementary groups) could open. Unprivileged, wardend's own permissions decide.
+ * Whom the router processes run as: wardend's `--user`/`--group` (default nobody and its group) when wardend runs as
+ * root, as Unit's router runs as Unit's `--user`; otherwise wardend's own user (nothing to drop).
  */
-function staticFileIdentity(options: Pick<DaemonOptions, 'user' | 'group' | 'tmpdir'>): FileIdentity | undefined {
-  if ((process.geteuid?.() ?? 0) !== 0) return undefined;
+function routerIdentity(options: Pick<DaemonOptions, 'user' | 'group' | 'tmpdir'>): { uid: number; gid: number; groups: number[] } {
+  const uid = process.geteuid?.() ?? 0;
+  if (uid !== 0) return { uid, gid: process.getegid?.() ?? 0, groups: [] };
   const d = planContextDefaultsFor(options);
   const c = resolveCredentials(d.defaultUser, d.defaultGroup);
-  return c.uid === 0 ? undefined : { uid: c.uid, gid: c.gid, groups: c.groups }; // `--user root`: nothing to check
+  return { uid: c.uid, gid: c.gid, groups: c.groups ?? [] };
 }

@@ -36,13 +36,17 @@ export class Observability implements ObservabilityEndpoints, ConfigComponent {
     private readonly supervisor: Supervisor,
     private readonly connections: () => RouterStats['connections'],
     private readonly log: Logger,
+    /** Fetches the routers' counters (they count requests and connections; main sums them). */
+    private readonly refreshCounters: () => Promise<void> = async () => {},
   ) {}
 
-  metrics(): Promise<{ contentType: string; text: string }> {
+  async metrics(): Promise<{ contentType: string; text: string }> {
+    await this.refreshCounters();
     return this.counters.exposition();
   }
 
-  overview(config: WardenConfig): Overview {
+  async overview(config: WardenConfig): Promise<Overview> {
+    await this.refreshCounters();
     return buildOverview({ config: () => config, supervisor: this.supervisor, metrics: this.counters, connections: this.connections });
   }
 

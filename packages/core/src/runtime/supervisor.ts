@@ -5,6 +5,7 @@ import { ApplyError, ConfigValidationError, TOKENS } from '../contracts';
 import { buildSpawnPlan } from '../isolation';
 import { AppPool, asApplyError } from './app-pool';
 import type { WardenMetrics } from './warden-metrics';
+import type { RouterFleet } from './fleet/router-fleet';
 
 /** Options of the supervisor that are not part of the config. */
 export interface SupervisorOptions {
@@ -18,6 +19,8 @@ export interface SupervisorOptions {
   applyDeadlineMs?: number;
   /** Where the pools count restarts, spawn latency and back-pressure (absent: not counted). */
   metrics?: WardenMetrics;
+  /** The router processes, which dispatch requests to the pools' processes. */
+  fleet: RouterFleet;
 }
 
 /**
@@ -122,6 +125,7 @@ export class Supervisor implements ConfigComponent, AppControl {
         const previous = this.pools;
         this.pools = nextPools;
         this.keys = nextKeys;
+        this.announce();
         for (const [name, pool] of previous) {
           if (nextPools.get(name) === pool) continue;
           this.log.info({ app: name }, 'draining application');
@@ -168,7 +172,15 @@ export class Supervisor implements ConfigComponent, AppControl {
       readyTimeoutMs: this.readyTimeoutMs,
       drainGraceMs: this.drainGraceMs,
       stats: this.options.metrics?.app(name),
+      fleet: this.options.fleet,
     });
+  }
+
+  /** Tells the routers which pool serves each application name now. */
+  private announce(): void {
+    const apps: Record<string, number> = {};
+    for (const [name, pool] of this.pools) apps[name] = pool.id;
+    this.options.fleet.setApps(apps);
   }
 
   private launcherFor(type: string): AppLauncher | undefined {
@@ -187,6 +199,7 @@ export class Supervisor implements ConfigComponent, AppControl {
       throw new ApplyError('the application was reconfigured during the restart', app, 'restart');
     }
     this.pools.set(app, fresh);
+    this.announce();
     if (this.options.metrics) this.options.metrics.app(app).restarts += current.workers.length;
     this.log.info({ app }, 'application restarted');
     void current.close();

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Metric } from 'prom-client';
-import type { CompletedRequest, RouterStats } from '@warden/http-router';
+import type { RouterStats } from '@warden/http-router';
+import type { RecorderSnapshot, SeriesSnapshot } from './fleet/request-recorder';
 import { processState } from './overview';
 
 /** Upper bounds (seconds) of the request latency histograms. */
@@ -9,6 +10,8 @@ export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 export const SPAWN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** The `code` label of the request counters: status class, `aborted` when the client left before a response. */
 const CLASSES = ['aborted', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+const NO_REQUESTS: RecorderSnapshot = { listeners: {}, apps: {} };
 
 /**
  * A histogram kept as plain numbers: `observe` is a bucket search and three additions (no allocation), so it can
@@ -32,12 +35,6 @@ export class HistogramCounts {
     this.sum += v;
     this.count++;
   }
-}
-
-/** Requests of one listener or one application: count per status class and the latency histogram. */
-class RequestSeries {
-  readonly codes = new Float64Array(CLASSES.length);
-  readonly latency = new HistogramCounts(LATENCY_BUCKETS);
 }
 
 /** The per-application counters that outlive the application's pools (a restart makes a new pool). */
@@ -65,8 +62,10 @@ export interface ProcessView {
 
 /** What the metrics read at scrape time. */
 export interface MetricsSources {
-  /** Unit's connection counters of the router. */
+  /** Unit's connection counters, summed over the routers. */
   connections(): RouterStats['connections'];
+  /** Request counters per listener and application, summed over the routers (as of the last refresh). */
+  requests(): RecorderSnapshot;
   /** The running applications and their processes (processes being started count as `starting`). */
   apps(): Iterable<{ name: string; processes: Iterable<ProcessView>; starting: number }>;
 }
@@ -80,15 +79,13 @@ export interface MetricsSources {
  */
 export class WardenMetrics {
   readonly registry = new Registry();
-  private readonly listeners = new Map<string, RequestSeries>();
-  private readonly apps = new Map<string, RequestSeries>();
   private readonly appStats = new Map<string, AppStats>();
   private sources: MetricsSources | null = null;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'warden_' });
-    this.defineRequestMetrics('listener', this.listeners, 'warden_http');
-    this.defineRequestMetrics('app', this.apps, 'warden_app');
+    this.defineRequestMetrics('listener', () => (this.sources?.requests() ?? NO_REQUESTS).listeners, 'warden_http');
+    this.defineRequestMetrics('app', () => (this.sources?.requests() ?? NO_REQUESTS).apps, 'warden_app');
     this.defineRuntimeMetrics();
   }
 
@@ -104,28 +101,13 @@ export class WardenMetrics {
     return s;
   }
 
-  /** http-router's per-request completion hook (`onRequestDone`): once per request, on the request path. */
-  readonly requestDone = (r: CompletedRequest): void => {
-    const { listener, app, status } = r;
-    const seconds = r.durationMs / 1000;
-    const cls = status < 100 ? 0 : status >= 600 ? 5 : (status / 100) | 0;
-    let l = this.listeners.get(listener);
-    if (l === undefined) this.listeners.set(listener, (l = new RequestSeries()));
-    l.codes[cls]!++;
-    l.latency.observe(seconds);
-    if (app === null) return;
-    let a = this.apps.get(app);
-    if (a === undefined) this.apps.set(app, (a = new RequestSeries()));
-    a.codes[cls]!++;
-    a.latency.observe(seconds);
-  };
-
   /** Request totals of one listener or application (zeros before its first request). */
   requests(kind: 'listener' | 'app', name: string): { total: number; codes: Record<string, number>; latencySum: number } {
-    const s = (kind === 'listener' ? this.listeners : this.apps).get(name);
+    const all = this.sources?.requests() ?? NO_REQUESTS;
+    const s = (kind === 'listener' ? all.listeners : all.apps)[name];
     const codes: Record<string, number> = {};
     for (let i = 0; i < CLASSES.length; i++) codes[CLASSES[i]!] = s?.codes[i] ?? 0;
-    return { total: s?.latency.count ?? 0, codes, latencySum: s?.latency.sum ?? 0 };
+    return { total: s?.count ?? 0, codes, latencySum: s?.sum ?? 0 };
   }
 
   /** The exposition (Prometheus text format 0.0.4) and its content type. */
@@ -133,7 +115,7 @@ export class WardenMetrics {
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
   }
 
-  private defineRequestMetrics(label: string, series: Map<string, RequestSeries>, prefix: string): void {
+  private defineRequestMetrics(label: string, series: () => Record<string, SeriesSnapshot>, prefix: string): void {
     const what = label === 'listener' ? 'listener' : 'application';
     new Counter({
       name: `${prefix}_requests_total`,
@@ -142,7 +124,7 @@ export class WardenMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [name, s] of series) {
+        for (const [name, s] of Object.entries(series())) {
           for (let i = 0; i < CLASSES.length; i++) if (s.codes[i]! > 0) this.inc({ [label]: name, code: CLASSES[i] }, s.codes[i]!);
         }
       },
@@ -153,7 +135,7 @@ export class WardenMetrics {
         `Request latency per ${what}, from the request head to the end of the response`,
         label,
         LATENCY_BUCKETS,
-        () => mapValues(series, (s) => s.latency),
+        () => Object.entries(series()),
       ),
     );
   }
@@ -257,7 +239,13 @@ function* mapValues<K, V, W>(m: Map<K, V>, f: (v: V) => W): Iterable<[K, W]> {
  * A prom-client registry entry for histograms kept in {@link HistogramCounts}: the registry formats what `get()`
  * returns exactly as it does for its own Histogram (`_bucket` with cumulative `le`, `+Inf`, `_sum`, `_count`).
  */
-function histogramMetric(name: string, help: string, label: string, bounds: readonly number[], series: () => Iterable<[string, HistogramCounts]>): Metric {
+function histogramMetric(
+  name: string,
+  help: string,
+  label: string,
+  bounds: readonly number[],
+  series: () => Iterable<[string, { buckets: ArrayLike<number>; sum: number; count: number }]>,
+): Metric {
   const metric = {
     name,
     help,

@@ -1,6 +1,7 @@
-import { promises as fsp, type WriteStream } from 'fs';
+import { closeSync, createWriteStream, type WriteStream } from 'fs';
+import { promises as fsp } from 'fs';
 import type { AccessLog } from './compiled-config';
-import type { RouterLogger } from './ports';
+import type { ListenerHost, RouterLogger } from './ports';
 import type { RequestContext } from './request-context';
 
 /** The `access_log` file: opened when a config is prepared, switched at commit, reopened on SIGUSR1, one line per request. */
@@ -9,22 +10,32 @@ export class AccessLogWriter {
   private path: string | null = null;
   private closed = false;
 
-  constructor(private readonly log: RouterLogger) {}
+  constructor(
+    private readonly log: RouterLogger,
+    private readonly host: ListenerHost | null = null,
+  ) {}
+
+  /** `path` opened for appending: by the host when there is one (an unprivileged router), else here. */
+  private async open(path: string): Promise<LogFile> {
+    if (this.host === null) return fsp.open(path, 'a');
+    const fd = await this.host.openAppend(path);
+    return { createWriteStream: () => createWriteStream('', { fd }), close: async () => closeSync(fd) };
+  }
 
   /**
    * Opens `path` for a config being prepared, unless it is the file in use (null then): an access log that cannot
    * be written fails the apply instead of every request.
    */
-  async prepare(path: string | null): Promise<fsp.FileHandle | null> {
+  async prepare(path: string | null): Promise<LogFile | null> {
     if (path === null || path === this.path) return null;
-    return fsp.open(path, 'a').catch((err: NodeJS.ErrnoException) => {
+    return this.open(path).catch((err: NodeJS.ErrnoException) => {
       err.message = `access log "${path}": ${err.message}`;
       throw err;
     });
   }
 
   /** Installs the log of a committed config (`file` from prepare()). */
-  install(path: string | null, file: fsp.FileHandle | null): void {
+  install(path: string | null, file: LogFile | null): void {
     if (path === this.path) return;
     if (this.stream) void endStream(this.stream);
     this.stream = null;
@@ -42,7 +53,7 @@ export class AccessLogWriter {
   async reopen(): Promise<void> {
     const path = this.path;
     if (path === null || this.closed) return;
-    const file = await fsp.open(path, 'a');
+    const file = await this.open(path);
     if (this.path !== path || this.closed) {
       await file.close(); // reconfigured meanwhile: the new config's log is already in place
       return;
@@ -71,4 +82,10 @@ export class AccessLogWriter {
 
 function endStream(s: WriteStream): Promise<void> {
   return new Promise((resolve) => s.end(() => resolve()));
+}
+
+/** An open access log file: a node FileHandle, or an fd the host opened. */
+export interface LogFile {
+  createWriteStream(): WriteStream;
+  close(): Promise<void>;
 }

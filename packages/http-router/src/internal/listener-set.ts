@@ -1,6 +1,7 @@
 import type { Server as NetServer, Socket } from 'net';
 import type { CompiledConfig, CompiledListener } from './compiled-config';
 import type { ListenerEntry } from './listener-entry';
+import type { ListenerHost } from './ports';
 
 /** What a listener set needs from the router: making a listener's servers, and closing its connections. */
 export interface ListenerFactory {
@@ -21,7 +22,10 @@ export class ListenerSet {
   /** Listeners removed by a reconfiguration whose last connections are still finishing. */
   private readonly draining = new Set<ListenerEntry>();
 
-  constructor(private readonly factory: ListenerFactory) {}
+  constructor(
+    private readonly factory: ListenerFactory,
+    private readonly host: ListenerHost | null = null,
+  ) {}
 
   /**
    * Binds the listeners of `compiled` not bound yet; returns them (for rollback). On a listen error, what this call
@@ -33,7 +37,7 @@ export class ListenerSet {
       for (const l of compiled.listeners.values()) {
         if (this.entries.has(l.key)) continue;
         const entry = this.factory.create(l, compiled);
-        await listen(entry.server, l);
+        await listen(entry.server, l, this.host);
         added.push(entry);
         this.entries.set(l.key, entry);
       }
@@ -79,6 +83,11 @@ export class ListenerSet {
       entry.live = true;
       update(entry, l);
     }
+  }
+
+  /** Canonical keys of the listeners in use. */
+  keys(): string[] {
+    return [...this.entries.keys()];
   }
 
   /** The bound address of each listener, by its config name (useful with port 0). */
@@ -127,7 +136,9 @@ export class ListenerSet {
   }
 }
 
-function listen(server: NetServer, l: CompiledListener): Promise<void> {
+async function listen(server: NetServer, l: CompiledListener, host: ListenerHost | null): Promise<void> {
+  // A host binds the socket (wardend's main process) and the server accepts on the fd it hands over.
+  const fd = host === null ? -1 : await host.listen({ key: l.key, host: l.host, port: l.port, ipv6Only: l.ipv6Only, path: l.path, backlog: l.backlog });
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
       server.off('listening', onListening);
@@ -139,7 +150,8 @@ function listen(server: NetServer, l: CompiledListener): Promise<void> {
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    if (l.path !== null) server.listen({ path: l.path, backlog: l.backlog, exclusive: true });
+    if (fd >= 0) server.listen({ fd });
+    else if (l.path !== null) server.listen({ path: l.path, backlog: l.backlog, exclusive: true });
     else server.listen({ host: l.host, port: l.port, backlog: l.backlog, ipv6Only: l.ipv6Only, exclusive: true });
   });
 }

@@ -99,3 +99,27 @@ export interface RouterLogger {
   error(obj: unknown, msg?: string): void;
   debug(obj: unknown, msg?: string): void;
 }
+
+/** What a listener is bound to, as a {@link ListenerHost} gets it. */
+export interface ListenSpec {
+  /** Canonical bind key (`0.0.0.0:8080`, `unix:/run/a.sock`): the same listener always has the same key. */
+  key: string;
+  host: string;
+  port: number;
+  ipv6Only: boolean;
+  /** Unix socket path, or null for an IP listener. */
+  path: string | null;
+  backlog: number | undefined;
+}
+
+/**
+ * Opens what a router may not open itself. wardend's router processes run unprivileged: the privileged main process
+ * binds each listener (ports below 1024, the "address in use" check of a transactional apply) and opens the access
+ * log, and hands the fds over. Without a host, the router binds and opens by itself.
+ */
+export interface ListenerHost {
+  /** An fd of a bound, listening socket for `l`; the router accepts on it (and closes its fd when it stops). Rejects with the bind error. */
+  listen(l: ListenSpec): Promise<number>;
+  /** An fd of `path` opened for appending (the access log); rejects with the open error. */
+  openAppend(path: string): Promise<number>;
+}

@@ -14,6 +14,23 @@ export interface NativeShm {
   tuneAllocator(trim: number, mmap: number): boolean;
   SEAL_SHRINK: number;
   SEAL_GROW: number;
+  /** native/process.cc: a bound, listening, non-blocking, close-on-exec socket (see process-support.ts). */
+  listenSocket(opts: { host: string; port: number; backlog?: number; ipv6Only?: boolean } | { path: string; backlog?: number }): { fd: number; port: number };
+  /** native/process.cc: PR_SET_NO_NEW_PRIVS and PR_SET_DUMPABLE 0. */
+  hardenProcess(): void;
+  /** native/fd-socket.cc: socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK). */
+  fdSocketPair(): [number, number];
+  /** One sendmsg of `payload` with `fds` as SCM_RIGHTS (MSG_NOSIGNAL | MSG_DONTWAIT); 0 or the errno. */
+  fdSend(fd: number, payload: Buffer, fds: number[]): number;
+  /**
+   * One recvmsg into `buf` (MSG_CMSG_CLOEXEC | MSG_DONTWAIT): undefined when nothing is queued; `bytes` -1 with
+   * `error` 0 = EOF, with `error` set = the errno; `truncated` = MSG_TRUNC or MSG_CTRUNC (the fds are ours to close).
+   */
+  fdRecv(fd: number, buf: Buffer): { bytes: number; error: number; fds: number[]; truncated: boolean } | undefined;
+  /** uv_poll_t on `fd` (UV_READABLE): `onPoll(0)` when readable, a negative libuv error when polling failed. */
+  FdPoll: new (fd: number, onPoll: (status: number) => void) => { ref(): void; unref(): void; stop(): void };
+  /** The most fds one FdSocket message carries. */
+  FD_SOCKET_MAX_FDS: number;
 }
 
 let cached: NativeShm | undefined;

@@ -53,6 +53,8 @@ type Router struct {
 	bell                              *os.File
 	appMem, appBell                   int
 	rbuf                              [64]byte
+	// Connection is the connection id the next REQUEST frames carry (their arg; 0 = none).
+	Connection uint32
 }
 
 func u32at(mem []byte, off int) *uint32 { return (*uint32)(unsafe.Pointer(&mem[off])) }
@@ -173,7 +175,7 @@ func (r *Router) Request(stream uint32, method, target string, contentLength int
 	if err != nil {
 		return err
 	}
-	putHeader(b, uint32(n), TypeRequest, 0, stream, 0)
+	putHeader(b, uint32(n), TypeRequest, 0, stream, r.Connection)
 	le.PutUint64(b[16:], uint64(contentLength))
 	le.PutUint16(b[24:], 5555)
 	le.PutUint16(b[26:], 80)

@@ -3,11 +3,9 @@ package shm
 // This module's version of ../../../shm/hook.go (the other files of this package are links to package shm's).
 
 import (
-	"sync/atomic"
-
 	"unit.nginx.org/go/internal/hook"
 )
 
 func init() {
-	hook.ReuseStreams = func(ch interface{}) { atomic.StoreInt32(&ch.(*Channel).reuseStreams, 1) }
+	hook.ReuseStreams = markReuseStreams
 }

@@ -9,12 +9,13 @@ import (
 )
 
 type (
-	channel = shm.Channel
-	stream  = shm.Stream
+	channel    = shm.Channel
+	channelSet = shm.ChannelSet
+	stream     = shm.Stream
 )
 
 var (
-	channelFromEnv    = shm.FromEnv
+	channelSetFromEnv = shm.SetFromEnv
 	errNotUnderWarden = shm.ErrNotUnderWarden
 	errAborted        = shm.ErrAborted
 )
@@ -26,7 +27,7 @@ const defaultContentType = "text/html; charset=utf-8"
 // it empty for an origin-form request target).
 const setURLScheme = true
 
-func reuseStreams(ch *channel) { hook.ReuseStreams(ch) }
+func reuseStreams(ch interface{}) { hook.ReuseStreams(ch) } // a *channel or *channelSet
 
 // net/http's status line through the channel (see netHTTPReason in response_writer.go).
 func init() { shm.ReasonPhrase = netHTTPReason }

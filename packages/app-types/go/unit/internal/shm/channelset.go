@@ -1,0 +1,1 @@
+../../../shm/channelset.go

@@ -1,0 +1,172 @@
+import { spawn, type ChildProcess } from 'child_process';
+import { closeSync } from 'fs';
+import { join } from 'path';
+import { createInterface } from 'readline';
+import type { Logger } from 'pino';
+import { FdSocket } from '@warden/shm-transport';
+import type { FdMessage, MainMessage, MainRequest, RouterMessage } from './protocol';
+import type { RouterIdentity } from './router-process';
+
+/** What a link reports to the fleet. */
+export interface LinkEvents {
+  onMessage(link: RouterLink, m: RouterMessage): void;
+  onChannelFds(link: RouterLink, token: number, fds: number[]): void;
+  onExit(link: RouterLink, code: number | null, signal: string | null): void;
+}
+
+/** The router's entry, compiled (also when main runs from the TypeScript sources, as under ts-jest). */
+const ROUTER_ENTRY = join(__dirname, '..', '..', '..', 'dist', 'runtime', 'fleet', 'router-entry.js');
+/** How long a router may take to start (load its code, drop privileges) before it is given up on. */
+const START_TIMEOUT_MS = 15_000;
+/** Default wait for a router's answer to a request (config prepare waits longer: binding, TLS). */
+const ANSWER_TIMEOUT_MS = 30_000;
+
+/**
+ * main's end of one router process: starts it (`node router-entry.js`, root dropped by the router itself), relays its
+ * log lines into wardend's log, sends it messages and fds, and matches its answers to requests.
+ */
+export class RouterLink {
+  readonly child: ChildProcess;
+  readonly fdSocket: FdSocket;
+  readonly up: Promise<{ pid: number; uid: number; gid: number }>;
+  state: 'starting' | 'up' | 'gone' = 'starting';
+  pid = 0;
+  private nextId = 1;
+  private readonly answers = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  readonly exited: Promise<void>;
+
+  constructor(
+    readonly index: number,
+    identity: Omit<RouterIdentity, 'index'>,
+    private readonly log: Logger,
+    private readonly events: LinkEvents,
+  ) {
+    const [mine, theirs] = FdSocket.pair();
+    const env = { ...process.env, WARDEN_ROUTER: JSON.stringify({ ...identity, index }) };
+    this.child = spawn(process.execPath, [ROUTER_ENTRY], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', theirs],
+      env,
+      serialization: 'json',
+      // A session of its own: Ctrl-C on wardend's terminal reaches main only, which stops the routers in order.
+      detached: true,
+    });
+    closeSync(theirs);
+    this.pid = this.child.pid ?? 0;
+    this.fdSocket = new FdSocket(
+      mine,
+      (payload: Buffer, fds: number[]) => this.onFds(payload, fds),
+      () => undefined,
+    );
+    this.fdSocket.unref();
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    this.up = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`router ${index} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      timer.unref();
+      this.child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`router ${index} exited while starting (${signal ? `signal ${signal}` : `exit code ${code}`})`));
+      });
+      this.child.on('message', (m: RouterMessage) => {
+        if (m.op === 'up') {
+          clearTimeout(timer);
+          this.state = 'up';
+          resolve(m);
+          return;
+        }
+        this.onMessage(m);
+      });
+    });
+    this.up.catch(() => undefined);
+    this.child.once('exit', (code, signal) => {
+      this.state = 'gone';
+      for (const [, a] of this.answers) {
+        clearTimeout(a.timer);
+        a.reject(new Error(`router ${index} exited`));
+      }
+      this.answers.clear();
+      this.fdSocket.close();
+      this.events.onExit(this, code, signal);
+    });
+    this.child.on('error', (err) => this.log.error({ err, router: index }, 'router process error'));
+    this.relayLog();
+  }
+
+  /** The router logs pino JSON lines on its stdout; they go into wardend's log, tagged with the router. */
+  private relayLog(): void {
+    const out = createInterface({ input: this.child.stdout! });
+    out.on('line', (line) => {
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        this.log.info({ router: this.index }, line);
+        return;
+      }
+      const { level, msg, time: _t, pid: _p, hostname: _h, ...rest } = rec;
+      const name = typeof level === 'number' ? (this.log.levels.labels[level] ?? 'info') : 'info';
+      (this.log as unknown as Record<string, (o: object, m?: string) => void>)[name]!.call(this.log, rest, typeof msg === 'string' ? msg : undefined);
+    });
+    const err = createInterface({ input: this.child.stderr! });
+    err.on('line', (line) => this.log.warn({ router: this.index, stream: 'stderr' }, line));
+  }
+
+  private onMessage(m: RouterMessage): void {
+    if (m.op === 'answer') {
+      const a = this.answers.get(m.id);
+      if (!a) return;
+      this.answers.delete(m.id);
+      clearTimeout(a.timer);
+      if (m.ok) a.resolve(m.value);
+      else a.reject(Object.assign(new Error(m.error.message), m.error));
+      return;
+    }
+    this.events.onMessage(this, m);
+  }
+
+  private onFds(payload: Buffer, fds: number[]): void {
+    let msg: FdMessage;
+    try {
+      msg = JSON.parse(payload.toString()) as FdMessage;
+    } catch {
+      for (const fd of fds) closeSync(fd);
+      return;
+    }
+    if (msg.op === 'channel') this.events.onChannelFds(this, msg.token, fds);
+    else for (const fd of fds) closeSync(fd);
+  }
+
+  /** Sends a message (dropped when the router is gone: its exit is handled as a whole). */
+  send(m: MainMessage): void {
+    if (this.state === 'gone' || !this.child.connected) return;
+    this.child.send(m);
+  }
+
+  /** Sends `fds` with `msg` over the FdSocket (the receiver gets its own copies). */
+  sendFds(msg: FdMessage, fds: number[]): void {
+    if (this.state === 'gone') return;
+    this.fdSocket.send(JSON.stringify(msg), fds);
+  }
+
+  /** Sends a request (`id` filled in) and waits for its answer. */
+  request<T = unknown>(m: MainRequest, timeoutMs = ANSWER_TIMEOUT_MS): Promise<T> {
+    if (this.state === 'gone') return Promise.reject(new Error(`router ${this.index} is gone`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.answers.delete(id);
+        reject(new Error(`router ${this.index} did not answer "${m.op}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      this.answers.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.send({ ...m, id });
+    });
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    try {
+      this.child.kill(signal);
+    } catch {
+      /* gone */
+    }
+  }
+}
