@@ -17,6 +17,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # Cross compiler for the arm64 prebuilt native binaries that `npm pack` ships (scripts/prebuild-native.js).
 if [ "$(uname -m)" = x86_64 ]; then
   command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu)
+  # musl-gcc: the linux-x64 musl prebuilds of ns-linux (C); shm-transport's (C++) need `zig` on PATH as well.
+  command -v musl-gcc >/dev/null 2>&1 || need+=(musl-tools)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -2,6 +2,7 @@
 # Runs wardend in the foreground with the example config: the ns-inspect Go app on http://127.0.0.1:8080/, in its
 # own namespaces (as root). Try: curl http://127.0.0.1:8080/   and the control API:
 #   curl --unix-socket /tmp/warden-example/control.sock http://localhost/config
+# WARDEN_EXAMPLE_DIR (default /tmp/warden-example) and WARDEN_EXAMPLE_PORT (default 8080) move them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${WARDEN_EXAMPLE_DIR:-/tmp/warden-example}
@@ -10,7 +11,8 @@ chmod 755 "$work"
 examples=$(pwd)/examples
 (cd examples/ns-inspect && GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 go build -o ns-inspect .)
 config="$work/config.json"
-sed "s|@EXAMPLES@|$examples|g" examples/ns-inspect/config.json > "$config"
+port=${WARDEN_EXAMPLE_PORT:-8080}
+sed -e "s|@EXAMPLES@|$examples|g" -e "s|127.0.0.1:8080|127.0.0.1:$port|" examples/ns-inspect/config.json > "$config"
 if [ "$(id -u)" -ne 0 ]; then
   # Without root: no id maps beyond our own uid, so the example runs without isolation.
   node -e '

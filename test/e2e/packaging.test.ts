@@ -74,7 +74,12 @@ async function startScopeRegistry(packed: Packed[], tarballDir: string): Promise
 }
 
 const WORKSPACES = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).workspaces as string[]).map((w) => w.replace('packages/', ''));
-const CROSS_ARM64 = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, 'aarch64-linux-gnu-gcc')));
+const onPath = (cmd: string) => (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, cmd)));
+const CROSS_ARM64 = onPath('aarch64-linux-gnu-gcc');
+// The musl prebuilds (scripts/prebuild-native.js): ns-linux's with musl-gcc (x64) or zig, shm-transport's with zig only.
+const ZIG = process.env.WARDEN_ZIG ? existsSync(process.env.WARDEN_ZIG) : onPath('zig');
+const MUSL_GCC = process.arch === 'x64' && onPath('musl-gcc');
+const MUSL_LOADER = `/lib/ld-musl-${process.arch === 'x64' ? 'x86_64' : 'aarch64'}.so.1`;
 
 describe('packages installed from their npm pack tarballs', () => {
   let dir: string;
@@ -153,7 +158,7 @@ describe('packages installed from their npm pack tarballs', () => {
     }
   });
 
-  it('ships prebuilt native binaries for linux x64 and arm64 (glibc) and no compiled-here build directory', () => {
+  it('ships prebuilt native binaries for linux x64 and arm64 (glibc, and musl where its toolchain is here) and no compiled-here build directory', () => {
     const names = (pkg: string) =>
       packed
         .find((p) => p.name === pkg)!
@@ -161,10 +166,60 @@ describe('packages installed from their npm pack tarballs', () => {
         .filter((f) => f.startsWith('prebuilds/'))
         .sort();
     const arches = CROSS_ARM64 || process.arch === 'arm64' ? ['arm64', 'x64'] : [process.arch];
-    expect(names('@warden/shm-transport')).toEqual(arches.map((a) => `prebuilds/linux-${a}/@warden+shm-transport.glibc.node`));
-    expect(names('@warden/ns-linux')).toEqual(arches.flatMap((a) => [`prebuilds/linux-${a}/fd-pass.node`, `prebuilds/linux-${a}/warden-spawn`]));
+    const shmMusl = ZIG ? ['arm64', 'x64'] : [];
+    const nsMusl = ZIG ? ['arm64', 'x64'] : MUSL_GCC ? ['x64'] : [];
+    const shm = [...arches.map((a) => `linux-${a}/@warden+shm-transport.glibc.node`), ...shmMusl.map((a) => `linux-${a}/@warden+shm-transport.musl.node`)];
+    const ns = [
+      ...arches.flatMap((a) => [`linux-${a}/fd-pass.node`, `linux-${a}/warden-spawn`]),
+      ...nsMusl.flatMap((a) => [`linux-${a}/fd-pass.musl.node`, `linux-${a}/warden-spawn.musl`]),
+    ];
+    expect(names('@warden/shm-transport')).toEqual(shm.map((f) => `prebuilds/${f}`).sort());
+    expect(names('@warden/ns-linux')).toEqual(ns.map((f) => `prebuilds/${f}`).sort());
     // Without aarch64-linux-gnu-gcc (scripts/setup.sh installs it) the arm64 prebuilds cannot be made here.
     if (!CROSS_ARM64) process.stderr.write('packaging test: aarch64-linux-gnu-gcc missing: arm64 prebuilds not checked\n');
+    if (!ZIG) process.stderr.write('packaging test: zig missing: no musl prebuild of shm-transport, nor arm64 musl of ns-linux, to check\n');
+  });
+
+  it("musl prebuilds need only musl libc and N-API: musl's loader resolves every other symbol; the musl spawn helper is static and isolates", async () => {
+    const nsDir = join(consumer, 'node_modules/@warden/ns-linux/prebuilds', `linux-${process.arch}`);
+    const shmDir = join(consumer, 'node_modules/@warden/shm-transport/prebuilds', `linux-${process.arch}`);
+    const addons = [join(nsDir, 'fd-pass.musl.node'), join(shmDir, '@warden+shm-transport.musl.node')].filter((f) => existsSync(f));
+    if (addons.length === 0 || !existsSync(MUSL_LOADER)) {
+      return console.warn(`skipped: no musl prebuild for ${process.arch} or no ${MUSL_LOADER} (Debian's musl) to check it with`);
+    }
+    // No Node built for musl is available here, so the addons are not loaded by node: `ld-musl --list` loads each
+    // with musl's dynamic linker (musl binds every symbol at load time) and names what does not resolve.
+    for (const addon of addons) {
+      const listed = await new Promise<string>((ok) => {
+        const child = spawn(MUSL_LOADER, ['--list', addon], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        child.on('close', () => ok(out));
+      });
+      expect(listed).toContain(`libc.so => ${MUSL_LOADER}`);
+      const unresolved = [...listed.matchAll(/Error relocating [^:]+: (\S+): symbol not found/g)].map((m) => m[1]!);
+      expect({ addon, other: unresolved.filter((s) => !s.startsWith('napi_')) }).toEqual({ addon, other: [] });
+      expect(unresolved.length).toBeGreaterThan(0); // it does use N-API, which node provides
+    }
+    const helper = join(nsDir, 'warden-spawn.musl');
+    if (!existsSync(helper)) return;
+    expect(readFileSync(helper).includes(Buffer.from('ld-linux'))).toBe(false); // static: no glibc loader named
+    if (!isRoot) return console.warn('skipped: running the musl spawn helper needs root (namespaces)');
+    const out = await run(
+      process.execPath,
+      [
+        join(consumer, 'node_modules/@warden/ns-linux/bin/warden-isolate.js'),
+        '--isolation',
+        '{"namespaces":{"pid":true,"uname":true,"mount":true},"hostname":"musl"}',
+        '--',
+        '/bin/sh',
+        '-c',
+        'echo $$ $(hostname)',
+      ],
+      { env: { ...process.env, WARDEN_SPAWN_HELPER: helper } },
+    );
+    expect(out.trim()).toBe('2 musl');
   });
 
   it('ships the Go module unit.nginx.org/go complete: the files go/unit links to are in the tarball as files', () => {

@@ -1,7 +1,7 @@
 // The status page (GET /ui) rendered by headless Chromium, and `warden top --once`, against a wardend serving an app
 // (isolated when we are root). With WARDEN_WRITE_DOCS=1 the screenshot is written to docs/status-page.png.
 import { execFile, execFileSync } from 'child_process';
-import { copyFileSync, existsSync, statSync } from 'fs';
+import { copyFileSync, existsSync, readFileSync, statSync } from 'fs';
 import { join } from 'path';
 import { ROOT, cleanup, freePort, http, isRoot, startWardend, worldDir, type Wardend } from './support/wardend';
 
@@ -73,7 +73,30 @@ describe('status page and warden top', () => {
     expect(pids).toHaveLength(2);
     for (const pid of pids) expect(r.out).toMatch(new RegExp(`pid ${pid}\\s`));
     if (isRoot) expect(r.out).toMatch(/ns: credential,pid,mount,network,uname; uidmap 100000->0\(65536\)/);
+    // and what each process runs in, read back from /proc
+    for (const pid of pids) {
+      expect(r.out).toMatch(new RegExp(`pid ${pid}\\s.*runs in: ns: ${isRoot ? 'credential,mount,network,pid,uname; uidmap 100000->0\\(65536\\)' : 'none'}`));
+    }
     expect(r.out.match(/wardend pid/g)).toHaveLength(1); // one frame
+  });
+
+  it('the overview reports what each app process really runs in, read from /proc: namespaces, id maps, cgroup', async () => {
+    const overview = JSON.parse((await http(uiPort, '/ui/overview.json')).body.toString());
+    const processes = overview.applications[0].processes as { pid: number; observed: Record<string, unknown> | null }[];
+    expect(processes).toHaveLength(2);
+    for (const p of processes) {
+      const cgroup = /^0::(.*)$/m.exec(readFileSync(`/proc/${p.pid}/cgroup`, 'utf8'))?.[1] ?? null;
+      expect(p.observed).toMatchObject(
+        isRoot
+          ? {
+              namespaces: ['credential', 'mount', 'network', 'pid', 'uname'],
+              uidmap: [{ container: 0, host: 100000, size: 65536 }],
+              gidmap: [{ container: 0, host: 100000, size: 65536 }],
+              cgroup,
+            }
+          : { namespaces: [], cgroup },
+      );
+    }
   });
 
   it('warden top refuses arguments', async () => {
@@ -102,6 +125,8 @@ describe('status page and warden top', () => {
     expect(dom.out).toContain(`data-listener="127.0.0.1:${appPort}"`);
     expect(dom.out).toContain('data-app="hello"');
     for (const pid of pids) expect(dom.out).toContain(`data-pid="${pid}"`);
+    for (const pid of pids)
+      expect(dom.out).toMatch(new RegExp(`data-observed="${pid}">pid ${pid} runs in: namespaces: ${isRoot ? 'credential, mount' : 'none'}`));
     if (isRoot) expect(dom.out).toMatch(/namespaces: credential, pid, mount, network, uname<br>uidmap: 100000→0 \(65536\)/);
 
     const png = join(dir, 'status-page.png');

@@ -43,20 +43,34 @@ export function renderTop(o: Overview, previous?: Overview): string {
       `${pad(a.name, 24)}${pad(a.type, 10)}${lpad(a.processes.length, 6)}${lpad(fmt(rate(a.requests.total, b?.total, dt)), 9)}${lpad(fmt(rate(errors(a.requests), b && errors(b), dt)), 9)}${lpad(a.requests.total, 10)}${lpad(restarts, 10)}  ${isolationText(a.isolation)}`,
     );
     if (a.prototypePid !== null) lines.push(`    prototype pid ${a.prototypePid}`);
-    for (const p of a.processes) lines.push(`    pid ${pad(p.pid, 8)} ${pad(p.state, 9)} ${p.inflight} in flight`);
+    for (const p of a.processes) {
+      lines.push(`    pid ${pad(p.pid, 8)} ${pad(p.state, 9)} ${pad(`${p.inflight} in flight`, 13)} runs in: ${observedText(p.observed)}`);
+    }
   }
   return lines.join('\n') + '\n';
 }
 
 function isolationText(i: Overview['applications'][number]['isolation']): string {
   if (i === null) return 'none';
-  const maps = (m: unknown[]) =>
-    (m as { host?: number; container?: number; size?: number }[]).map((e) => `${e.host}->${e.container}(${e.size ?? 1})`).join(',');
+  const maps = (m: unknown[]) => mapText(m as { host?: number; container?: number; size?: number }[]);
   const parts = [`ns: ${i.namespaces.join(',') || 'none'}`];
   if (i.uidmap.length > 0) parts.push(`uidmap ${maps(i.uidmap)}`);
   if (i.gidmap.length > 0) parts.push(`gidmap ${maps(i.gidmap)}`);
   if (i.cgroup !== null) parts.push(`cgroup ${JSON.stringify(i.cgroup)}`);
   if (i.rootfs !== null) parts.push(`rootfs ${i.rootfs}`);
+  return parts.join('; ');
+}
+
+const mapText = (m: { host?: number; container?: number; size?: number }[]) => m.map((e) => `${e.host}->${e.container}(${e.size ?? 1})`).join(',');
+
+/** What a process really runs in (read from /proc by wardend), on one line. */
+function observedText(o: Overview['applications'][number]['processes'][number]['observed']): string {
+  if (o === null) return 'unknown (not readable)';
+  const parts = [`ns: ${o.namespaces.join(',') || 'none'}`];
+  if (o.namespaces.includes('credential')) parts.push(`uidmap ${mapText(o.uidmap)}`, `gidmap ${mapText(o.gidmap)}`);
+  if (o.cgroup !== null) parts.push(`cgroup ${o.cgroup}`);
+  const limits = Object.entries(o.limits).filter(([, v]) => v !== 'max' && v !== 'max 100000');
+  if (limits.length > 0) parts.push(limits.map(([k, v]) => `${k}=${v}`).join(' '));
   return parts.join('; ');
 }
 

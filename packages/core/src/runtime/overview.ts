@@ -1,5 +1,7 @@
 import type { RouterStats } from '@warden/http-router';
 import type { WardenConfig } from '../contracts';
+import { readProcessIsolation } from './process-isolation';
+import type { ObservedIsolation } from './process-isolation';
 import type { Supervisor } from './supervisor';
 import type { WardenMetrics } from './warden-metrics';
 
@@ -10,6 +12,11 @@ export interface OverviewProcess {
   state: string;
   /** Requests in flight on its channel. */
   inflight: number;
+  /**
+   * What the process really runs in, read from `/proc/<pid>` when the overview is taken (namespaces compared with
+   * wardend's, uid/gid maps, cgroup and its limits); null when it cannot be read (not started yet, gone).
+   */
+  observed: ObservedIsolation | null;
 }
 
 /** Request totals of a listener or application (monotonic; rates are the difference between two overviews). */
@@ -33,7 +40,10 @@ export interface Overview {
   applications: {
     name: string;
     type: string;
-    /** The app's `isolation` as configured: namespaces, uidmap/gidmap, cgroup, rootfs (absent: not isolated). */
+    /**
+     * The app's `isolation` as configured: namespaces, uidmap/gidmap, cgroup, rootfs (absent: not isolated). What
+     * each process really runs in is its `observed`.
+     */
     isolation: {
       namespaces: string[];
       uidmap: unknown[];
@@ -82,7 +92,9 @@ export function buildOverview(src: OverviewSources): Overview {
           }
         : null,
       prototypePid: pool?.prototypePid() ?? null,
-      processes: (pool?.workers ?? []).filter((w) => w.state !== 'exited').map((w) => ({ pid: w.pid, state: processState(w), inflight: w.inflight })),
+      processes: (pool?.workers ?? [])
+        .filter((w) => w.state !== 'exited')
+        .map((w) => ({ pid: w.pid, state: processState(w), inflight: w.inflight, observed: readProcessIsolation(w.pid) })),
       restarts: { crash: stats.crashes, stall: stats.stalls, restart: stats.restarts },
       requests: src.metrics.requests('app', name),
     };

@@ -1,7 +1,8 @@
 /**
  * wardend's status page (`GET /ui` on the control socket and on `settings.metrics.listen`): one self-contained HTML
  * document (inline style and script, no external assets) that polls `/ui/overview.json` every 2 s and shows the
- * listeners, the applications and their processes with their isolation, and request rates and errors computed from
+ * listeners, the applications and their processes with their isolation (as configured, and as read back from each
+ * process's /proc entry), and request rates and errors computed from
  * the difference between two polls.
  */
 export const STATUS_PAGE_HTML = `<!doctype html>
@@ -50,6 +51,16 @@ function isolation(i) {
   if (i.rootfs) parts.push("rootfs: " + esc(i.rootfs));
   return parts.join("<br>");
 }
+function observed(p) {
+  const o = p.observed;
+  if (!o) return "pid " + p.pid + ": not readable";
+  const parts = ["namespaces: " + esc(o.namespaces.length ? o.namespaces.join(", ") : "none")];
+  if (o.namespaces.includes("credential")) parts.push("uidmap: " + esc(map(o.uidmap)), "gidmap: " + esc(map(o.gidmap)));
+  if (o.cgroup) parts.push("cgroup: <code>" + esc(o.cgroup) + "</code>");
+  const limits = Object.keys(o.limits).filter((k) => o.limits[k] !== "max" && o.limits[k] !== "max 100000");
+  if (limits.length) parts.push(esc(limits.map((k) => k + "=" + o.limits[k]).join(" ")));
+  return "<span data-observed=\\"" + p.pid + "\\">pid " + p.pid + " runs in: " + parts.join("; ") + "</span>";
+}
 function render(o) {
   const dt = previous ? (o.time - previous.time) / 1000 : 0;
   const before = (list, name) => (previous ? previous[list].find((x) => x.name === name) : undefined);
@@ -68,7 +79,7 @@ function render(o) {
     const proto = a.prototypePid ? "<br><span class=meta>prototype pid " + a.prototypePid + "</span>" : "";
     const r = a.restarts;
     return "<tr data-app=\\"" + esc(a.name) + "\\"><td>" + esc(a.name) + "<br><span class=meta>" + esc(a.type) + "</span></td><td>" + procs + proto +
-      "</td><td>" + isolation(a.isolation) + "</td><td class=num>" + fmt(rate(a.requests.total, b && b.requests.total, dt)) +
+      "</td><td>" + isolation(a.isolation) + a.processes.map((p) => "<br><span class=meta>" + observed(p) + "</span>").join("") + "</td><td class=num>" + fmt(rate(a.requests.total, b && b.requests.total, dt)) +
       "</td><td class=num>" + fmt(rate(errors(a.requests), b && errors(b.requests), dt)) + "</td><td class=num>" + a.requests.total +
       "</td><td class=num>" + (r.crash + r.stall + r.restart) + "</td></tr>";
   }).join("");

@@ -11,13 +11,20 @@ const PACKAGE_ROOT = path.resolve(__dirname, '../../..');
 /** Where `make -C native` puts its output (a checkout, or a compile at install time). */
 const NATIVE_BIN = path.join(PACKAGE_ROOT, 'native/bin');
 /**
- * Binaries built before packing (scripts/prebuild-native.js at the repository root), for glibc on linux x64/arm64;
- * used when there is no local build. On musl there is none: build with make.
+ * Binaries built before packing (scripts/prebuild-native.js at the repository root), for linux x64/arm64, glibc and
+ * musl; used when there is no local build. The musl ones carry node-gyp-build's libc tag: fd-pass.musl.node,
+ * warden-spawn.musl (statically linked).
  */
 function prebuilt(file: string): string | undefined {
-  if (!isGlibc()) return undefined;
-  const f = path.join(PACKAGE_ROOT, 'prebuilds', `${process.platform}-${process.arch}`, file);
+  const name = prebuiltName(file, isGlibc() ? 'glibc' : 'musl');
+  const f = path.join(PACKAGE_ROOT, 'prebuilds', `${process.platform}-${process.arch}`, name);
   return existsSync(f) ? f : undefined;
+}
+
+/** The file name of a prebuilt binary for a libc: `fd-pass.node` → `fd-pass.musl.node`, `warden-spawn` → `warden-spawn.musl`. */
+export function prebuiltName(file: string, libc: 'glibc' | 'musl'): string {
+  if (libc === 'glibc') return file;
+  return file.endsWith('.node') ? `${file.slice(0, -'.node'.length)}.musl.node` : `${file}.musl`;
 }
 
 let glibc: boolean | undefined;
