@@ -171,7 +171,10 @@ function routersTables(rt) {
     m.loaded.routersKb.map(mb).join(' + ') || '—',
   ]);
   const t3 = markdownTable(['RSS (MB)', 'Server', 'main idle', 'routers idle', 'main loaded', 'routers loaded'], mem, rightAligned(6, [0, 1]));
-  return [t1, t2, t3].join('\n\n');
+  const balance = (rt.balance ?? []).map(
+    (b) => `${b.app}, ${b.side}: ${b.routers.map((x) => `router ${x.index} ${x.accepted} connections, ${x.requests} requests`).join('; ')} (since start)`,
+  );
+  return [t1, t2, t3, ...(balance.length ? [`Balance over the routers (one shared listening socket): ${balance.join(' | ')}`] : [])].join('\n\n');
 }
 
 function markdownReport(r) {

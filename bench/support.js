@@ -196,8 +196,8 @@ function postScript(dir, bytes) {
  * Starts wrk against `url` and returns { result, stop }: `result` resolves with the parsed figures
  * ({ rps, p50, p99 (ms), requests, errors }); `stop()` ends the run early (SIGINT: wrk then prints what it measured).
  */
-function wrkRun(url, { threads = 1, connections = 32, duration = 5, script } = {}) {
-  const args = [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '--latency', ...(script ? ['-s', script] : []), url];
+function wrkRun(url, { threads = 1, connections = 32, duration = 5, script, extra = [] } = {}) {
+  const args = [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '--latency', ...(script ? ['-s', script] : []), ...extra, url];
   let child;
   const result = new Promise((ok, fail) => {
     child = execFile('wrk', args, { encoding: 'utf8', maxBuffer: 1 << 20 }, (err, out, errOut) => {

@@ -99,6 +99,18 @@ async function routers(ctx, o) {
           usPerRequest: { main: perReq(0, 1), routers: perReq(1, 1 + nr), apps: perReq(1 + nr, pids.length) },
         });
         result.memory.push({ app: LABEL[app], side: label, idle: idle[label], loaded });
+        // How the shared listening socket spread the connections and requests over the routers (the overview's counts).
+        if (r.routers.length > 1) {
+          const text = await w.control('GET', '/ui/overview.json').catch(() => null);
+          const routersSeen = text ? JSON.parse(text).routers : undefined;
+          if (Array.isArray(routersSeen)) {
+            (result.balance ??= []).push({
+              app: LABEL[app],
+              side: label,
+              routers: routersSeen.map((x) => ({ index: x.index, accepted: x.connections.accepted, requests: x.requests })),
+            });
+          }
+        }
       }
     }
     return result;

@@ -115,12 +115,17 @@ describeRoot('privilege separation: main and router processes', () => {
     expect(status(w.proc.pid!).Uid!.split(/\s+/)[0]).toBe('0');
   });
 
-  it('/status sums connections and requests over the routers', async () => {
+  it('/status sums connections and requests over the routers; the overview lists each router with its own counts', async () => {
     const before = (await w.control('GET', '/status')).body;
     for (let i = 0; i < 20; i++) expect(await once(port)).toBe(200);
     const after = (await w.control('GET', '/status')).body;
     expect(after.requests.total - before.requests.total).toBe(20);
     expect(after.connections.accepted - before.connections.accepted).toBe(20);
+    const overview = (await w.control('GET', '/ui/overview.json')).body as { routers: { index: number; pid: number; rssKb: number; requests: number }[] };
+    expect(overview.routers.map((r) => r.pid).sort()).toEqual(routerPids(w).sort());
+    expect(overview.routers.map((r) => r.index).sort()).toEqual([1, 2]);
+    expect(overview.routers.reduce((n, r) => n + r.requests, 0)).toBe(after.requests.total);
+    for (const r of overview.routers) expect(r.rssKb).toBeGreaterThan(1000);
   });
 
   it('kill -9 of one router under load fails only its in-flight requests; serving goes on within 1 s and the app is not restarted', async () => {

@@ -88,6 +88,14 @@ Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
       return ThrowSys(env, "setsockopt", err);
     }
   }
+  if (family != AF_UNIX && o.Has("reusePort") && o.Get("reusePort").ToBoolean().Value()) {
+    // setsockopt(SO_REUSEPORT): several sockets on one address, the kernel spreading connections over them by hash.
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      int err = errno;
+      close(fd);
+      return ThrowSys(env, "setsockopt", err);
+    }
+  }
   if (family == AF_INET6) {
     int v6only = o.Has("ipv6Only") && o.Get("ipv6Only").ToBoolean().Value() ? 1 : 0;
     // setsockopt(IPV6_V6ONLY): Unit's "ipv6only" listener option; explicit, whatever the sysctl default is.

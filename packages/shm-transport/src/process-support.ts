@@ -2,7 +2,7 @@ import { getSystemErrorName } from 'util';
 import { native } from './internal/native';
 
 /** Where a listener socket is bound: an IP address and port, or a unix socket path. */
-export type ListenAddress = { host: string; port: number; backlog?: number; ipv6Only?: boolean } | { path: string; backlog?: number };
+export type ListenAddress = { host: string; port: number; backlog?: number; ipv6Only?: boolean; reusePort?: boolean } | { path: string; backlog?: number };
 
 /** A listener socket bound by {@link listenSocket}: its fd and the port really bound (0 for a unix socket). */
 export interface BoundSocket {
@@ -12,7 +12,8 @@ export interface BoundSocket {
 
 /**
  * Binds and listens without accepting: a non-blocking, close-on-exec stream socket that another process (wardend's
- * routers, which get the fd) accepts on. TCP listeners get SO_REUSEADDR as libuv's do, and IPV6_V6ONLY as asked.
+ * routers, which get the fd) accepts on. TCP listeners get SO_REUSEADDR as libuv's do, IPV6_V6ONLY as asked, and
+ * SO_REUSEPORT with `reusePort` (one socket per acceptor; bench/listen-balance.js compares the two ways).
  * Throws an error shaped like Node's listen errors: `code` (`EADDRINUSE`, `EACCES`, ...), negative `errno`, `syscall`,
  * `address` and `port`. Close the fd with `fs.closeSync`; a unix socket's path is the caller's to remove.
  */

@@ -7,7 +7,7 @@ import { observabilityResponse } from '../control/control-api';
 import type { ObservabilityEndpoints } from '../control/control-api';
 import { ControlError } from '../control/control-error';
 import { buildOverview } from './overview';
-import type { Overview } from './overview';
+import type { Overview, RouterView } from './overview';
 import { STATUS_PAGE_HTML } from './status-page';
 import type { Supervisor } from './supervisor';
 import type { WardenMetrics } from './warden-metrics';
@@ -38,6 +38,8 @@ export class Observability implements ObservabilityEndpoints, ConfigComponent {
     private readonly log: Logger,
     /** Fetches the routers' counters (they count requests and connections; main sums them). */
     private readonly refreshCounters: () => Promise<void> = async () => {},
+    /** The router processes as the overview shows them. */
+    private readonly routerViews: () => RouterView[] = () => [],
     /** Where the metrics listener's socket goes: the router processes. */
     private readonly routers: { setMetricsListener(fd: number | null): void } = { setMetricsListener: () => undefined },
   ) {}
@@ -49,7 +51,13 @@ export class Observability implements ObservabilityEndpoints, ConfigComponent {
 
   async overview(config: WardenConfig): Promise<Overview> {
     await this.refreshCounters();
-    return buildOverview({ config: () => config, supervisor: this.supervisor, metrics: this.counters, connections: this.connections });
+    return buildOverview({
+      config: () => config,
+      supervisor: this.supervisor,
+      metrics: this.counters,
+      connections: this.connections,
+      routers: this.routerViews,
+    });
   }
 
   page(): string {

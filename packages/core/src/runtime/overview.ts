@@ -36,6 +36,8 @@ export interface Overview {
   uptime: number;
   pid: number;
   connections: RouterStats['connections'];
+  /** The router processes (`wardend: router N`): pid, RSS, and their own connection and request counters. */
+  routers: RouterView[];
   listeners: { name: string; pass: string; tls: boolean; requests: OverviewRequests }[];
   applications: {
     name: string;
@@ -58,12 +60,22 @@ export interface Overview {
   }[];
 }
 
+/** One router process as the overview shows it. */
+export interface RouterView {
+  index: number;
+  pid: number;
+  rssKb: number;
+  connections: RouterStats['connections'];
+  requests: number;
+}
+
 /** What the overview is built from. */
 export interface OverviewSources {
   config(): WardenConfig;
   supervisor: Supervisor;
   metrics: WardenMetrics;
   connections(): RouterStats['connections'];
+  routers?(): RouterView[];
 }
 
 /** A snapshot of listeners, applications, processes with their isolation, and request counters. */
@@ -104,6 +116,7 @@ export function buildOverview(src: OverviewSources): Overview {
     uptime: Math.round(process.uptime()),
     pid: process.pid,
     connections: src.connections(),
+    routers: src.routers?.() ?? [],
     listeners,
     applications,
   };

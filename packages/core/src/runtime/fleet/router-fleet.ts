@@ -6,6 +6,7 @@ import type { ConfigComponent, PreparedChange, WardenConfig } from '../../contra
 import { ApplyError, ConfigValidationError } from '../../contracts';
 import { certificateRefs } from '../../control/certificate-store';
 import type { CertificateStore } from '../../control/certificate-store';
+import type { RouterView } from '../overview';
 import { addSnapshot, emptySnapshot, type RecorderSnapshot } from './request-recorder';
 import { RouterLink } from './router-link';
 import type { ProcessActivity, RouterMessage, RouterPoolPolicy } from './protocol';
@@ -101,6 +102,8 @@ export class RouterFleet implements ConfigComponent {
   private restarts = 0;
   /** Counters of routers that are gone (so totals never go down). */
   private readonly retired = { requests: emptySnapshot(), accepted: 0, closed: 0, total: 0 };
+  /** Each live router's RSS in bytes, as of the last refresh. */
+  private readonly rss = new Map<number, number>();
   /** Each live router's last counters, added to `retired` when it dies. */
   private readonly perRouter = new Map<number, { connections: Connections; total: number; metrics: RecorderSnapshot }>();
   private last: { connections: Connections; total: number; requests: RecorderSnapshot; rss: number[] } = {
@@ -715,6 +718,7 @@ export class RouterFleet implements ConfigComponent {
       total += v.requests.total;
       addSnapshot(requests, v.metrics);
       rss.push(v.rss);
+      this.rss.set(l.index, v.rss);
       this.perRouter.set(l.index, { connections: v.connections, total: v.requests.total, metrics: v.metrics });
       for (const p of v.processes) this.processes.get(p.token)?.peer.activity(l.index, p);
     }
@@ -723,6 +727,20 @@ export class RouterFleet implements ConfigComponent {
 
   connections(): Connections {
     return this.last.connections;
+  }
+
+  /** Each live router's pid, RSS and counters (as of the last refresh). */
+  routerViews(): RouterView[] {
+    return this.live().map((l) => {
+      const c = this.perRouter.get(l.index);
+      return {
+        index: l.index,
+        pid: l.pid,
+        rssKb: Math.round((this.rss.get(l.index) ?? 0) / 1024),
+        connections: c?.connections ?? { accepted: 0, active: 0, idle: 0, closed: 0 },
+        requests: c?.total ?? 0,
+      };
+    });
   }
 
   requests(): RecorderSnapshot {
