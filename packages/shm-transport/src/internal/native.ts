@@ -15,7 +15,10 @@ export interface NativeShm {
   SEAL_SHRINK: number;
   SEAL_GROW: number;
   /** native/process.cc: a bound, listening, non-blocking, close-on-exec socket (see process-support.ts). */
-  listenSocket(opts: { host: string; port: number; backlog?: number; ipv6Only?: boolean; reusePort?: boolean } | { path: string; backlog?: number }): { fd: number; port: number };
+  listenSocket(opts: { host: string; port: number; backlog?: number; ipv6Only?: boolean; reusePort?: boolean } | { path: string; backlog?: number }): {
+    fd: number;
+    port: number;
+  };
   /** native/process.cc: PR_SET_NO_NEW_PRIVS and PR_SET_DUMPABLE 0. */
   hardenProcess(): void;
   /** native/fd-socket.cc: socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK). */
