@@ -2,7 +2,7 @@
 // cgroup), which the overview (/ui/overview.json, the status page, `warden top`) reports for each app process.
 import { spawn, spawnSync } from 'child_process';
 import type { ChildProcess } from 'child_process';
-import { readlinkSync } from 'fs';
+import { readFileSync, readlinkSync } from 'fs';
 import { parseCgroupPath, parseIdMap, readProcessIsolation } from '../src/runtime/process-isolation';
 
 const isRoot = process.geteuid?.() === 0;
@@ -15,7 +15,9 @@ async function unshared(flags: string[]): Promise<ChildProcess> {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`unshare ${flags.join(' ')} exited ${child.exitCode}`);
     try {
-      if (readlinkSync(`/proc/${child.pid}/ns/uts`) !== ours) return child;
+      // Once it runs `sleep`, unshare has made the namespaces and written the id maps (before that, the maps of a
+      // new user namespace may still be empty).
+      if (readlinkSync(`/proc/${child.pid}/ns/uts`) !== ours && readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim() === 'sleep') return child;
     } catch {
       /* not yet there */
     }
