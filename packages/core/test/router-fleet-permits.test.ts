@@ -46,11 +46,11 @@ describe('what main opens for a router', () => {
     const sock = join(dir, 'a.sock');
     permit({ listeners: { [`unix:${sock}`]: { pass: 'routes' } } } as WardenConfig);
     const planted = join(dir, 'planted.sock');
-    ask({ op: 'listen', id: 1, key: `unix:${planted}`, spec: { key: `unix:${planted}`, path: planted } });
+    ask({ op: 'listen', id: 1, key: `unix:${planted}` });
     expect(sent[0]!.msg).toMatchObject({ op: 'listener', id: 1, ok: false });
     expect(existsSync(planted)).toBe(false);
-    // The key of a configured listener with another path in `spec`: main binds what the config says.
-    ask({ op: 'listen', id: 2, key: `unix:${sock}`, spec: { key: `unix:${sock}`, path: planted } });
+    // The key of a configured listener: main binds the address it parsed from the config.
+    ask({ op: 'listen', id: 2, key: `unix:${sock}` });
     expect(sent[1]!.msg).toEqual({ op: 'listener', id: 2, ok: true });
     expect(existsSync(sock)).toBe(true);
     expect(existsSync(planted)).toBe(false);

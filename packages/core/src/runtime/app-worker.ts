@@ -101,11 +101,6 @@ export class AppWorker implements ProcessPeer {
     return { ringFullWaits, creditWaits };
   }
 
-  /** Requests in flight (the status page's "active"). */
-  get active(): number {
-    return this.inflight;
-  }
-
   /** The router asked to replace it for breaking the protocol: killed now, counted as a crash. */
   killForProtocol(): void {
     if (this.stopping || this.state === 'exited') return;

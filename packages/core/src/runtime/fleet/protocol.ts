@@ -68,7 +68,7 @@ export type RouterMessage =
       ok: false;
       error: { message: string; code?: string; path?: string; errno?: number; address?: string; port?: number; kind: 'config' | 'apply' };
     }
-  | { op: 'listen'; id: number; key: string; spec: unknown }
+  | { op: 'listen'; id: number; key: string }
   | { op: 'open-log'; id: number; path: string }
   | { op: 'channel-ready'; token: number }
   | { op: 'channel-failed'; token: number; message: string; code?: string }

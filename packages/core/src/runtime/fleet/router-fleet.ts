@@ -106,11 +106,10 @@ export class RouterFleet implements ConfigComponent {
   private readonly rss = new Map<number, number>();
   /** Each live router's last counters, added to `retired` when it dies. */
   private readonly perRouter = new Map<number, { connections: Connections; total: number; metrics: RecorderSnapshot }>();
-  private last: { connections: Connections; total: number; requests: RecorderSnapshot; rss: number[] } = {
+  private last: { connections: Connections; total: number; requests: RecorderSnapshot } = {
     connections: { accepted: 0, active: 0, idle: 0, closed: 0 },
     total: 0,
     requests: emptySnapshot(),
-    rss: [],
   };
 
   constructor(
@@ -125,11 +124,6 @@ export class RouterFleet implements ConfigComponent {
   /** Routers up now. */
   private live(): RouterLink[] {
     return this.links.filter((l): l is RouterLink => l !== null && l.state === 'up');
-  }
-
-  /** Pids of the router processes (tests, `ps`). */
-  routerPids(): number[] {
-    return this.links.filter((l): l is RouterLink => l !== null && l.state !== 'gone').map((l) => l.pid);
   }
 
   /** Resolves once every router started (the first apply waits for it). */
@@ -707,7 +701,6 @@ export class RouterFleet implements ConfigComponent {
     let total = this.retired.total;
     const requests = emptySnapshot();
     addSnapshot(requests, this.retired.requests);
-    const rss: number[] = [];
     for (const a of answers) {
       if (a.status !== 'fulfilled') continue;
       const { l, v } = a.value;
@@ -717,12 +710,11 @@ export class RouterFleet implements ConfigComponent {
       connections.closed += v.connections.closed;
       total += v.requests.total;
       addSnapshot(requests, v.metrics);
-      rss.push(v.rss);
       this.rss.set(l.index, v.rss);
       this.perRouter.set(l.index, { connections: v.connections, total: v.requests.total, metrics: v.metrics });
       for (const p of v.processes) this.processes.get(p.token)?.peer.activity(l.index, p);
     }
-    this.last = { connections, total, requests, rss };
+    this.last = { connections, total, requests };
   }
 
   connections(): Connections {

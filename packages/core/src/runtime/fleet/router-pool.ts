@@ -269,13 +269,6 @@ export class RouterPool {
     }
   }
 
-  /** Unit's `/status/applications/<name>/requests/active` part of this router. */
-  active(): number {
-    let n = 0;
-    for (const w of this.workers) n += w.inflight;
-    return n;
-  }
-
   close(): void {
     this.closed = true;
     for (const w of this.waiting.splice(0)) w.cb(undefined);

@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import { closeSync } from 'fs';
 import { HttpRouter, RouterConfigError } from '@warden/http-router';
-import type { ListenerHost, ListenSpec, RouterConfig, TlsCertificate } from '@warden/http-router';
+import type { ListenerHost, RouterConfig, TlsCertificate } from '@warden/http-router';
 import { FdSocket, hardenProcess, RouterChannel } from '@warden/shm-transport';
 import { AppGateway } from '../app-gateway';
 import { RequestRecorder } from './request-recorder';
@@ -59,7 +59,8 @@ export class RouterProcess {
     this.fdSocket.unref();
     this.gateway = new AppGateway({ pool: (app) => this.apps.get(app) });
     const host: ListenerHost = {
-      listen: (spec) => this.askFd({ op: 'listen', id: 0, key: spec.key, spec: spec as ListenSpec }),
+      // Main binds the listener it finds under this key in the config it validated.
+      listen: (spec) => this.askFd({ op: 'listen', id: 0, key: spec.key }),
       openAppend: (path) => this.askFd({ op: 'open-log', id: 0, path }),
     };
     this.router = new HttpRouter({
