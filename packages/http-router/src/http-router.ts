@@ -121,6 +121,7 @@ export class HttpRouter {
         create: (l, compiled) => this.createEntry(l, compiled),
         answerIdle: (sock) => node.answerIdle(sock),
         closeLeanIdle: (sock, answer) => (sock as Socket & { [kLean]?: FastConnection })[kLean]?.closeIfIdle(answer),
+        acceptFailed: (entry, err) => log.error({ err, listener: entry.listener.name }, 'cannot accept on the listener'),
       },
       opts.host ?? null,
     );

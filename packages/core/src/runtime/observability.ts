@@ -41,7 +41,7 @@ export class Observability implements ObservabilityEndpoints, ConfigComponent {
     /** The router processes as the overview shows them. */
     private readonly routerViews: () => RouterView[] = () => [],
     /** Where the metrics listener's socket goes: the router processes. */
-    private readonly routers: { setMetricsListener(fd: number | null): void } = { setMetricsListener: () => undefined },
+    private readonly routers: { setMetricsListener(fd: number | null): Promise<void> } = { setMetricsListener: async () => undefined },
   ) {}
 
   async metrics(): Promise<{ contentType: string; text: string }> {
@@ -107,7 +107,7 @@ export class Observability implements ObservabilityEndpoints, ConfigComponent {
         this.socket = fresh;
         this.address = listen;
         this.config = next;
-        this.routers.setMetricsListener(fresh?.fd ?? null);
+        await this.routers.setMetricsListener(fresh?.fd ?? null);
         if (listen !== null) this.log.info({ listen }, 'metrics and status page listening');
         if (old) closeSync(old.fd);
       },

@@ -29,6 +29,8 @@ export class ListenerEntry {
   /** Requests may take the lean HTTP/1.1 path (needs `fast` and a gateway with handleLean). */
   lean = false;
   readonly sockets = new Set<Socket>();
+  /** The socket a ListenerHost bound, until the commit starts accepting on it (then the server owns it). */
+  pendingFd: number | null = null;
   /**
    * TLS listeners: connections whose handshake is not done yet, by `address|port` of the client (the TLS socket
    * made over a connection has the same peer), so that closing the listener can drop them at once.

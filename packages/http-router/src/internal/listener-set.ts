@@ -1,7 +1,8 @@
+import { closeSync } from 'fs';
 import type { Server as NetServer, Socket } from 'net';
 import type { CompiledConfig, CompiledListener } from './compiled-config';
 import type { ListenerEntry } from './listener-entry';
-import type { ListenerHost } from './ports';
+import type { ListenerHost, ListenSpec } from './ports';
 
 /** What a listener set needs from the router: making a listener's servers, and closing its connections. */
 export interface ListenerFactory {
@@ -11,6 +12,8 @@ export interface ListenerFactory {
   answerIdle(sock: Socket): void;
   /** A lean connection of a closing listener: closed if idle (`answer`: with Unit's 408 first). */
   closeLeanIdle(sock: Socket, answer: boolean): void;
+  /** Accepting on a committed listener's host-bound socket failed (the listener serves nothing; logged). */
+  acceptFailed(entry: ListenerEntry, err: Error): void;
 }
 
 /**
@@ -29,7 +32,9 @@ export class ListenerSet {
 
   /**
    * Binds the listeners of `compiled` not bound yet; returns them (for rollback). On a listen error, what this call
-   * bound is closed and the error thrown.
+   * bound is closed and the error thrown. With a host, the socket the host bound is only accepted on at install():
+   * the socket may be shared with other routers that serve it already (a router that starts again, or one more
+   * router), and a connection this router took before its config is committed could only be answered 503.
    */
   async bind(compiled: CompiledConfig): Promise<ListenerEntry[]> {
     const added: ListenerEntry[] = [];
@@ -37,13 +42,15 @@ export class ListenerSet {
       for (const l of compiled.listeners.values()) {
         if (this.entries.has(l.key)) continue;
         const entry = this.factory.create(l, compiled);
-        await listen(entry.server, l, this.host);
         added.push(entry);
+        if (this.host !== null) entry.pendingFd = await this.host.listen(specOf(l));
+        else await listen(entry.server, l, -1);
         this.entries.set(l.key, entry);
       }
     } catch (err) {
       for (const e of added) {
         this.entries.delete(e.listener.key);
+        dropPending(e);
         e.server.close();
         e.http.close();
       }
@@ -82,6 +89,12 @@ export class ListenerSet {
       entry.listener = l;
       entry.live = true;
       update(entry, l);
+      if (entry.pendingFd !== null) {
+        const fd = entry.pendingFd;
+        entry.pendingFd = null;
+        // A socket main bound and listens on: libuv only starts accepting (no error path but a closed fd).
+        listen(entry.server, l, fd).catch((err: Error) => this.factory.acceptFailed(entry, err));
+      }
     }
   }
 
@@ -125,6 +138,7 @@ export class ListenerSet {
    */
   private closeEntry(entry: ListenerEntry, answer: boolean): Promise<void> {
     entry.closing = true;
+    dropPending(entry);
     if (entry.server.listening) entry.server.close();
     // Before node:http's close drops its idle connections: the answer is written first.
     if (answer) for (const sock of entry.sockets) this.factory.answerIdle(sock);
@@ -136,9 +150,19 @@ export class ListenerSet {
   }
 }
 
-async function listen(server: NetServer, l: CompiledListener, host: ListenerHost | null): Promise<void> {
-  // A host binds the socket (wardend's main process) and the server accepts on the fd it hands over.
-  const fd = host === null ? -1 : await host.listen({ key: l.key, host: l.host, port: l.port, ipv6Only: l.ipv6Only, path: l.path, backlog: l.backlog });
+function specOf(l: CompiledListener): ListenSpec {
+  return { key: l.key, host: l.host, port: l.port, ipv6Only: l.ipv6Only, path: l.path, backlog: l.backlog };
+}
+
+/** Closes the fd of a listener the host bound that never started accepting (rollback, or closed before commit). */
+function dropPending(entry: ListenerEntry): void {
+  if (entry.pendingFd === null) return;
+  closeSync(entry.pendingFd);
+  entry.pendingFd = null;
+}
+
+/** Starts accepting: on `fd` (a socket the host bound), or binds `l` itself (`fd` -1). */
+function listen(server: NetServer, l: CompiledListener, fd: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
       server.off('listening', onListening);

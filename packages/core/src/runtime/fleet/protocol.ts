@@ -42,6 +42,8 @@ export type MainMessage =
   | { op: 'gone'; token: number; reason: string }
   | { op: 'status'; id: number }
   | { op: 'reopen-logs'; id: number }
+  /** Answered once the router acted on every fd message sent before it (a barrier: the metrics listener's handover). */
+  | { op: 'sync'; id: number }
   | { op: 'stop'; graceMs: number }
   | { op: 'observed'; id: number; status: number; contentType: string; body: string };
 

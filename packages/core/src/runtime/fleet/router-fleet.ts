@@ -49,6 +49,8 @@ interface ProcessEntry {
   /** Channel fds per router index, until they are passed on. */
   pending: Map<number, (fds: number[]) => void>;
   readyWaits: Map<number, { resolve: () => void; reject: (e: Error) => void }>;
+  /** Channels of routers that joined while the process was starting: passed once it runs (`started`). */
+  late: number[][];
 }
 
 interface Bound {
@@ -394,10 +396,16 @@ export class RouterFleet implements ConfigComponent {
     for (const l of this.live()) l.send({ op: 'apps', apps });
   }
 
-  /** `settings.metrics.listen`'s socket (or null: none): every router accepts on it. */
-  setMetricsListener(fd: number | null): void {
+  /**
+   * `settings.metrics.listen`'s socket (or null: none): every router accepts on it. Resolves once every running router
+   * serves the new one and closed its copy of the old one, so when main then closes its own copy the old address
+   * refuses connections before the apply answers.
+   */
+  async setMetricsListener(fd: number | null): Promise<void> {
     this.metricsFd = fd;
-    for (const l of this.live()) this.sendMetrics(l);
+    const routers = this.live();
+    for (const l of routers) this.sendMetrics(l);
+    await Promise.allSettled(routers.map((l) => l.request({ op: 'sync', id: 0 })));
   }
 
   private sendMetrics(link: RouterLink): void {
@@ -432,7 +440,7 @@ export class RouterFleet implements ConfigComponent {
     await this.whenUp().catch(() => undefined);
     const routers = this.live();
     if (routers.length === 0) throw new ApplyError('no router process is running', undefined, 'start');
-    const entry: ProcessEntry = { peer, pool, pid: 0, control: null, pending: new Map(), readyWaits: new Map() };
+    const entry: ProcessEntry = { peer, pool, pid: 0, control: null, pending: new Map(), readyWaits: new Map(), late: [] };
     this.processes.set(peer.token, entry);
     const got = await Promise.allSettled(routers.map((l) => this.channelFrom(l, entry)));
     const channels: { link: RouterLink; fds: number[] }[] = [];
@@ -496,6 +504,10 @@ export class RouterFleet implements ConfigComponent {
       started: (pid: number) => {
         entry.pid = pid;
         for (const c of channels.slice(1)) this.passChannel(entry, c.fds);
+        for (const fds of entry.late.splice(0)) {
+          this.passChannel(entry, fds);
+          fds.forEach((fd) => closeSync(fd));
+        }
         for (const l of this.live()) l.send({ op: 'process', token: peer.token, pid });
       },
       closeChildFds: closeAll,
@@ -552,6 +564,7 @@ export class RouterFleet implements ConfigComponent {
     this.processes.delete(token);
     if (entry) {
       entry.control?.close();
+      for (const fds of entry.late.splice(0)) fds.forEach((fd) => closeSync(fd));
       for (const w of entry.readyWaits.values()) w.reject(Object.assign(new Error(reason), { code: 'WARDEN_ERR_SHM_PEER_GONE' }));
     }
     for (const l of this.live()) l.send({ op: 'gone', token, reason });
@@ -660,20 +673,24 @@ export class RouterFleet implements ConfigComponent {
 
   /**
    * A router that starts while apps run (a restart, or `settings.routers` grew): once up (the pools and the
-   * application map were sent then), it gets a channel to every running process, passed to the process over its
-   * control socket (the listeners stayed open in main all along).
+   * application map were sent then), it gets a channel to every process, passed to the process over its control
+   * socket (the listeners stayed open in main all along); a process still starting gets it once it runs.
    */
   private async join(link: RouterLink): Promise<void> {
     await link.up;
     await Promise.allSettled(
-      [...this.processes.values()]
-        .filter((e) => e.pid !== 0)
-        .map(async (e) => {
-          const fds = await this.channelFrom(link, e);
+      [...this.processes.values()].map(async (e) => {
+        const fds = await this.channelFrom(link, e);
+        if (this.processes.get(e.peer.token) !== e) {
+          fds.forEach((fd) => closeSync(fd)); // it exited meanwhile
+        } else if (e.pid === 0) {
+          e.late.push(fds);
+        } else {
           this.passChannel(e, fds);
           fds.forEach((fd) => closeSync(fd));
           link.send({ op: 'process', token: e.peer.token, pid: e.pid });
-        }),
+        }
+      }),
     );
   }
 

@@ -192,6 +192,9 @@ export class RouterProcess {
       case 'status':
         this.answer(m.id, this.status());
         return;
+      case 'sync':
+        this.answer(m.id); // the drain above acted on every fd message main sent before this one
+        return;
       case 'reopen-logs':
         void this.router.reopenAccessLog().then(
           () => this.answer(m.id),
