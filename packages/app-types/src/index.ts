@@ -4,7 +4,7 @@ import { ExternalLauncher } from './external.launcher';
 import { NodeLauncher } from './node.launcher';
 
 export { ExternalLauncher } from './external.launcher';
-export { NODE_SEMI_SPACE_MB, NodeLauncher } from './node.launcher';
+export { NodeLauncher } from './node.launcher';
 export type { NodeLauncherOptions } from './node.launcher';
 export { ChannelBinding, createExchange, parseListenArgs, underWarden, PRELOAD_PATH, HTTP_MODULE_PATH } from './runtime';
 export type { ChannelBindingOptions, ChannelEndpoint, ChannelExchange, ChannelRequest, ExchangeOptions, ListenRequest } from './runtime';

@@ -4,16 +4,6 @@ import { ARGUMENTS_SCHEMA, appArguments, appEnvironment, appPath, requireString,
 import { PRELOAD_PATH } from './runtime/paths';
 import { nodeLanguageDeps } from './internal/node-deps';
 
-/**
- * The young generation's size limit given to a `node` app (`--max-semi-space-size`, MB). Served over the channel, a
- * Node app's requests survive V8's scavenges far more often than under node:http (35-40 % of the young generation
- * survives, against a few per cent), so V8 grows each semi-space to its default limit of 16 MB and every scavenge
- * then pauses the app for 5-15 ms: the p99 of the hello app through wardend was 10-14 ms against 1.7-2 ms served
- * directly. Capped at 4 MB, scavenges stay short: p99 4.4-5.1 ms, at the same or better throughput (bench/README.md
- * "Node tail latency"). An app that sets `--max-semi-space-size` in its `NODE_OPTIONS` keeps its own value.
- */
-export const NODE_SEMI_SPACE_MB = 4;
-
 /** Options of {@link NodeLauncher}. */
 export interface NodeLauncherOptions {
   /** The Node binary used when the app does not set `node` (default: the one running wardend). */
@@ -25,7 +15,7 @@ export interface NodeLauncherOptions {
 /**
  * Warden's `node` application type (an extension; Unit only has `external`):
  * `{"type": "node", "script": "app.js", "arguments": [...], "node": "/usr/bin/node"}`. Runs
- * `node --max-semi-space-size=4 --require <preload> <script> <arguments...>` (see {@link NODE_SEMI_SPACE_MB}); the preload makes an unmodified
+ * `node --require <preload> <script> <arguments...>`; the preload makes an unmodified
  * `http.createServer(...).listen(...)` app (CommonJS or ES module) serve over the channel.
  */
 export class NodeLauncher implements AppLauncher {
@@ -60,12 +50,10 @@ export class NodeLauncher implements AppLauncher {
   launch(app: AppConfig, ctx: PlanContext): LaunchSpec {
     this.validate(app, ctx);
     const node = (app.node as string | undefined) ?? this.defaultNode;
-    const env = appEnvironment(app);
-    const young = /--max-semi-space-size\b/.test(env.NODE_OPTIONS ?? '') ? [] : [`--max-semi-space-size=${NODE_SEMI_SPACE_MB}`];
     return {
       executable: node,
-      argv: [node, ...young, '--require', this.preloadPath, app.script as string, ...appArguments(app)],
-      env,
+      argv: [node, '--require', this.preloadPath, app.script as string, ...appArguments(app)],
+      env: appEnvironment(app),
       cwd: app.working_directory,
       stdout: app.stdout,
       stderr: app.stderr,

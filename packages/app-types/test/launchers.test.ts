@@ -4,7 +4,7 @@ import { ConfigValidationError, TOKENS, type AppConfig, type AppLauncher, type P
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { ExternalLauncher, NODE_SEMI_SPACE_MB, NodeLauncher, PRELOAD_PATH, register } from '../src';
+import { ExternalLauncher, NodeLauncher, PRELOAD_PATH, register } from '../src';
 import { elfInterpreter, mappedLibraryDirs, wardenRoot } from '../src/internal/node-deps';
 
 const ctx: PlanContext = {
@@ -115,7 +115,7 @@ describe('NodeLauncher', () => {
     );
     expect(spec).toEqual({
       executable: process.execPath,
-      argv: [process.execPath, `--max-semi-space-size=${NODE_SEMI_SPACE_MB}`, '--require', PRELOAD_PATH, 'app.js', '--port', '1'],
+      argv: [process.execPath, '--require', PRELOAD_PATH, 'app.js', '--port', '1'],
       env: { NODE_ENV: 'production' },
       cwd: '/srv',
       stdout: undefined,
@@ -123,14 +123,6 @@ describe('NodeLauncher', () => {
       languageDeps: expect.any(Array),
     });
     expect(PRELOAD_PATH).toMatch(/packages\/app-types\/dist\/runtime\/preload\.js$/);
-  });
-
-  it("caps V8's young generation (short scavenges: the Node tail), unless the app's NODE_OPTIONS sizes it itself", () => {
-    expect(NODE_SEMI_SPACE_MB).toBe(4);
-    const own = new NodeLauncher().launch({ type: 'node', script: 'app.js', environment: { NODE_OPTIONS: '--max-semi-space-size=32' } }, ctx);
-    expect(own.argv).toEqual([process.execPath, '--require', PRELOAD_PATH, 'app.js']);
-    const other = new NodeLauncher().launch({ type: 'node', script: 'app.js', environment: { NODE_OPTIONS: '--max-old-space-size=512' } }, ctx);
-    expect(other.argv).toEqual([process.execPath, '--max-semi-space-size=4', '--require', PRELOAD_PATH, 'app.js']);
   });
 
   it('lists what node needs inside a rootfs: the binary, its ELF interpreter, library dirs, the Warden root', () => {

@@ -3,6 +3,7 @@ import * as net from 'net';
 import { createExchange, type ChannelExchange } from './channel-exchange';
 import { ChannelSocket } from './channel-socket';
 import { emitUpgrade } from './channel-upgrade';
+import { InflightList } from './inflight-list';
 import type { ChannelEndpoint, ChannelRequest } from './channel-types';
 import { serverClasses } from './node-internals';
 import { runtimeLogger } from './runtime-logger';
@@ -20,7 +21,7 @@ interface ServerState {
   /** The server's `IncomingMessage`/`ServerResponse` options (http.createServer({IncomingMessage, ServerResponse})). */
   IncomingMessage?: typeof http.IncomingMessage;
   ServerResponse?: typeof http.ServerResponse;
-  inflight: Set<ChannelExchange>;
+  inflight: InflightList<ChannelExchange>;
   closing: boolean;
   closed: boolean;
 }
@@ -146,7 +147,7 @@ export class ChannelBinding {
     const state: ServerState = {
       address: addressFor(request),
       ...serverClasses(server),
-      inflight: new Set(),
+      inflight: new InflightList(),
       closing: false,
       closed: false,
     };
@@ -191,7 +192,7 @@ export class ChannelBinding {
     // Requests in flight over the channel have no idle connections to close: a no-op is Node's answer for them.
     s.closeIdleConnections = function closeIdleConnections(): void {};
     s.closeAllConnections = function closeAllConnections(): void {
-      for (const ex of state.inflight) ex.socket.destroy();
+      for (const ex of state.inflight.values()) ex.socket.destroy();
     };
     // node:http's own 'connection' listener would parse our socket as a TCP connection (and arm its own timeouts):
     // under wardend the server accepts nothing, and 'connection' reaches the app's listeners only.
@@ -211,7 +212,7 @@ export class ChannelBinding {
       this.afterServerClosed();
     };
     if (state.inflight.size === 0) finish();
-    else Promise.all([...state.inflight].map((ex) => ex.done)).then(finish, finish);
+    else Promise.all(state.inflight.values().map((ex) => ex.done)).then(finish, finish);
   }
 
   private afterServerClosed(): void {
@@ -251,8 +252,8 @@ export class ChannelBinding {
     const socket = this.connectionSocket(stream, server);
     const exchange = createExchange(stream, { IncomingMessage: state.IncomingMessage, ServerResponse: state.ServerResponse }, socket);
     exchange.socket.server = server;
-    state.inflight.add(exchange);
-    void exchange.done.then(() => state.inflight.delete(exchange));
+    const slot = state.inflight.add(exchange);
+    void exchange.done.then(() => state.inflight.remove(slot));
     try {
       server.emit('request', exchange.req, exchange.res);
     } catch (err) {
@@ -302,7 +303,7 @@ export class ChannelBinding {
     this.channelClosed = true;
     if (err) runtimeLogger().error({ err }, 'the Warden channel closed; in-flight requests are aborted');
     for (const state of this.servers.values()) {
-      for (const ex of state.inflight) {
+      for (const ex of state.inflight.values()) {
         ex.socket.markAborted();
         ex.req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
         ex.socket.destroy();
