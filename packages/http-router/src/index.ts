@@ -2,7 +2,7 @@ export { HttpRouter, type CompletedRequest, type HttpRouterOptions, type Prepare
 export { RouterConfigError, ROUTER_CONFIG_ERROR } from './internal/errors';
 export { NodeExchange } from './internal/node-exchange';
 export type { ApplicationGateway, LeanExchange, LeanHandler, ListenerHost, ListenSpec, RequestInfo, RouterLogger } from './internal/ports';
-export { parseListenAddress, passSegments, type ListenAddress, type RouterConfig } from './internal/config-compiler';
+export { listenSpec, parseListenAddress, passSegments, type ListenAddress, type RouterConfig } from './internal/config-compiler';
 export { ROUTER_ROOT_PROPERTIES, ROUTER_SCHEMA_DEFS, type RouterJsonSchema } from './config-schema';
 export { checkRouterConfig, type RouterCheckOptions, type RouterConfigProblem } from './config-check';
 export { describeType, schemaProblem, type SchemaError, type SchemaSentence } from './schema-errors';

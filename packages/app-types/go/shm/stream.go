@@ -214,7 +214,6 @@ func (s *Stream) statusLine(status int) statusLine {
 	return l
 }
 
-// headBlockedLocked says why no head may be sent now (s.mu held): the stream was aborted, or a head went out.
 // lockForHead checks a response head (its encoded size is returned) and takes s.mu, held on success only, when
 // the head may still be sent.
 func (s *Stream) lockForHead(status int, headers []string) (int, error) {
@@ -230,6 +229,7 @@ func (s *Stream) lockForHead(status int, headers []string) (int, error) {
 	return n, nil
 }
 
+// headBlockedLocked says why no head may be sent now (s.mu held): the stream was aborted, or a head went out.
 func (s *Stream) headBlockedLocked() error {
 	if s.aborted {
 		return ErrAborted

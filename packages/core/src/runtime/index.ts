@@ -44,15 +44,7 @@ export function registerRuntime(container: DependencyContainer): void {
     requests: () => fleet.requests(),
     apps: () => [...supervisor.runningPools()].map(([name, pool]) => ({ name, processes: pool.workers, starting: 0 })),
   });
-  const observability = new Observability(
-    metrics,
-    supervisor,
-    connections,
-    log.child({ component: 'metrics' }),
-    () => fleet.refresh(),
-    () => fleet.routerViews(),
-    fleet,
-  );
+  const observability = new Observability(metrics, supervisor, connections, log.child({ component: 'metrics' }), fleet);
   fleet.observer = (method, path) => observability.respond(method, path);
   container.register(TOKENS.ConfigComponent, { useValue: observability });
   container.register(OBSERVABILITY, { useValue: observability });

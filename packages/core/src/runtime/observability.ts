@@ -19,6 +19,16 @@ export interface MetricsSettings {
   listen?: string;
 }
 
+/** What the observability endpoints need of the router processes (RouterFleet). */
+export interface ObservedRouters {
+  /** Fetches every router's counters. */
+  refresh(): Promise<void>;
+  /** The router processes as the overview shows them. */
+  routerViews(): RouterView[];
+  /** Hands `settings.metrics.listen`'s socket (or none) to every router; resolves once they all took it. */
+  setMetricsListener(fd: number | null): Promise<void>;
+}
+
 /**
  * The observability endpoints (metrics exposition, status page, its JSON) and the optional listener of
  * `settings.metrics.listen`, which follows the config transactionally like the router's listeners: bound at prepare
@@ -36,27 +46,23 @@ export class Observability implements ObservabilityEndpoints, ConfigComponent {
     private readonly supervisor: Supervisor,
     private readonly connections: () => RouterStats['connections'],
     private readonly log: Logger,
-    /** Fetches the routers' counters (they count requests and connections; main sums them). */
-    private readonly refreshCounters: () => Promise<void> = async () => {},
-    /** The router processes as the overview shows them. */
-    private readonly routerViews: () => RouterView[] = () => [],
-    /** Where the metrics listener's socket goes: the router processes. */
-    private readonly routers: { setMetricsListener(fd: number | null): Promise<void> } = { setMetricsListener: async () => undefined },
+    /** The router processes: they count requests and connections (main sums them) and serve the metrics listener. */
+    private readonly routers: ObservedRouters,
   ) {}
 
   async metrics(): Promise<{ contentType: string; text: string }> {
-    await this.refreshCounters();
+    await this.routers.refresh();
     return this.counters.exposition();
   }
 
   async overview(config: WardenConfig): Promise<Overview> {
-    await this.refreshCounters();
+    await this.routers.refresh();
     return buildOverview({
       config: () => config,
       supervisor: this.supervisor,
       metrics: this.counters,
       connections: this.connections,
-      routers: this.routerViews,
+      routers: () => this.routers.routerViews(),
     });
   }
 

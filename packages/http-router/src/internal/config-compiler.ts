@@ -19,6 +19,7 @@ import { compilePatternSet, percentDecode } from './pattern';
 import { compileMatch, uriPrefixGuard } from './match-compiler';
 import { compileTemplate, truthy } from './template';
 import { compileTls, type TlsCertificate, type TlsConfig } from './tls-config';
+import type { ListenSpec } from './ports';
 import { Upstream } from './upstream';
 
 /** The parts of a Unit config the router reads. */
@@ -58,6 +59,16 @@ export interface ListenAddress {
   path: string | null;
   /** Canonical bind key: two listeners with the same key are the same socket. */
   key: string;
+}
+
+/**
+ * Where a listener object (`/listeners/<name>`, already valid against the schema) is bound: its address and backlog.
+ * wardend's main binds exactly this for a router that asks for the listener's key.
+ */
+export function listenSpec(name: string, listener: { backlog?: unknown } | null, path: string, ephemeralPort = false): ListenSpec {
+  const b = listener?.backlog;
+  // -1 is Unit's "the default backlog" (NXT_LISTEN_BACKLOG, 511 on Linux): Node's default is the same 511.
+  return { ...parseListenAddress(name, path, ephemeralPort), backlog: b === undefined || b === -1 ? undefined : (b as number) };
 }
 
 /** Longest unix socket path (sun_path holds 108 bytes with the terminating NUL). */
@@ -477,17 +488,15 @@ export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOpt
   if (config.listeners !== undefined) {
     for (const [name, l] of Object.entries(config.listeners as Record<string, Obj>)) {
       const p = jp('/listeners', name);
-      const addr = parseListenAddress(name, p, opts.ephemeralPorts === true);
+      const spec = listenSpec(name, l, p, opts.ephemeralPorts === true);
       if (l.pass === undefined && l.application === undefined) throw new RouterConfigError('The "pass" option is required.', jp(p, 'pass'), PASS_ERROR);
-      // -1 is Unit's "the default backlog" (NXT_LISTEN_BACKLOG, 511 on Linux): Node's default is the same 511.
-      const backlog = l.backlog === undefined || l.backlog === -1 ? undefined : num(l.backlog);
       const fw = l.forwarded ?? l.client_ip;
       const fwPath = jp(p, l.forwarded !== undefined ? 'forwarded' : 'client_ip');
       const forwarded = fw === undefined ? null : compileForwarded(fw as Obj, fwPath, l.client_ip !== undefined && l.forwarded === undefined);
-      if (listeners.has(addr.key)) throw new RouterConfigError(`The listener "${name}" duplicates another listener's address.`, p, LISTENER_ERROR);
+      if (listeners.has(spec.key)) throw new RouterConfigError(`The listener "${name}" duplicates another listener's address.`, p, LISTENER_ERROR);
       const tls = l.tls === undefined ? null : compileTls(l.tls as TlsConfig, jp(p, 'tls'), opts.checkOnly === true ? null : (config.certificates ?? {}));
       const pass = l.pass !== undefined ? compilePass(str(l.pass), jp(p, 'pass')) : applicationPass(str(l.application), jp(p, 'application'));
-      listeners.set(addr.key, { name, ...addr, backlog, pass, forwarded, tls });
+      listeners.set(spec.key, { name, ...spec, pass, forwarded, tls });
     }
   }
 

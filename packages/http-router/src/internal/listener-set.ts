@@ -2,7 +2,7 @@ import { closeSync } from 'fs';
 import type { Server as NetServer, Socket } from 'net';
 import type { CompiledConfig, CompiledListener } from './compiled-config';
 import type { ListenerEntry } from './listener-entry';
-import type { ListenerHost, ListenSpec } from './ports';
+import type { ListenerHost } from './ports';
 
 /** What a listener set needs from the router: making a listener's servers, and closing its connections. */
 export interface ListenerFactory {
@@ -43,7 +43,8 @@ export class ListenerSet {
         if (this.entries.has(l.key)) continue;
         const entry = this.factory.create(l, compiled);
         added.push(entry);
-        if (this.host !== null) entry.pendingFd = await this.host.listen(specOf(l));
+        if (this.host !== null)
+          entry.pendingFd = await this.host.listen(l); // a CompiledListener is a ListenSpec
         else await listen(entry.server, l, -1);
         this.entries.set(l.key, entry);
       }
@@ -148,10 +149,6 @@ export class ListenerSet {
     for (const sock of entry.sockets) this.factory.closeLeanIdle(sock, answer);
     return entry.whenEmpty();
   }
-}
-
-function specOf(l: CompiledListener): ListenSpec {
-  return { key: l.key, host: l.host, port: l.port, ipv6Only: l.ipv6Only, path: l.path, backlog: l.backlog };
 }
 
 /** Closes the fd of a listener the host bound that never started accepting (rollback, or closed before commit). */

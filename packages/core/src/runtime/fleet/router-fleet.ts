@@ -1,7 +1,7 @@
 import { closeSync, openSync, unlinkSync } from 'fs';
 import type { Logger } from 'pino';
 import { AppChannelSet, FdSocket, listenSocket } from '@warden/shm-transport';
-import { parseListenAddress, type ListenSpec, type RouterStats, type TlsCertificate } from '@warden/http-router';
+import { listenSpec, type ListenSpec, type RouterStats, type TlsCertificate } from '@warden/http-router';
 import type { ConfigComponent, PreparedChange, WardenConfig } from '../../contracts';
 import { ApplyError, ConfigValidationError } from '../../contracts';
 import { certificateRefs } from '../../control/certificate-store';
@@ -254,16 +254,8 @@ export class RouterFleet implements ConfigComponent {
     for (const c of configs) {
       for (const [name, l] of Object.entries(c.listeners ?? {})) {
         try {
-          const a = parseListenAddress(name, `/listeners/${name}`);
-          const b = (l as { backlog?: number } | null)?.backlog;
-          listeners.set(a.key, {
-            key: a.key,
-            host: a.host,
-            port: a.port,
-            ipv6Only: a.ipv6Only,
-            path: a.path,
-            backlog: b === undefined || b === -1 ? undefined : b,
-          });
+          const spec = listenSpec(name, l as { backlog?: unknown } | null, `/listeners/${name}`);
+          listeners.set(spec.key, spec);
         } catch {
           /* not a listener address: the validator refused it already */
         }
