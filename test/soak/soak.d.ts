@@ -17,6 +17,8 @@ export interface SoakOptions {
   killPrototypes?: boolean;
   /** Kill a router process too (the first time it can, then a tenth of the kills), when there are two or more. */
   killRouters?: boolean;
+  /** Router processes of the soak's wardend (`--routers`, default 2). */
+  routers?: number;
   changeEveryMs?: number;
   requestTimeoutMs?: number;
   killGraceMs?: number;

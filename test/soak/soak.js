@@ -22,7 +22,8 @@ const POST_BODY = randomBytes(1 << 20);
  * Default options. `duration` and `warmup` in seconds; `connections` concurrent client connections (half keep-alive,
  * half `Connection: close`); `isolated` adds the app `iso` (pid/mount/network/uts/ipc/user namespaces; needs root);
  * `killPrototypes` lets the chaos loop kill `iso`'s prototype too; `killRouters` lets it kill a router process
- * (`wardend: router N`, which main starts again; every app's requests in flight on it fail); `fdTolerance` is how many more fds wardend may
+ * (`wardend: router N`, which main starts again; every app's requests in flight on it fail); `routers` is how many
+ * router processes wardend runs (`--routers`; two, so that one can be killed while the other serves); `fdTolerance` is how many more fds wardend may
  * hold at the end than at the start; `killGraceMs` and `killNoticeMs` bound the time window of `attribute`.
  * `SOAK_DEBUG=1` in the environment prints every unexplained failure with the kills and config changes around it.
  */
@@ -34,6 +35,7 @@ const DEFAULTS = {
   kills: true,
   killPrototypes: true,
   killRouters: true,
+  routers: 2,
   changeEveryMs: 1000,
   requestTimeoutMs: 20000,
   killGraceMs: 3000,
@@ -56,7 +58,7 @@ async function runSoak(options = {}) {
   let w;
   try {
     const goBin = goBuild(path.join(APPS, 'go'), path.join(dir, 'soak-go'));
-    w = await startWardend(dir);
+    w = await startWardend(dir, o.routers);
     const port = await freePort();
     const apps = ['go', 'node', ...(o.isolated ? ['iso'] : [])];
     const config = initialConfig(port, apps, goBin);
@@ -103,9 +105,10 @@ function goBuild(src, out) {
 }
 
 /** Starts wardend in `dir`; keeps the last 2000 log lines and counts its error lines. */
-function startWardend(dir) {
+function startWardend(dir, routers) {
   const socket = path.join(dir, 'control.sock');
-  const proc = spawn(process.execPath, [WARDEND, '--no-daemon', '--control', `unix:${socket}`, '--statedir', path.join(dir, 'state'), '--tmpdir', dir], {
+  const args = [WARDEND, '--no-daemon', '--control', `unix:${socket}`, '--statedir', path.join(dir, 'state'), '--tmpdir', dir, '--routers', String(routers)];
+  const proc = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WARDEN_LOG_LEVEL: 'info' },
   });
@@ -658,6 +661,7 @@ if (require.main === module) {
   const opts = {
     duration: Number(arg('duration', DEFAULTS.duration)),
     connections: Number(arg('connections', DEFAULTS.connections)),
+    routers: Number(arg('routers', DEFAULTS.routers)),
     kills: !process.argv.includes('--no-kills'),
     killPrototypes: !process.argv.includes('--no-prototype-kills'),
     isolated: DEFAULTS.isolated && !process.argv.includes('--no-isolated'),

@@ -2,7 +2,7 @@ import { availableParallelism } from 'os';
 import { parseCommandLine } from '../src/cli/command-line';
 import type { CommandLineProblem } from '../src/cli/command-line';
 import { main as warden } from '../src/cli/warden-cli';
-import { parseDaemonArgs } from '../src/daemon/daemon-options';
+import { defaultRouters, parseDaemonArgs } from '../src/daemon/daemon-options';
 
 const env = { HOME: '/home/x', TMPDIR: '/tmp' };
 
@@ -37,8 +37,9 @@ describe('wardend command line (util.parseArgs)', () => {
     expect(usageMessage(['--routers', 'two'])).toBe('--routers "two" is not a number of processes from 1 to 256.');
   });
 
-  it('runs one router process per CPU unless --routers says otherwise', () => {
-    expect(parseDaemonArgs([], env).routers).toBe(availableParallelism());
+  it('runs a router process per two CPUs (rounded up) unless --routers says otherwise', () => {
+    expect(parseDaemonArgs([], env).routers).toBe(Math.ceil(availableParallelism() / 2));
+    expect([1, 2, 3, 4, 16].map((n) => defaultRouters(n))).toEqual([1, 1, 2, 2, 8]);
     expect(parseDaemonArgs(['--routers', '3'], env).routers).toBe(3);
   });
 });

@@ -46,7 +46,7 @@ export const BASE_ROOT_PROPERTIES: Record<string, JsonSchema> = {
     properties: {
       http: { $ref: '#/$defs/settingsHttp' },
       js_module: { type: ['string', 'array'], items: str },
-      // Warden extension: router processes (default: wardend's --routers, which defaults to the number of CPUs).
+      // Warden extension: router processes (default: wardend's --routers, which defaults to half the CPUs, rounded up).
       routers: { type: 'integer', minimum: 1, maximum: 256 },
       // Warden extension: a plain HTTP address that serves only GET /metrics, /ui and /ui/overview.json.
       metrics: {

@@ -28,7 +28,7 @@ export interface DaemonOptions {
   /** `--user`/`--group`: default credentials of apps (undefined = Unit's defaults). */
   user?: string;
   group?: string;
-  /** `--routers N`: router processes (default: the number of CPUs, `os.availableParallelism()`). */
+  /** `--routers N`: router processes (default: {@link defaultRouters}, half the CPUs rounded up). */
   routers: number;
   /** `--config`: initial config, used only when the state dir holds none. */
   config?: string;
@@ -39,6 +39,17 @@ export interface DaemonOptions {
   printSchema: boolean;
   version: boolean;
   help: boolean;
+}
+
+/**
+ * The default number of router processes: half the CPUs, rounded up. The app processes need the other half: per
+ * request of a hello app a router spends 2.5 to 4 times the CPU of a Go or Node app process, and a real app more than
+ * that, so one router per CPU left the apps short (on 2 CPUs, `bench/run.js --only routers`: 1 router served the Go
+ * hello app at 0.73x and the Node one at 1.13x of the app served directly, 2 routers at 0.67x and 0.74x, with the
+ * Node p99 at 2.0x instead of 1.3x). Each router is also a Node process of its own (about 60 MB RSS idle).
+ */
+export function defaultRouters(cpus = availableParallelism()): number {
+  return Math.max(1, Math.ceil(cpus / 2));
 }
 
 /** Defaults as documented in the README: system paths as root, per-user paths otherwise. */
@@ -88,7 +99,7 @@ stderr (Unit's line format on a terminal, JSON lines otherwise).
                            else your own)
   --group GROUP            default group of applications
                            (USER and GROUP also run the router processes)
-  --routers N              router processes (default: the number of CPUs, ${availableParallelism()})
+  --routers N              router processes (default: half the CPUs, rounded up: ${defaultRouters()})
   --config FILE            initial configuration, used when the state dir has none
   --plugin MODULE          load a plugin module (repeatable)
   --no-default-plugins     do not load the bundled plugins
@@ -157,7 +168,7 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
     if (!/^[0-7]{1,4}$/.test(values['control-mode'])) throw usageError(`--control-mode "${values['control-mode']}" is not an octal mode such as 600 or 660.`);
     controlMode = parseInt(values['control-mode'], 8);
   }
-  let routers = availableParallelism();
+  let routers = defaultRouters();
   if (values.routers !== undefined) {
     if (!/^[1-9][0-9]{0,2}$/.test(values.routers) || Number(values.routers) > 256) {
       throw usageError(`--routers "${values.routers}" is not a number of processes from 1 to 256.`);
