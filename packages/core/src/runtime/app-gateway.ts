@@ -242,7 +242,14 @@ interface ClientConnection {
   ids: number[];
 }
 
-const connections = new WeakMap<Socket, ClientConnection>();
+/** A client connection's ids, on its socket (a property and one shared 'close' listener: no closure per connection). */
+const kConnectionIds = Symbol('warden.connection-ids');
+type IdSocket = Socket & { [kConnectionIds]?: ClientConnection };
+
+function onClientClose(this: IdSocket): void {
+  const c = this[kConnectionIds];
+  if (c !== undefined) connectionClosed(c);
+}
 /**
  * The last connection id each channel handed out. Ids are numbered per channel (per app process), not by one
  * counter for all of wardend: from a shared counter an app could tell how many client connections wardend took,
@@ -252,13 +259,12 @@ const lastIds = new WeakMap<RouterChannel, number>();
 
 /** The id `channel` knows the client connection `sock` by (made on the connection's first request over it). */
 export function connectionId(sock: Socket, channel: RouterChannel): number {
-  let c = connections.get(sock);
+  let c = (sock as IdSocket)[kConnectionIds];
   if (c === undefined) {
-    const conn: ClientConnection = { channels: [], ids: [] };
-    c = conn;
-    connections.set(sock, conn);
-    if (sock.destroyed) process.nextTick(connectionClosed, conn);
-    else sock.once('close', () => connectionClosed(conn));
+    c = { channels: [], ids: [] };
+    (sock as IdSocket)[kConnectionIds] = c;
+    if (sock.destroyed) process.nextTick(connectionClosed, c);
+    else sock.on('close', onClientClose); // 'close' comes once
   }
   const known = c.channels.indexOf(channel);
   if (known !== -1) return c.ids[known]!;

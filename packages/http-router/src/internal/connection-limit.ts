@@ -94,7 +94,7 @@ export class ConnectionLimit {
       this.backoffUntil = 0;
     }
     this.open++;
-    sock.once('close', this.release);
+    sock.on('close', this.release); // 'close' comes once: `once` would add a wrapper per connection
     return true;
   }
 

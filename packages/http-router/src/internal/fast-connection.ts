@@ -206,10 +206,20 @@ export class FastConnection {
   private bodyLeft = 0;
   /** The request in flight. */
   private ex: FastExchange | null = null;
-  private readonly onData = (chunk: Buffer): void => this.data(chunk);
-  private readonly onEnd = (): void => this.peerEnd();
-  private readonly onDrain = (): void => this.drained();
-  private readonly onClose = (): void => this.closed();
+  // The socket's listeners: shared by every connection (called with the socket as `this`), not four closures and a
+  // context per connection (about 330 bytes each of 10,000 idle connections).
+  private static onData(this: LeanSocket, chunk: Buffer): void {
+    this[kLean]?.data(chunk);
+  }
+  private static onEnd(this: LeanSocket): void {
+    this[kLean]?.peerEnd();
+  }
+  private static onDrain(this: LeanSocket): void {
+    this[kLean]?.drained();
+  }
+  private static onClose(this: LeanSocket): void {
+    this[kLean]?.closed();
+  }
 
   constructor(
     readonly sock: Socket,
@@ -219,11 +229,11 @@ export class FastConnection {
   ) {
     this.since = Date.now();
     (sock as LeanSocket)[kLean] = this;
-    sock.on('data', this.onData);
-    sock.on('end', this.onEnd);
-    sock.on('drain', this.onDrain);
+    sock.on('data', FastConnection.onData);
+    sock.on('end', FastConnection.onEnd);
+    sock.on('drain', FastConnection.onDrain);
     sock.on('error', noop); // 'close' follows and does the cleanup
-    sock.on('close', this.onClose);
+    sock.on('close', FastConnection.onClose);
     host.leanConnections.add(this);
   }
 
@@ -439,11 +449,11 @@ export class FastConnection {
 
   private detach(): void {
     const sock = this.sock;
-    sock.off('data', this.onData);
-    sock.off('end', this.onEnd);
-    sock.off('drain', this.onDrain);
+    sock.off('data', FastConnection.onData);
+    sock.off('end', FastConnection.onEnd);
+    sock.off('drain', FastConnection.onDrain);
     sock.off('error', noop);
-    sock.off('close', this.onClose);
+    sock.off('close', FastConnection.onClose);
     (sock as LeanSocket)[kLean] = undefined;
     this.host.leanConnections.delete(this);
   }

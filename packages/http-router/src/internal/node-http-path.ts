@@ -109,7 +109,7 @@ export class NodeHttpPath {
     const st: ConnState = { sock, busy: 0, info: null, entry, startedAt: 0, owner: this, requestStart: 0, httpRequests: 0, heads: null, app: null };
     sock[kConn] = st;
     entry.sockets.add(sock);
-    sock.once('close', onSocketClose);
+    sock.on('close', onSocketClose); // once per connection: `once` would add a wrapper
     return st;
   }
 
