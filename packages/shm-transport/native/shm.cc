@@ -30,6 +30,7 @@
 
 void RegisterProcess(Napi::Env env, Napi::Object exports);  // native/process.cc
 void InitFdSocket(Napi::Env env, Napi::Object exports);  // native/fd-socket.cc
+void RegisterSpawn(Napi::Env env, Napi::Object exports);  // native/spawn.cc
 
 namespace {
 
@@ -193,6 +194,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("SEAL_SHRINK", Napi::Number::New(env, F_SEAL_SHRINK));
   exports.Set("SEAL_GROW", Napi::Number::New(env, F_SEAL_GROW));
   RegisterProcess(env, exports);
+  RegisterSpawn(env, exports);
   return exports;
 }
 

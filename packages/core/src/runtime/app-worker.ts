@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'path';
 import type { Logger } from 'pino';
 import type { AppPrototype, AppProcess, Credentials, LaunchSpec } from '../contracts';
 import { ApplyError } from '../contracts';
-import { spawnOffThread, type ThreadProcess } from './spawn-thread';
+import { spawnApp, type StartedProcess } from './process-spawn';
 import type { ProcessActivity } from './fleet/protocol';
 import type { ProcessChannels, ProcessPeer, RouterFleet } from './fleet/router-fleet';
 
@@ -190,14 +190,14 @@ export class AppWorker implements ProcessPeer {
     this.readyAt = Date.now();
   }
 
-  /** Starts the process from the spawn thread (wardend's event loop never waits for fork and exec). */
-  private plainSpawn(spec: LaunchSpec, creds: Credentials | undefined): ThreadProcess {
+  /** Starts the process (without fork(): see spawnApp). */
+  private plainSpawn(spec: LaunchSpec, creds: Credentials | undefined): StartedProcess {
     const cwd = spec.cwd ?? process.cwd();
     const file = isAbsolute(spec.executable) ? spec.executable : resolve(cwd, spec.executable);
     const out = spec.stdout ? openSync(spec.stdout, 'a') : 'pipe';
     const err = spec.stderr ? openSync(spec.stderr, 'a') : 'pipe';
     const root = process.geteuid?.() === 0;
-    const child = spawnOffThread(
+    const child = spawnApp(
       {
         file,
         argv0: spec.argv[0] ?? file,

@@ -21,6 +21,13 @@ export interface NativeShm {
   };
   /** native/process.cc: PR_SET_NO_NEW_PRIVS and PR_SET_DUMPABLE 0. */
   hardenProcess(): void;
+  /** native/spawn.cc: clone(CLONE_VM | CLONE_VFORK) + exec (see spawnProcess in process-support.ts). */
+  spawnProcess(opts: { file: string; argv: string[]; env: string[]; cwd?: string; uid?: number; gid?: number; setsid?: boolean; fds: number[] }): {
+    pid: number;
+    pidfd: number;
+  };
+  /** native/spawn.cc: waitid(P_PID, pid, WEXITED | WNOHANG); null while the process runs; `signal` 0 for an exit. */
+  reapProcess(pid: number): { code: number | null; signal: number } | null;
   /** native/fd-socket.cc: socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK). */
   fdSocketPair(): [number, number];
   /** One sendmsg of `payload` with `fds` as SCM_RIGHTS (MSG_NOSIGNAL | MSG_DONTWAIT); 0 or the errno. */
