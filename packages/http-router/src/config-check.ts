@@ -1,4 +1,4 @@
-import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
+import type { ValidateFunction } from 'ajv/dist/2020';
 import { ROUTER_ROOT_PROPERTIES, ROUTER_SCHEMA_DEFS } from './config-schema';
 import { compileRouterConfig, type RouterConfig } from './internal/config-compiler';
 import { RouterConfigError } from './internal/errors';
@@ -48,11 +48,20 @@ export function checkRouterConfig(config: RouterConfig, opts: RouterCheckOptions
 let standalone: ValidateFunction | null = null;
 
 /**
+ * ajv, loaded on first use: an embedder that checks the schema itself (`schemaChecked`, as wardend's router processes
+ * do) never loads it, which saves about 4 MB of heap and code per process.
+ */
+function loadAjv(): typeof import('ajv/dist/2020').default {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately lazy (see above)
+  return (require('ajv/dist/2020') as typeof import('ajv/dist/2020')).default;
+}
+
+/**
  * Checks the JSON part of a router config against the router's schema (compiled once per process); throws
  * RouterConfigError with Unit's sentence, the JSON path and a stable code for the first mistake.
  */
 export function assertRouterSchema(config: RouterConfig): void {
-  standalone ??= new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile({
+  standalone ??= new (loadAjv())({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile({
     type: 'object',
     properties: {
       ...ROUTER_ROOT_PROPERTIES,

@@ -2,44 +2,13 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Metric } from 'prom-client';
 import type { RouterStats } from '@warden/http-router';
 import type { RecorderSnapshot, SeriesSnapshot } from './fleet/request-recorder';
+import { HistogramCounts, LATENCY_BUCKETS, SPAWN_BUCKETS } from './histogram';
 import { processState } from './overview';
 
-/** Upper bounds (seconds) of the request latency histograms. */
-export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-/** Upper bounds (seconds) of the spawn latency histogram (process start to READY). */
-export const SPAWN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** The `code` label of the request counters: status class, `aborted` when the client left before a response. */
 const CLASSES = ['aborted', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 const NO_REQUESTS: RecorderSnapshot = { listeners: {}, apps: {} };
-
-/**
- * A histogram kept as plain numbers: `observe` is a bucket search and three additions (no allocation), so it can
- * run once per request. prom-client's own `observe` hashes its labels and allocates on every call (about 1 µs per
- * request measured here); this one is exported through prom-client's registry at scrape time instead.
- */
-export class HistogramCounts {
-  readonly buckets: Float64Array;
-  sum = 0;
-  count = 0;
-
-  constructor(readonly bounds: readonly number[]) {
-    this.buckets = new Float64Array(bounds.length);
-  }
-
-  observe(v: number): void {
-    observeHistogram(this, this.bounds, v);
-  }
-}
-
-/** Counts `v` into histogram `h` (its bucket per upper bound `bounds`, beyond the last one only in `count`). */
-export function observeHistogram(h: { buckets: { [i: number]: number }; sum: number; count: number }, bounds: readonly number[], v: number): void {
-  let i = 0;
-  while (i < bounds.length && v > bounds[i]!) i++;
-  if (i < bounds.length) h.buckets[i]!++;
-  h.sum += v;
-  h.count++;
-}
 
 /** The per-application counters that outlive the application's pools (a restart makes a new pool). */
 export class AppStats {

@@ -1,5 +1,5 @@
 import type { CompletedRequest } from '@warden/http-router';
-import { LATENCY_BUCKETS, observeHistogram } from '../warden-metrics';
+import { LATENCY_BUCKETS, observeHistogram } from '../histogram';
 
 /** Status classes in the order of {@link SeriesSnapshot.codes}: `aborted`, 1xx ... 5xx. */
 export const STATUS_CLASSES = ['aborted', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;

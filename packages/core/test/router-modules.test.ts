@@ -1,0 +1,17 @@
+import { execFileSync } from 'child_process';
+import * as path from 'path';
+
+// The router processes run the request path only: they must not load what main alone needs (ajv, compiled by main to
+// validate configs; prom-client, main's metrics registry). Each costs about 4-5 MB of heap and code per router.
+describe('router process modules', () => {
+  it('loads neither ajv nor prom-client', () => {
+    const entry = path.resolve(__dirname, '../dist/runtime/fleet/router-process.js');
+    const loaded = JSON.parse(
+      execFileSync(process.execPath, ['-e', `require(${JSON.stringify(entry)}); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`], {
+        encoding: 'utf8',
+      }),
+    ) as string[];
+    expect(loaded.some((f) => f.includes(`${path.sep}http-router${path.sep}`))).toBe(true); // it did load the router
+    expect(loaded.filter((f) => /[\\/]node_modules[\\/](ajv|prom-client)[\\/]/.test(f))).toEqual([]);
+  });
+});
