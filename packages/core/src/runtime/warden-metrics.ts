@@ -1,5 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { Metric } from 'prom-client';
+import type { Metric, Registry } from 'prom-client';
 import type { RouterStats } from '@warden/http-router';
 import type { RecorderSnapshot, SeriesSnapshot } from './fleet/request-recorder';
 import { HistogramCounts, LATENCY_BUCKETS, SPAWN_BUCKETS } from './histogram';
@@ -7,6 +6,8 @@ import { processState } from './overview';
 
 /** The `code` label of the request counters: status class, `aborted` when the client left before a response. */
 const CLASSES = ['aborted', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+type Prom = typeof import('prom-client');
 
 const NO_REQUESTS: RecorderSnapshot = { listeners: {}, apps: {} };
 
@@ -51,15 +52,28 @@ export interface MetricsSources {
  * first request of a listener or app); everything else is read when scraped.
  */
 export class WardenMetrics {
-  readonly registry = new Registry();
+  private built: Registry | null = null;
   private readonly appStats = new Map<string, AppStats>();
   private sources: MetricsSources | null = null;
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'warden_' });
-    this.defineRequestMetrics('listener', () => (this.sources?.requests() ?? NO_REQUESTS).listeners, 'warden_http');
-    this.defineRequestMetrics('app', () => (this.sources?.requests() ?? NO_REQUESTS).apps, 'warden_app');
-    this.defineRuntimeMetrics();
+  /**
+   * prom-client's registry with every metric, made at the first scrape: a wardend nobody scrapes never loads
+   * prom-client (about 5 MB of heap and code). Every metric is read from wardend's own counters when scraped, so
+   * nothing is lost before; only prom-client's default process metrics that observe events (GC durations, event
+   * loop lag) start with the first scrape.
+   */
+  private get registry(): Registry {
+    if (this.built === null) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately lazy (see above)
+      const prom = require('prom-client') as typeof import('prom-client');
+      const registry = new prom.Registry();
+      prom.collectDefaultMetrics({ register: registry, prefix: 'warden_' });
+      this.defineRequestMetrics(prom, registry, 'listener', () => (this.sources?.requests() ?? NO_REQUESTS).listeners, 'warden_http');
+      this.defineRequestMetrics(prom, registry, 'app', () => (this.sources?.requests() ?? NO_REQUESTS).apps, 'warden_app');
+      this.defineRuntimeMetrics(prom, registry);
+      this.built = registry;
+    }
+    return this.built;
   }
 
   /** Where connection and process numbers come from (set once the router and supervisor exist). */
@@ -88,13 +102,13 @@ export class WardenMetrics {
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
   }
 
-  private defineRequestMetrics(label: string, series: () => Record<string, SeriesSnapshot>, prefix: string): void {
+  private defineRequestMetrics(prom: Prom, registry: Registry, label: string, series: () => Record<string, SeriesSnapshot>, prefix: string): void {
     const what = label === 'listener' ? 'listener' : 'application';
-    new Counter({
+    new prom.Counter({
       name: `${prefix}_requests_total`,
       help: `Requests completed per ${what} and status class (code="aborted": the client went away before a response)`,
       labelNames: [label, 'code'],
-      registers: [this.registry],
+      registers: [registry],
       collect() {
         this.reset();
         for (const [name, s] of Object.entries(series())) {
@@ -102,7 +116,7 @@ export class WardenMetrics {
         }
       },
     });
-    this.registry.registerMetric(
+    registry.registerMetric(
       histogramMetric(
         `${prefix}_request_duration_seconds`,
         `Request latency per ${what}, from the request head to the end of the response`,
@@ -113,10 +127,10 @@ export class WardenMetrics {
     );
   }
 
-  private defineRuntimeMetrics(): void {
+  private defineRuntimeMetrics(prom: Prom, registry: Registry): void {
     const self = this;
-    const r = [this.registry];
-    new Gauge({
+    const r = [registry];
+    new prom.Gauge({
       name: 'warden_connections',
       help: 'Client connections open now, by state (active: a request in progress)',
       labelNames: ['state'],
@@ -127,7 +141,7 @@ export class WardenMetrics {
         this.set({ state: 'idle' }, c?.idle ?? 0);
       },
     });
-    new Counter({
+    new prom.Counter({
       name: 'warden_connections_accepted_total',
       help: 'Client connections accepted',
       registers: r,
@@ -136,7 +150,7 @@ export class WardenMetrics {
         this.inc(self.sources?.connections().accepted ?? 0);
       },
     });
-    new Gauge({
+    new prom.Gauge({
       name: 'warden_app_processes',
       help: 'Application processes by state (starting, idle, busy, stalled: out of rotation, draining)',
       labelNames: ['app', 'state'],
@@ -153,7 +167,7 @@ export class WardenMetrics {
         }
       },
     });
-    new Counter({
+    new prom.Counter({
       name: 'warden_app_restarts_total',
       help: 'Application processes replaced, by cause (crash: exited unexpectedly; stall: stopped reading requests; restart: control API restart)',
       labelNames: ['app', 'cause'],
@@ -167,13 +181,13 @@ export class WardenMetrics {
         }
       },
     });
-    this.registry.registerMetric(
+    registry.registerMetric(
       histogramMetric('warden_app_spawn_duration_seconds', 'Application process start until the process said READY on its channel', 'app', SPAWN_BUCKETS, () =>
         mapValues(this.appStats, (s) => s.spawn),
       ),
     );
     const backPressure = (name: string, help: string, retired: (s: AppStats) => number, live: (p: ProcessView) => number) =>
-      new Counter({
+      new prom.Counter({
         name,
         help,
         labelNames: ['app'],
