@@ -46,7 +46,7 @@ import { native } from './internal/native';
 
 /** Options of {@link RouterChannel.create}. */
 export interface RouterChannelOptions {
-  /** Bytes per ring (power of two, 64 KiB .. 256 MiB). Default 1 MiB. */
+  /** Bytes per ring (power of two, 64 KiB .. 256 MiB). Default 2 MiB. */
   ringBytes?: number;
   /** Logger for channel-level events (errors that close the channel). */
   logger?: Logger;
