@@ -474,11 +474,13 @@ function killOne(wardendPid, apps, o, kills) {
 function measure(wardendPid) {
   const tree = processTree(wardendPid);
   const own = [wardendPid, ...tree.filter((p) => isWardend(p.pid)).map((p) => p.pid)];
-  const procs = own.map((pid) => ({ pid, fds: fs.readdirSync(`/proc/${pid}/fd`).length, rssKiB: rssKiB(pid) }));
+  const procs = own.map((pid) => ({ pid, fds: fs.readdirSync(`/proc/${pid}/fd`).length, ...memoryKiB(pid) }));
   return {
     procs,
     fds: procs.reduce((s, p) => s + p.fds, 0),
     rssKiB: procs.reduce((s, p) => s + p.rssKiB, 0),
+    anonKiB: procs.reduce((s, p) => s + p.anonKiB, 0),
+    shmemKiB: procs.reduce((s, p) => s + p.shmemKiB, 0),
     zombies: tree.filter((p) => p.state === 'Z').map((p) => `${p.pid} (${p.comm}, parent ${p.ppid})`),
   };
 }
@@ -499,9 +501,14 @@ function isWardend(pid) {
   }
 }
 
-function rssKiB(pid) {
-  const m = /^VmRSS:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : 0;
+/**
+ * Resident memory of `pid` in KiB: all of it, its anonymous part (heaps), and its shared memory (the channels' memfd
+ * pages this process touched, also counted in the app processes that share them).
+ */
+function memoryKiB(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name) => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { rssKiB: field('VmRSS'), anonKiB: field('RssAnon'), shmemKiB: field('RssShmem') };
 }
 
 /**
@@ -633,7 +640,9 @@ function verdict({ o, apps, stats, chaos, start, end, settled, wardendLog }) {
 
 /** The report as printed by `npm run soak`. */
 function format(r) {
-  const procs = (m) => m.procs.map((p) => `pid ${p.pid}: ${p.fds} fds, ${(p.rssKiB / 1024).toFixed(1)} MiB RSS`).join('; ');
+  const mib = (k) => (k / 1024).toFixed(1);
+  const procs = (m) =>
+    m.procs.map((p) => `pid ${p.pid}: ${p.fds} fds, ${mib(p.rssKiB)} MiB RSS (anonymous ${mib(p.anonKiB)}, channels ${mib(p.shmemKiB)})`).join('; ');
   const q = r.requests;
   return [
     `soak ${r.passed ? 'PASSED' : 'FAILED'} (${r.options.duration} s, ${r.options.connections} connections, apps ${r.options.apps.join(', ')}, prototype kills ${r.options.killPrototypes ? 'on' : 'off'})`,

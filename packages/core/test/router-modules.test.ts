@@ -15,3 +15,12 @@ describe('router process modules', () => {
     expect(loaded.filter((f) => /[\\/]node_modules[\\/](ajv|prom-client)[\\/]/.test(f))).toEqual([]);
   });
 });
+
+describe('router process V8 flags', () => {
+  it('caps the young generation at 8 MB unless NODE_OPTIONS says otherwise', async () => {
+    const { routerNodeFlags } = await import('../src/runtime/fleet/router-link');
+    expect(routerNodeFlags({})).toEqual(['--max-semi-space-size=8']);
+    expect(routerNodeFlags({ NODE_OPTIONS: '--max-old-space-size=512' })).toEqual(['--max-semi-space-size=8']);
+    expect(routerNodeFlags({ NODE_OPTIONS: '--max-semi-space-size=32' })).toEqual([]);
+  });
+});
