@@ -22,7 +22,9 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,11 +36,21 @@ void RegisterSpawn(Napi::Env env, Napi::Object exports);  // native/spawn.cc
 
 namespace {
 
-// Finalizer of the external ArrayBuffer: the mapping lives exactly as long as some JS object can still see it, so
-// a late read after close() can never touch unmapped memory.
+// The live mappings, by address, with their length (0 once releaseMemory unmapped one before its ArrayBuffer was
+// collected). A mutex: the addon may be loaded in worker threads too.
+std::mutex gMapsMu;
+std::unordered_map<void*, size_t*> gMaps;
+
+// Finalizer of the external ArrayBuffer: unless releaseMemory unmapped it already, the mapping lives exactly as long
+// as some JS object can still see it, so a late read after close() can never touch unmapped memory.
 void Unmap(Napi::Env /*env*/, void* data, size_t* len) {
-  // munmap: release the mapping once the ArrayBuffer is garbage collected.
-  munmap(data, *len);
+  {
+    std::lock_guard<std::mutex> g(gMapsMu);
+    auto it = gMaps.find(data);
+    if (it != gMaps.end() && it->second == len) gMaps.erase(it);  // not a newer mapping at the same address
+    // munmap: release the mapping once the ArrayBuffer is garbage collected.
+    if (*len != 0) munmap(data, *len);
+  }
   delete len;
 }
 
@@ -48,7 +60,37 @@ Napi::Value MapShared(Napi::Env env, int fd, size_t size) {
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) return ThrowErrno(env, "mmap", errno);
   size_t* len = new size_t(size);
+  {
+    std::lock_guard<std::mutex> g(gMapsMu);
+    gMaps[p] = len;
+  }
   return Napi::ArrayBuffer::New(env, p, size, Unmap, len);
+}
+
+// releaseMemory(buffer) -> boolean: detaches an ArrayBuffer of createMemory/mapMemory (every view of it becomes empty:
+// reads give undefined, Atomics throw, nothing touches the pages) and unmaps it now, instead of when the ArrayBuffer
+// is garbage collected (a closed channel's pages stayed resident until then). False if it was not ours or released.
+Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) {
+    Napi::TypeError::New(env, "releaseMemory(buffer: ArrayBuffer)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  void* data = ab.Data();
+  if (data == nullptr) return Napi::Boolean::New(env, false);
+  size_t size = 0;
+  {
+    std::lock_guard<std::mutex> g(gMapsMu);
+    auto it = gMaps.find(data);
+    if (it == gMaps.end() || *it->second == 0 || *it->second != ab.ByteLength()) return Napi::Boolean::New(env, false);
+    size = *it->second;
+    *it->second = 0;  // the finalizer (at collection, or during Detach) must not unmap it again
+  }
+  ab.Detach();
+  // munmap: the pages leave this process now (the peer keeps its own mapping).
+  munmap(data, size);
+  return Napi::Boolean::New(env, true);
 }
 
 // createMemory(size) -> { fd, buffer }
@@ -186,6 +228,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFdSocket(env, exports);  // native/fd-socket.cc
   exports.Set("createMemory", Napi::Function::New(env, CreateMemory));
   exports.Set("mapMemory", Napi::Function::New(env, MapMemory));
+  exports.Set("releaseMemory", Napi::Function::New(env, ReleaseMemory));
   exports.Set("socketpair", Napi::Function::New(env, SocketPair));
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexec));
   exports.Set("getSeals", Napi::Function::New(env, GetSeals));

@@ -274,7 +274,14 @@ export class RouterChannel extends Endpoint {
 
   /** How far the app has read the request ring (free-running u32, as the app wrote it: not validated). */
   readPosition(): number {
-    return this.out.consumerPosition();
+    return this.memoryReleased ? this.finalReadPosition : this.out.consumerPosition();
+  }
+
+  /** readPosition() as it was when the channel's memory was released. */
+  private finalReadPosition = 0;
+
+  protected override beforeRelease(): void {
+    this.finalReadPosition = this.out.consumerPosition();
   }
 
   /** Asks the app to finish in-flight requests and exit. */

@@ -5,6 +5,8 @@ import { ShmError, ShmErrorCode } from '../errors';
 export interface NativeShm {
   createMemory(size: number): { fd: number; buffer: ArrayBuffer };
   mapMemory(fd: number): ArrayBuffer;
+  /** Detaches a buffer of createMemory/mapMemory and unmaps it now; false if it was not one or already released. */
+  releaseMemory(buffer: ArrayBuffer): boolean;
   socketpair(): [number, number];
   setCloexec(fd: number): void;
   getSeals(fd: number): number;
