@@ -39,6 +39,9 @@ struct ChildArgs {
   // Candidates for execve, in order (PATH search done here, in the parent).
   std::vector<const char*> paths;
   char* const* argv;
+  // For a file the kernel cannot execute (ENOEXEC: no #! line): /bin/sh, the file, then argv[1..], as execvp runs it.
+  // Slot 1 is filled in by the child with the candidate that failed.
+  std::vector<const char*> shArgv;
   char* const* envp;
   const char* cwd;   // null: stay
   int uid;           // -1: keep
@@ -97,10 +100,17 @@ int ChildMain(void* p) {
   sigset_t none;
   sigemptyset(&none);
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, _NSIG / 8);
-  // execve each candidate as execvp does: the first EACCES is remembered, ENOENT/ENOTDIR move on.
+  // execve each candidate as execvp does: the first EACCES is remembered, ENOENT/ENOTDIR move on, and a file without
+  // a #! line is run by /bin/sh (child_process did the same through glibc's execvp).
   int firstAccess = 0;
   for (const char* path : a->paths) {
     syscall(SYS_execve, path, a->argv, a->envp);
+    if (errno == ENOEXEC) {
+      a->shArgv[1] = path;
+      syscall(SYS_execve, a->shArgv[0], a->shArgv.data(), a->envp);
+      errno = ENOEXEC;
+      break;
+    }
     if (errno == EACCES && firstAccess == 0) firstAccess = EACCES;
     if (errno != ENOENT && errno != ENOTDIR && errno != EACCES) break;
   }
@@ -181,6 +191,10 @@ Napi::Value SpawnProcess(const Napi::CallbackInfo& info) {
     }
   }
   for (auto& c : candidates) a.paths.push_back(c.c_str());
+  a.shArgv.push_back("/bin/sh");
+  a.shArgv.push_back(nullptr);  // the file, set by the child
+  for (size_t i = 1; i + 1 < argv.size(); i++) a.shArgv.push_back(argv[i]);
+  a.shArgv.push_back(nullptr);
   a.argv = argv.data();
   a.envp = envp.data();
   a.cwd = cwd.empty() ? nullptr : cwd.c_str();

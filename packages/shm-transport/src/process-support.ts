@@ -80,6 +80,8 @@ export interface SpawnedProcess {
 }
 
 const signalNames = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+/** errno names by number: libuv's table (getSystemErrorName) lacks some that exec can return, such as ENOEXEC. */
+const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 /**
  * Starts a process without fork(): clone(CLONE_VM | CLONE_VFORK) and exec, as glibc's posix_spawn does, plus the
@@ -120,7 +122,7 @@ export function spawnProcess(opts: SpawnOptions): SpawnedProcess {
   } catch (e) {
     for (const fd of ours) if (fd !== null) closeSync(fd);
     const err = e as Error & { errno?: number; syscall?: string };
-    const code = typeof err.errno === 'number' ? getSystemErrorName(-err.errno) : 'EINVAL';
+    const code = typeof err.errno === 'number' ? (errnoNames.get(err.errno) ?? getSystemErrorName(-err.errno)) : 'EINVAL';
     const step = err.syscall ?? 'spawn';
     throw Object.assign(new Error(`spawn ${opts.file}${step === 'execve' ? '' : ` (${step})`} ${code}`), {
       code,

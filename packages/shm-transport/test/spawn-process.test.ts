@@ -47,6 +47,16 @@ describe('spawnProcess (clone(CLONE_VM | CLONE_VFORK) + exec)', () => {
     expect(await p.exited).toEqual({ code: 0, signal: null });
   });
 
+  it('runs a file without a #! line with /bin/sh and its arguments, as execvp (and child_process) did', async () => {
+    const script = path.join(dir, 'no-shebang');
+    fs.writeFileSync(script, 'echo "args: $*"\nexit 3\n');
+    fs.chmodSync(script, 0o755);
+    const p = spawnProcess({ file: script, argv: ['no-shebang', 'a', 'b'], env: {}, stdout: 'pipe', stderr: 'pipe' });
+    const [out, exit] = await Promise.all([readAll(p.stdout), p.exited]);
+    expect(out).toBe('args: a b\n');
+    expect(exit).toEqual({ code: 3, signal: null });
+  });
+
   it('reports a kill by its signal name', async () => {
     const p = spawnProcess({ file: '/bin/sleep', argv: ['sleep', '30'], env: {}, stdout: 'pipe', stderr: 'pipe' });
     process.kill(p.pid, 'SIGTERM');
