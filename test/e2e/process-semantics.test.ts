@@ -70,6 +70,7 @@ describeGo('process semantics as in Unit', () => {
       processes: { spare: 1 },
     });
     expect(res.status).toBe(500);
+    expect(JSON.stringify(res.body)).toMatch(/cannot execute .*ENOENT/);
     expect((await w.control('GET', '/config/applications/broken')).status).toBe(404);
   });
 

@@ -2,7 +2,8 @@
 
 /** fd count and RSS of every wardend process, and the zombies under wardend, at one moment. */
 export interface SoakMeasure {
-  procs: { pid: number; fds: number; rssKiB: number }[];
+  /** Per process: resident memory in KiB, and its anonymous (heap) and shared-memory (channel) parts. */
+  procs: { pid: number; fds: number; rssKiB: number; anonKiB: number; shmemKiB: number }[];
   fds: number;
   rssKiB: number;
   zombies: string[];

@@ -479,8 +479,6 @@ function measure(wardendPid) {
     procs,
     fds: procs.reduce((s, p) => s + p.fds, 0),
     rssKiB: procs.reduce((s, p) => s + p.rssKiB, 0),
-    anonKiB: procs.reduce((s, p) => s + p.anonKiB, 0),
-    shmemKiB: procs.reduce((s, p) => s + p.shmemKiB, 0),
     zombies: tree.filter((p) => p.state === 'Z').map((p) => `${p.pid} (${p.comm}, parent ${p.ppid})`),
   };
 }

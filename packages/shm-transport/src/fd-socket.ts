@@ -2,6 +2,7 @@ import { closeSync } from 'fs';
 import { constants } from 'os';
 import { ShmError, ShmErrorCode } from './errors';
 import { native } from './internal/native';
+import { errnoName } from './internal/errno';
 
 /** The largest payload of one FdSocket message. */
 const MAX_PAYLOAD = 64 * 1024;
@@ -10,11 +11,6 @@ const MAX_FDS = 16;
 
 /** One receive buffer for every socket: a message is copied out of it before it is dispatched. */
 let recvBuf: Buffer | undefined;
-
-function errnoName(errno: number): string {
-  for (const [name, n] of Object.entries(constants.errno)) if (n === errno) return name;
-  return `errno ${errno}`;
-}
 
 function fdPassError(message: string): ShmError {
   return new ShmError(ShmErrorCode.FD_PASS, message);

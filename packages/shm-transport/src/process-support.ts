@@ -2,6 +2,7 @@ import { closeSync, openSync } from 'fs';
 import { Socket } from 'net';
 import { constants } from 'os';
 import { getSystemErrorName } from 'util';
+import { errnoName } from './internal/errno';
 import { native } from './internal/native';
 
 /** Where a listener socket is bound: an IP address and port, or a unix socket path. */
@@ -80,16 +81,14 @@ export interface SpawnedProcess {
 }
 
 const signalNames = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
-/** errno names by number: libuv's table (getSystemErrorName) lacks some that exec can return, such as ENOEXEC. */
-const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 /**
  * Starts a process without fork(): clone(CLONE_VM | CLONE_VFORK) and exec, as glibc's posix_spawn does, plus the
  * setgid/setuid posix_spawn cannot do (native/spawn.cc). The caller waits only until the child exec'd, about 0.6 ms
  * whatever the caller's size, where child_process.spawn's fork() copies every page table of the caller first (5-9 ms
  * in wardend's main process on a 2-core VM). Signal dispositions are reset and the mask emptied in the child; fds
- * other than `fds` are not inherited (Node opens everything close-on-exec). The exit is watched on a pidfd (an unref'd
- * poll: a running child does not keep the event loop alive) and the process reaped when it comes.
+ * other than `fds` are not inherited (Node opens everything close-on-exec). The exit is watched on a pidfd (a poll
+ * that keeps the event loop alive, as a ChildProcess does, until `unref()`) and the process reaped when it comes.
  *
  * Throws like child_process's 'error' event: `code` (`ENOENT`, `EACCES`, ...), negative `errno`, `syscall` (the step
  * that failed: `execve`, `chdir`, `setuid`, ...), `path`.
@@ -122,7 +121,7 @@ export function spawnProcess(opts: SpawnOptions): SpawnedProcess {
   } catch (e) {
     for (const fd of ours) if (fd !== null) closeSync(fd);
     const err = e as Error & { errno?: number; syscall?: string };
-    const code = typeof err.errno === 'number' ? (errnoNames.get(err.errno) ?? getSystemErrorName(-err.errno)) : 'EINVAL';
+    const code = typeof err.errno === 'number' ? errnoName(err.errno) : 'EINVAL';
     const step = err.syscall ?? 'spawn';
     throw Object.assign(new Error(`spawn ${opts.file}${step === 'execve' ? '' : ` (${step})`} ${code}`), {
       code,

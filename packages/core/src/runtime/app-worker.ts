@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'path';
 import type { Logger } from 'pino';
 import type { AppPrototype, AppProcess, Credentials, LaunchSpec } from '../contracts';
 import { ApplyError } from '../contracts';
-import { spawnApp, type StartedProcess } from './process-spawn';
+import { spawnApp } from './process-spawn';
 import type { ProcessActivity } from './fleet/protocol';
 import type { ProcessChannels, ProcessPeer, RouterFleet } from './fleet/router-fleet';
 
@@ -142,17 +142,10 @@ export class AppWorker implements ProcessPeer {
           () => this.onExit(null, null),
         );
       } else {
-        const child = this.plainSpawn(withEnv, creds);
+        const child = this.plainSpawn(appName, withEnv, creds);
         this.process = child;
-        void child.exited.then((e) => this.onExit(e.code, e.signal));
-        try {
-          await child.spawned;
-        } catch (e) {
-          this.stopping = true; // its exit (reported right after this) is the failed start, not a crash
-          const err = e as NodeJS.ErrnoException;
-          throw new ApplyError(`cannot execute "${spec.executable}": ${err.message}`, appName, 'exec', errnoOf(err));
-        }
         this.pid = child.pid;
+        void child.exited.then((e) => this.onExit(e.code, e.signal));
       }
       channels.started(this.pid);
     } finally {
@@ -190,34 +183,39 @@ export class AppWorker implements ProcessPeer {
     this.readyAt = Date.now();
   }
 
-  /** Starts the process (without fork(): see spawnApp). */
-  private plainSpawn(spec: LaunchSpec, creds: Credentials | undefined): StartedProcess {
+  /** Starts the process (without fork(): see spawnApp); a failed exec is the failed start, reported as ApplyError. */
+  private plainSpawn(appName: string, spec: LaunchSpec, creds: Credentials | undefined): AppProcess {
     const cwd = spec.cwd ?? process.cwd();
     const file = isAbsolute(spec.executable) ? spec.executable : resolve(cwd, spec.executable);
     const out = spec.stdout ? openSync(spec.stdout, 'a') : 'pipe';
     const err = spec.stderr ? openSync(spec.stderr, 'a') : 'pipe';
     const root = process.geteuid?.() === 0;
-    const child = spawnApp(
-      {
-        file,
-        argv0: spec.argv[0] ?? file,
-        args: spec.argv.slice(1),
-        cwd,
-        env: spec.env,
-        stdout: out,
-        stderr: err,
-        fds: this.channels!.fds,
-        uid: root && creds ? creds.uid : undefined,
-        gid: root && creds ? creds.gid : undefined,
-      },
-      (stream, line) => (stream === 'stdout' ? this.log.info({ stream }, line) : this.log.warn({ stream }, line)),
-    );
-    const close = () => {
+    try {
+      return spawnApp(
+        {
+          file,
+          argv0: spec.argv[0] ?? file,
+          args: spec.argv.slice(1),
+          cwd,
+          env: spec.env,
+          stdout: out,
+          stderr: err,
+          fds: this.channels!.fds,
+          uid: root && creds ? creds.uid : undefined,
+          gid: root && creds ? creds.gid : undefined,
+        },
+        (stream, line) => (stream === 'stdout' ? this.log.info({ stream }, line) : this.log.warn({ stream }, line)),
+      );
+    } catch (e) {
+      this.stopping = true; // the exit reported now is the failed start, not a crash
+      this.onExit(null, null);
+      const error = e as NodeJS.ErrnoException;
+      throw new ApplyError(`cannot execute "${spec.executable}": ${error.message}`, appName, 'exec', errnoOf(error));
+    } finally {
+      // The child has its copies (or there is no child).
       if (typeof out === 'number') closeSync(out);
       if (typeof err === 'number') closeSync(err);
-    };
-    child.spawned.then(close, close);
-    return child;
+    }
   }
 
   private onExit(code: number | null, signal: string | null): void {

@@ -18,12 +18,6 @@ export interface SpawnRequest {
   gid?: number;
 }
 
-/** A process started by {@link spawnApp}. */
-export interface StartedProcess extends AppProcess {
-  /** Resolves once the process exists (exec succeeded); rejects with the spawn error (ENOENT, EACCES, ...). */
-  readonly spawned: Promise<void>;
-}
-
 /** Longest output line passed on whole; a longer one is passed in pieces of this size. */
 const MAX_LINE = 16384;
 
@@ -51,51 +45,39 @@ function lines(stream: Socket | null, name: 'stdout' | 'stderr', onLine: (stream
  * of the whole main process (5-9 ms here, and more the bigger main grows; child_process.spawn did that, which is why
  * processes used to be started from a helper thread). The process gets a session of its own (setsid), so a
  * terminal's Ctrl-C (SIGINT to wardend's process group) reaches only wardend, which stops the app gracefully. The fds
- * in `req` may be closed once this returns.
+ * in `req` may be closed once this returns. Throws the spawn error (ENOENT, EACCES, ...) as child_process reports it.
  */
-export function spawnApp(req: SpawnRequest, onLine: (stream: 'stdout' | 'stderr', line: string) => void): StartedProcess {
-  try {
-    const p = spawnProcess({
-      file: req.file,
-      argv: [req.argv0, ...req.args],
-      env: req.env,
-      cwd: req.cwd,
-      uid: req.uid,
-      gid: req.gid,
-      setsid: true,
-      stdout: req.stdout,
-      stderr: req.stderr,
-      fds: req.fds,
-    });
-    p.unref(); // a running app never keeps wardend alive by itself
-    lines(p.stdout, 'stdout', onLine);
-    lines(p.stderr, 'stderr', onLine);
-    let done = false;
-    const exited = p.exited.then((e) => {
-      done = true;
-      return e as { code: number | null; signal: string | null };
-    });
-    return {
-      pid: p.pid,
-      exited,
-      spawned: Promise.resolve(),
-      kill(signal: NodeJS.Signals = 'SIGTERM') {
-        if (done) return;
-        try {
-          process.kill(p.pid, signal); // not reaped before `exited`: the pid cannot be another process's yet
-        } catch {
-          // gone meanwhile: its exit is on its way
-        }
-      },
-    };
-  } catch (e) {
-    const spawned = Promise.reject(e as Error);
-    // `exited` settles after `spawned` (as with child_process, the error comes first): a caller awaiting `spawned`
-    // learns of the failed start before the exit that follows it.
-    const exited = spawned.then(
-      () => ({ code: null, signal: null }),
-      () => ({ code: null, signal: null }),
-    );
-    return { pid: 0, exited, spawned, kill: () => undefined };
-  }
+export function spawnApp(req: SpawnRequest, onLine: (stream: 'stdout' | 'stderr', line: string) => void): AppProcess {
+  const p = spawnProcess({
+    file: req.file,
+    argv: [req.argv0, ...req.args],
+    env: req.env,
+    cwd: req.cwd,
+    uid: req.uid,
+    gid: req.gid,
+    setsid: true,
+    stdout: req.stdout,
+    stderr: req.stderr,
+    fds: req.fds,
+  });
+  p.unref(); // a running app never keeps wardend alive by itself
+  lines(p.stdout, 'stdout', onLine);
+  lines(p.stderr, 'stderr', onLine);
+  let done = false;
+  const exited = p.exited.then((e) => {
+    done = true;
+    return e;
+  });
+  return {
+    pid: p.pid,
+    exited,
+    kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (done) return;
+      try {
+        process.kill(p.pid, signal); // not reaped before `exited`: the pid cannot be another process's yet
+      } catch {
+        // gone meanwhile: its exit is on its way
+      }
+    },
+  };
 }
