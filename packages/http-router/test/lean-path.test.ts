@@ -137,6 +137,21 @@ describe('lean path: requests and responses', () => {
     expect(router.stats().connections).toEqual({ accepted: 1, active: 0, idle: 0, closed: 1 });
   });
 
+  it("keeps an idle connection's listeners few: one 'close' listener of the router beside the connection limit's", async () => {
+    // Each listener past the second grows the socket's listener array (144 bytes for a third 'close' listener), paid
+    // by every idle keep-alive connection; the lean side's cleanup runs from the router's one listener.
+    const { router, port, gw } = await start();
+    const raw = new Raw(port).write(GET);
+    await raw.until((t) => t.endsWith('}'));
+    const sock = gw.exchanges[0]!.socket;
+    expect(sock.listenerCount('close')).toBeLessThanOrEqual(2);
+    expect(sock.listenerCount('end')).toBeLessThanOrEqual(2);
+    raw.sock.destroy();
+    while (router.stats().connections.closed < 1) await new Promise((r) => setImmediate(r));
+    expect(router.stats().connections).toEqual({ accepted: 1, active: 0, idle: 0, closed: 1 });
+    expect((await fetchText(port, '/')).status).toBe(200);
+  });
+
   it('answers pipelined requests in order, bodies included', async () => {
     const { port, gw } = await start();
     const raw = new Raw(port).write(

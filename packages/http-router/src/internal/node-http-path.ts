@@ -349,7 +349,9 @@ function watchRequestStart(sock: Sock): void {
   };
 }
 
+/** The connection's one 'close' listener of ours: its lean side (if any) first, then the bookkeeping. */
 function onSocketClose(this: Sock): void {
+  this[kLean]?.closed();
   const st = this[kConn];
   if (st) st.owner.connectionClosed(st, this);
 }
