@@ -105,6 +105,12 @@ function figuresTable(r) {
       `${mb(m.connectionsKb)} (+${mb(m.connectionsKb - m.appsKb)}${closed})`,
       '≤ +40 MB',
     ]);
+    if (m.settledConnectionsKb !== undefined)
+      rows.push([
+        `… the same with wardend idle ${fmt(m.settledAfterMs / 1000, 0)} s before and after they open (V8 gives back what a burst grew)`,
+        `${mb(m.settledConnectionsKb)} (+${mb(m.settledConnectionsKb - m.settledBeforeKb)})`,
+        '≤ +40 MB',
+      ]);
     rows.push(['Per isolated app: prototype RSS (its spawn helper)', `${mb(m.prototypeKb)} (${mb(m.helperKb)})`, '≤ 2 MB']);
     rows.push([
       'Per app process: Go app RSS; channel mapping, resident in app / in wardend',

@@ -140,7 +140,7 @@ async function main() {
     result.throughput = await withWardend('throughput', (w) => throughput(w, ctx, o));
     result.cold = await withWardend('cold', (w) => coldStart(w, ctx, o));
     result.memory = await withWardend('memory', (w) =>
-      memory(w, ctx, { apps: 10, connections: o.idleConnections, settleMs: o.settleMs, isolation: o.isolation }),
+      memory(w, ctx, { apps: 10, connections: o.idleConnections, settleMs: o.settleMs, settleMemory: !quick, isolation: o.isolation }),
     );
     result.reconfig = await withWardend('reconfig', (w) => reconfig(w, ctx, o));
     result.ws = await withWardend('ws', (w) =>

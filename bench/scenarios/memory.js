@@ -1,6 +1,7 @@
 // Memory: wardend's RSS (VmRSS of /proc/PID/status, main and router processes summed) idle with no apps, then with N Go apps (one process each, each
 // behind its own listener, all answered once), then with 10,000 idle keep-alive connections on one listener (each
-// has had one request answered and stays open). Per app, from the process tree under wardend: the prototype's RSS
+// has had one request answered and stays open), 2 s after they opened and (full runs) with wardend idle 45 s before and
+// after (what they cost once V8 gave back what the burst of connects grew). Per app, from the process tree under wardend: the prototype's RSS
 // (the app's parent) and its spawn helper's (the prototype's parent), the app process's RSS, and the channel's cost:
 // the memfd mapping's size and the part of it resident in the app and in wardend (from /proc/PID/smaps). The
 // prototype exists only for isolated apps (a plain app is spawned by wardend directly), so it is measured on one
@@ -41,7 +42,24 @@ async function openIdle(port, n, parallel = 200) {
   return sockets;
 }
 
-/** Memory figures of wardend `w` (started by the caller with no config); `o`: { apps, connections, settleMs }. */
+/** How long wardend idles before each of the settled measures of the idle connections. */
+const IDLE_MS = 45_000;
+
+/**
+ * wardend's RSS after `ms` without traffic: V8 gives back what a burst grew (young generation, free heap pages) only
+ * when its memory reducer runs, which took 10-30 s after a burst here, after a plateau (so no plateau test can tell
+ * it is over). Resolves with { kb, afterMs }.
+ */
+async function idleKbAfter(pid, ms) {
+  const t0 = Date.now();
+  await sleep(ms);
+  return { kb: wardendKb(pid, 'VmRSS'), afterMs: Date.now() - t0 };
+}
+
+/**
+ * Memory figures of wardend `w` (started by the caller with no config); `o`: { apps, connections, settleMs,
+ * settleMemory (also measure the idle connections' cost with wardend idle 45 s before and after they open) }.
+ */
 async function memory(w, ctx, o) {
   const { bin, log } = ctx;
   await sleep(o.settleMs);
@@ -101,14 +119,19 @@ async function memory(w, ctx, o) {
   const theirs = raiseFdLimit(want, w.pid);
   if (mine < want || theirs < want)
     throw new Error(`open-file limit too low for ${o.connections} connections (bench ${mine}, wardend ${theirs}; run as root or raise ulimit -n)`);
+  // 2 s (settleMs) after the last connection opened; and (settleMemory) before and after, each after 45 s idle.
+  const before = o.settleMemory ? await idleKbAfter(w.pid, IDLE_MS) : null;
   const sockets = await openIdle(ports[0], o.connections);
   let closed = 0;
   sockets.forEach((s) => s.once('close', () => closed++));
   await sleep(o.settleMs);
   const connectionsKb = wardendKb(w.pid, 'VmRSS');
   const connectionsPssKb = wardendKb(w.pid, 'Pss');
+  const after = o.settleMemory ? await idleKbAfter(w.pid, IDLE_MS - o.settleMs) : null;
   const closedMeanwhile = closed;
   log(`  wardend with ${sockets.length} idle connections: ${(connectionsKb / 1024).toFixed(1)} MB (${closedMeanwhile} closed meanwhile)`);
+  if (before && after)
+    log(`  after ${IDLE_MS / 1000} s idle: ${(before.kb / 1024).toFixed(1)} MB before, ${(after.kb / 1024).toFixed(1)} MB with the connections`);
   sockets.forEach((s) => s.destroy());
   await w.control('PUT', '/config', { listeners: {}, applications: {} });
 
@@ -123,6 +146,9 @@ async function memory(w, ctx, o) {
     connections: sockets.length,
     closedMeanwhile,
     connectionsKb,
+    settledBeforeKb: before ? before.kb : undefined,
+    settledConnectionsKb: after ? after.kb : undefined,
+    settledAfterMs: after ? after.afterMs + o.settleMs : undefined,
     prototypeKb,
     helperKb,
     appRssKb: med('appRssKb'),

@@ -109,6 +109,10 @@ describe('bench report', () => {
     expect(t).toContain('| Per app process: Go app RSS; channel mapping, resident in app / in wardend | 4.4 MB; 2.0 MB, 12 kB / 16 kB |  |');
     expect(t).toContain('| wardend peak RSS (VmHWM, main + routers), throughput scenario | 90.0 MB |  |');
     expect(figuresTable({ memory: { ...RESULT.memory, closedMeanwhile: 3 } })).toContain('(+20.0 MB; 3 closed by wardend while idle)');
+    expect(t).not.toContain('idle 45 s');
+    expect(figuresTable({ memory: { ...RESULT.memory, settledBeforeKb: 56320, settledConnectionsKb: 71680, settledAfterMs: 45020 } })).toContain(
+      '| … the same with wardend idle 45 s before and after they open (V8 gives back what a burst grew) | 70.0 MB (+15.0 MB) | ≤ +40 MB |',
+    );
     expect(t).toContain('| Apply a config with 1,000 routes (median of 3) | 20.0 ms |  |');
     expect(t).toContain('| Failed requests during 100 reconfigurations under load (123,456 requests) | 0 | 0 |');
   });

@@ -18,9 +18,10 @@ export interface LinkEvents {
 const ROUTER_ENTRY = join(__dirname, '..', '..', '..', 'dist', 'runtime', 'fleet', 'router-entry.js');
 /**
  * V8 flags of the router processes: the young generation's semi-spaces capped at 8 MB (V8's default cap is 16 MB).
- * A burst of connections or requests grows them and V8 does not shrink them while the router idles: 10,000 idle
- * keep-alive connections cost 5.9 KB each in a router with the default, 5.0 KB with 8 MB (4.2 KB with 2 MB, which cost
- * 20 % more router CPU per request under wrk; 8 MB measured the same as the default). NODE_OPTIONS with
+ * A burst of connections or requests grows them, and V8 shrinks them only when its memory reducer runs (10-30 s after
+ * the burst here). Right after they opened, 10,000 idle keep-alive connections cost 5.9 KB each in a router with the
+ * default, 5.0 KB with 8 MB (4.2 KB with 2 MB, which cost 20 % more router CPU per request under wrk; 8 MB measured
+ * the same as the default); about 3 KB each once the reducer ran. NODE_OPTIONS with
  * `--max-semi-space-size` (the environment routers inherit) takes precedence.
  */
 export function routerNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
