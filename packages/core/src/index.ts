@@ -18,3 +18,6 @@ export { startWarden } from './daemon/warden';
 export type { Warden, WardenOptions } from './daemon/warden';
 export { parseDaemonArgs, defaultPaths } from './daemon/daemon-options';
 export type { DaemonOptions } from './daemon/daemon-options';
+// Starting a process without fork() (wardend starts plain apps so; a spawner plugin starts its helper so).
+export { spawnProcess } from '@warden/shm-transport';
+export type { SpawnOptions, SpawnedProcess } from '@warden/shm-transport';

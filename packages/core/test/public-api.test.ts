@@ -33,6 +33,8 @@ const PUBLIC_VALUES = [
   'ChildOpError',
   'PHASE_ORDER',
   'encodeChildOp',
+  // Starting a process without fork() (a spawner plugin's helper).
+  'spawnProcess',
 ];
 const PUBLIC_TYPES = [
   'AppConfig',
@@ -69,6 +71,8 @@ const PUBLIC_TYPES = [
   'ChildPhase',
   'ParentPhase',
   'Phase',
+  'SpawnOptions',
+  'SpawnedProcess',
 ];
 
 /** Every name `src/index.ts` exports, values and types apart, as the compiler sees them. */

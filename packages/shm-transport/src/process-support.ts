@@ -61,7 +61,9 @@ export interface SpawnOptions {
   gid?: number;
   /** A session of its own (setsid), so that a terminal's Ctrl-C does not reach it. */
   setsid?: boolean;
-  /** stdout and stderr: an open fd to write to (a log file), or 'pipe' (read them from `stdout`/`stderr`). stdin is /dev/null. */
+  /** stdin: an open fd to read from (default /dev/null). */
+  stdin?: number;
+  /** stdout and stderr: an open fd to write to (a log file), or 'pipe' (read them from `stdout`/`stderr`). */
   stdout: number | 'pipe';
   stderr: number | 'pipe';
   /** Inherited at 3, 4, ... (each must be open). */
@@ -107,7 +109,7 @@ export function spawnProcess(opts: SpawnOptions): SpawnedProcess {
       opened.push(theirs);
       return theirs;
     };
-    const fds = [devNull, out(0, opts.stdout), out(1, opts.stderr), ...(opts.fds ?? [])];
+    const fds = [opts.stdin ?? devNull, out(0, opts.stdout), out(1, opts.stderr), ...(opts.fds ?? [])];
     r = n.spawnProcess({
       file: opts.file,
       argv: opts.argv,

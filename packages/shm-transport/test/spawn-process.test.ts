@@ -110,6 +110,19 @@ describe('spawnProcess (clone(CLONE_VM | CLONE_VFORK) + exec)', () => {
     }
   });
 
+  it('reads stdin from the fd given (a terminal or pipe the caller shares)', async () => {
+    const file = path.join(dir, 'stdin.txt');
+    fs.writeFileSync(file, 'from the caller\n');
+    const fd = fs.openSync(file, 'r');
+    try {
+      const r = await sh('cat', { stdin: fd });
+      expect(r.out).toBe('from the caller\n');
+    } finally {
+      fs.closeSync(fd);
+    }
+    expect((await sh('cat')).out).toBe(''); // /dev/null without one
+  });
+
   it('moves a source fd out of the way when it sits where another fd must go', async () => {
     // In a process whose stdin is closed, a file opened for the app's stdout gets fd 0, which is where /dev/null
     // must go: it has to be moved before fd 0 is replaced. Run in a child node process (jest's fd 0 stays).

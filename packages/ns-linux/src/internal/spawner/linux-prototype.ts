@@ -1,10 +1,9 @@
-import { ChildProcess, spawn } from 'child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'fs';
+import { Socket } from 'net';
 import { constants as osConstants } from 'os';
 import { createInterface } from 'readline';
-import type { Readable } from 'stream';
-import type { AppProcess, AppPrototype, LaunchSpec, ParentHook, SpawnPlan } from '@warden/core';
-import { ApplyError, encodeChildOp } from '@warden/core';
+import type { AppProcess, AppPrototype, LaunchSpec, ParentHook, SpawnedProcess, SpawnPlan } from '@warden/core';
+import { ApplyError, encodeChildOp, spawnProcess } from '@warden/core';
 import { CLONE } from '../clone-flags';
 import type { LoggerLike } from './logger';
 import { fdPass, helperPath } from './native';
@@ -24,6 +23,9 @@ export interface PrototypeOptions {
   /** How long the prototype may take to become ready. Default 10000 ms. */
   startTimeoutMs?: number;
 }
+
+/** How long the exit of the helper waits for the rest of its status channel (see the constructor). */
+const STATUS_GRACE_MS = 200;
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(osConstants.signals).map(([k, v]) => [v, k]));
 
@@ -83,51 +85,37 @@ export class LinuxPrototype implements AppPrototype {
 
   private constructor(
     readonly appName: string,
-    private readonly child: ChildProcess,
+    private readonly child: SpawnedProcess,
     ctlFd: number,
+    status: Socket,
     private readonly plan: SpawnPlan,
     private readonly options: PrototypeOptions,
   ) {
     this.ctlFd = ctlFd;
     this.log = options.logger;
-    this.done = new Promise((resolve) => {
-      const finished = (code: number | null, signal: NodeJS.Signals | null) => {
-        if (this.exited) return;
-        this.exited = true;
-        this.onHelperExit(code, signal);
-        resolve({ code, signal });
-      };
-      child.on('exit', finished);
-      child.on('error', (err) => {
-        const errno = (err as NodeJS.ErrnoException).errno;
-        this.failAll(
-          new ApplyError(
-            `Application "${appName}": cannot start the spawn helper ${helperPath()}: ${err.message}`,
-            appName,
-            'helper',
-            typeof errno === 'number' ? Math.abs(errno) : undefined,
-          ),
-        );
-        // Never started (ENOENT, EACCES): there will be no 'exit'.
-        if (child.pid === undefined) finished(null, null);
-      });
+    // The helper's last words (an error event) may still be unread when its exit is seen: the exit is handled once
+    // the status channel is at its end (every holder of its other end gone), or after STATUS_GRACE_MS.
+    const statusEnded = new Promise<void>((resolve) => status.once('close', () => resolve()));
+    this.done = child.exited.then(async ({ code, signal }) => {
+      await withTimeout(statusEnded, STATUS_GRACE_MS);
+      this.exited = true;
+      this.onHelperExit(code, signal);
+      return { code, signal };
     });
     readEvents(
-      child.stdio[4] as Readable,
+      status,
       (e) => this.onEvent(e),
       (line) => this.log.warn({ line: line.slice(0, 200) }, 'unexpected line on the prototype status channel'),
     );
-    if (options.stdio !== 'inherit') {
-      for (const [name, stream] of [
-        ['stdout', child.stdout],
-        ['stderr', child.stderr],
-      ] as const) {
-        if (!stream) continue;
-        // The logger is already this app's child (it carries `app`); stderr at warn as for apps without isolation.
-        createInterface({ input: stream }).on('line', (line) =>
-          name === 'stderr' ? this.log.warn({ stream: name }, line) : this.log.info({ stream: name }, line),
-        );
-      }
+    for (const [name, stream] of [
+      ['stdout', child.stdout],
+      ['stderr', child.stderr],
+    ] as const) {
+      if (!stream) continue;
+      // The logger is already this app's child (it carries `app`); stderr at warn as for apps without isolation.
+      createInterface({ input: stream }).on('line', (line) =>
+        name === 'stderr' ? this.log.warn({ stream: name }, line) : this.log.info({ stream: name }, line),
+      );
     }
   }
 
@@ -143,21 +131,40 @@ export class LinuxPrototype implements AppPrototype {
   static async start(appName: string, plan: SpawnPlan, options: PrototypeOptions): Promise<LinuxPrototype> {
     const native = fdPass();
     const [ours, theirs] = native.socketpair();
-    let child: ChildProcess;
+    let statusOurs = -1;
+    let statusTheirs = -1;
+    let child: SpawnedProcess;
     try {
-      const io = options.stdio === 'inherit' ? 'inherit' : 'pipe';
-      // Apps of wardend get a session of their own (not the terminal's process group); warden-isolate's command,
-      // which shares our terminal, stays in ours.
-      child = spawn(helperPath(), options.stdio === 'inherit' ? [] : ['--setsid'], {
-        stdio: [options.stdio === 'inherit' ? 'inherit' : 'ignore', io, io, theirs, 'pipe'],
+      [statusOurs, statusTheirs] = native.socketpair();
+      const inherit = options.stdio === 'inherit';
+      // Started without fork() (spawnProcess: wardend's main is tens of MB, and fork copies its page tables). Apps of
+      // wardend get a session of their own (not the terminal's process group); warden-isolate's command, which
+      // shares our terminal and stdin, stays in ours. fd 3: the control socket; fd 4: the status channel.
+      child = spawnProcess({
+        file: helperPath(),
+        argv: [helperPath(), ...(inherit ? [] : ['--setsid'])],
+        env: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined)),
+        stdin: inherit ? 0 : undefined,
+        stdout: inherit ? 1 : 'pipe',
+        stderr: inherit ? 2 : 'pipe',
+        fds: [theirs, statusTheirs],
       });
     } catch (err) {
       closeSync(ours);
-      throw err;
+      if (statusOurs >= 0) closeSync(statusOurs);
+      const e = err as NodeJS.ErrnoException;
+      throw new ApplyError(
+        `Application "${appName}": cannot start the spawn helper ${helperPath()}: ${e.message}`,
+        appName,
+        'helper',
+        typeof e.errno === 'number' ? Math.abs(e.errno) : undefined,
+      );
     } finally {
       closeSync(theirs);
+      if (statusTheirs >= 0) closeSync(statusTheirs);
     }
-    const proto = new LinuxPrototype(appName, child, ours, plan, options);
+    const status = new Socket({ fd: statusOurs, readable: true, writable: false });
+    const proto = new LinuxPrototype(appName, child, ours, status, plan, options);
     const timeout = options.startTimeoutMs ?? 10000;
     try {
       proto.send(LinuxPrototype.planRecords(plan), []);
@@ -253,7 +260,11 @@ export class LinuxPrototype implements AppPrototype {
     if (!this.exited) {
       const gone = await withTimeout(this.done, 3000);
       if (!gone) {
-        this.child.kill('SIGKILL');
+        try {
+          process.kill(this.child.pid, 'SIGKILL'); // not reaped before `done`: the pid is still the helper's
+        } catch {
+          // gone meanwhile
+        }
         await this.done;
       }
     }
