@@ -51,6 +51,30 @@ export class LeanGateway extends EchoGateway implements ApplicationGateway {
         setImmediate(pump);
         return;
       }
+      case '/view': {
+        // Pieces written with writeView from one buffer that is overwritten as soon as each call returns, as a ring
+        // reuses its bytes: the client must still get every piece as it was (piece i is filled with i % 251).
+        const total = Number(q.get('n') ?? 1 << 20);
+        const ring = Buffer.alloc(Number(q.get('piece') ?? 64 * 1024));
+        const chunked = q.has('chunked');
+        let sent = 0;
+        let i = 0;
+        let gone = false;
+        const pump = () => {
+          while (!gone && sent < total) {
+            const n = Math.min(ring.length, total - sent);
+            ring.fill(i++ % 251, 0, n);
+            sent += n;
+            const ok = ex.writeView(ring.subarray(0, n), sent === total);
+            ring.fill(0xee); // reused
+            if (!ok) return;
+          }
+        };
+        ex.attach({ ...base, onWritable: pump, onAbort: () => ((gone = true), base.onAbort()) });
+        ex.respond(200, ['Content-Type', 'application/octet-stream', ...(chunked ? [] : ['Content-Length', String(total)])]);
+        setImmediate(pump);
+        return;
+      }
       case '/stream': {
         const k = Number(q.get('n') ?? 3);
         ex.attach(base);

@@ -425,7 +425,7 @@ export class RouterChannel extends Endpoint {
   protected override onStreamData(s: StreamCore, off: number, len: number, flags: number): void {
     const rs = s as RouterStream;
     if (!rs._gotResponse) throw protocolError(`DATA before RESPONSE on stream ${s.id}`);
-    s._onData(this.copyData(off, len), (flags & FLAG_END) !== 0);
+    this.giveData(s, off, len, (flags & FLAG_END) !== 0);
     if (flags & FLAG_END && !rs._dead) this.endResponse(rs);
   }
 

@@ -38,6 +38,12 @@ export interface ShmLogger {
 export interface StreamSink {
   /** A body chunk ('data'); `last` = the peer flagged it as the end of the body (onEnd follows at once). */
   onData(chunk: Buffer, last: boolean): void;
+  /**
+   * A body chunk as a view of the channel's memory instead of a copy (onData): valid only during the call, since the
+   * ring reuses those bytes once it returns, so whatever the sink keeps it must copy. Offered for chunks over 1 KiB
+   * while the stream flows; a sink without it gets every chunk copied, through onData.
+   */
+  onDataView?(view: Buffer, last: boolean): void;
   /** The body is complete ('end'). */
   onEnd(): void;
   /** Our side may write again ('drain'). */

@@ -245,6 +245,63 @@ describe('channel (both ends in one process)', () => {
     expect(await run('/fail', Buffer.alloc(0))).toEqual(['error WARDEN_ERR_SHM_STREAM_ABORTED']);
   });
 
+  it('gives a sink with onDataView the chunks over 1 KiB as views of the ring while it flows, copies otherwise', async () => {
+    ({ router, app } = inProcessPair({ ringBytes: 1 << 20 }));
+    // Two bursts: the sink pauses at the first view, so the rest of the first burst is queued (copied); the second
+    // burst comes after the resume.
+    const bursts = [
+      [100, 5000, 3000],
+      [70000, 1024, 1025],
+    ];
+    const total = bursts.flat().reduce((a, b) => a + b, 0);
+    app.on('request', (req: AppRequest) => {
+      req.respond(200, []);
+      let i = 0;
+      for (const n of bursts[0]!) req.write(Buffer.alloc(n, ++i));
+      setTimeout(() => {
+        for (const n of bursts[1]!) req.write(Buffer.alloc(n, ++i));
+        req.end();
+      }, 100);
+    });
+    const calls: string[] = [];
+    const got: Buffer[] = [];
+    const s = router.request(head());
+    await new Promise<void>((resolve) =>
+      s.setSink({
+        onResponse: () => undefined,
+        onData: (chunk, last) => {
+          calls.push(`copy ${chunk.length}${last ? ' last' : ''}`);
+          got.push(chunk);
+        },
+        onDataView: (view, last) => {
+          // A view of the channel's memory (the ring's ArrayBuffer, not a private one), reused once this returns.
+          calls.push(`view ${view.length}${last ? ' last' : ''}${view.buffer.byteLength >= 1 << 20 ? '' : ' (not the ring)'}`);
+          got.push(Buffer.from(view));
+          view.fill(0);
+          if (calls.length === 2) {
+            s.pause();
+            setTimeout(() => s.resume(), 30);
+          }
+        },
+        onEnd: () => resolve(),
+        onDrain: () => undefined,
+        onError: (err) => {
+          throw err;
+        },
+      }),
+    );
+    s.endBody();
+    expect(calls).toEqual(['copy 100', 'view 5000', 'copy 3000', 'view 70000', 'copy 1024', 'view 1025 last']);
+    const body = Buffer.concat(got);
+    expect(body.length).toBe(total);
+    let at = 0;
+    bursts.flat().forEach((n, i) => {
+      expect(body.subarray(at, at + n).every((b) => b === i + 1)).toBe(true);
+      at += n;
+    });
+    expect(router.activeStreams).toBe(0);
+  });
+
   it('routes an app request to its sink instead of events: body with the last flag, end, drain, abort', async () => {
     ({ router, app } = inProcessPair({ ringBytes: 1 << 16 }));
     const seen: Record<string, string[]> = {};

@@ -174,13 +174,19 @@ class Forward implements InFlight, RouterStreamSink, LeanHandler {
   }
 
   onData(chunk: Buffer, last: boolean): void {
+    this.forward(chunk, last, false);
+  }
+
+  /** As onData, with a view of the channel's ring valid during this call: the exchange writes it or copies it. */
+  onDataView(view: Buffer, last: boolean): void {
+    this.forward(view, last, true);
+  }
+
+  private forward(chunk: Buffer, last: boolean, view: boolean): void {
     if (this.done) return;
-    if (last && !this.stream.tunnel) {
-      this.finish();
-      this.ex.write(chunk, true);
-      return;
-    }
-    if (!this.ex.write(chunk, last)) this.stream.pause();
+    if (last && !this.stream.tunnel) this.finish();
+    const ok = view ? this.ex.writeView(chunk, last) : this.ex.write(chunk, last);
+    if (!ok && !this.done) this.stream.pause();
   }
 
   onEnd(): void {

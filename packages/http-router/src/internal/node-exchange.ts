@@ -73,6 +73,10 @@ export class NodeExchange implements LeanExchange {
     return false;
   }
 
+  writeView(view: Buffer, last: boolean): boolean {
+    return this.write(Buffer.from(view), last); // node:http keeps what it writes until the socket took it
+  }
+
   end(): void {
     this.res.end();
   }

@@ -49,6 +49,11 @@ export interface LeanExchange {
   respond(status: number, headers: string[], reason?: string, http10?: boolean): boolean;
   /** Response body bytes; `last` completes the response. False: the client is slow, wait for `onWritable`. */
   write(chunk: Buffer, last: boolean): boolean;
+  /**
+   * As write, with a chunk valid only during the call (a view of a shared-memory ring the caller reuses once this
+   * returns): it goes to the client's socket at once when the socket takes it, and only what must wait is copied.
+   */
+  writeView(view: Buffer, last: boolean): boolean;
   /** Completes the response. */
   end(): void;
   /** Answers `status` with the error page if nothing was sent yet, else drops the connection. */

@@ -164,12 +164,26 @@ export abstract class StreamCore<S extends StreamSink = StreamSink> {
 
   /** Body chunk received from the peer (already copied out of the ring). */
   /** @internal */ _onData(chunk: Buffer, last = false): void {
-    if (chunk.length > this._recvCredit) {
-      throw protocolError(`stream ${this.id} sent ${chunk.length} bytes with only ${this._recvCredit} of credit`);
-    }
-    this._recvCredit -= chunk.length;
+    this.charge(chunk.length);
     if (this._paused || (this._queue !== null && this._queue.length > 0)) (this._queue ??= []).push(chunk);
     else this.deliver(chunk, last);
+  }
+
+  /** @internal Whether a chunk received now could be given as a view: flowing, nothing queued, a sink that takes views. */
+  _takesView(): boolean {
+    return !this._paused && (this._queue === null || this._queue.length === 0) && this._sink !== null && this._sink.onDataView !== undefined;
+  }
+
+  /** @internal Body chunk still in the ring (see _takesView), valid only during this call: the sink's onDataView gets it. */
+  _onDataView(view: Buffer, last: boolean): void {
+    this.charge(view.length);
+    this._sink!.onDataView!(view, last);
+    this.consumed(view.length);
+  }
+
+  private charge(n: number): void {
+    if (n > this._recvCredit) throw protocolError(`stream ${this.id} sent ${n} bytes with only ${this._recvCredit} of credit`);
+    this._recvCredit -= n;
   }
 
   /** @internal */ _onEnd(): void {
@@ -180,7 +194,12 @@ export abstract class StreamCore<S extends StreamSink = StreamSink> {
   private deliver(chunk: Buffer, last = false): void {
     if (this._sink !== null) this._sink.onData(chunk, last);
     else this.emit('data', chunk);
-    this._unacked += chunk.length;
+    this.consumed(chunk.length);
+  }
+
+  /** `n` bytes were delivered: credit goes back to the peer. */
+  private consumed(n: number): void {
+    this._unacked += n;
     // Return credit in batches of a quarter window: few WINDOW frames, and the peer never stalls for long.
     if (this._unacked >= this._ep.window >>> 2 && !this._dead && !this._recvEnded) {
       this._recvCredit += this._unacked;
@@ -746,6 +765,12 @@ export abstract class Endpoint extends EventEmitter {
   /** Subclass close with an error. */
   protected abstract closeWith(err?: Error): void;
 
+  /** Gives the body of a DATA frame to `s`: as a view of the ring when it can take one (see _takesView), else a copy. */
+  protected giveData(s: StreamCore, off: number, len: number, last: boolean): void {
+    if (len - FRAME_HEADER > SLAB_CHUNK_MAX && s._takesView()) s._onDataView(this.buf.subarray(off + FRAME_HEADER, off + len), last);
+    else s._onData(this.copyData(off, len), last);
+  }
+
   /** Copies the body of a DATA frame out of the ring. */
   protected copyData(off: number, len: number): Buffer {
     const n = len - FRAME_HEADER;
@@ -780,6 +805,6 @@ export abstract class Endpoint extends EventEmitter {
 
   /** Hook for DATA on a known stream (subclasses check state first and handle FLAG_END). */
   protected onStreamData(s: StreamCore, off: number, len: number, flags: number): void {
-    s._onData(this.copyData(off, len), (flags & FLAG_END) !== 0);
+    this.giveData(s, off, len, (flags & FLAG_END) !== 0);
   }
 }
