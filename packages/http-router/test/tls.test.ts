@@ -80,6 +80,18 @@ describe('TLS listeners', () => {
     expect(gw.lean).toBe(1);
   });
 
+  it('encrypts a body given as a view of reused memory (never written to the socket raw), intact', async () => {
+    const gw = new LeanGateway();
+    const { port } = await start({ '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a' } } }, {}, gw);
+    const piece = 64 << 10;
+    const res = await httpsGet(port('127.0.0.1:0'), `/view?n=${32 * piece}&piece=${piece}`);
+    expect(res.status).toBe(200);
+    const body = Buffer.from(res.body, 'latin1');
+    expect(body.length).toBe(32 * piece);
+    for (let i = 0; i < 32; i++) expect(body.subarray(i * piece, (i + 1) * piece).every((b) => b === i % 251)).toBe(true);
+    expect(gw.lean).toBe(1);
+  });
+
   it('serves HTTPS through node:http (gateway without the lean method, routes, forwarded) with scheme https', async () => {
     const { port } = await start(
       { '127.0.0.1:0': { pass: 'routes', tls: { certificate: 'a' } } },
