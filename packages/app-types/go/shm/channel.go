@@ -55,9 +55,13 @@ type Channel struct {
 	out      ringWriter // ring 1, guarded by wmu
 	bell     *os.File
 
-	wmu            sync.Mutex
-	wcond          *sync.Cond
-	writersWaiting int32
+	wmu sync.Mutex
+	// Writers waiting for space in ring 1, in arrival order (guarded by wmu): only the first is woken when the router
+	// frees space, and a writer that arrives while others wait goes behind them. Woken all at once, they raced for the
+	// space with each other and with new writers, and who got it was luck: p99 at 256 connections of 64 KiB
+	// responses was 1.5-3.5x that of the app served directly.
+	wq             []*waiter
+	writersWaiting int32 // len(wq), read without the lock by the reader goroutine
 
 	smu        sync.Mutex
 	acceptCond *sync.Cond
@@ -187,7 +191,6 @@ func open(memFd, bellFd int, connBase uint64) (*Channel, error) {
 	c.out = ringWriter{ring: newRing(mem, ctlRing1, headerBytes+int(ringBytes), ringBytes)}
 	c.out.myTail = atomic.LoadUint32(c.out.tail)
 	c.out.lastHead = atomic.LoadUint32(c.out.head)
-	c.wcond = sync.NewCond(&c.wmu)
 	c.acceptCond = sync.NewCond(&c.smu)
 	go c.readLoop()
 	return c, nil
@@ -355,7 +358,9 @@ func (c *Channel) fail(err error) {
 			s.peerAbort()
 		}
 		c.wmu.Lock()
-		c.wcond.Broadcast()
+		for _, w := range c.wq {
+			wakeOne(w.wake)
+		}
 		c.wmu.Unlock()
 	})
 }
@@ -378,20 +383,36 @@ func (c *Channel) ring() {
 	}
 }
 
-// writeFrame reserves n bytes in ring 1 (waiting for space while it is full), lets fill write the frame there and
-// publishes it.
+// A writer waiting for space in ring 1: woken through its own channel when it is first and space may be there.
+type waiter struct {
+	wake chan struct{}
+	need uint32 // bytes its frame takes in the ring
+}
+
+// writeFrame reserves n bytes in ring 1 (waiting for space while it is full, behind the writers already waiting),
+// lets fill write the frame there and publishes it.
 func (c *Channel) writeFrame(n int, fill func(b []byte)) error {
 	if n > c.maxChunk+frameHeader {
 		return fmt.Errorf("warden/shm: frame of %d bytes exceeds the limit of %d", n, c.maxChunk+frameHeader)
 	}
+	var me *waiter // non-nil once queued
 	c.wmu.Lock()
 	for {
 		if c.isClosed() {
+			c.leaveQueue(me)
 			c.wmu.Unlock()
 			return ErrClosed
 		}
+		if me == nil && len(c.wq) > 0 {
+			me = c.joinQueue(n) // others wait for space: behind them
+		}
+		if me != nil && c.wq[0] != me {
+			c.waitTurn(me)
+			continue
+		}
 		b, err := c.out.reserve(uint32(n))
 		if err != nil {
+			c.leaveQueue(me)
 			c.wmu.Unlock()
 			c.fail(err)
 			return err
@@ -399,6 +420,7 @@ func (c *Channel) writeFrame(n int, fill func(b []byte)) error {
 		if b != nil {
 			fill(b)
 			wake := c.out.commit(uint32(n))
+			c.leaveQueue(me)
 			c.wmu.Unlock()
 			if wake {
 				c.ring()
@@ -407,14 +429,65 @@ func (c *Channel) writeFrame(n int, fill func(b []byte)) error {
 		}
 		// Full: ask the router to ring when it frees space, re-check (it may have freed it meanwhile), then wait for
 		// the reader goroutine to pass the doorbell on.
-		atomic.StoreUint32(c.out.waiting, 1)
-		if free, err := c.out.free(); err == nil && free >= 2*align8(uint32(n)) {
-			atomic.StoreUint32(c.out.waiting, 0)
+		if c.askForSpace(uint32(n)) {
 			continue
 		}
-		atomic.AddInt32(&c.writersWaiting, 1)
-		c.wcond.Wait()
-		atomic.AddInt32(&c.writersWaiting, -1)
+		if me == nil {
+			me = c.joinQueue(n)
+		}
+		c.waitTurn(me)
+	}
+}
+
+// askForSpace sets the flag that makes the router ring when it frees space in ring 1, then looks again: true when
+// a frame of need bytes fits after all (the flag cleared again), false when its writer must wait for the doorbell.
+func (c *Channel) askForSpace(need uint32) bool {
+	atomic.StoreUint32(c.out.waiting, 1)
+	if free, err := c.out.free(); err == nil && free >= 2*align8(need) {
+		atomic.StoreUint32(c.out.waiting, 0)
+		return true
+	}
+	return false
+}
+
+// joinQueue appends a writer waiting for space for an n-byte frame (wmu held).
+func (c *Channel) joinQueue(n int) *waiter {
+	me := &waiter{wake: make(chan struct{}, 1), need: uint32(n)}
+	c.wq = append(c.wq, me)
+	atomic.StoreInt32(&c.writersWaiting, int32(len(c.wq)))
+	return me
+}
+
+// leaveQueue removes me (nil: not queued) and, when the writer now first can have its space, wakes it; when it
+// cannot yet, it stays asleep with the doorbell asked for, as if it had gone back to sleep itself (wmu held).
+func (c *Channel) leaveQueue(me *waiter) {
+	if me == nil {
+		return
+	}
+	for i, w := range c.wq {
+		if w == me {
+			c.wq = append(c.wq[:i], c.wq[i+1:]...)
+			break
+		}
+	}
+	atomic.StoreInt32(&c.writersWaiting, int32(len(c.wq)))
+	if len(c.wq) > 0 && c.askForSpace(c.wq[0].need) {
+		wakeOne(c.wq[0].wake)
+	}
+}
+
+// waitTurn releases wmu until me is woken (its turn, space freed, or the channel closed), then takes it again.
+func (c *Channel) waitTurn(me *waiter) {
+	c.wmu.Unlock()
+	<-me.wake
+	c.wmu.Lock()
+}
+
+// wakeOne wakes a waiting writer; a wake-up already pending is enough.
+func wakeOne(w chan struct{}) {
+	select {
+	case w <- struct{}{}:
+	default:
 	}
 }
 
@@ -429,11 +502,15 @@ func (c *Channel) writeFrames2(n1 int, fill1 func(b []byte), n2 int, fill2 func(
 		c.wmu.Unlock()
 		return ErrClosed
 	}
-	b, err := c.out.reserve(uint32(n1))
-	if err != nil {
-		c.wmu.Unlock()
-		c.fail(err)
-		return err
+	var b []byte
+	var err error
+	if len(c.wq) == 0 { // else others wait for space: in turn, behind them, one frame after the other
+		b, err = c.out.reserve(uint32(n1))
+		if err != nil {
+			c.wmu.Unlock()
+			c.fail(err)
+			return err
+		}
 	}
 	if b == nil {
 		c.wmu.Unlock()
@@ -468,10 +545,13 @@ func (c *Channel) writeFrames2(n1 int, fill1 func(b []byte), n2 int, fill2 func(
 	return nil
 }
 
+// wakeWriters wakes the first writer waiting for space (it wakes the next once it has its frame in).
 func (c *Channel) wakeWriters() {
 	if atomic.LoadInt32(&c.writersWaiting) > 0 {
 		c.wmu.Lock()
-		c.wcond.Broadcast()
+		if len(c.wq) > 0 {
+			wakeOne(c.wq[0].wake)
+		}
 		c.wmu.Unlock()
 	}
 }

@@ -418,3 +418,57 @@ func TestSmallBodiesShareSlabsButStayIntact(t *testing.T) {
 		}
 	}
 }
+
+// Writers that find ring 1 full get space in the order they started waiting: woken all at once, they raced for it
+// (and with writers that had just arrived), and at 256 connections the unlucky ones made the p99 latency.
+func TestWritersWaitingForSpaceGoInArrivalOrder(t *testing.T) {
+	r, ch := newTestPair(t)
+	const n = 8192
+	data := func(stream uint32) func(b []byte) {
+		return func(b []byte) { putHeader(b, n, typeData, 0, stream, 0) }
+	}
+	// Fill ring 1 while the router reads nothing.
+	filled := 0
+	for {
+		ch.wmu.Lock()
+		b, err := ch.out.reserve(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b == nil {
+			ch.wmu.Unlock()
+			break
+		}
+		data(uint32(1000 + filled))(b)
+		ch.out.commit(n)
+		ch.wmu.Unlock()
+		filled++
+	}
+	const writers = 20
+	done := make(chan error, writers)
+	for i := 0; i < writers; i++ {
+		go func(i int) { done <- ch.writeFrame(n, data(uint32(i))) }(i)
+		deadline := time.Now().Add(5 * time.Second)
+		for atomic.LoadInt32(&ch.writersWaiting) != int32(i+1) {
+			if time.Now().After(deadline) {
+				t.Fatalf("writer %d never waited (%d waiting)", i, atomic.LoadInt32(&ch.writersWaiting))
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for i := 0; i < filled; i++ {
+		if f := r.recv(); f.Stream != uint32(1000+i) {
+			t.Fatalf("filler frame %d came as stream %d", i, f.Stream)
+		}
+	}
+	for i := 0; i < writers; i++ {
+		if f := r.recv(); f.Stream != uint32(i) {
+			t.Fatalf("frame %d of the waiting writers is writer %d's: not in the order they waited", i, f.Stream)
+		}
+	}
+	for i := 0; i < writers; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
