@@ -1,7 +1,6 @@
 import { closeSync, openSync } from 'fs';
 import { Socket } from 'net';
 import { constants } from 'os';
-import { getSystemErrorName } from 'util';
 import { errnoName } from './internal/errno';
 import { native } from './internal/native';
 
@@ -26,7 +25,7 @@ export function listenSocket(addr: ListenAddress): BoundSocket {
     return native().listenSocket(addr);
   } catch (e) {
     const err = e as Error & { errno?: number; syscall?: string };
-    const code = typeof err.errno === 'number' ? getSystemErrorName(-err.errno) : 'EINVAL';
+    const code = typeof err.errno === 'number' ? errnoName(err.errno) : 'EINVAL';
     const where = 'path' in addr ? addr.path : `${addr.host}:${addr.port}`;
     throw Object.assign(new Error(`${err.syscall ?? 'listen'} ${code} ${where}`), {
       code,
