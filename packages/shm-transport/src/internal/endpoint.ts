@@ -525,16 +525,20 @@ export abstract class Endpoint extends EventEmitter {
     }
   };
 
-  /** Writes as much of a stream's backlog as its credit and the ring allow; then its END if queued. */
-  private pumpStream(s: StreamCore): void {
-    if (this.closed || s._dead) return;
-    if (this.pending.length > 0) {
-      this.blocked.add(s);
-      return;
+  /**
+   * Writes as much of a stream's backlog as its credit and the ring allow; then its END if queued. Streams that wait
+   * for ring space get it in the order they began to wait: a stream pumped while others wait goes behind them (unless
+   * `turn`: it is the first of them, pumped by flushOutgoing). Returns whether the stream is left waiting.
+   */
+  private pumpStream(s: StreamCore, turn = false): boolean {
+    if (this.closed || s._dead) return false;
+    if (this.pending.length > 0 || (!turn && this.blocked.size > 0)) {
+      this.blocked.add(s); // a stream already waiting keeps its place
+      return true;
     }
     const backlog = s._backlog;
     while (backlog !== null && backlog.length > 0) {
-      if (s._sendCredit <= 0) return; // a WINDOW frame will pump again
+      if (s._sendCredit <= 0) return false; // a WINDOW frame will pump again
       const chunk = backlog[0];
       const n = Math.min(chunk.length, s._sendCredit, this.maxChunk);
       const len = FRAME_HEADER + n;
@@ -542,7 +546,7 @@ export abstract class Endpoint extends EventEmitter {
       if (off < 0) {
         this.blocked.add(s);
         this.needSpace(len);
-        return;
+        return true;
       }
       // The last chunk of a body whose end is queued carries the END flag: one frame less per message.
       const last = n === chunk.length && backlog.length === 1 && s._endQueued && s._trailers === null;
@@ -568,12 +572,13 @@ export abstract class Endpoint extends EventEmitter {
       s._needDrain = false;
       s._emitDrain();
     }
+    return false;
   }
 
   /** @internal Writes `chunk` (1 byte or more) as the stream's last DATA frame straight into the ring; false if not now. */
   _writeLast(s: StreamCore, chunk: Buffer): boolean {
     const n = chunk.length;
-    if (this.closed || this.pending.length > 0 || n === 0 || n > this.maxChunk) return false;
+    if (this.closed || this.pending.length > 0 || this.blocked.size > 0 || n === 0 || n > this.maxChunk) return false;
     try {
       const off = this.out.reserve(FRAME_HEADER + n);
       if (off < 0) return false;
@@ -617,10 +622,11 @@ export abstract class Endpoint extends EventEmitter {
       this.committed(f.length);
       this.pending.shift();
     }
+    // In the order they began to wait; the first that still finds no room stays first.
     for (const s of this.blocked) {
+      if (this.pumpStream(s, true)) return;
       this.blocked.delete(s);
-      this.pumpStream(s);
-      if (this.closed || this.blocked.has(s) || this.pending.length > 0) return;
+      if (this.closed || this.pending.length > 0) return;
     }
   }
 
