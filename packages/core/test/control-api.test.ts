@@ -1,4 +1,4 @@
-import { readFileSync } from 'fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { join } from 'path';
 import type { ConfigComponent, WardenConfig } from '../src/contracts';
 import { ApplyError, ConfigValidationError } from '../src/contracts';
@@ -228,6 +228,73 @@ describe('controller: transactional apply', () => {
     expect(log).toEqual(['a.prepare x,bad', 'b.prepare x,bad', 'c.prepare x,bad', 'b.rollback', 'a.rollback']);
     expect((await h.req('GET', '/config')).body).toEqual({ applications: { x: app } });
     expect(JSON.parse(readFileSync(join(h.statedir, 'conf.json'), 'utf8'))).toEqual({ applications: { x: app } });
+    h.cleanup();
+  });
+
+  it('prepares independent components at the same time, the others one at a time; a failure rolls back all that prepared', async () => {
+    const log: string[] = [];
+    // Each independent prepare waits until every other one of its group has started: run one at a time, they hang.
+    const started = new Set<string>();
+    const independent = (name: string, order: number, group: string[], fail?: Error): ConfigComponent => ({
+      ...component(name, order, log),
+      independentPrepare: true,
+      async prepare(next: WardenConfig) {
+        log.push(`${name}.prepare`);
+        started.add(name);
+        for (let i = 0; i < 100 && !group.every((g) => started.has(g)); i++) await new Promise((r) => setImmediate(r));
+        if (!group.every((g) => started.has(g))) throw new Error(`${name}: the others of ${group.join(',')} did not start alongside`);
+        if (fail && next.applications?.bad) throw fail;
+        return { commit: async () => void log.push(`${name}.commit`), rollback: async () => void log.push(`${name}.rollback`) };
+      },
+    });
+    const failing = new ApplyError('cannot bind', undefined, 'listen', 98);
+    const h = harness({
+      components: [
+        independent('a', 1, ['a', 'b']),
+        independent('b', 2, ['a', 'b'], failing),
+        component('c', 3, log), // not independent: after a and b, alone
+        independent('d', 4, ['d', 'e']),
+        independent('e', 5, ['d', 'e']),
+      ],
+    });
+    expect(await put(h, '/config', { applications: { x: app } })).toEqual({ status: 200, body: DONE });
+    expect(log.slice(0, 2).sort()).toEqual(['a.prepare', 'b.prepare']);
+    expect(log[2]).toBe('c.prepare x');
+    expect(log.slice(3, 5).sort()).toEqual(['d.prepare', 'e.prepare']);
+    expect(log.slice(5)).toEqual(['a.commit', 'b.commit', 'c.commit', 'd.commit', 'e.commit']);
+    // b fails while a prepares alongside it: a is rolled back, c and later never prepare, the old config stays.
+    log.length = 0;
+    started.clear();
+    const r = await put(h, '/config', { applications: { x: app, bad: app } });
+    expect(r.status).toBe(500);
+    expect(r.body).toMatchObject({ detail: expect.stringContaining('cannot bind') });
+    expect(log.slice(0, 2).sort()).toEqual(['a.prepare', 'b.prepare']);
+    expect(log.slice(2)).toEqual(['a.rollback']);
+    expect(JSON.parse(readFileSync(join(h.statedir, 'conf.json'), 'utf8'))).toEqual({ applications: { x: app } });
+    expect(readdirSync(h.statedir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    h.cleanup();
+  });
+
+  it('a config that cannot be saved is not applied: 500 naming the state dir, prepared components rolled back', async () => {
+    const log: string[] = [];
+    const h = harness({ components: [component('a', 1, log)] });
+    await put(h, '/config', { applications: { x: app } });
+    log.length = 0;
+    // conf.json replaced by a directory: the temp files are written, the rename over it fails.
+    rmSync(join(h.statedir, 'conf.json'));
+    mkdirSync(join(h.statedir, 'conf.json'));
+    const r = await put(h, '/config', { applications: { y: app } });
+    expect(r.status).toBe(500);
+    expect(JSON.stringify(r.body)).toContain(`Cannot save the configuration in ${h.statedir}`);
+    expect(log).toEqual(['a.prepare y', 'a.rollback']);
+    expect((await h.req('GET', '/config')).body).toEqual({ applications: { x: app } });
+    expect(readdirSync(h.statedir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    // The state dir gone: the writes themselves fail.
+    rmSync(h.statedir, { recursive: true });
+    log.length = 0;
+    expect((await put(h, '/config', { applications: { z: app } })).status).toBe(500);
+    expect(log).toEqual(['a.prepare z', 'a.rollback']);
+    expect((await h.req('GET', '/config')).body).toEqual({ applications: { x: app } });
     h.cleanup();
   });
 

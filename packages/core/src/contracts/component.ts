@@ -11,6 +11,12 @@ export interface ConfigComponent {
   readonly name: string;
   /** Order among components: lower prepares first and commits first. */
   readonly order: number;
+  /**
+   * Its prepare neither depends on nor affects what another component's prepare does: it runs at the same time as
+   * the prepares of the components next to it in `order` that declare this too (commits stay one at a time, in
+   * order). A failed prepare still rolls back every component that prepared.
+   */
+  readonly independentPrepare?: boolean;
   prepare(next: WardenConfig, current: WardenConfig): Promise<PreparedChange>;
   /** Stop everything (daemon shutdown). */
   shutdown(): Promise<void>;

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'fs';
+import { closeSync, fsyncSync, openSync, promises as fsp, renameSync, unlinkSync, writeSync } from 'fs';
 import { dirname } from 'path';
 
 /**
@@ -21,12 +21,38 @@ export function writeFileAtomic(file: string, data: Buffer, tmp: string, mode = 
     renameSync(tmp, file);
     fsyncDir(dirname(file));
   } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
+    removeQuietly(tmp);
     throw e;
+  }
+}
+
+/**
+ * Writes `data` to the new file `tmp` with `mode` and fsyncs it, on libuv's threads (the event loop goes on
+ * meanwhile): the first half of writeFileAtomic, for a caller that renames it into place later (then fsyncDir). On
+ * failure the file is removed and the error thrown.
+ */
+export async function writeFileDurable(tmp: string, data: Buffer, mode = 0o600): Promise<void> {
+  try {
+    const fh = await fsp.open(tmp, 'w', mode);
+    try {
+      let off = 0;
+      while (off < data.length) off += (await fh.write(data, off)).bytesWritten;
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    removeQuietly(tmp);
+    throw e;
+  }
+}
+
+/** Removes `file`; a file already gone (or that cannot be removed) is no error. */
+export function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    /* already gone */
   }
 }
 

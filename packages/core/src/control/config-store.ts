@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { join } from 'path';
 import { WardenError } from '../contracts';
 import type { WardenConfig } from '../contracts';
-import { fsyncDir, writeFileAtomic } from './atomic-file';
+import { fsyncDir, removeQuietly, writeFileAtomic, writeFileDurable } from './atomic-file';
 import { parseJson } from './json-parser';
 
 /** File name of the accepted config inside the state dir. */
@@ -25,6 +25,14 @@ export type SavedState =
    * was wrong. `lastGood` is the copy of the last accepted config, when there is a usable one.
    */
   | { kind: 'corrupt'; file: string; corrupt: string; reason: string; lastGood?: { config: WardenConfig; file: string } };
+
+/** A config written and fsynced beside the state files, not yet in place (see {@link ConfigStore.stage}). */
+export interface StagedConfig {
+  /** Puts it in place (renames, then a directory fsync). Throws WardenError when that fails. */
+  publish(): void;
+  /** Removes it (a change that did not apply). */
+  discard(): void;
+}
 
 /**
  * The accepted config on disk. Writes are atomic: a temp file in the same directory is written and fsynced, renamed
@@ -125,17 +133,44 @@ export class ConfigStore {
   }
 
   /**
-   * Atomically replaces the persisted config, then its last good copy. A crash between the two leaves `conf.json` new
-   * and the copy one config older; both are complete files.
+   * Saving a config, first half, for a change that is still being applied: the new config is written to two temp files
+   * in the state dir (one for `conf.json`, one for its last good copy) and fsynced, on libuv's threads. The result's
+   * `publish()` then renames them over the last good copy, then over `conf.json`, and fsyncs the directory once;
+   * `discard()` removes them. A crash at any point leaves complete files only: a crash between the renames leaves
+   * the copy new and `conf.json` one config older (the one that was running). Rejects with WardenError (temp files
+   * removed) when the writes fail; `publish()` throws it when a rename fails.
    */
-  save(config: WardenConfig): void {
+  async stage(config: WardenConfig): Promise<StagedConfig> {
     const data = Buffer.from(JSON.stringify(config, null, 4) + '\n');
-    try {
-      writeFileAtomic(this.file, data, join(this.dir, `${CONFIG_FILE}.tmp-${process.pid}`));
-      writeFileAtomic(this.lastGoodFile, data, join(this.dir, `${CONFIG_FILE}.tmp-${process.pid}`));
-    } catch (e) {
-      throw new WardenError('WARDEN_ERR_STATE_WRITE', `Cannot save the configuration in ${this.dir}: ${(e as Error).message}.`);
+    const tmp = join(this.dir, `${CONFIG_FILE}.tmp-${process.pid}`);
+    const tmpCopy = `${tmp}-last-good`;
+    const discard = (): void => {
+      removeQuietly(tmp);
+      removeQuietly(tmpCopy);
+    };
+    const written = await Promise.allSettled([writeFileDurable(tmp, data), writeFileDurable(tmpCopy, data)]);
+    const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+    if (failed) {
+      discard();
+      throw this.writeError(failed.reason);
     }
+    return {
+      publish: () => {
+        try {
+          renameSync(tmpCopy, this.lastGoodFile);
+          renameSync(tmp, this.file);
+          fsyncDir(this.dir);
+        } catch (e) {
+          discard();
+          throw this.writeError(e);
+        }
+      },
+      discard,
+    };
+  }
+
+  private writeError(e: unknown): WardenError {
+    return new WardenError('WARDEN_ERR_STATE_WRITE', `Cannot save the configuration in ${this.dir}: ${(e as Error).message}.`);
   }
 
   private readLastGood(): { config: WardenConfig; file: string } | undefined {

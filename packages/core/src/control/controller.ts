@@ -14,13 +14,14 @@ import { SerialQueue } from './serial-queue';
 
 /**
  * Owns the running config and changes it transactionally, one change at a time:
- * validate the whole new config → `prepare` every ConfigComponent (by `order`) → persist → `commit` all.
- * If validation or any prepare fails, the prepared components are rolled back in reverse order and the running
- * config (in memory and on disk) stays as it was.
+ * validate the whole new config → `prepare` every ConfigComponent (by `order`; independent ones at the same time)
+ * → persist → `commit` all. If validation or any prepare fails, the prepared components are rolled back in reverse
+ * order and the running config (in memory and on disk) stays as it was.
  *
- * Persist comes after prepare and before commit: a crash before the rename restarts with the old config, a crash
- * after it with the new one, which was fully validated and prepared; a failed write rolls back like a failed
- * prepare. A commit is the point of no return (components must not fail there); if one does anyway, the new config
+ * Persist comes after prepare and before commit (the new config is written and fsynced to temp files while the
+ * components prepare; it is renamed into place once they all did): a crash before the rename restarts with the old
+ * config, a crash after it with the new one, which was fully validated and prepared; a failed write rolls back like
+ * a failed prepare. A commit is the point of no return (components must not fail there); if one does anyway, the new config
  * is in force and the client gets 500 with the detail.
  */
 export class Controller {
@@ -77,12 +78,18 @@ export class Controller {
       throw applyFailure(e);
     }
     const prepared: { component: ConfigComponent; change: PreparedChange }[] = [];
+    // The new config is written and fsynced while the components prepare (starting apps takes longest), and put in
+    // place once they all did.
+    const staging = persist ? this.store?.stage(valid) : undefined;
+    staging?.catch(() => undefined); // awaited below; not unhandled while a prepare runs
     try {
-      for (const component of this.components) {
-        prepared.push({ component, change: await component.prepare(valid, this.current) });
-      }
-      if (persist) this.store?.save(valid);
+      await this.prepareAll(valid, prepared);
+      (await staging)?.publish();
     } catch (e) {
+      await staging?.then(
+        (staged) => staged.discard(),
+        () => undefined,
+      );
       this.log.warn({ err: e }, 'configuration change failed; rolling back');
       for (const { component, change } of prepared.reverse()) {
         try {
@@ -117,6 +124,28 @@ export class Controller {
     }
     if (failures.length > 0) {
       throw new ControlError({ status: 500, body: errorBody('Failed to apply new configuration.', failures.join('; ')) });
+    }
+  }
+
+  /**
+   * Prepares every component, pushing each that prepared onto `prepared` (in `order`). Runs of consecutive components
+   * that declare `independentPrepare` prepare at the same time; the others one at a time. Throws the first failure
+   * in `order` once the components started alongside it have settled (so that they can be rolled back).
+   */
+  private async prepareAll(valid: WardenConfig, prepared: { component: ConfigComponent; change: PreparedChange }[]): Promise<void> {
+    const list = this.components;
+    for (let i = 0; i < list.length;) {
+      let end = i + 1;
+      if (list[i]!.independentPrepare === true) while (end < list.length && list[end]!.independentPrepare === true) end++;
+      const group = list.slice(i, end);
+      const results = await Promise.allSettled(group.map((component) => component.prepare(valid, this.current)));
+      let failure: PromiseRejectedResult | undefined;
+      results.forEach((r, k) => {
+        if (r.status === 'fulfilled') prepared.push({ component: group[k]!, change: r.value });
+        else failure ??= r;
+      });
+      if (failure) throw failure.reason;
+      i = end;
     }
   }
 

@@ -37,6 +37,8 @@ export interface ObservedRouters {
 export class Observability implements ObservabilityEndpoints, ConfigComponent {
   readonly name = 'metrics';
   readonly order = 30;
+  /** Binds its own listener only. */
+  readonly independentPrepare = true;
   private socket: BoundSocket | null = null;
   private address: string | null = null;
   private config: WardenConfig = {};

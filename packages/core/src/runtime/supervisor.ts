@@ -31,6 +31,8 @@ export interface SupervisorOptions {
 export class Supervisor implements ConfigComponent, AppControl {
   readonly name = 'applications';
   readonly order = 10;
+  /** Starting processes needs no listener or route of the new config: it runs alongside the routers' prepare. */
+  readonly independentPrepare = true;
   private pools = new Map<string, AppPool>();
   /** Canonical JSON of each running app's config, to tell changed apps from unchanged ones. */
   private keys = new Map<string, string>();

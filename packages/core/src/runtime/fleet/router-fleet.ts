@@ -77,6 +77,8 @@ const RESTART_MS = [0, 100, 250, 500, 1000, 2000, 5000];
 export class RouterFleet implements ConfigComponent {
   readonly name = 'router';
   readonly order = 20;
+  /** Routes name applications, not processes: the routers prepare while the supervisor starts new apps. */
+  readonly independentPrepare = true;
   private readonly links: (RouterLink | null)[] = [];
   private readonly bound = new Map<string, Bound>();
   private config: WardenConfig = {};
