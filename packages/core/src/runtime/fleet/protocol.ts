@@ -37,6 +37,10 @@ export type MainMessage =
   | { op: 'pool-closed'; pool: number }
   | { op: 'pool-failed'; pool: number }
   | { op: 'open-channel'; token: number; pool: number }
+  /** Open a channel ahead of time, for a process not started yet (its fds come back as `channel` with this token). */
+  | { op: 'spare-channel'; token: number }
+  /** The spare channel `spare` goes to process `token` of `pool`, which main is about to start with it. */
+  | { op: 'bind-channel'; spare: number; token: number; pool: number }
   | { op: 'process'; token: number; pid: number }
   | { op: 'retire'; token: number }
   | { op: 'gone'; token: number; reason: string }

@@ -85,6 +85,11 @@ export class RouterFleet implements ConfigComponent {
   private apps: Record<string, number> = {};
   private readonly pools = new Map<number, { peer: PoolPeer; app: string; policy: RouterPoolPolicy }>();
   private readonly processes = new Map<number, ProcessEntry>();
+  /**
+   * The channel each router opened ahead of time (`fds` once they came), for the next process of any app: a start
+   * takes it instead of waiting for a round trip to the router, and asks for the next (see openChannels).
+   */
+  private readonly spares = new Map<RouterLink, { token: number; fds: number[] | null }>();
   private nextToken = 1;
   /**
    * What routers may ask main to open: the listeners and the access log of the running config and of the one being
@@ -147,6 +152,7 @@ export class RouterFleet implements ConfigComponent {
         for (const [id, p] of this.pools) link.send({ op: 'pool', pool: id, app: p.app, policy: p.policy });
         link.send({ op: 'apps', apps: this.apps });
         if (this.metricsFd !== null) this.sendMetrics(link);
+        this.askSpare(link);
         this.log.info({ router: index, pid: u.pid, uid: u.uid, gid: u.gid }, 'router started');
       },
       (e: Error) => this.log.error({ router: index, err: e.message }, 'router failed to start'),
@@ -436,7 +442,7 @@ export class RouterFleet implements ConfigComponent {
     if (routers.length === 0) throw new ApplyError('no router process is running', undefined, 'start');
     const entry: ProcessEntry = { peer, pool, pid: 0, control: null, pending: new Map(), readyWaits: new Map(), late: [] };
     this.processes.set(peer.token, entry);
-    const got = await Promise.allSettled(routers.map((l) => this.channelFrom(l, entry)));
+    const got = await Promise.allSettled(routers.map((l) => this.takeSpare(l, entry) ?? this.channelFrom(l, entry)));
     const channels: { link: RouterLink; fds: number[] }[] = [];
     got.forEach((g, i) => {
       if (g.status === 'fulfilled') channels.push({ link: routers[i]!, fds: g.value });
@@ -509,6 +515,31 @@ export class RouterFleet implements ConfigComponent {
     };
   }
 
+  /** Asks `link` for a spare channel, unless it has one (or one is on its way). */
+  private askSpare(link: RouterLink): void {
+    if (this.stopping || link.state !== 'up' || this.spares.has(link)) return;
+    const token = this.newToken();
+    this.spares.set(link, { token, fds: null });
+    link.send({ op: 'spare-channel', token });
+  }
+
+  /** The spare channel of `link` for `entry`'s process (bound to it on the router), if one is here; then asks for the next. */
+  private takeSpare(link: RouterLink, entry: ProcessEntry): Promise<number[]> | undefined {
+    const spare = this.spares.get(link);
+    if (!spare) this.askSpare(link); // the last one failed: for the next start
+    if (!spare || spare.fds === null) return undefined;
+    this.spares.delete(link);
+    link.send({ op: 'bind-channel', spare: spare.token, token: entry.peer.token, pool: entry.pool });
+    this.askSpare(link);
+    return Promise.resolve(spare.fds);
+  }
+
+  /** Forgets `link`'s spare channel, closing its fds. */
+  private dropSpare(link: RouterLink): void {
+    this.spares.get(link)?.fds?.forEach((fd) => closeSync(fd));
+    this.spares.delete(link);
+  }
+
   private channelFrom(link: RouterLink, entry: ProcessEntry): Promise<number[]> {
     return new Promise<number[]>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -537,6 +568,15 @@ export class RouterFleet implements ConfigComponent {
   }
 
   private onChannelFds(link: RouterLink, token: number, fds: number[]): void {
+    const spare = this.spares.get(link);
+    if (spare?.token === token && spare.fds === null) {
+      if (fds.length === 2) spare.fds = fds;
+      else {
+        fds.forEach((fd) => closeSync(fd));
+        this.spares.delete(link);
+      }
+      return;
+    }
     const entry = this.processes.get(token);
     const take = entry?.pending.get(link.index);
     if (!entry || !take) {
@@ -578,6 +618,7 @@ export class RouterFleet implements ConfigComponent {
         return;
       }
       case 'channel-failed': {
+        if (this.spares.get(link)?.token === m.token) this.spares.delete(link); // asked again by the next start
         this.processes.get(m.token)?.pending.get(link.index)?.([]);
         const w = this.processes.get(m.token)?.readyWaits.get(link.index);
         w?.reject(Object.assign(new Error(m.message), { code: m.code }));
@@ -616,6 +657,7 @@ export class RouterFleet implements ConfigComponent {
 
   private onExit(link: RouterLink, code: number | null, signal: string | null): void {
     this.forget(link);
+    this.dropSpare(link);
     // Its channels close with it (apps see EOF on them and keep serving the other routers).
     for (const e of this.processes.values()) {
       e.pending.get(link.index)?.([]);
@@ -760,6 +802,7 @@ export class RouterFleet implements ConfigComponent {
 
   async shutdown(): Promise<void> {
     this.stopping = true;
+    for (const l of [...this.spares.keys()]) this.dropSpare(l);
     const links = this.links.filter((l): l is RouterLink => l !== null);
     for (const l of links) l.send({ op: 'stop', graceMs: 5000 });
     await Promise.all(

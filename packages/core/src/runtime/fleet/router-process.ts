@@ -39,6 +39,8 @@ export class RouterProcess {
   private readonly pools = new Map<number, RouterPool>();
   private apps = new Map<string, RouterPool>();
   private readonly tokens = new Map<number, { worker: ChannelWorker; pool: RouterPool }>();
+  /** Channels opened ahead of time, by the token main asked for them with (see openSpare). */
+  private readonly spares = new Map<number, RouterChannel>();
   private readonly prepared = new Map<number, PreparedChange>();
   private readonly waits = new Map<number, { resolve: (v: { msg: FdMessage; fds: number[] }) => void }>();
   private readonly recorder = new RequestRecorder();
@@ -167,6 +169,12 @@ export class RouterProcess {
         return;
       case 'open-channel':
         this.openChannel(m.token, m.pool);
+        return;
+      case 'spare-channel':
+        this.openSpare(m.token);
+        return;
+      case 'bind-channel':
+        this.bindSpare(m.spare, m.token, m.pool);
         return;
       case 'process': {
         const t = this.tokens.get(m.token);
@@ -300,6 +308,44 @@ export class RouterProcess {
       this.send({ op: 'channel-failed', token, message: (e as Error).message });
       return;
     }
+    this.attach(token, pool, channel);
+    this.sendChannel(token, channel);
+  }
+
+  /**
+   * A channel opened ahead of time (one per router at most: main asks for the next when it takes this one), so that
+   * starting a process waits for no round trip to the router. It belongs to no process until `bind-channel`.
+   */
+  private openSpare(token: number): void {
+    let channel: RouterChannel;
+    try {
+      channel = RouterChannel.create({ logger: this.log });
+    } catch (e) {
+      this.send({ op: 'channel-failed', token, message: (e as Error).message });
+      return;
+    }
+    this.spares.set(token, channel);
+    channel.once('close', () => {
+      if (this.spares.get(token) === channel) this.spares.delete(token);
+    });
+    this.sendChannel(token, channel);
+  }
+
+  /** Main gave the spare channel `spare` to process `token` of pool `poolId` (a READY it already sent is kept). */
+  private bindSpare(spare: number, token: number, poolId: number): void {
+    const channel = this.spares.get(spare);
+    this.spares.delete(spare);
+    const pool = this.pools.get(poolId);
+    if (!channel || !pool) {
+      channel?.close();
+      this.send({ op: 'channel-failed', token, message: channel ? `no pool ${poolId}` : `no spare channel ${spare}` });
+      return;
+    }
+    this.attach(token, pool, channel);
+  }
+
+  /** Makes `channel` the one of process `token` in `pool`: main hears when the process is ready, or breaks the protocol. */
+  private attach(token: number, pool: RouterPool, channel: RouterChannel): void {
     const worker = new ChannelWorker(token, channel);
     this.tokens.set(token, { worker, pool });
     pool.add(worker);
@@ -318,6 +364,10 @@ export class RouterProcess {
       }
       if (worker.state !== 'gone') worker.state = 'draining';
     });
+  }
+
+  /** Sends the app end of `channel` to main (as `channel` with `token`), then closes this process's copies of it. */
+  private sendChannel(token: number, channel: RouterChannel): void {
     try {
       this.fdSocket.send(JSON.stringify({ op: 'channel', token }), channel.fds);
     } catch (e) {
