@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, promises as fsPromises, readFileSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { formatIdMap, IdMapError, parseIdMap, resolveIdMaps, validateIdMaps, writeIdMaps } from '@warden/idmap';
@@ -211,26 +211,20 @@ describe('formatIdMap and writeIdMaps', () => {
   it('writes uid_map, then setgroups=deny (unprivileged), then gid_map', async () => {
     const proc = mkdtempSync(path.join(tmpdir(), 'idmap-'));
     mkdirSync(path.join(proc, '42'));
-    const order: string[] = [];
     for (const f of ['uid_map', 'setgroups', 'gid_map']) writeFileSync(path.join(proc, '42', f), '');
-    const open = fsPromises.open;
-    const spy = jest.spyOn(fsPromises, 'open').mockImplementation((file, ...rest) => {
-      order.push(path.basename(String(file)));
-      return open(file, ...rest);
-    });
-    try {
-      await writeIdMaps(42, {
-        uidmap: [{ container: 0, host: 1000, size: 1 }],
-        gidmap: [{ container: 0, host: 1000, size: 1 }],
-        denySetgroups: true,
-        procRoot: proc,
-      });
-    } finally {
-      spy.mockRestore();
-    }
-    expect(order).toEqual(['uid_map', 'setgroups', 'gid_map']);
+    const maps = { uidmap: [{ container: 0, host: 1000, size: 1 }], gidmap: [{ container: 0, host: 1000, size: 1 }], denySetgroups: true, procRoot: proc };
+    await writeIdMaps(42, maps);
     expect(readFileSync(path.join(proc, '42', 'uid_map'), 'utf8')).toBe('0 1000 1\n');
     expect(readFileSync(path.join(proc, '42', 'setgroups'), 'utf8')).toBe('deny');
+    expect(readFileSync(path.join(proc, '42', 'gid_map'), 'utf8')).toBe('0 1000 1\n');
+    // The order: when setgroups cannot be written, uid_map was written before it and gid_map is not written at all.
+    for (const f of ['uid_map', 'setgroups', 'gid_map']) rmSync(path.join(proc, '42', f), { recursive: true });
+    writeFileSync(path.join(proc, '42', 'uid_map'), '');
+    mkdirSync(path.join(proc, '42', 'setgroups'));
+    writeFileSync(path.join(proc, '42', 'gid_map'), '');
+    await expect(writeIdMaps(42, maps)).rejects.toThrow(/setgroups failed: EISDIR/);
+    expect(readFileSync(path.join(proc, '42', 'uid_map'), 'utf8')).toBe('0 1000 1\n');
+    expect(readFileSync(path.join(proc, '42', 'gid_map'), 'utf8')).toBe('');
     rmSync(proc, { recursive: true });
   });
 
