@@ -121,12 +121,9 @@ async function startDirect(kind, bin) {
 
 /**
  * Starts wardend with its own control socket and state dir under `dir` and an empty config; resolves once the
- * socket answers with
- * { proc, pid, socket, control(method, path, body), stop() }.
- */
-/**
- * Starts wardend in `dir`. `opts.args`: extra command-line options (`--routers 2`); `opts.root`: another checkout to
- * run wardend from (a build of an older commit, to measure side by side).
+ * socket answers, with { proc, pid, socket, control(method, path, body), stop() }. `opts.args`: extra command-line
+ * options (`--routers 2`); `opts.root`: another checkout to run wardend from (a build of an older commit, to measure
+ * side by side).
  */
 async function startWardend(dir, opts = {}) {
   const socket = path.join(dir, 'control.sock');
