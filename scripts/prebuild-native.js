@@ -170,10 +170,11 @@ function buildHelper(t, tmp, out) {
     t = { ...t, cc: [...t.cc, '-isystem', kernel] };
   }
   // musl: the helper is linked statically (it then runs on any Linux of that architecture); -s strips at link time.
+  // Not as a static PIE: Debian's musl-gcc turns -static-pie into a binary that needs musl's dynamic loader. So the
+  // musl helper (and its prototypes) load at a fixed address. glibc: the Makefile links a static PIE when it can.
   const vars = musl ? [`CC=${t.cc.join(' ')}`, 'CFLAGS=-O2 -s', `NODE_INCLUDE=${NODE_INCLUDE}`] : t.prefix ? [`CC=${t.prefix}gcc`] : [];
   if (musl) run('make', ['-s', '-C', path.join(tmp, 'native'), ...vars, 'bin/fd-pass.node']);
-  if (musl)
-    run('make', ['-s', '-C', path.join(tmp, 'native'), ...vars.map((v) => (v.startsWith('CFLAGS=') ? 'CFLAGS=-O2 -s -static' : v)), 'bin/warden-spawn']);
+  if (musl) run('make', ['-s', '-C', path.join(tmp, 'native'), ...vars, 'STATIC=-static', 'bin/warden-spawn']);
   else run('make', ['-s', '-C', path.join(tmp, 'native'), ...vars]);
   const [fdPassName, helperName] = outputs(t);
   for (const [f, name] of [

@@ -7,6 +7,7 @@ import { CgroupPlacement } from '../src/internal/cgroup/cgroup-placement';
 import { encodeChildOp as encodeOp, type ChildOp } from '@warden/core';
 import { encodeMessage } from '../src/internal/spawner/ops';
 import { HelperEvent, readEvents } from '../src/internal/spawner/status-channel';
+import { helperPath } from '../src/internal/spawner/native';
 
 describe('helper wire format', () => {
   it('encodes records as u32 length, u32 count, then per record u32 count and NUL-terminated strings', () => {
@@ -153,5 +154,16 @@ describe('cgroup layout and placement (fake cgroupfs)', () => {
     expect(readFileSync(path.join(cpu, 'abs/cpu.cfs_quota_us'), 'utf8')).toBe('-1');
     expect(readFileSync(path.join(cpu, 'abs/cpu.cfs_period_us'), 'utf8')).toBe('50000');
     for (const d of [v2, mem, cpu]) expect(readFileSync(path.join(d, 'abs/cgroup.procs'), 'utf8')).toBe('7');
+  });
+});
+
+describe('the spawn helper binary', () => {
+  // Every prototype is a long-lived clone of the helper: a helper at a fixed address (a plain -static link) would
+  // give each prototype the same code addresses. ELF e_type 3 (ET_DYN) is a position-independent executable,
+  // dynamic or static-pie; 2 (ET_EXEC) is one loaded at a fixed address.
+  it('is position-independent, so that it and its prototypes load at random addresses', () => {
+    const header = readFileSync(helperPath()).subarray(0, 18);
+    expect(header.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    expect(header.readUInt16LE(16)).toBe(3);
   });
 });
