@@ -275,6 +275,24 @@ describe('controller: transactional apply', () => {
     h.cleanup();
   });
 
+  it('rolls back an independent component when one prepared alongside it throws before returning a promise', async () => {
+    const log: string[] = [];
+    const throwsAtOnce: ConfigComponent = {
+      ...component('b', 2, log),
+      independentPrepare: true,
+      prepare(next: WardenConfig) {
+        if (next.applications?.bad) throw new ApplyError('refused at once', 'bad', 'check');
+        return component('b', 2, log).prepare(next, {});
+      },
+    };
+    const h = harness({ components: [{ ...component('a', 1, log), independentPrepare: true }, throwsAtOnce] });
+    const r = await put(h, '/config', { applications: { bad: app } });
+    expect(r.status).toBe(500);
+    expect(JSON.stringify(r.body)).toContain('refused at once');
+    expect(log).toEqual(['a.prepare bad', 'a.rollback']);
+    h.cleanup();
+  });
+
   it('a config that cannot be saved is not applied: 500 naming the state dir, prepared components rolled back', async () => {
     const log: string[] = [];
     const h = harness({ components: [component('a', 1, log)] });

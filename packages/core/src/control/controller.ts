@@ -138,7 +138,9 @@ export class Controller {
       let end = i + 1;
       if (list[i]!.independentPrepare === true) while (end < list.length && list[end]!.independentPrepare === true) end++;
       const group = list.slice(i, end);
-      const results = await Promise.allSettled(group.map((component) => component.prepare(valid, this.current)));
+      // async: a prepare that throws before returning its promise is a rejection like any other (the others of its
+      // group still settle and are rolled back).
+      const results = await Promise.allSettled(group.map(async (component) => component.prepare(valid, this.current)));
       let failure: PromiseRejectedResult | undefined;
       results.forEach((r, k) => {
         if (r.status === 'fulfilled') prepared.push({ component: group[k]!, change: r.value });
