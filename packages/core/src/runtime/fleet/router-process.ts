@@ -300,14 +300,12 @@ export class RouterProcess {
   /** A channel for a process main is about to start: the app end goes to main, which passes it to the process. */
   private openChannel(token: number, poolId: number): void {
     const pool = this.pools.get(poolId);
-    let channel: RouterChannel;
-    try {
-      if (!pool) throw new Error(`no pool ${poolId}`);
-      channel = RouterChannel.create({ logger: this.log });
-    } catch (e) {
-      this.send({ op: 'channel-failed', token, message: (e as Error).message });
+    if (!pool) {
+      this.send({ op: 'channel-failed', token, message: `no pool ${poolId}` });
       return;
     }
+    const channel = this.createChannel(token);
+    if (!channel) return;
     this.attach(token, pool, channel);
     this.sendChannel(token, channel);
   }
@@ -317,13 +315,8 @@ export class RouterProcess {
    * starting a process waits for no round trip to the router. It belongs to no process until `bind-channel`.
    */
   private openSpare(token: number): void {
-    let channel: RouterChannel;
-    try {
-      channel = RouterChannel.create({ logger: this.log });
-    } catch (e) {
-      this.send({ op: 'channel-failed', token, message: (e as Error).message });
-      return;
-    }
+    const channel = this.createChannel(token);
+    if (!channel) return;
     this.spares.set(token, channel);
     channel.once('close', () => {
       if (this.spares.get(token) === channel) this.spares.delete(token);
@@ -364,6 +357,16 @@ export class RouterProcess {
       }
       if (worker.state !== 'gone') worker.state = 'draining';
     });
+  }
+
+  /** A new channel, or null when it cannot be created (main hears why, as `channel-failed` for `token`). */
+  private createChannel(token: number): RouterChannel | null {
+    try {
+      return RouterChannel.create({ logger: this.log });
+    } catch (e) {
+      this.send({ op: 'channel-failed', token, message: (e as Error).message });
+      return null;
+    }
   }
 
   /** Sends the app end of `channel` to main (as `channel` with `token`), then closes this process's copies of it. */
