@@ -117,6 +117,12 @@ function figuresTable(r) {
       `${mb(m.appRssKb)}; ${mb(m.channelKb)}, ${mb(m.channelAppRssKb)} / ${mb(m.wardendChannelRssKb)}`,
       '',
     ]);
+    if (m.channelAfterSmallKb !== undefined)
+      rows.push([
+        'Per app process: channel resident after 2 s of 64 B answers / then 2 s of 64 KiB answers (32 connections)',
+        `${mb(m.channelAfterSmallKb)} / ${mb(m.channelAfterLargeKb)}`,
+        '',
+      ]);
   }
   for (const [scenario, kb] of Object.entries(r.peakRssKb ?? {})) rows.push([`wardend peak RSS (VmHWM, main + routers), ${scenario} scenario`, mb(kb), '']);
   const q = r.reconfig;

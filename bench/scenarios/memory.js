@@ -9,7 +9,20 @@
 'use strict';
 const net = require('net');
 const path = require('path');
-const { appConfig, channelMappings, descendants, freePort, median, raiseFdLimit, routerPids, sleep, statusKb, waitFor200, wardendKb } = require('../support');
+const {
+  appConfig,
+  channelMappings,
+  descendants,
+  freePort,
+  median,
+  raiseFdLimit,
+  routerPids,
+  sleep,
+  statusKb,
+  waitFor200,
+  wardendKb,
+  wrk,
+} = require('../support');
 
 /** Opens `n` keep-alive connections to `port`, each after one answered GET; resolves with the sockets. */
 async function openIdle(port, n, parallel = 200) {
@@ -133,6 +146,14 @@ async function memory(w, ctx, o) {
   if (before && after)
     log(`  after ${IDLE_MS / 1000} s idle: ${(before.kb / 1024).toFixed(1)} MB before, ${(after.kb / 1024).toFixed(1)} MB with the connections`);
   sockets.forEach((s) => s.destroy());
+  // The channel after traffic, measured last (its resident pages would add to the figures above): 2 s of 64-byte
+  // answers, then 2 s of 64 KiB answers (32 connections) to the first app, whose channel is then the most resident.
+  // Its pages are resident as far as traffic touched them; small traffic keeps to the start of each ring.
+  const mostResident = () => Math.max(...appProcs.map((a) => channelMappings(a.pid).rssKb));
+  await wrk(`http://127.0.0.1:${ports[0]}/`, { duration: 2 });
+  const channelAfterSmallKb = mostResident();
+  await wrk(`http://127.0.0.1:${ports[0]}/64k`, { duration: 2 });
+  const channelAfterLargeKb = mostResident();
   await w.control('PUT', '/config', { listeners: {}, applications: {} });
 
   return {
@@ -154,6 +175,8 @@ async function memory(w, ctx, o) {
     appRssKb: med('appRssKb'),
     channelKb: med('channelKb'),
     channelAppRssKb: med('channelAppRssKb'),
+    channelAfterSmallKb,
+    channelAfterLargeKb,
     wardendChannelRssKb: wardendChannels.rssKb / Math.max(1, wardendChannels.count),
   };
 }

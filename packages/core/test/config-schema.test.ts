@@ -183,12 +183,12 @@ describe('config schema', () => {
     [
       app({ processes: 100000 }),
       '/applications/a/processes',
-      'The "processes" number must not exceed 512 (Warden: each process holds a 4 MiB shared-memory channel and a file descriptor in wardend).',
+      'The "processes" number must not exceed 512 (Warden: each process holds a 16 MiB shared-memory channel and a file descriptor in wardend).',
     ],
     [
       app({ processes: { max: 513 } }),
       '/applications/a/processes/max',
-      'The "max" number must not exceed 512 (Warden: each process holds a 4 MiB shared-memory channel and a file descriptor in wardend).',
+      'The "max" number must not exceed 512 (Warden: each process holds a 16 MiB shared-memory channel and a file descriptor in wardend).',
     ],
     [app({ limits: { requests: -1 } }), '/applications/a/limits/requests', 'The "requests" number must not be negative.'],
     [app({ arguments: ['a\u0000b'] }), '/applications/a/arguments', 'The "arguments" array must not contain strings with null character.'],

@@ -46,11 +46,11 @@ import { native } from './internal/native';
 
 /** Options of {@link RouterChannel.create}. */
 export interface RouterChannelOptions {
-  /** Bytes per ring (power of two, 64 KiB .. 256 MiB). Default 2 MiB. */
+  /** Bytes per ring (power of two, 64 KiB .. 256 MiB). Default 8 MiB. */
   ringBytes?: number;
   /** Logger for channel-level events (errors that close the channel). */
   logger?: Logger;
-  /** Per-stream flow-control window in bytes. Default ringBytes / 4. */
+  /** Per-stream flow-control window in bytes. Default ringBytes / 4, at most 512 KiB. */
   streamWindow?: number;
   /** Event-loop turns to keep polling after the ring ran empty while requests are in flight. Default 0. */
   spinTurns?: number;
@@ -138,7 +138,7 @@ export class RouterChannel extends Endpoint {
       throw new ShmError(ShmErrorCode.BAD_SETUP, `ringBytes ${ringBytes} must be a power of two between ${MIN_RING_BYTES} and ${MAX_RING_BYTES}`);
     }
     const maxFrame = Math.min(ringBytes >>> 2, 256 * 1024);
-    const window = opts.streamWindow ?? ringBytes >>> 2;
+    const window = opts.streamWindow ?? Math.min(ringBytes >>> 2, 512 * 1024);
     if (!Number.isInteger(window) || window < 1024 || window > 0x40000000) {
       throw new ShmError(ShmErrorCode.BAD_SETUP, `streamWindow ${window} must be an integer between 1024 and 2^30`);
     }

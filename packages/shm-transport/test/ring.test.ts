@@ -1,4 +1,4 @@
-import { RingReader, RingWriter } from '../src/internal/ring';
+import { RingReader, RingWriter, rewindPosition } from '../src/internal/ring';
 import { FRAME_HEADER, FrameType, HEADER_BYTES, RING_CTL } from '../src/internal/layout';
 
 /** One ring (64 KiB) of a mapping, with both of its ends. */
@@ -56,5 +56,55 @@ describe('ring: waking a producer that waits for space', () => {
       woke = r.reader.publish();
     }
     expect(woke).toBe(true);
+  });
+});
+
+describe('ring: going back to position 0 when the consumer has read everything', () => {
+  const pos = (r: ReturnType<typeof ring>): number => r.writer.position & (r.size - 1);
+
+  it('small frames read as they come stay within the first eighth of the ring (so only its pages are touched)', () => {
+    const r = ring();
+    const limit = rewindPosition(r.size);
+    expect(limit).toBe(r.size / 8);
+    let furthest = 0;
+    for (let i = 0; i < 5000; i++) {
+      expect(r.write(FRAME_HEADER + 100)).toBe(true);
+      furthest = Math.max(furthest, pos(r));
+      expect(r.read()).toBe(FRAME_HEADER + 100); // the PAD before a rewound frame is skipped by next()
+      r.reader.publish();
+    }
+    expect(furthest).toBeLessThanOrEqual(limit + 120);
+  });
+
+  it('does not go back while frames wait to be read: they are kept in order', () => {
+    const r = ring();
+    const limit = rewindPosition(r.size);
+    while (pos(r) < limit) {
+      r.write(1024);
+      r.read();
+      r.reader.publish();
+    }
+    const at = pos(r);
+    expect(r.write(1000)).toBe(true); // ring empty past the limit: this one goes to 0
+    expect(pos(r)).toBe(1000);
+    expect(r.write(2000)).toBe(true); // not empty now: it follows
+    expect(r.writer.used()).toBe(r.size - at + 1000 + 2000); // the PAD holds the rest of the ring until it is read
+    expect([r.read(), r.read()]).toEqual([1000, 2000]);
+    r.reader.publish();
+    expect(r.writer.used()).toBe(0);
+  });
+
+  it('does not go back for a frame larger than the space before its position', () => {
+    const r = ring();
+    const limit = rewindPosition(r.size); // 8 KiB; frames may be up to a quarter of the ring (16 KiB)
+    while (pos(r) < limit) {
+      r.write(1024);
+      r.read();
+      r.reader.publish();
+    }
+    const at = pos(r);
+    expect(r.write(12 * 1024)).toBe(true);
+    expect(pos(r)).toBe(at + 12 * 1024);
+    expect(r.read()).toBe(12 * 1024);
   });
 });

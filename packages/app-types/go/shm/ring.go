@@ -47,8 +47,14 @@ func (w *ringWriter) free() (uint32, error) {
 	return w.size - (w.myTail - head), nil
 }
 
+// rewindPosition is where a writer that finds its ring empty goes back to position 0 (with a PAD to the end): an
+// eighth of the ring, at most 256 KiB. A channel whose traffic is small then keeps writing over its first pages
+// instead of walking through the whole ring, so only those stay resident.
+func rewindPosition(size uint32) uint32 { return size / 8 }
+
 // reserve returns the slice for a frame of n bytes (unpadded) or nil when the ring is full. It writes a PAD frame
-// first when the frame does not fit before the end of the ring.
+// first when the frame does not fit before the end of the ring, or when the ring is empty and its position is past
+// rewindPosition (the frame then goes to position 0).
 func (w *ringWriter) reserve(n uint32) ([]byte, error) {
 	need := align8(n)
 	pos := w.myTail & w.mask
@@ -57,7 +63,7 @@ func (w *ringWriter) reserve(n uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if need <= toEnd {
+	if need <= toEnd && (free < w.size || pos < rewindPosition(w.size) || need > pos) {
 		if need > free {
 			return nil, nil
 		}

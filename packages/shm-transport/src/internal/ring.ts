@@ -35,16 +35,28 @@ abstract class RingEnd {
   }
 }
 
+/**
+ * Where a producer that finds its ring empty goes back to position 0 (with a PAD to the end, PROTOCOL.md §3): an
+ * eighth of the ring, at most 256 KiB. A channel whose traffic is small then keeps writing over its first pages
+ * instead of walking through the whole ring, so only those stay resident; the rest of the ring is touched only by
+ * bursts that need it.
+ */
+export function rewindPosition(ringBytes: number): number {
+  return ringBytes >>> 3;
+}
+
 /** Producer half: reserve space, write a frame in place, commit. */
 export class RingWriter extends RingEnd {
   private tail = 0; // our counter (authoritative)
   private lastHead = 0; // last head we accepted from the consumer
   private knownFree = 0; // free bytes as of the last head we read (a lower bound: head only moves forward)
+  private readonly rewindAt: number;
 
   constructor(u32: Uint32Array, buf: Buffer, ctl: number, base: number, size: number) {
     super(u32, buf, ctl, base, size);
     this.tail = Atomics.load(u32, this.iTail);
     this.lastHead = Atomics.load(u32, this.iHead);
+    this.rewindAt = rewindPosition(size);
   }
 
   /** Free bytes; throws a protocol error if the consumer's head is not within [lastHead, tail]. */
@@ -66,6 +78,11 @@ export class RingWriter extends RingEnd {
     const need = align8(len);
     const pos = this.tail & this.mask;
     const toEnd = this.size - pos;
+    if (pos >= this.rewindAt && need <= toEnd && need <= pos && this.free() === this.size) {
+      // The consumer has read everything: start again at position 0 (see rewindPosition).
+      this.knownFree = this.size - toEnd - need;
+      return this.pad(pos, toEnd);
+    }
     const total = need <= toEnd ? need : toEnd + need;
     if (this.knownFree < total) {
       // Only read the consumer's head when what we knew is not enough (saves an atomic load per frame).
@@ -74,7 +91,11 @@ export class RingWriter extends RingEnd {
     }
     this.knownFree -= total;
     if (need <= toEnd) return this.base + pos;
-    // PAD to the end of the ring, published together with the frame.
+    return this.pad(pos, toEnd);
+  }
+
+  /** Writes a PAD from `pos` to the end of the ring (published together with the frame after it); returns where that frame goes. */
+  private pad(pos: number, toEnd: number): number {
     const b = this.buf;
     const p = this.base + pos;
     b.writeUInt32LE(toEnd, p);
