@@ -48,8 +48,8 @@ func (w *ringWriter) free() (uint32, error) {
 }
 
 // rewindPosition is where a writer that finds its ring empty goes back to position 0 (with a PAD to the end): an
-// eighth of the ring, at most 256 KiB. A channel whose traffic is small then keeps writing over its first pages
-// instead of walking through the whole ring, so only those stay resident.
+// eighth of the ring. A channel whose traffic is small then keeps writing over its first pages instead of walking
+// through the whole ring, so only those stay resident.
 func rewindPosition(size uint32) uint32 { return size / 8 }
 
 // reserve returns the slice for a frame of n bytes (unpadded) or nil when the ring is full. It writes a PAD frame

@@ -37,9 +37,8 @@ abstract class RingEnd {
 
 /**
  * Where a producer that finds its ring empty goes back to position 0 (with a PAD to the end, PROTOCOL.md §3): an
- * eighth of the ring, at most 256 KiB. A channel whose traffic is small then keeps writing over its first pages
- * instead of walking through the whole ring, so only those stay resident; the rest of the ring is touched only by
- * bursts that need it.
+ * eighth of the ring. A channel whose traffic is small then keeps writing over its first pages instead of walking
+ * through the whole ring, so only those stay resident; the rest of the ring is touched only by bursts that need it.
  */
 export function rewindPosition(ringBytes: number): number {
   return ringBytes >>> 3;
