@@ -149,7 +149,7 @@ async function memory(w, ctx, o) {
   // The channel after traffic, measured last (its resident pages would add to the figures above): 2 s of 64-byte
   // answers, then 2 s of 64 KiB answers (32 connections) to the first app, whose channel is then the most resident.
   // Its pages are resident as far as traffic touched them; small traffic keeps to the start of each ring.
-  const mostResident = () => Math.max(...appProcs.map((a) => channelMappings(a.pid).rssKb));
+  const mostResident = () => (appProcs.length ? Math.max(...appProcs.map((a) => channelMappings(a.pid).rssKb)) : NaN);
   await wrk(`http://127.0.0.1:${ports[0]}/`, { duration: 2 });
   const channelAfterSmallKb = mostResident();
   await wrk(`http://127.0.0.1:${ports[0]}/64k`, { duration: 2 });

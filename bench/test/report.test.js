@@ -108,6 +108,10 @@ describe('bench report', () => {
     expect(t).toContain('| Per isolated app: prototype RSS (its spawn helper) | 1.4 MB (1.5 MB) | ≤ 2 MB |');
     expect(t).toContain('| Per app process: Go app RSS; channel mapping, resident in app / in wardend | 4.4 MB; 2.0 MB, 12 kB / 16 kB |  |');
     expect(t).toContain('| wardend peak RSS (VmHWM, main + routers), throughput scenario | 90.0 MB |  |');
+    expect(t).not.toContain('channel resident after');
+    expect(figuresTable({ memory: { ...RESULT.memory, channelAfterSmallKb: 2060, channelAfterLargeKb: 9216 } })).toContain(
+      '| Per app process: channel resident after 2 s of 64 B answers / then 2 s of 64 KiB answers (32 connections) | 2.0 MB / 9.0 MB |  |',
+    );
     expect(figuresTable({ memory: { ...RESULT.memory, closedMeanwhile: 3 } })).toContain('(+20.0 MB; 3 closed by wardend while idle)');
     expect(t).not.toContain('idle 45 s');
     expect(figuresTable({ memory: { ...RESULT.memory, settledBeforeKb: 56320, settledConnectionsKb: 71680, settledAfterMs: 45020 } })).toContain(
