@@ -21,7 +21,7 @@ export function crossCheck(config: WardenConfig): void {
 
 /**
  * Most processes one application may have (`processes` as an integer, or `max`). Unit accepts up to 2^31-1; Warden
- * bounds it because every app process holds a shared-memory channel (16 MiB mapped) and a file descriptor in wardend, so
+ * bounds it because every app process holds a 16 MiB shared-memory channel and a file descriptor in wardend, so
  * `processes: 100000` would exhaust wardend's memory and fds long before it helped anyone.
  */
 export const MAX_APP_PROCESSES = 512;

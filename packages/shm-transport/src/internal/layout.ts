@@ -98,7 +98,7 @@ export enum AbortReason {
  * app waited for space at every response and every wait cost a doorbell and a context switch on both sides: the Go
  * bench app served 9.7k req/s through wardend against 16.6k with 2 MiB rings (17k served directly). With 2 MiB,
  * 32 concurrent 1 MiB uploads echoed by a Node app made the router and the app wait for ring space the same way:
- * 8 MiB rings cut the CPU of both by a quarter (bench/README.md). A ring's pages are resident only as far as
+ * 8 MiB rings cut the CPU of both by about a tenth (bench/README.md). A ring's pages are resident only as far as
  * traffic touched them, and a producer that finds its ring empty goes back to its start (ring.ts, rewindPosition),
  * so small traffic keeps to the first eighth of the ring.
  */

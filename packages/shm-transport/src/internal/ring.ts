@@ -93,7 +93,10 @@ export class RingWriter extends RingEnd {
     return this.pad(pos, toEnd);
   }
 
-  /** Writes a PAD from `pos` to the end of the ring (published together with the frame after it); returns where that frame goes. */
+  /**
+   * Writes a PAD from `pos` to the end of the ring (published together with the frame after it); returns where that
+   * frame goes.
+   */
   private pad(pos: number, toEnd: number): number {
     const b = this.buf;
     const p = this.base + pos;
