@@ -2,6 +2,8 @@ import { fstatSync } from 'fs';
 import pino from 'pino';
 import { FdSocket } from '@warden/shm-transport';
 import { RouterFleet } from '../src/runtime/fleet/router-fleet';
+import { AppWorker } from '../src/runtime/app-worker';
+import { ApplyError } from '../src/contracts';
 
 /**
  * Each router opens a channel ahead of time; a process start takes it (and asks for the next) instead of waiting for
@@ -14,7 +16,7 @@ describe('spare channels', () => {
   let answer = true;
   const internals = () =>
     fleet as unknown as {
-      links: unknown[];
+      links: (unknown | null)[];
       askSpare(link: unknown): void;
       onChannelFds(link: unknown, token: number, fds: number[]): void;
       onMessage(link: unknown, m: unknown): void;
@@ -92,12 +94,58 @@ describe('spare channels', () => {
     ch2.closeChildFds();
   });
 
+  it('a process stopped while its start waits for the router fails at once; the late channel is closed', async () => {
+    // SIGTERM during an apply (Supervisor.abort) stops the pool's processes; one still waiting for its channel from a
+    // busy router used to wait out the channel timeout (10 s) before its start failed.
+    answer = false;
+    internals().askSpare(link); // on its way, not here yet: the start asks with open-channel
+    const worker = new AppWorker(100, fleet, 5, pino({ level: 'silent' }));
+    const spec = { executable: '/bin/true', argv: ['true'], env: {} };
+    const started = worker.start('app', spec, undefined, undefined, 20000).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await turn();
+    expect(sent.map((m) => m.op)).toEqual(['spare-channel', 'open-channel']);
+    const t0 = Date.now();
+    await worker.stop(0);
+    const err = await started;
+    expect(err).toBeInstanceOf(ApplyError);
+    expect(err).toMatchObject({ app: 'app', step: 'start' });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    // The router answers after all: main closes what it sent.
+    const late = FdSocket.pair();
+    internals().onChannelFds(link, 100, late);
+    expect(late.some(open)).toBe(false);
+  });
+
+  it('a start stopped before the routers are up does not wait for them', async () => {
+    const ac = new AbortController();
+    const never = new Promise<never>(() => undefined);
+    (link as { up: Promise<unknown> }).up = never;
+    try {
+      const opening = fleet.openChannels(peer(100), 5, ac.signal).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await turn();
+      ac.abort();
+      expect(await opening).toMatchObject({ step: 'start' });
+      expect(sent.some((m) => m.op === 'open-channel')).toBe(false);
+    } finally {
+      (link as { up: Promise<unknown> }).up = Promise.resolve({ pid: 1, uid: 0, gid: 0 });
+    }
+  });
+
   it("closes a spare's fds in main when its router exits, and when wardend stops", async () => {
     internals().askSpare(link);
     await turn();
     const first = opened.slice(0, 2);
     expect(first.every(open)).toBe(true);
+    // Its exit, as for a router stopped on purpose: one that died would be started again, for real, at once.
+    internals().links[0] = null;
     internals().onExit(link, 1, null);
+    internals().links[0] = link;
     expect(first.some(open)).toBe(false);
     internals().askSpare(link);
     await turn();

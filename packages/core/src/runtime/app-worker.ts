@@ -41,6 +41,8 @@ export class AppWorker implements ProcessPeer {
   brokeProtocol = false;
   private process?: AppProcess;
   private channels?: ProcessChannels;
+  /** Aborted when the process is stopped before it was spawned: its start stops waiting for the routers. */
+  private readonly unstarted = new AbortController();
   /** What the pool does when a router asks to replace this process. */
   onReplace: (why: 'stalled' | 'protocol' | 'requests') => void = () => undefined;
 
@@ -120,7 +122,7 @@ export class AppWorker implements ProcessPeer {
    */
   async start(appName: string, spec: LaunchSpec, creds: Credentials | undefined, prototype: AppPrototype | undefined, readyTimeoutMs: number): Promise<void> {
     if (this.state !== 'starting') throw new ApplyError('the process was stopped before it started', appName, 'start');
-    const channels = await this.fleet.openChannels(this, this.pool).catch((e: Error) => {
+    const channels = await this.fleet.openChannels(this, this.pool, this.unstarted.signal).catch((e: Error) => {
       throw e instanceof ApplyError ? new ApplyError(e.message, appName, e.step) : e;
     });
     this.channels = channels;
@@ -233,7 +235,8 @@ export class AppWorker implements ProcessPeer {
     if (this.state === 'exited') return this.exited;
     this.stopping = true;
     if (!this.process) {
-      // Not spawned yet (waiting for its prototype): nothing to wait for.
+      // Not spawned yet (waiting for its prototype or its channels): nothing to wait for, and its start fails now.
+      this.unstarted.abort();
       this.onExit(null, null);
       return this.exited;
     }

@@ -435,18 +435,37 @@ export class RouterFleet implements ConfigComponent {
     return this.nextToken++;
   }
 
-  /** Opens a channel on every router for a new process of `pool`. */
-  async openChannels(peer: ProcessPeer, pool: number): Promise<ProcessChannels> {
-    await this.whenUp().catch(() => undefined);
+  /**
+   * Opens a channel on every router for a new process of `pool`. `stop` aborted (the process was stopped before it
+   * started: SIGTERM during an apply, a pool closed) ends the wait for the routers at once; the channels a router
+   * opened meanwhile are closed in main, and on the routers by `gone()`.
+   */
+  async openChannels(peer: ProcessPeer, pool: number, stop?: AbortSignal): Promise<ProcessChannels> {
+    const stopped = () => new ApplyError('the process was stopped before it started', undefined, 'start');
+    await Promise.race([this.whenUp().catch(() => undefined), whenAborted(stop)]);
+    if (stop?.aborted) throw stopped();
     const routers = this.live();
     if (routers.length === 0) throw new ApplyError('no router process is running', undefined, 'start');
     const entry: ProcessEntry = { peer, pool, pid: 0, control: null, pending: new Map(), readyWaits: new Map(), late: [] };
     this.processes.set(peer.token, entry);
+    // Stopped: the requests still unanswered fail now; a late answer finds no request and its fds are closed.
+    const cancel = () => {
+      const takes = [...entry.pending.values()];
+      entry.pending.clear();
+      for (const take of takes) take([]);
+    };
+    stop?.addEventListener('abort', cancel, { once: true });
     const got = await Promise.allSettled(routers.map((l) => this.takeSpare(l, entry) ?? this.channelFrom(l, entry)));
+    stop?.removeEventListener('abort', cancel);
     const channels: { link: RouterLink; fds: number[] }[] = [];
     got.forEach((g, i) => {
       if (g.status === 'fulfilled') channels.push({ link: routers[i]!, fds: g.value });
     });
+    if (stop?.aborted) {
+      for (const c of channels) for (const fd of c.fds) closeSync(fd);
+      if (this.processes.get(peer.token) === entry) this.processes.delete(peer.token);
+      throw stopped();
+    }
     if (channels.length === 0) {
       this.processes.delete(peer.token);
       throw new ApplyError(`no router opened a channel: ${(got[0] as PromiseRejectedResult).reason?.message}`, undefined, 'channel');
@@ -814,4 +833,11 @@ export class RouterFleet implements ConfigComponent {
     );
     this.closeUnused(new Set());
   }
+}
+
+/** Settles when `signal` aborts; never without one. */
+function whenAborted(signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return new Promise<void>(() => undefined);
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
