@@ -152,6 +152,20 @@ describe('lean path: requests and responses', () => {
     expect((await fetchText(port, '/')).status).toBe(200);
   });
 
+  it("reads a connection's addresses from its handle: no address objects of Node's kept per idle connection", async () => {
+    // Node's remoteAddress and localAddress getters cache two objects on the socket for its whole life; the
+    // connection's info already holds what requests need (about 100 bytes per idle keep-alive connection).
+    const { port, gw } = await start();
+    const raw = new Raw(port).write(GET);
+    const body = (await raw.until((t) => t.endsWith('}'))).split('\r\n\r\n')[1]!;
+    const info = JSON.parse(body).info;
+    expect(info).toEqual({ remoteAddress: '127.0.0.1', remotePort: raw.sock.localPort, localAddress: '127.0.0.1', localPort: port, scheme: 'http' });
+    const sock = gw.exchanges[0]!.socket as Socket & { _peername?: unknown; _sockname?: unknown };
+    expect(sock._peername ?? null).toBeNull();
+    expect(sock._sockname ?? null).toBeNull();
+    raw.sock.destroy();
+  });
+
   it('answers pipelined requests in order, bodies included', async () => {
     const { port, gw } = await start();
     const raw = new Raw(port).write(
