@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'http';
+import type { Socket } from 'net';
 import { NodeExchange } from './node-exchange';
 import type { LeanHandler, RequestInfo } from './ports';
 import { switchingHead, type UpgradeRequest } from './upgrade';
@@ -18,6 +19,13 @@ export class TunnelExchange extends NodeExchange {
   private handler: LeanHandler | null = null;
   /** Unit's websocket settings at work once a WebSocket tunnel is open. */
   private guard: WebSocketGuard | null = null;
+  /** @internal The client socket is corked until the end of this turn (see write). */
+  corked = false;
+
+  /** @internal The client connection the tunnel writes to. */
+  get tunnelSocket(): Socket {
+    return this.up.socket;
+  }
 
   constructor(
     req: IncomingMessage,
@@ -80,6 +88,14 @@ export class TunnelExchange extends NodeExchange {
     if (!this.open) return super.write(chunk, last);
     const sock = this.up.socket;
     this.guard?.toClientBytes(chunk);
+    if (!this.corked && chunk.length < sock.writableHighWaterMark) {
+      // Small pieces (WebSocket messages) the app sent in one turn go out in one writev when the turn ends: one
+      // syscall per client and turn instead of one per message. A large one is written at once, as before (corked,
+      // it would fill the socket's buffer and pause the app's side every turn).
+      this.corked = true;
+      sock.cork();
+      process.nextTick(uncork, this);
+    }
     const ok = sock.write(chunk);
     if (last) sock.end();
     else if (!ok) sock.once('drain', () => this.handler?.onWritable());
@@ -100,4 +116,9 @@ export class TunnelExchange extends NodeExchange {
     if (this.open) this.up.socket.destroy();
     else super.reset();
   }
+}
+
+function uncork(ex: TunnelExchange): void {
+  ex.corked = false;
+  ex.tunnelSocket.uncork();
 }
