@@ -219,7 +219,8 @@ export class NodeHttpPath {
     if (s.discardUnsafeFields) discardUnsafe(req);
     let ctx: NodeRequestContext | null = null;
     if (!entry.fast) {
-      ctx = new NodeRequestContext(req, res, sock.remoteAddress ?? '', sock.remotePort ?? 0, sock.localAddress ?? '', sock.localPort ?? 0, schemeOf(sock));
+      const info = connInfo(st ?? null, sock);
+      ctx = new NodeRequestContext(req, res, info.remoteAddress, info.remotePort, info.localAddress, info.localPort, info.scheme);
       res[kCtx] = ctx;
       ctx.startTime = st !== undefined && st.requestStart !== 0 ? st.requestStart : Date.now();
       if (cfg.accessLog !== null && cfg.accessLog.countsBytes) countBodyBytes(ctx);
@@ -257,7 +258,7 @@ export class NodeHttpPath {
         }
         const t = l.pass.target as { app: string; target: string | undefined };
         if (st) st.app = t.app;
-        this.deps.gateway.handle(t.app, t.target, req, res, st ? connInfo(st, sock) : connInfo(null, sock));
+        this.deps.gateway.handle(t.app, t.target, req, res, connInfo(st ?? null, sock));
         return;
       }
       if (!ctx.parse()) {

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'http';
-import type { Socket } from 'net';
 import { NodeExchange } from './node-exchange';
 import type { LeanHandler, RequestInfo } from './ports';
 import { switchingHead, type UpgradeRequest } from './upgrade';
@@ -19,13 +18,8 @@ export class TunnelExchange extends NodeExchange {
   private handler: LeanHandler | null = null;
   /** Unit's websocket settings at work once a WebSocket tunnel is open. */
   private guard: WebSocketGuard | null = null;
-  /** @internal The client socket is corked until the end of this turn (see write). */
-  corked = false;
-
-  /** @internal The client connection the tunnel writes to. */
-  get tunnelSocket(): Socket {
-    return this.up.socket;
-  }
+  /** The client socket is corked until the end of this turn (see write). */
+  private corked = false;
 
   constructor(
     req: IncomingMessage,
@@ -94,12 +88,17 @@ export class TunnelExchange extends NodeExchange {
       // it would fill the socket's buffer and pause the app's side every turn).
       this.corked = true;
       sock.cork();
-      process.nextTick(uncork, this);
+      process.nextTick(TunnelExchange.uncork, this);
     }
     const ok = sock.write(chunk);
     if (last) sock.end();
     else if (!ok) sock.once('drain', () => this.handler?.onWritable());
     return ok || last;
+  }
+
+  private static uncork(ex: TunnelExchange): void {
+    ex.corked = false;
+    ex.up.socket.uncork();
   }
 
   override end(): void {
@@ -116,9 +115,4 @@ export class TunnelExchange extends NodeExchange {
     if (this.open) this.up.socket.destroy();
     else super.reset();
   }
-}
-
-function uncork(ex: TunnelExchange): void {
-  ex.corked = false;
-  ex.tunnelSocket.uncork();
 }
