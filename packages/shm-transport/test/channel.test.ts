@@ -254,14 +254,19 @@ describe('channel (both ends in one process)', () => {
       [70000, 1024, 1025],
     ];
     const total = bursts.flat().reduce((a, b) => a + b, 0);
+    // The second burst is written once the sink has resumed (a fixed delay raced the resume on a loaded machine).
+    let resumed!: () => void;
+    const flowing = new Promise<void>((r) => (resumed = r));
     app.on('request', (req: AppRequest) => {
       req.respond(200, []);
       let i = 0;
       for (const n of bursts[0]!) req.write(Buffer.alloc(n, ++i));
-      setTimeout(() => {
-        for (const n of bursts[1]!) req.write(Buffer.alloc(n, ++i));
-        req.end();
-      }, 100);
+      void flowing.then(() =>
+        setTimeout(() => {
+          for (const n of bursts[1]!) req.write(Buffer.alloc(n, ++i));
+          req.end();
+        }, 20),
+      );
     });
     const calls: string[] = [];
     const got: Buffer[] = [];
@@ -280,7 +285,10 @@ describe('channel (both ends in one process)', () => {
           view.fill(0);
           if (calls.length === 2) {
             s.pause();
-            setTimeout(() => s.resume(), 30);
+            setTimeout(() => {
+              s.resume();
+              resumed();
+            }, 30);
           }
         },
         onEnd: () => resolve(),
