@@ -76,6 +76,17 @@ export class RouterStream extends StreamCore<RouterStreamSink> {
   }
 
   /**
+   * As writeBody (with `last`: then endBody), with a chunk valid only during this call (a view of a buffer the caller
+   * reuses, such as the one a router reads its client sockets into). What the credit and the ring take is written at
+   * once; the rest is copied, and then the answer is false even when only the ring was short: stop reading the
+   * client until 'drain', so that the bytes wait in its socket, not in memory.
+   */
+  writeBodyView(view: Buffer, last = false): boolean {
+    if (this._responseEnded && !this.tunnel) return true;
+    return this.sendView(view, last);
+  }
+
+  /**
    * Ends the request body, optionally with its last chunk (which then usually goes out at once, in one frame with
    * the end). Like a last writeBody it may exceed the app's credit: it is then held by reference until credit comes.
    */

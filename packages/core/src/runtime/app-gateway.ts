@@ -224,6 +224,10 @@ class Forward implements InFlight, RouterStreamSink, LeanHandler {
     return this.stream.writeBody(chunk);
   }
 
+  onBodyView(view: Buffer, last: boolean): boolean {
+    return this.stream.writeBodyView(view, last);
+  }
+
   onBodyEnd(): void {
     this.stream.endBody();
   }

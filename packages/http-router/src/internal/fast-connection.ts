@@ -8,6 +8,7 @@ import type { ConnState, ListenerEntry } from './listener-entry';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
 import { normalizePath } from './request-target';
 import { latin1Write } from '@warden/latin1';
+import { isSharedRead, ownBytes, pushCopy, readShared } from './shared-read';
 
 /** What a lean connection needs from the router. */
 export interface LeanHost {
@@ -222,6 +223,13 @@ export class FastConnection {
   private static onData(this: LeanSocket, chunk: Buffer): void {
     this[kLean]?.data(chunk);
   }
+  /** A read into the shared buffer (readShared); once the socket is not ours any more, Node's own 'data' events. */
+  private static onSharedRead(this: LeanSocket, nread: number, buf: Buffer): boolean {
+    const c = this[kLean];
+    if (c === undefined) return pushCopy(this, nread, buf);
+    c.data(buf.subarray(0, nread));
+    return true;
+  }
   private static onEnd(this: LeanSocket): void {
     this[kLean]?.peerEnd();
   }
@@ -238,7 +246,8 @@ export class FastConnection {
     this.since = Date.now();
     this.fd = socketFd(sock);
     (sock as LeanSocket)[kLean] = this;
-    sock.on('data', FastConnection.onData);
+    // Plain TCP: reads land in the router's one read buffer; bytes kept past a read are copied (see data()).
+    if (!readShared(sock, FastConnection.onSharedRead)) sock.on('data', FastConnection.onData);
     sock.on('end', FastConnection.onEnd);
     sock.on('drain', FastConnection.onDrain);
     sock.on('error', noop); // 'close' follows and does the cleanup (the router's listener calls closed())
@@ -264,6 +273,15 @@ export class FastConnection {
     const b = this.buf;
     this.buf = b === null ? chunk : this.append(b, chunk);
     this.safeDrive();
+    // Bytes of a shared read not consumed (a head in pieces, pipelined requests, a body held back) are kept in a
+    // buffer of our own, the growing one append() extends.
+    const rest = this.buf;
+    if (rest !== null && isSharedRead(rest)) {
+      const own = Buffer.allocUnsafe(Math.max(rest.length, 4096));
+      rest.copy(own, 0);
+      this.spare = own;
+      this.buf = own.subarray(0, rest.length);
+    }
   }
 
   /**
@@ -439,7 +457,7 @@ export class FastConnection {
     const sock = this.sock;
     this.phase = CLOSED;
     this.detach();
-    const rest = this.buf;
+    const rest = this.buf === null ? null : ownBytes(this.buf);
     this.buf = null;
     if (sock.destroyed) return;
     if (this.peerEnded) {
@@ -457,7 +475,7 @@ export class FastConnection {
 
   private detach(): void {
     const sock = this.sock;
-    sock.off('data', FastConnection.onData);
+    sock.off('data', FastConnection.onData); // a shared socket's reads are pushed as 'data' from now on (onSharedRead)
     sock.off('end', FastConnection.onEnd);
     sock.off('drain', FastConnection.onDrain);
     sock.off('error', noop);
@@ -693,16 +711,20 @@ export class FastExchange implements LeanExchange, LeanHead {
     if (!this.done) this.conn.unpause(P_BODY);
   }
 
-  /** @internal Request body bytes from the connection. */
+  /** @internal Request body bytes from the connection (a view of the shared read buffer, or bytes of our own). */
   body(chunk: Buffer, last: boolean): void {
     if (this.done) return;
     const h = this.handler;
     if (h !== null) {
-      if (!h.onBody(chunk)) this.conn.pause(P_BODY);
+      let more: boolean;
+      if (!isSharedRead(chunk)) more = h.onBody(chunk);
+      else if (h.onBodyView !== undefined) more = h.onBodyView(chunk, last);
+      else more = h.onBody(Buffer.from(chunk));
+      if (!more) this.conn.pause(P_BODY);
       if (last) h.onBodyEnd();
       return;
     }
-    (this.queue ??= []).push(chunk);
+    (this.queue ??= []).push(ownBytes(chunk));
     this.queued += chunk.length;
     if (last) this.bodyEnded = true;
     else if (this.queued > QUEUE_LIMIT) this.conn.pause(P_QUEUE);

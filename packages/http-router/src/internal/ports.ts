@@ -89,6 +89,12 @@ export interface LeanExchange {
 export interface LeanHandler {
   /** A request body chunk; return false to stop reading the client until `resumeBody()`. */
   onBody(chunk: Buffer): boolean;
+  /**
+   * Optional: as onBody, with a chunk valid only during the call (a view of the buffer the router reads every client
+   * socket into, overwritten by the next read): the handler copies what it keeps past the call. `last`: the body ends
+   * with it (`onBodyEnd` still follows). When absent, such chunks are copied for `onBody`.
+   */
+  onBodyView?(view: Buffer, last: boolean): boolean;
   /** The request body is complete. */
   onBodyEnd(): void;
   /** The client takes response bytes again after `write` returned false. */

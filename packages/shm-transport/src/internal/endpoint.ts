@@ -148,6 +148,31 @@ export abstract class StreamCore<S extends StreamSink = StreamSink> {
     this.sendEnd();
   }
 
+  /**
+   * As sendData, with a chunk valid only during this call (`last`: then the end of the body). What the credit and the
+   * ring take goes into the ring at once (with `last`, in one frame with END when it fits); the rest is copied into
+   * the backlog, and the answer is then false, also when only the ring was short: the caller stops reading its
+   * source, so that bytes waiting for ring space wait there, not in our memory, until 'drain'.
+   */
+  protected sendView(view: Buffer, last: boolean): boolean {
+    if (this._dead || this._sendDone || this._endQueued) return false;
+    let rest = view;
+    if ((this._backlog === null || this._backlog.length === 0) && this._trailers === null) {
+      if (last && view.length <= this._sendCredit && this._ep._writeLast(this, view)) return true;
+      const n = this._ep._writeNow(this, view);
+      if (n === view.length) {
+        if (last) this.sendEnd();
+        return true;
+      }
+      rest = view.subarray(n);
+    }
+    if (this._dead) return false;
+    this.sendData(Buffer.from(rest));
+    if (last) this.sendEnd();
+    this._needDrain = true;
+    return false;
+  }
+
   /** Queues the end of the body (sent after the backlog). */
   protected sendEnd(): void {
     if (this._dead || this._sendDone || this._endQueued) return;
@@ -589,6 +614,28 @@ export abstract class Endpoint extends EventEmitter {
     }
     this.endSent(s);
     return true;
+  }
+
+  /**
+   * @internal Writes as much of `chunk` as the stream's credit and the ring take now, in DATA frames, when no other
+   * stream waits for ring space; returns the bytes written (all of them, once a protocol error closed the channel).
+   */
+  _writeNow(s: StreamCore, chunk: Buffer): number {
+    if (this.closed || this.pending.length > 0 || this.blocked.size > 0) return 0;
+    let done = 0;
+    try {
+      while (done < chunk.length && s._sendCredit > 0) {
+        const n = Math.min(chunk.length - done, s._sendCredit, this.maxChunk);
+        const off = this.out.reserve(FRAME_HEADER + n);
+        if (off < 0) break;
+        this.putData(off, s, done === 0 ? chunk : chunk.subarray(done), n, false);
+        done += n;
+      }
+    } catch (e) {
+      this.fail(e); // the peer moved our ring's head the wrong way
+      return chunk.length;
+    }
+    return done;
   }
 
   /** Writes a DATA frame of the first `n` bytes of `chunk` at `off` (reserved), counts it and takes its credit. */
