@@ -427,17 +427,25 @@ func (c *Channel) writeFrame(n int, fill func(b []byte)) error {
 			}
 			return nil
 		}
-		// Full: ask the router to ring when it frees space, re-check (it may have freed it meanwhile), then wait for
-		// the reader goroutine to pass the doorbell on.
+		// Full: queue up, ask the router to ring when it frees space, re-check (it may have freed it meanwhile), then
+		// wait for the reader goroutine to pass the doorbell on. Queued first: the reader passes a doorbell on only to
+		// a queued writer (it skips the lock while none is), and the doorbell that answers this request may come
+		// before this writer sleeps.
+		if me == nil {
+			me = c.joinQueue(n)
+		}
 		if c.askForSpace(uint32(n)) {
 			continue
 		}
-		if me == nil {
-			me = c.joinQueue(n)
+		if testHookAskedForSpace != nil {
+			testHookAskedForSpace()
 		}
 		c.waitTurn(me)
 	}
 }
+
+// testHookAskedForSpace, when set (tests only), runs after a writer asked for space and found none, before it sleeps.
+var testHookAskedForSpace func()
 
 // askForSpace sets the flag that makes the router ring when it frees space in ring 1, then looks again: true when
 // a frame of need bytes fits after all (the flag cleared again), false when its writer must wait for the doorbell.

@@ -472,3 +472,63 @@ func TestWritersWaitingForSpaceGoInArrivalOrder(t *testing.T) {
 		}
 	}
 }
+
+// A writer that finds ring 1 full asks the router to ring when it frees space. The doorbell that answers may come, and
+// the reader goroutine pass it on, before the writer sleeps: the writer must still be woken. (It was not when it had
+// not queued up yet: the reader saw no writer waiting and let the doorbell go, and the writer slept with ring 1
+// empty and the flag cleared, until some other traffic came; under 32 concurrent 1 MiB echoes that stalled every
+// request of the app.)
+func TestAWriterIsWokenByADoorbellThatComesBeforeItSleeps(t *testing.T) {
+	r, ch := newTestPair(t)
+	const n = 8192
+	filled := 0
+	for {
+		ch.wmu.Lock()
+		b, err := ch.out.reserve(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b == nil {
+			ch.wmu.Unlock()
+			break
+		}
+		putHeader(b, n, typeData, 0, uint32(1000+filled), 0)
+		ch.out.commit(n)
+		ch.wmu.Unlock()
+		filled++
+	}
+	// The router frees the whole ring and rings, and the reader handles that doorbell, all before the writer sleeps.
+	testHookAskedForSpace = func() {
+		testHookAskedForSpace = nil
+		for {
+			b, err := r.in.next()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if b == nil {
+				break
+			}
+			r.in.release(uint32(len(b)))
+		}
+		if !r.in.publish() {
+			t.Error("the writer did not ask for space")
+		}
+		r.bell.Write([]byte{1})
+		time.Sleep(100 * time.Millisecond) // the reader goroutine takes the doorbell meanwhile
+	}
+	t.Cleanup(func() { testHookAskedForSpace = nil })
+	done := make(chan error, 1)
+	go func() { done <- ch.writeFrame(n, func(b []byte) { putHeader(b, n, typeData, 0, 7, 0) }) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the writer still sleeps: the doorbell that answered its request for space was lost")
+	}
+	if f := r.recv(); f.Stream != 7 {
+		t.Fatalf("got a frame of stream %d, want the writer's (7)", f.Stream)
+	}
+}
