@@ -421,29 +421,35 @@ func TestSmallBodiesShareSlabsButStayIntact(t *testing.T) {
 
 // Writers that find ring 1 full get space in the order they started waiting: woken all at once, they raced for it
 // (and with writers that had just arrived), and at 256 connections the unlucky ones made the p99 latency.
+// fillRing1 writes n-byte DATA frames of streams 1000, 1001, ... into ring 1 until it is full; returns how many.
+func fillRing1(t *testing.T, ch *Channel, n uint32) int {
+	t.Helper()
+	filled := 0
+	for {
+		ch.wmu.Lock()
+		b, err := ch.out.reserve(n)
+		if err != nil {
+			ch.wmu.Unlock()
+			t.Fatal(err)
+		}
+		if b == nil {
+			ch.wmu.Unlock()
+			return filled
+		}
+		putHeader(b, n, typeData, 0, uint32(1000+filled), 0)
+		ch.out.commit(n)
+		ch.wmu.Unlock()
+		filled++
+	}
+}
+
 func TestWritersWaitingForSpaceGoInArrivalOrder(t *testing.T) {
 	r, ch := newTestPair(t)
 	const n = 8192
 	data := func(stream uint32) func(b []byte) {
 		return func(b []byte) { putHeader(b, n, typeData, 0, stream, 0) }
 	}
-	// Fill ring 1 while the router reads nothing.
-	filled := 0
-	for {
-		ch.wmu.Lock()
-		b, err := ch.out.reserve(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b == nil {
-			ch.wmu.Unlock()
-			break
-		}
-		data(uint32(1000 + filled))(b)
-		ch.out.commit(n)
-		ch.wmu.Unlock()
-		filled++
-	}
+	filled := fillRing1(t, ch, n) // the router reads nothing meanwhile
 	const writers = 20
 	done := make(chan error, writers)
 	for i := 0; i < writers; i++ {
@@ -481,22 +487,7 @@ func TestWritersWaitingForSpaceGoInArrivalOrder(t *testing.T) {
 func TestAWriterIsWokenByADoorbellThatComesBeforeItSleeps(t *testing.T) {
 	r, ch := newTestPair(t)
 	const n = 8192
-	filled := 0
-	for {
-		ch.wmu.Lock()
-		b, err := ch.out.reserve(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b == nil {
-			ch.wmu.Unlock()
-			break
-		}
-		putHeader(b, n, typeData, 0, uint32(1000+filled), 0)
-		ch.out.commit(n)
-		ch.wmu.Unlock()
-		filled++
-	}
+	fillRing1(t, ch, n)
 	// The router frees the whole ring and rings, and the reader handles that doorbell, all before the writer sleeps.
 	testHookAskedForSpace = func() {
 		testHookAskedForSpace = nil
