@@ -33,6 +33,7 @@
 void RegisterProcess(Napi::Env env, Napi::Object exports);  // native/process.cc
 void InitFdSocket(Napi::Env env, Napi::Object exports);  // native/fd-socket.cc
 void RegisterSpawn(Napi::Env env, Napi::Object exports);  // native/spawn.cc
+void RegisterUsers(Napi::Env env, Napi::Object exports);  // native/users.cc
 
 namespace {
 
@@ -238,6 +239,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("SEAL_GROW", Napi::Number::New(env, F_SEAL_GROW));
   RegisterProcess(env, exports);
   RegisterSpawn(env, exports);
+  RegisterUsers(env, exports);  // native/users.cc
   return exports;
 }
 

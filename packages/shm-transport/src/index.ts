@@ -10,5 +10,5 @@ export { ShmError, ShmErrorCode } from './errors';
 export { FdSocket, closeFd } from './fd-socket';
 export { encodeFrame, decodeFrame } from './internal/codec';
 export type { Frame } from './internal/codec';
-export { listenSocket, hardenProcess, spawnProcess } from './process-support';
-export type { ListenAddress, BoundSocket, SpawnOptions, SpawnedProcess } from './process-support';
+export { listenSocket, hardenProcess, spawnProcess, hostUserDatabase } from './process-support';
+export type { ListenAddress, BoundSocket, SpawnOptions, SpawnedProcess, HostUser, HostGroup, HostUserDatabase } from './process-support';

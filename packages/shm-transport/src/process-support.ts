@@ -46,6 +46,51 @@ export function hardenProcess(): void {
   native().hardenProcess();
 }
 
+/** A user of the host's database, as getpwnam(3) gives it. */
+export interface HostUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/** A group of the host's database, as getgrnam(3) gives it. */
+export interface HostGroup {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+/** The host's user database, asked in-process (see {@link hostUserDatabase}). */
+export interface HostUserDatabase {
+  /** The user of that name, or of that uid when `key` is all digits (as getent takes keys); undefined if none. */
+  user(key: string): HostUser | undefined;
+  /** The group of that name, or of that gid when `key` is all digits; undefined if none. */
+  group(key: string): HostGroup | undefined;
+  /** getgrouplist(user, gid): `gid` and the gids of every group that lists `user`. */
+  groupsOf(user: string, gid: number): number[];
+}
+
+const isId = (key: string): boolean => /^\d+$/.test(key) && Number(key) <= 0xffffffff;
+
+/**
+ * The host's user database through NSS, asked in this process as Unit asks it (getpwnam_r, getgrnam_r and
+ * getgrouplist in native/users.cc): every source nsswitch.conf names (files, LDAP, sssd, systemd) answers, in
+ * microseconds for local files, with no process started per lookup. Each call asks NSS again (its own caches, nscd or
+ * sssd's, apply). A lookup that fails for another reason than "not found" (an unreachable LDAP server: EIO) throws
+ * with `errno` and `syscall`. Undefined when the loaded native addon predates these calls.
+ */
+export function hostUserDatabase(): HostUserDatabase | undefined {
+  const n = native();
+  const { userByName, userById, groupByName, groupById, groupList } = n;
+  if (!userByName || !userById || !groupByName || !groupById || !groupList) return undefined;
+  return {
+    user: (key) => (isId(key) ? userById.call(n, Number(key)) : userByName.call(n, key)) ?? undefined,
+    group: (key) => (isId(key) ? groupById.call(n, Number(key)) : groupByName.call(n, key)) ?? undefined,
+    groupsOf: (user, gid) => [...new Set([gid, ...groupList.call(n, user, gid)])],
+  };
+}
+
 /** What {@link spawnProcess} starts. */
 export interface SpawnOptions {
   /** The executable: with a `/`, used as it is (relative to `cwd`); without, searched in `env.PATH` as execvp does. */

@@ -1,41 +1,50 @@
 import { spawnSync } from 'child_process';
 import { readFileSync } from 'fs';
+import { hostUserDatabase } from '@warden/shm-transport';
+import type { HostGroup, HostUser, HostUserDatabase } from '@warden/shm-transport';
 import type { Credentials, PlanContext } from '../contracts';
 import { ConfigValidationError } from '../contracts';
 
 /** One user, as getpwnam(3) gives it. */
-export interface PasswdEntry {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-}
+export type PasswdEntry = HostUser;
 /** One group, as getgrnam(3) gives it. */
-export interface GroupEntry {
-  name: string;
-  gid: number;
-  members: string[];
-}
+export type GroupEntry = HostGroup;
 
 /**
  * The host's user database, looked up one key at a time as Unit does with getpwnam/getgrnam/getgrouplist, so that
- * users and groups from every NSS source (files, LDAP, sssd, systemd) are found, not only `/etc/passwd`.
+ * users and groups from every NSS source (files, LDAP, sssd, systemd) are found, not only `/etc/passwd`: `user(key)`,
+ * `group(key)` (a key of digits is an id) and `groupsOf(user, gid)` (getgrouplist).
  */
-export interface UserDatabase {
-  /** The user of that name, or of that uid when `key` is a number. */
-  user(key: string): PasswdEntry | undefined;
-  /** The group of that name, or of that gid when `key` is a number. */
-  group(key: string): GroupEntry | undefined;
-  /** `gid` and the gids of the groups that list `user` as a member (getgrouplist(user, gid)). */
-  groupsOf(user: string, gid: number): number[];
-}
+export type UserDatabase = HostUserDatabase;
 
 /**
- * The host's user database through NSS: `getent` (found on `env.PATH`), which asks every source nsswitch.conf names.
+ * The host's user database through NSS, asked in this process as Unit asks it (getpwnam, getgrnam, getgrouplist:
+ * @warden/shm-transport's hostUserDatabase), so that every source nsswitch.conf names answers and no lookup starts a
+ * process. Only with a native addon that predates those calls does it fall back to {@link getentUserDatabase}.
+ */
+export function readUserDatabase(): UserDatabase {
+  if (hostDatabase === undefined) {
+    try {
+      const host = hostUserDatabase();
+      // An empty home directory is `/`, as in the getent and file databases.
+      hostDatabase = host ? { ...host, user: (key) => withHome(host.user(key)) } : null;
+    } catch {
+      hostDatabase = null; // no native addon at all (core used for validation alone): getent
+    }
+  }
+  return hostDatabase ?? getentUserDatabase();
+}
+
+let hostDatabase: UserDatabase | null | undefined;
+
+const withHome = (u: PasswdEntry | undefined): PasswdEntry | undefined => (u && !u.home ? { ...u, home: '/' } : u);
+
+/**
+ * The host's user database through `getent` (found on `env.PATH`), which asks every source nsswitch.conf names.
  * Only when there is no `getent` (a minimal container) does it fall back to parsing `/etc/passwd` and `/etc/group`,
  * which misses NSS-only users. Answers are reused for a while (FOUND_TTL_MS, MISSING_TTL_MS).
  */
-export function readUserDatabase(env: NodeJS.ProcessEnv = process.env): UserDatabase {
+export function getentUserDatabase(env: NodeJS.ProcessEnv = process.env): UserDatabase {
   const path = env.PATH ?? '';
   let found = haveGetent.get(path);
   if (found === undefined) haveGetent.set(path, (found = getent(env, ['passwd', '0']) !== 'missing'));
@@ -49,7 +58,7 @@ export function readUserDatabase(env: NodeJS.ProcessEnv = process.env): UserData
 const nssDatabases = new Map<string, UserDatabase>();
 
 /**
- * How long a lookup's answer is reused. getent is a process per lookup (several ms, and it blocks: spawnSync), so
+ * How long a getent answer is reused. getent is a process per lookup (about 10 ms, and it blocks: spawnSync), so
  * one apply must not run it for every app: an entry found is reused for a minute (nscd keeps passwd entries for ten),
  * a name not found for a second, so a user added to LDAP is usable at once.
  */

@@ -1,3 +1,3 @@
 export { PlanBuilder, buildSpawnPlan, validateIsolation, isolationPlugins } from './plan-builder';
-export { resolveCredentials, readUserDatabase, defaultAppUser } from './credentials';
+export { resolveCredentials, readUserDatabase, getentUserDatabase, defaultAppUser } from './credentials';
 export type { UserDatabase } from './credentials';
