@@ -2,7 +2,8 @@
 // Warden's benchmark suite (issue 17). Scenarios, each on its own fresh wardend:
 //   throughput  the Go and Node bench apps directly vs through wardend, and all namespaces off vs on, in
 //               interleaved rounds (A/B/A/B) with wrk: GET 64 B and 64 KiB at each connection count, POST 1 MiB echo
-//   cold        PUT /config → first 200: Go with no namespaces, Go with all, Node (median of --samples)
+//   cold        PUT /config → first 200: Go with no namespaces, Go with all, Node (median of --samples); the Go
+//               ones again as the first start of a new wardend (median of --samples / 4)
 //   memory      wardend RSS idle, with 10 apps, with 10,000 idle keep-alive connections; per app: prototype, channel
 //   reconfig    time to apply a 1,000-route config; failed requests during 100 reconfigurations under load
 // Prints one Markdown report (machine line, throughput table, figures table), writes bench/results/<date>[-tag].json
@@ -23,7 +24,7 @@ const path = require('path');
 const { arg, flag, need, buildGoApp, startWardend, wardendKb, workDir } = require('./support');
 const { markdownReport, svgChart, replaceLatest } = require('./report');
 const { throughput } = require('./scenarios/throughput');
-const { coldStart } = require('./scenarios/cold-start');
+const { coldStart, firstStarts } = require('./scenarios/cold-start');
 const { memory } = require('./scenarios/memory');
 const { reconfig } = require('./scenarios/reconfig');
 const { websocket } = require('./scenarios/websocket');
@@ -139,6 +140,7 @@ async function main() {
   try {
     result.throughput = await withWardend('throughput', (w) => throughput(w, ctx, o));
     result.cold = await withWardend('cold', (w) => coldStart(w, ctx, o));
+    if (result.cold) result.cold.push(...(await firstStarts(ctx, o, Math.max(2, Math.round(o.samples / 4)))));
     result.memory = await withWardend('memory', (w) =>
       memory(w, ctx, { apps: 10, connections: o.idleConnections, settleMs: o.settleMs, settleMemory: !quick, isolation: o.isolation }),
     );

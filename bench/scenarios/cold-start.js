@@ -5,7 +5,9 @@
 // Also records when the PUT itself was answered (wardend answers once the app's first process is ready).
 'use strict';
 const { performance } = require('perf_hooks');
-const { appConfig, descendants, freePort, get, median, routerPids, sleep } = require('../support');
+const fs = require('fs');
+const path = require('path');
+const { appConfig, descendants, freePort, get, median, routerPids, sleep, startWardend } = require('../support');
 
 /** The variants measured: Go with no isolation, Go with every namespace (root only), the Node app. */
 function variants(isolation) {
@@ -55,4 +57,34 @@ async function coldStart(w, ctx, o) {
   });
 }
 
-module.exports = { coldStart, variants };
+/**
+ * The first start of a wardend's life, as after a boot or a deploy: a new wardend (its first `PUT /config`, nothing
+ * warmed by an earlier start) per sample, Go with no namespaces and (root) with all, interleaved; `samples` of each.
+ * Each wardend runs one second before its PUT, so that its own start is over.
+ */
+async function firstStarts(ctx, o, samples) {
+  const vs = variants(o.isolation)
+    .filter((v) => v.app === 'go')
+    .map((v) => ({ ...v, name: `${v.name}, first start of a new wardend`, samples: [] }));
+  for (let i = 0; i < samples; i++) {
+    for (const v of vs) {
+      const dir = fs.mkdtempSync(path.join(ctx.dir, 'first-'));
+      fs.chmodSync(dir, 0o755);
+      const w = await startWardend(dir);
+      try {
+        await sleep(1000);
+        v.samples.push(await sample(w, ctx.bin, v));
+      } finally {
+        await w.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  return vs.map((v) => {
+    const r = { name: v.name, firstMs: median(v.samples.map((s) => s.first)), putMs: median(v.samples.map((s) => s.put)), samples: v.samples };
+    ctx.log(`  cold start, ${v.name}: first 200 after ${r.firstMs.toFixed(1)} ms (PUT answered after ${r.putMs.toFixed(1)} ms)`);
+    return r;
+  });
+}
+
+module.exports = { coldStart, firstStarts, variants };

@@ -281,6 +281,33 @@ describe('config schema', () => {
   });
 });
 
+describe('ConfigValidator.warmUp', () => {
+  const withLauncher = (launcher: typeof fakeExternalLauncher) => {
+    const c = root.createChildContainer();
+    c.register(TOKENS.AppLauncher, { useValue: launcher });
+    for (const k of ['credential', 'pid', 'mount', 'network', 'uname', 'cgroup', 'ipc']) c.register(TOKENS.NamespaceProvider, { useValue: fakeNamespace(k) });
+    c.register(TOKENS.IsolationExtra, { useValue: uidmapExtra });
+    return new ConfigValidator(c, planContextDefaults({ tmpdir: '/tmp' }));
+  };
+
+  it('runs the whole validation over a sample app of each loaded type, and never throws', () => {
+    // Through the schema and the cross-checks to the launcher's own check, with an isolation object: the code a first
+    // start runs.
+    const seen: unknown[] = [];
+    withLauncher({ ...fakeExternalLauncher, validate: (a) => void seen.push(a) }).warmUp();
+    expect(seen).toContainEqual(expect.objectContaining({ type: 'external', isolation: expect.objectContaining({ uidmap: expect.any(Array) }) }));
+    const refusing = withLauncher({
+      ...fakeExternalLauncher,
+      validate: () => {
+        throw new ConfigValidationError('no', '/applications/w', 'WARDEN_ERR_CONFIG_RANGE');
+      },
+    });
+    expect(() => refusing.warmUp()).not.toThrow();
+    const none = new ConfigValidator(root.createChildContainer(), planContextDefaults({ tmpdir: '/tmp' }));
+    expect(() => none.warmUp()).not.toThrow();
+  });
+});
+
 describe('buildPlanContext', () => {
   it('resolves the app user and its primary group, and the daemon ids', () => {
     const ctx = buildPlanContext('a', { type: 'external', user: 'root' }, { defaultUser: 'nobody', defaultGroup: 'nogroup', tmpdir: '/tmp' });
