@@ -50,11 +50,7 @@ async function coldStart(w, ctx, o) {
   const vs = variants(o.isolation).map((v) => ({ ...v, samples: [] }));
   await sample(w, ctx.bin, vs[0]); // warm the page cache and wardend's code paths
   for (let i = 0; i < o.samples; i++) for (const v of vs) v.samples.push(await sample(w, ctx.bin, v));
-  return vs.map((v) => {
-    const r = { name: v.name, firstMs: median(v.samples.map((s) => s.first)), putMs: median(v.samples.map((s) => s.put)), samples: v.samples };
-    ctx.log(`  cold start, ${v.name}: first 200 after ${r.firstMs.toFixed(1)} ms (PUT answered after ${r.putMs.toFixed(1)} ms)`);
-    return r;
-  });
+  return summary(vs, ctx);
 }
 
 /**
@@ -80,6 +76,11 @@ async function firstStarts(ctx, o, samples) {
       }
     }
   }
+  return summary(vs, ctx);
+}
+
+/** Each variant's medians as the report takes them, logged as they come: [{ name, firstMs, putMs, samples }]. */
+function summary(vs, ctx) {
   return vs.map((v) => {
     const r = { name: v.name, firstMs: median(v.samples.map((s) => s.first)), putMs: median(v.samples.map((s) => s.put)), samples: v.samples };
     ctx.log(`  cold start, ${v.name}: first 200 after ${r.firstMs.toFixed(1)} ms (PUT answered after ${r.putMs.toFixed(1)} ms)`);

@@ -2,9 +2,9 @@
 // (getpwnam/getgrnam/getgrouplist in its main process), so that users of every source nsswitch.conf names (files,
 // LDAP, sssd, systemd) are found without a process per lookup.
 //
-//  - userByName(name) / userById(uid)    { name, uid, gid, home } or null
-//  - groupByName(name) / groupById(gid)  { name, gid, members } or null
-//  - groupList(user, gid)                getgrouplist(user, gid): gid first, then every group listing the user
+//  - lookupUser(name | uid)     { name, uid, gid, home } or null
+//  - lookupGroup(name | gid)    { name, gid, members } or null
+//  - groupList(user, gid)       getgrouplist(user, gid): gid first, then every group listing the user
 //
 // The reentrant variants, with a buffer grown on ERANGE. "Not found" is null (the NSS modules report it as 0 with no
 // result, or as ENOENT, ESRCH, EBADF or EPERM: getpwnam_r(3)); any other failure (EIO from an unreachable source,
@@ -72,42 +72,40 @@ Napi::Value Lookup(Napi::Env env, const char* name, int sizeHint, Call call, Nap
   }
 }
 
-bool CheckArg(const Napi::CallbackInfo& info, bool number, const char* usage) {
-  if (info.Length() >= 1 && (number ? info[0].IsNumber() : info[0].IsString())) return true;
-  Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
-  return false;
+// lookupUser(key) / lookupGroup(key): a number is an id (getpwuid_r, getgrgid_r), a string a name (getpwnam_r,
+// getgrnam_r).
+Napi::Value LookupUser(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() >= 1 && info[0].IsNumber()) {
+    uid_t uid = static_cast<uid_t>(info[0].As<Napi::Number>().Uint32Value());
+    return Lookup<passwd>(
+        env, "getpwuid_r", _SC_GETPW_R_SIZE_MAX, [&](passwd* e, char* b, size_t n, passwd** r) { return getpwuid_r(uid, e, b, n, r); }, User);
+  }
+  if (info.Length() >= 1 && info[0].IsString()) {
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    return Lookup<passwd>(
+        env, "getpwnam_r", _SC_GETPW_R_SIZE_MAX, [&](passwd* e, char* b, size_t n, passwd** r) { return getpwnam_r(name.c_str(), e, b, n, r); },
+        User);
+  }
+  Napi::TypeError::New(env, "lookupUser(name | uid)").ThrowAsJavaScriptException();
+  return env.Undefined();
 }
 
-Napi::Value UserByName(const Napi::CallbackInfo& info) {
-  if (!CheckArg(info, false, "userByName(name)")) return info.Env().Undefined();
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  return Lookup<passwd>(
-      info.Env(), "getpwnam_r", _SC_GETPW_R_SIZE_MAX,
-      [&](passwd* e, char* b, size_t n, passwd** r) { return getpwnam_r(name.c_str(), e, b, n, r); }, User);
-}
-
-Napi::Value UserById(const Napi::CallbackInfo& info) {
-  if (!CheckArg(info, true, "userById(uid)")) return info.Env().Undefined();
-  uid_t uid = static_cast<uid_t>(info[0].As<Napi::Number>().Uint32Value());
-  return Lookup<passwd>(
-      info.Env(), "getpwuid_r", _SC_GETPW_R_SIZE_MAX, [&](passwd* e, char* b, size_t n, passwd** r) { return getpwuid_r(uid, e, b, n, r); },
-      User);
-}
-
-Napi::Value GroupByName(const Napi::CallbackInfo& info) {
-  if (!CheckArg(info, false, "groupByName(name)")) return info.Env().Undefined();
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  return Lookup<group>(
-      info.Env(), "getgrnam_r", _SC_GETGR_R_SIZE_MAX,
-      [&](group* e, char* b, size_t n, group** r) { return getgrnam_r(name.c_str(), e, b, n, r); }, Group);
-}
-
-Napi::Value GroupById(const Napi::CallbackInfo& info) {
-  if (!CheckArg(info, true, "groupById(gid)")) return info.Env().Undefined();
-  gid_t gid = static_cast<gid_t>(info[0].As<Napi::Number>().Uint32Value());
-  return Lookup<group>(
-      info.Env(), "getgrgid_r", _SC_GETGR_R_SIZE_MAX, [&](group* e, char* b, size_t n, group** r) { return getgrgid_r(gid, e, b, n, r); },
-      Group);
+Napi::Value LookupGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() >= 1 && info[0].IsNumber()) {
+    gid_t gid = static_cast<gid_t>(info[0].As<Napi::Number>().Uint32Value());
+    return Lookup<group>(
+        env, "getgrgid_r", _SC_GETGR_R_SIZE_MAX, [&](group* e, char* b, size_t n, group** r) { return getgrgid_r(gid, e, b, n, r); }, Group);
+  }
+  if (info.Length() >= 1 && info[0].IsString()) {
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    return Lookup<group>(
+        env, "getgrnam_r", _SC_GETGR_R_SIZE_MAX, [&](group* e, char* b, size_t n, group** r) { return getgrnam_r(name.c_str(), e, b, n, r); },
+        Group);
+  }
+  Napi::TypeError::New(env, "lookupGroup(name | gid)").ThrowAsJavaScriptException();
+  return env.Undefined();
 }
 
 // groupList(user, gid) -> number[]: getgrouplist, its array grown until every group fits.
@@ -137,9 +135,7 @@ Napi::Value GroupList(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterUsers(Napi::Env env, Napi::Object exports) {
-  exports.Set("userByName", Napi::Function::New(env, UserByName));
-  exports.Set("userById", Napi::Function::New(env, UserById));
-  exports.Set("groupByName", Napi::Function::New(env, GroupByName));
-  exports.Set("groupById", Napi::Function::New(env, GroupById));
+  exports.Set("lookupUser", Napi::Function::New(env, LookupUser));
+  exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup));
   exports.Set("groupList", Napi::Function::New(env, GroupList));
 }

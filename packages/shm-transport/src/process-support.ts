@@ -82,11 +82,12 @@ const isId = (key: string): boolean => /^\d+$/.test(key) && Number(key) <= 0xfff
  */
 export function hostUserDatabase(): HostUserDatabase | undefined {
   const n = native();
-  const { userByName, userById, groupByName, groupById, groupList } = n;
-  if (!userByName || !userById || !groupByName || !groupById || !groupList) return undefined;
+  const { lookupUser, lookupGroup, groupList } = n;
+  if (!lookupUser || !lookupGroup || !groupList) return undefined;
+  const key = (k: string): string | number => (isId(k) ? Number(k) : k);
   return {
-    user: (key) => (isId(key) ? userById.call(n, Number(key)) : userByName.call(n, key)) ?? undefined,
-    group: (key) => (isId(key) ? groupById.call(n, Number(key)) : groupByName.call(n, key)) ?? undefined,
+    user: (k) => lookupUser.call(n, key(k)) ?? undefined,
+    group: (k) => lookupGroup.call(n, key(k)) ?? undefined,
     groupsOf: (user, gid) => [...new Set([gid, ...groupList.call(n, user, gid)])],
   };
 }

@@ -30,11 +30,10 @@ export interface NativeShm {
   };
   /** native/spawn.cc: waitid(P_PID, pid, WEXITED | WNOHANG); null while the process runs; `signal` 0 for an exit. */
   reapProcess(pid: number): { code: number | null; signal: number } | null;
-  /** native/users.cc: getpwnam_r / getpwuid_r / getgrnam_r / getgrgid_r (null: not found) and getgrouplist. */
-  userByName?(name: string): { name: string; uid: number; gid: number; home: string } | null;
-  userById?(uid: number): { name: string; uid: number; gid: number; home: string } | null;
-  groupByName?(name: string): { name: string; gid: number; members: string[] } | null;
-  groupById?(gid: number): { name: string; gid: number; members: string[] } | null;
+  /** native/users.cc: a number is an id (getpwuid_r / getgrgid_r), a string a name (getpwnam_r / getgrnam_r); null: not found. */
+  lookupUser?(key: string | number): { name: string; uid: number; gid: number; home: string } | null;
+  lookupGroup?(key: string | number): { name: string; gid: number; members: string[] } | null;
+  /** native/users.cc: getgrouplist. */
   groupList?(user: string, gid: number): number[];
   /** native/fd-socket.cc: socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK). */
   fdSocketPair(): [number, number];
