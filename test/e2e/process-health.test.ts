@@ -36,6 +36,23 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * SIGSTOP, then waits until every thread of the process has stopped (state `T`): kill() returns while the stop is
+ * still pending, and a thread running on another CPU of a loaded VM can still answer a request meanwhile (a CI run
+ * saw the stopped process answer one of the 20 requests sent right after the kill).
+ */
+async function stopProcess(pid: number): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  const stoppedThread = (tid: string) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] === 'T';
+    } catch {
+      return true; // the thread is gone
+    }
+  };
+  await waitUntil(() => readdirSync(`/proc/${pid}/task`).every(stoppedThread), `process ${pid} stopped`, 5000);
+}
+
 /** Host pids of the children of `pid` (forked by any of its threads). */
 function childrenOf(pid: number): number[] {
   return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
@@ -74,8 +91,8 @@ describeGo('process health', () => {
   it('serves 20 of 20 sequential requests in under 1 s each after kill -STOP of the process that answered last', async () => {
     const port = await app('stuck', { processes: 2 });
     const last = Number((await timedGet(port, '/pid', 2000)).body);
-    process.kill(last, 'SIGSTOP');
     stopped.push(last);
+    await stopProcess(last);
     const answers = [];
     for (let i = 0; i < 20; i++) answers.push(await timedGet(port, '/pid', 2000));
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
@@ -87,8 +104,8 @@ describeGo('process health', () => {
   it('replaces a stopped process (SIGTERM, then SIGKILL) once it has not read its requests within limits.timeout', async () => {
     const port = await app('hung', { processes: 2, limits: { timeout: 1 } });
     const victim = Number((await timedGet(port, '/pid', 2000)).body);
-    process.kill(victim, 'SIGSTOP');
     stopped.push(victim);
+    await stopProcess(victim);
     // A request sent to it is moved; the process is replaced once it has been stuck for limits.timeout.
     for (let i = 0; i < 4; i++) expect((await timedGet(port, '/pid', 2000)).status).toBe(200);
     await waitUntil(() => !alive(victim), 'the stopped process was killed', 8000);
@@ -98,8 +115,8 @@ describeGo('process health', () => {
   it('replaces the only process of an app after the 10 s health deadline and serves the requests it never read', async () => {
     const port = await app('lonely', {});
     const victim = Number((await timedGet(port, '/pid', 2000)).body);
-    process.kill(victim, 'SIGSTOP');
     stopped.push(victim);
+    await stopProcess(victim);
     const answer = await timedGet(port, '/pid', 15000);
     expect(answer.status).toBe(200);
     expect(Number(answer.body)).not.toBe(victim);
@@ -110,8 +127,8 @@ describeGo('process health', () => {
   it('counts a request whose client went away as in flight on a process that never read it', async () => {
     const port = await app('aborted', { processes: 2 });
     const first = Number((await timedGet(port, '/pid', 2000)).body);
-    process.kill(first, 'SIGSTOP');
     stopped.push(first);
+    await stopProcess(first);
     // Clients that give up early must not make the stuck process look idle again.
     for (let i = 0; i < 6; i++) await timedGet(port, '/pid', 50);
     const answers = [];
