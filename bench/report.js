@@ -98,6 +98,12 @@ function figuresTable(r) {
     rows.push(['wardend RSS, idle (no apps), main and routers', `${mb(m.idleKb)}${split}`, '≤ 50 MB']);
     if (m.idlePssKb !== undefined)
       rows.push(['wardend PSS (shared pages counted once), idle; with the idle connections', `${mb(m.idlePssKb)}; ${mb(m.connectionsPssKb)}`, '']);
+    if (m.idleAnonKb !== undefined)
+      rows.push([
+        "wardend RSS, idle, by kind: anonymous (its heaps and stacks) + files (mostly the node binary's pages, the same in every node process)",
+        `${mb(m.idleAnonKb)} + ${mb(m.idleFileKb)}`,
+        '',
+      ]);
     rows.push([`wardend RSS, ${m.apps} apps`, `${mb(m.appsKb)} (+${mb((m.appsKb - m.idleKb) / m.apps)} per app)`, '']);
     const closed = m.closedMeanwhile ? `; ${fmtInt(m.closedMeanwhile)} closed by wardend while idle` : '';
     rows.push([

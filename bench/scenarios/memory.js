@@ -78,6 +78,8 @@ async function memory(w, ctx, o) {
   await sleep(o.settleMs);
   const idleKb = wardendKb(w.pid, 'VmRSS');
   const idlePssKb = wardendKb(w.pid, 'Pss');
+  const idleAnonKb = wardendKb(w.pid, 'RssAnon');
+  const idleFileKb = wardendKb(w.pid, 'RssFile');
   const idleMainKb = statusKb(w.pid, 'VmRSS');
   const idleRoutersKb = routerPids(w.pid).map((p) => statusKb(p, 'VmRSS'));
   log(
@@ -160,6 +162,8 @@ async function memory(w, ctx, o) {
     idleKb,
     idleMainKb,
     idlePssKb,
+    idleAnonKb,
+    idleFileKb,
     connectionsPssKb,
     idleRoutersKb,
     apps: o.apps,

@@ -104,6 +104,10 @@ describe('bench report', () => {
     const t = figuresTable(RESULT);
     expect(t).toContain('| Cold start, Go, no namespaces: PUT /config → first 200 (median of 2) | 31.3 ms (PUT answered after 30.5 ms) | ≤ 20 ms |');
     expect(t).toContain('| wardend RSS, idle (no apps), main and routers | 50.0 MB | ≤ 50 MB |');
+    expect(t).not.toContain('by kind');
+    expect(figuresTable({ memory: { ...RESULT.memory, idleAnonKb: 35840, idleFileKb: 15360 } })).toContain(
+      "| wardend RSS, idle, by kind: anonymous (its heaps and stacks) + files (mostly the node binary's pages, the same in every node process) | 35.0 MB + 15.0 MB |  |",
+    );
     expect(t).toContain('| wardend RSS, 10,000 idle keep-alive connections | 80.0 MB (+20.0 MB) | ≤ +40 MB |');
     expect(t).toContain('| Per isolated app: prototype RSS (its spawn helper) | 1.4 MB (1.5 MB) | ≤ 2 MB |');
     expect(t).toContain('| Per app process: Go app RSS; channel mapping, resident in app / in wardend | 4.4 MB; 2.0 MB, 12 kB / 16 kB |  |');
