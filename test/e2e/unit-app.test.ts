@@ -6,7 +6,8 @@ import { appendFileSync, cpSync, mkdirSync, readFileSync, symlinkSync } from 'fs
 import { get as httpsGet } from 'https';
 import { createHash, randomBytes } from 'crypto';
 import { join } from 'path';
-import { ROOT, cleanup, freePort, goBuild, haveGo, http, startWardend, worldDir, type Wardend } from './support/wardend';
+import WebSocket from 'ws';
+import { ROOT, cleanup, freePort, goBuild, haveGo, http, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
 const APPS = join(ROOT, 'test/e2e/apps/unit-node');
 const UNIT_HTTP = join(ROOT, 'packages/unit-http');
@@ -25,6 +26,21 @@ try {
 /** Unit's documented form of a Node app: `/usr/bin/env node <node args> <script>` in the app's directory. */
 function unitNodeApp(dir: string, nodeArgs: string[], script: string) {
   return { type: 'external', working_directory: dir, executable: '/usr/bin/env', arguments: ['node', ...nodeArgs, script] };
+}
+
+/** Opens a WebSocket to 127.0.0.1:port/path; rejects with ws's error (e.g. "Unexpected server response: 404"). */
+async function wsOpen(port: number, path: string, protocols: string[] = []): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols, { maxPayload: 64 << 20 });
+  await new Promise<void>((ok, fail) => {
+    ws.once('open', () => ok());
+    ws.once('error', fail);
+  });
+  return ws;
+}
+
+/** The close code and reason the client saw. */
+function wsClosed(ws: WebSocket): Promise<[number, string]> {
+  return new Promise((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve([code, reason.toString()])));
 }
 
 describe('Node apps written for Unit (unit-http) served by wardend', () => {
@@ -49,12 +65,16 @@ describe('Node apps written for Unit (unit-http) served by wardend', () => {
       explicit: unitNodeApp(app, [], 'explicit.js'),
       shebang: { type: 'external', working_directory: app, executable: 'explicit.js' },
       'node-http': { type: 'node', working_directory: app, script: 'node-http.js' },
+      'ws-mirror': unitNodeApp(app, ['--require', 'unit-http/loader'], 'ws-mirror.js'),
+      'ws-explicit': unitNodeApp(app, [], 'ws-explicit.js'),
     };
     if (expressAvailable) apps.express = unitNodeApp(app, ['--require', 'unit-http/loader'], 'express-app.js');
     for (const name of Object.keys(apps)) ports[name] = await freePort();
     const res = await w.control('PUT', '/config', {
       listeners: Object.fromEntries(Object.entries(ports).map(([n, p]) => [`127.0.0.1:${p}`, { pass: `applications/${n}` }])),
       applications: apps,
+      // Frames of up to 8 MiB pass the router (Unit's default, 1 MiB, would close the 4 MiB one below with 1009).
+      settings: { http: { websocket: { max_frame_size: 8 << 20 } } },
     });
     expect(res).toEqual({ status: 200, body: { success: 'Reconfiguration done.' } });
   });
@@ -122,6 +142,53 @@ describe('Node apps written for Unit (unit-http) served by wardend', () => {
     expect([twice.status, twice.headers['x-first'], twice.headers['x-second']]).toEqual([404, '1', undefined]);
     const errors = JSON.parse((await http(port, '/errors')).body.toString());
     expect(errors).toEqual(['ERR_HTTP_HEADERS_SENT', 'ERR_HTTP_HEADERS_SENT', 'ERR_HTTP_HEADERS_SENT', 'ERR_HTTP_HEADERS_SENT']);
+  });
+
+  it("unit-http/websocket under the loader (Unit's mirror test app): text and binary messages, 4 MiB, a subprotocol", async () => {
+    const ws = await wsOpen(ports['ws-mirror'], '/', ['chat', 'mirror']);
+    expect(ws.protocol).toBe('mirror');
+    const big = randomBytes(4 << 20);
+    const got: Array<[string, boolean]> = [];
+    ws.on('message', (data: Buffer, isBinary: boolean) => got.push([createHash('sha256').update(data).digest('hex'), isBinary]));
+    ws.send('héllo');
+    ws.send(Buffer.from([0, 1, 2, 255]));
+    ws.send(big);
+    await waitUntil(() => got.length === 3, 'three echoed messages');
+    const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+    expect(got).toEqual([
+      [sha('héllo'), false],
+      [sha(Buffer.from([0, 1, 2, 255])), true],
+      [sha(big), true],
+    ]);
+    const pong = new Promise<Buffer>((resolve) => ws.once('pong', resolve));
+    ws.ping('are you there');
+    expect((await pong).toString()).toBe('are you there');
+    // Answered with 1000 and no reason, as Unit's module answers a client's close.
+    ws.close(4000, 'done');
+    expect(await wsClosed(ws)).toEqual([1000, '']);
+  });
+
+  it('unit-http/websocket: the app closes with its code and reason; the client sees them', async () => {
+    const ws = await wsOpen(ports['ws-mirror'], '/');
+    ws.send('close 4001 bye now');
+    expect(await wsClosed(ws)).toEqual([4001, 'bye now']);
+  });
+
+  it('unit-http/websocket required by name: its router accepts /chat only; frames are limited by the router, fragmented messages by the app (1009)', async () => {
+    const plain = await http(ports['ws-explicit'], '/');
+    expect([plain.status, plain.body.toString()]).toEqual([200, 'plain http\n']);
+    await expect(wsOpen(ports['ws-explicit'], '/elsewhere')).rejects.toThrow(/Unexpected server response: 404/);
+    const ws = await wsOpen(ports['ws-explicit'], '/chat');
+    const reply = new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString())));
+    ws.send('hi');
+    expect(await reply).toBe('chat: hi');
+    // One 2 MiB frame: within the router's max_frame_size (8 MiB here); the module leaves frame sizes to the router.
+    const big = new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString())));
+    ws.send(Buffer.alloc(2 << 20));
+    expect(await big).toBe('chat: 2097152 bytes');
+    // The same 2 MiB in 32 fragments: over the module's default maxReceivedMessageSize (1 MiB).
+    for (let i = 0; i < 32; i++) ws.send(Buffer.alloc(64 << 10), { fin: i === 31, binary: true });
+    expect(await wsClosed(ws)).toEqual([1009, 'Maximum message size exceeded.']);
   });
 
   (expressAvailable ? it : it.skip)("serves an express app through the loader with a unit-http server and Unit's tolerance", async () => {

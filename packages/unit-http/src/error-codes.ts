@@ -1,4 +1,3 @@
-/** Every stable error code @warden/unit-http raises (in the app process), with its meaning. */
-export const ERROR_CODES = {
-  WARDEN_ERR_UNIT_WEBSOCKET: "Unit's `unit-http/websocket` module is not provided by Warden.",
-} as const;
+/** Every stable error code @warden/unit-http raises (in the app process), with its meaning. None at present: the
+ * WebSocket module (`unit-http/websocket`) throws WebSocket-Node's own errors, as Unit's does. */
+export const ERROR_CODES: Readonly<Record<string, string>> = {};

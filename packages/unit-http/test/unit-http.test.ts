@@ -182,9 +182,26 @@ describe('unit-http loaders (spawned node, built dist/)', () => {
     expect(JSON.parse(out)).toEqual([true, true, true, 'function', 'Not Found']);
   });
 
-  it('tells an app that requires unit-http/websocket that WebSockets are not supported', () => {
-    expect(() => execFileSync(process.execPath, ['--require', path.join(DIST, 'loader.js'), '-e', "require('websocket')"], { stdio: 'pipe' })).toThrow(
-      /WARDEN_ERR_UNIT_WEBSOCKET/,
-    );
+  it('--require loader makes require("websocket") and require("unit-http/websocket") unit-http\'s WebSocket module', () => {
+    const out = runNode([
+      '--require',
+      path.join(DIST, 'loader.js'),
+      '-e',
+      `const w = require('websocket'); console.log(JSON.stringify([Object.keys(w).sort(), w === require('unit-http/websocket'), w === require(${JSON.stringify(path.join(DIST, 'websocket.js'))}), w.connection.CLOSE_REASON_NORMAL, typeof new w.server({ httpServer: require('http').createServer() }).mount]))`,
+    ]);
+    expect(JSON.parse(out)).toEqual([['connection', 'frame', 'request', 'router', 'server'], true, true, 1000, 'function']);
+  });
+
+  it('--loader loader.mjs resolves an ES import of "websocket" to the WebSocket module, with named exports', () => {
+    const out = runNode([
+      '--no-warnings',
+      '--loader',
+      path.join(__dirname, '..', 'loader.mjs'),
+      '--input-type=module',
+      '-e',
+      `import ws, { server, router, frame, request, connection } from 'websocket';
+       console.log(JSON.stringify([Object.keys(ws).sort(), server === ws.server, [router, frame, request, connection].every((c) => typeof c === 'function')]));`,
+    ]);
+    expect(JSON.parse(out)).toEqual([['connection', 'frame', 'request', 'router', 'server'], true, true]);
   });
 });
