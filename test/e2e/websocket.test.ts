@@ -249,7 +249,7 @@ describe("Unit's settings.http.websocket applied to WebSocket tunnels", () => {
     ws.send(Buffer.alloc(1100, 2));
     const [code, reason] = await once(ws, 'close');
     expect(code).toBe(1009);
-    expect((reason as Buffer).toString()).toBe('Message too big');
+    expect((reason as Buffer).toString()).toBe('Message too big: 1100 bytes'); // Unit's words
   });
 
   it('pings an idle client every keepalive_interval, and its pongs keep it within read_timeout', async () => {

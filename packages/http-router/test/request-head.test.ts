@@ -190,3 +190,38 @@ describe('heads Unit tolerates', () => {
     }
   });
 });
+
+describe.each(PATHS)("WebSocket opening handshakes checked before routing, as Unit's router does (%s)", (kind) => {
+  const ws = (over: Record<string, string | undefined>, line = 'GET /e HTTP/1.1') => {
+    const h: Record<string, string | undefined> = {
+      Host: 'localhost',
+      Upgrade: 'websocket',
+      Connection: 'Upgrade',
+      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Version': '13',
+      ...over,
+    };
+    const fields = Object.entries(h).filter(([, v]) => v !== undefined);
+    return `${line}\r\n${fields.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+  };
+
+  it.each([
+    ['a POST', ws({}, 'POST /e HTTP/1.1'), 400],
+    ['HTTP/1.0', ws({}, 'GET /e HTTP/1.0'), 400],
+    ['no Sec-WebSocket-Key', ws({ 'Sec-WebSocket-Key': undefined }), 400],
+    ['a key of 23 characters', ws({ 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ=' }), 400],
+    ['no Sec-WebSocket-Version', ws({ 'Sec-WebSocket-Version': undefined }), 426],
+    ['Sec-WebSocket-Version 8', ws({ 'Sec-WebSocket-Version': '8' }), 426],
+  ])('%s is refused and never reaches the route', async (_what, request, code) => {
+    const { port, gw } = await start(kind, { pass: 'routes' }, { routes: [{ action: { return: 204 } }] });
+    const calls = gw.calls + ((gw as LeanGateway).lean ?? 0);
+    expect(status(await rawRequest(port, request))).toBe(code);
+    expect(gw.calls + ((gw as LeanGateway).lean ?? 0)).toBe(calls);
+  });
+
+  it('a valid handshake (values in any case) and an upgrade to something else are routed', async () => {
+    const { port } = await start(kind, { pass: 'routes' }, { routes: [{ action: { return: 204 } }] });
+    expect(status(await rawRequest(port, ws({ Upgrade: 'WebSocket', Connection: 'keep-alive, UPGRADE' })))).toBe(204);
+    expect(status(await rawRequest(port, ws({ Upgrade: 'h2c', 'Sec-WebSocket-Version': undefined }, 'POST /e HTTP/1.1')))).toBe(204);
+  });
+});

@@ -293,7 +293,21 @@ function headRefusal(req: IncomingMessage): number {
       host = true;
     } else if (name.length === 17 && req.httpVersionMinor === 0 && lowerIs(name, 0, 'transfer-encoding')) return 400;
   }
-  return 0;
+  return req.headers.upgrade === undefined ? 0 : websocketHandshakeRefusal(req);
+}
+
+/**
+ * Unit's checks of a WebSocket opening handshake (`Connection` naming `upgrade` and `Upgrade: websocket`), made
+ * before routing, whatever the route does: GET on HTTP/1.1 with a 24-character Sec-WebSocket-Key, else 400, and
+ * Sec-WebSocket-Version 13, else 426. Other upgrades (`Upgrade: h2c`, ...) are not checked.
+ */
+function websocketHandshakeRefusal(req: IncomingMessage): number {
+  const h = req.headers;
+  if (!/upgrade/i.test(h.connection ?? '') || (h.upgrade ?? '').toLowerCase() !== 'websocket') return 0;
+  if (req.method !== 'GET' || req.httpVersionMinor !== 1) return 400;
+  const key = h['sec-websocket-key'];
+  if (typeof key !== 'string' || key.length !== 24) return 400;
+  return h['sec-websocket-version'] === '13' ? 0 : 426;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Unit's `settings.http.websocket` on a WebSocket tunnelled to an app, applied where Unit's router applies them
 // (its h1proto WebSocket reader): every client frame header is checked as it arrives — masked, a known opcode,
 // control frames unfragmented and at most 125 bytes, a close payload not of 1 byte, continuations in order, and
-// header + payload within `max_frame_size` (else close 1009 "Message too big"; the others 1002); `read_timeout`
+// header + payload within `max_frame_size` (else close 1009; the others 1002, each with Unit's reason); `read_timeout`
 // bounds the wait for the client's next bytes (then close 1001 "Remote peer is going away"); after
 // `keepalive_interval` without client bytes the router sends the client a ping. The payload bytes are not touched.
 // Differences from Unit: the router does not answer the client's pings itself (they reach the app, which answers,
@@ -107,7 +107,7 @@ export class WebSocketGuard {
     this.pingTimer?.refresh();
     const code = this.fromClient.feed(b, this.checkHeader);
     if (code === 0) return true;
-    this.fail(code, code === 1009 ? 'Message too big' : 'Protocol error');
+    this.fail(code, this.reason);
     return false;
   }
 
@@ -123,21 +123,32 @@ export class WebSocketGuard {
     this.readTimer = this.pingTimer = null;
   }
 
+  /** The reason sent with the close of a broken rule (Unit's words for it). */
+  private reason = '';
+
+  /** Checks a client frame header in Unit's order; a broken rule sets `reason` and returns its close code. */
   private readonly checkHeader = (h: Buffer, hsize: number, payload: number): number => {
     const fin = (h[0] & 0x80) !== 0;
     const op = h[0] & 0x0f;
-    if ((h[1] & 0x80) === 0) return 1002; // not masked
+    if ((h[1] & 0x80) === 0) return this.broken(1002, 'Not masked client frame');
     if (op >= 8) {
-      if (!fin || payload > 125) return 1002;
-      if (op !== OP_CLOSE && op !== OP_PING && op !== OP_PONG) return 1002;
-      if (op === OP_CLOSE && payload === 1) return 1002;
+      if (!fin) return this.broken(1002, 'Fragmented control frame');
+      if (op !== OP_CLOSE && op !== OP_PING && op !== OP_PONG) return this.broken(1002, `Unrecognized opcode ${op}`);
+      if (payload > 125) return this.broken(1002, `Control frame too big: ${payload} bytes`);
+      if (op === OP_CLOSE && payload === 1) return this.broken(1002, 'Close frame payload length cannot be 1');
     } else {
-      if (this.continuation ? op !== OP_CONT : op !== OP_TEXT && op !== OP_BINARY) return 1002;
+      if (this.continuation && op !== OP_CONT) return this.broken(1002, `Continuation expected, but ${op} opcode received`);
+      if (!this.continuation && op !== OP_TEXT && op !== OP_BINARY) return this.broken(1002, `Unrecognized opcode ${op}`);
       this.continuation = !fin;
     }
-    if (hsize > this.s.maxFrameSize || payload > this.s.maxFrameSize - hsize) return 1009;
+    if (hsize > this.s.maxFrameSize || payload > this.s.maxFrameSize - hsize) return this.broken(1009, `Message too big: ${payload} bytes`);
     return 0;
   };
+
+  private broken(code: number, reason: string): number {
+    this.reason = reason;
+    return code;
+  }
 
   private readonly ping = (): void => {
     if (this.closed) return;
