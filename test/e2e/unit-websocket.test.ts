@@ -15,6 +15,8 @@ describe("Unit's WebSocket cases for Node apps (unit-http/websocket) through war
   let w: Wardend;
   let mirror: number;
   let fragmentation: number;
+  let esm: number;
+  let indirect: number;
 
   beforeAll(async () => {
     dir = worldDir('warden-unit-ws-');
@@ -23,17 +25,23 @@ describe("Unit's WebSocket cases for Node apps (unit-http/websocket) through war
     mkdirSync(join(app, 'node_modules'));
     symlinkSync(join(ROOT, 'packages/unit-http'), join(app, 'node_modules/unit-http'));
     w = await startWardend([], dir);
-    mirror = await freePort();
-    fragmentation = await freePort();
-    const unitNode = (script: string) => ({
+    [mirror, fragmentation, esm, indirect] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    // Unit's documented command lines: `--require unit-http/loader`, plus `--loader unit-http/loader.mjs` for ES modules.
+    const unitNode = (script: string, es = false) => ({
       type: 'external',
       working_directory: app,
       executable: '/usr/bin/env',
-      arguments: ['node', '--require', 'unit-http/loader', script],
+      arguments: ['node', ...(es ? ['--no-warnings', '--loader', 'unit-http/loader.mjs'] : []), '--require', 'unit-http/loader', script],
     });
+    const apps = { mirror, fragmentation, esm, indirect };
     const res = await w.control('PUT', '/config', {
-      listeners: { [`127.0.0.1:${mirror}`]: { pass: 'applications/mirror' }, [`127.0.0.1:${fragmentation}`]: { pass: 'applications/fragmentation' } },
-      applications: { mirror: unitNode('ws-unit-mirror.js'), fragmentation: unitNode('ws-unit-fragmentation.js') },
+      listeners: Object.fromEntries(Object.entries(apps).map(([name, port]) => [`127.0.0.1:${port}`, { pass: `applications/${name}` }])),
+      applications: {
+        mirror: unitNode('ws-unit-mirror.js'),
+        fragmentation: unitNode('ws-unit-fragmentation.js'),
+        esm: unitNode('ws-unit-esm.mjs', true),
+        indirect: unitNode('ws-unit-indirect.js', true),
+      },
     });
     expect(res).toEqual({ status: 200, body: { success: 'Reconfiguration done.' } });
   });
@@ -105,6 +113,18 @@ describe("Unit's WebSocket cases for Node apps (unit-http/websocket) through war
       answers.push(a.status);
     }
     expect(answers).toEqual([426, 400, 400, 400]);
+  });
+
+  it.each([
+    ['an ES module importing "http" and "websocket"', () => esm],
+    ['a CommonJS entry that imports that ES module', () => indirect],
+  ])('the ES loader: %s mirrors messages', async (_what, port) => {
+    const ws = await open(port());
+    for (const m of ['blah', 'blah']) {
+      await ws.write(OP.TEXT, m);
+      expectFrame(await ws.read(), true, OP.TEXT, m);
+    }
+    ws.close();
   });
 
   it('mirrors text messages, and two clients each get their own', async () => {
