@@ -292,7 +292,7 @@ describe('unit-http/websocket module', () => {
       assembleFragments: true,
       autoAcceptConnections: false,
       closeTimeout: 5000,
-      keepalive: true,
+      keepalive: false, // Unit's module has no keepalive: its router pings
       keepaliveInterval: 20000,
       keepaliveGracePeriod: 10000,
     });
@@ -779,8 +779,17 @@ describe('WebSocketConnection close, ping and errors', () => {
     expect(h.wss.connections).toEqual([]);
   });
 
-  it('pings after keepaliveInterval and drops (1006) a peer that does not answer within the grace period', async () => {
+  it("sends no ping of its own by default, as Unit's module: a silent peer stays connected", async () => {
     const h = await start({ keepaliveInterval: 50, keepaliveGracePeriod: 100 }, (request) => request.accept());
+    const connected = nextConnection(h.wss);
+    const raw = await RawClient.open(h.port);
+    const connection = await connected;
+    await new Promise((r) => setTimeout(r, 400));
+    expect([connection.connected, connection.state, raw.frames.length, raw.ended]).toEqual([true, 'open', 0, false]);
+  });
+
+  it('with keepalive: true, pings after keepaliveInterval and drops (1006) a peer that does not answer within the grace period', async () => {
+    const h = await start({ keepalive: true, keepaliveInterval: 50, keepaliveGracePeriod: 100 }, (request) => request.accept());
     const connected = nextConnection(h.wss);
     const raw = await RawClient.open(h.port);
     const connection = await connected;

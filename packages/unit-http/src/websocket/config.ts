@@ -22,7 +22,11 @@ export interface WebSocketServerConfig {
   disableNagleAlgorithm: boolean;
   /** Milliseconds to wait for the peer's close frame after sending ours before ending the socket. */
   closeTimeout: number;
-  /** Send a ping after `keepaliveInterval` ms without any received data. */
+  /**
+   * Send a ping after `keepaliveInterval` ms without any received data. Off by default: Unit's module has no keepalive
+   * of its own (its router pings, as wardend's does, every `settings.http.websocket.keepalive_interval`); an app that
+   * sets it gets WebSocket-Node's.
+   */
   keepalive: boolean;
   keepaliveInterval: number;
   /** Drop the connection when nothing arrives within `keepaliveGracePeriod` ms of a keepalive ping. */
@@ -37,7 +41,7 @@ export interface ResolvedConfig extends WebSocketServerConfig {
   httpServer: EventEmitter[];
 }
 
-/** WebSocket-Node's defaults (its documentation lists the same values). */
+/** WebSocket-Node's defaults (its documentation lists the same values), except `keepalive`: off, as in Unit. */
 export const DEFAULT_CONFIG: Omit<WebSocketServerConfig, 'httpServer'> = {
   maxReceivedFrameSize: 0x10000,
   maxReceivedMessageSize: 0x100000,
@@ -48,7 +52,7 @@ export const DEFAULT_CONFIG: Omit<WebSocketServerConfig, 'httpServer'> = {
   ignoreXForwardedFor: false,
   disableNagleAlgorithm: true,
   closeTimeout: 5000,
-  keepalive: true,
+  keepalive: false,
   keepaliveInterval: 20000,
   dropConnectionOnKeepaliveTimeout: true,
   keepaliveGracePeriod: 10000,
