@@ -37,7 +37,7 @@ describe("Unit's WebSocket cases for Node apps (unit-http/websocket) through war
     const res = await w.control('PUT', '/config', {
       listeners: Object.fromEntries(Object.entries(apps).map(([name, port]) => [`127.0.0.1:${port}`, { pass: `applications/${name}` }])),
       applications: {
-        mirror: unitNode('ws-unit-mirror.js'),
+        mirror: unitNode('ws-mirror.js'),
         fragmentation: unitNode('ws-unit-fragmentation.js'),
         esm: unitNode('ws-unit-esm.mjs', true),
         indirect: unitNode('ws-unit-indirect.js', true),

@@ -756,7 +756,7 @@ describe('WebSocketConnection close, ping and errors', () => {
     ['a close frame with an invalid UTF-8 reason', frame(8, Buffer.concat([closePayload(1000), Buffer.from([0xff])])), 1007, 1007],
     ['a 64-bit length with its most significant bit set', frameHeader64(2 ** 63), 1002, 1002],
   ])('answers %s with a close frame of the right code', async (_what, bytes, code, reported) => {
-    const h = await start({ maxReceivedFrameSize: 1000 }, mirror);
+    const h = await start({}, mirror);
     const connected = nextConnection(h.wss);
     const raw = await RawClient.open(h.port);
     const connection = await connected;

@@ -6,7 +6,10 @@ import type { EventEmitter } from 'events';
 export interface WebSocketServerConfig {
   /** The http server(s) whose 'upgrade' event this server handles. */
   httpServer: EventEmitter | EventEmitter[];
-  /** Largest frame payload accepted; a longer frame closes the connection with 1009. */
+  /**
+   * Accepted and kept, not applied to received frames: as in Unit, a frame's size is the router's to limit
+   * (`settings.http.websocket.max_frame_size`). A standalone `frame` given it in its config still reports `frameTooLarge`.
+   */
   maxReceivedFrameSize: number;
   /** Largest assembled (fragmented) message accepted; a longer one closes the connection with 1009. */
   maxReceivedMessageSize: number;

@@ -188,7 +188,6 @@ export class WebSocketConnection extends EventEmitter {
       if (!frame.addData(this.received)) return;
       this.currentFrame = new WebSocketFrame(undefined, undefined, RECEIVED_FRAMES);
       if (frame.protocolError) return this.drop(WebSocketConnection.CLOSE_REASON_PROTOCOL_ERROR, frame.dropReason);
-      if (frame.frameTooLarge) return this.drop(WebSocketConnection.CLOSE_REASON_MESSAGE_TOO_BIG, frame.dropReason);
       if (frame.rsv1 || frame.rsv2 || frame.rsv3) {
         // No extension is negotiated, so no RSV bit may be set (RFC 6455 §5.2).
         return this.drop(WebSocketConnection.CLOSE_REASON_PROTOCOL_ERROR, 'Unsupported usage of rsv bits without negotiated extension.');

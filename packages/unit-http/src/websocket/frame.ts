@@ -1,7 +1,8 @@
 // One WebSocket frame (RFC 6455 §5.2), in WebSocket-Node's shape: the connection parses received frames into it with
 // `addData()` and serialises outgoing ones with `toBuffer()`; apps that set `assembleFragments: false` receive it in
 // 'frame' events. The checks that only need the frame itself (length limits, control frame rules) are made here and
-// reported through `protocolError` / `frameTooLarge` with a `dropReason`; the connection closes with them.
+// reported through `protocolError` with a `dropReason`, on which the connection closes; `frameTooLarge` only when
+// the frame's config gives `maxReceivedFrameSize` (the connection gives none: frame sizes are the router's).
 import { randomBytes } from 'crypto';
 import type { ByteQueue } from './byte-queue';
 

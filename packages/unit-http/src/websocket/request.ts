@@ -49,6 +49,9 @@ export interface ResponseCookie {
 /** An error of the handshake: the status and headers the request is rejected with. */
 type HandshakeError = Error & { httpCode?: number; headers?: Record<string, string> };
 
+/** Bytes a client may send before the app accepts or rejects it (a 64 KiB frame and its longest header). */
+const EARLY_BYTES_LIMIT = 0x10000 + 14;
+
 /** An upgrade request to accept or reject. */
 export class WebSocketRequest extends EventEmitter {
   readonly socket: UpgradedSocket;
@@ -83,8 +86,8 @@ export class WebSocketRequest extends EventEmitter {
     if (this.resolved) return;
     this.early.push(chunk);
     this.earlyBytes += chunk.length;
-    // A client may not flood the server before it decided: past one frame's worth, stop reading until accept().
-    if (this.earlyBytes > this.serverConfig.maxReceivedFrameSize + 14) {
+    // A client may not flood the server before it decided: past EARLY_BYTES_LIMIT, stop reading until accept().
+    if (this.earlyBytes > EARLY_BYTES_LIMIT) {
       this.pausedEarly = true;
       this.socket.pause();
     }

@@ -1,7 +1,7 @@
-// A WebSocket app as Unit's documentation and test suite write them: started with `--require unit-http/loader`, so
-// `require('http')` is unit-http and `require('websocket')` is unit-http/websocket. It mirrors every message, and
-// answers a text message "close CODE REASON" by closing with that code and reason. Its limits are raised as in Unit's
-// "mirror" test app.
+// The shape of Unit's own "websockets/mirror" test app: started with `--require unit-http/loader`, so
+// `require('http')` is unit-http and `require('websocket')` is unit-http/websocket; limits raised, outgoing messages
+// not fragmented, every message sent back. Two additions for unit-app.test.ts, which Unit's cases never trigger: it
+// accepts the subprotocol "mirror" when asked for it, and answers a text message "close CODE REASON" by closing.
 const server = require('http').createServer(function () {});
 const webSocketServer = require('websocket').server;
 
