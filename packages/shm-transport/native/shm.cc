@@ -37,22 +37,32 @@ void RegisterUsers(Napi::Env env, Napi::Object exports);  // native/users.cc
 
 namespace {
 
-// The live mappings, by address, with their length (0 once releaseMemory unmapped one before its ArrayBuffer was
-// collected). A mutex: the addon may be loaded in worker threads too.
+// A mapping of createMemory/mapMemory: `len` is its live length (0 once releaseMemory unmapped it before its
+// ArrayBuffer was collected), `size` the length it was made with, `uncounted` whether MapShared's correction of
+// V8's external memory count is still to be given back (see MapShared).
+struct Mapping {
+  size_t len;
+  size_t size;
+  bool uncounted;
+};
+
+// The live mappings, by address. A mutex: the addon may be loaded in worker threads too.
 std::mutex gMapsMu;
-std::unordered_map<void*, size_t*> gMaps;
+std::unordered_map<void*, Mapping*> gMaps;
 
 // Finalizer of the external ArrayBuffer: unless releaseMemory unmapped it already, the mapping lives exactly as long
-// as some JS object can still see it, so a late read after close() can never touch unmapped memory.
-void Unmap(Napi::Env /*env*/, void* data, size_t* len) {
+// as some JS object can still see it, so a late read after close() can never touch unmapped memory. It also gives
+// back to V8's count of external memory what MapShared took out of it (see there).
+void Unmap(Napi::Env env, void* data, Mapping* m) {
   {
     std::lock_guard<std::mutex> g(gMapsMu);
     auto it = gMaps.find(data);
-    if (it != gMaps.end() && it->second == len) gMaps.erase(it);  // not a newer mapping at the same address
+    if (it != gMaps.end() && it->second == m) gMaps.erase(it);  // not a newer mapping at the same address
     // munmap: release the mapping once the ArrayBuffer is garbage collected.
-    if (*len != 0) munmap(data, *len);
+    if (m->len != 0) munmap(data, m->len);
   }
-  delete len;
+  if (m->uncounted) Napi::MemoryManagement::AdjustExternalMemory(env, (int64_t)m->size);
+  delete m;
 }
 
 Napi::Value MapShared(Napi::Env env, int fd, size_t size) {
@@ -60,12 +70,22 @@ Napi::Value MapShared(Napi::Env env, int fd, size_t size) {
   // cannot shrink the file under us and turn an access into SIGBUS.
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) return ThrowErrno(env, "mmap", errno);
-  size_t* len = new size_t(size);
+  Mapping* m = new Mapping{size, size, true};
   {
     std::lock_guard<std::mutex> g(gMapsMu);
-    gMaps[p] = len;
+    gMaps[p] = m;
   }
-  return Napi::ArrayBuffer::New(env, p, size, Unmap, len);
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, p, size, Unmap, m);
+  if (env.IsExceptionPending()) return ab;
+  // V8 counts an ArrayBuffer's whole length as external memory, and collects garbage to free some once that count
+  // grew by 64 MB since its last full collection. A channel's mapping is not memory a collection could give back (it
+  // is unmapped when the channel closes, by releaseMemory) and its pages are resident only as far as the rings were
+  // used: counted, every four 16 MiB channels a process mapped cost it a full collection (a new router ran one during
+  // its first PUT /config). Taken out of the count here and given back before V8 takes the length out again: by
+  // releaseMemory before it detaches the buffer (a channel's usual end), else by the finalizer, after the collector
+  // freed the buffer (V8 then sees the count fall and rise again, as if the mapping were allocated anew).
+  Napi::MemoryManagement::AdjustExternalMemory(env, -(int64_t)size);
+  return ab;
 }
 
 // releaseMemory(buffer) -> boolean: detaches an ArrayBuffer of createMemory/mapMemory (every view of it becomes empty:
@@ -81,13 +101,22 @@ Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) {
   void* data = ab.Data();
   if (data == nullptr) return Napi::Boolean::New(env, false);
   size_t size = 0;
+  size_t giveBack = 0;
   {
     std::lock_guard<std::mutex> g(gMapsMu);
     auto it = gMaps.find(data);
-    if (it == gMaps.end() || *it->second == 0 || *it->second != ab.ByteLength()) return Napi::Boolean::New(env, false);
-    size = *it->second;
-    *it->second = 0;  // the finalizer (at collection, or during Detach) must not unmap it again
+    if (it == gMaps.end() || it->second->len == 0 || it->second->len != ab.ByteLength()) return Napi::Boolean::New(env, false);
+    size = it->second->len;
+    it->second->len = 0;  // the finalizer (at collection, or during Detach) must not unmap it again
+    if (it->second->uncounted) {
+      it->second->uncounted = false;
+      giveBack = it->second->size;
+    }
   }
+  // Given back before Detach takes the length out of V8's count (see MapShared): the count never dips below what the
+  // process allocated, which V8 would read as a new external allocation when it rose again. Outside the lock: V8 may
+  // collect garbage here.
+  if (giveBack != 0) Napi::MemoryManagement::AdjustExternalMemory(env, (int64_t)giveBack);
   ab.Detach();
   // munmap: the pages leave this process now (the peer keeps its own mapping).
   munmap(data, size);
