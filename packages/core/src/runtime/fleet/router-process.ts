@@ -88,6 +88,7 @@ export class RouterProcess {
     }
     hardenProcess();
     this.send({ op: 'up', pid: process.pid, uid: process.getuid!(), gid: process.getgid!() });
+    setImmediate(warmUp);
   }
 
   private send(m: RouterMessage): void {
@@ -424,6 +425,17 @@ export class RouterProcess {
     clearInterval(this.timer);
     process.exit(0);
   }
+}
+
+/**
+ * What Node does at first use, done when the router starts instead of in a user's first PUT /config and first
+ * request (a new wardend's first start): V8's date cache and time zone, first needed by a Date header (6 ms on this
+ * 2-core VM), and the `cluster` module, which net.Server#listen loads at its first call (3 ms).
+ */
+function warmUp(): void {
+  void new Date().toUTCString();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('cluster');
 }
 
 /** The router process's entry: `node router-entry.js` with WARDEN_ROUTER set by main. */
