@@ -24,3 +24,17 @@ describe('router process V8 flags', () => {
     expect(routerNodeFlags({ NODE_OPTIONS: '--max-semi-space-size=32' })).toEqual([]);
   });
 });
+
+describe('router process environment', () => {
+  it("is wardend's with the router's identity, without NODE_EXTRA_CA_CERTS", async () => {
+    const { routerEnv } = await import('../src/runtime/fleet/router-link');
+    const env = { PATH: '/usr/bin', NODE_OPTIONS: '--max-old-space-size=512', NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', LANG: 'C.UTF-8' };
+    expect(routerEnv('{"index":1}', env)).toEqual({
+      PATH: '/usr/bin',
+      NODE_OPTIONS: '--max-old-space-size=512',
+      LANG: 'C.UTF-8',
+      WARDEN_ROUTER: '{"index":1}',
+    });
+    expect(env.NODE_EXTRA_CA_CERTS).toBe('/etc/ssl/certs/ca-certificates.crt'); // wardend's own is left alone
+  });
+});
