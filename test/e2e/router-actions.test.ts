@@ -48,6 +48,10 @@ describe('routes and actions through wardend', () => {
           { match: { uri: '/proxy/*' }, action: { proxy: `http://127.0.0.1:${backendPorts[0]}` } },
           { match: { uri: '/balanced' }, action: { pass: 'upstreams/pool' } },
           { match: { headers: { 'X-Route': 'teapot' } }, action: { return: 418 } },
+          {
+            match: { uri: '/js/*' },
+            action: { share: `\`${www}/docs/\${args.f ?? 'none'}.txt\``, response_headers: { 'X-Js': '`${vars.method}:${uri.length}`' } },
+          },
           ...appRoutes,
         ],
       },
@@ -70,6 +74,15 @@ describe('routes and actions through wardend', () => {
     expect(res.status).toBe(301);
     expect(res.headers.location).toBe('http://example.test/old/page?q=1');
     expect((await http(port, '/anything', { method: 'DELETE' })).status).toBe(405);
+  });
+
+  it("template literals (Unit's njs scripting) in share and response_headers; one that does not parse is refused", async () => {
+    const res = await http(port, '/js/x?f=a');
+    expect([res.status, res.body.toString(), res.headers['x-js']]).toEqual([200, 'alpha\n', 'GET:5']);
+    expect((await http(port, '/js/x')).status).toBe(404);
+    const bad = await w.control('PUT', '/config/routes/main/0/action/location', JSON.stringify('`${uri`'));
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('SyntaxError');
   });
 
   it('matches headers case-insensitively in values', async () => {

@@ -1,8 +1,9 @@
 import { request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'http';
-import { readFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { connect } from 'net';
+import { tmpdir } from 'os';
 import { join } from 'path';
-import { HttpRouter, type ApplicationGateway, type RequestInfo, type RouterConfig } from '../src';
+import { HttpRouter, type ApplicationGateway, type RequestInfo, type RouterConfig, type RouterConfigError } from '../src';
 
 /** A gateway that answers with what it was asked, as JSON. */
 export class EchoGateway implements ApplicationGateway {
@@ -95,4 +96,40 @@ export function tlsFixture(name: string): { key: string; cert: string } {
   const pem = readFileSync(join(__dirname, 'fixtures/tls', `${name}.pem`), 'latin1');
   const blocks = pem.match(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n/g) ?? [];
   return { key: blocks.filter((b) => b.includes('PRIVATE KEY')).join(''), cert: blocks.filter((b) => b.includes('CERTIFICATE')).join('') };
+}
+
+/**
+ * Routers and directories of one test file, closed and removed after each test: `start` (startRouter, kept for
+ * closing), `tmpDir` (a new directory), `compileError` (the error a config is refused with by `prepare`).
+ */
+export function routerScope(prefix: string) {
+  const routers: HttpRouter[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await Promise.all(routers.splice(0).map((r) => r.close(100)));
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    routers,
+    async start(...args: Parameters<typeof startRouter>) {
+      const s = await startRouter(...args);
+      routers.push(s.router);
+      return s;
+    },
+    tmpDir(): string {
+      const dir = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+    async compileError(config: Parameters<HttpRouter['prepare']>[0]): Promise<RouterConfigError> {
+      const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
+      routers.push(router);
+      try {
+        await router.prepare(config);
+      } catch (err) {
+        return err as RouterConfigError;
+      }
+      throw new Error('the config was accepted');
+    },
+  };
 }

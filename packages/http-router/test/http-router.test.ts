@@ -152,6 +152,22 @@ describe('rewrite and response_headers', () => {
     expect(body.url).toBe('/new/old/x?q=1');
   });
 
+  it("keeps the request's own query and drops a query in the rewritten value, as Unit does (test_rewrite_arguments)", async () => {
+    const { port } = await start(
+      { pass: 'routes' },
+      {
+        routes: [
+          { match: { uri: '/foo', arguments: { arg: 'val' } }, action: { rewrite: '/new?some', pass: 'routes' } },
+          { match: { uri: '/new', arguments: { arg: 'val' } }, action: { return: 200 } },
+          { match: { uri: '/app' }, action: { rewrite: '/new?x=1', pass: 'applications/app' } },
+        ],
+      },
+    );
+    expect((await fetchText(port, '/foo?arg=val')).status).toBe(200);
+    expect(JSON.parse((await fetchText(port, '/app')).body).url).toBe('/new');
+    expect(JSON.parse((await fetchText(port, '/app?b=2')).body).url).toBe('/new?b=2');
+  });
+
   it('rewritten URI is matched by the next route', async () => {
     const routes = {
       a: [{ action: { rewrite: '/b', pass: 'routes/b' } }],

@@ -1,38 +1,15 @@
 import fs from 'fs';
-import os from 'os';
 import path from 'path';
 import { connect } from 'net';
-import { HttpRouter, RouterConfigError, passSegments } from '../src';
-import { EchoGateway, fetchText, rawRequest, startRouter } from './helpers';
+import { passSegments } from '../src';
+import { EchoGateway, fetchText, rawRequest, routerScope } from './helpers';
 import { LeanGateway } from './lean-gateway';
 import { keptAliveConnection } from './paths';
 
 /** Routing, actions and variables as Unit 1.35 answers them (issue 15, "Routing, actions, variables"). */
-const routers: HttpRouter[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(routers.splice(0).map((r) => r.close(100)));
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-async function start(...args: Parameters<typeof startRouter>) {
-  const s = await startRouter(...args);
-  routers.push(s.router);
-  return s;
-}
+const { routers, start, tmpDir, compileError } = routerScope('router-compat-');
 function tmpFile(name: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'router-compat-'));
-  dirs.push(dir);
-  return path.join(dir, name);
-}
-async function compileError(config: Parameters<HttpRouter['prepare']>[0]): Promise<RouterConfigError> {
-  const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
-  routers.push(router);
-  try {
-    await router.prepare(config);
-  } catch (err) {
-    return err as RouterConfigError;
-  }
-  throw new Error('the config was accepted');
+  return path.join(tmpDir(), name);
 }
 
 describe('pass values are percent-decoded as in Unit', () => {

@@ -28,6 +28,11 @@ export class LeanRequestView implements RequestView {
     return new LeanRequestView(head.method, head.target, head.httpVersion, headers, raw);
   }
 
+  /** Field names as sent and their values, alternating. */
+  get rawHeaders(): string[] {
+    return this.raw;
+  }
+
   private distinct: Record<string, string[]> | null = null;
 
   /** Every field as a one-element list (no name repeats here); built on first use, once per request. */

@@ -13,6 +13,8 @@ export interface RequestView {
   readonly httpVersion: string;
   readonly headers: IncomingHttpHeaders;
   readonly headersDistinct?: Record<string, string[] | undefined>;
+  /** Field names as sent and their values, alternating (for templates' `headers`); absent: `headers` stands in. */
+  readonly rawHeaders?: string[];
 }
 
 /**
@@ -94,8 +96,14 @@ export class RequestContext {
     return this.queryValue;
   }
 
-  /** Replaces the target (`rewrite`); false when the new target is not a valid one. */
-  rewrite(target: string): boolean {
+  /**
+   * Replaces the target's path (`rewrite`); false when the new one is not valid. As in Unit (nxt_http_rewrite), the
+   * request keeps its own query: a query in the new value is dropped, and the request's is appended if it has one.
+   */
+  rewrite(value: string): boolean {
+    const q = value.indexOf('?');
+    const path = q === -1 ? value : value.slice(0, q);
+    const target = this.queryValue === '' ? path : path + '?' + this.queryValue;
     this.target = target;
     this.req.url = target;
     return this.parse();

@@ -15,7 +15,8 @@ export function safeHeaderValue(v: string): string {
 
 /**
  * Applies an action's `response_headers` to whatever the action (or the app) sends: `writeHead` of this one response
- * is wrapped so the headers are set or removed last, after the app's own, with `$status` already known.
+ * is wrapped so the headers are set or removed last, after the app's own, with `$status` already known. A value whose
+ * JavaScript template throws leaves that field out (the app's response is already under way).
  */
 export function installResponseHeaders(ctx: NodeRequestContext, list: Array<{ name: string; value: Template | null }>): void {
   const res = ctx.res;
@@ -38,7 +39,15 @@ export function installResponseHeaders(ctx: NodeRequestContext, list: Array<{ na
     this.statusCode = status;
     for (const h of list) {
       if (h.value === null) this.removeHeader(h.name);
-      else this.setHeader(h.name, safeHeaderValue(h.value(ctx)));
+      else {
+        let v: string;
+        try {
+          v = h.value(ctx);
+        } catch {
+          continue; // a JavaScript template that threw (TemplateError): the response goes out without that field
+        }
+        this.setHeader(h.name, safeHeaderValue(v));
+      }
     }
     this.writeHead = orig;
     return reason === undefined ? orig.call(this, status) : (orig as (s: number, r: string) => ServerResponse).call(this, status, reason);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'crypto';
+import { compileFunction, createContext, type Context } from 'vm';
 import { RouterConfigError, VARIABLE_ERROR } from './errors';
 import type { RequestContext } from './request-context';
 
@@ -119,6 +120,7 @@ function isNameChar(c: number): boolean {
  * argument or cookie the request lacks is written `-` (Unit's nxt_var_interpreter with logging).
  */
 export function compileTemplate(text: string, path: string, logging = false): CompiledTemplate {
+  if (text.charCodeAt(0) === 96 /* ` */) return compileJsTemplate(text, path);
   if (text.indexOf('$') === -1) return { fn: () => text, constant: text, vars: [] };
   const parts: Array<string | Template> = [];
   const vars: string[] = [];
@@ -166,4 +168,97 @@ export function compileTemplate(text: string, path: string, logging = false): Co
 /** Unit's truthiness for `if`: empty, `0`, `false`, `null` and `undefined` are false. */
 export function truthy(s: string): boolean {
   return !(s === '' || s === '0' || s === 'false' || s === 'null' || s === 'undefined');
+}
+
+/** The names a JavaScript template sees, in Unit's order (nxt_js_add_tpl, nxt_http_js.c). */
+const JS_PARAMS = ['uri', 'host', 'remoteAddr', 'args', 'headers', 'cookies', 'vars'];
+
+/** The context JavaScript templates run in: JavaScript's built-ins only (no `process`, no `require`). */
+let jsContext: Context | null = null;
+
+/** A JavaScript template's failure at run time (a ReferenceError, a TypeError, ...), with the template. */
+export class TemplateError extends Error {
+  constructor(
+    readonly template: string,
+    readonly thrown: unknown,
+  ) {
+    super(`js exception: ${thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown)}`);
+    this.name = 'TemplateError';
+  }
+}
+
+type JsFunction = (...args: unknown[]) => unknown;
+
+/**
+ * A string that starts with a backtick: Unit's njs template literal. The whole string is one JavaScript
+ * expression (normally a template literal, `` `${uri}.html` ``), evaluated per request as the value of a function of
+ * uri, host, remoteAddr, args, headers, cookies and vars (Unit: nxt_js_add_tpl); its result is made a string as Unit
+ * does (`value + ''`). A syntax error is a config error naming it; an exception at run time throws a TemplateError
+ * (the request is answered 500, as Unit answers a template that fails).
+ */
+function compileJsTemplate(text: string, path: string): CompiledTemplate {
+  jsContext ??= createContext(Object.create(null) as object, { name: 'warden templates', codeGeneration: { strings: false, wasm: false } });
+  let f: JsFunction;
+  try {
+    // Parenthesised and followed by a line break: the text is one expression and cannot close the function early
+    // or comment out its end.
+    f = compileFunction(`return (${text}\n) + '';`, JS_PARAMS, { parsingContext: jsContext, filename: 'template' }) as JsFunction;
+  } catch (e) {
+    const err = e as Error;
+    throw new RouterConfigError(`"${err.name}: ${err.message}"`, path, VARIABLE_ERROR);
+  }
+  const fn: Template = (c) => {
+    try {
+      return f(c.path, c.host, c.remoteAddress, jsArgs(c), jsHeaders(c), jsCookies(c), jsVars(c)) as string;
+    } catch (e) {
+      throw new TemplateError(text, e);
+    }
+  };
+  return { fn, constant: null, vars: [] };
+}
+
+/** `args`: the query's arguments, decoded; a repeated one as an array of its values (njs's querystring.parse). */
+function jsArgs(c: RequestContext): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const [k, v] of c.args) out[k] = v.length === 1 ? v[0] : v.slice();
+  return out;
+}
+
+/** `headers`: each field by the name the client sent (case as sent), the first occurrence's value (Unit's). */
+function jsHeaders(c: RequestContext): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  const raw = c.req.rawHeaders;
+  if (raw !== undefined) {
+    for (let i = 0; i + 1 < raw.length; i += 2) if (out[raw[i]] === undefined) out[raw[i]] = raw[i + 1];
+    return out;
+  }
+  for (const [k, v] of Object.entries(c.req.headers)) if (v !== undefined) out[k] = typeof v === 'string' ? v : v[0];
+  return out;
+}
+
+/** `cookies`: each cookie's first value. */
+function jsCookies(c: RequestContext): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const [k, v] of c.cookies) out[k] = v[0];
+  return out;
+}
+
+const varGetters = new Map<string, Template | null>();
+
+/** `vars`: Unit's variables by name (`vars.method` is `$method`); undefined for a name Unit has no variable for. */
+function jsVars(c: RequestContext): Record<string, string | undefined> {
+  return new Proxy(Object.create(null) as Record<string, string | undefined>, {
+    get(_t, name) {
+      if (typeof name !== 'string') return undefined;
+      let g = varGetters.get(name);
+      if (g === undefined) {
+        g = variable(name, '');
+        if (varGetters.size < 1024) varGetters.set(name, g);
+      }
+      return g === null ? undefined : g(c);
+    },
+    has(_t, name) {
+      return typeof name === 'string' && variable(name, '') !== null;
+    },
+  });
 }
