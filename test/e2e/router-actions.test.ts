@@ -85,6 +85,20 @@ describe('routes and actions through wardend', () => {
     expect(JSON.stringify(bad.body)).toContain('SyntaxError');
   });
 
+  it('js_modules: an uploaded module named in settings.js_module is a global of templates, kept while in use', async () => {
+    const module = "export default {\n  tag(m) { return 'mod-' + m.toLowerCase(); }\n};\n";
+    expect(await w.control('PUT', '/js_modules/tags', module)).toEqual({ status: 200, body: { success: 'Script uploaded.' } });
+    expect((await w.control('GET', '/js_modules/tags')).body).toBe(module);
+    expect(await w.control('PUT', '/config/settings', { js_module: 'tags' })).toEqual({ status: 200, body: { success: 'Reconfiguration done.' } });
+    const header = '/config/routes/main/8/action/response_headers/X-Js';
+    expect((await w.control('PUT', header, JSON.stringify('`${tags.tag(vars.method)}`'))).status).toBe(200);
+    expect((await http(port, '/js/x?f=a')).headers['x-js']).toBe('mod-get');
+    expect((await w.control('DELETE', '/js_modules/tags')).status).toBe(400);
+    expect((await w.control('PUT', header, JSON.stringify('`${vars.method}:${uri.length}`'))).status).toBe(200);
+    expect((await w.control('DELETE', '/config/settings')).status).toBe(200);
+    expect(await w.control('DELETE', '/js_modules/tags')).toEqual({ status: 200, body: { success: 'Script deleted.' } });
+  });
+
   it('matches headers case-insensitively in values', async () => {
     expect((await http(port, '/x', { headers: { 'X-Route': 'TEAPOT' } })).status).toBe(418);
   });

@@ -11,6 +11,7 @@ import { ConfigValidator } from '../src/config/config-validator';
 import { planContextDefaults } from '../src/config/plan-context';
 import { ConfigStore } from '../src/control/config-store';
 import { CERTIFICATE_STORE, CertificateStore } from '../src/control/certificate-store';
+import { SCRIPT_STORE, ScriptStore } from '../src/control/script-store';
 import { ControlApi } from '../src/control/control-api';
 import { Controller } from '../src/control/controller';
 
@@ -41,6 +42,8 @@ export interface HarnessOptions {
   statedir?: string;
   /** Register a CertificateStore in the state dir (loaded now), as the daemon does. */
   certificates?: boolean;
+  /** Register a ScriptStore (`/js_modules`) in the state dir (loaded now), as the daemon does. */
+  scripts?: boolean;
   /** The controller's logger (default: silent). */
   log?: pino.Logger;
 }
@@ -60,6 +63,11 @@ export function harness(opts: HarnessOptions = {}) {
     certificates.init();
     container.register(CERTIFICATE_STORE, { useValue: certificates });
   }
+  const scripts = opts.scripts ? new ScriptStore(statedir, log) : undefined;
+  if (scripts) {
+    scripts.init();
+    container.register(SCRIPT_STORE, { useValue: scripts });
+  }
   const validator = new ConfigValidator(container, planContextDefaults({ tmpdir: tmpdir() }));
   const store = new ConfigStore(statedir);
   store.init();
@@ -67,7 +75,18 @@ export function harness(opts: HarnessOptions = {}) {
   const api = new ControlApi(controller);
   const req = (method: string, url: string, body?: string | Buffer) =>
     api.handle(method, url, body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body));
-  return { container, statedir, validator, store, certificates, controller, api, req, cleanup: () => rmSync(statedir, { recursive: true, force: true }) };
+  return {
+    container,
+    statedir,
+    validator,
+    store,
+    certificates,
+    scripts,
+    controller,
+    api,
+    req,
+    cleanup: () => rmSync(statedir, { recursive: true, force: true }),
+  };
 }
 
 export const DONE = { success: 'Reconfiguration done.' };

@@ -65,12 +65,15 @@ export function assertRouterSchema(config: RouterConfig): void {
     type: 'object',
     properties: {
       ...ROUTER_ROOT_PROPERTIES,
-      settings: { type: 'object', properties: { http: { $ref: '#/$defs/settingsHttp' } } },
+      settings: {
+        type: 'object',
+        properties: { http: { $ref: '#/$defs/settingsHttp' }, js_module: { type: ['string', 'array'], items: { type: 'string' } } },
+      },
       applications: { type: 'object', additionalProperties: { type: 'object' } },
     },
     $defs: ROUTER_SCHEMA_DEFS,
   });
-  const { certificates: _material, ...json } = config;
+  const { certificates: _material, jsModules: _modules, ...json } = config;
   if (!standalone(json)) {
     const p = schemaProblem(standalone.errors ?? []);
     throw new RouterConfigError(p.message, p.path, p.code);

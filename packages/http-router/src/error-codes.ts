@@ -15,4 +15,5 @@ export const ERROR_CODES = {
   WARDEN_ERR_CONFIG_UPSTREAM: 'An upstream or one of its servers is invalid.',
   WARDEN_ERR_CONFIG_TLS: 'A listener `tls` object is invalid.',
   WARDEN_ERR_CONFIG_VARIABLE: 'A variable in a route, action or template is unknown or malformed.',
+  WARDEN_ERR_CONFIG_JS_MODULE: 'settings.js_module names a JavaScript module that is not stored, or one that failed while it loaded.',
 } as const;

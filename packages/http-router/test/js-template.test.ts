@@ -1,6 +1,6 @@
 import fs from 'fs';
 import path from 'path';
-import { RouterConfigError } from '../src';
+import { checkJsModule, HttpRouter, JsModuleError, RouterConfigError } from '../src';
 import { EchoGateway, fetchText, rawRequest, routerScope } from './helpers';
 import { LeanGateway } from './lean-gateway';
 
@@ -154,5 +154,77 @@ describe('every option that takes variables takes a template', () => {
     expect((await fetchText(port, '/')).headers.location).toBe('/undefined,undefined,undefined');
     const ev = await start({ pass: 'routes' }, { routes: [{ action: { return: 302, location: '`/${eval("1")}${new Function("return 2")()}`' } }] });
     expect((await fetchText(ev.port, '/')).status).toBe(500);
+  });
+});
+
+describe('settings.js_module: modules whose default export templates call (Unit test_njs_modules.py)', () => {
+  const next = 'export default {\n    "route": function() {return \'next\'}\n}\n';
+  const routes = (pass: string) => ({ first: [{ action: { pass } }], next: [{ action: { return: 200 } }], other: [{ action: { return: 204 } }] });
+
+  it('a module named in settings.js_module (string or array) is a global of templates', async () => {
+    for (const js_module of ['next', ['next']]) {
+      const { port } = await start({ pass: 'routes/first' }, { settings: { js_module }, jsModules: { next }, routes: routes('`routes/${next.route()}`') });
+      expect((await fetchText(port, '/')).status).toBe(200);
+    }
+    const two = await start(
+      { pass: 'routes/first' },
+      {
+        settings: { js_module: ['next', 'next_2'] },
+        jsModules: { next, next_2: next.replace("'next'", "'other'") },
+        routes: routes('`routes/${next_2.route()}`'),
+      },
+    );
+    expect((await fetchText(two.port, '/')).status).toBe(204);
+  });
+
+  it('a module may import another uploaded module; each runs once', async () => {
+    const jsModules = {
+      counter: 'let n = 0;\nexport default { next() { return ++n; } };\n',
+      names: "import counter from 'counter';\nconst first = counter.next();\nexport default { route() { return first === 1 ? 'next' : 'other'; } };\n",
+    };
+    const { port } = await start(
+      { pass: 'routes/first' },
+      { settings: { js_module: ['counter', 'names'] }, jsModules, routes: routes('`routes/${names.route()}`') },
+    );
+    expect((await fetchText(port, '/')).status).toBe(200);
+  });
+
+  it('a module sees JavaScript only, in strict mode', async () => {
+    const jsModules = {
+      probe: 'export default { s() { return [typeof process, typeof require, typeof globalThis.setTimeout, (function () { return this; })()].join(); } };\n',
+    };
+    const { port } = await start(
+      { pass: 'routes' },
+      { settings: { js_module: 'probe' }, jsModules, routes: [{ action: { return: 302, location: '`/${probe.s()}`' } }] },
+    );
+    expect((await fetchText(port, '/')).headers.location).toBe('/undefined,undefined,undefined,');
+  });
+
+  it('a module that is missing, imports itself or throws while it loads fails the config at /settings/js_module', async () => {
+    for (const [jsModules, message] of [
+      [{}, 'Module "m" is not found.'],
+      [{ m: "import m from 'm';\nexport default 1;\n" }, 'Module "m" imports itself.'],
+      [{ m: "throw new Error('no');\n" }, 'Module "m" failed while loading: Error: no'],
+    ] as const) {
+      const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
+      routers.push(router);
+      const err = await router.prepare({ listeners: {}, settings: { js_module: 'm' }, jsModules }).then(
+        () => null,
+        (e: RouterConfigError) => e,
+      );
+      expect([err?.path, err?.message]).toEqual(['/settings/js_module', message]);
+    }
+  });
+
+  it('checkJsModule: the text of Unit\'s "invalid" script, named exports and named imports do not compile', () => {
+    expect(() => checkJsModule('next', next)).not.toThrow();
+    for (const text of [
+      'export default {\n    "route": function() {blah \'next\'}\n}\n',
+      'export const a = 1;\n',
+      "import { a } from 'b';\nexport default a;\n",
+    ]) {
+      expect(() => checkJsModule('m', text)).toThrow(JsModuleError);
+    }
+    expect(() => checkJsModule('m', 'export default {')).toThrow(/^SyntaxError: /);
   });
 });

@@ -36,6 +36,11 @@ export const ERROR_CODES = {
   WARDEN_ERR_CERTIFICATE_IN_USE: 'A bundle a listener uses cannot be deleted.',
   WARDEN_ERR_CERTIFICATE_NAME: 'The certificate name is not usable.',
   WARDEN_ERR_CERTIFICATE_STORE: 'A bundle cannot be written to the state directory.',
+  WARDEN_ERR_SCRIPT_INVALID: 'An uploaded JavaScript module does not compile (the detail says why).',
+  WARDEN_ERR_SCRIPT_EXISTS: 'A JavaScript module of that name is stored already.',
+  WARDEN_ERR_SCRIPT_IN_USE: 'A JavaScript module settings.js_module names cannot be deleted.',
+  WARDEN_ERR_SCRIPT_NAME: 'The JavaScript module name is not usable.',
+  WARDEN_ERR_SCRIPT_STORE: 'A JavaScript module cannot be written to or removed from the state directory.',
   // Daemon start-up and state.
   WARDEN_ERR_USAGE: 'The wardend command line is wrong (exit status 2).',
   WARDEN_ERR_PID_FILE: 'The pid file cannot be written.',

@@ -1,6 +1,7 @@
 import type { WardenConfig } from '../contracts';
 import type { Controller } from './controller';
 import { handleCertificates } from './certificates-api';
+import { handleJsModules } from './js-modules-api';
 import { ConfigPathError, deleteAt, getAt, postAt, putAt, splitPath } from './config-path';
 import { ControlError, errorBody, invalidPath, notAllowed, notFound } from './control-error';
 import type { ControlResponse } from './control-error';
@@ -43,7 +44,7 @@ export async function observabilityResponse(
 
 /**
  * Unit's control API as a function of (method, path, body) → (status, JSON body), independent of the transport:
- * `/config[/...]` (GET, PUT, POST, DELETE), `/`, `/certificates[/...]`, `/status[/...]`,
+ * `/config[/...]` (GET, PUT, POST, DELETE), `/`, `/certificates[/...]`, `/js_modules[/...]`, `/status[/...]`,
  * `/control/applications/<name>/restart`.
  */
 export class ControlApi {
@@ -71,8 +72,16 @@ export class ControlApi {
       if (method !== 'GET') throw notAllowed();
       await this.controller.refreshStatus();
       const certificates = this.controller.certificates?.info();
-      const root = { config: this.controller.config, status: this.controller.status() };
-      return { status: 200, body: certificates === undefined ? root : { certificates, ...root } };
+      const jsModules = this.controller.scripts?.info();
+      return {
+        status: 200,
+        body: {
+          ...(certificates === undefined ? {} : { certificates }),
+          ...(jsModules === undefined ? {} : { js_modules: jsModules }),
+          config: this.controller.config,
+          status: this.controller.status(),
+        },
+      };
     }
     const [, head] = path.split('/');
     const rest = path.slice(head.length + 1);
@@ -82,6 +91,7 @@ export class ControlApi {
       return this.config(method, segs, body);
     }
     if (head === 'certificates') return handleCertificates(this.controller, method, rest, body);
+    if (head === 'js_modules') return handleJsModules(this.controller, method, rest, body);
     if (head === 'status') {
       const segs = splitPath(rest);
       if (method !== 'GET') throw notAllowed();

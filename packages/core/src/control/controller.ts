@@ -8,6 +8,8 @@ import { applyDetail, applyFailure, ControlError, errorBody, notFound } from './
 import type { ConfigStore, SavedState } from './config-store';
 import { CERTIFICATE_STORE, certificateRefs } from './certificate-store';
 import type { CertificateStore } from './certificate-store';
+import { SCRIPT_STORE, scriptRefs } from './script-store';
+import type { ScriptStore } from './script-store';
 import { sharedIdentityWarning } from '../isolation/shared-identity';
 import { parseJson } from './json-parser';
 import { SerialQueue } from './serial-queue';
@@ -31,6 +33,8 @@ export class Controller {
   private appControl?: AppControl;
   /** The uploaded certificates (`/certificates`), when the container has a store. */
   readonly certificates: CertificateStore | undefined;
+  /** The uploaded JavaScript modules (`/js_modules`), when the container has a store. */
+  readonly scripts: ScriptStore | undefined;
 
   constructor(
     private readonly container: DependencyContainer,
@@ -41,6 +45,7 @@ export class Controller {
     const all = container.isRegistered(TOKENS.ConfigComponent, true) ? container.resolveAll<ConfigComponent>(TOKENS.ConfigComponent) : [];
     this.components = [...all].sort((a, b) => a.order - b.order);
     this.certificates = container.isRegistered(CERTIFICATE_STORE, true) ? container.resolve<CertificateStore>(CERTIFICATE_STORE) : undefined;
+    this.scripts = container.isRegistered(SCRIPT_STORE, true) ? container.resolve<ScriptStore>(SCRIPT_STORE) : undefined;
   }
 
   /** The running config (do not mutate; every change makes a new tree). */
@@ -74,6 +79,7 @@ export class Controller {
     try {
       valid = this.validator.validate(next);
       this.checkCertificates(valid);
+      this.checkScripts(valid);
     } catch (e) {
       throw applyFailure(e);
     }
@@ -160,6 +166,15 @@ export class Controller {
     }
   }
 
+  /** Every module `settings.js_module` names must be in the store (Unit: `JS module "x" is not found.`). */
+  private checkScripts(config: WardenConfig): void {
+    for (const ref of scriptRefs(config)) {
+      if (this.scripts?.get(ref.name) === undefined) {
+        throw new ConfigValidationError(`JS module "${ref.name}" is not found.`, ref.path, 'WARDEN_ERR_CONFIG_JS_MODULE');
+      }
+    }
+  }
+
   /**
    * Start-up: applies the config saved in the state dir; when there is none, the `initialFile` (`--config`), which
    * is then saved. A `conf.json` that is not JSON is moved aside (`conf.json.corrupt-<time>`, logged with its path)
@@ -171,6 +186,7 @@ export class Controller {
   async restore(initialFile?: string): Promise<void> {
     this.store?.init();
     this.certificates?.init();
+    this.scripts?.init();
     let saved: SavedState = { kind: 'none' };
     try {
       if (this.store) saved = this.store.loadAtStart();

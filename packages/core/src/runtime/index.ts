@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { DependencyContainer } from 'tsyringe';
 import { TOKENS } from '../contracts';
 import { CERTIFICATE_STORE, CertificateStore } from '../control/certificate-store';
+import { SCRIPT_STORE, ScriptStore } from '../control/script-store';
 import type { DaemonOptions } from '../daemon/daemon-options';
 import { planContextDefaultsFor, planContextFor } from '../config/plan-context';
 import { resolveCredentials } from '../isolation';
@@ -19,8 +20,8 @@ export type { PoolPolicy } from './app-pool';
 
 /**
  * Registers the running server's components in the container: the supervisor (application pools; also the
- * AppControl behind the restart endpoint), the certificate store (`/certificates`, in `<statedir>/certs`) and the
- * router (listeners and routes, TLS from the store), which hands requests to the pools through the gateway.
+ * AppControl behind the restart endpoint), the certificate store (`/certificates`, in `<statedir>/certs`), the
+ * JavaScript modules (`/js_modules`, in `<statedir>/scripts`) and the router (listeners and routes, TLS from the store), which hands requests to the pools through the gateway.
  * Called by the daemon after plugins are loaded and before the first config is applied.
  */
 export function registerRuntime(container: DependencyContainer): void {
@@ -30,7 +31,9 @@ export function registerRuntime(container: DependencyContainer): void {
   const { statedir } = options;
   const certificates = new CertificateStore(statedir, log.child({ component: 'certificates' }));
   container.register(CERTIFICATE_STORE, { useValue: certificates });
-  const fleet = new RouterFleet(options.routers, routerIdentity(options), log, certificates);
+  const scripts = new ScriptStore(statedir, log.child({ component: 'js_modules' }));
+  container.register(SCRIPT_STORE, { useValue: scripts });
+  const fleet = new RouterFleet(options.routers, routerIdentity(options), log, certificates, scripts);
   const supervisor = new Supervisor(container, log.child({ component: 'supervisor' }), {
     contextFor: planContextFor(container),
     metrics,

@@ -13,10 +13,11 @@ import type {
   RouteStep,
   ShareSpec,
 } from './compiled-config';
-import { ACTION_ERROR, jp, LISTENER_ERROR, PASS_ERROR, RouterConfigError, UPSTREAM_ERROR } from './errors';
+import { ACTION_ERROR, JS_MODULE_ERROR, jp, LISTENER_ERROR, PASS_ERROR, RouterConfigError, UPSTREAM_ERROR } from './errors';
 import { addMimeTypes, defaultMimeTypes } from './mime-types';
 import { compilePatternSet, percentDecode } from './pattern';
 import { compileMatch, uriPrefixGuard } from './match-compiler';
+import { contextWithModules, jsModuleNames, withTemplateContext } from './js-scope';
 import { compileTemplate, truthy } from './template';
 import { compileTls, type TlsCertificate, type TlsConfig } from './tls-config';
 import type { ListenSpec } from './ports';
@@ -32,6 +33,11 @@ export interface RouterConfig {
   applications?: object;
   /** Certificate bundles by name, for listeners' `tls.certificate` (the daemon fills it from `/certificates`). */
   certificates?: Record<string, TlsCertificate>;
+  /**
+   * JavaScript modules by name (their texts), for `settings.js_module`: each named module's default export is a
+   * global of template literals (the daemon fills it from `/js_modules`).
+   */
+  jsModules?: Record<string, string>;
 }
 
 /** Unit's default access log format (combined). */
@@ -316,6 +322,21 @@ export interface RouterCompileOptions {
  * with the JSON path and a stable code for the first rule it breaks (checkRouterConfig reports the same).
  */
 export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOptions = {}): CompiledConfig {
+  // Modules run when the config is compiled to be used, not when it is only checked (their names and texts are the
+  // caller's to check: checkJsModule).
+  const modules = opts.checkOnly === true ? [] : jsModuleNames(config.settings);
+  let context = null;
+  if (modules.length > 0) {
+    try {
+      context = contextWithModules(modules, config.jsModules ?? {});
+    } catch (e) {
+      throw new RouterConfigError((e as Error).message, '/settings/js_module', JS_MODULE_ERROR);
+    }
+  }
+  return withTemplateContext(context, () => compileConfig(config, opts));
+}
+
+function compileConfig(config: RouterConfig, opts: RouterCompileOptions): CompiledConfig {
   const apps = isObject(config.applications) ? (config.applications as Obj) : {};
   const anyApp = opts.anyApplication === true;
   const settings = compileSettings(config.settings as { http?: Obj } | undefined);

@@ -14,6 +14,8 @@ export const TLS_ERROR = 'WARDEN_ERR_CONFIG_TLS';
 export const UPSTREAM_ERROR = 'WARDEN_ERR_CONFIG_UPSTREAM';
 /** A string with variables that does not parse or names an unknown variable. */
 export const VARIABLE_ERROR = 'WARDEN_ERR_CONFIG_VARIABLE';
+/** A module of `settings.js_module` that is missing, does not compile or throws while it loads. */
+export const JS_MODULE_ERROR = 'WARDEN_ERR_CONFIG_JS_MODULE';
 
 /**
  * A config the router cannot run: the message is Unit's wording where Unit has one, `path` is the JSON pointer of

@@ -1,6 +1,7 @@
 import { randomBytes } from 'crypto';
-import { compileFunction, createContext, type Context } from 'vm';
+import { compileFunction } from 'vm';
 import { RouterConfigError, VARIABLE_ERROR } from './errors';
+import { templateContext } from './js-scope';
 import type { RequestContext } from './request-context';
 
 /** A compiled string with Unit variables, evaluated per request. */
@@ -173,9 +174,6 @@ export function truthy(s: string): boolean {
 /** The names a JavaScript template sees, in Unit's order (nxt_js_add_tpl, nxt_http_js.c). */
 const JS_PARAMS = ['uri', 'host', 'remoteAddr', 'args', 'headers', 'cookies', 'vars'];
 
-/** The context JavaScript templates run in: JavaScript's built-ins only (no `process`, no `require`). */
-let jsContext: Context | null = null;
-
 /** A JavaScript template's failure at run time (a ReferenceError, a TypeError, ...), with the template. */
 export class TemplateError extends Error {
   constructor(
@@ -192,17 +190,17 @@ type JsFunction = (...args: unknown[]) => unknown;
 /**
  * A string that starts with a backtick: Unit's njs template literal. The whole string is one JavaScript
  * expression (normally a template literal, `` `${uri}.html` ``), evaluated per request as the value of a function of
- * uri, host, remoteAddr, args, headers, cookies and vars (Unit: nxt_js_add_tpl); its result is made a string as Unit
+ * uri, host, remoteAddr, args, headers, cookies and vars (Unit: nxt_js_add_tpl), in the context of the config being
+ * compiled (js-scope.ts: the globals of its `settings.js_module` modules); its result is made a string as Unit
  * does (`value + ''`). A syntax error is a config error naming it; an exception at run time throws a TemplateError
  * (the request is answered 500, as Unit answers a template that fails).
  */
 function compileJsTemplate(text: string, path: string): CompiledTemplate {
-  jsContext ??= createContext(Object.create(null) as object, { name: 'warden templates', codeGeneration: { strings: false, wasm: false } });
   let f: JsFunction;
   try {
     // Parenthesised and followed by a line break: the text is one expression and cannot close the function early
     // or comment out its end.
-    f = compileFunction(`return (${text}\n) + '';`, JS_PARAMS, { parsingContext: jsContext, filename: 'template' }) as JsFunction;
+    f = compileFunction(`return (${text}\n) + '';`, JS_PARAMS, { parsingContext: templateContext(), filename: 'template' }) as JsFunction;
   } catch (e) {
     const err = e as Error;
     throw new RouterConfigError(`"${err.name}: ${err.message}"`, path, VARIABLE_ERROR);

@@ -27,6 +27,8 @@ export type MainMessage =
       change: number;
       config: unknown;
       certificates: Record<string, { key: string | Buffer; cert: string | Buffer }>;
+      /** Texts of the modules `settings.js_module` names (absent from an older main: none). */
+      jsModules?: Record<string, string>;
       now?: boolean;
       apps?: Record<string, number>;
     }

@@ -6,6 +6,7 @@ import type { ConfigComponent, PreparedChange, WardenConfig } from '../../contra
 import { ApplyError, ConfigValidationError } from '../../contracts';
 import { certificateRefs } from '../../control/certificate-store';
 import type { CertificateStore } from '../../control/certificate-store';
+import { scriptRefs, type ScriptStore } from '../../control/script-store';
 import type { RouterView } from '../overview';
 import { addSnapshot, emptySnapshot, type RecorderSnapshot } from './request-recorder';
 import { RouterLink } from './router-link';
@@ -126,6 +127,7 @@ export class RouterFleet implements ConfigComponent {
     private readonly identity: Omit<RouterIdentity, 'index'>,
     private readonly log: Logger,
     private readonly certificates?: CertificateStore,
+    private readonly scripts?: ScriptStore,
   ) {
     for (let i = 0; i < count; i++) this.links.push(this.spawn(i + 1));
   }
@@ -284,7 +286,12 @@ export class RouterFleet implements ConfigComponent {
     return prev.then(() => release);
   }
 
-  private configMessage(next: WardenConfig): { op: 'config'; config: unknown; certificates: Record<string, TlsCertificate> } {
+  private configMessage(next: WardenConfig): {
+    op: 'config';
+    config: unknown;
+    certificates: Record<string, TlsCertificate>;
+    jsModules: Record<string, string>;
+  } {
     return {
       op: 'config',
       config: {
@@ -296,7 +303,18 @@ export class RouterFleet implements ConfigComponent {
         applications: next.applications,
       },
       certificates: this.material(next),
+      jsModules: this.modules(next),
     };
+  }
+
+  /** The texts of the modules `settings.js_module` of `next` names, by the names it uses. */
+  private modules(next: WardenConfig): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const ref of scriptRefs(next)) {
+      const m = this.scripts?.get(ref.name);
+      if (m !== undefined) out[ref.name] = m.text;
+    }
+    return out;
   }
 
   private asError(e: Error & Record<string, unknown>): Error {

@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import { closeSync } from 'fs';
 import { HttpRouter, RouterConfigError } from '@warden/http-router';
-import type { ListenerHost, RouterConfig, TlsCertificate } from '@warden/http-router';
+import type { ListenerHost, RouterConfig } from '@warden/http-router';
 import { FdSocket, hardenProcess, RouterChannel } from '@warden/shm-transport';
 import { AppGateway } from '../app-gateway';
 import { RequestRecorder } from './request-recorder';
@@ -132,7 +132,12 @@ export class RouterProcess {
     this.log.debug({ op: m.op }, 'message from main');
     switch (m.op) {
       case 'config':
-        void this.prepare(m.id, m.change, m.config as RouterConfig, m.certificates, m.now === true ? (m.apps ?? {}) : undefined);
+        void this.prepare(
+          m.id,
+          m.change,
+          { ...(m.config as RouterConfig), certificates: m.certificates, jsModules: m.jsModules ?? {} },
+          m.now === true ? (m.apps ?? {}) : undefined,
+        );
         return;
       case 'commit': {
         const change = this.prepared.get(m.change);
@@ -260,16 +265,13 @@ export class RouterProcess {
     this.apps = next;
   }
 
-  /** Prepares a config; `commitNow` (a router joining the running config) commits it at once with that app map. */
-  private async prepare(
-    id: number,
-    change: number,
-    config: RouterConfig,
-    certificates: Record<string, TlsCertificate>,
-    commitNow?: Record<string, number>,
-  ): Promise<void> {
+  /**
+   * Prepares a config (with the certificates and module texts main sent); `commitNow` (a router joining the running
+   * config) commits it at once with that app map.
+   */
+  private async prepare(id: number, change: number, config: RouterConfig, commitNow?: Record<string, number>): Promise<void> {
     try {
-      const prepared = await this.router.prepare({ ...config, certificates });
+      const prepared = await this.router.prepare(config);
       if (commitNow !== undefined) {
         this.setApps(commitNow);
         await prepared.commit();
