@@ -1,4 +1,5 @@
 import fs from 'fs';
+import { connect } from 'net';
 import path from 'path';
 import { checkJsModule, HttpRouter, JsModuleError, RouterConfigError } from '../src';
 import { EchoGateway, fetchText, rawRequest, routerScope } from './helpers';
@@ -144,6 +145,32 @@ describe('every option that takes variables takes a template', () => {
     await router.close(100);
     routers.splice(routers.indexOf(router), 1);
     expect(fs.readFileSync(log, 'utf8')).toBe('GET /a 204\n');
+  });
+
+  it('access_log: vars.body_bytes_sent and vars.request_time are counted as for $body_bytes_sent and $request_time', async () => {
+    const log = path.join(tmpDir(), 'access.log');
+    const { port, router } = await start(
+      { pass: 'routes' },
+      { routes: [{ action: { pass: 'applications/app' } }], access_log: { path: log, format: '`${vars.body_bytes_sent} ${vars["request_time"]}`' } },
+    );
+    const fast = await fetchText(port, '/fast');
+    const sock = connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('GET /slow HTTP/1.1\r\nHo');
+    await new Promise((r) => setTimeout(r, 300)); // the head takes 300 ms to arrive
+    const answered = new Promise((r) => sock.once('data', r));
+    sock.write('st: x\r\nConnection: close\r\n\r\n');
+    await answered;
+    sock.destroy();
+    await router.close(100);
+    routers.splice(routers.indexOf(router), 1);
+    const [first, slow] = fs
+      .readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ').map(Number));
+    expect(first[0]).toBe(Buffer.byteLength(fast.body));
+    expect(slow[1]).toBeGreaterThanOrEqual(0.29);
   });
 
   it('a template sees JavaScript only: no process, require or the router', async () => {

@@ -522,7 +522,8 @@ function compileConfig(config: RouterConfig, opts: RouterCompileOptions): Compil
   }
 
   // Templates are compiled above (unknown variables already refused): a plain text search is enough here.
-  const timesRequests = /\$\{?request_time/.test(JSON.stringify(config));
+  // `$request_time`, `${request_time}`, or a template literal's `vars.request_time` / `vars['request_time']`.
+  const timesRequests = /(?:\$\{?|vars\s*(?:\.\s*|\[\s*\\?['"`]))request_time/.test(JSON.stringify(config));
   return { listeners, routes, settings, accessLog: compileAccessLog(config.access_log), timesRequests, resolvePass };
 }
 

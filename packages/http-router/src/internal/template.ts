@@ -212,7 +212,8 @@ function compileJsTemplate(text: string, path: string): CompiledTemplate {
       throw new TemplateError(text, e);
     }
   };
-  return { fn, constant: null, vars: [] };
+  // The variables that need counters of their own (see CompiledTemplate.vars): the ones the text names.
+  return { fn, constant: null, vars: text.includes('body_bytes_sent') ? ['body_bytes_sent'] : [] };
 }
 
 /** `args`: the query's arguments, decoded; a repeated one as an array of its values (njs's querystring.parse). */
