@@ -29,6 +29,7 @@ beforeEach(async () => {
   h = harness({
     statedir: join(dir, 'state'),
     certificates: true,
+    scripts: true,
     appControl: {
       has: () => true,
       restart: async (app) => {
@@ -171,6 +172,28 @@ describe('warden CLI: cert list/get/put/delete', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('Invalid certificate');
     expect(r.stderr).toContain('no private key found');
+  });
+});
+
+describe('warden CLI: js list/get/put/delete', () => {
+  const module = "export default { route() { return 'next'; } };\n";
+
+  it('uploads a module from a file or stdin, lists it, prints its text and deletes it', async () => {
+    expect(await warden(['js', 'put', 'next', file('next.js', module)])).toEqual({ code: 0, stdout: 'Script uploaded.\n', stderr: '' });
+    expect((await warden(['js', 'put', 'other', '-'], { stdin: module })).code).toBe(0);
+    expect(Object.keys(JSON.parse((await warden(['js', 'list'])).stdout))).toEqual(['next', 'other']);
+    expect(await warden(['js', 'get', 'next'])).toEqual({ code: 0, stdout: module, stderr: '' });
+    expect(await warden(['js', 'delete', 'other'])).toEqual({ code: 0, stdout: 'Script deleted.\n', stderr: '' });
+    expect(Object.keys(JSON.parse((await warden(['js', 'list'])).stdout))).toEqual(['next']);
+  });
+
+  it('shows why a module is refused and exits 1; usage errors exit 2', async () => {
+    const r = await warden(['js', 'put', 'x', '-'], { stdin: 'export default {' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('Compilation of the JS module failed');
+    expect(r.stderr).toContain('SyntaxError');
+    expect(await warden(['js'])).toEqual({ code: 2, stdout: '', stderr: expect.stringContaining('warden: js needs a subcommand: list, get, put or delete\n') });
+    expect((await warden(['js', 'get', 'a', 'b'])).stderr).toContain('warden: too many arguments: warden js get NAME\n');
   });
 });
 

@@ -32,6 +32,10 @@ Commands:
   cert get NAME [PATH]           print one bundle, or the value at PATH inside it (chain/0/subject)
   cert put NAME FILE|-           upload a PEM bundle (certificates and key) from FILE or stdin
   cert delete NAME               delete a bundle no listener uses
+  js list                        print the uploaded JavaScript modules (name → text)
+  js get NAME                    print one module's text
+  js put NAME FILE|-             upload a module for template literals from FILE or stdin
+  js delete NAME                 delete a module settings.js_module does not name
   status [PATH]                  print the status (connections, requests, applications)
   top [--once]                   listeners, applications, processes with their isolation, request
                                  and error rates, refreshed every 2 s (--once: one frame)
@@ -166,7 +170,8 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: WardenIo): Promis
     io.out(args.json ? res.text : `Application "${app}" restarted.\n`);
     return 0;
   }
-  if (command === 'cert') return certCommand(ctx, rest);
+  if (command === 'cert') return uploadCommand(ctx, CERT, rest);
+  if (command === 'js') return uploadCommand(ctx, JS, rest);
   if (command !== 'config') throw usage(`unknown command "${command}"`);
 
   const [sub, ...params] = rest;
@@ -198,30 +203,47 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: WardenIo): Promis
   }
 }
 
-/** `warden cert ...`: the `/certificates` section. */
-async function certCommand(ctx: CommandContext, rest: string[]): Promise<number> {
+/** A section of named uploads and the words of its commands. */
+interface UploadCommand {
+  cmd: 'cert' | 'js';
+  section: string;
+  /** What one item is, for "a certificate bundle needs a name". */
+  what: string;
+  /** The item's `get` takes a PATH inside it (certificates); else it prints the stored text as it is (modules). */
+  subPath: boolean;
+}
+
+const CERT: UploadCommand = { cmd: 'cert', section: '/certificates', what: 'a certificate bundle', subPath: true };
+const JS: UploadCommand = { cmd: 'js', section: '/js_modules', what: 'a JavaScript module', subPath: false };
+
+/** `warden cert ...` (`/certificates`) and `warden js ...` (`/js_modules`). */
+async function uploadCommand(ctx: CommandContext, u: UploadCommand, rest: string[]): Promise<number> {
   const [sub, ...params] = rest;
   const url = (name: string) => {
-    if (name === '') throw usage('a certificate bundle needs a name');
-    return `/certificates/${encodeSegment(name)}`;
+    if (name === '') throw usage(`${u.what} needs a name`);
+    return `${u.section}/${encodeSegment(name)}`;
   };
   switch (sub) {
     case 'list':
-      arity('cert list', params, 0, 0);
-      return show(ctx, '/certificates');
+      arity(`${u.cmd} list`, params, 0, 0);
+      return show(ctx, u.section);
     case 'get':
-      arity('cert get NAME [PATH]', params, 1, 2);
-      return show(ctx, url(params[0]) + encodeConfigPath(params[1]));
+      if (u.subPath) {
+        arity(`${u.cmd} get NAME [PATH]`, params, 1, 2);
+        return show(ctx, url(params[0]) + encodeConfigPath(params[1]));
+      }
+      arity(`${u.cmd} get NAME`, params, 1, 1);
+      return show(ctx, url(params[0]), true);
     case 'put':
-      arity('cert put NAME FILE|-', params, 2, 2);
+      arity(`${u.cmd} put NAME FILE|-`, params, 2, 2);
       return change(ctx, 'PUT', url(params[0]), await readInput(params[1]));
     case 'delete':
-      arity('cert delete NAME', params, 1, 1);
+      arity(`${u.cmd} delete NAME`, params, 1, 1);
       return change(ctx, 'DELETE', url(params[0]));
     case undefined:
-      throw usage('cert needs a subcommand: list, get, put or delete');
+      throw usage(`${u.cmd} needs a subcommand: list, get, put or delete`);
     default:
-      throw usage(`unknown cert subcommand "${sub}"; use list, get, put or delete`);
+      throw usage(`unknown ${u.cmd} subcommand "${sub}"; use list, get, put or delete`);
   }
 }
 
@@ -236,11 +258,11 @@ function arity(form: string, params: string[], min: number, max: number): void {
   if (params.length > max) throw usage(`too many arguments: warden ${form}`);
 }
 
-/** GET and print the value (2-space JSON, or the raw answer with --json). */
-async function show(ctx: CommandContext, url: string): Promise<number> {
+/** GET and print the value (2-space JSON, or the raw answer with --json; `text`: a string value as it is). */
+async function show(ctx: CommandContext, url: string, text = false): Promise<number> {
   const res = await controlRequest(ctx.target, 'GET', url);
   if (res.status !== 200 || res.json === undefined) return fail(ctx, res, 'GET', url);
-  ctx.io.out(ctx.json ? res.text : JSON.stringify(res.json, null, 2) + '\n');
+  ctx.io.out(ctx.json ? res.text : text && typeof res.json === 'string' ? res.json : JSON.stringify(res.json, null, 2) + '\n');
   return 0;
 }
 
