@@ -1,3 +1,4 @@
+import { createHmac } from 'crypto';
 import fs from 'fs';
 import { connect } from 'net';
 import path from 'path';
@@ -214,6 +215,24 @@ describe('settings.js_module: modules whose default export templates call (Unit 
       { settings: { js_module: ['counter', 'names'] }, jsModules, routes: routes('`routes/${names.route()}`') },
     );
     expect((await fetchText(port, '/')).status).toBe(200);
+  });
+
+  it("njs's crypto and querystring modules can be imported (Unit's import_from script)", async () => {
+    const jsModules = {
+      import_from: "import cr from 'crypto';\n\nexport default {\n    \"num\" : function () {return typeof cr.createHash('md5').digest().length}\n}\n",
+      sig: "import crypto from 'crypto';\nimport qs from 'querystring';\nexport default { s(a) { return crypto.createHmac('sha256', 'k').update(qs.stringify(a)).digest('hex'); } };\n",
+    };
+    const { port } = await start(
+      { pass: 'routes/first' },
+      {
+        settings: { js_module: ['import_from', 'sig'] },
+        jsModules,
+        routes: { first: [{ action: { pass: '`routes/${import_from.num()}`' } }], number: [{ action: { return: 302, location: '`/${sig.s(args)}`' } }] },
+      },
+    );
+    const r = await fetchText(port, '/?a=1');
+    expect(r.status).toBe(302);
+    expect(r.headers.location).toBe('/' + createHmac('sha256', 'k').update('a=1').digest('hex'));
   });
 
   it('a module sees JavaScript only, in strict mode', async () => {

@@ -1,3 +1,5 @@
+import { createHash, createHmac } from 'crypto';
+import * as querystring from 'querystring';
 import { compileFunction, createContext, type Context } from 'vm';
 
 /**
@@ -43,6 +45,23 @@ const IMPORT = /^([ \t]*)import[ \t]+([A-Za-z_$][\w$]*)[ \t]+from[ \t]+(['"])([^
 /** `export default` at the start of a line: the one export form njs knows. */
 const EXPORT_DEFAULT = /^([ \t]*)export[ \t]+default\b/gm;
 
+/**
+ * njs's built-in modules a module may import, as far as Node has the same API: `crypto` (createHash, createHmac;
+ * `digest()` with `hex`, `base64`, `base64url` or none for bytes) and `querystring`. njs's `fs`, `xml` and `zlib`
+ * are not there.
+ */
+const BUILTIN_MODULES: Readonly<Record<string, unknown>> = Object.freeze({
+  crypto: Object.freeze({ createHash: (alg: string) => createHash(alg), createHmac: (alg: string, key: string | Buffer) => createHmac(alg, key) }),
+  querystring: Object.freeze({
+    parse: querystring.parse,
+    stringify: querystring.stringify,
+    decode: querystring.decode,
+    encode: querystring.encode,
+    escape: querystring.escape,
+    unescape: querystring.unescape,
+  }),
+});
+
 type ModuleFunction = (load: (name: string) => unknown, exports: { default?: unknown }) => unknown;
 
 /**
@@ -73,7 +92,8 @@ export function checkJsModule(name: string, text: string): void {
 /**
  * A context with the modules `names` loaded from `sources` (name → text): each runs once, its default export
  * becomes the global `name`. A module may import another of `sources` by name. Throws JsModuleError for a module that
- * is missing, does not compile, imports itself (directly or not) or throws while it loads.
+ * is missing, does not compile, imports itself (directly or not) or throws while it loads. njs's `crypto` and
+ * `querystring` can be imported too (BUILTIN_MODULES).
  */
 export function contextWithModules(names: readonly string[], sources: Readonly<Record<string, string>>): Context {
   const globals = Object.create(null) as Record<string, unknown>;
@@ -81,6 +101,7 @@ export function contextWithModules(names: readonly string[], sources: Readonly<R
   const loaded = new Map<string, unknown>();
   const loading = new Set<string>();
   const load = (name: string): unknown => {
+    if (Object.prototype.hasOwnProperty.call(BUILTIN_MODULES, name)) return BUILTIN_MODULES[name];
     if (loaded.has(name)) return loaded.get(name);
     const text = Object.prototype.hasOwnProperty.call(sources, name) ? sources[name] : undefined;
     if (text === undefined) throw new JsModuleError(`Module "${name}" is not found.`);
