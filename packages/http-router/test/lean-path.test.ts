@@ -589,7 +589,19 @@ describe('lean path: timeouts and closing', () => {
     await trickle.end();
     clearInterval(timer);
     expect(Date.now() - t0).toBeLessThan(4000);
-    expect(await new Raw(port).end()).toBe(''); // connected and silent: dropped too
+  });
+
+  it("idle_timeout, not header_read_timeout, for a new connection that sends nothing; then Unit's 408 (test_settings_idle_timeout_2)", async () => {
+    const { port } = await start(undefined, { settings: { http: { header_read_timeout: 0.2, idle_timeout: 0.8 } } });
+    const silent = new Raw(port);
+    await new Promise((r) => setTimeout(r, 500)); // past header_read_timeout: still open
+    expect(silent.text).toBe('');
+    expect(silent.sock.destroyed).toBe(false);
+    const t = await silent.end(); // closed after idle_timeout with Unit's 408 (no body)
+    expect(t).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(t).toContain('\r\nContent-Length: 0\r\n');
+    expect(t).toContain('\r\nConnection: close\r\n');
+    expect(t.endsWith('\r\n\r\n')).toBe(true);
   });
 
   it('body_read_timeout: a client that stops sending its body is dropped', async () => {

@@ -619,12 +619,10 @@ export class FastConnection {
     const elapsed = now - this.since;
     switch (this.phase) {
       case IDLE:
-        if (this.served === 0) {
-          if (s.headerReadTimeout > 0 && elapsed >= s.headerReadTimeout) sock.destroy();
-        } else if (s.idleTimeout > 0 && elapsed >= s.idleTimeout) {
-          // A kept-alive connection idle for idle_timeout: Unit's 408, then the close (nxt_h1p_idle_timeout).
-          this.closeIfIdle(true);
-        }
+        // No byte of a request yet, on a new connection or a kept-alive one: idle_timeout, then Unit's 408 and the
+        // close (nxt_h1p_idle_timeout; Unit starts every connection in that idle state, header_read_timeout applies
+        // once a head has begun).
+        if (s.idleTimeout > 0 && elapsed >= s.idleTimeout) this.closeIfIdle(true);
         return;
       case HEAD:
         if (s.headerReadTimeout > 0 && elapsed >= s.headerReadTimeout) {
