@@ -604,6 +604,16 @@ describe('lean path: timeouts and closing', () => {
     expect(t.endsWith('\r\n\r\n')).toBe(true);
   });
 
+  it('header_read_timeout counts from the first bytes of a head, not from the connect', async () => {
+    const { port } = await start(undefined, { settings: { http: { header_read_timeout: 0.6, idle_timeout: 5 } } });
+    const late = new Raw(port);
+    await new Promise((r) => setTimeout(r, 800)); // idle past header_read_timeout
+    const t1 = Date.now();
+    late.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    expect(await late.end()).toMatch(/^(HTTP\/1\.1 408 Request Timeout\r\n[^]*)?$/);
+    expect(Date.now() - t1).toBeGreaterThanOrEqual(550); // a timer can be late, never early
+  });
+
   it('body_read_timeout: a client that stops sending its body is dropped', async () => {
     const { port } = await start(undefined, { settings: { http: { body_read_timeout: 0.3 } } });
     expect(await new Raw(port).write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc').end()).toBe('');

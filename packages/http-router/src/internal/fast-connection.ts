@@ -338,7 +338,7 @@ export class FastConnection {
         if (n === HEAD_INCOMPLETE) {
           if (ph === IDLE) {
             this.phase = HEAD;
-            if (this.served > 0) this.since = Date.now(); // a first request's head time counts from the connect
+            this.since = Date.now(); // header_read_timeout counts from the head's first bytes (the wait before was idle)
           }
           this.searched = b.length;
           break;
