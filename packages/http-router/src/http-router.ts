@@ -249,6 +249,6 @@ export class HttpRouter {
   private accept(entry: ListenerEntry, sock: Socket): void {
     const st = this.node.track(entry, sock);
     if (entry.lean && entry.live) new FastConnection(sock, entry, st, this.lean);
-    else this.node.handOff(entry, sock, null);
+    else this.node.handOffOnData(entry, sock);
   }
 }

@@ -1,5 +1,5 @@
 import { Agent, request } from 'http';
-import { createServer, type AddressInfo } from 'net';
+import { connect, createServer, type AddressInfo } from 'net';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -366,6 +366,37 @@ describe('malformed and oversized requests', () => {
     const { port } = await start({ pass: 'applications/app' }, { settings: { http: { header_read_timeout: 0.3 } } });
     const r = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\n');
     expect(r === '' || /^HTTP\/1\.1 408/.test(r)).toBe(true);
+  });
+
+  it("on node:http (a listener with an access log) too: a silent new connection waits idle_timeout, then Unit's 408; header_read_timeout counts from the first bytes", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'router-idle-'));
+    try {
+      const { port } = await start(
+        { pass: 'applications/app' },
+        { settings: { http: { header_read_timeout: 0.6, idle_timeout: 1 } }, access_log: path.join(dir, 'access.log') },
+      );
+      const silent = connect(port, '127.0.0.1');
+      let text = '';
+      silent.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      const closed = new Promise((r) => silent.on('close', r));
+      await new Promise((r) => setTimeout(r, 800)); // past header_read_timeout: still open, nothing sent
+      expect([text, silent.destroyed]).toEqual(['', false]);
+      await closed; // after idle_timeout
+      expect(text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n[^]*\r\nContent-Length: 0\r\n[^]*\r\n\r\n$/);
+      // A head that begins after a wait longer than header_read_timeout gets its whole header_read_timeout.
+      const late = connect(port, '127.0.0.1');
+      late.on('data', () => undefined);
+      const lateClosed = new Promise((r) => late.on('close', r));
+      await new Promise((r) => setTimeout(r, 800));
+      const t1 = Date.now();
+      late.write('GET / HTTP/1.1\r\nHost: x\r\n');
+      await lateClosed;
+      expect(Date.now() - t1).toBeGreaterThanOrEqual(550); // a timer can be late, never early
+      // And a request that arrives in time is served as before.
+      expect((await fetchText(port, '/')).status).toBe(200);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('drops a client that stops sending its body (body_read_timeout)', async () => {

@@ -129,6 +129,47 @@ export class NodeHttpPath {
     entry.http.emit('connection', sock);
   }
 
+  /**
+   * A new connection of a listener node:http serves, before its first bytes: it waits `idle_timeout` (of the config
+   * at accept) as Unit's connections do, then gets Unit's 408 and is closed (nxt_h1p_idle_timeout); its first bytes
+   * hand it to node:http, whose header_read_timeout counts from there. A peer that closes first is closed.
+   */
+  handOffOnData(entry: ListenerEntry, sock: Sock): void {
+    const idle = this.deps.config()?.settings.idleTimeout ?? 0;
+    let timer: NodeJS.Timeout | null = null;
+    const done = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      sock.off('data', onData);
+      sock.off('end', onEnd);
+      sock.off('close', done);
+    };
+    const onData = (chunk: Buffer): void => {
+      done();
+      // Paused while the bytes go back and node:http attaches (as FastConnection's hand-off does).
+      sock.pause();
+      this.handOff(entry, sock, chunk);
+      sock.resume();
+    };
+    const onEnd = (): void => {
+      done();
+      sock.destroy();
+    };
+    if (idle > 0) {
+      timer = setTimeout(() => {
+        done();
+        if (!sock.writable) {
+          sock.destroy();
+          return;
+        }
+        sock.end(idleCloseResponse(this.deps.server.serverHeader));
+        sock.destroySoon();
+      }, idle);
+    }
+    sock.on('data', onData);
+    sock.on('end', onEnd);
+    sock.on('close', done);
+  }
+
   /** A node:http connection of a listener a reconfiguration removed: Unit's 408 if it is idle. */
   answerIdle(sock: Socket): void {
     const st = (sock as Sock)[kConn];
