@@ -12,4 +12,4 @@ export { RouteMatcher, type MatchRequest, type RouteMatch } from './route-matche
 export { subjectAltDnsNames } from './internal/tls-names';
 export { upgradeOf, switchingHead, type UpgradeRequest } from './internal/upgrade';
 export { TunnelExchange } from './internal/tunnel-exchange';
-export { checkJsModule, JsModuleError } from './internal/js-scope';
+export { checkJsModule, JsModuleError, jsModuleRefs } from './internal/js-scope';

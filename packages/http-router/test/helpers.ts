@@ -1,6 +1,6 @@
 import { request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'http';
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
-import { connect } from 'net';
+import { connect, type Socket } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { HttpRouter, type ApplicationGateway, type RequestInfo, type RouterConfig, type RouterConfigError } from '../src';
@@ -132,4 +132,19 @@ export function routerScope(prefix: string) {
       throw new Error('the config was accepted');
     },
   };
+}
+
+/**
+ * Connects and sends `head` in two pieces, the first `split` bytes at once and the rest `ms` later (a head that takes
+ * that long to arrive); resolves with the socket once the first bytes of the answer came.
+ */
+export async function slowHead(port: number, head: string, split: number, ms: number): Promise<Socket> {
+  const sock = connect(port, '127.0.0.1');
+  await new Promise((r) => sock.once('connect', r));
+  sock.write(head.slice(0, split));
+  await new Promise((r) => setTimeout(r, ms));
+  const answered = new Promise((r) => sock.once('data', r));
+  sock.write(head.slice(split));
+  await answered;
+  return sock;
 }

@@ -1,9 +1,8 @@
 import { createHmac } from 'crypto';
 import fs from 'fs';
-import { connect } from 'net';
 import path from 'path';
 import { checkJsModule, HttpRouter, JsModuleError, RouterConfigError } from '../src';
-import { EchoGateway, fetchText, rawRequest, routerScope } from './helpers';
+import { EchoGateway, fetchText, rawRequest, routerScope, slowHead } from './helpers';
 import { LeanGateway } from './lean-gateway';
 
 /**
@@ -155,14 +154,7 @@ describe('every option that takes variables takes a template', () => {
       { routes: [{ action: { pass: 'applications/app' } }], access_log: { path: log, format: '`${vars.body_bytes_sent} ${vars["request_time"]}`' } },
     );
     const fast = await fetchText(port, '/fast');
-    const sock = connect(port, '127.0.0.1');
-    await new Promise((r) => sock.once('connect', r));
-    sock.write('GET /slow HTTP/1.1\r\nHo');
-    await new Promise((r) => setTimeout(r, 300)); // the head takes 300 ms to arrive
-    const answered = new Promise((r) => sock.once('data', r));
-    sock.write('st: x\r\nConnection: close\r\n\r\n');
-    await answered;
-    sock.destroy();
+    (await slowHead(port, 'GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 22, 300)).destroy();
     await router.close(100);
     routers.splice(routers.indexOf(router), 1);
     const [first, slow] = fs

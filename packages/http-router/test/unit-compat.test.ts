@@ -1,8 +1,7 @@
 import fs from 'fs';
 import path from 'path';
-import { connect } from 'net';
 import { passSegments } from '../src';
-import { EchoGateway, fetchText, rawRequest, routerScope } from './helpers';
+import { EchoGateway, fetchText, rawRequest, routerScope, slowHead } from './helpers';
 import { LeanGateway } from './lean-gateway';
 import { keptAliveConnection } from './paths';
 
@@ -120,13 +119,7 @@ describe('variables as Unit computes them', () => {
       { pass: 'routes' },
       { routes: [{ action: { return: 204 } }], access_log: { path: log, format: '$request_time $uri' } },
     );
-    const sock = connect(port, '127.0.0.1');
-    await new Promise((r) => sock.once('connect', r));
-    sock.write('GET /slow HTTP/1.1\r\nHo');
-    await new Promise((r) => setTimeout(r, 300)); // the measured quantity: the head takes 300 ms to arrive
-    const answered = new Promise((r) => sock.once('data', r));
-    sock.write('st: x\r\n\r\n');
-    await answered;
+    const sock = await slowHead(port, 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\n', 22, 300); // the measured quantity: 300 ms
     // A second request on the same connection is timed from its own first byte, not from the connection's.
     await new Promise((r) => setTimeout(r, 200));
     const second = new Promise((r) => sock.once('data', r));

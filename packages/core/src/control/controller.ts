@@ -8,11 +8,12 @@ import { applyDetail, applyFailure, ControlError, errorBody, notFound } from './
 import type { ConfigStore, SavedState } from './config-store';
 import { CERTIFICATE_STORE, certificateRefs } from './certificate-store';
 import type { CertificateStore } from './certificate-store';
-import { SCRIPT_STORE, scriptRefs } from './script-store';
+import { SCRIPT_STORE } from './script-store';
 import type { ScriptStore } from './script-store';
 import { sharedIdentityWarning } from '../isolation/shared-identity';
 import { parseJson } from './json-parser';
 import { SerialQueue } from './serial-queue';
+import { jsModuleRefs } from '@warden/http-router';
 
 /**
  * Owns the running config and changes it transactionally, one change at a time:
@@ -168,7 +169,7 @@ export class Controller {
 
   /** Every module `settings.js_module` names must be in the store (Unit: `JS module "x" is not found.`). */
   private checkScripts(config: WardenConfig): void {
-    for (const ref of scriptRefs(config)) {
+    for (const ref of jsModuleRefs(config.settings)) {
       if (this.scripts?.get(ref.name) === undefined) {
         throw new ConfigValidationError(`JS module "${ref.name}" is not found.`, ref.path, 'WARDEN_ERR_CONFIG_JS_MODULE');
       }

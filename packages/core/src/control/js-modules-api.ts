@@ -1,8 +1,7 @@
-import { JsModuleError } from '@warden/http-router';
+import { JsModuleError, jsModuleRefs } from '@warden/http-router';
 import type { Controller } from './controller';
 import { invalidPath } from './control-error';
 import type { ControlResponse } from './control-error';
-import { scriptRefs } from './script-store';
 import { handleUploads } from './upload-api';
 
 /**
@@ -24,7 +23,7 @@ export async function handleJsModules(controller: Controller, method: string, re
       uploaded: 'Script uploaded.',
       unusable: (e) => (e instanceof JsModuleError ? 'Compilation of the JS module failed.' : undefined),
       usedAt(config, name) {
-        const user = scriptRefs(config).find((r) => r.name.toLowerCase() === name.toLowerCase());
+        const user = jsModuleRefs(config.settings).find((r) => r.name.toLowerCase() === name.toLowerCase());
         return user === undefined ? undefined : `${user.path} names it.`;
       },
       codes: {

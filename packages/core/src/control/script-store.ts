@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import { checkJsModule } from '@warden/http-router';
-import type { WardenConfig } from '../contracts';
 import { NamedStore } from './named-store';
 
 /** Container token of the daemon's ScriptStore (core-internal: the runtime and the controller share it). */
@@ -63,12 +62,4 @@ export class ScriptStore {
   remove(name: string): boolean {
     return this.store.remove(name);
   }
-}
-
-/** Where `settings.js_module` of a config names a module (a string, or an array of strings). */
-export function scriptRefs(config: WardenConfig): Array<{ name: string; path: string }> {
-  const v = (config.settings as { js_module?: unknown } | undefined)?.js_module;
-  if (typeof v === 'string') return [{ name: v, path: '/settings/js_module' }];
-  if (!Array.isArray(v)) return [];
-  return v.flatMap((n, i) => (typeof n === 'string' ? [{ name: n, path: `/settings/js_module/${i}` }] : []));
 }

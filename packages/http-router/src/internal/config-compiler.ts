@@ -17,7 +17,7 @@ import { ACTION_ERROR, JS_MODULE_ERROR, jp, LISTENER_ERROR, PASS_ERROR, RouterCo
 import { addMimeTypes, defaultMimeTypes } from './mime-types';
 import { compilePatternSet, percentDecode } from './pattern';
 import { compileMatch, uriPrefixGuard } from './match-compiler';
-import { contextWithModules, jsModuleNames, withTemplateContext } from './js-scope';
+import { contextWithModules, jsModuleRefs, withTemplateContext } from './js-scope';
 import { compileTemplate, truthy } from './template';
 import { compileTls, type TlsCertificate, type TlsConfig } from './tls-config';
 import type { ListenSpec } from './ports';
@@ -324,7 +324,7 @@ export interface RouterCompileOptions {
 export function compileRouterConfig(config: RouterConfig, opts: RouterCompileOptions = {}): CompiledConfig {
   // Modules run when the config is compiled to be used, not when it is only checked (their names and texts are the
   // caller's to check: checkJsModule).
-  const modules = opts.checkOnly === true ? [] : jsModuleNames(config.settings);
+  const modules = opts.checkOnly === true ? [] : jsModuleRefs(config.settings).map((r) => r.name);
   let context = null;
   if (modules.length > 0) {
     try {

@@ -123,9 +123,10 @@ export function contextWithModules(names: readonly string[], sources: Readonly<R
   return context;
 }
 
-/** The module names of `settings.js_module` (a string or an array of strings). */
-export function jsModuleNames(settings: unknown): string[] {
+/** Where `settings.js_module` (a string or an array of strings) names modules: each name and its JSON pointer. */
+export function jsModuleRefs(settings: unknown): Array<{ name: string; path: string }> {
   const v = (settings as { js_module?: unknown } | undefined)?.js_module;
-  if (typeof v === 'string') return [v];
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  if (typeof v === 'string') return [{ name: v, path: '/settings/js_module' }];
+  if (!Array.isArray(v)) return [];
+  return v.flatMap((n, i) => (typeof n === 'string' ? [{ name: n, path: `/settings/js_module/${i}` }] : []));
 }

@@ -1,12 +1,12 @@
 import { closeSync, openSync, unlinkSync } from 'fs';
 import type { Logger } from 'pino';
 import { AppChannelSet, FdSocket, listenSocket } from '@warden/shm-transport';
-import { listenSpec, type ListenSpec, type RouterStats, type TlsCertificate } from '@warden/http-router';
+import { jsModuleRefs, listenSpec, type ListenSpec, type RouterStats, type TlsCertificate } from '@warden/http-router';
 import type { ConfigComponent, PreparedChange, WardenConfig } from '../../contracts';
 import { ApplyError, ConfigValidationError } from '../../contracts';
 import { certificateRefs } from '../../control/certificate-store';
 import type { CertificateStore } from '../../control/certificate-store';
-import { scriptRefs, type ScriptStore } from '../../control/script-store';
+import type { ScriptStore } from '../../control/script-store';
 import type { RouterView } from '../overview';
 import { addSnapshot, emptySnapshot, type RecorderSnapshot } from './request-recorder';
 import { RouterLink } from './router-link';
@@ -310,7 +310,7 @@ export class RouterFleet implements ConfigComponent {
   /** The texts of the modules `settings.js_module` of `next` names, by the names it uses. */
   private modules(next: WardenConfig): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const ref of scriptRefs(next)) {
+    for (const ref of jsModuleRefs(next.settings)) {
       const m = this.scripts?.get(ref.name);
       if (m !== undefined) out[ref.name] = m.text;
     }
