@@ -92,13 +92,18 @@ describe('spawnProcess (clone(CLONE_VM | CLONE_VFORK) + exec)', () => {
       }),
     );
     try {
-      // b, then a: fds[i] lands at 3 + i.
-      const r = await sh("ls -l /proc/$$/fd | awk 'NR > 1 { print $9, $11 }'", { fds: [b, a] });
+      // b, then a: fds[i] lands at 3 + i. ls lists the shell's fds from its own process, and no pipeline: a shell
+      // holds a pipe's read end until it has forked the pipeline's last command, which ls could list.
+      const r = await sh('ls -l /proc/$$/fd; exit 0', { fds: [b, a] });
       const fds = new Map(
         r.out
           .trim()
           .split('\n')
-          .map((l) => l.split(' ') as [string, string]),
+          .slice(1)
+          .map((l) => {
+            const f = l.trim().split(/\s+/);
+            return [f[8], f[10]] as [string, string];
+          }),
       );
       expect(fds.get('0')).toBe('/dev/null');
       expect(fds.get('3')).toBe(path.join(dir, 'b'));
