@@ -373,13 +373,44 @@ describe('lean path: requests and responses', () => {
     await raw.until((t) => t.length > 100000);
     raw.sock.destroy();
     while (gw.aborted < 1) await new Promise((r) => setTimeout(r, 5));
-    const never = new Raw(port).write('GET /never HTTP/1.1\r\nHost: x\r\n\r\n');
+    // A client that stops in the middle of its body: the request cannot be complete, the app is told.
+    const partial = new Raw(port).write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
     while (gw.lean < 2) await new Promise((r) => setImmediate(r));
-    never.sock.destroy();
+    partial.sock.end();
     while (gw.aborted < 2) await new Promise((r) => setTimeout(r, 5));
     while (router.stats().connections.closed < 2) await new Promise((r) => setImmediate(r));
     expect(router.stats().connections.active).toBe(0);
     expect((await fetchText(port, '/')).status).toBe(200);
+  });
+
+  it('answers a client that half-closes after its requests (as Unit), then closes; on both HTTP paths', async () => {
+    // The app answers 100 ms late, so the client's FIN is there first.
+    class Late extends LeanGateway {
+      override handleLean(a: string, t: string | undefined, ex: import('../src').LeanExchange): void {
+        setTimeout(() => super.handleLean(a, t, ex), 100);
+      }
+      override handle(...args: Parameters<LeanGateway['handle']>): void {
+        setTimeout(() => super.handle(...args), 100);
+      }
+    }
+    for (const rest of [{}, { access_log: { path: '/dev/null' } }]) {
+      const gw = new Late();
+      const { router, port } = await start(undefined, rest, gw);
+      for (const req of [
+        GET,
+        'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        'GET / HTTP/1.0\r\n\r\n',
+        'POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi' + GET,
+      ]) {
+        const raw = new Raw(port);
+        raw.sock.end(Buffer.from(req, 'latin1'));
+        const text = await raw.end();
+        // Every answer, whole (the last body ends the text: Content-Length, or chunked on node:http's path).
+        expect([req, text.match(/HTTP\/1\.1 200 OK/g)?.length, /\}(\r\n0\r\n\r\n)?$/.test(text)]).toEqual([req, req.split('HTTP/1.').length - 1, true]);
+      }
+      expect(gw.aborted).toBe(0);
+      while (router.stats().connections.active > 0) await new Promise((r) => setImmediate(r));
+    }
   });
 
   it('answers 502 to a head HTTP forbids and keeps the connection', async () => {

@@ -70,6 +70,27 @@ async function start(
 }
 
 describe('TLS listeners', () => {
+  it('answers a client that half-closes after its request (close_notify and FIN), then closes', async () => {
+    class Late extends LeanGateway {
+      override handleLean(a: string, t: string | undefined, ex: import('../src').LeanExchange): void {
+        setTimeout(() => super.handleLean(a, t, ex), 100);
+      }
+    }
+    const gw = new Late();
+    const { port } = await start({ '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a' } } }, {}, gw);
+    const text = await new Promise<string>((resolve, reject) => {
+      const c = tlsConnect({ host: '127.0.0.1', port: port('127.0.0.1:0'), ca: CA, servername: 'a.example.test' }, () =>
+        c.end('GET /x HTTP/1.1\r\nHost: a\r\n\r\n'),
+      );
+      let got = '';
+      c.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      c.on('error', reject);
+      c.on('close', () => resolve(got));
+    });
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK[^]*"url":"\/x"[^]*\}$/);
+    expect(gw.aborted).toBe(0);
+  });
+
   it('serves HTTPS on the lean path; the app sees scheme https', async () => {
     const gw = new LeanGateway();
     const { port } = await start({ '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a' } } }, {}, gw);

@@ -489,8 +489,11 @@ export class FastConnection {
       this.finish();
       return;
     }
-    if (this.phase === CLOSED) return;
-    // As node:http does (httpAllowHalfOpen false): a client that ends its side abandons the request in flight.
+    // A client that ends its side after a complete request still gets the answer, and the connection closes after
+    // it (exchangeDone -> next -> drive): Unit reads nothing while a request is being answered, so a half-close is
+    // only seen afterwards. A client that went away altogether is found when the answer's write fails ('close').
+    if (this.phase === CLOSED || this.phase === RESPONSE) return;
+    // In a body: the request cannot be complete any more (Unit: the request fails); the app is told.
     const ex = this.ex;
     this.ex = null;
     if (ex !== null && !ex.done) {

@@ -73,6 +73,9 @@ export class NodeHttpPath {
     // The node:http server never listens itself (the net server accepts and hands connections over); this starts
     // its connection tracking (header_read_timeout checks, closeIdleConnections) as listening would.
     http.emit('listening');
+    // A client that half-closes after its request gets the answer, then the connection closes (as on the lean path
+    // and in Unit); node:http's default ends our side at the client's FIN and drops the answer.
+    (http as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     applyTimeouts(http, compiled);
     http.on('connection', (sock: Sock) => {
       this.track(entryOf(), sock);
