@@ -119,7 +119,12 @@ describeGo('lean HTTP/1.1 path through wardend', () => {
     expect(sha(got)).toBe(sha(body));
   });
 
-  it('aborts the app stream when the client goes away mid-response, and serves on', async () => {
+  it('answers a client that half-closes after its request, then closes the connection (as Unit)', async () => {
+    const { text } = await raw(port, 'GET /sleep?ms=100 HTTP/1.1\r\nHost: x\r\n\r\n', undefined, true);
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nslept 100 ms\n$/);
+  });
+
+  it('aborts the app stream when the client went away mid-response (the next write fails), and serves on', async () => {
     const { text, sock } = await raw(port, 'GET /slow?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n', (t) => t.includes('first\n'));
     expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*Transfer-Encoding: chunked\r\n/);
     expect((await w.control('GET', '/status')).body.connections.active).toBe(1);
