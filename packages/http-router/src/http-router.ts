@@ -233,7 +233,7 @@ export class HttpRouter {
     // Same socket options as node:http's own listening server.
     const server = createNetServer({ allowHalfOpen: true, noDelay: true });
     const http = this.node.createServer(compiled, () => entry);
-    const entry: ListenerEntry = new ListenerEntry(server, http, l, compiled.settings.maxHeaderSize);
+    const entry: ListenerEntry = new ListenerEntry(server, http, l, compiled.settings.headBuffers);
     server.on('connection', (sock: Socket) => {
       if (!this.connections.admit(sock)) return;
       if (entry.listener.tls !== null) this.tls.start(entry, sock, this.active?.settings.headerReadTimeout ?? 30_000);

@@ -1,4 +1,5 @@
 import type { AddressTest } from './address-pattern';
+import type { HeadBufferLimits } from './head-buffers';
 import type { StringTest } from './pattern';
 import type { MatchTest } from './match-compiler';
 import type { Template } from './template';
@@ -90,6 +91,9 @@ export interface HttpSettings {
   /** Log which step of which route each request matched (`log_route`). */
   logRoute: boolean;
   serverVersion: boolean;
+  /** `large_header_buffer_size` and `large_header_buffers`: which heads Unit takes (head-buffers.ts). */
+  headBuffers: HeadBufferLimits;
+  /** The largest head those limits can take (node:http's limit; a longer incomplete head is refused). */
   maxHeaderSize: number;
   /** `proxy_connect_timeout` (Warden): establishing a connection to a proxy target; 0 = none. */
   proxyConnectTimeout: number;

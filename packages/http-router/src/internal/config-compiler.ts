@@ -22,6 +22,7 @@ import { compileTemplate, truthy } from './template';
 import { compileTls, type TlsCertificate, type TlsConfig } from './tls-config';
 import type { ListenSpec } from './ports';
 import { Upstream } from './upstream';
+import { headCeiling } from './head-buffers';
 
 /** The parts of a Unit config the router reads. */
 export interface RouterConfig {
@@ -184,7 +185,8 @@ function compileSettings(settings: { http?: Obj } | undefined): HttpSettings {
     discardUnsafeFields: true,
     logRoute: false,
     serverVersion: true,
-    maxHeaderSize: 8192 * 4,
+    headBuffers: { size: 8192, count: 4 },
+    maxHeaderSize: headCeiling({ size: 8192, count: 4 }),
     proxyConnectTimeout: 60_000,
     proxyReadTimeout: 60_000,
     proxySendTimeout: 60_000,
@@ -258,7 +260,8 @@ function compileSettings(settings: { http?: Obj } | undefined): HttpSettings {
         throw new RouterConfigError(`Unknown parameter "${k}".`, p);
     }
   }
-  s.maxHeaderSize = Math.max(1024, Math.floor(bufSize * bufCount));
+  s.headBuffers = { size: bufSize, count: bufCount };
+  s.maxHeaderSize = headCeiling(s.headBuffers);
   return s;
 }
 

@@ -4,6 +4,7 @@ import type { Socket } from 'net';
 import type { HttpSettings } from './compiled-config';
 import { errorPageBody, errorPageHead, statusLine } from './error-page';
 import { HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHead } from './fast-parser';
+import { HEADER_BUFFER_SIZE, headFits } from './head-buffers';
 import type { ConnState, ListenerEntry } from './listener-entry';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
 import { normalizePath } from './request-target';
@@ -343,7 +344,8 @@ export class FastConnection {
           this.searched = b.length;
           break;
         }
-        if (n === HEAD_FALLBACK) {
+        if (n === HEAD_FALLBACK || (n > HEADER_BUFFER_SIZE && !headFits(b, n, this.entry.headBuffers))) {
+          // node:http's path answers it (a head Unit's buffers refuse: 431 there).
           this.handOff();
           return;
         }

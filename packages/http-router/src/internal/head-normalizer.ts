@@ -15,6 +15,7 @@
 
 import type { Socket } from 'net';
 import { TCHAR } from './fast-parser';
+import { HeadBuffers, type HeadBufferLimits } from './head-buffers';
 import { latin1Slice } from '@warden/latin1';
 
 const HEAD = 0; // at the start of a request (leading CR/LF are passed through)
@@ -26,6 +27,7 @@ const CHUNK_DATA = 3; // inside chunk data
 const CHUNK_END = 4; // expecting the CRLF after chunk data
 const TRAILERS = 5; // trailer fields after the last chunk, up to an empty line
 const PASS = 6; // everything as it is, to the end of the connection
+const DROP = 9; // nothing more, to the end of the connection (a head refused for its size)
 
 /** Longest chunk-size line (with extensions) followed; a longer one ends the normalising. */
 const MAX_CHUNK_LINE = 4096;
@@ -34,6 +36,7 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 /** Replaces the final LF of a line. */
 const CRLF_TAIL = CRLF;
 const NUL = Buffer.from([0]);
+const EMPTY = Buffer.alloc(0);
 
 /** buf[at .. at+lower.length) equals `lower` ignoring ASCII case (`lower` is lower-case letters and '-'). */
 function nameIs(buf: Buffer, at: number, end: number, lower: string): boolean {
@@ -64,8 +67,21 @@ export class HeadNormalizer {
   /** The targets as received of heads whose target was rewritten, by head number. */
   private targets: Map<number, string> | null = null;
 
-  /** `maxHeadBytes`: node:http's header size limit; a head that long is passed as it is (node:http answers 431). */
-  constructor(private readonly maxHeadBytes: number) {}
+  /** Unit's header buffers for the head being read (head-buffers.ts), or null. */
+  private readonly buffers: HeadBuffers | null;
+
+  /**
+   * `maxHeadBytes`: node:http's header size limit; a head that long is passed as it is (node:http answers 431).
+   * `limits`: a head Unit's header buffers refuse (head-buffers.ts) calls `onOverflow` and nothing more goes to
+   * node:http.
+   */
+  constructor(
+    private readonly maxHeadBytes: number,
+    limits: HeadBufferLimits | null = null,
+    private readonly onOverflow: () => void = () => undefined,
+  ) {
+    this.buffers = limits === null ? null : new HeadBuffers(limits);
+  }
 
   /** True once the rest of the connection passes untouched. */
   get passing(): boolean {
@@ -87,6 +103,7 @@ export class HeadNormalizer {
   /** The bytes node:http gets for `chunk` (the chunk itself when nothing changes; empty while a head is incomplete). */
   feed(chunk: Buffer): Buffer {
     if (this.state === PASS) return chunk;
+    if (this.state === DROP) return EMPTY;
     let data = chunk;
     if (this.held !== null) {
       data = Buffer.concat([this.held, chunk]);
@@ -168,6 +185,12 @@ export class HeadNormalizer {
             else return this.hold(data, from, p, out);
             break;
           }
+          const buffers = this.buffers;
+          if (buffers !== null && !buffers.line(data, p, lf, this.headBytes, this.state === REQUEST_LINE)) {
+            this.state = DROP;
+            this.onOverflow();
+            return this.emit(data, from, p, out);
+          }
           this.headBytes += lf + 1 - p;
           if (this.headBytes >= this.maxHeadBytes) {
             this.state = PASS; // node:http answers 431
@@ -228,6 +251,7 @@ export class HeadNormalizer {
 
   private startHead(connect: boolean): void {
     this.heads++;
+    this.buffers?.reset();
     this.lfHead = false;
     this.headBytes = 0;
     this.contentLength = -1;
@@ -367,8 +391,8 @@ function chunkSize(data: Buffer, p: number, lf: number): number {
  * run before node:http gets the socket (it stops node:http's parser from reading the handle directly, which would
  * bypass it). Returns the normaliser (for bytes put back with `unshift`, which do not pass here).
  */
-export function normalizeHeads(sock: Socket, maxHeadBytes: number): HeadNormalizer {
-  const n = new HeadNormalizer(maxHeadBytes);
+export function normalizeHeads(sock: Socket, maxHeadBytes: number, limits: HeadBufferLimits | null = null, onOverflow?: () => void): HeadNormalizer {
+  const n = new HeadNormalizer(maxHeadBytes, limits, onOverflow);
   const handle = (sock as Socket & { _handle?: { _consumed?: boolean } | null })._handle;
   if (handle) handle._consumed = true; // node:http then reads through 'data' events, which come from push()
   const push = sock.push;

@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from 'http';
 import type { Server as NetServer, Socket } from 'net';
 import type { CompiledListener } from './compiled-config';
+import { headCeiling, type HeadBufferLimits } from './head-buffers';
 import type { RequestInfo } from './ports';
 
 /** Per-connection bookkeeping for the `/status` counters (both paths). */
@@ -45,9 +46,24 @@ export class ListenerEntry {
     /** node:http: gets every connection the lean path does not take. */
     readonly http: HttpServer,
     public listener: CompiledListener,
-    /** node:http's header size limit of this listener (fixed when it was created); the lean path stays below it. */
-    readonly maxHeaderSize: number,
-  ) {}
+    headBuffers: HeadBufferLimits,
+  ) {
+    this.headBuffers = headBuffers;
+    this.maxHeaderSize = headCeiling(headBuffers);
+  }
+
+  /** Which heads Unit takes (`settings.http` of the config in force: setHeadBuffers). */
+  headBuffers: HeadBufferLimits;
+  /** The largest head those take: node:http's limit for the connections it gets from now on, and the lean path's. */
+  maxHeaderSize: number;
+
+  /** A config changed the limits: they hold for the heads read from now on. */
+  setHeadBuffers(limits: HeadBufferLimits): void {
+    this.headBuffers = limits;
+    this.maxHeaderSize = headCeiling(limits);
+    // node:http reads its server's maxHeaderSize for each connection it is given (connectionListenerInternal).
+    (this.http as HttpServer & { maxHeaderSize: number }).maxHeaderSize = this.maxHeaderSize;
+  }
 
   /** Resolves once no connection of this listener is open. */
   whenEmpty(): Promise<void> {

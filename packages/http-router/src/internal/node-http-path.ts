@@ -102,6 +102,7 @@ export class NodeHttpPath {
   /** Applies a committed config's timeouts to a listener's node:http server. */
   configure(entry: ListenerEntry, compiled: CompiledConfig): void {
     applyTimeouts(entry.http, compiled);
+    entry.setHeadBuffers(compiled.settings.headBuffers);
   }
 
   /** Counts and tracks a new connection of `entry` (once: a connection handed over from the lean path is known). */
@@ -122,7 +123,7 @@ export class NodeHttpPath {
    * refuses (bare LF line ends, spaces in the target) and keeps refusing the rest.
    */
   handOff(entry: ListenerEntry, sock: Socket, rest: Buffer | null): void {
-    const heads = normalizeHeads(sock, entry.maxHeaderSize);
+    const heads = normalizeHeads(sock, entry.maxHeaderSize, entry.headBuffers, () => setImmediate(refuseOversized, entry, sock));
     const st = (sock as Sock)[kConn];
     if (st !== undefined) st.heads = heads;
     if (rest !== null) {
@@ -359,6 +360,20 @@ function websocketHandshakeRefusal(req: IncomingMessage): number {
  * (node:http offers it as a tunnel; Unit parses only origin-form targets, so its `host:port` CONNECT is 400 there,
  * and one with a `/` target is 405 here: Warden tunnels nothing), or a head node:http's parser refused.
  */
+/**
+ * A head Unit's header buffers refuse (head-buffers.ts): once the requests before it on the connection are answered,
+ * node:http's answer to a head over its limit (431; 'clientError' with its parser's error).
+ */
+function refuseOversized(entry: ListenerEntry, sock: Socket): void {
+  const inFlight = (sock as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (sock.destroyed) return;
+  if (inFlight) {
+    inFlight.once('finish', () => setImmediate(refuseOversized, entry, sock));
+    return;
+  }
+  entry.http.emit('clientError', Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW' }), sock);
+}
+
 function refuseHead(sock: Socket, status: number, serverHeader: string): void {
   const body = errorPageBody(status);
   sock.end(errorPageHead(status, body, serverHeader, new Date().toUTCString()) + 'Connection: close\r\n\r\n' + body);
