@@ -1,4 +1,5 @@
 import fs from 'fs';
+import { connect } from 'net';
 import path from 'path';
 import { passSegments } from '../src';
 import { EchoGateway, fetchText, rawRequest, routerScope, slowHead } from './helpers';
@@ -157,6 +158,48 @@ describe('variables as Unit computes them', () => {
     }
     expect(fs.readFileSync(log, 'utf8')).toBe('[-] [-] [-] [/x]\n[r] [1] [2] [/y]\n');
     expect(fs.readFileSync(combined, 'utf8')).toMatch(/"GET \/z HTTP\/1\.1" 204 0 "-" "-"\n$/);
+  });
+
+  it('a head refused before it was a request is logged with "-" as its request line (test_access_log_partial*)', async () => {
+    const log = tmpFile('partial.log');
+    const { port, router } = await start({ pass: 'routes' }, { routes: [{ action: { return: 200 } }], access_log: log });
+    // A client that ends (or resets) its side in the middle of a head gets no answer; a request line without a
+    // version is answered 400 at its end, as Unit does (llhttp alone waits for more).
+    const sent = async (data: string, how: 'end' | 'destroy' | 'wait') => {
+      const s = connect(port, '127.0.0.1');
+      let got = '';
+      s.on('data', (d) => (got += d.toString('latin1')));
+      s.on('error', () => undefined);
+      const closed = new Promise<void>((r) => s.on('close', () => r()));
+      s.write(data, () => setTimeout(() => (how === 'end' ? s.end() : how === 'destroy' ? s.destroy() : undefined), 50));
+      await closed;
+      return got.split('\r\n')[0];
+    };
+    expect(await sent('GE', 'end')).toBe('');
+    expect(await sent('GET / HTTP/1.1', 'destroy')).toBe('');
+    expect(await sent('GET / HTTP/1.1\n', 'end')).toBe('');
+    expect(await sent('GET /\n', 'wait')).toBe('HTTP/1.1 400 Bad Request');
+    expect(await sent('GET /\r\n', 'wait')).toBe('HTTP/1.1 400 Bad Request');
+    expect(await sent('GET / HTTP/1.1\n\n', 'end')).toBe('HTTP/1.1 200 OK');
+    await router.close(100);
+    routers.splice(routers.indexOf(router), 1);
+    const lines = fs.readFileSync(log, 'utf8').split('\n');
+    expect(lines.map((l) => l.replace(/^127\.0\.0\.1 - - \[[^\]]+\] /, ''))).toEqual([
+      '"-" 400 0 "-" "-"',
+      '"-" 400 0 "-" "-"',
+      '"-" 400 0 "-" "-"',
+      expect.stringMatching(/^"-" 400 [1-9]\d* "-" "-"$/),
+      expect.stringMatching(/^"-" 400 [1-9]\d* "-" "-"$/),
+      '"GET / HTTP/1.1" 200 0 "-" "-"',
+      '',
+    ]);
+  });
+
+  it('a request line without a version is answered 400 at its end on the lean path too', async () => {
+    const { port } = await start({ pass: 'applications/app' }, {}, new LeanGateway());
+    for (const line of ['GET /\n', 'GET /\r\n', 'GET  /x\r\n']) {
+      expect((await rawRequest(port, line)).split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    }
   });
 
   it.each([

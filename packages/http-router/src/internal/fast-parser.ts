@@ -83,6 +83,7 @@ export function parseHead(buf: Buffer, len: number, searchFrom: number, maxHeadB
       return parseLines(t, lfEnd, '\n', discardUnsafe, out);
     }
     if (len >= maxHeadBytes) return fallback('head too large');
+    if (lineWithoutVersion(buf, len)) return fallback('request line without a version'); // 400 at once, as Unit
     for (let i = searchFrom > 0 ? searchFrom : 0; i < len; i++) {
       if (buf[i] === 10 && (i === 0 || buf[i - 1] !== 13)) {
         // A bare LF: an LF-terminated head in progress, unless a line already ended in CRLF (mixed).
@@ -96,6 +97,17 @@ export function parseHead(buf: Buffer, len: number, searchFrom: number, maxHeadB
   if (end >= maxHeadBytes) return fallback('head too large');
   const s = latin1Slice(buf, 0, end - 2); // request line and fields, each ending in CRLF
   return parseLines(s, end, '\r\n', discardUnsafe, out);
+}
+
+/** The request line in buf[0..len) is complete and has no version after its target (`GET /`). */
+function lineWithoutVersion(buf: Buffer, len: number): boolean {
+  const nl = buf.indexOf(10);
+  if (nl === -1 || nl >= len) return false;
+  const sp = buf.indexOf(32);
+  if (sp === -1 || sp > nl) return false; // no target either: node:http decides
+  let i = sp;
+  while (i < nl && buf[i] === 32) i++;
+  return buf.indexOf(32, i) === -1 || buf.indexOf(32, i) > nl;
 }
 
 function parseLines(s: string, headBytes: number, eol: string, discardUnsafe: boolean, out: LeanHead): number {

@@ -278,7 +278,13 @@ export class HeadNormalizer {
     let vs = end;
     while (vs > p && data[vs - 1] !== 32) vs--;
     let ts = p;
-    while (ts < vs && data[ts] === 32) ts++;
+    while (ts < end && data[ts] === 32) ts++;
+    if (vs <= ts) {
+      // No version after the target (`GET /`): Unit answers 400 at the line's end, llhttp would wait for more.
+      this.state = PASS;
+      this.held = null;
+      return NUL;
+    }
     let te = vs - 1;
     while (te > ts && data[te - 1] === 32) te--;
     let spaces = false;

@@ -10,7 +10,7 @@ import { lowerIs } from './fast-parser';
 import { normalizeHeads, type HeadNormalizer } from './head-normalizer';
 import { ListenerEntry, type ConnState as BaseConnState } from './listener-entry';
 import type { ApplicationGateway, RequestInfo, RouterLogger } from './ports';
-import { NodeRequestContext } from './request-context';
+import { NodeRequestContext, RequestContext } from './request-context';
 import { isValidHost, normalizePath } from './request-target';
 import type { RouterCounters } from './router-stats';
 import { responseClass, type ServerHeaderSource } from './server-response';
@@ -93,8 +93,15 @@ export class NodeHttpPath {
     });
     http.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock: Socket) => {
       const inFlight = (sock as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-      if (err.code === 'ECONNRESET' || !sock.writable || (inFlight && inFlight.headersSent)) sock.destroy();
-      else refuseHead(sock, clientErrorStatus(err), this.deps.server.serverHeader);
+      const status = clientErrorStatus(err);
+      // A client that ended or reset its side in the middle of a head gets no answer (as in Unit).
+      const gone = err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !sock.writable;
+      const info = connInfo((sock as Sock)[kConn] ?? null, sock); // while the socket can still say
+      let sent = 0;
+      if (gone || (inFlight && inFlight.headersSent)) sock.destroy();
+      else sent = refuseHead(sock, status, this.deps.server.serverHeader);
+      // A refused head between requests is logged as Unit logs it; one in a request's body is that request's line.
+      if (!inFlight) this.logRefusedHead(info, status, sent);
     });
     return http;
   }
@@ -195,6 +202,29 @@ export class NodeHttpPath {
     this.deps.counters.connectionClosed(st);
     st.entry.sockets.delete(sock);
     st.entry.socketGone();
+  }
+
+  /**
+   * The access log line of a head refused before it was a request (a client that ended its side in the middle of
+   * one, a head node:http's parser or Unit's limits refuse): Unit logs it with `$request_line` "-", the status it
+   * answered and the body bytes sent (0 when the client was gone).
+   */
+  private logRefusedHead(i: RequestInfo, status: number, bytes: number): void {
+    const log = this.deps.config()?.accessLog;
+    if (!log) return;
+    const ctx = new RequestContext(
+      { method: '', url: '', httpVersion: '', headers: {} },
+      null,
+      i.remoteAddress,
+      i.remotePort,
+      i.localAddress,
+      i.localPort,
+      i.scheme,
+    );
+    ctx.noRequestLine = true;
+    ctx.rawStatus = status;
+    ctx.bodyBytes = bytes;
+    this.deps.accessLog.write(log, ctx);
   }
 
   /** @internal The response of the node:http request in flight on `st` is done (completed or dropped). */
@@ -374,10 +404,12 @@ function refuseOversized(entry: ListenerEntry, sock: Socket): void {
   entry.http.emit('clientError', Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW' }), sock);
 }
 
-function refuseHead(sock: Socket, status: number, serverHeader: string): void {
+/** Answers a refused head with Unit's error page and closes; returns the body's length. */
+function refuseHead(sock: Socket, status: number, serverHeader: string): number {
   const body = errorPageBody(status);
   sock.end(errorPageHead(status, body, serverHeader, new Date().toUTCString()) + 'Connection: close\r\n\r\n' + body);
   sock.destroySoon();
+  return body.length;
 }
 
 /**

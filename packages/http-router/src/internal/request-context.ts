@@ -43,6 +43,8 @@ export class RequestContext {
   rawStatus = -1;
   /** When the first byte of the request came (ms), for `$request_time`; 0: unknown. */
   startTime = 0;
+  /** No request line was read (a head refused before it was a request): `$request_line` is "-", as in Unit. */
+  noRequestLine = false;
   /** `$request_id`, made on first use. */
   requestId: string | undefined = undefined;
   private pathValue: string | null = null;

@@ -73,7 +73,7 @@ function variable(name: string, absent: string): Template | null {
       // Seconds with milliseconds since the first byte of the request (Unit: r->start_time).
       return (c) => (c.startTime === 0 ? '0.000' : ((Date.now() - c.startTime) / 1000).toFixed(3));
     case 'request_line':
-      return (c) => `${c.req.method ?? ''} ${c.originalTarget} HTTP/${c.req.httpVersion}`;
+      return (c) => (c.noRequestLine ? '-' : `${c.req.method ?? ''} ${c.originalTarget} HTTP/${c.req.httpVersion}`);
     case 'request_id':
       // One value per request however often it is used (Unit caches it): 32 hex digits.
       return (c) => (c.requestId ??= randomBytes(16).toString('hex'));
@@ -100,7 +100,8 @@ function variable(name: string, absent: string): Template | null {
   if (name.startsWith('response_header_') && name.length > 16) {
     const h = name.slice(16).toLowerCase().replace(/_/g, '-');
     return (c) => {
-      const v = c.response.getHeader(h);
+      if (c.res === null) return absent; // no response (a refused head's log line)
+      const v = c.res.getHeader(h);
       return v === undefined ? absent : Array.isArray(v) ? v.join(', ') : String(v);
     };
   }
