@@ -182,7 +182,8 @@ export const ROUTER_SCHEMA_DEFS: Record<string, RouterJsonSchema> = {
   },
   accessLog: {
     type: ['string', 'object'],
-    properties: { path: str, format: str, if: str },
+    // `format`: a line of text, or an object whose members are written as one JSON object per line (Unit 1.34).
+    properties: { path: str, format: { type: ['string', 'object'], additionalProperties: str }, if: str },
     required: ['path'],
     additionalProperties: false,
   },

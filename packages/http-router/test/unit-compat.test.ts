@@ -195,6 +195,39 @@ describe('variables as Unit computes them', () => {
     ]);
   });
 
+  it("text lines escape what the request put in a value (nginx's \\xHH): no forged lines or fields; the format's own text stays", async () => {
+    const log = tmpFile('escape.log');
+    const routes = [{ action: { return: 200 } }];
+    const { port, router } = await start({ pass: 'routes' }, { routes, access_log: { path: log, format: '$remote_addr "$uri" $status\t[$header_x]' } });
+    await fetchText(port, '/%0d%0a1.2.3.4%20%22GET%20/forged%22%20200', { headers: { X: 'a\\b\u00e9' } });
+    const js = tmpFile('escape-js.log');
+    const j = await start({ pass: 'routes' }, { routes, access_log: { path: js, format: '`${remoteAddr} "${uri}"`' } });
+    await fetchText(j.port, '/%0d%0aFORGED');
+    for (const r of [router, j.router]) {
+      await r.close(100);
+      routers.splice(routers.indexOf(r), 1);
+    }
+    expect(fs.readFileSync(log, 'latin1')).toBe('127.0.0.1 "/\\x0D\\x0A1.2.3.4 \\x22GET /forged\\x22 200" 200\t[a\\x5Cb\\xE9]\n');
+    expect(fs.readFileSync(js, 'latin1')).toBe('127.0.0.1 \\x22/\\x0D\\x0AFORGED\\x22\n'); // a JavaScript line is the request's doing as a whole
+  });
+
+  it("a format given as an object writes one JSON object per line (Unit's JSON log format), its values JSON-escaped", async () => {
+    const log = tmpFile('json.log');
+    const evil = '", "injected": "1 " \\ \t \u00e9';
+    const format = { status: '$status', ua: '$header_user_agent', uri: '`${vars.uri}`', none: '$header_referer' };
+    const { port, router } = await start({ pass: 'routes' }, { routes: [{ action: { return: 200 } }], access_log: { path: log, format } });
+    await fetchText(port, '/a%0d%0ab', { headers: { 'User-Agent': evil } });
+    await router.close(100);
+    routers.splice(routers.indexOf(router), 1);
+    const lines = fs.readFileSync(log, 'utf8').split('\n');
+    expect(lines).toHaveLength(2);
+    const record = JSON.parse(lines[0]!) as Record<string, string>;
+    expect(Object.keys(record)).toEqual(['status', 'ua', 'uri', 'none']);
+    expect(record).toEqual({ status: '200', ua: evil, uri: '/a\r\nb', none: '-' });
+    const err = await compileError({ routes: [], access_log: { path: log, format: { a: '$uri', b: '$nope' } }, listeners: {} });
+    expect([err.message, err.path]).toEqual(['Unknown variable "nope"', '/access_log/format/b']);
+  });
+
   it('a request line without a version is answered 400 at its end on the lean path too', async () => {
     const { port } = await start({ pass: 'applications/app' }, {}, new LeanGateway());
     for (const line of ['GET /\n', 'GET /\r\n', 'GET  /x\r\n']) {

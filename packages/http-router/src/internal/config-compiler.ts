@@ -18,7 +18,7 @@ import { addMimeTypes, defaultMimeTypes } from './mime-types';
 import { compilePatternSet, percentDecode } from './pattern';
 import { compileMatch, uriPrefixGuard } from './match-compiler';
 import { contextWithModules, jsModuleRefs, withTemplateContext } from './js-scope';
-import { compileTemplate, truthy } from './template';
+import { compileTemplate, truthy, type Template } from './template';
 import { compileTls, type TlsCertificate, type TlsConfig } from './tls-config';
 import type { ListenSpec } from './ports';
 import { Upstream } from './upstream';
@@ -275,12 +275,14 @@ function compileAccessLog(v: unknown): AccessLog | null {
   if (v === undefined || v === null) return null;
   const base = '/access_log';
   if (typeof v === 'string') {
-    return { path: v, format: compileTemplate(DEFAULT_LOG_FORMAT, base, true).fn, cond: null, countsBytes: true };
+    return { path: v, format: compileTemplate(DEFAULT_LOG_FORMAT, base, 'escaped').fn, cond: null, countsBytes: true };
   }
-  const log = v as { path: string; format?: string; if?: string };
+  const log = v as { path: string; format?: string | Record<string, string>; if?: string };
   const path = log.path;
-  const formatText = log.format ?? DEFAULT_LOG_FORMAT;
-  const fmt = compileTemplate(formatText, jp(base, 'format'), true);
+  const fmt =
+    typeof log.format === 'object'
+      ? compileJsonLogFormat(log.format, jp(base, 'format'))
+      : compileTemplate(log.format ?? DEFAULT_LOG_FORMAT, jp(base, 'format'), 'escaped');
   let cond: AccessLog['cond'] = null;
   if (log.if !== undefined) {
     const text = log.if;
@@ -289,6 +291,27 @@ function compileAccessLog(v: unknown): AccessLog | null {
     cond = negate ? (c) => !truthy(t(c)) : (c) => truthy(t(c));
   }
   return { path, format: fmt.fn, cond, countsBytes: fmt.vars.includes('body_bytes_sent') };
+}
+
+/**
+ * An `access_log` `format` given as an object (Unit's JSON log format): each line is one JSON object with the
+ * format's members in their order, each value a template (variables or JavaScript) and a string, JSON-escaped (so
+ * not escaped as text lines are).
+ */
+function compileJsonLogFormat(members: Record<string, string>, path: string): { fn: Template; vars: string[] } {
+  const parts: Array<{ key: string; fn: Template }> = [];
+  const vars: string[] = [];
+  for (const [name, text] of Object.entries(members)) {
+    const t = compileTemplate(text, jp(path, name), true);
+    parts.push({ key: JSON.stringify(name) + ':', fn: t.fn });
+    vars.push(...t.vars);
+  }
+  const fn: Template = (ctx) => {
+    let s = '{';
+    for (let i = 0; i < parts.length; i++) s += (i === 0 ? '' : ',') + parts[i].key + JSON.stringify(parts[i].fn(ctx));
+    return s + '}';
+  };
+  return { fn, vars };
 }
 
 /**

@@ -121,8 +121,13 @@ function isNameChar(c: number): boolean {
  * both as config errors at `path`. `$dollar` writes a `$`. `logging`: a format of access log lines, where a header,
  * argument or cookie the request lacks is written `-` (Unit's nxt_var_interpreter with logging).
  */
-export function compileTemplate(text: string, path: string, logging = false): CompiledTemplate {
-  if (text.charCodeAt(0) === 96 /* ` */) return compileJsTemplate(text, path);
+export function compileTemplate(text: string, path: string, logging: boolean | 'escaped' = false): CompiledTemplate {
+  if (text.charCodeAt(0) === 96 /* ` */) {
+    const js = compileJsTemplate(text, path);
+    if (logging !== 'escaped') return js;
+    const run = js.fn;
+    return { ...js, fn: (ctx) => escapeLogText(run(ctx)) }; // its whole line is the request's doing
+  }
   if (text.indexOf('$') === -1) return { fn: () => text, constant: text, vars: [] };
   const parts: Array<string | Template> = [];
   const vars: string[] = [];
@@ -148,7 +153,7 @@ export function compileTemplate(text: string, path: string, logging = false): Co
     vars.push(name);
     if (lit !== '') parts.push(lit);
     lit = '';
-    parts.push(getter);
+    parts.push(logging === 'escaped' ? (ctx) => escapeLogText(getter(ctx)) : getter);
     i = end;
   }
   if (lit !== '') parts.push(lit);
@@ -165,6 +170,39 @@ export function compileTemplate(text: string, path: string, logging = false): Co
           return s;
         };
   return { fn, constant: null, vars };
+}
+
+/**
+ * A value written into a text access log line, as nginx's log escaping writes it: `"`, `\`, control characters and
+ * bytes outside printable ASCII as `\xHH`, so that what a client sends (a percent-encoded CRLF in the target, a
+ * quote in a header) can neither end the line nor forge fields. Characters above U+00FF (from a JavaScript
+ * template) are written as their UTF-8 bytes.
+ */
+export function escapeLogText(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x7f) return escapeFrom(s, i);
+  }
+  return s;
+}
+
+function escapeFrom(s: string, from: number): string {
+  let out = s.slice(0, from);
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c && c < 0x7f) out += s[i];
+    else if (c <= 0xff) out += hexByte(c);
+    else {
+      const cp = s.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out += hexByte(b);
+    }
+  }
+  return out;
+}
+
+function hexByte(b: number): string {
+  return '\\x' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
 }
 
 /** Unit's truthiness for `if`: empty, `0`, `false`, `null` and `undefined` are false. */
