@@ -228,6 +228,22 @@ describe('variables as Unit computes them', () => {
     expect([err.message, err.path]).toEqual(['Unknown variable "nope"', '/access_log/format/b']);
   });
 
+  it('bytes node:http refuses after a request wait for its answer; after Connection: close they are not read (test_chunked_after_last)', async () => {
+    // The app answers 100 ms late, so the bad bytes are there first.
+    class Late extends LeanGateway {
+      override handle(...args: Parameters<LeanGateway['handle']>): void {
+        setTimeout(() => super.handle(...args), 100);
+      }
+    }
+    const { port } = await start({ pass: 'applications/app' }, {}, new Late());
+    const chunked = (conn: string) => `POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: ${conn}\r\n\r\n1\r\na\r\n0\r\n\r\n`;
+    const close = await rawRequest(port, chunked('close') + '1\r\nb\r\n0\r\n\r\n');
+    expect(close.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200']);
+    expect(close).toMatch(/"body":"a"/);
+    const kept = await rawRequest(port, chunked('keep-alive') + 'BLAH\r\n\r\n');
+    expect(kept.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+  });
+
   it('a request line without a version is answered 400 at its end on the lean path too', async () => {
     const { port } = await start({ pass: 'applications/app' }, {}, new LeanGateway());
     for (const line of ['GET /\n', 'GET /\r\n', 'GET  /x\r\n']) {

@@ -31,6 +31,8 @@ export interface NodeHttpDeps {
 
 const kConn = Symbol('warden.router.conn');
 const kCtx = Symbol('warden.router.ctx');
+/** A refused head waits for the answer to the request before it (clientError). */
+const kRefusing = Symbol('warden.router.refusing');
 
 /** A connection's bookkeeping on both paths, with what node:http's path adds. */
 export interface ConnState extends BaseConnState {
@@ -45,7 +47,7 @@ export interface ConnState extends BaseConnState {
   app: string | null;
 }
 
-type Sock = Socket & { [kConn]?: ConnState; [kLean]?: FastConnection };
+type Sock = Socket & { [kConn]?: ConnState; [kLean]?: FastConnection; [kRefusing]?: boolean };
 type Res = ServerResponse & { [kConn]?: ConnState; [kCtx]?: NodeRequestContext };
 
 /**
@@ -91,19 +93,39 @@ export class NodeHttpPath {
       this.deps.counters.requestRefused();
       refuseHead(sock, (req.url ?? '').charCodeAt(0) === 47 ? 405 : 400, this.deps.server.serverHeader);
     });
-    http.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock: Socket) => {
-      const inFlight = (sock as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-      const status = clientErrorStatus(err);
-      // A client that ended or reset its side in the middle of a head gets no answer (as in Unit).
-      const gone = err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !sock.writable;
-      const info = connInfo((sock as Sock)[kConn] ?? null, sock); // while the socket can still say
-      let sent = 0;
-      if (gone || (inFlight && inFlight.headersSent)) sock.destroy();
-      else sent = refuseHead(sock, status, this.deps.server.serverHeader);
-      // A refused head between requests is logged as Unit logs it; one in a request's body is that request's line.
-      if (!inFlight) this.logRefusedHead(info, status, sent);
-    });
+    http.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock: Socket) => this.clientError(err, sock));
     return http;
+  }
+
+  /**
+   * What node:http's parser refused (or a head Unit's limits refuse, refuseOversized): Unit's error page and the
+   * close. Bytes that follow a request read whole and not answered yet wait for that answer, as Unit reads the next
+   * head only then; after a `Connection: close` request they are not read at all (`test_chunked_after_last`).
+   */
+  private clientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock: Socket): void {
+    const inFlight = (sock as Socket & { _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null })._httpMessage;
+    if (inFlight && !inFlight.headersSent && inFlight.req?.complete === true && err.code !== 'ECONNRESET' && !sock.destroyed) {
+      const s = sock as Sock;
+      if (inFlight.shouldKeepAlive && s[kRefusing] !== true) {
+        s[kRefusing] = true; // node's parser reports the same error again for every chunk the client sends
+        inFlight.once('finish', () =>
+          setImmediate(() => {
+            s[kRefusing] = false;
+            this.clientError(err, sock);
+          }),
+        );
+      }
+      return;
+    }
+    const status = clientErrorStatus(err);
+    // A client that ended or reset its side in the middle of a head gets no answer (as in Unit).
+    const gone = err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !sock.writable;
+    const info = connInfo((sock as Sock)[kConn] ?? null, sock); // while the socket can still say
+    let sent = 0;
+    if (gone || (inFlight && inFlight.headersSent)) sock.destroy();
+    else sent = refuseHead(sock, status, this.deps.server.serverHeader);
+    // A refused head between requests is logged as Unit logs it; one in a request's body is that request's line.
+    if (!inFlight) this.logRefusedHead(info, status, sent);
   }
 
   /** Applies a committed config's timeouts to a listener's node:http server. */
@@ -395,13 +417,7 @@ function websocketHandshakeRefusal(req: IncomingMessage): number {
  * node:http's answer to a head over its limit (431; 'clientError' with its parser's error).
  */
 function refuseOversized(entry: ListenerEntry, sock: Socket): void {
-  const inFlight = (sock as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (sock.destroyed) return;
-  if (inFlight) {
-    inFlight.once('finish', () => setImmediate(refuseOversized, entry, sock));
-    return;
-  }
-  entry.http.emit('clientError', Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW' }), sock);
+  if (!sock.destroyed) entry.http.emit('clientError', Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW' }), sock);
 }
 
 /** Answers a refused head with Unit's error page and closes; returns the body's length. */
