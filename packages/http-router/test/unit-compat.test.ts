@@ -1,7 +1,8 @@
 import fs from 'fs';
+import { request } from 'http';
 import { connect } from 'net';
 import path from 'path';
-import { passSegments } from '../src';
+import { HttpRouter, passSegments } from '../src';
 import { EchoGateway, fetchText, rawRequest, routerScope, slowHead } from './helpers';
 import { LeanGateway } from './lean-gateway';
 import { keptAliveConnection } from './paths';
@@ -242,6 +243,47 @@ describe('variables as Unit computes them', () => {
     expect(close).toMatch(/"body":"a"/);
     const kept = await rawRequest(port, chunked('keep-alive') + 'BLAH\r\n\r\n');
     expect(kept.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+  });
+
+  it('unix sockets: $remote_addr is "unix:", the "unix" address pattern matches them and "*" does not; an empty source list matches nothing (test_client_ip_unix, test_client_ip_empty_source)', async () => {
+    const sockPath = path.join(tmpDir(), 'u.sock');
+    const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
+    routers.push(router);
+    const ip = { return: 200, response_headers: { 'X-IP': '$remote_addr' } };
+    const fw = (source: unknown) => ({ pass: 'routes/main', forwarded: { client_ip: 'X-Forwarded-For', source } });
+    await (
+      await router.prepare({
+        listeners: { [`unix:${sockPath}`]: fw('unix'), '127.0.0.1:0': fw('unix'), '127.0.0.2:0': fw([]), '127.0.0.3:0': { pass: 'routes/u' } },
+        routes: {
+          main: [{ action: ip }],
+          u: [
+            { match: { source: 'unix' }, action: { return: 201 } },
+            { match: { source: '*', destination: '!unix' }, action: ip },
+          ],
+        },
+      })
+    ).commit();
+    const ports = router.addresses();
+    const ask = (o: { socketPath?: string; host?: string; port?: number }) =>
+      new Promise<string>((resolve, reject) => {
+        request({ ...o, path: '/', headers: { 'X-Forwarded-For': '1.1.1.1' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(`${res.statusCode} ${String(res.headers['x-ip'])}`));
+        })
+          .on('error', reject)
+          .end();
+      });
+    expect(await ask({ socketPath: sockPath })).toBe('200 1.1.1.1'); // the unix listener's clients are trusted
+    expect(await ask({ host: '127.0.0.1', port: ports['127.0.0.1:0'].port })).toBe('200 127.0.0.1');
+    expect(await ask({ host: '127.0.0.2', port: ports['127.0.0.2:0'].port })).toBe('200 127.0.0.1'); // no source: no replacement
+    expect(await ask({ host: '127.0.0.3', port: ports['127.0.0.3:0'].port })).toBe('200 127.0.0.1'); // not a unix socket: the second step
+    await (
+      await router.prepare({
+        listeners: { [`unix:${sockPath}`]: { pass: 'routes/u' } },
+        routes: { u: [{ match: { source: '*' }, action: { return: 201 } }, { action: ip }] },
+      })
+    ).commit();
+    expect(await ask({ socketPath: sockPath })).toBe('200 unix:');
   });
 
   it('a request line without a version is answered 400 at its end on the lean path too', async () => {

@@ -6,8 +6,8 @@ export type AddressTest = (addr: string, port: number) => boolean;
 
 interface AddrRule {
   negative: boolean;
-  /** 4 or 6; 0 means any family (`*`). */
-  family: 0 | 4 | 6;
+  /** 4 or 6; 0 means any IP family (`*`); `unix`: a unix domain socket (Unit's `"unix"` pattern). */
+  family: 0 | 4 | 6 | 'unix';
   lo: bigint;
   hi: bigint;
   portLo: number;
@@ -104,6 +104,7 @@ function compileRule(raw: unknown, path: string): AddrRule {
     negative = true;
     s = s.slice(1);
   }
+  if (s === 'unix') return { negative, family: 'unix', lo: 0n, hi: 0n, portLo: 0, portHi: 65535 };
   let addr: string;
   let ports: [number, number] = [0, 65535];
   if (s.startsWith('[')) {
@@ -128,7 +129,8 @@ function compileRule(raw: unknown, path: string): AddrRule {
   return { negative, family: r.family, lo: r.lo, hi: r.hi, portLo: ports[0], portHi: ports[1] };
 }
 
-function ruleHits(r: AddrRule, family: 4 | 6, value: bigint, port: number): boolean {
+function ruleHits(r: AddrRule, family: 4 | 6 | 'unix', value: bigint, port: number): boolean {
+  if (r.family === 'unix' || family === 'unix') return r.family === family; // `*` is any IP address, not a unix socket
   if (port >= 0 && (port < r.portLo || port > r.portHi)) return false;
   if (r.family === 0) return true;
   return r.family === family && value >= r.lo && value <= r.hi;
@@ -143,8 +145,9 @@ export function compileAddressSet(value: unknown, path: string): AddressTest {
   const rules = list.map((v, i) => compileRule(v, Array.isArray(value) ? `${path}/${i}` : path));
   const negatives = rules.filter((r) => r.negative);
   const positives = rules.filter((r) => !r.negative);
+  if (rules.length === 0) return () => false; // Unit: an empty list matches nothing (nxt_http_route_addr_rule)
   return (addr, port) => {
-    const ip = parseIp(addr);
+    const ip = addr.startsWith('unix:') ? { family: 'unix' as const, value: 0n } : parseIp(addr);
     if (!ip) return false;
     for (const r of negatives) if (ruleHits(r, ip.family, ip.value, port)) return false;
     if (positives.length === 0) return true;

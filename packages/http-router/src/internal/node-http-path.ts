@@ -520,10 +520,12 @@ function addressesOf(sock: Socket): RequestInfo {
   const peer: AddressOut = {};
   const local: AddressOut = {};
   if (h == null || typeof h.getpeername !== 'function' || typeof h.getsockname !== 'function' || h.getpeername(peer) !== 0 || h.getsockname(local) !== 0) {
+    // A unix socket's handle (a pipe) has no addresses: Unit calls both ends "unix:" ($remote_addr, `source: "unix"`).
+    const unix = h != null && typeof h.getpeername !== 'function';
     return {
-      remoteAddress: sock.remoteAddress ?? '',
+      remoteAddress: sock.remoteAddress ?? (unix ? 'unix:' : ''),
       remotePort: sock.remotePort ?? 0,
-      localAddress: sock.localAddress ?? '',
+      localAddress: sock.localAddress ?? (unix ? 'unix:' : ''),
       localPort: sock.localPort ?? 0,
       scheme: schemeOf(sock),
     };
