@@ -286,6 +286,46 @@ describe('variables as Unit computes them', () => {
     expect(await ask({ socketPath: sockPath })).toBe('200 unix:');
   });
 
+  it('forwarded reads its fields as Unit does (test_forwarded_header.py): protocol from the first field, whole; client_ip items by commas and spaces, with ports, not unspecified', async () => {
+    const out = { return: 200, response_headers: { 'X-S': '$scheme', 'X-IP': '$remote_addr' } };
+    const fw = { client_ip: 'X-Forwarded-For', protocol: 'X-Forwarded-Proto', source: '127.0.0.1' };
+    const { port } = await start({ pass: 'routes', forwarded: fw }, { routes: [{ action: out }] });
+    const r = await start(
+      { pass: 'routes', forwarded: { client_ip: 'X-Forwarded-For', recursive: true, source: ['127.0.0.1', '10.5.2.1'] } },
+      { routes: [{ action: out }] },
+    );
+    const ask = async (p: number, name: string, values: string[]) => {
+      const raw = await rawRequest(p, `GET / HTTP/1.1\r\nHost: x\r\n${values.map((v) => `${name}: ${v}\r\n`).join('')}Connection: close\r\n\r\n`);
+      return /X-IP: (.*)\r\n/.exec(raw)![1] + ' ' + /X-S: (.*)\r\n/.exec(raw)![1];
+    };
+    const scheme = async (...v: string[]) => (await ask(port, 'X-Forwarded-Proto', v)).split(' ')[1];
+    const addr = async (...v: string[]) => (await ask(port, 'X-Forwarded-For', v)).split(' ')[0];
+    expect([
+      await scheme('https'),
+      await scheme('oN'),
+      await scheme('http, https'),
+      await scheme('http, https', 'https'),
+      await scheme('https', 'http'),
+      await scheme('blah'),
+    ]).toEqual(['https', 'https', 'http', 'http', 'https', 'http']);
+    expect([
+      await addr('1.1.1.1:80'),
+      await addr('[::1]:8080'),
+      await addr('0.0.0.0'),
+      await addr('::'),
+      await addr('1.1.1.1 2.2.2.2'),
+      await addr('::11.22.33.44'),
+      await addr('1.1.1.1:0'),
+    ]).toEqual(['1.1.1.1', '::1', '127.0.0.1', '127.0.0.1', '2.2.2.2', '::11.22.33.44', '127.0.0.1']);
+    const rec = async (...v: string[]) => (await ask(r.port, 'X-Forwarded-For', v)).split(' ')[0];
+    // An item that is no address ends the search with the last trusted address read.
+    expect([await rec('8.8.8.8, 1.1.1.1, 10.5.2.1'), await rec('blah, 10.5.2.1'), await rec('10.5.2.1', '10.5.2.1, 1.1.1.1', '10.5.2.1')]).toEqual([
+      '1.1.1.1',
+      '10.5.2.1',
+      '1.1.1.1',
+    ]);
+  });
+
   it('a request line without a version is answered 400 at its end on the lean path too', async () => {
     const { port } = await start({ pass: 'applications/app' }, {}, new LeanGateway());
     for (const line of ['GET /\n', 'GET /\r\n', 'GET  /x\r\n']) {

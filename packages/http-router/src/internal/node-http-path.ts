@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
-import { isIP, type Socket } from 'net';
+import { isIPv4, isIPv6, type Socket } from 'net';
 import type { TLSSocket } from 'tls';
 import type { ActionRunner } from './action-runner';
 import type { AccessLogWriter } from './access-log';
@@ -7,6 +7,7 @@ import type { CompiledConfig, Forwarded } from './compiled-config';
 import { errorPageBody, errorPageHead, sendError } from './error-page';
 import { kLean, idleCloseResponse, type FastConnection } from './fast-connection';
 import { lowerIs } from './fast-parser';
+import { parseIp } from './address-pattern';
 import { normalizeHeads, type HeadNormalizer } from './head-normalizer';
 import { ListenerEntry, type ConnState as BaseConnState } from './listener-entry';
 import type { ApplicationGateway, RequestInfo, RouterLogger } from './ports';
@@ -537,34 +538,109 @@ function addressesOf(sock: Socket): RequestInfo {
   return { remoteAddress: lastRemote, remotePort: peer.port ?? 0, localAddress: lastLocal, localPort: local.port ?? 0, scheme: schemeOf(sock) };
 }
 
+/**
+ * `forwarded` as Unit applies it (nxt_http_request_forward): only for a client in `source`; `client_ip` from the
+ * fields of that name that are not empty, items separated by commas and spaces, read from the last; `protocol`
+ * from the first such field, whose whole value must be `http`, `https` or `on` (any case).
+ */
 function applyForwarded(ctx: NodeRequestContext, fw: Forwarded): void {
   if (!fw.source(ctx.remoteAddress, ctx.remotePort)) return;
   if (fw.clientIp !== null) {
-    const v = ctx.header(fw.clientIp);
-    if (v) {
-      const list = v.split(',');
-      let chosen = '';
-      for (let i = list.length - 1; i >= 0; i--) {
-        chosen = list[i].trim();
-        if (!fw.recursive || !isIP(chosen) || !fw.source(chosen, -1)) break;
-      }
-      if (isIP(chosen)) {
-        ctx.remoteAddress = chosen;
-        ctx.remotePort = 0;
-      }
-    }
+    const fields = nonEmpty(ctx.headerAll(fw.clientIp));
+    if (fields.length > 0) forwardClientIp(ctx, fw, fields);
   }
   if (fw.protocol !== null) {
-    const v = ctx.header(fw.protocol);
-    if (v) {
-      const last = v
-        .slice(v.lastIndexOf(',') + 1)
-        .trim()
-        .toLowerCase();
-      if (last === 'https' || last === 'on') ctx.scheme = 'https';
-      else if (last === 'http') ctx.scheme = 'http';
-    }
+    const first = nonEmpty(ctx.headerAll(fw.protocol))[0];
+    const v = first === undefined ? '' : first.toLowerCase();
+    if (v === 'http') ctx.scheme = 'http';
+    else if (v === 'https' || v === 'on') ctx.scheme = 'https';
   }
+}
+
+function nonEmpty(v: string | string[] | undefined): string[] {
+  if (v === undefined) return [];
+  return (typeof v === 'string' ? [v] : v).filter((f) => f !== '');
+}
+
+/**
+ * The client address from `X-Forwarded-For`-like fields (nxt_http_request_forward_client_ip): the last item, or
+ * with `recursive` the last one not in `source` (the first item when all are); an item that is not an address
+ * (`ip`, `ip:port`, `[ipv6]`, `[ipv6]:port`; not an unspecified one) ends the search with the last address taken.
+ */
+function forwardClientIp(ctx: NodeRequestContext, fw: Forwarded, fields: string[]): void {
+  let prev: ForwardedAddress = { address: ctx.remoteAddress, port: ctx.remotePort };
+  let found = prev;
+  search: for (let i = fields.length - 1; i >= 0; i--) {
+    const v = fields[i];
+    let len = v.length;
+    do {
+      let p = len - 1;
+      while (p > 0 && (v[p] === ' ' || v[p] === ',')) {
+        p--;
+        len--;
+      }
+      while (p > 0) {
+        if (v[p] === ' ' || v[p] === ',') {
+          p++;
+          break;
+        }
+        p--;
+      }
+      const sa = forwardedAddress(v.slice(p, len));
+      if (sa === null) {
+        found = prev;
+        break search;
+      }
+      if (!fw.recursive || !fw.source(sa.address, sa.port) || (i === 0 && p === 0)) {
+        found = sa;
+        break search;
+      }
+      prev = sa;
+      len = p - 1;
+    } while (len > 0);
+  }
+  ctx.remoteAddress = found.address;
+  ctx.remotePort = found.port;
+}
+
+interface ForwardedAddress {
+  address: string;
+  port: number;
+}
+
+/** `ip`, `ip:port`, `[ipv6]`, `[ipv6]:port` or a bare IPv6 address; null for anything else or an unspecified one. */
+function forwardedAddress(s: string): ForwardedAddress | null {
+  let address = s;
+  let port = 0;
+  if (s.charCodeAt(0) === 91 /* [ */) {
+    const close = s.indexOf(']');
+    if (close < 0) return null;
+    address = s.slice(1, close);
+    const rest = s.slice(close + 1);
+    if (rest !== '') {
+      if (rest.charCodeAt(0) !== 58 /* : */) return null;
+      port = portOf(rest.slice(1));
+    }
+    if (!isIPv6(address)) return null;
+  } else if (!isIPv6(s)) {
+    const colon = s.indexOf(':');
+    if (colon >= 0) {
+      address = s.slice(0, colon);
+      port = portOf(s.slice(colon + 1));
+    }
+    if (!isIPv4(address)) return null;
+  }
+  if (port < 0) return null;
+  const ip = parseIp(address);
+  if (ip === null || (ip.value === 0n && (ip.family === 4 ? address === '0.0.0.0' : true))) return null;
+  return { address, port };
+}
+
+/** A port number 1-65535, or -1. */
+function portOf(s: string): number {
+  if (!/^\d{1,5}$/.test(s)) return -1;
+  const n = Number(s);
+  return n >= 1 && n <= 65535 ? n : -1;
 }
 
 /** Drops header fields whose names hold anything but letters, digits and `-` (Unit's discard_unsafe_fields). */
