@@ -240,3 +240,16 @@ describe('matchIncoming', () => {
     expect(JSON.parse(body)).toEqual({ route: '', step: 0, action: { return: 200 } });
   });
 });
+
+describe('empty arrays, as Unit reads them', () => {
+  it('an empty array of patterns or of field objects matches every request (test_routes_match_empty_array)', () => {
+    for (const key of ['uri', 'method', 'host', 'query', 'arguments', 'headers', 'cookies']) {
+      expect([key, hits({ [key]: [] }, { url: '/blah?a=1', headers: { host: 'x', cookie: 'c=1' } })]).toEqual([key, true]);
+    }
+  });
+
+  it('an empty array of addresses matches none (nxt_http_route_addr_rule)', () => {
+    expect(hits({ source: [] }, {})).toBe(false);
+    expect(hits({ destination: [] }, {})).toBe(false);
+  });
+});

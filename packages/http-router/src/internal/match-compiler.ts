@@ -20,7 +20,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 type Lookup = (ctx: RequestContext, name: string) => string[] | string | undefined;
 
 /**
- * Compiles `arguments` / `headers` / `cookies`: an object (all must match) or array of objects (any may). A field
+ * Compiles `arguments` / `headers` / `cookies`: an object (all must match) or array of objects (any may; an empty one
+ * matches every request, as an empty array of patterns does). A field
  * that is absent fails; a field sent several times matches only when every occurrence does (Unit's rule).
  */
 function compileFieldSets(key: string, value: unknown, path: string, mode: PatternMode, lookup: Lookup, foldValue: boolean, foldName: boolean): MatchTest {
@@ -49,6 +50,7 @@ function compileFieldSets(key: string, value: unknown, path: string, mode: Patte
     };
   };
   if (!Array.isArray(value)) return compileObject(value as Record<string, unknown>, path);
+  if (value.length === 0) return () => true; // Unit: an empty table matches (nxt_http_route_table)
   const alts = value.map((o, i) => compileObject(o, jp(path, i)));
   return (ctx) => {
     for (let i = 0; i < alts.length; i++) if (alts[i](ctx)) return true;
