@@ -193,10 +193,37 @@ describe('rewrite and response_headers', () => {
     expect(r.headers['x-uri']).toBe('/p');
   });
 
-  it('adds response headers to return actions', async () => {
-    const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: 403, response_headers: { 'X-Why': 'blocked $remote_addr' } } }] });
-    const r = await fetchText(port, '/');
-    expect(r.headers['x-why']).toBe('blocked 127.0.0.1');
+  it('adds response headers to return actions, to statuses 200-399 only, as Unit (nxt_http_set_headers)', async () => {
+    const routes = [
+      { match: { uri: '/no' }, action: { return: 403, response_headers: { 'X-Why': 'blocked $remote_addr' } } },
+      { action: { return: 302, location: '/x', response_headers: { 'X-Why': 'moved $remote_addr' } } },
+    ];
+    const { port } = await start({ pass: 'routes' }, { routes });
+    expect((await fetchText(port, '/no')).headers['x-why']).toBeUndefined();
+    expect((await fetchText(port, '/')).headers['x-why']).toBe('moved 127.0.0.1');
+  });
+
+  it("only the last action's response headers hold: not a step that passes to another route, not a share that fell back (test_response_headers.py)", async () => {
+    const routes = {
+      first: [{ action: { pass: 'routes/second', response_headers: { 'X-Foo': 'first' } } }],
+      second: [
+        { match: { uri: '/app' }, action: { pass: 'applications/app', response_headers: { 'X-Foo': 'app' } } },
+        {
+          match: { uri: '/fb' },
+          action: {
+            share: '/nonexistent$uri',
+            response_headers: { 'X-Foo': 'share', 'X-Share': 's' },
+            fallback: { return: 200, response_headers: { 'X-Foo': 'fallback' } },
+          },
+        },
+        { action: { return: 200 } },
+      ],
+    };
+    const { port } = await start({ pass: 'routes/first' }, { routes });
+    expect((await fetchText(port, '/')).headers['x-foo']).toBeUndefined();
+    expect((await fetchText(port, '/app')).headers['x-foo']).toBe('app');
+    const fb = await fetchText(port, '/fb');
+    expect([fb.status, fb.headers['x-foo'], fb.headers['x-share']]).toEqual([200, 'fallback', undefined]);
   });
 });
 

@@ -33,7 +33,7 @@ export class ActionRunner implements RouteWalk {
     this.log = deps.log;
   }
 
-  /** RouteWalk: node:http's path applies `response_headers` of every action taken. */
+  /** RouteWalk: node:http's path applies the last action's `response_headers`. */
   responseHeaders(ctx: RequestContext, action: Action): boolean {
     installResponseHeaders(ctx as NodeRequestContext, action.responseHeaders!);
     return true;

@@ -19,13 +19,14 @@ export type RouteResult = Extract<PassTarget, { kind: 'app' | 'upstream' }> | Ac
 export interface RouteWalk {
   /** Where `log_route` lines go when the config asks for them; null: never logged. */
   readonly log: RouterLogger | null;
-  /** An action on the way has `response_headers`: apply them (node:http), or return false to stop with DEFER. */
+  /** The last action has `response_headers`: apply them (node:http), or return false to stop with DEFER. */
   responseHeaders(ctx: RequestContext, action: Action): boolean;
 }
 
 /**
  * Follows `start` (a listener's `pass`, or an action: a share's fallback) through routes as Unit does, applying each
- * taken action's `rewrite` and `response_headers`, counting actions in `ctx.actions` against MAX_ACTIONS. The only
+ * taken action's `rewrite`, and the `response_headers` of the last one only (Unit's `r->action`: a step that passes to
+ * another route gives way to that route's step), counting actions in `ctx.actions` against MAX_ACTIONS. The only
  * route loop of the package: node:http's path, the lean path and RouteMatcher all resolve through it. `ctx` must be
  * parsed. Variables only a response has throw while routing without one (`ctx.res` null).
  */
@@ -38,14 +39,20 @@ export function resolveRoute(ctx: RequestContext, start: Pass | Action, cfg: Com
         if (!ctx.rewrite(action.rewrite(ctx))) return 400;
         if (walk.log !== null && cfg.settings.logRoute) walk.log.info({ uri: ctx.path }, `URI rewritten to "${ctx.path}"`);
       }
-      if (action.responseHeaders !== null && !walk.responseHeaders(ctx, action)) return DEFER;
-      if (action.kind !== 'pass') return ++ctx.actions > MAX_ACTIONS ? tooMany(walk, action.json) : action;
+      if (action.kind !== 'pass') {
+        if (action.responseHeaders !== null && !walk.responseHeaders(ctx, action)) return DEFER;
+        return ++ctx.actions > MAX_ACTIONS ? tooMany(walk, action.json) : action;
+      }
       pass = action.pass!;
     }
     if (++ctx.actions > MAX_ACTIONS) return tooMany(walk, pass!.text);
     const target = pass!.target ?? cfg.resolvePass(pass!.dynamic!(ctx));
     if (target === null) return 404;
-    if (target.kind !== 'route') return target;
+    if (target.kind !== 'route') {
+      // The step whose `pass` leads to an app or upstream is the request's last action: its `response_headers` hold.
+      if (action !== null && action.responseHeaders !== null && !walk.responseHeaders(ctx, action)) return DEFER;
+      return target;
+    }
     action = matchStep(ctx, target.name, target.steps, cfg, walk);
     if (action === null) return 404;
   }

@@ -13,15 +13,23 @@ export function safeHeaderValue(v: string): string {
   return /[^\t\x20-\x7e]/.test(v) ? v.replace(/[^\t\x20-\x7e]/g, (c) => encodeURIComponent(c)) : v;
 }
 
+type HeaderList = Array<{ name: string; value: Template | null }>;
+const kList = Symbol('warden.responseHeaders');
+
 /**
  * Applies an action's `response_headers` to whatever the action (or the app) sends: `writeHead` of this one response
- * is wrapped so the headers are set or removed last, after the app's own, with `$status` already known. A value whose
- * JavaScript template throws leaves that field out (the app's response is already under way).
+ * is wrapped so the headers are set or removed last, after the app's own, with `$status` already known. As Unit
+ * (nxt_http_set_headers), only to a response with a status from 200 to 399, and only the last action's: a share's
+ * fallback installs its own in place of the share's. A value whose JavaScript template throws leaves that field out
+ * (the app's response is already under way).
  */
-export function installResponseHeaders(ctx: NodeRequestContext, list: Array<{ name: string; value: Template | null }>): void {
-  const res = ctx.res;
+export function installResponseHeaders(ctx: NodeRequestContext, list: HeaderList): void {
+  const res = ctx.res as ServerResponse & { [kList]?: HeaderList };
+  const wrappedAlready = res[kList] !== undefined;
+  res[kList] = list;
+  if (wrappedAlready) return;
   const orig: WriteHead = res.writeHead;
-  const wrapped = function (this: ServerResponse, status: number, a?: unknown, b?: unknown): ServerResponse {
+  const wrapped = function (this: ServerResponse & { [kList]?: HeaderList }, status: number, a?: unknown, b?: unknown): ServerResponse {
     let reason: string | undefined;
     let headers: unknown;
     if (typeof a === 'string') {
@@ -37,16 +45,18 @@ export function installResponseHeaders(ctx: NodeRequestContext, list: Array<{ na
       }
     }
     this.statusCode = status;
-    for (const h of list) {
-      if (h.value === null) this.removeHeader(h.name);
-      else {
-        let v: string;
-        try {
-          v = h.value(ctx);
-        } catch {
-          continue; // a JavaScript template that threw (TemplateError): the response goes out without that field
+    if (status >= 200 && status < 400) {
+      for (const h of this[kList] ?? []) {
+        if (h.value === null) this.removeHeader(h.name);
+        else {
+          let v: string;
+          try {
+            v = h.value(ctx);
+          } catch {
+            continue; // a JavaScript template that threw (TemplateError): the response goes out without that field
+          }
+          this.setHeader(h.name, safeHeaderValue(v));
         }
-        this.setHeader(h.name, safeHeaderValue(v));
       }
     }
     this.writeHead = orig;
