@@ -389,6 +389,16 @@ describe('malformed and oversized requests', () => {
     expect(await rawRequest(p2, 'GET / HTTP/1.1\r\nHost: x\r\nX_Evil: 1\r\nConnection: close\r\n\r\n')).toContain('"x_evil":"1"');
   });
 
+  it("a discarded field does not break what reads the request's fields afterwards (header match, access log)", async () => {
+    const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'router-unsafe-')), 'a.log');
+    const routes = [{ match: { headers: { 'X-Good': '2' } }, action: { return: 204 } }, { action: { return: 200 } }];
+    const { port, router } = await start({ pass: 'routes' }, { routes, access_log: { path: log, format: '$status [$header_x_good]' } });
+    const r = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nX_Evil: 1\r\nX-Good: 2\r\nConnection: close\r\n\r\n');
+    expect(r).toMatch(/^HTTP\/1\.1 204/);
+    await router.close(100);
+    expect(fs.readFileSync(log, 'utf8')).toBe('204 [2]\n');
+  });
+
   it('drops a client that stops sending its headers (header_read_timeout)', async () => {
     const { port } = await start({ pass: 'applications/app' }, { settings: { http: { header_read_timeout: 0.3 } } });
     const r = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\n');

@@ -651,7 +651,11 @@ function discardUnsafe(req: IncomingMessage): void {
     for (let k = 0; k < name.length; k++) {
       const c = name.charCodeAt(k) | 0x20;
       if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 0x2d)) {
-        delete req.headers[name.toLowerCase()];
+        // node:http builds `headers` and `headersDistinct` from rawHeaders by the count it parsed, when first read:
+        // both are built before rawHeaders shrinks (else a read of headersDistinct threw), and the field goes from each.
+        const lower = name.toLowerCase();
+        delete req.headers[lower];
+        delete req.headersDistinct[lower];
         raw.splice(i, 2);
         i -= 2;
         break;
