@@ -107,7 +107,8 @@ function lineWithoutVersion(buf: Buffer, len: number): boolean {
   if (sp === -1 || sp > nl) return false; // no target either: node:http decides
   let i = sp;
   while (i < nl && buf[i] === 32) i++;
-  return buf.indexOf(32, i) === -1 || buf.indexOf(32, i) > nl;
+  const next = buf.indexOf(32, i);
+  return next === -1 || next > nl;
 }
 
 function parseLines(s: string, headBytes: number, eol: string, discardUnsafe: boolean, out: LeanHead): number {
