@@ -93,8 +93,6 @@ export interface HttpSettings {
   serverVersion: boolean;
   /** `large_header_buffer_size` and `large_header_buffers`: which heads Unit takes (head-buffers.ts). */
   headBuffers: HeadBufferLimits;
-  /** The largest head those limits can take (node:http's limit; a longer incomplete head is refused). */
-  maxHeaderSize: number;
   /** `proxy_connect_timeout` (Warden): establishing a connection to a proxy target; 0 = none. */
   proxyConnectTimeout: number;
   /** `proxy_read_timeout` (Warden): between two reads from the target once the request is sent; 0 = none. */

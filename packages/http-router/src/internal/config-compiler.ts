@@ -22,7 +22,6 @@ import { compileTemplate, truthy, type Template } from './template';
 import { compileTls, type TlsCertificate, type TlsConfig } from './tls-config';
 import type { ListenSpec } from './ports';
 import { Upstream } from './upstream';
-import { headCeiling } from './head-buffers';
 
 /** The parts of a Unit config the router reads. */
 export interface RouterConfig {
@@ -186,7 +185,6 @@ function compileSettings(settings: { http?: Obj } | undefined): HttpSettings {
     logRoute: false,
     serverVersion: true,
     headBuffers: { size: 8192, count: 4 },
-    maxHeaderSize: headCeiling({ size: 8192, count: 4 }),
     proxyConnectTimeout: 60_000,
     proxyReadTimeout: 60_000,
     proxySendTimeout: 60_000,
@@ -261,7 +259,6 @@ function compileSettings(settings: { http?: Obj } | undefined): HttpSettings {
     }
   }
   s.headBuffers = { size: bufSize, count: bufCount };
-  s.maxHeaderSize = headCeiling(s.headBuffers);
   return s;
 }
 

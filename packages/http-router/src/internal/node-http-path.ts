@@ -8,6 +8,7 @@ import { errorPageBody, errorPageHead, sendError } from './error-page';
 import { kLean, idleCloseResponse, type FastConnection } from './fast-connection';
 import { lowerIs } from './fast-parser';
 import { parseIp } from './address-pattern';
+import { headCeiling } from './head-buffers';
 import { normalizeHeads, type HeadNormalizer } from './head-normalizer';
 import { ListenerEntry, type ConnState as BaseConnState } from './listener-entry';
 import type { ApplicationGateway, RequestInfo, RouterLogger } from './ports';
@@ -69,7 +70,7 @@ export class NodeHttpPath {
     const http = createServer({
       ServerResponse: this.responseClass,
       requireHostHeader: false, // Unit takes HTTP/1.1 without Host (an empty host for matching)
-      maxHeaderSize: compiled.settings.maxHeaderSize,
+      maxHeaderSize: headCeiling(compiled.settings.headBuffers),
       requestTimeout: 0,
       connectionsCheckingInterval: Math.max(250, Math.min(30_000, compiled.settings.headerReadTimeout / 4 || 30_000)),
     });
