@@ -219,6 +219,32 @@ describe.each(PATHS)("WebSocket opening handshakes checked before routing, as Un
     expect(gw.calls + ((gw as LeanGateway).lean ?? 0)).toBe(calls);
   });
 
+  it('an upgrade or CONNECT pipelined after a request is answered after that request, and the router lives', async () => {
+    // node:http hands the upgrade (or CONNECT) over as soon as it parses it, while the app's answer to the request
+    // before it is still pending on the socket: answering it then threw (ERR_HTTP_SOCKET_ASSIGNED) and took the
+    // router down, or wrote its answer before the pending one. Unit reads the next head only once it has answered.
+    const { port } = await start(
+      kind,
+      { pass: 'routes' },
+      { routes: [{ match: { uri: '/e' }, action: { pass: 'applications/app' } }, { action: { return: 204 } }] },
+    );
+    const first = 'GET /e HTTP/1.1\r\nHost: x\r\n\r\n';
+    for (const [second, code] of [
+      [ws({}, 'GET /u HTTP/1.1'), 204],
+      [ws({ 'Sec-WebSocket-Version': '8' }, 'GET /u HTTP/1.1'), 426],
+      ['CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ] as const) {
+      const text = await rawRequest(port, first + second);
+      const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+      expect([second, statuses]).toEqual([second, [200, code]]);
+      expect(appView(text.slice(0, text.lastIndexOf('HTTP/1.1 '))).url).toBe('/e');
+    }
+    // After a `Connection: close` request nothing more is read.
+    const closing = await rawRequest(port, 'GET /e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' + ws({}, 'GET /u HTTP/1.1'));
+    expect([...closing.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1])).toEqual(['200']);
+    expect(status(await rawRequest(port, 'GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))).toBe(204);
+  });
+
   it('a valid handshake (values in any case) and an upgrade to something else are routed', async () => {
     const { port } = await start(kind, { pass: 'routes' }, { routes: [{ action: { return: 204 } }] });
     expect(status(await rawRequest(port, ws({ Upgrade: 'WebSocket', Connection: 'keep-alive, UPGRADE' })))).toBe(204);

@@ -88,13 +88,17 @@ export class NodeHttpPath {
     http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(entryOf(), req, res));
     // Upgrade requests are routed like others, answered on the raw socket (see upgrade.ts).
     http.on('upgrade', (req: IncomingMessage, sock: Socket, head: Buffer) =>
-      this.onRequest(entryOf(), req, upgradeResponse(this.responseClass, req, sock, head, this.deps.config()?.settings.websocket ?? null)),
+      afterAnswered(sock, () =>
+        this.onRequest(entryOf(), req, upgradeResponse(this.responseClass, req, sock, head, this.deps.config()?.settings.websocket ?? null)),
+      ),
     );
     http.on('timeout', this.onSocketTimeout);
-    http.on('connect', (req: IncomingMessage, sock: Socket) => {
-      this.deps.counters.requestRefused();
-      refuseHead(sock, (req.url ?? '').charCodeAt(0) === 47 ? 405 : 400, this.deps.server.serverHeader);
-    });
+    http.on('connect', (req: IncomingMessage, sock: Socket) =>
+      afterAnswered(sock, () => {
+        this.deps.counters.requestRefused();
+        refuseHead(sock, (req.url ?? '').charCodeAt(0) === 47 ? 405 : 400, this.deps.server.serverHeader);
+      }),
+    );
     http.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock: Socket) => this.clientError(err, sock));
     return http;
   }
@@ -418,6 +422,33 @@ function websocketHandshakeRefusal(req: IncomingMessage): number {
  * A head Unit's header buffers refuse (head-buffers.ts): once the requests before it on the connection are answered,
  * node:http's answer to a head over its limit (431; 'clientError' with its parser's error).
  */
+/**
+ * Runs `take` once no answer to an earlier request is pending on `sock`. node:http gives an upgrade (or CONNECT)
+ * request's socket up as soon as it has parsed its head, while the requests pipelined before it may still be
+ * answering; Unit reads the next head only once it has answered. Nothing runs if such an answer closed the
+ * connection (`Connection: close`) or the connection went away first.
+ */
+function afterAnswered(sock: Socket, take: () => void): void {
+  const pending = (sock as Socket & { _httpMessage?: (ServerResponse & { _last?: boolean }) | null })._httpMessage;
+  if (pending === null || pending === undefined) {
+    take();
+    return;
+  }
+  const onClose = (): void => {
+    pending.off('finish', onFinish);
+  };
+  const onFinish = (): void => {
+    sock.off('close', onClose);
+    // node:http's own 'finish' listener ran first: it detached the response, gave the socket to the next pipelined
+    // response if there is one, or ended it after a last response, or armed its keep-alive timeout.
+    if (pending._last === true || sock.destroyed || !sock.writable) return;
+    if (sock.timeout !== undefined && sock.timeout > 0) sock.setTimeout(0); // as node:http leaves it at a head
+    afterAnswered(sock, take);
+  };
+  pending.once('finish', onFinish);
+  sock.once('close', onClose);
+}
+
 function refuseOversized(entry: ListenerEntry, sock: Socket): void {
   if (!sock.destroyed) entry.http.emit('clientError', Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW' }), sock);
 }
