@@ -191,6 +191,60 @@ describe('heads Unit tolerates', () => {
   });
 });
 
+describe.each(PATHS)('targets as Unit reads them: any byte but NUL, CR and LF, and a fragment ends path and query (%s)', (kind) => {
+  const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+  const get = (target: string) =>
+    rawRequest(port, Buffer.concat([Buffer.from('GET '), Buffer.from(target, 'utf8'), Buffer.from(' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')]));
+  let port = 0;
+  beforeEach(async () => {
+    port = (
+      await start(
+        kind,
+        { pass: 'routes' },
+        {
+          routes: [
+            {
+              match: { uri: ['/ди', '/'] },
+              action: { return: 204, response_headers: { 'X-U': '$uri', 'X-A': '$arg_x', 'X-Y': '$arg_y', 'X-R': '$request_uri' } },
+            },
+            { match: { uri: '/q', arguments: { a: '1' } }, action: { return: 204, response_headers: { 'X-A': '$arg_a' } } },
+            { action: { pass: 'applications/app' } },
+          ],
+        },
+      )
+    ).port;
+  });
+  const field = (text: string, name: string) => new RegExp(`\\r\\n${name}: ([^\\r]*)`).exec(text)?.[1];
+
+  it('bytes outside ASCII and control characters in the target are taken as they are, not 400', async () => {
+    // test_static_space_in_name sends `/ди ректория/фа йл` unencoded; Unit's parser refuses only NUL, CR and LF.
+    for (const target of ['/ди', '/%D0%B4%D0%B8']) {
+      const text = await get(target);
+      expect([target, status(text)]).toEqual([target, 204]); // the route's `/ди` matched both
+      expect(field(text, 'X-U')).toBe('/%D0%B4%D0%B8'); // one path (a header value is written percent-encoded)
+    }
+    for (const target of ['/app/фа йл?q=ф', '/app/\x01\x7f\t?x']) {
+      const text = await get(target);
+      expect([target, status(text)]).toEqual([target, 200]);
+      expect(appView(Buffer.from(text, 'latin1').toString('utf8')).url).toBe(latin1(target));
+    }
+  });
+
+  it('a raw # ends the path and the query; the app and $request_uri keep the target whole', async () => {
+    // test_static_index_default (`/#blah` is the index), nxt_http_parse_complex_target.
+    let text = await get('/#blah');
+    expect(status(text)).toBe(204);
+    expect([field(text, 'X-U'), field(text, 'X-R')]).toEqual(['/', '/#blah']);
+    text = await get('/?x=1#frag?y=2');
+    expect([status(text), field(text, 'X-U'), field(text, 'X-A'), field(text, 'X-Y')]).toEqual([204, '/', '1', '']);
+    text = await get('/q?a=1#frag');
+    expect([status(text), field(text, 'X-A')]).toEqual([204, '1']);
+    text = await get('/%23#x/../../..');
+    expect(status(text)).toBe(200); // the path is `/#` (an escaped # stays); what follows the raw # is not a path
+    expect(appView(text).url).toBe('/%23#x/../../..');
+  });
+});
+
 describe.each(PATHS)("WebSocket opening handshakes checked before routing, as Unit's router does (%s)", (kind) => {
   const ws = (over: Record<string, string | undefined>, line = 'GET /e HTTP/1.1') => {
     const h: Record<string, string | undefined> = {

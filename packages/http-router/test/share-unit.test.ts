@@ -18,6 +18,8 @@ beforeAll(async () => {
   www = path.join(dir, 'www');
   fs.mkdirSync(path.join(www, 'dir'), { recursive: true });
   fs.mkdirSync(path.join(www, 'di r'));
+  fs.mkdirSync(path.join(www, 'ди ректория'));
+  fs.writeFileSync(path.join(www, 'ди ректория', 'фа йл'), 'blah');
   fs.mkdirSync(path.join(www, 'chroot', 'sub'), { recursive: true });
   fs.writeFileSync(path.join(www, 'index.html'), 'index');
   fs.writeFileSync(path.join(www, 'feed.xml'), '<x/>');
@@ -112,6 +114,18 @@ describe('MIME types as Unit', () => {
 });
 
 describe('share paths, index and redirects as Unit', () => {
+  it('serves a name outside ASCII sent unencoded, encoded, or with a fragment (test_static_space_in_name, _index_default)', async () => {
+    const port = await serve({ share: `${www}$uri` });
+    const get = (target: Buffer) =>
+      rawRequest(port, Buffer.concat([Buffer.from('GET '), target, Buffer.from(' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')]));
+    const raw = Buffer.from('/ди ректория/фа йл', 'utf8');
+    for (const target of [raw, Buffer.from(encodeURI('/ди ректория/фа йл')), Buffer.concat([raw, Buffer.from('#x')])]) {
+      const text = await get(target);
+      expect([target.toString(), text.split('\r\n')[0], text.endsWith('\r\n\r\nblah')]).toEqual([target.toString(), 'HTTP/1.1 200 OK', true]);
+    }
+    expect((await get(Buffer.from('/#blah'))).endsWith('\r\n\r\nindex')).toBe(true);
+  });
+
   it('answers 404 for a directory when index is empty', async () => {
     const port = await serve({ share: `${www}$uri`, index: '' });
     expect((await fetchText(port, '/')).status).toBe(404);

@@ -7,7 +7,7 @@ import { HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHea
 import { HEADER_BUFFER_SIZE, headFits } from './head-buffers';
 import type { ConnState, ListenerEntry } from './listener-entry';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
-import { normalizePath } from './request-target';
+import { normalizePath, pathLength } from './request-target';
 import { latin1Write } from '@warden/latin1';
 import { isSharedRead, ownBytes, pushCopy, readShared } from './shared-read';
 
@@ -380,8 +380,7 @@ export class FastConnection {
     }
     const t = ex.target;
     if (!ex.targetChecked && (t.indexOf('%') !== -1 || t.indexOf('/.') !== -1)) {
-      const q = t.indexOf('?');
-      if (normalizePath(q === -1 ? t : t.slice(0, q)) === null) {
+      if (normalizePath(t.slice(0, pathLength(t))) === null) {
         ex.sendError(400, true);
         return;
       }

@@ -1,8 +1,9 @@
 /**
  * Makes node:http take the request heads Unit takes and llhttp refuses, for every connection node:http serves: a head
- * whose lines all end in a bare LF, and a request line with spaces in the target or surplus spaces around it
- * (Unit: the version is the last word of the line). Such a head is rewritten before node:http's parser sees it (CRLF
- * line ends, each space in the target as `%20`); every other byte goes through as received.
+ * whose lines all end in a bare LF, and a request line with spaces, control characters or bytes over 0x7e in the
+ * target or surplus spaces around it (Unit: the version is the last word of the line, and only NUL, CR and LF are
+ * refused in a target). Such a head is rewritten before node:http's parser sees it (CRLF line ends, each such byte
+ * of the target as `%XX`); every other byte goes through as received.
  *
  * To know where heads start, the normaliser follows the request framing: a `Content-Length` body or a chunked body
  * (size lines, data, trailers) goes through untouched. Whenever its reading could differ from llhttp's, it rewrites
@@ -90,7 +91,7 @@ export class HeadNormalizer {
 
   /**
    * The target as received of the `n`th head (1-based, counted from the first byte given to this normaliser) when
-   * its spaces were encoded, else undefined; each is handed out once. node:http numbers its requests the same way.
+   * its bytes were encoded, else undefined; each is handed out once. node:http numbers its requests the same way.
    */
   originalTarget(n: number): string | undefined {
     const m = this.targets;
@@ -274,7 +275,8 @@ export class HeadNormalizer {
       if (c === 13 || c === 0) return this.refuse(lfOnly);
     }
     // As Unit: surplus spaces around the target are skipped, spaces inside it belong to it (the version is the
-    // last word). Rewritten only for an origin-form target of visible ASCII and spaces and an HTTP/d.d version.
+    // last word), and any byte but NUL, CR and LF is a target byte (llhttp refuses controls and bytes over 0x7e).
+    // Rewritten only for an origin-form target and an HTTP/d.d version: each such byte goes to llhttp as %XX.
     let vs = end;
     while (vs > p && data[vs - 1] !== 32) vs--;
     let ts = p;
@@ -287,21 +289,15 @@ export class HeadNormalizer {
     }
     let te = vs - 1;
     while (te > ts && data[te - 1] === 32) te--;
-    let spaces = false;
+    let encode = false;
     if (end - vs === 8 && data[vs] === 72 && data[vs + 4] === 47 && data[vs + 6] === 46 && te > ts && data[ts] === 47) {
-      spaces = ts !== p || te !== vs - 1;
-      for (let i = ts; i < te; i++) {
-        const c = data[i];
-        if (c === 32) spaces = true;
-        else if (c < 33 || c > 126) {
-          spaces = false;
-          break;
-        }
-      }
+      encode = ts !== p || te !== vs - 1;
+      for (let i = ts; i < te && !encode; i++) encode = data[i] < 33 || data[i] > 126;
     }
-    if (spaces) (this.targets ??= new Map()).set(this.heads, latin1Slice(data, ts, te));
-    if (spaces) return Buffer.from(latin1Slice(data, ts, te).replace(/ /g, '%20') + ' ' + latin1Slice(data, vs, end) + '\r\n', 'latin1');
-    return lfOnly ? Buffer.concat([data.subarray(p, lf), CRLF_TAIL]) : null;
+    if (!encode) return lfOnly ? Buffer.concat([data.subarray(p, lf), CRLF_TAIL]) : null;
+    const target = latin1Slice(data, ts, te);
+    (this.targets ??= new Map()).set(this.heads, target);
+    return Buffer.from(target.replace(/[^\x21-\x7e]/g, hexEscape) + ' ' + latin1Slice(data, vs, end) + '\r\n', 'latin1');
   }
 
   /** A field line (or the empty line ending the head), data[p .. lf]: null when it goes as it is, else its replacement. */
@@ -374,6 +370,12 @@ export class HeadNormalizer {
 }
 
 /** A chunk-size line data[p .. lf] (LF included): its size, or -1 when it is not `hex[;ext]CRLF` (or too big). */
+/** `%XX` for one character of a latin1 string (a byte). */
+function hexEscape(c: string): string {
+  const n = c.charCodeAt(0);
+  return (n < 16 ? '%0' : '%') + n.toString(16).toUpperCase();
+}
+
 function chunkSize(data: Buffer, p: number, lf: number): number {
   if (lf === p || data[lf - 1] !== 13) return -1;
   const end = lf - 1;

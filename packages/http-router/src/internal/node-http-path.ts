@@ -13,7 +13,7 @@ import { normalizeHeads, type HeadNormalizer } from './head-normalizer';
 import { ListenerEntry, type ConnState as BaseConnState } from './listener-entry';
 import type { ApplicationGateway, RequestInfo, RouterLogger } from './ports';
 import { NodeRequestContext, RequestContext } from './request-context';
-import { isValidHost, normalizePath } from './request-target';
+import { isValidHost, normalizePath, pathLength } from './request-target';
 import type { RouterCounters } from './router-stats';
 import { responseClass, type ServerHeaderSource } from './server-response';
 import { upgradeResponse } from './upgrade';
@@ -353,8 +353,7 @@ export class NodeHttpPath {
       if (ctx === null) {
         const url = req.url ?? '';
         if (url.charCodeAt(0) !== 47 || url.indexOf('%') !== -1 || url.indexOf('/.') !== -1) {
-          const q = url.indexOf('?');
-          if (url.charCodeAt(0) !== 47 || normalizePath(q === -1 ? url : url.slice(0, q)) === null) {
+          if (url.charCodeAt(0) !== 47 || normalizePath(url.slice(0, pathLength(url))) === null) {
             sendError(res, 400, true);
             return;
           }

@@ -16,9 +16,16 @@ interface OnePattern {
   test: StringTest;
 }
 
-/** Percent-decodes `s`; `plus` also turns `+` into a space. Returns null for a malformed escape. */
-export function percentDecode(s: string, plus: boolean): string | null {
-  if (s.indexOf('%') === -1) return plus && s.indexOf('+') !== -1 ? s.replace(/\+/g, ' ') : s;
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * Percent-decodes `s` into the string of the UTF-8 it spells; `plus` also turns `+` into a space. Returns null for a
+ * malformed escape. `raw`: `s` comes from a request (a byte per character, as node:http reads heads), so a byte over
+ * 0x7f taken as it is decodes as its escape would, as in Unit, where `/ди` and `/%D0%B4%D0%B8` are one path; else
+ * (config text) a character is its UTF-8.
+ */
+export function percentDecode(s: string, plus: boolean, raw = false): string | null {
+  if (s.indexOf('%') === -1 && !(raw && NON_ASCII.test(s))) return plus && s.indexOf('+') !== -1 ? s.replace(/\+/g, ' ') : s;
   const bytes: number[] = [];
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -30,7 +37,7 @@ export function percentDecode(s: string, plus: boolean): string | null {
       i += 2;
     } else if (c === 43 /* + */ && plus) {
       bytes.push(32);
-    } else if (c < 128) {
+    } else if (c < 128 || (raw && c < 256)) {
       bytes.push(c);
     } else {
       for (const b of Buffer.from(s[i], 'utf8')) bytes.push(b);

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'http';
 import type { Action } from './compiled-config';
 import { percentDecode } from './pattern';
-import { normalizePath } from './request-target';
+import { normalizePath, pathLength, queryOf, targetBytes } from './request-target';
 
 /**
  * The part of a request head that routing and variables read. An IncomingMessage is one; so are the lean path's
@@ -79,11 +79,11 @@ export class RequestContext {
     const raw = this.target;
     if (raw.charCodeAt(0) !== 47 /* / */) return false;
     // Split without allocating an intermediate object (the common case).
-    const q = raw.indexOf('?');
-    const path = normalizePath(q === -1 ? raw : raw.slice(0, q));
+    const end = pathLength(raw);
+    const path = normalizePath(end === raw.length ? raw : raw.slice(0, end));
     if (path === null) return false;
     this.pathValue = path;
-    this.queryValue = q === -1 ? '' : raw.slice(q + 1);
+    this.queryValue = queryOf(raw, end);
     this.argsValue = null;
     return true;
   }
@@ -105,7 +105,7 @@ export class RequestContext {
   rewrite(value: string): boolean {
     const q = value.indexOf('?');
     const path = q === -1 ? value : value.slice(0, q);
-    const target = this.queryValue === '' ? path : path + '?' + this.queryValue;
+    const target = targetBytes(this.queryValue === '' ? path : path + '?' + this.queryValue);
     this.target = target;
     this.req.url = target;
     return this.parse();
@@ -149,8 +149,8 @@ export class RequestContext {
       for (const part of this.queryValue.split('&')) {
         if (part === '') continue;
         const eq = part.indexOf('=');
-        const name = percentDecode(eq < 0 ? part : part.slice(0, eq), true) ?? part;
-        const value = eq < 0 ? '' : (percentDecode(part.slice(eq + 1), true) ?? part.slice(eq + 1));
+        const name = percentDecode(eq < 0 ? part : part.slice(0, eq), true, true) ?? part;
+        const value = eq < 0 ? '' : (percentDecode(part.slice(eq + 1), true, true) ?? part.slice(eq + 1));
         const list = m.get(name);
         if (list) list.push(value);
         else m.set(name, [value]);

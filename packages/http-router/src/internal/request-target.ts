@@ -5,7 +5,7 @@ function isPlainPath(p: string): boolean {
   let prev = 0;
   for (let i = 0; i < p.length; i++) {
     const c = p.charCodeAt(i);
-    if (c === 37 /* % */ || (prev === 47 /* / */ && (c === 46 /* . */ || c === 47))) return false;
+    if (c === 37 /* % */ || c > 127 || (prev === 47 /* / */ && (c === 46 /* . */ || c === 47))) return false;
     prev = c;
   }
   return true;
@@ -19,10 +19,39 @@ export function isValidHost(h: string): boolean {
   return h.indexOf('/') === -1 && h.indexOf('..') === -1;
 }
 
+/**
+ * The length of an origin-form target's path, as Unit reads it (nxt_http_parse_complex_target): it ends at the first
+ * `?` or raw `#`. A `#` after the `?` ends the query (see {@link queryOf}); what follows a raw `#` is neither
+ * (`%23` is an escaped `#` and stays in the path).
+ */
+export function pathLength(t: string): number {
+  const q = t.indexOf('?');
+  const h = t.indexOf('#');
+  return h !== -1 && (q === -1 || h < q) ? h : q === -1 ? t.length : q;
+}
+
+/** The query of an origin-form target (without its `?`) given its {@link pathLength}: up to a raw `#`. */
+export function queryOf(t: string, pathEnd: number): string {
+  if (pathEnd === t.length || t.charCodeAt(pathEnd) !== 63 /* ? */) return '';
+  const h = t.indexOf('#', pathEnd);
+  return t.slice(pathEnd + 1, h === -1 ? t.length : h);
+}
+
+/**
+ * A target built from config text and variables (`rewrite`) as request bytes, a byte per character as node:http
+ * reads heads and apps are sent them: a character over U+00FF (config text, a decoded `$uri`) becomes its UTF-8.
+ */
+export function targetBytes(t: string): string {
+  if (!/[\u0100-\uffff]/.test(t)) return t;
+  let out = '';
+  for (const ch of t) out += ch.charCodeAt(0) < 256 ? ch : Buffer.from(ch, 'utf8').toString('latin1');
+  return out;
+}
+
 /** Decodes and normalizes one origin-form path; null when it must be refused. */
 export function normalizePath(rawPath: string): string | null {
   if (isPlainPath(rawPath)) return rawPath;
-  const decoded = percentDecode(rawPath, false);
+  const decoded = percentDecode(rawPath, false, true);
   if (decoded === null || decoded.indexOf('\0') !== -1) return null;
   if (decoded.indexOf('/.') === -1 && decoded.indexOf('//') === -1) return decoded;
   const parts = decoded.split('/');
