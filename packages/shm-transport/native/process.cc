@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <string>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -57,7 +58,9 @@ Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
     family = AF_UNIX;
     addr.un.sun_family = AF_UNIX;
     memcpy(addr.un.sun_path, path.data(), path.size());
-    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+    // A Linux abstract name (a leading NUL) is exactly its bytes, as Unit binds it and as clients (curl, Python,
+    // Node from 22) connect to it; a path name counts its terminating NUL.
+    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (path[0] == '\0' ? 0 : 1));
   } else {
     std::string host = o.Get("host").As<Napi::String>().Utf8Value();
     int port = o.Get("port").As<Napi::Number>().Int32Value();
@@ -110,6 +113,14 @@ Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
     int err = errno;
     close(fd);
     return ThrowSys(env, "bind", err);
+  }
+  if (family == AF_UNIX && addr.un.sun_path[0] != '\0' && chmod(addr.un.sun_path, 0666) != 0) {
+    // chmod(2): as Unit's main process makes a unix listener, anyone may connect (a front proxy running as another
+    // user, Warden's own unprivileged routers proxying to it); the file would otherwise keep the umask and root.
+    int err = errno;
+    close(fd);
+    unlink(addr.un.sun_path);
+    return ThrowSys(env, "chmod", err);
   }
   if (listen(fd, backlog) != 0) {
     int err = errno;

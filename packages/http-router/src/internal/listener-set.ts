@@ -172,7 +172,10 @@ function listen(server: NetServer, l: CompiledListener, fd: number): Promise<voi
     server.once('error', onError);
     server.once('listening', onListening);
     if (fd >= 0) server.listen({ fd });
-    else if (l.path !== null) server.listen({ path: l.path, backlog: l.backlog, exclusive: true });
-    else server.listen({ host: l.host, port: l.port, backlog: l.backlog, ipv6Only: l.ipv6Only, exclusive: true });
+    else if (l.path !== null) {
+      // A path socket is made readable and writable by all (mode 0666), as Unit makes its unix listeners.
+      const all = l.path.charCodeAt(0) !== 0;
+      server.listen({ path: l.path, backlog: l.backlog, exclusive: true, readableAll: all, writableAll: all });
+    } else server.listen({ host: l.host, port: l.port, backlog: l.backlog, ipv6Only: l.ipv6Only, exclusive: true });
   });
 }
