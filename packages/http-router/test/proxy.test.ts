@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
-import type { AddressInfo } from 'net';
+import { createServer as createNetServer, type AddressInfo } from 'net';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -95,6 +95,47 @@ describe('proxy', () => {
     const b = await backend('b1');
     const port = await router({ pass: 'routes' }, { routes: [{ action: { rewrite: '/v2$uri', proxy: `http://127.0.0.1:${b.port}` } }] });
     expect(JSON.parse((await fetchText(port, '/x')).body).url).toBe('/v2/x');
+  });
+
+  /** An upstream that answers every request with `answer` (raw bytes) and then closes. */
+  async function rawBackend(answer: string): Promise<number> {
+    const server = createNetServer((c) => {
+      c.once('data', () => c.end(answer));
+      c.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => server.close(() => r())));
+    return (server.address() as AddressInfo).port;
+  }
+
+  it('takes an upstream head up to 64 KiB, as Unit (proxy_header_buffer_size)', async () => {
+    for (const [n, code] of [
+      [20_000, 200],
+      [60_000, 200],
+      [70_000, 502],
+    ] as const) {
+      const up = await rawBackend(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(n)}\r\nContent-Length: 2\r\n\r\nok`);
+      const port = await router({ pass: 'routes' }, { routes: [{ action: { proxy: `http://127.0.0.1:${up}` } }] });
+      const text = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      expect([n, text.slice(9, 12)]).toEqual([n, String(code)]);
+      if (code === 200) expect([/\r\nX-Big: (a*)\r\n/.exec(text)?.[1].length, text.endsWith('\r\n\r\nok')]).toEqual([n, true]);
+    }
+  });
+
+  it('answers 502 for a body malformed in the bytes read with the head; a body cut short goes out as far as it came', async () => {
+    // test_proxy_chunked_invalid: Unit parses the head and the body bytes read with it before it answers.
+    for (const body of ['ZZ\r\nxx\r\n0\r\n\r\n', '1\r\nXX\r\n0\r\n\r\n', 'ffffffffffffffffff\r\nx\r\n0\r\n\r\n']) {
+      const up = await rawBackend(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
+      const port = await router({ pass: 'routes' }, { routes: [{ action: { proxy: `http://127.0.0.1:${up}` } }] });
+      const text = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      expect([body, text.split('\r\n')[0]]).toEqual([body, 'HTTP/1.1 502 Bad Gateway']);
+    }
+    const up = await rawBackend(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n${'b'.repeat(100)}`);
+    const port = await router({ pass: 'routes' }, { routes: [{ action: { proxy: `http://127.0.0.1:${up}` } }] });
+    const text = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(text).toContain('b'.repeat(100));
+    expect(text).not.toMatch(/\r\n0\r\n\r\n$/); // not made to look complete
   });
 
   it('answers 502 when the backend is unreachable', async () => {

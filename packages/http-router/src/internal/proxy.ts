@@ -1,4 +1,4 @@
-import { request, type Agent, type IncomingMessage, type OutgoingHttpHeaders } from 'http';
+import { request, type Agent, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'http';
 import type { Socket } from 'net';
 import type { HttpSettings, ProxyTarget } from './compiled-config';
 import { sendError } from './error-page';
@@ -43,6 +43,8 @@ function filterRaw(raw: string[], extra: Set<string> | null): string[] {
 
 /** The `Via` pseudonym a Warden proxy adds (RFC 9110 §7.6.3); counted to find loops. */
 const VIA_NAME = 'warden';
+/** The largest upstream response head taken, as Unit's `proxy_header_buffer_size` (64 KiB); larger is a 502. */
+const UPSTREAM_HEAD_MAX = 64 * 1024;
 
 /**
  * A request that already went through this many Warden proxies is answered 508 instead of being forwarded again:
@@ -72,6 +74,19 @@ type TimeoutPhase = 'connect' | 'send' | 'read';
  * (or a cut connection once the response started); a request that already passed {@link MAX_PROXY_HOPS} Warden
  * proxies gives 508.
  */
+/**
+ * Ends a response the upstream cut short: the bytes written so far go out, then the client's connection closes
+ * without the response's end (no last chunk), so the client cannot take it for complete.
+ */
+function cut(res: ServerResponse): void {
+  const sock = res.socket;
+  if (res.writableEnded || sock === null || sock.destroyed) {
+    if (!res.writableEnded) res.destroy();
+    return;
+  }
+  sock.end();
+}
+
 export function proxyRequest(ctx: NodeRequestContext, target: ProxyTarget, agent: Agent, s: HttpSettings, log: RouterLogger): void {
   const req = ctx.req;
   const res = ctx.res;
@@ -109,6 +124,7 @@ export function proxyRequest(ctx: NodeRequestContext, target: ProxyTarget, agent
     headers,
     agent,
     setHost: false,
+    maxHeaderSize: UPSTREAM_HEAD_MAX,
   });
   let finished = false;
   let timedOut: TimeoutPhase | null = null;
@@ -151,25 +167,50 @@ export function proxyRequest(ctx: NodeRequestContext, target: ProxyTarget, agent
       spliceSockets(client, psock);
     });
   }
+  let headOut = false;
   preq.on('response', (pres: IncomingMessage) => {
     if (finished) {
       pres.resume();
       return;
     }
-    const rawOut = filterRaw(pres.rawHeaders, connectionTokens(pres.headers.connection));
-    try {
-      res.writeHead(pres.statusCode ?? 502, pres.statusMessage, rawOut);
-    } catch (err) {
-      log.warn({ err, proxy: target.text }, 'proxy response head rejected');
-      pres.destroy();
-      sendError(res, 502);
-      return;
-    }
-    pres.pipe(res);
-    pres.on('error', () => res.destroy());
+    // A body cut short (the upstream closed or failed mid-body): what came goes out, then the connection is cut, so
+    // that the client cannot take it for complete.
+    let cutShort = false;
+    pres.on('error', () => {
+      if (headOut) cut(res);
+      else cutShort = true;
+    });
+    // As Unit, which parses the upstream's head and the body bytes read with it before it answers: a body already
+    // malformed there is a 502 (preq's 'error'), not a dropped connection. The head goes out on the next turn.
+    setImmediate(() => {
+      if (finished) {
+        pres.destroy();
+        return;
+      }
+      const rawOut = filterRaw(pres.rawHeaders, connectionTokens(pres.headers.connection));
+      try {
+        res.writeHead(pres.statusCode ?? 502, pres.statusMessage, rawOut);
+      } catch (err) {
+        log.warn({ err, proxy: target.text }, 'proxy response head rejected');
+        pres.destroy();
+        sendError(res, 502);
+        return;
+      }
+      headOut = true;
+      if (!cutShort) {
+        pres.pipe(res);
+        return;
+      }
+      for (let c = pres.read() as Buffer | null; c !== null; c = pres.read() as Buffer | null) res.write(c);
+      cut(res);
+    });
   });
   preq.on('error', (err) => {
     if (finished) return;
+    if (headOut) {
+      cut(res); // the response is going out: it ends where the upstream failed
+      return;
+    }
     finished = true;
     if (timedOut !== null) {
       log.warn({ proxy: target.text, timeout: `proxy_${timedOut}_timeout` }, `proxy upstream timed out (${timedOut})`);
