@@ -23,6 +23,13 @@ describe("Unit's error-log line format (--log-format unit)", () => {
     ]);
   });
 
+  it("writes a record that names Unit's level (unitLevel, as log_route lines do) at that level, without the field", () => {
+    expect(at({ msg: '"routes/0" selected', unitLevel: 'notice', route: 'routes', step: 0 })).toBe(
+      '2026/12/06 07:05:09 [notice] 4321#4321 "routes/0" selected route=routes step=0\n',
+    );
+    expect(at({ level: 40, msg: 'x', unitLevel: 'bogus' })).toBe('2026/12/06 07:05:09 [warn] 4321#4321 x\n');
+  });
+
   it("logs an app process start with Unit's wording and the app process's own pid", () => {
     expect(at({ app: 'go-app', msg: 'app process started', app_pid: 777 })).toBe('2026/12/06 07:05:09 [info] 777#777 "go-app" application started\n');
   });

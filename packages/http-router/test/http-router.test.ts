@@ -669,14 +669,42 @@ describe('log_route', () => {
       })
     ).commit();
     const port = router.addresses()['127.0.0.1:0'].port;
+    // Unit writes the request line, a step selected and a rewrite at notice, a step discarded at info.
+    const seen = () => lines.splice(0).map((l) => `${String(l.unitLevel ?? 'info')} ${String(l.msg)}`);
     await fetchText(port, '/a');
-    expect(lines.map((l) => l.msg)).toEqual(['"routes/main/0" selected']);
-    lines.length = 0;
+    expect(seen()).toEqual(['notice http request line "GET /a HTTP/1.1"', 'notice "routes/main/0" selected']);
     await fetchText(port, '/b');
-    expect(lines.map((l) => l.msg)).toEqual(['"routes/main/0" discarded', '"routes/main/1" discarded']);
-    lines.length = 0;
+    expect(seen()).toEqual(['notice http request line "GET /b HTTP/1.1"', 'info "routes/main/0" discarded', 'info "routes/main/1" discarded']);
     await fetchText(port, '/r');
-    expect(lines.map((l) => l.msg)).toEqual(['"routes/main/0" discarded', '"routes/main/1" selected', 'URI rewritten to "/new/r"', '"routes/next/0" selected']);
+    expect(seen()).toEqual([
+      'notice http request line "GET /r HTTP/1.1"',
+      'info "routes/main/0" discarded',
+      'notice "routes/main/1" selected',
+      'notice URI rewritten to "/new/r"',
+      'notice "routes/next/0" selected',
+    ]);
+  });
+
+  it('takes a rewrite to any value, as Unit (test_rewrite: "" and a name without a slash); one that does not parse is 500', async () => {
+    const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
+    routers.push(router);
+    await (
+      await router.prepare({
+        routes: [
+          { match: { uri: '/' }, action: { rewrite: '', pass: 'routes' } },
+          { match: { uri: '' }, action: { return: 200 } },
+          { match: { uri: '/n' }, action: { rewrite: 'new', pass: 'routes' } },
+          { match: { uri: 'new' }, action: { return: 201 } },
+          { match: { uri: '/x' }, action: { rewrite: '/$arg_x', pass: 'routes' } },
+          { action: { return: 299 } },
+        ],
+        listeners: { '127.0.0.1:0': { pass: 'routes' } },
+      })
+    ).commit();
+    const port = router.addresses()['127.0.0.1:0'].port;
+    expect((await fetchText(port, '/')).status).toBe(200);
+    expect((await fetchText(port, '/n')).status).toBe(201);
+    expect((await fetchText(port, '/x?x=%25')).status).toBe(500);
   });
 
   it('names the steps of the array form "routes/N" and logs a share fallback', async () => {
@@ -692,7 +720,7 @@ describe('log_route', () => {
       })
     ).commit();
     expect((await fetchText(router.addresses()['127.0.0.1:0'].port, '/x')).status).toBe(204);
-    expect(lines).toEqual(['"routes/0" selected', '"fallback" taken']);
+    expect(lines).toEqual(['http request line "GET /x HTTP/1.1"', '"routes/0" selected', '"fallback" taken']);
   });
 });
 

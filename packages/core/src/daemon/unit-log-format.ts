@@ -11,11 +11,14 @@ import { constants } from 'os';
  * the app process's pid, as Unit's app process logs it itself), `process N exited with code C` (notice) or `... on
  * signal S` (alert), `failed to apply new conf` (alert), `failed to restore previous configuration: ...`,
  * `signal signo:N (SIG) received, ignored`, `signal N (SIG) received, ...`. Every other record keeps Warden's message
- * with its fields appended as `key=value`; app output lines read `"app" stdout: ...` / `"app" stderr: ...`.
+ * with its fields appended as `key=value`; app output lines read `"app" stdout: ...` / `"app" stderr: ...`. A record
+ * with a `unitLevel` field (one of Unit's levels) is written at that level: the router's `log_route` lines, which
+ * Unit writes at notice, a level pino does not have.
  */
 export function unitLogLine(rec: LogRecord): string {
   const unit = unitMessage(rec);
-  const level = unit?.level ?? LEVELS.get(rec.level) ?? 'info';
+  const named = typeof rec.unitLevel === 'string' && UNIT_LEVELS.has(rec.unitLevel) ? rec.unitLevel : undefined;
+  const level = unit?.level ?? named ?? LEVELS.get(rec.level) ?? 'info';
   const pid = unit?.pid ?? rec.pid ?? process.pid;
   const text = unit?.text ?? genericMessage(rec);
   return `${unitTime(rec.time)} [${level}] ${pid}#${pid} ${text.replace(/\r?\n/g, '\\n')}\n`;
@@ -40,8 +43,11 @@ const LEVELS = new Map<number, string>([
   [60, 'alert'],
 ]);
 
+/** Unit's levels, which a record may name in `unitLevel` where pino has none (notice: the router's log_route lines). */
+const UNIT_LEVELS = new Set(['debug', 'info', 'notice', 'warn', 'error', 'alert']);
+
 /** Fields every record has, or that the text already shows. */
-const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg', 'component', 'app', 'stream']);
+const HIDDEN = new Set(['unitLevel', 'level', 'time', 'pid', 'hostname', 'name', 'msg', 'component', 'app', 'stream']);
 
 const SIGNAL_NUMBERS = constants.signals as Record<string, number>;
 

@@ -5,7 +5,7 @@ import type { ApplicationGateway, RouterLogger } from './ports';
 import { proxyRequest } from './proxy';
 import type { NodeRequestContext, RequestContext } from './request-context';
 import { encodeLocation } from './request-target';
-import { resolveRoute, type RouteWalk } from './resolve-route';
+import { NOTICE, resolveRoute, type RouteWalk } from './resolve-route';
 import { installResponseHeaders, safeHeaderValue } from './response-headers';
 import { serveShare } from './share';
 import type { FileIdentity } from './share-path';
@@ -84,7 +84,7 @@ export class ActionRunner implements RouteWalk {
           sendError(ctx.res, status);
           return;
         }
-        if (cfg.settings.logRoute) this.log.info({}, '"fallback" taken');
+        if (cfg.settings.logRoute) this.log.info(NOTICE, '"fallback" taken');
         try {
           this.run(ctx, fb, cfg);
         } catch (err) {

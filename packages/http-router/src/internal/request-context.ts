@@ -75,9 +75,10 @@ export class RequestContext {
    * authority-form (`host:port`) and the asterisk-form (`*`) with 400 (nxt_http_parse_unusual_target), and so does
    * Warden, so that the host a request is routed by is always its Host field.
    */
-  parse(): boolean {
+  parse(rewritten = false): boolean {
     const raw = this.target;
-    if (raw.charCodeAt(0) !== 47 /* / */) return false;
+    // A rewritten target is taken whatever it starts with, as Unit's nxt_http_rewrite parses it (`""` is the path "").
+    if (raw.charCodeAt(0) !== 47 /* / */ && !rewritten) return false;
     // Split without allocating an intermediate object (the common case).
     const end = pathLength(raw);
     const path = normalizePath(end === raw.length ? raw : raw.slice(0, end));
@@ -108,7 +109,7 @@ export class RequestContext {
     const target = targetBytes(this.queryValue === '' ? path : path + '?' + this.queryValue);
     this.target = target;
     this.req.url = target;
-    return this.parse();
+    return this.parse(true);
   }
 
   /** Host header lower-cased, without port and trailing dot. */

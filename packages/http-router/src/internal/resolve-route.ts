@@ -9,6 +9,12 @@ import type { RequestContext } from './request-context';
  */
 export const MAX_ACTIONS = 256;
 
+/**
+ * Unit's level for a `log_route` line it writes at notice (the request line, a step selected, a rewrite, a share's
+ * fallback taken); `discarded` is info. Logged at info with this field, which `--log-format unit` writes as `[notice]`.
+ */
+export const NOTICE = Object.freeze({ unitLevel: 'notice' });
+
 /** Resolution stopped: the caller cannot take the request as it is (the lean path leaves it to node:http). */
 export const DEFER = -1;
 
@@ -33,11 +39,14 @@ export interface RouteWalk {
 export function resolveRoute(ctx: RequestContext, start: Pass | Action, cfg: CompiledConfig, walk: RouteWalk): RouteResult {
   let action: Action | null = isAction(start) ? start : null;
   let pass: Pass | null = action === null ? (start as Pass) : null;
+  const log = walk.log !== null && cfg.settings.logRoute ? walk.log : null;
+  if (log !== null && action === null) log.info(NOTICE, `http request line "${ctx.method} ${ctx.originalTarget} HTTP/${ctx.req.httpVersion}"`);
   for (;;) {
     if (action !== null) {
       if (action.rewrite !== null) {
-        if (!ctx.rewrite(action.rewrite(ctx))) return 400;
-        if (walk.log !== null && cfg.settings.logRoute) walk.log.info({ uri: ctx.path }, `URI rewritten to "${ctx.path}"`);
+        // A value that does not parse is Unit's 500 (nxt_http_request_action); any other value is a target.
+        if (!ctx.rewrite(action.rewrite(ctx))) return 500;
+        if (log !== null) log.info({ uri: ctx.path, ...NOTICE }, `URI rewritten to "${ctx.path}"`);
       }
       if (action.kind !== 'pass') {
         if (action.responseHeaders !== null && !walk.responseHeaders(ctx, action)) return DEFER;
@@ -81,7 +90,11 @@ function matchStep(
     const step = steps[i];
     const hit = (step.uriPrefix === null || uri.startsWith(step.uriPrefix)) && (step.test === null || step.test(ctx));
     // Unit's log_route lines (nxt_http_route_handler): every step tried, then the one taken.
-    if (log !== null) log.info({ route: routeLabel(name), step: i }, `"${routeLabel(name)}/${i}" ${hit ? 'selected' : 'discarded'}`);
+    if (log !== null) {
+      const label = `"${routeLabel(name)}/${i}"`;
+      if (hit) log.info({ route: routeLabel(name), step: i, ...NOTICE }, `${label} selected`);
+      else log.info({ route: routeLabel(name), step: i }, `${label} discarded`);
+    }
     if (hit) {
       ctx.route = name;
       ctx.step = i;
