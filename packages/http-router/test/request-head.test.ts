@@ -245,6 +245,27 @@ describe.each(PATHS)('targets as Unit reads them: any byte but NUL, CR and LF, a
   });
 });
 
+describe.each(PATHS)("a head or a body that stops arriving gets Unit's 408 page (%s)", (kind) => {
+  // test_settings_header_read_timeout, test_settings_body_read_timeout: nxt_h1p_conn_request_timeout answers
+  // nxt_http_request_error(408), Unit's error page, and closes; the access log has the 408.
+  const page =
+    /^HTTP\/1\.1 408 Request Timeout\r\nContent-Type: text\/html\r\nContent-Length: \d+\r\n[^]*Connection: close\r\n\r\n<!DOCTYPE html><title>Error 408<\/title>/;
+  const settings = { http: { header_read_timeout: 0.4, body_read_timeout: 0.4 } };
+
+  it('a head', async () => {
+    const { port } = await start(kind, { pass: 'applications/app' }, { settings });
+    expect(await rawRequest(port, 'GET /e HTTP/1.1\r\nHost: x\r\n')).toMatch(page);
+  });
+
+  it('a body', async () => {
+    const { port, router, log } = await start(kind, { pass: 'applications/app' }, { settings });
+    expect(await rawRequest(port, 'POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n012')).toMatch(page);
+    if (log === null) return;
+    await paths.close(router);
+    expect(fs.readFileSync(log, 'utf8')).toBe('408 x /e\n');
+  });
+});
+
 describe.each(PATHS)("WebSocket opening handshakes checked before routing, as Unit's router does (%s)", (kind) => {
   const ws = (over: Record<string, string | undefined>, line = 'GET /e HTTP/1.1') => {
     const h: Record<string, string | undefined> = {

@@ -630,14 +630,19 @@ export class FastConnection {
         return;
       case HEAD:
         if (s.headerReadTimeout > 0 && elapsed >= s.headerReadTimeout) {
-          sock.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
-          sock.destroy();
+          // Unit's error page (nxt_h1p_conn_request_timeout), then the close.
+          const body = errorPageBody(408);
+          sock.end(errorPageHead(408, body, this.host.serverHeader, utcDate()) + 'Connection: close\r\n\r\n' + body);
+          sock.destroySoon();
         }
         return;
       case BODY:
       case DISCARD:
         // A client held back by us (the app is slow to take the body) is not timed out.
-        if ((this.paused & (P_BODY | P_QUEUE)) === 0 && s.bodyReadTimeout > 0 && elapsed >= s.bodyReadTimeout) sock.destroy();
+        if ((this.paused & (P_BODY | P_QUEUE)) === 0 && s.bodyReadTimeout > 0 && elapsed >= s.bodyReadTimeout) {
+          if (this.phase === BODY && this.ex !== null) this.ex.bodyTimedOut();
+          else sock.destroy();
+        }
         return;
       case CLOSED: {
         // Our side ended; a client that never closes its side is dropped after a while.
@@ -928,6 +933,23 @@ export class FastExchange implements LeanExchange, LeanHead {
     this.started = true;
     c.send(h, null, null);
     this.complete();
+  }
+
+  /**
+   * @internal The client's body stopped arriving (body_read_timeout): the app is told the request is abandoned and
+   * the client gets Unit's 408 page and the close, or, once part of a response is out, the connection is dropped.
+   */
+  bodyTimedOut(): void {
+    if (this.done) return;
+    const handler = this.handler;
+    if (this.started) {
+      this.done = true;
+      this.conn.sock.destroy();
+    } else {
+      this.head = null;
+      this.sendError(408, true);
+    }
+    if (handler !== null) handler.onAbort();
   }
 
   /** @internal The client went away. */

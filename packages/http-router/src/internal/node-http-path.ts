@@ -518,6 +518,12 @@ function onResponseClose(this: Res): void {
 /** Socket inactivity: a client that stops sending its body or stops reading the response is dropped. */
 function onResponseTimeout(this: Res, sock: Socket): void {
   const req = this.req;
+  if (!req.complete && !this.headersSent) {
+    // The body stopped arriving (body_read_timeout): Unit's 408 page and the close (nxt_h1p_conn_request_timeout);
+    // the app sees the request abandoned when the connection closes.
+    sendError(this, 408, true);
+    return;
+  }
   if (!req.complete || this.writableLength > 0 || this.writableNeedDrain) {
     sock.destroy();
     return;
