@@ -1,4 +1,5 @@
 import fs from 'fs';
+import { connect } from 'net';
 import { rawRequest } from './helpers';
 import type { LeanGateway } from './lean-gateway';
 import { PathRouters, PATHS, type PathKind } from './paths';
@@ -255,6 +256,27 @@ describe.each(PATHS)("a head or a body that stops arriving gets Unit's 408 page 
   it('a head', async () => {
     const { port } = await start(kind, { pass: 'applications/app' }, { settings });
     expect(await rawRequest(port, 'GET /e HTTP/1.1\r\nHost: x\r\n')).toMatch(page);
+  });
+
+  it('a head, after header_read_timeout was lowered on a running listener (test_settings_header_read_timeout)', async () => {
+    const { port, router, log } = await start(kind, { pass: 'applications/app' });
+    const cfg = {
+      applications: { app: {} },
+      listeners: { '127.0.0.1:0': { pass: 'applications/app' } },
+      settings: { http: { header_read_timeout: 0.5 } },
+      ...(log === null ? {} : { access_log: { path: log, format: '$status $host $uri' } }),
+    };
+    await (await router.prepare(cfg)).commit();
+    expect(router.addresses()['127.0.0.1:0'].port).toBe(port);
+    const c = connect(port, '127.0.0.1');
+    let text = '';
+    c.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    const closed = new Promise((r) => c.on('close', r));
+    c.write('GET /e HTTP/1.1\r\n');
+    await new Promise((r) => setTimeout(r, 1200));
+    if (!c.destroyed) c.write('Host: x\r\nConnection: close\r\n\r\n');
+    await closed;
+    expect(text).toMatch(page);
   });
 
   it('a body', async () => {

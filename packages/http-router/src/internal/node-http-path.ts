@@ -72,7 +72,7 @@ export class NodeHttpPath {
       requireHostHeader: false, // Unit takes HTTP/1.1 without Host (an empty host for matching)
       maxHeaderSize: headCeiling(compiled.settings.headBuffers),
       requestTimeout: 0,
-      connectionsCheckingInterval: Math.max(250, Math.min(30_000, compiled.settings.headerReadTimeout / 4 || 30_000)),
+      connectionsCheckingInterval: checkingInterval(compiled.settings.headerReadTimeout),
     });
     // The node:http server never listens itself (the net server accepts and hands connections over); this starts
     // its connection tracking (header_read_timeout checks, closeIdleConnections) as listening would.
@@ -744,9 +744,35 @@ function countBodyBytes(ctx: NodeRequestContext): void {
   } as ServerResponse['end'];
 }
 
+/** How often node:http checks its connections' head timers: a quarter of header_read_timeout, 250 ms to 30 s. */
+function checkingInterval(headerReadTimeout: number): number {
+  return Math.max(250, Math.min(30_000, headerReadTimeout / 4 || 30_000));
+}
+
+type CheckedServer = Server & Record<symbol, (NodeJS.Timeout & { _onTimeout?: unknown; _repeat?: number | null }) | undefined>;
+
+/**
+ * Makes node:http check its connections at the interval a new header_read_timeout needs. node:http fixes it when the
+ * server starts (its `connectionsCheckingInterval`), so a timeout lowered on a running listener was only noticed at
+ * the old, longer interval (a head 3 s late under a new 2 s timeout was served). The check node:http runs is kept;
+ * only its timer changes.
+ */
+function setCheckingInterval(server: Server, ms: number): void {
+  const sym = Object.getOwnPropertySymbols(server).find((k) => k.description === 'http.server.connectionsCheckingInterval');
+  if (sym === undefined) return;
+  const srv = server as CheckedServer;
+  const timer = srv[sym];
+  if (timer === undefined || typeof timer._onTimeout !== 'function' || timer._repeat === ms) return;
+  const check = timer._onTimeout as () => void;
+  clearInterval(timer);
+  srv[sym] = setInterval(check, ms).unref();
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = ms;
+}
+
 function applyTimeouts(server: Server, cfg: CompiledConfig): void {
   const s = cfg.settings;
   server.headersTimeout = s.headerReadTimeout;
+  setCheckingInterval(server, checkingInterval(s.headerReadTimeout));
   server.keepAliveTimeout = s.idleTimeout;
 }
 
