@@ -332,4 +332,16 @@ describe('TLS listener configuration errors', () => {
     const k48 = Buffer.alloc(48, 2).toString('base64');
     expect((await compile({ certificate: 'a', session: { tickets: [k48, k48] } })).message).toMatch(/holds 2 keys; this build takes exactly one/);
   });
+
+  it('takes "tickets": [] as tickets off, as Unit (test_tls_ticket_array)', async () => {
+    const router = new HttpRouter({ ephemeralPorts: true, gateway: new EchoGateway() });
+    routers.push(router);
+    const tls = { certificate: 'a', session: { tickets: [] } };
+    await (await router.prepare({ applications: { app: {} }, certificates: CERTS, listeners: { '127.0.0.1:0': { pass: 'applications/app', tls } } })).commit();
+    const port = router.addresses()['127.0.0.1:0'].port;
+    const s = tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false, maxVersion: 'TLSv1.2' });
+    await new Promise((r, j) => s.once('secureConnect', r).once('error', j));
+    expect(s.getTLSTicket()).toBeUndefined(); // a TLS 1.2 ticket comes with the handshake: none
+    s.destroy();
+  });
 });

@@ -110,8 +110,8 @@ function sessionOptions(v: TlsConfig['session'], path: string): { options: Secur
     if (v.tickets !== undefined) tickets = v.tickets;
   }
   const tp = jp(path, 'tickets');
-  if (tickets === false) {
-    // Unit's default: no session tickets.
+  if (tickets === false || (Array.isArray(tickets) && tickets.length === 0)) {
+    // Unit's default: no session tickets; an empty key array is off too (nxt_tls_ticket_keys: SSL_OP_NO_TICKET).
     options.secureOptions = constants.SSL_OP_NO_TICKET;
   } else if (tickets === true) {
     options.ticketKeys = randomBytes(48);
