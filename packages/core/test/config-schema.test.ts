@@ -241,7 +241,7 @@ describe('config schema', () => {
     [{ routes: [{ match: { color: 'red' }, action: { return: 200 } }] }, '/routes/0/match/color', 'Unknown parameter "color".'],
     // Unit checks an action against that action's own option table: another action's option is unknown there.
     [{ routes: [{ action: { return: 200, index: 'x' } }] }, '/routes/0/action/index', 'Unknown parameter "index".'],
-    [{ routes: [{ action: { proxy: 'ftp://x' } }] }, '/routes/0/action/proxy', 'The "proxy" address is invalid "ftp://x".'],
+    [{ routes: [{ action: { proxy: 'ftp://x' } }] }, '/routes/0/action/proxy', 'The "proxy" address is invalid "ftp://x"'],
     [{ upstreams: { u: {} } }, '/upstreams/u', 'The "u" upstream must contain "servers" object value.'],
     [{ settings: { http: { idle_timeout: '1' } } }, '/settings/http/idle_timeout', 'The "idle_timeout" value must be a number, but not a string.'],
     [

@@ -176,6 +176,24 @@ describe('upstreams', () => {
     for (let i = 0; i < 3; i++) expect(JSON.parse((await fetchText(port, '/api/x')).body).name).toBe('b');
   });
 
+  it('balances over unix: servers too, and proxies to every address form Unit takes (test_upstreams_rr_unix)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'router-upstream-'));
+    closers.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    await backend('u0', path.join(dir, 's0'));
+    await backend('u1', path.join(dir, 's1'));
+    const port = await router({ pass: 'upstreams/one' }, { upstreams: { one: { servers: { [`unix:${dir}/s0`]: {}, [`unix:${dir}/s1`]: {} } } } });
+    const names: string[] = [];
+    for (let i = 0; i < 4; i++) names.push(JSON.parse((await fetchText(port, '/')).body).name);
+    expect(names.sort()).toEqual(['u0', 'u0', 'u1', 'u1']);
+    // `*:port` (this host) is an address Unit's proxy takes as well as a listener's.
+    const b = await backend('any');
+    const any = await router({ pass: 'routes' }, { routes: [{ action: { proxy: `http://*:${b.port}` } }] });
+    expect(JSON.parse((await fetchText(any, '/')).body).name).toBe('any');
+    await expect(startRouter({ pass: 'routes' }, { routes: [{ action: { proxy: 'http://127.0.0.1:blah' } }] })).rejects.toMatchObject({
+      message: 'The "proxy" address is invalid "127.0.0.1:blah"',
+    });
+  });
+
   it('checks upstream config', async () => {
     await expect(startRouter({ pass: 'upstreams/u' }, { upstreams: { u: { servers: { 'nohost:1': {} } } } })).rejects.toMatchObject({
       path: '/upstreams/u/servers/nohost:1',

@@ -117,32 +117,33 @@ export function parseListenAddress(name: string, path: string, ephemeralPort = f
   return { host, port, ipv6Only: v6, path: null, key };
 }
 
-/** An upstream server address (`IP:port`, `[v6]:port`), in Unit's words when it does not parse. */
+/**
+ * Where a proxy or an upstream server connects, from an address as Unit's nxt_sockaddr_parse reads it: `IP:port`,
+ * `[v6]:port`, `*:port` (0.0.0.0, this host), `unix:/path`, `unix:relative`, `unix:@abstract`.
+ */
+function connectTarget(address: string, text: string, path: string): ProxyTarget {
+  const a = parseListenAddress(address, path);
+  if (a.path !== null) return { host: 'localhost', port: 0, socketPath: a.path, text };
+  return { host: a.host, port: a.port, socketPath: undefined, text };
+}
+
+/** An upstream server address, in Unit's words when it does not parse. */
 function parseServerAddress(text: string, path: string): ProxyTarget {
   try {
-    const a = parseListenAddress(text, path);
-    if (a.path !== null || text.startsWith('*')) throw new Error('not a server address');
-    return { host: a.host, port: a.port, socketPath: undefined, text };
+    return connectTarget(text, text, path);
   } catch {
     throw new RouterConfigError(`The "${text}" is not valid server address.`, path, UPSTREAM_ERROR);
   }
 }
 
 function parseProxy(text: string, path: string): ProxyTarget {
-  const bad = () => new RouterConfigError(`The "proxy" address is invalid "${text}".`, path, ACTION_ERROR);
-  if (!text.startsWith('http://')) throw bad();
-  const rest = text.slice(7);
-  if (rest.startsWith('unix:')) {
-    const sock = rest.slice(5);
-    if (!sock.startsWith('/')) throw bad();
-    return { host: 'localhost', port: 0, socketPath: sock, text };
-  }
+  // Unit's words (nxt_conf_vldt_proxy): the address after `http://`, no final period.
+  const rest = text.startsWith('http://') ? text.slice(7) : text;
   try {
-    const a = parseListenAddress(rest, path);
-    if (a.path !== null || rest.startsWith('*')) throw bad();
-    return { host: a.host, port: a.port, socketPath: undefined, text };
+    if (rest === text) throw new Error('not http://');
+    return connectTarget(rest, text, path);
   } catch {
-    throw bad();
+    throw new RouterConfigError(`The "proxy" address is invalid "${rest}"`, path, ACTION_ERROR);
   }
 }
 
