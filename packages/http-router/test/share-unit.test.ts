@@ -126,6 +126,11 @@ describe('share paths, index and redirects as Unit', () => {
     expect((await get(Buffer.from('/#blah'))).endsWith('\r\n\r\nindex')).toBe(true);
   });
 
+  it('takes an index name as far as a NUL in it, as Unit opens it (a C string), not 500', async () => {
+    const port = await serve({ share: `${www}$uri`, index: 'README\u0000x' });
+    expect(await fetchText(port, '/')).toMatchObject({ status: 200, body: 'readme' });
+  });
+
   it('answers 404 for a directory when index is empty', async () => {
     const port = await serve({ share: `${www}$uri`, index: '' });
     expect((await fetchText(port, '/')).status).toBe(404);

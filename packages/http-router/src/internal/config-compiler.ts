@@ -507,7 +507,8 @@ function compileConfig(config: RouterConfig, opts: RouterCompileOptions): Compil
       const p = Array.isArray(v.share) ? jp(sp, i) : sp;
       return compileTemplate(s, p).fn;
     });
-    const index = v.index === undefined ? 'index.html' : str(v.index);
+    // A NUL ends the name, as Unit's C string does when it opens the file (it serves "README" for "README\u0000x").
+    const index = v.index === undefined ? 'index.html' : str(v.index).split('\0')[0];
     const types = v.types === undefined ? null : compilePatternSet(v.types, { fold: 'lower', decode: 'none' }, jp(path, 'types'));
     const chroot = v.chroot === undefined ? null : compileTemplate(str(v.chroot), jp(path, 'chroot')).fn;
     const followSymlinks = v.follow_symlinks === undefined ? true : bool(v.follow_symlinks);
