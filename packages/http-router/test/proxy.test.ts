@@ -72,6 +72,16 @@ describe('proxy', () => {
     expect(s.headers['x-hop']).toBe('x');
   });
 
+  it("writes its own Server in place of the upstream's, and gives a request without Host the upstream's address", async () => {
+    const b = await backend('b1');
+    b.server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => res.setHeader('Server', 'upstream/1'));
+    const port = await router({ pass: 'routes' }, { routes: [{ action: { proxy: `http://127.0.0.1:${b.port}` } }] });
+    const text = await rawRequest(port, 'GET /nohost HTTP/1.0\r\n\r\n');
+    expect(text).toMatch(/\r\nServer: Warden/);
+    expect(text).not.toContain('upstream/1');
+    expect(JSON.parse(text.slice(text.indexOf('{'))).headers.host).toBe(`127.0.0.1:${b.port}`);
+  });
+
   it('streams a chunked request body', async () => {
     const b = await backend('b1');
     const port = await router({ pass: 'routes' }, { routes: [{ action: { proxy: `http://127.0.0.1:${b.port}` } }] });

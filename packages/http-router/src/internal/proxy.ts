@@ -31,14 +31,20 @@ function connectionTokens(v: string | string[] | undefined): Set<string> | null 
   return set;
 }
 
-function filterRaw(raw: string[], extra: Set<string> | null): string[] {
+/** The fields of `raw` (a flat list) without hop-by-hop ones, those in `extra`, and `Server` when `noServer`. */
+function filterRaw(raw: string[], extra: Set<string> | null, noServer = false): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const n = raw[i].toLowerCase();
-    if (HOP_BY_HOP.has(n) || (extra !== null && extra.has(n))) continue;
+    if (HOP_BY_HOP.has(n) || (extra !== null && extra.has(n)) || (noServer && n === 'server')) continue;
     out.push(raw[i], raw[i + 1]);
   }
   return out;
+}
+
+/** `host:port` as a Host field names it (an IPv6 address in brackets). */
+function authority(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** The `Via` pseudonym a Warden proxy adds (RFC 9110 §7.6.3); counted to find loops. */
@@ -105,6 +111,9 @@ export function proxyRequest(ctx: NodeRequestContext, target: ProxyTarget, agent
     const prev = headers[n];
     headers[n] = prev === undefined ? raw[i + 1] : `${String(prev)}${n === 'cookie' ? '; ' : ', '}${raw[i + 1]}`;
   }
+  // A request without Host (HTTP/1.0) goes upstream as HTTP/1.1, which needs one: the upstream's address, as nginx
+  // sends by default (Unit's HTTP/1.0 upstream request may omit it; a strict HTTP/1.1 upstream answers 400 without).
+  if (headers.host === undefined) headers.host = target.socketPath !== undefined ? 'localhost' : authority(target.host, target.port);
   const via = `${req.httpVersion} ${VIA_NAME}`;
   headers.via = headers.via === undefined ? via : `${String(headers.via)}, ${via}`;
   const upgrade = upgradeOf(req);
@@ -187,7 +196,8 @@ export function proxyRequest(ctx: NodeRequestContext, target: ProxyTarget, agent
         pres.destroy();
         return;
       }
-      const rawOut = filterRaw(pres.rawHeaders, connectionTokens(pres.headers.connection));
+      // The upstream's `Server` gives way to ours, as in Unit (nxt_h1p_peer_fields: the peer's Server is skipped).
+      const rawOut = filterRaw(pres.rawHeaders, connectionTokens(pres.headers.connection), true);
       try {
         res.writeHead(pres.statusCode ?? 502, pres.statusMessage, rawOut);
       } catch (err) {
