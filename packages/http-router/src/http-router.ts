@@ -115,7 +115,11 @@ export class HttpRouter {
       info: (st) => node.info(st),
       handOff: (entry, sock, rest) => node.handOff(entry, sock, rest),
     });
-    this.tls = new TlsSelector(log, (entry, sock) => this.accept(entry, sock));
+    this.tls = new TlsSelector(
+      log,
+      (entry, sock) => this.accept(entry, sock),
+      () => this.serverHeaderValue,
+    );
     this.listeners = new ListenerSet(
       {
         create: (l, compiled) => this.createEntry(l, compiled),

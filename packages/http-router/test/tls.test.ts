@@ -6,7 +6,7 @@ import { join } from 'path';
 import { connect as tlsConnect, type TLSSocket } from 'tls';
 import { clientHelloServerName } from '../src/internal/client-hello';
 import { HttpRouter, RouterConfigError, type ApplicationGateway, type RouterConfig, type TlsCertificate } from '../src';
-import { EchoGateway, fetchText, tlsFixture } from './helpers';
+import { EchoGateway, fetchText, rawRequest, tlsFixture } from './helpers';
 import { LeanGateway } from './lean-gateway';
 
 const FIXTURES = join(__dirname, 'fixtures/tls');
@@ -201,10 +201,16 @@ describe('TLS listeners', () => {
     expect((await fetchText(p, '/plain-again')).status).toBe(200);
   });
 
-  it('survives clients that do not speak TLS', async () => {
+  it('answers a plain HTTP request as Unit (nxt_h1p: 400 The plain HTTP request was sent to HTTPS port), garbage with a close', async () => {
     const { port } = await start({ '127.0.0.1:0': { pass: 'applications/app', tls: { certificate: 'a' } } });
-    await expect(fetchText(port('127.0.0.1:0'), '/')).rejects.toThrow();
-    expect((await httpsGet(port('127.0.0.1:0'), '/')).status).toBe(200);
+    const p = port('127.0.0.1:0');
+    const r = await fetchText(p, '/');
+    expect(r.status).toBe(400);
+    expect(r.body).toBe('<!DOCTYPE html><title>Error 497</title><p>Error 497.\r\n');
+    const raw = await rawRequest(p, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(raw).toMatch(/^HTTP\/1\.1 400 The plain HTTP request was sent to HTTPS port\r\n[^]*\r\nConnection: close\r\n\r\n/);
+    expect(await rawRequest(p, 'not http at all\r\n\r\n')).toMatch(/^(HTTP\/1\.1 400 [^]*)?$/);
+    expect((await httpsGet(p, '/')).status).toBe(200);
   });
 
   it('drops connections still in the handshake when the router closes, without waiting for their timeout', async () => {

@@ -61,7 +61,7 @@ function firstHostName(buf: Buffer, start: number, end: number): string | null {
  * socket over and read the ClientHello itself. A client that sends nothing for `timeoutMs` (0: no limit), or goes
  * away, is dropped and `done` is never called.
  */
-export function readClientHello(sock: Socket, timeoutMs: number, done: (servername: string | null) => void): void {
+export function readClientHello(sock: Socket, timeoutMs: number, done: (servername: string | null, plain: boolean) => void): void {
   let buf: Buffer | null = null;
   const onData = (chunk: Buffer): void => {
     buf = buf === null ? chunk : Buffer.concat([buf, chunk]);
@@ -70,7 +70,7 @@ export function readClientHello(sock: Socket, timeoutMs: number, done: (serverna
     cleanup();
     sock.pause();
     sock.unshift(buf);
-    done(name ?? null);
+    done(name ?? null, buf[0] !== 0x16);
   };
   const onTimeout = (): void => {
     cleanup();

@@ -1,4 +1,5 @@
 import type { Socket } from 'net';
+import { errorPageBody } from './error-page';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'tls';
 import { readClientHello } from './client-hello';
 import type { ListenerEntry } from './listener-entry';
@@ -16,6 +17,8 @@ export class TlsSelector {
     private readonly log: RouterLogger,
     /** Gets each connection whose handshake completed. */
     private readonly secured: (entry: ListenerEntry, sock: TLSSocket) => void,
+    /** The current `Server` field value. */
+    private readonly serverHeader: () => string,
   ) {}
 
   /** Takes a new connection to the TLS listener `entry`; `timeout`: ClientHello and handshake time limit (ms). */
@@ -25,10 +28,14 @@ export class TlsSelector {
     sock.once('close', () => {
       if (entry.handshakes.get(peer) === sock) entry.handshakes.delete(peer);
     });
-    readClientHello(sock, timeout, (servername) => {
+    readClientHello(sock, timeout, (servername, plain) => {
       const tls = entry.listener.tls;
       if (tls === null) {
         sock.destroy(); // TLS was switched off while the ClientHello came
+        return;
+      }
+      if (plain) {
+        refusePlain(sock, this.serverHeader(), timeout);
         return;
       }
       const cert = servername === null ? tls.certs[0] : selectCertificate(tls, servername);
@@ -69,4 +76,52 @@ export class TlsSelector {
 /** A connection's client address and port (the same for a TLS socket and the connection under it). */
 function peerKey(sock: Socket): string {
   return `${sock.remoteAddress}|${sock.remotePort}`;
+}
+
+/** The most of a plain HTTP head read before the answer (Unit's default header buffers hold 2048 + 4 × 8192). */
+const PLAIN_HEAD_MAX = 34_816;
+
+/**
+ * A connection to a TLS listener whose first byte is not a TLS handshake record: as Unit (nxt_h1p_conn_request_header
+ * parse, NXT_HTTP_TO_HTTPS), its head is read and answered `400 The plain HTTP request was sent to HTTPS port` with
+ * the error page of status 497, then the connection closes. Bytes that never end a head get the same answer at
+ * `timeout` (or at PLAIN_HEAD_MAX bytes), so that a client is not left waiting.
+ */
+function refusePlain(sock: Socket, serverHeader: string, timeout: number): void {
+  let seen = 0;
+  let tail = '';
+  const answer = (): void => {
+    sock.off('data', onData);
+    sock.off('timeout', answer);
+    sock.setTimeout(0);
+    if (!sock.writable) {
+      sock.destroy();
+      return;
+    }
+    const body = errorPageBody(497);
+    sock.end(
+      'HTTP/1.1 400 The plain HTTP request was sent to HTTPS port\r\nContent-Type: text/html\r\nContent-Length: ' +
+        body.length +
+        '\r\nServer: ' +
+        serverHeader +
+        '\r\nDate: ' +
+        new Date().toUTCString() +
+        '\r\nConnection: close\r\n\r\n' +
+        body,
+    );
+    sock.resume(); // what the client sends meanwhile is read and dropped, so that the close is not a reset
+  };
+  const onData = (chunk: Buffer): void => {
+    seen += chunk.length;
+    const text = tail + chunk.toString('latin1');
+    if (/\r?\n\r?\n/.test(text) || seen >= PLAIN_HEAD_MAX) answer();
+    else tail = text.slice(-3);
+  };
+  sock.on('data', onData);
+  sock.on('error', () => sock.destroy());
+  if (timeout > 0) {
+    sock.setTimeout(timeout);
+    sock.on('timeout', answer);
+  }
+  sock.resume();
 }
