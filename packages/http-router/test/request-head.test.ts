@@ -312,8 +312,16 @@ describe.each(PATHS)("WebSocket opening handshakes checked before routing, as Un
   ])('%s is refused and never reaches the route', async (_what, request, code) => {
     const { port, gw } = await start(kind, { pass: 'routes' }, { routes: [{ action: { return: 204 } }] });
     const calls = gw.calls + ((gw as LeanGateway).lean ?? 0);
-    expect(status(await rawRequest(port, request))).toBe(code);
+    const text = await rawRequest(port, request);
+    expect(status(text)).toBe(code);
+    // Unit names the version it takes on every 426 (nxt_h1p_request_header_send).
+    expect(text.split('\r\n\r\n')[0].includes('\r\nSec-WebSocket-Version: 13')).toBe(code === 426);
     expect(gw.calls + ((gw as LeanGateway).lean ?? 0)).toBe(calls);
+  });
+
+  it('a return 426 names the WebSocket version too', async () => {
+    const { port } = await start(kind, { pass: 'routes' }, { routes: [{ action: { return: 426 } }] });
+    expect(await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 426 [^]*\r\nSec-WebSocket-Version: 13\r\n/);
   });
 
   it('an upgrade or CONNECT pipelined after a request is answered after that request, and the router lives', async () => {

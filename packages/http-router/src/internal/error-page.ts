@@ -17,7 +17,8 @@ export function errorPageBody(status: number): string {
  * Content-Type, Content-Length, Server, Date, in the order node:http writes sendError's.
  */
 export function errorPageHead(status: number, body: string, serverHeader: string, date: string): string {
-  return statusLine(status) + 'Content-Type: text/html\r\nContent-Length: ' + body.length + '\r\nServer: ' + serverHeader + '\r\nDate: ' + date + '\r\n';
+  const head = statusLine(status) + 'Content-Type: text/html\r\nContent-Length: ' + body.length + '\r\nServer: ' + serverHeader + '\r\nDate: ' + date + '\r\n';
+  return status === 426 ? head + 'Sec-WebSocket-Version: 13\r\n' : head;
 }
 
 /** Sends Unit's small HTML error page with `status` and closes the response (no-op when already answered). */
