@@ -26,9 +26,9 @@ var (
 // http.DetectContentType, as net/http does.
 const defaultContentType = ""
 
-// setURLScheme: whether r.URL.Scheme is set ("http" or "https" by the client connection); net/http leaves it empty
-// for an origin-form request target.
-const setURLScheme = false
+// unitRequests: whether the *http.Request is built as Unit's Go package builds it (unit_request.go); false: as
+// net/http builds it (Host out of r.Header, RemoteAddr host:port, URL.Scheme empty, chunked bodies streamed).
+const unitRequests = false
 
 func reuseStreams(ch interface{}) { hook.ReuseStreams(ch) } // a *channel or *channelSet
 

@@ -96,6 +96,15 @@ type exchange struct {
 	req  http.Request
 	url  url.URL
 	body requestBody
+	unit *unitBody // r.Body of a unit.nginx.org/go request (unit_request.go), released with body
+}
+
+// releaseBody ends the request body once the handler returned.
+func (x *exchange) releaseBody() {
+	x.body.Close()
+	if x.unit != nil {
+		x.unit.release()
+	}
 }
 
 // requestCtxOffset is the offset of http.Request's unexported context field, found by reflection once
@@ -120,15 +129,16 @@ func withContext(r *http.Request, ctx context.Context) *http.Request {
 	return r
 }
 
-// newRequest builds the *http.Request of a stream (the URL and body inside x).
+// newRequest builds the *http.Request of a stream (the URL and body inside x): as net/http builds it, or, in the
+// unit.nginx.org/go module, as Unit's Go package does (newUnitRequest).
 func newRequest(s *stream, x *exchange) (*http.Request, context.CancelFunc, error) {
-	h := s.Head()
-	major, minor, ok := parseProto(h.Proto)
-	if !ok {
-		return nil, nil, fmt.Errorf("bad HTTP version %q", h.Proto)
+	if unitRequests {
+		return newUnitRequest(s, x)
 	}
-	if err := parseTarget(h.Target, &x.url); err != nil {
-		return nil, nil, fmt.Errorf("bad request target %q: %v", h.Target, err)
+	h := s.Head()
+	major, minor, err := parseLine(h.Proto, h.Target, &x.url)
+	if err != nil {
+		return nil, nil, err
 	}
 	u := &x.url
 	// The header map as net/http builds it: canonical keys, repeated headers in order; Host and a non-empty
@@ -154,11 +164,7 @@ func newRequest(s *stream, x *exchange) (*http.Request, context.CancelFunc, erro
 		case "Transfer-Encoding":
 			haveTE = true
 		}
-		if old, ok := hdr[k]; ok {
-			hdr[k] = append(old, v)
-			continue
-		}
-		hdr[k] = h.Headers[2*i+1 : 2*i+2 : 2*i+2]
+		addHeader(hdr, k, h.Headers[2*i+1:2*i+2:2*i+2])
 	}
 	if u.Host != "" {
 		host = u.Host
@@ -181,13 +187,6 @@ func newRequest(s *stream, x *exchange) (*http.Request, context.CancelFunc, erro
 			delete(hdr, "Transfer-Encoding")
 		}
 	}
-	if setURLScheme {
-		if h.TLS {
-			u.Scheme = "https"
-		} else {
-			u.Scheme = "http"
-		}
-	}
 	if h.TLS {
 		sn := host
 		if i := strings.LastIndexByte(sn, ':'); i >= 0 && !strings.Contains(sn[i:], "]") {
@@ -199,6 +198,28 @@ func newRequest(s *stream, x *exchange) (*http.Request, context.CancelFunc, erro
 	ctx, cancel := context.WithCancel(context.Background())
 	s.OnAbort(cancel) // client gone: the handler's context is cancelled
 	return withContext(r, ctx), cancel, nil
+}
+
+// parseLine parses a request's version and target (the URL into u).
+func parseLine(proto, target string, u *url.URL) (major, minor int, err error) {
+	major, minor, ok := parseProto(proto)
+	if !ok {
+		return 0, 0, fmt.Errorf("bad HTTP version %q", proto)
+	}
+	if err := parseTarget(target, u); err != nil {
+		return 0, 0, fmt.Errorf("bad request target %q: %v", target, err)
+	}
+	return major, minor, nil
+}
+
+// addHeader adds a field to hdr as http.Header.Add does, its value given as a window of capacity 1 on the list the
+// stream decoded: the first value of a key costs no allocation (appending the next one copies it elsewhere).
+func addHeader(hdr http.Header, key string, value []string) {
+	if old, ok := hdr[key]; ok {
+		hdr[key] = append(old, value[0])
+		return
+	}
+	hdr[key] = value
 }
 
 // parseProto is http.ParseHTTPVersion with the two versions wardend forwards answered at once.
@@ -264,6 +285,10 @@ func pathByte(c byte) bool {
 func serveStream(s *stream, handler http.Handler) {
 	x := &exchange{}
 	r, cancel, err := newRequest(s, x)
+	if err == errBodyLost {
+		s.Abort()
+		return
+	}
 	if err != nil {
 		s.WriteHeader(http.StatusBadRequest, []string{"Content-Type", "text/plain; charset=utf-8"})
 		s.Write([]byte(err.Error() + "\n"))
@@ -274,7 +299,7 @@ func serveStream(s *stream, handler http.Handler) {
 	w := getResponseWriter(s, r)
 	defer func() {
 		if p := recover(); p != nil {
-			x.body.Close()
+			x.releaseBody()
 			if p == http.ErrAbortHandler {
 				// As net/http: the client connection is dropped without a response (or the rest of one), no log.
 				s.Reset()
@@ -290,7 +315,7 @@ func serveStream(s *stream, handler http.Handler) {
 	// As net/http, the body is closed once the handler returned: a body kept and read later fails with
 	// ErrBodyReadAfterClose (the stream serves another request by then). Before the response ends, so that whoever
 	// sees the end can rely on it.
-	x.body.Close()
+	x.releaseBody()
 	w.finish()
 	w.release()
 	putResponseWriter(w)

@@ -4,7 +4,10 @@
 // It is a thin layer over Warden's Go package (warden.dev/warden, one directory up): its internal packages are
 // links to that package's files, not copies, and only the files that name import paths are this module's own.
 // Unit's differences from net/http are kept: a response without Content-Type gets "text/html; charset=utf-8" (no
-// sniffing), and r.URL.Scheme is "http" or "https". Standard library only; no cgo (Unit's needs libunit).
+// sniffing), and the *http.Request is built as Unit's module builds it: Host stays in r.Header, r.Host is the host
+// without port or "localhost", r.RemoteAddr has no port, r.URL.Scheme is "http" or "https", a chunked body comes
+// whole with its length, one Body.Read fills the buffer (see the README). Standard library only; no cgo (Unit's
+// needs libunit).
 package unit
 
 import (

@@ -1,7 +1,8 @@
 package warden
 
 // This module's version of ../../../deps.go (the other files of this package are links to package warden's): the
-// same names, taken from this module's internal/shm (links to package shm's files), and Unit's default Content-Type.
+// same names, taken from this module's internal/shm (links to package shm's files), Unit's default Content-Type and
+// Unit's requests.
 
 import (
 	"unit.nginx.org/go/internal/hook"
@@ -23,9 +24,9 @@ var (
 // defaultContentType: Unit's Go module gives a response without Content-Type this one (it does not sniff).
 const defaultContentType = "text/html; charset=utf-8"
 
-// setURLScheme: Unit's Go module sets r.URL.Scheme to "https" or "http" by the client connection (net/http leaves
-// it empty for an origin-form request target).
-const setURLScheme = true
+// unitRequests: the *http.Request is built as Unit's Go module builds it (unit_request.go: every field in r.Header
+// with Host, r.Host without port or "localhost", RemoteAddr without port, r.URL.Scheme "http"/"https", ...).
+const unitRequests = true
 
 func reuseStreams(ch interface{}) { hook.ReuseStreams(ch) } // a *channel or *channelSet
 
