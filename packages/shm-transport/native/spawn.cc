@@ -46,6 +46,8 @@ struct ChildArgs {
   const char* cwd;   // null: stay
   int uid;           // -1: keep
   int gid;           // -1: keep
+  // Supplementary groups set with uid (as Unit's nxt_process_creds_set: getgrouplist of the user); empty: none.
+  std::vector<gid_t> groups;
   bool setsid;
   // fds[i] becomes fd i of the child (the rest of wardend's fds are close-on-exec).
   std::vector<int> fds;
@@ -92,9 +94,11 @@ int ChildMain(void* p) {
       ChildFail(a, "dup3");
     }
   }
-  // As libuv does: the working directory first, then the credentials (supplementary groups dropped).
+  // As libuv does: the working directory first, then the credentials (the supplementary groups given, else none).
   if (a->cwd != nullptr && syscall(SYS_chdir, a->cwd) < 0) ChildFail(a, "chdir");
-  if (a->uid >= 0 && syscall(SYS_setgroups, 0, nullptr) < 0 && errno != EPERM) ChildFail(a, "setgroups");
+  if (a->uid >= 0 && syscall(SYS_setgroups, a->groups.size(), a->groups.empty() ? nullptr : a->groups.data()) < 0 &&
+      (errno != EPERM || !a->groups.empty()))
+    ChildFail(a, "setgroups");
   if (a->gid >= 0 && syscall(SYS_setgid, a->gid) < 0) ChildFail(a, "setgid");
   if (a->uid >= 0 && syscall(SYS_setuid, a->uid) < 0) ChildFail(a, "setuid");
   sigset_t none;
@@ -153,6 +157,11 @@ Napi::Value SpawnProcess(const Napi::CallbackInfo& info) {
   a.uid = o.Has("uid") && o.Get("uid").IsNumber() ? o.Get("uid").As<Napi::Number>().Int32Value() : -1;
   a.gid = o.Has("gid") && o.Get("gid").IsNumber() ? o.Get("gid").As<Napi::Number>().Int32Value() : -1;
   a.setsid = o.Has("setsid") && o.Get("setsid").ToBoolean().Value();
+  Napi::Value groupsV = o.Get("groups");
+  if (groupsV.IsArray()) {
+    Napi::Array arr = groupsV.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) a.groups.push_back(static_cast<gid_t>(arr.Get(i).As<Napi::Number>().Uint32Value()));
+  }
   Napi::Value fdsV = o.Get("fds");
   if (fdsV.IsArray()) {
     Napi::Array arr = fdsV.As<Napi::Array>();

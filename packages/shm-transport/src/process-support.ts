@@ -101,9 +101,11 @@ export interface SpawnOptions {
   env: Record<string, string>;
   /** Working directory (default: wardend's). */
   cwd?: string;
-  /** Credentials to switch to (root only); supplementary groups are dropped when `uid` is given, as libuv does. */
+  /** Credentials to switch to (root only). */
   uid?: number;
   gid?: number;
+  /** Supplementary groups set with `uid` (Unit sets the user's: getgrouplist); without, none (as libuv does). */
+  groups?: number[];
   /** A session of its own (setsid), so that a terminal's Ctrl-C does not reach it. */
   setsid?: boolean;
   /** stdin: an open fd to read from (default /dev/null). */
@@ -162,6 +164,7 @@ export function spawnProcess(opts: SpawnOptions): SpawnedProcess {
       cwd: opts.cwd,
       uid: opts.uid,
       gid: opts.gid,
+      groups: opts.groups,
       setsid: opts.setsid === true,
       fds,
     });

@@ -165,6 +165,17 @@ describe('spawnProcess (clone(CLONE_VM | CLONE_VFORK) + exec)', () => {
     expect(r.out).toBe('65534\n65534\n65534\n');
   });
 
+  (isRoot ? it : it.skip)("sets the supplementary groups given with the uid, as Unit gives an app its user's groups (root only)", async () => {
+    const r = await sh('id -G', { uid: 65534, gid: 65534, groups: [65534, 4, 24] });
+    expect(
+      r.out
+        .trim()
+        .split(' ')
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual([4, 24, 65534]);
+  });
+
   it('reaps the process: no zombie is left once `exited` resolved', async () => {
     const r = await sh('exit 0');
     expect(fs.existsSync(`/proc/${r.pid}`)).toBe(false);

@@ -205,6 +205,8 @@ export class AppWorker implements ProcessPeer {
           fds: this.channels!.fds,
           uid: root && creds ? creds.uid : undefined,
           gid: root && creds ? creds.gid : undefined,
+          // The user's supplementary groups, as Unit's nxt_process_creds_set gives them (getgrouplist).
+          groups: root && creds ? creds.groups : undefined,
         },
         (stream, line) => (stream === 'stdout' ? this.log.info({ stream }, line) : this.log.warn({ stream }, line)),
       );

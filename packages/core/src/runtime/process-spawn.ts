@@ -16,6 +16,8 @@ export interface SpawnRequest {
   fds: number[];
   uid?: number;
   gid?: number;
+  /** Supplementary groups set with `uid` (the user's, as Unit sets them). */
+  groups?: number[];
 }
 
 /** Longest output line passed on whole; a longer one is passed in pieces of this size. */
@@ -55,6 +57,7 @@ export function spawnApp(req: SpawnRequest, onLine: (stream: 'stdout' | 'stderr'
     cwd: req.cwd,
     uid: req.uid,
     gid: req.gid,
+    groups: req.groups,
     setsid: true,
     stdout: req.stdout,
     stderr: req.stderr,

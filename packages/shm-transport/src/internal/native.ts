@@ -24,7 +24,17 @@ export interface NativeShm {
   /** native/process.cc: PR_SET_NO_NEW_PRIVS and PR_SET_DUMPABLE 0. */
   hardenProcess(): void;
   /** native/spawn.cc: clone(CLONE_VM | CLONE_VFORK) + exec (see spawnProcess in process-support.ts). */
-  spawnProcess(opts: { file: string; argv: string[]; env: string[]; cwd?: string; uid?: number; gid?: number; setsid?: boolean; fds: number[] }): {
+  spawnProcess(opts: {
+    file: string;
+    argv: string[];
+    env: string[];
+    cwd?: string;
+    uid?: number;
+    gid?: number;
+    groups?: number[];
+    setsid?: boolean;
+    fds: number[];
+  }): {
     pid: number;
     pidfd: number;
   };

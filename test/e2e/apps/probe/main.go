@@ -1,6 +1,6 @@
 // probe answers every request with what its process holds and sees, for the isolation-escape tests: its pid, every
 // open fd with the device and inode it refers to (found with fstat, so it works without /proc), and the pids that
-// its /proc lists. GET /exists?path=P reports whether P exists for it.
+// its /proc lists. GET /exists?path=P reports whether P exists for it; GET /groups its uid, gid and supplementary groups.
 package main
 
 import (
@@ -52,6 +52,10 @@ func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(report{PID: os.Getpid(), UID: os.Getuid(), FDs: openFDs(), Procs: procPids()})
+	})
+	http.HandleFunc("/groups", func(w http.ResponseWriter, r *http.Request) {
+		groups, _ := os.Getgroups()
+		json.NewEncoder(w).Encode(map[string]interface{}{"uid": os.Getuid(), "gid": os.Getgid(), "groups": groups})
 	})
 	http.HandleFunc("/exists", func(w http.ResponseWriter, r *http.Request) {
 		_, err := os.Lstat(r.URL.Query().Get("path"))
