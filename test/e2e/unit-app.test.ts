@@ -7,7 +7,7 @@ import { get as httpsGet } from 'https';
 import { createHash, randomBytes } from 'crypto';
 import { join } from 'path';
 import WebSocket from 'ws';
-import { ROOT, cleanup, freePort, goBuild, haveGo, http, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
+import { ROOT, cleanup, freePort, haveGo, http, serveGoApp, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
 const APPS = join(ROOT, 'test/e2e/apps/unit-node');
 const UNIT_HTTP = join(ROOT, 'packages/unit-http');
@@ -213,14 +213,7 @@ describeGo('a Go app written for Unit (unit.nginx.org/go) served by wardend', ()
     cpSync(UNIT_GO_APP, src, { recursive: true });
     // The one change a Unit user makes.
     appendFileSync(join(src, 'go.mod'), `\nreplace unit.nginx.org/go => ${UNIT_GO_MODULE}\n`);
-    const bin = goBuild(src, join(dir, 'app'));
-    w = await startWardend([], dir);
-    port = await freePort();
-    const res = await w.control('PUT', '/config', {
-      listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/unit-go' } },
-      applications: { 'unit-go': { type: 'external', working_directory: dir, executable: bin } },
-    });
-    expect(res).toEqual({ status: 200, body: { success: 'Reconfiguration done.' } });
+    ({ w, port } = await serveGoApp(dir, src, 'unit-go'));
   });
   afterAll(async () => {
     await w?.stop();

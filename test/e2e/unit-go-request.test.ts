@@ -8,7 +8,7 @@ import { connect } from 'net';
 import { get as httpsGet } from 'https';
 import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { ROOT, cleanup, freePort, goBuild, haveGo, http, startWardend, worldDir, type Wardend } from './support/wardend';
+import { ROOT, cleanup, freePort, haveGo, http, serveGoApp, worldDir, type Wardend } from './support/wardend';
 
 const UNIT_GO_MODULE = join(ROOT, 'packages/app-types/go/unit');
 const TLS_FIXTURES = join(ROOT, 'packages/http-router/test/fixtures/tls');
@@ -147,14 +147,7 @@ describeGo("a Go app written for Unit gets the *http.Request Unit's Go package b
     mkdirSync(src);
     writeFileSync(join(src, 'go.mod'), GO_MOD);
     writeFileSync(join(src, 'main.go'), APP);
-    const bin = goBuild(src, join(dir, 'app'));
-    w = await startWardend([], dir);
-    port = await freePort();
-    const res = await w.control('PUT', '/config', {
-      listeners: { [`127.0.0.1:${port}`]: { pass: 'applications/unit-request' } },
-      applications: { 'unit-request': { type: 'external', working_directory: dir, executable: bin } },
-    });
-    expect(res).toEqual({ status: 200, body: { success: 'Reconfiguration done.' } });
+    ({ w, port } = await serveGoApp(dir, src, 'unit-request'));
   });
   afterAll(async () => {
     await w?.stop();

@@ -210,6 +210,25 @@ export async function putAppWithListener(w: Wardend, name: string, app: Record<s
   return port;
 }
 
+/**
+ * Builds the Go program in `src` into `dir/app`, starts wardend in `dir` and serves the program as the app `name` on a
+ * free loopback port.
+ */
+export async function serveGoApp(dir: string, src: string, name: string): Promise<{ w: Wardend; port: number }> {
+  const bin = goBuild(src, join(dir, 'app'));
+  const w = await startWardend([], dir);
+  const port = await freePort();
+  const res = await w.control('PUT', '/config', {
+    listeners: { [`127.0.0.1:${port}`]: { pass: `applications/${name}` } },
+    applications: { [name]: { type: 'external', working_directory: dir, executable: bin } },
+  });
+  if (res.status !== 200) {
+    await w.stop();
+    throw new Error(`PUT /config: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return { w, port };
+}
+
 /** The router processes of a wardend (children titled `wardend: router N`), by pid. */
 export function routerPids(w: Wardend): number[] {
   const pid = w.proc.pid!;
