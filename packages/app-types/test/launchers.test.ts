@@ -67,7 +67,7 @@ describe('ExternalLauncher', () => {
     expect(launcher.launch({ type: 'go', executable: 'bin/app' }, ctx).executable).toBe('bin/app');
   });
 
-  it("does not pass wardend's own environment to the app", () => {
+  it("puts only the configured environment in the launch spec (wardend's own goes under it when the process is spawned)", () => {
     process.env.WARDEN_TEST_LEAK = 'leak';
     try {
       expect(launcher.launch({ type: 'external', executable: '/bin/true' }, ctx).env).toEqual({});

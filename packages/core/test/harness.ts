@@ -5,7 +5,7 @@ import { join } from 'path';
 import pino from 'pino';
 import { container as rootContainer } from 'tsyringe';
 import type { DependencyContainer } from 'tsyringe';
-import type { AppLauncher, ConfigComponent, NamespaceProvider, IsolationExtra } from '../src/contracts';
+import type { AppLauncher, ConfigComponent, Credentials, NamespaceProvider, IsolationExtra } from '../src/contracts';
 import { TOKENS } from '../src/contracts';
 import { ConfigValidator } from '../src/config/config-validator';
 import { planContextDefaults } from '../src/config/plan-context';
@@ -14,6 +14,8 @@ import { CERTIFICATE_STORE, CertificateStore } from '../src/control/certificate-
 import { SCRIPT_STORE, ScriptStore } from '../src/control/script-store';
 import { ControlApi } from '../src/control/control-api';
 import { Controller } from '../src/control/controller';
+import type { RouterFleet } from '../src/runtime/fleet/router-fleet';
+import { Supervisor, type SupervisorOptions } from '../src/runtime/supervisor';
 
 /** A launcher like app-types' `external`, enough for schema tests without depending on that package. */
 export const fakeExternalLauncher: AppLauncher = {
@@ -90,3 +92,42 @@ export function harness(opts: HarnessOptions = {}) {
 }
 
 export const DONE = { success: 'Reconfiguration done.' };
+
+/** The test's own user as an app's credentials: an app started with them runs as that user, root or not. */
+export function ownCredentials(home: string): Credentials {
+  return { user: 'self', uid: process.getuid!(), group: 'self', gid: process.getgid!(), groups: [], home };
+}
+
+/**
+ * A supervisor on `fleet` whose one app type, `external`, runs `fixtures/channel-app.js` (a minimal app on the
+ * transport's app end that notes its environment and its end in `env.CHANNEL_APP_EVENTS`) with `env` as the
+ * launcher's environment, as the test's own user.
+ */
+export function channelAppSupervisor(
+  fleet: RouterFleet,
+  dir: string,
+  env: Record<string, string>,
+  options: Pick<SupervisorOptions, 'inheritedEnv' | 'drainGraceMs'> = {},
+): Supervisor {
+  const app = join(__dirname, 'fixtures', 'channel-app.js');
+  const launcher: AppLauncher = {
+    types: ['external'],
+    schema: { properties: {}, required: [] },
+    launch: () => ({ executable: process.execPath, argv: [process.execPath, app], env }),
+  };
+  const container = rootContainer.createChildContainer();
+  container.register(TOKENS.AppLauncher, { useValue: launcher });
+  return new Supervisor(container, pino({ level: 'silent' }), {
+    contextFor: (appName) => ({
+      appName,
+      daemonUid: 0,
+      daemonGid: 0,
+      defaultUser: 'nobody',
+      defaultGroup: 'nogroup',
+      tmpdir: dir,
+      credentials: ownCredentials(dir),
+    }),
+    fleet,
+    ...options,
+  });
+}

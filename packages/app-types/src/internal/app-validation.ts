@@ -77,7 +77,10 @@ export function requireString(app: AppConfig, key: string, ctx: PlanContext): st
   return value;
 }
 
-/** `environment` as a fresh object (the app gets exactly these variables; wardend adds the channel's). */
+/**
+ * `environment` as a fresh object: the launcher's `env`. wardend sets these over the environment every app inherits
+ * from it (its own at start, as Unit's apps inherit unitd's), then the channel's variables over both.
+ */
 export function appEnvironment(app: AppConfig): Record<string, string> {
   return { ...(app.environment ?? {}) };
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AppConfig, AppLauncher, AppPrototype, LaunchSpec, PlanContext, ProcessSpawner, SpawnPlan } from '../contracts';
 import { ApplyError } from '../contracts';
 import { performance } from 'perf_hooks';
+import { appEnvironment, startupEnvironment } from './app-environment';
 import { AppWorker, describeExit, type WorkerExit } from './app-worker';
 import type { AppStats } from './warden-metrics';
 import type { PoolPeer, RouterFleet } from './fleet/router-fleet';
@@ -52,6 +53,8 @@ export interface PoolDeps {
   stats?: AppStats;
   /** The router processes: they dispatch to this pool's processes over their own channels. */
   fleet: RouterFleet;
+  /** What the app's processes inherit, the launcher's `env` going over it (default: wardend's environment at start). */
+  inheritedEnv?: Readonly<Record<string, string>>;
 }
 
 let nextPoolId = 1;
@@ -128,7 +131,8 @@ export class AppPool implements PoolPeer {
    */
   async start(): Promise<void> {
     try {
-      this.spec = this.deps.launcher.launch(this.config, this.deps.ctx);
+      const launched = this.deps.launcher.launch(this.config, this.deps.ctx);
+      this.spec = { ...launched, env: appEnvironment(this.deps.inheritedEnv ?? startupEnvironment(), launched.env) };
       if (this.deps.isolation) await this.ensurePrototype(true);
       const first = Math.min(this.policy.initial, START_CONCURRENCY);
       const starts: Promise<AppWorker>[] = [];

@@ -21,6 +21,11 @@ export interface SupervisorOptions {
   metrics?: WardenMetrics;
   /** The router processes, which dispatch requests to the pools' processes. */
   fleet: RouterFleet;
+  /**
+   * The environment every app inherits, its `environment` going over it (default: wardend's environment as it was at
+   * start, without wardend's own plumbing: see app-environment.ts).
+   */
+  inheritedEnv?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -175,6 +180,7 @@ export class Supervisor implements ConfigComponent, AppControl {
       drainGraceMs: this.drainGraceMs,
       stats: this.options.metrics?.app(name),
       fleet: this.options.fleet,
+      inheritedEnv: this.options.inheritedEnv,
     });
   }
 
