@@ -624,9 +624,23 @@ export class RouterFleet implements ConfigComponent {
     take(fds);
   }
 
-  /** The process is being stopped: every router sends SHUTDOWN on its channel after what it already sent. */
+  /**
+   * The process is being stopped: every router sends SHUTDOWN on its channel after what it already sent (so that the
+   * requests already in the ring are served first). When no router is left to do so — wardend is stopping: the routers
+   * finished their requests and exited before the apps are stopped — main sends `{"op":"shutdown"}` on the process's
+   * control socket (PROTOCOL.md "Control messages"), as Unit's main sends every process QUIT: the app finishes what it
+   * has (nothing: its routers are gone) and exits now instead of waiting for the grace's SIGTERM.
+   */
   retire(token: number): void {
-    for (const l of this.live()) l.send({ op: 'retire', token });
+    const routers = this.live();
+    for (const l of routers) l.send({ op: 'retire', token });
+    if (routers.length > 0) return;
+    const entry = this.processes.get(token);
+    try {
+      entry?.control?.send(AppChannelSet.CONTROL_SHUTDOWN);
+    } catch (e) {
+      this.log.warn({ app_pid: entry?.pid, err: (e as Error).message }, 'cannot tell the app process to shut down');
+    }
   }
 
   /** The process exited: routers close their channels to it; main closes the control socket. */
