@@ -87,6 +87,26 @@ describeGo('process semantics as in Unit', () => {
     expect(await text(port, '/pid')).not.toBe(pid); // a fresh process on demand
   });
 
+  it('keeps `spare` processes idle: a request to one of two spare processes starts a third (test_python_scale_updown)', async () => {
+    // Unit (nxt_router_app_need_start): a process starts while spare > idle + starting, up to max; those idle above
+    // spare stop after idle_timeout.
+    // idle_timeout 3 (Unit's test has 1): wide enough that a loaded machine does not reap before the counts are read.
+    const port = await app('updown', { processes: { spare: 2, max: 8, idle_timeout: 3 } });
+    const running = async () => (await status('updown')).processes;
+    expect(await running()).toEqual({ running: 2, starting: 0, idle: 2 });
+    await text(port, '/pid');
+    await waitUntil(async () => (await running()).running === 3, 'a third process started for one request', 5000);
+    await text(port, '/pid');
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await running()).running).toBe(3); // still three: two of them idle
+    await waitUntil(async () => (await running()).running === 2, 'the process idle above spare stopped', 10000);
+    // A request that keeps one busy: one idle is fewer than spare, so a third starts while it runs (a quick request
+    // would let the reaper stop the process idle longest as soon as the third is up: three idle, spare two).
+    const slow = text(port, '/sleep?ms=2000');
+    await waitUntil(async () => (await running()).running === 3, 'a third process again', 5000);
+    await slow;
+  }, 20000);
+
   it('keeps the processes of apps without "processes" or with an integer past 15 s of idleness (state survives)', async () => {
     const fixedPids = new Set<string>();
     for (let i = 0; i < 6; i++) fixedPids.add(await text(fixedPort, '/pid'));

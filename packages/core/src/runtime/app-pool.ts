@@ -11,7 +11,8 @@ import type { RouterPoolPolicy } from './fleet/protocol';
 /**
  * Process-count policy of one app, Unit's `processes`: absent or an integer N means N processes started with the
  * config and kept (max = spare = N, never stopped for idleness); an object `{max, spare, idle_timeout}` (defaults
- * 1, 0, 15 s) keeps `spare` processes, starts more on demand up to `max`, and stops idle ones above `spare`.
+ * 1, 0, 15 s) keeps `spare` processes idle (the routers ask for one more while fewer are idle or starting), starts more
+ * on demand up to `max`, and stops idle ones above `spare`.
  */
 export interface PoolPolicy {
   /** Processes started with the config and kept running: `spare` (0 = none until the first request). */
@@ -115,7 +116,7 @@ export class AppPool implements PoolPeer {
   /** What the routers need to dispatch to this pool. */
   private routerPolicy(): RouterPoolPolicy {
     const p = this.policy;
-    return { max: p.max, timeoutMs: p.timeoutMs, maxRequests: p.maxRequests, waitMs: this.waitMs, healthDeadlineMs: this.healthDeadlineMs };
+    return { max: p.max, spare: p.spare, timeoutMs: p.timeoutMs, maxRequests: p.maxRequests, waitMs: this.waitMs, healthDeadlineMs: this.healthDeadlineMs };
   }
 
   /** PoolPeer: a router has requests waiting, or all processes busy: one more process, if `max` allows. */

@@ -9,6 +9,8 @@
 export interface RouterPoolPolicy {
   /** `processes.max`: the router asks main for another process while it has fewer and all are busy. */
   max: number;
+  /** `processes.spare`: below `max`, the router also asks for one while fewer than this many are idle or starting. */
+  spare: number;
   /** `limits.timeout` in ms (0 = none): 503 when the app has not answered. */
   timeoutMs: number;
   /** `limits.requests` (0 = none): a router stops sending to a process that served this many and tells main. */

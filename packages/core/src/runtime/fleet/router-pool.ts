@@ -146,6 +146,20 @@ export class RouterPool {
     return n;
   }
 
+  /**
+   * Unit's `spare` (nxt_router_app_need_start): once `taken` has this request, fewer than `spare` processes are idle
+   * or starting, so another one starts, to be ready for the next request.
+   */
+  private fewIdle(taken: ChannelWorker): boolean {
+    const spare = this.policy.spare;
+    if (spare <= 0) return false;
+    let ready = 0;
+    for (const w of this.workers) {
+      if (w.state === 'starting' || (w.state === 'running' && !w.stalled && w.inflight === 0 && w !== taken)) ready++;
+    }
+    return ready < spare;
+  }
+
   leastBusy(): ChannelWorker | undefined {
     let best: ChannelWorker | undefined;
     for (const w of this.workers) {
@@ -161,7 +175,7 @@ export class RouterPool {
       if (this.live() < this.policy.max) return undefined;
       for (const w of this.workers) if (w.state === 'running' && (!best || w.inflight < best.inflight)) best = w;
       if (!best) return undefined;
-    } else if (best.inflight > 0 && this.live() < this.policy.max) {
+    } else if (this.live() < this.policy.max && (best.inflight > 0 || this.fewIdle(best))) {
       this.demand();
     }
     best.served++;
