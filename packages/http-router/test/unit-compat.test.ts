@@ -369,4 +369,25 @@ describe('kept-alive connections of a removed listener', () => {
     expect(rest).toMatch(/\r\nContent-Length: 0\r\n/);
     expect(rest.endsWith('\r\n\r\n')).toBe(true);
   });
+
+  it.each([
+    ['node:http', () => new EchoGateway(), { pass: 'routes' }],
+    ['lean', () => new LeanGateway(), { pass: 'routes' }],
+    ['lean to an app', () => new LeanGateway(), { pass: 'applications/app' }],
+  ])('%s: a request whose head had begun is served with the config it began under, then the connection closes (test_reconfigure)', async (_k, gw, listener) => {
+    // Unit binds a request to its configuration at its first byte (nxt_h1p_conn_request_init); only connections
+    // with nothing of a request yet get the 408.
+    const { router, port } = await start(listener, { routes: [{ action: { return: 200 } }] }, gw());
+    const c = connect(port, '127.0.0.1');
+    let text = '';
+    c.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    const closed = new Promise((r) => c.on('close', r));
+    c.write('GET / HTTP/1.1\r\n');
+    await new Promise((r) => setTimeout(r, 100));
+    await (await router.prepare({ listeners: {}, applications: {} })).commit();
+    c.write('Host: localhost\r\n\r\n');
+    await closed;
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(text).toMatch(/\r\nConnection: close\r\n/);
+  });
 });

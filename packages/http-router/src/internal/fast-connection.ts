@@ -260,7 +260,9 @@ export class FastConnection {
    * for a kept-alive connection of a removed listener: Unit's 408 response (idleCloseResponse), then the close.
    */
   closeIfIdle(answer: boolean): void {
-    if (this.phase !== IDLE && this.phase !== HEAD) return;
+    // A head that has begun is a request (Unit binds it to its configuration at its first byte): when its listener is
+    // removed (`answer`), it is served and the connection closes after it; on shutdown it is dropped.
+    if (this.phase !== IDLE && (this.phase !== HEAD || answer)) return;
     if (answer) {
       this.phase = CLOSED;
       this.since = Date.now(); // the client gets send_timeout (or 30 s) to take the answer and close

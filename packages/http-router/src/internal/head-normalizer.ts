@@ -84,6 +84,11 @@ export class HeadNormalizer {
     this.buffers = limits === null ? null : new HeadBuffers(limits);
   }
 
+  /** True from a request's first byte until its head ended (as far as this normaliser follows the connection). */
+  get inHead(): boolean {
+    return this.state === REQUEST_LINE || this.state === FIELDS || (this.state === HEAD && this.held !== null);
+  }
+
   /** True once the rest of the connection passes untouched. */
   get passing(): boolean {
     return this.state === PASS;

@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from 'http';
 import type { Server as NetServer, Socket } from 'net';
-import type { CompiledListener } from './compiled-config';
+import type { CompiledConfig, CompiledListener } from './compiled-config';
 import { headCeiling, type HeadBufferLimits } from './head-buffers';
 import type { RequestInfo } from './ports';
 
@@ -25,6 +25,11 @@ export class ListenerEntry {
   live = false;
   /** Set when a reconfiguration removed it: finishing responses close their connections. */
   closing = false;
+  /**
+   * The config committed with it, kept when a reconfiguration removes it: a request whose head had begun then is
+   * served with it, as Unit binds a request to its configuration at its first byte.
+   */
+  config: CompiledConfig | null = null;
   /** Requests may take the fast path straight to the gateway (node:http path). */
   fast = false;
   /** Requests may take the lean HTTP/1.1 path (needs `fast` and a gateway with handleLean). */

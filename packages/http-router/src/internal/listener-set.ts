@@ -88,6 +88,7 @@ export class ListenerSet {
       const prevTls = entry.listener.tls;
       if (l.tls !== null && prevTls !== null && l.tls.signature === prevTls.signature) l.tls = prevTls; // keeps sessions
       entry.listener = l;
+      entry.config = compiled;
       entry.live = true;
       update(entry, l);
       if (entry.pendingFd !== null) {

@@ -212,7 +212,9 @@ export class NodeHttpPath {
   /** A node:http connection of a listener a reconfiguration removed: Unit's 408 if it is idle. */
   answerIdle(sock: Socket): void {
     const st = (sock as Sock)[kConn];
-    if ((sock as Sock)[kLean] === undefined && st !== undefined && st.busy === 0 && sock.writable) sock.end(idleCloseResponse(this.deps.server.serverHeader));
+    // A connection in the middle of a head is not idle: its request is served (Unit's test_reconfigure).
+    if ((sock as Sock)[kLean] === undefined && st !== undefined && st.busy === 0 && st.heads?.inHead !== true && sock.writable)
+      sock.end(idleCloseResponse(this.deps.server.serverHeader));
   }
 
   /** Connection facts of `st` (built once per connection). */
@@ -312,8 +314,9 @@ export class NodeHttpPath {
       if (original !== undefined) req.url = original;
     }
     const refusal = headRefusal(req);
-    const cfg = this.deps.config();
-    if (!entry.live || cfg === null) {
+    // A listener a reconfiguration removed serves the requests begun before with the config they began under.
+    const cfg = entry.closing ? entry.config : this.deps.config();
+    if ((!entry.live && !entry.closing) || cfg === null) {
       sendError(res, 503, true);
       return;
     }
