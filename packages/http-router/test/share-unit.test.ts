@@ -238,5 +238,18 @@ describe('chroot, symlinks and mounts as Unit', () => {
       expect((await fetchText(off, '/mnt/')).status).toBe(403);
       expect((await fetchText(off, '/index.html')).body).toBe('index');
     });
+
+    it('a relative share counts mount points below the working directory only, as openat2(AT_FDCWD) does', async () => {
+      // wardend started inside a mount (a container volume as WORKDIR): Unit opens `.$uri` relative to its working
+      // directory with RESOLVE_NO_XDEV, so the mount the directory itself is on is not a crossing.
+      const before = process.cwd();
+      process.chdir(mnt);
+      try {
+        const off = await serve({ share: '.$uri', traverse_mounts: false });
+        expect(await fetchText(off, '/index.html')).toMatchObject({ status: 200, body: 'mounted' });
+      } finally {
+        process.chdir(before);
+      }
+    });
   });
 });

@@ -41,6 +41,11 @@ export interface WalkOptions {
   noSymlinks: boolean;
   /** Mount points (RESOLVE_NO_XDEV, `traverse_mounts: false`): crossing one is refused; null: crossing is allowed. */
   mounts: ReadonlySet<string> | null;
+  /**
+   * Where mount crossings start to count (default: the walk's root): a relative share is opened from the working
+   * directory (openat2(AT_FDCWD, RESOLVE_NO_XDEV)), so the mounts from `/` down to it are not crossings.
+   */
+  mountBase?: Reached;
   /** Check each step with this user's permissions; null: no check (the kernel's own when the file is opened). */
   identity: FileIdentity | null;
 }
@@ -126,7 +131,11 @@ function enter(stack: Reached[], path: string, found: Stats | Failed, root: Reac
   if (o.identity !== null && !permits(cur.st, o.identity, MAY_SEARCH)) return 403;
   if ('error' in found) return errnoStatus(found.error);
   if (found.isSymbolicLink()) return o.noSymlinks ? 403 : SYMLINK;
-  if (o.mounts !== null && (found.dev !== root.st.dev || o.mounts.has(path))) return 403;
+  if (o.mounts !== null) {
+    const base = o.mountBase ?? root;
+    const below = base.path === '/' || path.startsWith(base.path + '/');
+    if (below && (found.dev !== base.st.dev || o.mounts.has(path))) return 403;
+  }
   stack.push({ path, st: found });
   return ENTERED;
 }

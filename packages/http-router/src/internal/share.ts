@@ -106,6 +106,8 @@ async function openShared(
     if (!root.st.isDirectory()) return 404;
     reached = await walk(root, rest, o);
   } else {
+    // A relative name is opened from the working directory (Unit: openat2(AT_FDCWD)): mounts count below it only.
+    if (o.mounts !== null && !file.startsWith('/')) o.mountBase = { path: process.cwd(), st: await fsp.stat(process.cwd()) };
     reached = await walk(await fsRoot(), absolute(file), o);
   }
   if (typeof reached === 'number') return reached;
