@@ -51,11 +51,15 @@ describe('return as Unit answers it', () => {
     [399, 'HTTP/1.1 399 '],
     [307, 'HTTP/1.1 307 '],
     [200, 'HTTP/1.1 200 OK'],
-  ])("%d: Content-Length 0, no error page, Unit's reason phrase (none when Unit has none)", async (status, line) => {
+    [0, 'HTTP/1.1 000 '],
+    [99, 'HTTP/1.1 099 '],
+  ])("%d: Content-Length 0, no error page, Unit's reason phrase (none when Unit has none), Server and Date", async (status, line) => {
     const { port } = await start({ pass: 'routes' }, { routes: [{ action: { return: status } }] });
     const t = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(statusLine(t)).toBe(line);
     expect(t).toMatch(/\r\nContent-Length: 0\r\n/i);
+    expect(t).toMatch(/\r\nServer: Warden/);
+    expect(t).toMatch(/\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n/); // Unit writes both on every response
     expect(body(t)).toBe('');
   });
 

@@ -158,7 +158,7 @@ function sendReturn(ctx: NodeRequestContext, action: Action, serverHeader: strin
     ctx.rawStatus = status;
     const sock = ctx.req.socket;
     const code = String(status).padStart(3, '0');
-    let head = `HTTP/1.1 ${code} \r\nServer: ${serverHeader}\r\n`;
+    let head = `HTTP/1.1 ${code} \r\nServer: ${serverHeader}\r\nDate: ${new Date().toUTCString()}\r\n`;
     if (location !== null) head += `Location: ${safeHeaderValue(location)}\r\n`;
     head += 'Content-Length: 0\r\nConnection: close\r\n\r\n';
     sock.end(head);
