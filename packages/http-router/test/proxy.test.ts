@@ -148,6 +148,19 @@ describe('proxy', () => {
     expect(text).not.toMatch(/\r\n0\r\n\r\n$/); // not made to look complete
   });
 
+  it("writes Unit's status line, not the upstream's reason phrase", async () => {
+    for (const [line, sent] of [
+      ['HTTP/1.1 201 Everything Fine', 'HTTP/1.1 201 Created'],
+      ['HTTP/1.1 200', 'HTTP/1.1 200 OK'],
+      ['HTTP/1.1 299 Custom', 'HTTP/1.1 299 '],
+    ]) {
+      const up = await rawBackend(`${line}\r\nContent-Length: 2\r\n\r\nok`);
+      const port = await router({ pass: 'routes' }, { routes: [{ action: { proxy: `http://127.0.0.1:${up}` } }] });
+      const text = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      expect([line, text.slice(0, text.indexOf('\r\n'))]).toEqual([line, sent]);
+    }
+  });
+
   it('answers 502 when the backend is unreachable', async () => {
     const b = await backend('gone');
     const deadPort = b.port;

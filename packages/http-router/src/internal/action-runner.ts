@@ -1,6 +1,6 @@
 import type { Agent } from 'http';
 import type { Action, CompiledConfig, Pass } from './compiled-config';
-import { errorPageBody, sendError } from './error-page';
+import { errorPageBody, sendError, unitReason } from './error-page';
 import type { ApplicationGateway, RouterLogger } from './ports';
 import { proxyRequest } from './proxy';
 import type { NodeRequestContext, RequestContext } from './request-context';
@@ -100,50 +100,6 @@ export class ActionRunner implements RouteWalk {
   }
 }
 
-/** Unit's reason phrases (nxt_h1proto.c); a code without one gets an empty phrase (Unit: none). */
-const UNIT_REASONS: Record<number, string> = {
-  100: 'Continue',
-  101: 'Switching Protocols',
-  200: 'OK',
-  201: 'Created',
-  202: 'Accepted',
-  203: 'Non-Authoritative Information',
-  204: 'No Content',
-  205: 'Reset Content',
-  206: 'Partial Content',
-  300: 'Multiple Choices',
-  301: 'Moved Permanently',
-  302: 'Found',
-  303: 'See Other',
-  304: 'Not Modified',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  402: 'Payment Required',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  406: 'Not Acceptable',
-  407: 'Proxy Authentication Required',
-  408: 'Request Timeout',
-  409: 'Conflict',
-  410: 'Gone',
-  411: 'Length Required',
-  412: 'Precondition Failed',
-  413: 'Payload Too Large',
-  414: 'URI Too Long',
-  415: 'Unsupported Media Type',
-  416: 'Range Not Satisfiable',
-  417: 'Expectation Failed',
-  426: 'Upgrade Required',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  501: 'Not Implemented',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-  505: 'HTTP Version Not Supported',
-};
-
 /**
  * The `return` action as Unit answers it (nxt_http_return.c): 400–599 with Unit's error page; any other code
  * (0–399, 600–999) with `Content-Length: 0` and no body; Unit's reason phrase or none; `location` encoded as Unit
@@ -173,6 +129,6 @@ function sendReturn(ctx: NodeRequestContext, action: Action, serverHeader: strin
   } else if (status >= 200 && status !== 204 && status !== 304) {
     res.setHeader('Content-Length', 0); // 1xx, 204 and 304 carry no body and must not announce one
   }
-  res.writeHead(status, UNIT_REASONS[status] ?? ''); // an explicit phrase: node:http would put in its own
+  res.writeHead(status, unitReason(status)); // an explicit phrase: node:http would put in its own
   res.end(body);
 }

@@ -1,7 +1,7 @@
 import { request, type Agent, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'http';
 import type { Socket } from 'net';
 import type { HttpSettings, ProxyTarget } from './compiled-config';
-import { sendError } from './error-page';
+import { sendError, unitReason } from './error-page';
 import type { RouterLogger } from './ports';
 import type { NodeRequestContext } from './request-context';
 import { spliceSockets, switchingHead, upgradeOf } from './upgrade';
@@ -199,7 +199,8 @@ export function proxyRequest(ctx: NodeRequestContext, target: ProxyTarget, agent
       // The upstream's `Server` gives way to ours, as in Unit (nxt_h1p_peer_fields: the peer's Server is skipped).
       const rawOut = filterRaw(pres.rawHeaders, connectionTokens(pres.headers.connection), true);
       try {
-        res.writeHead(pres.statusCode ?? 502, pres.statusMessage, rawOut);
+        // Unit writes its own status line (nxt_h1p_request_header_send): the upstream's reason phrase is not kept.
+        res.writeHead(pres.statusCode ?? 502, unitReason(pres.statusCode ?? 502), rawOut);
       } catch (err) {
         log.warn({ err, proxy: target.text }, 'proxy response head rejected');
         pres.destroy();
