@@ -2,6 +2,7 @@ import { createServer, type Server } from 'http';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { closeSync } from 'fs';
+import { setFlagsFromString } from 'v8';
 import { HttpRouter, RouterConfigError } from '@warden/http-router';
 import type { ListenerHost, RouterConfig } from '@warden/http-router';
 import { FdSocket, hardenProcess, RouterChannel } from '@warden/shm-transport';
@@ -440,8 +441,17 @@ function warmUp(): void {
   require('cluster');
 }
 
+/**
+ * Route patterns (`~regex`) run on what clients send, in V8's backtracking engine: a pattern with a nested quantifier
+ * (`^/(a+)+$`) and a 40-character target kept the router busy for hours, every listener waiting behind it. Unit's
+ * PCRE2 gives up at its match limit; here V8 switches a match that backtracks too much to its linear-time engine
+ * (patterns it can run there: no backreferences or lookarounds), so the answer is the same and comes at once.
+ */
+export const REGEXP_FALLBACK_FLAG = '--enable-experimental-regexp-engine-on-excessive-backtracks';
+
 /** The router process's entry: `node router-entry.js` with WARDEN_ROUTER set by main. */
 export function runRouterProcess(): void {
+  setFlagsFromString(REGEXP_FALLBACK_FLAG);
   const spec = process.env.WARDEN_ROUTER ?? '';
   delete process.env.WARDEN_ROUTER;
   const identity = JSON.parse(spec) as RouterIdentity;
