@@ -71,6 +71,8 @@ export interface ProcessActivity {
 /** Router → main. */
 export type RouterMessage =
   | { op: 'up'; pid: number; uid: number; gid: number }
+  /** Sent when the router has sent nothing else for a second: its event loop turns (main's watchdog, router-link.ts). */
+  | { op: 'alive' }
   | { op: 'answer'; id: number; ok: true; value?: unknown }
   | {
       op: 'answer';

@@ -43,6 +43,10 @@ export function routerEnv(identity: string, env: NodeJS.ProcessEnv = process.env
 
 /** How long a router may take to start (load its code, drop privileges) before it is given up on. */
 const START_TIMEOUT_MS = 15_000;
+/** How long a router may send nothing before main kills it as hung (it says it is alive every second). */
+export const ROUTER_SILENCE_MS = 10_000;
+/** How often main checks on its routers. */
+const WATCH_MS = 1000;
 /** Default wait for a router's answer to a request (config prepare waits longer: binding, TLS). */
 const ANSWER_TIMEOUT_MS = 30_000;
 
@@ -92,9 +96,11 @@ export class RouterLink {
         reject(new Error(`router ${index} exited while starting (${signal ? `signal ${signal}` : `exit code ${code}`})`));
       });
       this.child.on('message', (m: RouterMessage) => {
+        this.heardAt = Date.now();
         if (m.op === 'up') {
           clearTimeout(timer);
           this.state = 'up';
+          this.watch();
           resolve(m);
           return;
         }
@@ -104,6 +110,7 @@ export class RouterLink {
     this.up.catch(() => undefined);
     this.child.once('exit', (code, signal) => {
       this.state = 'gone';
+      if (this.watchdog !== null) clearInterval(this.watchdog);
       for (const [, a] of this.answers) {
         clearTimeout(a.timer);
         a.reject(new Error(`router ${index} exited`));
@@ -133,6 +140,36 @@ export class RouterLink {
     });
     const err = createInterface({ input: this.child.stderr! });
     err.on('line', (line) => this.log.warn({ router: this.index, stream: 'stderr' }, line));
+  }
+
+  /** When the router's last message came (it sends one at least every second while its event loop turns). */
+  private heardAt = Date.now();
+  private watchdog: NodeJS.Timeout | null = null;
+
+  /**
+   * A router whose event loop stopped turning (a template literal or JS module that never returns, say) answers
+   * nothing, on any listener, and every later config change waits for it in vain: after ROUTER_SILENCE_MS without a
+   * message it is killed, and the fleet starts it again with the running config (router-fleet's onExit). A check that
+   * comes late (main itself was blocked) waits a round instead of judging.
+   */
+  private watch(): void {
+    let checkedAt = Date.now();
+    this.watchdog = setInterval(() => {
+      const now = Date.now();
+      const late = now - checkedAt > 3 * WATCH_MS;
+      checkedAt = now;
+      if (late) {
+        this.heardAt = now;
+        return;
+      }
+      if (this.state !== 'up' || now - this.heardAt < ROUTER_SILENCE_MS) return;
+      this.log.error(
+        { router: this.index, pid: this.pid, silent_ms: now - this.heardAt },
+        'router process stopped answering (its event loop is blocked: a template literal or JS module that does not return?); killing it',
+      );
+      this.kill();
+    }, WATCH_MS);
+    this.watchdog.unref();
   }
 
   private onMessage(m: RouterMessage): void {

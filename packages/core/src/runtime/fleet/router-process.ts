@@ -15,6 +15,8 @@ import type { FdMessage, MainMessage, RouterMessage } from './protocol';
 export const ROUTER_FD_SOCKET = 4;
 /** How often a router reports process activity and checks its pools. */
 const TICK_MS = 100;
+/** A router that sent main nothing for this long says it is alive (see ROUTER_SILENCE_MS in router-link.ts). */
+const ALIVE_MS = 1000;
 
 /** What main passes a router in its environment. */
 export interface RouterIdentity {
@@ -92,7 +94,11 @@ export class RouterProcess {
     setImmediate(warmUp);
   }
 
+  /** When the last message to main went (the watchdog there wants one at least every ALIVE_MS). */
+  private lastSent = 0;
+
   private send(m: RouterMessage): void {
+    this.lastSent = Date.now();
     if (process.connected) process.send!(m);
   }
 
@@ -392,6 +398,7 @@ export class RouterProcess {
 
   private tick(): void {
     const now = Date.now();
+    if (now - this.lastSent >= ALIVE_MS) this.send({ op: 'alive' });
     const changed = [];
     for (const p of this.pools.values()) {
       p.tick(now);
