@@ -24,6 +24,8 @@ export interface ControlSocketOptions {
 }
 
 const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
+/** The most of a body over the limit that is read (and dropped) so that its client gets the 413; past it, a reset. */
+const DRAIN_MAX = 1024 * 1024 * 1024;
 
 /**
  * Serves a ControlApi over HTTP: every answer is pretty-printed JSON with `Content-Type: application/json`, and the
@@ -45,6 +47,16 @@ export class ControlServer {
   /** Binds and starts serving; rejects with WardenError when the address is in use or unusable. */
   async listen(address: ControlAddress): Promise<void> {
     const server = createServer((req, res) => void this.onRequest(req, res));
+    // `Expect: 100-continue` (curl's for bodies over 1 MiB): a body over the limit is refused before the client sends
+    // it (node:http would answer 100 by itself, and the 413 would then meet a client still sending).
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (Number(req.headers['content-length'] ?? 0) > this.bodyLimit()) {
+        send(res, 413, tooLarge(this.bodyLimit()));
+        return;
+      }
+      res.writeContinue();
+      void this.onRequest(req, res);
+    });
     server.keepAliveTimeout = 0;
     // A client may shut down its write side once its request is sent (`curl` does not, `nc -N` and scripts do):
     // node:http would then abort the request and end the socket before the answer. With half-open allowed, the answer
@@ -114,32 +126,32 @@ export class ControlServer {
     }
   }
 
+  private bodyLimit(): number {
+    return this.options.maxBodySize ?? DEFAULT_MAX_BODY;
+  }
+
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const limit = this.options.maxBodySize ?? DEFAULT_MAX_BODY;
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      send(res, 413, errorBody('Request body is too large.', `WARDEN_ERR_CONTROL_BODY_SIZE: the control API accepts at most ${limit} bytes.`));
-      req.destroy();
-      return;
-    }
+    const limit = this.bodyLimit();
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
+    // A body over the limit is read to its end and dropped, then refused: a client gets the 413 only if it is not
+    // reset while it still sends (past DRAIN_MAX it is, rather than read on).
+    let over = Number(req.headers['content-length'] ?? 0) > limit;
     try {
       for await (const chunk of req) {
         size += (chunk as Buffer).length;
-        if (size > limit) {
-          tooLarge = true;
-          break;
+        if (size > limit) over = true;
+        if (size > DRAIN_MAX) {
+          req.destroy();
+          return;
         }
-        chunks.push(chunk as Buffer);
+        if (!over) chunks.push(chunk as Buffer);
       }
     } catch {
       return; // client went away
     }
-    if (tooLarge) {
-      send(res, 413, errorBody('Request body is too large.', `WARDEN_ERR_CONTROL_BODY_SIZE: the control API accepts at most ${limit} bytes.`));
-      req.destroy();
+    if (over) {
+      send(res, 413, tooLarge(limit));
       return;
     }
     const response = await this.api.handle(req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks));
@@ -149,6 +161,11 @@ export class ControlServer {
 }
 
 /** Unit's output: pretty-printed JSON (or a text answer as is), connection closed after the answer. */
+/** The 413 of a body over `limit` bytes. */
+function tooLarge(limit: number): unknown {
+  return errorBody('Request body is too large.', `WARDEN_ERR_CONTROL_BODY_SIZE: the control API accepts at most ${limit} bytes.`);
+}
+
 function send(res: ServerResponse, status: number, body: unknown, contentType?: string): void {
   const data = Buffer.from(contentType !== undefined ? String(body) : JSON.stringify(body, null, '\t') + '\n');
   res.writeHead(status, {
