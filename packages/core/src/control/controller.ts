@@ -252,7 +252,7 @@ export class Controller {
 
   /** Unit's `/status` object: zeros for every configured application, with each component's `status()` merged in. */
   status(): Record<string, unknown> {
-    const applications: Record<string, unknown> = {};
+    const applications: Record<string, unknown> = Object.create(null) as Record<string, unknown>; // any name, `__proto__` too
     for (const name of Object.keys(this.current.applications ?? {})) {
       applications[name] = { processes: { running: 0, starting: 0, idle: 0 }, requests: { active: 0 } };
     }
@@ -339,7 +339,8 @@ function rejection(e: unknown): unknown {
 
 function deepMerge(base: unknown, extra: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(extra)) return extra === undefined ? base : extra;
-  const out: Record<string, unknown> = { ...base };
+  // Null-prototype: a key `__proto__` (an application's name) is a key, not the object's prototype.
+  const out = Object.assign(Object.create(null) as Record<string, unknown>, base);
   for (const [k, v] of Object.entries(extra)) out[k] = k in out ? deepMerge(out[k], v) : v;
   return out;
 }

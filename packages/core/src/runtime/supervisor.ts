@@ -186,7 +186,8 @@ export class Supervisor implements ConfigComponent, AppControl {
 
   /** Tells the routers which pool serves each application name now. */
   private announce(): void {
-    const apps: Record<string, number> = {};
+    // Null-prototype maps: an application may be named `__proto__` (Unit takes any name).
+    const apps: Record<string, number> = Object.create(null) as Record<string, number>;
     for (const [name, pool] of this.pools) apps[name] = pool.id;
     this.options.fleet.setApps(apps);
   }
@@ -214,7 +215,7 @@ export class Supervisor implements ConfigComponent, AppControl {
   }
 
   status(): Record<string, unknown> {
-    const applications: Record<string, unknown> = {};
+    const applications: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (const [name, pool] of this.pools) applications[name] = pool.status();
     return { applications };
   }
