@@ -386,6 +386,8 @@ describe('control API: /, /status and restart', () => {
     expect(await h.req('GET', '/status/connections/')).toEqual({ status: 200, body: { accepted: 0, active: 0, idle: 0, closed: 0 } });
     expect(await h.req('GET', '/status/nope')).toEqual({ status: 404, body: { error: 'Invalid path.' } });
     expect(await h.req('GET', '/nope')).toEqual({ status: 404, body: { error: 'Invalid path.' } });
+    // A target with no path (`OPTIONS *`) was a 500 from a TypeError.
+    for (const m of ['OPTIONS', 'GET', 'PUT']) expect(await h.req(m, '*')).toEqual({ status: 404, body: { error: 'Invalid path.' } });
     expect((await h.req('DELETE', '/status')).status).toBe(405);
     h.cleanup();
   });

@@ -117,6 +117,23 @@ describe('control server (HTTP on a unix socket)', () => {
     expect(h.controller.config).toEqual({ listeners: {} });
   });
 
+  it('runs one request per connection, as Unit: a change pipelined after the first request is not applied', async () => {
+    const { path, h } = await serve();
+    const put = '{"listeners": {}}';
+    const answer = await new Promise<string>((resolve, reject) => {
+      const c = createConnection(path, () =>
+        c.write(`GET /config HTTP/1.1\r\nHost: x\r\n\r\nPUT /config HTTP/1.1\r\nHost: x\r\nContent-Length: ${put.length}\r\n\r\n${put}`),
+      );
+      let text = '';
+      c.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      c.on('close', () => resolve(text));
+      c.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.controller.config).toEqual({});
+  });
+
   it('rejects bodies above the limit with a 413 the client gets: by Content-Length, with Expect: 100-continue, chunked', async () => {
     // curl sends `Expect: 100-continue` for bodies over 1 MiB: node:http answered 100 by itself, the 413 came while
     // curl was sending, and the socket was destroyed under it (curl: "Send failure: Broken pipe", no answer).

@@ -83,6 +83,8 @@ export class ControlApi {
         },
       };
     }
+    // `OPTIONS *`, `GET *`: no path at all (Unit's controller refuses such a request line).
+    if (path.charCodeAt(0) !== 47 /* / */) throw invalidPath();
     const [, head] = path.split('/');
     const rest = path.slice(head.length + 1);
     if (head === 'config') {

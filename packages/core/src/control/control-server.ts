@@ -58,6 +58,9 @@ export class ControlServer {
       void this.onRequest(req, res);
     });
     server.keepAliveTimeout = 0;
+    // One request per connection, as Unit's controller reads one: a request pipelined after it is not run (its change
+    // was applied and saved, and its answer lost with the connection that the first answer closes).
+    server.maxRequestsPerSocket = 1;
     // A client may shut down its write side once its request is sent (`curl` does not, `nc -N` and scripts do):
     // node:http would then abort the request and end the socket before the answer. With half-open allowed, the answer
     // is written and the connection closed after it (Connection: close), as Unit does.
