@@ -1,3 +1,5 @@
+import { closeSync, mkdirSync, openSync } from 'fs';
+import { dirname } from 'path';
 import { isatty } from 'tty';
 import pino from 'pino';
 import type { DestinationStream, Logger } from 'pino';
@@ -39,7 +41,7 @@ export function createLogger(file?: string, options: LoggerOptions = {}): Logger
   const dest = file ? pino.destination({ dest: file, sync: true, mkdir: true, append: true }) : pino.destination({ fd: 2, sync: true });
   const format = resolveLogFormat(options.format ?? 'auto', file === undefined && isatty(2));
   const log = pino({ name: 'wardend', level, base: { pid: process.pid } }, format === 'unit' ? unitStream(dest) : dest);
-  if (file) logFiles.set(log, dest);
+  if (file) logFiles.set(log, { reopen: () => reopenChecked(dest, file) });
   return log;
 }
 
@@ -56,6 +58,17 @@ function unitStream(dest: DestinationStream): DestinationStream {
       dest.write(text);
     },
   };
+}
+
+/**
+ * Reopens `dest` at `file` only once the path is known to open (Unit's SIGUSR1 opens the new file first and keeps the
+ * old one on any failure): a path that cannot be opened (a directory there, a dangling symlink) made the destination
+ * raise its error again as an uncaught exception, which stopped wardend. Throws that error; the old file stays in use.
+ */
+function reopenChecked(dest: { reopen(file?: string): void }, file: string): void {
+  mkdirSync(dirname(file), { recursive: true }); // a removed log directory is made again, as at the start
+  closeSync(openSync(file, 'a'));
+  dest.reopen();
 }
 
 /** Log files opened by createLogger, by logger (stderr loggers have none). */
