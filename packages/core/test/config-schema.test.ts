@@ -191,6 +191,8 @@ describe('config schema', () => {
       'The "max" number must not exceed 512 (Warden: each process holds a 16 MiB shared-memory channel and a file descriptor in wardend).',
     ],
     [app({ limits: { requests: -1 } }), '/applications/a/limits/requests', 'The "requests" number must not be negative.'],
+    // A Node timer of 2147484 s or more fires after 1 ms: every request was 503 at once.
+    [app({ limits: { timeout: 2147484 } }), '/applications/a/limits/timeout', 'The "timeout" number must not exceed 2147483.'],
     [app({ arguments: ['a\u0000b'] }), '/applications/a/arguments', 'The "arguments" array must not contain strings with null character.'],
     [{ routes: [{ match: { uri: '/a/**' }, action: { return: 200 } }] }, '/routes/0/match/uri', 'The "match" pattern must not contain double "*" markers.'],
     [

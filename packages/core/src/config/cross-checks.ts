@@ -44,6 +44,11 @@ function checkApplication(name: string, app: AppConfig): void {
     if (idle < 0) fail('The "idle_timeout" number must not be negative.', at('idle_timeout'), 'WARDEN_ERR_CONFIG_RANGE');
     if (idle > 2147483) fail('The "idle_timeout" number must not exceed 2147483.', at('idle_timeout'), 'WARDEN_ERR_CONFIG_RANGE');
   }
+  // Seconds a Node timer holds (a longer one fires after 1 ms: every request would be 503 at once).
+  const limitTimeout = (app.limits as { timeout?: number } | undefined)?.timeout;
+  if (typeof limitTimeout === 'number' && limitTimeout > 2147483) {
+    fail('The "timeout" number must not exceed 2147483.', ptr('applications', name, 'limits', 'timeout'), 'WARDEN_ERR_CONFIG_RANGE');
+  }
   for (const [key, value] of Object.entries(app.environment ?? {})) {
     const path = ptr('applications', name, 'environment', key);
     if (key === '') fail('The environment name must not be empty.', path, 'WARDEN_ERR_CONFIG_ENVIRONMENT');
