@@ -1,5 +1,5 @@
 import { execFileSync } from 'child_process';
-import { readFileSync, statSync } from 'fs';
+import { readFileSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { cleanup, freePort, http, isRoot, startWardend, type Wardend } from './support/wardend';
 
@@ -67,4 +67,26 @@ it('a unix:@name listener is bound to exactly that name and answers a client nam
     encoding: 'utf8',
   });
   expect(status).toBe('204');
+});
+
+it('replaces a socket file nobody serves (left by a killed server), and keeps one that is served or not a socket', async () => {
+  // A config with a unix listener saved by a wardend that was killed came back empty: bind said EADDRINUSE.
+  const stale = join(w.dir, 'stale.sock');
+  execFileSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.exit(0))`]);
+  expect(statSync(stale).isSocket()).toBe(true);
+  const put = await w.control('PUT', '/config', { listeners: { [`unix:${stale}`]: { pass: 'routes' } }, routes: [{ action: { return: 204 } }] });
+  expect(put.status).toBe(200);
+  if (hasCurl()) {
+    expect(execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', stale, 'http://localhost/'], { encoding: 'utf8' })).toBe(
+      '204',
+    );
+  }
+  const file = join(w.dir, 'regular');
+  writeFileSync(file, 'keep');
+  const refused = await w.control('PUT', '/config/listeners', { [`unix:${file}`]: { pass: 'routes' } });
+  expect(refused.status).toBe(500);
+  expect(readFileSync(file, 'utf8')).toBe('keep');
+  // A socket someone serves (here wardend's own control socket) is not taken over.
+  expect((await w.control('PUT', '/config/listeners', { [`unix:${w.socket}`]: { pass: 'routes' } })).status).toBe(500);
+  expect((await w.control('GET', '/config/listeners')).status).toBe(200);
 });

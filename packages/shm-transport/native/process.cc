@@ -109,7 +109,26 @@ Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
     }
   }
   // bind(2) + listen(2): the listener exists from here on; the routers only accept.
-  if (bind(fd, &addr.sa, len) != 0) {
+  int bound_rc = bind(fd, &addr.sa, len);
+  if (bound_rc != 0 && errno == EADDRINUSE && family == AF_UNIX && addr.un.sun_path[0] != '\0') {
+    // A socket file nobody accepts on (left by a server that was killed): connect(2) is refused at once, and the file
+    // is replaced, as wardend replaces a stale control socket. A socket someone serves, or any other file, stays.
+    struct stat st;
+    if (lstat(addr.un.sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+      int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (probe >= 0) {
+        bool stale = connect(probe, &addr.sa, len) != 0 && errno == ECONNREFUSED;
+        close(probe);
+        if (stale && unlink(addr.un.sun_path) == 0) bound_rc = bind(fd, &addr.sa, len);
+        else errno = EADDRINUSE;
+      } else {
+        errno = EADDRINUSE;
+      }
+    } else {
+      errno = EADDRINUSE;
+    }
+  }
+  if (bound_rc != 0) {
     int err = errno;
     close(fd);
     return ThrowSys(env, "bind", err);
