@@ -4,6 +4,7 @@ import { connect, type Socket } from 'net';
 import { HttpRouter, type ApplicationGateway } from '../src';
 import { EchoGateway, fetchText, sendRandomRequests, startRouter } from './helpers';
 import { LeanGateway } from './lean-gateway';
+import { informationalFits, MAX_INFORMATIONAL } from '../src/internal/error-page';
 
 const routers: HttpRouter[] = [];
 afterEach(async () => {
@@ -606,6 +607,29 @@ describe('lean path: hand-off to node:http', () => {
     expect(gw.lean).toBe(1);
     expect(gw.calls).toBe(1);
     expect(router.stats().connections.accepted).toBe(1);
+  });
+});
+
+describe("lean path: an app's 1xx responses", () => {
+  it('passes at most MAX_INFORMATIONAL of them per request; more are dropped (they are not flow-controlled)', async () => {
+    class Hints extends LeanGateway {
+      override handleLean(_a: string, _t: string | undefined, ex: import('../src').LeanExchange): void {
+        ex.attach({ onBody: () => true, onBodyEnd() {}, onWritable() {}, onAbort() {} });
+        for (let i = 0; i < 1000; i++) ex.informational(103, ['Link', `</s${i}.css>; rel=preload`]);
+        ex.respond(200, ['Content-Length', '2']);
+        ex.write(Buffer.from('ok'), true);
+      }
+    }
+    const { port } = await start(undefined, {}, new Hints());
+    const text = await new Raw(port).write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').end();
+    expect(text.match(/HTTP\/1\.1 103 /g)?.length).toBe(MAX_INFORMATIONAL);
+    expect(text).toMatch(/\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/);
+  });
+
+  it('drops them while the client has not taken what is queued for it', () => {
+    expect(informationalFits(1, { writableLength: 0 })).toBe(true);
+    expect(informationalFits(1, { writableLength: 1 << 20 })).toBe(false);
+    expect(informationalFits(MAX_INFORMATIONAL + 1, null)).toBe(false);
   });
 });
 

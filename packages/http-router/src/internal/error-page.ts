@@ -83,3 +83,17 @@ const UNIT_REASONS: Record<number, string> = {
 export function unitReason(status: number): string {
   return UNIT_REASONS[status] ?? '';
 }
+
+/** The most 1xx responses (103 Early Hints, say) passed on for one request; more are dropped. */
+export const MAX_INFORMATIONAL = 32;
+/** Bytes waiting in a client socket above which an app's 1xx responses are dropped instead of queued. */
+export const INFORMATIONAL_BACKLOG = 64 * 1024;
+
+/**
+ * Whether the `n`th 1xx response of a request goes to the client on `sock`. They are advisory (a client or an
+ * intermediary may do without them), and they are not flow-controlled as bodies are: an app that sent them without
+ * end to a client that does not read grew the router's memory by hundreds of MB and stalled it for every listener.
+ */
+export function informationalFits(n: number, sock: { writableLength: number } | null): boolean {
+  return n <= MAX_INFORMATIONAL && (sock === null || sock.writableLength <= INFORMATIONAL_BACKLOG);
+}

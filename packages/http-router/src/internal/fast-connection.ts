@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'http';
 import { writevSync } from 'fs';
 import type { Socket } from 'net';
 import type { HttpSettings } from './compiled-config';
-import { errorPageBody, errorPageHead, statusLine } from './error-page';
+import { errorPageBody, errorPageHead, informationalFits, statusLine } from './error-page';
 import { HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHead } from './fast-parser';
 import { HEADER_BUFFER_SIZE, headFits } from './head-buffers';
 import type { ConnState, ListenerEntry } from './listener-entry';
@@ -662,6 +662,8 @@ function noop(): void {}
 
 /** One request on the lean path (see LeanExchange in ports.ts for the contract). */
 export class FastExchange implements LeanExchange, LeanHead {
+  /** 1xx responses the app sent for this request (see informationalFits). */
+  private infos = 0;
   method = '';
   target = '';
   httpVersion = '1.1';
@@ -909,6 +911,7 @@ export class FastExchange implements LeanExchange, LeanHead {
 
   informational(status: number, headers: string[]): void {
     if (this.done || this.started || this.httpVersion !== '1.1' || status < 100 || status > 199 || status === 101) return;
+    if (!informationalFits(++this.infos, this.conn.sock)) return;
     if (!Array.isArray(headers)) return;
     let h = statusLine(status);
     for (let i = 0; i + 1 < headers.length; i += 2) {

@@ -1,6 +1,6 @@
 import { STATUS_CODES, validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'http';
 import type { Socket } from 'net';
-import { sendError } from './error-page';
+import { informationalFits, sendError } from './error-page';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
 
 /** Where the exchange's handler hangs on the request and response objects (no closures per request). */
@@ -13,6 +13,8 @@ type WithHandler<T> = T & { [kHandler]?: LeanHandler };
  * HTTP/1.0 status line is sent as HTTP/1.1 (node:http writes every status line itself).
  */
 export class NodeExchange implements LeanExchange {
+  /** 1xx responses the app sent for this request (see informationalFits). */
+  private infos = 0;
   readonly method: string;
   readonly target: string;
   readonly httpVersion: string;
@@ -107,6 +109,7 @@ export class NodeExchange implements LeanExchange {
   informational(status: number, headers: string[]): void {
     const res = this.res;
     if (res.headersSent || this.httpVersion !== '1.1' || status < 100 || status > 199 || status === 101) return;
+    if (!informationalFits(++this.infos, res.socket)) return;
     let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] || 'unknown'}\r\n`;
     try {
       for (let i = 0; i + 1 < headers.length; i += 2) {
