@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -426,4 +427,27 @@ func TestResponsesBeforeShutdownWakeTheRouter(t *testing.T) {
 		}
 		s.done <- nil
 	}
+}
+
+// TestRefusedHeadAbortsTheRequest: a response head over the frame limit (a header of 1 MiB) is refused before
+// anything is sent; the request fails (the router answers 502) instead of waiting for an answer that never comes,
+// and the next request on the channel is served.
+func TestRefusedHeadAbortsTheRequest(t *testing.T) {
+	s := startServe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/huge" {
+			w.Header().Set("X-H", strings.Repeat("a", 1<<20))
+		}
+		w.Write([]byte("hh"))
+	}))
+	s.r.Request(1, "GET", "/huge", 0, "host", "h")
+	s.r.Request(2, "GET", "/ok", 0, "host", "h")
+	s.r.Flush()
+	got := s.collect(t, 1, 2)
+	if !got[1].aborted {
+		t.Fatalf("stream 1: %+v, want aborted", got[1])
+	}
+	if got[2].status != 200 || got[2].body.String() != "hh" {
+		t.Fatalf("stream 2: %+v", got[2])
+	}
+	s.shutdown(t)
 }

@@ -317,6 +317,12 @@ func serveStream(s *stream, handler http.Handler) {
 	// sees the end can rely on it.
 	x.releaseBody()
 	w.finish()
+	if err := w.err; err != nil && err != errAborted {
+		// The head was refused before anything went out (over the frame limit, a status out of range): the request
+		// fails (502) instead of waiting for an answer that never comes, and the app's log says why.
+		logger.Printf("warden: cannot send the response to %s %s: %v", r.Method, r.RequestURI, err)
+		s.Abort()
+	}
 	w.release()
 	putResponseWriter(w)
 }
