@@ -2,6 +2,7 @@ package warden
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -55,33 +56,19 @@ type responseWriter struct {
 	hijacked    bool     // Hijack took the connection (hijack.go): the handler's return ends nothing
 }
 
-// writerPool holds response writers with their (emptied) header maps: a handler's w.Header().Set then reuses the
-// map's buckets instead of allocating a map per request. A ResponseWriter may not be used after the handler returned
-// (net/http's rule), so nothing refers to a writer once putResponseWriter took it back.
-var writerPool = sync.Pool{New: func() any { return &responseWriter{header: make(http.Header)} }}
-
-// maxPooledHeaders: a writer whose header map grew beyond this many names is not pooled (an emptied map keeps its
-// buckets, and emptying it costs as much as it has buckets).
-const maxPooledHeaders = 32
+// errWriterAfterReturn is what a ResponseWriter gives once its handler returned (net/http's rule: it may not be used
+// then). Writers are not pooled: a writer kept by a goroutine after its handler returned wrote into whichever request
+// got the object next (another client's response).
+var errWriterAfterReturn = errors.New("warden: ResponseWriter used after its handler returned")
 
 func getResponseWriter(s *stream, r *http.Request) *responseWriter {
-	w := writerPool.Get().(*responseWriter)
-	w.s, w.whole, w.req = s, s, r
-	return w
+	return &responseWriter{s: s, whole: s, req: r, header: make(http.Header)}
 }
 
-// putResponseWriter returns w to the pool once its response is complete and its buffers released: every field is
-// reset and the header map emptied, so the next request starts from a fresh writer.
+// putResponseWriter retires w once its response is complete and its buffers released: it keeps nothing of the
+// stream (which serves other requests), and every later Write, WriteHeader or Flush fails or does nothing.
 func putResponseWriter(w *responseWriter) {
-	h := w.header
-	if len(h) > maxPooledHeaders {
-		return
-	}
-	for k := range h {
-		delete(h, k)
-	}
-	*w = responseWriter{header: h}
-	writerPool.Put(w)
+	*w = responseWriter{req: w.req, header: w.header, wroteHeader: true, committed: true, err: errWriterAfterReturn}
 }
 
 func (w *responseWriter) Header() http.Header { return w.header }

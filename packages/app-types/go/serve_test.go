@@ -451,3 +451,40 @@ func TestRefusedHeadAbortsTheRequest(t *testing.T) {
 	}
 	s.shutdown(t)
 }
+
+// TestWriterKeptAfterReturnReachesNoOtherRequest: a ResponseWriter kept by the app after its handler returned (a
+// misuse net/http forbids) wrote into whichever request got the pooled writer next: another client's response. Now
+// it fails and changes nothing.
+func TestWriterKeptAfterReturnReachesNoOtherRequest(t *testing.T) {
+	var late http.ResponseWriter
+	lateErr := make(chan error, 1)
+	s := startServe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/keep":
+			w.Write([]byte("first"))
+			late = w
+		case "/uselate":
+			late.Header().Set("X-Late", "1")
+			_, err := late.Write([]byte("LATE"))
+			lateErr <- err
+			w.Write([]byte("mine"))
+		}
+	}))
+	s.r.Request(1, "GET", "/keep", 0, "host", "h")
+	s.r.Flush()
+	if got := s.collect(t, 1)[1].body.String(); got != "first" {
+		t.Fatalf("stream 1: %q", got)
+	}
+	for id := uint32(2); id <= 6; id++ {
+		s.r.Request(id, "GET", "/uselate", 0, "host", "h")
+		s.r.Flush()
+		got := s.collect(t, id)[id]
+		if got.body.String() != "mine" || len(got.header("X-Late")) != 0 {
+			t.Fatalf("stream %d got %q %v: the kept writer reached it", id, got.body.String(), got.headers)
+		}
+		if err := <-lateErr; err == nil {
+			t.Fatalf("a write through the kept writer succeeded")
+		}
+	}
+	s.shutdown(t)
+}
