@@ -61,4 +61,25 @@ describe('AppGateway on the node:http path', () => {
     expect(w.log).toEqual(['request', 'endBody', 'abort']);
     expect(w.inFlight.size).toBe(0); // not counted as busy until the app answers
   });
+
+  it('answers 502 when the app ends a stream without a response (a retired process shutting down), not nothing', async () => {
+    const w = fakeWorker();
+    const pool = { policy: { timeoutMs: 0 }, acquire: (cb: (x: AppWorker | undefined) => void) => cb(w.worker) } as unknown as AppPool;
+    const gateway = new AppGateway({ pool: () => pool });
+    server = createServer((req, res) => {
+      gateway.handle('a', undefined, req, res, { remoteAddress: '', remotePort: 0, localAddress: '', localPort: 0, scheme: 'http' });
+      setImmediate(() => w.sink()!.onEnd()); // END before any RESPONSE
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', path: '/', agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.setTimeout(3000, () => req.destroy(new Error('no answer')));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(502);
+  });
 });

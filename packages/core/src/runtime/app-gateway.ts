@@ -197,7 +197,10 @@ class Forward implements InFlight, RouterStreamSink, LeanHandler {
       return;
     }
     this.finish();
-    this.ex.end();
+    // An end without a response (a retired process ending its open streams as it shuts down): the request was not
+    // answered, which is a 502, not an empty 200 or a connection left waiting.
+    if (!this.responded) this.ex.fail(502);
+    else this.ex.end();
   }
 
   onDrain(): void {
