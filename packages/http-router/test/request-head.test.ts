@@ -111,6 +111,11 @@ describe.each(PATHS)('request lines and fields Unit refuses (%s)', (kind) => {
     ['Transfer-Encoding on HTTP/1.0', 'POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', 400],
     ['CONNECT host:port (400, as Unit: not origin-form)', 'CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n', 400],
     ['CONNECT with a path (405)', 'CONNECT / HTTP/1.1\r\nHost: x\r\n\r\n', 405],
+    [
+      'a transfer coding other than chunked (501, nxt_h1p_transfer_encoding)',
+      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
+      501,
+    ],
   ])('%s is answered and the connection closed; the app never sees it', async (_name, req, want) => {
     const { port, gw } = await start(kind, { pass: 'applications/app' });
     const text = await rawRequest(port, req);

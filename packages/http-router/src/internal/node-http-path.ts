@@ -396,7 +396,12 @@ function headRefusal(req: IncomingMessage): number {
     if (name.length === 4 && lowerIs(name, 0, 'host')) {
       if (host || !isValidHost(raw[i + 1])) return 400;
       host = true;
-    } else if (name.length === 17 && req.httpVersionMinor === 0 && lowerIs(name, 0, 'transfer-encoding')) return 400;
+    } else if (name.length === 17 && lowerIs(name, 0, 'transfer-encoding')) {
+      if (req.httpVersionMinor === 0) return 400;
+      // Unit takes only `chunked` itself (nxt_h1p_transfer_encoding); any other coding is 501 (llhttp decodes a
+      // `gzip, chunked` body as chunked and would hand the app a body still gzip-coded without saying so).
+      if (raw[i + 1].trim().toLowerCase() !== 'chunked') return 501;
+    }
   }
   return req.headers.upgrade === undefined ? 0 : websocketHandshakeRefusal(req);
 }
