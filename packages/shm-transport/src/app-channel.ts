@@ -379,6 +379,7 @@ export class AppChannel extends Endpoint {
         if (this.streams.has(stream)) throw protocolError(`REQUEST for open stream ${stream}`);
         const r = new AppRequest(this, stream, head);
         this.streams.set(r);
+        this.consumed(len); // the head is decoded: read, before the app's handler runs (it may block)
         this.emit('request', r);
         return;
       }

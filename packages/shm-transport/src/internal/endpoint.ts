@@ -773,9 +773,10 @@ export abstract class Endpoint extends EventEmitter {
         if (off < 0) break;
         const w = off >>> 2;
         const len = w32[w]; // checked by next(): 16 .. maxFrame
+        this.frameReleased = false;
         this.handleFrame(b[off + 4], b[off + 5], w32[w + 2] >>> 0, w32[w + 3] >>> 0, off, len);
         if (this.closed) return;
-        this.in.release(len);
+        if (!this.frameReleased) this.in.release(len);
         // What the handler wrote goes out now, not after the batch: the peer works on it in parallel with the rest
         // of our batch (flushing after the whole batch made the two sides take turns, each idle half the time).
         if (this.dirtyCount > 0) this.flushDirty();
@@ -807,6 +808,22 @@ export abstract class Endpoint extends EventEmitter {
       if (this.bellQueued) this.flushBell(); // one deferred from before the drain: no need to wait any longer
     }
   };
+
+  /** Set by a frame handler that released its frame itself ({@link consumed}): the drain must not release it again. */
+  private frameReleased = false;
+
+  /**
+   * Releases the frame being handled now and publishes the read position, before what the handler does next may run
+   * long (an app's request handler, synchronous): the router's stall watch judges a process by that position, and a
+   * request read but not yet published as read looked unread, so it was moved to another process and ran again
+   * (a GET whose handler took 2 s ran 49 times). Only for a frame whose bytes are not used afterwards.
+   */
+  protected consumed(len: number): void {
+    if (this.frameReleased || !this.draining) return;
+    this.frameReleased = true;
+    this.in.release(len);
+    if (this.in.publish()) this.ring();
+  }
 
   /** Closes the channel because of `e` (protocol violation, or a listener of ours threw). */
   protected fail(e: unknown): void {
