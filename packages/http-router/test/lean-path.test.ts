@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'crypto';
 import { Agent, request } from 'http';
 import { connect, type Socket } from 'net';
-import { HttpRouter, type ApplicationGateway } from '../src';
+import { HttpRouter, NodeExchange, type ApplicationGateway } from '../src';
 import { EchoGateway, fetchText, sendRandomRequests, startRouter } from './helpers';
 import { LeanGateway } from './lean-gateway';
 import { informationalFits, MAX_INFORMATIONAL } from '../src/internal/error-page';
@@ -624,6 +624,31 @@ describe("lean path: an app's 1xx responses", () => {
     const text = await new Raw(port).write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').end();
     expect(text.match(/HTTP\/1\.1 103 /g)?.length).toBe(MAX_INFORMATIONAL);
     expect(text).toMatch(/\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/);
+  });
+
+  it('a 1xx as the final head (101 to a request that asked for no upgrade) is 502, on both exchanges', async () => {
+    class Switches extends LeanGateway {
+      override handleLean(_a: string, _t: string | undefined, ex: import('../src').LeanExchange): void {
+        ex.attach({ onBody: () => true, onBodyEnd() {}, onWritable() {}, onAbort() {} });
+        if (!ex.respond(101, ['Upgrade', 'websocket', 'Connection', 'Upgrade'])) ex.fail(502);
+        else ex.end();
+      }
+      override handle(
+        a: string,
+        t: string | undefined,
+        req: import('http').IncomingMessage,
+        res: import('http').ServerResponse,
+        info: import('../src').RequestInfo,
+      ): void {
+        this.handleLean(a, t, new NodeExchange(req, res, info));
+      }
+    }
+    const { port } = await start(undefined, {}, new Switches());
+    const lean = await new Raw(port).write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').end();
+    expect(lean.split('\r\n')[0]).toBe('HTTP/1.1 502 Bad Gateway');
+    // node:http's path (a chunked request body leaves the lean path), through NodeExchange.
+    const node = await new Raw(port).write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n').end();
+    expect(node.split('\r\n')[0]).toBe('HTTP/1.1 502 Bad Gateway');
   });
 
   it('drops them while the client has not taken what is queued for it', () => {

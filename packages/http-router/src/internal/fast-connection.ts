@@ -744,7 +744,9 @@ export class FastExchange implements LeanExchange, LeanHead {
   respond(status: number, headers: string[], reason?: string, http10?: boolean): boolean {
     if (this.done) return true; // the client is gone: nothing to refuse
     if (this.head !== null || this.started) return false;
-    if (!Number.isInteger(status) || status < 100 || status > 999 || !Array.isArray(headers) || headers.length % 2 !== 0) return false;
+    // A final head is 200-999: a 1xx here (101 to a request that asked for no upgrade, say) would tell the client the
+    // protocol switched, or that more is to come, while the connection carries on as HTTP (RFC 9110 15.2).
+    if (!Number.isInteger(status) || status < 200 || status > 999 || !Array.isArray(headers) || headers.length % 2 !== 0) return false;
     let h = reason === undefined && http10 !== true ? statusLine(status) : customStatusLine(status, reason, http10);
     if (h === null) return false;
     let hasServer = false;

@@ -55,6 +55,8 @@ export class NodeExchange implements LeanExchange {
   }
 
   respond(status: number, headers: string[], reason?: string): boolean {
+    // A final head is 200-999 (a 101 is a tunnel's, TunnelExchange): see FastExchange.respond.
+    if (!(status >= 200 && status <= 999)) return false;
     try {
       if (reason === undefined) this.res.writeHead(status, headers);
       else this.res.writeHead(status, reason, headers);
