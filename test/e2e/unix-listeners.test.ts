@@ -85,6 +85,8 @@ it('replaces a socket file nobody serves (left by a killed server), and keeps on
   writeFileSync(file, 'keep');
   const refused = await w.control('PUT', '/config/listeners', { [`unix:${file}`]: { pass: 'routes' } });
   expect(refused.status).toBe(500);
+  // The path, with no port made up (it read `path:undefined`), in the listener's step.
+  expect(refused.body.detail).toMatch(new RegExp(`in step "listen": listener ${file}: `));
   expect(readFileSync(file, 'utf8')).toBe('keep');
   // A socket someone serves (here wardend's own control socket) is not taken over.
   expect((await w.control('PUT', '/config/listeners', { [`unix:${w.socket}`]: { pass: 'routes' } })).status).toBe(500);

@@ -319,9 +319,12 @@ export class RouterFleet implements ConfigComponent {
 
   private asError(e: Error & Record<string, unknown>): Error {
     if (e.kind === 'config') return new ConfigValidationError(e.message, e.path as string | undefined, e.code as string | undefined);
-    const where = e.address !== undefined && e.address !== null ? ` ${String(e.address)}:${String(e.port)}` : '';
-    const msg = e.kind === 'apply' ? `listener${where}: ${e.message}` : e.message;
-    return new ApplyError(msg, undefined, 'listen', typeof e.errno === 'number' ? Math.abs(e.errno) : undefined);
+    // A bind error names its address (a unix listener's path has no port); any other failure of a router's apply (an
+    // access log that cannot be opened, a router that did not answer) is the router's step, not the listener's.
+    const listen = e.address !== undefined && e.address !== null;
+    const where = listen ? ` ${String(e.address)}${typeof e.port === 'number' && e.port > 0 ? `:${e.port}` : ''}` : '';
+    const msg = e.kind === 'apply' && listen ? `listener${where}: ${e.message}` : e.message;
+    return new ApplyError(msg, undefined, listen ? 'listen' : 'router', typeof e.errno === 'number' ? Math.abs(e.errno) : undefined);
   }
 
   /** The bundles the listeners of `next` name, as PEM for the routers. */
