@@ -16,9 +16,18 @@ export function errorPageBody(status: number): string {
  * Unit's error page written raw (the lean path, heads node:http refused), up to its connection field: status line,
  * Content-Type, Content-Length, Server, Date, in the order node:http writes sendError's.
  */
-export function errorPageHead(status: number, body: string, serverHeader: string, date: string): string {
-  const head = statusLine(status) + 'Content-Type: text/html\r\nContent-Length: ' + body.length + '\r\nServer: ' + serverHeader + '\r\nDate: ' + date + '\r\n';
+export function errorPageHead(status: number, body: string, serverHeader: string, date: string, line = statusLine(status)): string {
+  const head = line + 'Content-Type: text/html\r\nContent-Length: ' + body.length + '\r\nServer: ' + serverHeader + '\r\nDate: ' + date + '\r\n';
   return status === 426 ? head + 'Sec-WebSocket-Version: 13\r\n' : head;
+}
+
+/**
+ * Unit's error page for `status` as a whole raw response that closes the connection (`line`: a status line of its
+ * own, as Unit's 497 has), for answers written straight onto a socket.
+ */
+export function closingErrorPage(status: number, serverHeader: string, line?: string): string {
+  const body = errorPageBody(status);
+  return errorPageHead(status, body, serverHeader, new Date().toUTCString(), line) + 'Connection: close\r\n\r\n' + body;
 }
 
 /** Sends Unit's small HTML error page with `status` and closes the response (no-op when already answered). */

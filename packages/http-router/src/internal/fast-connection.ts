@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'http';
 import { writevSync } from 'fs';
 import type { Socket } from 'net';
 import type { HttpSettings } from './compiled-config';
-import { errorPageBody, errorPageHead, informationalFits, statusLine } from './error-page';
+import { closingErrorPage, errorPageBody, errorPageHead, informationalFits, statusLine } from './error-page';
 import { HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHead } from './fast-parser';
 import { HEADER_BUFFER_SIZE, headFits } from './head-buffers';
 import type { ConnState, ListenerEntry } from './listener-entry';
@@ -633,8 +633,7 @@ export class FastConnection {
       case HEAD:
         if (s.headerReadTimeout > 0 && elapsed >= s.headerReadTimeout) {
           // Unit's error page (nxt_h1p_conn_request_timeout), then the close.
-          const body = errorPageBody(408);
-          sock.end(errorPageHead(408, body, this.host.serverHeader, utcDate()) + 'Connection: close\r\n\r\n' + body);
+          sock.end(closingErrorPage(408, this.host.serverHeader));
           sock.destroySoon();
         }
         return;

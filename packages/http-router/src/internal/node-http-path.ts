@@ -4,7 +4,7 @@ import type { TLSSocket } from 'tls';
 import type { ActionRunner } from './action-runner';
 import type { AccessLogWriter } from './access-log';
 import type { CompiledConfig, Forwarded } from './compiled-config';
-import { errorPageBody, errorPageHead, sendError } from './error-page';
+import { closingErrorPage, errorPageBody, sendError } from './error-page';
 import { kLean, idleCloseResponse, type FastConnection } from './fast-connection';
 import { lowerIs } from './fast-parser';
 import { parseIp } from './address-pattern';
@@ -462,10 +462,9 @@ function refuseOversized(entry: ListenerEntry, sock: Socket): void {
 
 /** Answers a refused head with Unit's error page and closes; returns the body's length. */
 function refuseHead(sock: Socket, status: number, serverHeader: string): number {
-  const body = errorPageBody(status);
-  sock.end(errorPageHead(status, body, serverHeader, new Date().toUTCString()) + 'Connection: close\r\n\r\n' + body);
+  sock.end(closingErrorPage(status, serverHeader));
   sock.destroySoon();
-  return body.length;
+  return errorPageBody(status).length;
 }
 
 /**

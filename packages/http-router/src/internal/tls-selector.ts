@@ -1,5 +1,5 @@
 import type { Socket } from 'net';
-import { errorPageBody } from './error-page';
+import { closingErrorPage } from './error-page';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'tls';
 import { readClientHello } from './client-hello';
 import type { ListenerEntry } from './listener-entry';
@@ -98,17 +98,7 @@ function refusePlain(sock: Socket, serverHeader: string, timeout: number): void 
       sock.destroy();
       return;
     }
-    const body = errorPageBody(497);
-    sock.end(
-      'HTTP/1.1 400 The plain HTTP request was sent to HTTPS port\r\nContent-Type: text/html\r\nContent-Length: ' +
-        body.length +
-        '\r\nServer: ' +
-        serverHeader +
-        '\r\nDate: ' +
-        new Date().toUTCString() +
-        '\r\nConnection: close\r\n\r\n' +
-        body,
-    );
+    sock.end(closingErrorPage(497, serverHeader, 'HTTP/1.1 400 The plain HTTP request was sent to HTTPS port\r\n'));
     sock.resume(); // what the client sends meanwhile is read and dropped, so that the close is not a reset
   };
   const onData = (chunk: Buffer): void => {
