@@ -35,7 +35,7 @@ describe('spare channels', () => {
       setImmediate(() => internals().onChannelFds(link, m.token!, fds));
     },
   };
-  const peer = (token: number) => ({ token, activity: () => undefined, replace: () => undefined });
+  const peer = (token: number) => ({ token, activity: () => undefined, replace: () => undefined, routerGone: () => undefined });
   const turn = () => new Promise((r) => setImmediate(r));
   const open = (fd: number) => {
     try {

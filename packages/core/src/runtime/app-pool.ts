@@ -158,7 +158,7 @@ export class AppPool implements PoolPeer {
     this.deps.log.info({ app_pid: worker.pid, served: worker.served }, `replacing app process (${why})`);
     if (this.running() < Math.max(1, this.policy.spare)) this.requestStart(1);
     // Defer the shutdown so that the request this worker was just picked for is sent first.
-    setImmediate(() => void worker.stop(this.deps.drainGraceMs));
+    setImmediate(() => void worker.stop(this.deps.drainGraceMs, true));
   }
 
   private running(): number {
@@ -340,7 +340,7 @@ export class AppPool implements PoolPeer {
     for (const w of idle) {
       if (excess <= 0 || now - w.idleSince < this.policy.idleTimeoutMs) break;
       this.deps.log.info({ app_pid: w.pid, idle_ms: now - w.idleSince }, 'stopping idle app process');
-      void w.stop(this.deps.drainGraceMs);
+      void w.stop(this.deps.drainGraceMs, true);
       excess--;
     }
   }
@@ -381,13 +381,17 @@ export class AppPool implements PoolPeer {
     return this.prototype?.pid;
   }
 
-  /** Graceful stop: in-flight requests finish (up to `graceMs`), then the prototype goes. */
-  async close(graceMs = this.deps.drainGraceMs): Promise<void> {
+  /**
+   * Graceful stop, then the prototype goes. Without `graceMs` (the app removed or replaced by a change) every
+   * request in flight finishes however long it takes, and a process that has none left gets the drain grace to exit;
+   * with it (wardend stopping; 0: at once) in-flight requests have `graceMs` from now.
+   */
+  async close(graceMs?: number): Promise<void> {
     this.closed = true;
     this.queued = 0;
     clearTimeout(this.restartTimer);
     clearInterval(this.timer);
-    await Promise.all(this.workers.map((w) => w.stop(graceMs)));
+    await Promise.all(this.workers.map((w) => w.stop(graceMs ?? this.deps.drainGraceMs, graceMs === undefined)));
     this.deps.fleet.closePool(this.id);
     const proto = this.prototype;
     this.prototype = undefined;

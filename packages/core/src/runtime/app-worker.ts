@@ -37,6 +37,8 @@ export class AppWorker implements ProcessPeer {
   readonly exited: Promise<WorkerExit>;
   private resolveExit!: (exit: WorkerExit) => void;
   private stopping = false;
+  /** While draining until idle: starts the grace when no request is in flight, stops it when one is (see stop()). */
+  private drainClock?: () => void;
   /** Killed because a router saw it break the channel protocol (the pool backs off replacing such processes). */
   brokeProtocol = false;
   private process?: AppProcess;
@@ -58,6 +60,15 @@ export class AppWorker implements ProcessPeer {
   // ProcessPeer: what the routers report.
   activity(router: number, a: ProcessActivity): void {
     this.byRouter.set(router, a);
+    this.drainClock?.();
+  }
+
+  routerGone(router: number): void {
+    const a = this.byRouter.get(router);
+    if (!a) return;
+    // Its requests in flight on this process failed with it.
+    this.byRouter.set(router, { ...a, inflight: 0, stalled: false });
+    this.drainClock?.();
   }
 
   replace(why: 'stalled' | 'protocol' | 'requests'): void {
@@ -233,7 +244,13 @@ export class AppWorker implements ProcessPeer {
   }
 
   /** Graceful stop: the app finishes in-flight requests and exits; killed after `graceMs`. */
-  async stop(graceMs: number): Promise<WorkerExit> {
+  /**
+   * Stops taking requests on it and tells it to quit once its requests are done. It gets SIGTERM `graceMs` after
+   * that (SIGKILL 2 s later) if it has not exited: counted from now, or with `untilIdle` from when the routers report
+   * no request in flight on it, so that a long request (an upload, a report) finishes however long it takes, as Unit
+   * quits only processes without responses pending (nxt_router_app_quit); the clock stops while one is in flight.
+   */
+  async stop(graceMs: number, untilIdle = false): Promise<WorkerExit> {
     if (this.state === 'exited') return this.exited;
     this.stopping = true;
     if (!this.process) {
@@ -244,13 +261,28 @@ export class AppWorker implements ProcessPeer {
     }
     this.state = 'draining';
     this.fleet.retire(this.token);
-    const timer = setTimeout(() => this.kill('SIGTERM'), graceMs);
-    const hard = setTimeout(() => this.kill('SIGKILL'), graceMs + 2000);
+    let timer: NodeJS.Timeout | undefined;
+    let hard: NodeJS.Timeout | undefined;
+    const arm = (on: boolean) => {
+      if (on === (timer !== undefined)) return;
+      if (on) {
+        timer = setTimeout(() => this.kill('SIGTERM'), graceMs);
+        hard = setTimeout(() => this.kill('SIGKILL'), graceMs + 2000);
+      } else {
+        clearTimeout(timer);
+        clearTimeout(hard);
+        timer = hard = undefined;
+      }
+    };
+    if (untilIdle) {
+      this.drainClock = () => arm(this.inflight === 0);
+      this.drainClock();
+    } else arm(true);
     try {
       return await this.exited;
     } finally {
-      clearTimeout(timer);
-      clearTimeout(hard);
+      this.drainClock = undefined;
+      arm(false);
     }
   }
 

@@ -20,6 +20,8 @@ export interface ProcessPeer {
   activity(router: number, a: ProcessActivity): void;
   /** A router asks for this process to be replaced. */
   replace(why: 'stalled' | 'protocol' | 'requests'): void;
+  /** A router died: its requests in flight on this process are gone with it. */
+  routerGone(router: number): void;
 }
 
 /** A pool's view of the routers. */
@@ -716,6 +718,7 @@ export class RouterFleet implements ConfigComponent {
     for (const e of this.processes.values()) {
       e.pending.get(link.index)?.([]);
       e.readyWaits.get(link.index)?.resolve(); // a dead router does not hold a start back
+      e.peer.routerGone(link.index);
     }
     const i = link.index - 1;
     if (this.links[i] !== link) return; // stopped on purpose (fewer routers)
