@@ -55,6 +55,19 @@ describe('JSON parser (Unit dialect)', () => {
     expect(failAt(Buffer.from([0x22, 0xff, 0x22])).detail).toMatch(/UTF-8/);
   });
 
+  it('takes a \\u surrogate only as the first half of a pair, as Unit (a config is valid UTF-8)', () => {
+    expect(parseJson('"\\ud83d\\ude00x"')).toBe('\ud83d\ude00x');
+    const lone = failAt('{"a": "x\\ud800"}');
+    expect(lone.detail).toBe('Invalid JSON encoding sequence.  This 6-byte sequence does not represent a valid UTF character.');
+    expect(lone.location.offset).toBe(8);
+    expect(failAt('"\\udc00\\ud800"').detail).toMatch(/6-byte sequence/); // a low half first
+    expect(failAt('"\\ud800\\n"').detail).toMatch(/6-byte sequence/);
+    const pair = failAt('"\\ud800\\u0041"');
+    expect(pair.detail).toBe('Invalid JSON encoding sequence.  This 12-byte sequence composes an illegal UTF-16 surrogate pair.');
+    expect(pair.location.offset).toBe(1);
+    expect(failAt('"\\ud800\\uzz"').detail).toMatch(/four hexadecimal digits/);
+  });
+
   it('rejects absurd nesting instead of overflowing the stack', () => {
     expect(failAt('['.repeat(100000)).detail).toMatch(/nested too deeply/);
   });

@@ -219,10 +219,21 @@ class Parser {
           out += simple[e];
           this.pos++;
         } else if (e === 0x75) {
-          const hex = b.toString('latin1', this.pos + 1, this.pos + 5);
-          if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('Invalid JSON string escape sequence. A "\\u" must be followed by four hexadecimal digits.');
-          out += String.fromCharCode(parseInt(hex, 16));
-          this.pos += 5;
+          // A UTF-16 surrogate is taken only as the first half of a pair (nxt_conf_json_parse_string): a config holds
+          // text that is valid UTF-8, never a lone surrogate.
+          const escape = this.pos - 1;
+          const unit = this.hex4();
+          if (unit >= 0xd800 && unit <= 0xdfff) {
+            if (unit > 0xdbff || b[this.pos] !== 0x5c || b[this.pos + 1] !== 0x75) {
+              this.fail('Invalid JSON encoding sequence.  This 6-byte sequence does not represent a valid UTF character.', escape);
+            }
+            this.pos++;
+            const low = this.hex4();
+            if (low < 0xdc00 || low > 0xdfff) {
+              this.fail('Invalid JSON encoding sequence.  This 12-byte sequence composes an illegal UTF-16 surrogate pair.', escape);
+            }
+            out += String.fromCharCode(unit, low);
+          } else out += String.fromCharCode(unit);
         } else {
           this.fail('Invalid backslash escape sequence. The only valid escapes are \\", \\\\, \\/, \\b, \\f, \\n, \\r, \\t and \\uXXXX.');
         }
@@ -231,6 +242,14 @@ class Parser {
       }
       this.pos++;
     }
+  }
+
+  /** The four hex digits after the `u` at `pos`; leaves `pos` after them. */
+  private hex4(): number {
+    const hex = this.buf.toString('latin1', this.pos + 1, this.pos + 5);
+    if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('Invalid JSON string escape sequence. A "\\u" must be followed by four hexadecimal digits.');
+    this.pos += 5;
+    return parseInt(hex, 16);
   }
 
   private decodeUtf8(from: number, to: number): string {
