@@ -201,6 +201,33 @@ describe('WebSockets through wardend (upgrade requests tunnelled over the channe
     );
   }, 120_000);
 
+  it('keeps a WebSocket open through a restart of its app: the old process serves it to its end, then exits', async () => {
+    const before = await connect(port);
+    const oldPid = (await stats(port)).pid;
+    const restart = await w.control('GET', '/control/applications/ws/restart');
+    expect(restart.status).toBe(200);
+    await waitUntil(async () => (await stats(port)).pid !== oldPid, 'the new process serves new requests');
+    await new Promise((r) => setTimeout(r, 1000));
+    before.send('still here');
+    const [m] = await once(before, 'message');
+    expect(m.toString()).toBe('still here'); // the old process, as Unit quits a process only when nothing is pending
+    expect(() => process.kill(oldPid, 0)).not.toThrow();
+    const after = await connect(port);
+    after.send('new');
+    expect((await once(after, 'message'))[0].toString()).toBe('new');
+    after.close();
+    before.close(1000);
+    expect((await once(before, 'close'))[0]).toBe(1000);
+    await waitUntil(async () => {
+      try {
+        process.kill(oldPid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'the old process exits once its last WebSocket closed');
+  }, 30_000);
+
   it('closes the clients of an app that crashes with open sockets, and serves the next connection', async () => {
     const a = await connect(port);
     const b = await connect(port);
@@ -370,9 +397,44 @@ describeGo('a Go app hijacking upgrade requests (http.Hijacker over the channel)
     expect(code).toBe(4003);
   });
 
+  it('keeps a WebSocket open through a restart of its app (its handler holds the old process)', async () => {
+    const ws = await connect(port);
+    const restart = await w.control('GET', '/control/applications/wsgo/restart');
+    expect(restart.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1000));
+    ws.send('after the restart');
+    expect((await once(ws, 'message'))[0].toString()).toBe('after the restart');
+    ws.close(1000);
+    expect((await once(ws, 'close'))[0]).toBe(1000);
+  });
+
   it('still serves plain requests of the same app', async () => {
     const res = await http(port, '/plain');
     expect(res.status).toBe(200);
     expect(res.body.toString()).toBe('plain');
   });
+});
+
+describe('a graceful stop with WebSockets open', () => {
+  it('closes them at once with 1001 instead of holding the stop for the grace', async () => {
+    const dir = worldDir('warden-ws-stop-');
+    const w = await startWardend([], dir);
+    try {
+      await w.control('PUT', '/config', { listeners: {}, applications: {} });
+      const port = await putAppWithListener(w, 'ws', { type: 'node', working_directory: APP_DIR, script: 'server.js' });
+      const ws = await connect(port);
+      ws.send('hello');
+      await once(ws, 'message');
+      const closed = once(ws, 'close');
+      const t0 = Date.now();
+      await w.stop();
+      const took = Date.now() - t0;
+      const [code, reason] = await closed;
+      expect([code, String(reason)]).toEqual([1001, 'Server is shutting down']);
+      expect(took).toBeLessThan(4000); // it took 6.5 s: the routers waited their 5 s grace for the tunnel
+    } finally {
+      await w.stop();
+      cleanup(dir);
+    }
+  }, 30_000);
 });

@@ -2,7 +2,7 @@ import type * as http from 'http';
 import * as net from 'net';
 import { createExchange, type ChannelExchange } from './channel-exchange';
 import { ChannelSocket } from './channel-socket';
-import { emitUpgrade } from './channel-upgrade';
+import { emitUpgrade, type UpgradeSocket } from './channel-upgrade';
 import { InflightList } from './inflight-list';
 import type { ChannelEndpoint, ChannelRequest } from './channel-types';
 import { serverClasses } from './node-internals';
@@ -22,6 +22,10 @@ interface ServerState {
   IncomingMessage?: typeof http.IncomingMessage;
   ServerResponse?: typeof http.ServerResponse;
   inflight: InflightList<ChannelExchange>;
+  /** Upgraded connections (WebSockets) open: a closing server waits for them, as node:http's waits for its sockets. */
+  tunnels: Set<UpgradeSocket>;
+  /** Called when the last tunnel of a closing server ends. */
+  tunnelsClosed?: () => void;
   closing: boolean;
   closed: boolean;
 }
@@ -148,6 +152,7 @@ export class ChannelBinding {
       address: addressFor(request),
       ...serverClasses(server),
       inflight: new InflightList(),
+      tunnels: new Set(),
       closing: false,
       closed: false,
     };
@@ -211,8 +216,15 @@ export class ChannelBinding {
       process.nextTick(() => server.emit('close'));
       this.afterServerClosed();
     };
-    if (state.inflight.size === 0) finish();
-    else Promise.all(state.inflight.values().map((ex) => ex.done)).then(finish, finish);
+    // As node:http's server.close(): 'close' once every request is answered and every upgraded connection (a
+    // WebSocket) has ended. A process retired by wardend (an app restart) so keeps its WebSockets to their end, as
+    // Unit quits only processes without responses pending; wardend stopping closes the channel, which ends them.
+    const tunnelsClosed = new Promise<void>((done) => {
+      if (state.tunnels.size === 0) return done();
+      state.tunnelsClosed = done;
+    });
+    if (state.inflight.size === 0 && state.tunnels.size === 0) finish();
+    else Promise.all([...state.inflight.values().map((ex) => ex.done), tunnelsClosed]).then(finish, finish);
   }
 
   private afterServerClosed(): void {
@@ -242,7 +254,14 @@ export class ChannelBinding {
     if (stream.upgrade === true && server.listenerCount('upgrade') > 0) {
       // node:http emits 'upgrade' only when someone listens; otherwise the request goes to 'request' (below).
       try {
-        emitUpgrade(server, stream, state.IncomingMessage);
+        const tunnel = emitUpgrade(server, stream, state.IncomingMessage);
+        if (!tunnel.destroyed) {
+          state.tunnels.add(tunnel);
+          tunnel.once('close', () => {
+            state.tunnels.delete(tunnel);
+            if (state.closing && state.tunnels.size === 0) state.tunnelsClosed?.();
+          });
+        }
       } catch (err) {
         stream.abort(false);
         this.rethrow(err);

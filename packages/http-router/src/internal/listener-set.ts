@@ -3,6 +3,7 @@ import type { Server as NetServer, Socket } from 'net';
 import type { CompiledConfig, CompiledListener } from './compiled-config';
 import type { ListenerEntry } from './listener-entry';
 import type { ListenerHost } from './ports';
+import { endTunnel } from './tunnel-exchange';
 
 /** What a listener set needs from the router: making a listener's servers, and closing its connections. */
 export interface ListenerFactory {
@@ -123,6 +124,8 @@ export class ListenerSet {
     await Promise.all(
       entries.map(async (e) => {
         e.live = false;
+        // Open tunnels (WebSockets) never finish by themselves: they end now rather than at the grace.
+        for (const sock of e.sockets) endTunnel(sock);
         const timer = setTimeout(() => {
           for (const sock of e.sockets) sock.destroy();
         }, graceMs);

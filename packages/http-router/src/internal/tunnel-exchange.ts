@@ -1,8 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'http';
+import type { Socket } from 'net';
 import { NodeExchange } from './node-exchange';
 import type { LeanHandler, RequestInfo } from './ports';
 import { switchingHead, type UpgradeRequest } from './upgrade';
 import { WebSocketGuard } from './websocket-guard';
+
+/** The open tunnel of a client socket (set once its 101 is written). */
+const TUNNEL = Symbol('warden.tunnel');
+
+/**
+ * Ends the open tunnel on `sock` now, if there is one (the server is stopping: a tunnel has no end of its own to
+ * wait for): a WebSocket gets a close 1001 from the router, any other protocol the connection's close. True if it had one.
+ */
+export function endTunnel(sock: Socket): boolean {
+  const t = (sock as Socket & { [TUNNEL]?: TunnelExchange })[TUNNEL];
+  if (t === undefined) return false;
+  t.goingAway();
+  return true;
+}
 
 /**
  * An upgrade request node:http gave up to the router, seen through the LeanExchange contract. Until `startTunnel()` it
@@ -73,6 +88,7 @@ export class TunnelExchange extends NodeExchange {
     const sock = this.up.socket;
     sock.setTimeout(0); // request timeouts end here: the tunnel lives as long as both sides want
     sock.write(text);
+    (sock as Socket & { [TUNNEL]?: TunnelExchange })[TUNNEL] = this;
     const ws = this.up.websocket;
     if (ws !== null) this.guard = new WebSocketGuard(ws, sock, () => this.handler?.onAbort());
     return true;
@@ -94,6 +110,12 @@ export class TunnelExchange extends NodeExchange {
     if (last) sock.end();
     else if (!ok) sock.once('drain', () => this.handler?.onWritable());
     return ok || last;
+  }
+
+  /** See endTunnel. */
+  goingAway(): void {
+    if (this.guard !== null) this.guard.goingAway();
+    else this.up.socket.destroy();
   }
 
   private static uncork(ex: TunnelExchange): void {

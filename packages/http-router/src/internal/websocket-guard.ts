@@ -123,6 +123,11 @@ export class WebSocketGuard {
     this.readTimer = this.pingTimer = null;
   }
 
+  /** The server is stopping: close 1001 to the client (between the app's frames), the tunnel ends. */
+  goingAway(): void {
+    this.fail(1001, 'Server is shutting down');
+  }
+
   /** The reason sent with the close of a broken rule (Unit's words for it). */
   private reason = '';
 
