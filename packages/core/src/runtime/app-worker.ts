@@ -243,7 +243,6 @@ export class AppWorker implements ProcessPeer {
     this.resolveExit(exit);
   }
 
-  /** Graceful stop: the app finishes in-flight requests and exits; killed after `graceMs`. */
   /**
    * Stops taking requests on it and tells it to quit once its requests are done. It gets SIGTERM `graceMs` after
    * that (SIGKILL 2 s later) if it has not exited: counted from now, or with `untilIdle` from when the routers report

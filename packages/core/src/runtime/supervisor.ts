@@ -46,6 +46,8 @@ export class Supervisor implements ConfigComponent, AppControl {
   private readonly applyDeadlineMs: number;
   /** Pools being started by a prepare or restart in progress (closed at once by shutdown()). */
   private readonly inProgress = new Set<AppPool>();
+  /** Pools replaced by a change or a restart, draining their requests in flight (however long: see AppPool.close). */
+  private readonly draining = new Set<AppPool>();
   private stopping = false;
 
   constructor(
@@ -136,7 +138,7 @@ export class Supervisor implements ConfigComponent, AppControl {
         for (const [name, pool] of previous) {
           if (nextPools.get(name) === pool) continue;
           this.log.info({ app: name }, 'draining application');
-          void pool.close().catch((err: Error) => this.log.error({ app: name, err: err.message }, 'drain failed'));
+          this.drain(name, pool);
         }
       },
       rollback: async () => {
@@ -211,7 +213,16 @@ export class Supervisor implements ConfigComponent, AppControl {
     this.announce();
     if (this.options.metrics) this.options.metrics.app(app).restarts += current.workers.length;
     this.log.info({ app }, 'application restarted');
-    void current.close();
+    this.drain(app, current);
+  }
+
+  /** Lets a replaced pool finish its requests in the background; wardend stopping bounds what is left (shutdown). */
+  private drain(app: string, pool: AppPool): void {
+    this.draining.add(pool);
+    void pool
+      .close()
+      .catch((err: Error) => this.log.error({ app, err: err.message }, 'drain failed'))
+      .finally(() => this.draining.delete(pool));
   }
 
   status(): Record<string, unknown> {
@@ -222,7 +233,7 @@ export class Supervisor implements ConfigComponent, AppControl {
 
   async shutdown(): Promise<void> {
     this.abort();
-    const pools = [...this.pools.values()];
+    const pools = [...this.pools.values(), ...this.draining];
     this.pools = new Map();
     this.keys = new Map();
     await Promise.all(pools.map((p) => p.close(Math.min(this.drainGraceMs, 5000))));
