@@ -31,6 +31,9 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.hijacked {
 		return nil, nil, http.ErrHijacked
 	}
+	if w.afterReturn() {
+		return nil, nil, errWriterAfterReturn
+	}
 	if w.committed && w.status != http.StatusSwitchingProtocols {
 		return nil, nil, errors.New("warden: Hijack after the response head was sent")
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Pools: a response costs no large allocation (net/http pools the same things).
@@ -54,7 +55,16 @@ type responseWriter struct {
 	trailers    bool     // the head announced trailers (a Trailer header or a TrailerPrefix key): no Content-Length
 	declared    []string // trailer names the Trailer header declared (canonical), as net/http's declareTrailer keeps them
 	hijacked    bool     // Hijack took the connection (hijack.go): the handler's return ends nothing
+	// returned is set (atomically) once the handler returned, before the response is finished: a writer kept by
+	// another goroutine then fails at once, before the end of the response reaches anyone who could send a request
+	// that such a goroutine serves (it raced the release of the writer's buffers: a nil bufio.Writer).
+	returned uint32
 }
+
+// handlerReturned marks w as no longer usable by the app (see returned).
+func (w *responseWriter) handlerReturned() { atomic.StoreUint32(&w.returned, 1) }
+
+func (w *responseWriter) afterReturn() bool { return atomic.LoadUint32(&w.returned) != 0 }
 
 // errWriterAfterReturn is what a ResponseWriter gives once its handler returned (net/http's rule: it may not be used
 // then). Writers are not pooled: a writer kept by a goroutine after its handler returned wrote into whichever request
@@ -68,7 +78,7 @@ func getResponseWriter(s *stream, r *http.Request) *responseWriter {
 // putResponseWriter retires w once its response is complete and its buffers released: it keeps nothing of the
 // stream (which serves other requests), and every later Write, WriteHeader or Flush fails or does nothing.
 func putResponseWriter(w *responseWriter) {
-	*w = responseWriter{req: w.req, header: w.header, wroteHeader: true, committed: true, err: errWriterAfterReturn}
+	*w = responseWriter{req: w.req, header: w.header, wroteHeader: true, committed: true, err: errWriterAfterReturn, returned: 1}
 }
 
 func (w *responseWriter) Header() http.Header { return w.header }
@@ -82,6 +92,9 @@ func bodyAllowed(status int) bool {
 func (w *responseWriter) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic("invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if w.afterReturn() {
+		return
 	}
 	if w.wroteHeader {
 		logger.Printf("warden: superfluous WriteHeader(%d) for %s %s", code, w.req.Method, w.req.RequestURI)
@@ -113,6 +126,9 @@ func (w *responseWriter) WriteHeader(code int) {
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
+	if w.afterReturn() {
+		return 0, errWriterAfterReturn
+	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -270,6 +286,9 @@ func (w *responseWriter) release() {
 
 // Flush implements http.Flusher: sends the head if needed and everything written so far.
 func (w *responseWriter) Flush() {
+	if w.afterReturn() {
+		return
+	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}

@@ -312,6 +312,7 @@ func serveStream(s *stream, handler http.Handler) {
 		}
 	}()
 	handler.ServeHTTP(w, r)
+	w.handlerReturned()
 	// As net/http, the body is closed once the handler returned: a body kept and read later fails with
 	// ErrBodyReadAfterClose (the stream serves another request by then). Before the response ends, so that whoever
 	// sees the end can rely on it.
