@@ -192,6 +192,21 @@ describe('channel (both ends in one process)', () => {
     expect(await closed).toMatchObject({ code: 'WARDEN_ERR_SHM_PEER_GONE' });
   });
 
+  it('delivers body bytes and an end queued for the end of the tick when the app end closes in the same callback', async () => {
+    ({ router, app } = inProcessPair());
+    app.on('request', (req: AppRequest) => {
+      req.respond(200, []);
+      req.write(Buffer.from('by')); // queued, pumped at the end of the tick: a tick that never ends after process.exit()
+      req.write(Buffer.from('e'));
+      req.end();
+      app.close();
+    });
+    const closed = new Promise((r) => router.once('close', r));
+    const res = await collect(router.request(head({ target: '/last' })));
+    expect(res.body.toString()).toBe('bye');
+    expect(await closed).toMatchObject({ code: 'WARDEN_ERR_SHM_PEER_GONE' });
+  });
+
   it('errors a stream whose head does not fit in a frame, and keeps the channel', async () => {
     ({ router, app } = inProcessPair({ ringBytes: 1 << 16 }));
     serveEcho(app);

@@ -104,6 +104,27 @@ export class ChannelBinding {
     channel.on('connection-close', (id: number) => this.clientClosed(id));
     channel.on('channel-close', (ordinal: number) => this.onOneChannelClose(ordinal));
     channel.on('close', (err?: Error) => this.onChannelClose(err));
+    // The process that this binding serves: what its responses finished when it exits goes out first.
+    if (options.exit === undefined) process.once('exit', () => this.flushOnExit());
+  }
+
+  /**
+   * The process is exiting (`process.exit()`, in a handler right after `res.end(body)` say): a response the app ended
+   * is still on its way to the channel (node:http ends it on 'finish', a turn later; frames written inside the
+   * channel's read loop are published when the loop returns). Served directly, the kernel already holds such a
+   * response and sends it; here it is ended and published now, before the channel closes with the process.
+   */
+  private flushOnExit(): void {
+    if (this.channelClosed) return;
+    for (const state of this.servers.values()) {
+      for (const ex of state.inflight.values()) {
+        if (!ex.res.writableEnded) continue;
+        while (ex.socket.writableCorked > 0) ex.socket.uncork(); // node:http corks while it writes a response
+        ex.socket.endResponse();
+      }
+    }
+    this.channelClosed = true;
+    this.channel.close(); // publishes what the read loop wrote and rings the router
   }
 
   /**

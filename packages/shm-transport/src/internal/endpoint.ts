@@ -310,6 +310,8 @@ export abstract class Endpoint extends EventEmitter {
   private bellQueued = false;
   private inDrain = false;
   private unpublished = false;
+  /** teardown() is pumping the streams' queued bytes before a deliberate close. */
+  private flushingForClose = false;
   private readonly spinTurns: number;
   protected readonly headEncoder = new EncodeCache();
   /** The router end checks for doorbell floods (the app end trusts wardend). */
@@ -398,8 +400,20 @@ export abstract class Endpoint extends EventEmitter {
   }
 
   /** Tears down everything; emits 'close' once. Subclasses extend it to fail their streams. */
-  protected teardown(_err?: Error): boolean {
+  protected teardown(err?: Error): boolean {
     if (this.closed) return false;
+    if (err === undefined && this.dirtyCount > 0 && !this.flushingForClose) {
+      // A deliberate close: body bytes and ends queued for the end of this tick (sendData, sendEnd) go into the ring
+      // first, as far as credit and space allow (an app that ends a response and exits in one callback; the
+      // microtask that would pump them never runs after process.exit()).
+      this.flushingForClose = true;
+      try {
+        this.flushDirty();
+      } finally {
+        this.flushingForClose = false;
+      }
+      if (this.closed) return false; // the flush failed the channel (and tore it down)
+    }
     // Frames written in this drain but not yet published (an app that answers and closes in one callback) go out.
     if (this.unpublished) {
       this.unpublished = false;
