@@ -658,6 +658,43 @@ describe("lean path: an app's 1xx responses", () => {
   });
 });
 
+describe('a response head the app sends before any body (flushHeaders, event streams)', () => {
+  it('goes out at once on both paths, not with the first body bytes', async () => {
+    // The app sends its head, and its first event 1.5 s later (Server-Sent Events after res.flushHeaders()).
+    class Events extends LeanGateway {
+      override handleLean(_a: string, _t: string | undefined, ex: import('../src').LeanExchange): void {
+        ex.attach({ onBody: () => true, onBodyEnd() {}, onWritable() {}, onAbort() {} });
+        ex.respond(200, ['Content-Type', 'text/event-stream']);
+        setTimeout(() => ex.write(Buffer.from('data: 1\n\n'), true), 1500);
+      }
+      override handle(
+        a: string,
+        t: string | undefined,
+        req: import('http').IncomingMessage,
+        res: import('http').ServerResponse,
+        info: import('../src').RequestInfo,
+      ): void {
+        this.handleLean(a, t, new NodeExchange(req, res, info));
+      }
+    }
+    const { port } = await start(undefined, {}, new Events());
+    for (const request of [
+      'GET / HTTP/1.1\r\nHost: x\r\n\r\n', // the lean path
+      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', // node:http's path
+    ]) {
+      const raw = new Raw(port);
+      const t0 = Date.now();
+      raw.write(request);
+      const head = await raw.until((t) => t.includes('\r\n\r\n'));
+      expect([request.slice(0, 4), Date.now() - t0 < 1000]).toEqual([request.slice(0, 4), true]); // it came with the event, 1.5 s later
+      expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*Content-Type: text\/event-stream\r\n[^]*Transfer-Encoding: chunked\r\n\r\n$/i);
+      const all = await raw.until((t) => t.endsWith('0\r\n\r\n'));
+      expect(all.slice(head.length)).toBe('9\r\ndata: 1\n\n\r\n0\r\n\r\n');
+      raw.sock.destroy();
+    }
+  });
+});
+
 describe('lean path: timeouts and closing', () => {
   it('header_read_timeout: a partial head gets 408 and the connection closes; a trickling one too', async () => {
     const { port } = await start(undefined, { settings: { http: { header_read_timeout: 0.3 } } });

@@ -4,6 +4,7 @@ import type { Socket } from 'net';
 import type { HttpSettings } from './compiled-config';
 import { closingErrorPage, errorPageBody, errorPageHead, informationalFits, statusLine } from './error-page';
 import { HEAD_FALLBACK, HEAD_INCOMPLETE, lowerIs, parseHead, TCHAR, type LeanHead } from './fast-parser';
+import { flushLater, type HeadHolder } from './head-flush';
 import { HEADER_BUFFER_SIZE, headFits } from './head-buffers';
 import type { ConnState, ListenerEntry } from './listener-entry';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
@@ -660,7 +661,7 @@ export class FastConnection {
 function noop(): void {}
 
 /** One request on the lean path (see LeanExchange in ports.ts for the contract). */
-export class FastExchange implements LeanExchange, LeanHead {
+export class FastExchange implements LeanExchange, LeanHead, HeadHolder {
   /** 1xx responses the app sent for this request (see informationalFits). */
   private infos = 0;
   method = '';
@@ -814,7 +815,16 @@ export class FastExchange implements LeanExchange, LeanHead {
     this.lengthLeft = bodyless ? -1 : cl;
     this.last = !keep;
     this.head = h + '\r\n';
+    flushLater(this);
     return true;
+  }
+
+  flushPendingHead(): void {
+    const head = this.head;
+    if (this.done || head === null) return;
+    this.head = null;
+    this.started = true;
+    this.conn.send(head, null, null);
   }
 
   write(chunk: Buffer, last: boolean): boolean {

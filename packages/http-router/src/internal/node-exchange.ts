@@ -1,6 +1,7 @@
 import { STATUS_CODES, validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'http';
 import type { Socket } from 'net';
 import { informationalFits, sendError } from './error-page';
+import { flushLater, type HeadHolder } from './head-flush';
 import type { LeanExchange, LeanHandler, RequestInfo } from './ports';
 
 /** Where the exchange's handler hangs on the request and response objects (no closures per request). */
@@ -12,7 +13,7 @@ type WithHandler<T> = T & { [kHandler]?: LeanHandler };
  * with one forwarder. Differences from the lean path: `contentLength` is -1 for a chunked request body, and an app's
  * HTTP/1.0 status line is sent as HTTP/1.1 (node:http writes every status line itself).
  */
-export class NodeExchange implements LeanExchange {
+export class NodeExchange implements LeanExchange, HeadHolder {
   /** 1xx responses the app sent for this request (see informationalFits). */
   private infos = 0;
   readonly method: string;
@@ -60,10 +61,18 @@ export class NodeExchange implements LeanExchange {
     try {
       if (reason === undefined) this.res.writeHead(status, headers);
       else this.res.writeHead(status, reason, headers);
+      flushLater(this);
       return true;
     } catch {
       return false; // a head HTTP forbids (bad field name or value, status)
     }
+  }
+
+  flushPendingHead(): void {
+    // headersSent is true from writeHead on, though node:http writes the head with the first body bytes; a flush
+    // after the head went out writes nothing.
+    const res = this.res;
+    if (!res.writableEnded && !res.destroyed) res.flushHeaders();
   }
 
   write(chunk: Buffer, last: boolean): boolean {
