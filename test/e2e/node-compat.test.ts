@@ -56,6 +56,14 @@ describe.each(['direct', 'wardend'])('a Node app served %s', (how) => {
     expect(headMs).toBeLessThan(1000); // the event comes 1.5 s later
   });
 
+  it("applies the server's timeout (server.setTimeout) to a request: no listener, so the connection is destroyed", async () => {
+    const t0 = Date.now();
+    const { text } = await timedGet(port, '/slow');
+    expect(text).toBe('');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2400);
+    expect(Date.now() - t0).toBeLessThan(3800); // the app answers at 4 s
+  });
+
   it('delivers the answer of an app that exits right after res.end()', async () => {
     // Served directly the app answers once and is gone (this test runs last); through wardend, three times, each
     // by the process started in place of the one before.

@@ -292,6 +292,9 @@ export class ChannelBinding {
     const socket = this.connectionSocket(stream, server);
     const exchange = createExchange(stream, { IncomingMessage: state.IncomingMessage, ServerResponse: state.ServerResponse }, socket);
     exchange.socket.server = server;
+    // server.setTimeout(ms) / server.timeout: node:http arms each connection's socket with it; here each request's
+    // (idle connections are the router's: settings.http.idle_timeout).
+    if (server.timeout > 0) exchange.socket.setTimeout(server.timeout);
     const slot = state.inflight.add(exchange);
     void exchange.done.then(() => state.inflight.remove(slot));
     try {
