@@ -20,4 +20,5 @@ export { parseDaemonArgs, defaultPaths } from './daemon/daemon-options';
 export type { DaemonOptions } from './daemon/daemon-options';
 // Starting a process without fork() (wardend starts plain apps so; a spawner plugin starts its helper so).
 export { spawnProcess } from '@warden/shm-transport';
+export { outputLines, MAX_OUTPUT_LINE } from './runtime/output-lines';
 export type { SpawnOptions, SpawnedProcess } from '@warden/shm-transport';

@@ -33,8 +33,10 @@ const PUBLIC_VALUES = [
   'ChildOpError',
   'PHASE_ORDER',
   'encodeChildOp',
-  // Starting a process without fork() (a spawner plugin's helper).
+  // Starting a process without fork() (a spawner plugin's helper), and reading its output with bounded lines.
   'spawnProcess',
+  'outputLines',
+  'MAX_OUTPUT_LINE',
 ];
 const PUBLIC_TYPES = [
   'AppConfig',

@@ -1,6 +1,7 @@
 import type { Socket } from 'net';
 import { spawnProcess } from '@warden/shm-transport';
 import type { AppProcess } from '../contracts';
+import { outputLines } from './output-lines';
 
 /** What {@link spawnApp} starts: an executable with argv, env, cwd, credentials and inherited fds. */
 export interface SpawnRequest {
@@ -18,27 +19,6 @@ export interface SpawnRequest {
   gid?: number;
   /** Supplementary groups set with `uid` (the user's, as Unit sets them). */
   groups?: number[];
-}
-
-/** Longest output line passed on whole; a longer one is passed in pieces of this size. */
-const MAX_LINE = 16384;
-
-/** Passes each line of `stream` to `onLine` (the last one at the end even without its newline). */
-function lines(stream: Socket | null, name: 'stdout' | 'stderr', onLine: (stream: 'stdout' | 'stderr', line: string) => void): void {
-  if (stream === null) return;
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = (rest + chunk).split('\n');
-    rest = parts.pop()!;
-    for (const line of parts) if (line) onLine(name, line);
-    if (rest.length > MAX_LINE) {
-      onLine(name, rest);
-      rest = '';
-    }
-  });
-  stream.on('end', () => rest && onLine(name, rest));
-  stream.on('error', () => undefined); // the app closed its end abnormally: its exit is reported anyway
 }
 
 /**
@@ -64,8 +44,8 @@ export function spawnApp(req: SpawnRequest, onLine: (stream: 'stdout' | 'stderr'
     fds: req.fds,
   });
   p.unref(); // a running app never keeps wardend alive by itself
-  lines(p.stdout, 'stdout', onLine);
-  lines(p.stderr, 'stderr', onLine);
+  outputLines(p.stdout, (line) => onLine('stdout', line));
+  outputLines(p.stderr, (line) => onLine('stderr', line));
   let done = false;
   const exited = p.exited.then((e) => {
     done = true;

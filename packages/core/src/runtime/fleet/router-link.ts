@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'child_process';
 import { closeSync } from 'fs';
 import { join } from 'path';
-import { createInterface } from 'readline';
 import type { Logger } from 'pino';
 import { FdSocket } from '@warden/shm-transport';
+import { outputLines } from '../output-lines';
 import type { FdMessage, MainMessage, MainRequest, RouterMessage } from './protocol';
 import type { RouterIdentity } from './router-process';
 
@@ -125,8 +125,7 @@ export class RouterLink {
 
   /** The router logs pino JSON lines on its stdout; they go into wardend's log, tagged with the router. */
   private relayLog(): void {
-    const out = createInterface({ input: this.child.stdout! });
-    out.on('line', (line) => {
+    outputLines(this.child.stdout, (line) => {
       let rec: Record<string, unknown>;
       try {
         rec = JSON.parse(line) as Record<string, unknown>;
@@ -138,8 +137,7 @@ export class RouterLink {
       const name = typeof level === 'number' ? (this.log.levels.labels[level] ?? 'info') : 'info';
       (this.log as unknown as Record<string, (o: object, m?: string) => void>)[name]!.call(this.log, rest, typeof msg === 'string' ? msg : undefined);
     });
-    const err = createInterface({ input: this.child.stderr! });
-    err.on('line', (line) => this.log.warn({ router: this.index, stream: 'stderr' }, line));
+    outputLines(this.child.stderr, (line) => this.log.warn({ router: this.index, stream: 'stderr' }, line));
   }
 
   /** When the router's last message came (it sends one at least every second while its event loop turns). */

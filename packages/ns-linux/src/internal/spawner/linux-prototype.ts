@@ -1,9 +1,8 @@
 import { closeSync, openSync, readdirSync, readFileSync } from 'fs';
 import { Socket } from 'net';
 import { constants as osConstants } from 'os';
-import { createInterface } from 'readline';
 import type { AppProcess, AppPrototype, LaunchSpec, ParentHook, SpawnedProcess, SpawnPlan } from '@warden/core';
-import { ApplyError, encodeChildOp, spawnProcess } from '@warden/core';
+import { ApplyError, encodeChildOp, outputLines, spawnProcess } from '@warden/core';
 import { CLONE } from '../clone-flags';
 import type { LoggerLike } from './logger';
 import { fdPass, helperPath } from './native';
@@ -113,9 +112,7 @@ export class LinuxPrototype implements AppPrototype {
     ] as const) {
       if (!stream) continue;
       // The logger is already this app's child (it carries `app`); stderr at warn as for apps without isolation.
-      createInterface({ input: stream }).on('line', (line) =>
-        name === 'stderr' ? this.log.warn({ stream: name }, line) : this.log.info({ stream: name }, line),
-      );
+      outputLines(stream, (line) => (name === 'stderr' ? this.log.warn({ stream: name }, line) : this.log.info({ stream: name }, line)));
     }
   }
 
