@@ -1,4 +1,3 @@
-import type { Socket } from 'net';
 import { spawnProcess } from '@warden/shm-transport';
 import type { AppProcess } from '../contracts';
 import { outputLines } from './output-lines';
