@@ -96,6 +96,11 @@ func (w *responseWriter) WriteHeader(code int) {
 	if w.afterReturn() {
 		return
 	}
+	w.writeHeader(code)
+}
+
+// writeHeader is WriteHeader without the check that the handler has not returned (finish calls it after).
+func (w *responseWriter) writeHeader(code int) {
 	if w.wroteHeader {
 		logger.Printf("warden: superfluous WriteHeader(%d) for %s %s", code, w.req.Method, w.req.RequestURI)
 		return
@@ -306,7 +311,7 @@ func (w *responseWriter) finish() {
 		return // the hijacked connection's Close ends the stream
 	}
 	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
+		w.writeHeader(http.StatusOK)
 	}
 	if ws := w.whole; ws != nil && !w.committed && !hasTrailers(w.header) {
 		// The whole body is in w.buf: head, body and end go out together.
