@@ -20,14 +20,14 @@ describeRoot('an isolated app attacking wardend', () => {
     cleanup(dir);
   });
 
-  async function serve(name: string, hostile: string): Promise<number> {
+  async function serve(name: string, hostile: string, isolated = true): Promise<number> {
     const port = await freePort();
     const res = await w.control('PUT', `/config/applications/${name}`, {
       type: 'node',
       working_directory: APP_DIR,
       script: 'server.js',
-      environment: { HOSTILE: hostile },
-      isolation: { namespaces: { pid: true, mount: true } },
+      environment: { HOSTILE: hostile, WARDEN_ROOT: ROOT },
+      ...(isolated ? { isolation: { namespaces: { pid: true, mount: true } } } : {}),
     });
     expect(res.status).toBe(200);
     expect((await w.control('PUT', `/config/listeners/127.0.0.1:${port}`, { pass: `applications/${name}` })).status).toBe(200);
@@ -41,4 +41,16 @@ describeRoot('an isolated app attacking wardend', () => {
     await waitUntil(() => w.log().split(piece).length - 1 >= 64, 'the 1 MiB line is logged in 64 pieces', 10_000);
     expect((await http(port, '/')).status).toBe(200);
   });
+
+  it('#17: messages on its control socket get the process replaced; main keeps answering meanwhile', async () => {
+    await serve('flood', 'control-flood', false);
+    await w.waitForLog(/sent a message on its control socket/, 10_000);
+    // main's event loop turns: control requests are answered while the app (and each replacement) floods.
+    for (let i = 0; i < 5; i++) {
+      const t0 = Date.now();
+      const answer = await Promise.race([w.control('GET', '/config/applications'), new Promise((r) => setTimeout(() => r('no answer'), 2000))]);
+      expect([answer === 'no answer' ? answer : (answer as { status: number }).status, Date.now() - t0 < 2000]).toEqual([200, true]);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }, 60_000);
 });

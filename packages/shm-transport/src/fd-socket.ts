@@ -8,6 +8,8 @@ import { errnoName } from './internal/errno';
 const MAX_PAYLOAD = 64 * 1024;
 /** The most fds one FdSocket message carries (native/fd-socket.cc kMaxFds). */
 const MAX_FDS = 16;
+/** Messages read per wake-up of the poll before the event loop gets its turn (see onPoll). */
+const READ_BATCH = 64;
 
 /** One receive buffer for every socket: a message is copied out of it before it is dispatched. */
 let recvBuf: Buffer | undefined;
@@ -117,13 +119,15 @@ export class FdSocket {
   private onPoll(status: number): void {
     if (this._fd < 0) return;
     if (status < 0) return this.finish(fdPassError(`polling fd ${this._fd} failed: libuv error ${status}`));
-    this.readAll();
+    // At most a batch per wake-up: a peer that sends without pause gets its turn with the rest of the event loop
+    // (the poll is level-triggered: what is left wakes us again at the next turn).
+    this.readAll(READ_BATCH);
   }
 
-  private readAll(): void {
+  private readAll(limit = Infinity): void {
     const n = native();
     const buf = (recvBuf ??= Buffer.allocUnsafe(MAX_PAYLOAD));
-    while (this._fd >= 0) {
+    for (let i = 0; i < limit && this._fd >= 0; i++) {
       const m = n.fdRecv(this._fd, buf);
       if (m === undefined) return;
       if (m.bytes < 0) {

@@ -2,8 +2,30 @@
 // $HOSTILE says:
 //   long-line   writes 1 MiB to stdout without a newline, and keeps running (readline in wardend held such a line
 //               until its newline: 900 MiB of it stopped wardend)
+//   control-flood  once serving, sends messages with fds on its control socket to wardend's main, without pause,
+//               for 20 s (apps send nothing there; main read them all in one go, its event loop held meanwhile)
 const http = require('http');
+const { readFileSync } = require('fs');
+const { join } = require('path');
 
 if (process.env.HOSTILE === 'long-line') process.stdout.write('x'.repeat(1 << 20));
+
+if (process.env.HOSTILE === 'control-flood') {
+  // The runtime takes WARDEN_CONTROL out of process.env; the process's initial environment still has it.
+  const entry = readFileSync('/proc/self/environ', 'latin1')
+    .split('\0')
+    .find((e) => e.startsWith('WARDEN_CONTROL='));
+  const fd = Number(/fd=(\d+)/.exec(entry)[1]);
+  const { native } = require(join(process.env.WARDEN_ROOT, 'packages/shm-transport/dist/internal/native'));
+  const payload = Buffer.from('x');
+  const fds = Array(16).fill(0);
+  setTimeout(() => {
+    const end = Date.now() + 20000;
+    while (Date.now() < end) {
+      const err = native().fdSend(fd, payload, fds);
+      if (err !== 0 && err !== 11) break; // gone (EPIPE once main closed its end); EAGAIN: main is behind, again
+    }
+  }, 300);
+}
 
 http.createServer((req, res) => res.end(`ok ${process.pid}`)).listen(8080);

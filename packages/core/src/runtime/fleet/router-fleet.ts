@@ -496,7 +496,10 @@ export class RouterFleet implements ConfigComponent {
     const [controlMine, controlApp] = FdSocket.pair();
     entry.control = new FdSocket(
       controlMine,
-      (_p: Buffer, fds: number[]) => fds.forEach((fd) => closeSync(fd)),
+      (_p: Buffer, fds: number[]) => {
+        fds.forEach((fd) => closeSync(fd));
+        this.onControlMessage(entry);
+      },
       () => undefined,
     );
     entry.control.unref();
@@ -598,6 +601,21 @@ export class RouterFleet implements ConfigComponent {
       });
       link.send({ op: 'open-channel', token: entry.peer.token, pool: entry.pool });
     });
+  }
+
+  /**
+   * The app sent something on its control socket, where apps send nothing (PROTOCOL.md "Control messages"): a broken
+   * or hostile process. Main stops reading the socket at once and has it replaced, as for a channel protocol
+   * violation: a process that sent messages with fds there without pause held main's event loop (every control
+   * request timed out, no process was supervised) for as long as it went on (docs/security.md #17).
+   */
+  private onControlMessage(entry: ProcessEntry): void {
+    const control = entry.control;
+    if (control === null) return;
+    entry.control = null;
+    control.close();
+    this.log.error({ app_pid: entry.pid }, 'app process sent a message on its control socket (apps send none): replacing it');
+    entry.peer.replace('protocol');
   }
 
   /** Sends a channel's app end to a running process over its control socket. */
