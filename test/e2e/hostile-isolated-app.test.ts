@@ -1,6 +1,7 @@
 // Attacks by an app on wardend from inside its isolation, each closed (docs/security.md #16-#18).
 import { join } from 'path';
-import { ROOT, cleanup, freePort, http, isRoot, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
+import { readFileSync } from 'fs';
+import { ROOT, cleanup, freePort, goBuild, haveGo, http, isRoot, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
 const APP_DIR = join(ROOT, 'test/e2e/apps/hostile-node');
 const describeRoot = isRoot ? describe : describe.skip;
@@ -53,4 +54,43 @@ describeRoot('an isolated app attacking wardend', () => {
       await new Promise((r) => setTimeout(r, 300));
     }
   }, 60_000);
+
+  (haveGo() ? it : it.skip)("#18: each app has a session keyring of its own, not wardend's (nor another app's)", async () => {
+    const bin = goBuild(join(ROOT, 'test/e2e/apps/keyring'), join(dir, 'keyring'));
+    // A wardend in a session keyring of its own (as a systemd service has): what its apps possessed, keys and all.
+    const kdir = worldDir('warden-keyring-');
+    const idFile = join(kdir, 'wardend-keyring');
+    const k = await startWardend([], kdir, undefined, {}, [bin, 'join', idFile]);
+    try {
+      await k.control('PUT', '/config', { listeners: {}, applications: {} });
+      const wardends = readFileSync(idFile, 'utf8');
+      const apps: Record<string, Record<string, unknown>> = {
+        plain: { type: 'external', executable: bin },
+        isolated: {
+          type: 'external',
+          executable: bin,
+          user: 'root',
+          isolation: {
+            namespaces: { pid: true, mount: true, credential: true },
+            uidmap: [{ container: 0, host: 300000, size: 1 }],
+            gidmap: [{ container: 0, host: 300000, size: 1 }],
+          },
+        },
+      };
+      const ids: string[] = [];
+      for (const [name, app] of Object.entries(apps)) {
+        const port = await freePort();
+        const put = await k.control('PUT', `/config/applications/${name}`, app);
+        expect([name, put.status, put.body]).toEqual([name, 200, { success: 'Reconfiguration done.' }]);
+        expect((await k.control('PUT', `/config/listeners/127.0.0.1:${port}`, { pass: `applications/${name}` })).status).toBe(200);
+        ids.push((await http(port, '/')).body.toString());
+      }
+      expect(wardends).toMatch(/^\d+$/);
+      for (const id of ids) expect(id).toMatch(/^\d+$/);
+      expect(new Set([wardends, ...ids]).size).toBe(3);
+    } finally {
+      await k.stop();
+      cleanup(kdir);
+    }
+  });
 });

@@ -908,6 +908,10 @@ static void prototype_main(struct plan *pl, pid_t helper_pid) {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* cleared by the credential change */
   }
   if (!pid_ns) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); /* orphans of app processes come back to us */
+  /* A session keyring of the app's own (KEYCTL_JOIN_SESSION_KEYRING = 1, anonymous), inherited by every process of the
+   * app: not wardend's (whose keys it could read, change and add to, whatever its namespaces), nor another app's.
+   * Refused (ENOSYS, a seccomp profile) it is not done. */
+  syscall(SYS_keyctl, 1, NULL);
 
   /* The namespace-wide ops, in plan order (namespaces created after the release by `unshare` among them). */
   for (int i = 1; i < pl->m.nrec; i++) run_op(&pl->m.recs[i], pl->ops[i]);

@@ -49,6 +49,7 @@ struct ChildArgs {
   // Supplementary groups set with uid (as Unit's nxt_process_creds_set: getgrouplist of the user); empty: none.
   std::vector<gid_t> groups;
   bool setsid;
+  bool newSessionKeyring;
   // fds[i] becomes fd i of the child (the rest of wardend's fds are close-on-exec).
   std::vector<int> fds;
   // Written by the child on failure, read by the parent after the clone returned.
@@ -101,6 +102,9 @@ int ChildMain(void* p) {
     ChildFail(a, "setgroups");
   if (a->gid >= 0 && syscall(SYS_setgid, a->gid) < 0) ChildFail(a, "setgid");
   if (a->uid >= 0 && syscall(SYS_setuid, a->uid) < 0) ChildFail(a, "setuid");
+  // A keyring of its own, owned by the new uid (KEYCTL_JOIN_SESSION_KEYRING = 1, name NULL: anonymous). Refused
+  // (ENOSYS, EPERM under a seccomp profile) it is simply not done: the process keeps the one it inherited.
+  if (a->newSessionKeyring) syscall(SYS_keyctl, 1, nullptr);
   sigset_t none;
   sigemptyset(&none);
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, _NSIG / 8);
@@ -157,6 +161,7 @@ Napi::Value SpawnProcess(const Napi::CallbackInfo& info) {
   a.uid = o.Has("uid") && o.Get("uid").IsNumber() ? o.Get("uid").As<Napi::Number>().Int32Value() : -1;
   a.gid = o.Has("gid") && o.Get("gid").IsNumber() ? o.Get("gid").As<Napi::Number>().Int32Value() : -1;
   a.setsid = o.Has("setsid") && o.Get("setsid").ToBoolean().Value();
+  a.newSessionKeyring = o.Has("newSessionKeyring") && o.Get("newSessionKeyring").ToBoolean().Value();
   Napi::Value groupsV = o.Get("groups");
   if (groupsV.IsArray()) {
     Napi::Array arr = groupsV.As<Napi::Array>();

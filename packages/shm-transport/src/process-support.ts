@@ -108,6 +108,12 @@ export interface SpawnOptions {
   groups?: number[];
   /** A session of its own (setsid), so that a terminal's Ctrl-C does not reach it. */
   setsid?: boolean;
+  /**
+   * A new anonymous session keyring (keyctl JOIN_SESSION_KEYRING), joined after the credential change: the process
+   * does not possess the caller's session keyring (whose keys, a systemd service's say, it could otherwise read and
+   * change). Ignored where keyctl is refused (a container's seccomp profile).
+   */
+  newSessionKeyring?: boolean;
   /** stdin: an open fd to read from (default /dev/null). */
   stdin?: number;
   /** stdout and stderr: an open fd to write to (a log file), or 'pipe' (read them from `stdout`/`stderr`). */
@@ -166,6 +172,7 @@ export function spawnProcess(opts: SpawnOptions): SpawnedProcess {
       gid: opts.gid,
       groups: opts.groups,
       setsid: opts.setsid === true,
+      newSessionKeyring: opts.newSessionKeyring === true,
       fds,
     });
   } catch (e) {

@@ -44,14 +44,28 @@ export async function startWardend(
   dir = worldDir('warden-e2e-'),
   as?: { uid: number; gid: number },
   inherit: Record<number, number> = {},
+  /** A command wardend runs under (`[cmd, ...args]`: node and wardend's arguments follow them). */
+  wrap: string[] = [],
 ): Promise<Wardend> {
   const socket = join(dir, 'control.sock');
   const stdio: (number | 'pipe' | 'ignore')[] = ['ignore', 'pipe', 'pipe'];
   for (const [n, fd] of Object.entries(inherit)) stdio[Number(n)] = fd;
   for (let i = 3; i < stdio.length; i++) stdio[i] ??= 'ignore';
   const proc = spawn(
-    process.execPath,
-    [WARDEND, '--no-daemon', '--control', `unix:${socket}`, '--statedir', join(dir, 'state'), '--tmpdir', dir, ...extraArgs],
+    wrap[0] ?? process.execPath,
+    [
+      ...wrap.slice(1),
+      ...(wrap.length > 0 ? [process.execPath] : []),
+      WARDEND,
+      '--no-daemon',
+      '--control',
+      `unix:${socket}`,
+      '--statedir',
+      join(dir, 'state'),
+      '--tmpdir',
+      dir,
+      ...extraArgs,
+    ],
     { stdio, env: { ...process.env, WARDEN_LOG_LEVEL: 'debug', ...(as ? { HOME: dir } : {}) }, ...as },
   );
   let out = '';

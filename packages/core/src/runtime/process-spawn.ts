@@ -38,6 +38,7 @@ export function spawnApp(req: SpawnRequest, onLine: (stream: 'stdout' | 'stderr'
     gid: req.gid,
     groups: req.groups,
     setsid: true,
+    newSessionKeyring: true,
     stdout: req.stdout,
     stderr: req.stderr,
     fds: req.fds,

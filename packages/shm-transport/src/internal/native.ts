@@ -33,6 +33,7 @@ export interface NativeShm {
     gid?: number;
     groups?: number[];
     setsid?: boolean;
+    newSessionKeyring?: boolean;
     fds: number[];
   }): {
     pid: number;
