@@ -1,6 +1,6 @@
 // Attacks by an app on wardend from inside its isolation, each closed (docs/security.md #16-#18).
 import { join } from 'path';
-import { readFileSync } from 'fs';
+import { readFileSync, readdirSync } from 'fs';
 import { ROOT, cleanup, freePort, goBuild, haveGo, http, isRoot, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
 const APP_DIR = join(ROOT, 'test/e2e/apps/hostile-node');
@@ -93,4 +93,33 @@ describeRoot('an isolated app attacking wardend', () => {
       cleanup(kdir);
     }
   });
+
+  it('leaves no process behind, however deep the chain it started, without a pid namespace', async () => {
+    const mark = 100000 + Math.floor(Math.random() * 800000); // `sleep <mark>`: this test's processes only
+    const chain = () =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .filter((d) => {
+          try {
+            return readFileSync(`/proc/${d}/cmdline`, 'latin1') === `sleep\0${mark}\0`;
+          } catch {
+            return false;
+          }
+        });
+    const port = await freePort();
+    const put = await w.control('PUT', '/config/applications/chain', {
+      type: 'node',
+      working_directory: APP_DIR,
+      script: 'server.js',
+      isolation: { namespaces: { mount: true, uname: true } },
+    });
+    expect(put.status).toBe(200);
+    expect((await w.control('PUT', `/config/listeners/127.0.0.1:${port}`, { pass: 'applications/chain' })).status).toBe(200);
+    expect((await http(port, `/chain?n=80&mark=${mark}`)).status).toBe(200);
+    await waitUntil(() => chain().length === 81, 'the chain of 81 processes is up');
+    expect((await w.control('DELETE', `/config/listeners/127.0.0.1:${port}`)).status).toBe(200);
+    expect((await w.control('DELETE', '/config/applications/chain')).status).toBe(200);
+    // Killed a generation per round for 50 rounds, 31 of them outlived the app under the host's init.
+    await waitUntil(() => chain().length === 0, 'no process of the chain is left', 10_000);
+  }, 30_000);
 });

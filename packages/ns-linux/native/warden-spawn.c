@@ -50,6 +50,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child-ops.h" /* the op vocabulary, generated from @warden/core's CHILD_OPS */
@@ -859,26 +860,60 @@ out:
 }
 
 /* wardend closed the control socket (close() or wardend died): kill every app process, then exit. */
+/* SIGKILLs every child listed in /proc/self/task/<pid>/children (read whole, however long); returns how many. */
+static int kill_children(void) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (buf == NULL) break;
+    if (len + 1 >= cap) {
+      char *more = realloc(buf, cap * 2);
+      if (more == NULL) break;
+      buf = more;
+      cap *= 2;
+    }
+    ssize_t n = read(fd, buf + len, cap - 1 - len);
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  close(fd);
+  int killed = 0;
+  if (buf != NULL) {
+    buf[len] = 0;
+    for (char *p = buf; *p;) {
+      char *e;
+      long v = strtol(p, &e, 10);
+      if (e == p) break;
+      if (v > 0 && kill((pid_t)v, SIGKILL) == 0) killed++;
+      p = e;
+    }
+    free(buf);
+  }
+  return killed;
+}
+
 static void shutdown_all(void) {
   if (pid_ns) _exit(0); /* PID 1 exiting makes the kernel SIGKILL every process in the namespace. */
   for (int i = 0; i < nprocs; i++) kill(procs[i].inner, SIGKILL);
-  /* Orphans re-parented to us (we are a child subreaper) are our children too. */
-  char path[64], buf[4096];
-  snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n > 0) {
-      buf[n] = 0;
-      for (char *p = buf; *p;) {
-        char *e;
-        long v = strtol(p, &e, 10);
-        if (e == p) break;
-        if (v > 0) kill((pid_t)v, SIGKILL);
-        p = e;
-      }
+  /* Every descendant: as a child subreaper we get the orphans of each process we kill once it is gone, a generation
+   * at a time. Kill our children, reap them, and again, until we have none (a chain of processes each the child of
+   * the one before went one generation deep, and the rest outlived the app). Bounded in time. */
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    kill_children();
+    pid_t r;
+    while ((r = waitpid(-1, NULL, WNOHANG)) > 0) {
     }
+    if (r < 0 && errno == ECHILD) break;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - start.tv_sec > 5) break;
+    struct timespec pause = {0, 1000000};
+    nanosleep(&pause, NULL);
   }
   _exit(0);
 }

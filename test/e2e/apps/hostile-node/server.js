@@ -4,6 +4,8 @@
 //               until its newline: 900 MiB of it stopped wardend)
 //   control-flood  once serving, sends messages with fds on its control socket to wardend's main, without pause,
 //               for 20 s (apps send nothing there; main read them all in one go, its event loop held meanwhile)
+// and on GET /chain?n=N&mark=M starts a chain of N processes, each the child of the one before (`sleep M` each), to
+// outlive the app: wardend killed one generation per round, 50 rounds, and the rest stayed under the host's init.
 const http = require('http');
 const { readFileSync } = require('fs');
 const { join } = require('path');
@@ -28,4 +30,16 @@ if (process.env.HOSTILE === 'control-flood') {
   }, 300);
 }
 
-http.createServer((req, res) => res.end(`ok ${process.pid}`)).listen(8080);
+http
+  .createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname === '/chain') {
+      const n = Number(url.searchParams.get('n'));
+      const mark = Number(url.searchParams.get('mark'));
+      // sh runs the next link in the background, then becomes `sleep mark`: the next link is its child.
+      const link = 'if [ "$1" -gt 0 ]; then sh -c "$0" "$0" "$(($1 - 1))" "$2" & fi; exec sleep "$2"';
+      require('child_process').spawn('sh', ['-c', link, link, String(n), String(mark)], { stdio: 'ignore' });
+    }
+    res.end(`ok ${process.pid}`);
+  })
+  .listen(8080);

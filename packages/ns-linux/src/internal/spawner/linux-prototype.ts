@@ -25,6 +25,8 @@ export interface PrototypeOptions {
 
 /** How long the exit of the helper waits for the rest of its status channel (see the constructor). */
 const STATUS_GRACE_MS = 200;
+/** How long the processes an exited app process left behind are hunted down (killLeftovers). */
+const LEFTOVER_MS = 5000;
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(osConstants.signals).map(([k, v]) => [v, k]));
 
@@ -364,16 +366,18 @@ export class LinuxPrototype implements AppPrototype {
    * Kills the processes an exited app process left behind. Orphans are re-parented to the prototype (PID 1 of the
    * pid namespace, or a child subreaper without one), so every child of the prototype that is not an app process it
    * spawned is a leftover: a daemon the app forked, or what remains of a fork bomb (which would otherwise keep its
-   * share of `pids_max` and make the replacement crash-loop). Killed in rounds, as the children of each killed one
-   * come back to the prototype in turn. Runs only while no spawn is in flight: a process being forked is a child
-   * that is not yet known as an app process.
+   * share of `pids_max` and make the replacement crash-loop). Each leftover is killed with all its descendants at
+   * once, in rounds until none is left (a process forking meanwhile), for at most LEFTOVER_MS: a chain of processes
+   * each the child of the one before went one generation per round, and after 50 rounds the rest outlived the app.
+   * Runs only while no spawn is in flight: a process being forked is a child that is not yet known as an app process.
    */
   private async killLeftovers(exitedPid: number): Promise<void> {
     if (!this.prototypePid || this.exited) return;
     let killed = 0;
-    for (let round = 0; round < 50 && !this.exited; round++) {
+    const deadline = Date.now() + LEFTOVER_MS;
+    while (!this.exited && Date.now() < deadline) {
       for (let waited = 0; this.spawns.size > 0 && waited < 100; waited++) await sleep(10);
-      const left = childrenOf(this.prototypePid).filter((pid) => !this.procs.has(pid));
+      const left = descendantsOf(childrenOf(this.prototypePid).filter((pid) => !this.procs.has(pid)));
       if (left.length === 0) break;
       for (const pid of left) {
         try {
@@ -444,6 +448,21 @@ function childrenOf(pid: number): number[] {
     }
   }
   return out;
+}
+
+/** `roots` and every process below them (children of children, ...), read from procfs now; bounded in number. */
+function descendantsOf(roots: number[]): number[] {
+  const seen = new Set<number>(roots);
+  const queue = [...roots];
+  while (queue.length > 0 && seen.size < 100_000) {
+    for (const c of childrenOf(queue.shift()!)) {
+      if (!seen.has(c)) {
+        seen.add(c);
+        queue.push(c);
+      }
+    }
+  }
+  return [...seen];
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
