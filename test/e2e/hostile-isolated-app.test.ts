@@ -4,6 +4,19 @@ import { readFileSync, readdirSync } from 'fs';
 import { ROOT, cleanup, freePort, goBuild, haveGo, http, isRoot, startWardend, waitUntil, worldDir, type Wardend } from './support/wardend';
 
 const APP_DIR = join(ROOT, 'test/e2e/apps/hostile-node');
+
+/** Pids of the processes running `sleep <mark>` (a test's own: marks are random). */
+function sleeping(mark: number): string[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/cmdline`, 'latin1') === `sleep\0${mark}\0`;
+      } catch {
+        return false;
+      }
+    });
+}
 const describeRoot = isRoot ? describe : describe.skip;
 if (!isRoot) console.warn('hostile-isolated-app e2e skipped: isolated apps need root (namespaces)');
 
@@ -96,16 +109,7 @@ describeRoot('an isolated app attacking wardend', () => {
 
   it('leaves no process behind, however deep the chain it started, without a pid namespace', async () => {
     const mark = 100000 + Math.floor(Math.random() * 800000); // `sleep <mark>`: this test's processes only
-    const chain = () =>
-      readdirSync('/proc')
-        .filter((d) => /^\d+$/.test(d))
-        .filter((d) => {
-          try {
-            return readFileSync(`/proc/${d}/cmdline`, 'latin1') === `sleep\0${mark}\0`;
-          } catch {
-            return false;
-          }
-        });
+    const chain = () => sleeping(mark);
     const port = await freePort();
     const put = await w.control('PUT', '/config/applications/chain', {
       type: 'node',
@@ -121,5 +125,29 @@ describeRoot('an isolated app attacking wardend', () => {
     expect((await w.control('DELETE', '/config/applications/chain')).status).toBe(200);
     // Killed a generation per round for 50 rounds, 31 of them outlived the app under the host's init.
     await waitUntil(() => chain().length === 0, 'no process of the chain is left', 10_000);
+  }, 30_000);
+
+  it('leaves no process behind when the app kills its own prototype (a credential namespace without pid)', async () => {
+    const mark = 100000 + Math.floor(Math.random() * 800000);
+    const port = await freePort();
+    const put = await w.control('PUT', '/config/applications/killer', {
+      type: 'node',
+      working_directory: APP_DIR,
+      script: 'server.js',
+      user: 'root',
+      isolation: {
+        namespaces: { credential: true, mount: true },
+        uidmap: [{ container: 0, host: 310000, size: 1 }],
+        gidmap: [{ container: 0, host: 310000, size: 1 }],
+      },
+    });
+    expect([put.status, put.body]).toEqual([200, { success: 'Reconfiguration done.' }]);
+    expect((await w.control('PUT', `/config/listeners/127.0.0.1:${port}`, { pass: 'applications/killer' })).status).toBe(200);
+    expect((await http(port, `/killproto?mark=${mark}`)).status).toBe(200);
+    await waitUntil(() => sleeping(mark).length === 1, 'the app started its sleep');
+    // The prototype is gone with its app process; the sleep went to the host's init and stayed, whatever wardend did.
+    await waitUntil(() => sleeping(mark).length === 0, 'the sleep goes with the prototype', 10_000);
+    expect((await w.control('DELETE', `/config/listeners/127.0.0.1:${port}`)).status).toBe(200);
+    expect((await w.control('DELETE', '/config/applications/killer')).status).toBe(200);
   }, 30_000);
 });

@@ -896,12 +896,10 @@ static int kill_children(void) {
   return killed;
 }
 
-static void shutdown_all(void) {
-  if (pid_ns) _exit(0); /* PID 1 exiting makes the kernel SIGKILL every process in the namespace. */
-  for (int i = 0; i < nprocs; i++) kill(procs[i].inner, SIGKILL);
-  /* Every descendant: as a child subreaper we get the orphans of each process we kill once it is gone, a generation
-   * at a time. Kill our children, reap them, and again, until we have none (a chain of processes each the child of
-   * the one before went one generation deep, and the rest outlived the app). Bounded in time. */
+/* Every descendant of a child subreaper: we get the orphans of each process we kill once it is gone, a generation at
+ * a time. Kill our children, reap them, and again, until we have none (a chain of processes each the child of the one
+ * before went one generation deep, and the rest outlived the app). Bounded in time. */
+static void kill_descendants(void) {
   struct timespec start, now;
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
@@ -915,6 +913,12 @@ static void shutdown_all(void) {
     struct timespec pause = {0, 1000000};
     nanosleep(&pause, NULL);
   }
+}
+
+static void shutdown_all(void) {
+  if (pid_ns) _exit(0); /* PID 1 exiting makes the kernel SIGKILL every process in the namespace. */
+  for (int i = 0; i < nprocs; i++) kill(procs[i].inner, SIGKILL);
+  kill_descendants();
   _exit(0);
 }
 
@@ -1041,6 +1045,9 @@ int main(int argc, char **argv) {
   pid_ns = (pl.clone_flags & CLONE_NEWPID) != 0;
 
   prepare_mount_points(&pl);
+  /* Without a pid namespace the prototype may die before its processes (an app running as the prototype's own host
+   * uid can kill it): what it leaves then comes back to us, and goes with us, instead of to the host's init. */
+  if (!pid_ns) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   pid_t self = getpid();
   pid_t p = clone_prototype(pl.clone_flags);
   if (p < 0) die("clone", errno, NULL);
@@ -1055,6 +1062,7 @@ int main(int argc, char **argv) {
   while (waitpid(p, &st, 0) < 0) {
     if (errno != EINTR) return 1;
   }
+  if (!pid_ns) kill_descendants();
   if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
   return WEXITSTATUS(st);
 }

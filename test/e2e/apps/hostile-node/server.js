@@ -5,7 +5,9 @@
 //   control-flood  once serving, sends messages with fds on its control socket to wardend's main, without pause,
 //               for 20 s (apps send nothing there; main read them all in one go, its event loop held meanwhile)
 // and on GET /chain?n=N&mark=M starts a chain of N processes, each the child of the one before (`sleep M` each), to
-// outlive the app: wardend killed one generation per round, 50 rounds, and the rest stayed under the host's init.
+// outlive the app: wardend killed one generation per round, 50 rounds, and the rest stayed under the host's init;
+// on GET /killproto?mark=M starts `sleep M` in a session of its own, then SIGKILLs its parent (the prototype, which
+// it may kill when it runs as the prototype's host uid): the sleep stayed under the host's init.
 const http = require('http');
 const { readFileSync } = require('fs');
 const { join } = require('path');
@@ -39,6 +41,11 @@ http
       // sh runs the next link in the background, then becomes `sleep mark`: the next link is its child.
       const link = 'if [ "$1" -gt 0 ]; then sh -c "$0" "$0" "$(($1 - 1))" "$2" & fi; exec sleep "$2"';
       require('child_process').spawn('sh', ['-c', link, link, String(n), String(mark)], { stdio: 'ignore' });
+    }
+    if (url.pathname === '/killproto') {
+      const mark = String(Number(url.searchParams.get('mark')));
+      require('child_process').spawn('sleep', [mark], { stdio: 'ignore', detached: true }).unref();
+      setTimeout(() => process.kill(process.ppid, 'SIGKILL'), 200);
     }
     res.end(`ok ${process.pid}`);
   })
