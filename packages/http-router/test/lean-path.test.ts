@@ -16,6 +16,19 @@ async function start(listener: Record<string, unknown> = { pass: 'applications/a
   return { ...s, gw };
 }
 
+/** A lean gateway that serves node:http's path through NodeExchange and its own handleLean, as wardend's does. */
+class BothPaths extends LeanGateway {
+  override handle(
+    a: string,
+    t: string | undefined,
+    req: import('http').IncomingMessage,
+    res: import('http').ServerResponse,
+    info: import('../src').RequestInfo,
+  ): void {
+    this.handleLean(a, t, new NodeExchange(req, res, info));
+  }
+}
+
 /** A raw client: write bytes, read until a condition holds or the server closes. */
 class Raw {
   readonly sock: Socket;
@@ -627,20 +640,11 @@ describe("lean path: an app's 1xx responses", () => {
   });
 
   it('a 1xx as the final head (101 to a request that asked for no upgrade) is 502, on both exchanges', async () => {
-    class Switches extends LeanGateway {
+    class Switches extends BothPaths {
       override handleLean(_a: string, _t: string | undefined, ex: import('../src').LeanExchange): void {
         ex.attach({ onBody: () => true, onBodyEnd() {}, onWritable() {}, onAbort() {} });
         if (!ex.respond(101, ['Upgrade', 'websocket', 'Connection', 'Upgrade'])) ex.fail(502);
         else ex.end();
-      }
-      override handle(
-        a: string,
-        t: string | undefined,
-        req: import('http').IncomingMessage,
-        res: import('http').ServerResponse,
-        info: import('../src').RequestInfo,
-      ): void {
-        this.handleLean(a, t, new NodeExchange(req, res, info));
       }
     }
     const { port } = await start(undefined, {}, new Switches());
@@ -661,20 +665,11 @@ describe("lean path: an app's 1xx responses", () => {
 describe('a response head the app sends before any body (flushHeaders, event streams)', () => {
   it('goes out at once on both paths, not with the first body bytes', async () => {
     // The app sends its head, and its first event 1.5 s later (Server-Sent Events after res.flushHeaders()).
-    class Events extends LeanGateway {
+    class Events extends BothPaths {
       override handleLean(_a: string, _t: string | undefined, ex: import('../src').LeanExchange): void {
         ex.attach({ onBody: () => true, onBodyEnd() {}, onWritable() {}, onAbort() {} });
         ex.respond(200, ['Content-Type', 'text/event-stream']);
         setTimeout(() => ex.write(Buffer.from('data: 1\n\n'), true), 1500);
-      }
-      override handle(
-        a: string,
-        t: string | undefined,
-        req: import('http').IncomingMessage,
-        res: import('http').ServerResponse,
-        info: import('../src').RequestInfo,
-      ): void {
-        this.handleLean(a, t, new NodeExchange(req, res, info));
       }
     }
     const { port } = await start(undefined, {}, new Events());
