@@ -9,12 +9,12 @@ import { ROOT, cleanup, freePort, http, putAppWithListener, startWardend, waitUn
 const APP_DIR = join(ROOT, 'test/e2e/apps/node-compat');
 
 /** Sends a GET and resolves with the time (ms) until the end of the response head, and the whole answer. */
-function timedGet(port: number, path: string): Promise<{ headMs: number; text: string }> {
+function timedGet(port: number, path: string, version = '1.1'): Promise<{ headMs: number; text: string }> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     let headMs = -1;
     let text = '';
-    const sock = connect(port, '127.0.0.1', () => sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    const sock = connect(port, '127.0.0.1', () => sock.write(`GET ${path} HTTP/${version}\r\nHost: x\r\nConnection: close\r\n\r\n`));
     sock.on('data', (d) => {
       text += d.toString('latin1');
       if (headMs < 0 && text.includes('\r\n\r\n')) headMs = Date.now() - t0;
@@ -62,6 +62,15 @@ describe.each(['direct', 'wardend'])('a Node app served %s', (how) => {
     expect(text).toBe('');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(2400);
     expect(Date.now() - t0).toBeLessThan(3800); // the app answers at 4 s
+  });
+
+  it('answers an HTTP/1.0 request without Content-Length, the body ending with the connection, as node:http', async () => {
+    const { text } = await timedGet(port, '/', '1.0');
+    const [head, body] = text.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(head).toMatch(/\r\nConnection: close(\r\n|$)/i);
+    expect(head).not.toMatch(/content-length|transfer-encoding/i);
+    expect(body).toMatch(/^pid \d+$/);
   });
 
   it('delivers the answer of an app that exits right after res.end()', async () => {

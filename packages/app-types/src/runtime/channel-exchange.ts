@@ -82,7 +82,9 @@ function storeHeader(this: http.ServerResponse & OutgoingInternals, firstLine: s
     }
   }
   if (this.sendDate && !hasDate) flat.push('Date', utcDate());
-  if (!hasLength && this._hasBody && !this._removedContLen && typeof this._contentLength === 'number') {
+  // As node's _storeHeader: a length it knows only where it would otherwise chunk (HTTP/1.1); to an HTTP/1.0 client
+  // (useChunkedEncodingByDefault false) the body ends with the connection, without Content-Length.
+  if (!hasLength && this._hasBody && this.useChunkedEncodingByDefault && !this._removedContLen && typeof this._contentLength === 'number') {
     flat.push('Content-Length', String(this._contentLength));
   }
   this.chunkedEncoding = false;
