@@ -75,12 +75,6 @@ func getResponseWriter(s *stream, r *http.Request) *responseWriter {
 	return &responseWriter{s: s, whole: s, req: r, header: make(http.Header)}
 }
 
-// putResponseWriter retires w once its response is complete and its buffers released: it keeps nothing of the
-// stream (which serves other requests), and every later Write, WriteHeader or Flush fails or does nothing.
-func putResponseWriter(w *responseWriter) {
-	*w = responseWriter{req: w.req, header: w.header, wroteHeader: true, committed: true, err: errWriterAfterReturn, returned: 1}
-}
-
 func (w *responseWriter) Header() http.Header { return w.header }
 
 func bodyAllowed(status int) bool {

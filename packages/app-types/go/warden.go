@@ -325,7 +325,6 @@ func serveStream(s *stream, handler http.Handler) {
 		s.Abort()
 	}
 	w.release()
-	putResponseWriter(w)
 }
 
 var logger = log.New(os.Stderr, "", log.LstdFlags)

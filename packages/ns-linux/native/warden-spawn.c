@@ -860,12 +860,12 @@ out:
 }
 
 /* wardend closed the control socket (close() or wardend died): kill every app process, then exit. */
-/* SIGKILLs every child listed in /proc/self/task/<pid>/children (read whole, however long); returns how many. */
-static int kill_children(void) {
+/* SIGKILLs every child listed in /proc/self/task/<pid>/children (read whole, however long). */
+static void kill_children(void) {
   char path[64];
   snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
+  if (fd < 0) return;
   size_t cap = 4096, len = 0;
   char *buf = malloc(cap);
   for (;;) {
@@ -881,19 +881,17 @@ static int kill_children(void) {
     len += (size_t)n;
   }
   close(fd);
-  int killed = 0;
   if (buf != NULL) {
     buf[len] = 0;
     for (char *p = buf; *p;) {
       char *e;
       long v = strtol(p, &e, 10);
       if (e == p) break;
-      if (v > 0 && kill((pid_t)v, SIGKILL) == 0) killed++;
+      if (v > 0) kill((pid_t)v, SIGKILL);
       p = e;
     }
     free(buf);
   }
-  return killed;
 }
 
 /* Every descendant of a child subreaper: we get the orphans of each process we kill once it is gone, a generation at

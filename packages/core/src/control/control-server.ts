@@ -163,12 +163,12 @@ export class ControlServer {
   }
 }
 
-/** Unit's output: pretty-printed JSON (or a text answer as is), connection closed after the answer. */
 /** The 413 of a body over `limit` bytes. */
 function tooLarge(limit: number): unknown {
   return errorBody('Request body is too large.', `WARDEN_ERR_CONTROL_BODY_SIZE: the control API accepts at most ${limit} bytes.`);
 }
 
+/** Unit's output: pretty-printed JSON (or a text answer as is), connection closed after the answer. */
 function send(res: ServerResponse, status: number, body: unknown, contentType?: string): void {
   const data = Buffer.from(contentType !== undefined ? String(body) : JSON.stringify(body, null, '\t') + '\n');
   res.writeHead(status, {

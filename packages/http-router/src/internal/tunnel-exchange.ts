@@ -10,13 +10,10 @@ const TUNNEL = Symbol('warden.tunnel');
 
 /**
  * Ends the open tunnel on `sock` now, if there is one (the server is stopping: a tunnel has no end of its own to
- * wait for): a WebSocket gets a close 1001 from the router, any other protocol the connection's close. True if it had one.
+ * wait for): a WebSocket gets a close 1001 from the router, any other protocol the connection's close.
  */
-export function endTunnel(sock: Socket): boolean {
-  const t = (sock as Socket & { [TUNNEL]?: TunnelExchange })[TUNNEL];
-  if (t === undefined) return false;
-  t.goingAway();
-  return true;
+export function endTunnel(sock: Socket): void {
+  (sock as Socket & { [TUNNEL]?: TunnelExchange })[TUNNEL]?.goingAway();
 }
 
 /**
